@@ -1,0 +1,251 @@
+//! AWS plumbing: SdkConfig (region, profile, endpoint), the client bundle with an API-call
+//! counter, and one error type that keeps the operation and the AWS error code.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// Where and as whom to talk to AWS (flags; the standard chain fills the rest).
+#[derive(Debug, Clone, Default)]
+pub struct AwsOpts {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+}
+
+/// Counts every API operation the clients start (retries are not counted twice).
+#[derive(Debug, Clone, Default)]
+pub struct CallCounter(Arc<AtomicUsize>);
+
+impl CallCounter {
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "rtech::CallCounter"
+    }
+    fn read_before_execution(
+        &self,
+        _ctx: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// The SDK clients rtech uses, all sharing one call counter.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    pub ec2: aws_sdk_ec2::Client,
+    pub sts: aws_sdk_sts::Client,
+    pub calls: CallCounter,
+    pub endpoint: Option<String>,
+    pub region: String,
+}
+
+impl Clients {
+    pub async fn new(opts: &AwsOpts, spec_region: &str) -> Clients {
+        let region = opts.region.clone().unwrap_or_else(|| spec_region.to_string());
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.clone()));
+        if let Some(p) = &opts.profile {
+            loader = loader.profile_name(p);
+        }
+        if let Some(e) = &opts.endpoint_url {
+            loader = loader.endpoint_url(e);
+        }
+        let conf = loader.load().await;
+        let endpoint = conf.endpoint_url().map(str::to_string);
+        let calls = CallCounter::default();
+        let ec2 = aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::config::Builder::from(&conf).interceptor(calls.clone()).build(),
+        );
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(&conf).interceptor(calls.clone()).build(),
+        );
+        Clients {
+            ec2,
+            sts,
+            calls,
+            endpoint,
+            region,
+        }
+    }
+
+    /// One cheap call that proves the endpoint answers and the credentials are good.
+    pub async fn account_id(&self) -> Result<String, AwsError> {
+        let out = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("sts:GetCallerIdentity", e).with_endpoint(self.endpoint.as_deref()))?;
+        Ok(out.account.unwrap_or_default())
+    }
+}
+
+/// An AWS failure: the operation, the AWS error code and its message.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct AwsError {
+    pub op: String,
+    pub code: String,
+    pub message: String,
+}
+
+impl fmt::Display for AwsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} failed: {}", self.op, self.code)?;
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl AwsError {
+    pub fn new(op: impl Into<String>, code: impl Into<String>, message: impl Into<String>) -> Self {
+        AwsError {
+            op: op.into(),
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn from_sdk<E, R>(op: &str, e: SdkError<E, R>) -> AwsError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: fmt::Debug + Send + Sync + 'static,
+    {
+        let chain = |e: &dyn std::error::Error| {
+            let mut s = e.to_string();
+            let mut src = e.source();
+            while let Some(x) = src {
+                let m = x.to_string();
+                if !s.contains(&m) {
+                    s.push_str(": ");
+                    s.push_str(&m);
+                }
+                src = x.source();
+            }
+            s
+        };
+        match &e {
+            SdkError::ServiceError(se) => {
+                let err = se.err();
+                AwsError::new(
+                    op,
+                    err.code().unwrap_or("Unknown"),
+                    err.message().unwrap_or("").to_string(),
+                )
+            }
+            SdkError::DispatchFailure(df) => {
+                let text = chain(&e);
+                if df.is_io() || df.is_timeout() {
+                    AwsError::new(op, "EndpointUnreachable", text)
+                } else if text.contains("credentials") {
+                    AwsError::new(op, "NoCredentials", text)
+                } else {
+                    AwsError::new(op, "DispatchFailure", text)
+                }
+            }
+            SdkError::TimeoutError(_) => AwsError::new(op, "Timeout", chain(&e)),
+            SdkError::ConstructionFailure(_) => {
+                let text = chain(&e);
+                let code = if text.contains("credentials") { "NoCredentials" } else { "ConstructionFailure" };
+                AwsError::new(op, code, text)
+            }
+            _ => AwsError::new(op, "InvalidResponse", chain(&e)),
+        }
+    }
+
+    fn with_endpoint(mut self, endpoint: Option<&str>) -> Self {
+        if self.code == "EndpointUnreachable" {
+            self.message = format!(
+                "cannot reach the AWS endpoint {}: {}",
+                endpoint.unwrap_or("(default)"),
+                self.message
+            );
+        }
+        self
+    }
+
+    pub fn is(&self, code: &str) -> bool {
+        self.code == code
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.code.ends_with(".NotFound") || self.code.ends_with("NotFound") || self.code == "InvalidAllocationID.NotFound"
+    }
+}
+
+/// `result.map_err(aws("CreateVpc"))`.
+pub fn aws<E, R>(op: &'static str) -> impl FnOnce(SdkError<E, R>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: fmt::Debug + Send + Sync + 'static,
+{
+    move |e| AwsError::from_sdk(op, e)
+}
+
+/// Retry `f` while it fails with one of `codes` (e.g. DependencyViolation while ENIs linger),
+/// backing off 1 s, 2 s, 4 s … up to 15 s, until `timeout`.
+pub async fn retry_on<T, F, Fut>(codes: &[&str], timeout: Duration, mut f: F) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    let start = Instant::now();
+    let mut delay = Duration::from_secs(1);
+    loop {
+        match f().await {
+            Err(e) if codes.contains(&e.code.as_str()) && start.elapsed() + delay < timeout => {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(15));
+            }
+            other => return other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn retry_on_gives_up_on_other_codes_and_retries_listed_ones() {
+        let mut n = 0;
+        let r: Result<(), AwsError> = retry_on(&["DependencyViolation"], Duration::from_secs(5), || {
+            n += 1;
+            let k = n;
+            async move {
+                if k < 2 {
+                    Err(AwsError::new("DeleteSubnet", "DependencyViolation", "busy"))
+                } else {
+                    Err(AwsError::new("DeleteSubnet", "Other", "no"))
+                }
+            }
+        })
+        .await;
+        assert_eq!(r.unwrap_err().code, "Other");
+        assert_eq!(n, 2);
+    }
+
+    #[test]
+    fn error_display_names_op_and_code() {
+        let e = AwsError::new("ec2:CreateVpc", "VpcLimitExceeded", "too many");
+        assert_eq!(e.to_string(), "ec2:CreateVpc failed: VpcLimitExceeded: too many");
+    }
+}

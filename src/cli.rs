@@ -1,0 +1,121 @@
+//! Command-line interface (clap derive): commands and flags, nothing else.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::model::ResourceId;
+
+#[derive(Debug, Parser)]
+#[command(name = "rtech", version, about = "Plan, apply and destroy the RTech platform's AWS stack from envs/<env>.toml")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Directory holding <env>.toml spec files.
+    #[arg(long, global = true, default_value = "envs", value_name = "DIR")]
+    pub envs_dir: PathBuf,
+    /// AWS region (default: the spec's `region`).
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// AWS shared-config profile.
+    #[arg(long, global = true, env = "AWS_PROFILE")]
+    pub profile: Option<String>,
+    /// Send every AWS call to this endpoint (e.g. a local emulator); AWS_ENDPOINT_URL works too.
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// How many changes may run at once.
+    #[arg(long, global = true, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallelism: u16,
+    /// No colours (also when NO_COLOR is set or output is not a terminal).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// More detail (API call counts, timings).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors and the essential result.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what apply would change: the spec diffed against live AWS.
+    Plan(PlanArgs),
+    /// Make live AWS match the spec (or apply a saved plan exactly).
+    Apply(ApplyArgs),
+    /// Delete everything rtech owns in the env, in reverse dependency order.
+    Destroy(DestroyArgs),
+    /// Check the spec only: no AWS call, no credentials needed.
+    Validate(EnvArg),
+    /// Print a saved plan.
+    Show(ShowArgs),
+    /// The env's useful outputs (VPC id, subnet ids, …), read from live AWS.
+    Output(OutputArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EnvArg {
+    /// The env: envs/<ENV>.toml.
+    #[arg(long, short)]
+    pub env: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[arg(long, short)]
+    pub env: String,
+    /// Save the plan to FILE for `rtech apply FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Print the plan as JSON (schema in README.md).
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 2 when the plan has changes (0: none, 1: error).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Limit the plan to these resources (and what they depend on).
+    #[arg(long = "target", value_name = "ID")]
+    pub targets: Vec<ResourceId>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[arg(long, short)]
+    pub env: String,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    #[arg(long = "target", value_name = "ID")]
+    pub targets: Vec<ResourceId>,
+    /// A plan saved with `rtech plan --out`: applied exactly, or refused if stale.
+    pub planfile: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    #[arg(long, short)]
+    pub env: String,
+    #[arg(long)]
+    pub auto_approve: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    pub planfile: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    #[arg(long, short)]
+    pub env: String,
+    #[arg(long)]
+    pub json: bool,
+}

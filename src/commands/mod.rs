@@ -1,0 +1,332 @@
+//! Thin glue over the layers: each command loads the spec, observes, diffs, renders, executes.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+
+use crate::aws::{AwsOpts, Clients};
+use crate::cli::{ApplyArgs, Cli, Command, DestroyArgs, OutputArgs, PlanArgs, ShowArgs};
+use crate::engine::{self, progress::Progress};
+use crate::model::{Attrs, Observed, Ownership, Resource, ResourceId};
+use crate::plan::{self, render, saved, DiffInput, Plan};
+use crate::reconcile::{self, Ctx, Reconciler};
+use crate::spec::{self, Spec};
+
+/// Exit codes as Terraform's.
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_CHANGES: u8 = 2;
+
+struct Ui {
+    color: bool,
+    verbose: u8,
+    quiet: bool,
+    stderr_tty: bool,
+}
+
+impl Ui {
+    fn style(&self) -> render::Style {
+        render::Style { color: self.color }
+    }
+    fn info(&self, msg: &str) {
+        if !self.quiet {
+            eprintln!("{msg}");
+        }
+    }
+    fn verbose(&self, msg: &str) {
+        if self.verbose > 0 {
+            eprintln!("{msg}");
+        }
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    let g = &cli.global;
+    let ui = Ui {
+        color: !g.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal(),
+        verbose: g.verbose,
+        quiet: g.quiet,
+        stderr_tty: std::io::stderr().is_terminal(),
+    };
+    let opts = AwsOpts {
+        region: g.region.clone(),
+        profile: g.profile.clone(),
+        endpoint_url: g.endpoint_url.clone(),
+    };
+    match &cli.command {
+        Command::Validate(a) => {
+            let spec = load(&cli, &a.env)?;
+            let n = reconcile::expand(&spec).len();
+            println!("{}: valid ({} resources in env {})", spec.file, n, spec.env);
+            Ok(ExitCode::from(EXIT_OK))
+        }
+        Command::Show(a) => show(a, &ui),
+        Command::Plan(a) => plan_cmd(&cli, a, &opts, &ui).await,
+        Command::Apply(a) => apply_cmd(&cli, a, &opts, &ui).await,
+        Command::Destroy(a) => destroy_cmd(&cli, a, &opts, &ui).await,
+        Command::Output(a) => output_cmd(&cli, a, &opts, &ui).await,
+    }
+}
+
+fn load(cli: &Cli, env: &str) -> Result<Spec> {
+    Ok(spec::load(&cli.global.envs_dir, env)?)
+}
+
+/// A live session against one env: clients, context and the reconcilers.
+struct Session {
+    ctx: Arc<Ctx>,
+    regs: Vec<Arc<dyn Reconciler>>,
+    started: Instant,
+}
+
+impl Session {
+    async fn open(project: &str, env: &str, region: &str, opts: &AwsOpts) -> Result<Session> {
+        let clients = Clients::new(opts, region).await;
+        // One cheap call first: a clear error for bad credentials or an unreachable endpoint.
+        clients.account_id().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let region = clients.region.clone();
+        Ok(Session {
+            ctx: Arc::new(Ctx {
+                project: project.to_string(),
+                env: env.to_string(),
+                region,
+                clients,
+            }),
+            regs: reconcile::registry(),
+            started: Instant::now(),
+        })
+    }
+
+    fn calls(&self) -> usize {
+        self.ctx.clients.calls.get()
+    }
+
+    /// Every service observed at once.
+    async fn observe(&self, desired: &[Resource], ui: &Ui) -> Result<Vec<Observed>> {
+        let t = Instant::now();
+        let before = self.calls();
+        let all = futures::future::try_join_all(self.regs.iter().map(|r| r.observe(&self.ctx, desired))).await?;
+        let observed: Vec<Observed> = all.into_iter().flatten().collect();
+        let owned = observed.iter().filter(|o| o.ownership == Ownership::Owned).count();
+        ui.verbose(&format!(
+            "observed {owned} resources with {} API calls in {:.2} s",
+            self.calls() - before,
+            t.elapsed().as_secs_f64()
+        ));
+        Ok(observed)
+    }
+
+    fn plan(&self, desired: &[Resource], observed: &[Observed], targets: &[ResourceId], destroy: bool) -> Result<Plan> {
+        Ok(plan::diff(&DiffInput {
+            project: &self.ctx.project,
+            env: &self.ctx.env,
+            region: &self.ctx.region,
+            desired,
+            observed,
+            schema: &reconcile::schema,
+            targets,
+            destroy,
+        })?)
+    }
+
+    async fn execute(&self, plan: &Plan, observed: &[Observed], cli: &Cli, ui: &Ui) -> Result<()> {
+        if !plan.conflicts.is_empty() {
+            let list: Vec<String> = plan.conflicts.iter().map(|c| format!("{}: {}", c.id, c.message)).collect();
+            bail!("refusing to apply: {} conflict(s), nothing was changed:\n  {}", list.len(), list.join("\n  "));
+        }
+        if !plan.has_changes() {
+            return Ok(());
+        }
+        let known: BTreeMap<ResourceId, Attrs> = observed
+            .iter()
+            .filter(|o| o.ownership == Ownership::Owned)
+            .map(|o| (o.id.clone(), o.attrs.clone()))
+            .collect();
+        let progress = Progress::new(ui.quiet, ui.stderr_tty);
+        let before = self.calls();
+        let t = Instant::now();
+        let report = engine::execute(plan, &self.regs, self.ctx.clone(), known, cli.global.parallelism as usize, &progress).await;
+        ui.verbose(&format!(
+            "applied {} changes with {} API calls in {:.2} s ({} in all since start)",
+            report.done.len(),
+            self.calls() - before,
+            t.elapsed().as_secs_f64(),
+            self.calls()
+        ));
+        let count = |a: plan::Action| report.done.iter().filter(|(_, x)| *x == a).count();
+        let line = format!(
+            "{} added, {} changed, {} replaced, {} destroyed",
+            count(plan::Action::Create),
+            count(plan::Action::Update),
+            count(plan::Action::Replace),
+            count(plan::Action::Delete)
+        );
+        if report.ok() {
+            println!("Apply complete: {line}.");
+            return Ok(());
+        }
+        for f in &report.failures {
+            eprintln!("error: {}: {}", f.id, f.error);
+        }
+        let why = if report.interrupted { "interrupted" } else { "failed" };
+        bail!(
+            "apply {why} after {line}; {} change(s) not started. Run `rtech plan --env {}` to see what is left; applying again converges.",
+            report.not_started,
+            self.ctx.env
+        )
+    }
+
+    fn elapsed(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+}
+
+fn print_plan(plan: &Plan, json: bool, ui: &Ui, spec_file: &str) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&render::json(plan)).expect("json"));
+    } else {
+        print!("{}", render::text(plan, ui.style(), spec_file));
+    }
+}
+
+async fn plan_cmd(cli: &Cli, a: &PlanArgs, opts: &AwsOpts, ui: &Ui) -> Result<ExitCode> {
+    let spec = load(cli, &a.env)?;
+    let desired = reconcile::expand(&spec);
+    let s = Session::open(&spec.project, &spec.env, &spec.region, opts).await?;
+    let observed = s.observe(&desired, ui).await?;
+    let plan = s.plan(&desired, &observed, &a.targets, false)?;
+    print_plan(&plan, a.json, ui, &spec.file);
+    if let Some(out) = &a.out {
+        saved::write(out, &plan)?;
+        ui.info(&format!("Saved the plan to {}; apply it exactly with: rtech apply --env {} {}", out.display(), spec.env, out.display()));
+    }
+    ui.verbose(&format!("{} API calls in {:.2} s", s.calls(), s.elapsed()));
+    if !plan.conflicts.is_empty() {
+        bail!("the plan has {} conflict(s) with resources rtech does not own", plan.conflicts.len());
+    }
+    Ok(ExitCode::from(if a.detailed_exitcode && plan.has_changes() { EXIT_CHANGES } else { EXIT_OK }))
+}
+
+/// Ask for `yes` on a terminal; refuse without one.
+fn confirm(question: &str, auto_approve: bool) -> Result<()> {
+    if auto_approve {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("refusing to change anything without confirmation: stdin is not a terminal; pass --auto-approve (or apply a saved plan) to run unattended");
+    }
+    print!("{question} Only 'yes' will be accepted: ");
+    std::io::stdout().flush().ok();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).context("reading the answer")?;
+    if line.trim() != "yes" {
+        bail!("cancelled: nothing was changed");
+    }
+    Ok(())
+}
+
+async fn apply_cmd(cli: &Cli, a: &ApplyArgs, opts: &AwsOpts, ui: &Ui) -> Result<ExitCode> {
+    if let Some(file) = &a.planfile {
+        let plan = saved::read(file)?;
+        if plan.env != a.env {
+            bail!("{}: the saved plan is for env {}, not {}", file.display(), plan.env, a.env);
+        }
+        if !a.targets.is_empty() {
+            bail!("--target cannot be combined with a saved plan (it was targeted when it was made)");
+        }
+        let s = Session::open(&plan.project, &plan.env, &plan.region, opts).await?;
+        let observed = s.observe(&plan.desired, ui).await?;
+        saved::check_fresh(&plan, &observed)?;
+        if !plan.has_changes() {
+            println!("No changes. The saved plan has nothing to apply.");
+            return Ok(ExitCode::from(EXIT_OK));
+        }
+        ui.info(&render::summary_line(&plan));
+        s.execute(&plan, &observed, cli, ui).await?;
+        return Ok(ExitCode::from(EXIT_OK));
+    }
+    let spec = load(cli, &a.env)?;
+    let desired = reconcile::expand(&spec);
+    let s = Session::open(&spec.project, &spec.env, &spec.region, opts).await?;
+    let observed = s.observe(&desired, ui).await?;
+    let plan = s.plan(&desired, &observed, &a.targets, false)?;
+    print_plan(&plan, false, ui, &spec.file);
+    if !plan.has_changes() || !plan.conflicts.is_empty() {
+        s.execute(&plan, &observed, cli, ui).await?;
+        return Ok(ExitCode::from(EXIT_OK));
+    }
+    confirm(&format!("Apply these changes to env {}?", spec.env), a.auto_approve)?;
+    s.execute(&plan, &observed, cli, ui).await?;
+    Ok(ExitCode::from(EXIT_OK))
+}
+
+async fn destroy_cmd(cli: &Cli, a: &DestroyArgs, opts: &AwsOpts, ui: &Ui) -> Result<ExitCode> {
+    let spec = load(cli, &a.env)?;
+    let s = Session::open(&spec.project, &spec.env, &spec.region, opts).await?;
+    let observed = s.observe(&[], ui).await?;
+    let plan = s.plan(&[], &observed, &[], true)?;
+    print_plan(&plan, false, ui, &spec.file);
+    if !plan.has_changes() {
+        return Ok(ExitCode::from(EXIT_OK));
+    }
+    confirm(&format!("Destroy everything rtech owns in env {}?", spec.env), a.auto_approve)?;
+    s.execute(&plan, &observed, cli, ui).await?;
+    Ok(ExitCode::from(EXIT_OK))
+}
+
+fn show(a: &ShowArgs, ui: &Ui) -> Result<ExitCode> {
+    let plan = saved::read(&a.planfile)?;
+    print_plan(&plan, a.json, ui, &format!("the spec of env {}", plan.env));
+    Ok(ExitCode::from(EXIT_OK))
+}
+
+async fn output_cmd(cli: &Cli, a: &OutputArgs, opts: &AwsOpts, ui: &Ui) -> Result<ExitCode> {
+    let spec = load(cli, &a.env)?;
+    let desired = reconcile::expand(&spec);
+    let s = Session::open(&spec.project, &spec.env, &spec.region, opts).await?;
+    let observed = s.observe(&desired, ui).await?;
+    let outputs = outputs(&observed);
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&outputs).expect("json"));
+    } else {
+        for (k, v) in outputs.as_object().expect("object") {
+            match v {
+                serde_json::Value::String(s) => println!("{k} = {s}"),
+                other => println!("{k} = {other}"),
+            }
+        }
+    }
+    Ok(ExitCode::from(EXIT_OK))
+}
+
+/// The env's useful outputs, from what is live (never from the spec).
+pub fn outputs(observed: &[Observed]) -> serde_json::Value {
+    let owned = |kind: &str, prefix: &str| -> Vec<&Observed> {
+        let mut v: Vec<&Observed> = observed
+            .iter()
+            .filter(|o| o.ownership == Ownership::Owned && o.id.kind == kind && o.id.name.starts_with(prefix) && !o.id.name.contains('~'))
+            .collect();
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        v
+    };
+    let ids = |kind: &str, prefix: &str| -> Vec<String> { owned(kind, prefix).iter().map(|o| o.physical_id.clone()).collect() };
+    let mut out = serde_json::Map::new();
+    out.insert("vpc_id".into(), ids("vpc", "main").first().cloned().into());
+    out.insert("vpc_cidr".into(), owned("vpc", "main").first().and_then(|o| o.get_str("cidr_block")).map(str::to_string).into());
+    out.insert("public_subnet_ids".into(), ids("subnet", "public-").into());
+    out.insert("private_subnet_ids".into(), ids("subnet", "private-").into());
+    out.insert("nat_gateway_ids".into(), ids("nat", "").into());
+    out.insert(
+        "nat_public_ips".into(),
+        owned("eip", "").iter().filter_map(|o| o.attrs.get("public_ip").cloned()).collect::<Vec<_>>().into(),
+    );
+    let mut sgs = serde_json::Map::new();
+    for o in owned("sg", "") {
+        sgs.insert(o.id.name.clone(), o.physical_id.clone().into());
+    }
+    out.insert("security_group_ids".into(), sgs.into());
+    serde_json::Value::Object(out)
+}

@@ -1,0 +1,294 @@
+//! Executes a Plan: a dependency graph of steps run with bounded concurrency; deletes in
+//! reverse dependency order; a failed step stops new work while the rest finish, and what
+//! succeeded stays (the next plan picks up exactly what is left).
+
+pub mod progress;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use tokio::task::JoinSet;
+
+use crate::aws::AwsError;
+use crate::model::{Attrs, ResourceId, Value};
+use crate::plan::{Action, Change, Plan};
+use crate::reconcile::{owner, Ctx, Op, Reconciler};
+use progress::Progress;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Delete,
+    Create,
+    Update,
+}
+
+/// One step: a phase of one change (a Replace is a Delete step then a Create step).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub change: usize,
+    pub phase: Phase,
+    /// Steps that must finish first.
+    pub after: BTreeSet<usize>,
+}
+
+/// Build the step graph (pure). Creates and updates wait for what they depend on; a delete
+/// waits until whatever depended on the resource has been deleted (or, for a plain delete,
+/// updated away from it).
+pub fn steps(changes: &[Change]) -> Vec<Step> {
+    let mut out: Vec<Step> = Vec::new();
+    let mut del: BTreeMap<&ResourceId, usize> = BTreeMap::new();
+    let mut up: BTreeMap<&ResourceId, usize> = BTreeMap::new();
+    for (i, c) in changes.iter().enumerate() {
+        if matches!(c.action, Action::Delete | Action::Replace) {
+            del.insert(&c.id, out.len());
+            out.push(Step { change: i, phase: Phase::Delete, after: BTreeSet::new() });
+        }
+        match c.action {
+            Action::Create | Action::Replace => {
+                up.insert(&c.id, out.len());
+                out.push(Step { change: i, phase: Phase::Create, after: BTreeSet::new() });
+            }
+            Action::Update => {
+                up.insert(&c.id, out.len());
+                out.push(Step { change: i, phase: Phase::Update, after: BTreeSet::new() });
+            }
+            Action::Delete => {}
+        }
+    }
+    for s in 0..out.len() {
+        let c = &changes[out[s].change];
+        let mut after = BTreeSet::new();
+        match out[s].phase {
+            Phase::Create | Phase::Update => {
+                if let Some(d) = &c.desired {
+                    for dep in &d.deps {
+                        if let Some(&n) = up.get(dep) {
+                            after.insert(n);
+                        }
+                    }
+                }
+                if let Some(&n) = del.get(&c.id) {
+                    after.insert(n);
+                }
+            }
+            Phase::Delete => {
+                for (j, other) in changes.iter().enumerate() {
+                    let depends = other.prior.as_ref().is_some_and(|p| p.deps.contains(&c.id));
+                    if !depends || j == out[s].change {
+                        continue;
+                    }
+                    if let Some(&n) = del.get(&other.id) {
+                        after.insert(n);
+                    } else if c.action == Action::Delete {
+                        if let Some(&n) = up.get(&other.id) {
+                            after.insert(n);
+                        }
+                    }
+                }
+            }
+        }
+        out[s].after = after;
+    }
+    out
+}
+
+#[derive(Debug)]
+pub struct Failure {
+    pub id: ResourceId,
+    pub action: Action,
+    pub error: AwsError,
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub done: Vec<(ResourceId, Action)>,
+    pub failures: Vec<Failure>,
+    /// Steps never started because something failed or the run was interrupted.
+    pub not_started: usize,
+    pub interrupted: bool,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.failures.is_empty() && !self.interrupted
+    }
+}
+
+fn verb(phase: Phase, action: Action) -> (&'static str, &'static str) {
+    match (phase, action) {
+        (Phase::Delete, Action::Replace) => ("destroying (replace)", "destroyed"),
+        (Phase::Delete, _) => ("destroying", "destroyed"),
+        (Phase::Create, Action::Replace) => ("creating (replace)", "created"),
+        (Phase::Create, _) => ("creating", "created"),
+        (Phase::Update, _) => ("updating", "updated"),
+    }
+}
+
+/// Apply the plan. `known` holds the attributes of live resources (from observe), which
+/// references to unchanged resources resolve against.
+pub async fn execute(
+    plan: &Plan,
+    regs: &[Arc<dyn Reconciler>],
+    ctx: Arc<Ctx>,
+    mut known: BTreeMap<ResourceId, Attrs>,
+    parallelism: usize,
+    progress: &Progress,
+) -> Report {
+    let graph = steps(&plan.changes);
+    let mut report = Report::default();
+    let mut finished: BTreeSet<usize> = BTreeSet::new();
+    let mut started: BTreeSet<usize> = BTreeSet::new();
+    let mut stop = false;
+    let mut set: JoinSet<(usize, Result<Attrs, AwsError>)> = JoinSet::new();
+    let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
+    let parallelism = parallelism.max(1);
+
+    loop {
+        if !stop {
+            let ready: Vec<usize> = (0..graph.len())
+                .filter(|s| !started.contains(s) && graph[*s].after.iter().all(|a| finished.contains(a)))
+                .collect();
+            for s in ready {
+                if set.len() >= parallelism {
+                    break;
+                }
+                started.insert(s);
+                let step = graph[s].clone();
+                let change = plan.changes[step.change].clone();
+                let Some(rec) = owner(regs, &change.id.kind).cloned() else {
+                    report.failures.push(Failure {
+                        id: change.id.clone(),
+                        action: change.action,
+                        error: AwsError::new("rtech", "UnknownKind", format!("no reconciler owns kind {}", change.id.kind)),
+                    });
+                    stop = true;
+                    break;
+                };
+                // Resolve references against what is known now (dependencies have finished).
+                let resolved = change.desired.as_ref().map(|d| {
+                    let mut d = d.clone();
+                    let lookup = |r: &crate::model::Ref| known.get(&r.resource).and_then(|a| a.get(&r.attr).cloned());
+                    d.props = d.props.iter().map(|(k, v)| (k.clone(), v.resolve(&lookup))).collect();
+                    d
+                });
+                let ctx = ctx.clone();
+                let (v_start, _) = verb(step.phase, change.action);
+                let task = progress.start(&change.id.to_string(), v_start);
+                set.spawn(async move {
+                    let result = run_step(&*rec, &ctx, &step, &change, resolved.as_ref(), &task).await;
+                    match &result {
+                        Ok(attrs) => {
+                            let (_, v_done) = verb(step.phase, change.action);
+                            let what = attrs.get("id").map(|id| format!(" ({id})")).unwrap_or_default();
+                            task.finish(&format!("{v_done}{what}"));
+                        }
+                        Err(e) => task.finish(&format!("failed: {e}")),
+                    }
+                    (s, result)
+                });
+            }
+        }
+        if set.is_empty() {
+            break;
+        }
+        tokio::select! {
+            joined = set.join_next() => {
+                let Some(joined) = joined else { break };
+                let (s, result) = match joined {
+                    Ok(r) => r,
+                    Err(e) => {
+                        report.failures.push(Failure {
+                            id: ResourceId::new("rtech", "executor"),
+                            action: Action::Update,
+                            error: AwsError::new("rtech", "TaskPanicked", e.to_string()),
+                        });
+                        stop = true;
+                        continue;
+                    }
+                };
+                let step = &graph[s];
+                let change = &plan.changes[step.change];
+                match result {
+                    Ok(attrs) => {
+                        finished.insert(s);
+                        match step.phase {
+                            Phase::Delete => {
+                                known.remove(&change.id);
+                                if change.action == Action::Delete {
+                                    report.done.push((change.id.clone(), change.action));
+                                }
+                            }
+                            Phase::Create | Phase::Update => {
+                                known.insert(change.id.clone(), attrs);
+                                report.done.push((change.id.clone(), change.action));
+                            }
+                        }
+                    }
+                    Err(error) => {
+                        report.failures.push(Failure { id: change.id.clone(), action: change.action, error });
+                        stop = true;
+                    }
+                }
+            }
+            _ = &mut ctrl_c, if !report.interrupted => {
+                report.interrupted = true;
+                stop = true;
+                progress.println(&format!(
+                    "Interrupted: waiting for {} change(s) in flight to finish; nothing new starts. Run apply again to converge.",
+                    set.len()
+                ));
+            }
+        }
+    }
+    report.not_started = graph.len() - started.len();
+    report
+}
+
+async fn run_step(
+    rec: &dyn Reconciler,
+    ctx: &Ctx,
+    step: &Step,
+    change: &Change,
+    resolved: Option<&crate::model::Resource>,
+    task: &progress::Task,
+) -> Result<Attrs, AwsError> {
+    let unresolved = |d: &crate::model::Resource| {
+        d.props
+            .iter()
+            .find(|(_, v)| v.is_unknown())
+            .map(|(k, _)| AwsError::new("rtech", "UnresolvedReference", format!("{}: {k} is still unknown", d.id)))
+    };
+    match step.phase {
+        Phase::Delete => {
+            let prior = change.prior.as_ref().expect("delete has a prior");
+            rec.apply(ctx, Op::Delete(prior), task).await
+        }
+        Phase::Create => {
+            let d = resolved.expect("create has a desired resource");
+            if let Some(e) = unresolved(d) {
+                return Err(e);
+            }
+            rec.apply(ctx, Op::Create(d), task).await
+        }
+        Phase::Update => {
+            let d = resolved.expect("update has a desired resource");
+            if let Some(e) = unresolved(d) {
+                return Err(e);
+            }
+            let prior = change.prior.as_ref().expect("update has a prior");
+            let changed = change.changed_props();
+            let mut attrs = rec.apply(ctx, Op::Update { desired: d, prior, changed: &changed }, task).await?;
+            for (k, v) in &prior.attrs {
+                attrs.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+            Ok(attrs)
+        }
+    }
+}
+
+/// Keep `Value` in scope for doc links.
+#[allow(dead_code)]
+type _V = Value;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,405 @@
+//! Plans: the pure diff of Desired against Observed, ordering, rendering and saved plans.
+
+pub mod render;
+pub mod saved;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Observed, Ownership, Ref, Resource, ResourceId, Value};
+
+/// What a change does (Terraform's closed set; `reason` is for display only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Create,
+    Update,
+    /// Delete, then create (a field cannot change in place).
+    Replace,
+    Delete,
+}
+
+impl Action {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Replace => "-/+",
+            Action::Delete => "-",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Replace => "replace",
+            Action::Delete => "delete",
+        })
+    }
+}
+
+/// One field's difference. `before`/`after` are `None` when the field is absent on that side.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FieldDiff {
+    pub path: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub sensitive: bool,
+    pub forces_replacement: bool,
+}
+
+impl FieldDiff {
+    /// The top-level property this diff belongs to (`tags.Name` → `tags`).
+    pub fn prop(&self) -> &str {
+        self.path.split('.').next().unwrap_or(&self.path)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub id: ResourceId,
+    pub action: Action,
+    pub reason: Option<String>,
+    /// The AWS name (or Name tag) of the resource.
+    pub name: String,
+    pub fields: Vec<FieldDiff>,
+    /// What to create or update to (references unresolved).
+    pub desired: Option<Resource>,
+    /// What was there (for update, replace and delete).
+    pub prior: Option<Observed>,
+}
+
+impl Change {
+    pub fn physical_id(&self) -> Option<&str> {
+        self.prior.as_ref().map(|p| p.physical_id.as_str())
+    }
+    /// Top-level properties with a difference.
+    pub fn changed_props(&self) -> BTreeSet<String> {
+        self.fields.iter().map(|f| f.prop().to_string()).collect()
+    }
+}
+
+/// A live resource under a name we want, without our tags.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Conflict {
+    pub id: ResourceId,
+    pub physical_id: String,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub add: usize,
+    pub change: usize,
+    pub replace: usize,
+    pub destroy: usize,
+    pub conflict: usize,
+    pub unchanged: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub project: String,
+    pub env: String,
+    pub region: String,
+    /// Whether this plan destroys everything (rtech destroy).
+    pub destroy: bool,
+    /// In execution order: creates/updates by dependency, then deletes in reverse.
+    pub changes: Vec<Change>,
+    pub conflicts: Vec<Conflict>,
+    pub unchanged: usize,
+    /// For every resource the plan read: a fingerprint of what was observed, or `absent`.
+    pub fingerprints: BTreeMap<ResourceId, String>,
+    /// The whole desired model the plan was made from (a saved plan observes with it again).
+    #[serde(default)]
+    pub desired: Vec<Resource>,
+}
+
+impl Plan {
+    pub fn summary(&self) -> Summary {
+        let count = |a: Action| self.changes.iter().filter(|c| c.action == a).count();
+        Summary {
+            add: count(Action::Create),
+            change: count(Action::Update),
+            replace: count(Action::Replace),
+            destroy: count(Action::Delete),
+            conflict: self.conflicts.len(),
+            unchanged: self.unchanged,
+        }
+    }
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty()
+    }
+}
+
+/// Per-kind facts the diff needs.
+#[derive(Debug)]
+pub struct KindSchema {
+    pub kind: &'static str,
+    /// Properties that cannot change in place: a difference makes a Replace.
+    pub force_new: &'static [&'static str],
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum PlanError {
+    #[error("{0}: depends on {1}, which is neither in the spec nor in AWS")]
+    MissingDep(ResourceId, ResourceId),
+    #[error("dependency cycle through {0}")]
+    Cycle(ResourceId),
+    #[error("--target {0}: no such resource in the spec or in AWS")]
+    UnknownTarget(ResourceId),
+    #[error("{0}: declared twice")]
+    Duplicate(ResourceId),
+}
+
+/// Fingerprint recorded for a resource that did not exist.
+pub const ABSENT: &str = "absent";
+
+pub struct DiffInput<'a> {
+    pub project: &'a str,
+    pub env: &'a str,
+    pub region: &'a str,
+    pub desired: &'a [Resource],
+    pub observed: &'a [Observed],
+    pub schema: &'a dyn Fn(&str) -> Option<&'static KindSchema>,
+    pub targets: &'a [ResourceId],
+    pub destroy: bool,
+}
+
+/// Order resources so that each comes after what it depends on (ties by id).
+pub fn topo_order<'a>(items: &[(&'a ResourceId, &'a BTreeSet<ResourceId>)]) -> Result<Vec<&'a ResourceId>, PlanError> {
+    let ids: BTreeSet<&ResourceId> = items.iter().map(|(id, _)| *id).collect();
+    let deps: BTreeMap<&ResourceId, Vec<&ResourceId>> = items
+        .iter()
+        .map(|(id, d)| (*id, d.iter().filter(|x| ids.contains(x)).collect()))
+        .collect();
+    let mut done: BTreeSet<&ResourceId> = BTreeSet::new();
+    let mut out = Vec::with_capacity(items.len());
+    while out.len() < items.len() {
+        let ready: Vec<&ResourceId> = deps
+            .iter()
+            .filter(|(id, d)| !done.contains(*id) && d.iter().all(|x| done.contains(x)))
+            .map(|(id, _)| *id)
+            .collect();
+        if ready.is_empty() {
+            let stuck = deps.keys().find(|id| !done.contains(*id)).expect("something is left");
+            return Err(PlanError::Cycle((*stuck).clone()));
+        }
+        for id in ready {
+            done.insert(id);
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+/// Flatten a property difference into field diffs (maps per key, everything else whole).
+fn field_diffs(path: &str, before: Option<&Value>, after: Option<&Value>, sensitive: bool, force_new: bool, out: &mut Vec<FieldDiff>) {
+    let empty = Value::Map(BTreeMap::new());
+    let (before, after) = match (before, after) {
+        (None | Some(Value::Null), Some(Value::Map(_))) => (Some(&empty), after),
+        (Some(Value::Map(_)), None | Some(Value::Null)) => (before, Some(&empty)),
+        other => other,
+    };
+    match (before, after) {
+        (Some(Value::Map(b)), Some(Value::Map(a))) => {
+            let keys: BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+            for k in keys {
+                field_diffs(&format!("{path}.{k}"), b.get(k), a.get(k), sensitive, force_new, out);
+            }
+        }
+        (b, a) => {
+            let b = b.filter(|v| **v != Value::Null);
+            let a = a.filter(|v| **v != Value::Null);
+            let unknown = a.is_some_and(Value::is_unknown);
+            if b != a || unknown {
+                out.push(FieldDiff {
+                    path: path.to_string(),
+                    before: b.cloned(),
+                    after: a.cloned(),
+                    sensitive,
+                    forces_replacement: force_new,
+                });
+            }
+        }
+    }
+}
+
+/// The pure diff: Desired × Observed → ordered changes.
+pub fn diff(input: &DiffInput) -> Result<Plan, PlanError> {
+    let mut desired_by_id: BTreeMap<&ResourceId, &Resource> = BTreeMap::new();
+    for r in input.desired {
+        if desired_by_id.insert(&r.id, r).is_some() {
+            return Err(PlanError::Duplicate(r.id.clone()));
+        }
+    }
+    let mut owned: BTreeMap<&ResourceId, &Observed> = BTreeMap::new();
+    let mut foreign: BTreeMap<&ResourceId, &Observed> = BTreeMap::new();
+    for o in input.observed {
+        match o.ownership {
+            Ownership::Owned => {
+                owned.insert(&o.id, o);
+            }
+            Ownership::Foreign => {
+                foreign.insert(&o.id, o);
+            }
+        }
+    }
+    for t in input.targets {
+        if !desired_by_id.contains_key(t) && !owned.contains_key(t) {
+            return Err(PlanError::UnknownTarget(t.clone()));
+        }
+    }
+    for r in input.desired {
+        for d in &r.deps {
+            if !desired_by_id.contains_key(d) && !owned.contains_key(d) {
+                return Err(PlanError::MissingDep(r.id.clone(), d.clone()));
+            }
+        }
+    }
+
+    let items: Vec<(&ResourceId, &BTreeSet<ResourceId>)> = input.desired.iter().map(|r| (&r.id, &r.deps)).collect();
+    let order = topo_order(&items)?;
+
+    // Resources whose attributes will only be known after apply.
+    let mut pending: BTreeSet<ResourceId> = BTreeSet::new();
+    let mut changes: Vec<Change> = Vec::new();
+    let mut conflicts = Vec::new();
+    let mut unchanged = 0;
+    for id in order {
+        let r = desired_by_id[id];
+        let lookup = |rf: &Ref| -> Option<String> {
+            if pending.contains(&rf.resource) {
+                return None;
+            }
+            owned.get(&rf.resource).and_then(|o| o.attrs.get(&rf.attr).cloned())
+        };
+        let resolved: BTreeMap<&String, Value> = r.props.iter().map(|(k, v)| (k, v.resolve(&lookup))).collect();
+        let schema = (input.schema)(&r.id.kind);
+        let is_force_new = |k: &str| schema.is_some_and(|s| s.force_new.contains(&k));
+        match owned.get(id) {
+            None => {
+                if let Some(f) = foreign.get(id) {
+                    conflicts.push(Conflict {
+                        id: id.clone(),
+                        physical_id: f.physical_id.clone(),
+                        message: format!(
+                            "{} ({}) already exists without rtech's tags; rtech will not modify or delete it (delete or rename it, or tag it {}={} {}={} {}={} to adopt it)",
+                            r.name, f.physical_id, crate::model::TAG_PROJECT, input.project, crate::model::TAG_ENV, input.env, crate::model::TAG_ID, id
+                        ),
+                    });
+                    pending.insert(id.clone());
+                    continue;
+                }
+                let mut fields = Vec::new();
+                for (k, v) in &resolved {
+                    field_diffs(k, None, Some(v), r.sensitive.contains(*k), false, &mut fields);
+                }
+                pending.insert(id.clone());
+                changes.push(Change {
+                    id: id.clone(),
+                    action: Action::Create,
+                    reason: None,
+                    name: r.name.clone(),
+                    fields,
+                    desired: Some(r.clone()),
+                    prior: None,
+                });
+            }
+            Some(o) => {
+                let mut fields = Vec::new();
+                for (k, v) in &resolved {
+                    field_diffs(k, o.props.get(*k), Some(v), r.sensitive.contains(*k), is_force_new(k), &mut fields);
+                }
+                if fields.is_empty() {
+                    unchanged += 1;
+                    continue;
+                }
+                let forcing: Vec<&str> = fields.iter().filter(|f| f.forces_replacement).map(|f| f.prop()).collect::<BTreeSet<_>>().into_iter().collect();
+                let (action, reason) = if forcing.is_empty() {
+                    (Action::Update, None)
+                } else {
+                    pending.insert(id.clone());
+                    (Action::Replace, Some(format!("{} cannot change in place", forcing.join(", "))))
+                };
+                changes.push(Change {
+                    id: id.clone(),
+                    action,
+                    reason,
+                    name: r.name.clone(),
+                    fields,
+                    desired: Some(r.clone()),
+                    prior: Some((*o).clone()),
+                });
+            }
+        }
+    }
+
+    // Deletes: owned resources the spec no longer has, dependants first.
+    let gone: Vec<&Observed> = owned.values().filter(|o| !desired_by_id.contains_key(&o.id)).copied().collect();
+    let items: Vec<(&ResourceId, &BTreeSet<ResourceId>)> = gone.iter().map(|o| (&o.id, &o.deps)).collect();
+    let mut del_order = topo_order(&items)?;
+    del_order.reverse();
+    for id in del_order {
+        let o = owned[id];
+        changes.push(Change {
+            id: id.clone(),
+            action: Action::Delete,
+            reason: if input.destroy { None } else { Some("not in the spec".into()) },
+            name: o.tag("Name").unwrap_or_default().to_string(),
+            fields: vec![],
+            desired: None,
+            prior: Some(o.clone()),
+        });
+    }
+
+    if !input.targets.is_empty() {
+        changes = filter_targets(changes, input.targets);
+    }
+
+    let mut fingerprints = BTreeMap::new();
+    for id in desired_by_id.keys() {
+        fingerprints.insert((*id).clone(), ABSENT.to_string());
+    }
+    for o in input.observed {
+        fingerprints.insert(o.id.clone(), o.fingerprint());
+    }
+
+    Ok(Plan {
+        project: input.project.to_string(),
+        env: input.env.to_string(),
+        region: input.region.to_string(),
+        destroy: input.destroy,
+        changes,
+        conflicts,
+        unchanged,
+        fingerprints,
+        desired: input.desired.to_vec(),
+    })
+}
+
+/// Keep the targeted changes and the changes they depend on (as Terraform's -target does).
+fn filter_targets(changes: Vec<Change>, targets: &[ResourceId]) -> Vec<Change> {
+    let by_id: BTreeMap<&ResourceId, &Change> = changes.iter().map(|c| (&c.id, c)).collect();
+    let mut keep: BTreeSet<ResourceId> = BTreeSet::new();
+    let mut stack: Vec<ResourceId> = targets.to_vec();
+    while let Some(id) = stack.pop() {
+        if !keep.insert(id.clone()) {
+            continue;
+        }
+        if let Some(c) = by_id.get(&id) {
+            if let Some(d) = &c.desired {
+                stack.extend(d.deps.iter().filter(|x| by_id.contains_key(x)).cloned());
+            }
+        }
+    }
+    changes.into_iter().filter(|c| keep.contains(&c.id)).collect()
+}
+
+#[cfg(test)]
+mod tests;

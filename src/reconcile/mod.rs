@@ -1,0 +1,73 @@
+//! The reconciler contract, and one module per service.
+//!
+//! Each service owns its resource kinds end to end: `expand` (Spec → Desired, pure),
+//! `observe` (batched, paginated reads of live state, never writing), and `apply` (one change,
+//! then wait until AWS reports it settled). The diff itself is the engine's generic field diff
+//! over the normalised properties each service produces, steered by its `KindSchema`s.
+
+pub mod network;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::aws::{AwsError, Clients};
+use crate::engine::progress::Task;
+use crate::model::{Attrs, Observed, Resource};
+use crate::plan::KindSchema;
+use crate::spec::Spec;
+
+/// What a reconciler needs to talk to AWS about one env.
+pub struct Ctx {
+    pub project: String,
+    pub env: String,
+    pub region: String,
+    pub clients: Clients,
+}
+
+/// One change handed to a reconciler, with every reference already resolved.
+pub enum Op<'a> {
+    Create(&'a Resource),
+    Update {
+        desired: &'a Resource,
+        prior: &'a Observed,
+        /// Top-level properties that differ.
+        changed: &'a BTreeSet<String>,
+    },
+    Delete(&'a Observed),
+}
+
+#[async_trait]
+pub trait Reconciler: Send + Sync {
+    /// The service name (`network`, …).
+    fn service(&self) -> &'static str;
+    fn kinds(&self) -> &'static [KindSchema];
+    /// Read every live resource of this service's kinds for the env (ours by tag, and
+    /// same-named foreign ones as `Ownership::Foreign`).
+    async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError>;
+    /// Make one change and wait until it has settled; return the resource's attributes.
+    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError>;
+}
+
+/// Every service's resources for a spec (pure).
+pub fn expand(spec: &Spec) -> Vec<Resource> {
+    let mut out = network::expand(spec);
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out
+}
+
+/// All reconcilers, in a fixed order.
+pub fn registry() -> Vec<Arc<dyn Reconciler>> {
+    vec![Arc::new(network::Network)]
+}
+
+/// The schema of a kind, across all services.
+pub fn schema(kind: &str) -> Option<&'static KindSchema> {
+    network::KINDS.iter().find(|k| k.kind == kind)
+}
+
+/// The reconciler that owns a kind.
+pub fn owner<'a>(regs: &'a [Arc<dyn Reconciler>], kind: &str) -> Option<&'a Arc<dyn Reconciler>> {
+    regs.iter().find(|r| r.kinds().iter().any(|k| k.kind == kind))
+}

@@ -1,0 +1,249 @@
+//! The env spec: `envs/<env>.toml`, parsed with serde (`deny_unknown_fields`) and validated.
+//! Every error names the file, line, column and key path.
+
+pub mod network;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// A spec error located in its file: `file:line:col: key.path: what is wrong`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecError {
+    pub file: String,
+    pub line: usize,
+    pub col: usize,
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: ", self.file, self.line, self.col)?;
+        if !self.path.is_empty() {
+            write!(f, "{}: ", self.path)?;
+        }
+        write!(f, "{}", self.message)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{file}: no such env file (envs found in {dir}: {known})")]
+    Missing {
+        file: String,
+        dir: String,
+        known: String,
+    },
+    #[error("{file}: cannot read: {source}")]
+    Io {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<SpecError>),
+}
+
+/// Source text of one file, for turning byte spans into line:col.
+pub struct Source<'a> {
+    pub file: &'a str,
+    pub text: &'a str,
+}
+
+impl Source<'_> {
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+        (line, col)
+    }
+
+    pub fn error(&self, span: Range<usize>, path: &str, message: impl Into<String>) -> SpecError {
+        let (line, col) = self.line_col(span.start);
+        SpecError {
+            file: self.file.to_string(),
+            line,
+            col,
+            path: path.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Collects semantic errors so a user sees all of them at once.
+pub struct Errors<'a> {
+    pub src: &'a Source<'a>,
+    pub list: Vec<SpecError>,
+}
+
+impl<'a> Errors<'a> {
+    pub fn new(src: &'a Source<'a>) -> Self {
+        Errors { src, list: vec![] }
+    }
+    pub fn push(&mut self, span: Range<usize>, path: &str, message: impl Into<String>) {
+        self.list.push(self.src.error(span, path, message));
+    }
+}
+
+/// The file as written (spans kept for validation).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSpec {
+    pub project: Spanned<String>,
+    pub env: Spanned<String>,
+    pub region: Spanned<String>,
+    /// Extra tags on every resource.
+    #[serde(default)]
+    pub tags: BTreeMap<String, Spanned<String>>,
+    pub network: Spanned<network::RawNetwork>,
+}
+
+/// A validated env spec: what `expand` reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub project: String,
+    pub env: String,
+    pub region: String,
+    pub tags: BTreeMap<String, String>,
+    pub network: network::Network,
+    /// Where it came from, for messages.
+    pub file: String,
+}
+
+impl Spec {
+    /// `{project}-{env}-{role}`: every AWS name rtech gives.
+    pub fn name(&self, role: &str) -> String {
+        format!("{}-{}-{}", self.project, self.env, role)
+    }
+}
+
+/// The path of an env's file.
+pub fn env_file(envs_dir: &Path, env: &str) -> PathBuf {
+    envs_dir.join(format!("{env}.toml"))
+}
+
+/// Load and validate `envs_dir/<env>.toml`. No AWS call, no other I/O.
+pub fn load(envs_dir: &Path, env: &str) -> Result<Spec, LoadError> {
+    let path = env_file(envs_dir, env);
+    let file = path.display().to_string();
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut known: Vec<String> = std::fs::read_dir(envs_dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|e| {
+                    let p = e.path();
+                    if p.extension()? != "toml" {
+                        return None;
+                    }
+                    Some(p.file_stem()?.to_string_lossy().into_owned())
+                })
+                .collect();
+            known.sort();
+            return Err(LoadError::Missing {
+                file,
+                dir: envs_dir.display().to_string(),
+                known: if known.is_empty() { "none".into() } else { known.join(", ") },
+            });
+        }
+        Err(source) => return Err(LoadError::Io { file, source }),
+    };
+    parse(&file, &text, env).map_err(LoadError::Invalid)
+}
+
+/// Parse and validate spec text. `expected_env` is the file's stem.
+pub fn parse(file: &str, text: &str, expected_env: &str) -> Result<Spec, Vec<SpecError>> {
+    let src = Source { file, text };
+    let de = toml::Deserializer::new(text);
+    let raw: RawSpec = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let span = inner.span().unwrap_or(0..0);
+        let path = if path == "." { String::new() } else { path };
+        vec![src.error(span, &path, clean_toml_message(inner.message()))]
+    })?;
+    validate(&src, raw, expected_env)
+}
+
+fn clean_toml_message(msg: &str) -> String {
+    msg.trim().trim_end_matches('\n').replace('\n', "; ")
+}
+
+fn validate(src: &Source, raw: RawSpec, expected_env: &str) -> Result<Spec, Vec<SpecError>> {
+    let mut errs = Errors::new(src);
+    check_name(&mut errs, &raw.project, "project", 20);
+    check_name(&mut errs, &raw.env, "env", 10);
+    if raw.env.get_ref() != expected_env {
+        errs.push(
+            raw.env.span(),
+            "env",
+            format!(
+                "{:?} does not match the file name (expected {:?})",
+                raw.env.get_ref(),
+                expected_env
+            ),
+        );
+    }
+    let region = raw.region.get_ref();
+    if !is_region(region) {
+        errs.push(raw.region.span(), "region", format!("{region:?} is not an AWS region name (e.g. us-east-1)"));
+    }
+    let mut tags = BTreeMap::new();
+    for (k, v) in &raw.tags {
+        let path = format!("tags.{k}");
+        if k.starts_with("aws:") || k.starts_with("rtech:") {
+            errs.push(v.span(), &path, "tag keys starting with aws: or rtech: are reserved");
+        } else if k.is_empty() || k.len() > 128 {
+            errs.push(v.span(), &path, "tag keys must be 1 to 128 characters");
+        } else if v.get_ref().len() > 256 {
+            errs.push(v.span(), &path, "tag values must be at most 256 characters");
+        }
+        tags.insert(k.clone(), v.get_ref().clone());
+    }
+    let network = network::validate(&mut errs, &raw.network, region);
+    if !errs.list.is_empty() {
+        return Err(errs.list);
+    }
+    Ok(Spec {
+        project: raw.project.into_inner(),
+        env: raw.env.into_inner(),
+        region: region.clone(),
+        tags,
+        network: network.expect("no errors means a network"),
+        file: src.file.to_string(),
+    })
+}
+
+/// Project and env names end up in every AWS name (`{project}-{env}-{role}`), the tightest
+/// being the 32-character ALB and target-group names: keep them short and DNS-safe.
+fn check_name(errs: &mut Errors, v: &Spanned<String>, key: &str, max: usize) {
+    let s = v.get_ref();
+    let ok_chars = s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if s.is_empty() || s.len() > max {
+        errs.push(v.span(), key, format!("{s:?} must be 1 to {max} characters"));
+    } else if !ok_chars || s.starts_with('-') || s.ends_with('-') || !s.starts_with(|c: char| c.is_ascii_lowercase()) {
+        errs.push(
+            v.span(),
+            key,
+            format!("{s:?} must start with a lowercase letter and hold only lowercase letters, digits and inner hyphens"),
+        );
+    }
+}
+
+fn is_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() >= 3
+        && parts[..parts.len() - 1].iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[parts.len() - 1].parse::<u8>().is_ok()
+}
+
+#[cfg(test)]
+mod tests;
