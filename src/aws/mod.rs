@@ -59,8 +59,12 @@ pub struct Clients {
 
 impl Clients {
     pub async fn new(opts: &AwsOpts, spec_region: &str) -> Clients {
-        let region = opts.region.clone().unwrap_or_else(|| spec_region.to_string());
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.clone()));
+        let region = opts
+            .region
+            .clone()
+            .unwrap_or_else(|| spec_region.to_string());
+        let mut loader =
+            aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.clone()));
         if let Some(p) = &opts.profile {
             loader = loader.profile_name(p);
         }
@@ -71,10 +75,14 @@ impl Clients {
         let endpoint = conf.endpoint_url().map(str::to_string);
         let calls = CallCounter::default();
         let ec2 = aws_sdk_ec2::Client::from_conf(
-            aws_sdk_ec2::config::Builder::from(&conf).interceptor(calls.clone()).build(),
+            aws_sdk_ec2::config::Builder::from(&conf)
+                .interceptor(calls.clone())
+                .build(),
         );
         let sts = aws_sdk_sts::Client::from_conf(
-            aws_sdk_sts::config::Builder::from(&conf).interceptor(calls.clone()).build(),
+            aws_sdk_sts::config::Builder::from(&conf)
+                .interceptor(calls.clone())
+                .build(),
         );
         Clients {
             ec2,
@@ -87,12 +95,9 @@ impl Clients {
 
     /// One cheap call that proves the endpoint answers and the credentials are good.
     pub async fn account_id(&self) -> Result<String, AwsError> {
-        let out = self
-            .sts
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("sts:GetCallerIdentity", e).with_endpoint(self.endpoint.as_deref()))?;
+        let out = self.sts.get_caller_identity().send().await.map_err(|e| {
+            AwsError::from_sdk("sts:GetCallerIdentity", e).with_endpoint(self.endpoint.as_deref())
+        })?;
         Ok(out.account.unwrap_or_default())
     }
 }
@@ -156,7 +161,7 @@ impl AwsError {
                 if df.is_io() || df.is_timeout() {
                     AwsError::new(op, "EndpointUnreachable", text)
                 } else if text.contains("credentials") {
-                    AwsError::new(op, "NoCredentials", text)
+                    AwsError::new(op, "NoCredentials", NO_CREDENTIALS)
                 } else {
                     AwsError::new(op, "DispatchFailure", text)
                 }
@@ -164,8 +169,11 @@ impl AwsError {
             SdkError::TimeoutError(_) => AwsError::new(op, "Timeout", chain(&e)),
             SdkError::ConstructionFailure(_) => {
                 let text = chain(&e);
-                let code = if text.contains("credentials") { "NoCredentials" } else { "ConstructionFailure" };
-                AwsError::new(op, code, text)
+                if text.contains("credentials") {
+                    AwsError::new(op, "NoCredentials", NO_CREDENTIALS)
+                } else {
+                    AwsError::new(op, "ConstructionFailure", text)
+                }
             }
             _ => AwsError::new(op, "InvalidResponse", chain(&e)),
         }
@@ -187,9 +195,13 @@ impl AwsError {
     }
 
     pub fn is_not_found(&self) -> bool {
-        self.code.ends_with(".NotFound") || self.code.ends_with("NotFound") || self.code == "InvalidAllocationID.NotFound"
+        self.code.ends_with(".NotFound")
+            || self.code.ends_with("NotFound")
+            || self.code == "InvalidAllocationID.NotFound"
     }
 }
+
+const NO_CREDENTIALS: &str = "no AWS credentials found (tried the environment, the shared config and credentials files, SSO, web identity, ECS and instance metadata): set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run `aws sso login`";
 
 /// `result.map_err(aws("CreateVpc"))`.
 pub fn aws<E, R>(op: &'static str) -> impl FnOnce(SdkError<E, R>) -> AwsError
@@ -227,18 +239,19 @@ mod tests {
     #[tokio::test]
     async fn retry_on_gives_up_on_other_codes_and_retries_listed_ones() {
         let mut n = 0;
-        let r: Result<(), AwsError> = retry_on(&["DependencyViolation"], Duration::from_secs(5), || {
-            n += 1;
-            let k = n;
-            async move {
-                if k < 2 {
-                    Err(AwsError::new("DeleteSubnet", "DependencyViolation", "busy"))
-                } else {
-                    Err(AwsError::new("DeleteSubnet", "Other", "no"))
+        let r: Result<(), AwsError> =
+            retry_on(&["DependencyViolation"], Duration::from_secs(5), || {
+                n += 1;
+                let k = n;
+                async move {
+                    if k < 2 {
+                        Err(AwsError::new("DeleteSubnet", "DependencyViolation", "busy"))
+                    } else {
+                        Err(AwsError::new("DeleteSubnet", "Other", "no"))
+                    }
                 }
-            }
-        })
-        .await;
+            })
+            .await;
         assert_eq!(r.unwrap_err().code, "Other");
         assert_eq!(n, 2);
     }
@@ -246,6 +259,9 @@ mod tests {
     #[test]
     fn error_display_names_op_and_code() {
         let e = AwsError::new("ec2:CreateVpc", "VpcLimitExceeded", "too many");
-        assert_eq!(e.to_string(), "ec2:CreateVpc failed: VpcLimitExceeded: too many");
+        assert_eq!(
+            e.to_string(),
+            "ec2:CreateVpc failed: VpcLimitExceeded: too many"
+        );
     }
 }

@@ -1,1 +1,7 @@
-fn main(){}
+//! Integration tests: the real `rtech` binary against a private local AWS emulator per test.
+//! One test binary (fast builds); modules by area.
+
+mod cli;
+mod emulator;
+mod network;
+mod support;

@@ -1,0 +1,135 @@
+//! The CLI's edges: spec errors with their location (and no AWS call), validation of the
+//! real envs, unreachable endpoints and missing credentials as one clear line.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+
+use crate::support::{run, Run};
+
+/// rtech pointed at an endpoint nothing listens on: any AWS call would fail differently.
+fn offline(dir: &Path) -> Command {
+    let mut c = Command::cargo_bin("rtech").unwrap();
+    c.current_dir(dir)
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env("NO_COLOR", "1");
+    c
+}
+
+const GOOD: &str = r#"project = "rtech"
+env = "qa"
+region = "us-east-1"
+
+[network]
+cidr = "10.0.0.0/16"
+"#;
+
+fn bad_spec(text: &str) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("envs")).unwrap();
+    std::fs::write(dir.path().join("envs/qa.toml"), text).unwrap();
+    let r = run(offline(dir.path()).args(["plan", "--env", "qa"]));
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        !r.stderr.contains("cannot reach"),
+        "no AWS call was attempted: {}",
+        r.stderr
+    );
+    r
+}
+
+#[test]
+fn bad_specs_fail_with_file_line_column_and_key_path() {
+    let cases: &[(&str, &str)] = &[
+        // syntax
+        ("project = \"rtech\"\nenv = \"qa\nregion = \"us-east-1\"\n", "envs/qa.toml:2:"),
+        // unknown key
+        (&GOOD.replace("[network]\n", "[network]\ncidrs = \"x\"\n"), "envs/qa.toml:6:1: network.cidrs: unknown field `cidrs`, expected one of `cidr`"),
+        // wrong type
+        (&format!("{GOOD}az_count = \"two\"\n"), "envs/qa.toml:7:12: network.az_count: invalid type: string \"two\", expected i64"),
+        // bad CIDR
+        (&GOOD.replace("10.0.0.0/16", "10.0.0.0/33"), "envs/qa.toml:6:8: network.cidr: \"10.0.0.0/33\" is not a valid IPv4 CIDR"),
+        // overlapping subnets
+        (
+            &format!("{GOOD}public_subnets = [\"10.0.1.0/24\", \"10.0.2.0/24\"]\nprivate_subnets = [\"10.0.1.0/25\", \"10.0.3.0/24\"]\n"),
+            "envs/qa.toml:8:20: network.private_subnets[0]: \"10.0.1.0/25\" overlaps network.public_subnets[0] (\"10.0.1.0/24\")",
+        ),
+    ];
+    for (text, want) in cases {
+        let r = bad_spec(text);
+        assert!(r.stderr.contains(want), "wanted {want:?} in:\n{}", r.stderr);
+    }
+}
+
+#[test]
+fn a_missing_env_file_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("envs")).unwrap();
+    std::fs::write(dir.path().join("envs/dev.toml"), GOOD.replace("qa", "dev")).unwrap();
+    let r = run(offline(dir.path()).args(["plan", "--env", "prdo"]));
+    assert_eq!(r.code, 1);
+    assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("envs/prdo.toml: no such env file") && r.stderr.contains("dev"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn the_three_envs_validate_without_aws() {
+    for env in ["dev", "staging", "prod"] {
+        let mut c = Command::cargo_bin("rtech").unwrap();
+        c.current_dir(crate::emulator::root())
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .args(["validate", "--env", env]);
+        let r = run(&mut c);
+        assert_eq!(r.code, 0, "{env}: {}", r.stderr);
+        assert!(
+            r.stdout.contains(&format!("envs/{env}.toml: valid")),
+            "{}",
+            r.stdout
+        );
+    }
+}
+
+#[test]
+fn an_unreachable_endpoint_is_one_clear_line() {
+    let r = run(offline(crate::emulator::root()).args(["plan", "--env", "dev"]));
+    assert_eq!(r.code, 1);
+    assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("cannot reach the AWS endpoint http://127.0.0.1:9"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn missing_credentials_are_one_clear_line() {
+    let home = tempfile::tempdir().unwrap();
+    let mut c = Command::cargo_bin("rtech").unwrap();
+    c.current_dir(crate::emulator::root())
+        .env_clear()
+        .env("HOME", home.path())
+        .env("AWS_CONFIG_FILE", home.path().join("none"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.path().join("none"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .args(["plan", "--env", "dev"]);
+    let r = run(&mut c);
+    assert_eq!(r.code, 1);
+    assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
+    assert!(
+        r.stderr.to_lowercase().contains("credentials"),
+        "{}",
+        r.stderr
+    );
+}

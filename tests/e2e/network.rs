@@ -1,0 +1,556 @@
+//! The network layer end to end: apply → empty plan, drift, foreign resources, saved plans,
+//! interrupted applies, destroy.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+use aws_sdk_ec2::types::{IpPermission, IpRange, Tag};
+
+use crate::emulator::Emulator;
+use crate::support::*;
+
+const DEV_COUNTS: [(&str, usize); 7] = [
+    ("eip", 1),
+    ("igw", 1),
+    ("nat", 1),
+    ("route_table", 3),
+    ("sg", 4),
+    ("subnet", 4),
+    ("vpc", 1),
+];
+
+fn counts(v: &[(&'static str, usize)]) -> std::collections::BTreeMap<&'static str, usize> {
+    v.iter().copied().collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_apply_plan_empty_output_destroy_leaves_nothing() {
+    let emu = Emulator::start();
+    let ec2 = ec2(&emu).await;
+    let default_vpcs_before = ec2
+        .describe_vpcs()
+        .filters(by_name("is-default", "true"))
+        .send()
+        .await
+        .unwrap()
+        .vpcs()
+        .len();
+    assert_eq!(default_vpcs_before, 1, "the emulator has a default VPC");
+
+    let first = plan_json(&emu, "dev");
+    assert_eq!(first["summary"]["add"], 31);
+    assert!(changes(&first).iter().all(|(_, a)| a == "create"));
+
+    let r = apply(&emu, "dev");
+    assert!(
+        r.stdout
+            .contains("Apply complete: 31 added, 0 changed, 0 replaced, 0 destroyed."),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stderr.contains("vpc/main: created (vpc-"),
+        "progress lines name the change: {}",
+        r.stderr
+    );
+    assert_eq!(tagged(&ec2, "dev").await, counts(&DEV_COUNTS));
+    assert_plan_empty(&emu, "dev");
+
+    // Applying twice changes nothing.
+    let again = apply(&emu, "dev");
+    assert!(again.stdout.contains("No changes."), "{}", again.stdout);
+
+    let out = run_ok(rtech(&emu).args(["output", "--env", "dev", "--json"]), 0);
+    let o: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(o["vpc_id"].as_str().unwrap(), vpc_id(&ec2, "dev").await);
+    assert_eq!(o["vpc_cidr"], "10.10.0.0/20");
+    assert_eq!(o["public_subnet_ids"].as_array().unwrap().len(), 2);
+    assert_eq!(o["private_subnet_ids"].as_array().unwrap().len(), 2);
+    assert!(o["security_group_ids"]["app"]
+        .as_str()
+        .unwrap()
+        .starts_with("sg-"));
+
+    let d = run_ok(
+        rtech(&emu).args(["destroy", "--env", "dev", "--auto-approve"]),
+        0,
+    );
+    assert!(d.stdout.contains("31 destroyed"), "{}", d.stdout);
+    assert!(
+        tagged(&ec2, "dev").await.values().all(|n| *n == 0),
+        "nothing tagged remains: {:?}",
+        tagged(&ec2, "dev").await
+    );
+    let default_vpcs = ec2
+        .describe_vpcs()
+        .filters(by_name("is-default", "true"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(default_vpcs.vpcs().len(), 1, "the default VPC is untouched");
+    // Destroying again is a no-op.
+    let d2 = run_ok(
+        rtech(&emu).args(["destroy", "--env", "dev", "--auto-approve"]),
+        0,
+    );
+    assert!(d2.stdout.contains("No changes."), "{}", d2.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn envs_are_isolated_destroying_dev_leaves_prod_alone() {
+    let emu = Emulator::start();
+    let ec2 = ec2(&emu).await;
+    apply(&emu, "dev");
+    apply(&emu, "prod");
+    let prod_before = tagged(&ec2, "prod").await;
+    assert_eq!(prod_before["nat"], 3, "one NAT gateway per AZ in prod");
+    assert_eq!(prod_before["subnet"], 6);
+    run_ok(
+        rtech(&emu).args(["destroy", "--env", "dev", "--auto-approve"]),
+        0,
+    );
+    assert_eq!(tagged(&ec2, "prod").await, prod_before);
+    assert_plan_empty(&emu, "prod");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_is_shown_exactly_and_repaired() {
+    let emu = Emulator::start();
+    let ec2 = ec2(&emu).await;
+    apply(&emu, "dev");
+
+    // 1. A tag changed out of band: one field of one resource.
+    let vpc = vpc_id(&ec2, "dev").await;
+    ec2.create_tags()
+        .resources(&vpc)
+        .tags(Tag::builder().key("Name").value("renamed").build())
+        .send()
+        .await
+        .unwrap();
+    let p = plan_json(&emu, "dev");
+    assert_eq!(
+        changes(&p),
+        vec![("vpc/main".to_string(), "update".to_string())]
+    );
+    let f = &p["changes"][0]["fields"];
+    assert_eq!(f.as_array().unwrap().len(), 1, "{f}");
+    assert_eq!(f[0]["path"], "tags.Name");
+    assert_eq!(f[0]["before"], "renamed");
+    assert_eq!(f[0]["after"], "rtech-dev-vpc");
+    apply(&emu, "dev");
+    assert_plan_empty(&emu, "dev");
+
+    // 2. An ingress rule added out of band: shown as exactly that rule's removal.
+    let app = physical(&ec2, "dev", "sg/app").await;
+    ec2.authorize_security_group_ingress()
+        .group_id(&app)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let p = plan_json(&emu, "dev");
+    assert_eq!(
+        changes(&p),
+        vec![(
+            "sg_rule/app-in-tcp-22-0.0.0.0_0".to_string(),
+            "delete".to_string()
+        )]
+    );
+    apply(&emu, "dev");
+    assert_plan_empty(&emu, "dev");
+
+    // 3. The internet gateway detached: an update of its attachment.
+    let igw = physical(&ec2, "dev", "igw/main").await;
+    ec2.detach_internet_gateway()
+        .internet_gateway_id(&igw)
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap();
+    let p = plan_json(&emu, "dev");
+    assert_eq!(
+        changes(&p),
+        vec![("igw/main".to_string(), "update".to_string())]
+    );
+    assert_eq!(p["changes"][0]["fields"][0]["path"], "vpc_id");
+    assert_eq!(
+        p["changes"][0]["fields"][0]["before"],
+        serde_json::Value::Null
+    );
+    assert_eq!(p["changes"][0]["fields"][0]["after"], vpc.as_str());
+    apply(&emu, "dev");
+    assert_plan_empty(&emu, "dev");
+
+    // 4. A subnet deleted out of band: a create (and its route-table association with it).
+    let subnet = physical(&ec2, "dev", "subnet/private-b").await;
+    let rts = ec2
+        .describe_route_tables()
+        .filters(by_name("association.subnet-id", &subnet))
+        .send()
+        .await
+        .unwrap();
+    for rt in rts.route_tables() {
+        for a in rt.associations() {
+            if a.subnet_id() == Some(subnet.as_str()) {
+                ec2.disassociate_route_table()
+                    .association_id(a.route_table_association_id().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    ec2.delete_subnet().subnet_id(&subnet).send().await.unwrap();
+    let p = plan_json(&emu, "dev");
+    let mut c = changes(&p);
+    c.sort();
+    assert_eq!(
+        c,
+        vec![
+            ("rta/private-b".to_string(), "create".to_string()),
+            ("subnet/private-b".to_string(), "create".to_string())
+        ]
+    );
+    apply(&emu, "dev");
+    assert_plan_empty(&emu, "dev");
+    assert_eq!(
+        tagged(&ec2, "dev").await,
+        counts(&DEV_COUNTS),
+        "no duplicates after repairs"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_named_security_group_without_our_tags_is_never_touched() {
+    let emu = Emulator::start();
+    let ec2 = ec2(&emu).await;
+    // In another VPC (the default one): not a conflict, simply not ours.
+    let other = ec2
+        .create_security_group()
+        .group_name("rtech-dev-app")
+        .description("someone else's")
+        .send()
+        .await
+        .unwrap();
+    let other = other.group_id().unwrap().to_string();
+    apply(&emu, "dev");
+    assert_plan_empty(&emu, "dev");
+    run_ok(
+        rtech(&emu).args(["destroy", "--env", "dev", "--auto-approve"]),
+        0,
+    );
+    let still = ec2
+        .describe_security_groups()
+        .group_ids(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        still.security_groups().len(),
+        1,
+        "the foreign group survives destroy"
+    );
+    assert_eq!(
+        still.security_groups()[0].description(),
+        Some("someone else's")
+    );
+
+    // In our VPC, under our name: a conflict that plan shows and apply refuses.
+    apply(&emu, "dev");
+    let redis = physical(&ec2, "dev", "sg/redis").await;
+    let rules = ec2
+        .describe_security_group_rules()
+        .filters(by_name("group-id", &redis))
+        .send()
+        .await
+        .unwrap();
+    for r in rules.security_group_rules() {
+        let id = r.security_group_rule_id().unwrap();
+        if r.is_egress() == Some(true) {
+            ec2.revoke_security_group_egress()
+                .group_id(&redis)
+                .security_group_rule_ids(id)
+                .send()
+                .await
+                .unwrap();
+        } else {
+            ec2.revoke_security_group_ingress()
+                .group_id(&redis)
+                .security_group_rule_ids(id)
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    ec2.delete_security_group()
+        .group_id(&redis)
+        .send()
+        .await
+        .unwrap();
+    let vpc = vpc_id(&ec2, "dev").await;
+    let squatter = ec2
+        .create_security_group()
+        .group_name("rtech-dev-redis")
+        .description("not rtech's")
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap()
+        .group_id()
+        .unwrap()
+        .to_string();
+    let p = run_ok(rtech(&emu).args(["plan", "--env", "dev"]), 1);
+    assert!(
+        p.stdout.contains("sg/redis: conflict:") && p.stdout.contains(&squatter),
+        "{}",
+        p.stdout
+    );
+    assert!(p.stderr.contains("conflict"), "{}", p.stderr);
+    let a = run_ok(
+        rtech(&emu).args(["apply", "--env", "dev", "--auto-approve"]),
+        1,
+    );
+    assert!(
+        a.stderr.contains("refusing to apply") && a.stderr.contains("nothing was changed"),
+        "{}",
+        a.stderr
+    );
+    let g = ec2
+        .describe_security_groups()
+        .group_ids(&squatter)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(g.security_groups()[0].description(), Some("not rtech's"));
+    assert!(
+        tags(g.security_groups()[0].tags()).is_empty(),
+        "apply did not tag or modify it"
+    );
+    let rules = ec2
+        .describe_security_group_rules()
+        .filters(by_name("group-id", &squatter))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        rules
+            .security_group_rules()
+            .iter()
+            .all(|r| r.is_egress() == Some(true)),
+        "no rules were added to it"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saved_plans_apply_exactly_or_are_refused_when_stale() {
+    let emu = Emulator::start();
+    let ec2 = ec2(&emu).await;
+    let dir = tempfile::tempdir().unwrap();
+    let from_empty = dir.path().join("empty.plan");
+    run_ok(
+        rtech(&emu)
+            .args(["plan", "--env", "dev", "--out"])
+            .arg(&from_empty),
+        0,
+    );
+    // Applying the plan made from an empty account twice must not work (absent is fingerprinted).
+    run_ok(
+        rtech(&emu).args(["apply", "--env", "dev"]).arg(&from_empty),
+        0,
+    );
+    assert_plan_empty(&emu, "dev");
+    let again = run_ok(
+        rtech(&emu).args(["apply", "--env", "dev"]).arg(&from_empty),
+        1,
+    );
+    assert!(
+        again.stderr.contains("plan is stale:")
+            && again.stderr.contains("changed since the plan was made"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(tagged(&ec2, "dev").await["vpc"], 1, "no second VPC");
+
+    // A fresh plan of one drifted tag applies exactly that.
+    let vpc = vpc_id(&ec2, "dev").await;
+    ec2.create_tags()
+        .resources(&vpc)
+        .tags(Tag::builder().key("Environment").value("x").build())
+        .send()
+        .await
+        .unwrap();
+    let fresh = dir.path().join("fresh.plan");
+    run_ok(
+        rtech(&emu)
+            .args(["plan", "--env", "dev", "--detailed-exitcode", "--out"])
+            .arg(&fresh),
+        2,
+    );
+    let shown = run_ok(rtech(&emu).args(["show", "--json"]).arg(&fresh), 0);
+    let v: serde_json::Value = serde_json::from_str(&shown.stdout).unwrap();
+    assert_eq!(
+        changes(&v),
+        vec![("vpc/main".to_string(), "update".to_string())]
+    );
+    // Something else drifts after the plan was made: refused, naming it.
+    let subnet = physical(&ec2, "dev", "subnet/public-a").await;
+    ec2.create_tags()
+        .resources(&subnet)
+        .tags(Tag::builder().key("Owner").value("x").build())
+        .send()
+        .await
+        .unwrap();
+    let stale = run_ok(rtech(&emu).args(["apply", "--env", "dev"]).arg(&fresh), 1);
+    assert!(
+        stale
+            .stderr
+            .contains("plan is stale: subnet/public-a changed since the plan was made"),
+        "{}",
+        stale.stderr
+    );
+    // Put it back: the saved plan is fresh again and applies exactly its one change.
+    ec2.delete_tags()
+        .resources(&subnet)
+        .tags(Tag::builder().key("Owner").build())
+        .send()
+        .await
+        .unwrap();
+    let ok = run_ok(rtech(&emu).args(["apply", "--env", "dev"]).arg(&fresh), 0);
+    assert!(
+        ok.stdout
+            .contains("Apply complete: 0 added, 1 changed, 0 replaced, 0 destroyed."),
+        "{}",
+        ok.stdout
+    );
+    assert_plan_empty(&emu, "dev");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apply_killed_part_way_converges_without_duplicates() {
+    let emu = Emulator::start();
+    let ec2 = ec2(&emu).await;
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("rtech"))
+        .current_dir(crate::emulator::root())
+        .args([
+            "apply",
+            "--env",
+            "dev",
+            "--auto-approve",
+            "--parallelism",
+            "2",
+        ])
+        .env("AWS_ENDPOINT_URL", &emu.url)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut created = 0;
+    for line in stderr.lines() {
+        if line.unwrap().contains(": created (") {
+            created += 1;
+            if created == 5 {
+                break;
+            }
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(created, 5, "the apply was killed after 5 creates");
+    let partial = tagged(&ec2, "dev").await;
+    assert!(
+        partial["vpc"] == 1 && partial.values().sum::<usize>() < 15,
+        "killed part-way: {partial:?}"
+    );
+
+    let p = plan_json(&emu, "dev");
+    assert!(
+        changes(&p).iter().all(|(_, a)| a == "create"),
+        "what is left is creates: {:?}",
+        changes(&p)
+    );
+    assert!(p["summary"]["add"].as_u64().unwrap() < 31);
+    apply(&emu, "dev");
+    assert_plan_empty(&emu, "dev");
+    assert_eq!(
+        tagged(&ec2, "dev").await,
+        counts(&DEV_COUNTS),
+        "no duplicate VPCs, subnets or gateways"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verbose_plan_reports_a_small_batched_api_call_count() {
+    let emu = Emulator::start();
+    apply(&emu, "dev");
+    let r = run_ok(rtech(&emu).args(["-v", "plan", "--env", "dev"]), 0);
+    let line = r
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("observed "))
+        .unwrap_or_else(|| panic!("{}", r.stderr));
+    // "observed 31 resources with N API calls in T s"
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(words[1], "31", "{line}");
+    let calls: usize = words[4].parse().unwrap();
+    assert!(
+        calls <= 12,
+        "observe is batched per kind, not per resource: {line}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_without_a_terminal_or_auto_approve_refuses_and_changes_nothing() {
+    let emu = Emulator::start();
+    let ec2 = ec2(&emu).await;
+    let r = run_ok(
+        rtech(&emu).args(["apply", "--env", "dev"]).write_stdin(""),
+        1,
+    );
+    assert!(
+        r.stderr.contains("stdin is not a terminal") && r.stderr.contains("--auto-approve"),
+        "{}",
+        r.stderr
+    );
+    assert!(tagged(&ec2, "dev").await.values().all(|n| *n == 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn target_limits_the_plan_to_a_resource_and_its_dependencies() {
+    let emu = Emulator::start();
+    let r = run_ok(
+        rtech(&emu).args([
+            "plan",
+            "--env",
+            "dev",
+            "--json",
+            "--target",
+            "subnet/private-a",
+        ]),
+        0,
+    );
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let mut ids: Vec<String> = changes(&v).into_iter().map(|(i, _)| i).collect();
+    ids.sort();
+    assert_eq!(ids, vec!["subnet/private-a", "vpc/main"]);
+    let bad = run_ok(
+        rtech(&emu).args(["plan", "--env", "dev", "--target", "subnet/nope"]),
+        1,
+    );
+    assert!(
+        bad.stderr
+            .contains("--target subnet/nope: no such resource"),
+        "{}",
+        bad.stderr
+    );
+}

@@ -1,0 +1,270 @@
+//! Helpers: run the binary against an emulator, SDK clients for out-of-band changes, and
+//! checks made through AWS's own APIs (never through rtech).
+
+use std::collections::BTreeMap;
+use std::process::Output;
+
+use assert_cmd::Command;
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_ec2::types::{Filter, Tag};
+
+use crate::emulator::{root, Emulator};
+
+/// `rtech` with the emulator's endpoint and dummy credentials, run from the repo root.
+pub fn rtech(emu: &Emulator) -> Command {
+    let mut c = Command::cargo_bin("rtech").expect("the rtech binary");
+    c.current_dir(root())
+        .env("AWS_ENDPOINT_URL", &emu.url)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_MAX_ATTEMPTS", "2")
+        .env("NO_COLOR", "1")
+        .env_remove("AWS_PROFILE");
+    c
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn run(cmd: &mut Command) -> Run {
+    let out: Output = cmd.output().expect("run rtech");
+    let r = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(
+        !r.stderr.contains("panicked"),
+        "rtech panicked:\n{}",
+        r.stderr
+    );
+    r
+}
+
+/// Run and require an exit code, showing everything on failure.
+pub fn run_ok(cmd: &mut Command, code: i32) -> Run {
+    let r = run(cmd);
+    assert_eq!(
+        r.code, code,
+        "exit code {} (wanted {code})\nstdout:\n{}\nstderr:\n{}",
+        r.code, r.stdout, r.stderr
+    );
+    r
+}
+
+pub fn apply(emu: &Emulator, env: &str) -> Run {
+    run_ok(
+        rtech(emu).args(["apply", "--env", env, "--auto-approve"]),
+        0,
+    )
+}
+
+/// The plan as JSON (exit 0 or 2 with --detailed-exitcode).
+pub fn plan_json(emu: &Emulator, env: &str) -> serde_json::Value {
+    let r = run(rtech(emu).args(["plan", "--env", env, "--json", "--detailed-exitcode"]));
+    assert!(
+        r.code == 0 || r.code == 2,
+        "plan failed ({}):\n{}\n{}",
+        r.code,
+        r.stdout,
+        r.stderr
+    );
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("plan JSON");
+    assert_eq!(
+        r.code == 2,
+        !v["changes"].as_array().unwrap().is_empty(),
+        "exit code agrees with the plan"
+    );
+    v
+}
+
+/// (id, action) of every change in a JSON plan.
+pub fn changes(plan: &serde_json::Value) -> Vec<(String, String)> {
+    plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_string(),
+                c["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+pub fn assert_plan_empty(emu: &Emulator, env: &str) {
+    let r = run(rtech(emu).args(["plan", "--env", env, "--detailed-exitcode"]));
+    assert_eq!(
+        r.code, 0,
+        "the plan for {env} is not empty:\n{}\n{}",
+        r.stdout, r.stderr
+    );
+    assert!(r.stdout.contains("No changes."), "{}", r.stdout);
+}
+
+/// An SDK client that fails fast on the emulator's 500s.
+pub async fn ec2(emu: &Emulator) -> aws_sdk_ec2::Client {
+    let conf = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(&emu.url)
+        .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+            "test", "test", None, None, "e2e",
+        ))
+        .retry_config(RetryConfig::standard().with_max_attempts(1))
+        .load()
+        .await;
+    aws_sdk_ec2::Client::new(&conf)
+}
+
+pub fn tags(t: &[Tag]) -> BTreeMap<String, String> {
+    t.iter()
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_string(),
+                t.value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn ours(t: &[Tag], env: &str) -> bool {
+    let t = tags(t);
+    t.get("rtech:project").map(String::as_str) == Some("rtech")
+        && t.get("rtech:env").map(String::as_str) == Some(env)
+}
+
+pub fn by_name(name: &str, value: &str) -> Filter {
+    Filter::builder().name(name).values(value).build()
+}
+
+/// Every live network resource tagged for the env, by kind — counted through EC2 itself, and
+/// checked client-side (the emulator ignores tag filters on some calls).
+pub async fn tagged(ec2: &aws_sdk_ec2::Client, env: &str) -> BTreeMap<&'static str, usize> {
+    let mut m = BTreeMap::new();
+    let vpcs = ec2.describe_vpcs().send().await.unwrap();
+    m.insert(
+        "vpc",
+        vpcs.vpcs().iter().filter(|v| ours(v.tags(), env)).count(),
+    );
+    let subnets = ec2.describe_subnets().send().await.unwrap();
+    m.insert(
+        "subnet",
+        subnets
+            .subnets()
+            .iter()
+            .filter(|v| ours(v.tags(), env))
+            .count(),
+    );
+    let igws = ec2.describe_internet_gateways().send().await.unwrap();
+    m.insert(
+        "igw",
+        igws.internet_gateways()
+            .iter()
+            .filter(|v| ours(v.tags(), env))
+            .count(),
+    );
+    let eips = ec2.describe_addresses().send().await.unwrap();
+    m.insert(
+        "eip",
+        eips.addresses()
+            .iter()
+            .filter(|v| ours(v.tags(), env))
+            .count(),
+    );
+    let nats = ec2.describe_nat_gateways().send().await.unwrap();
+    m.insert(
+        "nat",
+        nats.nat_gateways()
+            .iter()
+            .filter(|v| ours(v.tags(), env) && v.state().is_some_and(|s| s.as_str() != "deleted"))
+            .count(),
+    );
+    let rts = ec2.describe_route_tables().send().await.unwrap();
+    m.insert(
+        "route_table",
+        rts.route_tables()
+            .iter()
+            .filter(|v| ours(v.tags(), env))
+            .count(),
+    );
+    let sgs = ec2.describe_security_groups().send().await.unwrap();
+    m.insert(
+        "sg",
+        sgs.security_groups()
+            .iter()
+            .filter(|v| ours(v.tags(), env))
+            .count(),
+    );
+    m
+}
+
+pub async fn vpc_id(ec2: &aws_sdk_ec2::Client, env: &str) -> String {
+    let vpcs = ec2.describe_vpcs().send().await.unwrap();
+    vpcs.vpcs()
+        .iter()
+        .find(|v| ours(v.tags(), env))
+        .and_then(|v| v.vpc_id())
+        .expect("our VPC")
+        .to_string()
+}
+
+/// The physical id of a tagged resource by its rtech id.
+pub async fn physical(ec2: &aws_sdk_ec2::Client, env: &str, rid: &str) -> String {
+    let f = by_name("tag:rtech:id", rid);
+    let kind = rid.split('/').next().unwrap();
+    let ids: Vec<String> = match kind {
+        "subnet" => ec2
+            .describe_subnets()
+            .filters(f)
+            .send()
+            .await
+            .unwrap()
+            .subnets()
+            .iter()
+            .filter(|x| ours(x.tags(), env))
+            .filter_map(|x| x.subnet_id().map(String::from))
+            .collect(),
+        "sg" => ec2
+            .describe_security_groups()
+            .filters(f)
+            .send()
+            .await
+            .unwrap()
+            .security_groups()
+            .iter()
+            .filter(|x| ours(x.tags(), env))
+            .filter_map(|x| x.group_id().map(String::from))
+            .collect(),
+        "igw" => ec2
+            .describe_internet_gateways()
+            .filters(f)
+            .send()
+            .await
+            .unwrap()
+            .internet_gateways()
+            .iter()
+            .filter(|x| ours(x.tags(), env))
+            .filter_map(|x| x.internet_gateway_id().map(String::from))
+            .collect(),
+        "vpc" => ec2
+            .describe_vpcs()
+            .filters(f)
+            .send()
+            .await
+            .unwrap()
+            .vpcs()
+            .iter()
+            .filter(|x| ours(x.tags(), env))
+            .filter_map(|x| x.vpc_id().map(String::from))
+            .collect(),
+        k => panic!("no lookup for kind {k}"),
+    };
+    assert_eq!(ids.len(), 1, "{rid} in {env}: {ids:?}");
+    ids[0].clone()
+}
