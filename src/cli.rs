@@ -7,7 +7,11 @@ use clap::{Args, Parser, Subcommand};
 use crate::model::ResourceId;
 
 #[derive(Debug, Parser)]
-#[command(name = "rtech", version, about = "Plan, apply and destroy the RTech platform's AWS stack from envs/<env>.toml")]
+#[command(
+    name = "rtech",
+    version,
+    about = "Plan, apply and destroy the RTech platform's AWS stack from envs/<env>.toml"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -68,6 +72,7 @@ pub struct EnvArg {
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
+    /// The env: envs/<ENV>.toml.
     #[arg(long, short)]
     pub env: String,
     /// Save the plan to FILE for `rtech apply FILE`.
@@ -86,11 +91,13 @@ pub struct PlanArgs {
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
+    /// The env: envs/<ENV>.toml.
     #[arg(long, short)]
     pub env: String,
     /// Do not ask for confirmation.
     #[arg(long)]
     pub auto_approve: bool,
+    /// Limit the apply to these resources (and what they depend on).
     #[arg(long = "target", value_name = "ID")]
     pub targets: Vec<ResourceId>,
     /// A plan saved with `rtech plan --out`: applied exactly, or refused if stale.
@@ -99,23 +106,29 @@ pub struct ApplyArgs {
 
 #[derive(Debug, Args)]
 pub struct DestroyArgs {
+    /// The env: envs/<ENV>.toml.
     #[arg(long, short)]
     pub env: String,
+    /// Do not ask for confirmation.
     #[arg(long)]
     pub auto_approve: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
+    /// A plan saved with `rtech plan --out`.
     pub planfile: PathBuf,
+    /// Print it as JSON (schema in README.md).
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct OutputArgs {
+    /// The env: envs/<ENV>.toml.
     #[arg(long, short)]
     pub env: String,
+    /// Print the outputs as JSON.
     #[arg(long)]
     pub json: bool,
 }

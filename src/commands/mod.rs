@@ -46,7 +46,9 @@ impl Ui {
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     let g = &cli.global;
     let ui = Ui {
-        color: !g.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal(),
+        color: !g.no_color
+            && std::env::var_os("NO_COLOR").is_none()
+            && std::io::stdout().is_terminal(),
         verbose: g.verbose,
         quiet: g.quiet,
         stderr_tty: std::io::stderr().is_terminal(),
@@ -86,7 +88,10 @@ impl Session {
     async fn open(project: &str, env: &str, region: &str, opts: &AwsOpts) -> Result<Session> {
         let clients = Clients::new(opts, region).await;
         // One cheap call first: a clear error for bad credentials or an unreachable endpoint.
-        clients.account_id().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        clients
+            .account_id()
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         let region = clients.region.clone();
         Ok(Session {
             ctx: Arc::new(Ctx {
@@ -108,9 +113,17 @@ impl Session {
     async fn observe(&self, desired: &[Resource], ui: &Ui) -> Result<Vec<Observed>> {
         let t = Instant::now();
         let before = self.calls();
-        let all = futures::future::try_join_all(self.regs.iter().map(|r| r.observe(&self.ctx, desired))).await?;
+        let all = futures::future::try_join_all(self.regs.iter().map(|r| async move {
+            r.observe(&self.ctx, desired)
+                .await
+                .map_err(|e| anyhow::anyhow!("observing {}: {e}", r.service()))
+        }))
+        .await?;
         let observed: Vec<Observed> = all.into_iter().flatten().collect();
-        let owned = observed.iter().filter(|o| o.ownership == Ownership::Owned).count();
+        let owned = observed
+            .iter()
+            .filter(|o| o.ownership == Ownership::Owned)
+            .count();
         ui.verbose(&format!(
             "observed {owned} resources with {} API calls in {:.2} s",
             self.calls() - before,
@@ -119,7 +132,13 @@ impl Session {
         Ok(observed)
     }
 
-    fn plan(&self, desired: &[Resource], observed: &[Observed], targets: &[ResourceId], destroy: bool) -> Result<Plan> {
+    fn plan(
+        &self,
+        desired: &[Resource],
+        observed: &[Observed],
+        targets: &[ResourceId],
+        destroy: bool,
+    ) -> Result<Plan> {
         Ok(plan::diff(&DiffInput {
             project: &self.ctx.project,
             env: &self.ctx.env,
@@ -134,8 +153,16 @@ impl Session {
 
     async fn execute(&self, plan: &Plan, observed: &[Observed], cli: &Cli, ui: &Ui) -> Result<()> {
         if !plan.conflicts.is_empty() {
-            let list: Vec<String> = plan.conflicts.iter().map(|c| format!("{}: {}", c.id, c.message)).collect();
-            bail!("refusing to apply: {} conflict(s), nothing was changed:\n  {}", list.len(), list.join("\n  "));
+            let list: Vec<String> = plan
+                .conflicts
+                .iter()
+                .map(|c| format!("{}: {}", c.id, c.message))
+                .collect();
+            bail!(
+                "refusing to apply: {} conflict(s), nothing was changed:\n  {}",
+                list.len(),
+                list.join("\n  ")
+            );
         }
         if !plan.has_changes() {
             return Ok(());
@@ -148,7 +175,15 @@ impl Session {
         let progress = Progress::new(ui.quiet, ui.stderr_tty);
         let before = self.calls();
         let t = Instant::now();
-        let report = engine::execute(plan, &self.regs, self.ctx.clone(), known, cli.global.parallelism as usize, &progress).await;
+        let report = engine::execute(
+            plan,
+            &self.regs,
+            self.ctx.clone(),
+            known,
+            cli.global.parallelism as usize,
+            &progress,
+        )
+        .await;
         ui.verbose(&format!(
             "applied {} changes with {} API calls in {:.2} s ({} in all since start)",
             report.done.len(),
@@ -165,13 +200,18 @@ impl Session {
             count(plan::Action::Delete)
         );
         if report.ok() {
-            println!("Apply complete: {line}.");
+            let what = if plan.destroy { "Destroy" } else { "Apply" };
+            println!("{what} complete: {line}.");
             return Ok(());
         }
         for f in &report.failures {
-            eprintln!("error: {}: {}", f.id, f.error);
+            eprintln!("error: {} ({}): {}", f.id, f.action, f.error);
         }
-        let why = if report.interrupted { "interrupted" } else { "failed" };
+        let why = if report.interrupted {
+            "interrupted"
+        } else {
+            "failed"
+        };
         bail!(
             "apply {why} after {line}; {} change(s) not started. Run `rtech plan --env {}` to see what is left; applying again converges.",
             report.not_started,
@@ -186,7 +226,10 @@ impl Session {
 
 fn print_plan(plan: &Plan, json: bool, ui: &Ui, spec_file: &str) {
     if json {
-        println!("{}", serde_json::to_string_pretty(&render::json(plan)).expect("json"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&render::json(plan)).expect("json")
+        );
     } else {
         print!("{}", render::text(plan, ui.style(), spec_file));
     }
@@ -201,13 +244,27 @@ async fn plan_cmd(cli: &Cli, a: &PlanArgs, opts: &AwsOpts, ui: &Ui) -> Result<Ex
     print_plan(&plan, a.json, ui, &spec.file);
     if let Some(out) = &a.out {
         saved::write(out, &plan)?;
-        ui.info(&format!("Saved the plan to {}; apply it exactly with: rtech apply --env {} {}", out.display(), spec.env, out.display()));
+        ui.info(&format!(
+            "Saved the plan to {}; apply it exactly with: rtech apply --env {} {}",
+            out.display(),
+            spec.env,
+            out.display()
+        ));
     }
     ui.verbose(&format!("{} API calls in {:.2} s", s.calls(), s.elapsed()));
     if !plan.conflicts.is_empty() {
-        bail!("the plan has {} conflict(s) with resources rtech does not own", plan.conflicts.len());
+        bail!(
+            "the plan has {} conflict(s) with resources rtech does not own",
+            plan.conflicts.len()
+        );
     }
-    Ok(ExitCode::from(if a.detailed_exitcode && plan.has_changes() { EXIT_CHANGES } else { EXIT_OK }))
+    Ok(ExitCode::from(
+        if a.detailed_exitcode && plan.has_changes() {
+            EXIT_CHANGES
+        } else {
+            EXIT_OK
+        },
+    ))
 }
 
 /// Ask for `yes` on a terminal; refuse without one.
@@ -221,7 +278,10 @@ fn confirm(question: &str, auto_approve: bool) -> Result<()> {
     print!("{question} Only 'yes' will be accepted: ");
     std::io::stdout().flush().ok();
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).context("reading the answer")?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the answer")?;
     if line.trim() != "yes" {
         bail!("cancelled: nothing was changed");
     }
@@ -232,10 +292,17 @@ async fn apply_cmd(cli: &Cli, a: &ApplyArgs, opts: &AwsOpts, ui: &Ui) -> Result<
     if let Some(file) = &a.planfile {
         let plan = saved::read(file)?;
         if plan.env != a.env {
-            bail!("{}: the saved plan is for env {}, not {}", file.display(), plan.env, a.env);
+            bail!(
+                "{}: the saved plan is for env {}, not {}",
+                file.display(),
+                plan.env,
+                a.env
+            );
         }
         if !a.targets.is_empty() {
-            bail!("--target cannot be combined with a saved plan (it was targeted when it was made)");
+            bail!(
+                "--target cannot be combined with a saved plan (it was targeted when it was made)"
+            );
         }
         let s = Session::open(&plan.project, &plan.env, &plan.region, opts).await?;
         let observed = s.observe(&plan.desired, ui).await?;
@@ -258,7 +325,10 @@ async fn apply_cmd(cli: &Cli, a: &ApplyArgs, opts: &AwsOpts, ui: &Ui) -> Result<
         s.execute(&plan, &observed, cli, ui).await?;
         return Ok(ExitCode::from(EXIT_OK));
     }
-    confirm(&format!("Apply these changes to env {}?", spec.env), a.auto_approve)?;
+    confirm(
+        &format!("Apply these changes to env {}?", spec.env),
+        a.auto_approve,
+    )?;
     s.execute(&plan, &observed, cli, ui).await?;
     Ok(ExitCode::from(EXIT_OK))
 }
@@ -272,7 +342,10 @@ async fn destroy_cmd(cli: &Cli, a: &DestroyArgs, opts: &AwsOpts, ui: &Ui) -> Res
     if !plan.has_changes() {
         return Ok(ExitCode::from(EXIT_OK));
     }
-    confirm(&format!("Destroy everything rtech owns in env {}?", spec.env), a.auto_approve)?;
+    confirm(
+        &format!("Destroy everything rtech owns in env {}?", spec.env),
+        a.auto_approve,
+    )?;
     s.execute(&plan, &observed, cli, ui).await?;
     Ok(ExitCode::from(EXIT_OK))
 }
@@ -307,21 +380,45 @@ pub fn outputs(observed: &[Observed]) -> serde_json::Value {
     let owned = |kind: &str, prefix: &str| -> Vec<&Observed> {
         let mut v: Vec<&Observed> = observed
             .iter()
-            .filter(|o| o.ownership == Ownership::Owned && o.id.kind == kind && o.id.name.starts_with(prefix) && !o.id.name.contains('~'))
+            .filter(|o| {
+                o.ownership == Ownership::Owned
+                    && o.id.kind == kind
+                    && o.id.name.starts_with(prefix)
+                    && !o.id.name.contains('~')
+            })
             .collect();
         v.sort_by(|a, b| a.id.cmp(&b.id));
         v
     };
-    let ids = |kind: &str, prefix: &str| -> Vec<String> { owned(kind, prefix).iter().map(|o| o.physical_id.clone()).collect() };
+    let ids = |kind: &str, prefix: &str| -> Vec<String> {
+        owned(kind, prefix)
+            .iter()
+            .map(|o| o.physical_id.clone())
+            .collect()
+    };
     let mut out = serde_json::Map::new();
     out.insert("vpc_id".into(), ids("vpc", "main").first().cloned().into());
-    out.insert("vpc_cidr".into(), owned("vpc", "main").first().and_then(|o| o.get_str("cidr_block")).map(str::to_string).into());
+    out.insert(
+        "vpc_cidr".into(),
+        owned("vpc", "main")
+            .first()
+            .and_then(|o| o.get_str("cidr_block"))
+            .map(str::to_string)
+            .into(),
+    );
     out.insert("public_subnet_ids".into(), ids("subnet", "public-").into());
-    out.insert("private_subnet_ids".into(), ids("subnet", "private-").into());
+    out.insert(
+        "private_subnet_ids".into(),
+        ids("subnet", "private-").into(),
+    );
     out.insert("nat_gateway_ids".into(), ids("nat", "").into());
     out.insert(
         "nat_public_ips".into(),
-        owned("eip", "").iter().filter_map(|o| o.attrs.get("public_ip").cloned()).collect::<Vec<_>>().into(),
+        owned("eip", "")
+            .iter()
+            .filter_map(|o| o.attrs.get("public_ip").cloned())
+            .collect::<Vec<_>>()
+            .into(),
     );
     let mut sgs = serde_json::Map::new();
     for o in owned("sg", "") {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 
 use crate::aws::AwsError;
-use crate::model::{Attrs, ResourceId, Value};
+use crate::model::{Attrs, ResourceId};
 use crate::plan::{Action, Change, Plan};
 use crate::reconcile::{owner, Ctx, Op, Reconciler};
 use progress::Progress;
@@ -41,16 +41,28 @@ pub fn steps(changes: &[Change]) -> Vec<Step> {
     for (i, c) in changes.iter().enumerate() {
         if matches!(c.action, Action::Delete | Action::Replace) {
             del.insert(&c.id, out.len());
-            out.push(Step { change: i, phase: Phase::Delete, after: BTreeSet::new() });
+            out.push(Step {
+                change: i,
+                phase: Phase::Delete,
+                after: BTreeSet::new(),
+            });
         }
         match c.action {
             Action::Create | Action::Replace => {
                 up.insert(&c.id, out.len());
-                out.push(Step { change: i, phase: Phase::Create, after: BTreeSet::new() });
+                out.push(Step {
+                    change: i,
+                    phase: Phase::Create,
+                    after: BTreeSet::new(),
+                });
             }
             Action::Update => {
                 up.insert(&c.id, out.len());
-                out.push(Step { change: i, phase: Phase::Update, after: BTreeSet::new() });
+                out.push(Step {
+                    change: i,
+                    phase: Phase::Update,
+                    after: BTreeSet::new(),
+                });
             }
             Action::Delete => {}
         }
@@ -146,7 +158,9 @@ pub async fn execute(
     loop {
         if !stop {
             let ready: Vec<usize> = (0..graph.len())
-                .filter(|s| !started.contains(s) && graph[*s].after.iter().all(|a| finished.contains(a)))
+                .filter(|s| {
+                    !started.contains(s) && graph[*s].after.iter().all(|a| finished.contains(a))
+                })
                 .collect();
             for s in ready {
                 if set.len() >= parallelism {
@@ -159,7 +173,11 @@ pub async fn execute(
                     report.failures.push(Failure {
                         id: change.id.clone(),
                         action: change.action,
-                        error: AwsError::new("rtech", "UnknownKind", format!("no reconciler owns kind {}", change.id.kind)),
+                        error: AwsError::new(
+                            "rtech",
+                            "UnknownKind",
+                            format!("no reconciler owns kind {}", change.id.kind),
+                        ),
                     });
                     stop = true;
                     break;
@@ -167,19 +185,29 @@ pub async fn execute(
                 // Resolve references against what is known now (dependencies have finished).
                 let resolved = change.desired.as_ref().map(|d| {
                     let mut d = d.clone();
-                    let lookup = |r: &crate::model::Ref| known.get(&r.resource).and_then(|a| a.get(&r.attr).cloned());
-                    d.props = d.props.iter().map(|(k, v)| (k.clone(), v.resolve(&lookup))).collect();
+                    let lookup = |r: &crate::model::Ref| {
+                        known.get(&r.resource).and_then(|a| a.get(&r.attr).cloned())
+                    };
+                    d.props = d
+                        .props
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.resolve(&lookup)))
+                        .collect();
                     d
                 });
                 let ctx = ctx.clone();
                 let (v_start, _) = verb(step.phase, change.action);
                 let task = progress.start(&change.id.to_string(), v_start);
                 set.spawn(async move {
-                    let result = run_step(&*rec, &ctx, &step, &change, resolved.as_ref(), &task).await;
+                    let result =
+                        run_step(&*rec, &ctx, &step, &change, resolved.as_ref(), &task).await;
                     match &result {
                         Ok(attrs) => {
                             let (_, v_done) = verb(step.phase, change.action);
-                            let what = attrs.get("id").map(|id| format!(" ({id})")).unwrap_or_default();
+                            let what = attrs
+                                .get("id")
+                                .map(|id| format!(" ({id})"))
+                                .unwrap_or_default();
                             task.finish(&format!("{v_done}{what}"));
                         }
                         Err(e) => task.finish(&format!("failed: {e}")),
@@ -253,10 +281,13 @@ async fn run_step(
     task: &progress::Task,
 ) -> Result<Attrs, AwsError> {
     let unresolved = |d: &crate::model::Resource| {
-        d.props
-            .iter()
-            .find(|(_, v)| v.is_unknown())
-            .map(|(k, _)| AwsError::new("rtech", "UnresolvedReference", format!("{}: {k} is still unknown", d.id)))
+        d.props.iter().find(|(_, v)| v.is_unknown()).map(|(k, _)| {
+            AwsError::new(
+                "rtech",
+                "UnresolvedReference",
+                format!("{}: {k} is still unknown", d.id),
+            )
+        })
     };
     match step.phase {
         Phase::Delete => {
@@ -277,7 +308,17 @@ async fn run_step(
             }
             let prior = change.prior.as_ref().expect("update has a prior");
             let changed = change.changed_props();
-            let mut attrs = rec.apply(ctx, Op::Update { desired: d, prior, changed: &changed }, task).await?;
+            let mut attrs = rec
+                .apply(
+                    ctx,
+                    Op::Update {
+                        desired: d,
+                        prior,
+                        changed: &changed,
+                    },
+                    task,
+                )
+                .await?;
             for (k, v) in &prior.attrs {
                 attrs.entry(k.clone()).or_insert_with(|| v.clone());
             }
@@ -286,9 +327,8 @@ async fn run_step(
     }
 }
 
-/// Keep `Value` in scope for doc links.
-#[allow(dead_code)]
-type _V = Value;
-
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod exec_tests;

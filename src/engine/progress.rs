@@ -84,21 +84,15 @@ impl Task {
         }
     }
 
-    pub fn elapsed(&self) -> Duration {
-        self.started.elapsed()
-    }
-
-    /// A task for tests and places with nowhere to report to.
-    pub fn silent(id: &str) -> Task {
-        Progress::new(true, false).start(id, "")
-    }
-
     pub fn finish(self, line: &str) {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
         }
-        self.progress
-            .println(&format!("{}: {line} [{:.1}s]", self.id, self.started.elapsed().as_secs_f64()));
+        self.progress.println(&format!(
+            "{}: {line} [{:.1}s]",
+            self.id,
+            self.started.elapsed().as_secs_f64()
+        ));
     }
 }
 

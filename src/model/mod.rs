@@ -319,19 +319,21 @@ impl Observed {
     /// A stable fingerprint of what was observed, for saved-plan staleness checks.
     pub fn fingerprint(&self) -> String {
         use sha2::{Digest, Sha256};
-        let json = serde_json::to_string(&(
-            &self.physical_id,
-            &self.props,
-            &self.attrs,
-            &self.ownership,
-        ))
-        .expect("observed state serialises");
+        let json =
+            serde_json::to_string(&(&self.physical_id, &self.props, &self.attrs, &self.ownership))
+                .expect("observed state serialises");
         hex::encode(&Sha256::digest(json.as_bytes())[..12])
     }
 }
 
 /// Our ownership tags plus the Name tag and the spec's extra tags.
-pub fn tags_for(project: &str, env: &str, id: &ResourceId, name: &str, extra: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+pub fn tags_for(
+    project: &str,
+    env: &str,
+    id: &ResourceId,
+    name: &str,
+    extra: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
     let mut t = extra.clone();
     t.insert("Name".into(), name.into());
     t.insert(TAG_PROJECT.into(), project.into());
@@ -370,7 +372,8 @@ mod tests {
 
     #[test]
     fn fingerprint_changes_with_props() {
-        let a = Observed::new(ResourceId::new("vpc", "main"), "vpc-1").prop("cidr_block", Value::str("10.0.0.0/16"));
+        let a = Observed::new(ResourceId::new("vpc", "main"), "vpc-1")
+            .prop("cidr_block", Value::str("10.0.0.0/16"));
         let b = a.clone().prop("cidr_block", Value::str("10.1.0.0/16"));
         assert_ne!(a.fingerprint(), b.fingerprint());
         assert_eq!(a.fingerprint(), a.clone().fingerprint());

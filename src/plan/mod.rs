@@ -172,7 +172,9 @@ pub struct DiffInput<'a> {
 }
 
 /// Order resources so that each comes after what it depends on (ties by id).
-pub fn topo_order<'a>(items: &[(&'a ResourceId, &'a BTreeSet<ResourceId>)]) -> Result<Vec<&'a ResourceId>, PlanError> {
+pub fn topo_order<'a>(
+    items: &[(&'a ResourceId, &'a BTreeSet<ResourceId>)],
+) -> Result<Vec<&'a ResourceId>, PlanError> {
     let ids: BTreeSet<&ResourceId> = items.iter().map(|(id, _)| *id).collect();
     let deps: BTreeMap<&ResourceId, Vec<&ResourceId>> = items
         .iter()
@@ -187,7 +189,10 @@ pub fn topo_order<'a>(items: &[(&'a ResourceId, &'a BTreeSet<ResourceId>)]) -> R
             .map(|(id, _)| *id)
             .collect();
         if ready.is_empty() {
-            let stuck = deps.keys().find(|id| !done.contains(*id)).expect("something is left");
+            let stuck = deps
+                .keys()
+                .find(|id| !done.contains(*id))
+                .expect("something is left");
             return Err(PlanError::Cycle((*stuck).clone()));
         }
         for id in ready {
@@ -199,7 +204,14 @@ pub fn topo_order<'a>(items: &[(&'a ResourceId, &'a BTreeSet<ResourceId>)]) -> R
 }
 
 /// Flatten a property difference into field diffs (maps per key, everything else whole).
-fn field_diffs(path: &str, before: Option<&Value>, after: Option<&Value>, sensitive: bool, force_new: bool, out: &mut Vec<FieldDiff>) {
+fn field_diffs(
+    path: &str,
+    before: Option<&Value>,
+    after: Option<&Value>,
+    sensitive: bool,
+    force_new: bool,
+    out: &mut Vec<FieldDiff>,
+) {
     let empty = Value::Map(BTreeMap::new());
     let (before, after) = match (before, after) {
         (None | Some(Value::Null), Some(Value::Map(_))) => (Some(&empty), after),
@@ -210,7 +222,14 @@ fn field_diffs(path: &str, before: Option<&Value>, after: Option<&Value>, sensit
         (Some(Value::Map(b)), Some(Value::Map(a))) => {
             let keys: BTreeSet<&String> = b.keys().chain(a.keys()).collect();
             for k in keys {
-                field_diffs(&format!("{path}.{k}"), b.get(k), a.get(k), sensitive, force_new, out);
+                field_diffs(
+                    &format!("{path}.{k}"),
+                    b.get(k),
+                    a.get(k),
+                    sensitive,
+                    force_new,
+                    out,
+                );
             }
         }
         (b, a) => {
@@ -263,7 +282,8 @@ pub fn diff(input: &DiffInput) -> Result<Plan, PlanError> {
         }
     }
 
-    let items: Vec<(&ResourceId, &BTreeSet<ResourceId>)> = input.desired.iter().map(|r| (&r.id, &r.deps)).collect();
+    let items: Vec<(&ResourceId, &BTreeSet<ResourceId>)> =
+        input.desired.iter().map(|r| (&r.id, &r.deps)).collect();
     let order = topo_order(&items)?;
 
     // Resources whose attributes will only be known after apply.
@@ -277,9 +297,15 @@ pub fn diff(input: &DiffInput) -> Result<Plan, PlanError> {
             if pending.contains(&rf.resource) {
                 return None;
             }
-            owned.get(&rf.resource).and_then(|o| o.attrs.get(&rf.attr).cloned())
+            owned
+                .get(&rf.resource)
+                .and_then(|o| o.attrs.get(&rf.attr).cloned())
         };
-        let resolved: BTreeMap<&String, Value> = r.props.iter().map(|(k, v)| (k, v.resolve(&lookup))).collect();
+        let resolved: BTreeMap<&String, Value> = r
+            .props
+            .iter()
+            .map(|(k, v)| (k, v.resolve(&lookup)))
+            .collect();
         let schema = (input.schema)(&r.id.kind);
         let is_force_new = |k: &str| schema.is_some_and(|s| s.force_new.contains(&k));
         match owned.get(id) {
@@ -298,7 +324,14 @@ pub fn diff(input: &DiffInput) -> Result<Plan, PlanError> {
                 }
                 let mut fields = Vec::new();
                 for (k, v) in &resolved {
-                    field_diffs(k, None, Some(v), r.sensitive.contains(*k), false, &mut fields);
+                    field_diffs(
+                        k,
+                        None,
+                        Some(v),
+                        r.sensitive.contains(*k),
+                        false,
+                        &mut fields,
+                    );
                 }
                 pending.insert(id.clone());
                 changes.push(Change {
@@ -314,18 +347,34 @@ pub fn diff(input: &DiffInput) -> Result<Plan, PlanError> {
             Some(o) => {
                 let mut fields = Vec::new();
                 for (k, v) in &resolved {
-                    field_diffs(k, o.props.get(*k), Some(v), r.sensitive.contains(*k), is_force_new(k), &mut fields);
+                    field_diffs(
+                        k,
+                        o.props.get(*k),
+                        Some(v),
+                        r.sensitive.contains(*k),
+                        is_force_new(k),
+                        &mut fields,
+                    );
                 }
                 if fields.is_empty() {
                     unchanged += 1;
                     continue;
                 }
-                let forcing: Vec<&str> = fields.iter().filter(|f| f.forces_replacement).map(|f| f.prop()).collect::<BTreeSet<_>>().into_iter().collect();
+                let forcing: Vec<&str> = fields
+                    .iter()
+                    .filter(|f| f.forces_replacement)
+                    .map(|f| f.prop())
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
                 let (action, reason) = if forcing.is_empty() {
                     (Action::Update, None)
                 } else {
                     pending.insert(id.clone());
-                    (Action::Replace, Some(format!("{} cannot change in place", forcing.join(", "))))
+                    (
+                        Action::Replace,
+                        Some(format!("{} cannot change in place", forcing.join(", "))),
+                    )
                 };
                 changes.push(Change {
                     id: id.clone(),
@@ -341,8 +390,13 @@ pub fn diff(input: &DiffInput) -> Result<Plan, PlanError> {
     }
 
     // Deletes: owned resources the spec no longer has, dependants first.
-    let gone: Vec<&Observed> = owned.values().filter(|o| !desired_by_id.contains_key(&o.id)).copied().collect();
-    let items: Vec<(&ResourceId, &BTreeSet<ResourceId>)> = gone.iter().map(|o| (&o.id, &o.deps)).collect();
+    let gone: Vec<&Observed> = owned
+        .values()
+        .filter(|o| !desired_by_id.contains_key(&o.id))
+        .copied()
+        .collect();
+    let items: Vec<(&ResourceId, &BTreeSet<ResourceId>)> =
+        gone.iter().map(|o| (&o.id, &o.deps)).collect();
     let mut del_order = topo_order(&items)?;
     del_order.reverse();
     for id in del_order {
@@ -350,7 +404,11 @@ pub fn diff(input: &DiffInput) -> Result<Plan, PlanError> {
         changes.push(Change {
             id: id.clone(),
             action: Action::Delete,
-            reason: if input.destroy { None } else { Some("not in the spec".into()) },
+            reason: if input.destroy {
+                None
+            } else {
+                Some("not in the spec".into())
+            },
             name: o.tag("Name").unwrap_or_default().to_string(),
             fields: vec![],
             desired: None,
@@ -398,7 +456,10 @@ fn filter_targets(changes: Vec<Change>, targets: &[ResourceId]) -> Vec<Change> {
             }
         }
     }
-    changes.into_iter().filter(|c| keep.contains(&c.id)).collect()
+    changes
+        .into_iter()
+        .filter(|c| keep.contains(&c.id))
+        .collect()
 }
 
 #[cfg(test)]

@@ -56,9 +56,19 @@ fn field_line(out: &mut String, st: Style, action: Action, f: &FieldDiff, width:
     };
     let line = match (&f.before, &f.after, action) {
         (_, Some(_), Action::Create) | (None, Some(_), _) => {
-            format!("{} {:width$} = {}", st.action(Action::Create, "+"), f.path, show(&f.after, f.sensitive))
+            format!(
+                "{} {:width$} = {}",
+                st.action(Action::Create, "+"),
+                f.path,
+                show(&f.after, f.sensitive)
+            )
         }
-        (Some(_), None, _) => format!("{} {:width$} = {}", st.action(Action::Delete, "-"), f.path, show(&f.before, f.sensitive)),
+        (Some(_), None, _) => format!(
+            "{} {:width$} = {}",
+            st.action(Action::Delete, "-"),
+            f.path,
+            show(&f.before, f.sensitive)
+        ),
         _ => format!(
             "{} {:width$} = {} → {}",
             st.action(Action::Update, "~"),
@@ -71,7 +81,11 @@ fn field_line(out: &mut String, st: Style, action: Action, f: &FieldDiff, width:
 }
 
 fn change_block(out: &mut String, st: Style, c: &Change) {
-    let mut head = format!("{} {}", st.action(c.action, &format!("{:>3}", c.action.symbol())), st.bold(&c.id.to_string()));
+    let mut head = format!(
+        "{} {}",
+        st.action(c.action, &format!("{:>3}", c.action.symbol())),
+        st.bold(&c.id.to_string())
+    );
     let mut notes = vec![];
     if !c.name.is_empty() {
         notes.push(c.name.clone());
@@ -104,19 +118,31 @@ pub fn summary_line(plan: &Plan) -> String {
 pub fn text(plan: &Plan, st: Style, spec_file: &str) -> String {
     let mut out = String::new();
     for c in &plan.conflicts {
-        let _ = writeln!(out, "  {} {}: conflict: {}", st.red("  !"), st.bold(&c.id.to_string()), c.message);
+        let _ = writeln!(
+            out,
+            "  {} {}: conflict: {}",
+            st.red("  !"),
+            st.bold(&c.id.to_string()),
+            c.message
+        );
     }
     if !plan.conflicts.is_empty() {
         out.push('\n');
     }
     if !plan.has_changes() {
         if plan.destroy {
-            let _ = writeln!(out, "No changes. rtech owns nothing in env {} ({}).", plan.env, plan.region);
+            let _ = writeln!(
+                out,
+                "No changes. rtech owns nothing in env {} ({}).",
+                plan.env, plan.region
+            );
         } else {
             let _ = writeln!(
                 out,
-                "No changes. The live infrastructure of env {} matches {spec_file} ({} resources).",
-                plan.env, plan.unchanged
+                "No changes. The live infrastructure of env {} matches {spec_file} ({} resource{}).",
+                plan.env,
+                plan.unchanged,
+                if plan.unchanged == 1 { "" } else { "s" }
             );
         }
     } else {
@@ -135,7 +161,10 @@ pub fn text(plan: &Plan, st: Style, spec_file: &str) -> String {
         let _ = writeln!(
             out,
             "{}",
-            st.red(&format!("{} conflict(s): apply will refuse until they are resolved.", plan.conflicts.len()))
+            st.red(&format!(
+                "{} conflict(s): apply will refuse until they are resolved.",
+                plan.conflicts.len()
+            ))
         );
     }
     out

@@ -38,18 +38,46 @@ pub fn write(path: &Path, plan: &Plan) -> Result<(), SavedError> {
         format: MAGIC.into(),
         version: VERSION,
         rtech_version: env!("CARGO_PKG_VERSION").into(),
-        plan: plan.clone(),
+        plan: scrub(plan),
     };
     let text = serde_json::to_string_pretty(&f).expect("plans serialise");
     std::fs::write(path, text).map_err(|e| SavedError::Write(path.display().to_string(), e))
 }
 
+/// A saved plan never holds a secret: any sensitive property is written as unknown (secrets
+/// are generated or read at apply time, never carried in a plan file).
+fn scrub(plan: &Plan) -> Plan {
+    let mut p = plan.clone();
+    let clean = |r: &mut crate::model::Resource| {
+        for k in r.sensitive.clone() {
+            if let Some(v) = r.props.get_mut(&k) {
+                *v = crate::model::Value::Unknown;
+            }
+        }
+    };
+    p.desired.iter_mut().for_each(clean);
+    for c in &mut p.changes {
+        if let Some(d) = c.desired.as_mut() {
+            clean(d);
+        }
+        for f in c.fields.iter_mut().filter(|f| f.sensitive) {
+            f.before = f.before.as_ref().map(|_| crate::model::Value::Unknown);
+            f.after = f.after.as_ref().map(|_| crate::model::Value::Unknown);
+        }
+    }
+    p
+}
+
 pub fn read(path: &Path) -> Result<Plan, SavedError> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| SavedError::Read(name.clone(), e))?;
-    let f: File = serde_json::from_str(&text).map_err(|e| SavedError::Format(name.clone(), e.to_string()))?;
+    let f: File =
+        serde_json::from_str(&text).map_err(|e| SavedError::Format(name.clone(), e.to_string()))?;
     if f.format != MAGIC || f.version != VERSION {
-        return Err(SavedError::Format(name, format!("format {} version {}", f.format, f.version)));
+        return Err(SavedError::Format(
+            name,
+            format!("format {} version {}", f.format, f.version),
+        ));
     }
     Ok(f.plan)
 }
@@ -57,7 +85,8 @@ pub fn read(path: &Path) -> Result<Plan, SavedError> {
 /// Refuse if anything the plan read (including what was absent) looks different now, or if a
 /// resource of ours appeared that the plan never saw.
 pub fn check_fresh(plan: &Plan, now: &[Observed]) -> Result<(), SavedError> {
-    let fresh: BTreeMap<&ResourceId, String> = now.iter().map(|o| (&o.id, o.fingerprint())).collect();
+    let fresh: BTreeMap<&ResourceId, String> =
+        now.iter().map(|o| (&o.id, o.fingerprint())).collect();
     for (id, fp) in &plan.fingerprints {
         let cur = fresh.get(id).map(String::as_str).unwrap_or(ABSENT);
         if cur != fp {

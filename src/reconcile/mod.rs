@@ -69,5 +69,6 @@ pub fn schema(kind: &str) -> Option<&'static KindSchema> {
 
 /// The reconciler that owns a kind.
 pub fn owner<'a>(regs: &'a [Arc<dyn Reconciler>], kind: &str) -> Option<&'a Arc<dyn Reconciler>> {
-    regs.iter().find(|r| r.kinds().iter().any(|k| k.kind == kind))
+    regs.iter()
+        .find(|r| r.kinds().iter().any(|k| k.kind == kind))
 }

@@ -60,7 +60,12 @@ impl Source<'_> {
         let offset = offset.min(self.text.len());
         let before = &self.text[..offset];
         let line = before.matches('\n').count() + 1;
-        let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+        let col = before
+            .rsplit('\n')
+            .next()
+            .map(|l| l.chars().count())
+            .unwrap_or(0)
+            + 1;
         (line, col)
     }
 
@@ -151,7 +156,11 @@ pub fn load(envs_dir: &Path, env: &str) -> Result<Spec, LoadError> {
             return Err(LoadError::Missing {
                 file,
                 dir: envs_dir.display().to_string(),
-                known: if known.is_empty() { "none".into() } else { known.join(", ") },
+                known: if known.is_empty() {
+                    "none".into()
+                } else {
+                    known.join(", ")
+                },
             });
         }
         Err(source) => return Err(LoadError::Io { file, source }),
@@ -164,7 +173,11 @@ pub fn parse(file: &str, text: &str, expected_env: &str) -> Result<Spec, Vec<Spe
     let src = Source { file, text };
     let de = toml::Deserializer::new(text);
     let raw: RawSpec = serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
+        // `Spanned` wrappers show up in the path as a private field: drop them.
+        let path = e
+            .path()
+            .to_string()
+            .replace(".$__serde_spanned_private_value", "");
         let inner = e.into_inner();
         let span = inner.span().unwrap_or(0..0);
         let path = if path == "." { String::new() } else { path };
@@ -194,13 +207,27 @@ fn validate(src: &Source, raw: RawSpec, expected_env: &str) -> Result<Spec, Vec<
     }
     let region = raw.region.get_ref();
     if !is_region(region) {
-        errs.push(raw.region.span(), "region", format!("{region:?} is not an AWS region name (e.g. us-east-1)"));
+        errs.push(
+            raw.region.span(),
+            "region",
+            format!("{region:?} is not an AWS region name (e.g. us-east-1)"),
+        );
     }
     let mut tags = BTreeMap::new();
     for (k, v) in &raw.tags {
         let path = format!("tags.{k}");
-        if k.starts_with("aws:") || k.starts_with("rtech:") {
-            errs.push(v.span(), &path, "tag keys starting with aws: or rtech: are reserved");
+        if k == "Name" {
+            errs.push(
+                v.span(),
+                &path,
+                "Name is set by rtech on every resource ({project}-{env}-{role})",
+            );
+        } else if k.starts_with("aws:") || k.starts_with("rtech:") {
+            errs.push(
+                v.span(),
+                &path,
+                "tag keys starting with aws: or rtech: are reserved",
+            );
         } else if k.is_empty() || k.len() > 128 {
             errs.push(v.span(), &path, "tag keys must be 1 to 128 characters");
         } else if v.get_ref().len() > 256 {
@@ -210,6 +237,7 @@ fn validate(src: &Source, raw: RawSpec, expected_env: &str) -> Result<Spec, Vec<
     }
     let network = network::validate(&mut errs, &raw.network, region);
     if !errs.list.is_empty() {
+        errs.list.sort_by_key(|e| (e.line, e.col));
         return Err(errs.list);
     }
     Ok(Spec {
@@ -226,10 +254,20 @@ fn validate(src: &Source, raw: RawSpec, expected_env: &str) -> Result<Spec, Vec<
 /// being the 32-character ALB and target-group names: keep them short and DNS-safe.
 fn check_name(errs: &mut Errors, v: &Spanned<String>, key: &str, max: usize) {
     let s = v.get_ref();
-    let ok_chars = s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let ok_chars = s
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if s.is_empty() || s.len() > max {
-        errs.push(v.span(), key, format!("{s:?} must be 1 to {max} characters"));
-    } else if !ok_chars || s.starts_with('-') || s.ends_with('-') || !s.starts_with(|c: char| c.is_ascii_lowercase()) {
+        errs.push(
+            v.span(),
+            key,
+            format!("{s:?} must be 1 to {max} characters"),
+        );
+    } else if !ok_chars
+        || s.starts_with('-')
+        || s.ends_with('-')
+        || !s.starts_with(|c: char| c.is_ascii_lowercase())
+    {
         errs.push(
             v.span(),
             key,
@@ -241,7 +279,9 @@ fn check_name(errs: &mut Errors, v: &Spanned<String>, key: &str, max: usize) {
 fn is_region(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() >= 3
-        && parts[..parts.len() - 1].iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
         && parts[parts.len() - 1].parse::<u8>().is_ok()
 }
 

@@ -64,7 +64,10 @@ fn parse_cidr(errs: &mut Errors, s: &Spanned<String>, path: &str) -> Option<Ipv4
             errs.push(
                 s.span(),
                 path,
-                format!("{text:?} has host bits set (did you mean \"{}\"?)", net.trunc()),
+                format!(
+                    "{text:?} has host bits set (did you mean \"{}\"?)",
+                    net.trunc()
+                ),
             );
             None
         }
@@ -84,7 +87,11 @@ fn default_subnets(vpc: Ipv4Net, first: u32, count: usize) -> Option<Vec<Ipv4Net
     (0..count).map(|_| it.next()).collect()
 }
 
-pub(super) fn validate(errs: &mut Errors, raw: &Spanned<RawNetwork>, region: &str) -> Option<Network> {
+pub(super) fn validate(
+    errs: &mut Errors,
+    raw: &Spanned<RawNetwork>,
+    region: &str,
+) -> Option<Network> {
     let section: Range<usize> = raw.span();
     let raw = raw.get_ref();
     let n_before = errs.list.len();
@@ -92,14 +99,22 @@ pub(super) fn validate(errs: &mut Errors, raw: &Spanned<RawNetwork>, region: &st
     let cidr = parse_cidr(errs, &raw.cidr, "network.cidr");
     if let Some(c) = cidr {
         if !(16..=28).contains(&c.prefix_len()) {
-            errs.push(raw.cidr.span(), "network.cidr", format!("\"{c}\": a VPC's prefix must be between /16 and /28"));
+            errs.push(
+                raw.cidr.span(),
+                "network.cidr",
+                format!("\"{c}\": a VPC's prefix must be between /16 and /28"),
+            );
         }
     }
 
     // AZs: explicit names, or the first az_count of the region's letters.
     let az_count = match &raw.az_count {
         Some(n) if !(1..=6).contains(n.get_ref()) => {
-            errs.push(n.span(), "network.az_count", format!("{} is out of range: 1 to 6 AZs", n.get_ref()));
+            errs.push(
+                n.span(),
+                "network.az_count",
+                format!("{} is out of range: 1 to 6 AZs", n.get_ref()),
+            );
             None
         }
         Some(n) => Some(*n.get_ref() as usize),
@@ -110,12 +125,22 @@ pub(super) fn validate(errs: &mut Errors, raw: &Spanned<RawNetwork>, region: &st
             let names: Vec<String> = list.get_ref().iter().map(|s| s.get_ref().clone()).collect();
             for (i, az) in list.get_ref().iter().enumerate() {
                 let a = az.get_ref();
-                let ok = a.len() == region.len() + 1 && a.starts_with(region) && a.ends_with(|c: char| c.is_ascii_lowercase());
+                let ok = a.len() == region.len() + 1
+                    && a.starts_with(region)
+                    && a.ends_with(|c: char| c.is_ascii_lowercase());
                 if !ok {
-                    errs.push(az.span(), &format!("network.azs[{i}]"), format!("{a:?} is not an AZ of {region} (e.g. {region}a)"));
+                    errs.push(
+                        az.span(),
+                        &format!("network.azs[{i}]"),
+                        format!("{a:?} is not an AZ of {region} (e.g. {region}a)"),
+                    );
                 }
                 if names[..i].contains(a) {
-                    errs.push(az.span(), &format!("network.azs[{i}]"), format!("{a:?} is listed twice"));
+                    errs.push(
+                        az.span(),
+                        &format!("network.azs[{i}]"),
+                        format!("{a:?} is listed twice"),
+                    );
                 }
             }
             if names.is_empty() || names.len() > 6 {
@@ -123,26 +148,41 @@ pub(super) fn validate(errs: &mut Errors, raw: &Spanned<RawNetwork>, region: &st
             }
             if let Some(n) = az_count {
                 if n != names.len() {
-                    errs.push(list.span(), "network.azs", format!("lists {} AZs but network.az_count is {n}", names.len()));
+                    errs.push(
+                        list.span(),
+                        "network.azs",
+                        format!("lists {} AZs but network.az_count is {n}", names.len()),
+                    );
                 }
             }
             names
         }
         None => {
             let n = az_count.unwrap_or(DEFAULT_AZ_COUNT);
-            "abcdef".chars().take(n).map(|c| format!("{region}{c}")).collect()
+            "abcdef"
+                .chars()
+                .take(n)
+                .map(|c| format!("{region}{c}"))
+                .collect()
         }
     };
     let n_azs = azs.len();
 
-    let mut subnets = |key: &str, raw_list: &Option<Spanned<Vec<Spanned<String>>>>, first: u32| -> Vec<(Ipv4Net, Range<usize>, String)> {
+    let mut subnets = |key: &str,
+                       raw_list: &Option<Spanned<Vec<Spanned<String>>>>,
+                       first: u32|
+     -> Vec<(Ipv4Net, Range<usize>, String)> {
         match raw_list {
             Some(list) => {
                 if list.get_ref().len() != n_azs {
                     errs.push(
                         list.span(),
                         &format!("network.{key}"),
-                        format!("lists {} subnets for {} AZs: give one per AZ", list.get_ref().len(), n_azs),
+                        format!(
+                            "lists {} subnets for {} AZs: give one per AZ",
+                            list.get_ref().len(),
+                            n_azs
+                        ),
                     );
                 }
                 list.get_ref()
@@ -154,37 +194,55 @@ pub(super) fn validate(errs: &mut Errors, raw: &Spanned<RawNetwork>, region: &st
                     })
                     .collect()
             }
-            None => match cidr.and_then(|c| default_subnets(c, first, n_azs)) {
-                Some(v) => v.into_iter().map(|n| (n, raw.cidr.span(), format!("network.{key}"))).collect(),
-                None => {
-                    if cidr.is_some() {
-                        errs.push(
+            None => {
+                match cidr.and_then(|c| default_subnets(c, first, n_azs)) {
+                    Some(v) => v
+                        .into_iter()
+                        .map(|n| (n, raw.cidr.span(), format!("network.{key}")))
+                        .collect(),
+                    None => {
+                        if cidr.is_some() {
+                            errs.push(
                             raw.cidr.span(),
                             &format!("network.{key}"),
                             format!("the VPC is too small for the default {key}: list them explicitly"),
                         );
+                        }
+                        vec![]
                     }
-                    vec![]
                 }
-            },
+            }
         }
     };
     let public = subnets("public_subnets", &raw.public_subnets, 1);
     let private = subnets("private_subnets", &raw.private_subnets, 11);
 
     if let Some(vpc) = cidr {
-        let all: Vec<&(Ipv4Net, Range<usize>, String)> = public.iter().chain(private.iter()).collect();
+        let all: Vec<&(Ipv4Net, Range<usize>, String)> =
+            public.iter().chain(private.iter()).collect();
         for (i, (net, span, path)) in all.iter().enumerate() {
             if !vpc.contains(net) {
-                errs.push(span.clone(), path, format!("\"{net}\" is not inside the VPC's \"{vpc}\""));
+                errs.push(
+                    span.clone(),
+                    path,
+                    format!("\"{net}\" is not inside the VPC's \"{vpc}\""),
+                );
                 continue;
             }
             if net.prefix_len() > 28 {
-                errs.push(span.clone(), path, format!("\"{net}\": a subnet's prefix must be /28 or larger"));
+                errs.push(
+                    span.clone(),
+                    path,
+                    format!("\"{net}\": a subnet's prefix must be /28 or larger"),
+                );
             }
             for (other, _, other_path) in &all[..i] {
                 if net.contains(other) || other.contains(net) {
-                    errs.push(span.clone(), path, format!("\"{net}\" overlaps {other_path} (\"{other}\")"));
+                    errs.push(
+                        span.clone(),
+                        path,
+                        format!("\"{net}\" overlaps {other_path} (\"{other}\")"),
+                    );
                 }
             }
         }
@@ -192,7 +250,11 @@ pub(super) fn validate(errs: &mut Errors, raw: &Spanned<RawNetwork>, region: &st
 
     let app_port = match &raw.app_port {
         Some(p) if !(1..=65535).contains(p.get_ref()) => {
-            errs.push(p.span(), "network.app_port", format!("{} is not a TCP port (1 to 65535)", p.get_ref()));
+            errs.push(
+                p.span(),
+                "network.app_port",
+                format!("{} is not a TCP port (1 to 65535)", p.get_ref()),
+            );
             DEFAULT_APP_PORT
         }
         Some(p) => *p.get_ref() as u16,
@@ -203,7 +265,17 @@ pub(super) fn validate(errs: &mut Errors, raw: &Spanned<RawNetwork>, region: &st
             .get_ref()
             .iter()
             .enumerate()
-            .filter_map(|(i, s)| parse_cidr(errs, s, &format!("network.alb_ingress_cidrs[{i}]")))
+            .filter_map(|(i, s)| {
+                let path = format!("network.alb_ingress_cidrs[{i}]");
+                let net = parse_cidr(errs, s, &path)?;
+                if list.get_ref()[..i]
+                    .iter()
+                    .any(|o| o.get_ref() == s.get_ref())
+                {
+                    errs.push(s.span(), &path, format!("\"{net}\" is listed twice"));
+                }
+                Some(net)
+            })
             .collect(),
         None => vec!["0.0.0.0/0".parse().expect("literal CIDR")],
     };
@@ -215,7 +287,11 @@ pub(super) fn validate(errs: &mut Errors, raw: &Spanned<RawNetwork>, region: &st
     Some(Network {
         cidr: cidr?,
         azs,
-        nat: raw.nat.as_ref().map(|n| *n.get_ref()).unwrap_or(NatLayout::Single),
+        nat: raw
+            .nat
+            .as_ref()
+            .map(|n| *n.get_ref())
+            .unwrap_or(NatLayout::Single),
         public_subnets: public.into_iter().map(|t| t.0).collect(),
         private_subnets: private.into_iter().map(|t| t.0).collect(),
         app_port,

@@ -1,0 +1,587 @@
+//! Spec parsing and validation: every error is located (file, line, column, key path).
+
+use std::path::Path;
+
+use super::network::NatLayout;
+use super::*;
+
+const FILE: &str = "envs/dev.toml";
+
+/// A minimal valid spec; the `[network]` table is the last one, so callers can append keys to it.
+const BASE: &str = "project = \"rtech\"\nenv = \"dev\"\nregion = \"us-east-1\"\n\n[network]\ncidr = \"10.0.0.0/16\"\n";
+
+fn ok(text: &str) -> Spec {
+    match parse(FILE, text, "dev") {
+        Ok(s) => s,
+        Err(errs) => panic!("expected a valid spec, got:\n{}", render(&errs)),
+    }
+}
+
+fn errs(text: &str) -> Vec<SpecError> {
+    match parse(FILE, text, "dev") {
+        Ok(s) => panic!("expected errors, got a valid spec: {s:?}"),
+        Err(e) => {
+            assert!(!e.is_empty(), "an Err must carry at least one error");
+            e
+        }
+    }
+}
+
+/// Exactly one error; return it.
+fn one_err(text: &str) -> SpecError {
+    let e = errs(text);
+    assert_eq!(
+        e.len(),
+        1,
+        "expected exactly one error, got:\n{}",
+        render(&e)
+    );
+    e.into_iter().next().unwrap()
+}
+
+fn render(e: &[SpecError]) -> String {
+    e.iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// BASE with extra lines appended to `[network]`.
+fn with_network(extra: &str) -> String {
+    format!("{BASE}{extra}\n")
+}
+
+fn assert_at(e: &SpecError, line: usize, col: usize, path: &str) {
+    assert_eq!(
+        (e.file.as_str(), e.line, e.col, e.path.as_str()),
+        (FILE, line, col, path),
+        "{e}"
+    );
+}
+
+// --- display ---------------------------------------------------------------------------------
+
+#[test]
+fn error_display_is_file_line_col_path_message() {
+    let e = SpecError {
+        file: "envs/dev.toml".into(),
+        line: 3,
+        col: 7,
+        path: "network.cidr".into(),
+        message: "bad".into(),
+    };
+    assert_eq!(e.to_string(), "envs/dev.toml:3:7: network.cidr: bad");
+    let no_path = SpecError {
+        path: String::new(),
+        ..e
+    };
+    assert_eq!(no_path.to_string(), "envs/dev.toml:3:7: bad");
+}
+
+#[test]
+fn line_col_counts_lines_and_characters() {
+    let src = Source {
+        file: FILE,
+        text: "ab\ncdé\nf",
+    };
+    assert_eq!(src.line_col(0), (1, 1));
+    assert_eq!(src.line_col(3), (2, 1));
+    // 'é' is two bytes but one column.
+    assert_eq!(src.line_col(7), (2, 4));
+    assert_eq!(src.line_col(8), (3, 1));
+    // Offsets past the end clamp to the end.
+    assert_eq!(src.line_col(1000), (3, 2));
+}
+
+// --- syntax and schema (serde) errors ----------------------------------------------------------
+
+#[test]
+fn toml_syntax_error_is_located() {
+    let e = one_err("project = \"rtech\nenv = \"dev\"\n");
+    assert_at(&e, 1, 17, "");
+    assert!(e.message.contains("invalid basic string"), "{e}");
+    assert!(e.to_string().starts_with("envs/dev.toml:1:17: "), "{e}");
+}
+
+#[test]
+fn unknown_top_level_key_is_located_at_the_key() {
+    let text = "project = \"rtech\"\nenv = \"dev\"\nregion = \"us-east-1\"\ncolour = \"red\"\n\n[network]\ncidr = \"10.0.0.0/16\"\n";
+    let e = one_err(text);
+    assert_at(&e, 4, 1, "colour");
+    assert!(e.message.contains("unknown field `colour`"), "{e}");
+    assert!(e.message.contains("expected one of `project`"), "{e}");
+}
+
+#[test]
+fn unknown_network_key_is_located_at_the_key() {
+    let e = one_err(&with_network("subnets = 3"));
+    assert_at(&e, 7, 1, "network.subnets");
+    assert!(e.message.contains("unknown field `subnets`"), "{e}");
+    assert!(e.message.contains("`az_count`"), "{e}");
+}
+
+#[test]
+fn key_paths_do_not_leak_serde_internals() {
+    for text in [
+        with_network("subnets = 3"),
+        with_network("az_count = \"two\""),
+        with_network("nat = \"double\""),
+        with_network("public_subnets = [\"10.0.1.0/24\", 5]"),
+    ] {
+        let e = one_err(&text);
+        assert!(!e.path.contains("serde"), "{e}");
+        assert!(!e.to_string().contains('$'), "{e}");
+    }
+}
+
+#[test]
+fn wrong_type_is_located_at_the_value() {
+    let e = one_err(&with_network("az_count = \"two\""));
+    assert_at(&e, 7, 12, "network.az_count");
+    assert!(
+        e.message
+            .contains("invalid type: string \"two\", expected i64"),
+        "{e}"
+    );
+    assert_eq!(
+        e.to_string(),
+        "envs/dev.toml:7:12: network.az_count: invalid type: string \"two\", expected i64"
+    );
+}
+
+#[test]
+fn wrong_type_inside_a_list_names_the_index() {
+    let e = one_err(&with_network("public_subnets = [\"10.0.1.0/24\", 5]"));
+    assert_at(&e, 7, 34, "network.public_subnets[1]");
+    assert!(e.message.contains("expected a string"), "{e}");
+}
+
+#[test]
+fn bad_nat_variant_lists_the_valid_ones() {
+    let e = one_err(&with_network("nat = \"double\""));
+    assert_at(&e, 7, 7, "network.nat");
+    assert!(e.message.contains("unknown variant `double`"), "{e}");
+    assert!(e.message.contains("`none`, `single`, `one_per_az`"), "{e}");
+}
+
+#[test]
+fn missing_network_table_is_reported() {
+    let e = one_err("project = \"rtech\"\nenv = \"dev\"\nregion = \"us-east-1\"\n");
+    assert_eq!((e.line, e.col, e.path.as_str()), (1, 1, ""));
+    assert!(e.message.contains("missing field `network`"), "{e}");
+}
+
+// --- network validation ------------------------------------------------------------------------
+
+fn with_cidr(cidr: &str) -> String {
+    BASE.replace("10.0.0.0/16", cidr)
+}
+
+#[test]
+fn invalid_cidr_is_located_at_the_value() {
+    let e = one_err(&with_cidr("10.0.0.0/33"));
+    assert_at(&e, 6, 8, "network.cidr");
+    assert!(e.message.contains("is not a valid IPv4 CIDR"), "{e}");
+    assert_eq!(
+        e.to_string(),
+        "envs/dev.toml:6:8: network.cidr: \"10.0.0.0/33\" is not a valid IPv4 CIDR"
+    );
+}
+
+#[test]
+fn cidr_with_host_bits_suggests_the_network() {
+    let e = one_err(&with_cidr("10.0.0.1/16"));
+    assert_at(&e, 6, 8, "network.cidr");
+    assert!(e.message.contains("has host bits set"), "{e}");
+    assert!(e.message.contains("did you mean \"10.0.0.0/16\"?"), "{e}");
+}
+
+#[test]
+fn vpc_prefix_must_be_16_to_28() {
+    let e = one_err(&with_cidr("10.0.0.0/12"));
+    assert_at(&e, 6, 8, "network.cidr");
+    assert!(
+        e.message
+            .contains("a VPC's prefix must be between /16 and /28"),
+        "{e}"
+    );
+
+    // /29 is too small, and too small for the default subnets as well: all reported.
+    let e = errs(&with_cidr("10.0.0.0/29"));
+    assert!(
+        e.iter()
+            .any(|e| e.path == "network.cidr" && e.message.contains("between /16 and /28")),
+        "{}",
+        render(&e)
+    );
+    assert!(
+        e.iter()
+            .any(|e| e.path == "network.public_subnets" && e.message.contains("too small")),
+        "{}",
+        render(&e)
+    );
+    assert!(
+        e.iter().all(|e| (e.line, e.col) == (6, 8)),
+        "{}",
+        render(&e)
+    );
+
+    // The bounds themselves are fine (a /28 is too small for default subnets, so list them).
+    ok(&with_cidr("10.0.0.0/16"));
+    ok(&format!(
+        "{}public_subnets = [\"10.0.0.0/28\"]\nprivate_subnets = [\"10.0.0.16/28\"]\naz_count = 1\n",
+        with_cidr("10.0.0.0/27")
+    ));
+}
+
+#[test]
+fn overlapping_subnets_are_reported_on_the_second() {
+    let e = one_err(&with_network(
+        "public_subnets = [\"10.0.1.0/24\", \"10.0.2.0/24\"]\nprivate_subnets = [\"10.0.2.128/25\", \"10.0.3.0/24\"]",
+    ));
+    assert_at(&e, 8, 20, "network.private_subnets[0]");
+    assert!(
+        e.message
+            .contains("\"10.0.2.128/25\" overlaps network.public_subnets[1] (\"10.0.2.0/24\")"),
+        "{e}"
+    );
+}
+
+#[test]
+fn subnet_outside_the_vpc_is_reported() {
+    let e = one_err(&with_network(
+        "public_subnets = [\"10.0.1.0/24\", \"10.1.2.0/24\"]",
+    ));
+    assert_at(&e, 7, 34, "network.public_subnets[1]");
+    assert!(
+        e.message
+            .contains("\"10.1.2.0/24\" is not inside the VPC's \"10.0.0.0/16\""),
+        "{e}"
+    );
+}
+
+#[test]
+fn subnet_count_must_match_the_azs() {
+    let e = one_err(&with_network(
+        "public_subnets = [\"10.0.1.0/24\", \"10.0.2.0/24\", \"10.0.3.0/24\"]",
+    ));
+    assert_at(&e, 7, 18, "network.public_subnets");
+    assert!(
+        e.message
+            .contains("lists 3 subnets for 2 AZs: give one per AZ"),
+        "{e}"
+    );
+
+    let e = one_err(&with_network(
+        "az_count = 3\nprivate_subnets = [\"10.0.101.0/24\"]",
+    ));
+    assert_at(&e, 8, 19, "network.private_subnets");
+    assert!(e.message.contains("lists 1 subnets for 3 AZs"), "{e}");
+}
+
+#[test]
+fn az_count_must_be_1_to_6() {
+    for (n, col) in [("0", 12), ("7", 12), ("-1", 12)] {
+        let e = one_err(&with_network(&format!("az_count = {n}")));
+        assert_at(&e, 7, col, "network.az_count");
+        assert_eq!(e.message, format!("{n} is out of range: 1 to 6 AZs"));
+    }
+    for n in 1..=6 {
+        let s = ok(&with_network(&format!("az_count = {n}")));
+        assert_eq!(s.network.azs.len(), n);
+        assert_eq!(s.network.public_subnets.len(), n);
+        assert_eq!(s.network.private_subnets.len(), n);
+    }
+}
+
+#[test]
+fn explicit_azs_are_checked_against_the_region_and_the_count() {
+    let e = errs(&with_network(
+        "azs = [\"us-east-1a\", \"us-west-2b\", \"us-east-1a\"]\naz_count = 2",
+    ));
+    let text = render(&e);
+    assert!(
+        e.iter()
+            .any(|e| e.path == "network.azs[1]" && e.message.contains("is not an AZ of us-east-1")),
+        "{text}"
+    );
+    assert!(
+        e.iter()
+            .any(|e| e.path == "network.azs[2]" && e.message.contains("is listed twice")),
+        "{text}"
+    );
+    assert!(
+        e.iter().any(|e| e.path == "network.azs"
+            && e.message.contains("lists 3 AZs but network.az_count is 2")),
+        "{text}"
+    );
+
+    let s = ok(&with_network("azs = [\"us-east-1c\", \"us-east-1d\"]"));
+    assert_eq!(s.network.azs, ["us-east-1c", "us-east-1d"]);
+}
+
+#[test]
+fn app_port_must_be_a_tcp_port() {
+    let e = one_err(&with_network("app_port = 70000"));
+    assert_at(&e, 7, 12, "network.app_port");
+    assert!(e.message.contains("70000 is not a TCP port"), "{e}");
+    assert_eq!(ok(&with_network("app_port = 8080")).network.app_port, 8080);
+}
+
+#[test]
+fn alb_ingress_cidrs_are_validated() {
+    let e = one_err(&with_network(
+        "alb_ingress_cidrs = [\"203.0.113.0/24\", \"nope\"]",
+    ));
+    assert_at(&e, 7, 40, "network.alb_ingress_cidrs[1]");
+    assert!(
+        e.message.contains("\"nope\" is not a valid IPv4 CIDR"),
+        "{e}"
+    );
+}
+
+// --- top-level validation ----------------------------------------------------------------------
+
+#[test]
+fn env_must_match_the_file_name() {
+    let errs = parse("envs/staging.toml", BASE, "staging").unwrap_err();
+    assert_eq!(errs.len(), 1, "{}", render(&errs));
+    let e = &errs[0];
+    assert_eq!(
+        (e.file.as_str(), e.line, e.col, e.path.as_str()),
+        ("envs/staging.toml", 2, 7, "env")
+    );
+    assert_eq!(
+        e.message,
+        "\"dev\" does not match the file name (expected \"staging\")"
+    );
+}
+
+#[test]
+fn reserved_tag_keys_are_refused() {
+    let text = BASE.replace(
+        "[network]",
+        "[tags]\n\"rtech:x\" = \"y\"\n\"aws:z\" = \"w\"\nTeam = \"core\"\n\n[network]",
+    );
+    let e = errs(&text);
+    assert_eq!(e.len(), 2, "{}", render(&e));
+    // Errors come in file order: rtech:x (line 6) then aws:z (line 7).
+    assert_at(&e[0], 6, 13, "tags.rtech:x");
+    assert_at(&e[1], 7, 11, "tags.aws:z");
+    for e in &e {
+        assert_eq!(
+            e.message,
+            "tag keys starting with aws: or rtech: are reserved"
+        );
+    }
+}
+
+#[test]
+fn project_name_must_be_lowercase_and_short() {
+    let e = one_err(&BASE.replace("\"rtech\"", "\"RTech\""));
+    assert_at(&e, 1, 11, "project");
+    assert!(
+        e.message.contains("must start with a lowercase letter"),
+        "{e}"
+    );
+
+    let long = "a".repeat(21);
+    let e = one_err(&BASE.replace("\"rtech\"", &format!("\"{long}\"")));
+    assert_at(&e, 1, 11, "project");
+    assert_eq!(e.message, format!("{long:?} must be 1 to 20 characters"));
+
+    for bad in ["", "-rtech", "rtech-", "9lives", "r_tech"] {
+        let e = one_err(&BASE.replace("\"rtech\"", &format!("{bad:?}")));
+        assert_eq!(e.path, "project", "{bad:?}: {e}");
+    }
+    let s = ok(&BASE.replace("\"rtech\"", &format!("\"{}\"", "a".repeat(20))));
+    assert_eq!(s.project.len(), 20);
+    ok(&BASE.replace("\"rtech\"", "\"my-app2\""));
+}
+
+#[test]
+fn region_must_look_like_a_region() {
+    let e = one_err(&BASE.replace("us-east-1", "useast"));
+    assert_at(&e, 3, 10, "region");
+    assert!(e.message.contains("is not an AWS region name"), "{e}");
+}
+
+#[test]
+fn all_errors_are_reported_at_once_in_file_order() {
+    let text = "project = \"RTech\"\nenv = \"dev\"\nregion = \"nowhere\"\n\n[network]\ncidr = \"10.0.0.0/33\"\naz_count = 7\n";
+    let e = errs(text);
+    let got: Vec<(usize, usize, &str)> =
+        e.iter().map(|e| (e.line, e.col, e.path.as_str())).collect();
+    assert_eq!(
+        got,
+        [
+            (1, 11, "project"),
+            (3, 10, "region"),
+            (6, 8, "network.cidr"),
+            (7, 12, "network.az_count")
+        ],
+        "{}",
+        render(&e)
+    );
+}
+
+// --- defaults ----------------------------------------------------------------------------------
+
+#[test]
+fn defaults_fill_in_a_minimal_spec() {
+    let s = ok(BASE);
+    assert_eq!(s.project, "rtech");
+    assert_eq!(s.env, "dev");
+    assert_eq!(s.region, "us-east-1");
+    assert_eq!(s.file, FILE);
+    assert!(s.tags.is_empty());
+    assert_eq!(s.name("vpc"), "rtech-dev-vpc");
+    let n = &s.network;
+    assert_eq!(n.cidr.to_string(), "10.0.0.0/16");
+    assert_eq!(n.azs, ["us-east-1a", "us-east-1b"]);
+    assert_eq!(n.nat, NatLayout::Single);
+    let strs = |v: &[ipnet::Ipv4Net]| v.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    assert_eq!(strs(&n.public_subnets), ["10.0.1.0/24", "10.0.2.0/24"]);
+    assert_eq!(strs(&n.private_subnets), ["10.0.11.0/24", "10.0.12.0/24"]);
+    assert_eq!(n.app_port, 3000);
+    assert_eq!(strs(&n.alb_ingress_cidrs), ["0.0.0.0/0"]);
+}
+
+#[test]
+fn default_subnets_scale_with_the_vpc() {
+    let s = ok(&format!("{}az_count = 3\n", with_cidr("10.20.0.0/20")));
+    let strs = |v: &[ipnet::Ipv4Net]| v.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        strs(&s.network.public_subnets),
+        ["10.20.0.16/28", "10.20.0.32/28", "10.20.0.48/28"]
+    );
+    assert_eq!(
+        strs(&s.network.private_subnets),
+        ["10.20.0.176/28", "10.20.0.192/28", "10.20.0.208/28"]
+    );
+    assert_eq!(s.network.azs, ["us-east-1a", "us-east-1b", "us-east-1c"]);
+}
+
+#[test]
+fn explicit_values_override_defaults() {
+    let s = ok(&with_network(
+        "nat = \"one_per_az\"\npublic_subnets = [\"10.0.100.0/24\", \"10.0.101.0/24\"]\nprivate_subnets = [\"10.0.128.0/20\", \"10.0.144.0/20\"]\napp_port = 8080",
+    ));
+    assert_eq!(s.network.nat, NatLayout::OnePerAz);
+    assert_eq!(s.network.public_subnets[1].to_string(), "10.0.101.0/24");
+    assert_eq!(s.network.private_subnets[0].to_string(), "10.0.128.0/20");
+    assert_eq!(s.network.app_port, 8080);
+    assert_eq!(
+        ok(&with_network("nat = \"none\"")).network.nat,
+        NatLayout::None
+    );
+}
+
+#[test]
+fn az_suffix_is_the_last_letter() {
+    assert_eq!(network::Network::az_suffix("us-east-1a"), "a");
+    assert_eq!(network::Network::az_suffix("eu-west-3c"), "c");
+}
+
+// --- load --------------------------------------------------------------------------------------
+
+#[test]
+fn load_missing_env_names_the_known_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("prod.toml"), "").unwrap();
+    std::fs::write(dir.path().join("dev.toml"), "").unwrap();
+    std::fs::write(dir.path().join("notes.md"), "").unwrap();
+    let err = load(dir.path(), "qa").unwrap_err();
+    match &err {
+        LoadError::Missing {
+            file,
+            dir: d,
+            known,
+        } => {
+            assert_eq!(file, &dir.path().join("qa.toml").display().to_string());
+            assert_eq!(d, &dir.path().display().to_string());
+            assert_eq!(known, "dev, prod");
+        }
+        other => panic!("expected Missing, got {other:?}"),
+    }
+    let msg = err.to_string();
+    assert!(msg.contains("qa.toml: no such env file"), "{msg}");
+    assert!(msg.ends_with(": dev, prod)"), "{msg}");
+}
+
+#[test]
+fn load_missing_env_in_an_empty_dir_says_none() {
+    let dir = tempfile::tempdir().unwrap();
+    match load(dir.path(), "dev").unwrap_err() {
+        LoadError::Missing { known, .. } => assert_eq!(known, "none"),
+        other => panic!("expected Missing, got {other:?}"),
+    }
+}
+
+#[test]
+fn load_invalid_file_reports_located_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("dev.toml"), with_cidr("10.0.0.0/33")).unwrap();
+    let err = load(dir.path(), "dev").unwrap_err();
+    let file = dir.path().join("dev.toml").display().to_string();
+    match &err {
+        LoadError::Invalid(errs) => {
+            assert_eq!(errs.len(), 1);
+            assert_eq!(errs[0].file, file);
+        }
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+    assert_eq!(
+        err.to_string(),
+        format!("{file}:6:8: network.cidr: \"10.0.0.0/33\" is not a valid IPv4 CIDR")
+    );
+}
+
+#[test]
+fn repo_envs_all_load() {
+    let envs = Path::new(env!("CARGO_MANIFEST_DIR")).join("envs");
+    for env in ["dev", "staging", "prod"] {
+        let s = load(&envs, env).unwrap_or_else(|e| panic!("envs/{env}.toml: {e}"));
+        assert_eq!(s.env, env);
+        assert_eq!(s.project, "rtech");
+        assert_eq!(s.network.public_subnets.len(), s.network.azs.len(), "{env}");
+        assert_eq!(
+            s.network.private_subnets.len(),
+            s.network.azs.len(),
+            "{env}"
+        );
+    }
+    let prod = load(&envs, "prod").unwrap();
+    assert_eq!(prod.network.azs.len(), 3);
+    assert_eq!(prod.network.nat, NatLayout::OnePerAz);
+    let dev = load(&envs, "dev").unwrap();
+    assert_eq!(dev.network.cidr.to_string(), "10.10.0.0/20");
+    assert_eq!(dev.network.nat, NatLayout::Single);
+}
+
+#[test]
+fn a_name_tag_is_refused_because_rtech_sets_it() {
+    let text = BASE.replace("[network]", "[tags]\nName = \"x\"\n\n[network]");
+    let e = one_err(&text);
+    assert_at(&e, 6, 8, "tags.Name");
+    assert!(e.message.contains("set by rtech"), "{e}");
+}
+
+#[test]
+fn a_cidr_listed_twice_in_alb_ingress_is_refused_where_it_is() {
+    let e = one_err(&with_network(
+        "alb_ingress_cidrs = [\"10.1.0.0/16\", \"10.1.0.0/16\"]",
+    ));
+    assert_at(&e, 7, 37, "network.alb_ingress_cidrs[1]");
+    assert!(e.message.contains("listed twice"), "{e}");
+}
+
+#[test]
+fn errors_are_reported_in_file_order() {
+    let text = "project = \"Bad\"\nenv = \"dev\"\nregion = \"us-east-1\"\n\n[network]\ncidr = \"10.0.0.0/33\"\naz_count = 9\n";
+    let e = errs(text);
+    let lines: Vec<usize> = e.iter().map(|e| e.line).collect();
+    let mut sorted = lines.clone();
+    sorted.sort();
+    assert_eq!(lines, sorted, "{}", render(&e));
+}

@@ -133,3 +133,14 @@ fn missing_credentials_are_one_clear_line() {
         r.stderr
     );
 }
+
+#[test]
+fn usage_errors_exit_1_not_the_changes_code() {
+    let r = run(offline(crate::emulator::root()).args(["plan", "--env", "dev", "--bogus"]));
+    assert_eq!(
+        r.code, 1,
+        "2 is reserved for --detailed-exitcode's 'changes': {}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("--bogus"), "{}", r.stderr);
+}

@@ -5,15 +5,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_sdk_ec2::client::Waiters;
 use aws_sdk_ec2::types::{
     AttributeBooleanValue, DomainType, Filter, IpPermission, IpRange, ResourceType,
     SecurityGroupRuleRequest, SecurityGroupRuleUpdate, Tag, TagSpecification, UserIdGroupPair,
 };
-use aws_sdk_ec2::client::Waiters;
 
 use crate::aws::{aws, retry_on, AwsError};
 use crate::engine::progress::Task;
-use crate::model::{tags_for, Attrs, Observed, Ownership, Resource, ResourceId, Value, TAG_ENV, TAG_ID, TAG_PROJECT};
+use crate::model::{
+    tags_for, Attrs, Observed, Ownership, Resource, ResourceId, Value, TAG_ENV, TAG_ID, TAG_PROJECT,
+};
 use crate::plan::KindSchema;
 use crate::reconcile::{Ctx, Op, Reconciler};
 use crate::spec::network::{NatLayout, Network as NetSpec, DOCDB_PORT, REDIS_PORT};
@@ -31,18 +33,53 @@ pub const SG: &str = "sg";
 pub const SG_RULE: &str = "sg_rule";
 
 pub static KINDS: &[KindSchema] = &[
-    KindSchema { kind: VPC, force_new: &["cidr_block"] },
-    KindSchema { kind: SUBNET, force_new: &["vpc_id", "cidr_block", "availability_zone"] },
-    KindSchema { kind: IGW, force_new: &[] },
-    KindSchema { kind: EIP, force_new: &["domain"] },
-    KindSchema { kind: NAT, force_new: &["subnet_id", "allocation_id"] },
-    KindSchema { kind: ROUTE_TABLE, force_new: &["vpc_id"] },
-    KindSchema { kind: ROUTE, force_new: &["route_table_id", "destination_cidr_block"] },
-    KindSchema { kind: RTA, force_new: &["subnet_id"] },
-    KindSchema { kind: SG, force_new: &["group_name", "description", "vpc_id"] },
+    KindSchema {
+        kind: VPC,
+        force_new: &["cidr_block"],
+    },
+    KindSchema {
+        kind: SUBNET,
+        force_new: &["vpc_id", "cidr_block", "availability_zone"],
+    },
+    KindSchema {
+        kind: IGW,
+        force_new: &[],
+    },
+    KindSchema {
+        kind: EIP,
+        force_new: &["domain"],
+    },
+    KindSchema {
+        kind: NAT,
+        force_new: &["subnet_id", "allocation_id"],
+    },
+    KindSchema {
+        kind: ROUTE_TABLE,
+        force_new: &["vpc_id"],
+    },
+    KindSchema {
+        kind: ROUTE,
+        force_new: &["route_table_id", "destination_cidr_block"],
+    },
+    KindSchema {
+        kind: RTA,
+        force_new: &["subnet_id"],
+    },
+    KindSchema {
+        kind: SG,
+        force_new: &["group_name", "description", "vpc_id"],
+    },
     KindSchema {
         kind: SG_RULE,
-        force_new: &["group_id", "direction", "protocol", "from_port", "to_port", "cidr_ipv4", "referenced_group_id"],
+        force_new: &[
+            "group_id",
+            "direction",
+            "protocol",
+            "from_port",
+            "to_port",
+            "cidr_ipv4",
+            "referenced_group_id",
+        ],
     },
 ];
 
@@ -66,7 +103,11 @@ pub fn rule_name(sg: &str, egress: bool, protocol: &str, from: i64, to: i64, pee
     let (proto, ports) = match protocol {
         "-1" => ("all".to_string(), String::new()),
         p => {
-            let ports = if from == to { format!("-{from}") } else { format!("-{from}-{to}") };
+            let ports = if from == to {
+                format!("-{from}")
+            } else {
+                format!("-{from}-{to}")
+            };
             (p.to_string(), ports)
         }
     };
@@ -131,7 +172,10 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
     push(Resource::new(igw.clone(), spec.name("igw")).prop("vpc_id", Value::reference(&vpc, "id")));
 
     let rt_public = id(ROUTE_TABLE, "public");
-    push(Resource::new(rt_public.clone(), spec.name("public")).prop("vpc_id", Value::reference(&vpc, "id")));
+    push(
+        Resource::new(rt_public.clone(), spec.name("public"))
+            .prop("vpc_id", Value::reference(&vpc, "id")),
+    );
     push(route(&rt_public, "public", "0.0.0.0/0", &igw, "gateway_id"));
 
     let nat_azs: Vec<&String> = match n.nat {
@@ -163,7 +207,10 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
                 .prop("subnet_id", Value::reference(&public, "id")),
         );
         let rt_private = id(ROUTE_TABLE, &format!("private-{s}"));
-        push(Resource::new(rt_private.clone(), spec.name(&format!("private-{s}"))).prop("vpc_id", Value::reference(&vpc, "id")));
+        push(
+            Resource::new(rt_private.clone(), spec.name(&format!("private-{s}")))
+                .prop("vpc_id", Value::reference(&vpc, "id")),
+        );
         push(
             Resource::new(id(RTA, &format!("private-{s}")), String::new())
                 .prop("route_table_id", Value::reference(&rt_private, "id"))
@@ -187,14 +234,23 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
         if let Some(first) = nat_azs.first() {
             let nat_az = if nat_azs.contains(&az) { az } else { first };
             let nat = id(NAT, &NetSpec::az_suffix(nat_az));
-            push(route(&rt_private, &format!("private-{s}"), "0.0.0.0/0", &nat, "nat_gateway_id"));
+            push(route(
+                &rt_private,
+                &format!("private-{s}"),
+                "0.0.0.0/0",
+                &nat,
+                "nat_gateway_id",
+            ));
         }
     }
 
     // Security groups for the tiers, and each rule on its own.
     let groups = [
         ("alb", "load balancer: HTTP and HTTPS from the internet"),
-        ("app", "application tasks: the container port from the load balancer"),
+        (
+            "app",
+            "application tasks: the container port from the load balancer",
+        ),
         ("docdb", "DocumentDB: 27017 from the application"),
         ("redis", "ElastiCache Redis: 6379 from the application"),
     ];
@@ -202,7 +258,10 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
         push(
             Resource::new(id(SG, role), spec.name(role))
                 .prop("group_name", Value::str(spec.name(role)))
-                .prop("description", Value::str(format!("rtech {}: {what}", spec.env)))
+                .prop(
+                    "description",
+                    Value::str(format!("rtech {}: {what}", spec.env)),
+                )
                 .prop("vpc_id", Value::reference(&vpc, "id")),
         );
     }
@@ -221,7 +280,11 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
             });
         }
     }
-    for (sg, port, from) in [("app", n.app_port, "alb"), ("docdb", DOCDB_PORT, "app"), ("redis", REDIS_PORT, "app")] {
+    for (sg, port, from) in [
+        ("app", n.app_port, "alb"),
+        ("docdb", DOCDB_PORT, "app"),
+        ("redis", REDIS_PORT, "app"),
+    ] {
         rules.push(RuleSpec {
             sg,
             egress: false,
@@ -248,15 +311,31 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
     }
     for r in rules {
         let sg = id(SG, r.sg);
-        let peer = r.cidr.clone().unwrap_or_else(|| r.peer_sg.unwrap_or_default().to_string());
-        let rid = id(SG_RULE, &rule_name(r.sg, r.egress, r.protocol, r.from, r.to, &peer));
+        let peer = r
+            .cidr
+            .clone()
+            .unwrap_or_else(|| r.peer_sg.unwrap_or_default().to_string());
+        let rid = id(
+            SG_RULE,
+            &rule_name(r.sg, r.egress, r.protocol, r.from, r.to, &peer),
+        );
         let mut res = Resource::new(rid, String::new())
             .prop("group_id", Value::reference(&sg, "id"))
-            .prop("direction", Value::str(if r.egress { "egress" } else { "ingress" }))
+            .prop(
+                "direction",
+                Value::str(if r.egress { "egress" } else { "ingress" }),
+            )
             .prop("protocol", Value::str(r.protocol))
             .prop("from_port", Value::Int(r.from))
             .prop("to_port", Value::Int(r.to))
-            .prop("description", if r.description.is_empty() { Value::Null } else { Value::str(r.description) });
+            .prop(
+                "description",
+                if r.description.is_empty() {
+                    Value::Null
+                } else {
+                    Value::str(r.description)
+                },
+            );
         res = match (&r.cidr, r.peer_sg) {
             (Some(c), _) => res.prop("cidr_ipv4", Value::str(c.clone())),
             (None, Some(p)) => res.prop("referenced_group_id", Value::reference(&id(SG, p), "id")),
@@ -267,8 +346,18 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
     out
 }
 
-fn route(rt: &ResourceId, table: &str, dest: &str, target: &ResourceId, target_prop: &str) -> Resource {
-    let other = if target_prop == "gateway_id" { "nat_gateway_id" } else { "gateway_id" };
+fn route(
+    rt: &ResourceId,
+    table: &str,
+    dest: &str,
+    target: &ResourceId,
+    target_prop: &str,
+) -> Resource {
+    let other = if target_prop == "gateway_id" {
+        "nat_gateway_id"
+    } else {
+        "gateway_id"
+    };
     Resource::new(id(ROUTE, &route_name(table, dest)), String::new())
         .prop("route_table_id", Value::reference(rt, "id"))
         .prop("destination_cidr_block", Value::str(dest))
@@ -281,8 +370,14 @@ fn route(rt: &ResourceId, table: &str, dest: &str, target: &ResourceId, target_p
 
 fn tag_filters(ctx: &Ctx) -> Vec<Filter> {
     vec![
-        Filter::builder().name(format!("tag:{TAG_PROJECT}")).values(&ctx.project).build(),
-        Filter::builder().name(format!("tag:{TAG_ENV}")).values(&ctx.env).build(),
+        Filter::builder()
+            .name(format!("tag:{TAG_PROJECT}"))
+            .values(&ctx.project)
+            .build(),
+        Filter::builder()
+            .name(format!("tag:{TAG_ENV}"))
+            .values(&ctx.env)
+            .build(),
     ]
 }
 
@@ -296,7 +391,12 @@ fn filter(name: &str, values: impl IntoIterator<Item = impl Into<String>>) -> Fi
 
 fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
     tags.iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
         .filter(|(k, _)| !k.starts_with("aws:"))
         .collect()
 }
@@ -305,7 +405,12 @@ fn tag_spec(rt: ResourceType, tags: &Value) -> TagSpecification {
     let mut b = TagSpecification::builder().resource_type(rt);
     if let Some(m) = tags.as_map() {
         for (k, v) in m {
-            b = b.tags(Tag::builder().key(k).value(v.as_str().unwrap_or_default()).build());
+            b = b.tags(
+                Tag::builder()
+                    .key(k)
+                    .value(v.as_str().unwrap_or_default())
+                    .build(),
+            );
         }
     }
     b.build()
@@ -349,7 +454,8 @@ impl Collector {
         };
         self.seen.insert(rid.clone());
         self.by_physical.insert(physical.to_string(), rid.clone());
-        self.out.push(Observed::new(rid, physical).prop("tags", Value::string_map(&t)));
+        self.out
+            .push(Observed::new(rid, physical).prop("tags", Value::string_map(&t)));
         Some(self.out.len() - 1)
     }
     fn rid(&self, physical: Option<&str>) -> Option<ResourceId> {
@@ -388,27 +494,74 @@ impl Reconciler for Network {
         // One batched, paginated call per kind, all at once.
         let (vpcs, subnets, igws, addrs, nats, rts, sgs) = tokio::try_join!(
             async {
-                ec2.describe_vpcs().set_filters(Some(f.clone())).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.map_err(aws("ec2:DescribeVpcs"))
+                ec2.describe_vpcs()
+                    .set_filters(Some(f.clone()))
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .collect::<Result<Vec<_>, _>>()
+                    .await
+                    .map_err(aws("ec2:DescribeVpcs"))
             },
             async {
-                ec2.describe_subnets().set_filters(Some(f.clone())).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.map_err(aws("ec2:DescribeSubnets"))
+                ec2.describe_subnets()
+                    .set_filters(Some(f.clone()))
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .collect::<Result<Vec<_>, _>>()
+                    .await
+                    .map_err(aws("ec2:DescribeSubnets"))
             },
             async {
-                ec2.describe_internet_gateways().set_filters(Some(f.clone())).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.map_err(aws("ec2:DescribeInternetGateways"))
+                ec2.describe_internet_gateways()
+                    .set_filters(Some(f.clone()))
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .collect::<Result<Vec<_>, _>>()
+                    .await
+                    .map_err(aws("ec2:DescribeInternetGateways"))
             },
             async {
-                ec2.describe_addresses().set_filters(Some(f.clone())).send().await.map_err(aws("ec2:DescribeAddresses")).map(|o| o.addresses.unwrap_or_default())
+                ec2.describe_addresses()
+                    .set_filters(Some(f.clone()))
+                    .send()
+                    .await
+                    .map_err(aws("ec2:DescribeAddresses"))
+                    .map(|o| o.addresses.unwrap_or_default())
             },
             async {
                 let mut fl = f.clone();
                 fl.push(filter("state", ["pending", "available"]));
-                ec2.describe_nat_gateways().set_filter(Some(fl)).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.map_err(aws("ec2:DescribeNatGateways"))
+                ec2.describe_nat_gateways()
+                    .set_filter(Some(fl))
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .collect::<Result<Vec<_>, _>>()
+                    .await
+                    .map_err(aws("ec2:DescribeNatGateways"))
             },
             async {
-                ec2.describe_route_tables().set_filters(Some(f.clone())).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.map_err(aws("ec2:DescribeRouteTables"))
+                ec2.describe_route_tables()
+                    .set_filters(Some(f.clone()))
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .collect::<Result<Vec<_>, _>>()
+                    .await
+                    .map_err(aws("ec2:DescribeRouteTables"))
             },
             async {
-                ec2.describe_security_groups().set_filters(Some(f.clone())).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.map_err(aws("ec2:DescribeSecurityGroups"))
+                ec2.describe_security_groups()
+                    .set_filters(Some(f.clone()))
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .collect::<Result<Vec<_>, _>>()
+                    .await
+                    .map_err(aws("ec2:DescribeSecurityGroups"))
             },
         )?;
 
@@ -427,8 +580,16 @@ impl Reconciler for Network {
                 let o = c.last(i);
                 set(o, "vpc_id", Value::opt_str(s.vpc_id()));
                 set(o, "cidr_block", Value::opt_str(s.cidr_block()));
-                set(o, "availability_zone", Value::opt_str(s.availability_zone()));
-                set(o, "map_public_ip_on_launch", Value::Bool(s.map_public_ip_on_launch().unwrap_or(false)));
+                set(
+                    o,
+                    "availability_zone",
+                    Value::opt_str(s.availability_zone()),
+                );
+                set(
+                    o,
+                    "map_public_ip_on_launch",
+                    Value::Bool(s.map_public_ip_on_launch().unwrap_or(false)),
+                );
                 dep(o, vpc);
             }
         }
@@ -436,7 +597,9 @@ impl Reconciler for Network {
         for g in &igws {
             if let Some(i) = c.add(IGW, g.internet_gateway_id().unwrap_or_default(), g.tags()) {
                 let attached = g.attachments().iter().find(|a| {
-                    a.state().is_some_and(|s| matches!(s.as_str(), "available" | "attached" | "attaching"))
+                    a.state().is_some_and(|s| {
+                        matches!(s.as_str(), "available" | "attached" | "attaching")
+                    })
                 });
                 let vpc_id = attached.and_then(|a| a.vpc_id());
                 let vpc = c.rid(vpc_id);
@@ -449,8 +612,15 @@ impl Reconciler for Network {
         for a in &addrs {
             if let Some(i) = c.add(EIP, a.allocation_id().unwrap_or_default(), a.tags()) {
                 let o = c.last(i);
-                set(o, "domain", Value::str(a.domain().map(|d| d.as_str()).unwrap_or("vpc")));
-                o.attrs.insert("allocation_id".into(), a.allocation_id().unwrap_or_default().into());
+                set(
+                    o,
+                    "domain",
+                    Value::str(a.domain().map(|d| d.as_str()).unwrap_or("vpc")),
+                );
+                o.attrs.insert(
+                    "allocation_id".into(),
+                    a.allocation_id().unwrap_or_default().into(),
+                );
                 if let Some(ip) = a.public_ip() {
                     o.attrs.insert("public_ip".into(), ip.into());
                 }
@@ -459,7 +629,11 @@ impl Reconciler for Network {
         }
         for n in &nats {
             if let Some(i) = c.add(NAT, n.nat_gateway_id().unwrap_or_default(), n.tags()) {
-                let alloc = n.nat_gateway_addresses().first().and_then(|a| a.allocation_id()).map(str::to_string);
+                let alloc = n
+                    .nat_gateway_addresses()
+                    .first()
+                    .and_then(|a| a.allocation_id())
+                    .map(str::to_string);
                 let subnet = c.rid(n.subnet_id());
                 let eip = c.rid(alloc.as_deref());
                 let o = c.last(i);
@@ -472,7 +646,11 @@ impl Reconciler for Network {
         }
         let mut rt_idx = vec![];
         for r in &rts {
-            if let Some(i) = c.add(ROUTE_TABLE, r.route_table_id().unwrap_or_default(), r.tags()) {
+            if let Some(i) = c.add(
+                ROUTE_TABLE,
+                r.route_table_id().unwrap_or_default(),
+                r.tags(),
+            ) {
                 let vpc = c.rid(r.vpc_id());
                 let o = c.last(i);
                 set(o, "vpc_id", Value::opt_str(r.vpc_id()));
@@ -499,7 +677,9 @@ impl Reconciler for Network {
             let rt_rid = c.out[*i].id.clone();
             let rt_phys = c.out[*i].physical_id.clone();
             for route in r.routes() {
-                let Some(dest) = route.destination_cidr_block() else { continue };
+                let Some(dest) = route.destination_cidr_block() else {
+                    continue;
+                };
                 if route.gateway_id() == Some("local")
                     || route.origin().is_some_and(|o| o.as_str() != "CreateRoute")
                 {
@@ -507,12 +687,15 @@ impl Reconciler for Network {
                 }
                 let gw = route.gateway_id().filter(|g| !g.is_empty());
                 let nat = route.nat_gateway_id().filter(|g| !g.is_empty());
-                let mut o = Observed::new(id(ROUTE, &route_name(&rt_rid.name, dest)), format!("{rt_phys}_{dest}"))
-                    .prop("route_table_id", Value::str(&rt_phys))
-                    .prop("destination_cidr_block", Value::str(dest))
-                    .prop("gateway_id", Value::opt_str(gw))
-                    .prop("nat_gateway_id", Value::opt_str(nat))
-                    .dep(&rt_rid);
+                let mut o = Observed::new(
+                    id(ROUTE, &route_name(&rt_rid.name, dest)),
+                    format!("{rt_phys}_{dest}"),
+                )
+                .prop("route_table_id", Value::str(&rt_phys))
+                .prop("destination_cidr_block", Value::str(dest))
+                .prop("gateway_id", Value::opt_str(gw))
+                .prop("nat_gateway_id", Value::opt_str(nat))
+                .dep(&rt_rid);
                 dep(&mut o, c.rid(gw).or_else(|| c.rid(nat)));
                 extra.push(o);
             }
@@ -520,13 +703,21 @@ impl Reconciler for Network {
                 if a.main().unwrap_or(false) {
                     continue;
                 }
-                let Some(subnet) = a.subnet_id() else { continue };
+                let Some(subnet) = a.subnet_id() else {
+                    continue;
+                };
                 let subnet_rid = c.rid(Some(subnet));
-                let name = subnet_rid.as_ref().map(|s| s.name.clone()).unwrap_or_else(|| subnet.to_string());
-                let mut o = Observed::new(id(RTA, &name), a.route_table_association_id().unwrap_or_default())
-                    .prop("route_table_id", Value::str(&rt_phys))
-                    .prop("subnet_id", Value::str(subnet))
-                    .dep(&rt_rid);
+                let name = subnet_rid
+                    .as_ref()
+                    .map(|s| s.name.clone())
+                    .unwrap_or_else(|| subnet.to_string());
+                let mut o = Observed::new(
+                    id(RTA, &name),
+                    a.route_table_association_id().unwrap_or_default(),
+                )
+                .prop("route_table_id", Value::str(&rt_phys))
+                .prop("subnet_id", Value::str(subnet))
+                .dep(&rt_rid);
                 dep(&mut o, subnet_rid);
                 extra.push(o);
             }
@@ -547,14 +738,30 @@ impl Reconciler for Network {
                     let vid = c.out[*i].physical_id.clone();
                     let (sup, host) = tokio::try_join!(
                         async {
-                            ec2.describe_vpc_attribute().vpc_id(&vid).attribute(aws_sdk_ec2::types::VpcAttributeName::EnableDnsSupport).send().await.map_err(aws("ec2:DescribeVpcAttribute"))
+                            ec2.describe_vpc_attribute()
+                                .vpc_id(&vid)
+                                .attribute(aws_sdk_ec2::types::VpcAttributeName::EnableDnsSupport)
+                                .send()
+                                .await
+                                .map_err(aws("ec2:DescribeVpcAttribute"))
                         },
                         async {
-                            ec2.describe_vpc_attribute().vpc_id(&vid).attribute(aws_sdk_ec2::types::VpcAttributeName::EnableDnsHostnames).send().await.map_err(aws("ec2:DescribeVpcAttribute"))
+                            ec2.describe_vpc_attribute()
+                                .vpc_id(&vid)
+                                .attribute(aws_sdk_ec2::types::VpcAttributeName::EnableDnsHostnames)
+                                .send()
+                                .await
+                                .map_err(aws("ec2:DescribeVpcAttribute"))
                         },
                     )?;
-                    let b = |v: Option<&AttributeBooleanValue>| Value::Bool(v.and_then(|v| v.value()).unwrap_or(false));
-                    out.push((*i, b(sup.enable_dns_support()), b(host.enable_dns_hostnames())));
+                    let b = |v: Option<&AttributeBooleanValue>| {
+                        Value::Bool(v.and_then(|v| v.value()).unwrap_or(false))
+                    };
+                    out.push((
+                        *i,
+                        b(sup.enable_dns_support()),
+                        b(host.enable_dns_hostnames()),
+                    ));
                 }
                 Ok::<_, AwsError>(out)
             },
@@ -578,7 +785,10 @@ impl Reconciler for Network {
                 }
                 ec2.describe_security_groups()
                     .filters(filter("vpc-id", [v.clone()]))
-                    .filters(filter("group-name", wanted_groups.iter().map(|(_, n)| n.clone())))
+                    .filters(filter(
+                        "group-name",
+                        wanted_groups.iter().map(|(_, n)| n.clone()),
+                    ))
                     .into_paginator()
                     .items()
                     .send()
@@ -592,17 +802,28 @@ impl Reconciler for Network {
             set(&mut c.out[i], "enable_dns_hostnames", host);
         }
         for r in &rules {
-            let Some(sg_rid) = c.rid(r.group_id()) else { continue };
+            let Some(sg_rid) = c.rid(r.group_id()) else {
+                continue;
+            };
             let egress = r.is_egress().unwrap_or(false);
             let proto = normalise_protocol(r.ip_protocol().unwrap_or("-1"));
             let (from, to) = if proto == "-1" {
                 (-1, -1)
             } else {
-                (r.from_port().unwrap_or(-1) as i64, r.to_port().unwrap_or(-1) as i64)
+                (
+                    r.from_port().unwrap_or(-1) as i64,
+                    r.to_port().unwrap_or(-1) as i64,
+                )
             };
             let peer_group = r.referenced_group_info().and_then(|g| g.group_id());
             let peer_rid = c.rid(peer_group);
-            let peer = match (r.cidr_ipv4(), r.cidr_ipv6(), r.prefix_list_id(), &peer_rid, peer_group) {
+            let peer = match (
+                r.cidr_ipv4(),
+                r.cidr_ipv6(),
+                r.prefix_list_id(),
+                &peer_rid,
+                peer_group,
+            ) {
                 (Some(c4), _, _, _, _) => c4.to_string(),
                 (_, Some(c6), _, _, _) => c6.to_string(),
                 (_, _, Some(pl), _, _) => pl.to_string(),
@@ -610,14 +831,23 @@ impl Reconciler for Network {
                 (_, _, _, _, Some(g)) => g.to_string(),
                 _ => "unknown".into(),
             };
-            let rid = id(SG_RULE, &rule_name(&sg_rid.name, egress, &proto, from, to, &peer));
+            let rid = id(
+                SG_RULE,
+                &rule_name(&sg_rid.name, egress, &proto, from, to, &peer),
+            );
             let mut o = Observed::new(rid, r.security_group_rule_id().unwrap_or_default())
                 .prop("group_id", Value::opt_str(r.group_id()))
-                .prop("direction", Value::str(if egress { "egress" } else { "ingress" }))
+                .prop(
+                    "direction",
+                    Value::str(if egress { "egress" } else { "ingress" }),
+                )
                 .prop("protocol", Value::str(&proto))
                 .prop("from_port", Value::Int(from))
                 .prop("to_port", Value::Int(to))
-                .prop("description", Value::opt_str(r.description().filter(|d| !d.is_empty())))
+                .prop(
+                    "description",
+                    Value::opt_str(r.description().filter(|d| !d.is_empty())),
+                )
                 .prop("cidr_ipv4", Value::opt_str(r.cidr_ipv4()))
                 .prop("referenced_group_id", Value::opt_str(peer_group))
                 .dep(&sg_rid);
@@ -632,8 +862,12 @@ impl Reconciler for Network {
             if c.by_physical.contains_key(gid) {
                 continue;
             }
-            if let Some((rid, _)) = wanted_groups.iter().find(|(_, n)| Some(n.as_str()) == g.group_name()) {
-                let mut o = Observed::new(rid.clone(), gid).prop("group_name", Value::opt_str(g.group_name()));
+            if let Some((rid, _)) = wanted_groups
+                .iter()
+                .find(|(_, n)| Some(n.as_str()) == g.group_name())
+            {
+                let mut o = Observed::new(rid.clone(), gid)
+                    .prop("group_name", Value::opt_str(g.group_name()));
                 o.ownership = Ownership::Foreign;
                 extra.push(o);
             }
@@ -646,7 +880,13 @@ impl Reconciler for Network {
     async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
         match op {
             Op::Create(r) => create(ctx, r, task).await,
-            Op::Update { desired, prior, changed } => update(ctx, desired, prior, changed).await.map(|_| prior.attrs.clone()),
+            Op::Update {
+                desired,
+                prior,
+                changed,
+            } => update(ctx, desired, prior, changed)
+                .await
+                .map(|_| prior.attrs.clone()),
             Op::Delete(o) => delete(ctx, o, task).await.map(|_| Attrs::new()),
         }
     }
@@ -683,10 +923,27 @@ async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError>
                 .send()
                 .await
                 .map_err(aws("ec2:CreateVpc"))?;
-            let vid = out.vpc().and_then(|v| v.vpc_id()).unwrap_or_default().to_string();
+            let vid = out
+                .vpc()
+                .and_then(|v| v.vpc_id())
+                .unwrap_or_default()
+                .to_string();
             task.status(&format!("waiting for {vid} to become available"));
-            ec2.wait_until_vpc_available().vpc_ids(&vid).wait(WAIT).await.map_err(waited("ec2:DescribeVpcs", &vid))?;
-            set_vpc_dns(ctx, &vid, r, &["enable_dns_support", "enable_dns_hostnames"].into_iter().map(String::from).collect()).await?;
+            ec2.wait_until_vpc_available()
+                .vpc_ids(&vid)
+                .wait(WAIT)
+                .await
+                .map_err(waited("ec2:DescribeVpcs", &vid))?;
+            set_vpc_dns(
+                ctx,
+                &vid,
+                r,
+                &["enable_dns_support", "enable_dns_hostnames"]
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
+            )
+            .await?;
             Ok(attrs(&vid))
         }
         SUBNET => {
@@ -699,8 +956,16 @@ async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError>
                 .send()
                 .await
                 .map_err(aws("ec2:CreateSubnet"))?;
-            let sid = out.subnet().and_then(|v| v.subnet_id()).unwrap_or_default().to_string();
-            ec2.wait_until_subnet_available().subnet_ids(&sid).wait(WAIT).await.map_err(waited("ec2:DescribeSubnets", &sid))?;
+            let sid = out
+                .subnet()
+                .and_then(|v| v.subnet_id())
+                .unwrap_or_default()
+                .to_string();
+            ec2.wait_until_subnet_available()
+                .subnet_ids(&sid)
+                .wait(WAIT)
+                .await
+                .map_err(waited("ec2:DescribeSubnets", &sid))?;
             if r.props.get("map_public_ip_on_launch") == Some(&Value::Bool(true)) {
                 set_map_public_ip(ctx, &sid, true).await?;
             }
@@ -713,7 +978,11 @@ async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError>
                 .send()
                 .await
                 .map_err(aws("ec2:CreateInternetGateway"))?;
-            let gid = out.internet_gateway().and_then(|g| g.internet_gateway_id()).unwrap_or_default().to_string();
+            let gid = out
+                .internet_gateway()
+                .and_then(|g| g.internet_gateway_id())
+                .unwrap_or_default()
+                .to_string();
             ec2.attach_internet_gateway()
                 .internet_gateway_id(&gid)
                 .vpc_id(s(r, "vpc_id"))
@@ -747,8 +1016,14 @@ async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError>
                 .send()
                 .await
                 .map_err(aws("ec2:CreateNatGateway"))?;
-            let nid = out.nat_gateway().and_then(|n| n.nat_gateway_id()).unwrap_or_default().to_string();
-            task.status(&format!("waiting for NAT gateway {nid} to become available (minutes on AWS)"));
+            let nid = out
+                .nat_gateway()
+                .and_then(|n| n.nat_gateway_id())
+                .unwrap_or_default()
+                .to_string();
+            task.status(&format!(
+                "waiting for NAT gateway {nid} to become available (minutes on AWS)"
+            ));
             ec2.wait_until_nat_gateway_available()
                 .nat_gateway_ids(&nid)
                 .wait(WAIT)
@@ -764,13 +1039,20 @@ async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError>
                 .send()
                 .await
                 .map_err(aws("ec2:CreateRouteTable"))?;
-            let rid = out.route_table().and_then(|t| t.route_table_id()).unwrap_or_default().to_string();
+            let rid = out
+                .route_table()
+                .and_then(|t| t.route_table_id())
+                .unwrap_or_default()
+                .to_string();
             Ok(attrs(&rid))
         }
         ROUTE => {
             let rt = s(r, "route_table_id");
             let dest = s(r, "destination_cidr_block");
-            let mut req = ec2.create_route().route_table_id(rt).destination_cidr_block(dest);
+            let mut req = ec2
+                .create_route()
+                .route_table_id(rt)
+                .destination_cidr_block(dest);
             if let Some(g) = r.get_str("gateway_id") {
                 req = req.gateway_id(g);
             }
@@ -801,7 +1083,11 @@ async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError>
                 .await
                 .map_err(aws("ec2:CreateSecurityGroup"))?;
             let gid = out.group_id().unwrap_or_default().to_string();
-            ec2.wait_until_security_group_exists().group_ids(&gid).wait(WAIT).await.map_err(waited("ec2:DescribeSecurityGroups", &gid))?;
+            ec2.wait_until_security_group_exists()
+                .group_ids(&gid)
+                .wait(WAIT)
+                .await
+                .map_err(waited("ec2:DescribeSecurityGroups", &gid))?;
             Ok(attrs(&gid))
         }
         SG_RULE => create_rule(ctx, r).await,
@@ -813,15 +1099,30 @@ fn permission(r: &Resource) -> IpPermission {
     let mut p = IpPermission::builder().ip_protocol(s(r, "protocol"));
     if s(r, "protocol") != "-1" {
         p = p
-            .from_port(r.props.get("from_port").and_then(Value::as_int).unwrap_or(-1) as i32)
+            .from_port(
+                r.props
+                    .get("from_port")
+                    .and_then(Value::as_int)
+                    .unwrap_or(-1) as i32,
+            )
             .to_port(r.props.get("to_port").and_then(Value::as_int).unwrap_or(-1) as i32);
     }
     let desc = r.get_str("description");
     if let Some(c) = r.get_str("cidr_ipv4") {
-        p = p.ip_ranges(IpRange::builder().cidr_ip(c).set_description(desc.map(String::from)).build());
+        p = p.ip_ranges(
+            IpRange::builder()
+                .cidr_ip(c)
+                .set_description(desc.map(String::from))
+                .build(),
+        );
     }
     if let Some(g) = r.get_str("referenced_group_id") {
-        p = p.user_id_group_pairs(UserIdGroupPair::builder().group_id(g).set_description(desc.map(String::from)).build());
+        p = p.user_id_group_pairs(
+            UserIdGroupPair::builder()
+                .group_id(g)
+                .set_description(desc.map(String::from))
+                .build(),
+        );
     }
     p.build()
 }
@@ -850,7 +1151,10 @@ async fn create_rule(ctx: &Ctx, r: &Resource) -> Result<Attrs, AwsError> {
             .map(|o| o.security_group_rules.unwrap_or_default())
     };
     let rule_id = match res {
-        Ok(rules) => rules.first().and_then(|x| x.security_group_rule_id()).map(str::to_string),
+        Ok(rules) => rules
+            .first()
+            .and_then(|x| x.security_group_rule_id())
+            .map(str::to_string),
         Err(e) if e.is("InvalidPermission.Duplicate") => None,
         Err(e) => return Err(e),
     };
@@ -866,7 +1170,10 @@ async fn create_rule(ctx: &Ctx, r: &Resource) -> Result<Attrs, AwsError> {
     Ok(attrs(&rule_id))
 }
 
-async fn group_rules(ctx: &Ctx, gid: &str) -> Result<Vec<aws_sdk_ec2::types::SecurityGroupRule>, AwsError> {
+async fn group_rules(
+    ctx: &Ctx,
+    gid: &str,
+) -> Result<Vec<aws_sdk_ec2::types::SecurityGroupRule>, AwsError> {
     ctx.clients
         .ec2
         .describe_security_group_rules()
@@ -890,13 +1197,25 @@ async fn find_rule(ctx: &Ctx, r: &Resource) -> Result<String, AwsError> {
             x.is_egress() == Some(egress)
                 && normalise_protocol(x.ip_protocol().unwrap_or("-1")) == proto
                 && (proto == "-1"
-                    || (Some(x.from_port().unwrap_or(-1) as i64) == r.props.get("from_port").and_then(Value::as_int)
-                        && Some(x.to_port().unwrap_or(-1) as i64) == r.props.get("to_port").and_then(Value::as_int)))
+                    || (Some(x.from_port().unwrap_or(-1) as i64)
+                        == r.props.get("from_port").and_then(Value::as_int)
+                        && Some(x.to_port().unwrap_or(-1) as i64)
+                            == r.props.get("to_port").and_then(Value::as_int)))
                 && x.cidr_ipv4() == r.get_str("cidr_ipv4")
-                && x.referenced_group_info().and_then(|g| g.group_id()) == r.get_str("referenced_group_id")
+                && x.referenced_group_info().and_then(|g| g.group_id())
+                    == r.get_str("referenced_group_id")
         })
         .and_then(|x| x.security_group_rule_id().map(str::to_string))
-        .ok_or_else(|| AwsError::new("ec2:DescribeSecurityGroupRules", "RuleNotFound", format!("{}: AWS reports the rule as a duplicate but it is not in {gid}", r.id)))
+        .ok_or_else(|| {
+            AwsError::new(
+                "ec2:DescribeSecurityGroupRules",
+                "RuleNotFound",
+                format!(
+                    "{}: AWS reports the rule as a duplicate but it is not in {gid}",
+                    r.id
+                ),
+            )
+        })
 }
 
 async fn find_rule_description(ctx: &Ctx, rule_id: &str) -> Result<Option<String>, AwsError> {
@@ -920,7 +1239,12 @@ async fn modify_rule(ctx: &Ctx, gid: &str, rule_id: &str, r: &Resource) -> Resul
     // Ports are -1 for protocol -1; AWS accepts them and the emulator requires them.
     let mut u = SecurityGroupRuleRequest::builder()
         .ip_protocol(s(r, "protocol"))
-        .from_port(r.props.get("from_port").and_then(Value::as_int).unwrap_or(-1) as i32)
+        .from_port(
+            r.props
+                .get("from_port")
+                .and_then(Value::as_int)
+                .unwrap_or(-1) as i32,
+        )
         .to_port(r.props.get("to_port").and_then(Value::as_int).unwrap_or(-1) as i32);
     if let Some(c) = r.get_str("cidr_ipv4") {
         u = u.cidr_ipv4(c);
@@ -933,22 +1257,38 @@ async fn modify_rule(ctx: &Ctx, gid: &str, rule_id: &str, r: &Resource) -> Resul
         .ec2
         .modify_security_group_rules()
         .group_id(gid)
-        .security_group_rules(SecurityGroupRuleUpdate::builder().security_group_rule_id(rule_id).security_group_rule(u.build()).build())
+        .security_group_rules(
+            SecurityGroupRuleUpdate::builder()
+                .security_group_rule_id(rule_id)
+                .security_group_rule(u.build())
+                .build(),
+        )
         .send()
         .await
         .map_err(aws("ec2:ModifySecurityGroupRules"))?;
     Ok(())
 }
 
-async fn set_vpc_dns(ctx: &Ctx, vid: &str, r: &Resource, changed: &BTreeSet<String>) -> Result<(), AwsError> {
+async fn set_vpc_dns(
+    ctx: &Ctx,
+    vid: &str,
+    r: &Resource,
+    changed: &BTreeSet<String>,
+) -> Result<(), AwsError> {
     // ModifyVpcAttribute takes one attribute per call.
     for key in ["enable_dns_support", "enable_dns_hostnames"] {
         if !changed.contains(key) {
             continue;
         }
-        let on = AttributeBooleanValue::builder().value(r.props.get(key).and_then(Value::as_bool).unwrap_or(false)).build();
+        let on = AttributeBooleanValue::builder()
+            .value(r.props.get(key).and_then(Value::as_bool).unwrap_or(false))
+            .build();
         let req = ctx.clients.ec2.modify_vpc_attribute().vpc_id(vid);
-        let req = if key == "enable_dns_support" { req.enable_dns_support(on) } else { req.enable_dns_hostnames(on) };
+        let req = if key == "enable_dns_support" {
+            req.enable_dns_support(on)
+        } else {
+            req.enable_dns_hostnames(on)
+        };
         req.send().await.map_err(aws("ec2:ModifyVpcAttribute"))?;
     }
     Ok(())
@@ -967,26 +1307,67 @@ async fn set_map_public_ip(ctx: &Ctx, sid: &str, on: bool) -> Result<(), AwsErro
 }
 
 /// Make the live tags what the spec says: delete the keys it does not have, set the rest.
-async fn sync_tags(ctx: &Ctx, physical: &str, prior: &Observed, desired: &Resource) -> Result<(), AwsError> {
+async fn sync_tags(
+    ctx: &Ctx,
+    physical: &str,
+    prior: &Observed,
+    desired: &Resource,
+) -> Result<(), AwsError> {
     let empty = BTreeMap::new();
-    let before = prior.props.get("tags").and_then(Value::as_map).unwrap_or(&empty);
-    let after = desired.props.get("tags").and_then(Value::as_map).unwrap_or(&empty);
-    let removed: Vec<Tag> = before.keys().filter(|k| !after.contains_key(*k)).map(|k| Tag::builder().key(k).build()).collect();
+    let before = prior
+        .props
+        .get("tags")
+        .and_then(Value::as_map)
+        .unwrap_or(&empty);
+    let after = desired
+        .props
+        .get("tags")
+        .and_then(Value::as_map)
+        .unwrap_or(&empty);
+    let removed: Vec<Tag> = before
+        .keys()
+        .filter(|k| !after.contains_key(*k))
+        .map(|k| Tag::builder().key(k).build())
+        .collect();
     let set: Vec<Tag> = after
         .iter()
         .filter(|(k, v)| before.get(*k) != Some(*v))
-        .map(|(k, v)| Tag::builder().key(k).value(v.as_str().unwrap_or_default()).build())
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v.as_str().unwrap_or_default())
+                .build()
+        })
         .collect();
     if !removed.is_empty() {
-        ctx.clients.ec2.delete_tags().resources(physical).set_tags(Some(removed)).send().await.map_err(aws("ec2:DeleteTags"))?;
+        ctx.clients
+            .ec2
+            .delete_tags()
+            .resources(physical)
+            .set_tags(Some(removed))
+            .send()
+            .await
+            .map_err(aws("ec2:DeleteTags"))?;
     }
     if !set.is_empty() {
-        ctx.clients.ec2.create_tags().resources(physical).set_tags(Some(set)).send().await.map_err(aws("ec2:CreateTags"))?;
+        ctx.clients
+            .ec2
+            .create_tags()
+            .resources(physical)
+            .set_tags(Some(set))
+            .send()
+            .await
+            .map_err(aws("ec2:CreateTags"))?;
     }
     Ok(())
 }
 
-async fn update(ctx: &Ctx, r: &Resource, prior: &Observed, changed: &BTreeSet<String>) -> Result<(), AwsError> {
+async fn update(
+    ctx: &Ctx,
+    r: &Resource,
+    prior: &Observed,
+    changed: &BTreeSet<String>,
+) -> Result<(), AwsError> {
     let ec2 = &ctx.clients.ec2;
     let phys = prior.physical_id.as_str();
     if changed.contains("tags") {
@@ -995,13 +1376,28 @@ async fn update(ctx: &Ctx, r: &Resource, prior: &Observed, changed: &BTreeSet<St
     match r.id.kind.as_str() {
         VPC => set_vpc_dns(ctx, phys, r, changed).await?,
         SUBNET if changed.contains("map_public_ip_on_launch") => {
-            set_map_public_ip(ctx, phys, r.props.get("map_public_ip_on_launch") == Some(&Value::Bool(true))).await?
+            set_map_public_ip(
+                ctx,
+                phys,
+                r.props.get("map_public_ip_on_launch") == Some(&Value::Bool(true)),
+            )
+            .await?
         }
         IGW if changed.contains("vpc_id") => {
             if let Some(old) = prior.get_str("vpc_id") {
-                ec2.detach_internet_gateway().internet_gateway_id(phys).vpc_id(old).send().await.map_err(aws("ec2:DetachInternetGateway"))?;
+                ec2.detach_internet_gateway()
+                    .internet_gateway_id(phys)
+                    .vpc_id(old)
+                    .send()
+                    .await
+                    .map_err(aws("ec2:DetachInternetGateway"))?;
             }
-            ec2.attach_internet_gateway().internet_gateway_id(phys).vpc_id(s(r, "vpc_id")).send().await.map_err(aws("ec2:AttachInternetGateway"))?;
+            ec2.attach_internet_gateway()
+                .internet_gateway_id(phys)
+                .vpc_id(s(r, "vpc_id"))
+                .send()
+                .await
+                .map_err(aws("ec2:AttachInternetGateway"))?;
         }
         ROUTE if changed.contains("gateway_id") || changed.contains("nat_gateway_id") => {
             let mut req = ec2
@@ -1024,7 +1420,9 @@ async fn update(ctx: &Ctx, r: &Resource, prior: &Observed, changed: &BTreeSet<St
                 .await
                 .map_err(aws("ec2:ReplaceRouteTableAssociation"))?;
         }
-        SG_RULE if changed.contains("description") => modify_rule(ctx, s(r, "group_id"), phys, r).await?,
+        SG_RULE if changed.contains("description") => {
+            modify_rule(ctx, s(r, "group_id"), phys, r).await?
+        }
         _ => {}
     }
     Ok(())
@@ -1038,30 +1436,94 @@ fn gone_ok(r: Result<(), AwsError>) -> Result<(), AwsError> {
     }
 }
 
-const DEP: &[&str] = &["DependencyViolation", "InvalidIPAddress.InUse", "AuthFailure"];
+/// Errors that mean "something still uses it": retried with backoff until the deadline.
+const DEP: &[&str] = &["DependencyViolation", "InvalidIPAddress.InUse"];
+/// ReleaseAddress answers AuthFailure while a deleted NAT gateway still holds the address;
+/// only there is AuthFailure retried (a real permission error elsewhere surfaces at once).
+const EIP_BUSY: &[&str] = &[
+    "DependencyViolation",
+    "InvalidIPAddress.InUse",
+    "AuthFailure",
+];
 
 async fn delete(ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
     let ec2 = &ctx.clients.ec2;
     let phys = o.physical_id.as_str();
     let r = match o.id.kind.as_str() {
-        VPC => retry_on(DEP, DEPENDENCY_RETRY, || async { ec2.delete_vpc().vpc_id(phys).send().await.map(|_| ()).map_err(aws("ec2:DeleteVpc")) }).await,
-        SUBNET => retry_on(DEP, DEPENDENCY_RETRY, || async { ec2.delete_subnet().subnet_id(phys).send().await.map(|_| ()).map_err(aws("ec2:DeleteSubnet")) }).await,
+        VPC => {
+            retry_on(DEP, DEPENDENCY_RETRY, || async {
+                ec2.delete_vpc()
+                    .vpc_id(phys)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(aws("ec2:DeleteVpc"))
+            })
+            .await
+        }
+        SUBNET => {
+            retry_on(DEP, DEPENDENCY_RETRY, || async {
+                ec2.delete_subnet()
+                    .subnet_id(phys)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(aws("ec2:DeleteSubnet"))
+            })
+            .await
+        }
         IGW => {
             if let Some(vpc) = o.get_str("vpc_id") {
                 gone_ok(
                     retry_on(DEP, DEPENDENCY_RETRY, || async {
-                        ec2.detach_internet_gateway().internet_gateway_id(phys).vpc_id(vpc).send().await.map(|_| ()).map_err(aws("ec2:DetachInternetGateway"))
+                        ec2.detach_internet_gateway()
+                            .internet_gateway_id(phys)
+                            .vpc_id(vpc)
+                            .send()
+                            .await
+                            .map(|_| ())
+                            .map_err(aws("ec2:DetachInternetGateway"))
                     })
                     .await,
                 )
-                .or_else(|e| if e.is("Gateway.NotAttached") { Ok(()) } else { Err(e) })?;
+                .or_else(|e| {
+                    if e.is("Gateway.NotAttached") {
+                        Ok(())
+                    } else {
+                        Err(e)
+                    }
+                })?;
             }
-            ec2.delete_internet_gateway().internet_gateway_id(phys).send().await.map(|_| ()).map_err(aws("ec2:DeleteInternetGateway"))
+            ec2.delete_internet_gateway()
+                .internet_gateway_id(phys)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(aws("ec2:DeleteInternetGateway"))
         }
-        EIP => retry_on(DEP, DEPENDENCY_RETRY, || async { ec2.release_address().allocation_id(phys).send().await.map(|_| ()).map_err(aws("ec2:ReleaseAddress")) }).await,
+        EIP => {
+            retry_on(EIP_BUSY, DEPENDENCY_RETRY, || async {
+                ec2.release_address()
+                    .allocation_id(phys)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(aws("ec2:ReleaseAddress"))
+            })
+            .await
+        }
         NAT => {
-            gone_ok(ec2.delete_nat_gateway().nat_gateway_id(phys).send().await.map(|_| ()).map_err(aws("ec2:DeleteNatGateway")))?;
-            task.status(&format!("waiting for NAT gateway {phys} to be deleted (minutes on AWS)"));
+            gone_ok(
+                ec2.delete_nat_gateway()
+                    .nat_gateway_id(phys)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(aws("ec2:DeleteNatGateway")),
+            )?;
+            task.status(&format!(
+                "waiting for NAT gateway {phys} to be deleted (minutes on AWS)"
+            ));
             ec2.wait_until_nat_gateway_deleted()
                 .nat_gateway_ids(phys)
                 .wait(WAIT)
@@ -1069,7 +1531,17 @@ async fn delete(ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
                 .map(|_| ())
                 .map_err(waited("ec2:DescribeNatGateways", phys))
         }
-        ROUTE_TABLE => retry_on(DEP, DEPENDENCY_RETRY, || async { ec2.delete_route_table().route_table_id(phys).send().await.map(|_| ()).map_err(aws("ec2:DeleteRouteTable")) }).await,
+        ROUTE_TABLE => {
+            retry_on(DEP, DEPENDENCY_RETRY, || async {
+                ec2.delete_route_table()
+                    .route_table_id(phys)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(aws("ec2:DeleteRouteTable"))
+            })
+            .await
+        }
         ROUTE => ec2
             .delete_route()
             .route_table_id(o.get_str("route_table_id").unwrap_or_default())
@@ -1078,14 +1550,42 @@ async fn delete(ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
             .await
             .map(|_| ())
             .map_err(aws("ec2:DeleteRoute")),
-        RTA => ec2.disassociate_route_table().association_id(phys).send().await.map(|_| ()).map_err(aws("ec2:DisassociateRouteTable")),
-        SG => retry_on(DEP, DEPENDENCY_RETRY, || async { ec2.delete_security_group().group_id(phys).send().await.map(|_| ()).map_err(aws("ec2:DeleteSecurityGroup")) }).await,
+        RTA => ec2
+            .disassociate_route_table()
+            .association_id(phys)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(aws("ec2:DisassociateRouteTable")),
+        SG => {
+            retry_on(DEP, DEPENDENCY_RETRY, || async {
+                ec2.delete_security_group()
+                    .group_id(phys)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(aws("ec2:DeleteSecurityGroup"))
+            })
+            .await
+        }
         SG_RULE => {
             let gid = o.get_str("group_id").unwrap_or_default();
             if o.get_str("direction") == Some("egress") {
-                ec2.revoke_security_group_egress().group_id(gid).security_group_rule_ids(phys).send().await.map(|_| ()).map_err(aws("ec2:RevokeSecurityGroupEgress"))
+                ec2.revoke_security_group_egress()
+                    .group_id(gid)
+                    .security_group_rule_ids(phys)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(aws("ec2:RevokeSecurityGroupEgress"))
             } else {
-                ec2.revoke_security_group_ingress().group_id(gid).security_group_rule_ids(phys).send().await.map(|_| ()).map_err(aws("ec2:RevokeSecurityGroupIngress"))
+                ec2.revoke_security_group_ingress()
+                    .group_id(gid)
+                    .security_group_rule_ids(phys)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(aws("ec2:RevokeSecurityGroupIngress"))
             }
         }
         k => Err(AwsError::new("rtech", "UnknownKind", k.to_string())),

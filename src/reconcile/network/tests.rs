@@ -1,0 +1,463 @@
+//! Network expansion (Spec → Desired) and the content-derived ids of rules and routes.
+
+use std::collections::BTreeSet;
+
+use super::*;
+use crate::plan::{diff, Action, DiffInput};
+
+const DEV: &str = r#"project = "rtech"
+env = "dev"
+region = "us-east-1"
+
+[tags]
+Environment = "development"
+
+[network]
+cidr = "10.10.0.0/20"
+az_count = 2
+nat = "single"
+public_subnets = ["10.10.0.0/24", "10.10.1.0/24"]
+private_subnets = ["10.10.8.0/23", "10.10.10.0/23"]
+"#;
+
+fn spec_with(text: &str) -> Spec {
+    crate::spec::parse("envs/dev.toml", text, "dev").unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+fn dev() -> Vec<Resource> {
+    expand(&spec_with(DEV))
+}
+
+fn dev_with(nat: &str, az_count: usize) -> Vec<Resource> {
+    let text = DEV
+        .replace("nat = \"single\"", &format!("nat = \"{nat}\""))
+        .replace("az_count = 2", &format!("az_count = {az_count}"))
+        .lines()
+        .filter(|l| !l.contains("_subnets"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    expand(&spec_with(&text))
+}
+
+fn ids_of_kind(rs: &[Resource], kind: &str) -> Vec<String> {
+    let mut v: Vec<String> = rs
+        .iter()
+        .filter(|r| r.id.kind == kind)
+        .map(|r| r.id.to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+fn get<'a>(rs: &'a [Resource], id: &str) -> &'a Resource {
+    rs.iter()
+        .find(|r| r.id.to_string() == id)
+        .unwrap_or_else(|| panic!("no {id}"))
+}
+
+fn reference(r: &Resource, key: &str) -> String {
+    match r.props.get(key) {
+        Some(Value::Ref(rf)) => format!("{}.{}", rf.resource, rf.attr),
+        other => panic!("{}: {key} is not a reference: {other:?}", r.id),
+    }
+}
+
+fn rid(s: &str) -> ResourceId {
+    s.parse().unwrap()
+}
+
+#[test]
+fn rule_names_are_their_content() {
+    assert_eq!(
+        rule_name("app", false, "tcp", 3000, 3000, "alb"),
+        "app-in-tcp-3000-alb"
+    );
+    assert_eq!(
+        rule_name("alb", false, "tcp", 443, 443, "0.0.0.0/0"),
+        "alb-in-tcp-443-0.0.0.0_0"
+    );
+    assert_eq!(
+        rule_name("alb", true, "-1", -1, -1, "0.0.0.0/0"),
+        "alb-out-all-0.0.0.0_0"
+    );
+    assert_eq!(
+        rule_name("app", false, "tcp", 8000, 8100, "10.0.0.0/8"),
+        "app-in-tcp-8000-8100-10.0.0.0_8"
+    );
+    assert_eq!(
+        rule_name("app", true, "udp", 53, 53, "sg-123"),
+        "app-out-udp-53-sg-123"
+    );
+}
+
+#[test]
+fn route_names_use_default_or_the_sanitised_cidr() {
+    assert_eq!(route_name("public", "0.0.0.0/0"), "public-default");
+    assert_eq!(route_name("private-a", "0.0.0.0/0"), "private-a-default");
+    assert_eq!(
+        route_name("private-a", "10.20.0.0/16"),
+        "private-a-10.20.0.0_16"
+    );
+}
+
+#[test]
+fn protocols_normalise_to_what_the_spec_writes() {
+    assert_eq!(normalise_protocol("6"), "tcp");
+    assert_eq!(normalise_protocol("17"), "udp");
+    assert_eq!(normalise_protocol("1"), "icmp");
+    assert_eq!(normalise_protocol("all"), "-1");
+    assert_eq!(normalise_protocol("-1"), "-1");
+    assert_eq!(normalise_protocol("TCP"), "tcp");
+}
+
+#[test]
+fn dev_expands_to_the_expected_resources() {
+    let rs = dev();
+    let ids: BTreeSet<String> = rs.iter().map(|r| r.id.to_string()).collect();
+    assert_eq!(ids.len(), rs.len(), "ids are unique");
+    let expected: BTreeSet<String> = [
+        "vpc/main",
+        "igw/main",
+        "subnet/public-a",
+        "subnet/public-b",
+        "subnet/private-a",
+        "subnet/private-b",
+        "route_table/public",
+        "route_table/private-a",
+        "route_table/private-b",
+        "route/public-default",
+        "route/private-a-default",
+        "route/private-b-default",
+        "rta/public-a",
+        "rta/public-b",
+        "rta/private-a",
+        "rta/private-b",
+        "eip/nat-a",
+        "nat/a",
+        "sg/alb",
+        "sg/app",
+        "sg/docdb",
+        "sg/redis",
+        "sg_rule/alb-in-tcp-80-0.0.0.0_0",
+        "sg_rule/alb-in-tcp-443-0.0.0.0_0",
+        "sg_rule/app-in-tcp-3000-alb",
+        "sg_rule/docdb-in-tcp-27017-app",
+        "sg_rule/redis-in-tcp-6379-app",
+        "sg_rule/alb-out-all-0.0.0.0_0",
+        "sg_rule/app-out-all-0.0.0.0_0",
+        "sg_rule/docdb-out-all-0.0.0.0_0",
+        "sg_rule/redis-out-all-0.0.0.0_0",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(ids, expected);
+    // Every kind has a schema.
+    for r in &rs {
+        assert!(crate::reconcile::schema(&r.id.kind).is_some(), "{}", r.id);
+    }
+}
+
+#[test]
+fn vpc_and_subnets_carry_the_spec_values() {
+    let rs = dev();
+    let vpc = get(&rs, "vpc/main");
+    assert_eq!(vpc.name, "rtech-dev-vpc");
+    assert_eq!(vpc.get_str("cidr_block"), Some("10.10.0.0/20"));
+    assert_eq!(vpc.props["enable_dns_support"], Value::Bool(true));
+    assert_eq!(vpc.props["enable_dns_hostnames"], Value::Bool(true));
+
+    for (id, cidr, az, public) in [
+        ("subnet/public-a", "10.10.0.0/24", "us-east-1a", true),
+        ("subnet/public-b", "10.10.1.0/24", "us-east-1b", true),
+        ("subnet/private-a", "10.10.8.0/23", "us-east-1a", false),
+        ("subnet/private-b", "10.10.10.0/23", "us-east-1b", false),
+    ] {
+        let s = get(&rs, id);
+        assert_eq!(s.get_str("cidr_block"), Some(cidr), "{id}");
+        assert_eq!(s.get_str("availability_zone"), Some(az), "{id}");
+        assert_eq!(
+            s.props["map_public_ip_on_launch"],
+            Value::Bool(public),
+            "{id}"
+        );
+        assert_eq!(reference(s, "vpc_id"), "vpc/main.id");
+        assert!(s.deps.contains(&rid("vpc/main")));
+    }
+    assert_eq!(get(&rs, "subnet/private-b").name, "rtech-dev-private-b");
+}
+
+#[test]
+fn routing_wires_tables_associations_and_gateways() {
+    let rs = dev();
+    assert_eq!(reference(get(&rs, "igw/main"), "vpc_id"), "vpc/main.id");
+    let public = get(&rs, "route/public-default");
+    assert_eq!(reference(public, "route_table_id"), "route_table/public.id");
+    assert_eq!(public.get_str("destination_cidr_block"), Some("0.0.0.0/0"));
+    assert_eq!(reference(public, "gateway_id"), "igw/main.id");
+    assert_eq!(public.props["nat_gateway_id"], Value::Null);
+
+    for s in ["a", "b"] {
+        let rta = get(&rs, &format!("rta/public-{s}"));
+        assert_eq!(reference(rta, "route_table_id"), "route_table/public.id");
+        assert_eq!(reference(rta, "subnet_id"), format!("subnet/public-{s}.id"));
+        let rta = get(&rs, &format!("rta/private-{s}"));
+        assert_eq!(
+            reference(rta, "route_table_id"),
+            format!("route_table/private-{s}.id")
+        );
+        assert_eq!(
+            reference(rta, "subnet_id"),
+            format!("subnet/private-{s}.id")
+        );
+    }
+
+    let eip = get(&rs, "eip/nat-a");
+    assert_eq!(eip.get_str("domain"), Some("vpc"));
+    assert!(
+        eip.deps.contains(&rid("igw/main")),
+        "EIPs are released before the IGW detaches"
+    );
+    let nat = get(&rs, "nat/a");
+    assert_eq!(reference(nat, "subnet_id"), "subnet/public-a.id");
+    assert_eq!(reference(nat, "allocation_id"), "eip/nat-a.allocation_id");
+    assert!(nat.deps.contains(&rid("igw/main")));
+}
+
+fn private_route_targets(rs: &[Resource]) -> Vec<(String, String)> {
+    rs.iter()
+        .filter(|r| r.id.kind == ROUTE && r.id.name.starts_with("private-"))
+        .map(|r| {
+            assert_eq!(r.props["gateway_id"], Value::Null, "{}", r.id);
+            assert_eq!(r.get_str("destination_cidr_block"), Some("0.0.0.0/0"));
+            (r.id.to_string(), reference(r, "nat_gateway_id"))
+        })
+        .collect()
+}
+
+#[test]
+fn nat_single_is_one_gateway_shared_by_every_private_subnet() {
+    let rs = dev_with("single", 3);
+    assert_eq!(ids_of_kind(&rs, NAT), ["nat/a"]);
+    assert_eq!(ids_of_kind(&rs, EIP), ["eip/nat-a"]);
+    assert_eq!(
+        private_route_targets(&rs),
+        [
+            (
+                "route/private-a-default".to_string(),
+                "nat/a.id".to_string()
+            ),
+            (
+                "route/private-b-default".to_string(),
+                "nat/a.id".to_string()
+            ),
+            (
+                "route/private-c-default".to_string(),
+                "nat/a.id".to_string()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn nat_one_per_az_routes_each_private_subnet_to_its_own() {
+    let rs = dev_with("one_per_az", 3);
+    assert_eq!(ids_of_kind(&rs, NAT), ["nat/a", "nat/b", "nat/c"]);
+    assert_eq!(
+        ids_of_kind(&rs, EIP),
+        ["eip/nat-a", "eip/nat-b", "eip/nat-c"]
+    );
+    assert_eq!(
+        private_route_targets(&rs),
+        [
+            (
+                "route/private-a-default".to_string(),
+                "nat/a.id".to_string()
+            ),
+            (
+                "route/private-b-default".to_string(),
+                "nat/b.id".to_string()
+            ),
+            (
+                "route/private-c-default".to_string(),
+                "nat/c.id".to_string()
+            ),
+        ]
+    );
+    assert_eq!(
+        reference(get(&rs, "nat/c"), "subnet_id"),
+        "subnet/public-c.id"
+    );
+    assert_eq!(
+        reference(get(&rs, "nat/c"), "allocation_id"),
+        "eip/nat-c.allocation_id"
+    );
+}
+
+#[test]
+fn nat_none_has_no_gateway_and_no_private_default_route() {
+    let rs = dev_with("none", 2);
+    assert!(ids_of_kind(&rs, NAT).is_empty());
+    assert!(ids_of_kind(&rs, EIP).is_empty());
+    assert_eq!(ids_of_kind(&rs, ROUTE), ["route/public-default"]);
+    // The private tables and their associations are still there.
+    assert_eq!(
+        ids_of_kind(&rs, ROUTE_TABLE),
+        [
+            "route_table/private-a",
+            "route_table/private-b",
+            "route_table/public"
+        ]
+    );
+    assert_eq!(ids_of_kind(&rs, RTA).len(), 4);
+}
+
+#[test]
+fn security_groups_and_rules() {
+    let rs = dev();
+    assert_eq!(
+        ids_of_kind(&rs, SG),
+        ["sg/alb", "sg/app", "sg/docdb", "sg/redis"]
+    );
+    let app = get(&rs, "sg/app");
+    assert_eq!(app.get_str("group_name"), Some("rtech-dev-app"));
+    assert_eq!(
+        app.get_str("description"),
+        Some("rtech dev: application tasks: the container port from the load balancer")
+    );
+    assert_eq!(reference(app, "vpc_id"), "vpc/main.id");
+
+    let https = get(&rs, "sg_rule/alb-in-tcp-443-0.0.0.0_0");
+    assert_eq!(reference(https, "group_id"), "sg/alb.id");
+    assert_eq!(https.get_str("direction"), Some("ingress"));
+    assert_eq!(https.get_str("protocol"), Some("tcp"));
+    assert_eq!(
+        (
+            https.props["from_port"].as_int(),
+            https.props["to_port"].as_int()
+        ),
+        (Some(443), Some(443))
+    );
+    assert_eq!(https.get_str("cidr_ipv4"), Some("0.0.0.0/0"));
+    assert_eq!(https.get_str("description"), Some("HTTPS from 0.0.0.0/0"));
+    assert!(!https.props.contains_key("referenced_group_id"));
+
+    let app_in = get(&rs, "sg_rule/app-in-tcp-3000-alb");
+    assert_eq!(reference(app_in, "group_id"), "sg/app.id");
+    assert_eq!(reference(app_in, "referenced_group_id"), "sg/alb.id");
+    assert!(!app_in.props.contains_key("cidr_ipv4"));
+    assert_eq!(app_in.props["from_port"], Value::Int(3000));
+    assert_eq!(app_in.deps, BTreeSet::from([rid("sg/app"), rid("sg/alb")]));
+
+    let egress = get(&rs, "sg_rule/alb-out-all-0.0.0.0_0");
+    assert_eq!(egress.get_str("direction"), Some("egress"));
+    assert_eq!(egress.get_str("protocol"), Some("-1"));
+    assert_eq!(
+        (
+            egress.props["from_port"].as_int(),
+            egress.props["to_port"].as_int()
+        ),
+        (Some(-1), Some(-1))
+    );
+    // AWS's default egress rule has no description: the spec matches it.
+    assert_eq!(egress.props["description"], Value::Null);
+}
+
+#[test]
+fn app_port_and_alb_ingress_cidrs_shape_the_rules() {
+    let text = DEV.replace(
+        "[network]",
+        "[network]\napp_port = 8080\nalb_ingress_cidrs = [\"203.0.113.0/24\", \"198.51.100.0/24\"]",
+    );
+    let rs = expand(&spec_with(&text));
+    let rules = ids_of_kind(&rs, SG_RULE);
+    assert!(
+        rules.contains(&"sg_rule/app-in-tcp-8080-alb".to_string()),
+        "{rules:?}"
+    );
+    for cidr in ["203.0.113.0_24", "198.51.100.0_24"] {
+        for port in [80, 443] {
+            assert!(
+                rules.contains(&format!("sg_rule/alb-in-tcp-{port}-{cidr}")),
+                "{rules:?}"
+            );
+        }
+    }
+    assert!(
+        !rules
+            .iter()
+            .any(|r| r.starts_with("sg_rule/alb-in-") && r.ends_with("0.0.0.0_0")),
+        "{rules:?}"
+    );
+    assert_eq!(rules.len(), 4 + 3 + 4);
+}
+
+#[test]
+fn taggable_resources_are_tagged_with_ownership_and_name() {
+    let rs = dev();
+    let mut tagged = 0;
+    for r in &rs {
+        match r.id.kind.as_str() {
+            ROUTE | RTA | SG_RULE => {
+                assert!(!r.props.contains_key("tags"), "{} cannot carry tags", r.id);
+                assert_eq!(r.name, "", "{}", r.id);
+            }
+            _ => {
+                tagged += 1;
+                let tags = r
+                    .props
+                    .get("tags")
+                    .and_then(Value::as_map)
+                    .unwrap_or_else(|| panic!("{} has no tags", r.id));
+                let t = |k: &str| tags.get(k).and_then(Value::as_str);
+                assert_eq!(t("rtech:project"), Some("rtech"), "{}", r.id);
+                assert_eq!(t("rtech:env"), Some("dev"), "{}", r.id);
+                assert_eq!(t("rtech:id"), Some(r.id.to_string().as_str()));
+                assert_eq!(t("Name"), Some(r.name.as_str()), "{}", r.id);
+                assert!(r.name.starts_with("rtech-dev-"), "{}: {}", r.id, r.name);
+                assert_eq!(
+                    t("Environment"),
+                    Some("development"),
+                    "the spec's extra tags, {}",
+                    r.id
+                );
+                assert_eq!(tags.len(), 5, "{}: {tags:?}", r.id);
+            }
+        }
+    }
+    // vpc, igw, 4 subnets, 3 route tables, eip, nat, 4 security groups.
+    assert_eq!(tagged, 15);
+}
+
+#[test]
+fn expansion_diffs_cleanly_against_an_empty_account() {
+    let rs = crate::reconcile::expand(&spec_with(DEV));
+    let plan = diff(&DiffInput {
+        project: "rtech",
+        env: "dev",
+        region: "us-east-1",
+        desired: &rs,
+        observed: &[],
+        schema: &crate::reconcile::schema,
+        targets: &[],
+        destroy: false,
+    })
+    .expect("every dependency is in the expansion and there is no cycle");
+    assert_eq!(plan.changes.len(), rs.len());
+    assert!(plan.changes.iter().all(|c| c.action == Action::Create));
+    let pos = |id: &str| {
+        plan.changes
+            .iter()
+            .position(|c| c.id.to_string() == id)
+            .unwrap()
+    };
+    assert!(pos("vpc/main") < pos("subnet/public-a"));
+    assert!(pos("eip/nat-a") < pos("nat/a"));
+    assert!(pos("nat/a") < pos("route/private-b-default"));
+    assert!(pos("sg/alb") < pos("sg_rule/app-in-tcp-3000-alb"));
+}
+
+#[test]
+fn expansion_is_deterministic() {
+    assert_eq!(dev(), dev());
+}

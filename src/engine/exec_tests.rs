@@ -1,0 +1,207 @@
+//! The executor with a fake reconciler: real concurrency within the bound, dependency order,
+//! and a failure that stops new work while keeping what succeeded.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::{execute, progress::Progress, progress::Task};
+use crate::aws::{AwsError, AwsOpts, Clients};
+use crate::model::{Attrs, Observed, Resource, ResourceId, Value};
+use crate::plan::{Action, Change, KindSchema, Plan};
+use crate::reconcile::{Ctx, Op, Reconciler};
+
+static KINDS: &[KindSchema] = &[KindSchema {
+    kind: "fake",
+    force_new: &[],
+}];
+
+#[derive(Default)]
+struct Fake {
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+    log: Mutex<Vec<String>>,
+    fail: Option<&'static str>,
+}
+
+#[async_trait]
+impl Reconciler for Fake {
+    fn service(&self) -> &'static str {
+        "fake"
+    }
+    fn kinds(&self) -> &'static [KindSchema] {
+        KINDS
+    }
+    async fn observe(&self, _: &Ctx, _: &[Resource]) -> Result<Vec<Observed>, AwsError> {
+        Ok(vec![])
+    }
+    async fn apply(&self, _: &Ctx, op: Op<'_>, _: &Task) -> Result<Attrs, AwsError> {
+        let Op::Create(r) = op else {
+            panic!("only creates here")
+        };
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        self.log.lock().unwrap().push(format!("start {}", r.id));
+        // Simulated AWS work, long enough for the others to overlap.
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.log.lock().unwrap().push(format!("end {}", r.id));
+        if Some(r.id.name.as_str()) == self.fail {
+            return Err(AwsError::new("fake:Create", "LimitExceeded", "no more"));
+        }
+        let mut a = Attrs::new();
+        a.insert("id".into(), format!("phys-{}", r.id.name));
+        // The reference was resolved before the call.
+        if let Some(v) = r.props.get("parent") {
+            assert!(
+                matches!(v, Value::Str(s) if s.starts_with("phys-")),
+                "{v:?}"
+            );
+        }
+        Ok(a)
+    }
+}
+
+fn create(name: &str, parent: Option<&str>) -> Change {
+    let mut r = Resource::new(ResourceId::new("fake", name), name);
+    if let Some(p) = parent {
+        r = r.prop(
+            "parent",
+            Value::reference(&ResourceId::new("fake", p), "id"),
+        );
+    }
+    Change {
+        id: r.id.clone(),
+        action: Action::Create,
+        reason: None,
+        name: name.into(),
+        fields: vec![],
+        desired: Some(r),
+        prior: None,
+    }
+}
+
+fn plan(changes: Vec<Change>) -> Plan {
+    Plan {
+        project: "p".into(),
+        env: "e".into(),
+        region: "us-east-1".into(),
+        destroy: false,
+        changes,
+        conflicts: vec![],
+        unchanged: 0,
+        fingerprints: BTreeMap::new(),
+        desired: vec![],
+    }
+}
+
+async fn ctx() -> Arc<Ctx> {
+    let opts = AwsOpts {
+        endpoint_url: Some("http://127.0.0.1:9".into()),
+        ..Default::default()
+    };
+    Arc::new(Ctx {
+        project: "p".into(),
+        env: "e".into(),
+        region: "us-east-1".into(),
+        clients: Clients::new(&opts, "us-east-1").await,
+    })
+}
+
+#[tokio::test]
+async fn independent_changes_run_concurrently_within_the_bound() {
+    let fake = Arc::new(Fake::default());
+    let regs: Vec<Arc<dyn Reconciler>> = vec![fake.clone()];
+    let p = plan((0..6).map(|i| create(&format!("r{i}"), None)).collect());
+    let report = execute(
+        &p,
+        &regs,
+        ctx().await,
+        BTreeMap::new(),
+        3,
+        &Progress::new(true, false),
+    )
+    .await;
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(report.done.len(), 6);
+    assert_eq!(
+        fake.max_in_flight.load(Ordering::SeqCst),
+        3,
+        "three at once, never more"
+    );
+}
+
+#[tokio::test]
+async fn dependants_start_after_their_dependencies_finish() {
+    let fake = Arc::new(Fake::default());
+    let regs: Vec<Arc<dyn Reconciler>> = vec![fake.clone()];
+    let p = plan(vec![
+        create("child", Some("parent")),
+        create("parent", None),
+    ]);
+    let report = execute(
+        &p,
+        &regs,
+        ctx().await,
+        BTreeMap::new(),
+        10,
+        &Progress::new(true, false),
+    )
+    .await;
+    assert!(report.ok(), "{report:?}");
+    let log = fake.log.lock().unwrap().clone();
+    assert_eq!(
+        log,
+        vec![
+            "start fake/parent",
+            "end fake/parent",
+            "start fake/child",
+            "end fake/child"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_failure_stops_new_work_and_keeps_what_succeeded() {
+    let fake = Arc::new(Fake {
+        fail: Some("a"),
+        ..Default::default()
+    });
+    let regs: Vec<Arc<dyn Reconciler>> = vec![fake.clone()];
+    // b runs beside a; c waits for a and never starts.
+    let p = plan(vec![
+        create("a", None),
+        create("b", None),
+        create("c", Some("a")),
+    ]);
+    let report = execute(
+        &p,
+        &regs,
+        ctx().await,
+        BTreeMap::new(),
+        10,
+        &Progress::new(true, false),
+    )
+    .await;
+    assert!(!report.ok());
+    assert_eq!(report.failures.len(), 1);
+    assert_eq!(report.failures[0].id, ResourceId::new("fake", "a"));
+    assert_eq!(report.failures[0].error.code, "LimitExceeded");
+    assert_eq!(
+        report.done,
+        vec![(ResourceId::new("fake", "b"), Action::Create)]
+    );
+    assert_eq!(report.not_started, 1);
+    let started: BTreeSet<String> = fake
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.starts_with("start"))
+        .cloned()
+        .collect();
+    assert!(!started.contains("start fake/c"));
+}
