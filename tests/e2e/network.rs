@@ -436,8 +436,7 @@ async fn saved_plans_apply_exactly_or_are_refused_when_stale() {
 async fn an_apply_killed_part_way_converges_without_duplicates() {
     let emu = Emulator::start();
     let ec2 = ec2(&emu).await;
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("rtech"))
-        .current_dir(crate::emulator::root())
+    let mut child = rtech_std(&emu)
         .args([
             "apply",
             "--env",
@@ -446,10 +445,6 @@ async fn an_apply_killed_part_way_converges_without_duplicates() {
             "--parallelism",
             "2",
         ])
-        .env("AWS_ENDPOINT_URL", &emu.url)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("NO_COLOR", "1")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -13,7 +13,12 @@ use crate::emulator::{root, Emulator};
 
 /// `rtech` with the emulator's endpoint and dummy credentials, run from the repo root.
 pub fn rtech(emu: &Emulator) -> Command {
-    let mut c = Command::cargo_bin("rtech").expect("the rtech binary");
+    Command::from_std(rtech_std(emu))
+}
+
+/// The same as a plain std Command (for streaming its output or killing it part-way).
+pub fn rtech_std(emu: &Emulator) -> std::process::Command {
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("rtech"));
     c.current_dir(root())
         .env("AWS_ENDPOINT_URL", &emu.url)
         .env("AWS_ACCESS_KEY_ID", "test")

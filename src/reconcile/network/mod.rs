@@ -21,6 +21,18 @@ use crate::reconcile::{Ctx, Op, Reconciler};
 use crate::spec::network::{NatLayout, Network as NetSpec, DOCDB_PORT, REDIS_PORT};
 use crate::spec::Spec;
 
+/// Every page of a paginated EC2 Describe call, collected, with the error named after `$op`.
+macro_rules! all_pages {
+    ($req:expr, $op:literal) => {
+        $req.into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(aws($op))
+    };
+}
+
 pub const VPC: &str = "vpc";
 pub const SUBNET: &str = "subnet";
 pub const IGW: &str = "igw";
@@ -494,34 +506,23 @@ impl Reconciler for Network {
         // One batched, paginated call per kind, all at once.
         let (vpcs, subnets, igws, addrs, nats, rts, sgs) = tokio::try_join!(
             async {
-                ec2.describe_vpcs()
-                    .set_filters(Some(f.clone()))
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .collect::<Result<Vec<_>, _>>()
-                    .await
-                    .map_err(aws("ec2:DescribeVpcs"))
+                all_pages!(
+                    ec2.describe_vpcs().set_filters(Some(f.clone())),
+                    "ec2:DescribeVpcs"
+                )
             },
             async {
-                ec2.describe_subnets()
-                    .set_filters(Some(f.clone()))
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .collect::<Result<Vec<_>, _>>()
-                    .await
-                    .map_err(aws("ec2:DescribeSubnets"))
+                all_pages!(
+                    ec2.describe_subnets().set_filters(Some(f.clone())),
+                    "ec2:DescribeSubnets"
+                )
             },
             async {
-                ec2.describe_internet_gateways()
-                    .set_filters(Some(f.clone()))
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .collect::<Result<Vec<_>, _>>()
-                    .await
-                    .map_err(aws("ec2:DescribeInternetGateways"))
+                all_pages!(
+                    ec2.describe_internet_gateways()
+                        .set_filters(Some(f.clone())),
+                    "ec2:DescribeInternetGateways"
+                )
             },
             async {
                 ec2.describe_addresses()
@@ -534,34 +535,22 @@ impl Reconciler for Network {
             async {
                 let mut fl = f.clone();
                 fl.push(filter("state", ["pending", "available"]));
-                ec2.describe_nat_gateways()
-                    .set_filter(Some(fl))
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .collect::<Result<Vec<_>, _>>()
-                    .await
-                    .map_err(aws("ec2:DescribeNatGateways"))
+                all_pages!(
+                    ec2.describe_nat_gateways().set_filter(Some(fl)),
+                    "ec2:DescribeNatGateways"
+                )
             },
             async {
-                ec2.describe_route_tables()
-                    .set_filters(Some(f.clone()))
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .collect::<Result<Vec<_>, _>>()
-                    .await
-                    .map_err(aws("ec2:DescribeRouteTables"))
+                all_pages!(
+                    ec2.describe_route_tables().set_filters(Some(f.clone())),
+                    "ec2:DescribeRouteTables"
+                )
             },
             async {
-                ec2.describe_security_groups()
-                    .set_filters(Some(f.clone()))
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .collect::<Result<Vec<_>, _>>()
-                    .await
-                    .map_err(aws("ec2:DescribeSecurityGroups"))
+                all_pages!(
+                    ec2.describe_security_groups().set_filters(Some(f.clone())),
+                    "ec2:DescribeSecurityGroups"
+                )
             },
         )?;
 
@@ -769,32 +758,25 @@ impl Reconciler for Network {
                 if sg_ids.is_empty() {
                     return Ok(vec![]);
                 }
-                ec2.describe_security_group_rules()
-                    .filters(filter("group-id", sg_ids.clone()))
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .collect::<Result<Vec<_>, _>>()
-                    .await
-                    .map_err(aws("ec2:DescribeSecurityGroupRules"))
+                all_pages!(
+                    ec2.describe_security_group_rules()
+                        .filters(filter("group-id", sg_ids.clone())),
+                    "ec2:DescribeSecurityGroupRules"
+                )
             },
             async {
                 let Some(v) = &our_vpc else { return Ok(vec![]) };
                 if wanted_groups.is_empty() {
                     return Ok(vec![]);
                 }
-                ec2.describe_security_groups()
+                let req = ec2
+                    .describe_security_groups()
                     .filters(filter("vpc-id", [v.clone()]))
                     .filters(filter(
                         "group-name",
                         wanted_groups.iter().map(|(_, n)| n.clone()),
-                    ))
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .collect::<Result<Vec<_>, _>>()
-                    .await
-                    .map_err(aws("ec2:DescribeSecurityGroups"))
+                    ));
+                all_pages!(req, "ec2:DescribeSecurityGroups")
             },
         )?;
         for (i, sup, host) in attrs {
@@ -1174,16 +1156,12 @@ async fn group_rules(
     ctx: &Ctx,
     gid: &str,
 ) -> Result<Vec<aws_sdk_ec2::types::SecurityGroupRule>, AwsError> {
-    ctx.clients
-        .ec2
-        .describe_security_group_rules()
-        .filters(filter("group-id", [gid]))
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .map_err(aws("ec2:DescribeSecurityGroupRules"))
+    let ec2 = &ctx.clients.ec2;
+    all_pages!(
+        ec2.describe_security_group_rules()
+            .filters(filter("group-id", [gid])),
+        "ec2:DescribeSecurityGroupRules"
+    )
 }
 
 async fn find_rule(ctx: &Ctx, r: &Resource) -> Result<String, AwsError> {
