@@ -1,11 +1,162 @@
 """The local AWS emulator: moto's server, with rtech's shims applied before it starts.
 
-The one launcher every test and the demo use; later tiers add their documented shims here
-(../shared/EMULATOR.md: DocumentDB engine, ...). Usage: moto_server.py -H 127.0.0.1 -p PORT
+The one launcher every test and the demo use; each shim is documented in
+../shared/EMULATOR.md. Usage: moto_server.py -H 127.0.0.1 -p PORT
+
+Shims:
+- DocumentDB: moto serves the DocDB API from its RDS backend, which rejects Engine=docdb.
+  Teach that backend the engine (port 27017, version 5.0.0). Three moto bugs met on the way
+  are fixed here too: ModifyDBCluster ignores CloudwatchLogsExportConfiguration, deleting a
+  cluster keeps its automated backups (so re-creating it within a minute fails), and
+  ModifyDBSubnetGroup drops the group from the registry. Every
+  patched name is checked first: if moto renames or reshapes one, the launcher exits with an
+  error naming it rather than starting an emulator that fails later in obscure ways.
+- ElastiCache: scripts/moto_elasticache_shim.py (deleted groups that stay `deleting`, missing
+  subnet-group calls, NumCacheClusters ignored).
 """
 import sys
 
+import moto
+import moto.rds.models as rds_models
+import moto.rds.utils as rds_utils
 from moto.server import main
 
+DOCDB_ENGINE = "docdb"
+DOCDB_PORT = 27017
+DOCDB_VERSION = "5.0.0"
+
+
+class ShimError(RuntimeError):
+    pass
+
+
+def _require(owner, name):
+    """The attribute `name` of `owner`, or a loud error naming what moto changed."""
+    if not hasattr(owner, name):
+        raise ShimError(
+            f"moto {moto.__version__}: {getattr(owner, '__name__', owner)}.{name} is gone; "
+            "the DocumentDB shim in scripts/moto_server.py needs updating (see EMULATOR.md)"
+        )
+    return getattr(owner, name)
+
+
+def _extend_engine_list(cls, method):
+    """Replace the classmethod `cls.method` (a list of engine names) with one that adds docdb."""
+    original = _require(cls, method)
+    engines = original()
+    if not isinstance(engines, list) or not all(isinstance(e, str) for e in engines):
+        raise ShimError(f"moto {moto.__version__}: {cls.__name__}.{method}() no longer returns a list of names")
+
+    def extended(_cls):
+        names = original()
+        return names if DOCDB_ENGINE in names else sorted(names + [DOCDB_ENGINE])
+
+    setattr(cls, method, classmethod(extended))
+
+
+def _extend_by_engine(cls, method, value):
+    """Wrap the staticmethod `cls.method(engine, ...)` so that docdb answers `value(...)`."""
+    original = _require(cls, method)
+    if not callable(original):
+        raise ShimError(f"moto {moto.__version__}: {cls.__name__}.{method} is not callable")
+
+    def patched(engine, *args, **kwargs):
+        if engine == DOCDB_ENGINE:
+            return value(*args, **kwargs)
+        return original(engine, *args, **kwargs)
+
+    setattr(cls, method, staticmethod(patched))
+
+
+def apply_docdb_shim():
+    cluster_engine = _require(rds_utils, "ClusterEngine")
+    instance_engine = _require(rds_utils, "DbInstanceEngine")
+    cluster = _require(rds_models, "DBCluster")
+    instance = _require(rds_models, "DBInstance")
+
+    _extend_engine_list(cluster_engine, "list_cluster_engines")
+    _extend_engine_list(instance_engine, "valid_db_instance_engine")
+
+    _extend_by_engine(cluster, "default_engine_version", lambda: DOCDB_VERSION)
+    _extend_by_engine(cluster, "default_port", lambda: DOCDB_PORT)
+    # DocumentDB storage grows on its own: no allocated size, whatever the storage type.
+    _extend_by_engine(cluster, "default_allocated_storage", lambda storage_type: 0)
+    _extend_by_engine(instance, "default_port", lambda: DOCDB_PORT)
+    _extend_by_engine(instance, "default_allocated_storage", lambda storage_type: 0)
+
+    # ModifyDBCluster reads the log-export change from a key the request never has
+    # ("enable_cloudwatch_logs_exports") and drops CloudwatchLogsExportConfiguration: hand
+    # it over under the name the backend reads.
+    backend = _require(rds_models, "RDSBackend")
+    modify_cluster = _require(backend, "modify_db_cluster")
+
+    def modify_db_cluster(self, kwargs):
+        cfg = kwargs.get("cloudwatch_logs_export_configuration")
+        if cfg is not None and kwargs.get("enable_cloudwatch_logs_exports") is None:
+            kwargs["enable_cloudwatch_logs_exports"] = cfg
+        return modify_cluster(self, kwargs)
+
+    backend.modify_db_cluster = modify_db_cluster
+
+    # Deleting a DocumentDB cluster deletes its automated backups on AWS; moto keeps them, and
+    # their names (rds:<cluster>-<yyyy-mm-dd-hh-mm>) make re-creating the cluster within the
+    # same minute fail (DBClusterSnapshotAlreadyExistsFault), e.g. on a replace.
+    delete_cluster = _require(backend, "delete_db_cluster")
+
+    def delete_db_cluster(self, cluster_identifier, *args, **kwargs):
+        deleted = delete_cluster(self, cluster_identifier, *args, **kwargs)
+        if getattr(deleted, "engine", None) == DOCDB_ENGINE:
+            snapshots = getattr(self, "cluster_snapshots", None)
+            if snapshots is None:
+                raise ShimError(f"moto {moto.__version__}: RDSBackend.cluster_snapshots is gone")
+            for sid in [
+                sid
+                for sid, snap in snapshots.items()
+                if getattr(snap, "snapshot_type", None) == "automated"
+                and getattr(getattr(snap, "cluster", None), "db_cluster_identifier", None) == cluster_identifier
+            ]:
+                del snapshots[sid]
+        return deleted
+
+    backend.delete_db_cluster = delete_db_cluster
+
+    # ModifyDBSubnetGroup pops the group from the backend's registry and never puts it back, so
+    # a modified subnet group vanishes (tags and all). Put it back under its name.
+    modify_subnet_group = _require(backend, "modify_db_subnet_group")
+
+    def modify_db_subnet_group(self, subnet_name, *args, **kwargs):
+        group = modify_subnet_group(self, subnet_name, *args, **kwargs)
+        self.subnet_groups[subnet_name] = group
+        return group
+
+    backend.modify_db_subnet_group = modify_db_subnet_group
+
+    versions = _require(instance, "default_engine_versions")
+    if not isinstance(versions, dict):
+        raise ShimError(f"moto {moto.__version__}: DBInstance.default_engine_versions is no longer a dict")
+    versions[DOCDB_ENGINE] = DOCDB_VERSION
+
+    # Prove it took: the values moto will use for docdb, read back through moto itself.
+    checks = {
+        "ClusterEngine.list_cluster_engines()": DOCDB_ENGINE in cluster_engine.list_cluster_engines(),
+        "DbInstanceEngine.valid_db_instance_engine()": DOCDB_ENGINE in instance_engine.valid_db_instance_engine(),
+        "DBCluster.default_port": cluster.default_port(DOCDB_ENGINE) == DOCDB_PORT,
+        "DBCluster.default_engine_version": cluster.default_engine_version(DOCDB_ENGINE) == DOCDB_VERSION,
+        "DBInstance.default_port": instance.default_port(DOCDB_ENGINE) == DOCDB_PORT,
+        "aurora still served": cluster.default_port("aurora-mysql") == 3306,
+    }
+    failed = [k for k, ok in checks.items() if not ok]
+    if failed:
+        raise ShimError(f"moto {moto.__version__}: the DocumentDB shim did not take: {', '.join(failed)}")
+
+
 if __name__ == "__main__":
+    import moto_elasticache_shim
+
+    try:
+        apply_docdb_shim()
+        moto_elasticache_shim.apply()
+    except (ShimError, moto_elasticache_shim.ShimError) as e:
+        print(f"moto_server.py: {e}", file=sys.stderr)
+        sys.exit(3)
     sys.exit(main(sys.argv[1:]))

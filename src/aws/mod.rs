@@ -52,6 +52,9 @@ impl Intercept for CallCounter {
 pub struct Clients {
     pub ec2: aws_sdk_ec2::Client,
     pub sts: aws_sdk_sts::Client,
+    pub docdb: aws_sdk_docdb::Client,
+    pub elasticache: aws_sdk_elasticache::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
     pub calls: CallCounter,
     pub endpoint: Option<String>,
     pub region: String,
@@ -84,9 +87,27 @@ impl Clients {
                 .interceptor(calls.clone())
                 .build(),
         );
+        let docdb = aws_sdk_docdb::Client::from_conf(
+            aws_sdk_docdb::config::Builder::from(&conf)
+                .interceptor(calls.clone())
+                .build(),
+        );
+        let elasticache = aws_sdk_elasticache::Client::from_conf(
+            aws_sdk_elasticache::config::Builder::from(&conf)
+                .interceptor(calls.clone())
+                .build(),
+        );
+        let secrets = aws_sdk_secretsmanager::Client::from_conf(
+            aws_sdk_secretsmanager::config::Builder::from(&conf)
+                .interceptor(calls.clone())
+                .build(),
+        );
         Clients {
             ec2,
             sts,
+            docdb,
+            elasticache,
+            secrets,
             calls,
             endpoint,
             region,
@@ -194,10 +215,10 @@ impl AwsError {
         self.code == code
     }
 
+    /// EC2's `InvalidVpcID.NotFound`, RDS's `DBClusterNotFoundFault`, Secrets Manager's
+    /// `ResourceNotFoundException`, ElastiCache's `ReplicationGroupNotFoundFault`…
     pub fn is_not_found(&self) -> bool {
-        self.code.ends_with(".NotFound")
-            || self.code.ends_with("NotFound")
-            || self.code == "InvalidAllocationID.NotFound"
+        self.code.contains("NotFound")
     }
 }
 

@@ -139,7 +139,7 @@ impl Session {
         targets: &[ResourceId],
         destroy: bool,
     ) -> Result<Plan> {
-        Ok(plan::diff(&DiffInput {
+        let mut plan = plan::diff(&DiffInput {
             project: &self.ctx.project,
             env: &self.ctx.env,
             region: &self.ctx.region,
@@ -148,7 +148,19 @@ impl Session {
             schema: &reconcile::schema,
             targets,
             destroy,
-        })?)
+        })?;
+        // A service may refuse a change outright (a protected database's delete or replace):
+        // shown in the plan beside conflicts, and apply refuses the whole plan.
+        for c in &plan.changes {
+            if let Some(msg) = reconcile::owner(&self.regs, &c.id.kind).and_then(|r| r.guard(c)) {
+                plan.conflicts.push(plan::Conflict {
+                    id: c.id.clone(),
+                    physical_id: c.physical_id().unwrap_or_default().to_string(),
+                    message: msg,
+                });
+            }
+        }
+        Ok(plan)
     }
 
     async fn execute(&self, plan: &Plan, observed: &[Observed], cli: &Cli, ui: &Ui) -> Result<()> {
@@ -159,7 +171,7 @@ impl Session {
                 .map(|c| format!("{}: {}", c.id, c.message))
                 .collect();
             bail!(
-                "refusing to apply: {} conflict(s), nothing was changed:\n  {}",
+                "refusing to apply: {} blocking problem(s), nothing was changed:\n  {}",
                 list.len(),
                 list.join("\n  ")
             );
@@ -254,7 +266,7 @@ async fn plan_cmd(cli: &Cli, a: &PlanArgs, opts: &AwsOpts, ui: &Ui) -> Result<Ex
     ui.verbose(&format!("{} API calls in {:.2} s", s.calls(), s.elapsed()));
     if !plan.conflicts.is_empty() {
         bail!(
-            "the plan has {} conflict(s) with resources rtech does not own",
+            "the plan is blocked by {} problem(s): conflicts with resources rtech does not own, or changes a service refuses",
             plan.conflicts.len()
         );
     }
@@ -425,5 +437,27 @@ pub fn outputs(observed: &[Observed]) -> serde_json::Value {
         sgs.insert(o.id.name.clone(), o.physical_id.clone().into());
     }
     out.insert("security_group_ids".into(), sgs.into());
+    let attr = |kind: &str, name: &str, key: &str| -> serde_json::Value {
+        owned(kind, name)
+            .into_iter()
+            .find(|o| o.id.name == name)
+            .and_then(|o| o.attrs.get(key).cloned())
+            .into()
+    };
+    out.insert(
+        "docdb_endpoint".into(),
+        attr("docdb_cluster", "main", "endpoint"),
+    );
+    out.insert(
+        "docdb_reader_endpoint".into(),
+        attr("docdb_cluster", "main", "reader_endpoint"),
+    );
+    out.insert(
+        "redis_primary_endpoint".into(),
+        attr("redis", "main", "primary_endpoint"),
+    );
+    // ARNs only: a secret's value is never an output.
+    out.insert("docdb_secret_arn".into(), attr("secret", "docdb", "arn"));
+    out.insert("redis_secret_arn".into(), attr("secret", "redis", "arn"));
     serde_json::Value::Object(out)
 }

@@ -315,7 +315,7 @@ pub fn diff(input: &DiffInput) -> Result<Plan, PlanError> {
                         id: id.clone(),
                         physical_id: f.physical_id.clone(),
                         message: format!(
-                            "{} ({}) already exists without rtech's tags; rtech will not modify or delete it (delete or rename it, or tag it {}={} {}={} {}={} to adopt it)",
+                            "conflict: {} ({}) already exists without rtech's tags; rtech will not modify or delete it (delete or rename it, or tag it {}={} {}={} {}={} to adopt it)",
                             r.name, f.physical_id, crate::model::TAG_PROJECT, input.project, crate::model::TAG_ENV, input.env, crate::model::TAG_ID, id
                         ),
                     });

@@ -120,7 +120,7 @@ pub fn text(plan: &Plan, st: Style, spec_file: &str) -> String {
     for c in &plan.conflicts {
         let _ = writeln!(
             out,
-            "  {} {}: conflict: {}",
+            "  {} {}: {}",
             st.red("  !"),
             st.bold(&c.id.to_string()),
             c.message
@@ -162,7 +162,7 @@ pub fn text(plan: &Plan, st: Style, spec_file: &str) -> String {
             out,
             "{}",
             st.red(&format!(
-                "{} conflict(s): apply will refuse until they are resolved.",
+                "{} blocking problem(s) above: apply will refuse until they are resolved.",
                 plan.conflicts.len()
             ))
         );

@@ -484,7 +484,7 @@ fn a_foreign_resource_with_a_wanted_id_is_a_conflict_not_a_change() {
     assert_eq!(c.physical_id, "sg-0f00");
     assert!(
         c.message
-            .starts_with("rtech-dev-app (sg-0f00) already exists without rtech's tags"),
+            .starts_with("conflict: rtech-dev-app (sg-0f00) already exists without rtech's tags"),
         "{}",
         c.message
     );

@@ -5,7 +5,10 @@
 //! then wait until AWS reports it settled). The diff itself is the engine's generic field diff
 //! over the normalised properties each service produces, steered by its `KindSchema`s.
 
+pub mod docdb;
 pub mod network;
+pub mod redis;
+pub mod secrets;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -15,7 +18,7 @@ use async_trait::async_trait;
 use crate::aws::{AwsError, Clients};
 use crate::engine::progress::Task;
 use crate::model::{Attrs, Observed, Resource};
-use crate::plan::KindSchema;
+use crate::plan::{Change, KindSchema};
 use crate::spec::Spec;
 
 /// What a reconciler needs to talk to AWS about one env.
@@ -48,23 +51,39 @@ pub trait Reconciler: Send + Sync {
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError>;
     /// Make one change and wait until it has settled; return the resource's attributes.
     async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError>;
+    /// Refuse a planned change before anything runs (e.g. deleting a protected cluster):
+    /// the reason is shown in the plan and apply refuses the whole plan.
+    fn guard(&self, _change: &Change) -> Option<String> {
+        None
+    }
 }
 
 /// Every service's resources for a spec (pure).
 pub fn expand(spec: &Spec) -> Vec<Resource> {
     let mut out = network::expand(spec);
+    out.extend(secrets::expand(spec));
+    out.extend(docdb::expand(spec));
+    out.extend(redis::expand(spec));
     out.sort_by(|a, b| a.id.cmp(&b.id));
     out
 }
 
 /// All reconcilers, in a fixed order.
 pub fn registry() -> Vec<Arc<dyn Reconciler>> {
-    vec![Arc::new(network::Network)]
+    vec![
+        Arc::new(network::Network),
+        Arc::new(secrets::Secrets),
+        Arc::new(docdb::Docdb),
+        Arc::new(redis::Redis),
+    ]
 }
 
 /// The schema of a kind, across all services.
 pub fn schema(kind: &str) -> Option<&'static KindSchema> {
-    network::KINDS.iter().find(|k| k.kind == kind)
+    [network::KINDS, secrets::KINDS, docdb::KINDS, redis::KINDS]
+        .into_iter()
+        .flatten()
+        .find(|k| k.kind == kind)
 }
 
 /// The reconciler that owns a kind.

@@ -1,7 +1,9 @@
 //! The env spec: `envs/<env>.toml`, parsed with serde (`deny_unknown_fields`) and validated.
 //! Every error names the file, line, column and key path.
 
+pub mod data;
 pub mod network;
+pub mod windows;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -107,6 +109,9 @@ pub struct RawSpec {
     #[serde(default)]
     pub tags: BTreeMap<String, Spanned<String>>,
     pub network: Spanned<network::RawNetwork>,
+    pub docdb: Option<Spanned<data::RawDocdb>>,
+    pub redis: Option<Spanned<data::RawRedis>>,
+    pub secrets: Option<Spanned<data::RawSecrets>>,
 }
 
 /// A validated env spec: what `expand` reads.
@@ -117,6 +122,12 @@ pub struct Spec {
     pub region: String,
     pub tags: BTreeMap<String, String>,
     pub network: network::Network,
+    /// DocumentDB, when the spec has a `[docdb]` section.
+    pub docdb: Option<data::Docdb>,
+    /// ElastiCache Redis, when the spec has a `[redis]` section.
+    pub redis: Option<data::Redis>,
+    /// How the data tier's secrets are deleted.
+    pub secrets: data::Secrets,
     /// Where it came from, for messages.
     pub file: String,
 }
@@ -236,6 +247,19 @@ fn validate(src: &Source, raw: RawSpec, expected_env: &str) -> Result<Spec, Vec<
         tags.insert(k.clone(), v.get_ref().clone());
     }
     let network = network::validate(&mut errs, &raw.network, region);
+    let docdb = raw
+        .docdb
+        .as_ref()
+        .map(|d| data::validate_docdb(&mut errs, d));
+    let redis = raw
+        .redis
+        .as_ref()
+        .map(|r| data::validate_redis(&mut errs, r));
+    let secrets = raw
+        .secrets
+        .as_ref()
+        .map(|s| data::validate_secrets(&mut errs, s))
+        .unwrap_or_default();
     if !errs.list.is_empty() {
         errs.list.sort_by_key(|e| (e.line, e.col));
         return Err(errs.list);
@@ -246,6 +270,9 @@ fn validate(src: &Source, raw: RawSpec, expected_env: &str) -> Result<Spec, Vec<
         region: region.clone(),
         tags,
         network: network.expect("no errors means a network"),
+        docdb,
+        redis,
+        secrets,
         file: src.file.to_string(),
     })
 }

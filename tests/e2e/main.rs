@@ -2,6 +2,9 @@
 //! One test binary (fast builds); modules by area.
 
 mod cli;
+mod docdb;
 mod emulator;
 mod network;
+mod redis;
+mod secrets;
 mod support;

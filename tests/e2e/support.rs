@@ -26,6 +26,8 @@ pub fn rtech_std(emu: &Emulator) -> std::process::Command {
         .env("AWS_REGION", "us-east-1")
         .env("AWS_MAX_ATTEMPTS", "2")
         .env("NO_COLOR", "1")
+        // The emulator's documented quirks (e.g. ElastiCache groups that stay `deleting`).
+        .env("RTECH_EMULATOR_QUIRKS", "1")
         .env_remove("AWS_PROFILE");
     c
 }
@@ -272,4 +274,32 @@ pub async fn physical(ec2: &aws_sdk_ec2::Client, env: &str, rid: &str) -> String
     };
     assert_eq!(ids.len(), 1, "{rid} in {env}: {ids:?}");
     ids[0].clone()
+}
+
+/// A DocumentDB client that fails fast on the emulator's 500s.
+pub async fn docdb(emu: &Emulator) -> aws_sdk_docdb::Client {
+    let conf = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(&emu.url)
+        .credentials_provider(aws_sdk_docdb::config::Credentials::new(
+            "test", "test", None, None, "e2e",
+        ))
+        .retry_config(RetryConfig::standard().with_max_attempts(1))
+        .load()
+        .await;
+    aws_sdk_docdb::Client::new(&conf)
+}
+
+/// An ElastiCache client that fails fast on the emulator's 500s.
+pub async fn elasticache(emu: &Emulator) -> aws_sdk_elasticache::Client {
+    let conf = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(&emu.url)
+        .credentials_provider(aws_sdk_elasticache::config::Credentials::new(
+            "test", "test", None, None, "e2e",
+        ))
+        .retry_config(RetryConfig::standard().with_max_attempts(1))
+        .load()
+        .await;
+    aws_sdk_elasticache::Client::new(&conf)
 }

@@ -1,0 +1,1107 @@
+//! DocumentDB: expansion, the normalisers that turn AWS's answers into properties, the diffs
+//! they produce (pending modifications, replace reasons), the guard, and the spec section.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_docdb::types::{
+    AvailabilityZone, DbCluster, DbClusterParameterGroup, DbInstance, DbSubnetGroup,
+    PendingModifiedValues, Subnet, VpcSecurityGroupMembership,
+};
+
+use super::*;
+use crate::model::Ref;
+use crate::plan::{diff, Action, DiffInput, Plan};
+
+const NETWORK_DEV: &str = r#"project = "rtech"
+env = "dev"
+region = "us-east-1"
+
+[tags]
+Environment = "development"
+
+[network]
+cidr = "10.10.0.0/20"
+az_count = 2
+nat = "single"
+public_subnets = ["10.10.0.0/24", "10.10.1.0/24"]
+private_subnets = ["10.10.8.0/23", "10.10.10.0/23"]
+"#;
+
+const DOCDB_DEV: &str = r#"
+[docdb]
+instance_class = "db.t3.medium"
+instances = 1
+backup_retention_days = 1
+skip_final_snapshot = true
+apply_immediately = true
+"#;
+
+const PROD: &str = r#"project = "rtech"
+env = "prod"
+region = "us-east-1"
+
+[network]
+cidr = "10.0.0.0/16"
+az_count = 3
+nat = "one_per_az"
+
+[docdb]
+instance_class = "db.r6g.large"
+instances = 2
+backup_retention_days = 7
+backup_window = "03:00-04:00"
+maintenance_window = "sun:04:00-sun:05:00"
+deletion_protection = true
+"#;
+
+fn spec(file_env: &str, text: &str) -> Spec {
+    crate::spec::parse(&format!("envs/{file_env}.toml"), text, file_env)
+        .unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+fn dev_text() -> String {
+    format!("{NETWORK_DEV}{DOCDB_DEV}")
+}
+
+fn dev() -> Spec {
+    spec("dev", &dev_text())
+}
+
+fn prod() -> Spec {
+    spec("prod", PROD)
+}
+
+fn get<'a>(rs: &'a [Resource], id: &str) -> &'a Resource {
+    rs.iter()
+        .find(|r| r.id.to_string() == id)
+        .unwrap_or_else(|| panic!("no {id}"))
+}
+
+fn reference(v: &Value) -> String {
+    match v {
+        Value::Ref(r) => format!("{}.{}", r.resource, r.attr),
+        other => panic!("not a reference: {other:?}"),
+    }
+}
+
+fn id(s: &str) -> ResourceId {
+    s.parse().unwrap()
+}
+
+// --- expand ------------------------------------------------------------------------------------
+
+#[test]
+fn no_docdb_section_means_no_docdb_resources() {
+    assert!(expand(&spec("dev", NETWORK_DEV)).is_empty());
+}
+
+#[test]
+fn dev_expands_to_groups_cluster_and_one_instance() {
+    let rs = expand(&dev());
+    let ids: Vec<String> = rs.iter().map(|r| r.id.to_string()).collect();
+    assert_eq!(
+        ids,
+        [
+            "docdb_subnet_group/main",
+            "docdb_param_group/main",
+            "docdb_cluster/main",
+            "docdb_instance/1"
+        ]
+    );
+    for r in &rs {
+        assert!(crate::reconcile::schema(&r.id.kind).is_some(), "{}", r.id);
+    }
+
+    let sg = get(&rs, "docdb_subnet_group/main");
+    assert_eq!(sg.name, "rtech-dev-docdb");
+    assert_eq!(sg.get_str("name"), Some("rtech-dev-docdb"));
+    let subnets = sg.props["subnet_ids"].as_map().unwrap();
+    assert_eq!(
+        subnets
+            .iter()
+            .map(|(k, v)| (k.as_str(), reference(v)))
+            .collect::<Vec<_>>(),
+        [
+            ("us-east-1a", "subnet/private-a.id".to_string()),
+            ("us-east-1b", "subnet/private-b.id".to_string())
+        ]
+    );
+    assert!(sg.deps.contains(&id("subnet/private-a")));
+
+    let pg = get(&rs, "docdb_param_group/main");
+    assert_eq!(pg.get_str("name"), Some("rtech-dev-docdb5"));
+    assert_eq!(pg.get_str("family"), Some("docdb5.0"));
+    let params = pg.props["parameters"].as_map().unwrap();
+    assert_eq!(params["tls"], Value::str("enabled"));
+    assert_eq!(params["audit_logs"], Value::str("enabled"));
+    assert_eq!(params["profiler"], Value::str("enabled"));
+
+    let c = get(&rs, "docdb_cluster/main");
+    assert_eq!(c.get_str("identifier"), Some("rtech-dev-docdb"));
+    assert_eq!(c.get_str("engine"), Some("docdb"));
+    assert_eq!(c.get_str("engine_version"), Some("5.0.0"));
+    assert_eq!(c.get_str("master_username"), Some("rtechadmin"));
+    assert_eq!(c.props["storage_encrypted"], Value::Bool(true));
+    assert_eq!(c.props["port"], Value::Int(27017));
+    assert_eq!(c.props["backup_retention_period"], Value::Int(1));
+    assert_eq!(c.get_str("preferred_backup_window"), Some("03:00-04:00"));
+    assert_eq!(
+        c.get_str("preferred_maintenance_window"),
+        Some("sun:04:00-sun:05:00")
+    );
+    assert_eq!(
+        c.props["enabled_cloudwatch_logs_exports"],
+        Value::List(vec![Value::str("audit"), Value::str("profiler")])
+    );
+    assert_eq!(c.props["deletion_protection"], Value::Bool(false));
+    assert_eq!(c.props[ENGINE_DOWNGRADE], Value::Null);
+    assert_eq!(
+        reference(&c.props["db_subnet_group_name"]),
+        "docdb_subnet_group/main.id"
+    );
+    assert_eq!(
+        reference(&c.props["db_cluster_parameter_group_name"]),
+        "docdb_param_group/main.id"
+    );
+    assert_eq!(
+        c.props["vpc_security_group_ids"],
+        Value::List(vec![Value::reference(&id("sg/docdb"), "id")])
+    );
+    assert_eq!(
+        reference(&c.props["master_password_secret"]),
+        "secret/docdb.arn"
+    );
+    assert_eq!(
+        reference(&c.props["password_id"]),
+        "secret/docdb.generated_id"
+    );
+    for d in [
+        "secret/docdb",
+        "sg/docdb",
+        "docdb_subnet_group/main",
+        "docdb_param_group/main",
+    ] {
+        assert!(c.deps.contains(&id(d)), "the cluster depends on {d}");
+    }
+    // The password itself is in no property: only where to find it, and which one it is.
+    let password_props: Vec<&String> = c.props.keys().filter(|k| k.contains("password")).collect();
+    assert_eq!(password_props, ["master_password_secret", "password_id"]);
+    assert!(password_props.iter().all(|k| c.props[*k].is_unknown()));
+
+    let i = get(&rs, "docdb_instance/1");
+    assert_eq!(i.get_str("identifier"), Some("rtech-dev-docdb-1"));
+    assert_eq!(i.get_str("instance_class"), Some("db.t3.medium"));
+    assert_eq!(i.get_str("availability_zone"), Some("us-east-1a"));
+    assert_eq!(
+        reference(&i.props["cluster_identifier"]),
+        "docdb_cluster/main.id"
+    );
+    assert!(i.deps.contains(&id("docdb_cluster/main")));
+}
+
+#[test]
+fn every_resource_is_tagged_and_the_cluster_carries_its_deletion_policy() {
+    let rs = expand(&dev());
+    for r in &rs {
+        let t = r.props["tags"].as_map().unwrap();
+        let get = |k: &str| t.get(k).and_then(Value::as_str);
+        assert_eq!(get("rtech:project"), Some("rtech"), "{}", r.id);
+        assert_eq!(get("rtech:env"), Some("dev"), "{}", r.id);
+        assert_eq!(get("rtech:id"), Some(r.id.to_string().as_str()));
+        assert_eq!(get("Name"), Some(r.name.as_str()));
+        assert_eq!(get("Environment"), Some("development"));
+        assert!(get(TAG_PASSWORD_ID).is_none() && get(TAG_PASSWORD_SECRET).is_none());
+    }
+    let c = get(&rs, "docdb_cluster/main").props["tags"]
+        .as_map()
+        .unwrap();
+    assert_eq!(c[TAG_FINAL_SNAPSHOT], Value::str("skip"));
+    assert_eq!(c[TAG_APPLY_IMMEDIATELY], Value::str("true"));
+    let i = get(&rs, "docdb_instance/1").props["tags"].as_map().unwrap();
+    assert_eq!(i[TAG_APPLY_IMMEDIATELY], Value::str("true"));
+    assert!(!i.contains_key(TAG_FINAL_SNAPSHOT));
+
+    let p = expand(&prod());
+    let c = get(&p, "docdb_cluster/main").props["tags"]
+        .as_map()
+        .unwrap();
+    assert_eq!(
+        c[TAG_FINAL_SNAPSHOT],
+        Value::str("take"),
+        "the default keeps a snapshot"
+    );
+    assert_eq!(c[TAG_APPLY_IMMEDIATELY], Value::str("false"));
+}
+
+#[test]
+fn prod_has_protected_cluster_and_instances_spread_over_the_azs() {
+    let rs = expand(&prod());
+    let c = get(&rs, "docdb_cluster/main");
+    assert_eq!(c.get_str("identifier"), Some("rtech-prod-docdb"));
+    assert_eq!(c.props["deletion_protection"], Value::Bool(true));
+    assert_eq!(c.props["backup_retention_period"], Value::Int(7));
+    let azs: Vec<(&str, &str, &str)> = rs
+        .iter()
+        .filter(|r| r.id.kind == INSTANCE)
+        .map(|r| {
+            (
+                r.get_str("identifier").unwrap(),
+                r.get_str("instance_class").unwrap(),
+                r.get_str("availability_zone").unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        azs,
+        [
+            ("rtech-prod-docdb-1", "db.r6g.large", "us-east-1a"),
+            ("rtech-prod-docdb-2", "db.r6g.large", "us-east-1b")
+        ]
+    );
+    // Three private subnets in the subnet group.
+    let sg = get(&rs, "docdb_subnet_group/main");
+    assert_eq!(sg.props["subnet_ids"].as_map().unwrap().len(), 3);
+}
+
+#[test]
+fn more_instances_than_azs_wrap_round_robin() {
+    let rs = expand(&spec(
+        "prod",
+        &PROD.replace("instances = 2", "instances = 5"),
+    ));
+    let azs: Vec<&str> = rs
+        .iter()
+        .filter(|r| r.id.kind == INSTANCE)
+        .map(|r| r.get_str("availability_zone").unwrap())
+        .collect();
+    assert_eq!(
+        azs,
+        [
+            "us-east-1a",
+            "us-east-1b",
+            "us-east-1c",
+            "us-east-1a",
+            "us-east-1b"
+        ]
+    );
+}
+
+#[test]
+fn spec_switches_shape_parameters_logs_and_the_4_0_family() {
+    let text = format!(
+        "{NETWORK_DEV}\n[docdb]\nengine_version = \"4.0.0\"\ntls = false\naudit_logs = false\nmaster_username = \"appadmin\"\n"
+    );
+    let rs = expand(&spec("dev", &text));
+    let pg = get(&rs, "docdb_param_group/main");
+    assert_eq!(pg.get_str("family"), Some("docdb4.0"));
+    assert_eq!(pg.get_str("name"), Some("rtech-dev-docdb4"));
+    let params = pg.props["parameters"].as_map().unwrap();
+    assert_eq!(params["tls"], Value::str("disabled"));
+    assert_eq!(params["audit_logs"], Value::str("disabled"));
+    assert_eq!(params["profiler"], Value::str("enabled"));
+    let c = get(&rs, "docdb_cluster/main");
+    assert_eq!(
+        c.props["enabled_cloudwatch_logs_exports"],
+        Value::List(vec![Value::str("profiler")])
+    );
+    assert_eq!(c.get_str("master_username"), Some("appadmin"));
+    assert_eq!(c.get_str("engine_version"), Some("4.0.0"));
+}
+
+#[test]
+fn whole_env_expansion_orders_secret_network_cluster_instances() {
+    let rs = crate::reconcile::expand(&dev());
+    let plan = diff(&DiffInput {
+        project: "rtech",
+        env: "dev",
+        region: "us-east-1",
+        desired: &rs,
+        observed: &[],
+        schema: &crate::reconcile::schema,
+        targets: &[],
+        destroy: false,
+    })
+    .expect("every dependency is in the expansion");
+    let pos = |x: &str| {
+        plan.changes
+            .iter()
+            .position(|c| c.id.to_string() == x)
+            .unwrap()
+    };
+    assert!(pos("secret/docdb") < pos("docdb_cluster/main"));
+    assert!(pos("sg/docdb") < pos("docdb_cluster/main"));
+    assert!(pos("subnet/private-b") < pos("docdb_subnet_group/main"));
+    assert!(pos("docdb_subnet_group/main") < pos("docdb_cluster/main"));
+    assert!(pos("docdb_param_group/main") < pos("docdb_cluster/main"));
+    assert!(pos("docdb_cluster/main") < pos("docdb_instance/1"));
+    assert!(pos("docdb_cluster/main") < pos("secret_connection/docdb"));
+    assert_eq!(expand(&dev()), expand(&dev()), "deterministic");
+}
+
+// --- a live world built from the SDK's own types -------------------------------------------
+
+const ENDPOINT: &str = "c.cluster-x.docdb.amazonaws.com";
+const READER_ENDPOINT: &str = "c.cluster-ro-x.docdb.amazonaws.com";
+
+/// Attribute values for resources outside DocumentDB (they only need to be consistent).
+fn fake(r: &ResourceId, attr: &str) -> String {
+    format!("{r}:{attr}")
+}
+
+fn resolve(r: &Resource, rs: &[Resource]) -> Resource {
+    let lookup = |x: &Ref| -> Option<String> {
+        if x.resource.kind.starts_with("docdb_") && x.attr == "id" {
+            let target = rs.iter().find(|t| t.id == x.resource)?;
+            let key = if target.props.contains_key("identifier") {
+                "identifier"
+            } else {
+                "name"
+            };
+            return target.get_str(key).map(String::from);
+        }
+        if x.resource.kind == CLUSTER {
+            return Some(
+                match x.attr.as_str() {
+                    "endpoint" => ENDPOINT,
+                    "reader_endpoint" => READER_ENDPOINT,
+                    "port" => "27017",
+                    a => panic!("no cluster attribute {a}"),
+                }
+                .to_string(),
+            );
+        }
+        Some(fake(&x.resource, &x.attr))
+    };
+    let mut r = r.clone();
+    r.props = r
+        .props
+        .iter()
+        .map(|(k, v)| (k.clone(), v.resolve(&lookup)))
+        .collect();
+    r
+}
+
+fn tags_of(r: &Resource) -> BTreeMap<String, String> {
+    r.props["tags"]
+        .as_map()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+        .collect()
+}
+
+fn strs(v: &Value) -> Vec<String> {
+    strings(Some(v))
+}
+
+/// What DocumentDB would answer for a resource created exactly as desired.
+fn live(r: &Resource, rs: &[Resource]) -> Observed {
+    let r = resolve(r, rs);
+    if !r.id.kind.starts_with("docdb_") {
+        // Another service's resource, exactly as desired.
+        let mut o = Observed::new(r.id.clone(), fake(&r.id, "id"));
+        o.props = r.props.clone();
+        for a in ["arn", "generated_id", "allocation_id"] {
+            o.attrs.insert(a.into(), fake(&r.id, a));
+        }
+        return o;
+    }
+    let t = tags_of(&r);
+    let mut o = match r.id.kind.as_str() {
+        SUBNET_GROUP => {
+            let mut g = DbSubnetGroup::builder()
+                .db_subnet_group_name(s(&r, "name"))
+                .db_subnet_group_description(s(&r, "description"));
+            for (az, sid) in r.props["subnet_ids"].as_map().unwrap() {
+                g = g.subnets(
+                    Subnet::builder()
+                        .subnet_identifier(sid.as_str().unwrap())
+                        .subnet_availability_zone(AvailabilityZone::builder().name(az).build())
+                        .build(),
+                );
+            }
+            let mut o = Observed::new(r.id.clone(), s(&r, "name"));
+            o.props = subnet_group_props(&g.build());
+            o
+        }
+        PARAM_GROUP => {
+            let g = DbClusterParameterGroup::builder()
+                .db_cluster_parameter_group_name(s(&r, "name"))
+                .db_parameter_group_family(s(&r, "family"))
+                .description(s(&r, "description"))
+                .build();
+            let params = parameters(r.props["parameters"].as_map().unwrap(), None);
+            let mut o = Observed::new(r.id.clone(), s(&r, "name"));
+            o.props = param_group_props(&g, &params);
+            o
+        }
+        CLUSTER => {
+            let mut c = DbCluster::builder()
+                .db_cluster_identifier(s(&r, "identifier"))
+                .engine(s(&r, "engine"))
+                .engine_version(s(&r, "engine_version"))
+                .master_username(s(&r, "master_username"))
+                .storage_encrypted(flag(&r, "storage_encrypted"))
+                .db_subnet_group(s(&r, "db_subnet_group_name"))
+                .port(int(&r, "port"))
+                .backup_retention_period(int(&r, "backup_retention_period"))
+                .preferred_backup_window(s(&r, "preferred_backup_window"))
+                // AWS may answer in another case: normalised.
+                .preferred_maintenance_window(s(&r, "preferred_maintenance_window").to_uppercase())
+                .deletion_protection(flag(&r, "deletion_protection"))
+                .db_cluster_parameter_group(s(&r, "db_cluster_parameter_group_name"))
+                .db_cluster_arn(format!(
+                    "arn:aws:rds:us-east-1:1:cluster:{}",
+                    s(&r, "identifier")
+                ))
+                .endpoint(ENDPOINT)
+                .reader_endpoint(READER_ENDPOINT)
+                .status("available");
+            // AWS's own order, not the spec's.
+            for l in strs(&r.props["enabled_cloudwatch_logs_exports"])
+                .into_iter()
+                .rev()
+            {
+                c = c.enabled_cloudwatch_logs_exports(l);
+            }
+            for g in strs(&r.props["vpc_security_group_ids"]) {
+                c = c.vpc_security_groups(
+                    VpcSecurityGroupMembership::builder()
+                        .vpc_security_group_id(g)
+                        .status("active")
+                        .build(),
+                );
+            }
+            let mut t = t.clone();
+            t.insert(TAG_PASSWORD_ID.into(), s(&r, "password_id").into());
+            t.insert(
+                TAG_PASSWORD_SECRET.into(),
+                s(&r, "master_password_secret").into(),
+            );
+            let c = c.build();
+            let mut o = Observed::new(r.id.clone(), s(&r, "identifier"));
+            o.props = cluster_props(&c, &t, Some(s(&r, "engine_version")));
+            o.attrs = cluster_attrs(&c);
+            return o;
+        }
+        INSTANCE => {
+            let i = instance(&r, s(&r, "instance_class"), None);
+            let mut o = Observed::new(r.id.clone(), s(&r, "identifier"));
+            o.props = instance_props(&i);
+            o
+        }
+        k => panic!("no live form for {k}"),
+    };
+    o.props.insert("tags".into(), tags_prop(&t));
+    o
+}
+
+fn instance(r: &Resource, class: &str, pending: Option<&str>) -> DbInstance {
+    let mut b = DbInstance::builder()
+        .db_instance_identifier(s(r, "identifier"))
+        .db_cluster_identifier(s(r, "cluster_identifier"))
+        .db_instance_class(class)
+        .availability_zone(s(r, "availability_zone"))
+        .engine("docdb")
+        .db_instance_status("available");
+    if let Some(p) = pending {
+        b = b.pending_modified_values(
+            PendingModifiedValues::builder()
+                .db_instance_class(p)
+                .build(),
+        );
+    }
+    b.build()
+}
+
+/// The whole env (network, secrets, DocumentDB) as desired, and live exactly so.
+fn world(spec: &Spec) -> (Vec<Resource>, Vec<Observed>) {
+    let rs = crate::reconcile::expand(spec);
+    let obs = rs.iter().map(|r| live(r, &rs)).collect();
+    (rs, obs)
+}
+
+fn plan_of(desired: &[Resource], observed: &[Observed], destroy: bool) -> Plan {
+    let mut p = diff(&DiffInput {
+        project: "rtech",
+        env: "dev",
+        region: "us-east-1",
+        desired,
+        observed,
+        schema: &crate::reconcile::schema,
+        targets: &[],
+        destroy,
+    })
+    .unwrap();
+    for c in &p.changes {
+        if let Some(m) = guard(c) {
+            p.conflicts.push(crate::plan::Conflict {
+                id: c.id.clone(),
+                physical_id: c.physical_id().unwrap_or_default().into(),
+                message: m,
+            });
+        }
+    }
+    p
+}
+
+fn only_change<'a>(p: &'a Plan, id: &str) -> &'a Change {
+    assert_eq!(
+        p.changes
+            .iter()
+            .map(|c| c.id.to_string())
+            .collect::<Vec<_>>(),
+        [id],
+        "{:#?}",
+        p.changes
+    );
+    &p.changes[0]
+}
+
+fn paths(c: &Change) -> Vec<&str> {
+    c.fields.iter().map(|f| f.path.as_str()).collect()
+}
+
+fn with(obs: &mut [Observed], id: &str, f: impl FnOnce(&mut Observed)) {
+    f(obs.iter_mut().find(|o| o.id.to_string() == id).unwrap())
+}
+
+// --- diff ----------------------------------------------------------------------------------
+
+#[test]
+fn what_aws_answers_for_the_desired_state_diffs_empty() {
+    for s in [dev(), prod()] {
+        let (rs, obs) = world(&s);
+        let p = plan_of(&rs, &obs, false);
+        assert!(p.changes.is_empty(), "{}: {:#?}", s.env, p.changes);
+        assert!(p.conflicts.is_empty());
+    }
+}
+
+#[test]
+fn a_pending_class_change_counts_as_done() {
+    let (rs, mut obs) = world(&prod());
+    let desired = resolve(get(&rs, "docdb_instance/1"), &rs);
+    // Live: still the old class, the new one held for the maintenance window.
+    with(&mut obs, "docdb_instance/1", |o| {
+        let tags = o.props["tags"].clone();
+        o.props = instance_props(&instance(&desired, "db.r5.large", Some("db.r6g.large")));
+        o.props.insert("tags".into(), tags);
+    });
+    assert!(plan_of(&rs, &obs, false).changes.is_empty());
+
+    // Without the pending value it is a change of exactly that field, in place.
+    with(&mut obs, "docdb_instance/1", |o| {
+        let tags = o.props["tags"].clone();
+        o.props = instance_props(&instance(&desired, "db.r5.large", None));
+        o.props.insert("tags".into(), tags);
+    });
+    let p = plan_of(&rs, &obs, false);
+    let c = only_change(&p, "docdb_instance/1");
+    assert_eq!(c.action, Action::Update);
+    assert_eq!(paths(c), ["instance_class"]);
+}
+
+#[test]
+fn drifted_settings_are_in_place_updates_of_exactly_those_fields() {
+    let (rs, mut obs) = world(&prod());
+    with(&mut obs, "docdb_cluster/main", |o| {
+        o.props
+            .insert("backup_retention_period".into(), Value::Int(3));
+        o.props
+            .insert("deletion_protection".into(), Value::Bool(false));
+        o.props.insert(
+            "enabled_cloudwatch_logs_exports".into(),
+            Value::List(vec![Value::str("audit")]),
+        );
+    });
+    let p = plan_of(&rs, &obs, false);
+    let c = only_change(&p, "docdb_cluster/main");
+    assert_eq!(c.action, Action::Update);
+    assert_eq!(
+        paths(c),
+        [
+            "backup_retention_period",
+            "deletion_protection",
+            "enabled_cloudwatch_logs_exports"
+        ]
+    );
+    assert!(
+        p.conflicts.is_empty(),
+        "an update of a protected cluster is fine"
+    );
+}
+
+#[test]
+fn a_new_password_is_an_update_that_never_shows_the_password() {
+    let (rs, mut obs) = world(&dev());
+    with(&mut obs, "docdb_cluster/main", |o| {
+        o.props
+            .insert("password_id".into(), Value::str("old-generation"));
+    });
+    let p = plan_of(&rs, &obs, false);
+    let c = only_change(&p, "docdb_cluster/main");
+    assert_eq!(c.action, Action::Update);
+    assert_eq!(paths(c), ["password_id"]);
+
+    // The secret being created again: the id is unknown until then, still an update.
+    let (rs, mut obs) = world(&dev());
+    obs.retain(|o| o.id.to_string() != "secret/docdb");
+    let p = plan_of(&rs, &obs, false);
+    let cluster = p.changes.iter().find(|c| c.id.kind == CLUSTER).unwrap();
+    assert_eq!(cluster.action, Action::Update);
+    assert_eq!(paths(cluster), ["master_password_secret", "password_id"]);
+}
+
+#[test]
+fn engine_downgrade_encryption_subnet_group_and_username_force_a_replace() {
+    type Drift = Box<dyn Fn(&mut Observed)>;
+    let cases: [(&str, Drift, &str); 4] = [
+        (
+            "engine",
+            Box::new(|o| {
+                o.props.insert("engine_version".into(), Value::str("6.0.0"));
+                o.props.insert(
+                    ENGINE_DOWNGRADE.into(),
+                    Value::str("6.0.0 to 5.0.0: DocumentDB cannot downgrade in place"),
+                );
+            }),
+            "engine_version_downgrade cannot change in place",
+        ),
+        (
+            "encryption",
+            Box::new(|o| {
+                o.props
+                    .insert("storage_encrypted".into(), Value::Bool(false));
+            }),
+            "storage_encrypted cannot change in place",
+        ),
+        (
+            "subnet group",
+            Box::new(|o| {
+                o.props
+                    .insert("db_subnet_group_name".into(), Value::str("default"));
+            }),
+            "db_subnet_group_name cannot change in place",
+        ),
+        (
+            "username",
+            Box::new(|o| {
+                o.props
+                    .insert("master_username".into(), Value::str("other"));
+            }),
+            "master_username cannot change in place",
+        ),
+    ];
+    for (what, change, reason) in cases {
+        let (rs, mut obs) = world(&dev());
+        with(&mut obs, "docdb_cluster/main", change);
+        let p = plan_of(&rs, &obs, false);
+        let c = p.changes.iter().find(|c| c.id.kind == CLUSTER).unwrap();
+        assert_eq!(c.action, Action::Replace, "{what}");
+        assert_eq!(c.reason.as_deref(), Some(reason), "{what}");
+        // The instances go and come back with their cluster (their cluster id is unknown).
+        let i = p.changes.iter().find(|c| c.id.kind == INSTANCE).unwrap();
+        assert_eq!(i.action, Action::Replace, "{what}");
+        assert!(p.conflicts.is_empty(), "dev is not protected: {what}");
+    }
+}
+
+#[test]
+fn observe_flags_a_downgrade_but_not_an_upgrade() {
+    let c = DbCluster::builder().engine_version("5.0.0").build();
+    let t = BTreeMap::new();
+    assert_eq!(
+        cluster_props(&c, &t, Some("4.0.0"))[ENGINE_DOWNGRADE],
+        Value::str("5.0.0 to 4.0.0: DocumentDB cannot downgrade in place")
+    );
+    assert_eq!(
+        cluster_props(&c, &t, Some("5.0.0"))[ENGINE_DOWNGRADE],
+        Value::Null
+    );
+    let old = DbCluster::builder().engine_version("4.0.0").build();
+    assert_eq!(
+        cluster_props(&old, &t, Some("5.0.0"))[ENGINE_DOWNGRADE],
+        Value::Null
+    );
+    assert_eq!(
+        cluster_props(&c, &t, None)[ENGINE_DOWNGRADE],
+        Value::Null,
+        "destroy"
+    );
+    assert_eq!(
+        cluster_props(
+            &DbCluster::builder().engine_version("10.0.0").build(),
+            &t,
+            Some("5.0.0")
+        )[ENGINE_DOWNGRADE]
+            .as_str()
+            .map(|s| s.starts_with("10.0.0 to 5.0.0")),
+        Some(true),
+        "versions compare as numbers"
+    );
+}
+
+#[test]
+fn an_engine_upgrade_is_in_place_with_a_new_parameter_group() {
+    let text4 = format!("{}engine_version = \"4.0.0\"\n", dev_text());
+    let (_, obs) = world(&spec("dev", &text4));
+    let (rs, _) = world(&dev());
+    let p = plan_of(&rs, &obs, false);
+    let action = |x: &str| {
+        p.changes
+            .iter()
+            .find(|c| c.id.to_string() == x)
+            .map(|c| c.action)
+    };
+    assert_eq!(action("docdb_param_group/main"), Some(Action::Replace));
+    assert_eq!(action("docdb_cluster/main"), Some(Action::Update));
+    assert_eq!(action("docdb_instance/1"), None);
+    let c = p.changes.iter().find(|c| c.id.kind == CLUSTER).unwrap();
+    assert_eq!(
+        paths(c),
+        ["db_cluster_parameter_group_name", "engine_version"]
+    );
+}
+
+#[test]
+fn instance_count_changes_add_and_remove_instances() {
+    let (_, obs) = world(&prod());
+    let three = spec("prod", &PROD.replace("instances = 2", "instances = 3"));
+    let (rs3, _) = world(&three);
+    let p = plan_of(&rs3, &obs, false);
+    let c = only_change(&p, "docdb_instance/3");
+    assert_eq!(c.action, Action::Create);
+    assert_eq!(
+        c.desired.as_ref().unwrap().get_str("availability_zone"),
+        Some("us-east-1c")
+    );
+
+    let one = spec("prod", &PROD.replace("instances = 2", "instances = 1"));
+    let (rs1, _) = world(&one);
+    let p = plan_of(&rs1, &obs, false);
+    let c = only_change(&p, "docdb_instance/2");
+    assert_eq!(c.action, Action::Delete);
+}
+
+// --- guard ---------------------------------------------------------------------------------
+
+fn observed_cluster(protected: bool) -> Observed {
+    Observed::new(id("docdb_cluster/main"), "rtech-prod-docdb")
+        .prop("deletion_protection", Value::Bool(protected))
+}
+
+fn change(action: Action, prior: Observed) -> Change {
+    Change {
+        id: prior.id.clone(),
+        action,
+        reason: None,
+        name: String::new(),
+        fields: vec![],
+        desired: None,
+        prior: Some(prior),
+    }
+}
+
+#[test]
+fn guard_refuses_deleting_or_replacing_a_protected_cluster() {
+    let msg = "refused: docdb_cluster/main (rtech-prod-docdb) has deletion protection on; set docdb.deletion_protection = false in the spec and apply, then destroy";
+    assert_eq!(
+        guard(&change(Action::Delete, observed_cluster(true))).as_deref(),
+        Some(msg)
+    );
+    assert_eq!(
+        guard(&change(Action::Replace, observed_cluster(true))).as_deref(),
+        Some(msg)
+    );
+    assert_eq!(guard(&change(Action::Update, observed_cluster(true))), None);
+    assert_eq!(
+        guard(&change(Action::Delete, observed_cluster(false))),
+        None
+    );
+    let instance = Observed::new(id("docdb_instance/1"), "rtech-prod-docdb-1")
+        .prop("deletion_protection", Value::Bool(true));
+    assert_eq!(guard(&change(Action::Delete, instance)), None);
+    // Through the trait, as the plan calls it.
+    assert_eq!(
+        Docdb
+            .guard(&change(Action::Delete, observed_cluster(true)))
+            .as_deref(),
+        Some(msg)
+    );
+}
+
+#[test]
+fn destroying_a_protected_env_is_refused_and_an_unprotected_one_deletes_in_order() {
+    let (_, obs) = world(&prod());
+    let p = plan_of(&[], &obs, true);
+    assert_eq!(p.conflicts.len(), 1, "{:#?}", p.conflicts);
+    assert_eq!(p.conflicts[0].id, id("docdb_cluster/main"));
+
+    let (_, mut obs) = world(&dev());
+    // Observed dependencies, as observe records them.
+    with(&mut obs, "docdb_instance/1", |o| {
+        o.deps.insert(id("docdb_cluster/main"));
+    });
+    with(&mut obs, "docdb_cluster/main", |o| {
+        for d in [
+            "docdb_subnet_group/main",
+            "docdb_param_group/main",
+            "sg/docdb",
+        ] {
+            o.deps.insert(id(d));
+        }
+    });
+    with(&mut obs, "docdb_subnet_group/main", |o| {
+        o.deps.insert(id("subnet/private-a"));
+    });
+    let p = plan_of(&[], &obs, true);
+    assert!(p.conflicts.is_empty());
+    let pos = |x: &str| {
+        p.changes
+            .iter()
+            .position(|c| c.id.to_string() == x)
+            .unwrap()
+    };
+    assert!(pos("docdb_instance/1") < pos("docdb_cluster/main"));
+    assert!(pos("docdb_cluster/main") < pos("docdb_subnet_group/main"));
+    assert!(pos("docdb_cluster/main") < pos("docdb_param_group/main"));
+    assert!(pos("docdb_cluster/main") < pos("sg/docdb"));
+    assert!(pos("docdb_subnet_group/main") < pos("subnet/private-a"));
+    // And the executor's steps follow those edges.
+    let steps = crate::engine::steps(&p.changes);
+    let step_of = |x: &str| {
+        steps
+            .iter()
+            .position(|s| p.changes[s.change].id.to_string() == x)
+            .unwrap()
+    };
+    assert!(steps[step_of("docdb_cluster/main")]
+        .after
+        .contains(&step_of("docdb_instance/1")));
+}
+
+// --- normalisers -----------------------------------------------------------------------------
+
+#[test]
+fn password_tags_are_properties_not_tags() {
+    let t: BTreeMap<String, String> = [
+        ("Name", "x"),
+        (TAG_PASSWORD_ID, "gen"),
+        (TAG_PASSWORD_SECRET, "arn:secret"),
+        (TAG_FINAL_SNAPSHOT, "skip"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let props = cluster_props(&DbCluster::builder().build(), &t, None);
+    let tags = props["tags"].as_map().unwrap();
+    assert_eq!(
+        tags.keys().collect::<Vec<_>>(),
+        ["Name", TAG_FINAL_SNAPSHOT]
+    );
+    assert_eq!(props["password_id"], Value::str("gen"));
+    assert_eq!(props["master_password_secret"], Value::str("arn:secret"));
+    // Without the tags (removed out of band): unknown, so the next apply resets the password.
+    let bare = cluster_props(&DbCluster::builder().build(), &BTreeMap::new(), None);
+    assert_eq!(bare["password_id"], Value::Null);
+}
+
+#[test]
+fn aws_tags_are_dropped_and_attrs_carry_what_dependants_need() {
+    let t = tag_map(&[
+        Tag::builder()
+            .key("aws:cloudformation:stack")
+            .value("x")
+            .build(),
+        Tag::builder().key("Name").value("n").build(),
+    ]);
+    assert_eq!(t.keys().collect::<Vec<_>>(), ["Name"]);
+    let c = DbCluster::builder()
+        .db_cluster_identifier("rtech-dev-docdb")
+        .db_cluster_arn("arn:aws:rds:us-east-1:1:cluster:rtech-dev-docdb")
+        .endpoint("w.example")
+        .reader_endpoint("r.example")
+        .port(27017)
+        .build();
+    let a = cluster_attrs(&c);
+    assert_eq!(a["id"], "rtech-dev-docdb");
+    assert_eq!(a["arn"], "arn:aws:rds:us-east-1:1:cluster:rtech-dev-docdb");
+    assert_eq!(a["endpoint"], "w.example");
+    assert_eq!(a["reader_endpoint"], "r.example");
+    assert_eq!(a["port"], "27017");
+}
+
+#[test]
+fn missing_parameters_read_as_engine_defaults() {
+    let g = DbClusterParameterGroup::builder()
+        .db_cluster_parameter_group_name("rtech-dev-docdb5")
+        .db_parameter_group_family("docdb5.0")
+        .build();
+    let props = param_group_props(&g, &[]);
+    let p = props["parameters"].as_map().unwrap();
+    assert_eq!(p["tls"], Value::str("enabled"));
+    assert_eq!(p["audit_logs"], Value::str("disabled"));
+    assert_eq!(p["profiler"], Value::str("disabled"));
+    // Parameters rtech does not manage are ignored.
+    let other = Parameter::builder()
+        .parameter_name("ttl_monitor")
+        .parameter_value("disabled")
+        .build();
+    assert_eq!(
+        param_group_props(&g, &[other])["parameters"]
+            .as_map()
+            .unwrap()
+            .len(),
+        3
+    );
+}
+
+#[test]
+fn only_changed_parameters_are_sent_with_their_apply_method() {
+    let after: BTreeMap<String, Value> = [
+        ("audit_logs", "enabled"),
+        ("profiler", "enabled"),
+        ("tls", "disabled"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), Value::str(v)))
+    .collect();
+    let mut before = after.clone();
+    before.insert("tls".into(), Value::str("enabled"));
+    let sent = parameters(&after, Some(&before));
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].parameter_name(), Some("tls"));
+    assert_eq!(sent[0].apply_method(), Some(&ApplyMethod::PendingReboot));
+    let all = parameters(&after, None);
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[0].apply_method(), Some(&ApplyMethod::Immediate));
+}
+
+#[test]
+fn two_subnets_in_one_az_both_show() {
+    let sub = |id: &str, az: &str| {
+        Subnet::builder()
+            .subnet_identifier(id)
+            .subnet_availability_zone(AvailabilityZone::builder().name(az).build())
+            .build()
+    };
+    let g = DbSubnetGroup::builder()
+        .subnets(sub("subnet-1", "us-east-1a"))
+        .subnets(sub("subnet-2", "us-east-1a"))
+        .build();
+    let m = subnet_group_props(&g)["subnet_ids"]
+        .as_map()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        m.keys().collect::<Vec<_>>(),
+        ["us-east-1a", "us-east-1a#subnet-2"]
+    );
+}
+
+#[test]
+fn final_snapshot_names_carry_the_utc_time() {
+    let t = std::time::UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+    assert_eq!(
+        final_snapshot_id("rtech-prod-docdb", t),
+        "rtech-prod-docdb-final-20261118110640"
+    );
+}
+
+// --- the [docdb] spec section ------------------------------------------------------------------
+
+fn spec_errors(docdb: &str) -> Vec<crate::spec::SpecError> {
+    let text = format!("{NETWORK_DEV}\n[docdb]\n{docdb}");
+    crate::spec::parse("envs/dev.toml", &text, "dev").expect_err("invalid")
+}
+
+/// The one error, and the 1-based line of `needle` in the spec text.
+fn located(docdb: &str, needle: &str) -> (crate::spec::SpecError, usize) {
+    let errs = spec_errors(docdb);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    let text = format!("{NETWORK_DEV}\n[docdb]\n{docdb}");
+    let line = text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    (errs[0].clone(), line)
+}
+
+#[test]
+fn bad_instance_class_is_located() {
+    let (e, line) = located("instance_class = \"db.m9.huge\"\n", "db.m9.huge");
+    assert_eq!(
+        (e.line, e.col, e.path.as_str()),
+        (line, 18, "docdb.instance_class")
+    );
+    assert!(e.message.contains("db.<family>.<size>"), "{}", e.message);
+    assert!(e
+        .to_string()
+        .starts_with(&format!("envs/dev.toml:{line}:18: docdb.instance_class:")));
+}
+
+#[test]
+fn retention_outside_1_to_35_is_located() {
+    for bad in ["0", "36"] {
+        let (e, line) = located(
+            &format!("backup_retention_days = {bad}\n"),
+            "backup_retention_days",
+        );
+        assert_eq!(
+            (e.line, e.path.as_str()),
+            (line, "docdb.backup_retention_days")
+        );
+        assert!(e.message.contains("out of range: 1 to 35"), "{}", e.message);
+    }
+}
+
+#[test]
+fn malformed_windows_are_located() {
+    let (e, line) = located("backup_window = \"3am-4am\"\n", "3am");
+    assert_eq!(
+        (e.line, e.col, e.path.as_str()),
+        (line, 17, "docdb.backup_window")
+    );
+    assert!(e.message.contains("hh:mm-hh:mm"), "{}", e.message);
+    let (e, line) = located(
+        "maintenance_window = \"sunday:04:00-sun:05:00\"\n",
+        "sunday",
+    );
+    assert_eq!(
+        (e.line, e.path.as_str()),
+        (line, "docdb.maintenance_window")
+    );
+    assert!(e.message.contains("ddd:hh:mm-ddd:hh:mm"), "{}", e.message);
+}
+
+#[test]
+fn overlapping_backup_and_maintenance_windows_are_located() {
+    let (e, line) = located(
+        "backup_window = \"03:00-04:00\"\nmaintenance_window = \"tue:03:30-tue:04:30\"\n",
+        "maintenance_window",
+    );
+    assert_eq!(
+        (e.line, e.path.as_str()),
+        (line, "docdb.maintenance_window")
+    );
+    assert!(
+        e.message.contains("overlaps the backup window"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn the_repo_envs_docdb_sections_are_valid() {
+    for env in ["dev", "staging", "prod"] {
+        let text =
+            std::fs::read_to_string(format!("{}/envs/{env}.toml", env!("CARGO_MANIFEST_DIR")))
+                .unwrap();
+        let s = crate::spec::parse(&format!("envs/{env}.toml"), &text, env).unwrap();
+        if let Some(d) = &s.docdb {
+            let rs = expand(&s);
+            assert_eq!(
+                rs.iter().filter(|r| r.id.kind == INSTANCE).count(),
+                d.instances as usize
+            );
+        }
+    }
+}

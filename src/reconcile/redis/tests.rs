@@ -1,0 +1,777 @@
+//! Redis: expansion, the normalisation observe does (pending modifications, versions, the
+//! emulator echo), replace reasons through the real diff, and the requests the emulator lacks.
+
+use aws_sdk_elasticache::types::{
+    AutomaticFailoverStatus, CacheCluster, Endpoint, MultiAzStatus, NodeGroup, NodeGroupMember,
+    PendingAutomaticFailoverStatus, PendingModifiedValues, ReplicationGroupPendingModifiedValues,
+    SecurityGroupMembership, Subnet,
+};
+
+use super::*;
+use crate::plan::{diff, Action, DiffInput, Plan};
+
+const NETWORK: &str = r#"project = "rtech"
+env = "dev"
+region = "us-east-1"
+
+[network]
+cidr = "10.10.0.0/20"
+az_count = 2
+nat = "single"
+public_subnets = ["10.10.0.0/24", "10.10.1.0/24"]
+private_subnets = ["10.10.8.0/23", "10.10.10.0/23"]
+"#;
+
+const DEV_REDIS: &str = r#"
+[redis]
+node_type = "cache.t3.micro"
+replicas = 0
+snapshot_retention_days = 0
+skip_final_snapshot = true
+apply_immediately = true
+"#;
+
+const PROD_REDIS: &str = r#"
+[redis]
+node_type = "cache.t3.micro"
+replicas = 1
+snapshot_retention_days = 7
+"#;
+
+fn spec(redis: &str) -> Spec {
+    let text = format!("{NETWORK}{redis}");
+    crate::spec::parse("envs/dev.toml", &text, "dev").unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+fn get<'a>(rs: &'a [Resource], id: &str) -> &'a Resource {
+    rs.iter()
+        .find(|r| r.id.to_string() == id)
+        .unwrap_or_else(|| panic!("no {id}"))
+}
+
+fn refs(v: &Value) -> Vec<String> {
+    let mut out = vec![];
+    v.refs(&mut out);
+    out.iter()
+        .map(|r| format!("{}.{}", r.resource, r.attr))
+        .collect()
+}
+
+fn tag<'a>(r: &'a Resource, key: &str) -> Option<&'a str> {
+    r.props.get("tags")?.as_map()?.get(key)?.as_str()
+}
+
+fn rid_of(s: &str) -> ResourceId {
+    s.parse().unwrap()
+}
+
+#[test]
+fn no_redis_section_means_no_resources() {
+    let s = crate::spec::parse("envs/dev.toml", NETWORK, "dev").unwrap();
+    assert!(expand(&s).is_empty());
+}
+
+#[test]
+fn dev_is_one_node_without_failover_and_skips_the_final_snapshot() {
+    let rs = expand(&spec(DEV_REDIS));
+    assert_eq!(rs.len(), 2);
+    let sng = get(&rs, "cache_subnet_group/main");
+    assert_eq!(sng.name, "rtech-dev-redis");
+    assert_eq!(
+        refs(&sng.props["subnet_ids"]),
+        ["subnet/private-a.id", "subnet/private-b.id"]
+    );
+    let g = get(&rs, "redis/main");
+    assert_eq!(g.name, "rtech-dev-redis");
+    assert_eq!(g.props["num_cache_clusters"], Value::Int(1));
+    assert_eq!(g.props["automatic_failover"], Value::Bool(false));
+    assert_eq!(g.props["multi_az"], Value::Bool(false));
+    assert_eq!(g.props["port"], Value::Int(6379));
+    assert_eq!(g.get_str("engine"), Some("redis"));
+    assert_eq!(g.get_str("engine_version"), Some("7.1"));
+    assert_eq!(
+        g.get_str("cache_subnet_group_name"),
+        Some("rtech-dev-redis")
+    );
+    assert_eq!(refs(&g.props["security_group_ids"]), ["sg/redis.id"]);
+    assert_eq!(g.props["snapshot_retention_limit"], Value::Int(0));
+    assert_eq!(
+        g.props["snapshot_window"],
+        Value::Null,
+        "no snapshots, no window to compare"
+    );
+    assert_eq!(tag(g, TAG_FINAL_SNAPSHOT), Some("skip"));
+    assert_eq!(tag(g, TAG_APPLY_IMMEDIATELY), Some("true"));
+    assert_eq!(tag(g, "rtech:id"), Some("redis/main"));
+    assert!(
+        !g.props.contains_key("apply_immediately"),
+        "apply_immediately is a tag, not a compared field"
+    );
+    for dep in ["cache_subnet_group/main", "sg/redis", "secret/redis"] {
+        assert!(g.deps.contains(&rid_of(dep)), "redis/main depends on {dep}");
+    }
+}
+
+#[test]
+fn prod_is_a_primary_and_a_replica_with_failover_and_multi_az() {
+    let rs = expand(&spec(PROD_REDIS));
+    let g = get(&rs, "redis/main");
+    assert_eq!(g.props["num_cache_clusters"], Value::Int(2));
+    assert_eq!(g.props["automatic_failover"], Value::Bool(true));
+    assert_eq!(g.props["multi_az"], Value::Bool(true));
+    assert_eq!(g.props["snapshot_retention_limit"], Value::Int(7));
+    assert_eq!(g.get_str("snapshot_window"), Some("05:00-06:00"));
+    assert_eq!(
+        g.get_str("preferred_maintenance_window"),
+        Some("sun:06:00-sun:07:00")
+    );
+    assert_eq!(tag(g, TAG_FINAL_SNAPSHOT), Some("take"));
+    assert_eq!(tag(g, TAG_APPLY_IMMEDIATELY), Some("false"));
+}
+
+#[test]
+fn the_auth_token_is_referenced_only_with_transit_encryption() {
+    let with = expand(&spec(PROD_REDIS));
+    let g = get(&with, "redis/main");
+    assert_eq!(refs(&g.props["auth_token_secret"]), ["secret/redis.arn"]);
+    assert_eq!(
+        refs(&g.props["auth_token_id"]),
+        ["secret/redis.generated_id"]
+    );
+    assert!(g.sensitive.is_empty(), "ids and ARNs are not secrets");
+    for r in &with {
+        for k in r.props.keys() {
+            assert!(
+                !k.contains("token") || k.starts_with("auth_token_"),
+                "{}: {k}",
+                r.id
+            );
+        }
+    }
+
+    let without = expand(&spec(&format!("{PROD_REDIS}transit_encryption = false\n")));
+    let g = get(&without, "redis/main");
+    assert!(!g.props.contains_key("auth_token_secret"));
+    assert!(!g.props.contains_key("auth_token_id"));
+    assert!(!g.deps.contains(&rid_of("secret/redis")));
+    assert_eq!(g.props["transit_encryption"], Value::Bool(false));
+}
+
+#[test]
+fn versions_normalise_to_the_spec_line_and_downgrades_are_spotted() {
+    assert_eq!(normalise_version("7.1.0", Some("7.1")), "7.1");
+    assert_eq!(normalise_version("7.1.4", Some("7.1")), "7.1");
+    assert_eq!(normalise_version("7.0.7", Some("7.1")), "7.0.7");
+    assert_eq!(normalise_version("7.1.0", None), "7.1.0");
+    assert!(is_downgrade("7.2.4", "7.1"));
+    assert!(is_downgrade("7.1", "7.0"));
+    assert!(!is_downgrade("7.1.0", "7.1"));
+    assert!(!is_downgrade("7.0.7", "7.1"));
+    assert!(!is_downgrade("7.1", "7.1.0"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// observe → diff
+
+const ARN: &str = "arn:aws:elasticache:us-east-1:123456789012:replicationgroup:rtech-dev-redis";
+const SECRET_ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rtech/dev/redis-AbC";
+
+/// What AWS reports for the group `desired` describes, as the SDK types.
+fn live(
+    desired: &Resource,
+) -> (
+    aws_sdk_elasticache::types::builders::ReplicationGroupBuilder,
+    aws_sdk_elasticache::types::builders::CacheClusterBuilder,
+    BTreeMap<String, String>,
+) {
+    let n = desired.props["num_cache_clusters"].as_int().unwrap();
+    let ha = desired.props["automatic_failover"].as_bool().unwrap();
+    let mut ng = NodeGroup::builder()
+        .node_group_id("0001")
+        .primary_endpoint(
+            Endpoint::builder()
+                .address("master.rtech-dev-redis.abc.use1.cache.amazonaws.com")
+                .port(6379)
+                .build(),
+        )
+        .reader_endpoint(
+            Endpoint::builder()
+                .address("replica.rtech-dev-redis.abc.use1.cache.amazonaws.com")
+                .port(6379)
+                .build(),
+        );
+    let mut g =
+        ReplicationGroup::builder()
+            .replication_group_id("rtech-dev-redis")
+            .arn(ARN)
+            .description(desired.get_str("description").unwrap())
+            .status("available")
+            .engine("redis")
+            .cache_node_type(desired.get_str("node_type").unwrap())
+            .automatic_failover(if ha {
+                AutomaticFailoverStatus::Enabled
+            } else {
+                AutomaticFailoverStatus::Disabled
+            })
+            .multi_az(if ha {
+                MultiAzStatus::Enabled
+            } else {
+                MultiAzStatus::Disabled
+            })
+            .at_rest_encryption_enabled(true)
+            .transit_encryption_enabled(true)
+            .snapshot_retention_limit(
+                desired.props["snapshot_retention_limit"].as_int().unwrap() as i32
+            )
+            // AWS keeps a window even without snapshots.
+            .snapshot_window(desired.get_str("snapshot_window").unwrap_or("03:30-04:30"));
+    for i in 1..=n {
+        let id = format!("rtech-dev-redis-00{i}");
+        g = g.member_clusters(&id);
+        ng = ng.node_group_members(
+            NodeGroupMember::builder()
+                .cache_cluster_id(&id)
+                .current_role(if i == 1 { "primary" } else { "replica" })
+                .build(),
+        );
+    }
+    let g = g.node_groups(ng.build());
+    let member = CacheCluster::builder()
+        .cache_cluster_id("rtech-dev-redis-001")
+        .engine("redis")
+        .engine_version("7.1.0")
+        .cache_subnet_group_name("rtech-dev-redis")
+        .security_groups(
+            SecurityGroupMembership::builder()
+                .security_group_id("sg-redis")
+                .status("active")
+                .build(),
+        )
+        .preferred_maintenance_window("sun:06:00-sun:07:00");
+    let mut tags: BTreeMap<String, String> = desired.props["tags"]
+        .as_map()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+        .collect();
+    tags.insert(TAG_AUTH_TOKEN_SECRET.into(), SECRET_ARN.into());
+    tags.insert(TAG_AUTH_TOKEN_ID.into(), "gen-1".into());
+    (g, member, tags)
+}
+
+/// What the group references, as live and owned.
+fn neighbours() -> Vec<Observed> {
+    let mut sg = Observed::new(rid_of("sg/redis"), "sg-redis");
+    sg.attrs.insert("id".into(), "sg-redis".into());
+    let mut secret = Observed::new(rid_of("secret/redis"), SECRET_ARN);
+    secret.attrs.insert("arn".into(), SECRET_ARN.into());
+    secret.attrs.insert("generated_id".into(), "gen-1".into());
+    let sng = Observed::new(rid_of("cache_subnet_group/main"), "rtech-dev-redis");
+    vec![sg, secret, sng]
+}
+
+/// The plan for `redis/main` alone (its neighbours are observed, not desired).
+fn plan_for(desired: &Resource, observed: Observed) -> Plan {
+    let mut all = neighbours();
+    all.push(observed);
+    let mut plan = diff(&DiffInput {
+        project: "rtech",
+        env: "dev",
+        region: "us-east-1",
+        desired: std::slice::from_ref(desired),
+        observed: &all,
+        schema: &crate::reconcile::schema,
+        targets: &[],
+        destroy: false,
+    })
+    .unwrap();
+    // The neighbours are not desired here: their deletes are not what these tests look at.
+    plan.changes.retain(|c| c.id == rid_of("redis/main"));
+    plan
+}
+
+fn group_of(rs: &[Resource]) -> Resource {
+    get(rs, "redis/main").clone()
+}
+
+#[test]
+fn a_group_as_created_has_no_diff_and_the_attributes_dependants_need() {
+    for redis in [DEV_REDIS, PROD_REDIS] {
+        let d = group_of(&expand(&spec(redis)));
+        let (g, m, tags) = live(&d);
+        let o = observe_group(&g.build(), Some(&m.build()), &tags, Some(&d), false);
+        assert_eq!(o.attrs["id"], "rtech-dev-redis");
+        assert_eq!(o.attrs["arn"], ARN);
+        assert_eq!(
+            o.attrs["primary_endpoint"],
+            "master.rtech-dev-redis.abc.use1.cache.amazonaws.com"
+        );
+        assert!(o.attrs["reader_endpoint"].starts_with("replica."));
+        assert_eq!(o.attrs["port"], "6379");
+        assert!(
+            !o.props["tags"]
+                .as_map()
+                .unwrap()
+                .contains_key(TAG_AUTH_TOKEN_ID),
+            "the token's record is a property of its own"
+        );
+        let plan = plan_for(&d, o);
+        assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+    }
+}
+
+#[test]
+fn pending_modifications_count_as_done() {
+    let d = group_of(&expand(&spec(
+        &PROD_REDIS.replace("cache.t3.micro", "cache.t3.small"),
+    )));
+    let (g, m, tags) = live(&d);
+    // The live group still runs the old node type and has failover off, with the spec's
+    // values waiting for the maintenance window.
+    let g = g
+        .cache_node_type("cache.t3.micro")
+        .automatic_failover(AutomaticFailoverStatus::Disabled)
+        .pending_modified_values(
+            ReplicationGroupPendingModifiedValues::builder()
+                .automatic_failover_status(PendingAutomaticFailoverStatus::Enabled)
+                .build(),
+        )
+        .build();
+    let m = m
+        .engine_version("7.0.7")
+        .pending_modified_values(
+            PendingModifiedValues::builder()
+                .cache_node_type("cache.t3.small")
+                .engine_version("7.1.2")
+                .build(),
+        )
+        .build();
+    let o = observe_group(&g, Some(&m), &tags, Some(&d), false);
+    assert_eq!(o.get_str("node_type"), Some("cache.t3.small"));
+    assert_eq!(o.props["automatic_failover"], Value::Bool(true));
+    assert_eq!(o.get_str("engine_version"), Some("7.1"));
+    let plan = plan_for(&d, o);
+    assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+
+    // Without the pending values the same group shows exactly those fields.
+    let (g2, m2, tags) = live(&d);
+    let g2 = g2
+        .cache_node_type("cache.t3.micro")
+        .automatic_failover(AutomaticFailoverStatus::Disabled)
+        .build();
+    let o = observe_group(&g2, Some(&m2.build()), &tags, Some(&d), false);
+    let plan = plan_for(&d, o);
+    assert_eq!(plan.changes.len(), 1);
+    assert_eq!(plan.changes[0].action, Action::Update);
+    assert_eq!(
+        plan.changes[0].changed_props(),
+        ["automatic_failover", "node_type"]
+            .into_iter()
+            .map(String::from)
+            .collect()
+    );
+}
+
+#[test]
+fn a_transit_encryption_change_is_a_replace_with_the_reason() {
+    let d = group_of(&expand(&spec(PROD_REDIS)));
+    let (g, m, tags) = live(&d);
+    let g = g.transit_encryption_enabled(false).build();
+    let o = observe_group(&g, Some(&m.build()), &tags, Some(&d), false);
+    let plan = plan_for(&d, o);
+    assert_eq!(plan.changes.len(), 1);
+    let c = &plan.changes[0];
+    assert_eq!(c.action, Action::Replace);
+    assert!(
+        c.reason.as_deref().unwrap().contains("transit_encryption"),
+        "{:?}",
+        c.reason
+    );
+    let f = c
+        .fields
+        .iter()
+        .find(|f| f.path == "transit_encryption")
+        .unwrap();
+    assert!(f.forces_replacement);
+}
+
+#[test]
+fn an_engine_downgrade_is_a_replace_and_an_upgrade_is_an_update() {
+    let d = group_of(&expand(&spec(PROD_REDIS)));
+    let (g, m, tags) = live(&d);
+    let g = g.build();
+
+    let newer = m.clone().engine_version("7.2.4").build();
+    let o = observe_group(&g, Some(&newer), &tags, Some(&d), false);
+    assert_eq!(
+        o.get_str("engine_version_downgrade"),
+        Some("7.2.4 to 7.1: ElastiCache cannot downgrade in place")
+    );
+    let plan = plan_for(&d, o);
+    let c = &plan.changes[0];
+    assert_eq!(c.action, Action::Replace);
+    assert_eq!(
+        c.reason.as_deref(),
+        Some("engine_version_downgrade cannot change in place")
+    );
+    assert!(c.fields.iter().any(|f| f.path == "engine_version"));
+
+    let older = m.engine_version("7.0.7").build();
+    let o = observe_group(&g, Some(&older), &tags, Some(&d), false);
+    assert!(!o.props.contains_key("engine_version_downgrade"));
+    let plan = plan_for(&d, o);
+    let c = &plan.changes[0];
+    assert_eq!(c.action, Action::Update);
+    assert_eq!(
+        c.changed_props(),
+        ["engine_version".to_string()].into_iter().collect()
+    );
+}
+
+#[test]
+fn a_new_token_in_the_secret_is_an_update_not_a_replace() {
+    let d = group_of(&expand(&spec(PROD_REDIS)));
+    let (g, m, mut tags) = live(&d);
+    tags.insert(TAG_AUTH_TOKEN_ID.into(), "gen-0".into());
+    let o = observe_group(&g.build(), Some(&m.build()), &tags, Some(&d), false);
+    let plan = plan_for(&d, o);
+    let c = &plan.changes[0];
+    assert_eq!(c.action, Action::Update);
+    assert_eq!(
+        c.changed_props(),
+        ["auth_token_id".to_string()].into_iter().collect()
+    );
+}
+
+#[test]
+fn member_settings_come_from_the_echo_only_behind_the_emulator_switch() {
+    let mut d = group_of(&expand(&spec(DEV_REDIS)));
+    d.props.insert(
+        "security_group_ids".into(),
+        Value::List(vec![Value::str("sg-redis")]),
+    );
+    let (g, _, mut tags) = live(&d);
+    let g = g.build();
+    tags.insert(TAG_EMULATOR_ECHO.into(), echo_value(&d));
+    // Tag values allow letters, digits, spaces and _ . : / = + - @ only.
+    assert!(tags[TAG_EMULATOR_ECHO]
+        .chars()
+        .all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c)));
+
+    let honest = observe_group(&g, None, &tags, Some(&d), false);
+    for key in [
+        "engine_version",
+        "cache_subnet_group_name",
+        "security_group_ids",
+        "preferred_maintenance_window",
+    ] {
+        assert_eq!(honest.props[key], Value::Null, "{key} is not known");
+    }
+    let emulated = observe_group(&g, None, &tags, Some(&d), true);
+    assert_eq!(emulated.get_str("engine_version"), Some("7.1"));
+    assert_eq!(
+        emulated.get_str("cache_subnet_group_name"),
+        Some("rtech-dev-redis")
+    );
+    assert_eq!(
+        emulated.props["security_group_ids"],
+        Value::List(vec![Value::str("sg-redis")])
+    );
+    assert_eq!(
+        emulated.get_str("preferred_maintenance_window"),
+        Some("sun:06:00-sun:07:00")
+    );
+    assert!(!emulated.props["tags"]
+        .as_map()
+        .unwrap()
+        .contains_key(TAG_EMULATOR_ECHO));
+    let plan = plan_for(&group_of(&expand(&spec(DEV_REDIS))), emulated);
+    assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+}
+
+#[test]
+fn subnet_group_subnets_follow_the_spec_order() {
+    let rs = expand(&spec(DEV_REDIS));
+    let d = get(&rs, "cache_subnet_group/main");
+    let sng = CacheSubnetGroup::builder()
+        .cache_subnet_group_name("rtech-dev-redis")
+        .cache_subnet_group_description(d.get_str("description").unwrap())
+        .arn("arn:aws:elasticache:us-east-1:1:subnetgroup:rtech-dev-redis")
+        .subnets(Subnet::builder().subnet_identifier("subnet-aaa").build())
+        .subnets(Subnet::builder().subnet_identifier("subnet-bbb").build())
+        .build();
+    // subnet-aaa is private-b and subnet-bbb is private-a: AWS's order is not the spec's.
+    let rids = BTreeMap::from([
+        ("subnet-aaa".to_string(), rid_of("subnet/private-b")),
+        ("subnet-bbb".to_string(), rid_of("subnet/private-a")),
+    ]);
+    let o = observe_subnet_group(&sng, &BTreeMap::new(), &rids, Some(d));
+    assert_eq!(
+        o.props["subnet_ids"],
+        Value::List(vec![Value::str("subnet-bbb"), Value::str("subnet-aaa")])
+    );
+    assert!(o.deps.contains(&rid_of("subnet/private-a")));
+    assert_eq!(o.attrs["id"], "rtech-dev-redis");
+}
+
+// ---------------------------------------------------------------------------------------------
+// requests (several are calls the emulator does not implement)
+
+fn client() -> Client {
+    let conf = aws_sdk_elasticache::Config::builder()
+        .behavior_version(aws_sdk_elasticache::config::BehaviorVersion::latest())
+        .region(aws_sdk_elasticache::config::Region::new("us-east-1"))
+        .build();
+    Client::from_conf(conf)
+}
+
+/// The desired group with its references resolved, as the executor hands it over.
+fn resolved(redis: &str) -> Resource {
+    let mut d = group_of(&expand(&spec(redis)));
+    let lookup = |r: &crate::model::Ref| -> Option<String> {
+        Some(match (r.resource.to_string().as_str(), r.attr.as_str()) {
+            ("sg/redis", "id") => "sg-redis".into(),
+            ("secret/redis", "arn") => SECRET_ARN.into(),
+            ("secret/redis", "generated_id") => "gen-1".into(),
+            _ => return None,
+        })
+    };
+    d.props = d
+        .props
+        .iter()
+        .map(|(k, v)| (k.clone(), v.resolve(&lookup)))
+        .collect();
+    d
+}
+
+fn tag_of(tags: &[Tag], key: &str) -> Option<String> {
+    tags.iter()
+        .find(|t| t.key() == Some(key))
+        .and_then(|t| t.value().map(str::to_string))
+}
+
+#[test]
+fn create_asks_for_primary_plus_replicas_and_the_token_only_with_transit() {
+    let d = resolved(PROD_REDIS);
+    let req = create_request(&client(), &d, Some("not-a-real-token"), false);
+    let i = req.as_input();
+    assert_eq!(
+        i.get_replication_group_id().as_deref(),
+        Some("rtech-dev-redis")
+    );
+    assert_eq!(i.get_num_cache_clusters(), &Some(2));
+    assert_eq!(
+        i.get_replicas_per_node_group(),
+        &None,
+        "AWS gets NumCacheClusters only"
+    );
+    assert_eq!(i.get_automatic_failover_enabled(), &Some(true));
+    assert_eq!(i.get_multi_az_enabled(), &Some(true));
+    assert_eq!(i.get_transit_encryption_enabled(), &Some(true));
+    assert_eq!(i.get_at_rest_encryption_enabled(), &Some(true));
+    assert_eq!(i.get_auth_token().as_deref(), Some("not-a-real-token"));
+    assert_eq!(i.get_port(), &Some(6379));
+    assert_eq!(i.get_engine().as_deref(), Some("redis"));
+    assert_eq!(i.get_engine_version().as_deref(), Some("7.1"));
+    assert_eq!(
+        i.get_security_group_ids().as_deref(),
+        Some(&["sg-redis".to_string()][..])
+    );
+    assert_eq!(
+        i.get_cache_subnet_group_name().as_deref(),
+        Some("rtech-dev-redis")
+    );
+    assert_eq!(i.get_snapshot_retention_limit(), &Some(7));
+    assert_eq!(i.get_snapshot_window().as_deref(), Some("05:00-06:00"));
+    let tags = i.get_tags().clone().unwrap();
+    assert_eq!(tag_of(&tags, TAG_AUTH_TOKEN_ID).as_deref(), Some("gen-1"));
+    assert_eq!(
+        tag_of(&tags, TAG_AUTH_TOKEN_SECRET).as_deref(),
+        Some(SECRET_ARN)
+    );
+    assert_eq!(tag_of(&tags, TAG_FINAL_SNAPSHOT).as_deref(), Some("take"));
+    assert_eq!(
+        tag_of(&tags, TAG_EMULATOR_ECHO),
+        None,
+        "no echo against AWS"
+    );
+
+    // The emulator makes ReplicasPerNodeGroup + 1 members and ignores NumCacheClusters.
+    let emu = create_request(&client(), &d, Some("t"), true);
+    assert_eq!(emu.as_input().get_num_cache_clusters(), &Some(2));
+    assert_eq!(emu.as_input().get_replicas_per_node_group(), &Some(1));
+    assert!(tag_of(
+        emu.as_input().get_tags().as_deref().unwrap(),
+        TAG_EMULATOR_ECHO
+    )
+    .is_some());
+
+    let dev = resolved(&DEV_REDIS.replace(
+        "apply_immediately",
+        "transit_encryption = false\napply_immediately",
+    ));
+    let req = create_request(&client(), &dev, None, false);
+    let i = req.as_input();
+    assert_eq!(i.get_num_cache_clusters(), &Some(1));
+    assert_eq!(i.get_automatic_failover_enabled(), &Some(false));
+    assert_eq!(i.get_auth_token(), &None);
+    assert_eq!(i.get_transit_encryption_enabled(), &Some(false));
+    assert_eq!(i.get_snapshot_window(), &None);
+    assert_eq!(
+        tag_of(i.get_tags().as_deref().unwrap(), TAG_AUTH_TOKEN_ID),
+        None
+    );
+}
+
+fn set(keys: &[&str]) -> BTreeSet<String> {
+    keys.iter().map(|k| k.to_string()).collect()
+}
+
+#[test]
+fn modify_sends_only_the_changed_fields_and_the_specs_apply_immediately() {
+    let prod = resolved(PROD_REDIS);
+    let req = modify_request(&client(), "g", &prod, &set(&["snapshot_retention_limit"])).unwrap();
+    let i = req.as_input();
+    assert_eq!(i.get_snapshot_retention_limit(), &Some(7));
+    assert_eq!(
+        i.get_apply_immediately(),
+        &Some(false),
+        "prod waits for the window"
+    );
+    assert_eq!(i.get_cache_node_type(), &None);
+    assert_eq!(i.get_engine_version(), &None);
+    assert_eq!(i.get_automatic_failover_enabled(), &None);
+    assert_eq!(i.get_security_group_ids(), &None);
+    assert_eq!(i.get_auth_token(), &None);
+
+    let dev = resolved(DEV_REDIS);
+    let req = modify_request(
+        &client(),
+        "g",
+        &dev,
+        &set(&[
+            "node_type",
+            "multi_az",
+            "security_group_ids",
+            "preferred_maintenance_window",
+        ]),
+    )
+    .unwrap();
+    let i = req.as_input();
+    assert_eq!(i.get_apply_immediately(), &Some(true));
+    assert_eq!(i.get_cache_node_type().as_deref(), Some("cache.t3.micro"));
+    // Multi-AZ needs failover: both are sent together.
+    assert_eq!(i.get_multi_az_enabled(), &Some(false));
+    assert_eq!(i.get_automatic_failover_enabled(), &Some(false));
+    assert_eq!(
+        i.get_security_group_ids().as_deref(),
+        Some(&["sg-redis".to_string()][..])
+    );
+    assert_eq!(
+        i.get_preferred_maintenance_window().as_deref(),
+        Some("sun:06:00-sun:07:00")
+    );
+
+    // Tags, the token and replica counts go through other calls.
+    assert!(modify_request(
+        &client(),
+        "g",
+        &dev,
+        &set(&["tags", "auth_token_id", "num_cache_clusters"])
+    )
+    .is_none());
+}
+
+#[test]
+fn token_rotation_uses_rotate_and_applies_at_once() {
+    let req = rotate_token_request(&client(), "rtech-dev-redis", "not-a-real-token");
+    let i = req.as_input();
+    assert_eq!(
+        i.get_replication_group_id().as_deref(),
+        Some("rtech-dev-redis")
+    );
+    assert_eq!(i.get_auth_token().as_deref(), Some("not-a-real-token"));
+    assert_eq!(
+        i.get_auth_token_update_strategy(),
+        &Some(AuthTokenUpdateStrategyType::Rotate)
+    );
+    assert_eq!(i.get_apply_immediately(), &Some(true));
+}
+
+#[test]
+fn replica_counts_are_nodes_minus_the_primary_and_immediate() {
+    let up = increase_replicas_request(&client(), "g", 3);
+    assert_eq!(up.as_input().get_new_replica_count(), &Some(2));
+    assert_eq!(up.as_input().get_apply_immediately(), &Some(true));
+    assert_eq!(
+        up.as_input().get_replication_group_id().as_deref(),
+        Some("g")
+    );
+    let down = decrease_replicas_request(&client(), "g", 1);
+    assert_eq!(down.as_input().get_new_replica_count(), &Some(0));
+    assert_eq!(down.as_input().get_apply_immediately(), &Some(true));
+}
+
+#[test]
+fn delete_takes_a_final_snapshot_unless_the_group_says_skip() {
+    let now = DateTime::from_secs(1_795_639_409); // 2026-11-25T20:43:29Z
+    assert_eq!(
+        final_snapshot_name("rtech-prod-redis", now),
+        "rtech-prod-redis-final-20261125204329"
+    );
+    let with_tag = |v: Option<&str>| {
+        let mut t = BTreeMap::new();
+        if let Some(v) = v {
+            t.insert(TAG_FINAL_SNAPSHOT.to_string(), v.to_string());
+        }
+        Observed::new(rid_of("redis/main"), "rtech-prod-redis").prop("tags", Value::string_map(&t))
+    };
+    let take = delete_request(&client(), &with_tag(Some("take")), now);
+    assert_eq!(
+        take.as_input().get_final_snapshot_identifier().as_deref(),
+        Some("rtech-prod-redis-final-20261125204329")
+    );
+    assert_eq!(
+        take.as_input().get_replication_group_id().as_deref(),
+        Some("rtech-prod-redis")
+    );
+    let untagged = delete_request(&client(), &with_tag(None), now);
+    assert!(
+        untagged
+            .as_input()
+            .get_final_snapshot_identifier()
+            .is_some(),
+        "without the tag the data is kept"
+    );
+    let skip = delete_request(&client(), &with_tag(Some("skip")), now);
+    assert_eq!(skip.as_input().get_final_snapshot_identifier(), &None);
+}
+
+#[test]
+fn subnet_group_modify_and_delete_requests() {
+    let rs = expand(&spec(DEV_REDIS));
+    let mut d = get(&rs, "cache_subnet_group/main").clone();
+    d.props.insert(
+        "subnet_ids".into(),
+        Value::List(vec![Value::str("subnet-a"), Value::str("subnet-b")]),
+    );
+    let m = modify_subnet_group_request(&client(), &d, "rtech-dev-redis");
+    let i = m.as_input();
+    assert_eq!(
+        i.get_cache_subnet_group_name().as_deref(),
+        Some("rtech-dev-redis")
+    );
+    assert_eq!(
+        i.get_subnet_ids().as_deref(),
+        Some(&["subnet-a".to_string(), "subnet-b".to_string()][..])
+    );
+    assert_eq!(
+        i.get_cache_subnet_group_description().as_deref(),
+        Some("rtech dev: private subnets for ElastiCache Redis")
+    );
+    let del = delete_subnet_group_request(&client(), "rtech-dev-redis");
+    assert_eq!(
+        del.as_input().get_cache_subnet_group_name().as_deref(),
+        Some("rtech-dev-redis")
+    );
+}
