@@ -15,6 +15,19 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+/// Every page of a paginated Describe/List call, collected, with the error named after `$op`.
+macro_rules! all_pages {
+    ($req:expr, $op:literal) => {
+        $req.into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err($crate::aws::aws($op))
+    };
+}
+pub(crate) use all_pages;
+
 /// Where and as whom to talk to AWS (flags; the standard chain fills the rest).
 #[derive(Debug, Clone, Default)]
 pub struct AwsOpts {

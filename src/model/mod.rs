@@ -326,6 +326,42 @@ impl Observed {
     }
 }
 
+/// The `tags` property as plain strings.
+pub fn tags_of(props: &Props) -> BTreeMap<String, String> {
+    props
+        .get("tags")
+        .and_then(Value::as_map)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// What turns the live tags `before` into `after`: keys to remove, and keys to set (new or
+/// changed). Every service's tag sync is this, spoken in its own API.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct TagDelta {
+    pub removed: Vec<String>,
+    pub set: Vec<(String, String)>,
+}
+
+pub fn tag_delta(before: &BTreeMap<String, String>, after: &BTreeMap<String, String>) -> TagDelta {
+    TagDelta {
+        removed: before
+            .keys()
+            .filter(|k| !after.contains_key(*k))
+            .cloned()
+            .collect(),
+        set: after
+            .iter()
+            .filter(|(k, v)| before.get(*k) != Some(*v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    }
+}
+
 /// Our ownership tags plus the Name tag and the spec's extra tags.
 pub fn tags_for(
     project: &str,
@@ -368,6 +404,32 @@ mod tests {
         assert_eq!(v.resolve(&|_| Some("vpc-1".into())), Value::str("vpc-1"));
         assert_eq!(v.resolve(&|_| None), Value::Unknown);
         assert_eq!(v.to_string(), "(known after apply)");
+    }
+
+    #[test]
+    fn tag_delta_removes_missing_keys_and_sets_new_or_changed_ones() {
+        let m = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let d = tag_delta(
+            &m(&[("a", "1"), ("b", "2"), ("c", "3")]),
+            &m(&[("a", "1"), ("b", "9"), ("d", "4")]),
+        );
+        assert_eq!(d.removed, vec!["c".to_string()]);
+        assert_eq!(
+            d.set,
+            vec![
+                ("b".to_string(), "9".to_string()),
+                ("d".to_string(), "4".to_string())
+            ]
+        );
+        assert_eq!(
+            tag_delta(&m(&[("a", "1")]), &m(&[("a", "1")])),
+            TagDelta::default()
+        );
     }
 
     #[test]

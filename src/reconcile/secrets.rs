@@ -16,7 +16,8 @@ use serde_json::{Map, Value as J};
 use crate::aws::{aws, AwsError};
 use crate::engine::progress::Task;
 use crate::model::{
-    tags_for, Attrs, Observed, Resource, ResourceId, Value, TAG_ENV, TAG_ID, TAG_PROJECT,
+    tag_delta, tags_for, tags_of, Attrs, Observed, Resource, ResourceId, Value, TAG_ENV, TAG_ID,
+    TAG_PROJECT,
 };
 use crate::plan::KindSchema;
 use crate::reconcile::{Ctx, Op, Reconciler};
@@ -421,43 +422,23 @@ async fn sync_tags(
     prior: &Observed,
     desired: &Resource,
 ) -> Result<(), AwsError> {
-    let empty = BTreeMap::new();
-    let before = prior
-        .props
-        .get("tags")
-        .and_then(Value::as_map)
-        .unwrap_or(&empty);
-    let after = desired
-        .props
-        .get("tags")
-        .and_then(Value::as_map)
-        .unwrap_or(&empty);
-    let removed: Vec<String> = before
-        .keys()
-        .filter(|k| !after.contains_key(*k))
-        .cloned()
-        .collect();
-    if !removed.is_empty() {
+    let d = tag_delta(&tags_of(&prior.props), &tags_of(&desired.props));
+    if !d.removed.is_empty() {
         ctx.clients
             .secrets
             .untag_resource()
             .secret_id(arn)
-            .set_tag_keys(Some(removed))
+            .set_tag_keys(Some(d.removed))
             .send()
             .await
             .map_err(aws("secretsmanager:UntagResource"))?;
     }
-    let set: Vec<Tag> = after
-        .iter()
-        .filter(|(k, v)| before.get(*k) != Some(*v))
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v.as_str().unwrap_or_default())
-                .build()
-        })
-        .collect();
-    if !set.is_empty() {
+    if !d.set.is_empty() {
+        let set = d
+            .set
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
         ctx.clients
             .secrets
             .tag_resource()

@@ -24,28 +24,16 @@ use aws_sdk_docdb::types::{
     DbSubnetGroup, Filter, Parameter, Tag,
 };
 
-use crate::aws::{aws, retry_on, AwsError};
+use crate::aws::{all_pages, aws, retry_on, AwsError};
 use crate::engine::progress::Task;
 use crate::model::{
-    tags_for, Attrs, Observed, Ownership, Props, Resource, ResourceId, Value, TAG_ENV, TAG_ID,
-    TAG_PROJECT,
+    tag_delta, tags_for, tags_of, Attrs, Observed, Ownership, Props, Resource, ResourceId, Value,
+    TAG_ENV, TAG_ID, TAG_PROJECT,
 };
 use crate::plan::{Action, Change, KindSchema};
 use crate::reconcile::{secrets, Ctx, Op, Reconciler};
 use crate::spec::network::{Network as NetSpec, DOCDB_PORT};
 use crate::spec::Spec;
-
-/// Every page of a paginated DocumentDB Describe call, collected, the error named after `$op`.
-macro_rules! all_pages {
-    ($req:expr, $op:literal) => {
-        $req.into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(aws($op))
-    };
-}
 
 pub const SUBNET_GROUP: &str = "docdb_subnet_group";
 pub const PARAM_GROUP: &str = "docdb_param_group";
@@ -955,27 +943,9 @@ async fn sync_tags(
     desired: &Resource,
     extra: &[(&str, &str)],
 ) -> Result<(), AwsError> {
-    let empty = BTreeMap::new();
-    let before = prior
-        .props
-        .get("tags")
-        .and_then(Value::as_map)
-        .unwrap_or(&empty);
-    let after = desired
-        .props
-        .get("tags")
-        .and_then(Value::as_map)
-        .unwrap_or(&empty);
-    let removed: Vec<String> = before
-        .keys()
-        .filter(|k| !after.contains_key(*k))
-        .cloned()
-        .collect();
-    let mut set: Vec<Tag> = after
-        .iter()
-        .filter(|(k, v)| before.get(*k) != Some(*v))
-        .map(|(k, v)| tag(k, v.as_str().unwrap_or_default()))
-        .collect();
+    let d = tag_delta(&tags_of(&prior.props), &tags_of(&desired.props));
+    let removed = d.removed;
+    let mut set: Vec<Tag> = d.set.iter().map(|(k, v)| tag(k, v)).collect();
     set.extend(extra.iter().map(|(k, v)| tag(k, v)));
     let dd = &ctx.clients.docdb;
     if !removed.is_empty() {

@@ -11,27 +11,16 @@ use aws_sdk_ec2::types::{
     SecurityGroupRuleRequest, SecurityGroupRuleUpdate, Tag, TagSpecification, UserIdGroupPair,
 };
 
-use crate::aws::{aws, retry_on, AwsError};
+use crate::aws::{all_pages, aws, retry_on, AwsError};
 use crate::engine::progress::Task;
 use crate::model::{
-    tags_for, Attrs, Observed, Ownership, Resource, ResourceId, Value, TAG_ENV, TAG_ID, TAG_PROJECT,
+    tag_delta, tags_for, tags_of, Attrs, Observed, Ownership, Resource, ResourceId, Value, TAG_ENV,
+    TAG_ID, TAG_PROJECT,
 };
 use crate::plan::KindSchema;
 use crate::reconcile::{Ctx, Op, Reconciler};
 use crate::spec::network::{NatLayout, Network as NetSpec, DOCDB_PORT, REDIS_PORT};
 use crate::spec::Spec;
-
-/// Every page of a paginated EC2 Describe call, collected, with the error named after `$op`.
-macro_rules! all_pages {
-    ($req:expr, $op:literal) => {
-        $req.into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(aws($op))
-    };
-}
 
 pub const VPC: &str = "vpc";
 pub const SUBNET: &str = "subnet";
@@ -1291,46 +1280,28 @@ async fn sync_tags(
     prior: &Observed,
     desired: &Resource,
 ) -> Result<(), AwsError> {
-    let empty = BTreeMap::new();
-    let before = prior
-        .props
-        .get("tags")
-        .and_then(Value::as_map)
-        .unwrap_or(&empty);
-    let after = desired
-        .props
-        .get("tags")
-        .and_then(Value::as_map)
-        .unwrap_or(&empty);
-    let removed: Vec<Tag> = before
-        .keys()
-        .filter(|k| !after.contains_key(*k))
-        .map(|k| Tag::builder().key(k).build())
-        .collect();
-    let set: Vec<Tag> = after
-        .iter()
-        .filter(|(k, v)| before.get(*k) != Some(*v))
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v.as_str().unwrap_or_default())
-                .build()
-        })
-        .collect();
-    if !removed.is_empty() {
-        ctx.clients
-            .ec2
-            .delete_tags()
+    let d = tag_delta(&tags_of(&prior.props), &tags_of(&desired.props));
+    let ec2 = &ctx.clients.ec2;
+    if !d.removed.is_empty() {
+        let removed = d
+            .removed
+            .iter()
+            .map(|k| Tag::builder().key(k).build())
+            .collect();
+        ec2.delete_tags()
             .resources(physical)
             .set_tags(Some(removed))
             .send()
             .await
             .map_err(aws("ec2:DeleteTags"))?;
     }
-    if !set.is_empty() {
-        ctx.clients
-            .ec2
-            .create_tags()
+    if !d.set.is_empty() {
+        let set = d
+            .set
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
+        ec2.create_tags()
             .resources(physical)
             .set_tags(Some(set))
             .send()

@@ -42,7 +42,7 @@
 //!   Without the switch a missing member cluster is an error (`MemberClusterNotFound`), never a
 //!   plan built on guesses.
 //!
-//! scripts/moto_elasticache_shim.py (not wired into the launcher yet) fixes the first three in
+//! scripts/moto_elasticache_shim.py (applied by scripts/moto_server.py) fixes the first three in
 //! the emulator itself; everything here works with and without it.
 //!
 //! Calls moto does not implement (IncreaseReplicaCount, DecreaseReplicaCount,
@@ -72,7 +72,8 @@ use aws_smithy_types::DateTime;
 use crate::aws::{aws, retry_on, AwsError};
 use crate::engine::progress::Task;
 use crate::model::{
-    tags_for, Attrs, Observed, Ownership, Resource, ResourceId, Value, TAG_ENV, TAG_PROJECT,
+    tag_delta, tags_for, tags_of, Attrs, Observed, Ownership, Resource, ResourceId, Value, TAG_ENV,
+    TAG_PROJECT,
 };
 use crate::plan::KindSchema;
 use crate::reconcile::{Ctx, Op, Reconciler};
@@ -1100,25 +1101,16 @@ async fn sync_tags(
     after: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
     let ec = &ctx.clients.elasticache;
-    let removed: Vec<String> = before
-        .keys()
-        .filter(|k| !after.contains_key(*k))
-        .cloned()
-        .collect();
-    if !removed.is_empty() {
+    let d = tag_delta(before, after);
+    if !d.removed.is_empty() {
         ec.remove_tags_from_resource()
             .resource_name(arn)
-            .set_tag_keys(Some(removed))
+            .set_tag_keys(Some(d.removed))
             .send()
             .await
             .map_err(aws("elasticache:RemoveTagsFromResource"))?;
     }
-    let set: Vec<Tag> = elasticache_tags(
-        after
-            .iter()
-            .filter(|(k, v)| before.get(*k) != Some(*v))
-            .map(|(k, v)| (k, v.as_str())),
-    );
+    let set: Vec<Tag> = elasticache_tags(d.set.iter().map(|(k, v)| (k, v.as_str())));
     if !set.is_empty() {
         ec.add_tags_to_resource()
             .resource_name(arn)
@@ -1131,15 +1123,7 @@ async fn sync_tags(
 }
 
 fn observed_tags(o: &Observed) -> BTreeMap<String, String> {
-    o.props
-        .get("tags")
-        .and_then(Value::as_map)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                .collect()
-        })
-        .unwrap_or_default()
+    tags_of(&o.props)
 }
 
 async fn update_subnet_group(
