@@ -71,6 +71,26 @@ pub struct Clients {
     pub calls: CallCounter,
     pub endpoint: Option<String>,
     pub region: String,
+    /// The local emulator's documented gaps may be bridged: `RTECH_EMULATOR_QUIRKS=1` *and* a
+    /// loopback endpoint. Never true against AWS.
+    pub emulator_quirks: bool,
+}
+
+/// The switch for the emulator's documented gaps (README, "The local emulator").
+pub const QUIRKS_ENV: &str = "RTECH_EMULATOR_QUIRKS";
+
+/// `http://127.0.0.1:4566`, `http://localhost:…`, `http://[::1]:…`.
+pub fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let host = if let Some(v6) = rest.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default()
+    } else {
+        rest.split([':', '/']).next().unwrap_or_default()
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl Clients {
@@ -115,7 +135,13 @@ impl Clients {
                 .interceptor(calls.clone())
                 .build(),
         );
+        let requested = std::env::var(QUIRKS_ENV).is_ok_and(|v| v == "1");
+        let local = endpoint.as_deref().is_some_and(is_loopback_url);
+        if requested && !local {
+            eprintln!("warning: {QUIRKS_ENV}=1 ignored: the AWS endpoint is not a local emulator");
+        }
         Clients {
+            emulator_quirks: requested && local,
             ec2,
             sts,
             docdb,
@@ -288,6 +314,16 @@ mod tests {
             .await;
         assert_eq!(r.unwrap_err().code, "Other");
         assert_eq!(n, 2);
+    }
+
+    #[test]
+    fn only_loopback_endpoints_count_as_the_local_emulator() {
+        assert!(is_loopback_url("http://127.0.0.1:4566"));
+        assert!(is_loopback_url("http://localhost:5000/"));
+        assert!(is_loopback_url("http://[::1]:4566"));
+        assert!(!is_loopback_url("https://ec2.us-east-1.amazonaws.com"));
+        assert!(!is_loopback_url("http://127.example.com"));
+        assert!(!is_loopback_url("http://10.0.0.5:4566"));
     }
 
     #[test]

@@ -121,8 +121,9 @@ pub struct Report {
 }
 
 impl Report {
+    /// Everything ran and succeeded (a step left unstarted is never success).
     pub fn ok(&self) -> bool {
-        self.failures.is_empty() && !self.interrupted
+        self.failures.is_empty() && !self.interrupted && self.not_started == 0
     }
 }
 
@@ -258,13 +259,23 @@ pub async fn execute(
                     }
                 }
             }
-            _ = &mut ctrl_c, if !report.interrupted => {
+            _ = &mut ctrl_c => {
+                if report.interrupted {
+                    // A second Ctrl-C: leave now. Resources are tagged at creation, so the next
+                    // plan finds whatever the changes in flight got done.
+                    progress.println(&format!(
+                        "Interrupted again: exiting with {} change(s) in flight; they may be half-done. Run `rtech plan` to see what is left.",
+                        set.len()
+                    ));
+                    std::process::exit(130);
+                }
                 report.interrupted = true;
                 stop = true;
                 progress.println(&format!(
-                    "Interrupted: waiting for {} change(s) in flight to finish; nothing new starts. Run apply again to converge.",
+                    "Interrupted: waiting for {} change(s) in flight to finish; nothing new starts (Ctrl-C again to exit at once). Run apply again to converge.",
                     set.len()
                 ));
+                ctrl_c.set(tokio::signal::ctrl_c());
             }
         }
     }

@@ -29,7 +29,7 @@ pub const CONNECTION: &str = "secret_connection";
 pub static KINDS: &[KindSchema] = &[
     KindSchema {
         kind: SECRET,
-        force_new: &["name", "generated_key"],
+        force_new: &["name"],
     },
     KindSchema {
         kind: CONNECTION,
@@ -241,7 +241,13 @@ impl Reconciler for Secrets {
             for (_, n) in &wanted {
                 f = f.values(n);
             }
-            let mut pages = sm.list_secrets().filters(f.build()).into_paginator().send();
+            // Including secrets scheduled for deletion: their name is taken until they go.
+            let mut pages = sm
+                .list_secrets()
+                .filters(f.build())
+                .include_planned_deletion(true)
+                .into_paginator()
+                .send();
             while let Some(page) = pages.next().await {
                 let page = page.map_err(aws("secretsmanager:ListSecrets"))?;
                 for e in page.secret_list.unwrap_or_default() {
@@ -305,6 +311,7 @@ impl Reconciler for Secrets {
             }
         }
         let mut result = vec![];
+        let mut seen = std::collections::BTreeSet::new();
         for (e, tags) in ours {
             let Some(rid) = tags
                 .get(TAG_ID)
@@ -312,6 +319,15 @@ impl Reconciler for Secrets {
                 .filter(|r| r.kind == SECRET)
             else {
                 continue;
+            };
+            // A second secret claiming the same id gets its own, and is deleted as not desired.
+            let rid = if seen.insert(rid.clone()) {
+                rid
+            } else {
+                ResourceId::new(
+                    SECRET,
+                    format!("{}~{}", rid.name, e.name().unwrap_or_default()),
+                )
             };
             let arn = e.arn().unwrap_or_default().to_string();
             let json = values.remove(&arn).unwrap_or_default();
@@ -336,14 +352,27 @@ impl Reconciler for Secrets {
                 .and_then(J::as_str)
                 .unwrap_or_default()
                 .to_string();
-            let fields: BTreeMap<String, Value> = json
+            // Only the fields the spec declares are read back: whatever else the JSON holds
+            // (the generated value above all) never enters a property, so never a plan.
+            let declared: Vec<String> = desired
                 .iter()
-                .filter(|(k, _)| {
+                .find(|r| r.id == conn_id)
+                .and_then(|r| r.props.get("fields"))
+                .and_then(Value::as_map)
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default();
+            let fields: BTreeMap<String, Value> = declared
+                .iter()
+                .filter(|k| {
                     !matches!(k.as_str(), GENERATED_KEY | GENERATED_ID | "uri") && **k != generated
                 })
-                .filter_map(|(k, v)| Some((k.clone(), Value::str(v.as_str()?))))
+                .filter_map(|k| Some((k.clone(), Value::str(json.get(k)?.as_str()?))))
                 .collect();
-            if fields.is_empty() && !json.contains_key("uri") {
+            // The connection exists once anything beside the generated value was written.
+            let written = json
+                .keys()
+                .any(|k| !matches!(k.as_str(), GENERATED_KEY | GENERATED_ID) && *k != generated);
+            if !written {
                 continue;
             }
             let wanted = desired
@@ -389,6 +418,9 @@ impl Reconciler for Secrets {
                 }
                 if changed.contains("tags") {
                     sync_tags(ctx, arn, prior, desired).await?;
+                }
+                if changed.contains("generated_key") {
+                    return ensure_generated(ctx, arn, desired.get_str("generated_key")).await;
                 }
                 Ok(prior.attrs.clone())
             }
@@ -468,23 +500,31 @@ async fn create_secret(ctx: &Ctx, r: &Resource) -> Result<Attrs, AwsError> {
     // so a database still using that value stays in sync.
     if let Ok(d) = sm.describe_secret().secret_id(name).send().await {
         if d.deleted_date().is_some() {
+            let ours = d
+                .tags()
+                .iter()
+                .any(|t| t.key() == Some(TAG_PROJECT) && t.value() == Some(&ctx.project))
+                && d.tags()
+                    .iter()
+                    .any(|t| t.key() == Some(TAG_ENV) && t.value() == Some(&ctx.env));
+            if !ours {
+                return Err(AwsError::new(
+                    "secretsmanager:CreateSecret",
+                    "ResourceExistsException",
+                    format!("{name} is scheduled for deletion and is not rtech's: rtech will not restore or adopt it; wait for its deletion or remove it"),
+                ));
+            }
             sm.restore_secret()
                 .secret_id(name)
                 .send()
                 .await
                 .map_err(aws("secretsmanager:RestoreSecret"))?;
             let arn = d.arn().unwrap_or_default().to_string();
-            let v = sm
-                .get_secret_value()
-                .secret_id(&arn)
-                .send()
-                .await
-                .map_err(aws("secretsmanager:GetSecretValue"))?;
-            let json = parse(v.secret_string());
             let prior =
                 Observed::new(r.id.clone(), &arn).prop("tags", Value::Map(Default::default()));
             sync_tags(ctx, &arn, &prior, r).await?;
-            return Ok(attrs_of(&arn, &json));
+            // The value it had is kept; only a change of what the spec generates is made.
+            return ensure_generated(ctx, &arn, r.get_str("generated_key")).await;
         }
     }
     let mut json = Map::new();
@@ -519,6 +559,44 @@ async fn create_secret(ctx: &Ctx, r: &Resource) -> Result<Attrs, AwsError> {
         .await
         .map_err(aws("secretsmanager:CreateSecret"))?;
     Ok(attrs_of(out.arn().unwrap_or_default(), &json))
+}
+
+/// Make the secret hold a generated value under `key` (generating one only if it has none), or
+/// none at all when `key` is None; every other field is kept.
+async fn ensure_generated(ctx: &Ctx, arn: &str, key: Option<&str>) -> Result<Attrs, AwsError> {
+    let sm = &ctx.clients.secrets;
+    let cur = sm
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(aws("secretsmanager:GetSecretValue"))?;
+    let mut json = parse(cur.secret_string());
+    let have = json
+        .get(GENERATED_KEY)
+        .and_then(J::as_str)
+        .map(str::to_string);
+    if have.as_deref() == key && key.is_none_or(|k| json.contains_key(k)) {
+        return Ok(attrs_of(arn, &json));
+    }
+    if let Some(old) = &have {
+        json.remove(old);
+    }
+    json.remove(GENERATED_KEY);
+    json.remove(GENERATED_ID);
+    if let Some(k) = key {
+        let len = if k == "password" { 40 } else { 64 };
+        json.insert(k.to_string(), J::String(random(ctx, len).await?));
+        json.insert(GENERATED_KEY.into(), J::String(k.to_string()));
+        json.insert(GENERATED_ID.into(), J::String(random(ctx, 16).await?));
+    }
+    sm.put_secret_value()
+        .secret_id(arn)
+        .secret_string(J::Object(json.clone()).to_string())
+        .send()
+        .await
+        .map_err(aws("secretsmanager:PutSecretValue"))?;
+    Ok(attrs_of(arn, &json))
 }
 
 /// Merge the connection details into the secret's JSON, keeping the generated value.
@@ -571,6 +649,88 @@ mod tests {
         assert_eq!(
             render("mongodb://{username}:{password}@{host}:{port}/", &json),
             "mongodb://u:p@h:27017/"
+        );
+    }
+
+    fn spec(env: &str, extra: &str) -> Spec {
+        let text = format!(
+            "project = \"rtech\"\nenv = \"{env}\"\nregion = \"us-east-1\"\n\n[network]\ncidr = \"10.0.0.0/16\"\n{extra}"
+        );
+        crate::spec::parse(&format!("envs/{env}.toml"), &text, env).unwrap()
+    }
+
+    fn by_id<'a>(rs: &'a [Resource], id: &str) -> &'a Resource {
+        rs.iter()
+            .find(|r| r.id.to_string() == id)
+            .unwrap_or_else(|| panic!("no {id}"))
+    }
+
+    #[test]
+    fn a_secret_and_its_connection_per_database() {
+        let rs = expand(&spec(
+            "dev",
+            "\n[docdb]\n\n[redis]\n\n[secrets]\nforce_delete = true\n",
+        ));
+        let ids: Vec<String> = rs.iter().map(|r| r.id.to_string()).collect();
+        assert_eq!(
+            ids,
+            [
+                "secret/docdb",
+                "secret_connection/docdb",
+                "secret/redis",
+                "secret_connection/redis"
+            ]
+        );
+        let s = by_id(&rs, "secret/docdb");
+        assert_eq!(s.get_str("name"), Some("rtech/dev/docdb"));
+        assert_eq!(s.get_str("generated_key"), Some("password"));
+        let tags = crate::model::Value::as_map(&s.props["tags"]).unwrap();
+        assert_eq!(tags[TAG_ON_DELETE], Value::str("force"));
+        assert_eq!(tags[TAG_ID], Value::str("secret/docdb"));
+        let c = by_id(&rs, "secret_connection/docdb");
+        assert_eq!(
+            c.props["secret_arn"],
+            Value::reference(&secret_id("docdb"), "arn")
+        );
+        let f = c.props["fields"].as_map().unwrap();
+        assert_eq!(f["username"], Value::str("rtechadmin"));
+        assert_eq!(
+            f["host"],
+            Value::reference(&ResourceId::new("docdb_cluster", "main"), "endpoint")
+        );
+        assert!(c
+            .get_str("uri_format")
+            .unwrap()
+            .starts_with("mongodb://{username}:{password}@{host}:{port}/?tls=true"));
+        assert!(
+            c.deps.contains(&secret_id("docdb"))
+                && c.deps.contains(&ResourceId::new("docdb_cluster", "main"))
+        );
+        let r = by_id(&rs, "secret_connection/redis");
+        assert_eq!(
+            r.props["fields"].as_map().unwrap()["host"],
+            Value::reference(&ResourceId::new("redis", "main"), "primary_endpoint")
+        );
+        assert_eq!(r.props["uri_format"], Value::Null);
+    }
+
+    #[test]
+    fn recovery_window_and_token_follow_the_spec() {
+        let rs = expand(&spec(
+            "prod",
+            "\n[redis]\ntransit_encryption = false\n\n[secrets]\nrecovery_window_days = 30\n",
+        ));
+        let s = by_id(&rs, "secret/redis");
+        assert_eq!(
+            s.props["generated_key"],
+            Value::Null,
+            "no AUTH token without transit encryption"
+        );
+        let tags = s.props["tags"].as_map().unwrap();
+        assert_eq!(tags[TAG_ON_DELETE], Value::str("recovery-window-days=30"));
+        assert!(
+            expand(&spec("prod", "")).is_empty(),
+            "no databases, no secrets"
         );
     }
 

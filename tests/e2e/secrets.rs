@@ -87,6 +87,8 @@ async fn generated_values_never_appear_in_any_output() {
         .secret_string({
             let mut j = docdb.clone();
             j.insert("host".into(), J::String("elsewhere".into()));
+            // A copy of the password under a key the spec does not declare: never read back.
+            j.insert("password_copy".into(), J::String(password.clone()));
             J::Object(j).to_string()
         })
         .send()

@@ -114,11 +114,12 @@ pub const TAG_EMULATOR_ECHO: &str = "rtech:emulator-echo";
 /// Tags rtech manages through their own properties, kept out of the `tags` property.
 const INTERNAL_TAGS: &[&str] = &[TAG_AUTH_TOKEN_ID, TAG_AUTH_TOKEN_SECRET, TAG_EMULATOR_ECHO];
 
-/// The switch for the local emulator's documented ElastiCache gaps (module docs).
-pub const QUIRKS_ENV: &str = "RTECH_EMULATOR_QUIRKS";
+use crate::aws::QUIRKS_ENV;
 
-fn emulator_quirks() -> bool {
-    std::env::var(QUIRKS_ENV).is_ok_and(|v| v == "1")
+/// The local emulator's documented ElastiCache gaps may be bridged (module docs): only with
+/// the switch set and a loopback endpoint (`Clients::emulator_quirks`).
+fn emulator_quirks(ctx: &Ctx) -> bool {
+    ctx.clients.emulator_quirks
 }
 
 /// Creating or modifying a replication group takes minutes, up to 40-60 in the worst case.
@@ -863,8 +864,8 @@ pub fn delete_subnet_group_request(c: &Client, name: &str) -> DeleteCacheSubnetG
 
 /// A call the emulator does not implement (moto answers HTTP 500 with an HTML page), and only
 /// behind the switch: against AWS every error surfaces.
-fn emulator_gap(e: &AwsError) -> bool {
-    emulator_quirks() && matches!(e.code.as_str(), "Unknown" | "InvalidResponse")
+fn emulator_gap(ctx: &Ctx, e: &AwsError) -> bool {
+    emulator_quirks(ctx) && matches!(e.code.as_str(), "Unknown" | "InvalidResponse")
 }
 
 fn is_missing(e: &AwsError) -> bool {
@@ -891,7 +892,7 @@ impl Reconciler for Redis {
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         let ec = &ctx.clients.elasticache;
-        let quirks = emulator_quirks();
+        let quirks = emulator_quirks(ctx);
         // Both names are deterministic: destroy (no desired) finds them too.
         let name = format!("{}-{}-redis", ctx.project, ctx.env);
         let want_group = desired.iter().find(|r| r.id == rid(REDIS));
@@ -1139,7 +1140,7 @@ async fn update_subnet_group(
             .await
             .map_err(aws("elasticache:ModifyCacheSubnetGroup"));
         match sent {
-            Err(e) if emulator_gap(&e) => task.status(&format!(
+            Err(e) if emulator_gap(ctx, &e) => task.status(&format!(
                 "not modified: the emulator does not implement ModifyCacheSubnetGroup ({QUIRKS_ENV}=1; {e}); the next plan shows it again"
             )),
             other => {
@@ -1166,7 +1167,7 @@ async fn delete_subnet_group(ctx: &Ctx, o: &Observed, task: &Task) -> Result<(),
     .await;
     match r {
         Err(e) if is_missing(&e) => Ok(()),
-        Err(e) if emulator_gap(&e) => {
+        Err(e) if emulator_gap(ctx, &e) => {
             task.status(&format!(
                 "left in place: the emulator does not implement DeleteCacheSubnetGroup ({QUIRKS_ENV}=1; {e})"
             ));
@@ -1222,7 +1223,7 @@ async fn wait_available(ctx: &Ctx, id: &str, task: &Task) -> Result<ReplicationG
 
 /// Wait until the group is gone. On the emulator, `deleting` is as far as it ever gets.
 async fn wait_deleted(ctx: &Ctx, id: &str, task: &Task) -> Result<(), AwsError> {
-    if emulator_quirks() {
+    if emulator_quirks(ctx) {
         return match describe(ctx, id).await? {
             None => Ok(()),
             Some(g) if g.status() == Some("deleting") => Ok(()),
@@ -1266,7 +1267,7 @@ async fn auth_token(ctx: &Ctx, r: &Resource) -> Result<Option<String>, AwsError>
 }
 
 async fn create_group(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
-    let quirks = emulator_quirks();
+    let quirks = emulator_quirks(ctx);
     let id = r.name.as_str();
     // A group of the same name still being deleted (a replace, or an out-of-band delete)
     // holds the name until it is gone.
@@ -1303,7 +1304,7 @@ async fn update_group(
     task: &Task,
 ) -> Result<Attrs, AwsError> {
     let ec = &ctx.clients.elasticache;
-    let quirks = emulator_quirks();
+    let quirks = emulator_quirks(ctx);
     let id = prior.physical_id.as_str();
     // A modification still in progress (an earlier apply, or someone else) must finish first.
     if describe(ctx, id)
