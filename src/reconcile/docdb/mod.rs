@@ -1312,7 +1312,19 @@ async fn delete_param_group(ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), 
         Err(e) if e.is("InvalidDBParameterGroupState") => {
             let cluster = format!("{}-{}-docdb", ctx.project, ctx.env);
             if let Some(c) = describe_cluster(ctx, &cluster).await? {
-                if c.db_cluster_parameter_group() == Some(name) && c.status() != Some("deleting") {
+                // Only our own cluster is ever modified here.
+                let (_, tags) =
+                    list_tags(ctx, c.db_cluster_arn().unwrap_or_default().to_string()).await?;
+                let tags = tags.unwrap_or_default();
+                let tagged = |k: &str, v: &str| {
+                    tags.iter()
+                        .any(|t| t.key() == Some(k) && t.value() == Some(v))
+                };
+                let ours = tagged(TAG_PROJECT, &ctx.project) && tagged(TAG_ENV, &ctx.env);
+                if ours
+                    && c.db_cluster_parameter_group() == Some(name)
+                    && c.status() != Some("deleting")
+                {
                     let default = format!("default.{}", o.get_str("family").unwrap_or("docdb5.0"));
                     task.status(&format!(
                         "moving cluster {cluster} to {default} while its parameter group is replaced"
