@@ -75,9 +75,12 @@ pub const TAG_PASSWORD_SECRET: &str = "rtech:password-secret";
 pub const TAG_FINAL_SNAPSHOT: &str = "rtech:final-snapshot";
 /// `true` or `false`: the spec's `apply_immediately`, for modifications AWS can defer.
 pub const TAG_APPLY_IMMEDIATELY: &str = "rtech:apply-immediately";
-/// Tags that are properties of their own (`password_id`, `master_password_secret`), not part
-/// of the `tags` map.
-const PROP_TAGS: [&str; 2] = [TAG_PASSWORD_ID, TAG_PASSWORD_SECRET];
+/// An engine upgrade requested for the maintenance window (`apply_immediately = false`): the
+/// cluster reports no pending values, so rtech records the request and counts it as done.
+pub const TAG_PENDING_ENGINE: &str = "rtech:pending-engine-version";
+/// Tags that are properties of their own (`password_id`, `master_password_secret`) or
+/// bookkeeping, not part of the `tags` map.
+const PROP_TAGS: [&str; 3] = [TAG_PASSWORD_ID, TAG_PASSWORD_SECRET, TAG_PENDING_ENGINE];
 
 /// A property that is only ever set on the observed side: when the live engine is newer than
 /// the spec's, the cluster must be replaced (DocumentDB cannot downgrade in place).
@@ -362,7 +365,12 @@ pub fn cluster_props(
     tags: &BTreeMap<String, String>,
     wanted_version: Option<&str>,
 ) -> Props {
-    let live = c.engine_version().unwrap_or_default();
+    let current = c.engine_version().unwrap_or_default();
+    // A deferred upgrade still waiting for the maintenance window counts as done.
+    let live = match tags.get(TAG_PENDING_ENGINE) {
+        Some(p) if version_key(p) > version_key(current) => p.as_str(),
+        _ => current,
+    };
     let downgrade = match wanted_version {
         Some(w) if version_key(live) > version_key(w) => Value::str(format!(
             "{live} to {w}: DocumentDB cannot downgrade in place"
@@ -378,7 +386,7 @@ pub fn cluster_props(
         ("engine".to_string(), Value::opt_str(c.engine())),
         (
             "engine_version".to_string(),
-            Value::opt_str(c.engine_version()),
+            Value::opt_str(c.engine_version().map(|_| live)),
         ),
         (ENGINE_DOWNGRADE.to_string(), downgrade),
         (
@@ -1414,11 +1422,12 @@ async fn update_cluster(
         .modify_db_cluster()
         .db_cluster_identifier(id);
     let mut modify = false;
-    // DocumentDB applies cluster changes at once except the password and the engine version,
-    // which wait for the maintenance window unless told otherwise. Neither can be seen
-    // pending (the cluster reports no PendingModifiedValues), and the secret already holds
-    // the new password: both are applied immediately.
+    // The engine version waits for the maintenance window unless the spec says
+    // apply_immediately; the cluster reports no pending value for it, so a deferred upgrade
+    // is recorded in a tag (observe counts it as done). The password is always applied at
+    // once: the secret already holds the new one.
     let mut now = apply_now(r);
+    let mut pending_engine = None;
     if has("engine_version") {
         let (before, after) = (
             prior.get_str("engine_version").unwrap_or_default(),
@@ -1428,8 +1437,8 @@ async fn update_cluster(
         req = req
             .engine_version(after)
             .allow_major_version_upgrade(major(before) != major(after));
-        now = true;
         modify = true;
+        pending_engine = Some(after.to_string());
     }
     if has("backup_retention_period") {
         req = req.backup_retention_period(int(r, "backup_retention_period"));
@@ -1486,8 +1495,10 @@ async fn update_cluster(
             .await
             .map_err(aws("docdb:ModifyDBCluster"))?;
     }
-    if has("tags") || password_changed {
-        let extra: Vec<(&str, &str)> = if password_changed {
+    // Deferred only when nothing in the same request had to go now.
+    let pending_engine = pending_engine.filter(|_| !now);
+    if has("tags") || password_changed || pending_engine.is_some() {
+        let mut extra: Vec<(&str, &str)> = if password_changed {
             vec![
                 (TAG_PASSWORD_ID, s(r, "password_id")),
                 (TAG_PASSWORD_SECRET, s(r, "master_password_secret")),
@@ -1495,6 +1506,9 @@ async fn update_cluster(
         } else {
             vec![]
         };
+        if let Some(v) = &pending_engine {
+            extra.push((TAG_PENDING_ENGINE, v));
+        }
         sync_tags(ctx, arn_of(prior)?, prior, r, &extra).await?;
     }
     let c = cluster_available(ctx, id, task).await?;

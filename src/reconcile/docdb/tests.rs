@@ -1105,3 +1105,33 @@ fn the_repo_envs_docdb_sections_are_valid() {
         }
     }
 }
+
+#[test]
+fn an_upgrade_deferred_to_the_maintenance_window_counts_as_done() {
+    let live = DbCluster::builder().engine_version("4.0.0").build();
+    let mut t = BTreeMap::new();
+    t.insert(TAG_PENDING_ENGINE.to_string(), "5.0.0".to_string());
+    let props = cluster_props(&live, &t, Some("5.0.0"));
+    assert_eq!(
+        props["engine_version"],
+        Value::str("5.0.0"),
+        "pending counts as done"
+    );
+    assert_eq!(props[ENGINE_DOWNGRADE], Value::Null);
+    assert!(
+        !crate::model::Value::as_map(&props["tags"])
+            .is_some_and(|m| m.contains_key(TAG_PENDING_ENGINE)),
+        "bookkeeping, not a tag"
+    );
+    // Once AWS has upgraded, the live version speaks for itself.
+    let upgraded = DbCluster::builder().engine_version("5.0.0").build();
+    assert_eq!(
+        cluster_props(&upgraded, &t, Some("5.0.0"))["engine_version"],
+        Value::str("5.0.0")
+    );
+    // Without the record, the live version is what it is.
+    assert_eq!(
+        cluster_props(&live, &BTreeMap::new(), Some("5.0.0"))["engine_version"],
+        Value::str("4.0.0")
+    );
+}
