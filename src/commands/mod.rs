@@ -1,6 +1,5 @@
 //! Thin glue over the layers: each command loads the spec, observes, diffs, renders, executes.
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -11,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use crate::aws::{AwsOpts, Clients};
 use crate::cli::{ApplyArgs, Cli, Command, DestroyArgs, OutputArgs, PlanArgs, ShowArgs};
 use crate::engine::{self, progress::Progress};
-use crate::model::{Attrs, Observed, Ownership, Resource, ResourceId};
+use crate::model::{Observed, Ownership, Resource, ResourceId};
 use crate::plan::{self, render, saved, DiffInput, Plan};
 use crate::reconcile::{self, Ctx, Reconciler};
 use crate::spec::{self, Spec};
@@ -179,11 +178,6 @@ impl Session {
         if !plan.has_changes() {
             return Ok(());
         }
-        let known: BTreeMap<ResourceId, Attrs> = observed
-            .iter()
-            .filter(|o| o.ownership == Ownership::Owned)
-            .map(|o| (o.id.clone(), o.attrs.clone()))
-            .collect();
         let progress = Progress::new(ui.quiet, ui.stderr_tty);
         let before = self.calls();
         let t = Instant::now();
@@ -191,7 +185,7 @@ impl Session {
             plan,
             &self.regs,
             self.ctx.clone(),
-            known,
+            observed,
             cli.global.parallelism as usize,
             &progress,
         )

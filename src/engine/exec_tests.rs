@@ -38,6 +38,12 @@ impl Reconciler for Fake {
     async fn observe(&self, _: &Ctx, _: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         Ok(vec![])
     }
+    async fn settle(&self, _: &Ctx, o: &Observed, _: &Task) -> Result<Attrs, AwsError> {
+        self.log.lock().unwrap().push(format!("settle {}", o.id));
+        let mut a = o.attrs.clone();
+        a.insert("endpoint".into(), format!("phys-{}.ready", o.id.name));
+        Ok(a)
+    }
     async fn apply(&self, _: &Ctx, op: Op<'_>, _: &Task) -> Result<Attrs, AwsError> {
         let Op::Create(r) = op else {
             panic!("only creates here")
@@ -120,7 +126,7 @@ async fn independent_changes_run_concurrently_within_the_bound() {
         &p,
         &regs,
         ctx().await,
-        BTreeMap::new(),
+        &[],
         3,
         &Progress::new(true, false),
     )
@@ -146,7 +152,7 @@ async fn dependants_start_after_their_dependencies_finish() {
         &p,
         &regs,
         ctx().await,
-        BTreeMap::new(),
+        &[],
         10,
         &Progress::new(true, false),
     )
@@ -181,7 +187,7 @@ async fn a_failure_stops_new_work_and_keeps_what_succeeded() {
         &p,
         &regs,
         ctx().await,
-        BTreeMap::new(),
+        &[],
         10,
         &Progress::new(true, false),
     )
@@ -204,4 +210,38 @@ async fn a_failure_stops_new_work_and_keeps_what_succeeded() {
         .cloned()
         .collect();
     assert!(!started.contains("start fake/c"));
+}
+
+#[tokio::test]
+async fn a_referenced_live_resource_that_is_not_ready_is_settled_first() {
+    let fake = Arc::new(Fake::default());
+    let regs: Vec<Arc<dyn Reconciler>> = vec![fake.clone()];
+    // fake/db exists (unchanged by the plan) but has no endpoint yet (still creating).
+    let db = Observed::new(ResourceId::new("fake", "db"), "phys-db");
+    let mut r = Resource::new(ResourceId::new("fake", "app"), "app");
+    r = r.prop("parent", Value::reference(&db.id, "endpoint"));
+    let c = Change {
+        id: r.id.clone(),
+        action: Action::Create,
+        reason: None,
+        name: "app".into(),
+        fields: vec![],
+        desired: Some(r),
+        prior: None,
+    };
+    let report = execute(
+        &plan(vec![c]),
+        &regs,
+        ctx().await,
+        &[db],
+        10,
+        &Progress::new(true, false),
+    )
+    .await;
+    assert!(report.ok(), "{report:?}");
+    let log = fake.log.lock().unwrap().clone();
+    assert_eq!(
+        log,
+        vec!["settle fake/db", "start fake/app", "end fake/app"]
+    );
 }

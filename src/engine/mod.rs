@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 
 use crate::aws::AwsError;
-use crate::model::{Attrs, ResourceId};
+use crate::model::{Attrs, Observed, Ownership, ResourceId};
 use crate::plan::{Action, Change, Plan};
 use crate::reconcile::{owner, Ctx, Op, Reconciler};
 use progress::Progress;
@@ -137,16 +137,33 @@ fn verb(phase: Phase, action: Action) -> (&'static str, &'static str) {
     }
 }
 
-/// Apply the plan. `known` holds the attributes of live resources (from observe), which
-/// references to unchanged resources resolve against.
+/// Apply the plan. `observed` is the live state the plan was checked against: references to
+/// unchanged resources resolve against its attributes (and a referenced resource that is not
+/// ready yet is waited for through its reconciler's `settle`).
 pub async fn execute(
     plan: &Plan,
     regs: &[Arc<dyn Reconciler>],
     ctx: Arc<Ctx>,
-    mut known: BTreeMap<ResourceId, Attrs>,
+    observed: &[Observed],
     parallelism: usize,
     progress: &Progress,
 ) -> Report {
+    let live: BTreeMap<ResourceId, Observed> = observed
+        .iter()
+        .filter(|o| o.ownership == Ownership::Owned)
+        .map(|o| (o.id.clone(), o.clone()))
+        .collect();
+    let mut known: BTreeMap<ResourceId, Attrs> = live
+        .iter()
+        .map(|(id, o)| (id.clone(), o.attrs.clone()))
+        .collect();
+    // What this plan creates or updates: its attributes come from the plan's own steps.
+    let planned: BTreeSet<ResourceId> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::Delete)
+        .map(|c| c.id.clone())
+        .collect();
     let graph = steps(&plan.changes);
     let mut report = Report::default();
     let mut finished: BTreeSet<usize> = BTreeSet::new();
@@ -183,25 +200,47 @@ pub async fn execute(
                     stop = true;
                     break;
                 };
-                // Resolve references against what is known now (dependencies have finished).
-                let resolved = change.desired.as_ref().map(|d| {
-                    let mut d = d.clone();
-                    let lookup = |r: &crate::model::Ref| {
-                        known.get(&r.resource).and_then(|a| a.get(&r.attr).cloned())
-                    };
-                    d.props = d
-                        .props
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.resolve(&lookup)))
-                        .collect();
-                    d
-                });
+                // References to live resources this plan leaves alone but whose attribute is
+                // missing (not ready yet): wait for them first, through their reconciler.
+                let mut settle: Vec<(Arc<dyn Reconciler>, Observed)> = vec![];
+                if let Some(d) = &change.desired {
+                    let mut refs = vec![];
+                    d.props.values().for_each(|v| v.refs(&mut refs));
+                    for r in refs {
+                        let missing = known
+                            .get(&r.resource)
+                            .and_then(|a| a.get(&r.attr))
+                            .is_none();
+                        if !missing
+                            || planned.contains(&r.resource)
+                            || settle.iter().any(|(_, o)| o.id == r.resource)
+                        {
+                            continue;
+                        }
+                        if let (Some(o), Some(rr)) =
+                            (live.get(&r.resource), owner(regs, &r.resource.kind))
+                        {
+                            settle.push((rr.clone(), o.clone()));
+                        }
+                    }
+                }
+                // Resolved in the step against what is known now (dependencies have finished).
+                let snapshot = known.clone();
                 let ctx = ctx.clone();
                 let (v_start, _) = verb(step.phase, change.action);
                 let task = progress.start(&change.id.to_string(), v_start);
                 set.spawn(async move {
-                    let result =
-                        run_step(&*rec, &ctx, &step, &change, resolved.as_ref(), &task).await;
+                    let result = async {
+                        let mut snapshot = snapshot;
+                        for (rr, o) in &settle {
+                            task.status(&format!("waiting for {} to be ready", o.id));
+                            let attrs = rr.settle(&ctx, o, &task).await?;
+                            snapshot.insert(o.id.clone(), attrs);
+                        }
+                        let resolved = change.desired.as_ref().map(|d| resolve(d, &snapshot));
+                        run_step(&*rec, &ctx, &step, &change, resolved.as_ref(), &task).await
+                    }
+                    .await;
                     match &result {
                         Ok(attrs) => {
                             let (_, v_done) = verb(step.phase, change.action);
@@ -281,6 +320,22 @@ pub async fn execute(
     }
     report.not_started = graph.len() - started.len();
     report
+}
+
+/// A desired resource with every reference replaced by what `known` holds (else Unknown).
+fn resolve(
+    d: &crate::model::Resource,
+    known: &BTreeMap<ResourceId, Attrs>,
+) -> crate::model::Resource {
+    let mut d = d.clone();
+    let lookup =
+        |r: &crate::model::Ref| known.get(&r.resource).and_then(|a| a.get(&r.attr).cloned());
+    d.props = d
+        .props
+        .iter()
+        .map(|(k, v)| (k.clone(), v.resolve(&lookup)))
+        .collect();
+    d
 }
 
 async fn run_step(

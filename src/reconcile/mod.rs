@@ -51,6 +51,12 @@ pub trait Reconciler: Send + Sync {
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError>;
     /// Make one change and wait until it has settled; return the resource's attributes.
     async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError>;
+    /// Wait until a live resource that a change references is ready, and return its fresh
+    /// attributes: e.g. a Redis group still `creating` after an interrupted apply has no
+    /// endpoint yet. Called only for resources the plan does not change.
+    async fn settle(&self, _ctx: &Ctx, o: &Observed, _task: &Task) -> Result<Attrs, AwsError> {
+        Ok(o.attrs.clone())
+    }
     /// Refuse a planned change before anything runs (e.g. deleting a protected cluster):
     /// the reason is shown in the plan and apply refuses the whole plan.
     fn guard(&self, _change: &Change) -> Option<String> {

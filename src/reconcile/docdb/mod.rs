@@ -617,6 +617,14 @@ impl Reconciler for Docdb {
         "docdb"
     }
 
+    async fn settle(&self, ctx: &Ctx, o: &Observed, task: &Task) -> Result<Attrs, AwsError> {
+        if o.id.kind != CLUSTER {
+            return Ok(o.attrs.clone());
+        }
+        let c = cluster_available(ctx, &o.physical_id, task).await?;
+        Ok(cluster_attrs(&c))
+    }
+
     fn kinds(&self) -> &'static [KindSchema] {
         KINDS
     }

@@ -886,6 +886,14 @@ impl Reconciler for Redis {
         "redis"
     }
 
+    async fn settle(&self, ctx: &Ctx, o: &Observed, task: &Task) -> Result<Attrs, AwsError> {
+        if o.id.kind != REDIS {
+            return Ok(o.attrs.clone());
+        }
+        let g = wait_available(ctx, &o.physical_id, task).await?;
+        Ok(group_attrs(&g))
+    }
+
     fn kinds(&self) -> &'static [KindSchema] {
         KINDS
     }
