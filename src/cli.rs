@@ -87,6 +87,9 @@ pub struct PlanArgs {
     /// Limit the plan to these resources (and what they depend on).
     #[arg(long = "target", value_name = "ID")]
     pub targets: Vec<ResourceId>,
+    /// Deploy this image tag (CI passes the commit SHA); without it the deployed image stays.
+    #[arg(long, value_name = "TAG", value_parser = image_tag)]
+    pub image_tag: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -100,6 +103,9 @@ pub struct ApplyArgs {
     /// Limit the apply to these resources (and what they depend on).
     #[arg(long = "target", value_name = "ID")]
     pub targets: Vec<ResourceId>,
+    /// Deploy this image tag (CI passes the commit SHA); without it the deployed image stays.
+    #[arg(long, value_name = "TAG", value_parser = image_tag)]
+    pub image_tag: Option<String>,
     /// A plan saved with `rtech plan --out`: applied exactly, or refused if stale.
     pub planfile: Option<PathBuf>,
 }
@@ -131,4 +137,14 @@ pub struct OutputArgs {
     /// Print the outputs as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+fn image_tag(s: &str) -> Result<String, String> {
+    if crate::spec::app::valid_image_tag(s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "{s:?} is not a valid image tag (letters, digits, _ . -; at most 128)"
+        ))
+    }
 }

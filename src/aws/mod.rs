@@ -68,6 +68,12 @@ pub struct Clients {
     pub docdb: aws_sdk_docdb::Client,
     pub elasticache: aws_sdk_elasticache::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    pub ecr: aws_sdk_ecr::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub ecs: aws_sdk_ecs::Client,
+    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    pub autoscaling: aws_sdk_applicationautoscaling::Client,
     pub calls: CallCounter,
     pub endpoint: Option<String>,
     pub region: String,
@@ -110,31 +116,27 @@ impl Clients {
         let conf = loader.load().await;
         let endpoint = conf.endpoint_url().map(str::to_string);
         let calls = CallCounter::default();
-        let ec2 = aws_sdk_ec2::Client::from_conf(
-            aws_sdk_ec2::config::Builder::from(&conf)
-                .interceptor(calls.clone())
-                .build(),
-        );
-        let sts = aws_sdk_sts::Client::from_conf(
-            aws_sdk_sts::config::Builder::from(&conf)
-                .interceptor(calls.clone())
-                .build(),
-        );
-        let docdb = aws_sdk_docdb::Client::from_conf(
-            aws_sdk_docdb::config::Builder::from(&conf)
-                .interceptor(calls.clone())
-                .build(),
-        );
-        let elasticache = aws_sdk_elasticache::Client::from_conf(
-            aws_sdk_elasticache::config::Builder::from(&conf)
-                .interceptor(calls.clone())
-                .build(),
-        );
-        let secrets = aws_sdk_secretsmanager::Client::from_conf(
-            aws_sdk_secretsmanager::config::Builder::from(&conf)
-                .interceptor(calls.clone())
-                .build(),
-        );
+        // One client per service, all counting calls through the same interceptor.
+        macro_rules! client {
+            ($krate:ident) => {
+                $krate::Client::from_conf(
+                    $krate::config::Builder::from(&conf)
+                        .interceptor(calls.clone())
+                        .build(),
+                )
+            };
+        }
+        let ec2 = client!(aws_sdk_ec2);
+        let sts = client!(aws_sdk_sts);
+        let docdb = client!(aws_sdk_docdb);
+        let elasticache = client!(aws_sdk_elasticache);
+        let secrets = client!(aws_sdk_secretsmanager);
+        let ecr = client!(aws_sdk_ecr);
+        let iam = client!(aws_sdk_iam);
+        let logs = client!(aws_sdk_cloudwatchlogs);
+        let ecs = client!(aws_sdk_ecs);
+        let elbv2 = client!(aws_sdk_elasticloadbalancingv2);
+        let autoscaling = client!(aws_sdk_applicationautoscaling);
         let requested = std::env::var(QUIRKS_ENV).is_ok_and(|v| v == "1");
         let local = endpoint.as_deref().is_some_and(is_loopback_url);
         if requested && !local {
@@ -147,6 +149,12 @@ impl Clients {
             docdb,
             elasticache,
             secrets,
+            ecr,
+            iam,
+            logs,
+            ecs,
+            elbv2,
+            autoscaling,
             calls,
             endpoint,
             region,

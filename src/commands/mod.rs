@@ -242,7 +242,8 @@ fn print_plan(plan: &Plan, json: bool, ui: &Ui, spec_file: &str) {
 }
 
 async fn plan_cmd(cli: &Cli, a: &PlanArgs, opts: &AwsOpts, ui: &Ui) -> Result<ExitCode> {
-    let spec = load(cli, &a.env)?;
+    let mut spec = load(cli, &a.env)?;
+    spec.image_tag = a.image_tag.clone();
     let desired = reconcile::expand(&spec);
     let s = Session::open(&spec.project, &spec.env, &spec.region, opts).await?;
     let observed = s.observe(&desired, ui).await?;
@@ -305,9 +306,9 @@ async fn apply_cmd(cli: &Cli, a: &ApplyArgs, opts: &AwsOpts, ui: &Ui) -> Result<
                 a.env
             );
         }
-        if !a.targets.is_empty() {
+        if !a.targets.is_empty() || a.image_tag.is_some() {
             bail!(
-                "--target cannot be combined with a saved plan (it was targeted when it was made)"
+                "--target and --image-tag cannot be combined with a saved plan (give them to the plan that made it)"
             );
         }
         let s = Session::open(&plan.project, &plan.env, &plan.region, opts).await?;
@@ -321,7 +322,8 @@ async fn apply_cmd(cli: &Cli, a: &ApplyArgs, opts: &AwsOpts, ui: &Ui) -> Result<
         s.execute(&plan, &observed, cli, ui).await?;
         return Ok(ExitCode::from(EXIT_OK));
     }
-    let spec = load(cli, &a.env)?;
+    let mut spec = load(cli, &a.env)?;
+    spec.image_tag = a.image_tag.clone();
     let desired = reconcile::expand(&spec);
     let s = Session::open(&spec.project, &spec.env, &spec.region, opts).await?;
     let observed = s.observe(&desired, ui).await?;

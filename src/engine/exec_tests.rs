@@ -122,15 +122,7 @@ async fn independent_changes_run_concurrently_within_the_bound() {
     let fake = Arc::new(Fake::default());
     let regs: Vec<Arc<dyn Reconciler>> = vec![fake.clone()];
     let p = plan((0..6).map(|i| create(&format!("r{i}"), None)).collect());
-    let report = execute(
-        &p,
-        &regs,
-        ctx().await,
-        &[],
-        3,
-        &Progress::new(true, false),
-    )
-    .await;
+    let report = execute(&p, &regs, ctx().await, &[], 3, &Progress::new(true, false)).await;
     assert!(report.ok(), "{report:?}");
     assert_eq!(report.done.len(), 6);
     assert_eq!(
@@ -148,15 +140,7 @@ async fn dependants_start_after_their_dependencies_finish() {
         create("child", Some("parent")),
         create("parent", None),
     ]);
-    let report = execute(
-        &p,
-        &regs,
-        ctx().await,
-        &[],
-        10,
-        &Progress::new(true, false),
-    )
-    .await;
+    let report = execute(&p, &regs, ctx().await, &[], 10, &Progress::new(true, false)).await;
     assert!(report.ok(), "{report:?}");
     let log = fake.log.lock().unwrap().clone();
     assert_eq!(
@@ -183,15 +167,7 @@ async fn a_failure_stops_new_work_and_keeps_what_succeeded() {
         create("b", None),
         create("c", Some("a")),
     ]);
-    let report = execute(
-        &p,
-        &regs,
-        ctx().await,
-        &[],
-        10,
-        &Progress::new(true, false),
-    )
-    .await;
+    let report = execute(&p, &regs, ctx().await, &[], 10, &Progress::new(true, false)).await;
     assert!(!report.ok());
     assert_eq!(report.failures.len(), 1);
     assert_eq!(report.failures[0].id, ResourceId::new("fake", "a"));

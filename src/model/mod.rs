@@ -1,6 +1,8 @@
 //! The desired model: resources with stable ids, typed property values, and references to
 //! other resources' attributes that stay unknown until apply.
 
+pub mod policy;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
@@ -226,6 +228,32 @@ pub struct Resource {
     /// Property names whose values are never displayed.
     #[serde(default)]
     pub sensitive: BTreeSet<String>,
+    /// Properties the spec leaves to live state ("late initialisation"): the plan takes the
+    /// observed value when the resource exists, else this default (e.g. the deployed image
+    /// when no --image-tag is given).
+    #[serde(default)]
+    pub late_init: BTreeMap<String, Late>,
+}
+
+/// A late-initialised property: the live value when there is one, else `default`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Late {
+    pub default: Value,
+    /// A live integer outside this range is drift, repaired to the nearest bound (a desired
+    /// count the auto scaler owns between min and max).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clamp: Option<(i64, i64)>,
+}
+
+impl Late {
+    /// What the plan wants given the live value (None when the resource does not exist).
+    pub fn fill(&self, live: Option<&Value>) -> Value {
+        match (live, self.clamp) {
+            (None | Some(Value::Null), _) => self.default.clone(),
+            (Some(Value::Int(n)), Some((lo, hi))) => Value::Int((*n).clamp(lo, hi)),
+            (Some(v), _) => v.clone(),
+        }
+    }
 }
 
 impl Resource {
@@ -236,6 +264,7 @@ impl Resource {
             props: Props::new(),
             deps: BTreeSet::new(),
             sensitive: BTreeSet::new(),
+            late_init: BTreeMap::new(),
         }
     }
 
@@ -251,6 +280,37 @@ impl Resource {
 
     pub fn dep(mut self, id: &ResourceId) -> Self {
         self.deps.insert(id.clone());
+        self
+    }
+
+    /// A property taken from live state when the resource exists, else `default`.
+    pub fn late(mut self, key: &str, default: Value) -> Self {
+        let mut refs = Vec::new();
+        default.refs(&mut refs);
+        for r in refs {
+            self.deps.insert(r.resource);
+        }
+        self.late_init.insert(
+            key.to_string(),
+            Late {
+                default,
+                clamp: None,
+            },
+        );
+        self
+    }
+
+    /// An integer owned by something else within `[min, max]` (e.g. the auto scaler's desired
+    /// count): the live value inside the range, the nearest bound outside it, `default` when
+    /// the resource does not exist yet.
+    pub fn late_clamped(mut self, key: &str, default: i64, min: i64, max: i64) -> Self {
+        self.late_init.insert(
+            key.to_string(),
+            Late {
+                default: Value::Int(default),
+                clamp: Some((min, max)),
+            },
+        );
         self
     }
 

@@ -249,10 +249,31 @@ fn field_diffs(
     }
 }
 
+/// Fill every late-initialised property: the live value when the resource exists (and is
+/// ours), else the spec's default. Pure.
+pub fn late_initialise(desired: &[Resource], observed: &[Observed]) -> Vec<Resource> {
+    desired
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            let live = observed
+                .iter()
+                .find(|o| o.id == r.id && o.ownership == Ownership::Owned);
+            for (k, late) in std::mem::take(&mut r.late_init) {
+                let v = late.fill(live.and_then(|o| o.props.get(&k)));
+                r.props.insert(k, v);
+            }
+            r
+        })
+        .collect()
+}
+
 /// The pure diff: Desired × Observed → ordered changes.
 pub fn diff(input: &DiffInput) -> Result<Plan, PlanError> {
+    let filled = late_initialise(input.desired, input.observed);
+    let desired_list: &[Resource] = &filled;
     let mut desired_by_id: BTreeMap<&ResourceId, &Resource> = BTreeMap::new();
-    for r in input.desired {
+    for r in desired_list {
         if desired_by_id.insert(&r.id, r).is_some() {
             return Err(PlanError::Duplicate(r.id.clone()));
         }
@@ -274,7 +295,7 @@ pub fn diff(input: &DiffInput) -> Result<Plan, PlanError> {
             return Err(PlanError::UnknownTarget(t.clone()));
         }
     }
-    for r in input.desired {
+    for r in desired_list {
         for d in &r.deps {
             if !desired_by_id.contains_key(d) && !owned.contains_key(d) {
                 return Err(PlanError::MissingDep(r.id.clone(), d.clone()));
@@ -283,7 +304,7 @@ pub fn diff(input: &DiffInput) -> Result<Plan, PlanError> {
     }
 
     let items: Vec<(&ResourceId, &BTreeSet<ResourceId>)> =
-        input.desired.iter().map(|r| (&r.id, &r.deps)).collect();
+        desired_list.iter().map(|r| (&r.id, &r.deps)).collect();
     let order = topo_order(&items)?;
 
     // Resources whose attributes will only be known after apply.
@@ -437,7 +458,7 @@ pub fn diff(input: &DiffInput) -> Result<Plan, PlanError> {
         conflicts,
         unchanged,
         fingerprints,
-        desired: input.desired.to_vec(),
+        desired: filled.clone(),
     })
 }
 

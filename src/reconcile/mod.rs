@@ -6,8 +6,14 @@
 //! over the normalised properties each service produces, steered by its `KindSchema`s.
 
 pub mod docdb;
+pub mod ecr;
+pub mod ecs;
+pub mod elb;
+pub mod iam;
+pub mod logs;
 pub mod network;
 pub mod redis;
+pub mod scaling;
 pub mod secrets;
 
 use std::collections::BTreeSet;
@@ -70,6 +76,12 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
     out.extend(secrets::expand(spec));
     out.extend(docdb::expand(spec));
     out.extend(redis::expand(spec));
+    out.extend(ecr::expand(spec));
+    out.extend(logs::expand(spec));
+    out.extend(iam::expand(spec));
+    out.extend(elb::expand(spec));
+    out.extend(ecs::expand(spec));
+    out.extend(scaling::expand(spec));
     out.sort_by(|a, b| a.id.cmp(&b.id));
     out
 }
@@ -81,15 +93,32 @@ pub fn registry() -> Vec<Arc<dyn Reconciler>> {
         Arc::new(secrets::Secrets),
         Arc::new(docdb::Docdb),
         Arc::new(redis::Redis),
+        Arc::new(ecr::Ecr),
+        Arc::new(logs::Logs),
+        Arc::new(iam::Iam),
+        Arc::new(elb::Elb),
+        Arc::new(ecs::Ecs),
+        Arc::new(scaling::Scaling),
     ]
 }
 
 /// The schema of a kind, across all services.
 pub fn schema(kind: &str) -> Option<&'static KindSchema> {
-    [network::KINDS, secrets::KINDS, docdb::KINDS, redis::KINDS]
-        .into_iter()
-        .flatten()
-        .find(|k| k.kind == kind)
+    [
+        network::KINDS,
+        secrets::KINDS,
+        docdb::KINDS,
+        redis::KINDS,
+        ecr::KINDS,
+        logs::KINDS,
+        iam::KINDS,
+        elb::KINDS,
+        ecs::KINDS,
+        scaling::KINDS,
+    ]
+    .into_iter()
+    .flatten()
+    .find(|k| k.kind == kind)
 }
 
 /// The reconciler that owns a kind.

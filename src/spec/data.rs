@@ -96,11 +96,11 @@ impl Default for Secrets {
     }
 }
 
-fn flag(v: &Option<Spanned<bool>>, default: bool) -> bool {
+pub(super) fn flag(v: &Option<Spanned<bool>>, default: bool) -> bool {
     v.as_ref().map(|b| *b.get_ref()).unwrap_or(default)
 }
 
-fn int_in(
+pub(super) fn int_in(
     errs: &mut Errors,
     v: &Option<Spanned<i64>>,
     path: &str,

@@ -1,6 +1,7 @@
 //! The env spec: `envs/<env>.toml`, parsed with serde (`deny_unknown_fields`) and validated.
 //! Every error names the file, line, column and key path.
 
+pub mod app;
 pub mod data;
 pub mod network;
 pub mod windows;
@@ -112,6 +113,8 @@ pub struct RawSpec {
     pub docdb: Option<Spanned<data::RawDocdb>>,
     pub redis: Option<Spanned<data::RawRedis>>,
     pub secrets: Option<Spanned<data::RawSecrets>>,
+    pub ecr: Option<Spanned<app::RawEcr>>,
+    pub app: Option<Spanned<app::RawApp>>,
 }
 
 /// A validated env spec: what `expand` reads.
@@ -128,6 +131,13 @@ pub struct Spec {
     pub redis: Option<data::Redis>,
     /// How the data tier's secrets are deleted.
     pub secrets: data::Secrets,
+    /// The image repository, when the spec has an `[ecr]` section.
+    pub ecr: Option<app::Ecr>,
+    /// The ECS Fargate service, when the spec has an `[app]` section.
+    pub app: Option<app::App>,
+    /// `--image-tag` (CI passes the commit SHA). Without it the deployed image is kept
+    /// (late-initialised from live state), or `app.image_tag` on first create.
+    pub image_tag: Option<String>,
     /// Where it came from, for messages.
     pub file: String,
 }
@@ -260,6 +270,14 @@ fn validate(src: &Source, raw: RawSpec, expected_env: &str) -> Result<Spec, Vec<
         .as_ref()
         .map(|s| data::validate_secrets(&mut errs, s))
         .unwrap_or_default();
+    let ecr = raw
+        .ecr
+        .as_ref()
+        .map(|e| app::validate_ecr(&mut errs, e, raw.project.get_ref()));
+    let app = raw
+        .app
+        .as_ref()
+        .map(|a| app::validate_app(&mut errs, a, raw.ecr.is_some()));
     if !errs.list.is_empty() {
         errs.list.sort_by_key(|e| (e.line, e.col));
         return Err(errs.list);
@@ -273,6 +291,9 @@ fn validate(src: &Source, raw: RawSpec, expected_env: &str) -> Result<Spec, Vec<
         docdb,
         redis,
         secrets,
+        ecr,
+        app,
+        image_tag: None,
         file: src.file.to_string(),
     })
 }

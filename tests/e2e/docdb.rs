@@ -9,8 +9,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use assert_cmd::Command;
-use aws_config::retry::RetryConfig;
-use aws_config::{BehaviorVersion, Region};
 use aws_sdk_docdb::types::{CloudwatchLogsExportConfiguration, Parameter, Tag};
 
 use crate::emulator::Emulator;
@@ -167,22 +165,9 @@ fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn secrets_client(emu: &Emulator) -> aws_sdk_secretsmanager::Client {
-    let conf = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(&emu.url)
-        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
-            "test", "test", None, None, "e2e",
-        ))
-        .retry_config(RetryConfig::standard().with_max_attempts(1))
-        .load()
-        .await;
-    aws_sdk_secretsmanager::Client::new(&conf)
-}
-
 /// The JSON of the env's DocumentDB secret, read through Secrets Manager itself.
 async fn secret_json(emu: &Emulator, env: &str) -> serde_json::Value {
-    let sm = secrets_client(emu).await;
+    let sm = secretsmanager(emu).await;
     let v = sm
         .get_secret_value()
         .secret_id(format!("rtech/{env}/docdb"))
@@ -659,7 +644,7 @@ async fn a_recreated_secret_gives_the_cluster_its_new_password() {
         .to_string();
     let before = tags_of(&dd, &arn).await["rtech:password-id"].clone();
 
-    secrets_client(&emu)
+    secretsmanager(&emu)
         .await
         .delete_secret()
         .secret_id("rtech/dev/docdb")

@@ -3,8 +3,12 @@
 
 mod cli;
 mod docdb;
+mod ecr;
+mod ecs;
 mod emulator;
+mod iam;
 mod network;
 mod redis;
+mod scaling;
 mod secrets;
 mod support;

@@ -153,22 +153,8 @@ async fn our_groups(ec: &aws_sdk_elasticache::Client, env: &str) -> Vec<(String,
     out
 }
 
-async fn secrets_client(emu: &Emulator) -> aws_sdk_secretsmanager::Client {
-    use aws_config::{retry::RetryConfig, BehaviorVersion, Region};
-    let conf = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(&emu.url)
-        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
-            "test", "test", None, None, "e2e",
-        ))
-        .retry_config(RetryConfig::standard().with_max_attempts(1))
-        .load()
-        .await;
-    aws_sdk_secretsmanager::Client::new(&conf)
-}
-
 async fn secret_json(emu: &Emulator, name: &str) -> serde_json::Map<String, serde_json::Value> {
-    let sm = secrets_client(emu).await;
+    let sm = secretsmanager(emu).await;
     let v = sm.get_secret_value().secret_id(name).send().await.unwrap();
     serde_json::from_str::<serde_json::Value>(v.secret_string().unwrap())
         .unwrap()
@@ -593,7 +579,7 @@ async fn a_new_token_in_the_secret_rotates_the_groups_auth_token() {
     let old_id = tags_of(&ec, &arn).await["rtech:auth-token-id"].clone();
 
     // The secret is lost (force-deleted out of band): a new one means a new token.
-    secrets_client(&emu)
+    secretsmanager(&emu)
         .await
         .delete_secret()
         .secret_id("rtech/dev/redis")

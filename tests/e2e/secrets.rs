@@ -1,25 +1,10 @@
 //! The data tier's secrets: generated once, restored rather than regenerated, deleted with a
 //! recovery window, and never printed anywhere.
 
-use aws_config::retry::RetryConfig;
-use aws_config::{BehaviorVersion, Region};
 use serde_json::Value as J;
 
 use crate::emulator::Emulator;
 use crate::support::*;
-
-async fn secrets(emu: &Emulator) -> aws_sdk_secretsmanager::Client {
-    let conf = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(&emu.url)
-        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
-            "test", "test", None, None, "e2e",
-        ))
-        .retry_config(RetryConfig::standard().with_max_attempts(1))
-        .load()
-        .await;
-    aws_sdk_secretsmanager::Client::new(&conf)
-}
 
 async fn json(sm: &aws_sdk_secretsmanager::Client, name: &str) -> serde_json::Map<String, J> {
     let v = sm.get_secret_value().secret_id(name).send().await.unwrap();
@@ -33,7 +18,7 @@ async fn json(sm: &aws_sdk_secretsmanager::Client, name: &str) -> serde_json::Ma
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generated_values_never_appear_in_any_output() {
     let emu = Emulator::start();
-    let sm = secrets(&emu).await;
+    let sm = secretsmanager(&emu).await;
     let dir = tempfile::tempdir().unwrap();
     let mut seen = String::new();
     let record = |seen: &mut String, r: Run| {
@@ -155,7 +140,7 @@ async fn generated_values_never_appear_in_any_output() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_password_is_generated_once_and_a_deleted_secret_is_restored_not_regenerated() {
     let emu = Emulator::start();
-    let sm = secrets(&emu).await;
+    let sm = secretsmanager(&emu).await;
     apply(&emu, "staging");
     let first = json(&sm, "rtech/staging/docdb").await;
     // Applying again never regenerates.
@@ -211,7 +196,7 @@ async fn a_password_is_generated_once_and_a_deleted_secret_is_restored_not_regen
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dev_secrets_are_force_deleted_as_its_spec_says() {
     let emu = Emulator::start();
-    let sm = secrets(&emu).await;
+    let sm = secretsmanager(&emu).await;
     apply(&emu, "dev");
     run_ok(
         rtech(&emu).args(["destroy", "--env", "dev", "--auto-approve"]),

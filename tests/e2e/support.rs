@@ -116,19 +116,6 @@ pub fn assert_plan_empty(emu: &Emulator, env: &str) {
 }
 
 /// An SDK client that fails fast on the emulator's 500s.
-pub async fn ec2(emu: &Emulator) -> aws_sdk_ec2::Client {
-    let conf = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(&emu.url)
-        .credentials_provider(aws_sdk_ec2::config::Credentials::new(
-            "test", "test", None, None, "e2e",
-        ))
-        .retry_config(RetryConfig::standard().with_max_attempts(1))
-        .load()
-        .await;
-    aws_sdk_ec2::Client::new(&conf)
-}
-
 pub fn tags(t: &[Tag]) -> BTreeMap<String, String> {
     t.iter()
         .map(|t| {
@@ -276,30 +263,41 @@ pub async fn physical(ec2: &aws_sdk_ec2::Client, env: &str, rid: &str) -> String
     ids[0].clone()
 }
 
-/// A DocumentDB client that fails fast on the emulator's 500s.
-pub async fn docdb(emu: &Emulator) -> aws_sdk_docdb::Client {
-    let conf = aws_config::defaults(BehaviorVersion::latest())
+/// SDK configuration for out-of-band calls: the emulator, dummy credentials, and one attempt
+/// (the emulator's 500s for unimplemented calls fail fast).
+pub async fn sdk_conf(emu: &Emulator) -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(&emu.url)
-        .credentials_provider(aws_sdk_docdb::config::Credentials::new(
+        .credentials_provider(aws_sdk_ec2::config::Credentials::new(
             "test", "test", None, None, "e2e",
         ))
         .retry_config(RetryConfig::standard().with_max_attempts(1))
         .load()
-        .await;
-    aws_sdk_docdb::Client::new(&conf)
+        .await
 }
 
-/// An ElastiCache client that fails fast on the emulator's 500s.
-pub async fn elasticache(emu: &Emulator) -> aws_sdk_elasticache::Client {
-    let conf = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(&emu.url)
-        .credentials_provider(aws_sdk_elasticache::config::Credentials::new(
-            "test", "test", None, None, "e2e",
-        ))
-        .retry_config(RetryConfig::standard().with_max_attempts(1))
-        .load()
-        .await;
-    aws_sdk_elasticache::Client::new(&conf)
+/// An SDK client of one service for out-of-band changes and checks.
+macro_rules! client_fn {
+    ($($name:ident => $krate:ident),* $(,)?) => {
+        $(
+            #[allow(dead_code)] // not every test module uses every service
+            pub async fn $name(emu: &Emulator) -> $krate::Client {
+                $krate::Client::new(&sdk_conf(emu).await)
+            }
+        )*
+    };
+}
+
+client_fn! {
+    ec2 => aws_sdk_ec2,
+    docdb => aws_sdk_docdb,
+    elasticache => aws_sdk_elasticache,
+    secretsmanager => aws_sdk_secretsmanager,
+    ecr => aws_sdk_ecr,
+    iam => aws_sdk_iam,
+    logs => aws_sdk_cloudwatchlogs,
+    ecs => aws_sdk_ecs,
+    elbv2 => aws_sdk_elasticloadbalancingv2,
+    autoscaling => aws_sdk_applicationautoscaling,
 }

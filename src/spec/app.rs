@@ -1,0 +1,714 @@
+//! `[ecr]` and `[app]`: the container platform (seed sections 3.2, 4, 7.2 and 8.1): the image
+//! repository, the ECS Fargate service with its task definition, roles, log group, target
+//! group and auto scaling. Both sections are optional; `[app]` needs `[ecr]` (its image).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::data::{flag, int_in};
+use super::Errors;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEcr {
+    pub repository: Option<Spanned<String>>,
+    pub scan_on_push: Option<Spanned<bool>>,
+    pub immutable_tags: Option<Spanned<bool>>,
+    pub keep_tagged_images: Option<Spanned<i64>>,
+    pub untagged_expire_days: Option<Spanned<i64>>,
+    pub force_delete: Option<Spanned<bool>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ecr {
+    /// The repository name (default `{project}-app`, the seed's `rtech-app`).
+    pub repository: String,
+    pub scan_on_push: bool,
+    /// Tags cannot be overwritten (prod).
+    pub immutable_tags: bool,
+    /// Lifecycle: keep the newest N tagged images.
+    pub keep_tagged_images: i64,
+    /// Lifecycle: expire untagged images after D days.
+    pub untagged_expire_days: i64,
+    /// Destroy may delete a repository that still holds images (dev).
+    pub force_delete: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApp {
+    pub image_tag: Option<Spanned<String>>,
+    pub cpu: Option<Spanned<i64>>,
+    pub memory: Option<Spanned<i64>>,
+    pub port: Option<Spanned<i64>>,
+    pub desired_count: Option<Spanned<i64>>,
+    pub container_insights: Option<Spanned<bool>>,
+    pub log_retention_days: Option<Spanned<i64>>,
+    pub health_check_grace_seconds: Option<Spanned<i64>>,
+    pub keep_revisions: Option<Spanned<i64>>,
+    pub stable_timeout_seconds: Option<Spanned<i64>>,
+    pub user: Option<Spanned<String>>,
+    pub read_only_root_filesystem: Option<Spanned<bool>>,
+    #[serde(default)]
+    pub environment: BTreeMap<String, Spanned<String>>,
+    pub health_check: Option<Spanned<RawHealthCheck>>,
+    pub target_group: Option<Spanned<RawTargetGroup>>,
+    pub scaling: Option<Spanned<RawScaling>>,
+    #[serde(default)]
+    pub task_role_statements: Vec<Spanned<RawStatement>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHealthCheck {
+    pub command: Spanned<String>,
+    pub interval_seconds: Option<Spanned<i64>>,
+    pub timeout_seconds: Option<Spanned<i64>>,
+    pub retries: Option<Spanned<i64>>,
+    pub start_period_seconds: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTargetGroup {
+    pub health_check_path: Option<Spanned<String>>,
+    pub matcher: Option<Spanned<String>>,
+    pub deregistration_delay_seconds: Option<Spanned<i64>>,
+    pub healthy_threshold: Option<Spanned<i64>>,
+    pub unhealthy_threshold: Option<Spanned<i64>>,
+    pub interval_seconds: Option<Spanned<i64>>,
+    pub timeout_seconds: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScaling {
+    pub min: Option<Spanned<i64>>,
+    pub max: Option<Spanned<i64>>,
+    pub cpu_target: Option<Spanned<i64>>,
+    pub memory_target: Option<Spanned<i64>>,
+    pub scale_in_cooldown_seconds: Option<Spanned<i64>>,
+    pub scale_out_cooldown_seconds: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStatement {
+    pub sid: Option<Spanned<String>>,
+    pub effect: Option<Spanned<String>>,
+    pub actions: Spanned<Vec<Spanned<String>>>,
+    pub resources: Spanned<Vec<Spanned<String>>>,
+}
+
+/// The ECS service and everything it runs on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct App {
+    /// The tag deployed on first create (later applies keep the deployed tag unless
+    /// `--image-tag` is given).
+    pub image_tag: String,
+    /// Fargate task size: CPU units and MiB, a pair Fargate accepts.
+    pub cpu: i64,
+    pub memory: i64,
+    /// The container port (3000) and the target group's.
+    pub port: i64,
+    /// Tasks on create; with `scaling`, the scaler owns it afterwards.
+    pub desired_count: i64,
+    pub container_insights: bool,
+    /// Days the app log group keeps events (one of CloudWatch's values).
+    pub log_retention_days: i64,
+    pub health_check_grace_seconds: i64,
+    /// Task definition revisions kept ACTIVE; older ones are deregistered.
+    pub keep_revisions: i64,
+    /// How long apply waits for the service to become stable.
+    pub stable_timeout_seconds: i64,
+    /// Run as this (non-root) user, e.g. `1000` or `node`.
+    pub user: Option<String>,
+    pub read_only_root_filesystem: bool,
+    /// Plain environment (never secrets: those come from the data tier's secrets).
+    pub environment: BTreeMap<String, String>,
+    pub health_check: Option<HealthCheck>,
+    pub target_group: TargetGroup,
+    pub scaling: Option<Scaling>,
+    /// Extra statements for the task role (none by default).
+    pub task_role_statements: Vec<Statement>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthCheck {
+    /// Run with `CMD-SHELL`.
+    pub command: String,
+    pub interval_seconds: i64,
+    pub timeout_seconds: i64,
+    pub retries: i64,
+    pub start_period_seconds: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetGroup {
+    pub health_check_path: String,
+    pub matcher: String,
+    pub deregistration_delay_seconds: i64,
+    pub healthy_threshold: i64,
+    pub unhealthy_threshold: i64,
+    pub interval_seconds: i64,
+    pub timeout_seconds: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scaling {
+    pub min: i64,
+    pub max: i64,
+    /// Target-tracking targets, percent.
+    pub cpu_target: i64,
+    pub memory_target: i64,
+    pub scale_in_cooldown_seconds: i64,
+    pub scale_out_cooldown_seconds: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    pub sid: Option<String>,
+    /// `Allow` or `Deny`.
+    pub effect: String,
+    pub actions: Vec<String>,
+    pub resources: Vec<String>,
+}
+
+/// Environment names rtech sets itself (from the data tier), never from the spec.
+pub const RESERVED_ENV: &[&str] = &[
+    "MONGODB_URI",
+    "REDIS_HOST",
+    "REDIS_PORT",
+    "REDIS_AUTH_TOKEN",
+];
+
+/// CloudWatch Logs' accepted retention values.
+pub const LOG_RETENTION_DAYS: &[i64] = &[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+/// Docker's tag grammar: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+pub fn valid_image_tag(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric() || c == '_')
+        && s.len() <= 128
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+/// The memory sizes (MiB) Fargate accepts for a CPU size, or None for an unknown CPU size.
+pub fn fargate_memory(cpu: i64) -> Option<Vec<i64>> {
+    let (lo, hi, step) = match cpu {
+        256 => return Some(vec![512, 1024, 2048]),
+        512 => (1024, 4096, 1024),
+        1024 => (2048, 8192, 1024),
+        2048 => (4096, 16384, 1024),
+        4096 => (8192, 30720, 1024),
+        8192 => (16384, 61440, 4096),
+        16384 => (32768, 122880, 8192),
+        _ => return None,
+    };
+    Some((lo..=hi).step_by(step).collect())
+}
+
+fn gib(mib: i64) -> String {
+    if mib % 1024 == 0 {
+        format!("{} GiB", mib / 1024)
+    } else {
+        format!("{mib} MiB")
+    }
+}
+
+/// ECR repository names: lowercase, digits and `._-/` separators, 2–256 characters.
+fn valid_repository(s: &str) -> bool {
+    (2..=256).contains(&s.len())
+        && s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && s.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && s.chars().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-' | '/')
+        })
+}
+
+pub(super) fn validate_ecr(errs: &mut Errors, raw: &Spanned<RawEcr>, project: &str) -> Ecr {
+    let r = raw.get_ref();
+    let repository = match &r.repository {
+        Some(n) if !valid_repository(n.get_ref()) => {
+            errs.push(
+                n.span(),
+                "ecr.repository",
+                format!(
+                    "{:?} is not an ECR repository name (2-256 lowercase letters, digits and . _ - /, starting and ending with a letter or digit)",
+                    n.get_ref()
+                ),
+            );
+            n.get_ref().clone()
+        }
+        Some(n) => n.get_ref().clone(),
+        None => format!("{project}-app"),
+    };
+    Ecr {
+        repository,
+        scan_on_push: flag(&r.scan_on_push, true),
+        immutable_tags: flag(&r.immutable_tags, false),
+        keep_tagged_images: int_in(
+            errs,
+            &r.keep_tagged_images,
+            "ecr.keep_tagged_images",
+            1..=1000,
+            30,
+        ),
+        untagged_expire_days: int_in(
+            errs,
+            &r.untagged_expire_days,
+            "ecr.untagged_expire_days",
+            1..=365,
+            7,
+        ),
+        force_delete: flag(&r.force_delete, false),
+    }
+}
+
+pub(super) fn validate_app(errs: &mut Errors, raw: &Spanned<RawApp>, has_ecr: bool) -> App {
+    let r = raw.get_ref();
+    if !has_ecr {
+        errs.push(
+            raw.span(),
+            "app",
+            "the app needs an [ecr] section: its image comes from that repository",
+        );
+    }
+    let image_tag = match &r.image_tag {
+        Some(t) if !valid_image_tag(t.get_ref()) => {
+            errs.push(
+                t.span(),
+                "app.image_tag",
+                format!(
+                    "{:?} is not a valid image tag (letters, digits, _ . -, not starting with . or -, at most 128)",
+                    t.get_ref()
+                ),
+            );
+            t.get_ref().clone()
+        }
+        Some(t) => t.get_ref().clone(),
+        None => "latest".to_string(),
+    };
+    let cpu = r.cpu.as_ref().map(|c| *c.get_ref()).unwrap_or(256);
+    let memory = r.memory.as_ref().map(|m| *m.get_ref()).unwrap_or(512);
+    match fargate_memory(cpu) {
+        None => {
+            let span = r.cpu.as_ref().map(Spanned::span).unwrap_or(raw.span());
+            errs.push(
+                span,
+                "app.cpu",
+                format!(
+                    "{cpu} is not a Fargate CPU size (256, 512, 1024, 2048, 4096, 8192 or 16384)"
+                ),
+            );
+        }
+        Some(ok) if !ok.contains(&memory) => {
+            let span = r.memory.as_ref().map(Spanned::span).unwrap_or(raw.span());
+            errs.push(
+                span,
+                "app.memory",
+                format!(
+                    "{memory} MiB is not a memory size Fargate accepts with cpu = {cpu} ({} to {})",
+                    gib(ok[0]),
+                    gib(*ok.last().unwrap_or(&ok[0]))
+                ),
+            );
+        }
+        Some(_) => {}
+    }
+    let port = int_in(errs, &r.port, "app.port", 1..=65535, 3000);
+    let desired_count = int_in(errs, &r.desired_count, "app.desired_count", 0..=1000, 1);
+    let log_retention_days = match &r.log_retention_days {
+        Some(d) if !LOG_RETENTION_DAYS.contains(d.get_ref()) => {
+            errs.push(
+                d.span(),
+                "app.log_retention_days",
+                format!(
+                    "{} is not a CloudWatch Logs retention ({})",
+                    d.get_ref(),
+                    LOG_RETENTION_DAYS
+                        .iter()
+                        .map(i64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+            30
+        }
+        Some(d) => *d.get_ref(),
+        None => 30,
+    };
+    let user = r.user.as_ref().map(|u| {
+        let s = u.get_ref();
+        if s.is_empty() || s == "root" || s == "0" || s.starts_with("0:") {
+            errs.push(
+                u.span(),
+                "app.user",
+                format!(
+                    "{s:?} is root: give a non-root user name or uid (e.g. \"1000\" or \"node\")"
+                ),
+            );
+        }
+        s.clone()
+    });
+    let mut environment = BTreeMap::new();
+    for (k, v) in &r.environment {
+        let path = format!("app.environment.{k}");
+        let ok = k.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            errs.push(
+                v.span(),
+                &path,
+                "environment names hold letters, digits and _ and do not start with a digit",
+            );
+        } else if RESERVED_ENV.contains(&k.as_str()) {
+            errs.push(
+                v.span(),
+                &path,
+                format!(
+                    "{k} is set by rtech from the data tier (as an ECS secret or the endpoint)"
+                ),
+            );
+        }
+        environment.insert(k.clone(), v.get_ref().clone());
+    }
+    let health_check = r.health_check.as_ref().map(|h| {
+        let h = h.get_ref();
+        if h.command.get_ref().trim().is_empty() {
+            errs.push(
+                h.command.span(),
+                "app.health_check.command",
+                "the command must not be empty",
+            );
+        }
+        let hc = HealthCheck {
+            command: h.command.get_ref().clone(),
+            interval_seconds: int_in(
+                errs,
+                &h.interval_seconds,
+                "app.health_check.interval_seconds",
+                5..=300,
+                30,
+            ),
+            timeout_seconds: int_in(
+                errs,
+                &h.timeout_seconds,
+                "app.health_check.timeout_seconds",
+                2..=60,
+                5,
+            ),
+            retries: int_in(errs, &h.retries, "app.health_check.retries", 1..=10, 3),
+            start_period_seconds: int_in(
+                errs,
+                &h.start_period_seconds,
+                "app.health_check.start_period_seconds",
+                0..=300,
+                0,
+            ),
+        };
+        if hc.timeout_seconds >= hc.interval_seconds {
+            if let Some(t) = &h.timeout_seconds {
+                errs.push(
+                    t.span(),
+                    "app.health_check.timeout_seconds",
+                    "must be shorter than interval_seconds",
+                );
+            }
+        }
+        hc
+    });
+    let target_group = validate_target_group(errs, r.target_group.as_ref());
+    let scaling = r.scaling.as_ref().map(|s| validate_scaling(errs, s));
+    if let (Some(s), Some(d)) = (&scaling, &r.desired_count) {
+        if !(s.min..=s.max).contains(d.get_ref()) {
+            errs.push(
+                d.span(),
+                "app.desired_count",
+                format!(
+                    "{} is outside app.scaling's range {}..={}",
+                    d.get_ref(),
+                    s.min,
+                    s.max
+                ),
+            );
+        }
+    }
+    let desired_count = match (&scaling, &r.desired_count) {
+        (Some(s), None) => s.min,
+        _ => desired_count,
+    };
+    let task_role_statements = r
+        .task_role_statements
+        .iter()
+        .enumerate()
+        .map(|(i, s)| validate_statement(errs, i, s))
+        .collect();
+    App {
+        image_tag,
+        cpu,
+        memory,
+        port,
+        desired_count,
+        container_insights: flag(&r.container_insights, true),
+        log_retention_days,
+        health_check_grace_seconds: int_in(
+            errs,
+            &r.health_check_grace_seconds,
+            "app.health_check_grace_seconds",
+            0..=7200,
+            60,
+        ),
+        keep_revisions: int_in(errs, &r.keep_revisions, "app.keep_revisions", 1..=100, 5),
+        stable_timeout_seconds: int_in(
+            errs,
+            &r.stable_timeout_seconds,
+            "app.stable_timeout_seconds",
+            30..=7200,
+            900,
+        ),
+        user,
+        read_only_root_filesystem: flag(&r.read_only_root_filesystem, false),
+        environment,
+        health_check,
+        target_group,
+        scaling,
+        task_role_statements,
+    }
+}
+
+fn validate_target_group(errs: &mut Errors, raw: Option<&Spanned<RawTargetGroup>>) -> TargetGroup {
+    let empty = RawTargetGroup {
+        health_check_path: None,
+        matcher: None,
+        deregistration_delay_seconds: None,
+        healthy_threshold: None,
+        unhealthy_threshold: None,
+        interval_seconds: None,
+        timeout_seconds: None,
+    };
+    let r = raw.map(Spanned::get_ref).unwrap_or(&empty);
+    let p = "app.target_group";
+    let health_check_path = match &r.health_check_path {
+        Some(s) if !s.get_ref().starts_with('/') || s.get_ref().len() > 1024 => {
+            errs.push(
+                s.span(),
+                &format!("{p}.health_check_path"),
+                format!("{:?} must be a path starting with /", s.get_ref()),
+            );
+            s.get_ref().clone()
+        }
+        Some(s) => s.get_ref().clone(),
+        // Seed 9.2: the app's health endpoint.
+        None => "/api/health".to_string(),
+    };
+    let matcher = match &r.matcher {
+        Some(m) if !valid_matcher(m.get_ref()) => {
+            errs.push(
+                m.span(),
+                &format!("{p}.matcher"),
+                format!(
+                    "{:?} is not an HTTP code matcher (e.g. \"200\", \"200,204\" or \"200-299\")",
+                    m.get_ref()
+                ),
+            );
+            m.get_ref().clone()
+        }
+        Some(m) => m.get_ref().clone(),
+        None => "200".to_string(),
+    };
+    let tg = TargetGroup {
+        health_check_path,
+        matcher,
+        deregistration_delay_seconds: int_in(
+            errs,
+            &r.deregistration_delay_seconds,
+            &format!("{p}.deregistration_delay_seconds"),
+            0..=3600,
+            30,
+        ),
+        healthy_threshold: int_in(
+            errs,
+            &r.healthy_threshold,
+            &format!("{p}.healthy_threshold"),
+            2..=10,
+            2,
+        ),
+        unhealthy_threshold: int_in(
+            errs,
+            &r.unhealthy_threshold,
+            &format!("{p}.unhealthy_threshold"),
+            2..=10,
+            3,
+        ),
+        interval_seconds: int_in(
+            errs,
+            &r.interval_seconds,
+            &format!("{p}.interval_seconds"),
+            5..=300,
+            30,
+        ),
+        timeout_seconds: int_in(
+            errs,
+            &r.timeout_seconds,
+            &format!("{p}.timeout_seconds"),
+            2..=120,
+            5,
+        ),
+    };
+    if tg.timeout_seconds >= tg.interval_seconds {
+        if let Some(t) = &r.timeout_seconds {
+            errs.push(
+                t.span(),
+                &format!("{p}.timeout_seconds"),
+                "must be shorter than interval_seconds",
+            );
+        }
+    }
+    tg
+}
+
+fn valid_matcher(s: &str) -> bool {
+    let code = |c: &str| c.len() == 3 && c.parse::<u16>().is_ok_and(|n| (200..=499).contains(&n));
+    !s.is_empty()
+        && s.split(',').all(|part| match part.split_once('-') {
+            Some((a, b)) => code(a) && code(b) && a < b,
+            None => code(part),
+        })
+}
+
+fn validate_scaling(errs: &mut Errors, raw: &Spanned<RawScaling>) -> Scaling {
+    let r = raw.get_ref();
+    let min = int_in(errs, &r.min, "app.scaling.min", 0..=1000, 2);
+    let max = int_in(errs, &r.max, "app.scaling.max", 1..=1000, 10);
+    if min > max {
+        let span = r
+            .min
+            .as_ref()
+            .or(r.max.as_ref())
+            .map(Spanned::span)
+            .unwrap_or(raw.span());
+        errs.push(
+            span,
+            "app.scaling.min",
+            format!("min ({min}) is greater than max ({max})"),
+        );
+    }
+    Scaling {
+        min,
+        max,
+        cpu_target: int_in(errs, &r.cpu_target, "app.scaling.cpu_target", 10..=95, 70),
+        memory_target: int_in(
+            errs,
+            &r.memory_target,
+            "app.scaling.memory_target",
+            10..=95,
+            80,
+        ),
+        scale_in_cooldown_seconds: int_in(
+            errs,
+            &r.scale_in_cooldown_seconds,
+            "app.scaling.scale_in_cooldown_seconds",
+            0..=3600,
+            300,
+        ),
+        scale_out_cooldown_seconds: int_in(
+            errs,
+            &r.scale_out_cooldown_seconds,
+            "app.scaling.scale_out_cooldown_seconds",
+            0..=3600,
+            60,
+        ),
+    }
+}
+
+fn validate_statement(errs: &mut Errors, i: usize, raw: &Spanned<RawStatement>) -> Statement {
+    let r = raw.get_ref();
+    let p = format!("app.task_role_statements[{i}]");
+    let effect = match &r.effect {
+        Some(e) if !matches!(e.get_ref().as_str(), "Allow" | "Deny") => {
+            errs.push(
+                e.span(),
+                &format!("{p}.effect"),
+                format!("{:?} must be \"Allow\" or \"Deny\"", e.get_ref()),
+            );
+            e.get_ref().clone()
+        }
+        Some(e) => e.get_ref().clone(),
+        None => "Allow".to_string(),
+    };
+    if r.actions.get_ref().is_empty() {
+        errs.push(
+            r.actions.span(),
+            &format!("{p}.actions"),
+            "must not be empty",
+        );
+    }
+    for a in r.actions.get_ref() {
+        let s = a.get_ref();
+        let ok = s == "*"
+            || s.split_once(':').is_some_and(|(svc, act)| {
+                !svc.is_empty()
+                    && svc
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                    && !act.is_empty()
+                    && act.chars().all(|c| c.is_ascii_alphanumeric() || c == '*')
+            });
+        if !ok {
+            errs.push(
+                a.span(),
+                &format!("{p}.actions"),
+                format!("{s:?} is not an IAM action (service:Action, e.g. \"s3:GetObject\")"),
+            );
+        }
+    }
+    if r.resources.get_ref().is_empty() {
+        errs.push(
+            r.resources.span(),
+            &format!("{p}.resources"),
+            "must not be empty",
+        );
+    }
+    for res in r.resources.get_ref() {
+        let s = res.get_ref();
+        if s != "*" && !s.starts_with("arn:") {
+            errs.push(
+                res.span(),
+                &format!("{p}.resources"),
+                format!("{s:?} is not an ARN (arn:...) or \"*\""),
+            );
+        }
+    }
+    let sid = r.sid.as_ref().map(|s| {
+        if s.get_ref().is_empty() || !s.get_ref().chars().all(|c| c.is_ascii_alphanumeric()) {
+            errs.push(
+                s.span(),
+                &format!("{p}.sid"),
+                "a statement id holds only letters and digits",
+            );
+        }
+        s.get_ref().clone()
+    });
+    Statement {
+        sid,
+        effect,
+        actions: r
+            .actions
+            .get_ref()
+            .iter()
+            .map(|a| a.get_ref().clone())
+            .collect(),
+        resources: r
+            .resources
+            .get_ref()
+            .iter()
+            .map(|a| a.get_ref().clone())
+            .collect(),
+    }
+}

@@ -1,0 +1,1 @@
+//! Issue 4 e2e tests (being written).
