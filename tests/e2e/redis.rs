@@ -12,24 +12,6 @@ use aws_sdk_elasticache::types::{ReplicationGroup, Tag};
 use crate::emulator::Emulator;
 use crate::support::*;
 
-const NETWORK: &str = r#"project = "rtech"
-env = "ENV"
-region = "us-east-1"
-
-[tags]
-Environment = "test"
-
-[network]
-cidr = "10.10.0.0/20"
-az_count = 2
-nat = "none"
-public_subnets = ["10.10.0.0/24", "10.10.1.0/24"]
-private_subnets = ["10.10.8.0/23", "10.10.10.0/23"]
-
-[secrets]
-force_delete = true
-"#;
-
 /// dev: one node, no snapshots, deleted without a final snapshot, changes at once.
 const DEV_REDIS: &str = r#"
 [redis]
@@ -48,15 +30,8 @@ replicas = 1
 snapshot_retention_days = 7
 "#;
 
-/// A temp envs dir holding `<env>.toml`.
 fn envs(env: &str, redis: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join(format!("{env}.toml")),
-        format!("{}{redis}", NETWORK.replace("ENV", env)),
-    )
-    .unwrap();
-    dir
+    spec_dir(env, redis)
 }
 
 fn cmd(emu: &Emulator, dir: &Path, args: &[&str]) -> Command {

@@ -301,3 +301,39 @@ client_fn! {
     elbv2 => aws_sdk_elasticloadbalancingv2,
     autoscaling => aws_sdk_applicationautoscaling,
 }
+
+/// The head of a temporary env spec: project, env, tags and a small dev-sized network without
+/// NAT gateways (fast). Tests append the sections they exercise.
+pub fn spec_head(env: &str) -> String {
+    format!(
+        r#"project = "rtech"
+env = "{env}"
+region = "us-east-1"
+
+[tags]
+Environment = "test"
+
+[network]
+cidr = "10.10.0.0/20"
+az_count = 2
+nat = "none"
+public_subnets = ["10.10.0.0/24", "10.10.1.0/24"]
+private_subnets = ["10.10.8.0/23", "10.10.10.0/23"]
+
+[secrets]
+force_delete = true
+"#
+    )
+}
+
+/// A temporary envs dir holding `<env>.toml` = `spec_head(env)` + `sections`; pass
+/// `--envs-dir dir.path()` to rtech.
+pub fn spec_dir(env: &str, sections: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join(format!("{env}.toml")),
+        format!("{}{sections}", spec_head(env)),
+    )
+    .expect("write spec");
+    dir
+}
