@@ -17,6 +17,7 @@ use crate::reconcile::{Ctx, Op, Reconciler};
 static KINDS: &[KindSchema] = &[KindSchema {
     kind: "fake",
     force_new: &[],
+    new_attrs_on_update: false,
 }];
 
 #[derive(Default)]

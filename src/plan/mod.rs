@@ -143,6 +143,9 @@ pub struct KindSchema {
     pub kind: &'static str,
     /// Properties that cannot change in place: a difference makes a Replace.
     pub force_new: &'static [&'static str],
+    /// An in-place update gives the resource new attributes (a task definition's update
+    /// registers a new revision, with a new ARN): dependants see them as known after apply.
+    pub new_attrs_on_update: bool,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -389,6 +392,9 @@ pub fn diff(input: &DiffInput) -> Result<Plan, PlanError> {
                     .into_iter()
                     .collect();
                 let (action, reason) = if forcing.is_empty() {
+                    if schema.is_some_and(|s| s.new_attrs_on_update) {
+                        pending.insert(id.clone());
+                    }
                     (Action::Update, None)
                 } else {
                     pending.insert(id.clone());

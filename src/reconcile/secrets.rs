@@ -30,10 +30,12 @@ pub static KINDS: &[KindSchema] = &[
     KindSchema {
         kind: SECRET,
         force_new: &["name"],
+        new_attrs_on_update: false,
     },
     KindSchema {
         kind: CONNECTION,
         force_new: &[],
+        new_attrs_on_update: false,
     },
 ];
 

@@ -44,11 +44,13 @@ pub static KINDS: &[KindSchema] = &[
     KindSchema {
         kind: SUBNET_GROUP,
         force_new: &["name"],
+        new_attrs_on_update: false,
     },
     KindSchema {
         kind: PARAM_GROUP,
         // A parameter group's family and description cannot be modified.
         force_new: &["name", "family", "description"],
+        new_attrs_on_update: false,
     },
     KindSchema {
         kind: CLUSTER,
@@ -60,10 +62,12 @@ pub static KINDS: &[KindSchema] = &[
             "storage_encrypted",
             "db_subnet_group_name",
         ],
+        new_attrs_on_update: false,
     },
     KindSchema {
         kind: INSTANCE,
         force_new: &["identifier", "cluster_identifier", "availability_zone"],
+        new_attrs_on_update: false,
     },
 ];
 

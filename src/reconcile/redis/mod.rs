@@ -88,6 +88,7 @@ pub static KINDS: &[KindSchema] = &[
         kind: SUBNET_GROUP,
         // ModifyCacheSubnetGroup changes the description and the subnets in place.
         force_new: &[],
+        new_attrs_on_update: false,
     },
     KindSchema {
         kind: REDIS,
@@ -99,6 +100,7 @@ pub static KINDS: &[KindSchema] = &[
             "at_rest_encryption",
             "transit_encryption",
         ],
+        new_attrs_on_update: false,
     },
 ];
 
