@@ -455,5 +455,102 @@ pub fn outputs(observed: &[Observed]) -> serde_json::Value {
     // ARNs only: a secret's value is never an output.
     out.insert("docdb_secret_arn".into(), attr("secret", "docdb", "arn"));
     out.insert("redis_secret_arn".into(), attr("secret", "redis", "arn"));
+    // The container platform.
+    out.insert(
+        "ecr_repository_url".into(),
+        attr("ecr_repository", "app", "url"),
+    );
+    out.insert(
+        "ecs_cluster_name".into(),
+        attr("ecs_cluster", "main", "name"),
+    );
+    out.insert(
+        "ecs_service_name".into(),
+        attr("ecs_service", "app", "name"),
+    );
+    out.insert(
+        "task_definition_arn".into(),
+        attr("ecs_task_definition", "app", "arn"),
+    );
+    out.insert(
+        "task_definition_revision".into(),
+        attr("ecs_task_definition", "app", "revision"),
+    );
+    let mut tgs = serde_json::Map::new();
+    for o in owned("target_group", "") {
+        if let Some(arn) = o.attrs.get("arn") {
+            tgs.insert(o.id.name.clone(), arn.clone().into());
+        }
+    }
+    out.insert("target_group_arns".into(), tgs.into());
+    out.insert("app_log_group".into(), attr("log_group", "app", "name"));
     serde_json::Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ResourceId;
+
+    fn live(kind: &str, name: &str, physical: &str, attrs: &[(&str, &str)]) -> Observed {
+        let mut o = Observed::new(ResourceId::new(kind, name), physical);
+        for (k, v) in attrs {
+            o.attrs.insert(k.to_string(), v.to_string());
+        }
+        o
+    }
+
+    #[test]
+    fn outputs_name_the_container_platform_and_never_foreign_resources() {
+        let mut foreign = live(
+            "target_group",
+            "green",
+            "arn:tg/other",
+            &[("arn", "arn:tg/other")],
+        );
+        foreign.ownership = Ownership::Foreign;
+        let observed = vec![
+            live(
+                "ecr_repository",
+                "app",
+                "rtech-app",
+                &[("url", "123.dkr.ecr/rtech-app")],
+            ),
+            live(
+                "ecs_cluster",
+                "main",
+                "arn:cluster",
+                &[("name", "rtech-prod")],
+            ),
+            live(
+                "ecs_service",
+                "app",
+                "arn:svc",
+                &[("name", "rtech-prod-app")],
+            ),
+            live(
+                "ecs_task_definition",
+                "app",
+                "arn:td:4",
+                &[("arn", "arn:td:4"), ("revision", "4")],
+            ),
+            live(
+                "target_group",
+                "blue",
+                "arn:tg/blue",
+                &[("arn", "arn:tg/blue")],
+            ),
+            foreign,
+        ];
+        let o = outputs(&observed);
+        assert_eq!(o["ecr_repository_url"], "123.dkr.ecr/rtech-app");
+        assert_eq!(o["ecs_cluster_name"], "rtech-prod");
+        assert_eq!(o["ecs_service_name"], "rtech-prod-app");
+        assert_eq!(o["task_definition_revision"], "4");
+        assert_eq!(
+            o["target_group_arns"],
+            serde_json::json!({"blue": "arn:tg/blue"})
+        );
+        assert_eq!(o["docdb_endpoint"], serde_json::Value::Null);
+    }
 }

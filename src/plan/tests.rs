@@ -1032,3 +1032,120 @@ fn a_saved_plan_never_holds_a_sensitive_value() {
         Value::Unknown
     );
 }
+
+// --- late initialisation and new attributes on update -------------------------------------------
+
+fn taskdef(late_tag: Option<&str>) -> Resource {
+    let r = Resource::new(rid("taskdef/app"), "rtech-dev-app").prop("cpu", Value::Int(256));
+    match late_tag {
+        Some(t) => r.late("image_tag", Value::str(t)),
+        None => r.prop("image_tag", Value::str("cli-tag")),
+    }
+}
+
+fn taskdef_live(tag: &str) -> Observed {
+    let mut o = Observed::new(rid("taskdef/app"), "arn:td:7")
+        .prop("cpu", Value::Int(256))
+        .prop("image_tag", Value::str(tag));
+    o.attrs.insert("arn".into(), "arn:td:7".into());
+    o
+}
+
+#[test]
+fn a_late_property_takes_the_live_value_and_its_default_only_on_create() {
+    // Exists: the deployed tag stays, nothing to do.
+    let p = plan(&[taskdef(Some("latest"))], &[taskdef_live("abc123")]);
+    assert!(p.changes.is_empty(), "{:?}", ids(&p));
+    let filled = p
+        .desired
+        .iter()
+        .find(|r| r.id == rid("taskdef/app"))
+        .unwrap();
+    assert_eq!(filled.props.get("image_tag"), Some(&Value::str("abc123")));
+    assert!(
+        filled.late_init.is_empty(),
+        "filled in, so a saved plan holds the value"
+    );
+    // Absent: created with the default.
+    let p = plan(&[taskdef(Some("latest"))], &[]);
+    let c = change(&p, "taskdef/app");
+    assert_eq!(c.action, Action::Create);
+    assert_eq!(field(c, "image_tag").after, Some(Value::str("latest")));
+    // An explicit value (--image-tag) is an ordinary property: a difference is an update.
+    let p = plan(&[taskdef(None)], &[taskdef_live("abc123")]);
+    assert_eq!(
+        field(change(&p, "taskdef/app"), "image_tag").after,
+        Some(Value::str("cli-tag"))
+    );
+}
+
+#[test]
+fn a_clamped_late_integer_is_drift_only_outside_its_range() {
+    let svc = |live: Option<i64>| {
+        let desired =
+            Resource::new(rid("svc/app"), "rtech-dev-app").late_clamped("desired_count", 2, 2, 10);
+        let observed: Vec<Observed> = live
+            .map(|n| Observed::new(rid("svc/app"), "svc").prop("desired_count", Value::Int(n)))
+            .into_iter()
+            .collect();
+        plan(&[desired], &observed)
+    };
+    assert!(
+        svc(Some(7)).changes.is_empty(),
+        "inside [2, 10]: the scaler's business"
+    );
+    assert!(svc(Some(2)).changes.is_empty());
+    let p = svc(Some(15));
+    let f = field(change(&p, "svc/app"), "desired_count");
+    assert_eq!(
+        (f.before.clone(), f.after.clone()),
+        (Some(Value::Int(15)), Some(Value::Int(10)))
+    );
+    let p = svc(Some(0));
+    assert_eq!(
+        field(change(&p, "svc/app"), "desired_count").after,
+        Some(Value::Int(2))
+    );
+    let p = svc(None);
+    assert_eq!(
+        field(change(&p, "svc/app"), "desired_count").after,
+        Some(Value::Int(2))
+    );
+}
+
+static TASKDEF_SCHEMA: KindSchema = KindSchema {
+    kind: "taskdef",
+    force_new: &[],
+    new_attrs_on_update: true,
+};
+
+fn schema_with_taskdef(kind: &str) -> Option<&'static KindSchema> {
+    (kind == "taskdef").then_some(&TASKDEF_SCHEMA)
+}
+
+#[test]
+fn an_update_that_yields_new_attributes_leaves_references_unknown() {
+    let service = Resource::new(rid("svc/app"), "rtech-dev-app").prop(
+        "task_definition",
+        Value::reference(&rid("taskdef/app"), "arn"),
+    );
+    let mut service_live = Observed::new(rid("svc/app"), "svc")
+        .prop("task_definition", Value::str("arn:td:7"))
+        .dep(&rid("taskdef/app"));
+    service_live.attrs.insert("arn".into(), "svc".into());
+    let desired = [taskdef(None), service];
+    let observed = [taskdef_live("abc123"), service_live];
+    let mut i = input(&desired, &observed, &[], false);
+    i.schema = &schema_with_taskdef;
+    let p = diff(&i).unwrap();
+    assert_eq!(change(&p, "taskdef/app").action, Action::Update);
+    let f = field(change(&p, "svc/app"), "task_definition");
+    assert_eq!(
+        f.after,
+        Some(Value::Unknown),
+        "the new revision's ARN is known after apply"
+    );
+    // Without the flag the old ARN would look current and the service would not follow.
+    let p = plan(&desired, &observed);
+    assert!(p.changes.iter().all(|c| c.id != rid("svc/app")));
+}

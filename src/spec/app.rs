@@ -270,7 +270,14 @@ pub(super) fn validate_ecr(errs: &mut Errors, raw: &Spanned<RawEcr>, project: &s
     }
 }
 
-pub(super) fn validate_app(errs: &mut Errors, raw: &Spanned<RawApp>, has_ecr: bool) -> App {
+/// `network_port` is `network.app_port`: the security group admits the ALB on that port only, so
+/// the container must listen there too.
+pub(super) fn validate_app(
+    errs: &mut Errors,
+    raw: &Spanned<RawApp>,
+    has_ecr: bool,
+    network_port: Option<u16>,
+) -> App {
     let r = raw.get_ref();
     if !has_ecr {
         errs.push(
@@ -321,7 +328,20 @@ pub(super) fn validate_app(errs: &mut Errors, raw: &Spanned<RawApp>, has_ecr: bo
         }
         Some(_) => {}
     }
-    let port = int_in(errs, &r.port, "app.port", 1..=65535, 3000);
+    let default_port = network_port.map(i64::from).unwrap_or(3000);
+    let port = int_in(errs, &r.port, "app.port", 1..=65535, default_port);
+    if let (Some(p), Some(np)) = (&r.port, network_port) {
+        if (1..=65535).contains(p.get_ref()) && *p.get_ref() != i64::from(np) {
+            errs.push(
+                p.span(),
+                "app.port",
+                format!(
+                    "{} differs from network.app_port ({np}), the port the app security group admits from the ALB",
+                    p.get_ref()
+                ),
+            );
+        }
+    }
     let desired_count = int_in(errs, &r.desired_count, "app.desired_count", 0..=1000, 1);
     let log_retention_days = match &r.log_retention_days {
         Some(d) if !LOG_RETENTION_DAYS.contains(d.get_ref()) => {

@@ -274,10 +274,10 @@ fn validate(src: &Source, raw: RawSpec, expected_env: &str) -> Result<Spec, Vec<
         .ecr
         .as_ref()
         .map(|e| app::validate_ecr(&mut errs, e, raw.project.get_ref()));
-    let app = raw
-        .app
-        .as_ref()
-        .map(|a| app::validate_app(&mut errs, a, raw.ecr.is_some()));
+    let app = raw.app.as_ref().map(|a| {
+        let port = network.as_ref().map(|n| n.app_port);
+        app::validate_app(&mut errs, a, raw.ecr.is_some(), port)
+    });
     if !errs.list.is_empty() {
         errs.list.sort_by_key(|e| (e.line, e.col));
         return Err(errs.list);

@@ -585,3 +585,179 @@ fn errors_are_reported_in_file_order() {
     sorted.sort();
     assert_eq!(lines, sorted, "{}", render(&e));
 }
+
+// ---------------------------------------------------------------------------------------------
+// [ecr] and [app]
+
+/// BASE + `[ecr]` (line 7) + `[app]` (line 8) + `app` lines from line 9.
+fn with_app(app: &str) -> String {
+    format!("{BASE}[ecr]\n[app]\n{app}\n")
+}
+
+#[test]
+fn app_defaults_follow_the_seed() {
+    let s = ok(&with_app(""));
+    let e = s.ecr.expect("ecr");
+    assert_eq!(e.repository, "rtech-app");
+    assert!(e.scan_on_push && !e.immutable_tags && !e.force_delete);
+    let a = s.app.expect("app");
+    assert_eq!((a.cpu, a.memory, a.port), (256, 512, 3000));
+    assert_eq!(a.image_tag, "latest");
+    assert_eq!(a.target_group.health_check_path, "/api/health");
+    assert_eq!(a.log_retention_days, 30);
+    assert_eq!(a.scaling, None);
+    assert_eq!(s.image_tag, None);
+}
+
+#[test]
+fn every_env_file_has_the_container_platform() {
+    for env in ["dev", "staging", "prod"] {
+        let path = format!("{}/envs/{env}.toml", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let s = parse(&path, &text, env).unwrap();
+        let a = s.app.expect("app");
+        assert!(s.ecr.is_some(), "{env}");
+        assert_eq!(a.port, 3000, "{env}");
+        assert!(a.environment.contains_key("NODE_ENV"), "{env}");
+    }
+    let text =
+        std::fs::read_to_string(format!("{}/envs/prod.toml", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let prod = parse("envs/prod.toml", &text, "prod").unwrap();
+    let (e, a) = (prod.ecr.unwrap(), prod.app.unwrap());
+    assert!(e.immutable_tags, "prod tags are immutable");
+    let sc = a.scaling.expect("prod scales");
+    assert_eq!(
+        (sc.min, sc.max, sc.cpu_target, sc.memory_target),
+        (2, 10, 70, 80)
+    );
+    assert_eq!(a.log_retention_days, 30);
+}
+
+#[test]
+fn a_cpu_memory_pair_fargate_rejects_is_located_at_memory() {
+    let e = one_err(&with_app("cpu = 256\nmemory = 4096"));
+    assert_at(&e, 10, 10, "app.memory");
+    assert!(
+        e.message.contains("cpu = 256") && e.message.contains("512 MiB to 2 GiB"),
+        "{e}"
+    );
+    let e = one_err(&with_app("cpu = 300"));
+    assert_at(&e, 9, 7, "app.cpu");
+    assert!(e.message.contains("not a Fargate CPU size"), "{e}");
+    ok(&with_app("cpu = 1024\nmemory = 8192"));
+    ok(&with_app("cpu = 8192\nmemory = 20480"));
+    let e = one_err(&with_app("cpu = 8192\nmemory = 18432"));
+    assert_at(&e, 10, 10, "app.memory");
+}
+
+#[test]
+fn fargate_memory_table() {
+    use super::app::fargate_memory;
+    assert_eq!(fargate_memory(256), Some(vec![512, 1024, 2048]));
+    assert_eq!(fargate_memory(512).unwrap(), vec![1024, 2048, 3072, 4096]);
+    assert_eq!(fargate_memory(4096).unwrap().last(), Some(&30720));
+    assert_eq!(fargate_memory(16384).unwrap().first(), Some(&32768));
+    assert_eq!(fargate_memory(100), None);
+}
+
+#[test]
+fn port_out_of_range_is_located() {
+    for (v, col) in [("0", 8), ("65536", 8), ("-1", 8)] {
+        let e = one_err(&with_app(&format!("port = {v}")));
+        assert_at(&e, 9, col, "app.port");
+        assert!(e.message.contains("out of range: 1 to 65535"), "{e}");
+    }
+}
+
+#[test]
+fn scaling_min_above_max_is_located() {
+    let text = format!("{BASE}[ecr]\n[app]\n[app.scaling]\nmin = 5\nmax = 3\n");
+    let e = one_err(&text);
+    assert_at(&e, 10, 7, "app.scaling.min");
+    assert!(e.message.contains("min (5) is greater than max (3)"), "{e}");
+}
+
+#[test]
+fn desired_count_outside_the_scaling_range_is_an_error_and_defaults_to_min() {
+    let text =
+        format!("{BASE}[ecr]\n[app]\ndesired_count = 20\n[app.scaling]\nmin = 2\nmax = 10\n");
+    let e = one_err(&text);
+    assert_at(&e, 9, 17, "app.desired_count");
+    let s = ok(&format!(
+        "{BASE}[ecr]\n[app]\n[app.scaling]\nmin = 3\nmax = 10\n"
+    ));
+    assert_eq!(s.app.unwrap().desired_count, 3);
+}
+
+#[test]
+fn invalid_image_tags_are_rejected_with_their_location() {
+    for bad in ["-lead", ".dot", "has space", "sha:abc", "é"] {
+        let e = one_err(&with_app(&format!("image_tag = {bad:?}")));
+        assert_at(&e, 9, 13, "app.image_tag");
+        assert!(e.message.contains("not a valid image tag"), "{e}");
+    }
+    assert!(super::app::valid_image_tag("3f9c2ab"));
+    assert!(super::app::valid_image_tag("v1.2.3-rc_1"));
+    assert!(!super::app::valid_image_tag(&"a".repeat(129)));
+}
+
+#[test]
+fn app_without_ecr_is_an_error() {
+    let e = one_err(&format!("{BASE}[app]\ncpu = 256\n"));
+    assert_eq!((e.line, e.path.as_str()), (7, "app"));
+    assert!(e.message.contains("[ecr]"), "{e}");
+}
+
+#[test]
+fn reserved_and_malformed_environment_names_are_rejected() {
+    let text =
+        format!("{BASE}[ecr]\n[app]\n[app.environment]\nMONGODB_URI = \"x\"\n\"1BAD\" = \"y\"\n");
+    let e = errs(&text);
+    assert_eq!(e.len(), 2, "{}", render(&e));
+    assert_eq!(e[0].path, "app.environment.MONGODB_URI");
+    assert!(e[0].message.contains("set by rtech"), "{}", e[0]);
+    assert_eq!(e[1].path, "app.environment.1BAD");
+}
+
+#[test]
+fn root_user_and_bad_retention_and_bad_statement_are_rejected() {
+    let e = one_err(&with_app("user = \"root\""));
+    assert_at(&e, 9, 8, "app.user");
+    let e = one_err(&with_app("log_retention_days = 31"));
+    assert_at(&e, 9, 22, "app.log_retention_days");
+    let text = format!(
+        "{BASE}[ecr]\n[app]\n[[app.task_role_statements]]\nactions = [\"s3 GetObject\"]\nresources = [\"bucket\"]\n"
+    );
+    let e = errs(&text);
+    assert_eq!(e.len(), 2, "{}", render(&e));
+    assert_eq!(e[0].path, "app.task_role_statements[0].actions");
+    assert_eq!(e[1].path, "app.task_role_statements[0].resources");
+}
+
+#[test]
+fn ecr_repository_names_and_target_group_matchers_are_checked() {
+    let e = one_err(&format!("{BASE}[ecr]\nrepository = \"Bad_Name\"\n"));
+    assert_at(&e, 8, 14, "ecr.repository");
+    let e = one_err(&format!(
+        "{BASE}[ecr]\n[app]\n[app.target_group]\nmatcher = \"600\"\n"
+    ));
+    assert_at(&e, 10, 11, "app.target_group.matcher");
+    let e = one_err(&format!(
+        "{BASE}[ecr]\n[app]\n[app.target_group]\nhealth_check_path = \"api\"\n"
+    ));
+    assert_eq!(e.path, "app.target_group.health_check_path");
+    ok(&format!(
+        "{BASE}[ecr]\n[app]\n[app.target_group]\nmatcher = \"200-299\"\n"
+    ));
+}
+
+#[test]
+fn app_port_follows_network_app_port() {
+    let s = ok(&format!("{BASE}app_port = 8080\n[ecr]\n[app]\n"));
+    assert_eq!(s.app.unwrap().port, 8080);
+    let e = one_err(&format!(
+        "{BASE}app_port = 8080\n[ecr]\n[app]\nport = 3000\n"
+    ));
+    assert_eq!((e.line, e.col, e.path.as_str()), (10, 8, "app.port"));
+    assert!(e.message.contains("network.app_port (8080)"), "{e}");
+}

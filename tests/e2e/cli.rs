@@ -57,6 +57,23 @@ fn bad_specs_fail_with_file_line_column_and_key_path() {
             &format!("{GOOD}public_subnets = [\"10.0.1.0/24\", \"10.0.2.0/24\"]\nprivate_subnets = [\"10.0.1.0/25\", \"10.0.3.0/24\"]\n"),
             "envs/qa.toml:8:20: network.private_subnets[0]: \"10.0.1.0/25\" overlaps network.public_subnets[0] (\"10.0.1.0/24\")",
         ),
+        // the container platform: a cpu/memory pair Fargate rejects, min > max, a bad port and tag
+        (
+            &format!("{GOOD}\n[ecr]\n[app]\ncpu = 256\nmemory = 4096\n"),
+            "envs/qa.toml:11:10: app.memory: 4096 MiB is not a memory size Fargate accepts with cpu = 256",
+        ),
+        (
+            &format!("{GOOD}\n[ecr]\n[app]\n[app.scaling]\nmin = 4\nmax = 2\n"),
+            "envs/qa.toml:11:7: app.scaling.min: min (4) is greater than max (2)",
+        ),
+        (
+            &format!("{GOOD}\n[ecr]\n[app]\nport = 70000\n"),
+            "envs/qa.toml:10:8: app.port: 70000 is out of range: 1 to 65535",
+        ),
+        (
+            &format!("{GOOD}\n[ecr]\n[app]\nimage_tag = \"v1 beta\"\n"),
+            "envs/qa.toml:10:13: app.image_tag: \"v1 beta\" is not a valid image tag",
+        ),
     ];
     for (text, want) in cases {
         let r = bad_spec(text);
@@ -143,4 +160,21 @@ fn usage_errors_exit_1_not_the_changes_code() {
         r.stderr
     );
     assert!(r.stderr.contains("--bogus"), "{}", r.stderr);
+}
+
+#[test]
+fn a_bad_image_tag_flag_is_refused_before_any_aws_call() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("envs")).unwrap();
+    std::fs::write(dir.path().join("envs/qa.toml"), GOOD).unwrap();
+    for cmd in ["plan", "apply"] {
+        let r = run(offline(dir.path()).args([cmd, "--env", "qa", "--image-tag", "bad:tag"]));
+        assert_eq!(r.code, 1, "{cmd}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("\"bad:tag\" is not a valid image tag")
+                && !r.stderr.contains("cannot reach"),
+            "{cmd}: {}",
+            r.stderr
+        );
+    }
 }
