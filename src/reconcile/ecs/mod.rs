@@ -1,19 +1,268 @@
-//! STUB (issue 4, being written): the ecs service's kinds.
+//! ECS on Fargate: `ecs_cluster/main`, `ecs_task_definition/app` and `ecs_service/app` (all
+//! three only when the spec has an `[app]` section).
+//!
+//! - The cluster `{project}-{env}`: Container Insights (`container_insights`, as AWS names the
+//!   setting's value: `enabled` / `disabled`) and tags. Updated in place (UpdateCluster with
+//!   the setting, which takes the same settings as UpdateClusterSettings and, unlike it, is
+//!   implemented by the emulator; TagResource / UntagResource).
+//! - The task definition family `{project}-{env}-app` (taskdef.rs): one container `app`. The
+//!   plan compares the newest ACTIVE revision, normalised so that what AWS fills in (defaults,
+//!   the order of environment and secrets, empty lists) never shows as a difference. Any
+//!   difference but `tags` and `keep_revisions` registers a new revision (new ARN: the kind
+//!   declares `new_attrs_on_update`), then ACTIVE revisions beyond the newest
+//!   `keep_revisions` are deregistered. The image is `image_repository:image_tag`: the tag is
+//!   `--image-tag` when given, else the deployed one (late-initialised), else the spec's.
+//! - The service `{project}-{env}-app` (service.rs): Fargate in the private subnets with the
+//!   `app` security group, behind `target_group/blue`, with the circuit breaker (rollback),
+//!   100 % / 200 %. Updated in place with UpdateService (task definition, desired count,
+//!   network, load balancers, grace period, deployment configuration); cluster and launch
+//!   type force a replacement. After a change apply waits for the service to become stable
+//!   (the SDK's services-stable waiter, bounded by `stable_timeout_seconds`) and reports a
+//!   failed deployment with the service's latest events. With `[app.scaling]` the desired
+//!   count is the scaler's inside `[min, max]` (`Resource::late_clamped`).
+//!
+//! Settings AWS cannot report are kept in tags and reported as properties: the task
+//! definition's `keep_revisions` (`rtech:keep-revisions`) and the service's
+//! `stable_timeout_seconds` (`rtech:stable-timeout`), so a saved plan or a destroy (which has
+//! no spec) knows them.
+//!
+//! Observe: DescribeClusters (TAGS, SETTINGS), ListTaskDefinitions (paginated) then
+//! DescribeTaskDefinition (TAGS) of the newest ACTIVE revision, and DescribeServices (TAGS)
+//! then, for a live service, one DescribeSubnets (its subnets' rtech ids, so the list follows
+//! the spec's order): five calls, whatever the number of revisions. Only when the newest
+//! revision is not ours does observe describe older ones (at most ten) to find ours
+//! (taskdef.rs, ownership).
+//!
+//! # The local emulator (`RTECH_EMULATOR_QUIRKS=1`)
+//!
+//! moto 5.2.5's CreateService drops `deploymentConfiguration` and
+//! `healthCheckGracePeriodSeconds`, and reports `runningCount` = `MOTO_ECS_SERVICE_RUNNING`
+//! (0 unless set) for ever, so the services-stable waiter (`runningCount == desiredCount` and
+//! one deployment) could never succeed; its UpdateService stores every field it is sent and
+//! sets `runningCount` to a `desiredCount` it is sent. With the switch, CreateService is
+//! followed by an UpdateService carrying those three fields, and every UpdateService carries
+//! `desiredCount`; then the real waiter runs, unchanged, and succeeds on its first poll.
+//! Against AWS neither is sent (a desired count the scaler owns is never overwritten).
+//! moto never rolls anything out (rollout state stays IN_PROGRESS, no events, deployments
+//! untouched by UpdateService), so the failed-deployment report is unit-tested; the timeout
+//! report is tested against the emulator without the switch (tests/e2e/ecs.rs).
+
+mod cluster;
+mod service;
+mod taskdef;
+
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
+use aws_sdk_ecs::types::Tag;
 
 use crate::aws::AwsError;
 use crate::engine::progress::Task;
-use crate::model::{Attrs, Observed, Resource};
+use crate::model::{
+    tag_delta, tags_of, Attrs, Observed, Ownership, Resource, ResourceId, Value, TAG_ENV, TAG_ID,
+    TAG_PROJECT,
+};
 use crate::plan::KindSchema;
 use crate::reconcile::{Ctx, Op, Reconciler};
 use crate::spec::Spec;
 
-pub static KINDS: &[KindSchema] = &[];
+pub use cluster::observe_cluster;
+pub use service::observe_service;
 
-/// Spec → Desired (pure).
-pub fn expand(_spec: &Spec) -> Vec<Resource> {
-    vec![]
+pub const CLUSTER: &str = "ecs_cluster";
+pub const TASK_DEFINITION: &str = "ecs_task_definition";
+pub const SERVICE: &str = "ecs_service";
+
+/// The one container of the task definition (and the load balancer's target).
+pub const CONTAINER: &str = "app";
+
+/// The task definition's `keep_revisions`, kept on its revisions.
+pub const TAG_KEEP_REVISIONS: &str = "rtech:keep-revisions";
+/// The service's `stable_timeout_seconds`, kept on the service.
+pub const TAG_STABLE_TIMEOUT: &str = "rtech:stable-timeout";
+/// Tags kept behind their own properties, out of the `tags` property.
+const INTERNAL_TAGS: &[&str] = &[TAG_KEEP_REVISIONS, TAG_STABLE_TIMEOUT];
+
+pub static KINDS: &[KindSchema] = &[
+    KindSchema {
+        kind: CLUSTER,
+        force_new: &[],
+        new_attrs_on_update: false,
+    },
+    KindSchema {
+        kind: TASK_DEFINITION,
+        // Revisions are immutable: every change registers a new one (an update with a new ARN).
+        force_new: &[],
+        new_attrs_on_update: true,
+    },
+    KindSchema {
+        kind: SERVICE,
+        // UpdateService changes everything else in place.
+        force_new: &["cluster", "launch_type"],
+        new_attrs_on_update: false,
+    },
+];
+
+pub fn cluster_id() -> ResourceId {
+    ResourceId::new(CLUSTER, "main")
+}
+
+pub fn task_definition_id() -> ResourceId {
+    ResourceId::new(TASK_DEFINITION, "app")
+}
+
+pub fn service_id() -> ResourceId {
+    ResourceId::new(SERVICE, "app")
+}
+
+/// `{project}-{env}`.
+pub fn cluster_name(project: &str, env: &str) -> String {
+    format!("{project}-{env}")
+}
+
+/// `{project}-{env}-app`: the task definition family and the service.
+pub fn app_name(project: &str, env: &str) -> String {
+    format!("{project}-{env}-app")
+}
+
+/// Spec → Desired (pure): nothing without an `[app]` section.
+pub fn expand(spec: &Spec) -> Vec<Resource> {
+    let Some(app) = &spec.app else {
+        return vec![];
+    };
+    vec![
+        cluster::expand(spec, app),
+        taskdef::expand(spec, app),
+        service::expand(spec, app),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// shared helpers
+
+fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
+        .filter(|(k, _)| !k.starts_with("aws:"))
+        .collect()
+}
+
+/// Ours: our project, env and resource id.
+fn ours(project: &str, env: &str, id: &ResourceId, tags: &BTreeMap<String, String>) -> bool {
+    tags.get(TAG_PROJECT).map(String::as_str) == Some(project)
+        && tags.get(TAG_ENV).map(String::as_str) == Some(env)
+        && tags.get(TAG_ID).map(String::as_str) == Some(id.to_string().as_str())
+}
+
+/// The `tags` property: every tag but the ones kept behind their own properties.
+fn visible_tags(tags: &BTreeMap<String, String>) -> Value {
+    Value::string_map(
+        tags.iter()
+            .filter(|(k, _)| !INTERNAL_TAGS.contains(&k.as_str())),
+    )
+}
+
+fn ecs_tags(m: &BTreeMap<String, String>) -> Vec<Tag> {
+    m.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+fn foreign(id: ResourceId, physical: &str) -> Observed {
+    let mut o = Observed::new(id, physical);
+    o.ownership = Ownership::Foreign;
+    o
+}
+
+fn int(r: &Resource, key: &str) -> Option<i64> {
+    r.props.get(key).and_then(Value::as_int)
+}
+
+fn string_list(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::List(l)) => l
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect(),
+        _ => vec![],
+    }
+}
+
+fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
+    v.and_then(Value::as_map)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Bring the live tags of `arn` from `before` to `after` (ECS speaks TagResource /
+/// UntagResource for clusters, services and task definitions alike).
+async fn sync_tags(
+    ctx: &Ctx,
+    arn: &str,
+    before: &BTreeMap<String, String>,
+    after: &BTreeMap<String, String>,
+) -> Result<(), AwsError> {
+    let ecs = &ctx.clients.ecs;
+    let d = tag_delta(before, after);
+    if !d.removed.is_empty() {
+        ecs.untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(d.removed))
+            .send()
+            .await
+            .map_err(crate::aws::aws("ecs:UntagResource"))?;
+    }
+    if !d.set.is_empty() {
+        let set: BTreeMap<String, String> = d.set.into_iter().collect();
+        ecs.tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(ecs_tags(&set)))
+            .send()
+            .await
+            .map_err(crate::aws::aws("ecs:TagResource"))?;
+    }
+    Ok(())
+}
+
+/// The live tags as last observed, internal ones included (for `sync_tags`).
+fn prior_tags(o: &Observed, internal: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let mut t = tags_of(&o.props);
+    for (tag, prop) in internal {
+        match o.props.get(*prop) {
+            Some(Value::Int(n)) => {
+                t.insert(tag.to_string(), n.to_string());
+            }
+            Some(Value::Str(s)) => {
+                t.insert(tag.to_string(), s.clone());
+            }
+            _ => {}
+        }
+    }
+    t
+}
+
+/// The tags a desired resource wants, internal ones included.
+fn desired_tags(r: &Resource, internal: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let mut t = tags_of(&r.props);
+    for (tag, prop) in internal {
+        if let Some(n) = int(r, prop) {
+            t.insert(tag.to_string(), n.to_string());
+        }
+    }
+    t
+}
+
+fn waited<E: std::fmt::Display>(op: &'static str, what: String) -> impl FnOnce(E) -> AwsError {
+    move |e| AwsError::new(op, "WaiterFailed", format!("waiting for {what}: {e}"))
 }
 
 pub struct Ecs;
@@ -23,13 +272,66 @@ impl Reconciler for Ecs {
     fn service(&self) -> &'static str {
         "ecs"
     }
+
     fn kinds(&self) -> &'static [KindSchema] {
         KINDS
     }
-    async fn observe(&self, _ctx: &Ctx, _desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
-        Ok(vec![])
+
+    async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
+        let cluster = cluster_name(&ctx.project, &ctx.env);
+        let app = app_name(&ctx.project, &ctx.env);
+        let want_service = desired.iter().find(|r| r.id == service_id());
+        let (c, td, s) = tokio::try_join!(
+            cluster::describe(ctx, &cluster),
+            taskdef::observe(ctx, &app),
+            service::describe(ctx, &cluster, &app),
+        )?;
+        // A deleted (INACTIVE) or draining service is gone as far as planning goes; apply
+        // waits for a draining one before creating its successor.
+        let s = s.filter(|s| s.status() == Some("ACTIVE"));
+        let subnet_rids = match &s {
+            Some(s) => service::subnet_rids(ctx, s).await?,
+            None => BTreeMap::new(),
+        };
+
+        let mut out = vec![];
+        if let Some(c) = c.filter(|c| c.status() != Some("INACTIVE")) {
+            let tags = tag_map(c.tags());
+            if ours(&ctx.project, &ctx.env, &cluster_id(), &tags) {
+                out.push(observe_cluster(&c, &tags));
+            } else {
+                out.push(foreign(cluster_id(), c.cluster_arn().unwrap_or(&cluster)));
+            }
+        }
+        out.extend(td);
+        if let Some(s) = s {
+            let tags = tag_map(s.tags());
+            if ours(&ctx.project, &ctx.env, &service_id(), &tags) {
+                out.push(observe_service(&s, &tags, &subnet_rids, want_service));
+            } else {
+                out.push(foreign(service_id(), s.service_arn().unwrap_or(&app)));
+            }
+        }
+        Ok(out)
     }
-    async fn apply(&self, _ctx: &Ctx, _op: Op<'_>, _task: &Task) -> Result<Attrs, AwsError> {
-        Err(AwsError::new("rtech", "NotImplemented", "ecs"))
+
+    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
+        let kind = match &op {
+            Op::Create(r) | Op::Update { desired: r, .. } => r.id.kind.clone(),
+            Op::Delete(o) => o.id.kind.clone(),
+        };
+        match kind.as_str() {
+            CLUSTER => cluster::apply(ctx, op, task).await,
+            TASK_DEFINITION => taskdef::apply(ctx, op, task).await,
+            SERVICE => service::apply(ctx, op, task).await,
+            k => Err(AwsError::new(
+                "rtech",
+                "UnknownKind",
+                format!("the ecs reconciler does not own kind {k}"),
+            )),
+        }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,173 @@
+//! `ecs_cluster/main`: the cluster `{project}-{env}`, its Container Insights setting and tags.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_ecs::types::{Cluster, ClusterField, ClusterSetting, ClusterSettingName};
+
+use super::{
+    cluster_id, cluster_name, desired_tags, ecs_tags, prior_tags, sync_tags, visible_tags,
+};
+use crate::aws::{aws, retry_on, AwsError};
+use crate::engine::progress::Task;
+use crate::model::{tags_for, Attrs, Observed, Resource, Value};
+use crate::reconcile::{Ctx, Op};
+use crate::spec::app::App;
+use crate::spec::Spec;
+
+/// How long DeleteCluster retries while the cluster still holds draining services or tasks.
+const DRAIN_RETRY: Duration = Duration::from_secs(10 * 60);
+
+pub(super) fn expand(spec: &Spec, app: &App) -> Resource {
+    let id = cluster_id();
+    let name = cluster_name(&spec.project, &spec.env);
+    let tags = tags_for(&spec.project, &spec.env, &id, &name, &spec.tags);
+    Resource::new(id, &name)
+        .prop(
+            "container_insights",
+            Value::str(insights(app.container_insights)),
+        )
+        .prop("tags", Value::string_map(&tags))
+}
+
+fn insights(on: bool) -> &'static str {
+    if on {
+        "enabled"
+    } else {
+        "disabled"
+    }
+}
+
+pub fn attrs(c: &Cluster) -> Attrs {
+    let mut a = Attrs::new();
+    let arn = c.cluster_arn().unwrap_or_default().to_string();
+    a.insert("id".into(), arn.clone());
+    a.insert("arn".into(), arn);
+    a.insert(
+        "name".into(),
+        c.cluster_name().unwrap_or_default().to_string(),
+    );
+    a
+}
+
+/// A live cluster → `Observed` (pure). No containerInsights setting reads as `disabled`
+/// (what a cluster created without it has, unless the account default says otherwise, in
+/// which case AWS lists the setting).
+pub fn observe_cluster(c: &Cluster, tags: &BTreeMap<String, String>) -> Observed {
+    let mut o = Observed::new(cluster_id(), c.cluster_arn().unwrap_or_default());
+    o.attrs = attrs(c);
+    let ci = c
+        .settings()
+        .iter()
+        .find(|s| s.name() == Some(&ClusterSettingName::ContainerInsights))
+        .and_then(|s| s.value())
+        .unwrap_or("disabled");
+    o.props
+        .insert("container_insights".into(), Value::str(ci.to_lowercase()));
+    o.props.insert("tags".into(), visible_tags(tags));
+    o
+}
+
+/// The cluster, if AWS knows one of that name (INACTIVE ones included: the caller decides).
+pub(super) async fn describe(ctx: &Ctx, name: &str) -> Result<Option<Cluster>, AwsError> {
+    let out = ctx
+        .clients
+        .ecs
+        .describe_clusters()
+        .clusters(name)
+        .include(ClusterField::Tags)
+        .include(ClusterField::Settings)
+        .send()
+        .await
+        .map_err(aws("ecs:DescribeClusters"))?;
+    Ok(out
+        .clusters()
+        .iter()
+        .find(|c| c.cluster_name() == Some(name))
+        .cloned())
+}
+
+fn setting(r: &Resource) -> ClusterSetting {
+    ClusterSetting::builder()
+        .name(ClusterSettingName::ContainerInsights)
+        .value(r.get_str("container_insights").unwrap_or("disabled"))
+        .build()
+}
+
+pub(super) async fn apply(ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
+    let ecs = &ctx.clients.ecs;
+    match op {
+        Op::Create(r) => {
+            task.status(&format!("creating cluster {}", r.name));
+            let out = ecs
+                .create_cluster()
+                .cluster_name(&r.name)
+                .settings(setting(r))
+                .set_tags(Some(ecs_tags(&desired_tags(r, &[]))))
+                .send()
+                .await
+                .map_err(aws("ecs:CreateCluster"))?;
+            let c = out.cluster().ok_or_else(|| {
+                AwsError::new(
+                    "ecs:CreateCluster",
+                    "InvalidResponse",
+                    "no cluster returned",
+                )
+            })?;
+            Ok(attrs(c))
+        }
+        Op::Update {
+            desired,
+            prior,
+            changed,
+        } => {
+            if changed.contains("container_insights") {
+                task.status(&format!(
+                    "container insights → {}",
+                    desired.get_str("container_insights").unwrap_or("disabled")
+                ));
+                // UpdateCluster takes the same settings as UpdateClusterSettings (which the
+                // emulator lacks).
+                ecs.update_cluster()
+                    .cluster(&prior.physical_id)
+                    .settings(setting(desired))
+                    .send()
+                    .await
+                    .map_err(aws("ecs:UpdateCluster"))?;
+            }
+            if changed.contains("tags") {
+                sync_tags(
+                    ctx,
+                    &prior.physical_id,
+                    &prior_tags(prior, &[]),
+                    &desired_tags(desired, &[]),
+                )
+                .await?;
+            }
+            Ok(prior.attrs.clone())
+        }
+        Op::Delete(o) => {
+            let r = retry_on(
+                &[
+                    "ClusterContainsServicesException",
+                    "ClusterContainsTasksException",
+                    "UpdateInProgressException",
+                ],
+                DRAIN_RETRY,
+                || async {
+                    ecs.delete_cluster()
+                        .cluster(&o.physical_id)
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(aws("ecs:DeleteCluster"))
+                },
+            )
+            .await;
+            match r {
+                Err(e) if e.is_not_found() => Ok(Attrs::new()),
+                other => other.map(|_| Attrs::new()),
+            }
+        }
+    }
+}

@@ -1,0 +1,1309 @@
+//! ECS: expansion, the normalisation observe does (a task definition as AWS returns it, with
+//! its defaults filled in, equals ours), late-initialised image tag and desired count through
+//! the real diff, revision pruning, the requests, and deployment failure reports.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_ecs::types::{
+    AssignPublicIp, AwsVpcConfiguration, Cluster, ClusterSetting, ClusterSettingName,
+    Compatibility, ContainerDefinition, Deployment, DeploymentCircuitBreaker,
+    DeploymentConfiguration, DeploymentRolloutState, HealthCheck, KeyValuePair, LaunchType,
+    LoadBalancer, LogConfiguration, LogDriver, MountPoint, NetworkConfiguration, NetworkMode,
+    PortMapping, Secret, Service, ServiceEvent, TaskDefinition, TaskDefinitionStatus,
+    TransportProtocol,
+};
+use aws_sdk_ecs::Client;
+
+use super::service::{
+    create_request, deployment_failure, emulator_followup_request, latest_events, update_request,
+};
+use super::taskdef::{
+    container_definition, extras, image_ref, observe_foreign_newest, observe_task_definition,
+    parse_value_from, register_request, revisions_of, split_image, to_deregister, value_from,
+};
+use super::*;
+use crate::model::{tags_for, Ref};
+use crate::plan::{diff, Action, DiffInput, Plan};
+
+const HEAD: &str = r#"project = "rtech"
+env = "dev"
+region = "us-east-1"
+
+[tags]
+Environment = "test"
+
+[network]
+cidr = "10.10.0.0/20"
+az_count = 2
+nat = "single"
+public_subnets = ["10.10.0.0/24", "10.10.1.0/24"]
+private_subnets = ["10.10.8.0/23", "10.10.10.0/23"]
+"#;
+
+const DATA: &str = r#"
+[docdb]
+instance_class = "db.t3.medium"
+instances = 1
+skip_final_snapshot = true
+
+[redis]
+node_type = "cache.t3.micro"
+replicas = 0
+snapshot_retention_days = 0
+skip_final_snapshot = true
+"#;
+
+const ECR: &str = r#"
+[ecr]
+repository = "rtech-app"
+"#;
+
+/// The seed's prod app: health check, non-root, read-only root, auto scaling 2..10.
+const PROD_APP: &str = r#"
+[app]
+image_tag = "v1"
+cpu = 256
+memory = 512
+port = 3000
+desired_count = 2
+container_insights = true
+keep_revisions = 3
+stable_timeout_seconds = 600
+user = "1000"
+read_only_root_filesystem = true
+
+[app.environment]
+NODE_ENV = "production"
+LOG_LEVEL = "info"
+
+[app.health_check]
+command = "wget -q -O /dev/null http://localhost:3000/api/health || exit 1"
+interval_seconds = 30
+timeout_seconds = 5
+retries = 3
+start_period_seconds = 0
+
+[app.scaling]
+min = 2
+max = 10
+"#;
+
+/// Dev: no health check, no scaling, insights off.
+const DEV_APP: &str = r#"
+[app]
+cpu = 256
+memory = 512
+desired_count = 1
+container_insights = false
+
+[app.environment]
+NODE_ENV = "development"
+"#;
+
+const ACCOUNT: &str = "123456789012";
+const REPO_URL: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/rtech-app";
+const EXEC_ROLE: &str = "arn:aws:iam::123456789012:role/rtech-dev-ecs-execution";
+const TASK_ROLE: &str = "arn:aws:iam::123456789012:role/rtech-dev-ecs-task";
+const DOCDB_SECRET: &str =
+    "arn:aws:secretsmanager:us-east-1:123456789012:secret:rtech/dev/docdb-AbCdEf";
+const REDIS_SECRET: &str =
+    "arn:aws:secretsmanager:us-east-1:123456789012:secret:rtech/dev/redis-GhIjKl";
+const REDIS_HOST: &str = "rtech-dev-redis.abc123.ng.0001.use1.cache.amazonaws.com";
+const TG_ARN: &str =
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/rtech-dev-blue/0123456789abcdef";
+const CLUSTER_ARN: &str = "arn:aws:ecs:us-east-1:123456789012:cluster/rtech-dev";
+const SERVICE_ARN: &str = "arn:aws:ecs:us-east-1:123456789012:service/rtech-dev/rtech-dev-app";
+const HEALTH: &str = "wget -q -O /dev/null http://localhost:3000/api/health || exit 1";
+
+fn td_arn(rev: i32) -> String {
+    format!("arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/rtech-dev-app:{rev}")
+}
+
+fn spec_of(sections: &str, image_tag: Option<&str>) -> Spec {
+    let text = format!("{HEAD}{sections}");
+    let mut s =
+        crate::spec::parse("envs/dev.toml", &text, "dev").unwrap_or_else(|e| panic!("{e:?}"));
+    s.image_tag = image_tag.map(str::to_string);
+    s
+}
+
+fn prod(image_tag: Option<&str>) -> Spec {
+    spec_of(&format!("{DATA}{ECR}{PROD_APP}"), image_tag)
+}
+
+fn dev() -> Spec {
+    spec_of(&format!("{ECR}{DEV_APP}"), None)
+}
+
+fn get<'a>(rs: &'a [Resource], id: &str) -> &'a Resource {
+    rs.iter()
+        .find(|r| r.id.to_string() == id)
+        .unwrap_or_else(|| panic!("no {id}"))
+}
+
+fn refs(v: &Value) -> Vec<String> {
+    let mut out = vec![];
+    v.refs(&mut out);
+    out.iter()
+        .map(|r| format!("{}.{}", r.resource, r.attr))
+        .collect()
+}
+
+/// What the other services' resources (and our own) are known as.
+fn lookup(r: &Ref) -> Option<String> {
+    Some(match (r.resource.to_string().as_str(), r.attr.as_str()) {
+        ("ecr_repository/app", "url") => REPO_URL.into(),
+        ("iam_role/execution", "arn") => EXEC_ROLE.into(),
+        ("iam_role/task", "arn") => TASK_ROLE.into(),
+        ("log_group/app", "name") => "/ecs/rtech-dev-app".into(),
+        ("secret/docdb", "arn") => DOCDB_SECRET.into(),
+        ("secret/redis", "arn") => REDIS_SECRET.into(),
+        ("redis/main", "primary_endpoint") => REDIS_HOST.into(),
+        ("subnet/private-a", "id") => "subnet-aaa".into(),
+        ("subnet/private-b", "id") => "subnet-bbb".into(),
+        ("sg/app", "id") => "sg-app".into(),
+        ("target_group/blue", "arn") => TG_ARN.into(),
+        ("ecs_cluster/main", "name") => "rtech-dev".into(),
+        ("ecs_task_definition/app", "arn") => td_arn(4),
+        _ => return None,
+    })
+}
+
+/// A desired resource with every reference resolved and late properties filled from `live`,
+/// as the executor hands it over.
+fn resolved(r: &Resource, live: Option<&Observed>) -> Resource {
+    let live: Vec<Observed> = live.into_iter().cloned().collect();
+    let mut r = crate::plan::late_initialise(std::slice::from_ref(r), &live)
+        .pop()
+        .unwrap();
+    r.props = r
+        .props
+        .iter()
+        .map(|(k, v)| (k.clone(), v.resolve(&lookup)))
+        .collect();
+    r
+}
+
+/// Live stand-ins for everything the ECS resources reference (owned, with their attrs).
+fn world() -> Vec<Observed> {
+    let mut out = vec![];
+    let ids = [
+        ("ecr_repository/app", "url"),
+        ("iam_role/execution", "arn"),
+        ("iam_role/task", "arn"),
+        ("log_group/app", "name"),
+        ("secret/docdb", "arn"),
+        ("secret/redis", "arn"),
+        ("redis/main", "primary_endpoint"),
+        ("subnet/private-a", "id"),
+        ("subnet/private-b", "id"),
+        ("sg/app", "id"),
+        ("target_group/blue", "arn"),
+    ];
+    for (id, attr) in ids {
+        let rid: ResourceId = id.parse().unwrap();
+        let v = lookup(&Ref {
+            resource: rid.clone(),
+            attr: attr.into(),
+        })
+        .unwrap();
+        let mut o = Observed::new(rid, &v);
+        o.attrs.insert(attr.into(), v);
+        out.push(o);
+    }
+    out.push(Observed::new(
+        ResourceId::new("secret_connection", "docdb"),
+        "x",
+    ));
+    out.push(Observed::new(
+        ResourceId::new("secret_connection", "redis"),
+        "x",
+    ));
+    out
+}
+
+/// The plan for the ECS resources (the other services' stand-ins are not in `desired`: their
+/// deletes are left out).
+fn plan_of(desired: &[Resource], ecs_live: &[Observed]) -> Plan {
+    let mut all = world();
+    all.extend(ecs_live.iter().cloned());
+    let mut p = diff(&DiffInput {
+        project: "rtech",
+        env: "dev",
+        region: "us-east-1",
+        desired,
+        observed: &all,
+        schema: &crate::reconcile::schema,
+        targets: &[],
+        destroy: false,
+    })
+    .unwrap();
+    p.changes.retain(|c| c.id.kind.starts_with("ecs_"));
+    p
+}
+
+fn change<'a>(p: &'a Plan, id: &str) -> Option<&'a crate::plan::Change> {
+    p.changes.iter().find(|c| c.id.to_string() == id)
+}
+
+fn tags_with(id: &ResourceId, name: &str, extra: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let mut t = tags_for(
+        "rtech",
+        "dev",
+        id,
+        name,
+        &BTreeMap::from([("Environment".to_string(), "test".to_string())]),
+    );
+    for (k, v) in extra {
+        t.insert(k.to_string(), v.to_string());
+    }
+    t
+}
+
+// ---------------------------------------------------------------------------------------------
+// what AWS returns
+
+/// The prod container definition the way DescribeTaskDefinition returns it: defaults filled
+/// in (cpu 0, empty mount points and volumes, essential, host port, protocol, health check
+/// start period omitted when 0), environment and secrets in another order.
+fn aws_container(image: &str) -> ContainerDefinition {
+    ContainerDefinition::builder()
+        .name("app")
+        .image(image)
+        .cpu(0)
+        .port_mappings(
+            PortMapping::builder()
+                .container_port(3000)
+                .host_port(3000)
+                .protocol(TransportProtocol::Tcp)
+                .build(),
+        )
+        .essential(true)
+        .environment(
+            KeyValuePair::builder()
+                .name("REDIS_PORT")
+                .value("6379")
+                .build(),
+        )
+        .environment(
+            KeyValuePair::builder()
+                .name("NODE_ENV")
+                .value("production")
+                .build(),
+        )
+        .environment(
+            KeyValuePair::builder()
+                .name("REDIS_HOST")
+                .value(REDIS_HOST)
+                .build(),
+        )
+        .environment(
+            KeyValuePair::builder()
+                .name("LOG_LEVEL")
+                .value("info")
+                .build(),
+        )
+        .set_mount_points(Some(vec![]))
+        .set_volumes_from(Some(vec![]))
+        .set_system_controls(Some(vec![]))
+        .secrets(
+            Secret::builder()
+                .name("REDIS_AUTH_TOKEN")
+                .value_from(format!("{REDIS_SECRET}:token::"))
+                .build()
+                .unwrap(),
+        )
+        .secrets(
+            Secret::builder()
+                .name("MONGODB_URI")
+                .value_from(format!("{DOCDB_SECRET}:uri::"))
+                .build()
+                .unwrap(),
+        )
+        .user("1000")
+        .readonly_root_filesystem(true)
+        .log_configuration(
+            LogConfiguration::builder()
+                .log_driver(LogDriver::Awslogs)
+                .options("awslogs-stream-prefix", "app")
+                .options("awslogs-region", "us-east-1")
+                .options("awslogs-group", "/ecs/rtech-dev-app")
+                .options("mode", "non-blocking")
+                .build()
+                .unwrap(),
+        )
+        .health_check(
+            HealthCheck::builder()
+                .command("CMD-SHELL")
+                .command(HEALTH)
+                .interval(30)
+                .timeout(5)
+                .retries(3)
+                .build()
+                .unwrap(),
+        )
+        .build()
+}
+
+fn aws_task_definition(rev: i32, container: ContainerDefinition) -> TaskDefinition {
+    TaskDefinition::builder()
+        .task_definition_arn(td_arn(rev))
+        .family("rtech-dev-app")
+        .revision(rev)
+        .container_definitions(container)
+        .task_role_arn(TASK_ROLE)
+        .execution_role_arn(EXEC_ROLE)
+        .network_mode(NetworkMode::Awsvpc)
+        .set_volumes(Some(vec![]))
+        .status(TaskDefinitionStatus::Active)
+        .set_placement_constraints(Some(vec![]))
+        .compatibilities(Compatibility::Ec2)
+        .compatibilities(Compatibility::Fargate)
+        .requires_compatibilities(Compatibility::Fargate)
+        .cpu("256")
+        .memory("512")
+        .registered_by("arn:aws:sts::123456789012:assumed-role/ci/session")
+        .build()
+}
+
+fn td_tags(keep: i64) -> BTreeMap<String, String> {
+    tags_with(
+        &task_definition_id(),
+        "rtech-dev-app",
+        &[(TAG_KEEP_REVISIONS, &keep.to_string())],
+    )
+}
+
+fn live_td(tag: &str) -> Observed {
+    observe_task_definition(
+        &aws_task_definition(4, aws_container(&format!("{REPO_URL}:{tag}"))),
+        &td_tags(3),
+    )
+}
+
+fn aws_cluster(insights: &str) -> Cluster {
+    Cluster::builder()
+        .cluster_arn(CLUSTER_ARN)
+        .cluster_name("rtech-dev")
+        .status("ACTIVE")
+        .settings(
+            ClusterSetting::builder()
+                .name(ClusterSettingName::ContainerInsights)
+                .value(insights)
+                .build(),
+        )
+        .build()
+}
+
+fn live_cluster(insights: &str) -> Observed {
+    observe_cluster(
+        &aws_cluster(insights),
+        &tags_with(&cluster_id(), "rtech-dev", &[]),
+    )
+}
+
+fn aws_service(desired_count: i32, subnets: &[&str], td: &str) -> Service {
+    Service::builder()
+        .service_arn(SERVICE_ARN)
+        .service_name("rtech-dev-app")
+        .cluster_arn(CLUSTER_ARN)
+        .load_balancers(
+            LoadBalancer::builder()
+                .target_group_arn(TG_ARN)
+                .container_name("app")
+                .container_port(3000)
+                .build(),
+        )
+        .status("ACTIVE")
+        .desired_count(desired_count)
+        .running_count(desired_count)
+        .launch_type(LaunchType::Fargate)
+        .platform_version("LATEST")
+        .task_definition(td)
+        .deployment_configuration(
+            DeploymentConfiguration::builder()
+                .deployment_circuit_breaker(
+                    DeploymentCircuitBreaker::builder()
+                        .enable(true)
+                        .rollback(true)
+                        .build(),
+                )
+                .maximum_percent(200)
+                .minimum_healthy_percent(100)
+                .build(),
+        )
+        .network_configuration(
+            NetworkConfiguration::builder()
+                .awsvpc_configuration(
+                    AwsVpcConfiguration::builder()
+                        .set_subnets(Some(subnets.iter().map(|s| s.to_string()).collect()))
+                        .security_groups("sg-app")
+                        .assign_public_ip(AssignPublicIp::Disabled)
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .health_check_grace_period_seconds(60)
+        .build()
+}
+
+fn subnet_rids() -> BTreeMap<String, ResourceId> {
+    BTreeMap::from([
+        (
+            "subnet-aaa".to_string(),
+            ResourceId::new("subnet", "private-a"),
+        ),
+        (
+            "subnet-bbb".to_string(),
+            ResourceId::new("subnet", "private-b"),
+        ),
+    ])
+}
+
+fn live_service(desired_count: i32, desired: &Resource) -> Observed {
+    observe_service(
+        &aws_service(desired_count, &["subnet-bbb", "subnet-aaa"], &td_arn(4)),
+        &tags_with(
+            &service_id(),
+            "rtech-dev-app",
+            &[(TAG_STABLE_TIMEOUT, "600")],
+        ),
+        &subnet_rids(),
+        Some(desired),
+    )
+}
+
+/// Everything live as rtech left it after applying `prod(None)` with image tag `tag`.
+fn live_prod(tag: &str, desired_count: i32) -> Vec<Observed> {
+    let rs = expand(&prod(None));
+    vec![
+        live_cluster("enabled"),
+        live_td(tag),
+        live_service(desired_count, get(&rs, "ecs_service/app")),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// expand
+
+#[test]
+fn no_app_section_means_no_resources() {
+    assert!(expand(&spec_of(ECR, None)).is_empty());
+}
+
+#[test]
+fn an_app_is_a_cluster_a_task_definition_and_a_service() {
+    let rs = expand(&prod(None));
+    let ids: Vec<String> = rs.iter().map(|r| r.id.to_string()).collect();
+    assert_eq!(
+        ids,
+        [
+            "ecs_cluster/main",
+            "ecs_task_definition/app",
+            "ecs_service/app"
+        ]
+    );
+    let c = get(&rs, "ecs_cluster/main");
+    assert_eq!(c.name, "rtech-dev");
+    assert_eq!(c.get_str("container_insights"), Some("enabled"));
+    assert_eq!(
+        get(&expand(&dev()), "ecs_cluster/main").get_str("container_insights"),
+        Some("disabled")
+    );
+    assert_eq!(get(&rs, "ecs_task_definition/app").name, "rtech-dev-app");
+    assert_eq!(get(&rs, "ecs_service/app").name, "rtech-dev-app");
+}
+
+#[test]
+fn the_task_definition_references_the_platform_and_takes_secrets_as_ecs_secrets() {
+    let rs = expand(&prod(None));
+    let td = get(&rs, "ecs_task_definition/app");
+    assert_eq!(td.get_str("family"), Some("rtech-dev-app"));
+    assert_eq!(td.props["cpu"], Value::Int(256));
+    assert_eq!(td.props["memory"], Value::Int(512));
+    assert_eq!(td.get_str("network_mode"), Some("awsvpc"));
+    assert_eq!(
+        refs(&td.props["execution_role_arn"]),
+        ["iam_role/execution.arn"]
+    );
+    assert_eq!(refs(&td.props["task_role_arn"]), ["iam_role/task.arn"]);
+    assert_eq!(
+        refs(&td.props["image_repository"]),
+        ["ecr_repository/app.url"]
+    );
+    assert_eq!(refs(&td.props["log_configuration"]), ["log_group/app.name"]);
+    let env = td.props["environment"].as_map().unwrap();
+    assert_eq!(env["NODE_ENV"], Value::str("production"));
+    assert_eq!(refs(&env["REDIS_HOST"]), ["redis/main.primary_endpoint"]);
+    assert_eq!(env["REDIS_PORT"], Value::str("6379"));
+    // Credentials are ECS secrets, never plain environment values.
+    for name in ["MONGODB_URI", "REDIS_AUTH_TOKEN"] {
+        assert!(
+            !env.contains_key(name),
+            "{name} must not be plain environment"
+        );
+    }
+    let secrets = td.props["secrets"].as_map().unwrap();
+    let uri = secrets["MONGODB_URI"].as_map().unwrap();
+    assert_eq!(refs(&uri["arn"]), ["secret/docdb.arn"]);
+    assert_eq!(uri["key"], Value::str("uri"));
+    let token = secrets["REDIS_AUTH_TOKEN"].as_map().unwrap();
+    assert_eq!(refs(&token["arn"]), ["secret/redis.arn"]);
+    assert_eq!(token["key"], Value::str("token"));
+    for dep in [
+        "ecr_repository/app",
+        "iam_role/execution",
+        "iam_role/task",
+        "log_group/app",
+        "secret/docdb",
+        "secret/redis",
+        "redis/main",
+    ] {
+        assert!(td.deps.contains(&dep.parse().unwrap()), "{dep}");
+    }
+    assert_eq!(td.get_str("user"), Some("1000"));
+    assert_eq!(td.props["readonly_root_filesystem"], Value::Bool(true));
+    assert_eq!(td.props["keep_revisions"], Value::Int(3));
+    let hc = td.props["health_check"].as_map().unwrap();
+    assert_eq!(
+        hc["command"],
+        Value::List(vec![Value::str("CMD-SHELL"), Value::str(HEALTH)])
+    );
+}
+
+#[test]
+fn without_data_tier_there_are_no_secrets_and_no_redis_environment() {
+    let rs = expand(&dev());
+    let td = get(&rs, "ecs_task_definition/app");
+    assert_eq!(td.props["secrets"], Value::Map(BTreeMap::new()));
+    let env = td.props["environment"].as_map().unwrap();
+    assert_eq!(env.keys().collect::<Vec<_>>(), ["NODE_ENV"]);
+    assert_eq!(td.props["health_check"], Value::Null);
+    assert_eq!(td.props["user"], Value::Null);
+    assert_eq!(td.props["readonly_root_filesystem"], Value::Bool(false));
+}
+
+#[test]
+fn the_image_tag_is_the_flag_else_the_deployed_one_else_the_specs() {
+    let rs = expand(&prod(None));
+    let td = get(&rs, "ecs_task_definition/app");
+    assert!(!td.props.contains_key("image_tag"));
+    assert_eq!(td.late_init["image_tag"].default, Value::str("v1"));
+    let rs = expand(&prod(Some("abc123")));
+    let td = get(&rs, "ecs_task_definition/app");
+    assert_eq!(td.get_str("image_tag"), Some("abc123"));
+    assert!(td.late_init.is_empty());
+}
+
+#[test]
+fn the_service_runs_in_the_private_subnets_behind_the_blue_target_group() {
+    let rs = expand(&prod(None));
+    let s = get(&rs, "ecs_service/app");
+    assert_eq!(refs(&s.props["cluster"]), ["ecs_cluster/main.name"]);
+    assert_eq!(
+        refs(&s.props["task_definition"]),
+        ["ecs_task_definition/app.arn"]
+    );
+    assert_eq!(
+        refs(&s.props["subnets"]),
+        ["subnet/private-a.id", "subnet/private-b.id"]
+    );
+    assert_eq!(refs(&s.props["security_groups"]), ["sg/app.id"]);
+    assert_eq!(s.get_str("assign_public_ip"), Some("DISABLED"));
+    assert_eq!(s.get_str("launch_type"), Some("FARGATE"));
+    assert_eq!(refs(&s.props["load_balancers"]), ["target_group/blue.arn"]);
+    assert_eq!(s.props["minimum_healthy_percent"], Value::Int(100));
+    assert_eq!(s.props["maximum_percent"], Value::Int(200));
+    assert_eq!(s.props["stable_timeout_seconds"], Value::Int(600));
+    assert!(s
+        .deps
+        .contains(&ResourceId::new("secret_connection", "docdb")));
+    // With scaling the count is the scaler's inside [min, max]; without, a plain property.
+    assert_eq!(s.late_init["desired_count"].clamp, Some((2, 10)));
+    assert!(!s.props.contains_key("desired_count"));
+    let d = get(&expand(&dev()), "ecs_service/app").clone();
+    assert_eq!(d.props["desired_count"], Value::Int(1));
+    assert!(d.late_init.is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// normalisation through the real diff
+
+#[test]
+fn a_task_definition_as_aws_returns_it_equals_ours() {
+    let rs = expand(&prod(None));
+    let plan = plan_of(&rs, &live_prod("v1", 2));
+    assert!(
+        plan.changes.is_empty(),
+        "{:#?}",
+        plan.changes
+            .iter()
+            .map(|c| (&c.id, &c.fields))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(plan.unchanged, 3);
+}
+
+#[test]
+fn our_registered_container_definition_reads_back_as_ours() {
+    // What rtech sends, read back verbatim (no defaults filled in), also equals ours.
+    let rs = expand(&prod(None));
+    let td = get(&rs, "ecs_task_definition/app");
+    let live_before = live_td("v1");
+    let r = resolved(td, Some(&live_before));
+    let c = container_definition(&r).unwrap();
+    let o = observe_task_definition(&aws_task_definition(4, c), &td_tags(3));
+    for (k, v) in &r.props {
+        assert_eq!(o.props.get(k), Some(v), "{k}");
+    }
+}
+
+#[test]
+fn a_dev_task_definition_without_health_check_or_secrets_equals_ours() {
+    let rs = expand(&dev());
+    let c = ContainerDefinition::builder()
+        .name("app")
+        .image(format!("{REPO_URL}:latest"))
+        .cpu(0)
+        .port_mappings(PortMapping::builder().container_port(3000).build())
+        .essential(true)
+        .environment(
+            KeyValuePair::builder()
+                .name("NODE_ENV")
+                .value("development")
+                .build(),
+        )
+        .set_mount_points(Some(vec![]))
+        .set_volumes_from(Some(vec![]))
+        .log_configuration(
+            LogConfiguration::builder()
+                .log_driver(LogDriver::Awslogs)
+                .options("awslogs-group", "/ecs/rtech-dev-app")
+                .options("awslogs-region", "us-east-1")
+                .options("awslogs-stream-prefix", "app")
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let td = observe_task_definition(
+        &aws_task_definition(1, c),
+        &tags_with(
+            &task_definition_id(),
+            "rtech-dev-app",
+            &[(TAG_KEEP_REVISIONS, "5")],
+        ),
+    );
+    let s = get(&rs, "ecs_service/app");
+    let svc = aws_service(1, &["subnet-aaa", "subnet-bbb"], &td_arn(1));
+    let live = vec![
+        live_cluster("disabled"),
+        td,
+        observe_service(
+            &svc,
+            &tags_with(
+                &service_id(),
+                "rtech-dev-app",
+                &[(TAG_STABLE_TIMEOUT, "900")],
+            ),
+            &subnet_rids(),
+            Some(s),
+        ),
+    ];
+    let mut w = world();
+    w.retain(|o| !o.id.kind.starts_with("secret") && o.id.kind != "redis");
+    let mut plan = diff(&DiffInput {
+        project: "rtech",
+        env: "dev",
+        region: "us-east-1",
+        desired: &rs,
+        observed: &[w, live].concat(),
+        schema: &crate::reconcile::schema,
+        targets: &[],
+        destroy: false,
+    })
+    .unwrap();
+    plan.changes.retain(|c| c.id.kind.starts_with("ecs_"));
+    assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+}
+
+#[test]
+fn an_image_tag_flag_is_one_new_revision_and_a_service_update() {
+    let plan = plan_of(&expand(&prod(Some("abc123"))), &live_prod("v1", 2));
+    let ids: Vec<(String, Action)> = plan
+        .changes
+        .iter()
+        .map(|c| (c.id.to_string(), c.action))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ("ecs_task_definition/app".to_string(), Action::Update),
+            ("ecs_service/app".to_string(), Action::Update)
+        ]
+    );
+    let td = change(&plan, "ecs_task_definition/app").unwrap();
+    assert_eq!(
+        td.fields
+            .iter()
+            .map(|f| f.path.as_str())
+            .collect::<Vec<_>>(),
+        ["image_tag"]
+    );
+    assert_eq!(td.fields[0].before, Some(Value::str("v1")));
+    assert_eq!(td.fields[0].after, Some(Value::str("abc123")));
+    let svc = change(&plan, "ecs_service/app").unwrap();
+    assert_eq!(
+        svc.fields
+            .iter()
+            .map(|f| f.path.as_str())
+            .collect::<Vec<_>>(),
+        ["task_definition"]
+    );
+    assert!(svc.fields[0].after.as_ref().unwrap().is_unknown());
+}
+
+#[test]
+fn without_the_flag_the_deployed_image_stays() {
+    // Deployed abc123 (a CI apply), spec says v1: an infrastructure-only plan keeps abc123.
+    let plan = plan_of(&expand(&prod(None)), &live_prod("abc123", 2));
+    assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+}
+
+#[test]
+fn aws_defaults_and_ordering_never_show_but_real_changes_do() {
+    let rs = expand(&prod(None));
+    // A command and a mount point added out of band (a revision registered by hand).
+    let mut c = aws_container(&format!("{REPO_URL}:v1"));
+    c.command = Some(vec!["node".into(), "debug.js".into()]);
+    c.mount_points = Some(vec![MountPoint::builder()
+        .source_volume("scratch")
+        .container_path("/tmp")
+        .build()]);
+    c.environment
+        .as_mut()
+        .unwrap()
+        .push(KeyValuePair::builder().name("DEBUG").value("*").build());
+    let td = observe_task_definition(&aws_task_definition(5, c), &td_tags(3));
+    let mut live = live_prod("v1", 2);
+    live[1] = td;
+    let plan = plan_of(&rs, &live);
+    let td = change(&plan, "ecs_task_definition/app").unwrap();
+    assert_eq!(td.action, Action::Update);
+    let paths: Vec<&str> = td.fields.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["environment.DEBUG", "extras"]);
+    assert_eq!(
+        td.fields[1].before,
+        Some(Value::List(vec![
+            Value::str("command"),
+            Value::str("mountPoints")
+        ]))
+    );
+}
+
+#[test]
+fn keep_revisions_and_tags_change_without_a_new_revision_in_the_plan() {
+    let rs = expand(&prod(None));
+    let mut live = live_prod("v1", 2);
+    live[1].props.insert("keep_revisions".into(), Value::Int(5));
+    let plan = plan_of(&rs, &live);
+    let td = change(&plan, "ecs_task_definition/app").unwrap();
+    assert_eq!(
+        td.fields
+            .iter()
+            .map(|f| f.path.as_str())
+            .collect::<Vec<_>>(),
+        ["keep_revisions"]
+    );
+}
+
+#[test]
+fn a_desired_count_inside_the_scaling_range_is_not_drift_outside_it_is() {
+    let rs = expand(&prod(None));
+    let s = get(&rs, "ecs_service/app");
+    for inside in [2, 7, 10] {
+        let mut live = live_prod("v1", 2);
+        live[2] = live_service(inside, s);
+        let plan = plan_of(&rs, &live);
+        assert!(plan.changes.is_empty(), "{inside}: {:#?}", plan.changes);
+    }
+    for (outside, bound) in [(1i32, 2i64), (0, 2), (14, 10)] {
+        let mut live = live_prod("v1", 2);
+        live[2] = live_service(outside, s);
+        let plan = plan_of(&rs, &live);
+        let c = change(&plan, "ecs_service/app").unwrap();
+        assert_eq!(c.action, Action::Update);
+        assert_eq!(c.fields.len(), 1, "{:#?}", c.fields);
+        assert_eq!(c.fields[0].path, "desired_count");
+        assert_eq!(c.fields[0].before, Some(Value::Int(outside as i64)));
+        assert_eq!(c.fields[0].after, Some(Value::Int(bound)));
+    }
+}
+
+#[test]
+fn without_scaling_any_other_desired_count_is_drift() {
+    let spec = spec_of(&format!("{DATA}{ECR}{DEV_APP}"), None);
+    let rs = expand(&spec);
+    let s = get(&rs, "ecs_service/app");
+    let o = live_service(3, s);
+    assert_eq!(o.props["desired_count"], Value::Int(3));
+    assert_eq!(s.props["desired_count"], Value::Int(1));
+}
+
+#[test]
+fn subnets_follow_the_specs_order_whatever_aws_lists() {
+    let rs = expand(&prod(None));
+    let o = live_service(2, get(&rs, "ecs_service/app"));
+    assert_eq!(
+        o.props["subnets"],
+        Value::List(vec![Value::str("subnet-aaa"), Value::str("subnet-bbb")])
+    );
+    assert!(o.deps.contains(&ResourceId::new("subnet", "private-a")));
+    // A subnet that is not ours sorts last and shows as a difference.
+    let svc = aws_service(2, &["subnet-zzz", "subnet-aaa"], &td_arn(4));
+    let o = observe_service(
+        &svc,
+        &BTreeMap::new(),
+        &subnet_rids(),
+        Some(get(&rs, "ecs_service/app")),
+    );
+    assert_eq!(
+        o.props["subnets"],
+        Value::List(vec![Value::str("subnet-aaa"), Value::str("subnet-zzz")])
+    );
+}
+
+#[test]
+fn cluster_and_launch_type_force_a_replacement_other_fields_update_in_place() {
+    let rs = expand(&prod(None));
+    let mut live = live_prod("v1", 2);
+    live[2]
+        .props
+        .insert("launch_type".into(), Value::str("EC2"));
+    live[2]
+        .props
+        .insert("health_check_grace_period_seconds".into(), Value::Int(0));
+    let plan = plan_of(&rs, &live);
+    let c = change(&plan, "ecs_service/app").unwrap();
+    assert_eq!(c.action, Action::Replace);
+    assert_eq!(
+        c.reason.as_deref(),
+        Some("launch_type cannot change in place")
+    );
+    let mut live = live_prod("v1", 2);
+    live[2]
+        .props
+        .insert("health_check_grace_period_seconds".into(), Value::Int(0));
+    let plan = plan_of(&rs, &live);
+    assert_eq!(
+        change(&plan, "ecs_service/app").unwrap().action,
+        Action::Update
+    );
+}
+
+#[test]
+fn container_insights_off_out_of_band_is_drift() {
+    let rs = expand(&prod(None));
+    let mut live = live_prod("v1", 2);
+    live[0] = live_cluster("disabled");
+    let plan = plan_of(&rs, &live);
+    let c = change(&plan, "ecs_cluster/main").unwrap();
+    assert_eq!(c.action, Action::Update);
+    assert_eq!(c.fields[0].path, "container_insights");
+    // A cluster without the setting at all reads as disabled.
+    let bare = Cluster::builder()
+        .cluster_arn(CLUSTER_ARN)
+        .cluster_name("rtech-dev")
+        .build();
+    let o = observe_cluster(&bare, &BTreeMap::new());
+    assert_eq!(o.props["container_insights"], Value::str("disabled"));
+    assert_eq!(o.attrs["name"], "rtech-dev");
+    assert_eq!(o.attrs["arn"], CLUSTER_ARN);
+}
+
+#[test]
+fn a_revision_registered_by_hand_on_top_of_ours_is_drift_repaired_by_a_new_revision() {
+    let rs = expand(&prod(None));
+    // Theirs: the same container, no tags.
+    let theirs = aws_task_definition(5, aws_container(&format!("{REPO_URL}:v1")));
+    let ours = aws_task_definition(4, aws_container(&format!("{REPO_URL}:v1")));
+    let o = observe_foreign_newest(&theirs, &BTreeMap::new(), &ours);
+    assert_eq!(o.ownership, crate::model::Ownership::Owned);
+    assert_eq!(o.physical_id, td_arn(4));
+    assert_eq!(o.attrs["revision"], "4");
+    let mut live = live_prod("v1", 2);
+    live[1] = o;
+    let plan = plan_of(&rs, &live);
+    let td = change(&plan, "ecs_task_definition/app").unwrap();
+    assert_eq!(td.action, Action::Update);
+    let paths: BTreeSet<&str> = td.fields.iter().map(|f| f.prop()).collect();
+    // A revision property changes (extras): apply registers, never re-tags theirs.
+    assert!(paths.contains("extras"), "{paths:?}");
+    assert!(paths.contains("tags") && paths.contains("keep_revisions"));
+    assert_eq!(
+        change(&plan, "ecs_service/app").unwrap().fields[0].path,
+        "task_definition"
+    );
+}
+
+#[test]
+fn internal_tags_are_properties_not_tags() {
+    let o = live_td("v1");
+    assert_eq!(o.props["keep_revisions"], Value::Int(3));
+    assert!(o.tag(TAG_KEEP_REVISIONS).is_none());
+    assert_eq!(o.attrs["revision"], "4");
+    assert_eq!(o.attrs["family"], "rtech-dev-app");
+    assert_eq!(o.attrs["arn"], td_arn(4));
+    let rs = expand(&prod(None));
+    let s = live_service(2, get(&rs, "ecs_service/app"));
+    assert_eq!(s.props["stable_timeout_seconds"], Value::Int(600));
+    assert!(s.tag(TAG_STABLE_TIMEOUT).is_none());
+    assert_eq!(s.attrs["cluster"], "rtech-dev");
+    assert_eq!(s.attrs["name"], "rtech-dev-app");
+    assert!(s.deps.contains(&ResourceId::new("target_group", "blue")));
+}
+
+// ---------------------------------------------------------------------------------------------
+// pure helpers
+
+#[test]
+fn images_split_at_the_tag_and_join_back() {
+    assert_eq!(
+        split_image(&format!("{REPO_URL}:abc123")),
+        (REPO_URL.to_string(), Some("abc123".to_string()))
+    );
+    assert_eq!(
+        split_image("localhost:5000/app"),
+        ("localhost:5000/app".to_string(), None)
+    );
+    assert_eq!(
+        split_image("localhost:5000/app:v2"),
+        ("localhost:5000/app".to_string(), Some("v2".to_string()))
+    );
+    let (repo, tag) = split_image("repo@sha256:0123");
+    assert_eq!(
+        (repo.as_str(), tag.as_deref()),
+        ("repo", Some("@sha256:0123"))
+    );
+    assert_eq!(image_ref("repo", "@sha256:0123"), "repo@sha256:0123");
+    assert_eq!(image_ref(REPO_URL, "v1"), format!("{REPO_URL}:v1"));
+}
+
+#[test]
+fn secret_value_from_round_trips() {
+    let v = value_from(DOCDB_SECRET, "uri");
+    assert_eq!(v, format!("{DOCDB_SECRET}:uri::"));
+    let m = parse_value_from(&v);
+    assert_eq!(m.as_map().unwrap()["arn"], Value::str(DOCDB_SECRET));
+    assert_eq!(m.as_map().unwrap()["key"], Value::str("uri"));
+    assert_eq!(m.as_map().unwrap().len(), 2);
+    let whole = parse_value_from(DOCDB_SECRET);
+    assert_eq!(whole.as_map().unwrap()["key"], Value::str(""));
+    let staged = parse_value_from(&format!("{DOCDB_SECRET}:uri:AWSPREVIOUS:"));
+    assert_eq!(
+        staged.as_map().unwrap()["version_stage"],
+        Value::str("AWSPREVIOUS")
+    );
+    let ssm = parse_value_from("arn:aws:ssm:us-east-1:1:parameter/x");
+    assert!(ssm.as_map().unwrap().contains_key("value_from"));
+}
+
+#[test]
+fn revisions_of_exactly_our_family_newest_first() {
+    let arns = vec![
+        td_arn(2),
+        td_arn(10),
+        "arn:aws:ecs:us-east-1:1:task-definition/rtech-dev-app2:99".to_string(),
+        td_arn(9),
+    ];
+    let revs = revisions_of(&arns, "rtech-dev-app");
+    assert_eq!(revs.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [10, 9, 2]);
+}
+
+#[test]
+fn pruning_keeps_the_newest_n_and_the_revision_in_use() {
+    let revs: Vec<(i64, String)> = (1..=6).rev().map(|n| (n, td_arn(n as i32))).collect();
+    assert_eq!(
+        to_deregister(&revs, 3, Some(&td_arn(6))),
+        [td_arn(3), td_arn(2), td_arn(1)]
+    );
+    // The service still runs revision 2 (its update comes next): it stays for a rollback.
+    assert_eq!(
+        to_deregister(&revs, 3, Some(&td_arn(2))),
+        [td_arn(3), td_arn(1)]
+    );
+    assert!(to_deregister(&revs, 6, None).is_empty());
+    assert_eq!(to_deregister(&revs, 1, None).len(), 5);
+}
+
+#[test]
+fn extras_ignore_what_aws_fills_in() {
+    let td = aws_task_definition(1, aws_container("x:1"));
+    assert!(extras(&td, td.container_definitions().first()).is_empty());
+    let mut two = td.clone();
+    two.container_definitions
+        .as_mut()
+        .unwrap()
+        .push(ContainerDefinition::builder().name("sidecar").build());
+    assert_eq!(
+        extras(&two, two.container_definitions().first()),
+        ["container sidecar"]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// requests
+
+fn client() -> Client {
+    let conf = aws_sdk_ecs::Config::builder()
+        .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
+        .region(aws_sdk_ecs::config::Region::new("us-east-1"))
+        .build();
+    Client::from_conf(conf)
+}
+
+#[test]
+fn register_sends_fargate_strings_sorted_environment_and_secrets_as_value_from() {
+    let rs = expand(&prod(Some("abc123")));
+    let r = resolved(get(&rs, "ecs_task_definition/app"), None);
+    let req = register_request(&client(), &r).unwrap();
+    let i = req.as_input();
+    assert_eq!(i.get_family().as_deref(), Some("rtech-dev-app"));
+    assert_eq!(i.get_cpu().as_deref(), Some("256"));
+    assert_eq!(i.get_memory().as_deref(), Some("512"));
+    assert_eq!(i.get_network_mode(), &Some(NetworkMode::Awsvpc));
+    assert_eq!(
+        i.get_requires_compatibilities().as_deref(),
+        Some(&[Compatibility::Fargate][..])
+    );
+    assert_eq!(i.get_execution_role_arn().as_deref(), Some(EXEC_ROLE));
+    assert_eq!(i.get_task_role_arn().as_deref(), Some(TASK_ROLE));
+    let c = &i.get_container_definitions().as_ref().unwrap()[0];
+    assert_eq!(c.name(), Some("app"));
+    assert_eq!(c.image(), Some(format!("{REPO_URL}:abc123").as_str()));
+    assert_eq!(c.essential(), Some(true));
+    let env: Vec<&str> = c.environment().iter().filter_map(|e| e.name()).collect();
+    assert_eq!(env, ["LOG_LEVEL", "NODE_ENV", "REDIS_HOST", "REDIS_PORT"]);
+    let secrets: Vec<(&str, &str)> = c
+        .secrets()
+        .iter()
+        .map(|s| (s.name(), s.value_from()))
+        .collect();
+    assert_eq!(
+        secrets,
+        [
+            ("MONGODB_URI", format!("{DOCDB_SECRET}:uri::").as_str()),
+            (
+                "REDIS_AUTH_TOKEN",
+                format!("{REDIS_SECRET}:token::").as_str()
+            )
+        ]
+    );
+    let pm = &c.port_mappings()[0];
+    assert_eq!(
+        (pm.container_port(), pm.host_port(), pm.protocol()),
+        (Some(3000), Some(3000), Some(&TransportProtocol::Tcp))
+    );
+    let lc = c.log_configuration().unwrap();
+    assert_eq!(lc.log_driver(), &LogDriver::Awslogs);
+    assert_eq!(lc.options().unwrap()["awslogs-group"], "/ecs/rtech-dev-app");
+    assert_eq!(c.user(), Some("1000"));
+    assert_eq!(c.readonly_root_filesystem(), Some(true));
+    assert_eq!(c.health_check().unwrap().command(), ["CMD-SHELL", HEALTH]);
+    let tags: BTreeMap<&str, &str> = i
+        .get_tags()
+        .as_ref()
+        .unwrap()
+        .iter()
+        .filter_map(|t| Some((t.key()?, t.value()?)))
+        .collect();
+    assert_eq!(tags[TAG_KEEP_REVISIONS], "3");
+    assert_eq!(tags["rtech:id"], "ecs_task_definition/app");
+}
+
+#[test]
+fn create_service_sends_the_whole_rollout_configuration() {
+    let rs = expand(&prod(None));
+    let r = resolved(get(&rs, "ecs_service/app"), None);
+    let req = create_request(&client(), &r).unwrap();
+    let i = req.as_input();
+    assert_eq!(i.get_cluster().as_deref(), Some("rtech-dev"));
+    assert_eq!(i.get_service_name().as_deref(), Some("rtech-dev-app"));
+    assert_eq!(i.get_task_definition(), &Some(td_arn(4)));
+    assert_eq!(i.get_desired_count(), &Some(2));
+    assert_eq!(i.get_launch_type(), &Some(LaunchType::Fargate));
+    let vpc = i
+        .get_network_configuration()
+        .as_ref()
+        .unwrap()
+        .awsvpc_configuration()
+        .unwrap();
+    assert_eq!(vpc.subnets(), ["subnet-aaa", "subnet-bbb"]);
+    assert_eq!(vpc.security_groups(), ["sg-app"]);
+    assert_eq!(vpc.assign_public_ip(), Some(&AssignPublicIp::Disabled));
+    let lb = &i.get_load_balancers().as_ref().unwrap()[0];
+    assert_eq!(
+        (
+            lb.target_group_arn(),
+            lb.container_name(),
+            lb.container_port()
+        ),
+        (Some(TG_ARN), Some("app"), Some(3000))
+    );
+    assert_eq!(i.get_health_check_grace_period_seconds(), &Some(60));
+    let dc = i.get_deployment_configuration().as_ref().unwrap();
+    let cb = dc.deployment_circuit_breaker().unwrap();
+    assert!(cb.enable() && cb.rollback());
+    assert_eq!(
+        (dc.minimum_healthy_percent(), dc.maximum_percent()),
+        (Some(100), Some(200))
+    );
+    let tags: BTreeMap<&str, &str> = i
+        .get_tags()
+        .as_ref()
+        .unwrap()
+        .iter()
+        .filter_map(|t| Some((t.key()?, t.value()?)))
+        .collect();
+    assert_eq!(tags[TAG_STABLE_TIMEOUT], "600");
+    // The emulator's follow-up carries what its CreateService drops.
+    let f = emulator_followup_request(&client(), &r);
+    let fi = f.as_input();
+    assert_eq!(fi.get_desired_count(), &Some(2));
+    assert_eq!(fi.get_health_check_grace_period_seconds(), &Some(60));
+    assert!(fi.get_deployment_configuration().is_some());
+}
+
+fn set(keys: &[&str]) -> BTreeSet<String> {
+    keys.iter().map(|k| k.to_string()).collect()
+}
+
+#[test]
+fn update_service_sends_only_what_changed() {
+    let rs = expand(&prod(None));
+    let desired = get(&rs, "ecs_service/app");
+    let prior = live_service(2, desired);
+    let mut r = resolved(desired, Some(&prior));
+    r.props
+        .insert("task_definition".into(), Value::str(td_arn(5)));
+    let req = update_request(&client(), &r, &prior, &set(&["task_definition"]), false)
+        .unwrap()
+        .unwrap();
+    let i = req.as_input();
+    assert_eq!(i.get_cluster().as_deref(), Some("rtech-dev"));
+    assert_eq!(i.get_service().as_deref(), Some("rtech-dev-app"));
+    assert_eq!(i.get_task_definition(), &Some(td_arn(5)));
+    // The scaler's count is never sent unless it is what changed (AWS)...
+    assert_eq!(i.get_desired_count(), &None);
+    assert!(i.get_network_configuration().is_none());
+    assert!(i.get_deployment_configuration().is_none());
+    // ... but the emulator needs it for a real running count.
+    let emu = update_request(&client(), &r, &prior, &set(&["task_definition"]), true)
+        .unwrap()
+        .unwrap();
+    assert_eq!(emu.as_input().get_desired_count(), &Some(2));
+
+    let req = update_request(
+        &client(),
+        &r,
+        &prior,
+        &set(&["subnets", "minimum_healthy_percent"]),
+        false,
+    )
+    .unwrap()
+    .unwrap();
+    let i = req.as_input();
+    assert!(i.get_network_configuration().is_some());
+    assert!(i.get_deployment_configuration().is_some());
+    assert_eq!(i.get_task_definition(), &None);
+
+    // A tags-only task definition update leaves the ARN as it was: nothing to deploy.
+    let same = resolved(desired, Some(&prior));
+    assert!(
+        update_request(&client(), &same, &prior, &set(&["task_definition"]), false)
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        update_request(&client(), &same, &prior, &set(&["tags"]), false)
+            .unwrap()
+            .is_none()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// deployment failures
+
+fn deployment(id: &str, td: &str, status: &str, state: DeploymentRolloutState) -> Deployment {
+    Deployment::builder()
+        .id(id)
+        .status(status)
+        .task_definition(td)
+        .desired_count(2)
+        .running_count(0)
+        .failed_tasks(3)
+        .rollout_state(state)
+        .rollout_state_reason("ECS deployment circuit breaker: tasks failed to start.")
+        .build()
+}
+
+#[test]
+fn a_failed_or_rolled_back_deployment_is_reported_with_events() {
+    let want = td_arn(5);
+    let mut s = aws_service(2, &["subnet-aaa"], &want);
+    s.deployments = Some(vec![deployment(
+        "ecs-svc/1",
+        &want,
+        "PRIMARY",
+        DeploymentRolloutState::Failed,
+    )]);
+    s.events = Some(vec![
+        ServiceEvent::builder()
+            .id("e2")
+            .message("(service rtech-dev-app) deployment failed: tasks failed to start.")
+            .build(),
+        ServiceEvent::builder()
+            .id("e1")
+            .message("(service rtech-dev-app) has started 2 tasks.")
+            .build(),
+    ]);
+    let why = deployment_failure(&s, &want).unwrap();
+    assert!(why.contains("failed"), "{why}");
+    assert!(why.contains("circuit breaker"), "{why}");
+    let ev = latest_events(&s);
+    assert!(
+        ev.lines().next().unwrap().contains("deployment failed"),
+        "{ev}"
+    );
+
+    // Rolled back: the service runs the previous revision again.
+    let mut back = aws_service(2, &["subnet-aaa"], &td_arn(4));
+    back.deployments = Some(vec![deployment(
+        "ecs-svc/2",
+        &td_arn(4),
+        "PRIMARY",
+        DeploymentRolloutState::Completed,
+    )]);
+    let why = deployment_failure(&back, &want).unwrap();
+    assert!(why.contains("rolled it back"), "{why}");
+
+    // In progress or done with the wanted revision: no failure.
+    let mut ok = aws_service(2, &["subnet-aaa"], &want);
+    ok.deployments = Some(vec![deployment(
+        "ecs-svc/3",
+        &want,
+        "PRIMARY",
+        DeploymentRolloutState::InProgress,
+    )]);
+    assert!(deployment_failure(&ok, &want).is_none());
+}
+
+#[test]
+fn ownership_needs_project_env_and_id() {
+    let t = tags_with(&service_id(), "rtech-dev-app", &[]);
+    assert!(ours("rtech", "dev", &service_id(), &t));
+    assert!(!ours("rtech", "dev", &cluster_id(), &t), "another id");
+    assert!(!ours("rtech", "prod", &service_id(), &t), "another env");
+    assert!(!ours("other", "dev", &service_id(), &t), "another project");
+    assert!(!ours("rtech", "dev", &service_id(), &BTreeMap::new()));
+}
