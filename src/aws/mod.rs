@@ -36,26 +36,69 @@ pub struct AwsOpts {
     pub endpoint_url: Option<String>,
 }
 
-/// Counts every API operation the clients start (retries are not counted twice).
+/// Counts every API operation the clients start (retries are not counted twice), in total
+/// and per service (`-v` prints both).
 #[derive(Debug, Clone, Default)]
-pub struct CallCounter(Arc<AtomicUsize>);
+pub struct CallCounter {
+    total: Arc<AtomicUsize>,
+    by_service: Arc<std::sync::Mutex<std::collections::BTreeMap<String, usize>>>,
+}
 
 impl CallCounter {
     pub fn get(&self) -> usize {
-        self.0.load(Ordering::Relaxed)
+        self.total.load(Ordering::Relaxed)
     }
+
+    /// Calls so far per service (`ec2`, `ecs`, …).
+    pub fn by_service(&self) -> std::collections::BTreeMap<String, usize> {
+        self.by_service
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_default()
+    }
+
+    fn record(&self, service: &str) {
+        self.total.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut m) = self.by_service.lock() {
+            // "Elastic Load Balancing v2" → "elasticloadbalancingv2", as the SDK crates name them.
+            let key: String = service
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect::<String>()
+                .to_ascii_lowercase();
+            *m.entry(key).or_default() += 1;
+        }
+    }
+}
+
+/// `a − b` per service, dropping services with no calls in between.
+pub fn calls_since(
+    now: &std::collections::BTreeMap<String, usize>,
+    before: &std::collections::BTreeMap<String, usize>,
+) -> Vec<(String, usize)> {
+    now.iter()
+        .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect()
 }
 
 impl Intercept for CallCounter {
     fn name(&self) -> &'static str {
         "rtech::CallCounter"
     }
-    fn read_before_execution(
+    fn read_before_serialization(
         &self,
         _ctx: &BeforeSerializationInterceptorContextRef<'_>,
-        _cfg: &mut ConfigBag,
+        _rc: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        self.0.fetch_add(1, Ordering::Relaxed);
+        // After the operation's own configuration is applied (its Metadata names the service),
+        // and once per operation: retries happen after serialization.
+        let service = cfg
+            .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
+            .map(|m| m.service().to_string())
+            .unwrap_or_else(|| "other".into());
+        self.record(&service);
         Ok(())
     }
 }

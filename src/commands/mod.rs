@@ -112,6 +112,7 @@ impl Session {
     async fn observe(&self, desired: &[Resource], ui: &Ui) -> Result<Vec<Observed>> {
         let t = Instant::now();
         let before = self.calls();
+        let before_by = self.ctx.clients.calls.by_service();
         let all = futures::future::try_join_all(self.regs.iter().map(|r| async move {
             r.observe(&self.ctx, desired)
                 .await
@@ -123,10 +124,16 @@ impl Session {
             .iter()
             .filter(|o| o.ownership == Ownership::Owned)
             .count();
+        let per: Vec<String> =
+            crate::aws::calls_since(&self.ctx.clients.calls.by_service(), &before_by)
+                .into_iter()
+                .map(|(s, n)| format!("{s} {n}"))
+                .collect();
         ui.verbose(&format!(
-            "observed {owned} resources with {} API calls in {:.2} s",
+            "observed {owned} resources with {} API calls in {:.2} s ({})",
             self.calls() - before,
-            t.elapsed().as_secs_f64()
+            t.elapsed().as_secs_f64(),
+            per.join(", ")
         ));
         Ok(observed)
     }
