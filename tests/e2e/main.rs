@@ -11,4 +11,5 @@ mod network;
 mod redis;
 mod scaling;
 mod secrets;
+mod stack;
 mod support;
