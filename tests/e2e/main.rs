@@ -2,6 +2,7 @@
 //! One test binary (fast builds); modules by area.
 
 mod cli;
+mod deploy;
 mod docdb;
 mod ecr;
 mod ecs;

@@ -1,0 +1,1 @@
+//! ECS deploy edge cases against the emulator (being written).
