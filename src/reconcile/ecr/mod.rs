@@ -528,12 +528,27 @@ impl Reconciler for Ecr {
             .iter()
             .find(|r| r.id.kind == REPOSITORY)
             .map(|r| (r.id.clone(), s(r, "name").to_string()));
-        // ECR cannot filter by tag: read every repository's tags, a few at a time.
+        // ECR cannot filter by tag: read every repository's tags, a few at a time. A repository
+        // whose tags we may not read (a registry shared with other teams) is not ours, unless
+        // it holds the name we want: then the error stands.
+        let wanted_name = wanted.as_ref().map(|(_, n)| n.clone());
         let tagged: Vec<(Repository, Option<BTreeMap<String, String>>)> =
             futures::stream::iter(repos)
-                .map(|repo| async move {
-                    let tags = list_tags(ctx, repo.repository_arn().unwrap_or_default()).await?;
-                    Ok::<_, AwsError>((repo, tags))
+                .map(|repo| {
+                    let wanted_name = wanted_name.clone();
+                    async move {
+                        let arn = repo.repository_arn().unwrap_or_default();
+                        let tags = match list_tags(ctx, arn).await {
+                            Err(e)
+                                if e.code == "AccessDeniedException"
+                                    && repo.repository_name() != wanted_name.as_deref() =>
+                            {
+                                None
+                            }
+                            other => other?,
+                        };
+                        Ok::<_, AwsError>((repo, tags))
+                    }
                 })
                 .buffer_unordered(8)
                 .try_collect()

@@ -14,9 +14,10 @@
 //!   attributes per owned target group (DescribeTargetGroupAttributes). A target group under
 //!   our name without our tags (project, env and `rtech:id`) is foreign: never modified or
 //!   deleted.
-//! - deleted with DeleteTargetGroup; AWS refuses (`ResourceInUse`) while a listener, rule or
-//!   ECS service still uses it: rtech retries for the deregistration delay plus five minutes
-//!   (the service's tasks drain first), then fails naming what holds it.
+//! - deleted with DeleteTargetGroup; AWS refuses (`ResourceInUse`) while a listener or rule
+//!   still forwards to it (an ECS service does not block the delete: destroy orders the
+//!   service first through its reference): rtech retries for the deregistration delay plus
+//!   five minutes, then fails naming what holds it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
