@@ -11,6 +11,9 @@ use super::*;
 use crate::plan::{diff, Action, DiffInput, Plan};
 
 const RID: &str = "service/rtech-prod/rtech-prod-app";
+const SERVICE_ARN: &str = "arn:aws:ecs:us-east-1:123456789012:service/rtech-prod/rtech-prod-app";
+const TARGET_ARN: &str =
+    "arn:aws:application-autoscaling:us-east-1:123456789012:scalable-target/abc";
 
 fn env_spec(env: &str) -> Spec {
     let path = format!("{}/envs/{env}.toml", env!("CARGO_MANIFEST_DIR"));
@@ -57,6 +60,10 @@ fn prod_scales_the_service_between_2_and_10_on_cpu_and_memory() {
         t.deps.iter().map(ToString::to_string).collect::<Vec<_>>(),
         ["ecs_service/app"]
     );
+    assert_eq!(
+        t.props["service_arn"],
+        Value::reference(&ecs_service(), "arn")
+    );
     let tags = tags_of(&t.props);
     assert_eq!(tags[TAG_ID], "scalable_target/app");
     assert_eq!(tags[TAG_ENV], "prod");
@@ -86,6 +93,10 @@ fn prod_scales_the_service_between_2_and_10_on_cpu_and_memory() {
         assert_eq!(p.props["scale_in_cooldown_seconds"], Value::Int(300));
         assert_eq!(p.props["scale_out_cooldown_seconds"], Value::Int(60));
         assert_eq!(p.props["disable_scale_in"], Value::Bool(false));
+        assert_eq!(
+            p.props["scalable_target_arn"],
+            Value::reference(&target_id(), "arn")
+        );
         assert_eq!(
             p.deps.iter().map(ToString::to_string).collect::<Vec<_>>(),
             ["scalable_target/app"]
@@ -117,6 +128,10 @@ fn names_are_derived_from_project_and_env_alone() {
 // observe → diff
 
 fn live_target(min: i32, max: i32) -> ScalableTarget {
+    live_target_arn(min, max, TARGET_ARN)
+}
+
+fn live_target_arn(min: i32, max: i32, arn: &str) -> ScalableTarget {
     ScalableTarget::builder()
         .service_namespace(ServiceNamespace::Ecs)
         .resource_id(RID)
@@ -125,7 +140,7 @@ fn live_target(min: i32, max: i32) -> ScalableTarget {
         .max_capacity(max)
         .role_arn("arn:aws:iam::123456789012:role/aws-service-role/ecs.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_ECSService")
         .creation_time(DateTime::from_secs(0))
-        .scalable_target_arn("arn:aws:application-autoscaling:us-east-1:123456789012:scalable-target/abc")
+        .scalable_target_arn(arn)
         .build()
         .unwrap()
 }
@@ -158,14 +173,30 @@ fn live_policy(name: &str, metric: MetricType, target: f64, scale_in: i32) -> Sc
         .unwrap()
 }
 
-fn observed_prod(max: i32, cpu_target: f64) -> Vec<Observed> {
-    let rs = expand(&env_spec("prod"));
-    let tags = get(&rs, "scalable_target/app").props.get("tags");
-    let mut service = Observed::new(ResourceId::new("ecs_service", "app"), "svc");
+/// The live ECS service (`ecs_service/app`), as the ECS reconciler reports it.
+fn service() -> Observed {
+    let mut service = Observed::new(ecs_service(), SERVICE_ARN);
     service.attrs.insert("name".into(), "rtech-prod-app".into());
+    service.attrs.insert("arn".into(), SERVICE_ARN.into());
+    service
+}
+
+fn observed_prod(max: i32, cpu_target: f64) -> Vec<Observed> {
+    observed_at(max, cpu_target, TARGET_ARN)
+}
+
+/// The service, the target (registered as `target_arn`, tagged as the spec says) and both
+/// policies, as observe reports them.
+fn observed_at(max: i32, cpu_target: f64, target_arn: &str) -> Vec<Observed> {
+    let rs = expand(&env_spec("prod"));
+    let tags = get(&rs, "scalable_target/app").props["tags"].clone();
     vec![
-        service,
-        observe_target(&live_target(2, max), tags),
+        service(),
+        observe_target(
+            &live_target_arn(2, max, target_arn),
+            tags,
+            Some(SERVICE_ARN),
+        ),
         observe_policy(
             policy_id("cpu"),
             &live_policy(
@@ -174,6 +205,7 @@ fn observed_prod(max: i32, cpu_target: f64) -> Vec<Observed> {
                 cpu_target,
                 300,
             ),
+            Some(target_arn),
         ),
         observe_policy(
             policy_id("memory"),
@@ -183,6 +215,7 @@ fn observed_prod(max: i32, cpu_target: f64) -> Vec<Observed> {
                 80.0,
                 300,
             ),
+            Some(target_arn),
         ),
     ]
 }
@@ -281,6 +314,7 @@ fn a_policy_on_another_metric_or_with_other_cooldowns_is_updated_in_place() {
             80.0,
             10,
         ),
+        Some(TARGET_ARN),
     );
     let plan = plan_of(&rs, &o, false);
     assert_eq!(plan.changes.len(), 1);
@@ -297,10 +331,8 @@ fn a_policy_on_another_metric_or_with_other_cooldowns_is_updated_in_place() {
 #[test]
 fn foreign_targets_and_policies_are_conflicts_never_changes() {
     let rs = expand(&env_spec("prod"));
-    let mut service = Observed::new(ResourceId::new("ecs_service", "app"), "svc");
-    service.attrs.insert("name".into(), "rtech-prod-app".into());
     let o = vec![
-        service,
+        service(),
         foreign(target_id(), RID),
         foreign(policy_id("cpu"), "arn:cpu"),
     ];
@@ -356,6 +388,354 @@ fn only_the_env_s_own_service_tags_make_it_ours() {
     t.insert(TAG_ID.into(), "ecs_service/other".into());
     assert!(!service_tags_are_ours("rtech", "prod", &t));
     assert!(!service_tags_are_ours("rtech", "prod", &BTreeMap::new()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// ownership and tags
+
+fn prod_tags(id: &ResourceId, name: &str) -> BTreeMap<String, String> {
+    tags_for("rtech", "prod", id, name, &BTreeMap::new())
+}
+
+#[test]
+fn on_aws_the_target_s_own_tags_decide_ownership() {
+    let ours = prod_tags(&target_id(), RID);
+    let service = prod_tags(&ecs_service(), "rtech-prod-app");
+    let own = |t: Option<&BTreeMap<String, String>>, s: Option<&BTreeMap<String, String>>| {
+        ownership("rtech", "prod", false, t, s)
+    };
+    assert_eq!(own(Some(&ours), Some(&service)), Ownership::Owned);
+    assert_eq!(own(Some(&ours), None), Ownership::Owned);
+    // The service's tags never make an untagged (or unreadable) target ours.
+    assert_eq!(
+        own(Some(&BTreeMap::new()), Some(&service)),
+        Ownership::Foreign
+    );
+    assert_eq!(own(None, Some(&service)), Ownership::Foreign);
+    // Another env's, another project's, another resource's tags.
+    assert_eq!(
+        ownership("rtech", "dev", false, Some(&ours), None),
+        Ownership::Foreign
+    );
+    assert_eq!(
+        ownership("other", "prod", false, Some(&ours), None),
+        Ownership::Foreign
+    );
+    assert_eq!(own(Some(&service), None), Ownership::Foreign);
+    assert!(target_tags_are_ours("rtech", "prod", &ours));
+    assert!(!target_tags_are_ours("rtech", "prod", &service));
+}
+
+#[test]
+fn on_the_emulator_the_service_s_tags_decide_ownership() {
+    let service = prod_tags(&ecs_service(), "rtech-prod-app");
+    let ours = prod_tags(&target_id(), RID);
+    let own = |t: Option<&BTreeMap<String, String>>, s: Option<&BTreeMap<String, String>>| {
+        ownership("rtech", "prod", true, t, s)
+    };
+    assert_eq!(own(None, Some(&service)), Ownership::Owned);
+    assert_eq!(own(Some(&ours), None), Ownership::Foreign, "no service");
+    assert_eq!(own(None, Some(&BTreeMap::new())), Ownership::Foreign);
+    assert_eq!(
+        ownership("rtech", "dev", true, None, Some(&service)),
+        Ownership::Foreign
+    );
+}
+
+#[test]
+fn live_tags_leave_out_aws_s_own() {
+    let m: std::collections::HashMap<String, String> = [
+        ("Name", RID),
+        ("aws:cloudformation:stack-name", "x"),
+        ("Team", "core"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let t = live_tags(Some(&m));
+    assert_eq!(t.keys().collect::<Vec<_>>(), ["Name", "Team"]);
+    assert!(live_tags(None).is_empty());
+}
+
+fn ecs_service_named(name: &str, status: &str, arn: &str) -> aws_sdk_ecs::types::Service {
+    aws_sdk_ecs::types::Service::builder()
+        .service_name(name)
+        .status(status)
+        .service_arn(arn)
+        .tags(
+            aws_sdk_ecs::types::Tag::builder()
+                .key(TAG_ID)
+                .value("ecs_service/app")
+                .build(),
+        )
+        .build()
+}
+
+#[test]
+fn the_service_arn_is_the_live_active_service_s() {
+    let active = ecs_service_named("rtech-prod-app", "ACTIVE", SERVICE_ARN);
+    let gone = ecs_service_named("rtech-prod-app", "INACTIVE", "arn:old");
+    let other = ecs_service_named("rtech-prod-other", "ACTIVE", "arn:other");
+    let s = live_service(&[gone.clone(), active, other.clone()], "rtech-prod-app").unwrap();
+    assert_eq!(s.arn.as_deref(), Some(SERVICE_ARN));
+    assert_eq!(s.tags[TAG_ID], "ecs_service/app");
+    // A deleted (or draining) service has no ARN to scale: its target goes with it.
+    let s = live_service(&[gone], "rtech-prod-app").unwrap();
+    assert_eq!(s.arn, None);
+    assert_eq!(
+        s.tags[TAG_ID], "ecs_service/app",
+        "ownership still reads them"
+    );
+    assert_eq!(live_service(&[other], "rtech-prod-app"), None);
+}
+
+/// The target as observe reports it on AWS: its real tags.
+fn with_live_tags(mut o: Vec<Observed>, tags: &BTreeMap<String, String>) -> Vec<Observed> {
+    o[1] = observe_target(
+        &live_target(2, 10),
+        Value::string_map(tags),
+        Some(SERVICE_ARN),
+    );
+    o
+}
+
+#[test]
+fn real_tag_drift_on_the_target_is_an_update_of_those_tags_alone() {
+    let rs = expand(&env_spec("prod"));
+    let spec_tags = tags_of(&get(&rs, "scalable_target/app").props);
+    // As created: no diff.
+    let o = with_live_tags(observed_prod(10, 70.0), &spec_tags);
+    assert!(plan_of(&rs, &o, false).changes.is_empty());
+
+    // Out of band: a tag removed, one changed, one added.
+    let mut live = spec_tags.clone();
+    live.remove("Environment");
+    live.insert("Name".into(), "renamed".into());
+    live.insert("extra".into(), "x".into());
+    let o = with_live_tags(observed_prod(10, 70.0), &live);
+    let plan = plan_of(&rs, &o, false);
+    assert_eq!(plan.changes.len(), 1, "{:#?}", plan.changes);
+    let c = &plan.changes[0];
+    assert_eq!((&c.id, c.action), (&target_id(), Action::Update));
+    let paths: Vec<&str> = c.fields.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["tags.Environment", "tags.Name", "tags.extra"]);
+    // Only the tag API is called, and it sends exactly the difference.
+    assert_eq!(
+        target_update_calls(&c.changed_props(), false),
+        (false, true)
+    );
+    let (untag, tag) = tag_requests(&client(), TARGET_ARN, &live, &spec_tags);
+    let untag = untag.unwrap();
+    assert_eq!(
+        untag.as_input().get_resource_arn().as_deref(),
+        Some(TARGET_ARN)
+    );
+    assert_eq!(
+        untag.as_input().get_tag_keys().clone().unwrap(),
+        ["extra".to_string()]
+    );
+    let tag = tag.unwrap();
+    let set = tag.as_input().get_tags().clone().unwrap();
+    assert_eq!(set.len(), 2);
+    assert_eq!(set["Environment"], "production");
+    assert_eq!(set["Name"], RID);
+    // A spec tag change reaches the target the same way.
+    let (untag, tag) = tag_requests(&client(), TARGET_ARN, &spec_tags, &spec_tags);
+    assert!(untag.is_none() && tag.is_none());
+}
+
+#[test]
+fn an_update_registers_only_for_capacity_and_tags_only_off_the_emulator() {
+    let set = |ks: &[&str]| ks.iter().map(|k| k.to_string()).collect::<BTreeSet<_>>();
+    assert_eq!(
+        target_update_calls(&set(&["max_capacity"]), false),
+        (true, false)
+    );
+    assert_eq!(target_update_calls(&set(&["tags"]), false), (false, true));
+    assert_eq!(
+        target_update_calls(&set(&["min_capacity", "tags"]), false),
+        (true, true)
+    );
+    assert_eq!(target_update_calls(&set(&["tags"]), true), (false, false));
+}
+
+#[test]
+fn what_aws_removed_already_counts_as_deleted() {
+    let e = |code: &str, msg: &str| AwsError::new("op", code, msg);
+    assert!(already_gone(&e(
+        "ObjectNotFoundException",
+        "No scalable target registered"
+    )));
+    assert!(already_gone(&e(
+        "ValidationException",
+        "No scalable target found for service namespace: ecs, resource ID: x"
+    )));
+    assert!(already_gone(&e(
+        "ValidationException",
+        "No scaling policy found for service namespace: ecs"
+    )));
+    assert!(!already_gone(&e("ValidationException", "min > max")));
+    assert!(!already_gone(&e(
+        "AccessDeniedException",
+        "No scaling policy found"
+    )));
+}
+
+// ---------------------------------------------------------------------------------------------
+// a replaced ECS service
+
+/// The ECS service as desired (FARGATE) and the live one launched otherwise, so the plan
+/// replaces it (`launch_type` forces a new service).
+fn replaced_service() -> (Resource, Observed) {
+    let desired =
+        Resource::new(ecs_service(), "rtech-prod-app").prop("launch_type", Value::str("FARGATE"));
+    let live = service().prop("launch_type", Value::str("EC2"));
+    (desired, live)
+}
+
+fn full_plan(desired: &[Resource], observed: &[Observed]) -> Plan {
+    diff(&DiffInput {
+        project: "rtech",
+        env: "prod",
+        region: "us-east-1",
+        desired,
+        observed,
+        schema: &crate::reconcile::schema,
+        targets: &[],
+        destroy: false,
+    })
+    .unwrap()
+}
+
+#[test]
+fn a_replaced_service_replaces_the_target_and_puts_the_policies_again() {
+    let (svc, live_svc) = replaced_service();
+    let mut rs = expand(&env_spec("prod"));
+    rs.push(svc);
+    let mut o = observed_prod(10, 70.0);
+    o[0] = live_svc;
+    let plan = full_plan(&rs, &o);
+    let got: Vec<(String, Action)> = plan
+        .changes
+        .iter()
+        .map(|c| (c.id.to_string(), c.action))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("ecs_service/app".to_string(), Action::Replace),
+            ("scalable_target/app".to_string(), Action::Replace),
+            ("scaling_policy/cpu".to_string(), Action::Update),
+            ("scaling_policy/memory".to_string(), Action::Update),
+        ]
+    );
+    let t = &plan.changes[1];
+    assert_eq!(
+        t.reason.as_deref(),
+        Some("service_arn cannot change in place")
+    );
+    assert_eq!(t.fields.len(), 1);
+    assert_eq!(t.fields[0].after, Some(Value::Unknown));
+    for c in &plan.changes[2..] {
+        assert_eq!(
+            c.changed_props().into_iter().collect::<Vec<_>>(),
+            ["scalable_target_arn"]
+        );
+        assert_eq!(c.fields[0].before, Some(Value::str(TARGET_ARN)));
+        assert_eq!(c.fields[0].after, Some(Value::Unknown));
+    }
+
+    // Executed as: target deregistered before the service is deleted, registered after the
+    // service is created, the policies put after that.
+    let steps = crate::engine::steps(&plan.changes);
+    let at = |id: &str, phase: crate::engine::Phase| {
+        steps
+            .iter()
+            .position(|s| plan.changes[s.change].id.to_string() == id && s.phase == phase)
+            .unwrap()
+    };
+    use crate::engine::Phase::{Create, Delete, Update};
+    let needs = |later: usize, earlier: usize| {
+        // `later` waits (transitively) for `earlier`.
+        let mut stack = vec![later];
+        let mut seen = BTreeSet::new();
+        while let Some(s) = stack.pop() {
+            if s == earlier {
+                return true;
+            }
+            if seen.insert(s) {
+                stack.extend(steps[s].after.iter().copied());
+            }
+        }
+        false
+    };
+    assert!(needs(
+        at("ecs_service/app", Delete),
+        at("scalable_target/app", Delete)
+    ));
+    assert!(needs(
+        at("scalable_target/app", Create),
+        at("ecs_service/app", Create)
+    ));
+    for p in ["scaling_policy/cpu", "scaling_policy/memory"] {
+        assert!(needs(at(p, Update), at("scalable_target/app", Create)));
+    }
+
+    // Applied: the same service ARN (ECS derives it from the name), a new target ARN, the
+    // policies on it → nothing left to do.
+    let (svc, _) = replaced_service();
+    let mut rs = expand(&env_spec("prod"));
+    rs.push(svc);
+    let mut o = observed_at(
+        10,
+        70.0,
+        "arn:aws:application-autoscaling:us-east-1:123456789012:scalable-target/new",
+    );
+    o[0] = service().prop("launch_type", Value::str("FARGATE"));
+    let plan = full_plan(&rs, &o);
+    assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+}
+
+#[test]
+fn a_service_gone_out_of_band_brings_its_scaling_back() {
+    let rs = expand(&env_spec("prod"));
+    let mut with_service = rs.clone();
+    with_service.push(replaced_service().0);
+
+    // AWS: the target and policies went with the service → all created again, in order.
+    let plan = full_plan(&with_service, &[]);
+    let got: Vec<String> = plan.changes.iter().map(|c| c.id.to_string()).collect();
+    assert_eq!(
+        got,
+        [
+            "ecs_service/app",
+            "scalable_target/app",
+            "scaling_policy/cpu",
+            "scaling_policy/memory"
+        ]
+    );
+    assert!(plan.changes.iter().all(|c| c.action == Action::Create));
+
+    // The emulator keeps the target of a deleted service: its service_arn is gone, so it is
+    // registered again once the service is back.
+    let mut o = observed_prod(10, 70.0);
+    o.remove(0);
+    o[0].props.insert("service_arn".into(), Value::Null);
+    let plan = full_plan(&with_service, &o);
+    let got: Vec<(String, Action)> = plan
+        .changes
+        .iter()
+        .map(|c| (c.id.to_string(), c.action))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("ecs_service/app".to_string(), Action::Create),
+            ("scalable_target/app".to_string(), Action::Replace),
+            ("scaling_policy/cpu".to_string(), Action::Update),
+            ("scaling_policy/memory".to_string(), Action::Update),
+        ]
+    );
 }
 
 #[test]
