@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use assert_cmd::Command;
 use aws_sdk_docdb::types::{CloudwatchLogsExportConfiguration, Parameter, Tag};
 
 use crate::emulator::Emulator;
@@ -83,64 +82,6 @@ impl Envs {
     }
 }
 
-fn cmd(emu: &Emulator, envs: &Envs, args: &[&str]) -> Command {
-    let mut c = rtech(emu);
-    c.arg("--envs-dir").arg(envs.path()).args(args);
-    c
-}
-
-fn apply_env(emu: &Emulator, envs: &Envs, env: &str) -> Run {
-    run_ok(
-        &mut cmd(emu, envs, &["apply", "--env", env, "--auto-approve"]),
-        0,
-    )
-}
-
-fn destroy_env(emu: &Emulator, envs: &Envs, env: &str) -> Run {
-    run(&mut cmd(
-        emu,
-        envs,
-        &["destroy", "--env", env, "--auto-approve"],
-    ))
-}
-
-/// The plan as JSON; exit 0 or 2 (with --detailed-exitcode) agreeing with its changes.
-fn plan_env(emu: &Emulator, envs: &Envs, env: &str) -> serde_json::Value {
-    let r = run(&mut cmd(
-        emu,
-        envs,
-        &["plan", "--env", env, "--json", "--detailed-exitcode"],
-    ));
-    assert!(
-        r.code == 0 || r.code == 2,
-        "plan failed ({}):\n{}\n{}",
-        r.code,
-        r.stdout,
-        r.stderr
-    );
-    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("plan JSON");
-    assert_eq!(
-        r.code == 2,
-        !v["changes"].as_array().unwrap().is_empty(),
-        "exit code agrees with the plan"
-    );
-    v
-}
-
-fn assert_empty(emu: &Emulator, envs: &Envs, env: &str) {
-    let r = run(&mut cmd(
-        emu,
-        envs,
-        &["plan", "--env", env, "--detailed-exitcode"],
-    ));
-    assert_eq!(
-        r.code, 0,
-        "the plan for {env} is not empty:\n{}\n{}",
-        r.stdout, r.stderr
-    );
-    assert!(r.stdout.contains("No changes."), "{}", r.stdout);
-}
-
 /// The one change's field diffs as (path, before, after).
 fn fields(plan: &serde_json::Value) -> Vec<(String, serde_json::Value, serde_json::Value)> {
     let ch = plan["changes"].as_array().unwrap();
@@ -165,38 +106,14 @@ fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The JSON of the env's DocumentDB secret, read through Secrets Manager itself.
-async fn secret_json(emu: &Emulator, env: &str) -> serde_json::Value {
-    let sm = secretsmanager(emu).await;
-    let v = sm
-        .get_secret_value()
-        .secret_id(format!("rtech/{env}/docdb"))
-        .send()
-        .await
-        .expect("the docdb secret exists");
-    serde_json::from_str(v.secret_string().unwrap()).unwrap()
-}
-
 async fn tags_of(dd: &aws_sdk_docdb::Client, arn: &str) -> BTreeMap<String, String> {
-    dd.list_tags_for_resource()
+    let out = dd
+        .list_tags_for_resource()
         .resource_name(arn)
         .send()
         .await
-        .unwrap()
-        .tag_list()
-        .iter()
-        .map(|t| {
-            (
-                t.key().unwrap_or_default().to_string(),
-                t.value().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
-}
-
-fn ours(t: &BTreeMap<String, String>, env: &str) -> bool {
-    t.get("rtech:project").map(String::as_str) == Some("rtech")
-        && t.get("rtech:env").map(String::as_str) == Some(env)
+        .unwrap();
+    tag_map(out.tag_list().iter().map(|t| (t.key(), t.value())))
 }
 
 /// Every DocumentDB resource tagged for the env, by kind, counted through DocumentDB itself.
@@ -247,7 +164,7 @@ async fn tagged_docdb(dd: &aws_sdk_docdb::Client, env: &str) -> BTreeMap<&'stati
             .map(|k| (k, 0))
             .collect();
     for (kind, arn) in arns {
-        if ours(&tags_of(dd, &arn).await, env) {
+        if is_ours(&tags_of(dd, &arn).await, env) {
             *m.get_mut(kind).unwrap() += 1;
         }
     }
@@ -364,7 +281,7 @@ async fn dev_applies_from_empty_to_an_empty_plan_and_destroys_to_nothing() {
     let dd = docdb(&emu).await;
     let ec2 = ec2(&emu).await;
 
-    let first = plan_env(&emu, &envs, "dev");
+    let first = plan_json_in(&emu, envs.path(), "dev", &[]);
     let mut docdb_changes: Vec<(String, String)> = changes(&first)
         .into_iter()
         .filter(|(id, _)| id.starts_with("docdb_"))
@@ -380,7 +297,7 @@ async fn dev_applies_from_empty_to_an_empty_plan_and_destroys_to_nothing() {
         ])
     );
 
-    let a = apply_env(&emu, &envs, "dev");
+    let a = apply_in(&emu, envs.path(), "dev", &[]);
     assert!(a.stdout.contains("Apply complete"), "{}", a.stdout);
     assert!(
         a.stderr
@@ -388,7 +305,7 @@ async fn dev_applies_from_empty_to_an_empty_plan_and_destroys_to_nothing() {
         "{}",
         a.stderr
     );
-    assert_empty(&emu, &envs, "dev");
+    assert_plan_empty_in(&emu, envs.path(), "dev", &[]);
     assert_eq!(tagged_docdb(&dd, "dev").await, counts(1, 1, 1, 1));
 
     // What AWS has is what the spec says.
@@ -415,7 +332,7 @@ async fn dev_applies_from_empty_to_an_empty_plan_and_destroys_to_nothing() {
     assert_eq!(t["rtech:id"], "docdb_cluster/main");
     assert_eq!(t["rtech:final-snapshot"], "skip");
     assert_eq!(t["rtech:apply-immediately"], "true");
-    let secret = secret_json(&emu, "dev").await;
+    let secret = secret_json(&emu, "rtech/dev/docdb").await;
     assert_eq!(
         t["rtech:password-id"],
         secret["generated_id"].as_str().unwrap(),
@@ -475,16 +392,14 @@ async fn dev_applies_from_empty_to_an_empty_plan_and_destroys_to_nothing() {
     assert_eq!(i.db_instance_class(), Some("db.t3.medium"));
     assert_eq!(i.availability_zone(), Some("us-east-1a"));
 
-    let d = destroy_env(&emu, &envs, "dev");
-    assert_eq!(d.code, 0, "{}\n{}", d.stdout, d.stderr);
+    destroy_in(&emu, envs.path(), "dev");
     assert_eq!(tagged_docdb(&dd, "dev").await, counts(0, 0, 0, 0));
     assert!(
         final_snapshots(&dd, "rtech-dev-docdb").await.is_empty(),
         "skip_final_snapshot = true takes none"
     );
     assert!(tagged(&ec2, "dev").await.values().all(|n| *n == 0));
-    let again = destroy_env(&emu, &envs, "dev");
-    assert_eq!(again.code, 0);
+    let again = destroy_in(&emu, envs.path(), "dev");
     assert!(again.stdout.contains("No changes."), "{}", again.stdout);
 }
 
@@ -493,7 +408,7 @@ async fn drift_is_shown_exactly_and_repaired() {
     let emu = Emulator::start();
     let envs = Envs::new(&[("dev", DEV)]);
     let dd = docdb(&emu).await;
-    apply_env(&emu, &envs, "dev");
+    apply_in(&emu, envs.path(), "dev", &[]);
 
     // 1. Backup retention changed out of band: that one field, then repaired.
     dd.modify_db_cluster()
@@ -503,7 +418,7 @@ async fn drift_is_shown_exactly_and_repaired() {
         .send()
         .await
         .unwrap();
-    let p = plan_env(&emu, &envs, "dev");
+    let p = plan_json_in(&emu, envs.path(), "dev", &[]);
     assert_eq!(changes(&p), pairs(&[("docdb_cluster/main", "update")]));
     assert_eq!(
         fields(&p),
@@ -513,8 +428,8 @@ async fn drift_is_shown_exactly_and_repaired() {
             serde_json::json!(1)
         )]
     );
-    apply_env(&emu, &envs, "dev");
-    assert_empty(&emu, &envs, "dev");
+    apply_in(&emu, envs.path(), "dev", &[]);
+    assert_plan_empty_in(&emu, envs.path(), "dev", &[]);
     assert_eq!(
         cluster(&dd, "rtech-dev-docdb")
             .await
@@ -534,7 +449,7 @@ async fn drift_is_shown_exactly_and_repaired() {
         .send()
         .await
         .unwrap();
-    let p = plan_env(&emu, &envs, "dev");
+    let p = plan_json_in(&emu, envs.path(), "dev", &[]);
     assert_eq!(
         fields(&p),
         [(
@@ -543,8 +458,8 @@ async fn drift_is_shown_exactly_and_repaired() {
             serde_json::json!(["audit", "profiler"])
         )]
     );
-    apply_env(&emu, &envs, "dev");
-    assert_empty(&emu, &envs, "dev");
+    apply_in(&emu, envs.path(), "dev", &[]);
+    assert_plan_empty_in(&emu, envs.path(), "dev", &[]);
 
     // 3. A parameter and a tag changed out of band.
     dd.modify_db_cluster_parameter_group()
@@ -570,7 +485,7 @@ async fn drift_is_shown_exactly_and_repaired() {
         .send()
         .await
         .unwrap();
-    let p = plan_env(&emu, &envs, "dev");
+    let p = plan_json_in(&emu, envs.path(), "dev", &[]);
     let mut got = changes(&p);
     got.sort();
     assert_eq!(
@@ -580,8 +495,8 @@ async fn drift_is_shown_exactly_and_repaired() {
             ("docdb_param_group/main", "update")
         ])
     );
-    apply_env(&emu, &envs, "dev");
-    assert_empty(&emu, &envs, "dev");
+    apply_in(&emu, envs.path(), "dev", &[]);
+    assert_plan_empty_in(&emu, envs.path(), "dev", &[]);
     assert_eq!(tags_of(&dd, &arn).await["Environment"], "development");
 
     // 4. The instance class changed out of band: an in-place update.
@@ -592,11 +507,11 @@ async fn drift_is_shown_exactly_and_repaired() {
         .send()
         .await
         .unwrap();
-    let p = plan_env(&emu, &envs, "dev");
+    let p = plan_json_in(&emu, envs.path(), "dev", &[]);
     assert_eq!(changes(&p), pairs(&[("docdb_instance/1", "update")]));
     assert_eq!(fields(&p)[0].0, "instance_class");
-    apply_env(&emu, &envs, "dev");
-    assert_empty(&emu, &envs, "dev");
+    apply_in(&emu, envs.path(), "dev", &[]);
+    assert_plan_empty_in(&emu, envs.path(), "dev", &[]);
 
     // 5. The instance deleted out of band: created again.
     dd.delete_db_instance()
@@ -604,17 +519,17 @@ async fn drift_is_shown_exactly_and_repaired() {
         .send()
         .await
         .unwrap();
-    let p = plan_env(&emu, &envs, "dev");
+    let p = plan_json_in(&emu, envs.path(), "dev", &[]);
     assert_eq!(changes(&p), pairs(&[("docdb_instance/1", "create")]));
-    apply_env(&emu, &envs, "dev");
-    assert_empty(&emu, &envs, "dev");
+    apply_in(&emu, envs.path(), "dev", &[]);
+    assert_plan_empty_in(&emu, envs.path(), "dev", &[]);
     assert_eq!(tagged_docdb(&dd, "dev").await, counts(1, 1, 1, 1));
 
     // 6. One more instance in the spec: added in the next AZ; and removed again.
     envs.write("dev", &DEV.replace("instances = 1", "instances = 2"));
-    let p = plan_env(&emu, &envs, "dev");
+    let p = plan_json_in(&emu, envs.path(), "dev", &[]);
     assert_eq!(changes(&p), pairs(&[("docdb_instance/2", "create")]));
-    apply_env(&emu, &envs, "dev");
+    apply_in(&emu, envs.path(), "dev", &[]);
     let i2 = dd
         .describe_db_instances()
         .db_instance_identifier("rtech-dev-docdb-2")
@@ -622,12 +537,12 @@ async fn drift_is_shown_exactly_and_repaired() {
         .await
         .unwrap();
     assert_eq!(i2.db_instances()[0].availability_zone(), Some("us-east-1b"));
-    assert_empty(&emu, &envs, "dev");
+    assert_plan_empty_in(&emu, envs.path(), "dev", &[]);
     envs.write("dev", DEV);
-    let p = plan_env(&emu, &envs, "dev");
+    let p = plan_json_in(&emu, envs.path(), "dev", &[]);
     assert_eq!(changes(&p), pairs(&[("docdb_instance/2", "delete")]));
-    apply_env(&emu, &envs, "dev");
-    assert_empty(&emu, &envs, "dev");
+    apply_in(&emu, envs.path(), "dev", &[]);
+    assert_plan_empty_in(&emu, envs.path(), "dev", &[]);
     assert_eq!(tagged_docdb(&dd, "dev").await, counts(1, 1, 1, 1));
 }
 
@@ -636,7 +551,7 @@ async fn a_recreated_secret_gives_the_cluster_its_new_password() {
     let emu = Emulator::start();
     let envs = Envs::new(&[("dev", DEV)]);
     let dd = docdb(&emu).await;
-    apply_env(&emu, &envs, "dev");
+    apply_in(&emu, envs.path(), "dev", &[]);
     let arn = cluster(&dd, "rtech-dev-docdb")
         .await
         .db_cluster_arn()
@@ -652,18 +567,13 @@ async fn a_recreated_secret_gives_the_cluster_its_new_password() {
         .send()
         .await
         .unwrap();
-    let p = plan_env(&emu, &envs, "dev");
-    let c = p["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == "docdb_cluster/main")
-        .expect("the cluster follows its secret");
+    let p = plan_json_in(&emu, envs.path(), "dev", &[]);
+    let c = change_of(&p, "docdb_cluster/main").expect("the cluster follows its secret");
     assert_eq!(c["action"], "update");
 
-    let a = apply_env(&emu, &envs, "dev");
-    assert_empty(&emu, &envs, "dev");
-    let secret = secret_json(&emu, "dev").await;
+    let a = apply_in(&emu, envs.path(), "dev", &[]);
+    assert_plan_empty_in(&emu, envs.path(), "dev", &[]);
+    let secret = secret_json(&emu, "rtech/dev/docdb").await;
     let after = tags_of(&dd, &arn).await["rtech:password-id"].clone();
     assert_ne!(after, before);
     assert_eq!(after, secret["generated_id"].as_str().unwrap());
@@ -677,8 +587,8 @@ async fn a_protected_cluster_is_not_destroyed_until_the_spec_turns_protection_of
     let envs = Envs::new(&[("prod", PROD)]);
     let dd = docdb(&emu).await;
     let ec2 = ec2(&emu).await;
-    apply_env(&emu, &envs, "prod");
-    assert_empty(&emu, &envs, "prod");
+    apply_in(&emu, envs.path(), "prod", &[]);
+    assert_plan_empty_in(&emu, envs.path(), "prod", &[]);
     assert_eq!(tagged_docdb(&dd, "prod").await, counts(1, 2, 1, 1));
     let c = cluster(&dd, "rtech-prod-docdb").await;
     assert_eq!(c.deletion_protection(), Some(true));
@@ -710,7 +620,7 @@ async fn a_protected_cluster_is_not_destroyed_until_the_spec_turns_protection_of
         .send()
         .await
         .unwrap();
-    let p = plan_env(&emu, &envs, "prod");
+    let p = plan_json_in(&emu, envs.path(), "prod", &[]);
     assert_eq!(
         fields(&p),
         [(
@@ -719,8 +629,8 @@ async fn a_protected_cluster_is_not_destroyed_until_the_spec_turns_protection_of
             serde_json::json!(true)
         )]
     );
-    apply_env(&emu, &envs, "prod");
-    assert_empty(&emu, &envs, "prod");
+    apply_in(&emu, envs.path(), "prod", &[]);
+    assert_plan_empty_in(&emu, envs.path(), "prod", &[]);
     assert_eq!(
         cluster(&dd, "rtech-prod-docdb").await.deletion_protection(),
         Some(true)
@@ -728,8 +638,10 @@ async fn a_protected_cluster_is_not_destroyed_until_the_spec_turns_protection_of
 
     // Destroy is refused as a whole: nothing at all is deleted.
     let network_before = tagged(&ec2, "prod").await;
-    let d = destroy_env(&emu, &envs, "prod");
-    assert_eq!(d.code, 1, "{}\n{}", d.stdout, d.stderr);
+    let d = run_ok(
+        rtech_in(&emu, envs.path()).args(["destroy", "--env", "prod", "--auto-approve"]),
+        1,
+    );
     let refusal = "refused: docdb_cluster/main (rtech-prod-docdb) has deletion protection on; set docdb.deletion_protection = false in the spec and apply, then destroy";
     assert!(
         d.stdout.contains(refusal) || d.stderr.contains(refusal),
@@ -739,18 +651,17 @@ async fn a_protected_cluster_is_not_destroyed_until_the_spec_turns_protection_of
     );
     assert_eq!(tagged_docdb(&dd, "prod").await, counts(1, 2, 1, 1));
     assert_eq!(tagged(&ec2, "prod").await, network_before);
-    assert_empty(&emu, &envs, "prod");
+    assert_plan_empty_in(&emu, envs.path(), "prod", &[]);
 
     // The documented way out: protection off in the spec, apply, destroy.
     envs.write(
         "prod",
         &PROD.replace("deletion_protection = true", "deletion_protection = false"),
     );
-    let p = plan_env(&emu, &envs, "prod");
+    let p = plan_json_in(&emu, envs.path(), "prod", &[]);
     assert_eq!(changes(&p), pairs(&[("docdb_cluster/main", "update")]));
-    apply_env(&emu, &envs, "prod");
-    let d = destroy_env(&emu, &envs, "prod");
-    assert_eq!(d.code, 0, "{}\n{}", d.stdout, d.stderr);
+    apply_in(&emu, envs.path(), "prod", &[]);
+    destroy_in(&emu, envs.path(), "prod");
     assert_eq!(tagged_docdb(&dd, "prod").await, counts(0, 0, 0, 0));
     assert!(tagged(&ec2, "prod").await.values().all(|n| *n == 0));
     let snaps = final_snapshots(&dd, "rtech-prod-docdb").await;
@@ -779,23 +690,18 @@ async fn a_same_named_cluster_without_our_tags_is_a_conflict_and_never_touched()
         .await
         .unwrap();
 
-    let p = run(&mut cmd(&emu, &envs, &["plan", "--env", "dev"]));
+    let p = run(rtech_in(&emu, envs.path()).args(["plan", "--env", "dev"]));
     assert_eq!(p.code, 1, "{}\n{}", p.stdout, p.stderr);
     assert!(
         p.stdout.contains("docdb_cluster/main") && p.stdout.contains("without rtech's tags"),
         "{}",
         p.stdout
     );
-    let a = run(&mut cmd(
-        &emu,
-        &envs,
-        &["apply", "--env", "dev", "--auto-approve"],
-    ));
+    let a = run(rtech_in(&emu, envs.path()).args(["apply", "--env", "dev", "--auto-approve"]));
     assert_eq!(a.code, 1, "{}\n{}", a.stdout, a.stderr);
     assert!(a.stderr.contains("refusing to apply"), "{}", a.stderr);
 
-    let d = destroy_env(&emu, &envs, "dev");
-    assert_eq!(d.code, 0, "{}\n{}", d.stdout, d.stderr);
+    let d = destroy_in(&emu, envs.path(), "dev");
     assert!(d.stdout.contains("No changes."), "{}", d.stdout);
 
     let c = cluster(&dd, "rtech-dev-docdb").await;
@@ -813,19 +719,12 @@ async fn an_engine_downgrade_replaces_the_cluster_and_an_upgrade_is_in_place() {
     let emu = Emulator::start();
     let envs = Envs::new(&[("dev", DEV)]);
     let dd = docdb(&emu).await;
-    apply_env(&emu, &envs, "dev");
+    apply_in(&emu, envs.path(), "dev", &[]);
 
     let v4 = DEV.replace("instances = 1", "instances = 1\nengine_version = \"4.0.0\"");
     envs.write("dev", &v4);
-    let p = plan_env(&emu, &envs, "dev");
-    let action = |id: &str| {
-        p["changes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == id)
-            .map(|c| (c["action"].clone(), c["reason"].clone()))
-    };
+    let p = plan_json_in(&emu, envs.path(), "dev", &[]);
+    let action = |id: &str| change_of(&p, id).map(|c| (c["action"].clone(), c["reason"].clone()));
     assert_eq!(
         action("docdb_cluster/main"),
         Some((
@@ -835,8 +734,8 @@ async fn an_engine_downgrade_replaces_the_cluster_and_an_upgrade_is_in_place() {
     );
     assert_eq!(action("docdb_instance/1").unwrap().0, "replace");
     assert_eq!(action("docdb_param_group/main").unwrap().0, "replace");
-    apply_env(&emu, &envs, "dev");
-    assert_empty(&emu, &envs, "dev");
+    apply_in(&emu, envs.path(), "dev", &[]);
+    assert_plan_empty_in(&emu, envs.path(), "dev", &[]);
     let c = cluster(&dd, "rtech-dev-docdb").await;
     assert_eq!(c.engine_version(), Some("4.0.0"));
     assert_eq!(c.db_cluster_parameter_group(), Some("rtech-dev-docdb4"));
@@ -844,7 +743,7 @@ async fn an_engine_downgrade_replaces_the_cluster_and_an_upgrade_is_in_place() {
 
     // Back to 5.0.0: the cluster stays (same ARN), only its engine and parameter group move.
     envs.write("dev", DEV);
-    let p = plan_env(&emu, &envs, "dev");
+    let p = plan_json_in(&emu, envs.path(), "dev", &[]);
     let mut got = changes(&p);
     got.sort();
     assert_eq!(
@@ -854,8 +753,8 @@ async fn an_engine_downgrade_replaces_the_cluster_and_an_upgrade_is_in_place() {
             ("docdb_param_group/main", "replace")
         ])
     );
-    apply_env(&emu, &envs, "dev");
-    assert_empty(&emu, &envs, "dev");
+    apply_in(&emu, envs.path(), "dev", &[]);
+    assert_plan_empty_in(&emu, envs.path(), "dev", &[]);
     let after = cluster(&dd, "rtech-dev-docdb").await;
     assert_eq!(after.engine_version(), Some("5.0.0"));
     assert_eq!(after.db_cluster_parameter_group(), Some("rtech-dev-docdb5"));
@@ -873,17 +772,16 @@ async fn the_repo_envs_apply_cleanly_and_prod_refuses_to_be_destroyed() {
     assert_plan_empty(&emu, "prod");
     assert_eq!(tagged_docdb(&dd, "prod").await, counts(1, 2, 1, 1));
 
-    let d = run(rtech(&emu).args(["destroy", "--env", "prod", "--auto-approve"]));
-    assert_eq!(d.code, 1, "{}\n{}", d.stdout, d.stderr);
+    let d = run_ok(
+        rtech(&emu).args(["destroy", "--env", "prod", "--auto-approve"]),
+        1,
+    );
     assert!(
         d.stderr.contains("has deletion protection on"),
         "{}",
         d.stderr
     );
-    run_ok(
-        rtech(&emu).args(["destroy", "--env", "dev", "--auto-approve"]),
-        0,
-    );
+    destroy(&emu, "dev");
     assert_eq!(tagged_docdb(&dd, "dev").await, counts(0, 0, 0, 0));
     assert_eq!(tagged_docdb(&dd, "prod").await, counts(1, 2, 1, 1));
     assert_plan_empty(&emu, "prod");

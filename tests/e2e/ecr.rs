@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use assert_cmd::Command;
 use aws_sdk_ecr::types::{ImageScanningConfiguration, Repository, Tag};
 
 use crate::emulator::Emulator;
@@ -37,57 +36,21 @@ log_retention_days = 7
     )
 }
 
-fn cmd(emu: &Emulator, dir: &Path, args: &[&str]) -> Command {
-    let mut c = rtech(emu);
-    c.arg("--envs-dir").arg(dir).args(args);
-    c
-}
-
 fn apply_scoped(emu: &Emulator, dir: &Path) -> Run {
-    let mut args = vec!["apply", "--env", "dev", "--auto-approve"];
-    args.extend(TARGETS);
-    run_ok(&mut cmd(emu, dir, &args), 0)
+    apply_in(emu, dir, "dev", &TARGETS)
 }
 
 fn plan_scoped(emu: &Emulator, dir: &Path) -> serde_json::Value {
-    let mut args = vec!["plan", "--env", "dev", "--json", "--detailed-exitcode"];
-    args.extend(TARGETS);
-    let r = run(&mut cmd(emu, dir, &args));
-    assert!(
-        r.code == 0 || r.code == 2,
-        "plan failed ({}):\n{}\n{}",
-        r.code,
-        r.stdout,
-        r.stderr
-    );
-    serde_json::from_str(&r.stdout).expect("plan JSON")
+    plan_json_in(emu, dir, "dev", &TARGETS)
 }
 
 fn plan_is_empty(emu: &Emulator, dir: &Path) {
-    let mut args = vec!["plan", "--env", "dev", "--detailed-exitcode"];
-    args.extend(TARGETS);
-    let r = run(&mut cmd(emu, dir, &args));
-    assert_eq!(
-        r.code, 0,
-        "the plan is not empty:\n{}\n{}",
-        r.stdout, r.stderr
-    );
-    assert!(r.stdout.contains("No changes."), "{}", r.stdout);
+    assert_plan_empty_in(emu, dir, "dev", &TARGETS);
 }
 
 /// API calls the plan's observe made (its verbose line "observed N resources with M API calls").
 fn observe_calls(emu: &Emulator, dir: &Path) -> usize {
-    let mut args = vec!["-v", "plan", "--env", "dev"];
-    args.extend(TARGETS);
-    let r = run_ok(&mut cmd(emu, dir, &args), 0);
-    let line = r
-        .stderr
-        .lines()
-        .find(|l| l.contains("observed ") && l.contains(" API calls"))
-        .unwrap_or_else(|| panic!("no observe line:\n{}", r.stderr));
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let i = words.iter().position(|w| *w == "API").expect("API calls");
-    words[i - 1].parse().expect("a count")
+    observe_in(emu, dir, "dev", &TARGETS).calls
 }
 
 /// The only change in a plan, and the paths of its fields.
@@ -490,34 +453,13 @@ async fn same_named_repository_and_log_group_without_our_tags_are_conflicts_neve
         .await
         .unwrap();
 
-    let mut args = vec!["plan", "--env", "dev"];
-    args.extend(TARGETS);
-    let p = run(&mut cmd(&emu, dir.path(), &args));
-    assert_ne!(p.code, 0, "a conflict blocks the plan");
-    assert!(
-        p.stdout.contains("ecr_repository/app: conflict:"),
-        "{}",
-        p.stdout
-    );
-    assert!(
-        p.stdout.contains("log_group/app: conflict:"),
-        "{}",
-        p.stdout
-    );
-
-    let mut args = vec!["apply", "--env", "dev", "--auto-approve"];
-    args.extend(TARGETS);
-    let a = run(&mut cmd(&emu, dir.path(), &args));
-    assert_ne!(a.code, 0);
-    assert!(a.stderr.contains("refusing to apply"), "{}", a.stderr);
-
-    let d = run(&mut cmd(
+    assert_conflicts_left_alone_in(
         &emu,
         dir.path(),
-        &["destroy", "--env", "dev", "--auto-approve"],
-    ));
-    assert!(!d.stdout.contains("ecr_repository/app"), "{}", d.stdout);
-    assert!(!d.stdout.contains("log_group/app"), "{}", d.stdout);
+        "dev",
+        &["ecr_repository/app", "log_group/app"],
+        &TARGETS,
+    );
 
     // Untouched: their settings, their tags, their image.
     let rp = repo(&ecr, REPO).await.expect("still there");
@@ -557,14 +499,7 @@ async fn destroy_removes_the_repository_and_the_log_group() {
     let dir = spec_dir("dev", &sections(false));
     apply_scoped(&emu, dir.path());
 
-    let d = run_ok(
-        &mut cmd(
-            &emu,
-            dir.path(),
-            &["destroy", "--env", "dev", "--auto-approve"],
-        ),
-        0,
-    );
+    let d = destroy_in(&emu, dir.path(), "dev");
     assert!(
         d.stdout.contains("- ecr_repository/app"),
         "an empty repository goes even without force_delete:\n{}",
@@ -574,14 +509,7 @@ async fn destroy_removes_the_repository_and_the_log_group() {
     assert!(repo(&ecr, REPO).await.is_none());
     assert!(group(&logs).await.is_none());
     // Nothing of ours is left for a second destroy.
-    let again = run_ok(
-        &mut cmd(
-            &emu,
-            dir.path(),
-            &["destroy", "--env", "dev", "--auto-approve"],
-        ),
-        0,
-    );
+    let again = destroy_in(&emu, dir.path(), "dev");
     assert!(
         !again.stdout.contains("ecr_repository/app"),
         "{}",
@@ -599,11 +527,7 @@ async fn destroy_refuses_a_repository_holding_images_until_force_delete_is_appli
     apply_scoped(&emu, keep.path());
     push_image(&ecr, "v1").await;
 
-    let d = run(&mut cmd(
-        &emu,
-        keep.path(),
-        &["destroy", "--env", "dev", "--auto-approve"],
-    ));
+    let d = run(rtech_in(&emu, keep.path()).args(["destroy", "--env", "dev", "--auto-approve"]));
     assert_ne!(d.code, 0, "{}\n{}", d.stdout, d.stderr);
     assert!(
         d.stdout.contains(&format!(
@@ -631,14 +555,7 @@ async fn destroy_refuses_a_repository_holding_images_until_force_delete_is_appli
     );
     apply_scoped(&emu, force.path());
     // …and destroy deletes the repository, images and all.
-    let d = run_ok(
-        &mut cmd(
-            &emu,
-            force.path(),
-            &["destroy", "--env", "dev", "--auto-approve"],
-        ),
-        0,
-    );
+    let d = destroy_in(&emu, force.path(), "dev");
     assert!(
         d.stderr.contains("ecr_repository/app: destroyed"),
         "{}",

@@ -9,9 +9,7 @@
 //! src/reconcile/ecs/mod.rs.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
-use assert_cmd::Command;
 use aws_sdk_ecs::types::{
     Cluster, ClusterField, ClusterSetting, ClusterSettingName, ContainerDefinition, Service,
     ServiceField, TaskDefinitionStatus,
@@ -66,82 +64,19 @@ max = 4
 "#;
 
 /// The data tier the container reads from: DocumentDB (MONGODB_URI) and Redis with TLS
-/// (REDIS_HOST, REDIS_PORT and the AUTH token).
-const DATA: &str = r#"
+/// (`DEV_REDIS`: REDIS_HOST, REDIS_PORT and the AUTH token).
+const DOCDB: &str = r#"
 [docdb]
 instance_class = "db.t3.medium"
 instances = 1
 backup_retention_days = 1
 skip_final_snapshot = true
 apply_immediately = true
-
-[redis]
-node_type = "cache.t3.micro"
-replicas = 0
-snapshot_retention_days = 0
-skip_final_snapshot = true
-apply_immediately = true
 "#;
-
-fn cmd(emu: &Emulator, dir: &Path, args: &[&str]) -> Command {
-    let mut c = rtech(emu);
-    c.arg("--envs-dir").arg(dir).args(args);
-    c
-}
-
-fn apply_args(emu: &Emulator, dir: &Path, extra: &[&str]) -> Run {
-    let mut args = vec!["apply", "--env", "dev", "--auto-approve"];
-    args.extend_from_slice(extra);
-    run_ok(&mut cmd(emu, dir, &args), 0)
-}
-
-fn plan_in(emu: &Emulator, dir: &Path, extra: &[&str]) -> J {
-    let mut args = vec!["plan", "--env", "dev", "--json", "--detailed-exitcode"];
-    args.extend_from_slice(extra);
-    let r = run(&mut cmd(emu, dir, &args));
-    assert!(
-        r.code == 0 || r.code == 2,
-        "plan failed ({}):\n{}\n{}",
-        r.code,
-        r.stdout,
-        r.stderr
-    );
-    let v: J = serde_json::from_str(&r.stdout).expect("plan JSON");
-    assert_eq!(
-        r.code == 2,
-        !v["changes"].as_array().unwrap().is_empty(),
-        "exit code agrees with the plan"
-    );
-    v
-}
-
-/// "observed N resources with M API calls": M, from a verbose plan.
-fn observe_calls(emu: &Emulator, dir: &Path) -> usize {
-    let r = run_ok(&mut cmd(emu, dir, &["-v", "plan", "--env", "dev"]), 0);
-    let line = r
-        .stderr
-        .lines()
-        .find(|l| l.starts_with("observed "))
-        .unwrap_or_else(|| panic!("{}", r.stderr));
-    line.split_whitespace().nth(4).unwrap().parse().unwrap()
-}
-
-fn assert_empty(plan: &J) {
-    assert!(
-        plan["changes"].as_array().unwrap().is_empty()
-            && plan["conflicts"].as_array().unwrap().is_empty(),
-        "the plan is not empty: {plan:#}"
-    );
-}
 
 /// The changed field paths of `id` in a plan.
 fn paths<'a>(plan: &'a J, id: &str) -> Vec<&'a str> {
-    plan["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == id)
-        .unwrap_or_else(|| panic!("no change for {id}: {plan:#}"))["fields"]
+    change_of(plan, id).unwrap_or_else(|| panic!("no change for {id}: {plan:#}"))["fields"]
         .as_array()
         .unwrap()
         .iter()
@@ -150,11 +85,7 @@ fn paths<'a>(plan: &'a J, id: &str) -> Vec<&'a str> {
 }
 
 fn field<'a>(plan: &'a J, id: &str, path: &str) -> &'a J {
-    plan["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == id)
+    change_of(plan, id)
         .and_then(|c| {
             c["fields"]
                 .as_array()
@@ -169,20 +100,11 @@ fn field<'a>(plan: &'a J, id: &str, path: &str) -> &'a J {
 // AWS's own view
 
 fn ecs_tags(t: &[aws_sdk_ecs::types::Tag]) -> BTreeMap<String, String> {
-    t.iter()
-        .map(|t| {
-            (
-                t.key().unwrap_or_default().to_string(),
-                t.value().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
+    tag_map(t.iter().map(|t| (t.key(), t.value())))
 }
 
 fn ours(t: &[aws_sdk_ecs::types::Tag]) -> bool {
-    let t = ecs_tags(t);
-    t.get("rtech:project").map(String::as_str) == Some("rtech")
-        && t.get("rtech:env").map(String::as_str) == Some("dev")
+    is_ours(&ecs_tags(t), "dev")
 }
 
 async fn cluster(ecs: &aws_sdk_ecs::Client) -> Option<Cluster> {
@@ -291,8 +213,8 @@ async fn an_image_tag_is_one_new_revision_and_later_applies_keep_it() {
     let emu = Emulator::start();
     let ecs = ecs(&emu).await;
     let dir = spec_dir("dev", DEV_APP);
-    apply_args(&emu, dir.path(), &[]);
-    assert_empty(&plan_in(&emu, dir.path(), &[]));
+    apply_in(&emu, dir.path(), "dev", &[]);
+    assert_no_changes(&plan_json_in(&emu, dir.path(), "dev", &[]));
 
     let c = cluster(&ecs).await.expect("our cluster");
     assert!(ours(c.tags()), "{:?}", c.tags());
@@ -301,13 +223,13 @@ async fn an_image_tag_is_one_new_revision_and_later_applies_keep_it() {
     assert!(ours(s.tags()));
     assert_eq!(s.desired_count(), 1);
     assert_eq!(active_revisions(&ecs).await, [1]);
-    let calls_with_one_revision = observe_calls(&emu, dir.path());
+    let calls_with_one_revision = observe_in(&emu, dir.path(), "dev", &[]).calls;
     let image = running_container(&ecs).await.image().unwrap().to_string();
     assert!(image.ends_with("/rtech-e2e-ecs:v1"), "{image}");
     let repo = image.trim_end_matches(":v1").to_string();
 
     // CI passes the commit: exactly one new revision and a service update.
-    let p = plan_in(&emu, dir.path(), &["--image-tag", "abc123"]);
+    let p = plan_json_in(&emu, dir.path(), "dev", &["--image-tag", "abc123"]);
     assert_eq!(
         changes(&p),
         [
@@ -326,7 +248,7 @@ async fn an_image_tag_is_one_new_revision_and_later_applies_keep_it() {
         field(&p, "ecs_service/app", "task_definition")["known_after_apply"],
         true
     );
-    apply_args(&emu, dir.path(), &["--image-tag", "abc123"]);
+    apply_in(&emu, dir.path(), "dev", &["--image-tag", "abc123"]);
     assert_eq!(active_revisions(&ecs).await, [1, 2]);
     let s = service(&ecs).await.unwrap();
     assert_eq!(revision_of(s.task_definition().unwrap()), 2);
@@ -336,21 +258,29 @@ async fn an_image_tag_is_one_new_revision_and_later_applies_keep_it() {
     );
 
     // An infrastructure-only apply keeps the deployed image (no roll back to the spec's v1).
-    assert_empty(&plan_in(&emu, dir.path(), &[]));
-    assert_empty(&plan_in(&emu, dir.path(), &["--image-tag", "abc123"]));
-    apply_args(&emu, dir.path(), &[]);
+    assert_no_changes(&plan_json_in(&emu, dir.path(), "dev", &[]));
+    assert_no_changes(&plan_json_in(
+        &emu,
+        dir.path(),
+        "dev",
+        &["--image-tag", "abc123"],
+    ));
+    apply_in(&emu, dir.path(), "dev", &[]);
     assert_eq!(active_revisions(&ecs).await, [1, 2]);
     // Observe reads the newest revision only, however many there are.
-    assert_eq!(observe_calls(&emu, dir.path()), calls_with_one_revision);
+    assert_eq!(
+        observe_in(&emu, dir.path(), "dev", &[]).calls,
+        calls_with_one_revision
+    );
 
     // keep_revisions = 2: older revisions are deregistered as new ones come.
-    apply_args(&emu, dir.path(), &["--image-tag", "def456"]);
+    apply_in(&emu, dir.path(), "dev", &["--image-tag", "def456"]);
     assert_eq!(active_revisions(&ecs).await, [2, 3]);
-    apply_args(&emu, dir.path(), &["--image-tag", "0a1b2c"]);
+    apply_in(&emu, dir.path(), "dev", &["--image-tag", "0a1b2c"]);
     assert_eq!(active_revisions(&ecs).await, [3, 4]);
     let s = service(&ecs).await.unwrap();
     assert_eq!(revision_of(s.task_definition().unwrap()), 4);
-    assert_empty(&plan_in(&emu, dir.path(), &[]));
+    assert_no_changes(&plan_json_in(&emu, dir.path(), "dev", &[]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -358,19 +288,19 @@ async fn the_scalers_count_is_drift_only_outside_its_range_and_insights_are_repa
     let emu = Emulator::start();
     let ecs = ecs(&emu).await;
     let dir = spec_dir("dev", SCALED_APP);
-    apply_args(&emu, dir.path(), &[]);
-    assert_empty(&plan_in(&emu, dir.path(), &[]));
+    apply_in(&emu, dir.path(), "dev", &[]);
+    assert_no_changes(&plan_json_in(&emu, dir.path(), "dev", &[]));
     assert_eq!(service(&ecs).await.unwrap().desired_count(), 2);
 
     // The scaler moved it within 1..=4: not drift, and apply leaves it.
     set_desired_count(&ecs, 3).await;
-    assert_empty(&plan_in(&emu, dir.path(), &[]));
-    apply_args(&emu, dir.path(), &[]);
+    assert_no_changes(&plan_json_in(&emu, dir.path(), "dev", &[]));
+    apply_in(&emu, dir.path(), "dev", &[]);
     assert_eq!(service(&ecs).await.unwrap().desired_count(), 3);
 
     // Outside the range: drift, repaired to the nearest bound.
     set_desired_count(&ecs, 7).await;
-    let p = plan_in(&emu, dir.path(), &[]);
+    let p = plan_json_in(&emu, dir.path(), "dev", &[]);
     assert_eq!(
         changes(&p),
         [("ecs_service/app".to_string(), "update".to_string())],
@@ -382,9 +312,9 @@ async fn the_scalers_count_is_drift_only_outside_its_range_and_insights_are_repa
         (f["before"].as_i64(), f["after"].as_i64()),
         (Some(7), Some(4))
     );
-    apply_args(&emu, dir.path(), &[]);
+    apply_in(&emu, dir.path(), "dev", &[]);
     assert_eq!(service(&ecs).await.unwrap().desired_count(), 4);
-    assert_empty(&plan_in(&emu, dir.path(), &[]));
+    assert_no_changes(&plan_json_in(&emu, dir.path(), "dev", &[]));
 
     // Container Insights turned off out of band.
     ecs.update_cluster()
@@ -398,19 +328,19 @@ async fn the_scalers_count_is_drift_only_outside_its_range_and_insights_are_repa
         .send()
         .await
         .unwrap();
-    let p = plan_in(&emu, dir.path(), &[]);
+    let p = plan_json_in(&emu, dir.path(), "dev", &[]);
     assert_eq!(
         changes(&p),
         [("ecs_cluster/main".to_string(), "update".to_string())],
         "{p:#}"
     );
     assert_eq!(paths(&p, "ecs_cluster/main"), ["container_insights"]);
-    apply_args(&emu, dir.path(), &[]);
+    apply_in(&emu, dir.path(), "dev", &[]);
     assert_eq!(
         insights(&cluster(&ecs).await.unwrap()).as_deref(),
         Some("enabled")
     );
-    assert_empty(&plan_in(&emu, dir.path(), &[]));
+    assert_no_changes(&plan_json_in(&emu, dir.path(), "dev", &[]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -418,7 +348,7 @@ async fn an_out_of_band_service_delete_is_a_create_and_a_tag_removed_is_restored
     let emu = Emulator::start();
     let ecs = ecs(&emu).await;
     let dir = spec_dir("dev", DEV_APP);
-    apply_args(&emu, dir.path(), &[]);
+    apply_in(&emu, dir.path(), "dev", &[]);
     let arn = service(&ecs)
         .await
         .unwrap()
@@ -433,14 +363,14 @@ async fn an_out_of_band_service_delete_is_a_create_and_a_tag_removed_is_restored
         .send()
         .await
         .unwrap();
-    let p = plan_in(&emu, dir.path(), &[]);
+    let p = plan_json_in(&emu, dir.path(), "dev", &[]);
     assert_eq!(
         changes(&p),
         [("ecs_service/app".to_string(), "update".to_string())],
         "{p:#}"
     );
     assert_eq!(paths(&p, "ecs_service/app"), ["tags.Environment"]);
-    apply_args(&emu, dir.path(), &[]);
+    apply_in(&emu, dir.path(), "dev", &[]);
     assert_eq!(
         ecs_tags(service(&ecs).await.unwrap().tags())
             .get("Environment")
@@ -458,17 +388,17 @@ async fn an_out_of_band_service_delete_is_a_create_and_a_tag_removed_is_restored
         .await
         .unwrap();
     assert!(service(&ecs).await.is_none());
-    let p = plan_in(&emu, dir.path(), &[]);
+    let p = plan_json_in(&emu, dir.path(), "dev", &[]);
     assert_eq!(
         changes(&p),
         [("ecs_service/app".to_string(), "create".to_string())],
         "{p:#}"
     );
-    apply_args(&emu, dir.path(), &[]);
+    apply_in(&emu, dir.path(), "dev", &[]);
     let s = service(&ecs).await.expect("recreated");
     assert!(ours(s.tags()));
     assert_eq!(s.desired_count(), 1);
-    assert_empty(&plan_in(&emu, dir.path(), &[]));
+    assert_no_changes(&plan_json_in(&emu, dir.path(), "dev", &[]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -494,29 +424,7 @@ async fn a_same_named_cluster_without_our_tags_is_a_conflict_and_never_touched()
         .await
         .unwrap();
 
-    let p = run(&mut cmd(&emu, dir.path(), &["plan", "--env", "dev"]));
-    assert_ne!(p.code, 0, "a conflict blocks the plan");
-    assert!(
-        p.stdout.contains("ecs_cluster/main: conflict:"),
-        "{}",
-        p.stdout
-    );
-    let a = run(&mut cmd(
-        &emu,
-        dir.path(),
-        &["apply", "--env", "dev", "--auto-approve"],
-    ));
-    assert_ne!(a.code, 0);
-    assert!(a.stderr.contains("refusing to apply"), "{}", a.stderr);
-    let d = run_ok(
-        &mut cmd(
-            &emu,
-            dir.path(),
-            &["destroy", "--env", "dev", "--auto-approve"],
-        ),
-        0,
-    );
-    assert!(!d.stdout.contains("ecs_cluster/main"), "{}", d.stdout);
+    assert_conflicts_left_alone_in(&emu, dir.path(), "dev", &["ecs_cluster/main"], &[]);
 
     // Untouched: still there, same setting, same tags, no service of ours in it.
     let c = cluster(&ecs).await.expect("their cluster");
@@ -534,8 +442,8 @@ async fn destroy_leaves_nothing_of_ours_and_a_revision_registered_by_hand_alone(
     let emu = Emulator::start();
     let ecs = ecs(&emu).await;
     let dir = spec_dir("dev", DEV_APP);
-    apply_args(&emu, dir.path(), &[]);
-    apply_args(&emu, dir.path(), &["--image-tag", "abc123"]);
+    apply_in(&emu, dir.path(), "dev", &[]);
+    apply_in(&emu, dir.path(), "dev", &["--image-tag", "abc123"]);
     assert_eq!(active_revisions(&ecs).await, [1, 2]);
 
     // Someone registers a revision of our family by hand, without our tags: drift (their
@@ -552,7 +460,7 @@ async fn destroy_leaves_nothing_of_ours_and_a_revision_registered_by_hand_alone(
         .send()
         .await
         .unwrap();
-    let p = plan_in(&emu, dir.path(), &[]);
+    let p = plan_json_in(&emu, dir.path(), "dev", &[]);
     assert_eq!(
         changes(&p),
         [
@@ -568,21 +476,14 @@ async fn destroy_leaves_nothing_of_ours_and_a_revision_registered_by_hand_alone(
             .contains("without rtech's tags"),
         "{extras:#}"
     );
-    apply_args(&emu, dir.path(), &[]);
-    assert_empty(&plan_in(&emu, dir.path(), &[]));
+    apply_in(&emu, dir.path(), "dev", &[]);
+    assert_no_changes(&plan_json_in(&emu, dir.path(), "dev", &[]));
     let s = service(&ecs).await.unwrap();
     assert_eq!(revision_of(s.task_definition().unwrap()), 4);
     // keep_revisions = 2 counts every ACTIVE revision; revision 1 (ours) went, theirs stays.
     assert_eq!(active_revisions(&ecs).await, [2, 3, 4]);
 
-    let d = run_ok(
-        &mut cmd(
-            &emu,
-            dir.path(),
-            &["destroy", "--env", "dev", "--auto-approve"],
-        ),
-        0,
-    );
+    let d = destroy_in(&emu, dir.path(), "dev");
     for id in [
         "ecs_service/app",
         "ecs_task_definition/app",
@@ -603,7 +504,7 @@ async fn destroy_leaves_nothing_of_ours_and_a_revision_registered_by_hand_alone(
         .unwrap();
     assert!(theirs.tags().is_empty());
     // Nothing of ours is left to plan a delete for; their revision makes the family a conflict.
-    let p = run(&mut cmd(&emu, dir.path(), &["plan", "--env", "dev"]));
+    let p = run(rtech_in(&emu, dir.path()).args(["plan", "--env", "dev"]));
     assert!(
         p.stdout.contains("ecs_task_definition/app: conflict:"),
         "{}",
@@ -615,26 +516,12 @@ async fn destroy_leaves_nothing_of_ours_and_a_revision_registered_by_hand_alone(
 async fn the_data_tier_reaches_the_container_as_its_endpoint_and_ecs_secrets() {
     let emu = Emulator::start();
     let ecs = ecs(&emu).await;
-    let dir = spec_dir("dev", &format!("{DATA}{DEV_APP}"));
-    apply_args(&emu, dir.path(), &[]);
-    assert_empty(&plan_in(&emu, dir.path(), &[]));
+    let dir = spec_dir("dev", &format!("{DOCDB}{DEV_REDIS}{DEV_APP}"));
+    apply_in(&emu, dir.path(), "dev", &[]);
+    assert_no_changes(&plan_json_in(&emu, dir.path(), "dev", &[]));
 
-    let sm = secretsmanager(&emu).await;
-    let arn_of = |name: &'static str| {
-        let sm = sm.clone();
-        async move {
-            sm.describe_secret()
-                .secret_id(name)
-                .send()
-                .await
-                .unwrap()
-                .arn()
-                .unwrap()
-                .to_string()
-        }
-    };
-    let docdb_arn = arn_of("rtech/dev/docdb").await;
-    let redis_arn = arn_of("rtech/dev/redis").await;
+    let docdb_arn = secret_arn(&emu, "rtech/dev/docdb").await;
+    let redis_arn = secret_arn(&emu, "rtech/dev/redis").await;
     let endpoint = elasticache(&emu)
         .await
         .describe_replication_groups()
@@ -700,12 +587,9 @@ async fn a_service_that_never_becomes_stable_fails_apply_with_its_rollout() {
         ),
     );
     let started = std::time::Instant::now();
-    let r = run(cmd(
-        &emu,
-        dir.path(),
-        &["apply", "--env", "dev", "--auto-approve"],
-    )
-    .env("RTECH_EMULATOR_QUIRKS", "0"));
+    let r = run(rtech_in(&emu, dir.path())
+        .args(["apply", "--env", "dev", "--auto-approve"])
+        .env("RTECH_EMULATOR_QUIRKS", "0"));
     assert_ne!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let all = format!("{}\n{}", r.stdout, r.stderr);
     assert!(all.contains("ecs_service/app"), "{all}");

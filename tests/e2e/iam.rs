@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use assert_cmd::Command;
 use serde_json::{json, Value as J};
 
 use crate::emulator::Emulator;
@@ -23,16 +22,9 @@ const TARGETS: &[&str] = &[
     "iam_role/task",
 ];
 
-/// A small Redis (its secret is what the execution role may read), the image repository and
-/// the app, with one statement for the task role.
-const SECTIONS: &str = r#"
-[redis]
-node_type = "cache.t3.micro"
-replicas = 0
-snapshot_retention_days = 0
-skip_final_snapshot = true
-apply_immediately = true
-
+/// The image repository and the app, with one statement for the task role; with a small
+/// Redis (`DEV_REDIS`: its secret is what the execution role may read).
+const APP: &str = r#"
 [ecr]
 force_delete = true
 
@@ -44,36 +36,17 @@ actions = ["s3:GetObject"]
 resources = ["arn:aws:s3:::rtech-dev-uploads/*"]
 "#;
 
-fn cmd(emu: &Emulator, dir: &Path, args: &[&str]) -> Command {
-    let mut c = rtech(emu);
-    c.arg("--envs-dir").arg(dir).args(args);
-    c
-}
-
 fn apply_roles(emu: &Emulator, dir: &Path) -> Run {
-    let mut args = vec!["apply", "--env", "dev", "--auto-approve"];
-    args.extend(TARGETS);
-    run_ok(&mut cmd(emu, dir, &args), 0)
+    apply_in(emu, dir, "dev", TARGETS)
 }
 
-/// The roles' plan as JSON; `code` is the exit code wanted (0 none, 2 changes, 1 blocked).
-fn plan_roles(emu: &Emulator, dir: &Path, code: i32) -> J {
-    let mut args = vec!["plan", "--env", "dev", "--json", "--detailed-exitcode"];
-    args.extend(TARGETS);
-    let r = run_ok(&mut cmd(emu, dir, &args), code);
-    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("plan JSON: {e}\n{}", r.stdout))
+/// The roles' plan as JSON (with changes: exit 2).
+fn plan_roles(emu: &Emulator, dir: &Path) -> J {
+    plan_json_in(emu, dir, "dev", TARGETS)
 }
 
 fn roles_plan_is_empty(emu: &Emulator, dir: &Path) {
-    let mut args = vec!["plan", "--env", "dev", "--detailed-exitcode"];
-    args.extend(TARGETS);
-    let r = run(&mut cmd(emu, dir, &args));
-    assert_eq!(
-        r.code, 0,
-        "the plan is not empty:\n{}\n{}",
-        r.stdout, r.stderr
-    );
-    assert!(r.stdout.contains("No changes."), "{}", r.stdout);
+    assert_plan_empty_in(emu, dir, "dev", TARGETS);
 }
 
 /// The fields of the only change, which must be `id`'s `action`.
@@ -187,27 +160,14 @@ fn strings(v: &J) -> Vec<String> {
     }
 }
 
-async fn redis_secret_arn(emu: &Emulator) -> String {
-    secretsmanager(emu)
-        .await
-        .describe_secret()
-        .secret_id("rtech/dev/redis")
-        .send()
-        .await
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_string()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn roles_from_empty_then_drift_repaired_and_destroyed() {
     let emu = Emulator::start();
     let iam = iam(&emu).await;
-    let dir = spec_dir("dev", SECTIONS);
+    let dir = spec_dir("dev", &format!("{DEV_REDIS}{APP}"));
 
     // From empty: both roles (and the secret they need) are created.
-    let first = plan_roles(&emu, dir.path(), 2);
+    let first = plan_roles(&emu, dir.path());
     let ch = changes(&first);
     for id in ["iam_role/execution", "iam_role/task", "secret/redis"] {
         assert!(ch.contains(&(id.into(), "create".into())), "{ch:?}");
@@ -221,7 +181,7 @@ async fn roles_from_empty_then_drift_repaired_and_destroyed() {
     roles_plan_is_empty(&emu, dir.path());
 
     // The execution role: ECS may assume it, the managed policy, and exactly the secret.
-    let secret = redis_secret_arn(&emu).await;
+    let secret = secret_arn(&emu, "rtech/dev/redis").await;
     let ex = live(&iam, EXECUTION).await.expect("the execution role");
     assert!(
         ex.arn.ends_with(":role/rtech-dev-ecs-execution"),
@@ -288,7 +248,7 @@ async fn roles_from_empty_then_drift_repaired_and_destroyed() {
         .send()
         .await
         .unwrap();
-    let p = plan_roles(&emu, dir.path(), 2);
+    let p = plan_roles(&emu, dir.path());
     let fields = only_change(&p, "iam_role/execution", "update");
     let paths: Vec<&str> = fields.iter().map(|f| f["path"].as_str().unwrap()).collect();
     assert!(!paths.is_empty());
@@ -317,7 +277,7 @@ async fn roles_from_empty_then_drift_repaired_and_destroyed() {
         .send()
         .await
         .unwrap();
-    let p = plan_roles(&emu, dir.path(), 2);
+    let p = plan_roles(&emu, dir.path());
     let fields = only_change(&p, "iam_role/execution", "update");
     assert_eq!(fields.len(), 1, "{fields:#?}");
     assert_eq!(fields[0]["path"], "managed_policy_arns");
@@ -357,7 +317,7 @@ async fn roles_from_empty_then_drift_repaired_and_destroyed() {
         .send()
         .await
         .unwrap();
-    let p = plan_roles(&emu, dir.path(), 2);
+    let p = plan_roles(&emu, dir.path());
     let fields = only_change(&p, "iam_role/task", "update");
     let props: std::collections::BTreeSet<&str> = fields
         .iter()
@@ -393,21 +353,14 @@ async fn roles_from_empty_then_drift_repaired_and_destroyed() {
         .await
         .unwrap();
     iam.delete_role().role_name(TASK).send().await.unwrap();
-    let p = plan_roles(&emu, dir.path(), 2);
+    let p = plan_roles(&emu, dir.path());
     only_change(&p, "iam_role/task", "create");
     apply_roles(&emu, dir.path());
     roles_plan_is_empty(&emu, dir.path());
     assert!(live(&iam, TASK).await.is_some());
 
     // Destroy: no role of ours is left (an attached and an inline policy do not stop it).
-    let r = run_ok(
-        &mut cmd(
-            &emu,
-            dir.path(),
-            &["destroy", "--env", "dev", "--auto-approve"],
-        ),
-        0,
-    );
+    let r = destroy_in(&emu, dir.path(), "dev");
     assert!(
         r.stderr.contains("iam_role/execution: destroyed"),
         "{}",
@@ -437,7 +390,7 @@ fn sts_single(secret: &str) -> J {
 async fn a_same_named_role_without_our_tags_is_a_conflict_and_never_touched() {
     let emu = Emulator::start();
     let iam = iam(&emu).await;
-    let dir = spec_dir("dev", SECTIONS);
+    let dir = spec_dir("dev", &format!("{DEV_REDIS}{APP}"));
 
     // Someone else's role under the execution role's name, trusted by EC2, with an inline
     // policy and a tag of its own.
@@ -469,20 +422,9 @@ async fn a_same_named_role_without_our_tags_is_a_conflict_and_never_touched() {
     let before = live(&iam, EXECUTION).await.unwrap();
 
     // The plan reports the conflict (and blocks); apply refuses and changes nothing.
-    let r = run(&mut cmd(
-        &emu,
-        dir.path(),
-        &[
-            "plan",
-            "--env",
-            "dev",
-            "--json",
-            "--target",
-            "iam_role/execution",
-            "--target",
-            "iam_role/task",
-        ],
-    ));
+    let r = run(rtech_in(&emu, dir.path())
+        .args(["plan", "--env", "dev", "--json"])
+        .args(TARGETS));
     assert_ne!(
         r.code, 0,
         "a conflict blocks the plan:\n{}\n{}",
@@ -498,21 +440,14 @@ async fn a_same_named_role_without_our_tags_is_a_conflict_and_never_touched() {
         "{:?}",
         changes(&p)
     );
-    let mut args = vec!["apply", "--env", "dev", "--auto-approve"];
-    args.extend(TARGETS);
-    let r = run(&mut cmd(&emu, dir.path(), &args));
+    let r = run(rtech_in(&emu, dir.path())
+        .args(["apply", "--env", "dev", "--auto-approve"])
+        .args(TARGETS));
     assert_ne!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("iam_role/execution"), "{}", r.stderr);
 
     // Destroy does not take it either.
-    run_ok(
-        &mut cmd(
-            &emu,
-            dir.path(),
-            &["destroy", "--env", "dev", "--auto-approve"],
-        ),
-        0,
-    );
+    destroy_in(&emu, dir.path(), "dev");
     let after = live(&iam, EXECUTION)
         .await
         .expect("their role is still there");

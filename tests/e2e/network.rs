@@ -1,16 +1,18 @@
 //! The network layer end to end: apply → empty plan, drift, foreign resources, saved plans,
 //! interrupted applies, destroy.
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
+use std::io::{BufRead, BufReader, Lines};
+use std::process::{Child, ChildStderr, Stdio};
 
 use aws_sdk_ec2::types::{IpPermission, IpRange, Tag};
 
 use crate::emulator::Emulator;
 use crate::support::*;
 
-/// Everything envs/dev.toml expands to: 31 network, 4 secrets, 4 DocumentDB, 2 Redis.
-const DEV_RESOURCES: u64 = 41;
+/// Everything envs/dev.toml expands to: 31 network, 4 secrets, 4 DocumentDB, 2 Redis, and the
+/// container platform's 8 (ECR repository, log group, 2 IAM roles, target group, ECS cluster,
+/// task definition, service).
+const DEV_RESOURCES: u64 = 49;
 
 const DEV_COUNTS: [(&str, usize); 7] = [
     ("eip", 1),
@@ -22,8 +24,54 @@ const DEV_COUNTS: [(&str, usize); 7] = [
     ("vpc", 1),
 ];
 
+/// The container platform of envs/dev.toml, as `support::platform` counts it (no scaling).
+const DEV_PLATFORM: [(&str, usize); 8] = [
+    ("ecr_repository", 1),
+    ("ecs_cluster", 1),
+    ("ecs_service", 1),
+    ("ecs_task_definition", 1),
+    ("iam_role", 2),
+    ("log_group", 1),
+    ("scalable_target", 0),
+    ("target_group", 1),
+];
+
 fn counts(v: &[(&'static str, usize)]) -> std::collections::BTreeMap<&'static str, usize> {
     v.iter().copied().collect()
+}
+
+/// `apply --env dev --auto-approve --parallelism N` in the background, its stderr read up to
+/// the `n`th ": created (" progress line; the rest of its stderr is left to read.
+fn apply_until_created(
+    emu: &Emulator,
+    parallelism: &str,
+    n: usize,
+) -> (Child, Lines<BufReader<ChildStderr>>) {
+    let mut child = rtech_std(emu)
+        .args([
+            "apply",
+            "--env",
+            "dev",
+            "--auto-approve",
+            "--parallelism",
+            parallelism,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut created = 0;
+    for line in lines.by_ref() {
+        if line.unwrap().contains(": created (") {
+            created += 1;
+            if created == n {
+                break;
+            }
+        }
+    }
+    assert_eq!(created, n, "the apply ended before {n} creates");
+    (child, lines)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,8 +112,7 @@ async fn dev_apply_plan_empty_output_destroy_leaves_nothing() {
     let again = apply(&emu, "dev");
     assert!(again.stdout.contains("No changes."), "{}", again.stdout);
 
-    let out = run_ok(rtech(&emu).args(["output", "--env", "dev", "--json"]), 0);
-    let o: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let o = output_json(&emu, "dev");
     assert_eq!(o["vpc_id"].as_str().unwrap(), vpc_id(&ec2, "dev").await);
     assert_eq!(o["vpc_cidr"], "10.10.0.0/20");
     assert_eq!(o["public_subnet_ids"].as_array().unwrap().len(), 2);
@@ -75,10 +122,7 @@ async fn dev_apply_plan_empty_output_destroy_leaves_nothing() {
         .unwrap()
         .starts_with("sg-"));
 
-    let d = run_ok(
-        rtech(&emu).args(["destroy", "--env", "dev", "--auto-approve"]),
-        0,
-    );
+    let d = destroy(&emu, "dev");
     assert!(
         d.stdout.contains(&format!("{DEV_RESOURCES} destroyed")),
         "{}",
@@ -97,10 +141,7 @@ async fn dev_apply_plan_empty_output_destroy_leaves_nothing() {
         .unwrap();
     assert_eq!(default_vpcs.vpcs().len(), 1, "the default VPC is untouched");
     // Destroying again is a no-op.
-    let d2 = run_ok(
-        rtech(&emu).args(["destroy", "--env", "dev", "--auto-approve"]),
-        0,
-    );
+    let d2 = destroy(&emu, "dev");
     assert!(d2.stdout.contains("No changes."), "{}", d2.stdout);
 }
 
@@ -113,10 +154,7 @@ async fn envs_are_isolated_destroying_dev_leaves_prod_alone() {
     let prod_before = tagged(&ec2, "prod").await;
     assert_eq!(prod_before["nat"], 3, "one NAT gateway per AZ in prod");
     assert_eq!(prod_before["subnet"], 6);
-    run_ok(
-        rtech(&emu).args(["destroy", "--env", "dev", "--auto-approve"]),
-        0,
-    );
+    destroy(&emu, "dev");
     assert_eq!(tagged(&ec2, "prod").await, prod_before);
     assert_plan_empty(&emu, "prod");
 }
@@ -219,13 +257,14 @@ async fn drift_is_shown_exactly_and_repaired() {
     let p = plan_json(&emu, "dev");
     let mut c = changes(&p);
     c.sort();
-    // The subnet and its association come back; the database subnet groups that listed it
-    // are updated to the new subnet's id.
+    // The subnet and its association come back; the database subnet groups and the ECS
+    // service that listed it are updated to the new subnet's id.
     assert_eq!(
         c,
         vec![
             ("cache_subnet_group/main".to_string(), "update".to_string()),
             ("docdb_subnet_group/main".to_string(), "update".to_string()),
+            ("ecs_service/app".to_string(), "update".to_string()),
             ("rta/private-b".to_string(), "create".to_string()),
             ("subnet/private-b".to_string(), "create".to_string())
         ]
@@ -254,10 +293,7 @@ async fn same_named_security_group_without_our_tags_is_never_touched() {
     let other = other.group_id().unwrap().to_string();
     apply(&emu, "dev");
     assert_plan_empty(&emu, "dev");
-    run_ok(
-        rtech(&emu).args(["destroy", "--env", "dev", "--auto-approve"]),
-        0,
-    );
+    destroy(&emu, "dev");
     let still = ec2
         .describe_security_groups()
         .group_ids(&other)
@@ -448,36 +484,17 @@ async fn saved_plans_apply_exactly_or_are_refused_when_stale() {
 async fn an_apply_killed_part_way_converges_without_duplicates() {
     let emu = Emulator::start();
     let ec2 = ec2(&emu).await;
-    let mut child = rtech_std(&emu)
-        .args([
-            "apply",
-            "--env",
-            "dev",
-            "--auto-approve",
-            "--parallelism",
-            "2",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut created = 0;
-    for line in stderr.lines() {
-        if line.unwrap().contains(": created (") {
-            created += 1;
-            if created == 5 {
-                break;
-            }
-        }
-    }
+    let (mut child, _) = apply_until_created(&emu, "2", 5);
     child.kill().unwrap();
     child.wait().unwrap();
-    assert_eq!(created, 5, "the apply was killed after 5 creates");
-    let partial = tagged(&ec2, "dev").await;
+    // The first creates may be anything without dependencies (the VPC, ECR, IAM, the log
+    // group, the cluster, secrets): count what exists, across services.
+    let network = tagged(&ec2, "dev").await;
+    let containers = platform(&emu, "dev").await;
+    let live = network.values().sum::<usize>() + containers.values().sum::<usize>();
     assert!(
-        partial["vpc"] == 1 && partial.values().sum::<usize>() < 15,
-        "killed part-way: {partial:?}"
+        live > 0 && (live as u64) < DEV_RESOURCES,
+        "killed part-way: {network:?} {containers:?}"
     );
 
     // What is left: creates, plus updates for anything caught between its create and its
@@ -498,6 +515,11 @@ async fn an_apply_killed_part_way_converges_without_duplicates() {
         counts(&DEV_COUNTS),
         "no duplicate VPCs, subnets or gateways"
     );
+    assert_eq!(
+        platform(&emu, "dev").await,
+        counts(&DEV_PLATFORM),
+        "no duplicate repository, roles, target group, cluster, service or revision"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -505,22 +527,40 @@ async fn verbose_plan_reports_a_small_batched_api_call_count() {
     let emu = Emulator::start();
     apply(&emu, "dev");
     let r = run_ok(rtech(&emu).args(["-v", "plan", "--env", "dev"]), 0);
-    let line = r
-        .stderr
-        .lines()
-        .find(|l| l.starts_with("observed "))
-        .unwrap_or_else(|| panic!("{}", r.stderr));
-    // "observed N resources with M API calls in T s"
-    let words: Vec<&str> = line.split_whitespace().collect();
-    assert_eq!(words[1], DEV_RESOURCES.to_string(), "{line}");
-    let calls: usize = words[4].parse().unwrap();
-    // Per kind, not per resource: network 11 (7 Describes, 2 VPC attributes, rules, names),
-    // secrets 3, DocumentDB 9 (4 Describes, parameters, and 4 tag reads: its Describes carry
-    // no tags), Redis 6. README.md, "Performance", keeps the breakdown.
-    assert!(
-        calls <= 29,
-        "observe is batched per kind, not per resource: {line}"
+    let o = observe_stats(&r.stderr);
+    assert_eq!(o.resources as u64, DEV_RESOURCES, "{o:?}");
+    assert_eq!(
+        o.by_service.values().sum::<usize>(),
+        o.calls,
+        "the per-service counts add up: {o:?}"
     );
+    // Per kind, not per resource. Today's dev: 52 = ec2 13 (network 11: 7 Describes, 2 VPC
+    // attributes, rules, names; plus the subnets' ids for Redis and for the ECS service),
+    // secretsmanager 3, docdb 9 (4 Describes, parameters, and 4 tag reads: its Describes carry
+    // no tags), elasticache 5, ecr 4, cloudwatchlogs 2, iam 7 (GetRole per role, attached and
+    // inline policies), elasticloadbalancingv2 3, ecs 4, applicationautoscaling 2.
+    // README.md, "Performance", keeps the breakdown.
+    assert!(
+        o.calls <= 55,
+        "observe is batched per kind, not per resource: {o:?}"
+    );
+    let bounds = [
+        ("ec2", 13),
+        ("docdb", 10),
+        ("iam", 7),
+        ("ecs", 5),
+        ("ecr", 4),
+    ];
+    for (service, n) in &o.by_service {
+        let max = bounds
+            .iter()
+            .find(|(s, _)| s == service)
+            .map_or(5, |(_, m)| *m);
+        assert!(
+            *n <= max,
+            "{service}: {n} calls (at most {max}), batched per kind: {o:?}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -573,26 +613,7 @@ async fn target_limits_the_plan_to_a_resource_and_its_dependencies() {
 async fn ctrl_c_stops_new_work_waits_for_in_flight_and_the_next_apply_converges() {
     let emu = Emulator::start();
     let ec2 = ec2(&emu).await;
-    let mut child = rtech_std(&emu)
-        .args([
-            "apply",
-            "--env",
-            "dev",
-            "--auto-approve",
-            "--parallelism",
-            "1",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut lines = stderr.lines();
-    for line in lines.by_ref() {
-        if line.unwrap().contains(": created (") {
-            break;
-        }
-    }
+    let (mut child, lines) = apply_until_created(&emu, "1", 1);
     let pid = child.id().to_string();
     assert!(std::process::Command::new("kill")
         .args(["-INT", &pid])
@@ -608,4 +629,5 @@ async fn ctrl_c_stops_new_work_waits_for_in_flight_and_the_next_apply_converges(
     apply(&emu, "dev");
     assert_plan_empty(&emu, "dev");
     assert_eq!(tagged(&ec2, "dev").await, counts(&DEV_COUNTS));
+    assert_eq!(platform(&emu, "dev").await, counts(&DEV_PLATFORM));
 }

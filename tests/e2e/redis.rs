@@ -4,23 +4,11 @@
 //! what that changes is documented in src/reconcile/redis/mod.rs.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
-use assert_cmd::Command;
 use aws_sdk_elasticache::types::{ReplicationGroup, Tag};
 
 use crate::emulator::Emulator;
 use crate::support::*;
-
-/// dev: one node, no snapshots, deleted without a final snapshot, changes at once.
-const DEV_REDIS: &str = r#"
-[redis]
-node_type = "cache.t3.micro"
-replicas = 0
-snapshot_retention_days = 0
-skip_final_snapshot = true
-apply_immediately = true
-"#;
 
 /// prod: a primary and a replica (failover, Multi-AZ), 7-day snapshots, a final snapshot.
 const PROD_REDIS: &str = r#"
@@ -29,53 +17,6 @@ node_type = "cache.t3.micro"
 replicas = 1
 snapshot_retention_days = 7
 "#;
-
-fn envs(env: &str, redis: &str) -> tempfile::TempDir {
-    spec_dir(env, redis)
-}
-
-fn cmd(emu: &Emulator, dir: &Path, args: &[&str]) -> Command {
-    let mut c = rtech(emu);
-    c.arg("--envs-dir").arg(dir).args(args);
-    c
-}
-
-fn apply_env(emu: &Emulator, dir: &Path, env: &str) -> Run {
-    run_ok(
-        &mut cmd(emu, dir, &["apply", "--env", env, "--auto-approve"]),
-        0,
-    )
-}
-
-fn plan_is_empty(emu: &Emulator, dir: &Path, env: &str) {
-    let r = run(&mut cmd(
-        emu,
-        dir,
-        &["plan", "--env", env, "--detailed-exitcode"],
-    ));
-    assert_eq!(
-        r.code, 0,
-        "the plan for {env} is not empty:\n{}\n{}",
-        r.stdout, r.stderr
-    );
-    assert!(r.stdout.contains("No changes."), "{}", r.stdout);
-}
-
-fn plan_json_in(emu: &Emulator, dir: &Path, env: &str) -> serde_json::Value {
-    let r = run(&mut cmd(
-        emu,
-        dir,
-        &["plan", "--env", env, "--json", "--detailed-exitcode"],
-    ));
-    assert!(
-        r.code == 0 || r.code == 2,
-        "plan failed ({}):\n{}\n{}",
-        r.code,
-        r.stdout,
-        r.stderr
-    );
-    serde_json::from_str(&r.stdout).expect("plan JSON")
-}
 
 async fn group(ec: &aws_sdk_elasticache::Client, id: &str) -> Option<ReplicationGroup> {
     ec.describe_replication_groups()
@@ -89,20 +30,13 @@ async fn group(ec: &aws_sdk_elasticache::Client, id: &str) -> Option<Replication
 }
 
 async fn tags_of(ec: &aws_sdk_elasticache::Client, arn: &str) -> BTreeMap<String, String> {
-    ec.list_tags_for_resource()
+    let out = ec
+        .list_tags_for_resource()
         .resource_name(arn)
         .send()
         .await
-        .unwrap()
-        .tag_list()
-        .iter()
-        .map(|t| {
-            (
-                t.key().unwrap_or_default().to_string(),
-                t.value().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
+        .unwrap();
+    tag_map(out.tag_list().iter().map(|t| (t.key(), t.value())))
 }
 
 /// Groups carrying our tags for `env`, with their status.
@@ -116,9 +50,7 @@ async fn our_groups(ec: &aws_sdk_elasticache::Client, env: &str) -> Vec<(String,
         .replication_groups()
     {
         let t = tags_of(ec, g.arn().unwrap()).await;
-        if t.get("rtech:project").map(String::as_str) == Some("rtech")
-            && t.get("rtech:env").map(String::as_str) == Some(env)
-        {
+        if is_ours(&t, env) {
             out.push((
                 g.replication_group_id().unwrap().to_string(),
                 g.status().unwrap_or_default().to_string(),
@@ -128,23 +60,13 @@ async fn our_groups(ec: &aws_sdk_elasticache::Client, env: &str) -> Vec<(String,
     out
 }
 
-async fn secret_json(emu: &Emulator, name: &str) -> serde_json::Map<String, serde_json::Value> {
-    let sm = secretsmanager(emu).await;
-    let v = sm.get_secret_value().secret_id(name).send().await.unwrap();
-    serde_json::from_str::<serde_json::Value>(v.secret_string().unwrap())
-        .unwrap()
-        .as_object()
-        .unwrap()
-        .clone()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dev_like_apply_from_empty_is_one_node_and_the_next_plan_is_empty() {
     let emu = Emulator::start();
     let ec = elasticache(&emu).await;
-    let dir = envs("dev", DEV_REDIS);
+    let dir = spec_dir("dev", DEV_REDIS);
 
-    let first = plan_json_in(&emu, dir.path(), "dev");
+    let first = plan_json_in(&emu, dir.path(), "dev", &[]);
     let ch = changes(&first);
     assert!(
         ch.contains(&("redis/main".into(), "create".into())),
@@ -154,9 +76,9 @@ async fn dev_like_apply_from_empty_is_one_node_and_the_next_plan_is_empty() {
         ch.contains(&("cache_subnet_group/main".into(), "create".into())),
         "{ch:?}"
     );
-    let r = apply_env(&emu, dir.path(), "dev");
+    let r = apply_in(&emu, dir.path(), "dev", &[]);
     assert!(r.stderr.contains("redis/main: created"), "{}", r.stderr);
-    plan_is_empty(&emu, dir.path(), "dev");
+    assert_plan_empty_in(&emu, dir.path(), "dev", &[]);
 
     let g = group(&ec, "rtech-dev-redis").await.expect("the group");
     assert_eq!(g.status(), Some("available"));
@@ -209,7 +131,7 @@ async fn dev_like_apply_from_empty_is_one_node_and_the_next_plan_is_empty() {
     );
 
     // Applying again changes nothing.
-    let again = apply_env(&emu, dir.path(), "dev");
+    let again = apply_in(&emu, dir.path(), "dev", &[]);
     assert!(again.stdout.contains("No changes."), "{}", again.stdout);
 }
 
@@ -217,9 +139,9 @@ async fn dev_like_apply_from_empty_is_one_node_and_the_next_plan_is_empty() {
 async fn prod_like_apply_is_primary_and_replica_with_failover_and_the_next_plan_is_empty() {
     let emu = Emulator::start();
     let ec = elasticache(&emu).await;
-    let dir = envs("prod", PROD_REDIS);
-    apply_env(&emu, dir.path(), "prod");
-    plan_is_empty(&emu, dir.path(), "prod");
+    let dir = spec_dir("prod", PROD_REDIS);
+    apply_in(&emu, dir.path(), "prod", &[]);
+    assert_plan_empty_in(&emu, dir.path(), "prod", &[]);
 
     let g = group(&ec, "rtech-prod-redis").await.expect("the group");
     assert_eq!(g.member_clusters().len(), 2, "a primary and a replica");
@@ -236,8 +158,8 @@ async fn prod_like_apply_is_primary_and_replica_with_failover_and_the_next_plan_
 async fn out_of_band_snapshot_retention_is_shown_exactly_and_repaired() {
     let emu = Emulator::start();
     let ec = elasticache(&emu).await;
-    let dir = envs("prod", PROD_REDIS);
-    apply_env(&emu, dir.path(), "prod");
+    let dir = spec_dir("prod", PROD_REDIS);
+    apply_in(&emu, dir.path(), "prod", &[]);
 
     ec.modify_replication_group()
         .replication_group_id("rtech-prod-redis")
@@ -247,7 +169,7 @@ async fn out_of_band_snapshot_retention_is_shown_exactly_and_repaired() {
         .await
         .unwrap();
 
-    let p = plan_json_in(&emu, dir.path(), "prod");
+    let p = plan_json_in(&emu, dir.path(), "prod", &[]);
     assert_eq!(
         changes(&p),
         [("redis/main".to_string(), "update".to_string())]
@@ -259,7 +181,7 @@ async fn out_of_band_snapshot_retention_is_shown_exactly_and_repaired() {
     assert_eq!(fields[0]["after"], 7);
     assert_eq!(fields[0]["forces_replacement"], false);
 
-    let r = apply_env(&emu, dir.path(), "prod");
+    let r = apply_in(&emu, dir.path(), "prod", &[]);
     assert!(r.stderr.contains("redis/main: updated"), "{}", r.stderr);
     assert_eq!(
         group(&ec, "rtech-prod-redis")
@@ -268,15 +190,15 @@ async fn out_of_band_snapshot_retention_is_shown_exactly_and_repaired() {
             .snapshot_retention_limit(),
         Some(7)
     );
-    plan_is_empty(&emu, dir.path(), "prod");
+    assert_plan_empty_in(&emu, dir.path(), "prod", &[]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_deleted_out_of_band_is_planned_as_a_create() {
     let emu = Emulator::start();
     let ec = elasticache(&emu).await;
-    let dir = envs("dev", DEV_REDIS);
-    apply_env(&emu, dir.path(), "dev");
+    let dir = spec_dir("dev", DEV_REDIS);
+    apply_in(&emu, dir.path(), "dev", &[]);
 
     ec.delete_replication_group()
         .replication_group_id("rtech-dev-redis")
@@ -290,7 +212,7 @@ async fn a_group_deleted_out_of_band_is_planned_as_a_create() {
         assert_eq!(g.status(), Some("deleting"));
     }
 
-    let p = plan_json_in(&emu, dir.path(), "dev");
+    let p = plan_json_in(&emu, dir.path(), "dev", &[]);
     let ch = changes(&p);
     let redis: Vec<_> = ch
         .iter()
@@ -308,11 +230,7 @@ async fn a_group_deleted_out_of_band_is_planned_as_a_create() {
         "{ch:?}"
     );
 
-    let r = run(&mut cmd(
-        &emu,
-        dir.path(),
-        &["apply", "--env", "dev", "--auto-approve"],
-    ));
+    let r = run(rtech_in(&emu, dir.path()).args(["apply", "--env", "dev", "--auto-approve"]));
     if lingering.is_some() {
         // Against AWS apply waits for the old group to go, then creates; this emulator never
         // lets it go, so rtech says so instead of failing with a bare AlreadyExists.
@@ -328,7 +246,7 @@ async fn a_group_deleted_out_of_band_is_planned_as_a_create() {
             group(&ec, "rtech-dev-redis").await.unwrap().status(),
             Some("available")
         );
-        plan_is_empty(&emu, dir.path(), "dev");
+        assert_plan_empty_in(&emu, dir.path(), "dev", &[]);
     }
 }
 
@@ -336,19 +254,12 @@ async fn a_group_deleted_out_of_band_is_planned_as_a_create() {
 async fn destroy_leaves_no_live_group_with_our_tags_and_honours_the_final_snapshot_tag() {
     let emu = Emulator::start();
     let ec = elasticache(&emu).await;
-    let prod = envs("prod", PROD_REDIS);
-    let dev = envs("dev", DEV_REDIS);
-    apply_env(&emu, prod.path(), "prod");
-    apply_env(&emu, dev.path(), "dev");
+    let prod = spec_dir("prod", PROD_REDIS);
+    let dev = spec_dir("dev", DEV_REDIS);
+    apply_in(&emu, prod.path(), "prod", &[]);
+    apply_in(&emu, dev.path(), "dev", &[]);
 
-    let d = run_ok(
-        &mut cmd(
-            &emu,
-            prod.path(),
-            &["destroy", "--env", "prod", "--auto-approve"],
-        ),
-        0,
-    );
+    let d = destroy_in(&emu, prod.path(), "prod");
     // The final snapshot is named after the group and the time. moto 5.2.5 ignores
     // FinalSnapshotIdentifier (the request is unit-tested); where the emulator records it, it
     // must be there.
@@ -391,17 +302,10 @@ async fn destroy_leaves_no_live_group_with_our_tags_and_honours_the_final_snapsh
         our_groups(&ec, "dev").await,
         [("rtech-dev-redis".to_string(), "available".to_string())]
     );
-    plan_is_empty(&emu, dev.path(), "dev");
+    assert_plan_empty_in(&emu, dev.path(), "dev", &[]);
 
     // A second destroy no longer sees the group (only a subnet group left in place).
-    let again = run_ok(
-        &mut cmd(
-            &emu,
-            prod.path(),
-            &["destroy", "--env", "prod", "--auto-approve"],
-        ),
-        0,
-    );
+    let again = destroy_in(&emu, prod.path(), "prod");
     assert!(!again.stdout.contains("redis/main"), "{}", again.stdout);
     if sng_left {
         assert!(
@@ -413,14 +317,7 @@ async fn destroy_leaves_no_live_group_with_our_tags_and_honours_the_final_snapsh
         assert!(again.stdout.contains("No changes."), "{}", again.stdout);
     }
 
-    let d = run_ok(
-        &mut cmd(
-            &emu,
-            dev.path(),
-            &["destroy", "--env", "dev", "--auto-approve"],
-        ),
-        0,
-    );
+    let d = destroy_in(&emu, dev.path(), "dev");
     assert!(
         d.stderr
             .contains("redis/main: deleting without a final snapshot"),
@@ -445,7 +342,7 @@ async fn a_same_named_group_without_our_tags_is_a_conflict_and_never_touched() {
     let emu = Emulator::start();
     let ec = elasticache(&emu).await;
     let ec2 = ec2(&emu).await;
-    let dir = envs("dev", DEV_REDIS);
+    let dir = spec_dir("dev", DEV_REDIS);
 
     // Someone else's group under our name, in their own VPC.
     let vpc = ec2
@@ -490,32 +387,13 @@ async fn a_same_named_group_without_our_tags_is_a_conflict_and_never_touched() {
         .unwrap()
         .to_string();
 
-    let p = run(&mut cmd(&emu, dir.path(), &["plan", "--env", "dev"]));
-    assert_ne!(p.code, 0, "a conflict blocks the plan");
-    assert!(p.stdout.contains("redis/main: conflict:"), "{}", p.stdout);
-    assert!(
-        p.stdout.contains("cache_subnet_group/main: conflict:"),
-        "{}",
-        p.stdout
-    );
-
-    let a = run(&mut cmd(
+    assert_conflicts_left_alone_in(
         &emu,
         dir.path(),
-        &["apply", "--env", "dev", "--auto-approve"],
-    ));
-    assert_ne!(a.code, 0);
-    assert!(a.stderr.contains("refusing to apply"), "{}", a.stderr);
-
-    let d = run_ok(
-        &mut cmd(
-            &emu,
-            dir.path(),
-            &["destroy", "--env", "dev", "--auto-approve"],
-        ),
-        0,
+        "dev",
+        &["redis/main", "cache_subnet_group/main"],
+        &[],
     );
-    assert!(!d.stdout.contains("redis/main"), "{}", d.stdout);
 
     // Untouched: same settings, same tags, still available.
     let g = group(&ec, "rtech-dev-redis").await.unwrap();
@@ -543,8 +421,8 @@ async fn a_same_named_group_without_our_tags_is_a_conflict_and_never_touched() {
 async fn a_new_token_in_the_secret_rotates_the_groups_auth_token() {
     let emu = Emulator::start();
     let ec = elasticache(&emu).await;
-    let dir = envs("dev", DEV_REDIS);
-    apply_env(&emu, dir.path(), "dev");
+    let dir = spec_dir("dev", DEV_REDIS);
+    apply_in(&emu, dir.path(), "dev", &[]);
     let arn = group(&ec, "rtech-dev-redis")
         .await
         .unwrap()
@@ -562,13 +440,8 @@ async fn a_new_token_in_the_secret_rotates_the_groups_auth_token() {
         .send()
         .await
         .unwrap();
-    let p = plan_json_in(&emu, dir.path(), "dev");
-    let c = p["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == "redis/main")
-        .expect("redis/main changes");
+    let p = plan_json_in(&emu, dir.path(), "dev", &[]);
+    let c = change_of(&p, "redis/main").expect("redis/main changes");
     assert_eq!(c["action"], "update", "a rotation, not a replacement");
     let paths: Vec<&str> = c["fields"]
         .as_array()
@@ -578,7 +451,7 @@ async fn a_new_token_in_the_secret_rotates_the_groups_auth_token() {
         .collect();
     assert_eq!(paths, ["auth_token_id", "auth_token_secret"]);
 
-    let r = apply_env(&emu, dir.path(), "dev");
+    let r = apply_in(&emu, dir.path(), "dev", &[]);
     assert!(
         r.stderr.contains("redis/main: rotating the AUTH token"),
         "{}",
@@ -593,5 +466,5 @@ async fn a_new_token_in_the_secret_rotates_the_groups_auth_token() {
     );
     let token = secret["token"].as_str().unwrap();
     assert!(!r.stdout.contains(token) && !r.stderr.contains(token));
-    plan_is_empty(&emu, dir.path(), "dev");
+    assert_plan_empty_in(&emu, dir.path(), "dev", &[]);
 }

@@ -8,9 +8,7 @@
 //! ECS service it scales).
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
-use assert_cmd::Command;
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
 use aws_sdk_elasticloadbalancingv2::types::{TargetGroup, TargetGroupAttribute};
 use serde_json::Value as J;
@@ -42,46 +40,6 @@ unhealthy_threshold = 3
 "#;
 
 const SCALING: &str = "\n[app.scaling]\nmin = 2\nmax = 4\n";
-
-fn cmd(emu: &Emulator, dir: &Path, args: &[&str]) -> Command {
-    let mut c = rtech(emu);
-    c.arg("--envs-dir").arg(dir).args(args);
-    c
-}
-
-fn apply_args(emu: &Emulator, dir: &Path, extra: &[&str]) -> Run {
-    let mut args = vec!["apply", "--env", "dev", "--auto-approve"];
-    args.extend_from_slice(extra);
-    run_ok(&mut cmd(emu, dir, &args), 0)
-}
-
-fn plan_in(emu: &Emulator, dir: &Path, extra: &[&str]) -> J {
-    let mut args = vec!["plan", "--env", "dev", "--json", "--detailed-exitcode"];
-    args.extend_from_slice(extra);
-    let r = run(&mut cmd(emu, dir, &args));
-    assert!(
-        r.code == 0 || r.code == 2,
-        "plan failed ({}):\n{}\n{}",
-        r.code,
-        r.stdout,
-        r.stderr
-    );
-    let v: J = serde_json::from_str(&r.stdout).expect("plan JSON");
-    assert_eq!(
-        r.code == 2,
-        !v["changes"].as_array().unwrap().is_empty(),
-        "exit code agrees with the plan"
-    );
-    v
-}
-
-fn assert_empty(plan: &J) {
-    assert!(
-        plan["changes"].as_array().unwrap().is_empty()
-            && plan["conflicts"].as_array().unwrap().is_empty(),
-        "the plan is not empty: {plan:#}"
-    );
-}
 
 /// The one change in a plan, checked to be `id`'s `action` touching exactly `paths`.
 fn only_change<'a>(plan: &'a J, id: &str, action: &str, paths: &[&str]) -> &'a J {
@@ -124,21 +82,13 @@ async fn tg_tags(
     elb: &aws_sdk_elasticloadbalancingv2::Client,
     arn: &str,
 ) -> BTreeMap<String, String> {
-    elb.describe_tags()
-        .resource_arns(arn)
-        .send()
-        .await
-        .unwrap()
-        .tag_descriptions()
-        .iter()
-        .flat_map(|d| d.tags())
-        .map(|t| {
-            (
-                t.key().unwrap_or_default().to_string(),
-                t.value().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
+    let out = elb.describe_tags().resource_arns(arn).send().await.unwrap();
+    tag_map(
+        out.tag_descriptions()
+            .iter()
+            .flat_map(|d| d.tags())
+            .map(|t| (t.key(), t.value())),
+    )
 }
 
 async fn delay(elb: &aws_sdk_elasticloadbalancingv2::Client, arn: &str) -> String {
@@ -166,9 +116,7 @@ async fn our_target_groups(elb: &aws_sdk_elasticloadbalancingv2::Client) -> Vec<
         .target_groups()
     {
         let t = tg_tags(elb, g.target_group_arn().unwrap()).await;
-        if t.get("rtech:project").map(String::as_str) == Some("rtech")
-            && t.get("rtech:env").map(String::as_str) == Some("dev")
-        {
+        if is_ours(&t, "dev") {
             out.push(g.target_group_name().unwrap().to_string());
         }
     }
@@ -185,9 +133,9 @@ async fn target_group_apply_drift_delete_and_destroy() {
     let d = dir.path();
     let elb = elbv2(&emu).await;
 
-    let r = apply_args(&emu, d, &["--target", TG]);
+    let r = apply_in(&emu, d, "dev", &["--target", TG]);
     assert!(r.stdout.contains("Apply complete"), "{}", r.stdout);
-    assert_empty(&plan_in(&emu, d, &["--target", TG]));
+    assert_no_changes(&plan_json_in(&emu, d, "dev", &["--target", TG]));
 
     // As AWS has it.
     let tg = target_group(&elb).await.expect("created");
@@ -219,12 +167,12 @@ async fn target_group_apply_drift_delete_and_destroy() {
         .send()
         .await
         .unwrap();
-    let plan = plan_in(&emu, d, &["--target", TG]);
+    let plan = plan_json_in(&emu, d, "dev", &["--target", TG]);
     let c = only_change(&plan, TG, "update", &["health_check.path"]);
     assert_eq!(c["fields"][0]["before"], "/elsewhere");
     assert_eq!(c["fields"][0]["after"], "/api/health");
-    apply_args(&emu, d, &["--target", TG]);
-    assert_empty(&plan_in(&emu, d, &["--target", TG]));
+    apply_in(&emu, d, "dev", &["--target", TG]);
+    assert_no_changes(&plan_json_in(&emu, d, "dev", &["--target", TG]));
     let tg = target_group(&elb).await.unwrap();
     assert_eq!(tg.health_check_path(), Some("/api/health"));
     assert_eq!(
@@ -245,12 +193,12 @@ async fn target_group_apply_drift_delete_and_destroy() {
         .send()
         .await
         .unwrap();
-    let plan = plan_in(&emu, d, &["--target", TG]);
+    let plan = plan_json_in(&emu, d, "dev", &["--target", TG]);
     let c = only_change(&plan, TG, "update", &["deregistration_delay_seconds"]);
     assert_eq!(c["fields"][0]["before"], 300);
     assert_eq!(c["fields"][0]["after"], 30);
-    apply_args(&emu, d, &["--target", TG]);
-    assert_empty(&plan_in(&emu, d, &["--target", TG]));
+    apply_in(&emu, d, "dev", &["--target", TG]);
+    assert_no_changes(&plan_json_in(&emu, d, "dev", &["--target", TG]));
     assert_eq!(delay(&elb, &arn).await, "30");
 
     // Out of band: a tag removed and one added → the tags are repaired, the rest kept.
@@ -271,10 +219,10 @@ async fn target_group_apply_drift_delete_and_destroy() {
         .send()
         .await
         .unwrap();
-    let plan = plan_in(&emu, d, &["--target", TG]);
+    let plan = plan_json_in(&emu, d, "dev", &["--target", TG]);
     only_change(&plan, TG, "update", &["tags.Environment", "tags.extra"]);
-    apply_args(&emu, d, &["--target", TG]);
-    assert_empty(&plan_in(&emu, d, &["--target", TG]));
+    apply_in(&emu, d, "dev", &["--target", TG]);
+    assert_no_changes(&plan_json_in(&emu, d, "dev", &["--target", TG]));
     let tags = tg_tags(&elb, &arn).await;
     assert_eq!(tags.get("Environment").map(String::as_str), Some("test"));
     assert!(!tags.contains_key("extra"));
@@ -285,18 +233,15 @@ async fn target_group_apply_drift_delete_and_destroy() {
         .send()
         .await
         .unwrap();
-    let plan = plan_in(&emu, d, &["--target", TG]);
+    let plan = plan_json_in(&emu, d, "dev", &["--target", TG]);
     assert_eq!(changes(&plan), [(TG.to_string(), "create".to_string())]);
-    apply_args(&emu, d, &["--target", TG]);
-    assert_empty(&plan_in(&emu, d, &["--target", TG]));
+    apply_in(&emu, d, "dev", &["--target", TG]);
+    assert_no_changes(&plan_json_in(&emu, d, "dev", &["--target", TG]));
     let again = target_group(&elb).await.expect("recreated");
     assert_ne!(again.target_group_arn(), Some(arn.as_str()));
 
     // Destroy: no target group of ours is left.
-    run_ok(
-        &mut cmd(&emu, d, &["destroy", "--env", "dev", "--auto-approve"]),
-        0,
-    );
+    destroy_in(&emu, d, "dev");
     assert!(our_target_groups(&elb).await.is_empty());
     assert!(target_group(&elb).await.is_none());
 }
@@ -310,7 +255,7 @@ async fn a_same_named_target_group_without_our_tags_is_never_touched() {
     let ec2 = ec2(&emu).await;
 
     // Our network first (before anything blocks the plan).
-    apply_args(&emu, d, &["--target", "vpc/main"]);
+    apply_in(&emu, d, "dev", &["--target", "vpc/main"]);
 
     // Someone else's target group under our name, in a VPC of their own.
     let vpc = ec2
@@ -343,11 +288,7 @@ async fn a_same_named_target_group_without_our_tags_is_never_touched() {
         .to_string();
 
     // The plan shows a conflict, not a change, and is blocked; apply refuses.
-    let r = run(&mut cmd(
-        &emu,
-        d,
-        &["plan", "--env", "dev", "--json", "--target", TG],
-    ));
+    let r = run(rtech_in(&emu, d).args(["plan", "--env", "dev", "--json", "--target", TG]));
     assert_eq!(
         r.code, 1,
         "a conflict blocks the plan:\n{}\n{}",
@@ -360,20 +301,14 @@ async fn a_same_named_target_group_without_our_tags_is_never_touched() {
     assert_eq!(conflicts[0]["id"], TG);
     assert_eq!(conflicts[0]["physical_id"], arn.as_str());
     assert!(changes(&plan).iter().all(|(id, _)| id != TG), "{plan:#}");
-    let r = run(&mut cmd(
-        &emu,
-        d,
-        &["apply", "--env", "dev", "--auto-approve", "--target", TG],
-    ));
+    let r =
+        run(rtech_in(&emu, d).args(["apply", "--env", "dev", "--auto-approve", "--target", TG]));
     assert_ne!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stderr.contains(TG), "{}", r.stderr);
 
     // Destroy (of everything else of ours) does not delete it either; it is exactly as its
     // owner left it.
-    let r = run_ok(
-        &mut cmd(&emu, d, &["destroy", "--env", "dev", "--auto-approve"]),
-        0,
-    );
+    let r = destroy_in(&emu, d, "dev");
     assert!(r.stdout.contains("vpc/main"), "{}", r.stdout);
     assert!(!r.stdout.contains(TG), "{}", r.stdout);
     assert_eq!(tagged(&ec2, "dev").await["vpc"], 0);
@@ -432,8 +367,8 @@ async fn scaling_apply_drift_and_destroy() {
     let aas = autoscaling(&emu).await;
     let elb = elbv2(&emu).await;
 
-    apply_args(&emu, d, &[]);
-    assert_empty(&plan_in(&emu, d, &[]));
+    apply_in(&emu, d, "dev", &[]);
+    assert_no_changes(&plan_json_in(&emu, d, "dev", &[]));
 
     let t = scalable_target(&aas).await.expect("registered");
     assert_eq!(t.min_capacity(), 2);
@@ -481,13 +416,13 @@ async fn scaling_apply_drift_and_destroy() {
         .send()
         .await
         .unwrap();
-    let plan = plan_in(&emu, d, &[]);
+    let plan = plan_json_in(&emu, d, "dev", &[]);
     assert_eq!(
         changes(&plan),
         [("scaling_policy/memory".to_string(), "create".to_string())]
     );
-    apply_args(&emu, d, &[]);
-    assert_empty(&plan_in(&emu, d, &[]));
+    apply_in(&emu, d, "dev", &[]);
+    assert_no_changes(&plan_json_in(&emu, d, "dev", &[]));
     assert_eq!(
         policy_names(&aas).await,
         ["rtech-dev-cpu-autoscaling", "rtech-dev-memory-autoscaling"]
@@ -502,12 +437,12 @@ async fn scaling_apply_drift_and_destroy() {
         .send()
         .await
         .unwrap();
-    let plan = plan_in(&emu, d, &[]);
+    let plan = plan_json_in(&emu, d, "dev", &[]);
     let c = only_change(&plan, "scalable_target/app", "update", &["max_capacity"]);
     assert_eq!(c["fields"][0]["before"], 6);
     assert_eq!(c["fields"][0]["after"], 4);
-    apply_args(&emu, d, &[]);
-    assert_empty(&plan_in(&emu, d, &[]));
+    apply_in(&emu, d, "dev", &[]);
+    assert_no_changes(&plan_json_in(&emu, d, "dev", &[]));
     assert_eq!(scalable_target(&aas).await.unwrap().max_capacity(), 4);
 
     // Out of band: a policy's target value changed → an update of that policy alone.
@@ -535,14 +470,14 @@ async fn scaling_apply_drift_and_destroy() {
         .send()
         .await
         .unwrap();
-    let plan = plan_in(&emu, d, &[]);
+    let plan = plan_json_in(&emu, d, "dev", &[]);
     only_change(&plan, "scaling_policy/cpu", "update", &["target_value"]);
-    apply_args(&emu, d, &[]);
-    assert_empty(&plan_in(&emu, d, &[]));
+    apply_in(&emu, d, "dev", &[]);
+    assert_no_changes(&plan_json_in(&emu, d, "dev", &[]));
 
     // [app.scaling] removed from the spec: the policies, then the target, are deleted.
     std::fs::write(d.join("dev.toml"), format!("{}{APP}", spec_head("dev"))).unwrap();
-    let plan = plan_in(&emu, d, &[]);
+    let plan = plan_json_in(&emu, d, "dev", &[]);
     let got = changes(&plan);
     let mut ids: Vec<&str> = got.iter().map(|(id, _)| id.as_str()).collect();
     assert!(got.iter().all(|(_, a)| a == "delete"), "{plan:#}");
@@ -556,8 +491,8 @@ async fn scaling_apply_drift_and_destroy() {
             "scaling_policy/memory"
         ]
     );
-    apply_args(&emu, d, &[]);
-    assert_empty(&plan_in(&emu, d, &[]));
+    apply_in(&emu, d, "dev", &[]);
+    assert_no_changes(&plan_json_in(&emu, d, "dev", &[]));
     assert!(scalable_target(&aas).await.is_none());
     assert!(policy_names(&aas).await.is_empty());
 
@@ -567,12 +502,9 @@ async fn scaling_apply_drift_and_destroy() {
         format!("{}{APP}{SCALING}", spec_head("dev")),
     )
     .unwrap();
-    apply_args(&emu, d, &[]);
+    apply_in(&emu, d, "dev", &[]);
     assert!(scalable_target(&aas).await.is_some());
-    run_ok(
-        &mut cmd(&emu, d, &["destroy", "--env", "dev", "--auto-approve"]),
-        0,
-    );
+    destroy_in(&emu, d, "dev");
     assert!(scalable_target(&aas).await.is_none());
     assert!(policy_names(&aas).await.is_empty());
     assert!(our_target_groups(&elb).await.is_empty());
@@ -646,7 +578,7 @@ async fn scaling_of_a_same_named_service_that_is_not_ours_is_never_touched() {
         .unwrap();
 
     // Conflicts, not changes: the plan is blocked and apply refuses.
-    let r = run(&mut cmd(&emu, d, &["plan", "--env", "dev", "--json"]));
+    let r = run(rtech_in(&emu, d).args(["plan", "--env", "dev", "--json"]));
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     let plan: J = serde_json::from_str(&r.stdout).expect("plan JSON");
     let conflicts: Vec<&str> = plan["conflicts"]
@@ -659,18 +591,11 @@ async fn scaling_of_a_same_named_service_that_is_not_ours_is_never_touched() {
         assert!(conflicts.contains(&id), "{id}: {plan:#}");
         assert!(changes(&plan).iter().all(|(c, _)| c != id), "{plan:#}");
     }
-    let r = run(&mut cmd(
-        &emu,
-        d,
-        &["apply", "--env", "dev", "--auto-approve"],
-    ));
+    let r = run(rtech_in(&emu, d).args(["apply", "--env", "dev", "--auto-approve"]));
     assert_ne!(r.code, 0);
 
     // Destroy leaves their scaling exactly as it was.
-    let r = run_ok(
-        &mut cmd(&emu, d, &["destroy", "--env", "dev", "--auto-approve"]),
-        0,
-    );
+    let r = destroy_in(&emu, d, "dev");
     assert!(!r.stdout.contains("scalable_target/app"), "{}", r.stdout);
     let t = scalable_target(&aas).await.expect("still registered");
     assert_eq!((t.min_capacity(), t.max_capacity()), (1, 3));

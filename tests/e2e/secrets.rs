@@ -6,15 +6,6 @@ use serde_json::Value as J;
 use crate::emulator::Emulator;
 use crate::support::*;
 
-async fn json(sm: &aws_sdk_secretsmanager::Client, name: &str) -> serde_json::Map<String, J> {
-    let v = sm.get_secret_value().secret_id(name).send().await.unwrap();
-    serde_json::from_str::<J>(v.secret_string().unwrap())
-        .unwrap()
-        .as_object()
-        .unwrap()
-        .clone()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generated_values_never_appear_in_any_output() {
     let emu = Emulator::start();
@@ -38,8 +29,8 @@ async fn generated_values_never_appear_in_any_output() {
     );
 
     // The canaries: the real generated values, read from Secrets Manager itself.
-    let docdb = json(&sm, "rtech/dev/docdb").await;
-    let redis = json(&sm, "rtech/dev/redis").await;
+    let docdb = secret_json(&emu, "rtech/dev/docdb").await;
+    let redis = secret_json(&emu, "rtech/dev/redis").await;
     let password = docdb["password"].as_str().unwrap().to_string();
     let token = redis["token"].as_str().unwrap().to_string();
     assert!(password.len() >= 32 && token.len() >= 32);
@@ -142,14 +133,11 @@ async fn a_password_is_generated_once_and_a_deleted_secret_is_restored_not_regen
     let emu = Emulator::start();
     let sm = secretsmanager(&emu).await;
     apply(&emu, "staging");
-    let first = json(&sm, "rtech/staging/docdb").await;
+    let first = secret_json(&emu, "rtech/staging/docdb").await;
     // Applying again never regenerates.
-    run_ok(
-        rtech(&emu).args(["apply", "--env", "staging", "--auto-approve"]),
-        0,
-    );
+    apply(&emu, "staging");
     assert_eq!(
-        json(&sm, "rtech/staging/docdb").await["password"],
+        secret_json(&emu, "rtech/staging/docdb").await["password"],
         first["password"]
     );
 
@@ -171,16 +159,13 @@ async fn a_password_is_generated_once_and_a_deleted_secret_is_restored_not_regen
     );
     // …and apply restores it, value and all: the cluster still matches its password.
     apply(&emu, "staging");
-    let back = json(&sm, "rtech/staging/docdb").await;
+    let back = secret_json(&emu, "rtech/staging/docdb").await;
     assert_eq!(back["password"], first["password"]);
     assert_eq!(back["generated_id"], first["generated_id"]);
     assert_plan_empty(&emu, "staging");
 
     // Destroy deletes with a recovery window (staging: the default 7 days), not at once.
-    run_ok(
-        rtech(&emu).args(["destroy", "--env", "staging", "--auto-approve"]),
-        0,
-    );
+    destroy(&emu, "staging");
     let d = sm
         .describe_secret()
         .secret_id("rtech/staging/docdb")
@@ -198,10 +183,7 @@ async fn dev_secrets_are_force_deleted_as_its_spec_says() {
     let emu = Emulator::start();
     let sm = secretsmanager(&emu).await;
     apply(&emu, "dev");
-    run_ok(
-        rtech(&emu).args(["destroy", "--env", "dev", "--auto-approve"]),
-        0,
-    );
+    destroy(&emu, "dev");
     let err = sm
         .describe_secret()
         .secret_id("rtech/dev/docdb")

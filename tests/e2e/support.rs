@@ -2,6 +2,7 @@
 //! checks made through AWS's own APIs (never through rtech).
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::process::Output;
 
 use assert_cmd::Command;
@@ -64,16 +65,63 @@ pub fn run_ok(cmd: &mut Command, code: i32) -> Run {
     r
 }
 
+/// `rtech --envs-dir <dir>`: rtech on the specs of a temporary envs dir (see `spec_dir`).
+pub fn rtech_in(emu: &Emulator, dir: &Path) -> Command {
+    let mut c = rtech(emu);
+    c.arg("--envs-dir").arg(dir);
+    c
+}
+
+/// `apply --auto-approve` of the repo's envs/<env>.toml, which must succeed.
 pub fn apply(emu: &Emulator, env: &str) -> Run {
+    apply_with(rtech(emu), env, &[])
+}
+
+/// `apply --auto-approve` in a temporary envs dir with `extra` arguments (`--target …`,
+/// `--image-tag …`), which must succeed.
+pub fn apply_in(emu: &Emulator, dir: &Path, env: &str, extra: &[&str]) -> Run {
+    apply_with(rtech_in(emu, dir), env, extra)
+}
+
+/// `apply --auto-approve` with `extra` arguments by `c` (`rtech` or `rtech_in`), which must
+/// succeed.
+pub fn apply_with(mut c: Command, env: &str, extra: &[&str]) -> Run {
     run_ok(
-        rtech(emu).args(["apply", "--env", env, "--auto-approve"]),
+        c.args(["apply", "--env", env, "--auto-approve"])
+            .args(extra),
         0,
     )
 }
 
-/// The plan as JSON (exit 0 or 2 with --detailed-exitcode).
+/// `destroy --auto-approve` of the repo's envs/<env>.toml, which must succeed.
+pub fn destroy(emu: &Emulator, env: &str) -> Run {
+    destroy_with(rtech(emu), env)
+}
+
+/// `destroy --auto-approve` in a temporary envs dir, which must succeed.
+pub fn destroy_in(emu: &Emulator, dir: &Path, env: &str) -> Run {
+    destroy_with(rtech_in(emu, dir), env)
+}
+
+fn destroy_with(mut c: Command, env: &str) -> Run {
+    run_ok(c.args(["destroy", "--env", env, "--auto-approve"]), 0)
+}
+
+/// The plan as JSON (exit 0 or 2 with --detailed-exitcode, agreeing with its changes).
 pub fn plan_json(emu: &Emulator, env: &str) -> serde_json::Value {
-    let r = run(rtech(emu).args(["plan", "--env", env, "--json", "--detailed-exitcode"]));
+    plan_json_with(rtech(emu), env, &[])
+}
+
+/// The plan in a temporary envs dir, with `extra` arguments, as `plan_json`.
+pub fn plan_json_in(emu: &Emulator, dir: &Path, env: &str, extra: &[&str]) -> serde_json::Value {
+    plan_json_with(rtech_in(emu, dir), env, extra)
+}
+
+/// The plan with `extra` arguments by `c` (`rtech` or `rtech_in`), as `plan_json`.
+pub fn plan_json_with(mut c: Command, env: &str, extra: &[&str]) -> serde_json::Value {
+    let r = run(c
+        .args(["plan", "--env", env, "--json", "--detailed-exitcode"])
+        .args(extra));
     assert!(
         r.code == 0 || r.code == 2,
         "plan failed ({}):\n{}\n{}",
@@ -88,6 +136,12 @@ pub fn plan_json(emu: &Emulator, env: &str) -> serde_json::Value {
         "exit code agrees with the plan"
     );
     v
+}
+
+/// `output --json` of the repo's envs/<env>.toml.
+pub fn output_json(emu: &Emulator, env: &str) -> serde_json::Value {
+    let r = run_ok(rtech(emu).args(["output", "--env", env, "--json"]), 0);
+    serde_json::from_str(&r.stdout).expect("output JSON")
 }
 
 /// (id, action) of every change in a JSON plan.
@@ -105,8 +159,38 @@ pub fn changes(plan: &serde_json::Value) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The change of `id` in a JSON plan, if any.
+pub fn change_of<'a>(plan: &'a serde_json::Value, id: &str) -> Option<&'a serde_json::Value> {
+    plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+}
+
+/// A JSON plan with neither changes nor conflicts.
+pub fn assert_no_changes(plan: &serde_json::Value) {
+    assert!(
+        plan["changes"].as_array().unwrap().is_empty()
+            && plan["conflicts"].as_array().unwrap().is_empty(),
+        "the plan is not empty: {plan:#}"
+    );
+}
+
+/// The plan of the repo's envs/<env>.toml is empty: exit 0 and "No changes.".
 pub fn assert_plan_empty(emu: &Emulator, env: &str) {
-    let r = run(rtech(emu).args(["plan", "--env", env, "--detailed-exitcode"]));
+    assert_plan_empty_with(rtech(emu), env, &[]);
+}
+
+/// The plan in a temporary envs dir, with `extra` arguments, is empty.
+pub fn assert_plan_empty_in(emu: &Emulator, dir: &Path, env: &str, extra: &[&str]) {
+    assert_plan_empty_with(rtech_in(emu, dir), env, extra);
+}
+
+fn assert_plan_empty_with(mut c: Command, env: &str, extra: &[&str]) {
+    let r = run(c
+        .args(["plan", "--env", env, "--detailed-exitcode"])
+        .args(extra));
     assert_eq!(
         r.code, 0,
         "the plan for {env} is not empty:\n{}\n{}",
@@ -115,22 +199,120 @@ pub fn assert_plan_empty(emu: &Emulator, env: &str) {
     assert!(r.stdout.contains("No changes."), "{}", r.stdout);
 }
 
-/// An SDK client that fails fast on the emulator's 500s.
-pub fn tags(t: &[Tag]) -> BTreeMap<String, String> {
-    t.iter()
-        .map(|t| {
+/// Resources of the spec held by someone else (our names, not our tags), in a temporary envs
+/// dir: the plan is blocked and shows each of `ids` as a conflict, apply refuses, and destroy
+/// (which must succeed) does not list them. `extra` scopes the plan and the apply (`--target`).
+pub fn assert_conflicts_left_alone_in(
+    emu: &Emulator,
+    dir: &Path,
+    env: &str,
+    ids: &[&str],
+    extra: &[&str],
+) {
+    let p = run(rtech_in(emu, dir).args(["plan", "--env", env]).args(extra));
+    assert_ne!(p.code, 0, "a conflict blocks the plan:\n{}", p.stdout);
+    for id in ids {
+        assert!(
+            p.stdout.contains(&format!("{id}: conflict:")),
+            "{id}:\n{}",
+            p.stdout
+        );
+    }
+    let a = run(rtech_in(emu, dir)
+        .args(["apply", "--env", env, "--auto-approve"])
+        .args(extra));
+    assert_ne!(a.code, 0, "{}\n{}", a.stdout, a.stderr);
+    assert!(a.stderr.contains("refusing to apply"), "{}", a.stderr);
+    let d = destroy_in(emu, dir, env);
+    for id in ids {
+        assert!(!d.stdout.contains(id), "destroy takes {id}:\n{}", d.stdout);
+    }
+}
+
+/// What `-v` reports of observe: "observed N resources with M API calls in T s (svc n, …)".
+#[derive(Debug)]
+pub struct ObserveStats {
+    pub resources: usize,
+    pub calls: usize,
+    pub by_service: BTreeMap<String, usize>,
+}
+
+/// Parse the "observed …" line of a verbose run's stderr (panics, showing it, when missing).
+pub fn observe_stats(stderr: &str) -> ObserveStats {
+    let line = stderr
+        .lines()
+        .map(str::trim_start)
+        .find(|l| l.starts_with("observed ") && l.contains(" API calls"))
+        .unwrap_or_else(|| panic!("no observe line:\n{stderr}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let count = |i: usize| -> usize {
+        words
+            .get(i)
+            .and_then(|w| w.parse().ok())
+            .unwrap_or_else(|| panic!("no count at word {i}: {line}"))
+    };
+    let by_service = line
+        .rsplit_once('(')
+        .and_then(|(_, rest)| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("no per-service breakdown: {line}"))
+        .split(", ")
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            let (svc, n) = s
+                .rsplit_once(' ')
+                .unwrap_or_else(|| panic!("{s:?} in {line}"));
             (
-                t.key().unwrap_or_default().to_string(),
-                t.value().unwrap_or_default().to_string(),
+                svc.to_string(),
+                n.parse().unwrap_or_else(|_| panic!("{s:?} in {line}")),
+            )
+        })
+        .collect();
+    ObserveStats {
+        resources: count(1),
+        calls: count(4),
+        by_service,
+    }
+}
+
+/// A verbose plan in a temporary envs dir (which must succeed), and what its observe reported.
+pub fn observe_in(emu: &Emulator, dir: &Path, env: &str, extra: &[&str]) -> ObserveStats {
+    let r = run_ok(
+        rtech_in(emu, dir)
+            .args(["-v", "plan", "--env", env])
+            .args(extra),
+        0,
+    );
+    observe_stats(&r.stderr)
+}
+
+/// Tags as a map, from any SDK's (key, value) pairs.
+pub fn tag_map<'a>(
+    pairs: impl IntoIterator<Item = (Option<&'a str>, Option<&'a str>)>,
+) -> BTreeMap<String, String> {
+    pairs
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                k.unwrap_or_default().to_string(),
+                v.unwrap_or_default().to_string(),
             )
         })
         .collect()
 }
 
-fn ours(t: &[Tag], env: &str) -> bool {
-    let t = tags(t);
+/// Tags rtech puts on what it owns in `env`.
+pub fn is_ours(t: &BTreeMap<String, String>, env: &str) -> bool {
     t.get("rtech:project").map(String::as_str) == Some("rtech")
         && t.get("rtech:env").map(String::as_str) == Some(env)
+}
+
+/// EC2 tags as a map.
+pub fn tags(t: &[Tag]) -> BTreeMap<String, String> {
+    tag_map(t.iter().map(|t| (t.key(), t.value())))
+}
+
+fn ours(t: &[Tag], env: &str) -> bool {
+    is_ours(&tags(t), env)
 }
 
 pub fn by_name(name: &str, value: &str) -> Filter {
@@ -326,6 +508,17 @@ force_delete = true
     )
 }
 
+/// A dev-sized `[redis]` section: one node, no snapshots, deleted without a final snapshot,
+/// changes at once.
+pub const DEV_REDIS: &str = r#"
+[redis]
+node_type = "cache.t3.micro"
+replicas = 0
+snapshot_retention_days = 0
+skip_final_snapshot = true
+apply_immediately = true
+"#;
+
 /// A temporary envs dir holding `<env>.toml` = `spec_head(env)` + `sections`; pass
 /// `--envs-dir dir.path()` to rtech.
 pub fn spec_dir(env: &str, sections: &str) -> tempfile::TempDir {
@@ -336,4 +529,134 @@ pub fn spec_dir(env: &str, sections: &str) -> tempfile::TempDir {
     )
     .expect("write spec");
     dir
+}
+
+/// The JSON object a secret holds, read through Secrets Manager itself.
+pub async fn secret_json(emu: &Emulator, name: &str) -> serde_json::Map<String, serde_json::Value> {
+    let v = secretsmanager(emu)
+        .await
+        .get_secret_value()
+        .secret_id(name)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("secret {name}: {e:?}"));
+    serde_json::from_str::<serde_json::Value>(v.secret_string().unwrap())
+        .unwrap()
+        .as_object()
+        .unwrap_or_else(|| panic!("secret {name} is not a JSON object"))
+        .clone()
+}
+
+/// A secret's ARN, through Secrets Manager itself.
+pub async fn secret_arn(emu: &Emulator, name: &str) -> String {
+    secretsmanager(emu)
+        .await
+        .describe_secret()
+        .secret_id(name)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("secret {name}: {e:?}"))
+        .arn()
+        .unwrap()
+        .to_string()
+}
+
+/// The container platform in the account, by kind, counted through each service's own API
+/// (ECR, CloudWatch Logs, IAM, ELBv2, ECS, Application Auto Scaling). Every test has a private
+/// emulator, so everything there is the test's own: a count above the spec's is a duplicate,
+/// whatever its name. Log groups and roles are those named for `env`.
+pub async fn platform(emu: &Emulator, env: &str) -> BTreeMap<&'static str, usize> {
+    let mut m = BTreeMap::new();
+    let repos = ecr(emu).await.describe_repositories().send().await.unwrap();
+    m.insert("ecr_repository", repos.repositories().len());
+    let groups = logs(emu)
+        .await
+        .describe_log_groups()
+        .log_group_name_prefix(format!("/ecs/rtech-{env}"))
+        .send()
+        .await
+        .unwrap();
+    m.insert("log_group", groups.log_groups().len());
+    let roles = iam(emu).await.list_roles().send().await.unwrap();
+    let prefix = format!("rtech-{env}-");
+    m.insert(
+        "iam_role",
+        roles
+            .roles()
+            .iter()
+            .filter(|r| r.role_name().starts_with(&prefix))
+            .count(),
+    );
+    let tgs = elbv2(emu)
+        .await
+        .describe_target_groups()
+        .send()
+        .await
+        .unwrap();
+    m.insert("target_group", tgs.target_groups().len());
+
+    let ecs = ecs(emu).await;
+    let arns = ecs
+        .list_clusters()
+        .send()
+        .await
+        .unwrap()
+        .cluster_arns()
+        .to_vec();
+    let clusters: Vec<String> = if arns.is_empty() {
+        vec![]
+    } else {
+        ecs.describe_clusters()
+            .set_clusters(Some(arns))
+            .send()
+            .await
+            .unwrap()
+            .clusters()
+            .iter()
+            .filter(|c| c.status() == Some("ACTIVE"))
+            .filter_map(|c| c.cluster_arn().map(String::from))
+            .collect()
+    };
+    m.insert("ecs_cluster", clusters.len());
+    let mut services = 0;
+    for c in &clusters {
+        let arns = ecs
+            .list_services()
+            .cluster(c)
+            .send()
+            .await
+            .unwrap()
+            .service_arns()
+            .to_vec();
+        if !arns.is_empty() {
+            services += ecs
+                .describe_services()
+                .cluster(c)
+                .set_services(Some(arns))
+                .send()
+                .await
+                .unwrap()
+                .services()
+                .iter()
+                .filter(|s| s.status() == Some("ACTIVE"))
+                .count();
+        }
+    }
+    m.insert("ecs_service", services);
+    let defs = ecs
+        .list_task_definitions()
+        .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+        .send()
+        .await
+        .unwrap();
+    m.insert("ecs_task_definition", defs.task_definition_arns().len());
+    let targets = autoscaling(emu)
+        .await
+        .describe_scalable_targets()
+        .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
+        .send()
+        .await
+        .unwrap();
+    m.insert("scalable_target", targets.scalable_targets().len());
+    m
 }
