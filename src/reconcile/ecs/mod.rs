@@ -6,32 +6,50 @@
 //!   the setting, which takes the same settings as UpdateClusterSettings and, unlike it, is
 //!   implemented by the emulator; TagResource / UntagResource).
 //! - The task definition family `{project}-{env}-app` (taskdef.rs): one container `app`. The
-//!   plan compares the newest ACTIVE revision, normalised so that what AWS fills in (defaults,
-//!   the order of environment and secrets, empty lists) never shows as a difference. Any
-//!   difference but `tags` and `keep_revisions` registers a new revision (new ARN: the kind
-//!   declares `new_attrs_on_update`), then ACTIVE revisions beyond the newest
-//!   `keep_revisions` are deregistered. The image is `image_repository:image_tag`: the tag is
-//!   `--image-tag` when given, else the deployed one (late-initialised), else the spec's.
+//!   plan compares the revision in use: the one our service runs, else (no service yet) the
+//!   newest ACTIVE one, normalised so that what AWS fills in (defaults, the order of
+//!   environment and secrets, empty lists) never shows as a difference; its ARN and
+//!   `revision` are the attributes (`rtech output`'s `task_definition_revision`). So a deploy
+//!   the circuit breaker rolled back (the service runs N, N+1 is the newest) is never rolled
+//!   out again by a later apply. Any difference but `tags` and `keep_revisions` makes a new
+//!   revision (new ARN: the kind declares `new_attrs_on_update`): the newest ACTIVE revision
+//!   when it is ours and already the definition wanted (a re-run of a rolled-back
+//!   `--image-tag`, an apply interrupted between registering and updating the service),
+//!   else a RegisterTaskDefinition. Then ACTIVE revisions beyond the newest
+//!   `keep_revisions` (but the one in use) are deregistered and deleted
+//!   (DeleteTaskDefinitions). The image is `image_repository:image_tag`: the tag is
+//!   `--image-tag` when given, else the one in use (late-initialised), else the spec's.
 //! - The service `{project}-{env}-app` (service.rs): Fargate in the private subnets with the
 //!   `app` security group, behind `target_group/blue`, with the circuit breaker (rollback),
-//!   100 % / 200 %. Updated in place with UpdateService (task definition, desired count,
+//!   100 % / 200 %. Created with a client token (an SDK retry of a create that succeeded is
+//!   idempotent); updated in place with UpdateService (task definition, desired count,
 //!   network, load balancers, grace period, deployment configuration); cluster and launch
 //!   type force a replacement. After a change apply waits for the service to become stable
-//!   (the SDK's services-stable waiter, bounded by `stable_timeout_seconds`) and reports a
-//!   failed deployment with the service's latest events. With `[app.scaling]` the desired
+//!   (the SDK's services-stable waiter, bounded by `stable_timeout_seconds`, beside a 20 s
+//!   watch that ends the wait as soon as one deployment runs all its tasks, COMPLETED, or
+//!   fails it early) and reports a failed deployment with the service's latest events. A
+//!   delete waits until the service is INACTIVE or gone (MISSING) by polling DescribeServices:
+//!   the SDK's services-inactive waiter fails on MISSING. With `[app.scaling]` the desired
 //!   count is the scaler's inside `[min, max]` (`Resource::late_clamped`).
+//!
+//! RegisterTaskDefinition, CreateService and UpdateService are retried for up to 60 s while
+//! ECS says it cannot assume a role (`role_not_ready`): IAM roles created by the same apply
+//! take seconds to propagate.
 //!
 //! Settings AWS cannot report are kept in tags and reported as properties: the task
 //! definition's `keep_revisions` (`rtech:keep-revisions`) and the service's
 //! `stable_timeout_seconds` (`rtech:stable-timeout`), so a saved plan or a destroy (which has
 //! no spec) knows them.
 //!
-//! Observe: DescribeClusters (TAGS, SETTINGS), ListTaskDefinitions (paginated) then
-//! DescribeTaskDefinition (TAGS) of the newest ACTIVE revision, and DescribeServices (TAGS)
-//! then, for a live service, one DescribeSubnets (its subnets' rtech ids, so the list follows
-//! the spec's order): five calls, whatever the number of revisions. Only when the newest
-//! revision is not ours does observe describe older ones (at most ten) to find ours
-//! (taskdef.rs, ownership).
+//! Observe: DescribeClusters (TAGS, SETTINGS), ListTaskDefinitions (ACTIVE, paginated) and
+//! DescribeServices (TAGS) at once; then DescribeTaskDefinition (TAGS) of the newest ACTIVE
+//! revision, and of the one the service runs when that is another (a rollback), beside one
+//! DescribeSubnets for a live service (its subnets' rtech ids, so the list follows the
+//! spec's order): five calls (six after a rollback), whatever the number of revisions. Only
+//! when neither is ours does observe describe older ones (at most ten) to find ours
+//! (taskdef.rs, ownership). Without ACTIVE revisions and without a task definition in the
+//! spec (destroy), it lists INACTIVE ones too, so that revisions of ours an interrupted
+//! destroy left are deleted.
 //!
 //! # The local emulator (`RTECH_EMULATOR_QUIRKS=1`)
 //!
@@ -44,14 +62,20 @@
 //! `desiredCount`; then the real waiter runs, unchanged, and succeeds on its first poll.
 //! Against AWS neither is sent (a desired count the scaler owns is never overwritten).
 //! moto never rolls anything out (rollout state stays IN_PROGRESS, no events, deployments
-//! untouched by UpdateService), so the failed-deployment report is unit-tested; the timeout
-//! report is tested against the emulator without the switch (tests/e2e/ecs.rs).
+//! untouched by UpdateService), so the failed-deployment report and the watch's stability
+//! test are unit-tested, and tests/e2e/deploy.rs makes its rollback with UpdateService; the
+//! timeout report is tested against the emulator without the switch (tests/e2e/ecs.rs).
+//! moto implements DeleteTaskDefinitions (no quirk needed) but ignores CreateService's client
+//! token, and numbers a new revision from the highest one it still holds, so after every
+//! revision of a family was deleted it starts at 1 again (AWS keeps counting).
 
 mod cluster;
 mod service;
 mod taskdef;
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_sdk_ecs::types::Tag;
@@ -261,6 +285,46 @@ fn desired_tags(r: &Resource, internal: &[(&str, &str)]) -> BTreeMap<String, Str
     t
 }
 
+/// How long a call that names a new IAM role is retried while the role propagates.
+const ROLE_PROPAGATION: Duration = Duration::from_secs(60);
+
+/// Whether ECS refused a call because it cannot assume a role yet: a role created seconds
+/// ago is not visible to ECS everywhere at once (IAM is eventually consistent), and
+/// RegisterTaskDefinition, CreateService and UpdateService say so with an
+/// InvalidParameterException (or ClientException) naming the role.
+pub fn role_not_ready(e: &AwsError) -> bool {
+    if !(e.is("InvalidParameterException") || e.is("ClientException")) {
+        return false;
+    }
+    let m = e.message.to_lowercase();
+    m.contains("unable to assume role") || m.contains("unable to assume the role")
+}
+
+/// Run `f`, retrying (2 s, 4 s, 8 s, then every 10 s; at most `ROLE_PROPAGATION` in all)
+/// while it fails because a new role has not propagated yet (`role_not_ready`).
+async fn while_role_propagates<T, F, Fut>(task: &Task, mut f: F) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    let start = Instant::now();
+    let mut delay = Duration::from_secs(2);
+    loop {
+        match f().await {
+            Err(e) if role_not_ready(&e) && start.elapsed() + delay <= ROLE_PROPAGATION => {
+                task.status(&format!(
+                    "{}: ECS cannot assume the role yet (a new role takes a few seconds to propagate); retrying in {} s",
+                    e.op,
+                    delay.as_secs()
+                ));
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+            other => return other,
+        }
+    }
+}
+
 fn waited<E: std::fmt::Display>(op: &'static str, what: String) -> impl FnOnce(E) -> AwsError {
     move |e| AwsError::new(op, "WaiterFailed", format!("waiting for {what}: {e}"))
 }
@@ -281,18 +345,31 @@ impl Reconciler for Ecs {
         let cluster = cluster_name(&ctx.project, &ctx.env);
         let app = app_name(&ctx.project, &ctx.env);
         let want_service = desired.iter().find(|r| r.id == service_id());
-        let (c, td, s) = tokio::try_join!(
+        let want_td = desired.iter().any(|r| r.id == task_definition_id());
+        let (c, revs, s) = tokio::try_join!(
             cluster::describe(ctx, &cluster),
-            taskdef::observe(ctx, &app),
+            taskdef::active_revisions(ctx, &app),
             service::describe(ctx, &cluster, &app),
         )?;
         // A deleted (INACTIVE) or draining service is gone as far as planning goes; apply
         // waits for a draining one before creating its successor.
         let s = s.filter(|s| s.status() == Some("ACTIVE"));
-        let subnet_rids = match &s {
-            Some(s) => service::subnet_rids(ctx, s).await?,
-            None => BTreeMap::new(),
-        };
+        let s_tags = s.as_ref().map(|s| tag_map(s.tags())).unwrap_or_default();
+        let s_ours = s.is_some() && ours(&ctx.project, &ctx.env, &service_id(), &s_tags);
+        // The revision our service runs is the one the plan compares (taskdef.rs).
+        let running = s
+            .as_ref()
+            .filter(|_| s_ours)
+            .and_then(|s| s.task_definition());
+        let (subnet_rids, td) = tokio::try_join!(
+            async {
+                match &s {
+                    Some(s) => service::subnet_rids(ctx, s).await,
+                    None => Ok(BTreeMap::new()),
+                }
+            },
+            taskdef::observe(ctx, &app, &revs, running, !want_td),
+        )?;
 
         let mut out = vec![];
         if let Some(c) = c.filter(|c| c.status() != Some("INACTIVE")) {
@@ -305,9 +382,8 @@ impl Reconciler for Ecs {
         }
         out.extend(td);
         if let Some(s) = s {
-            let tags = tag_map(s.tags());
-            if ours(&ctx.project, &ctx.env, &service_id(), &tags) {
-                out.push(observe_service(&s, &tags, &subnet_rids, want_service));
+            if s_ours {
+                out.push(observe_service(&s, &s_tags, &subnet_rids, want_service));
             } else {
                 out.push(foreign(service_id(), s.service_arn().unwrap_or(&app)));
             }

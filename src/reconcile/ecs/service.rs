@@ -1,7 +1,14 @@
 //! `ecs_service/app`: the Fargate service, its rollout and the wait until it is stable.
+//!
+//! CreateService carries a client token (`client_token`: a hash of the request and of the
+//! rtech run), so the SDK's retry of a create that timed out but succeeded is idempotent,
+//! while a later run that creates the service again after a delete sends another token.
+//! The wait after a change ends on the services-stable waiter or, sooner, on the 20 s watch
+//! beside it (`is_stable`, or a failed / rolled-back deployment). A deleted service is waited
+//! for until it is INACTIVE or MISSING (`wait_inactive`).
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_sdk_ecs::client::Waiters;
 use aws_sdk_ecs::operation::create_service::builders::CreateServiceFluentBuilder;
@@ -15,7 +22,7 @@ use aws_smithy_types::date_time::Format;
 
 use super::{
     cluster_id, desired_tags, ecs_tags, int, prior_tags, service_id, string_list, sync_tags,
-    task_definition_id, visible_tags, waited, CONTAINER, TAG_STABLE_TIMEOUT,
+    task_definition_id, visible_tags, waited, while_role_propagates, CONTAINER, TAG_STABLE_TIMEOUT,
 };
 use crate::aws::{aws, AwsError};
 use crate::engine::progress::Task;
@@ -311,6 +318,20 @@ pub fn deployment_failure(s: &Service, want_td: &str) -> Option<String> {
     }
 }
 
+/// Whether the service has settled (pure): one deployment, all of its tasks running (the
+/// services-stable waiter's test), and its rollout COMPLETED when ECS reports one.
+pub fn is_stable(s: &Service) -> bool {
+    match s.deployments() {
+        [d] => {
+            d.running_count() == d.desired_count()
+                && s.running_count() == s.desired_count()
+                && d.rollout_state()
+                    .is_none_or(|r| *r == DeploymentRolloutState::Completed)
+        }
+        _ => false,
+    }
+}
+
 /// Counts and rollout states: what a progress line and an error show.
 pub fn rollout_summary(s: &Service) -> String {
     let deployments: Vec<String> = s
@@ -539,7 +560,51 @@ fn grace(r: &Resource) -> Option<i32> {
     int(r, "health_check_grace_period_seconds").map(|n| n as i32)
 }
 
+/// A CreateService client token (≤ 36 printable ASCII characters, as ECS allows): `rtech-`
+/// and a hash of the cluster, the service name, the request and `nonce`. The SDK retries the
+/// request it was given, token included, so a create that succeeded but timed out is not
+/// repeated. `nonce` is fixed per rtech process (`run_nonce`): a later apply that creates the
+/// same service again (after a delete) sends another token, never one ECS may still hold
+/// for the service it deleted.
+pub fn client_token(cluster: &str, name: &str, request: &str, nonce: u64) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in [cluster, name, request, &nonce.to_string()] {
+        h.update(part.as_bytes());
+        h.update([0u8]);
+    }
+    let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    format!("rtech-{}", &hex[..30])
+}
+
+/// One value per rtech process (its start time and pid): see `client_token`.
+fn run_nonce() -> u64 {
+    static NONCE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *NONCE.get_or_init(|| {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or_default();
+        t ^ (u64::from(std::process::id()) << 32)
+    })
+}
+
 pub fn create_request(c: &Client, r: &Resource) -> Result<CreateServiceFluentBuilder, AwsError> {
+    let req = create_request_untokened(c, r)?;
+    let cluster = r.get_str("cluster").unwrap_or_default();
+    let token = client_token(
+        cluster,
+        &r.name,
+        &format!("{:?}", req.as_input()),
+        run_nonce(),
+    );
+    Ok(req.client_token(token))
+}
+
+fn create_request_untokened(
+    c: &Client,
+    r: &Resource,
+) -> Result<CreateServiceFluentBuilder, AwsError> {
     Ok(c.create_service()
         .cluster(r.get_str("cluster").unwrap_or_default())
         .service_name(&r.name)
@@ -654,6 +719,10 @@ async fn wait_stable(
                 if let Some(why) = deployment_failure(&s, want_td) {
                     return Err::<(), AwsError>(deployment_error(name, &why, &s));
                 }
+                // Noticed here rather than at the waiter's next, ever later, poll.
+                if is_stable(&s) {
+                    return Ok(());
+                }
                 task.status(&format!(
                     "waiting for service {name} to become stable: {}",
                     rollout_summary(&s)
@@ -712,14 +781,15 @@ pub(super) async fn apply(ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, A
                         "waiting for the previous service {} to finish draining",
                         r.name
                     ));
-                    wait_inactive(ctx, cluster, &r.name, limit).await?;
+                    wait_inactive(ctx, cluster, &r.name, limit, task).await?;
                 }
             }
             task.status(&format!("creating service {}", r.name));
-            create_request(ecs, r)?
-                .send()
-                .await
-                .map_err(aws("ecs:CreateService"))?;
+            let req = create_request(ecs, r)?;
+            while_role_propagates(task, || async {
+                req.clone().send().await.map_err(aws("ecs:CreateService"))
+            })
+            .await?;
             if quirks(ctx) {
                 emulator_followup_request(ecs, r)
                     .send()
@@ -749,7 +819,10 @@ pub(super) async fn apply(ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, A
                 .unwrap_or_else(|| desired.get_str("cluster").unwrap_or_default().to_string());
             if let Some(req) = update_request(ecs, desired, prior, changed, quirks(ctx))? {
                 task.status(&format!("updating service {}", desired.name));
-                req.send().await.map_err(aws("ecs:UpdateService"))?;
+                while_role_propagates(task, || async {
+                    req.clone().send().await.map_err(aws("ecs:UpdateService"))
+                })
+                .await?;
                 wait_stable(
                     ctx,
                     &cluster,
@@ -813,28 +886,54 @@ pub(super) async fn apply(ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, A
                 "waiting for service {name} to drain (up to {} s)",
                 limit.as_secs()
             ));
-            wait_inactive(ctx, &cluster, &name, limit).await?;
+            wait_inactive(ctx, &cluster, &name, limit, task).await?;
             Ok(Attrs::new())
         }
     }
 }
 
+/// Whether a deleted service is done (pure): INACTIVE, or gone altogether (DescribeServices
+/// lists it under `failures` as MISSING once an INACTIVE service has aged out, or the
+/// cluster is gone: `describe` says None).
+pub fn inactive_or_gone(s: Option<&Service>) -> bool {
+    s.is_none_or(|s| s.status() == Some("INACTIVE"))
+}
+
+/// Wait until the service is INACTIVE or gone, polling DescribeServices (2 s, 4 s, 8 s, then
+/// every 15 s) up to `limit`. Not the SDK's services-inactive waiter: it fails on a MISSING
+/// service, which is what a service that went away for good looks like.
 async fn wait_inactive(
     ctx: &Ctx,
     cluster: &str,
     name: &str,
     limit: Duration,
+    task: &Task,
 ) -> Result<(), AwsError> {
-    ctx.clients
-        .ecs
-        .wait_until_services_inactive()
-        .cluster(cluster)
-        .services(name)
-        .wait(limit)
-        .await
-        .map(|_| ())
-        .map_err(waited(
-            "ecs:DescribeServices",
-            format!("service {name} to become inactive"),
-        ))
+    let start = Instant::now();
+    let mut delay = Duration::from_secs(2);
+    loop {
+        let s = match describe(ctx, cluster, name).await? {
+            Some(s) if !inactive_or_gone(Some(&s)) => s,
+            _ => return Ok(()),
+        };
+        if start.elapsed() + delay > limit {
+            return Err(AwsError::new(
+                "ecs:DescribeServices",
+                "WaiterFailed",
+                format!(
+                    "service {name} is still {} after {} s; {}",
+                    s.status().unwrap_or("?"),
+                    limit.as_secs(),
+                    rollout_summary(&s)
+                ),
+            ));
+        }
+        task.status(&format!(
+            "waiting for service {name} to become inactive ({}; {})",
+            s.status().unwrap_or("?"),
+            rollout_summary(&s)
+        ));
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(15));
+    }
 }

@@ -9,11 +9,22 @@
 //! definition that rtech never sets (a command, mount points, another container…) is listed
 //! in `extras`, which rtech wants empty: an out-of-band revision is drift, never ignored.
 //!
-//! Ownership is per revision. The family is ours when its newest ACTIVE revision carries our
-//! tags, or (a revision registered by hand on top) an older ACTIVE one does: then the newest
-//! is compared and flagged in `extras`, so apply registers a revision of ours on top. Pruning
-//! and destroy deregister only revisions with our tags; a family with none is `Foreign` (a
-//! conflict). Destroy also deletes the revisions it deregistered (DeleteTaskDefinitions).
+//! The revision compared (`observe_in_use`) is the one our service runs when it is ours
+//! (after a rollback that is not the newest: the plan keeps what runs, never the image that
+//! was rolled back), else the newest ACTIVE one. Its ARN and revision are the attributes.
+//!
+//! Ownership is per revision. The family is ours when the revision compared carries our
+//! tags, or (a revision registered by hand) the newest or an older ACTIVE one does: then a
+//! revision without our tags that runs, or that sits on top of ours, is flagged in `extras`,
+//! so apply registers a revision of ours on top. A family with no revision of ours is
+//! `Foreign` (a conflict).
+//!
+//! Apply makes a new revision only when the newest ACTIVE one is not already the one wanted
+//! (`same_definition`; reused, its tags synced, otherwise). Pruning and destroy deregister
+//! only revisions with our tags, then delete them (DeleteTaskDefinitions, ten per call; a
+//! pruning failure is reported and left INACTIVE, a destroy failure fails the destroy, and
+//! an endpoint without the call leaves them INACTIVE). Destroy also deletes INACTIVE
+//! revisions of ours an interrupted destroy left.
 
 use std::collections::BTreeMap;
 
@@ -427,7 +438,7 @@ fn log_configuration(l: &LogConfiguration) -> Value {
     Value::Map(m)
 }
 
-/// The newest ACTIVE revision → `Observed` in the desired shape (pure).
+/// A revision (the one in use) → `Observed` in the desired shape (pure).
 pub fn observe_task_definition(td: &TaskDefinition, tags: &BTreeMap<String, String>) -> Observed {
     let arn = td.task_definition_arn().unwrap_or_default();
     let mut o = Observed::new(task_definition_id(), arn);
@@ -595,66 +606,175 @@ pub fn to_deregister(revs: &[(i64, String)], keep: usize, in_use: Option<&str>) 
 // ---------------------------------------------------------------------------------------------
 // reads
 
-async fn active_revisions(ctx: &Ctx, family: &str) -> Result<Vec<(i64, String)>, AwsError> {
+/// The revisions of the family in `status`, newest first (paginated).
+async fn revisions(
+    ctx: &Ctx,
+    family: &str,
+    status: TaskDefinitionStatus,
+) -> Result<Vec<(i64, String)>, AwsError> {
     let arns: Vec<String> = all_pages!(
         ctx.clients
             .ecs
             .list_task_definitions()
             .family_prefix(family)
-            .status(TaskDefinitionStatus::Active)
+            .status(status)
             .sort(SortOrder::Desc),
         "ecs:ListTaskDefinitions"
     )?;
     Ok(revisions_of(&arns, family))
 }
 
-/// How many older revisions observe describes, looking for rtech's newest when the newest
-/// ACTIVE revision is not rtech's.
+/// The ACTIVE revisions of the family, newest first.
+pub(super) async fn active_revisions(
+    ctx: &Ctx,
+    family: &str,
+) -> Result<Vec<(i64, String)>, AwsError> {
+    revisions(ctx, family, TaskDefinitionStatus::Active).await
+}
+
+/// How many older revisions observe describes, looking for rtech's newest when the revision
+/// compared is not rtech's.
 const OWN_LOOKBACK: usize = 10;
 
-/// The family as the plan sees it (module docs): the newest ACTIVE revision, normalised, when
-/// it or one of the older ACTIVE ones carries our tags; `Foreign` when none of them does.
-/// One DescribeTaskDefinition when the newest is ours (the usual case).
-pub(super) async fn observe(ctx: &Ctx, family: &str) -> Result<Option<Observed>, AwsError> {
-    let revs = active_revisions(ctx, family).await?;
-    let Some((_, newest_arn)) = revs.first() else {
-        return Ok(None);
-    };
-    let Some((newest, tags)) = describe(ctx, newest_arn).await? else {
-        return Ok(None);
-    };
-    let tags = super::tag_map(&tags);
+/// What `observe_in_use` settles (pure) or leaves to a look further back.
+#[derive(Debug)]
+pub enum InUse {
+    Observed(Observed),
+    /// The revision compared is not ours, nor is the newest: observe looks for rtech's
+    /// newest among older ACTIVE revisions (`observe_foreign_newest`).
+    Theirs,
+}
+
+fn flag_theirs(o: &mut Observed, td: &TaskDefinition) {
+    if let Some(Value::List(x)) = o.props.get_mut("extras") {
+        x.push(Value::str(format!(
+            "revision {} registered without rtech's tags",
+            td.revision()
+        )));
+    }
+}
+
+/// Which revision the plan compares (pure; module docs): the one our service runs
+/// (`in_use`, when it is not the newest ACTIVE one) when it is ours, so that a rolled-back
+/// deploy is never rolled out again and an apply without `--image-tag` keeps what runs;
+/// else the newest ACTIVE revision. A revision without our tags that runs, or that is newer
+/// than what runs, is flagged in `extras` (apply registers a revision of ours on top).
+pub fn observe_in_use(
+    newest: (&TaskDefinition, &BTreeMap<String, String>),
+    in_use: Option<(&TaskDefinition, &BTreeMap<String, String>)>,
+    is_ours: impl Fn(&BTreeMap<String, String>) -> bool,
+) -> InUse {
+    let newest_ours = is_ours(newest.1);
+    match in_use {
+        Some((td, tags)) if is_ours(tags) => {
+            let mut o = observe_task_definition(td, tags);
+            if !newest_ours {
+                flag_theirs(&mut o, newest.0);
+            }
+            InUse::Observed(o)
+        }
+        Some((td, tags)) if newest_ours => {
+            InUse::Observed(observe_foreign_newest(td, tags, newest.0))
+        }
+        Some(_) => InUse::Theirs,
+        None if newest_ours => InUse::Observed(observe_task_definition(newest.0, newest.1)),
+        None => InUse::Theirs,
+    }
+}
+
+/// The family as the plan sees it (module docs). `revs`: the ACTIVE revisions, newest first;
+/// `running`: the task definition our service runs, if there is one. One
+/// DescribeTaskDefinition when the service runs the newest revision (or there is no
+/// service), two when it runs another (a rollback). Without ACTIVE revisions and with no
+/// task definition in the spec (`leftovers`: a destroy), INACTIVE revisions of ours left by
+/// an interrupted destroy are observed, so that the destroy deletes them.
+pub(super) async fn observe(
+    ctx: &Ctx,
+    family: &str,
+    revs: &[(i64, String)],
+    running: Option<&str>,
+    leftovers: bool,
+) -> Result<Option<Observed>, AwsError> {
     let is_ours = |t: &BTreeMap<String, String>| {
         super::ours(&ctx.project, &ctx.env, &task_definition_id(), t)
     };
-    if is_ours(&tags) {
-        return Ok(Some(observe_task_definition(&newest, &tags)));
-    }
+    let Some((_, newest_arn)) = revs.first() else {
+        return if leftovers {
+            observe_leftovers(ctx, family, is_ours).await
+        } else {
+            Ok(None)
+        };
+    };
+    // The service's revision, when it is of our family and not the newest.
+    let running = running.filter(|r| {
+        *r != newest_arn.as_str() && !revisions_of(&[r.to_string()], family).is_empty()
+    });
+    let (newest, in_use) = tokio::try_join!(describe(ctx, newest_arn), async {
+        match running {
+            Some(arn) => describe(ctx, arn).await,
+            None => Ok(None),
+        }
+    })?;
+    let Some((newest, tags)) = newest else {
+        return Ok(None);
+    };
+    let tags = super::tag_map(&tags);
+    let in_use = in_use.map(|(td, t)| (td, super::tag_map(&t)));
+    let compared = match observe_in_use(
+        (&newest, &tags),
+        in_use.as_ref().map(|(td, t)| (td, t)),
+        is_ours,
+    ) {
+        InUse::Observed(o) => return Ok(Some(o)),
+        InUse::Theirs => in_use
+            .as_ref()
+            .map(|(td, t)| (td, t))
+            .unwrap_or((&newest, &tags)),
+    };
     for (_, arn) in revs.iter().skip(1).take(OWN_LOOKBACK) {
+        if Some(arn.as_str()) == running {
+            continue;
+        }
         if let Some((td, t)) = describe(ctx, arn).await? {
             if is_ours(&super::tag_map(&t)) {
-                return Ok(Some(observe_foreign_newest(&newest, &tags, &td)));
+                return Ok(Some(observe_foreign_newest(compared.0, compared.1, &td)));
             }
         }
     }
     Ok(Some(super::foreign(task_definition_id(), newest_arn)))
 }
 
-/// Our family whose newest ACTIVE revision someone registered without our tags (pure): its
-/// settings are compared, listed as an extra so that apply registers a revision of ours on top
-/// (never re-tagging theirs); the attributes are those of `ours`, rtech's newest.
+/// INACTIVE revisions of ours with no ACTIVE one left (an interrupted destroy): the newest
+/// one, when it is ours, stands for the family so that a destroy plans its delete. One
+/// ListTaskDefinitions, plus one DescribeTaskDefinition when there are any.
+async fn observe_leftovers(
+    ctx: &Ctx,
+    family: &str,
+    is_ours: impl Fn(&BTreeMap<String, String>) -> bool,
+) -> Result<Option<Observed>, AwsError> {
+    let inactive = revisions(ctx, family, TaskDefinitionStatus::Inactive).await?;
+    let Some((_, arn)) = inactive.first() else {
+        return Ok(None);
+    };
+    Ok(match describe(ctx, arn).await? {
+        Some((td, t)) if is_ours(&super::tag_map(&t)) => {
+            Some(observe_task_definition(&td, &super::tag_map(&t)))
+        }
+        _ => None,
+    })
+}
+
+/// Our family whose compared revision (the newest ACTIVE one, or the one the service runs)
+/// someone registered without our tags (pure): its settings are compared, listed as an
+/// extra so that apply registers a revision of ours on top (never re-tagging theirs); the
+/// attributes are those of `ours`, rtech's newest.
 pub fn observe_foreign_newest(
     newest: &TaskDefinition,
     tags: &BTreeMap<String, String>,
     ours: &TaskDefinition,
 ) -> Observed {
     let mut o = observe_task_definition(newest, tags);
-    if let Some(Value::List(x)) = o.props.get_mut("extras") {
-        x.push(Value::str(format!(
-            "revision {} registered without rtech's tags",
-            newest.revision()
-        )));
-    }
+    flag_theirs(&mut o, newest);
     o.physical_id = ours.task_definition_arn().unwrap_or_default().to_string();
     o.attrs = attrs(ours);
     o
@@ -808,19 +928,79 @@ fn keep(r: &Resource) -> usize {
     int(r, "keep_revisions").unwrap_or(5).max(1) as usize
 }
 
-/// Register a new revision (tags included) and return its attributes.
-async fn register(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
-    task.status(&format!(
-        "registering a new revision of {} ({})",
-        r.name,
-        r.get_str("image_tag")
-            .map(|t| format!("image tag {t}"))
-            .unwrap_or_default()
-    ));
-    let out = register_request(&ctx.clients.ecs, r)?
-        .send()
-        .await
-        .map_err(aws("ecs:RegisterTaskDefinition"))?;
+/// Whether a live revision, observed, is the definition `r` wants (pure): every property
+/// but the tags and what lives in tags compares equal the way the plan compares them
+/// (absent and null alike, a missing map as an empty one).
+pub fn same_definition(r: &Resource, live: &Observed) -> bool {
+    r.props
+        .iter()
+        .filter(|(k, _)| k.as_str() != "tags" && !TAG_PROPS.iter().any(|(_, p)| p == k))
+        .all(|(k, v)| equivalent(live.props.get(k), Some(v)))
+}
+
+fn equivalent(a: Option<&Value>, b: Option<&Value>) -> bool {
+    let a = a.filter(|v| **v != Value::Null);
+    let b = b.filter(|v| **v != Value::Null);
+    if a.is_some_and(Value::is_unknown) || b.is_some_and(Value::is_unknown) {
+        return false;
+    }
+    match (a, b) {
+        (Some(Value::Map(x)), Some(Value::Map(y))) => x
+            .keys()
+            .chain(y.keys())
+            .all(|k| equivalent(x.get(k), y.get(k))),
+        (Some(Value::Map(m)), None) | (None, Some(Value::Map(m))) => {
+            m.values().all(|v| equivalent(Some(v), None))
+        }
+        (a, b) => a == b,
+    }
+}
+
+/// The newest ACTIVE revision when it is ours and already the definition `r` wants (a
+/// re-run after a rollback with the same `--image-tag`, or an apply interrupted after it
+/// registered and before it updated the service): reused instead of registering a duplicate.
+async fn reusable(
+    ctx: &Ctx,
+    r: &Resource,
+    family: &str,
+) -> Result<Option<(TaskDefinition, BTreeMap<String, String>)>, AwsError> {
+    let revs = active_revisions(ctx, family).await?;
+    let Some((_, arn)) = revs.first() else {
+        return Ok(None);
+    };
+    let Some((td, tags)) = describe(ctx, arn).await? else {
+        return Ok(None);
+    };
+    let tags = super::tag_map(&tags);
+    let ours = super::ours(&ctx.project, &ctx.env, &task_definition_id(), &tags);
+    Ok((ours && same_definition(r, &observe_task_definition(&td, &tags))).then_some((td, tags)))
+}
+
+/// Register a new revision (tags included), or reuse the newest one when it is already the
+/// one wanted (`reusable`), and return its attributes.
+async fn register(ctx: &Ctx, r: &Resource, family: &str, task: &Task) -> Result<Attrs, AwsError> {
+    let image = r
+        .get_str("image_tag")
+        .map(|t| format!(" (image tag {t})"))
+        .unwrap_or_default();
+    if let Some((td, tags)) = reusable(ctx, r, family).await? {
+        task.status(&format!(
+            "reusing revision {} of {family}{image}: it is already the definition wanted",
+            td.revision()
+        ));
+        let arn = td.task_definition_arn().unwrap_or_default();
+        sync_tags(ctx, arn, &tags, &desired_tags(r, TAG_PROPS)).await?;
+        return Ok(attrs(&td));
+    }
+    task.status(&format!("registering a new revision of {family}{image}"));
+    let req = register_request(&ctx.clients.ecs, r)?;
+    let out = super::while_role_propagates(task, || async {
+        req.clone()
+            .send()
+            .await
+            .map_err(aws("ecs:RegisterTaskDefinition"))
+    })
+    .await?;
     let td = out.task_definition().ok_or_else(|| {
         AwsError::new(
             "ecs:RegisterTaskDefinition",
@@ -841,25 +1021,38 @@ async fn ours(ctx: &Ctx, arn: &str) -> Result<bool, AwsError> {
         .resource_arn(arn)
         .send()
         .await
-        .map_err(aws("ecs:ListTagsForResource"))?;
+        .map_err(aws("ecs:ListTagsForResource"));
+    let tags = match out {
+        Ok(out) => out.tags().to_vec(),
+        Err(e) if e.is_not_found() => return Ok(false),
+        Err(e) => return Err(e),
+    };
     Ok(super::ours(
         &ctx.project,
         &ctx.env,
         &task_definition_id(),
-        &super::tag_map(out.tags()),
+        &super::tag_map(&tags),
     ))
 }
 
-/// Deregister `arns` that carry our tags; returns how many were left because they do not.
-async fn deregister_ours(ctx: &Ctx, arns: &[String]) -> Result<Vec<String>, AwsError> {
-    let mut done = vec![];
+/// The revisions among `arns` that carry our tags.
+async fn only_ours(ctx: &Ctx, arns: &[String]) -> Result<Vec<String>, AwsError> {
+    let mut out = vec![];
     for arn in arns {
         if ours(ctx, arn).await? {
-            deregister(ctx, arn).await?;
-            done.push(arn.clone());
+            out.push(arn.clone());
         }
     }
-    Ok(done)
+    Ok(out)
+}
+
+/// Deregister `arns` that carry our tags; returns the ones deregistered.
+async fn deregister_ours(ctx: &Ctx, arns: &[String]) -> Result<Vec<String>, AwsError> {
+    let ours = only_ours(ctx, arns).await?;
+    for arn in &ours {
+        deregister(ctx, arn).await?;
+    }
+    Ok(ours)
 }
 
 fn left_alone(task: &Task, wanted: usize, done: usize) {
@@ -871,7 +1064,90 @@ fn left_alone(task: &Task, wanted: usize, done: usize) {
     }
 }
 
-/// Deregister ACTIVE revisions beyond the newest `keep` (module docs).
+/// How many revisions one DeleteTaskDefinitions takes.
+const DELETE_BATCH: usize = 10;
+
+/// Whether DeleteTaskDefinitions is not offered where rtech runs (a partition or an endpoint
+/// without it): deregistered revisions then stay INACTIVE, as they always did.
+fn delete_unavailable(e: &AwsError) -> bool {
+    matches!(
+        e.code.as_str(),
+        "UnknownOperationException" | "UnsupportedOperation" | "InvalidAction" | "NotImplemented"
+    )
+}
+
+/// Delete deregistered (INACTIVE) revisions, `DELETE_BATCH` per call. A revision that is gone
+/// already is not a failure; any other failure is an error when `strict` (destroy), a
+/// status line otherwise (pruning: the revisions are deregistered, which is what counts).
+async fn delete_revisions(
+    ctx: &Ctx,
+    arns: &[String],
+    strict: bool,
+    task: &Task,
+) -> Result<(), AwsError> {
+    for chunk in arns.chunks(DELETE_BATCH) {
+        let out = ctx
+            .clients
+            .ecs
+            .delete_task_definitions()
+            .set_task_definitions(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(aws("ecs:DeleteTaskDefinitions"));
+        let out = match out {
+            Ok(out) => out,
+            Err(e) if delete_unavailable(&e) => {
+                task.status(&format!(
+                    "DeleteTaskDefinitions is not available here ({}): {} revision(s) stay INACTIVE",
+                    e.code,
+                    arns.len()
+                ));
+                return Ok(());
+            }
+            Err(e) if !strict => {
+                task.status(&format!(
+                    "could not delete deregistered revisions: {e}; they stay INACTIVE"
+                ));
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        let failures: Vec<String> = out
+            .failures()
+            .iter()
+            .filter(|f| {
+                !f.reason()
+                    .unwrap_or_default()
+                    .to_lowercase()
+                    .contains("does not exist")
+            })
+            .map(|f| {
+                format!(
+                    "{}: {}",
+                    f.arn().unwrap_or_default(),
+                    f.reason().unwrap_or_default()
+                )
+            })
+            .collect();
+        if failures.is_empty() {
+            continue;
+        }
+        if strict {
+            return Err(AwsError::new(
+                "ecs:DeleteTaskDefinitions",
+                "DeleteFailed",
+                failures.join("; "),
+            ));
+        }
+        task.status(&format!(
+            "could not delete deregistered revisions ({}); they stay INACTIVE",
+            failures.join("; ")
+        ));
+    }
+    Ok(())
+}
+
+/// Deregister, then delete, ACTIVE revisions beyond the newest `keep` (module docs).
 async fn prune(ctx: &Ctx, family: &str, keep: usize, task: &Task) -> Result<(), AwsError> {
     let revs = active_revisions(ctx, family).await?;
     if revs.len() <= keep {
@@ -888,12 +1164,12 @@ async fn prune(ctx: &Ctx, family: &str, keep: usize, task: &Task) -> Result<(), 
         return Ok(());
     }
     task.status(&format!(
-        "deregistering {} revision(s) beyond the newest {keep}",
+        "deregistering and deleting {} revision(s) beyond the newest {keep}",
         old.len()
     ));
     let done = deregister_ours(ctx, &old).await?;
     left_alone(task, old.len(), done.len());
-    Ok(())
+    delete_revisions(ctx, &done, false, task).await
 }
 
 async fn deregister(ctx: &Ctx, arn: &str) -> Result<(), AwsError> {
@@ -915,8 +1191,9 @@ async fn deregister(ctx: &Ctx, arn: &str) -> Result<(), AwsError> {
 pub(super) async fn apply(ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
     match op {
         Op::Create(r) => {
-            let a = register(ctx, r, task).await?;
-            prune(ctx, r.get_str("family").unwrap_or(&r.name), keep(r), task).await?;
+            let family = r.get_str("family").unwrap_or(&r.name);
+            let a = register(ctx, r, family, task).await?;
+            prune(ctx, family, keep(r), task).await?;
             Ok(a)
         }
         Op::Update {
@@ -929,7 +1206,7 @@ pub(super) async fn apply(ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, A
                 .iter()
                 .any(|k| k != "tags" && !TAG_PROPS.iter().any(|(_, p)| p == k));
             let a = if new_revision {
-                register(ctx, desired, task).await?
+                register(ctx, desired, family, task).await?
             } else {
                 sync_tags(
                     ctx,
@@ -958,30 +1235,25 @@ pub(super) async fn apply(ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, A
                 "deregistering {} revision(s) of {family}",
                 revs.len()
             ));
-            let arns = deregister_ours(ctx, &revs).await?;
-            left_alone(task, revs.len(), arns.len());
-            // Deregistered revisions linger as INACTIVE: delete them too (ten per call).
-            for chunk in arns.chunks(10) {
-                let out = ctx
-                    .clients
-                    .ecs
-                    .delete_task_definitions()
-                    .set_task_definitions(Some(chunk.to_vec()))
-                    .send()
-                    .await
-                    .map_err(aws("ecs:DeleteTaskDefinitions"))?;
-                if let Some(f) = out.failures().first() {
-                    return Err(AwsError::new(
-                        "ecs:DeleteTaskDefinitions",
-                        "DeleteFailed",
-                        format!(
-                            "{}: {}",
-                            f.arn().unwrap_or_default(),
-                            f.reason().unwrap_or_default()
-                        ),
-                    ));
-                }
+            let done = deregister_ours(ctx, &revs).await?;
+            left_alone(task, revs.len(), done.len());
+            // Deregistered revisions linger as INACTIVE: delete them, with those of ours an
+            // interrupted destroy (or pruning before rtech deleted what it pruned) left.
+            let inactive: Vec<String> = revisions(ctx, &family, TaskDefinitionStatus::Inactive)
+                .await?
+                .into_iter()
+                .map(|(_, a)| a)
+                .collect();
+            let mut gone = done;
+            let others: Vec<String> = inactive.into_iter().filter(|a| !gone.contains(a)).collect();
+            gone.extend(only_ours(ctx, &others).await?);
+            if !gone.is_empty() {
+                task.status(&format!(
+                    "deleting {} deregistered revision(s) of {family}",
+                    gone.len()
+                ));
             }
+            delete_revisions(ctx, &gone, true, task).await?;
             Ok(Attrs::new())
         }
     }

@@ -1,6 +1,8 @@
 //! ECS: expansion, the normalisation observe does (a task definition as AWS returns it, with
 //! its defaults filled in, equals ours), late-initialised image tag and desired count through
-//! the real diff, revision pruning, the requests, and deployment failure reports.
+//! the real diff, the revision in use after a rollback, reuse of an equal revision, revision
+//! pruning, the requests (client token), the role-propagation classifier, stability and
+//! deployment failure reports.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,11 +17,13 @@ use aws_sdk_ecs::types::{
 use aws_sdk_ecs::Client;
 
 use super::service::{
-    create_request, deployment_failure, emulator_followup_request, latest_events, update_request,
+    client_token, create_request, deployment_failure, emulator_followup_request, inactive_or_gone,
+    is_stable, latest_events, update_request,
 };
 use super::taskdef::{
-    container_definition, extras, image_ref, observe_foreign_newest, observe_task_definition,
-    parse_value_from, register_request, revisions_of, split_image, to_deregister, value_from,
+    container_definition, extras, image_ref, observe_foreign_newest, observe_in_use,
+    observe_task_definition, parse_value_from, register_request, revisions_of, same_definition,
+    split_image, to_deregister, value_from, InUse,
 };
 use super::*;
 use crate::model::{tags_for, Ref};
@@ -1306,4 +1310,250 @@ fn ownership_needs_project_env_and_id() {
     assert!(!ours("rtech", "prod", &service_id(), &t), "another env");
     assert!(!ours("other", "dev", &service_id(), &t), "another project");
     assert!(!ours("rtech", "dev", &service_id(), &BTreeMap::new()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// the revision in use (a rolled-back deploy)
+
+fn td_ours(t: &BTreeMap<String, String>) -> bool {
+    ours("rtech", "dev", &task_definition_id(), t)
+}
+
+fn observed(r: InUse) -> Observed {
+    match r {
+        InUse::Observed(o) => o,
+        InUse::Theirs => panic!("no revision of ours settled"),
+    }
+}
+
+/// The circuit breaker rolled `abc123` (revision 5) back: the service runs revision 4 (v1).
+fn rolled_back() -> (TaskDefinition, TaskDefinition) {
+    (
+        aws_task_definition(5, aws_container(&format!("{REPO_URL}:abc123"))),
+        aws_task_definition(4, aws_container(&format!("{REPO_URL}:v1"))),
+    )
+}
+
+#[test]
+fn after_a_rollback_the_plan_keeps_the_image_that_runs_and_leaves_the_service() {
+    let (newest, in_use) = rolled_back();
+    let tags = td_tags(3);
+    let o = observed(observe_in_use(
+        (&newest, &tags),
+        Some((&in_use, &tags)),
+        td_ours,
+    ));
+    assert_eq!(o.physical_id, td_arn(4));
+    assert_eq!(o.attrs["arn"], td_arn(4));
+    assert_eq!(o.attrs["revision"], "4");
+    assert_eq!(o.props["image_tag"], Value::str("v1"));
+
+    // The service runs 4 (live_service): no change at all, the failing image stays out.
+    let rs = expand(&prod(None));
+    let mut live = live_prod("v1", 2);
+    live[1] = o.clone();
+    let plan = plan_of(&rs, &live);
+    assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+    // `rtech output` reports the revision in use.
+    let out = crate::commands::outputs(&live);
+    assert_eq!(out["task_definition_revision"], "4");
+    assert_eq!(out["task_definition_arn"], td_arn(4).as_str());
+
+    // Deploying abc123 again is a task definition update (apply reuses revision 5) and a
+    // service update.
+    let plan = plan_of(&expand(&prod(Some("abc123"))), &live);
+    let ids: Vec<(String, Action)> = plan
+        .changes
+        .iter()
+        .map(|c| (c.id.to_string(), c.action))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ("ecs_task_definition/app".to_string(), Action::Update),
+            ("ecs_service/app".to_string(), Action::Update)
+        ]
+    );
+
+    // Without a service (or when it runs the newest), the newest ACTIVE revision.
+    let o = observed(observe_in_use((&newest, &tags), None, td_ours));
+    assert_eq!(o.attrs["revision"], "5");
+    assert_eq!(o.props["image_tag"], Value::str("abc123"));
+}
+
+#[test]
+fn a_revision_of_theirs_newer_than_ours_in_use_or_in_use_itself_is_flagged() {
+    let (newest, in_use) = rolled_back();
+    let ours_t = td_tags(3);
+    let theirs_t = BTreeMap::new();
+    let extras = |o: &Observed| o.props["extras"].to_string();
+
+    // Theirs on top of the revision of ours that runs: compared is ours, flagged.
+    let o = observed(observe_in_use(
+        (&newest, &theirs_t),
+        Some((&in_use, &ours_t)),
+        td_ours,
+    ));
+    assert_eq!(o.attrs["revision"], "4");
+    assert!(
+        extras(&o).contains("revision 5 registered without"),
+        "{o:?}"
+    );
+
+    // Theirs runs, ours is the newest: theirs is compared and flagged, ours' attributes.
+    let o = observed(observe_in_use(
+        (&newest, &ours_t),
+        Some((&in_use, &theirs_t)),
+        td_ours,
+    ));
+    assert_eq!(o.attrs["revision"], "5");
+    assert_eq!(o.props["image_tag"], Value::str("v1"));
+    assert!(
+        extras(&o).contains("revision 4 registered without"),
+        "{o:?}"
+    );
+
+    // Neither is ours: observe looks further back.
+    assert!(matches!(
+        observe_in_use((&newest, &theirs_t), Some((&in_use, &theirs_t)), td_ours),
+        InUse::Theirs
+    ));
+    assert!(matches!(
+        observe_in_use((&newest, &theirs_t), None, td_ours),
+        InUse::Theirs
+    ));
+}
+
+#[test]
+fn a_revision_equal_to_the_desired_one_is_reused_whatever_its_tags() {
+    let rs = expand(&prod(Some("abc123")));
+    let live = live_td("v1");
+    let r = resolved(get(&rs, "ecs_task_definition/app"), Some(&live));
+    let newest = observe_task_definition(
+        &aws_task_definition(5, aws_container(&format!("{REPO_URL}:abc123"))),
+        &td_tags(3),
+    );
+    assert!(same_definition(&r, &newest));
+    // Tags and keep_revisions live in tags: they are synced, never a reason to register.
+    let other_tags = observe_task_definition(
+        &aws_task_definition(5, aws_container(&format!("{REPO_URL}:abc123"))),
+        &td_tags(7),
+    );
+    assert!(same_definition(&r, &other_tags));
+    // Another image, or anything set out of band, is not the definition wanted.
+    assert!(!same_definition(&r, &live));
+    let mut c = aws_container(&format!("{REPO_URL}:abc123"));
+    c.command = Some(vec!["node".into()]);
+    let extra = observe_task_definition(&aws_task_definition(5, c), &td_tags(3));
+    assert!(!same_definition(&r, &extra));
+    // An unresolved reference never matches.
+    let unresolved = get(&rs, "ecs_task_definition/app");
+    assert!(!same_definition(unresolved, &newest));
+}
+
+// ---------------------------------------------------------------------------------------------
+// retries, idempotency, waits
+
+#[test]
+fn only_a_role_ecs_cannot_assume_yet_is_retried() {
+    let e = |code: &str, msg: &str| AwsError::new("ecs:CreateService", code, msg);
+    assert!(role_not_ready(&e(
+        "InvalidParameterException",
+        "ECS was unable to assume the role 'arn:aws:iam::123456789012:role/rtech-dev-ecs-execution' that was provided for this task."
+    )));
+    assert!(role_not_ready(&e(
+        "InvalidParameterException",
+        "Unable to assume role and validate the specified targetGroupArn. Please verify that the ECS service role being passed has the proper permissions."
+    )));
+    assert!(role_not_ready(&e(
+        "ClientException",
+        "ECS was unable to assume the role that was provided for this task."
+    )));
+    assert!(!role_not_ready(&e(
+        "InvalidParameterException",
+        "The target group does not have an associated load balancer."
+    )));
+    assert!(!role_not_ready(&e(
+        "AccessDeniedException",
+        "unable to assume role"
+    )));
+}
+
+#[test]
+fn create_service_carries_a_stable_client_token_of_at_most_36_characters() {
+    let rs = expand(&prod(None));
+    let r = resolved(get(&rs, "ecs_service/app"), None);
+    let token = |r: &Resource| {
+        create_request(&client(), r)
+            .unwrap()
+            .as_input()
+            .get_client_token()
+            .clone()
+            .unwrap()
+    };
+    let t = token(&r);
+    assert!(t.len() <= 36, "{t}");
+    assert!(t.bytes().all(|b| (33..=126).contains(&b)), "{t}");
+    assert_eq!(
+        token(&r),
+        t,
+        "the same request, the same token (an SDK retry)"
+    );
+    let mut other = r.clone();
+    other.props.insert("desired_count".into(), Value::Int(3));
+    assert_ne!(token(&other), t, "another request, another token");
+    // Pure: another rtech run (nonce) sends another token for the same request.
+    let a = client_token("rtech-dev", "rtech-dev-app", "req", 1);
+    assert_eq!(a, client_token("rtech-dev", "rtech-dev-app", "req", 1));
+    assert_ne!(a, client_token("rtech-dev", "rtech-dev-app", "req", 2));
+    assert_ne!(a, client_token("rtech-prod", "rtech-dev-app", "req", 1));
+    assert_eq!(a.len(), 36);
+}
+
+#[test]
+fn stable_is_one_deployment_all_running_and_completed_when_reported() {
+    let want = td_arn(5);
+    let dep = |running: i32, state: Option<DeploymentRolloutState>| {
+        Deployment::builder()
+            .id("ecs-svc/1")
+            .status("PRIMARY")
+            .task_definition(&want)
+            .desired_count(2)
+            .running_count(running)
+            .set_rollout_state(state)
+            .build()
+    };
+    let svc = |running: i32, deps: Vec<Deployment>| {
+        let mut s = aws_service(2, &["subnet-aaa"], &want);
+        s.running_count = running;
+        s.deployments = Some(deps);
+        s
+    };
+    assert!(is_stable(&svc(
+        2,
+        vec![dep(2, Some(DeploymentRolloutState::Completed))]
+    )));
+    assert!(is_stable(&svc(2, vec![dep(2, None)])), "no rollout state");
+    assert!(!is_stable(&svc(
+        2,
+        vec![dep(2, Some(DeploymentRolloutState::InProgress))]
+    )));
+    assert!(!is_stable(&svc(1, vec![dep(1, None)])), "not all running");
+    assert!(
+        !is_stable(&svc(2, vec![dep(2, None), dep(0, None)])),
+        "two deployments"
+    );
+    assert!(!is_stable(&svc(2, vec![])), "no deployment");
+}
+
+#[test]
+fn a_deleted_service_is_done_when_inactive_or_gone() {
+    let mut s = aws_service(0, &["subnet-aaa"], &td_arn(4));
+    assert!(!inactive_or_gone(Some(&s)), "ACTIVE");
+    s.status = Some("DRAINING".into());
+    assert!(!inactive_or_gone(Some(&s)));
+    s.status = Some("INACTIVE".into());
+    assert!(inactive_or_gone(Some(&s)));
+    // MISSING (aged out) or no cluster: `describe` says None.
+    assert!(inactive_or_gone(None));
 }
