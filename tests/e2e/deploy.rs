@@ -3,9 +3,15 @@
 //! the same image again reuses the revision registered for it, and revisions rtech prunes or
 //! destroys are deleted, not left INACTIVE (src/reconcile/ecs/taskdef.rs). moto never rolls
 //! anything back, so the rollback is made out of band with the SDK (UpdateService to the
-//! previous revision), as the circuit breaker would.
+//! previous revision), as the circuit breaker would. An apply stopped while it waited for a
+//! rollout leaves it to the next plan, whose apply waits for it (src/reconcile/ecs/service.rs).
 
-use aws_sdk_ecs::types::TaskDefinitionStatus;
+use std::io::{BufRead, BufReader, Lines};
+use std::path::Path;
+use std::process::{Child, ChildStderr, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_ecs::types::{DeploymentCircuitBreaker, DeploymentConfiguration, TaskDefinitionStatus};
 use serde_json::Value as J;
 
 use crate::emulator::Emulator;
@@ -220,4 +226,148 @@ async fn pruned_and_destroyed_revisions_are_deleted_even_after_an_interrupted_de
         "{}",
         r.stdout
     );
+}
+
+/// The service's (desired, running) counts.
+async fn counts(ecs: &aws_sdk_ecs::Client) -> (i32, i32) {
+    let out = ecs
+        .describe_services()
+        .cluster(CLUSTER)
+        .services(APP)
+        .send()
+        .await
+        .unwrap();
+    let s = out
+        .services()
+        .iter()
+        .find(|s| s.status() == Some("ACTIVE"))
+        .expect("our service");
+    (s.desired_count(), s.running_count())
+}
+
+/// `apply` in the background with the emulator switch `quirks`, its stderr read up to the
+/// line where it starts waiting for the service to become stable; the rest is left to read.
+fn apply_until_waiting(
+    emu: &Emulator,
+    dir: &Path,
+    quirks: &str,
+) -> (Child, Lines<BufReader<ChildStderr>>) {
+    let mut child = rtech_std(emu)
+        .arg("--envs-dir")
+        .arg(dir)
+        .args(["apply", "--env", "dev", "--auto-approve"])
+        .env("RTECH_EMULATOR_QUIRKS", quirks)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = vec![];
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let waiting = line.contains(&format!("waiting for service {APP} to become stable"));
+        seen.push(line);
+        if waiting {
+            return (child, lines);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!(
+        "the apply ended before it waited for the service:\n{}",
+        seen.join("\n")
+    );
+}
+
+/// An apply stopped while it waited for the rollout (a CI timeout) leaves it unfinished: the
+/// next plan shows the rollout alone, and the next apply sends nothing to the service but
+/// waits until it is stable, then the plan is empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unfinished_rollout_is_planned_and_the_next_apply_waits_for_it() {
+    let emu = Emulator::start();
+    let ecs = ecs(&emu).await;
+    let dir = spec_dir("dev", APP_SPEC);
+    apply_in(&emu, dir.path(), "dev", &[]);
+    // The service again, created without the emulator switch, whose follow-up would run its
+    // tasks (module docs): its rollout stays IN_PROGRESS, and the apply is killed while it
+    // waits.
+    ecs.delete_service()
+        .cluster(CLUSTER)
+        .service(APP)
+        .force(true)
+        .send()
+        .await
+        .unwrap();
+    let (mut child, _) = apply_until_waiting(&emu, dir.path(), "0");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // What the emulator's CreateService drops, as the switch's follow-up sends it, but without
+    // a desired count: the tasks still do not run.
+    ecs.update_service()
+        .cluster(CLUSTER)
+        .service(APP)
+        .health_check_grace_period_seconds(60)
+        .deployment_configuration(
+            DeploymentConfiguration::builder()
+                .deployment_circuit_breaker(
+                    DeploymentCircuitBreaker::builder()
+                        .enable(true)
+                        .rollback(true)
+                        .build(),
+                )
+                .minimum_healthy_percent(100)
+                .maximum_percent(200)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(counts(&ecs).await, (1, 0));
+
+    let p = plan_json_in(&emu, dir.path(), "dev", &[]);
+    assert_eq!(
+        changes(&p),
+        [("ecs_service/app".to_string(), "update".to_string())],
+        "{p:#}"
+    );
+    assert_eq!(
+        change_of(&p, "ecs_service/app").unwrap()["fields"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "{p:#}"
+    );
+    let f = field(&p, "ecs_service/app", "rollout");
+    assert_eq!(
+        (f["before"].as_str(), f["after"].as_str()),
+        (Some("IN_PROGRESS"), Some("COMPLETED"))
+    );
+
+    // The next apply waits for the rollout and sends nothing: the emulator's UpdateService
+    // would have set the running count to the desired count.
+    let (mut child, rest) = apply_until_waiting(&emu, dir.path(), "1");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(child.try_wait().unwrap().is_none(), "the apply waits");
+    assert_eq!(counts(&ecs).await, (1, 0), "no UpdateService sent");
+    // The tasks start (out of band, as ECS would): the wait ends at the waiter's next poll.
+    let started = Instant::now();
+    ecs.update_service()
+        .cluster(CLUSTER)
+        .service(APP)
+        .desired_count(1)
+        .send()
+        .await
+        .unwrap();
+    let rest: Vec<String> = rest.map(|l| l.unwrap()).collect();
+    let status = child.wait().unwrap();
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    assert!(status.success(), "{stdout}\n{}", rest.join("\n"));
+    assert!(stdout.contains("1 changed"), "{stdout}");
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "ended by the wait, not by the 120 s limit"
+    );
+    assert_no_changes(&plan_json_in(&emu, dir.path(), "dev", &[]));
 }

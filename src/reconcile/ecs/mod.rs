@@ -27,7 +27,14 @@
 //!   type force a replacement. After a change apply waits for the service to become stable
 //!   (the SDK's services-stable waiter, bounded by `stable_timeout_seconds`, beside a 20 s
 //!   watch that ends the wait as soon as one deployment runs all its tasks, COMPLETED, or
-//!   fails it early) and reports a failed deployment with the service's latest events. A
+//!   fails it early; when the waiter ends first, until the rollout is no longer IN_PROGRESS)
+//!   and reports a failed deployment with the service's latest events. The PRIMARY
+//!   deployment's rollout state is the observed property `rollout` (`COMPLETED` /
+//!   `IN_PROGRESS` / `FAILED`, COMPLETED when ECS reports none), and the service wants
+//!   `COMPLETED`: a rollout an interrupted or timed-out apply left unfinished is an update of
+//!   `rollout` alone in the next plan, whose apply sends no UpdateService and only waits the
+//!   same way (a FAILED one fails it with the report; rtech starts no deployment by itself).
+//!   A saved plan made during a rollout is stale once it has ended. A
 //!   delete waits until the service is INACTIVE or gone (MISSING) by polling DescribeServices:
 //!   the SDK's services-inactive waiter fails on MISSING. With `[app.scaling]` the desired
 //!   count is the scaler's inside `[min, max]` (`Resource::late_clamped`).
@@ -65,6 +72,13 @@
 //! untouched by UpdateService), so the failed-deployment report and the watch's stability
 //! test are unit-tested, and tests/e2e/deploy.rs makes its rollback with UpdateService; the
 //! timeout report is tested against the emulator without the switch (tests/e2e/ecs.rs).
+//! With the switch, an IN_PROGRESS rollout of a service that is otherwise stable (one
+//! deployment, `runningCount == desiredCount`) reads COMPLETED (`service::rollout_state`), in
+//! the plan and in the wait; a service whose tasks never ran (created without the switch, or
+//! an apply killed between CreateService and the follow-up) stays IN_PROGRESS, so its plan
+//! shows the rollout and its apply waits until the stable timeout (tests/e2e/deploy.rs starts
+//! the tasks out of band during that wait). Without the switch the plan shows the rollout of
+//! every service on the emulator for ever.
 //! moto implements DeleteTaskDefinitions (no quirk needed) but ignores CreateService's client
 //! token, and numbers a new revision from the highest one it still holds, so after every
 //! revision of a family was deleted it starts at 1 again (AWS keeps counting).
@@ -383,7 +397,13 @@ impl Reconciler for Ecs {
         out.extend(td);
         if let Some(s) = s {
             if s_ours {
-                out.push(observe_service(&s, &s_tags, &subnet_rids, want_service));
+                out.push(observe_service(
+                    &s,
+                    &s_tags,
+                    &subnet_rids,
+                    want_service,
+                    ctx.clients.emulator_quirks,
+                ));
             } else {
                 out.push(foreign(service_id(), s.service_arn().unwrap_or(&app)));
             }

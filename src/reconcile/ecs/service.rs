@@ -4,8 +4,21 @@
 //! rtech run), so the SDK's retry of a create that timed out but succeeded is idempotent,
 //! while a later run that creates the service again after a delete sends another token.
 //! The wait after a change ends on the services-stable waiter or, sooner, on the 20 s watch
-//! beside it (`is_stable`, or a failed / rolled-back deployment). A deleted service is waited
-//! for until it is INACTIVE or MISSING (`wait_inactive`).
+//! beside it (`is_stable`, or a failed / rolled-back deployment). The waiter looks at counts
+//! only, so when it ends first the wait goes on until the PRIMARY deployment's rollout is no
+//! longer IN_PROGRESS (`rollout_state`), still within the same time limit: apply → plan stays
+//! empty. A deleted service is waited for until it is INACTIVE or MISSING (`wait_inactive`).
+//!
+//! The rollout is a property: observe reports the PRIMARY deployment's `rolloutState` as
+//! `rollout` (`COMPLETED`, `IN_PROGRESS`, `FAILED`; none reported reads COMPLETED), and the
+//! desired service wants `COMPLETED`. A rollout left unfinished (an apply interrupted or timed
+//! out while it waited) is therefore an update of `rollout` alone in the next plan, whose apply
+//! sends nothing and waits the same way (`wait_rollout`); a FAILED rollout fails that apply
+//! with the deployment and the service's events — rtech does not start another deployment by
+//! itself. On a create the field is part of the create, whose wait covers it anyway. There is
+//! no `settle` for the service: the engine settles a reference only when its attribute is
+//! missing, and the service's (`arn`, `name`) are known whatever its rollout; a dependant (the
+//! scalable target) runs after the service's `rollout` update in the same plan.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -40,6 +53,11 @@ const DEFAULT_STABLE_TIMEOUT: u64 = 900;
 const WATCH_EVERY: Duration = Duration::from_secs(20);
 /// Events shown with a failed deployment.
 const EVENTS_SHOWN: usize = 5;
+
+/// The `rollout` property's values (the PRIMARY deployment's `rolloutState`).
+pub const ROLLOUT_COMPLETED: &str = "COMPLETED";
+pub const ROLLOUT_IN_PROGRESS: &str = "IN_PROGRESS";
+pub const ROLLOUT_FAILED: &str = "FAILED";
 
 fn map(pairs: impl IntoIterator<Item = (&'static str, Value)>) -> Value {
     Value::Map(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
@@ -99,6 +117,8 @@ pub(super) fn expand(spec: &Spec, app: &App) -> Resource {
             "stable_timeout_seconds",
             Value::Int(app.stable_timeout_seconds),
         )
+        // An unfinished rollout of a live service is an update (module docs).
+        .prop("rollout", Value::str(ROLLOUT_COMPLETED))
         .prop("tags", Value::string_map(&tags));
     // The tasks read MONGODB_URI from the secret: it must hold the URI before they start.
     if spec.docdb.is_some() {
@@ -152,13 +172,35 @@ fn ref_order(desired: Option<&Resource>, key: &str) -> Vec<ResourceId> {
     }
 }
 
+/// The PRIMARY deployment's rollout state, as the `rollout` property shows it (pure):
+/// `COMPLETED` when ECS reports none (or no deployment at all). With the emulator switch
+/// (`quirks`), an IN_PROGRESS rollout of a service that is otherwise stable (one deployment,
+/// as many tasks running as desired) reads COMPLETED: moto never completes a rollout.
+pub fn rollout_state(s: &Service, quirks: bool) -> String {
+    let primary = s
+        .deployments()
+        .iter()
+        .find(|d| d.status() == Some("PRIMARY"));
+    match primary.and_then(|d| d.rollout_state()) {
+        None | Some(DeploymentRolloutState::Completed) => ROLLOUT_COMPLETED.to_string(),
+        Some(DeploymentRolloutState::InProgress)
+            if quirks && s.deployments().len() == 1 && s.running_count() == s.desired_count() =>
+        {
+            ROLLOUT_COMPLETED.to_string()
+        }
+        Some(r) => r.as_str().to_string(),
+    }
+}
+
 /// A live service → `Observed` (pure). `subnet_rids` maps its subnet ids to our subnets'
-/// rtech ids, so the list follows the spec's order (AWS does not promise one).
+/// rtech ids, so the list follows the spec's order (AWS does not promise one). `quirks`: the
+/// emulator switch (`rollout_state`).
 pub fn observe_service(
     s: &Service,
     tags: &BTreeMap<String, String>,
     subnet_rids: &BTreeMap<String, ResourceId>,
     desired: Option<&Resource>,
+    quirks: bool,
 ) -> Observed {
     let mut o = Observed::new(service_id(), s.service_arn().unwrap_or_default());
     o.attrs = attrs(s);
@@ -286,6 +328,7 @@ pub fn observe_service(
             .map(Value::Int)
             .unwrap_or(Value::Null),
     );
+    set(&mut o, "rollout", Value::str(rollout_state(s, quirks)));
     set(&mut o, "tags", visible_tags(tags));
 
     // Deleted before its cluster, task definition, target group and network.
@@ -297,11 +340,14 @@ pub fn observe_service(
 }
 
 /// The first deployment problem worth failing on: a FAILED rollout of the task definition
-/// rtech asked for, or a rollback (the service runs another task definition again).
+/// rtech asked for or of the PRIMARY deployment (the circuit breaker without rollback), or a
+/// rollback (the service runs another task definition again).
 pub fn deployment_failure(s: &Service, want_td: &str) -> Option<String> {
     if let Some(d) = s.deployments().iter().find(|d| {
         d.rollout_state() == Some(&DeploymentRolloutState::Failed)
-            && (want_td.is_empty() || d.task_definition() == Some(want_td))
+            && (want_td.is_empty()
+                || d.task_definition() == Some(want_td)
+                || d.status() == Some("PRIMARY"))
     }) {
         return Some(format!(
             "the deployment {} of {} failed: {}",
@@ -692,7 +738,9 @@ fn timeout(v: Option<i64>) -> Duration {
 
 /// Wait until the service is stable (the SDK's services-stable waiter, bounded), watching the
 /// rollout meanwhile: progress on the task, and an early failure when the deployment fails
-/// or is rolled back. Then make sure it runs `want_td`.
+/// or is rolled back. The waiter looks at counts only: when it ends while the rollout is still
+/// IN_PROGRESS, the watch goes on within what is left of `limit`. Then make sure it runs
+/// `want_td`.
 async fn wait_stable(
     ctx: &Ctx,
     cluster: &str,
@@ -701,6 +749,7 @@ async fn wait_stable(
     limit: Duration,
     task: &Task,
 ) -> Result<Service, AwsError> {
+    let start = Instant::now();
     task.status(&format!(
         "waiting for service {name} to become stable (up to {} s)",
         limit.as_secs()
@@ -730,9 +779,35 @@ async fn wait_stable(
             }
         }
     };
-    let waited_out = tokio::select! {
-        r = waiter => r.map(|_| ()).map_err(waited("ecs:DescribeServices", format!("service {name} to become stable"))),
-        r = watch => r,
+    let mut watch = std::pin::pin!(watch);
+    let waiter_done = tokio::select! {
+        r = waiter => r.map(|_| true).map_err(waited("ecs:DescribeServices", format!("service {name} to become stable"))),
+        r = &mut watch => r.map(|()| false),
+    };
+    let waited_out = match waiter_done {
+        Ok(true) => {
+            let rolling = describe(ctx, cluster, name)
+                .await?
+                .is_some_and(|s| rollout_state(&s, quirks(ctx)) == ROLLOUT_IN_PROGRESS);
+            if rolling {
+                task.status(&format!(
+                    "service {name} runs its tasks; waiting for its rollout to complete"
+                ));
+                match tokio::time::timeout(limit.saturating_sub(start.elapsed()), &mut watch).await
+                {
+                    Ok(r) => r,
+                    Err(_) => Err(AwsError::new(
+                        "ecs:DescribeServices",
+                        "WaiterFailed",
+                        format!("the rollout of service {name} is still {ROLLOUT_IN_PROGRESS}"),
+                    )),
+                }
+            } else {
+                Ok(())
+            }
+        }
+        Ok(false) => Ok(()),
+        Err(e) => Err(e),
     };
     let s = describe(ctx, cluster, name).await?;
     match (waited_out, s) {
@@ -761,6 +836,64 @@ async fn wait_stable(
             ))
         }
         (Err(e), None) => Err(e),
+    }
+}
+
+/// What to do about the rollout of a live service before (or instead of) waiting for it (pure).
+#[derive(Debug, PartialEq, Eq)]
+pub enum RolloutCheck {
+    /// COMPLETED (by now): nothing to wait for.
+    Done,
+    /// FAILED: the apply fails with this reason (no new deployment is started).
+    Failed(String),
+    /// Still rolling out: wait for it.
+    Wait,
+}
+
+pub fn rollout_check(s: &Service, want_td: &str, quirks: bool) -> RolloutCheck {
+    match rollout_state(s, quirks).as_str() {
+        ROLLOUT_COMPLETED => RolloutCheck::Done,
+        ROLLOUT_FAILED => RolloutCheck::Failed(
+            deployment_failure(s, want_td)
+                .unwrap_or_else(|| "its PRIMARY deployment failed".to_string())
+                + " (rtech starts no new deployment by itself: fix the cause, then deploy again, e.g. with a new --image-tag)",
+        ),
+        _ => RolloutCheck::Wait,
+    }
+}
+
+/// The unfinished rollout of a live service (a `rollout`-only update): fail on a FAILED one,
+/// else wait for it as after a change (`wait_stable`), sending nothing.
+async fn wait_rollout(
+    ctx: &Ctx,
+    cluster: &str,
+    name: &str,
+    want_td: &str,
+    limit: Duration,
+    task: &Task,
+) -> Result<(), AwsError> {
+    let s = describe(ctx, cluster, name)
+        .await?
+        .filter(|s| s.status() == Some("ACTIVE"))
+        .ok_or_else(|| {
+            AwsError::new(
+                "ecs:DescribeServices",
+                "ServiceNotFoundException",
+                format!("service {name} is gone: run plan again"),
+            )
+        })?;
+    match rollout_check(&s, want_td, quirks(ctx)) {
+        RolloutCheck::Done => Ok(()),
+        RolloutCheck::Failed(why) => Err(deployment_error(name, &why, &s)),
+        RolloutCheck::Wait => {
+            task.status(&format!(
+                "the rollout of service {name} is unfinished ({})",
+                rollout_summary(&s)
+            ));
+            wait_stable(ctx, cluster, name, want_td, limit, task)
+                .await
+                .map(|_| ())
+        }
     }
 }
 
@@ -824,6 +957,17 @@ pub(super) async fn apply(ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, A
                 })
                 .await?;
                 wait_stable(
+                    ctx,
+                    &cluster,
+                    &desired.name,
+                    desired.get_str("task_definition").unwrap_or_default(),
+                    timeout(int(desired, "stable_timeout_seconds")),
+                    task,
+                )
+                .await?;
+            } else if changed.contains("rollout") {
+                // Only the rollout differs: nothing to send, the unfinished rollout to wait for.
+                wait_rollout(
                     ctx,
                     &cluster,
                     &desired.name,

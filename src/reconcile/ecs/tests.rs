@@ -18,7 +18,7 @@ use aws_sdk_ecs::Client;
 
 use super::service::{
     client_token, create_request, deployment_failure, emulator_followup_request, inactive_or_gone,
-    is_stable, latest_events, update_request,
+    is_stable, latest_events, rollout_check, rollout_state, update_request, RolloutCheck,
 };
 use super::taskdef::{
     container_definition, extras, image_ref, observe_foreign_newest, observe_in_use,
@@ -475,6 +475,7 @@ fn live_service(desired_count: i32, desired: &Resource) -> Observed {
         ),
         &subnet_rids(),
         Some(desired),
+        false,
     )
 }
 
@@ -620,6 +621,7 @@ fn the_service_runs_in_the_private_subnets_behind_the_blue_target_group() {
     assert_eq!(s.props["minimum_healthy_percent"], Value::Int(100));
     assert_eq!(s.props["maximum_percent"], Value::Int(200));
     assert_eq!(s.props["stable_timeout_seconds"], Value::Int(600));
+    assert_eq!(s.get_str("rollout"), Some("COMPLETED"));
     assert!(s
         .deps
         .contains(&ResourceId::new("secret_connection", "docdb")));
@@ -712,6 +714,7 @@ fn a_dev_task_definition_without_health_check_or_secrets_equals_ours() {
             ),
             &subnet_rids(),
             Some(s),
+            false,
         ),
     ];
     let mut w = world();
@@ -870,6 +873,7 @@ fn subnets_follow_the_specs_order_whatever_aws_lists() {
         &BTreeMap::new(),
         &subnet_rids(),
         Some(get(&rs, "ecs_service/app")),
+        false,
     );
     assert_eq!(
         o.props["subnets"],
@@ -1556,4 +1560,185 @@ fn a_deleted_service_is_done_when_inactive_or_gone() {
     assert!(inactive_or_gone(Some(&s)));
     // MISSING (aged out) or no cluster: `describe` says None.
     assert!(inactive_or_gone(None));
+}
+
+// ---------------------------------------------------------------------------------------------
+// an unfinished rollout
+
+/// A deployment as DescribeServices lists it, with all of its tasks running.
+fn rollout_dep(id: &str, status: &str, state: Option<DeploymentRolloutState>) -> Deployment {
+    Deployment::builder()
+        .id(id)
+        .status(status)
+        .task_definition(td_arn(4))
+        .desired_count(2)
+        .running_count(2)
+        .set_rollout_state(state)
+        .build()
+}
+
+fn service_with(deployments: Vec<Deployment>) -> Service {
+    let mut s = aws_service(2, &["subnet-bbb", "subnet-aaa"], &td_arn(4));
+    s.deployments = Some(deployments);
+    s
+}
+
+fn observed_with(deployments: Vec<Deployment>, quirks: bool) -> Observed {
+    let rs = expand(&prod(None));
+    observe_service(
+        &service_with(deployments),
+        &tags_with(
+            &service_id(),
+            "rtech-dev-app",
+            &[(TAG_STABLE_TIMEOUT, "600")],
+        ),
+        &subnet_rids(),
+        Some(get(&rs, "ecs_service/app")),
+        quirks,
+    )
+}
+
+#[test]
+fn an_unfinished_rollout_is_an_update_of_the_rollout_alone() {
+    let rs = expand(&prod(None));
+    for state in [
+        DeploymentRolloutState::InProgress,
+        DeploymentRolloutState::Failed,
+    ] {
+        let mut live = live_prod("v1", 2);
+        live[2] = observed_with(
+            vec![rollout_dep("ecs-svc/1", "PRIMARY", Some(state.clone()))],
+            false,
+        );
+        let plan = plan_of(&rs, &live);
+        assert_eq!(plan.changes.len(), 1, "{:#?}", plan.changes);
+        let c = change(&plan, "ecs_service/app").unwrap();
+        assert_eq!(c.action, Action::Update);
+        assert_eq!(c.fields.len(), 1, "{:#?}", c.fields);
+        assert_eq!(c.fields[0].path, "rollout");
+        assert_eq!(c.fields[0].before, Some(Value::str(state.as_str())));
+        assert_eq!(c.fields[0].after, Some(Value::str("COMPLETED")));
+    }
+    // COMPLETED, or no rollout state reported: nothing to do.
+    for state in [Some(DeploymentRolloutState::Completed), None] {
+        let mut live = live_prod("v1", 2);
+        live[2] = observed_with(vec![rollout_dep("ecs-svc/1", "PRIMARY", state)], false);
+        let plan = plan_of(&rs, &live);
+        assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+    }
+}
+
+#[test]
+fn the_rollout_is_the_primary_deployments() {
+    // A failed deployment the circuit breaker is rolling back (ACTIVE, FAILED) beside the
+    // rollback (PRIMARY): the rollout is the rollback's.
+    let s = service_with(vec![
+        rollout_dep(
+            "ecs-svc/2",
+            "PRIMARY",
+            Some(DeploymentRolloutState::InProgress),
+        ),
+        rollout_dep("ecs-svc/1", "ACTIVE", Some(DeploymentRolloutState::Failed)),
+    ]);
+    assert_eq!(rollout_state(&s, false), "IN_PROGRESS");
+    assert_eq!(rollout_state(&s, true), "IN_PROGRESS", "two deployments");
+    assert_eq!(rollout_state(&service_with(vec![]), false), "COMPLETED");
+    let failed = service_with(vec![rollout_dep(
+        "ecs-svc/1",
+        "PRIMARY",
+        Some(DeploymentRolloutState::Failed),
+    )]);
+    assert_eq!(rollout_state(&failed, false), "FAILED");
+    assert_eq!(
+        rollout_state(&failed, true),
+        "FAILED",
+        "quirks never hide a failure"
+    );
+}
+
+#[test]
+fn with_the_emulator_switch_a_stable_service_in_progress_reads_completed() {
+    // moto: one deployment IN_PROGRESS for ever, its own running count 0, the service's
+    // running count the desired count it was last sent.
+    let mut moto = rollout_dep(
+        "ecs-svc/1",
+        "PRIMARY",
+        Some(DeploymentRolloutState::InProgress),
+    );
+    moto.running_count = 0;
+    let s = service_with(vec![moto.clone()]);
+    assert_eq!(rollout_state(&s, true), "COMPLETED");
+    assert_eq!(
+        rollout_state(&s, false),
+        "IN_PROGRESS",
+        "never without the switch"
+    );
+    assert_eq!(
+        observed_with(vec![moto.clone()], true).props["rollout"],
+        Value::str("COMPLETED")
+    );
+    // Tasks not running (created without the switch's follow-up): still in progress.
+    let mut idle = service_with(vec![moto]);
+    idle.running_count = 0;
+    assert_eq!(rollout_state(&idle, true), "IN_PROGRESS");
+}
+
+#[test]
+fn a_rollout_only_update_sends_nothing_and_waits_or_fails() {
+    let rs = expand(&prod(None));
+    let desired = get(&rs, "ecs_service/app");
+    let prior = observed_with(
+        vec![rollout_dep(
+            "ecs-svc/1",
+            "PRIMARY",
+            Some(DeploymentRolloutState::InProgress),
+        )],
+        false,
+    );
+    let r = resolved(desired, Some(&prior));
+    for quirks in [false, true] {
+        assert!(
+            update_request(&client(), &r, &prior, &set(&["rollout"]), quirks)
+                .unwrap()
+                .is_none(),
+            "no UpdateService (quirks {quirks})"
+        );
+        assert!(
+            update_request(&client(), &r, &prior, &set(&["rollout", "tags"]), quirks)
+                .unwrap()
+                .is_none()
+        );
+    }
+    let want = td_arn(4);
+    let in_progress = service_with(vec![rollout_dep(
+        "ecs-svc/1",
+        "PRIMARY",
+        Some(DeploymentRolloutState::InProgress),
+    )]);
+    assert_eq!(
+        rollout_check(&in_progress, &want, false),
+        RolloutCheck::Wait
+    );
+    // Completed since the plan: nothing to wait for.
+    let done = service_with(vec![rollout_dep(
+        "ecs-svc/1",
+        "PRIMARY",
+        Some(DeploymentRolloutState::Completed),
+    )]);
+    assert_eq!(rollout_check(&done, &want, false), RolloutCheck::Done);
+    // FAILED (the circuit breaker without rollback): the apply fails, naming the deployment.
+    let mut failed = rollout_dep("ecs-svc/1", "PRIMARY", Some(DeploymentRolloutState::Failed));
+    failed.rollout_state_reason =
+        Some("ECS deployment circuit breaker: tasks failed to start.".into());
+    let s = service_with(vec![failed]);
+    match rollout_check(&s, &want, false) {
+        RolloutCheck::Failed(why) => {
+            assert!(why.contains("ecs-svc/1"), "{why}");
+            assert!(why.contains("circuit breaker"), "{why}");
+            assert!(why.contains("no new deployment"), "{why}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A FAILED PRIMARY deployment fails a wait whatever task definition it runs.
+    assert!(deployment_failure(&s, &td_arn(9)).is_some());
 }
