@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod data;
+pub mod edge;
 pub mod network;
 pub mod windows;
 
@@ -115,6 +116,7 @@ pub struct RawSpec {
     pub secrets: Option<Spanned<data::RawSecrets>>,
     pub ecr: Option<Spanned<app::RawEcr>>,
     pub app: Option<Spanned<app::RawApp>>,
+    pub edge: Option<Spanned<edge::RawEdge>>,
 }
 
 /// A validated env spec: what `expand` reads.
@@ -135,6 +137,9 @@ pub struct Spec {
     pub ecr: Option<app::Ecr>,
     /// The ECS Fargate service, when the spec has an `[app]` section.
     pub app: Option<app::App>,
+    /// The public edge (domain, certificate, ALB, records, CloudFront), when the spec has an
+    /// `[edge]` section.
+    pub edge: Option<edge::Edge>,
     /// `--image-tag` (CI passes the commit SHA). Without it the deployed image is kept
     /// (late-initialised from live state), or `app.image_tag` on first create.
     pub image_tag: Option<String>,
@@ -278,6 +283,10 @@ fn validate(src: &Source, raw: RawSpec, expected_env: &str) -> Result<Spec, Vec<
         let port = network.as_ref().map(|n| n.app_port);
         app::validate_app(&mut errs, a, raw.ecr.is_some(), port)
     });
+    let edge = raw
+        .edge
+        .as_ref()
+        .map(|e| edge::validate_edge(&mut errs, e, raw.app.is_some()));
     if !errs.list.is_empty() {
         errs.list.sort_by_key(|e| (e.line, e.col));
         return Err(errs.list);
@@ -293,6 +302,7 @@ fn validate(src: &Source, raw: RawSpec, expected_env: &str) -> Result<Spec, Vec<
         secrets,
         ecr,
         app,
+        edge,
         image_tag: None,
         file: src.file.to_string(),
     })

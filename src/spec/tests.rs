@@ -761,3 +761,192 @@ fn app_port_follows_network_app_port() {
     assert_eq!((e.line, e.col, e.path.as_str()), (10, 8, "app.port"));
     assert!(e.message.contains("network.app_port (8080)"), "{e}");
 }
+
+// --- [edge] ------------------------------------------------------------------------------------
+
+/// BASE with `[ecr]`, `[app]` and `[edge]`; `edge` starts on line 10.
+fn with_edge(edge: &str) -> String {
+    format!("{BASE}[ecr]\n[app]\n[edge]\n{edge}\n")
+}
+
+#[test]
+fn edge_defaults_follow_the_seed() {
+    use super::edge::{RecordStyle, Ttl, ZoneMode};
+    let s = ok(&with_edge("[edge.cloudfront]"));
+    let e = s.edge.expect("edge");
+    assert_eq!(e.domain, "rtech.example.com");
+    assert_eq!(e.zone, "rtech.example.com");
+    assert_eq!(e.hosted_zone, ZoneMode::Existing);
+    assert_eq!((e.www, e.api), (RecordStyle::Cname, RecordStyle::Cname));
+    assert_eq!(e.ssl_policy, "ELBSecurityPolicy-TLS13-1-2-2021-06");
+    assert_eq!(e.weights, BTreeMap::from([("blue".to_string(), 100)]));
+    assert_eq!(e.alb.idle_timeout_seconds, 60);
+    assert!(e.alb.http2 && e.alb.drop_invalid_header_fields);
+    assert!(!e.alb.deletion_protection && !e.alb.access_logs);
+    let cf = e.cloudfront.expect("cloudfront");
+    assert_eq!(cf.price_class, "PriceClass_100");
+    assert!(!cf.logging);
+    assert_eq!(
+        cf.default_behavior,
+        Ttl {
+            min: 0,
+            default: 3600,
+            max: 86400
+        }
+    );
+    assert_eq!(
+        cf.api_behavior,
+        Ttl {
+            min: 0,
+            default: 0,
+            max: 0
+        }
+    );
+    assert_eq!(ok(&with_edge("")).edge.unwrap().cloudfront, None);
+    assert_eq!(ok(BASE).edge, None);
+}
+
+#[test]
+fn edge_explicit_values_are_kept() {
+    use super::edge::{RecordStyle, ZoneMode};
+    let s = ok(&with_edge(
+        "domain = \"shop.example.org\"\nzone = \"example.org\"\nhosted_zone = \"create\"\nwww = \"alias\"\napi = \"none\"\nssl_policy = \"ELBSecurityPolicy-TLS-1-2-2017-01\"\n[edge.alb]\nidle_timeout_seconds = 120\nhttp2 = false\ndeletion_protection = true\naccess_logs = true\n[edge.cloudfront]\nprice_class = \"PriceClass_All\"\nlogging = true\n[edge.cloudfront.api_behavior]\nmax_ttl = 10\n",
+    ));
+    let e = s.edge.unwrap();
+    assert_eq!(
+        (e.domain.as_str(), e.zone.as_str()),
+        ("shop.example.org", "example.org")
+    );
+    assert_eq!(e.hosted_zone, ZoneMode::Create);
+    assert_eq!((e.www, e.api), (RecordStyle::Alias, RecordStyle::None));
+    assert_eq!(e.ssl_policy, "ELBSecurityPolicy-TLS-1-2-2017-01");
+    assert_eq!(e.alb.idle_timeout_seconds, 120);
+    assert!(!e.alb.http2 && e.alb.deletion_protection && e.alb.access_logs);
+    let cf = e.cloudfront.unwrap();
+    assert_eq!(cf.price_class, "PriceClass_All");
+    assert!(cf.logging);
+    assert_eq!(
+        (
+            cf.api_behavior.min,
+            cf.api_behavior.default,
+            cf.api_behavior.max
+        ),
+        (0, 0, 10)
+    );
+}
+
+#[test]
+fn edge_invalid_domain_name_is_located() {
+    let e = one_err(&with_edge("domain = \"rtech..example.com\""));
+    assert_at(&e, 10, 10, "edge.domain");
+    assert!(e.message.contains("empty label"), "{e}");
+    let e = one_err(&with_edge("domain = \"rtech_app.example.com\""));
+    assert_at(&e, 10, 10, "edge.domain");
+    let e = one_err(&with_edge("domain = \"localhost\""));
+    assert_at(&e, 10, 10, "edge.domain");
+    assert_eq!(
+        e.to_string(),
+        "envs/dev.toml:10:10: edge.domain: \"localhost\" is not a domain name: it needs at least two labels (e.g. rtech.example.com)"
+    );
+}
+
+#[test]
+fn edge_zone_must_hold_the_domain() {
+    let e = one_err(&with_edge(
+        "domain = \"rtech.example.com\"\nzone = \"example.org\"",
+    ));
+    assert_at(&e, 11, 8, "edge.zone");
+    assert!(e.message.contains("does not hold the domain"), "{e}");
+    // A suffix that is not a parent label is no parent either.
+    let e = one_err(&with_edge(
+        "domain = \"rtech.example.com\"\nzone = \"ample.com\"",
+    ));
+    assert_at(&e, 11, 8, "edge.zone");
+}
+
+#[test]
+fn edge_ttls_out_of_order_are_located() {
+    let e = one_err(&with_edge(
+        "[edge.cloudfront]\n[edge.cloudfront.default_behavior]\nmin_ttl = 0\ndefault_ttl = 90000\nmax_ttl = 86400",
+    ));
+    assert_at(&e, 13, 15, "edge.cloudfront.default_behavior.default_ttl");
+    assert!(
+        e.message
+            .contains("default_ttl (90000) is greater than max_ttl (86400)"),
+        "{e}"
+    );
+    // Only max given, below the default default (3600): located at max_ttl.
+    let e = one_err(&with_edge(
+        "[edge.cloudfront]\n[edge.cloudfront.default_behavior]\nmax_ttl = 60",
+    ));
+    assert_at(&e, 12, 11, "edge.cloudfront.default_behavior.max_ttl");
+    // The /api/* behaviour: min above default.
+    let e = one_err(&with_edge(
+        "[edge.cloudfront]\n[edge.cloudfront.api_behavior]\nmin_ttl = 5",
+    ));
+    assert_at(&e, 12, 11, "edge.cloudfront.api_behavior.min_ttl");
+    assert!(
+        e.message.contains("min_ttl <= default_ttl <= max_ttl"),
+        "{e}"
+    );
+    let e = one_err(&with_edge(
+        "[edge.cloudfront]\n[edge.cloudfront.api_behavior]\nmax_ttl = -1",
+    ));
+    assert_at(&e, 12, 11, "edge.cloudfront.api_behavior.max_ttl");
+    assert!(e.message.contains("out of range"), "{e}");
+}
+
+#[test]
+fn edge_unknown_or_too_old_ssl_policy_is_located() {
+    let e = one_err(&with_edge("ssl_policy = \"ELBSecurityPolicy-TLS13-9-9\""));
+    assert_at(&e, 10, 14, "edge.ssl_policy");
+    assert!(e.message.contains("is not an ELB security policy"), "{e}");
+    let e = one_err(&with_edge("ssl_policy = \"ELBSecurityPolicy-2016-08\""));
+    assert_at(&e, 10, 14, "edge.ssl_policy");
+    assert!(e.message.contains("accepts TLS 1.0"), "{e}");
+    assert!(
+        e.message.contains("ELBSecurityPolicy-TLS-1-2-2017-01"),
+        "{e}"
+    );
+    let e = one_err(&with_edge(
+        "ssl_policy = \"ELBSecurityPolicy-TLS-1-1-2017-01\"",
+    ));
+    assert!(e.message.contains("accepts TLS 1.1"), "{e}");
+}
+
+#[test]
+fn edge_weights_must_sum_to_100() {
+    let e = one_err(&with_edge("[edge.weights]\nblue = 90"));
+    assert_at(&e, 10, 1, "edge.weights");
+    assert!(
+        e.message
+            .contains("the weights sum to 90 (blue = 90), not 100"),
+        "{e}"
+    );
+    let e = one_err(&with_edge("[edge.weights]\nblue = 100\ngreen = 0"));
+    assert_at(&e, 12, 9, "edge.weights.green");
+    assert!(e.message.contains("not a target group colour"), "{e}");
+    let e = one_err(&with_edge("[edge.weights]\nblue = 101"));
+    assert_at(&e, 11, 8, "edge.weights.blue");
+    assert!(ok(&with_edge("[edge.weights]\nblue = 100")).edge.is_some());
+}
+
+#[test]
+fn edge_bad_enums_and_ranges_and_missing_app() {
+    let e = one_err(&with_edge("hosted_zone = \"import\""));
+    assert_at(&e, 10, 15, "edge.hosted_zone");
+    assert!(e.message.contains("`existing` or `create`"), "{e}");
+    let e = one_err(&with_edge("www = \"a\""));
+    assert!(e.message.contains("`cname`, `alias`, `none`"), "{e}");
+    let e = one_err(&with_edge("[edge.alb]\nidle_timeout_seconds = 0"));
+    assert_at(&e, 11, 24, "edge.alb.idle_timeout_seconds");
+    let e = one_err(&with_edge(
+        "[edge.cloudfront]\nprice_class = \"PriceClass_50\"",
+    ));
+    assert_at(&e, 11, 15, "edge.cloudfront.price_class");
+    let e = one_err(&with_edge("[edge.alb]\nhttp3 = true"));
+    assert_at(&e, 11, 1, "edge.alb.http3");
+    let e = one_err(&format!("{BASE}[edge]\n"));
+    assert_eq!((e.line, e.path.as_str()), (7, "edge"), "{e}");
+    assert!(e.message.contains("needs an [app] section"), "{e}");
+}

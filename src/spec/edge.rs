@@ -1,0 +1,595 @@
+//! `[edge]`: the public edge (seed sections 3.2, 5 and 6, issue 5): the env's domain and its
+//! Route 53 hosted zone and records, the ACM certificate, the Application Load Balancer with its
+//! listeners and target-group weights, and the optional CloudFront distribution.
+//!
+//! Optional; it needs `[app]` (the ALB forwards to the app's target groups).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::data::{flag, int_in};
+use super::Errors;
+
+/// The seed's domain (section 5.1).
+pub const DEFAULT_DOMAIN: &str = "rtech.example.com";
+/// The HTTPS listener's policy unless the spec says otherwise: TLS 1.3 and 1.2 only.
+pub const DEFAULT_SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+/// The oldest policy accepted (the seed's): TLS 1.2 minimum.
+pub const OLDEST_SSL_POLICY: &str = "ELBSecurityPolicy-TLS-1-2-2017-01";
+
+/// The target-group colours a weight may name. Only `blue` exists today (see
+/// `reconcile::elb::COLOURS`, which a unit test keeps in step); `green` joins for canaries.
+pub const COLOURS: &[&str] = &["blue"];
+
+/// The ELB security policies for HTTPS listeners, with the oldest TLS version each accepts
+/// (10 = TLS 1.0, 11, 12, 13). Policies below TLS 1.2 are known, and refused.
+pub const SSL_POLICIES: &[(&str, u8)] = &[
+    ("ELBSecurityPolicy-TLS13-1-2-2021-06", 12),
+    ("ELBSecurityPolicy-TLS13-1-2-Res-2021-06", 12),
+    ("ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06", 12),
+    ("ELBSecurityPolicy-TLS13-1-2-Ext2-2021-06", 12),
+    ("ELBSecurityPolicy-TLS13-1-3-2021-06", 13),
+    ("ELBSecurityPolicy-TLS13-1-1-2021-06", 11),
+    ("ELBSecurityPolicy-TLS13-1-0-2021-06", 10),
+    ("ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04", 12),
+    ("ELBSecurityPolicy-TLS13-1-2-Res-FIPS-2023-04", 12),
+    ("ELBSecurityPolicy-TLS13-1-2-Ext0-FIPS-2023-04", 12),
+    ("ELBSecurityPolicy-TLS13-1-2-Ext1-FIPS-2023-04", 12),
+    ("ELBSecurityPolicy-TLS13-1-2-Ext2-FIPS-2023-04", 12),
+    ("ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04", 13),
+    ("ELBSecurityPolicy-TLS13-1-1-FIPS-2023-04", 11),
+    ("ELBSecurityPolicy-TLS13-1-0-FIPS-2023-04", 10),
+    ("ELBSecurityPolicy-TLS13-1-2-PQ-2025-09", 12),
+    ("ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09", 12),
+    ("ELBSecurityPolicy-TLS13-1-2-Ext1-PQ-2025-09", 12),
+    ("ELBSecurityPolicy-TLS13-1-2-Ext2-PQ-2025-09", 12),
+    ("ELBSecurityPolicy-TLS13-1-3-PQ-2025-09", 13),
+    ("ELBSecurityPolicy-TLS13-1-2-FIPS-PQ-2025-09", 12),
+    ("ELBSecurityPolicy-TLS13-1-2-Res-FIPS-PQ-2025-09", 12),
+    ("ELBSecurityPolicy-TLS13-1-2-Ext0-FIPS-PQ-2025-09", 12),
+    ("ELBSecurityPolicy-TLS13-1-2-Ext1-FIPS-PQ-2025-09", 12),
+    ("ELBSecurityPolicy-TLS13-1-2-Ext2-FIPS-PQ-2025-09", 12),
+    ("ELBSecurityPolicy-TLS13-1-3-FIPS-PQ-2025-09", 13),
+    ("ELBSecurityPolicy-FS-1-2-Res-2020-10", 12),
+    ("ELBSecurityPolicy-FS-1-2-Res-2019-08", 12),
+    ("ELBSecurityPolicy-FS-1-2-2019-08", 12),
+    ("ELBSecurityPolicy-FS-1-1-2019-08", 11),
+    ("ELBSecurityPolicy-FS-2018-06", 10),
+    ("ELBSecurityPolicy-TLS-1-2-Ext-2018-06", 12),
+    ("ELBSecurityPolicy-TLS-1-2-2017-01", 12),
+    ("ELBSecurityPolicy-TLS-1-1-2017-01", 11),
+    ("ELBSecurityPolicy-2016-08", 10),
+    ("ELBSecurityPolicy-TLS-1-0-2015-04", 10),
+    ("ELBSecurityPolicy-2015-05", 10),
+];
+
+/// CloudFront's price classes.
+pub const PRICE_CLASSES: &[&str] = &["PriceClass_100", "PriceClass_200", "PriceClass_All"];
+
+/// CloudFront's largest TTL (seconds, 100 years).
+pub const MAX_TTL: i64 = 3_153_600_000;
+
+/// Whether rtech manages the hosted zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ZoneMode {
+    /// Found by name; never created or deleted by rtech.
+    Existing,
+    /// Created (and on destroy deleted) by rtech.
+    Create,
+}
+
+/// How the `www` and `api` names point at the site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordStyle {
+    /// `CNAME` to the apex (the seed's).
+    Cname,
+    /// `A`/`AAAA` alias records to the apex's target.
+    Alias,
+    /// No record.
+    None,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEdge {
+    pub domain: Option<Spanned<String>>,
+    pub zone: Option<Spanned<String>>,
+    pub hosted_zone: Option<Spanned<ZoneMode>>,
+    pub www: Option<Spanned<RecordStyle>>,
+    pub api: Option<Spanned<RecordStyle>>,
+    pub ssl_policy: Option<Spanned<String>>,
+    pub certificate_timeout_seconds: Option<Spanned<i64>>,
+    pub alb: Option<Spanned<RawAlb>>,
+    pub weights: Option<Spanned<BTreeMap<String, Spanned<i64>>>>,
+    pub cloudfront: Option<Spanned<RawCloudFront>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlb {
+    pub idle_timeout_seconds: Option<Spanned<i64>>,
+    pub http2: Option<Spanned<bool>>,
+    pub drop_invalid_header_fields: Option<Spanned<bool>>,
+    pub deletion_protection: Option<Spanned<bool>>,
+    pub access_logs: Option<Spanned<bool>>,
+    pub access_logs_expire_days: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCloudFront {
+    pub price_class: Option<Spanned<String>>,
+    pub logging: Option<Spanned<bool>>,
+    pub logs_expire_days: Option<Spanned<i64>>,
+    pub default_behavior: Option<Spanned<RawTtl>>,
+    pub api_behavior: Option<Spanned<RawTtl>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTtl {
+    pub min_ttl: Option<Spanned<i64>>,
+    pub default_ttl: Option<Spanned<i64>>,
+    pub max_ttl: Option<Spanned<i64>>,
+}
+
+/// The validated edge.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Edge {
+    /// The apex name (`rtech.example.com`), lowercase, without a trailing dot.
+    pub domain: String,
+    /// The hosted zone's name: the domain itself or one of its parents.
+    pub zone: String,
+    pub hosted_zone: ZoneMode,
+    pub www: RecordStyle,
+    pub api: RecordStyle,
+    /// The HTTPS listener's security policy.
+    pub ssl_policy: String,
+    /// How long apply waits for a certificate to be ISSUED.
+    pub certificate_timeout_seconds: i64,
+    pub alb: Alb,
+    /// Forward weights of the HTTPS listener's default action, by colour; they sum to 100.
+    pub weights: BTreeMap<String, i64>,
+    /// The CloudFront distribution, when the spec has `[edge.cloudfront]`.
+    pub cloudfront: Option<CloudFront>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alb {
+    pub idle_timeout_seconds: i64,
+    pub http2: bool,
+    pub drop_invalid_header_fields: bool,
+    /// While on, AWS refuses to delete the load balancer.
+    pub deletion_protection: bool,
+    /// Access logs to an S3 bucket of ours.
+    pub access_logs: bool,
+    /// Lifecycle expiry of the access-log bucket's objects.
+    pub access_logs_expire_days: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CloudFront {
+    pub price_class: String,
+    /// Standard logging to an S3 bucket of ours.
+    pub logging: bool,
+    pub logs_expire_days: i64,
+    /// The default behaviour's TTLs (seed: 0/3600/86400).
+    pub default_behavior: Ttl,
+    /// The `/api/*` behaviour's TTLs (seed: 0/0/0).
+    pub api_behavior: Ttl,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ttl {
+    pub min: i64,
+    pub default: i64,
+    pub max: i64,
+}
+
+/// Why `s` is not a DNS name rtech can use as a domain, or None when it is one: 2 to 127
+/// labels of 1–63 lowercase letters, digits and inner hyphens, at most 253 characters, no
+/// trailing dot, a top-level label that is not all digits.
+pub fn dns_name_problem(s: &str) -> Option<String> {
+    if s.is_empty() {
+        return Some("must not be empty".into());
+    }
+    if s.ends_with('.') {
+        return Some(format!(
+            "{s:?}: give the name without the trailing dot ({:?})",
+            s.trim_end_matches('.')
+        ));
+    }
+    if s.len() > 253 {
+        return Some(format!("{s:?} is longer than 253 characters"));
+    }
+    if s.chars().any(|c| c.is_ascii_uppercase()) {
+        return Some(format!(
+            "{s:?} must be lowercase ({:?})",
+            s.to_ascii_lowercase()
+        ));
+    }
+    let labels: Vec<&str> = s.split('.').collect();
+    if labels.len() < 2 {
+        return Some(format!(
+            "{s:?} is not a domain name: it needs at least two labels (e.g. rtech.example.com)"
+        ));
+    }
+    for l in &labels {
+        if l.is_empty() {
+            return Some(format!("{s:?} has an empty label (two dots in a row)"));
+        }
+        if l.len() > 63 {
+            return Some(format!(
+                "{s:?}: the label {l:?} is longer than 63 characters"
+            ));
+        }
+        if !l
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Some(format!(
+                "{s:?}: the label {l:?} may hold only letters, digits and hyphens"
+            ));
+        }
+        if l.starts_with('-') || l.ends_with('-') {
+            return Some(format!(
+                "{s:?}: the label {l:?} must not start or end with a hyphen"
+            ));
+        }
+    }
+    if labels[labels.len() - 1].chars().all(|c| c.is_ascii_digit()) {
+        return Some(format!("{s:?} is not a domain name (it ends in a number)"));
+    }
+    None
+}
+
+/// The oldest TLS version (10, 11, 12, 13) a known ELB security policy accepts.
+pub fn ssl_policy_min_tls(name: &str) -> Option<u8> {
+    SSL_POLICIES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| *v)
+}
+
+fn tls(v: u8) -> String {
+    format!("TLS 1.{}", v - 10)
+}
+
+pub(super) fn validate_edge(errs: &mut Errors, raw: &Spanned<RawEdge>, has_app: bool) -> Edge {
+    let r = raw.get_ref();
+    if !has_app {
+        errs.push(
+            raw.span(),
+            "edge",
+            "the edge needs an [app] section: the load balancer forwards to the app's target group",
+        );
+    }
+    let domain = match &r.domain {
+        Some(d) => {
+            if let Some(m) = dns_name_problem(d.get_ref()) {
+                errs.push(d.span(), "edge.domain", m);
+            } else if d.get_ref().len() > 253 - "www.".len() {
+                errs.push(
+                    d.span(),
+                    "edge.domain",
+                    "too long for its www. and api. names (at most 249 characters)",
+                );
+            }
+            d.get_ref().clone()
+        }
+        None => DEFAULT_DOMAIN.to_string(),
+    };
+    let zone = match &r.zone {
+        Some(z) => {
+            let s = z.get_ref();
+            if let Some(m) = dns_name_problem(s) {
+                errs.push(z.span(), "edge.zone", m);
+            } else if s != &domain && !domain.ends_with(&format!(".{s}")) {
+                errs.push(
+                    z.span(),
+                    "edge.zone",
+                    format!(
+                        "{s:?} does not hold the domain {domain:?}: the zone is the domain or one of its parents"
+                    ),
+                );
+            }
+            s.clone()
+        }
+        None => domain.clone(),
+    };
+    let ssl_policy = match &r.ssl_policy {
+        Some(p) => {
+            let s = p.get_ref();
+            match ssl_policy_min_tls(s) {
+                None => errs.push(
+                    p.span(),
+                    "edge.ssl_policy",
+                    format!(
+                        "{s:?} is not an ELB security policy (e.g. {DEFAULT_SSL_POLICY:?}, the default; the oldest accepted is {OLDEST_SSL_POLICY:?})"
+                    ),
+                ),
+                Some(v) if v < 12 => errs.push(
+                    p.span(),
+                    "edge.ssl_policy",
+                    format!(
+                        "{s:?} accepts {}: the oldest policy accepted is {OLDEST_SSL_POLICY:?} (TLS 1.2 and newer)",
+                        tls(v)
+                    ),
+                ),
+                Some(_) => {}
+            }
+            s.clone()
+        }
+        None => DEFAULT_SSL_POLICY.to_string(),
+    };
+    let certificate_timeout_seconds = int_in(
+        errs,
+        &r.certificate_timeout_seconds,
+        "edge.certificate_timeout_seconds",
+        1..=7200,
+        1800,
+    );
+    let alb = validate_alb(errs, r.alb.as_ref().map(Spanned::get_ref));
+    let weights = validate_weights(errs, r.weights.as_ref());
+    let cloudfront = r
+        .cloudfront
+        .as_ref()
+        .map(|c| validate_cloudfront(errs, c.get_ref()));
+    Edge {
+        domain,
+        zone,
+        hosted_zone: r
+            .hosted_zone
+            .as_ref()
+            .map(|z| *z.get_ref())
+            .unwrap_or(ZoneMode::Existing),
+        www: r
+            .www
+            .as_ref()
+            .map(|w| *w.get_ref())
+            .unwrap_or(RecordStyle::Cname),
+        api: r
+            .api
+            .as_ref()
+            .map(|w| *w.get_ref())
+            .unwrap_or(RecordStyle::Cname),
+        ssl_policy,
+        certificate_timeout_seconds,
+        alb,
+        weights,
+        cloudfront,
+    }
+}
+
+fn validate_alb(errs: &mut Errors, raw: Option<&RawAlb>) -> Alb {
+    let empty = RawAlb::default();
+    let r = raw.unwrap_or(&empty);
+    Alb {
+        idle_timeout_seconds: int_in(
+            errs,
+            &r.idle_timeout_seconds,
+            "edge.alb.idle_timeout_seconds",
+            1..=4000,
+            60,
+        ),
+        http2: flag(&r.http2, true),
+        drop_invalid_header_fields: flag(&r.drop_invalid_header_fields, true),
+        deletion_protection: flag(&r.deletion_protection, false),
+        access_logs: flag(&r.access_logs, false),
+        access_logs_expire_days: int_in(
+            errs,
+            &r.access_logs_expire_days,
+            "edge.alb.access_logs_expire_days",
+            1..=3650,
+            90,
+        ),
+    }
+}
+
+fn validate_weights(
+    errs: &mut Errors,
+    raw: Option<&Spanned<BTreeMap<String, Spanned<i64>>>>,
+) -> BTreeMap<String, i64> {
+    let Some(raw) = raw else {
+        return BTreeMap::from([(COLOURS[0].to_string(), 100)]);
+    };
+    let mut out = BTreeMap::new();
+    let mut all_valid = true;
+    for (colour, w) in raw.get_ref() {
+        let path = format!("edge.weights.{colour}");
+        if !COLOURS.contains(&colour.as_str()) {
+            errs.push(
+                w.span(),
+                &path,
+                format!(
+                    "{colour:?} is not a target group colour ({})",
+                    COLOURS.join(", ")
+                ),
+            );
+            all_valid = false;
+        } else if !(0..=100).contains(w.get_ref()) {
+            errs.push(
+                w.span(),
+                &path,
+                format!("{} is out of range: 0 to 100 (percent)", w.get_ref()),
+            );
+            all_valid = false;
+        }
+        out.insert(colour.clone(), *w.get_ref());
+    }
+    let sum: i64 = out.values().sum();
+    if all_valid && sum != 100 {
+        let listed = out
+            .iter()
+            .map(|(c, w)| format!("{c} = {w}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        errs.push(
+            raw.span(),
+            "edge.weights",
+            if out.is_empty() {
+                "no weights: give each target group colour a percent, summing to 100 (e.g. blue = 100)".to_string()
+            } else {
+                format!("the weights sum to {sum} ({listed}), not 100")
+            },
+        );
+    }
+    out
+}
+
+fn validate_cloudfront(errs: &mut Errors, r: &RawCloudFront) -> CloudFront {
+    let price_class = match &r.price_class {
+        Some(p) => {
+            if !PRICE_CLASSES.contains(&p.get_ref().as_str()) {
+                errs.push(
+                    p.span(),
+                    "edge.cloudfront.price_class",
+                    format!(
+                        "{:?} is not a CloudFront price class ({})",
+                        p.get_ref(),
+                        PRICE_CLASSES.join(", ")
+                    ),
+                );
+            }
+            p.get_ref().clone()
+        }
+        None => "PriceClass_100".to_string(),
+    };
+    CloudFront {
+        price_class,
+        logging: flag(&r.logging, false),
+        logs_expire_days: int_in(
+            errs,
+            &r.logs_expire_days,
+            "edge.cloudfront.logs_expire_days",
+            1..=3650,
+            90,
+        ),
+        default_behavior: validate_ttl(
+            errs,
+            r.default_behavior.as_ref().map(Spanned::get_ref),
+            "edge.cloudfront.default_behavior",
+            Ttl {
+                min: 0,
+                default: 3600,
+                max: 86400,
+            },
+        ),
+        api_behavior: validate_ttl(
+            errs,
+            r.api_behavior.as_ref().map(Spanned::get_ref),
+            "edge.cloudfront.api_behavior",
+            Ttl {
+                min: 0,
+                default: 0,
+                max: 0,
+            },
+        ),
+    }
+}
+
+/// TTLs in 0..=MAX_TTL with min ≤ default ≤ max; an error is located at the first value the
+/// spec gives that breaks the order.
+fn validate_ttl(errs: &mut Errors, raw: Option<&RawTtl>, path: &str, default: Ttl) -> Ttl {
+    let empty = RawTtl::default();
+    let r = raw.unwrap_or(&empty);
+    let mut field = |v: &Option<Spanned<i64>>, key: &str, d: i64| {
+        int_in(errs, v, &format!("{path}.{key}"), 0..=MAX_TTL, d)
+    };
+    let ttl = Ttl {
+        min: field(&r.min_ttl, "min_ttl", default.min),
+        default: field(&r.default_ttl, "default_ttl", default.default),
+        max: field(&r.max_ttl, "max_ttl", default.max),
+    };
+    let given = |v: &Option<Spanned<i64>>| v.as_ref().map(Spanned::span);
+    if ttl.min > ttl.default {
+        let (span, key) = match (given(&r.min_ttl), given(&r.default_ttl)) {
+            (Some(s), _) => (s, "min_ttl"),
+            (None, Some(s)) => (s, "default_ttl"),
+            (None, None) => (0..0, "min_ttl"),
+        };
+        errs.push(
+            span,
+            &format!("{path}.{key}"),
+            format!(
+                "min_ttl ({}) is greater than default_ttl ({}): need min_ttl <= default_ttl <= max_ttl",
+                ttl.min, ttl.default
+            ),
+        );
+    } else if ttl.default > ttl.max {
+        let (span, key) = match (given(&r.default_ttl), given(&r.max_ttl)) {
+            (Some(s), _) => (s, "default_ttl"),
+            (None, Some(s)) => (s, "max_ttl"),
+            (None, None) => (0..0, "default_ttl"),
+        };
+        errs.push(
+            span,
+            &format!("{path}.{key}"),
+            format!(
+                "default_ttl ({}) is greater than max_ttl ({}): need min_ttl <= default_ttl <= max_ttl",
+                ttl.default, ttl.max
+            ),
+        );
+    }
+    ttl
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dns_names() {
+        for ok in [
+            "rtech.example.com",
+            "a.io",
+            "x-1.example.co.uk",
+            "123.example.com",
+        ] {
+            assert_eq!(dns_name_problem(ok), None, "{ok}");
+        }
+        for (bad, why) in [
+            ("", "empty"),
+            ("localhost", "two labels"),
+            ("rtech..example.com", "empty label"),
+            ("-rtech.example.com", "hyphen"),
+            ("rtech-.example.com", "hyphen"),
+            ("rtech_app.example.com", "letters, digits and hyphens"),
+            ("Rtech.example.com", "lowercase"),
+            ("rtech.example.com.", "trailing dot"),
+            ("10.0.0.1", "number"),
+            ("https://rtech.example.com", "letters, digits"),
+        ] {
+            let m = dns_name_problem(bad).unwrap_or_else(|| panic!("{bad:?} accepted"));
+            assert!(m.contains(why), "{bad:?}: {m}");
+        }
+        let long_label = format!("{}.com", "a".repeat(64));
+        assert!(dns_name_problem(&long_label).unwrap().contains("63"));
+        let long = format!("{}com", "abcdefghi.".repeat(26));
+        assert!(dns_name_problem(&long).unwrap().contains("253"));
+    }
+
+    #[test]
+    fn ssl_policy_table() {
+        assert_eq!(ssl_policy_min_tls(DEFAULT_SSL_POLICY), Some(12));
+        assert_eq!(ssl_policy_min_tls(OLDEST_SSL_POLICY), Some(12));
+        assert_eq!(ssl_policy_min_tls("ELBSecurityPolicy-2016-08"), Some(10));
+        assert_eq!(
+            ssl_policy_min_tls("elbsecuritypolicy-tls-1-2-2017-01"),
+            None
+        );
+        let mut names: Vec<&str> = SSL_POLICIES.iter().map(|(n, _)| *n).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), SSL_POLICIES.len(), "no policy listed twice");
+    }
+
+    #[test]
+    fn weight_colours_follow_the_target_groups() {
+        assert_eq!(COLOURS, crate::reconcile::elb::COLOURS);
+    }
+}
