@@ -1,7 +1,7 @@
 //! Elastic Load Balancing v2: the app's target group(s) (`target_group/<colour>`; today only
-//! `blue`, named so that a `green` can join it for blue/green deployments). The edge issue adds
-//! the ALB, its listeners and rules to this module: the naming ([`short_name`]), tag reading
-//! ([`tags_by_arn`], batched) and ownership ([`owned`]) helpers are shared for that.
+//! `blue`, named so that a `green` can join it for blue/green deployments), and with `[edge]`
+//! the Application Load Balancer and its listeners ([`alb`]). The naming ([`short_name`]), tag
+//! reading ([`tags_by_arn`], batched) and ownership ([`owned`]) helpers are shared.
 //!
 //! `target_group/<colour>`: name `{project}-{env}-<colour>` ([`short_name`]ed to ELB's 32
 //! characters), type `ip`, protocol HTTP on the app's port, in `vpc/main`, with the spec's
@@ -42,13 +42,27 @@ use crate::plan::KindSchema;
 use crate::reconcile::{Ctx, Op, Reconciler};
 use crate::spec::Spec;
 
+pub mod alb;
+
 pub const TARGET_GROUP: &str = "target_group";
 
-pub static KINDS: &[KindSchema] = &[KindSchema {
-    kind: TARGET_GROUP,
-    force_new: &["name", "port", "protocol", "target_type", "vpc_id"],
-    new_attrs_on_update: false,
-}];
+pub static KINDS: &[KindSchema] = &[
+    KindSchema {
+        kind: TARGET_GROUP,
+        force_new: &["name", "port", "protocol", "target_type", "vpc_id"],
+        new_attrs_on_update: false,
+    },
+    KindSchema {
+        kind: alb::LOAD_BALANCER,
+        force_new: &["name", "scheme", "type"],
+        new_attrs_on_update: false,
+    },
+    KindSchema {
+        kind: alb::LISTENER,
+        force_new: &["load_balancer_arn"],
+        new_attrs_on_update: false,
+    },
+];
 
 /// The target groups an env can have, by colour (the resource name). Observe looks for every
 /// one of them, so destroy finds them without a spec.
@@ -90,12 +104,15 @@ fn vpc() -> ResourceId {
 // ---------------------------------------------------------------------------------------------
 // expand
 
-/// Spec → Desired (pure): nothing without an `[app]` section.
+/// Spec → Desired (pure): the target groups with an `[app]` section, the load balancer and
+/// its listeners with `[edge]` (which needs `[app]`).
 pub fn expand(spec: &Spec) -> Vec<Resource> {
     if spec.app.is_none() {
         return vec![];
     }
-    COLOURS.iter().map(|c| target_group(spec, c)).collect()
+    let mut out: Vec<Resource> = COLOURS.iter().map(|c| target_group(spec, c)).collect();
+    out.extend(alb::expand(spec));
+    out
 }
 
 fn target_group(spec: &Spec, colour: &str) -> Resource {
@@ -483,7 +500,17 @@ impl Reconciler for Elb {
     }
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
-        observe_target_groups(ctx, desired).await
+        let (mut groups, lb) = futures::future::try_join(
+            observe_target_groups(ctx, desired),
+            alb::observe(ctx, desired),
+        )
+        .await?;
+        groups.extend(lb);
+        Ok(groups)
+    }
+
+    fn guard(&self, change: &crate::plan::Change) -> Option<String> {
+        alb::guard(change)
     }
 
     async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
@@ -498,6 +525,32 @@ impl Reconciler for Elb {
             }
             Op::Delete(o) if o.id.kind == TARGET_GROUP => {
                 delete_target_group(ctx, o, task).await?;
+                Ok(Attrs::new())
+            }
+            Op::Create(r) if r.id.kind == alb::LOAD_BALANCER => {
+                alb::create_load_balancer(ctx, r, task).await
+            }
+            Op::Update {
+                desired,
+                prior,
+                changed,
+            } if desired.id.kind == alb::LOAD_BALANCER => {
+                alb::update_load_balancer(ctx, desired, prior, changed, task).await
+            }
+            Op::Delete(o) if o.id.kind == alb::LOAD_BALANCER => {
+                alb::delete_load_balancer(ctx, o, task).await?;
+                Ok(Attrs::new())
+            }
+            Op::Create(r) if r.id.kind == alb::LISTENER => alb::create_listener(ctx, r, task).await,
+            Op::Update {
+                desired,
+                prior,
+                changed,
+            } if desired.id.kind == alb::LISTENER => {
+                alb::update_listener(ctx, desired, prior, changed, task).await
+            }
+            Op::Delete(o) if o.id.kind == alb::LISTENER => {
+                alb::delete_listener(ctx, o).await?;
                 Ok(Attrs::new())
             }
             Op::Create(r) | Op::Update { desired: r, .. } => {
@@ -569,28 +622,34 @@ async fn update_target_group(
         }
     }
     if changed.contains("tags") {
-        let d = tag_delta(&tags_of(&prior.props), &tags_of(&r.props));
-        if !d.removed.is_empty() {
-            c.remove_tags()
-                .resource_arns(arn)
-                .set_tag_keys(Some(d.removed))
-                .send()
-                .await
-                .map_err(aws("elbv2:RemoveTags"))?;
-        }
-        if !d.set.is_empty() {
-            c.add_tags()
-                .resource_arns(arn)
-                .set_tags(Some(elb_tags(&d.set.into_iter().collect())))
-                .send()
-                .await
-                .map_err(aws("elbv2:AddTags"))?;
-        }
+        sync_tags(c, arn, prior, r).await?;
     }
     Ok(target_group_attrs(
         arn,
         prior.get_str("name").unwrap_or_default(),
     ))
+}
+
+/// Turn the live tags of any ELB resource into the desired ones (RemoveTags, AddTags).
+async fn sync_tags(c: &Client, arn: &str, prior: &Observed, r: &Resource) -> Result<(), AwsError> {
+    let d = tag_delta(&tags_of(&prior.props), &tags_of(&r.props));
+    if !d.removed.is_empty() {
+        c.remove_tags()
+            .resource_arns(arn)
+            .set_tag_keys(Some(d.removed))
+            .send()
+            .await
+            .map_err(aws("elbv2:RemoveTags"))?;
+    }
+    if !d.set.is_empty() {
+        c.add_tags()
+            .resource_arns(arn)
+            .set_tags(Some(elb_tags(&d.set.into_iter().collect())))
+            .send()
+            .await
+            .map_err(aws("elbv2:AddTags"))?;
+    }
+    Ok(())
 }
 
 async fn delete_target_group(ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
