@@ -6,6 +6,7 @@ mod deploy;
 mod docdb;
 mod ecr;
 mod ecs;
+mod edge;
 mod emulator;
 mod iam;
 mod network;
