@@ -491,6 +491,16 @@ pub fn outputs(observed: &[Observed]) -> serde_json::Value {
     }
     out.insert("target_group_arns".into(), tgs.into());
     out.insert("app_log_group".into(), attr("log_group", "app", "name"));
+    // The edge.
+    out.insert("alb_arn".into(), attr("load_balancer", "main", "arn"));
+    out.insert(
+        "alb_dns_name".into(),
+        attr("load_balancer", "main", "dns_name"),
+    );
+    out.insert(
+        "alb_zone_id".into(),
+        attr("load_balancer", "main", "zone_id"),
+    );
     serde_json::Value::Object(out)
 }
 
@@ -548,8 +558,24 @@ mod tests {
                 &[("arn", "arn:tg/blue")],
             ),
             foreign,
+            live(
+                "load_balancer",
+                "main",
+                "arn:lb",
+                &[
+                    ("arn", "arn:lb"),
+                    ("dns_name", "rtech-prod-alb-1.us-east-1.elb.amazonaws.com"),
+                    ("zone_id", "Z35SXDOTRQ7X7K"),
+                ],
+            ),
         ];
         let o = outputs(&observed);
+        assert_eq!(
+            o["alb_dns_name"],
+            "rtech-prod-alb-1.us-east-1.elb.amazonaws.com"
+        );
+        assert_eq!(o["alb_zone_id"], "Z35SXDOTRQ7X7K");
+        assert_eq!(o["alb_arn"], "arn:lb");
         assert_eq!(o["ecr_repository_url"], "123.dkr.ecr/rtech-app");
         assert_eq!(o["ecs_cluster_name"], "rtech-prod");
         assert_eq!(o["ecs_service_name"], "rtech-prod-app");

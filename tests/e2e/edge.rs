@@ -172,6 +172,14 @@ async fn alb_and_redirect_listener_apply_drift_and_destroy() {
         (Some("HTTPS"), Some("443"), Some("HTTP_301"))
     );
     assert_eq!(elb_tags(&elb, &larn).await["rtech:id"], HTTP);
+    let out = run_ok(
+        rtech_in(&emu, d).args(["output", "--env", "dev", "--json"]),
+        0,
+    );
+    let out: J = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(out["alb_arn"], arn.as_str());
+    assert_eq!(out["alb_dns_name"], lb.dns_name().unwrap());
+    assert_eq!(out["alb_zone_id"], lb.canonical_hosted_zone_id().unwrap());
 
     // Out of band: listener 80 turned into a plain forward, and drop-invalid-headers off →
     // exactly those two drifts, repaired in place.
@@ -305,4 +313,34 @@ async fn deletion_protection_blocks_destroy_until_turned_off() {
     apply_in(&emu, d, "dev", &["--target", LB]);
     destroy_in(&emu, d, "dev");
     assert!(load_balancer(&elb).await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_same_named_load_balancer_without_our_tags_is_never_touched() {
+    let emu = Emulator::start();
+    let dir = spec_dir("dev", EDGE);
+    let d = dir.path();
+    let elb = elbv2(&emu).await;
+    let ec2 = ec2(&emu).await;
+
+    // Our network first (before anything blocks the plan).
+    apply_in(&emu, d, "dev", &["--target", "vpc/main"]);
+    apply_in(&emu, d, "dev", &["--target", "subnet/public-a"]);
+    apply_in(&emu, d, "dev", &["--target", "subnet/public-b"]);
+    // Someone else's load balancer under our name.
+    let theirs = elb
+        .create_load_balancer()
+        .name(LB_NAME)
+        .subnets(physical(&ec2, "dev", "subnet/public-a").await)
+        .subnets(physical(&ec2, "dev", "subnet/public-b").await)
+        .send()
+        .await
+        .unwrap()
+        .load_balancers()[0]
+        .load_balancer_arn()
+        .unwrap()
+        .to_string();
+    assert_conflicts_left_alone_in(&emu, d, "dev", &[LB], &["--target", LB]);
+    let still = load_balancer(&elb).await.expect("left alone");
+    assert_eq!(still.load_balancer_arn(), Some(theirs.as_str()));
 }

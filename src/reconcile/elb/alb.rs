@@ -3,7 +3,8 @@
 //! `load_balancer/main`: name `{project}-{env}-alb` ([`short_name`]d), internet-facing,
 //! type application, IPv4, on the public subnets (`subnet/public-*`) with `sg/alb`.
 //! - replaced: name, scheme, type.
-//! - updated in place: subnets (SetSubnets), security_groups (SetSecurityGroups), the attributes
+//! - updated in place: subnets (SetSubnets), security_groups (SetSecurityGroups),
+//!   ip_address_type (SetIpAddressType), the attributes
 //!   `idle_timeout_seconds`, `http2`, `drop_invalid_header_fields`, `deletion_protection`,
 //!   `access_logs` (+ `access_logs_bucket`) (ModifyLoadBalancerAttributes, all at once), tags.
 //! - created, then its attributes set, then waited for until `active`; deleted, then waited for
@@ -804,6 +805,17 @@ pub async fn update_load_balancer(
             .await
             .map_err(aws("elbv2:SetSubnets"))?;
     }
+    if changed.contains("ip_address_type") {
+        task.status("setting the IP address type");
+        c.set_ip_address_type()
+            .load_balancer_arn(arn)
+            .ip_address_type(IpAddressType::from(
+                r.get_str("ip_address_type").unwrap_or("ipv4"),
+            ))
+            .send()
+            .await
+            .map_err(aws("elbv2:SetIpAddressType"))?;
+    }
     if changed.contains("security_groups") {
         task.status("setting the security groups");
         c.set_security_groups()
@@ -824,7 +836,10 @@ pub async fn update_load_balancer(
         sync_tags(c, arn, prior, r).await?;
     }
     let mut a = prior.attrs.clone();
-    if changed.contains("subnets") || changed.contains("security_groups") {
+    if ["subnets", "security_groups", "ip_address_type"]
+        .iter()
+        .any(|p| changed.contains(*p))
+    {
         a = wait_active(ctx, arn, prior.get_str("name").unwrap_or_default(), task).await?;
     }
     Ok(a)
