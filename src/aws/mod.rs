@@ -15,6 +15,15 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+/// Maps an SDK waiter's failure to an `AwsError` naming what was waited for.
+pub fn waited<E: fmt::Display>(
+    op: impl Into<String>,
+    what: impl Into<String>,
+) -> impl FnOnce(E) -> AwsError {
+    let (op, what) = (op.into(), what.into());
+    move |e| AwsError::new(op, "WaiterFailed", format!("waiting for {what}: {e}"))
+}
+
 /// Every page of a paginated Describe/List call, collected, with the error named after `$op`.
 macro_rules! all_pages {
     ($req:expr, $op:literal) => {

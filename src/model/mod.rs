@@ -407,6 +407,17 @@ pub struct TagDelta {
     pub set: Vec<(String, String)>,
 }
 
+/// Tags from any SDK's (key, value) pairs as a map, without AWS's own (`aws:`…).
+pub fn tag_pairs<'a>(
+    pairs: impl IntoIterator<Item = (Option<&'a str>, Option<&'a str>)>,
+) -> BTreeMap<String, String> {
+    pairs
+        .into_iter()
+        .filter_map(|(k, v)| Some((k?.to_string(), v.unwrap_or_default().to_string())))
+        .filter(|(k, _)| !k.starts_with("aws:"))
+        .collect()
+}
+
 pub fn tag_delta(before: &BTreeMap<String, String>, after: &BTreeMap<String, String>) -> TagDelta {
     TagDelta {
         removed: before
@@ -499,5 +510,22 @@ mod tests {
         let b = a.clone().prop("cidr_block", Value::str("10.1.0.0/16"));
         assert_ne!(a.fingerprint(), b.fingerprint());
         assert_eq!(a.fingerprint(), a.clone().fingerprint());
+    }
+
+    #[test]
+    fn tag_pairs_drop_aws_keys_and_keyless_tags() {
+        let m = tag_pairs([
+            (Some("Name"), Some("rtech-dev-vpc")),
+            (Some("aws:cloudformation:stack"), Some("x")),
+            (None, Some("orphan")),
+            (Some("empty"), None),
+        ]);
+        assert_eq!(
+            m.into_iter().collect::<Vec<_>>(),
+            vec![
+                ("Name".to_string(), "rtech-dev-vpc".to_string()),
+                ("empty".to_string(), String::new())
+            ]
+        );
     }
 }

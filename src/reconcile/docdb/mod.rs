@@ -280,15 +280,7 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
 
 /// Tags as a map, without AWS's own.
 fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
-    tags.iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_string(),
-                t.value().unwrap_or_default().to_string(),
-            ))
-        })
-        .filter(|(k, _)| !k.starts_with("aws:"))
-        .collect()
+    crate::model::tag_pairs(tags.iter().map(|t| (t.key(), t.value())))
 }
 
 /// The `tags` property: every tag except those that are properties of their own.

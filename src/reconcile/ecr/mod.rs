@@ -122,10 +122,7 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
 
 /// Tags as a map, without the `aws:` ones nobody can set.
 fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
-    tags.iter()
-        .map(|t| (t.key().to_string(), t.value().to_string()))
-        .filter(|(k, _)| !k.starts_with("aws:"))
-        .collect()
+    crate::model::tag_pairs(tags.iter().map(|t| (Some(t.key()), Some(t.value()))))
 }
 
 /// Which id a live repository's tags claim for this project and env (None: not ours).

@@ -94,6 +94,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use aws_sdk_ecs::types::Tag;
 
+use crate::aws::waited;
 use crate::aws::AwsError;
 use crate::engine::progress::Task;
 use crate::model::{
@@ -179,15 +180,7 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
 // shared helpers
 
 fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
-    tags.iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_string(),
-                t.value().unwrap_or_default().to_string(),
-            ))
-        })
-        .filter(|(k, _)| !k.starts_with("aws:"))
-        .collect()
+    crate::model::tag_pairs(tags.iter().map(|t| (t.key(), t.value())))
 }
 
 /// Ours: our project, env and resource id.
@@ -337,10 +330,6 @@ where
             other => return other,
         }
     }
-}
-
-fn waited<E: std::fmt::Display>(op: &'static str, what: String) -> impl FnOnce(E) -> AwsError {
-    move |e| AwsError::new(op, "WaiterFailed", format!("waiting for {what}: {e}"))
 }
 
 pub struct Ecs;

@@ -37,6 +37,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use aws_sdk_elasticloadbalancingv2::Client;
 
 use super::{elb_tags, owned, short_name, sync_tags, tags_by_arn};
+use crate::aws::waited;
 use crate::aws::{all_pages, aws, AwsError};
 use crate::engine::progress::Task;
 use crate::model::{tags_for, tags_of, Attrs, Observed, Ownership, Resource, ResourceId, Value};
@@ -724,10 +725,6 @@ pub fn modify_listener_request(c: &Client, arn: &str, r: &Resource) -> ModifyLis
 
 // ---------------------------------------------------------------------------------------------
 // apply
-
-fn waited<E: std::fmt::Display>(op: &'static str, what: String) -> impl FnOnce(E) -> AwsError {
-    move |e| AwsError::new(op, "WaiterFailed", format!("waiting for {what}: {e}"))
-}
 
 pub async fn create_load_balancer(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
     let c = &ctx.clients.elbv2;

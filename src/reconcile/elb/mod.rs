@@ -181,15 +181,7 @@ fn health_check_value(h: HealthCheck) -> Value {
 
 /// ELB tags as a map, without AWS's own (`aws:`…).
 pub fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
-    tags.iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_string(),
-                t.value().unwrap_or_default().to_string(),
-            ))
-        })
-        .filter(|(k, _)| !k.starts_with("aws:"))
-        .collect()
+    crate::model::tag_pairs(tags.iter().map(|t| (t.key(), t.value())))
 }
 
 /// Whether tags mark a resource as this env's `id`.

@@ -11,6 +11,7 @@ use aws_sdk_ec2::types::{
     SecurityGroupRuleRequest, SecurityGroupRuleUpdate, Tag, TagSpecification, UserIdGroupPair,
 };
 
+use crate::aws::waited;
 use crate::aws::{all_pages, aws, retry_on, AwsError};
 use crate::engine::progress::Task;
 use crate::model::{
@@ -401,15 +402,7 @@ fn filter(name: &str, values: impl IntoIterator<Item = impl Into<String>>) -> Fi
 }
 
 fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
-    tags.iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_string(),
-                t.value().unwrap_or_default().to_string(),
-            ))
-        })
-        .filter(|(k, _)| !k.starts_with("aws:"))
-        .collect()
+    crate::model::tag_pairs(tags.iter().map(|t| (t.key(), t.value())))
 }
 
 fn tag_spec(rt: ResourceType, tags: &Value) -> TagSpecification {
@@ -884,12 +877,6 @@ fn attrs(physical: &str) -> Attrs {
     let mut a = Attrs::new();
     a.insert("id".into(), physical.to_string());
     a
-}
-
-fn waited<E: std::fmt::Display>(op: &str, what: &str) -> impl FnOnce(E) -> AwsError {
-    let op = op.to_string();
-    let what = what.to_string();
-    move |e| AwsError::new(op, "WaiterFailed", format!("waiting for {what}: {e}"))
 }
 
 async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {

@@ -69,6 +69,7 @@ use aws_sdk_elasticache::Client;
 use aws_smithy_types::date_time::Format;
 use aws_smithy_types::DateTime;
 
+use crate::aws::waited;
 use crate::aws::{aws, retry_on, AwsError};
 use crate::engine::progress::Task;
 use crate::model::{
@@ -245,15 +246,7 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
 // observe: normalisation (pure)
 
 fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
-    tags.iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_string(),
-                t.value().unwrap_or_default().to_string(),
-            ))
-        })
-        .filter(|(k, _)| !k.starts_with("aws:"))
-        .collect()
+    crate::model::tag_pairs(tags.iter().map(|t| (t.key(), t.value())))
 }
 
 fn ours(ctx_project: &str, ctx_env: &str, tags: &BTreeMap<String, String>) -> bool {
@@ -872,12 +865,6 @@ fn emulator_gap(ctx: &Ctx, e: &AwsError) -> bool {
 
 fn is_missing(e: &AwsError) -> bool {
     e.code.contains("NotFound")
-}
-
-fn waited<E: std::fmt::Display>(op: &str, what: &str) -> impl FnOnce(E) -> AwsError {
-    let op = op.to_string();
-    let what = what.to_string();
-    move |e| AwsError::new(op, "WaiterFailed", format!("waiting for {what}: {e}"))
 }
 
 pub struct Redis;
