@@ -61,6 +61,8 @@ pub enum Command {
     Show(ShowArgs),
     /// The env's useful outputs (VPC id, subnet ids, …), read from live AWS.
     Output(OutputArgs),
+    /// Invalidate paths in the env's CloudFront cache and wait until that completes.
+    Invalidate(InvalidateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -106,6 +108,10 @@ pub struct ApplyArgs {
     /// Deploy this image tag (CI passes the commit SHA); without it the deployed image stays.
     #[arg(long, value_name = "TAG", value_parser = image_tag)]
     pub image_tag: Option<String>,
+    /// Do not wait for CloudFront to finish deploying a change (minutes on AWS); apply says
+    /// which changes it did not wait for.
+    #[arg(long)]
+    pub no_wait: bool,
     /// A plan saved with `rtech plan --out`: applied exactly, or refused if stale.
     pub planfile: Option<PathBuf>,
 }
@@ -137,6 +143,36 @@ pub struct OutputArgs {
     /// Print the outputs as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InvalidateArgs {
+    /// The env: envs/<ENV>.toml.
+    #[arg(long, short)]
+    pub env: String,
+    /// A path to invalidate, starting with `/` (`*` only at the end); repeatable.
+    #[arg(long = "path", value_name = "PATH", default_value = "/*", value_parser = invalidation_path)]
+    pub paths: Vec<String>,
+    /// Return at once with the invalidation's id instead of waiting for it to complete.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// CloudFront's invalidation paths: absolute, at most 4096 characters, one trailing `*` at most.
+pub fn invalidation_path(s: &str) -> Result<String, String> {
+    if !s.starts_with('/') {
+        return Err(format!("{s:?} must start with /  (e.g. /* or /index.html)"));
+    }
+    if s.len() > 4096 {
+        return Err("longer than 4096 characters".into());
+    }
+    if s.find('*').is_some_and(|i| i != s.len() - 1) {
+        return Err(format!("{s:?}: a * is allowed only as the last character"));
+    }
+    Ok(s.to_string())
 }
 
 fn image_tag(s: &str) -> Result<String, String> {

@@ -126,6 +126,13 @@ pub struct Clients {
     pub ecs: aws_sdk_ecs::Client,
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
     pub autoscaling: aws_sdk_applicationautoscaling::Client,
+    /// ACM in the env's region (the ALB's certificate).
+    pub acm: aws_sdk_acm::Client,
+    /// ACM in us-east-1, the only region CloudFront takes certificates from.
+    pub acm_us_east_1: aws_sdk_acm::Client,
+    pub route53: aws_sdk_route53::Client,
+    pub cloudfront: aws_sdk_cloudfront::Client,
+    pub s3: aws_sdk_s3::Client,
     pub calls: CallCounter,
     pub endpoint: Option<String>,
     pub region: String,
@@ -133,6 +140,9 @@ pub struct Clients {
     /// loopback endpoint. Never true against AWS.
     pub emulator_quirks: bool,
 }
+
+/// CloudFront takes ACM certificates from this region only.
+pub const CLOUDFRONT_CERT_REGION: &str = "us-east-1";
 
 /// The switch for the emulator's documented gaps (README, "The local emulator").
 pub const QUIRKS_ENV: &str = "RTECH_EMULATOR_QUIRKS";
@@ -189,6 +199,22 @@ impl Clients {
         let ecs = client!(aws_sdk_ecs);
         let elbv2 = client!(aws_sdk_elasticloadbalancingv2);
         let autoscaling = client!(aws_sdk_applicationautoscaling);
+        let acm = client!(aws_sdk_acm);
+        let acm_us_east_1 = aws_sdk_acm::Client::from_conf(
+            aws_sdk_acm::config::Builder::from(&conf)
+                .region(Region::new(CLOUDFRONT_CERT_REGION))
+                .interceptor(calls.clone())
+                .build(),
+        );
+        let route53 = client!(aws_sdk_route53);
+        let cloudfront = client!(aws_sdk_cloudfront);
+        // Path-style addressing against an endpoint override (the emulator has no bucket DNS).
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&conf)
+                .force_path_style(endpoint.is_some())
+                .interceptor(calls.clone())
+                .build(),
+        );
         let requested = std::env::var(QUIRKS_ENV).is_ok_and(|v| v == "1");
         let local = endpoint.as_deref().is_some_and(is_loopback_url);
         if requested && !local {
@@ -207,6 +233,11 @@ impl Clients {
             ecs,
             elbv2,
             autoscaling,
+            acm,
+            acm_us_east_1,
+            route53,
+            cloudfront,
+            s3,
             calls,
             endpoint,
             region,

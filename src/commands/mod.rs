@@ -69,6 +69,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Apply(a) => apply_cmd(&cli, a, &opts, &ui).await,
         Command::Destroy(a) => destroy_cmd(&cli, a, &opts, &ui).await,
         Command::Output(a) => output_cmd(&cli, a, &opts, &ui).await,
+        Command::Invalidate(a) => invalidate_cmd(&cli, a, &opts, &ui).await,
     }
 }
 
@@ -84,7 +85,16 @@ struct Session {
 }
 
 impl Session {
-    async fn open(project: &str, env: &str, region: &str, opts: &AwsOpts) -> Result<Session> {
+    /// `desired` only tells where the env's DNS lives (destroy passes the spec's resources
+    /// here but observes without them).
+    async fn open(
+        project: &str,
+        env: &str,
+        region: &str,
+        opts: &AwsOpts,
+        desired: &[Resource],
+        no_wait: bool,
+    ) -> Result<Session> {
         let clients = Clients::new(opts, region).await;
         // One cheap call first: a clear error for bad credentials or an unreachable endpoint.
         clients
@@ -98,6 +108,8 @@ impl Session {
                 env: env.to_string(),
                 region,
                 clients,
+                zone: reconcile::dns::zone_of(desired),
+                no_wait,
             }),
             regs: reconcile::registry(),
             started: Instant::now(),
@@ -252,7 +264,15 @@ async fn plan_cmd(cli: &Cli, a: &PlanArgs, opts: &AwsOpts, ui: &Ui) -> Result<Ex
     let mut spec = load(cli, &a.env)?;
     spec.image_tag = a.image_tag.clone();
     let desired = reconcile::expand(&spec);
-    let s = Session::open(&spec.project, &spec.env, &spec.region, opts).await?;
+    let s = Session::open(
+        &spec.project,
+        &spec.env,
+        &spec.region,
+        opts,
+        &desired,
+        false,
+    )
+    .await?;
     let observed = s.observe(&desired, ui).await?;
     let plan = s.plan(&desired, &observed, &a.targets, false)?;
     print_plan(&plan, a.json, ui, &spec.file);
@@ -318,7 +338,15 @@ async fn apply_cmd(cli: &Cli, a: &ApplyArgs, opts: &AwsOpts, ui: &Ui) -> Result<
                 "--target and --image-tag cannot be combined with a saved plan (give them to the plan that made it)"
             );
         }
-        let s = Session::open(&plan.project, &plan.env, &plan.region, opts).await?;
+        let s = Session::open(
+            &plan.project,
+            &plan.env,
+            &plan.region,
+            opts,
+            &plan.desired,
+            a.no_wait,
+        )
+        .await?;
         let observed = s.observe(&plan.desired, ui).await?;
         saved::check_fresh(&plan, &observed)?;
         if !plan.has_changes() {
@@ -332,7 +360,15 @@ async fn apply_cmd(cli: &Cli, a: &ApplyArgs, opts: &AwsOpts, ui: &Ui) -> Result<
     let mut spec = load(cli, &a.env)?;
     spec.image_tag = a.image_tag.clone();
     let desired = reconcile::expand(&spec);
-    let s = Session::open(&spec.project, &spec.env, &spec.region, opts).await?;
+    let s = Session::open(
+        &spec.project,
+        &spec.env,
+        &spec.region,
+        opts,
+        &desired,
+        a.no_wait,
+    )
+    .await?;
     let observed = s.observe(&desired, ui).await?;
     let plan = s.plan(&desired, &observed, &a.targets, false)?;
     print_plan(&plan, false, ui, &spec.file);
@@ -350,7 +386,15 @@ async fn apply_cmd(cli: &Cli, a: &ApplyArgs, opts: &AwsOpts, ui: &Ui) -> Result<
 
 async fn destroy_cmd(cli: &Cli, a: &DestroyArgs, opts: &AwsOpts, ui: &Ui) -> Result<ExitCode> {
     let spec = load(cli, &a.env)?;
-    let s = Session::open(&spec.project, &spec.env, &spec.region, opts).await?;
+    let s = Session::open(
+        &spec.project,
+        &spec.env,
+        &spec.region,
+        opts,
+        &reconcile::expand(&spec),
+        false,
+    )
+    .await?;
     let observed = s.observe(&[], ui).await?;
     let plan = s.plan(&[], &observed, &[], true)?;
     print_plan(&plan, false, ui, &spec.file);
@@ -374,7 +418,15 @@ fn show(a: &ShowArgs, ui: &Ui) -> Result<ExitCode> {
 async fn output_cmd(cli: &Cli, a: &OutputArgs, opts: &AwsOpts, ui: &Ui) -> Result<ExitCode> {
     let spec = load(cli, &a.env)?;
     let desired = reconcile::expand(&spec);
-    let s = Session::open(&spec.project, &spec.env, &spec.region, opts).await?;
+    let s = Session::open(
+        &spec.project,
+        &spec.env,
+        &spec.region,
+        opts,
+        &desired,
+        false,
+    )
+    .await?;
     let observed = s.observe(&desired, ui).await?;
     let outputs = outputs(&observed);
     if a.json {
@@ -387,6 +439,47 @@ async fn output_cmd(cli: &Cli, a: &OutputArgs, opts: &AwsOpts, ui: &Ui) -> Resul
             }
         }
     }
+    Ok(ExitCode::from(EXIT_OK))
+}
+
+async fn invalidate_cmd(
+    cli: &Cli,
+    a: &crate::cli::InvalidateArgs,
+    opts: &AwsOpts,
+    ui: &Ui,
+) -> Result<ExitCode> {
+    let spec = load(cli, &a.env)?;
+    let desired = reconcile::expand(&spec);
+    let s = Session::open(
+        &spec.project,
+        &spec.env,
+        &spec.region,
+        opts,
+        &desired,
+        a.no_wait,
+    )
+    .await?;
+    let progress = Progress::new(ui.quiet, ui.stderr_tty);
+    let task = progress.start(reconcile::cdn::DISTRIBUTION_ID, "invalidating");
+    let inv = reconcile::cdn::invalidate(&s.ctx, &a.paths, !a.no_wait, &task)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    task.finish(&format!(
+        "invalidation {} on distribution {}: {}",
+        inv.id, inv.distribution_id, inv.status
+    ));
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&inv).expect("json"));
+    } else {
+        println!(
+            "Invalidation {} of {} on distribution {}: {}",
+            inv.id,
+            a.paths.join(" "),
+            inv.distribution_id,
+            inv.status
+        );
+    }
+    ui.verbose(&format!("{} API calls in {:.2} s", s.calls(), s.elapsed()));
     Ok(ExitCode::from(EXIT_OK))
 }
 

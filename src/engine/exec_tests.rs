@@ -115,6 +115,8 @@ async fn ctx() -> Arc<Ctx> {
         env: "e".into(),
         region: "us-east-1".into(),
         clients: Clients::new(&opts, "us-east-1").await,
+        zone: None,
+        no_wait: false,
     })
 }
 

@@ -5,6 +5,9 @@
 //! then wait until AWS reports it settled). The diff itself is the engine's generic field diff
 //! over the normalised properties each service produces, steered by its `KindSchema`s.
 
+pub mod acm;
+pub mod cdn;
+pub mod dns;
 pub mod docdb;
 pub mod ecr;
 pub mod ecs;
@@ -13,6 +16,7 @@ pub mod iam;
 pub mod logs;
 pub mod network;
 pub mod redis;
+pub mod s3;
 pub mod scaling;
 pub mod secrets;
 
@@ -33,6 +37,12 @@ pub struct Ctx {
     pub env: String,
     pub region: String,
     pub clients: Clients,
+    /// The env's Route 53 zone name from the spec's `[edge]` (also during destroy, whose
+    /// observe gets no desired resources): records live in a zone rtech may not own.
+    pub zone: Option<String>,
+    /// `apply --no-wait`: do not wait for slow propagation that nothing else in the plan
+    /// needs (CloudFront's `Deployed`); say so instead.
+    pub no_wait: bool,
 }
 
 /// One change handed to a reconciler, with every reference already resolved.
@@ -82,6 +92,10 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
     out.extend(elb::expand(spec));
     out.extend(ecs::expand(spec));
     out.extend(scaling::expand(spec));
+    out.extend(s3::expand(spec));
+    out.extend(acm::expand(spec));
+    out.extend(dns::expand(spec));
+    out.extend(cdn::expand(spec));
     out.sort_by(|a, b| a.id.cmp(&b.id));
     out
 }
@@ -99,6 +113,10 @@ pub fn registry() -> Vec<Arc<dyn Reconciler>> {
         Arc::new(elb::Elb),
         Arc::new(ecs::Ecs),
         Arc::new(scaling::Scaling),
+        Arc::new(s3::S3),
+        Arc::new(acm::Acm),
+        Arc::new(dns::Dns),
+        Arc::new(cdn::Cdn),
     ]
 }
 
@@ -115,6 +133,10 @@ pub fn schema(kind: &str) -> Option<&'static KindSchema> {
         elb::KINDS,
         ecs::KINDS,
         scaling::KINDS,
+        s3::KINDS,
+        acm::KINDS,
+        dns::KINDS,
+        cdn::KINDS,
     ]
     .into_iter()
     .flatten()

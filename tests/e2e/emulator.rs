@@ -39,6 +39,12 @@ pub fn http(url: &str, method: &str, path: &str) -> Option<u16> {
 
 impl Emulator {
     pub fn start() -> Emulator {
+        Emulator::start_with(&[])
+    }
+
+    /// An emulator whose moto process gets these extra environment variables (e.g.
+    /// `MOTO_ACM_VALIDATION_WAIT` to keep certificates pending).
+    pub fn start_with(env: &[(&str, &str)]) -> Emulator {
         let python = root().join(".venv/bin/python");
         let launcher = root().join("scripts/moto_server.py");
         assert!(
@@ -54,6 +60,7 @@ impl Emulator {
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
             .env("MOTO_ACM_VALIDATION_WAIT", "0")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&log).expect("log file"))
             .stderr(std::fs::File::create(dir.path().join("moto.err")).expect("log file"))

@@ -482,6 +482,19 @@ client_fn! {
     ecs => aws_sdk_ecs,
     elbv2 => aws_sdk_elasticloadbalancingv2,
     autoscaling => aws_sdk_applicationautoscaling,
+    acm => aws_sdk_acm,
+    route53 => aws_sdk_route53,
+    cloudfront => aws_sdk_cloudfront,
+}
+
+/// S3 for out-of-band checks: path-style addressing (the emulator has no bucket DNS).
+#[allow(dead_code)]
+pub async fn s3(emu: &Emulator) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk_conf(emu).await)
+            .force_path_style(true)
+            .build(),
+    )
 }
 
 /// The head of a temporary env spec: project, env, tags and a small dev-sized network without
