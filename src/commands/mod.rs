@@ -167,6 +167,13 @@ impl Session {
             targets,
             destroy,
         })?;
+        for c in &mut plan.conflicts {
+            if let Some(m) = reconcile::owner(&self.regs, &c.id.kind)
+                .and_then(|r| r.conflict_message(&self.ctx, c))
+            {
+                c.message = m;
+            }
+        }
         // A service may refuse a change outright (a protected database's delete or replace):
         // shown in the plan beside conflicts, and apply refuses the whole plan.
         for c in &plan.changes {
@@ -594,6 +601,45 @@ pub fn outputs(observed: &[Observed]) -> serde_json::Value {
         "alb_zone_id".into(),
         attr("load_balancer", "main", "zone_id"),
     );
+    out.insert(
+        "cloudfront_distribution_id".into(),
+        attr("distribution", "main", "id"),
+    );
+    out.insert(
+        "cloudfront_domain_name".into(),
+        attr("distribution", "main", "domain_name"),
+    );
+    let mut certs = serde_json::Map::new();
+    for o in owned("certificate", "") {
+        certs.insert(
+            o.id.name.clone(),
+            serde_json::json!({
+                "arn": o.attrs.get("arn").cloned().unwrap_or_else(|| o.physical_id.clone()),
+                "status": o.attrs.get("status"),
+            }),
+        );
+    }
+    out.insert("certificates".into(), certs.into());
+    // The zone: ours when rtech created it, else the one our records live in.
+    let zone = owned("hosted_zone", "main")
+        .first()
+        .and_then(|o| o.attrs.get("id").cloned())
+        .or_else(|| {
+            owned("record", "")
+                .iter()
+                .find_map(|o| o.attrs.get("zone_id").cloned())
+        });
+    out.insert("hosted_zone_id".into(), zone.into());
+    // The site's names (apex, www, api) as rtech's records publish them.
+    let mut urls: Vec<String> = owned("record", "")
+        .iter()
+        .filter(|o| !o.id.name.starts_with("validation-"))
+        .filter_map(|o| o.attrs.get("fqdn"))
+        .map(|n| format!("https://{n}"))
+        .collect();
+    urls.sort_by_key(|u| (u.matches('.').count(), u.clone()));
+    urls.dedup();
+    out.insert("public_urls".into(), urls.into());
     serde_json::Value::Object(out)
 }
 
@@ -678,5 +724,59 @@ mod tests {
             serde_json::json!({"blue": "arn:tg/blue"})
         );
         assert_eq!(o["docdb_endpoint"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn outputs_name_the_edge_certificates_zone_and_public_urls() {
+        let observed = vec![
+            live(
+                "distribution",
+                "main",
+                "E123",
+                &[("id", "E123"), ("domain_name", "d111.cloudfront.net")],
+            ),
+            live(
+                "certificate",
+                "main",
+                "arn:acm/1",
+                &[("arn", "arn:acm/1"), ("status", "ISSUED")],
+            ),
+            live(
+                "record",
+                "apex-a",
+                "rtech.example.com A",
+                &[("fqdn", "rtech.example.com"), ("zone_id", "Z1")],
+            ),
+            live(
+                "record",
+                "apex-aaaa",
+                "rtech.example.com AAAA",
+                &[("fqdn", "rtech.example.com"), ("zone_id", "Z1")],
+            ),
+            live(
+                "record",
+                "www-cname",
+                "www",
+                &[("fqdn", "www.rtech.example.com"), ("zone_id", "Z1")],
+            ),
+            live(
+                "record",
+                "validation-www",
+                "_x.www",
+                &[("fqdn", "_x.www.rtech.example.com"), ("zone_id", "Z1")],
+            ),
+        ];
+        let o = outputs(&observed);
+        assert_eq!(o["cloudfront_distribution_id"], "E123");
+        assert_eq!(o["cloudfront_domain_name"], "d111.cloudfront.net");
+        assert_eq!(
+            o["certificates"],
+            serde_json::json!({"main": {"arn": "arn:acm/1", "status": "ISSUED"}})
+        );
+        assert_eq!(o["hosted_zone_id"], "Z1");
+        assert_eq!(
+            o["public_urls"],
+            serde_json::json!(["https://rtech.example.com", "https://www.rtech.example.com"])
+        );
     }
 }

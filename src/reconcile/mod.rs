@@ -78,6 +78,11 @@ pub trait Reconciler: Send + Sync {
     fn guard(&self, _change: &Change) -> Option<String> {
         None
     }
+    /// How to adopt a conflicting resource of this service when tags are not how it marks
+    /// ownership (Route 53 records): replaces the plan's generic conflict message.
+    fn conflict_message(&self, _ctx: &Ctx, _conflict: &crate::plan::Conflict) -> Option<String> {
+        None
+    }
 }
 
 /// Every service's resources for a spec (pure).

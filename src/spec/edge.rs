@@ -106,6 +106,7 @@ pub struct RawEdge {
     pub alb: Option<Spanned<RawAlb>>,
     pub weights: Option<Spanned<BTreeMap<String, Spanned<i64>>>>,
     pub cloudfront: Option<Spanned<RawCloudFront>>,
+    pub log_buckets_force_delete: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -156,6 +157,10 @@ pub struct Edge {
     pub weights: BTreeMap<String, i64>,
     /// The CloudFront distribution, when the spec has `[edge.cloudfront]`.
     pub cloudfront: Option<CloudFront>,
+    /// Whether destroy (or turning logging off) may delete the access-log buckets while they
+    /// still hold logs: the buckets carry it as the tag `rtech:force-delete`, since destroy has
+    /// no spec. Off by default: logs are evidence.
+    pub log_buckets_force_delete: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -362,6 +367,7 @@ pub(super) fn validate_edge(errs: &mut Errors, raw: &Spanned<RawEdge>, has_app: 
         alb,
         weights,
         cloudfront,
+        log_buckets_force_delete: flag(&r.log_buckets_force_delete, false),
     }
 }
 

@@ -207,9 +207,21 @@ pub fn parse(file: &str, text: &str, expected_env: &str) -> Result<Spec, Vec<Spe
         let inner = e.into_inner();
         let span = inner.span().unwrap_or(0..0);
         let path = if path == "." { String::new() } else { path };
-        vec![src.error(span, &path, clean_toml_message(inner.message()))]
+        vec![src.error(span, &path, implicit_table_message(&path, inner.message()))]
     })?;
     validate(&src, raw, expected_env)
+}
+
+/// A table written only through a sub-table's header (`[edge.cloudfront.api_behavior]`
+/// without `[edge.cloudfront]`) has no location of its own, which the spanned reader reports
+/// as "expected a borrowed string": say what to write instead.
+fn implicit_table_message(path: &str, msg: &str) -> String {
+    match path.rsplit_once('.') {
+        Some((parent, _)) if msg.contains("expected a borrowed string") => format!(
+            "the table [{parent}] has no header of its own: write `[{parent}]` above `[{path}]`"
+        ),
+        _ => clean_toml_message(msg),
+    }
 }
 
 fn clean_toml_message(msg: &str) -> String {

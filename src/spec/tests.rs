@@ -950,3 +950,39 @@ fn edge_bad_enums_and_ranges_and_missing_app() {
     assert_eq!((e.line, e.path.as_str()), (7, "edge"), "{e}");
     assert!(e.message.contains("needs an [app] section"), "{e}");
 }
+
+#[test]
+fn edge_log_buckets_force_delete_defaults_to_off() {
+    let e = ok(&with_edge("")).edge.unwrap();
+    assert!(!e.log_buckets_force_delete);
+    let e = ok(&with_edge("log_buckets_force_delete = true"))
+        .edge
+        .unwrap();
+    assert!(e.log_buckets_force_delete);
+    let e = ok(&with_edge("log_buckets_force_delete = false"))
+        .edge
+        .unwrap();
+    assert!(!e.log_buckets_force_delete);
+}
+
+#[test]
+fn edge_log_buckets_force_delete_must_be_a_bool_and_sits_in_edge() {
+    let e = one_err(&with_edge("log_buckets_force_delete = \"yes\""));
+    assert_eq!(
+        (e.line, e.path.as_str()),
+        (10, "edge.log_buckets_force_delete"),
+        "{e}"
+    );
+    // Not a key of [edge.alb]: located at the key.
+    let e = one_err(&with_edge("[edge.alb]\nlog_buckets_force_delete = true"));
+    assert_at(&e, 11, 1, "edge.alb.log_buckets_force_delete");
+}
+
+#[test]
+fn a_sub_table_without_its_parent_header_says_which_header_to_write() {
+    let e = one_err(&with_edge("[edge.cloudfront.api_behavior]\nmin_ttl = 0\n")).to_string();
+    assert!(
+        e.contains("edge.cloudfront.api_behavior: the table [edge.cloudfront] has no header of its own: write `[edge.cloudfront]` above `[edge.cloudfront.api_behavior]`"),
+        "{e}"
+    );
+}

@@ -74,6 +74,27 @@ fn bad_specs_fail_with_file_line_column_and_key_path() {
             &format!("{GOOD}\n[ecr]\n[app]\nimage_tag = \"v1 beta\"\n"),
             "envs/qa.toml:10:13: app.image_tag: \"v1 beta\" is not a valid image tag",
         ),
+        // the edge: a bad domain, an unknown and a too-old SSL policy, weights, TTL order
+        (
+            &format!("{GOOD}\n[ecr]\n[app]\n[edge]\ndomain = \"Rtech.example.com\"\n"),
+            "envs/qa.toml:11:10: edge.domain: \"Rtech.example.com\" must be lowercase (\"rtech.example.com\")",
+        ),
+        (
+            &format!("{GOOD}\n[ecr]\n[app]\n[edge]\nssl_policy = \"TLS-best\"\n"),
+            "envs/qa.toml:11:14: edge.ssl_policy: \"TLS-best\" is not an ELB security policy",
+        ),
+        (
+            &format!("{GOOD}\n[ecr]\n[app]\n[edge]\nssl_policy = \"ELBSecurityPolicy-2016-08\"\n"),
+            "envs/qa.toml:11:14: edge.ssl_policy: \"ELBSecurityPolicy-2016-08\" accepts TLS 1.0",
+        ),
+        (
+            &format!("{GOOD}\n[ecr]\n[app]\n[edge]\n[edge.weights]\nblue = 90\n"),
+            "envs/qa.toml:11:1: edge.weights: the weights sum to 90 (blue = 90), not 100",
+        ),
+        (
+            &format!("{GOOD}\n[ecr]\n[app]\n[edge]\n[edge.cloudfront]\n[edge.cloudfront.api_behavior]\nmin_ttl = 10\ndefault_ttl = 5\nmax_ttl = 100\n"),
+            "envs/qa.toml:13:11: edge.cloudfront.api_behavior.min_ttl: min_ttl (10) is greater than default_ttl (5)",
+        ),
     ];
     for (text, want) in cases {
         let r = bad_spec(text);

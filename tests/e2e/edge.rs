@@ -28,6 +28,7 @@ desired_count = 1
 
 [edge]
 domain = "rtech.example.com"
+hosted_zone = "create"
 
 [edge.alb]
 idle_timeout_seconds = 120
@@ -343,4 +344,376 @@ async fn a_same_named_load_balancer_without_our_tags_is_never_touched() {
     assert_conflicts_left_alone_in(&emu, d, "dev", &[LB], &["--target", LB]);
     let still = load_balancer(&elb).await.expect("left alone");
     assert_eq!(still.load_balancer_arn(), Some(theirs.as_str()));
+}
+
+/// Every record set of the zone named `zone`, as (name without the trailing dot, type).
+async fn record_sets(
+    r53: &aws_sdk_route53::Client,
+    zone: &str,
+) -> (String, Vec<aws_sdk_route53::types::ResourceRecordSet>) {
+    let zones = r53
+        .list_hosted_zones_by_name()
+        .dns_name(zone)
+        .send()
+        .await
+        .unwrap();
+    let z = zones
+        .hosted_zones()
+        .iter()
+        .find(|z| z.name().trim_end_matches('.') == zone)
+        .unwrap_or_else(|| panic!("zone {zone} exists"));
+    let id = z.id().to_string();
+    let sets = r53
+        .list_resource_record_sets()
+        .hosted_zone_id(&id)
+        .send()
+        .await
+        .unwrap()
+        .resource_record_sets()
+        .to_vec();
+    (id, sets)
+}
+
+fn rr_name(r: &aws_sdk_route53::types::ResourceRecordSet) -> String {
+    r.name().trim_end_matches('.').to_string()
+}
+
+/// Certificates of the account (both regions rtech uses are one here) with our tags for `env`.
+async fn our_certificates(acm: &aws_sdk_acm::Client, env: &str) -> Vec<String> {
+    let mut ours = vec![];
+    let list = acm.list_certificates().send().await.unwrap();
+    for c in list.certificate_summary_list() {
+        let arn = c.certificate_arn().unwrap();
+        let t = acm
+            .list_tags_for_certificate()
+            .certificate_arn(arn)
+            .send()
+            .await
+            .unwrap();
+        let tags: BTreeMap<String, String> = t
+            .tags()
+            .iter()
+            .map(|t| {
+                (
+                    t.key().to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        if is_ours(&tags, env) {
+            ours.push(arn.to_string());
+        }
+    }
+    ours
+}
+
+/// Distributions of the account with our tags for `env`, as (id, aliases).
+async fn our_distributions(
+    cf: &aws_sdk_cloudfront::Client,
+    env: &str,
+) -> Vec<(String, Vec<String>)> {
+    let mut ours = vec![];
+    let list = cf.list_distributions().send().await.unwrap();
+    let items = list
+        .distribution_list()
+        .map(|l| l.items().to_vec())
+        .unwrap_or_default();
+    for d in items {
+        let t = cf
+            .list_tags_for_resource()
+            .resource(d.arn())
+            .send()
+            .await
+            .unwrap();
+        let tags: BTreeMap<String, String> = t
+            .tags()
+            .map(|t| {
+                t.items()
+                    .iter()
+                    .map(|t| {
+                        (
+                            t.key().to_string(),
+                            t.value().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if is_ours(&tags, env) {
+            let mut aliases: Vec<String> =
+                d.aliases().map(|a| a.items().to_vec()).unwrap_or_default();
+            aliases.sort();
+            ours.push((d.id().to_string(), aliases));
+        }
+    }
+    ours
+}
+
+/// The repo's staging env (existing zone shared with prod, CloudFront, DNS-validated
+/// certificate) from an empty account: the whole edge in one apply, then an empty plan, the
+/// outputs, an invalidation, and a destroy that removes exactly what rtech made — the zone and
+/// a record someone else keeps in it stay.
+#[tokio::test(flavor = "multi_thread")]
+async fn staging_builds_the_whole_edge_and_destroy_removes_exactly_ours() {
+    use aws_sdk_route53::types::{
+        Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
+    };
+    let emu = Emulator::start();
+    emu.ensure_site_zone();
+    let r53 = route53(&emu).await;
+    let (zone_id, _) = record_sets(&r53, "rtech.example.com").await;
+    // Someone else's record in the shared zone.
+    r53.change_resource_record_sets()
+        .hosted_zone_id(&zone_id)
+        .change_batch(
+            ChangeBatch::builder()
+                .changes(
+                    Change::builder()
+                        .action(ChangeAction::Create)
+                        .resource_record_set(
+                            ResourceRecordSet::builder()
+                                .name("mail.rtech.example.com")
+                                .r#type(RrType::Mx)
+                                .ttl(300)
+                                .resource_records(
+                                    ResourceRecord::builder()
+                                        .value("10 mx.example.net")
+                                        .build()
+                                        .unwrap(),
+                                )
+                                .build()
+                                .unwrap(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let r = apply(&emu, "staging");
+    assert!(r.stdout.contains("Apply complete"), "{}", r.stdout);
+    assert_plan_empty(&emu, "staging");
+
+    // The HTTPS listener serves the issued certificate with the default policy, forwarding
+    // all traffic to the blue target group.
+    let elb = elbv2(&emu).await;
+    let lb = elb
+        .describe_load_balancers()
+        .names("rtech-staging-alb")
+        .send()
+        .await
+        .unwrap()
+        .load_balancers()[0]
+        .clone();
+    let alb_dns = lb.dns_name().unwrap().to_string();
+    let ls = listeners(&elb, lb.load_balancer_arn().unwrap()).await;
+    let https = ls.iter().find(|l| l.port() == Some(443)).expect("443");
+    assert_eq!(
+        https.ssl_policy(),
+        Some("ELBSecurityPolicy-TLS13-1-2-2021-06")
+    );
+    let acm = acm(&emu).await;
+    let certs = our_certificates(&acm, "staging").await;
+    assert_eq!(certs.len(), 1, "one certificate (us-east-1 serves both)");
+    assert_eq!(
+        https.certificates()[0].certificate_arn(),
+        Some(certs[0].as_str())
+    );
+    let cert = acm
+        .describe_certificate()
+        .certificate_arn(&certs[0])
+        .send()
+        .await
+        .unwrap()
+        .certificate
+        .unwrap();
+    assert_eq!(cert.status().map(|s| s.as_str()), Some("ISSUED"));
+    let mut sans: Vec<&str> = cert
+        .subject_alternative_names()
+        .iter()
+        .map(String::as_str)
+        .collect();
+    sans.sort();
+    assert_eq!(
+        sans,
+        [
+            "api.staging.rtech.example.com",
+            "staging.rtech.example.com",
+            "www.staging.rtech.example.com"
+        ]
+    );
+    let fwd = https.default_actions()[0].forward_config().unwrap();
+    assert_eq!(fwd.target_groups().len(), 1);
+    assert_eq!(fwd.target_groups()[0].weight(), Some(100));
+
+    // CloudFront serves the site's names.
+    let cf = cloudfront(&emu).await;
+    let dists = our_distributions(&cf, "staging").await;
+    assert_eq!(dists.len(), 1, "{dists:?}");
+    assert_eq!(
+        dists[0].1,
+        ["staging.rtech.example.com", "www.staging.rtech.example.com"]
+    );
+    let cf_domain = cf
+        .get_distribution()
+        .id(&dists[0].0)
+        .send()
+        .await
+        .unwrap()
+        .distribution
+        .unwrap()
+        .domain_name()
+        .to_string();
+
+    // The records: apex alias to CloudFront (A and AAAA), www CNAME to the apex, api to the
+    // ALB (CloudFront does not serve api.), the validation CNAMEs, and an owner TXT for each.
+    let (_, sets) = record_sets(&r53, "rtech.example.com").await;
+    let find = |name: &str, t: &str| {
+        sets.iter()
+            .find(|r| rr_name(r) == name && r.r#type().as_str() == t)
+            .unwrap_or_else(|| panic!("{name} {t} in {sets:#?}"))
+    };
+    for t in ["A", "AAAA"] {
+        let a = find("staging.rtech.example.com", t);
+        let target = a.alias_target().expect("alias");
+        assert_eq!(
+            target.dns_name().trim_end_matches('.').to_lowercase(),
+            cf_domain.to_lowercase()
+        );
+    }
+    let www = find("www.staging.rtech.example.com", "CNAME");
+    assert_eq!(
+        www.resource_records()[0].value().trim_end_matches('.'),
+        "staging.rtech.example.com"
+    );
+    let api = find("api.staging.rtech.example.com", "CNAME");
+    assert_eq!(
+        api.resource_records()[0]
+            .value()
+            .trim_end_matches('.')
+            .to_lowercase(),
+        alb_dns.to_lowercase()
+    );
+    let validation = sets
+        .iter()
+        .filter(|r| {
+            r.r#type().as_str() == "CNAME"
+                && rr_name(r).starts_with('_')
+                && !rr_name(r).starts_with("_rtech")
+        })
+        .count();
+    assert_eq!(validation, 3, "one validation CNAME per name: {sets:#?}");
+
+    // The outputs name the edge.
+    let o = output_json(&emu, "staging");
+    assert_eq!(o["alb_dns_name"], alb_dns.as_str());
+    assert_eq!(o["cloudfront_distribution_id"], dists[0].0.as_str());
+    assert_eq!(o["cloudfront_domain_name"], cf_domain.as_str());
+    assert_eq!(o["certificates"]["main"]["arn"], certs[0].as_str());
+    assert_eq!(o["certificates"]["main"]["status"], "ISSUED");
+    assert_eq!(
+        o["hosted_zone_id"]
+            .as_str()
+            .map(|z| z.trim_start_matches("/hostedzone/")),
+        Some(zone_id.trim_start_matches("/hostedzone/"))
+    );
+    let urls: Vec<&str> = o["public_urls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(J::as_str)
+        .collect();
+    for u in [
+        "https://staging.rtech.example.com",
+        "https://www.staging.rtech.example.com",
+        "https://api.staging.rtech.example.com",
+    ] {
+        assert!(urls.contains(&u), "{u} in {urls:?}");
+    }
+
+    // An invalidation of everything, waited for.
+    let r = run_ok(
+        rtech(&emu).args(["invalidate", "--env", "staging", "--json"]),
+        0,
+    );
+    let inv: J = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(inv["distribution_id"], dists[0].0.as_str());
+    assert_eq!(inv["status"], "Completed");
+    assert_eq!(inv["paths"], serde_json::json!(["/*"]));
+
+    // Destroy: nothing of ours is left at the edge; the zone and the foreign record stay.
+    destroy(&emu, "staging");
+    assert!(elb
+        .describe_load_balancers()
+        .send()
+        .await
+        .unwrap()
+        .load_balancers()
+        .iter()
+        .all(|l| l.load_balancer_name() != Some("rtech-staging-alb")));
+    assert!(our_certificates(&acm, "staging").await.is_empty());
+    assert!(our_distributions(&cf, "staging").await.is_empty());
+    let (_, left) = record_sets(&r53, "rtech.example.com").await;
+    let mut kinds: Vec<(String, String)> = left
+        .iter()
+        .map(|r| (rr_name(r), r.r#type().as_str().to_string()))
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            ("mail.rtech.example.com".to_string(), "MX".to_string()),
+            ("rtech.example.com".to_string(), "NS".to_string()),
+            ("rtech.example.com".to_string(), "SOA".to_string()),
+        ]
+    );
+}
+
+/// The HTTPS listener's policy downgraded out of band: shown as exactly that and repaired.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ssl_policy_downgraded_out_of_band_is_shown_and_repaired() {
+    let emu = Emulator::start();
+    let dir = spec_dir("dev", EDGE);
+    let d = dir.path();
+    let target = ["--target", "listener/https"];
+    apply_in(&emu, d, "dev", &target);
+    assert_no_changes(&plan_json_in(&emu, d, "dev", &target));
+    let elb = elbv2(&emu).await;
+    let lb = load_balancer(&elb).await.expect("created");
+    let arn = lb.load_balancer_arn().unwrap();
+    let https = listeners(&elb, arn)
+        .await
+        .into_iter()
+        .find(|l| l.port() == Some(443))
+        .expect("443");
+    elb.modify_listener()
+        .listener_arn(https.listener_arn().unwrap())
+        .ssl_policy("ELBSecurityPolicy-2016-08")
+        .send()
+        .await
+        .unwrap();
+    let p = plan_json_in(&emu, d, "dev", &target);
+    assert_eq!(
+        edge_changes(&p),
+        [(
+            "listener/https".to_string(),
+            "update".to_string(),
+            vec!["ssl_policy".to_string()]
+        )]
+    );
+    apply_in(&emu, d, "dev", &target);
+    assert_no_changes(&plan_json_in(&emu, d, "dev", &target));
+    let fixed = listeners(&elb, arn)
+        .await
+        .into_iter()
+        .find(|l| l.port() == Some(443))
+        .unwrap();
+    assert_eq!(
+        fixed.ssl_policy(),
+        Some("ELBSecurityPolicy-TLS13-1-2-2021-06")
+    );
 }

@@ -11,7 +11,12 @@ pub struct Emulator {
     pub url: String,
     log: PathBuf,
     _dir: tempfile::TempDir,
+    site_zone: std::sync::Once,
 }
+
+/// The hosted zone the repo's staging and prod specs expect to exist (`hosted_zone =
+/// "existing"`): the platform team's zone for the site, made once per emulator.
+pub const SITE_ZONE: &str = "rtech.example.com";
 
 pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -27,10 +32,22 @@ fn free_port() -> u16 {
 
 /// One HTTP request on loopback; returns the status code.
 pub fn http(url: &str, method: &str, path: &str) -> Option<u16> {
+    request(url, method, path, "")
+}
+
+/// One HTTP request with a body on loopback; returns the status code.
+pub fn request(url: &str, method: &str, path: &str, body: &str) -> Option<u16> {
     let addr = url.trim_start_matches("http://");
     let mut s = TcpStream::connect_timeout(&addr.parse().ok()?, Duration::from_millis(500)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").ok()?;
+    // moto routes a request by the service named in its signature (S3 without one).
+    let auth = "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/route53/aws4_request, SignedHeaders=host, Signature=0";
+    let auth = if path.starts_with("/2013-04-01/") {
+        format!("Authorization: {auth}\r\n")
+    } else {
+        String::new()
+    };
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).ok()?;
     let mut buf = [0u8; 64];
     let n = s.read(&mut buf).ok()?;
     let head = String::from_utf8_lossy(&buf[..n]);
@@ -76,6 +93,7 @@ impl Emulator {
             url: format!("http://127.0.0.1:{port}"),
             log,
             _dir: dir,
+            site_zone: std::sync::Once::new(),
         };
         // Poll until it answers (bounded), failing loudly if it died.
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -95,6 +113,24 @@ impl Emulator {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+}
+
+impl Emulator {
+    /// Create [`SITE_ZONE`] (once), as the account that runs the repo's envs has it: through
+    /// Route 53's REST API directly, so that synchronous helpers can call it.
+    pub fn ensure_site_zone(&self) {
+        self.site_zone.call_once(|| {
+            let body = format!(
+                "<CreateHostedZoneRequest xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\"><Name>{SITE_ZONE}</Name><CallerReference>e2e-site-zone</CallerReference></CreateHostedZoneRequest>"
+            );
+            let status = request(&self.url, "POST", "/2013-04-01/hostedzone", &body);
+            assert_eq!(
+                status,
+                Some(201),
+                "creating the hosted zone {SITE_ZONE} in the emulator"
+            );
+        });
     }
 }
 

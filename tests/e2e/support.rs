@@ -13,12 +13,19 @@ use aws_sdk_ec2::types::{Filter, Tag};
 use crate::emulator::{root, Emulator};
 
 /// `rtech` with the emulator's endpoint and dummy credentials, run from the repo root.
+/// The repo's staging and prod use the account's existing zone: it is made first.
 pub fn rtech(emu: &Emulator) -> Command {
     Command::from_std(rtech_std(emu))
 }
 
 /// The same as a plain std Command (for streaming its output or killing it part-way).
 pub fn rtech_std(emu: &Emulator) -> std::process::Command {
+    emu.ensure_site_zone();
+    rtech_bare(emu)
+}
+
+/// rtech against the emulator without any account setup (temporary specs make their own).
+fn rtech_bare(emu: &Emulator) -> std::process::Command {
     let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("rtech"));
     c.current_dir(root())
         .env("AWS_ENDPOINT_URL", &emu.url)
@@ -67,7 +74,7 @@ pub fn run_ok(cmd: &mut Command, code: i32) -> Run {
 
 /// `rtech --envs-dir <dir>`: rtech on the specs of a temporary envs dir (see `spec_dir`).
 pub fn rtech_in(emu: &Emulator, dir: &Path) -> Command {
-    let mut c = rtech(emu);
+    let mut c = Command::from_std(rtech_bare(emu));
     c.arg("--envs-dir").arg(dir);
     c
 }

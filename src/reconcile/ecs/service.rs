@@ -127,6 +127,11 @@ pub(super) fn expand(spec: &Spec, app: &App) -> Resource {
             "docdb",
         ));
     }
+    // AWS refuses CreateService with a target group that no load balancer listener forwards
+    // to: with the edge, the service comes after the HTTPS listener (and is deleted before it).
+    if spec.edge.is_some() {
+        r = r.dep(&crate::reconcile::elb::alb::listener_id("https"));
+    }
     match &app.scaling {
         // The scaler owns the count inside [min, max] (never drift there); outside, the
         // nearest bound.

@@ -11,14 +11,17 @@
 //!   until gone (its network interfaces hold the subnets and the security group until then).
 //! - a load balancer with deletion protection on is never deleted or replaced: the plan says
 //!   so ([`guard`]) and apply refuses.
-//! - with `access_logs` on it references the log bucket `s3_bucket/alb-logs`, which is not
-//!   built yet: such a plan fails naming that missing dependency.
+//! - with `access_logs` on it references the log bucket `s3_bucket/alb-logs` (`reconcile::s3`),
+//!   and destroy deletes it before that bucket.
 //!
 //! `listener/http`: port 80, HTTP, default action redirect to HTTPS :443 with status 301
 //! (seed 5.2). Found through the load balancer (DescribeListeners on our ARN), ownership by its
 //! tags. Replaced when its load balancer is; everything else is one ModifyListener.
-//! `listener/https` (443, the ACM certificate, the spec's SSL policy, weighted forward to the
-//! target groups) comes with the certificate.
+//! `listener/https`: port 443, HTTPS, the env's ACM certificate once issued
+//! (`certificate_validation/main`'s `arn`), the spec's SSL policy, default action a weighted
+//! forward to the app's target groups by colour (`edge.weights`; stickiness off). Policy,
+//! certificate and actions are changed in place (ModifyListener). The ECS service depends on
+//! it: AWS refuses a service whose target group no listener forwards to.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -29,9 +32,9 @@ use aws_sdk_elasticloadbalancingv2::operation::create_load_balancer::builders::C
 use aws_sdk_elasticloadbalancingv2::operation::modify_listener::builders::ModifyListenerFluentBuilder;
 use aws_sdk_elasticloadbalancingv2::operation::modify_load_balancer_attributes::builders::ModifyLoadBalancerAttributesFluentBuilder;
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, ForwardActionConfig, IpAddressType, Listener, LoadBalancer,
-    LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerTypeEnum, ProtocolEnum,
-    RedirectActionConfig, RedirectActionStatusCodeEnum, TargetGroupStickinessConfig,
+    Action, ActionTypeEnum, Certificate, ForwardActionConfig, IpAddressType, Listener,
+    LoadBalancer, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerTypeEnum,
+    ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum, TargetGroupStickinessConfig,
     TargetGroupTuple,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
@@ -72,7 +75,12 @@ pub const ATTRIBUTE_PROPS: &[&str] = &[
 
 /// The listeners rtech manages, by resource name and port. Observe maps a listener on our
 /// load balancer to its id by port.
-pub const LISTENERS: &[(&str, i32)] = &[("http", 80)];
+pub const LISTENERS: &[(&str, i32)] = &[("http", 80), ("https", 443)];
+
+/// The certificate the HTTPS listener serves: the env's, once ACM has issued it.
+pub fn certificate_validation_id() -> ResourceId {
+    ResourceId::new("certificate_validation", "main")
+}
 
 pub fn load_balancer_id() -> ResourceId {
     ResourceId::new(LOAD_BALANCER, "main")
@@ -87,7 +95,7 @@ pub fn load_balancer_name(project: &str, env: &str) -> String {
     short_name(&format!("{project}-{env}-alb"))
 }
 
-/// The access-log bucket (not built yet: see the module doc).
+/// The access-log bucket (`reconcile::s3`).
 pub fn access_log_bucket_id() -> ResourceId {
     ResourceId::new("s3_bucket", "alb-logs")
 }
@@ -151,7 +159,51 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
         .prop("protocol", Value::str("HTTP"))
         .prop("default_actions", Value::List(vec![redirect_to_https()]))
         .prop("tags", Value::string_map(&http_tags));
-    vec![lb, listener]
+    let https = listener_id("https");
+    let https_name = format!("{name}:443");
+    let https_tags = tags_for(&spec.project, &spec.env, &https, &https_name, &spec.tags);
+    let secure = Resource::new(https, &https_name)
+        .prop("load_balancer_arn", Value::reference(&id, "arn"))
+        .prop("port", Value::Int(443))
+        .prop("protocol", Value::str("HTTPS"))
+        .prop("ssl_policy", Value::str(&edge.ssl_policy))
+        .prop(
+            "certificate_arn",
+            Value::reference(&certificate_validation_id(), "arn"),
+        )
+        .prop(
+            "default_actions",
+            Value::List(vec![weighted_forward(&edge.weights)]),
+        )
+        .prop("tags", Value::string_map(&https_tags));
+    vec![lb, listener, secure]
+}
+
+/// Forward to the app's target groups by colour with the spec's weights (seed 5.2: one
+/// colour at 100 today; two for a canary). Groups are listed in colour order.
+pub fn weighted_forward(weights: &BTreeMap<String, i64>) -> Value {
+    let groups = weights
+        .iter()
+        .map(|(colour, w)| {
+            map([
+                (
+                    "arn",
+                    Value::reference(&super::target_group_id(colour), "arn"),
+                ),
+                ("weight", Value::Int(*w)),
+            ])
+        })
+        .collect();
+    map([
+        ("type", Value::str("forward")),
+        (
+            "forward",
+            map([
+                ("target_groups", Value::List(groups)),
+                ("stickiness", Value::Bool(false)),
+            ]),
+        ),
+    ])
 }
 
 /// Seed 5.2: HTTP → HTTPS :443, 301, keeping host, path and query (AWS's defaults, written
@@ -278,7 +330,8 @@ pub fn observe_load_balancer(
         // Deleted before the subnets and the security group its interfaces use.
         .dep(&ResourceId::new("sg", "alb"));
     if access_logs == Value::Bool(true) {
-        o = o.prop(
+        // Destroy deletes the load balancer before the bucket it writes to.
+        o = o.dep(&access_log_bucket_id()).prop(
             "access_logs_bucket",
             Value::opt_str(
                 attribute(attributes, ATTR_ACCESS_LOGS_BUCKET).filter(|b| !b.is_empty()),
@@ -423,6 +476,17 @@ pub fn observe_listener(
         .dep(&load_balancer_id());
     if let Some(p) = l.ssl_policy() {
         o = o.prop("ssl_policy", Value::str(p));
+    }
+    // The default certificate (AWS lists only that one here). Destroy deletes the listener
+    // before its certificate and the target groups it forwards to.
+    if let Some(c) = l.certificates().iter().find_map(|c| c.certificate_arn()) {
+        o = o
+            .prop("certificate_arn", Value::str(c))
+            .dep(&certificate_validation_id())
+            .dep(&ResourceId::new("certificate", "main"));
+    }
+    for colour in super::COLOURS {
+        o = o.dep(&super::target_group_id(colour));
     }
     o.attrs.insert("arn".into(), arn.to_string());
     o
@@ -709,8 +773,14 @@ pub fn create_listener_request(c: &Client, r: &Resource) -> CreateListenerFluent
         .set_port(port(r))
         .protocol(ProtocolEnum::from(r.get_str("protocol").unwrap_or("HTTP")))
         .set_ssl_policy(r.get_str("ssl_policy").map(str::to_string))
+        .set_certificates(certificates(r))
         .set_default_actions(Some(sdk_actions(r)))
         .set_tags(Some(elb_tags(&tags_of(&r.props))))
+}
+
+fn certificates(r: &Resource) -> Option<Vec<Certificate>> {
+    r.get_str("certificate_arn")
+        .map(|arn| vec![Certificate::builder().certificate_arn(arn).build()])
 }
 
 /// Port, protocol and default actions at once.
@@ -720,6 +790,7 @@ pub fn modify_listener_request(c: &Client, arn: &str, r: &Resource) -> ModifyLis
         .set_port(port(r))
         .protocol(ProtocolEnum::from(r.get_str("protocol").unwrap_or("HTTP")))
         .set_ssl_policy(r.get_str("ssl_policy").map(str::to_string))
+        .set_certificates(certificates(r))
         .set_default_actions(Some(sdk_actions(r)))
 }
 

@@ -13,6 +13,8 @@ const L_ARN: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listene
 const TG_ARN: &str =
     "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/rtech-dev-blue/abc";
 const SG_ID: &str = "sg-0a1b";
+const L443_ARN: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/rtech-dev-alb/50dc6c495c0c9188/0443";
+const CERT_ARN: &str = "arn:aws:acm:us-east-1:123456789012:certificate/1234";
 
 fn spec_with(edge: &str) -> Spec {
     let text = format!(
@@ -35,6 +37,10 @@ fn lb(rs: &[Resource]) -> Resource {
 
 fn http(rs: &[Resource]) -> Resource {
     find(rs, &listener_id("http")).clone()
+}
+
+fn https(rs: &[Resource]) -> Resource {
+    find(rs, &listener_id("https")).clone()
 }
 
 fn subnet_id(letter: &str) -> String {
@@ -132,6 +138,42 @@ fn live_listener(r: &Resource) -> (Listener, BTreeMap<String, String>) {
     (l, tags_of(&r.props))
 }
 
+/// The HTTPS listener as AWS describes the one created from `r`: AWS echoes a weighted
+/// forward in ForwardConfig (and the single group as TargetGroupArn too).
+fn live_https(r: &Resource) -> (Listener, BTreeMap<String, String>) {
+    let l = Listener::builder()
+        .listener_arn(L443_ARN)
+        .load_balancer_arn(LB_ARN)
+        .port(443)
+        .protocol(ProtocolEnum::Https)
+        .ssl_policy(r.get_str("ssl_policy").unwrap())
+        .certificates(Certificate::builder().certificate_arn(CERT_ARN).build())
+        .default_actions(
+            Action::builder()
+                .r#type(ActionTypeEnum::Forward)
+                .order(1)
+                .target_group_arn(TG_ARN)
+                .forward_config(
+                    ForwardActionConfig::builder()
+                        .target_groups(
+                            TargetGroupTuple::builder()
+                                .target_group_arn(TG_ARN)
+                                .weight(100)
+                                .build(),
+                        )
+                        .target_group_stickiness_config(
+                            TargetGroupStickinessConfig::builder()
+                                .enabled(false)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .build();
+    (l, tags_of(&r.props))
+}
+
 /// What the rest of the env looks like: the public subnets and the alb group.
 fn neighbours() -> Vec<Observed> {
     let mut v: Vec<Observed> = ["a", "b", "c"]
@@ -144,6 +186,12 @@ fn neighbours() -> Vec<Observed> {
         })
         .collect();
     v.push(Observed::new(ResourceId::new("sg", "alb"), SG_ID));
+    let mut tg = Observed::new(ResourceId::new("target_group", "blue"), TG_ARN);
+    tg.attrs.insert("arn".into(), TG_ARN.into());
+    v.push(tg);
+    let mut cert = Observed::new(certificate_validation_id(), CERT_ARN);
+    cert.attrs.insert("arn".into(), CERT_ARN.into());
+    v.push(cert);
     v
 }
 
@@ -151,10 +199,20 @@ fn observed_all(rs: &[Resource]) -> Vec<Observed> {
     let lb_r = lb(rs);
     let (l, lt, la) = live_lb(&lb_r);
     let (ls, ls_tags) = live_listener(&http(rs));
+    let (l443, l443_tags) = live_https(&https(rs));
     let mut tags = BTreeMap::new();
     tags.insert(LB_ARN.to_string(), lt);
     tags.insert(L_ARN.to_string(), ls_tags);
-    classify("rtech", "dev", Some(&l), &[ls], &tags, &la, Some(&lb_r))
+    tags.insert(L443_ARN.to_string(), l443_tags);
+    classify(
+        "rtech",
+        "dev",
+        Some(&l),
+        &[ls, l443],
+        &tags,
+        &la,
+        Some(&lb_r),
+    )
 }
 
 fn plan_of(
@@ -254,10 +312,13 @@ fn the_longest_names_fit_elb() {
 }
 
 #[test]
-fn access_logs_need_the_log_bucket_which_is_not_built_yet() {
+fn access_logs_need_the_log_bucket() {
     let rs = expand(&spec_with("[edge]\n[edge.alb]\naccess_logs = true\n"));
     let r = lb(&rs);
     assert!(r.deps.contains(&access_log_bucket_id()));
+    // The whole spec has the bucket; the load balancer's part alone misses it.
+    let all = crate::reconcile::expand(&spec_with("[edge]\n[edge.alb]\naccess_logs = true\n"));
+    assert!(all.iter().any(|r| r.id == access_log_bucket_id()));
     let e = plan_of(&rs, vec![], false).unwrap_err();
     assert_eq!(
         e,
@@ -271,7 +332,7 @@ fn access_logs_need_the_log_bucket_which_is_not_built_yet() {
 fn as_created_there_is_no_diff_and_dependants_get_the_dns_name() {
     let rs = expand(&edge_spec());
     let obs = observed_all(&rs);
-    assert_eq!(obs.len(), 2);
+    assert_eq!(obs.len(), 3);
     let o = &obs[0];
     assert_eq!(o.id, load_balancer_id());
     // Listed in the spec's AZ order, though AWS gave them in reverse.
@@ -449,6 +510,14 @@ fn destroy_deletes_the_listener_then_the_load_balancer_then_the_network() {
     let ids: Vec<String> = plan.changes.iter().map(|c| c.id.to_string()).collect();
     let pos = |id: &str| ids.iter().position(|x| x == id).unwrap_or(usize::MAX);
     assert!(pos("listener/http") < pos("load_balancer/main"), "{ids:?}");
+    // The HTTPS listener lets go of its certificate and target group before they go.
+    for later in [
+        "load_balancer/main",
+        "certificate_validation/main",
+        "target_group/blue",
+    ] {
+        assert!(pos("listener/https") < pos(later), "{later}: {ids:?}");
+    }
     for later in ["subnet/public-a", "sg/alb"] {
         if pos(later) != usize::MAX {
             assert!(pos("load_balancer/main") < pos(later), "{ids:?}");
@@ -640,4 +709,152 @@ fn create_listener_sends_the_301_redirect_to_https() {
     let tags = super::super::tag_map(i.get_tags().as_deref().unwrap());
     assert_eq!(tags["Name"], "rtech-dev-alb:80");
     assert_eq!(tags[TAG_ID], "listener/http");
+}
+
+// --- the HTTPS listener --------------------------------------------------------------------------
+
+#[test]
+fn the_https_listener_serves_the_issued_certificate_with_the_spec_policy_and_weights() {
+    let rs = expand(&edge_spec());
+    let l = https(&rs);
+    assert_eq!(l.name, "rtech-dev-alb:443");
+    assert_eq!(l.props["port"], Value::Int(443));
+    assert_eq!(l.props["protocol"], Value::str("HTTPS"));
+    assert_eq!(
+        l.props["ssl_policy"],
+        Value::str(crate::spec::edge::DEFAULT_SSL_POLICY)
+    );
+    // The certificate once ACM has issued it, so the listener waits for the validation.
+    assert_eq!(
+        l.props["certificate_arn"],
+        Value::reference(&certificate_validation_id(), "arn")
+    );
+    assert_eq!(
+        l.props["default_actions"],
+        Value::List(vec![forward(vec![(
+            Value::reference(&super::super::target_group_id("blue"), "arn"),
+            100
+        )])])
+    );
+    for d in [
+        load_balancer_id(),
+        certificate_validation_id(),
+        super::super::target_group_id("blue"),
+    ] {
+        assert!(l.deps.contains(&d), "{d}");
+    }
+    assert_eq!(tags_of(&l.props)[TAG_ID], "listener/https");
+
+    let s = spec_with(
+        "[edge]\nssl_policy = \"ELBSecurityPolicy-TLS-1-2-2017-01\"\n[edge.weights]\nblue = 100\n",
+    );
+    assert_eq!(
+        https(&expand(&s)).props["ssl_policy"],
+        Value::str("ELBSecurityPolicy-TLS-1-2-2017-01")
+    );
+}
+
+#[test]
+fn a_weighted_forward_lists_every_colour_with_its_weight() {
+    let w: BTreeMap<String, i64> = [("blue".to_string(), 90), ("green".to_string(), 10)].into();
+    let v = weighted_forward(&w);
+    let groups = &v.as_map().unwrap()["forward"].as_map().unwrap()["target_groups"];
+    let Value::List(groups) = groups else {
+        panic!("{groups:?}")
+    };
+    let got: Vec<(String, i64)> = groups
+        .iter()
+        .map(|g| {
+            let g = g.as_map().unwrap();
+            let Value::Ref(r) = &g["arn"] else {
+                panic!("{g:?}")
+            };
+            (r.resource.to_string(), g["weight"].as_int().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("target_group/blue".to_string(), 90),
+            ("target_group/green".to_string(), 10)
+        ]
+    );
+}
+
+#[test]
+fn an_ssl_policy_downgraded_out_of_band_is_exactly_that_update_and_modify_sends_it_back() {
+    let rs = expand(&edge_spec());
+    let mut obs = observed_all(&rs);
+    set_prop(
+        &mut obs,
+        &listener_id("https"),
+        "ssl_policy",
+        Value::str("ELBSecurityPolicy-2016-08"),
+    );
+    let plan = plan_for(&rs, obs);
+    assert_eq!(plan.changes.len(), 1, "{:#?}", plan.changes);
+    let c = &plan.changes[0];
+    assert_eq!(
+        (c.id.clone(), c.action),
+        (listener_id("https"), PlanAction::Update)
+    );
+    assert_eq!(
+        c.changed_props().into_iter().collect::<Vec<_>>(),
+        ["ssl_policy"]
+    );
+    let req = modify_listener_request(&client(), L443_ARN, &resolve(&https(&rs)));
+    let i = req.as_input();
+    assert_eq!(
+        i.get_ssl_policy().as_deref(),
+        Some(crate::spec::edge::DEFAULT_SSL_POLICY)
+    );
+    let certs = i.get_certificates().clone().unwrap();
+    assert_eq!(certs[0].certificate_arn(), Some(CERT_ARN));
+}
+
+#[test]
+fn create_https_listener_sends_certificate_policy_and_the_weighted_forward() {
+    let r = resolve(&https(&expand(&edge_spec())));
+    let i = create_listener_request(&client(), &r).as_input().clone();
+    assert_eq!(i.get_port(), &Some(443));
+    assert_eq!(i.get_protocol(), &Some(ProtocolEnum::Https));
+    assert_eq!(
+        i.get_certificates().clone().unwrap()[0].certificate_arn(),
+        Some(CERT_ARN)
+    );
+    let acts = i.get_default_actions().clone().unwrap();
+    let groups = acts[0].forward_config().unwrap().target_groups();
+    assert_eq!(groups.len(), 1);
+    assert_eq!(
+        (groups[0].target_group_arn(), groups[0].weight()),
+        (Some(TG_ARN), Some(100))
+    );
+    // What AWS then reports reads back as exactly what the spec asked for.
+    let (live, _) = live_https(&https(&expand(&edge_spec())));
+    assert_eq!(
+        action_value(&live.default_actions()[0]),
+        action_value(&acts[0]).clone()
+    );
+}
+
+#[test]
+fn a_changed_certificate_is_an_in_place_update() {
+    let rs = expand(&edge_spec());
+    let mut obs = observed_all(&rs);
+    set_prop(
+        &mut obs,
+        &listener_id("https"),
+        "certificate_arn",
+        Value::str("arn:aws:acm:us-east-1:123456789012:certificate/old"),
+    );
+    let plan = plan_for(&rs, obs);
+    assert_eq!(plan.changes.len(), 1, "{:#?}", plan.changes);
+    assert_eq!(plan.changes[0].action, PlanAction::Update);
+    assert_eq!(
+        plan.changes[0]
+            .changed_props()
+            .into_iter()
+            .collect::<Vec<_>>(),
+        ["certificate_arn"]
+    );
 }

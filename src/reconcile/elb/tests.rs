@@ -88,10 +88,20 @@ fn no_app_means_no_target_group() {
 }
 
 #[test]
-fn dev_and_prod_expand_to_one_blue_target_group() {
+fn dev_and_prod_expand_to_one_blue_target_group_and_the_alb_with_two_listeners() {
     for env in ["dev", "prod"] {
         let rs = expand(&env_spec(env));
-        assert_eq!(rs.len(), 1, "{env}");
+        let ids: Vec<String> = rs.iter().map(|r| r.id.to_string()).collect();
+        assert_eq!(
+            ids,
+            [
+                "target_group/blue",
+                "load_balancer/main",
+                "listener/http",
+                "listener/https"
+            ],
+            "{env}"
+        );
         let r = blue(&rs);
         assert_eq!(r.name, format!("rtech-{env}-blue"));
         assert_eq!(r.get_str("name"), Some(r.name.as_str()));
