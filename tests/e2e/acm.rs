@@ -92,30 +92,8 @@ async fn ours(
         .collect()
 }
 
-/// (id, action, field paths) of every change of the ACM kinds.
 fn acm_changes(plan: &J) -> Vec<(String, String, Vec<String>)> {
-    plan["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| {
-            c["id"]
-                .as_str()
-                .is_some_and(|id| id.starts_with("certificate"))
-        })
-        .map(|c| {
-            (
-                c["id"].as_str().unwrap().to_string(),
-                c["action"].as_str().unwrap().to_string(),
-                c["fields"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|f| f["path"].as_str().unwrap().to_string())
-                    .collect(),
-            )
-        })
-        .collect()
+    changes_of_kinds(plan, &["certificate", "certificate_validation"])
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -121,26 +121,8 @@ async fn upsert_cname(r53: &Client, zone: &str, name: &str, value: &str, action:
         .unwrap();
 }
 
-/// The record changes of a plan, as (id, action, field paths).
 fn dns_changes(plan: &J) -> Vec<(String, String, Vec<String>)> {
-    plan["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["kind"] == "record" || c["kind"] == "hosted_zone")
-        .map(|c| {
-            (
-                c["id"].as_str().unwrap().to_string(),
-                c["action"].as_str().unwrap().to_string(),
-                c["fields"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|f| f["path"].as_str().unwrap().to_string())
-                    .collect(),
-            )
-        })
-        .collect()
+    changes_of_kinds(plan, &["record", "hosted_zone"])
 }
 
 fn owner_value(id: &str) -> String {

@@ -92,26 +92,8 @@ async fn elb_tags(
         .unwrap_or_default()
 }
 
-/// The changes of a plan limited to the edge's kinds, as (id, action, field paths).
 fn edge_changes(plan: &J) -> Vec<(String, String, Vec<String>)> {
-    plan["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["kind"] == "load_balancer" || c["kind"] == "listener")
-        .map(|c| {
-            (
-                c["id"].as_str().unwrap().to_string(),
-                c["action"].as_str().unwrap().to_string(),
-                c["fields"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|f| f["path"].as_str().unwrap().to_string())
-                    .collect(),
-            )
-        })
-        .collect()
+    changes_of_kinds(plan, &["load_balancer", "listener"])
 }
 
 #[tokio::test(flavor = "multi_thread")]

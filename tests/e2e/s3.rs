@@ -72,26 +72,8 @@ async fn ours(s3: &aws_sdk_s3::Client) -> Vec<String> {
     out
 }
 
-/// The changes of a plan as (id, action, field paths).
 fn bucket_changes(plan: &J) -> Vec<(String, String, Vec<String>)> {
-    plan["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["kind"] == "s3_bucket")
-        .map(|c| {
-            (
-                c["id"].as_str().unwrap().to_string(),
-                c["action"].as_str().unwrap().to_string(),
-                c["fields"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|f| f["path"].as_str().unwrap().to_string())
-                    .collect(),
-            )
-        })
-        .collect()
+    changes_of_kinds(plan, &["s3_bucket"])
 }
 
 fn update_of(fields: &[&str]) -> Vec<(String, String, Vec<String>)> {

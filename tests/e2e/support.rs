@@ -166,6 +166,31 @@ pub fn changes(plan: &serde_json::Value) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A plan's changes to resources of `kinds`, as (id, action, changed field paths).
+pub fn changes_of_kinds(
+    plan: &serde_json::Value,
+    kinds: &[&str],
+) -> Vec<(String, String, Vec<String>)> {
+    plan["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter(|c| c["kind"].as_str().is_some_and(|k| kinds.contains(&k)))
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_string(),
+                c["action"].as_str().unwrap().to_string(),
+                c["fields"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|f| f["path"].as_str().unwrap().to_string())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
 /// The change of `id` in a JSON plan, if any.
 pub fn change_of<'a>(plan: &'a serde_json::Value, id: &str) -> Option<&'a serde_json::Value> {
     plan["changes"]
