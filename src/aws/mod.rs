@@ -133,6 +133,8 @@ pub struct Clients {
     pub route53: aws_sdk_route53::Client,
     pub cloudfront: aws_sdk_cloudfront::Client,
     pub s3: aws_sdk_s3::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub calls: CallCounter,
     pub endpoint: Option<String>,
     pub region: String,
@@ -207,6 +209,8 @@ impl Clients {
                 .build(),
         );
         let route53 = client!(aws_sdk_route53);
+        let sns = client!(aws_sdk_sns);
+        let cloudwatch = client!(aws_sdk_cloudwatch);
         let cloudfront = client!(aws_sdk_cloudfront);
         // Path-style addressing against an endpoint override (the emulator has no bucket DNS).
         let s3 = aws_sdk_s3::Client::from_conf(
@@ -238,6 +242,8 @@ impl Clients {
             route53,
             cloudfront,
             s3,
+            sns,
+            cloudwatch,
             calls,
             endpoint,
             region,

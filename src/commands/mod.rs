@@ -640,6 +640,16 @@ pub fn outputs(observed: &[Observed]) -> serde_json::Value {
     urls.sort_by_key(|u| (u.matches('.').count(), u.clone()));
     urls.dedup();
     out.insert("public_urls".into(), urls.into());
+    // Monitoring.
+    out.insert(
+        "alerts_topic_arn".into(),
+        attr("sns_topic", "alerts", "arn"),
+    );
+    out.insert(
+        "pending_subscriptions".into(),
+        reconcile::sns::pending(observed).into(),
+    );
+    out.insert("dashboard_name".into(), attr("dashboard", "main", "name"));
     serde_json::Value::Object(out)
 }
 
@@ -774,6 +784,8 @@ mod tests {
             serde_json::json!({"main": {"arn": "arn:acm/1", "status": "ISSUED"}})
         );
         assert_eq!(o["hosted_zone_id"], "Z1");
+        assert_eq!(o["pending_subscriptions"], serde_json::json!([]));
+        assert_eq!(o["alerts_topic_arn"], serde_json::Value::Null);
         assert_eq!(
             o["public_urls"],
             serde_json::json!(["https://rtech.example.com", "https://www.rtech.example.com"])

@@ -1,11 +1,21 @@
-//! CloudWatch Logs: `log_group/app`, the app's log group `/ecs/{project}-{env}-app` (only with
-//! an `[app]` section; the task definition's awslogs configuration points at it).
+//! CloudWatch Logs: rtech's log groups, all tagged, retention from the spec.
+//!
+//! - `log_group/app`: `/ecs/{project}-{env}-app` (only with an `[app]` section; the task
+//!   definition's awslogs configuration points at it), `app.log_retention_days`.
+//! - `log_group/docdb-audit`, `log_group/docdb-profiler`: `/aws/docdb/<cluster>/audit` and
+//!   `/profiler` (cluster = `{project}-{env}-docdb`, the docdb module's identifier), only with
+//!   `[docdb]` and its `audit_logs` / `profiler_logs` export on, `monitoring.docdb_log_retention_days`.
+//!   rtech creates them before the cluster exports to them (the cluster depends on them), else
+//!   AWS would create them itself, without retention or tags.
+//! - `log_group/redis-slow-log`: `/elasticache/{project}-{env}/slow-log` (only with `[redis]`),
+//!   `monitoring.redis_log_retention_days`.
 //!
 //! Compared: `retention_in_days` (PutRetentionPolicy; DeleteRetentionPolicy for "never
 //! expire"), `tags` (TagResource / UntagResource on the group's ARN), and `name` (replaced).
-//! Observe: DescribeLogGroups with the name as prefix (paginated; the exact name is picked
-//! client-side) and ListTagsForResource for that group: two calls. The name is deterministic,
-//! so destroy finds the group without a spec. A same-named group without our tags is a
+//! Observe: one DescribeLogGroups per name prefix (`/ecs/…-app`, `/aws/docdb/<cluster>/`,
+//! `/elasticache/{project}-{env}/`; paginated; exact names picked client-side) and one
+//! ListTagsForResource per group found: at most 3 + 4 calls. Names are deterministic, so
+//! destroy finds the groups without a spec. A same-named group without our tags is a
 //! conflict, never touched. DescribeLogGroups' `arn` ends in `:*`; the tag APIs and the `arn`
 //! attribute use the ARN without it (`logGroupArn`).
 
@@ -36,23 +46,116 @@ pub fn group_id() -> ResourceId {
     ResourceId::new(LOG_GROUP, "app")
 }
 
+/// `log_group/docdb-audit`.
+pub fn docdb_audit_id() -> ResourceId {
+    ResourceId::new(LOG_GROUP, "docdb-audit")
+}
+
+/// `log_group/docdb-profiler`.
+pub fn docdb_profiler_id() -> ResourceId {
+    ResourceId::new(LOG_GROUP, "docdb-profiler")
+}
+
+/// `log_group/redis-slow-log`.
+pub fn redis_slow_log_id() -> ResourceId {
+    ResourceId::new(LOG_GROUP, "redis-slow-log")
+}
+
 /// `/ecs/{project}-{env}-app`.
 pub fn group_name(project: &str, env: &str) -> String {
     format!("/ecs/{project}-{env}-app")
 }
 
-/// Spec → Desired (pure): the app's log group, when the spec has `[app]`.
-pub fn expand(spec: &Spec) -> Vec<Resource> {
-    let Some(app) = &spec.app else {
-        return vec![];
-    };
-    let id = group_id();
-    let name = group_name(&spec.project, &spec.env);
+/// The DocumentDB cluster identifier, as the docdb module names it (`spec.name("docdb")`).
+pub fn docdb_cluster(project: &str, env: &str) -> String {
+    format!("{project}-{env}-docdb")
+}
+
+/// `/aws/docdb/<cluster>/<log>` (`audit` or `profiler`): the name AWS exports to.
+pub fn docdb_group_name(project: &str, env: &str, log: &str) -> String {
+    format!("/aws/docdb/{}/{log}", docdb_cluster(project, env))
+}
+
+/// `/elasticache/{project}-{env}/slow-log`.
+pub fn redis_slow_log_name(project: &str, env: &str) -> String {
+    format!("/elasticache/{project}-{env}/slow-log")
+}
+
+/// Every group rtech may own in an env, derived from project/env only (observe and destroy):
+/// (id, name, DescribeLogGroups prefix).
+pub fn known_groups(project: &str, env: &str) -> Vec<(ResourceId, String, String)> {
+    let docdb_prefix = format!("/aws/docdb/{}/", docdb_cluster(project, env));
+    let app = group_name(project, env);
+    vec![
+        (group_id(), app.clone(), app),
+        (
+            docdb_audit_id(),
+            docdb_group_name(project, env, "audit"),
+            docdb_prefix.clone(),
+        ),
+        (
+            docdb_profiler_id(),
+            docdb_group_name(project, env, "profiler"),
+            docdb_prefix,
+        ),
+        (
+            redis_slow_log_id(),
+            redis_slow_log_name(project, env),
+            format!("/elasticache/{project}-{env}/"),
+        ),
+    ]
+}
+
+fn group(spec: &Spec, id: ResourceId, name: String, days: i64) -> Resource {
     let tags = tags_for(&spec.project, &spec.env, &id, &name, &spec.tags);
-    vec![Resource::new(id, name.clone())
+    Resource::new(id, name.clone())
         .prop("name", Value::str(name))
-        .prop("retention_in_days", Value::Int(app.log_retention_days))
-        .prop("tags", Value::string_map(&tags))]
+        .prop("retention_in_days", Value::Int(days))
+        .prop("tags", Value::string_map(&tags))
+}
+
+/// Spec → Desired (pure): the app's group with `[app]`, the DocumentDB export groups with
+/// `[docdb]` (each only when its export is on), the Redis slow-log group with `[redis]`.
+pub fn expand(spec: &Spec) -> Vec<Resource> {
+    let (p, e) = (spec.project.as_str(), spec.env.as_str());
+    let m = &spec.monitoring;
+    let mut out = vec![];
+    if let Some(app) = &spec.app {
+        out.push(group(
+            spec,
+            group_id(),
+            group_name(p, e),
+            app.log_retention_days,
+        ));
+    }
+    if let Some(d) = &spec.docdb {
+        let days = m.docdb_log_retention_days;
+        if d.audit_logs {
+            out.push(group(
+                spec,
+                docdb_audit_id(),
+                docdb_group_name(p, e, "audit"),
+                days,
+            ));
+        }
+        if d.profiler_logs {
+            out.push(group(
+                spec,
+                docdb_profiler_id(),
+                docdb_group_name(p, e, "profiler"),
+                days,
+            ));
+        }
+    }
+    if spec.redis.is_some() {
+        out.push(group(
+            spec,
+            redis_slow_log_id(),
+            redis_slow_log_name(p, e),
+            m.redis_log_retention_days,
+        ));
+    }
+    out
 }
 
 /// The ARN the tag APIs take: DescribeLogGroups' `logGroupArn`, or its `arn` without `:*`.
@@ -66,17 +169,17 @@ pub fn group_arn(g: &LogGroup) -> String {
     }
 }
 
-fn ours(tags: &BTreeMap<String, String>, project: &str, env: &str) -> bool {
+fn ours(tags: &BTreeMap<String, String>, project: &str, env: &str, id: &ResourceId) -> bool {
     tags.get(TAG_PROJECT).map(String::as_str) == Some(project)
         && tags.get(TAG_ENV).map(String::as_str) == Some(env)
-        && tags.get(TAG_ID) == Some(&group_id().to_string())
+        && tags.get(TAG_ID) == Some(&id.to_string())
 }
 
 /// A live log group → `Observed` (pure).
-pub fn observed_group(g: &LogGroup, tags: &BTreeMap<String, String>) -> Observed {
+pub fn observed_group(id: ResourceId, g: &LogGroup, tags: &BTreeMap<String, String>) -> Observed {
     let name = g.log_group_name().unwrap_or_default();
     let arn = group_arn(g);
-    let mut o = Observed::new(group_id(), name)
+    let mut o = Observed::new(id, name)
         .prop("name", Value::str(name))
         .prop(
             "retention_in_days",
@@ -88,6 +191,23 @@ pub fn observed_group(g: &LogGroup, tags: &BTreeMap<String, String>) -> Observed
     o.attrs.insert("name".into(), name.to_string());
     o.attrs.insert("arn".into(), arn);
     o
+}
+
+/// A live group and its tags → ours (`Observed` with props) or a foreign one (a conflict).
+fn classify(
+    id: ResourceId,
+    g: &LogGroup,
+    tags: &BTreeMap<String, String>,
+    project: &str,
+    env: &str,
+) -> Observed {
+    if ours(tags, project, env, &id) {
+        observed_group(id, g, tags)
+    } else {
+        let mut o = Observed::new(id, g.log_group_name().unwrap_or_default());
+        o.ownership = Ownership::Foreign;
+        o
+    }
 }
 
 async fn list_tags(ctx: &Ctx, arn: &str) -> Result<BTreeMap<String, String>, AwsError> {
@@ -110,16 +230,21 @@ async fn list_tags(ctx: &Ctx, arn: &str) -> Result<BTreeMap<String, String>, Aws
         .unwrap_or_default())
 }
 
-/// The group as DescribeLogGroups has it (exact name).
-async fn describe(ctx: &Ctx, name: &str) -> Result<Option<LogGroup>, AwsError> {
-    let groups = all_pages!(
+/// Every group whose name starts with `prefix` (one paginated DescribeLogGroups).
+async fn describe_prefix(ctx: &Ctx, prefix: &str) -> Result<Vec<LogGroup>, AwsError> {
+    all_pages!(
         ctx.clients
             .logs
             .describe_log_groups()
-            .log_group_name_prefix(name),
+            .log_group_name_prefix(prefix),
         "logs:DescribeLogGroups"
-    )?;
-    Ok(groups
+    )
+}
+
+/// The group as DescribeLogGroups has it (exact name).
+async fn describe(ctx: &Ctx, name: &str) -> Result<Option<LogGroup>, AwsError> {
+    Ok(describe_prefix(ctx, name)
+        .await?
         .into_iter()
         .find(|g| g.log_group_name() == Some(name)))
 }
@@ -225,23 +350,32 @@ impl Reconciler for Logs {
     }
 
     async fn observe(&self, ctx: &Ctx, _desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
-        // The name is deterministic: destroy (no desired) finds the group too.
-        let name = group_name(&ctx.project, &ctx.env);
-        let Some(g) = describe(ctx, &name).await? else {
-            return Ok(vec![]);
-        };
-        let tags = match list_tags(ctx, &group_arn(&g)).await {
-            Ok(t) => t,
-            // Deleted since it was listed.
-            Err(e) if e.code == "ResourceNotFoundException" => return Ok(vec![]),
-            Err(e) => return Err(e),
-        };
-        if !ours(&tags, &ctx.project, &ctx.env) {
-            let mut o = Observed::new(group_id(), &name);
-            o.ownership = Ownership::Foreign;
-            return Ok(vec![o]);
+        // Names are deterministic: destroy (no desired) finds the groups too.
+        let known = known_groups(&ctx.project, &ctx.env);
+        let mut live: BTreeMap<String, LogGroup> = BTreeMap::new();
+        let mut prefixes: Vec<&str> = known.iter().map(|(_, _, p)| p.as_str()).collect();
+        prefixes.dedup();
+        for prefix in prefixes {
+            for g in describe_prefix(ctx, prefix).await? {
+                if let Some(n) = g.log_group_name() {
+                    live.insert(n.to_string(), g);
+                }
+            }
         }
-        Ok(vec![observed_group(&g, &tags)])
+        let mut out = vec![];
+        for (id, name, _) in known {
+            let Some(g) = live.get(&name) else {
+                continue;
+            };
+            let tags = match list_tags(ctx, &group_arn(g)).await {
+                Ok(t) => t,
+                // Deleted since it was listed.
+                Err(e) if e.code == "ResourceNotFoundException" => continue,
+                Err(e) => return Err(e),
+            };
+            out.push(classify(id, g, &tags, &ctx.project, &ctx.env));
+        }
+        Ok(out)
     }
 
     async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
@@ -301,8 +435,7 @@ mod tests {
     fn dev_and_prod_groups_follow_the_spec() {
         for (env, days) in [("dev", 7), ("prod", 30)] {
             let rs = expand(&spec_of(env));
-            assert_eq!(rs.len(), 1, "{env}");
-            let g = &rs[0];
+            let g = rs.iter().find(|r| r.id == group_id()).unwrap();
             assert_eq!(g.id, group_id());
             assert_eq!(
                 g.get_str("name"),
@@ -342,7 +475,7 @@ mod tests {
         let want = "arn:aws:logs:us-east-1:123456789012:log-group:/ecs/rtech-dev-app";
         assert_eq!(group_arn(&live(Some(7), false)), want);
         assert_eq!(group_arn(&live(Some(7), true)), want);
-        let o = observed_group(&live(Some(7), true), &BTreeMap::new());
+        let o = observed_group(group_id(), &live(Some(7), true), &BTreeMap::new());
         assert_eq!(o.attrs["arn"], want);
         assert_eq!(o.attrs["name"], "/ecs/rtech-dev-app");
         assert_eq!(o.physical_id, "/ecs/rtech-dev-app");
@@ -350,12 +483,15 @@ mod tests {
 
     #[test]
     fn a_group_as_aws_returns_it_is_no_change_and_retention_drift_is_one_field() {
-        let desired = expand(&spec_of("dev"));
+        let desired: Vec<Resource> = expand(&spec_of("dev"))
+            .into_iter()
+            .filter(|r| r.id == group_id())
+            .collect();
         let tags = tags_of(&desired[0].props);
-        let same = observed_group(&live(Some(7), false), &tags);
+        let same = observed_group(group_id(), &live(Some(7), false), &tags);
         assert!(plan_of(&desired, &[same]).changes.is_empty());
 
-        let drifted = observed_group(&live(Some(30), false), &tags);
+        let drifted = observed_group(group_id(), &live(Some(30), false), &tags);
         let p = plan_of(&desired, &[drifted]);
         assert_eq!(p.changes.len(), 1);
         let f = &p.changes[0].fields;
@@ -365,20 +501,136 @@ mod tests {
         assert_eq!(f[0].after, Some(Value::Int(7)));
 
         // "Never expire" (no retentionInDays) is a difference too.
-        let never = observed_group(&live(None, false), &tags);
+        let never = observed_group(group_id(), &live(None, false), &tags);
         let p = plan_of(&desired, &[never]);
         assert_eq!(p.changes[0].fields[0].before, None);
     }
 
     #[test]
     fn ownership_needs_project_env_and_id() {
-        let desired = expand(&spec_of("dev"));
+        let desired: Vec<Resource> = expand(&spec_of("dev"))
+            .into_iter()
+            .filter(|r| r.id == group_id())
+            .collect();
         let tags = tags_of(&desired[0].props);
-        assert!(ours(&tags, "rtech", "dev"));
-        assert!(!ours(&tags, "rtech", "prod"));
+        assert!(ours(&tags, "rtech", "dev", &group_id()));
+        assert!(!ours(&tags, "rtech", "prod", &group_id()));
         let mut other = tags.clone();
         other.insert(TAG_ID.into(), "log_group/other".into());
-        assert!(!ours(&other, "rtech", "dev"));
-        assert!(!ours(&BTreeMap::new(), "rtech", "dev"));
+        assert!(!ours(&other, "rtech", "dev", &group_id()));
+        assert!(!ours(&BTreeMap::new(), "rtech", "dev", &group_id()));
+    }
+
+    fn with(extra: &str) -> Spec {
+        let text = format!("project = \"rtech\"\nenv = \"dev\"\nregion = \"us-east-1\"\n\n[network]\ncidr = \"10.0.0.0/16\"\n\n[ecr]\n{extra}");
+        crate::spec::parse("envs/dev.toml", &text, "dev").unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    fn ids(rs: &[Resource]) -> Vec<String> {
+        rs.iter().map(|r| r.id.to_string()).collect()
+    }
+
+    #[test]
+    fn data_tier_groups_follow_the_spec() {
+        // dev has docdb (both exports) and redis.
+        let spec = spec_of("dev");
+        let rs = expand(&spec);
+        assert!(spec.docdb.is_some() && spec.redis.is_some());
+        let audit = rs.iter().find(|r| r.id == docdb_audit_id()).unwrap();
+        assert_eq!(
+            audit.get_str("name"),
+            Some("/aws/docdb/rtech-dev-docdb/audit")
+        );
+        assert_eq!(
+            audit.props["retention_in_days"],
+            Value::Int(spec.monitoring.docdb_log_retention_days)
+        );
+        assert_eq!(tags_of(&audit.props)[TAG_ID], "log_group/docdb-audit");
+        let prof = rs.iter().find(|r| r.id == docdb_profiler_id()).unwrap();
+        assert_eq!(
+            prof.get_str("name"),
+            Some("/aws/docdb/rtech-dev-docdb/profiler")
+        );
+        let slow = rs.iter().find(|r| r.id == redis_slow_log_id()).unwrap();
+        assert_eq!(
+            slow.get_str("name"),
+            Some("/elasticache/rtech-dev/slow-log")
+        );
+        assert_eq!(
+            slow.props["retention_in_days"],
+            Value::Int(spec.monitoring.redis_log_retention_days)
+        );
+        assert_eq!(
+            tags_of(&slow.props)["Name"],
+            "/elasticache/rtech-dev/slow-log"
+        );
+        // Nothing without the services.
+        assert!(expand(&with("")).is_empty());
+    }
+
+    #[test]
+    fn docdb_exports_off_no_group_and_no_dependency() {
+        let both = with("\n[docdb]\n");
+        assert_eq!(
+            ids(&expand(&both)),
+            ["log_group/docdb-audit", "log_group/docdb-profiler"]
+        );
+        let audit_only = with("\n[docdb]\nprofiler_logs = false\n");
+        assert_eq!(ids(&expand(&audit_only)), ["log_group/docdb-audit"]);
+        let none = with("\n[docdb]\naudit_logs = false\nprofiler_logs = false\n");
+        assert!(expand(&none).is_empty());
+
+        // The cluster depends on exactly the groups it exports to.
+        let cluster = |s: &Spec| {
+            crate::reconcile::docdb::expand(s)
+                .into_iter()
+                .find(|r| r.id.to_string() == "docdb_cluster/main")
+                .unwrap()
+        };
+        let c = cluster(&both);
+        assert!(c.deps.contains(&docdb_audit_id()) && c.deps.contains(&docdb_profiler_id()));
+        let c = cluster(&audit_only);
+        assert!(c.deps.contains(&docdb_audit_id()) && !c.deps.contains(&docdb_profiler_id()));
+        assert!(!cluster(&none)
+            .deps
+            .iter()
+            .any(|d| d.to_string().starts_with("log_group/")));
+    }
+
+    #[test]
+    fn known_names_derive_from_project_and_env() {
+        let k = known_groups("rtech", "prod");
+        let names: Vec<&str> = k.iter().map(|(_, n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "/ecs/rtech-prod-app",
+                "/aws/docdb/rtech-prod-docdb/audit",
+                "/aws/docdb/rtech-prod-docdb/profiler",
+                "/elasticache/rtech-prod/slow-log",
+            ]
+        );
+        for (_, n, prefix) in &k {
+            assert!(n.starts_with(prefix.as_str()), "{n} {prefix}");
+        }
+    }
+
+    #[test]
+    fn a_same_named_group_without_our_tags_is_foreign() {
+        let g = live(Some(7), false);
+        let o = classify(docdb_audit_id(), &g, &BTreeMap::new(), "rtech", "dev");
+        assert_eq!(o.ownership, Ownership::Foreign);
+        let mut t = BTreeMap::new();
+        t.insert(TAG_PROJECT.to_string(), "rtech".to_string());
+        t.insert(TAG_ENV.to_string(), "dev".to_string());
+        t.insert(TAG_ID.to_string(), "log_group/docdb-audit".to_string());
+        let o = classify(docdb_audit_id(), &g, &t, "rtech", "dev");
+        assert_eq!(o.ownership, Ownership::Owned);
+        assert_eq!(o.props["retention_in_days"], Value::Int(7));
+        // Our tags, but another group's id: not ours either.
+        assert_eq!(
+            classify(redis_slow_log_id(), &g, &t, "rtech", "dev").ownership,
+            Ownership::Foreign
+        );
     }
 }

@@ -6,7 +6,9 @@
 //! over the normalised properties each service produces, steered by its `KindSchema`s.
 
 pub mod acm;
+pub mod alarms;
 pub mod cdn;
+pub mod dashboard;
 pub mod dns;
 pub mod docdb;
 pub mod ecr;
@@ -19,6 +21,7 @@ pub mod redis;
 pub mod s3;
 pub mod scaling;
 pub mod secrets;
+pub mod sns;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -101,6 +104,9 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
     out.extend(acm::expand(spec));
     out.extend(dns::expand(spec));
     out.extend(cdn::expand(spec));
+    out.extend(sns::expand(spec));
+    out.extend(alarms::expand(spec));
+    out.extend(dashboard::expand(spec));
     out.sort_by(|a, b| a.id.cmp(&b.id));
     out
 }
@@ -122,6 +128,9 @@ pub fn registry() -> Vec<Arc<dyn Reconciler>> {
         Arc::new(acm::Acm),
         Arc::new(dns::Dns),
         Arc::new(cdn::Cdn),
+        Arc::new(sns::Sns),
+        Arc::new(alarms::Alarms),
+        Arc::new(dashboard::Dashboard),
     ]
 }
 
@@ -142,6 +151,9 @@ pub fn schema(kind: &str) -> Option<&'static KindSchema> {
         acm::KINDS,
         dns::KINDS,
         cdn::KINDS,
+        sns::KINDS,
+        alarms::KINDS,
+        dashboard::KINDS,
     ]
     .into_iter()
     .flatten()

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod data;
 pub mod edge;
+pub mod monitoring;
 pub mod network;
 pub mod windows;
 
@@ -117,6 +118,7 @@ pub struct RawSpec {
     pub ecr: Option<Spanned<app::RawEcr>>,
     pub app: Option<Spanned<app::RawApp>>,
     pub edge: Option<Spanned<edge::RawEdge>>,
+    pub monitoring: Option<Spanned<monitoring::RawMonitoring>>,
 }
 
 /// A validated env spec: what `expand` reads.
@@ -140,6 +142,9 @@ pub struct Spec {
     /// The public edge (domain, certificate, ALB, records, CloudFront), when the spec has an
     /// `[edge]` section.
     pub edge: Option<edge::Edge>,
+    /// Alerts, alarms, dashboard and the data tier's log groups (`[monitoring]`, or its
+    /// defaults: every alarm of the services the env has, and the dashboard).
+    pub monitoring: monitoring::Monitoring,
     /// `--image-tag` (CI passes the commit SHA). Without it the deployed image is kept
     /// (late-initialised from live state), or `app.image_tag` on first create.
     pub image_tag: Option<String>,
@@ -299,6 +304,7 @@ fn validate(src: &Source, raw: RawSpec, expected_env: &str) -> Result<Spec, Vec<
         .edge
         .as_ref()
         .map(|e| edge::validate_edge(&mut errs, e, raw.app.is_some()));
+    let monitoring = monitoring::validate_monitoring(&mut errs, raw.monitoring.as_ref());
     if !errs.list.is_empty() {
         errs.list.sort_by_key(|e| (e.line, e.col));
         return Err(errs.list);
@@ -315,6 +321,7 @@ fn validate(src: &Source, raw: RawSpec, expected_env: &str) -> Result<Spec, Vec<
         ecr,
         app,
         edge,
+        monitoring,
         image_tag: None,
         file: src.file.to_string(),
     })

@@ -986,3 +986,101 @@ fn a_sub_table_without_its_parent_header_says_which_header_to_write() {
         "{e}"
     );
 }
+
+// --- [monitoring] ------------------------------------------------------------------------------
+
+fn with_monitoring(m: &str) -> String {
+    format!("{BASE}[monitoring]\n{m}\n")
+}
+
+#[test]
+fn monitoring_defaults_have_every_alarm_and_the_dashboard() {
+    let s = ok(BASE);
+    let m = &s.monitoring;
+    assert!(m.dashboard);
+    assert!(m.emails.is_empty() && m.https_endpoints.is_empty());
+    assert_eq!(m.alarms.len(), super::monitoring::ALARMS.len());
+    let e = &m.alarms["error-rate"];
+    assert_eq!(
+        (
+            e.threshold,
+            e.period_seconds,
+            e.evaluation_periods,
+            e.datapoints_to_alarm
+        ),
+        (5.0, 300, 2, 2)
+    );
+    assert_eq!(e.treat_missing_data, "notBreaching");
+    assert_eq!(m.alarms["ecs-cpu"].threshold, 80.0);
+    assert_eq!(m.alarms["ecs-memory"].threshold, 90.0);
+    assert_eq!(m.alarms["alb-latency-p95"].statistic, "p95");
+    assert_eq!(
+        m.alarms["docdb-freeable-memory"].comparison,
+        "LessThanThreshold"
+    );
+    assert_eq!(
+        (m.docdb_log_retention_days, m.redis_log_retention_days),
+        (14, 7)
+    );
+}
+
+#[test]
+fn monitoring_overrides_and_switches() {
+    let s = ok(&with_monitoring(
+        "alarms_enabled = false\ndashboard = false\nemails = [\"ops@rtech.example.com\", \"ops@rtech.example.com\"]\nhttps_endpoints = [\"https://hooks.example.com/x\"]\ntreat_missing_data = \"missing\"\n[monitoring.alarms.ecs-cpu]\nenabled = true\nthreshold = 75\nperiod_seconds = 60\nevaluation_periods = 3\ndatapoints_to_alarm = 2\n",
+    ));
+    let m = &s.monitoring;
+    assert!(!m.dashboard);
+    assert_eq!(m.emails, ["ops@rtech.example.com"]);
+    assert_eq!(m.https_endpoints, ["https://hooks.example.com/x"]);
+    assert_eq!(m.alarms.keys().collect::<Vec<_>>(), ["ecs-cpu"]);
+    let a = &m.alarms["ecs-cpu"];
+    assert_eq!(
+        (
+            a.threshold,
+            a.period_seconds,
+            a.evaluation_periods,
+            a.datapoints_to_alarm
+        ),
+        (75.0, 60, 3, 2)
+    );
+    assert_eq!(a.treat_missing_data, "missing");
+}
+
+#[test]
+fn monitoring_bad_values_are_located() {
+    let e = one_err(&with_monitoring(
+        "[monitoring.alarms.ecs-cpu]\nthreshold = \"high\"\n",
+    ));
+    assert_at(&e, 9, 13, "monitoring.alarms.ecs-cpu.threshold");
+    assert!(e.message.contains("is not a number"), "{e}");
+    let e = one_err(&with_monitoring(
+        "[monitoring.alarms.ecs-cpu]\nperiod_seconds = 90\n",
+    ));
+    assert_at(&e, 9, 18, "monitoring.alarms.ecs-cpu.period_seconds");
+    assert!(e.message.contains("multiple of 60"), "{e}");
+    let e = one_err(&with_monitoring(
+        "[monitoring.alarms.ecs-cpu]\nstatistic = \"Median\"\n",
+    ));
+    assert_at(&e, 9, 13, "monitoring.alarms.ecs-cpu.statistic");
+    assert!(e.message.contains("not a statistic"), "{e}");
+    let e = one_err(&with_monitoring(
+        "[monitoring.alarms.ecs-cpu]\ncomparison = \"Above\"\n",
+    ));
+    assert_at(&e, 9, 14, "monitoring.alarms.ecs-cpu.comparison");
+    assert!(e.message.contains("GreaterThanThreshold"), "{e}");
+    let e = one_err(&with_monitoring("[monitoring.alarms.cpu]\nthreshold = 1\n"));
+    assert_eq!(e.path, "monitoring.alarms.cpu");
+    assert!(e.message.contains("no such alarm"), "{e}");
+    let e = one_err(&with_monitoring("emails = [\"ops\"]\n"));
+    assert_eq!(e.path, "monitoring.emails[0]");
+    let e = one_err(&with_monitoring("period_seconds = 0\n"));
+    assert_eq!(e.path, "monitoring.period_seconds");
+    let e = one_err(&with_monitoring("docdb_log_retention_days = 10\n"));
+    assert_eq!(e.path, "monitoring.docdb_log_retention_days");
+    let e = one_err(&with_monitoring(
+        "[monitoring.alarms.ecs-cpu]\nevaluation_periods = 2\ndatapoints_to_alarm = 3\n",
+    ));
+    assert_eq!(e.path, "monitoring.alarms.ecs-cpu.datapoints_to_alarm");
+    assert!(e.message.contains("more than evaluation_periods"), "{e}");
+}

@@ -2,8 +2,10 @@
 //! One test binary (fast builds); modules by area.
 
 mod acm;
+mod alarms;
 mod cdn;
 mod cli;
+mod dashboard;
 mod deploy;
 mod dns;
 mod docdb;
@@ -12,10 +14,12 @@ mod ecs;
 mod edge;
 mod emulator;
 mod iam;
+mod logs;
 mod network;
 mod redis;
 mod s3;
 mod scaling;
 mod secrets;
+mod sns;
 mod stack;
 mod support;

@@ -25,7 +25,7 @@ async fn prod_from_empty_then_an_image_deploy_is_one_revision_and_one_service_up
     let r = apply(&emu, "prod");
     assert!(
         r.stdout
-            .contains("Apply complete: 78 added, 0 changed, 0 replaced, 0 destroyed."),
+            .contains("Apply complete: 94 added, 0 changed, 0 replaced, 0 destroyed."),
         "{}",
         r.stdout
     );
@@ -68,13 +68,78 @@ async fn prod_from_empty_then_an_image_deploy_is_one_revision_and_one_service_up
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dev_destroy_leaves_no_container_resource_of_ours() {
+async fn dev_destroy_leaves_no_resource_of_ours_in_any_service() {
     let emu = Emulator::start();
     apply(&emu, "dev");
     assert_plan_empty(&emu, "dev");
+    // Everything was there: the counts below are not zero by accident.
+    let built = leftovers(&emu, "dev").await;
+    for kind in [
+        "certificate",
+        "hosted_zone",
+        "record",
+        "secret",
+        "docdb_cluster",
+        "redis",
+        "log_group",
+    ] {
+        assert!(built[kind] > 0, "{kind} was built: {built:?}");
+    }
     destroy(&emu, "dev");
 
-    // Through ECR, IAM, CloudWatch Logs, ELBv2, ECS and Application Auto Scaling themselves.
+    // Through each service's own API: EC2, ECR, IAM, CloudWatch Logs, ELBv2, ECS, Application
+    // Auto Scaling, ACM, Route 53, CloudFront, S3, Secrets Manager, DocumentDB, ElastiCache,
+    // SNS and CloudWatch.
     let left = platform(&emu, "dev").await;
     assert!(left.values().all(|n| *n == 0), "{left:?}");
+    let left = tagged(&ec2(&emu).await, "dev").await;
+    assert!(left.values().all(|n| *n == 0), "{left:?}");
+    let left = leftovers(&emu, "dev").await;
+    assert!(left.values().all(|n| *n == 0), "{left:?}");
+}
+
+/// dev and staging from an empty account in one apply each, then a plan with
+/// `--detailed-exitcode` exits 0 (nothing to do).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_and_staging_from_empty_then_the_plan_exits_0() {
+    let emu = Emulator::start();
+    for env in ["dev", "staging"] {
+        let r = apply(&emu, env);
+        assert!(r.stdout.contains("Apply complete: "), "{}", r.stdout);
+        run_ok(
+            rtech(&emu).args(["plan", "--env", env, "--detailed-exitcode"]),
+            0,
+        );
+    }
+}
+
+/// A saved prod plan from an empty account applies exactly what it says, and then there is
+/// nothing left to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_prod_plan_applies_exactly() {
+    let emu = Emulator::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("prod.plan");
+    run_ok(
+        rtech(&emu)
+            .args(["plan", "--env", "prod", "--detailed-exitcode", "--out"])
+            .arg(&file),
+        2,
+    );
+    let shown = run_ok(rtech(&emu).arg("show").arg(&file).arg("--json"), 0);
+    let plan: serde_json::Value = serde_json::from_str(&shown.stdout).unwrap();
+    let add = plan["summary"]["add"].as_u64().unwrap();
+    assert!(add > 70, "the whole stack: {add}");
+    let r = run_ok(rtech(&emu).args(["apply", "--env", "prod"]).arg(&file), 0);
+    assert!(
+        r.stdout.contains(&format!(
+            "Apply complete: {add} added, 0 changed, 0 replaced, 0 destroyed."
+        )),
+        "{}",
+        r.stdout
+    );
+    run_ok(
+        rtech(&emu).args(["plan", "--env", "prod", "--detailed-exitcode"]),
+        0,
+    );
 }

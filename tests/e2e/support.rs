@@ -517,6 +517,8 @@ client_fn! {
     acm => aws_sdk_acm,
     route53 => aws_sdk_route53,
     cloudfront => aws_sdk_cloudfront,
+    sns => aws_sdk_sns,
+    cloudwatch => aws_sdk_cloudwatch,
 }
 
 /// S3 for out-of-band checks: path-style addressing (the emulator has no bucket DNS).
@@ -703,5 +705,263 @@ pub async fn platform(emu: &Emulator, env: &str) -> BTreeMap<&'static str, usize
         .await
         .unwrap();
     m.insert("scalable_target", targets.scalable_targets().len());
+    m
+}
+
+/// Certificates of the account (both regions rtech uses are one here) with our tags for `env`.
+pub async fn our_certificates(acm: &aws_sdk_acm::Client, env: &str) -> Vec<String> {
+    let mut ours = vec![];
+    let list = acm.list_certificates().send().await.unwrap();
+    for c in list.certificate_summary_list() {
+        let arn = c.certificate_arn().unwrap();
+        let t = acm
+            .list_tags_for_certificate()
+            .certificate_arn(arn)
+            .send()
+            .await
+            .unwrap();
+        let tags: BTreeMap<String, String> = t
+            .tags()
+            .iter()
+            .map(|t| {
+                (
+                    t.key().to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        if is_ours(&tags, env) {
+            ours.push(arn.to_string());
+        }
+    }
+    ours
+}
+
+/// Distributions of the account with our tags for `env`, as (id, aliases).
+pub async fn our_distributions(
+    cf: &aws_sdk_cloudfront::Client,
+    env: &str,
+) -> Vec<(String, Vec<String>)> {
+    let mut ours = vec![];
+    let list = cf.list_distributions().send().await.unwrap();
+    let items = list
+        .distribution_list()
+        .map(|l| l.items().to_vec())
+        .unwrap_or_default();
+    for d in items {
+        let t = cf
+            .list_tags_for_resource()
+            .resource(d.arn())
+            .send()
+            .await
+            .unwrap();
+        let tags: BTreeMap<String, String> = t
+            .tags()
+            .map(|t| {
+                t.items()
+                    .iter()
+                    .map(|t| {
+                        (
+                            t.key().to_string(),
+                            t.value().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if is_ours(&tags, env) {
+            let mut aliases: Vec<String> =
+                d.aliases().map(|a| a.items().to_vec()).unwrap_or_default();
+            aliases.sort();
+            ours.push((d.id().to_string(), aliases));
+        }
+    }
+    ours
+}
+
+/// Everything of the env's that the edge, the data tier and monitoring leave in AWS, counted
+/// through each service's own API (never through rtech): what `destroy` must leave at zero.
+pub async fn leftovers(emu: &Emulator, env: &str) -> BTreeMap<&'static str, usize> {
+    let mut m = BTreeMap::new();
+    m.insert(
+        "certificate",
+        our_certificates(&acm(emu).await, env).await.len(),
+    );
+    m.insert(
+        "distribution",
+        our_distributions(&cloudfront(emu).await, env).await.len(),
+    );
+    // Route 53: zones tagged ours, and records whose owner TXT names the env.
+    let r53 = route53(emu).await;
+    let zones = r53.list_hosted_zones().send().await.unwrap();
+    let (mut our_zones, mut our_records) = (0, 0);
+    for z in zones.hosted_zones() {
+        let zid = z.id().trim_start_matches("/hostedzone/").to_string();
+        let t = r53
+            .list_tags_for_resource()
+            .resource_type(aws_sdk_route53::types::TagResourceType::Hostedzone)
+            .resource_id(&zid)
+            .send()
+            .await
+            .unwrap();
+        let tags: BTreeMap<String, String> = t
+            .resource_tag_set()
+            .map(|s| {
+                s.tags()
+                    .iter()
+                    .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if is_ours(&tags, env) {
+            our_zones += 1;
+        }
+        let sets = r53
+            .list_resource_record_sets()
+            .hosted_zone_id(&zid)
+            .send()
+            .await
+            .unwrap();
+        our_records += sets
+            .resource_record_sets()
+            .iter()
+            .filter(|r| r.r#type().as_str() == "TXT")
+            .flat_map(|r| r.resource_records())
+            .filter(|v| v.value().contains(&format!("env={env},")))
+            .count();
+    }
+    m.insert("hosted_zone", our_zones);
+    m.insert("record", our_records);
+    // S3: buckets carrying our tags.
+    let s3 = s3(emu).await;
+    let mut buckets = 0;
+    for b in s3.list_buckets().send().await.unwrap().buckets() {
+        if let Ok(t) = s3
+            .get_bucket_tagging()
+            .bucket(b.name().unwrap_or_default())
+            .send()
+            .await
+        {
+            let tags: BTreeMap<String, String> = t
+                .tag_set()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect();
+            if is_ours(&tags, env) {
+                buckets += 1;
+            }
+        }
+    }
+    m.insert("s3_bucket", buckets);
+    // Secrets Manager: secrets with our tags.
+    let secrets = secretsmanager(emu)
+        .await
+        .list_secrets()
+        .send()
+        .await
+        .unwrap();
+    m.insert(
+        "secret",
+        secrets
+            .secret_list()
+            .iter()
+            .filter(|s| {
+                let t: BTreeMap<String, String> = s
+                    .tags()
+                    .iter()
+                    .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+                    .collect();
+                is_ours(&t, env)
+            })
+            .count(),
+    );
+    // DocumentDB clusters and ElastiCache groups named for the env (their deletes are the
+    // slow ones; "deleting" counts as gone).
+    let dd = docdb(emu)
+        .await
+        .describe_db_clusters()
+        .send()
+        .await
+        .unwrap();
+    m.insert(
+        "docdb_cluster",
+        dd.db_clusters()
+            .iter()
+            .filter(|c| {
+                c.db_cluster_identifier()
+                    .is_some_and(|i| i.starts_with(&format!("rtech-{env}-")))
+            })
+            .count(),
+    );
+    let rg = elasticache(emu)
+        .await
+        .describe_replication_groups()
+        .send()
+        .await
+        .unwrap();
+    m.insert(
+        "redis",
+        rg.replication_groups()
+            .iter()
+            .filter(|g| {
+                g.replication_group_id()
+                    .is_some_and(|i| i.starts_with(&format!("rtech-{env}")))
+                    && g.status() != Some("deleting")
+            })
+            .count(),
+    );
+    // Monitoring: the alerts topic, alarms and the dashboard by their derived names, and every
+    // log group with our tags.
+    let topics = sns(emu).await.list_topics().send().await.unwrap();
+    m.insert(
+        "sns_topic",
+        topics
+            .topics()
+            .iter()
+            .filter(|t| {
+                t.topic_arn()
+                    .is_some_and(|a| a.ends_with(&format!(":rtech-{env}-alerts")))
+            })
+            .count(),
+    );
+    let cw = cloudwatch(emu).await;
+    let alarms = cw
+        .describe_alarms()
+        .alarm_name_prefix(format!("rtech-{env}-"))
+        .send()
+        .await
+        .unwrap();
+    m.insert(
+        "alarm",
+        alarms.metric_alarms().len() + alarms.composite_alarms().len(),
+    );
+    let dashboards = cw
+        .list_dashboards()
+        .dashboard_name_prefix(format!("rtech-{env}"))
+        .send()
+        .await
+        .unwrap();
+    m.insert("dashboard", dashboards.dashboard_entries().len());
+    let lg = logs(emu).await;
+    let mut groups = 0;
+    for g in lg.describe_log_groups().send().await.unwrap().log_groups() {
+        let arn = g.log_group_arn().map(str::to_string).unwrap_or_else(|| {
+            g.arn()
+                .unwrap_or_default()
+                .trim_end_matches(":*")
+                .to_string()
+        });
+        let t = lg
+            .list_tags_for_resource()
+            .resource_arn(&arn)
+            .send()
+            .await
+            .map(|o| o.tags().cloned().unwrap_or_default())
+            .unwrap_or_default();
+        if is_ours(&t.into_iter().collect(), env) {
+            groups += 1;
+        }
+    }
+    m.insert("log_group", groups);
     m
 }

@@ -31,7 +31,7 @@ use crate::model::{
     TAG_ENV, TAG_ID, TAG_PROJECT,
 };
 use crate::plan::{Action, Change, KindSchema};
-use crate::reconcile::{secrets, Ctx, Op, Reconciler};
+use crate::reconcile::{logs, secrets, Ctx, Op, Reconciler};
 use crate::spec::network::{Network as NetSpec, DOCDB_PORT};
 use crate::spec::Spec;
 
@@ -208,8 +208,13 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
     } else {
         "take"
     };
+    let mut cluster = Resource::new(cluster_id.clone(), &cluster_name);
+    // rtech creates the export log groups first (retention, tags), else AWS creates them bare.
+    for id in export_log_groups(d.audit_logs, d.profiler_logs) {
+        cluster = cluster.dep(&id);
+    }
     out.push(
-        Resource::new(cluster_id.clone(), &cluster_name)
+        cluster
             .prop("identifier", Value::str(&cluster_name))
             .prop("engine", Value::str("docdb"))
             .prop("engine_version", Value::str(&d.engine_version))
@@ -273,6 +278,18 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
         );
     }
     out
+}
+
+/// The log groups (`log_group/docdb-audit`, `log_group/docdb-profiler`) the cluster exports to.
+pub fn export_log_groups(audit: bool, profiler: bool) -> Vec<ResourceId> {
+    let mut v = vec![];
+    if audit {
+        v.push(logs::docdb_audit_id());
+    }
+    if profiler {
+        v.push(logs::docdb_profiler_id());
+    }
+    v
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -807,6 +824,14 @@ impl Reconciler for Docdb {
             }
             if t.contains_key(TAG_PASSWORD_SECRET) {
                 o.deps.insert(secrets::secret_id("docdb"));
+            }
+            // Its export log groups go after it (destroy), else AWS may write to them again.
+            let exports = c.enabled_cloudwatch_logs_exports();
+            for id in export_log_groups(
+                exports.iter().any(|l| l == "audit"),
+                exports.iter().any(|l| l == "profiler"),
+            ) {
+                o.deps.insert(id);
             }
             if own == Ownership::Owned {
                 ids.insert((CLUSTER, name.to_string()), id);

@@ -353,6 +353,8 @@ pub fn load_balancer_attrs(lb: &LoadBalancer) -> Attrs {
     let mut a = Attrs::new();
     a.insert("id".into(), arn.to_string());
     a.insert("arn".into(), arn.to_string());
+    // CloudWatch's `LoadBalancer` dimension: `app/<name>/<id>`.
+    a.insert("arn_suffix".into(), super::arn_suffix(arn, "loadbalancer/"));
     a.insert(
         "name".into(),
         lb.load_balancer_name().unwrap_or_default().to_string(),

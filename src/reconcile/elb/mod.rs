@@ -256,8 +256,7 @@ pub fn observe_target_group(
         .prop("tags", Value::string_map(tags))
         // Deleted before the VPC it lives in.
         .dep(&vpc());
-    o.attrs.insert("arn".into(), arn.to_string());
-    o.attrs.insert("name".into(), name.to_string());
+    o.attrs = target_group_attrs(arn, name);
     o
 }
 
@@ -557,8 +556,20 @@ fn target_group_attrs(arn: &str, name: &str) -> Attrs {
     let mut a = Attrs::new();
     a.insert("id".into(), arn.to_string());
     a.insert("arn".into(), arn.to_string());
+    // CloudWatch's `TargetGroup` dimension: `targetgroup/<name>/<id>`.
+    a.insert("arn_suffix".into(), arn_suffix(arn, "targetgroup/"));
     a.insert("name".into(), name.to_string());
     a
+}
+
+/// The part of an ELB ARN from `marker` on (`loadbalancer/app/x/1` → `app/x/1` with
+/// `"loadbalancer/"`; `targetgroup/x/1` keeps its marker), as CloudWatch's dimensions name them.
+pub fn arn_suffix(arn: &str, marker: &str) -> String {
+    match arn.find(marker) {
+        Some(i) if marker == "loadbalancer/" => arn[i + marker.len()..].to_string(),
+        Some(i) => arn[i..].to_string(),
+        None => arn.to_string(),
+    }
 }
 
 async fn create_target_group(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {

@@ -465,3 +465,21 @@ fn a_target_group_still_in_use_fails_with_a_clear_error() {
     );
     assert!(text.contains("currently in use by a listener"), "{text}");
 }
+
+#[test]
+fn arn_suffixes_are_cloudwatch_dimensions() {
+    assert_eq!(
+        arn_suffix(
+            "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/rtech-dev-alb/50dc",
+            "loadbalancer/"
+        ),
+        "app/rtech-dev-alb/50dc"
+    );
+    assert_eq!(
+        arn_suffix(
+            "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/rtech-dev-blue/abc",
+            "targetgroup/"
+        ),
+        "targetgroup/rtech-dev-blue/abc"
+    );
+}

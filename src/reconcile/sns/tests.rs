@@ -1,0 +1,236 @@
+use super::*;
+use crate::plan::{diff, DiffInput};
+
+const HEAD: &str = "project = \"rtech\"\nenv = \"dev\"\nregion = \"us-east-1\"\n\n[network]\ncidr = \"10.0.0.0/16\"\n";
+
+fn spec(sections: &str) -> Spec {
+    crate::spec::parse("envs/dev.toml", &format!("{HEAD}{sections}"), "dev")
+        .unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+fn with_subs() -> Spec {
+    spec("\n[monitoring]\nemails = [\"ops@example.com\", \"oncall@example.com\"]\nhttps_endpoints = [\"https://hooks.example.com/x\"]\n")
+}
+
+const ARN: &str = "arn:aws:sns:us-east-1:123456789012:rtech-dev-alerts";
+
+fn plan_of(desired: &[Resource], observed: &[Observed]) -> crate::plan::Plan {
+    diff(&DiffInput {
+        project: "rtech",
+        env: "dev",
+        region: "us-east-1",
+        desired,
+        observed,
+        schema: &crate::reconcile::schema,
+        targets: &[],
+        destroy: false,
+    })
+    .unwrap()
+}
+
+fn live_topic(desired: &[Resource], kms: Option<&str>) -> Observed {
+    let mut attrs = BTreeMap::new();
+    attrs.insert("TopicArn".to_string(), ARN.to_string());
+    if let Some(k) = kms {
+        attrs.insert("KmsMasterKeyId".to_string(), k.to_string());
+    }
+    observed_topic(ARN, "rtech-dev-alerts", &attrs, &tags_of(&desired[0].props))
+}
+
+fn live_sub(protocol: &str, endpoint: &str, arn: &str) -> Observed {
+    observed_subscription(
+        &Subscription::builder()
+            .protocol(protocol)
+            .endpoint(endpoint)
+            .subscription_arn(arn)
+            .topic_arn(ARN)
+            .build(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn expand_topic_and_one_subscription_per_endpoint() {
+    let rs = expand(&with_subs());
+    assert_eq!(rs.len(), 4);
+    let t = &rs[0];
+    assert_eq!(t.id.to_string(), "sns_topic/alerts");
+    assert_eq!(t.get_str("name"), Some("rtech-dev-alerts"));
+    assert_eq!(t.get_str("kms_master_key_id"), Some("alias/aws/sns"));
+    let tags = tags_of(&t.props);
+    assert_eq!(tags[TAG_ID], "sns_topic/alerts");
+    assert_eq!(tags["Name"], "rtech-dev-alerts");
+    let subs: Vec<_> = rs[1..].iter().collect();
+    for s in &subs {
+        assert_eq!(s.props["topic_arn"], Value::reference(&topic_id(), "arn"));
+        assert!(s.deps.contains(&topic_id()));
+        let p = s.get_str("protocol").unwrap();
+        let e = s.get_str("endpoint").unwrap();
+        assert_eq!(s.id, subscription_id(p, e));
+    }
+    let got: BTreeSet<(&str, &str)> = subs
+        .iter()
+        .map(|s| {
+            (
+                s.get_str("protocol").unwrap(),
+                s.get_str("endpoint").unwrap(),
+            )
+        })
+        .collect();
+    let want: BTreeSet<(&str, &str)> = [
+        ("email", "ops@example.com"),
+        ("email", "oncall@example.com"),
+        ("https", "https://hooks.example.com/x"),
+    ]
+    .into();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn subscription_ids_are_stable_per_endpoint() {
+    let a = subscription_id("email", "ops@example.com");
+    assert_eq!(a, subscription_id("email", "ops@example.com"));
+    assert!(
+        a.name.starts_with("email-") && a.name.len() == "email-".len() + 8,
+        "{a}"
+    );
+    assert_ne!(a, subscription_id("email", "oncall@example.com"));
+    assert_ne!(subscription_id("email", "x"), subscription_id("https", "x"));
+    // Reordering the list keeps every id.
+    let one = expand(&spec("\n[monitoring]\nemails = [\"a@x.io\", \"b@x.io\"]\n"));
+    let two = expand(&spec("\n[monitoring]\nemails = [\"b@x.io\", \"a@x.io\"]\n"));
+    let ids = |rs: &[Resource]| rs.iter().map(|r| r.id.clone()).collect::<BTreeSet<_>>();
+    assert_eq!(ids(&one), ids(&two));
+    // A duplicate endpoint is one subscription.
+    assert_eq!(
+        expand(&spec("\n[monitoring]\nemails = [\"a@x.io\", \"a@x.io\"]\n")).len(),
+        2
+    );
+}
+
+#[test]
+fn no_alarms_no_subscriptions_no_topic() {
+    let mut s = spec("");
+    assert!(!s.monitoring.alarms.is_empty(), "default alarms");
+    assert_eq!(expand(&s).len(), 1, "alarms alone want the topic");
+    s.monitoring.alarms.clear();
+    assert!(expand(&s).is_empty());
+    s.monitoring
+        .https_endpoints
+        .push("https://h.example.com".into());
+    assert_eq!(expand(&s).len(), 2);
+}
+
+#[test]
+fn normalisation_topic_as_aws_returns_it_is_no_change_and_kms_drift_is_one_field() {
+    let desired = expand(&with_subs());
+    let mut observed = vec![live_topic(&desired, Some("alias/aws/sns"))];
+    for r in &desired[1..] {
+        observed.push(live_sub(
+            r.get_str("protocol").unwrap(),
+            r.get_str("endpoint").unwrap(),
+            &format!("{ARN}:{}", r.id.name),
+        ));
+    }
+    assert_eq!(observed[0].attrs["arn"], ARN);
+    assert_eq!(observed[0].attrs["name"], "rtech-dev-alerts");
+    assert!(plan_of(&desired, &observed).changes.is_empty());
+
+    for kms in [None, Some(""), Some("alias/other")] {
+        observed[0] = live_topic(&desired, kms);
+        let p = plan_of(&desired, &observed);
+        assert_eq!(p.changes.len(), 1, "{kms:?}");
+        let f = &p.changes[0].fields;
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].path, "kms_master_key_id");
+        assert_eq!(f[0].after, Some(Value::str(KMS_KEY)));
+    }
+}
+
+#[test]
+fn subscription_diff_missing_is_create_extra_is_delete() {
+    let desired = expand(&with_subs());
+    let topic = live_topic(&desired, Some(KMS_KEY));
+    // ops@ removed out of band; a stale endpoint still subscribed.
+    let observed = vec![
+        topic,
+        live_sub("email", "oncall@example.com", &format!("{ARN}:1")),
+        live_sub("https", "https://hooks.example.com/x", &format!("{ARN}:2")),
+        live_sub("email", "old@example.com", &format!("{ARN}:3")),
+    ];
+    let p = plan_of(&desired, &observed);
+    let mut got: Vec<(String, String)> = p
+        .changes
+        .iter()
+        .map(|c| (c.id.to_string(), format!("{:?}", c.action).to_lowercase()))
+        .collect();
+    got.sort();
+    let mut want = vec![
+        (
+            subscription_id("email", "ops@example.com").to_string(),
+            "create".to_string(),
+        ),
+        (
+            subscription_id("email", "old@example.com").to_string(),
+            "delete".to_string(),
+        ),
+    ];
+    want.sort();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn ownership_needs_project_env_and_id() {
+    let desired = expand(&with_subs());
+    let tags = tags_of(&desired[0].props);
+    assert!(ours(&tags, "rtech", "dev"));
+    assert!(!ours(&tags, "rtech", "prod"));
+    assert!(!ours(&tags, "other", "dev"));
+    let mut other = tags.clone();
+    other.insert(TAG_ID.into(), "sns_topic/other".into());
+    assert!(!ours(&other, "rtech", "dev"));
+    assert!(!ours(&BTreeMap::new(), "rtech", "dev"));
+}
+
+#[test]
+fn pending_lists_unconfirmed_endpoints_only() {
+    let observed = vec![
+        live_topic(&expand(&with_subs()), Some(KMS_KEY)),
+        live_sub("email", "ops@example.com", PENDING),
+        live_sub("email", "oncall@example.com", &format!("{ARN}:1")),
+        live_sub("https", "https://hooks.example.com/x", PENDING),
+    ];
+    assert_eq!(
+        pending(&observed),
+        vec!["ops@example.com", "https://hooks.example.com/x"]
+    );
+    assert!(pending(&observed[..1]).is_empty());
+    // No SubscriptionArn at all counts as pending.
+    let none = observed_subscription(
+        &Subscription::builder()
+            .protocol("email")
+            .endpoint("z@x.io")
+            .build(),
+    )
+    .unwrap();
+    assert_eq!(none.physical_id, PENDING);
+    assert_eq!(pending(&[none]), vec!["z@x.io"]);
+}
+
+#[test]
+fn derived_arn_and_not_found_codes() {
+    assert_eq!(
+        topic_arn("us-east-1", "123456789012", "rtech-dev-alerts"),
+        ARN
+    );
+    assert!(not_found(&AwsError::new(
+        "sns:GetTopicAttributes",
+        "NotFound",
+        "x"
+    )));
+    assert!(!not_found(&AwsError::new(
+        "sns:GetTopicAttributes",
+        "AuthorizationError",
+        "x"
+    )));
+}
