@@ -6,6 +6,8 @@ scripts/moto_server.py before the server starts. What it fixes, each the way Ela
   a live replication group uses cannot be deleted: CacheSubnetGroupInUse).
 - NumCacheClusters is ignored (one member whatever it says): honoured when ReplicasPerNodeGroup
   is not given.
+- ModifyReplicationGroup ignores LogDeliveryConfigurations (CreateReplicationGroup stores them):
+  honoured, an entry with Enabled=false removing that log type's delivery.
 Not fixed: moto creates no member cache clusters (DescribeCacheClusters lists none), which
 rtech bridges behind RTECH_EMULATOR_QUIRKS=1 (src/reconcile/redis/mod.rs). Every patched name
 is checked first, so a moto upgrade that moves one fails loudly at start-up.
@@ -114,3 +116,23 @@ def apply():
         return create_group(self, *args, **kwargs)
 
     backend.create_replication_group = create_replication_group
+
+    respond_modify_group = _require(response, "modify_replication_group")
+    normalise_delivery = _require(ec_models.ReplicationGroup, "_get_log_delivery_configurations")
+
+    def respond_modify_replication_group(self):
+        requested = self._get_params().get("LogDeliveryConfigurations") or []
+        group = self.elasticache_backend.replication_groups.get(self._get_param("ReplicationGroupId"))
+        if requested and group is not None:
+            current = {c.get("LogType"): c for c in group.log_delivery_configurations}
+            for c in requested:
+                log_type = c.get("LogType")
+                if str(c.get("Enabled", True)).lower() == "false":
+                    current.pop(log_type, None)
+                else:
+                    entry = {k: v for k, v in c.items() if k != "Enabled"}
+                    current[log_type] = normalise_delivery(group, [entry])[0]
+            group.log_delivery_configurations = list(current.values())
+        return respond_modify_group(self)
+
+    response.modify_replication_group = respond_modify_replication_group

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_elasticache::types::{ReplicationGroup, Tag};
+use aws_sdk_elasticache::types::{LogDeliveryConfigurationRequest, LogType, ReplicationGroup, Tag};
 
 use crate::emulator::Emulator;
 use crate::support::*;
@@ -189,6 +189,102 @@ async fn out_of_band_snapshot_retention_is_shown_exactly_and_repaired() {
             .unwrap()
             .snapshot_retention_limit(),
         Some(7)
+    );
+    assert_plan_empty_in(&emu, dir.path(), "prod", &[]);
+}
+
+/// The group's slow-log delivery as (log type, destination type, log group, format).
+fn delivery_of(g: &ReplicationGroup) -> Vec<(String, String, String, String)> {
+    g.log_delivery_configurations()
+        .iter()
+        .map(|c| {
+            (
+                c.log_type().map(|t| t.as_str()).unwrap_or_default().into(),
+                c.destination_type()
+                    .map(|t| t.as_str())
+                    .unwrap_or_default()
+                    .into(),
+                c.destination_details()
+                    .and_then(|d| d.cloud_watch_logs_details())
+                    .and_then(|d| d.log_group())
+                    .unwrap_or_default()
+                    .into(),
+                c.log_format()
+                    .map(|f| f.as_str())
+                    .unwrap_or_default()
+                    .into(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_slow_log_is_delivered_to_its_log_group_and_turning_it_off_is_repaired() {
+    let emu = Emulator::start();
+    let ec = elasticache(&emu).await;
+    let cwl = logs(&emu).await;
+    let dir = spec_dir("prod", PROD_REDIS);
+    apply_in(&emu, dir.path(), "prod", &[]);
+
+    let wanted = vec![(
+        "slow-log".to_string(),
+        "cloudwatch-logs".to_string(),
+        "/elasticache/rtech-prod/slow-log".to_string(),
+        "json".to_string(),
+    )];
+    let g = group(&ec, "rtech-prod-redis").await.unwrap();
+    assert_eq!(delivery_of(&g), wanted);
+    // The destination exists, with the seed's 7 days, before AWS delivers to it.
+    let lg = cwl
+        .describe_log_groups()
+        .log_group_name_prefix("/elasticache/rtech-prod/slow-log")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lg.log_groups().len(), 1);
+    assert_eq!(lg.log_groups()[0].retention_in_days(), Some(7));
+
+    // Out of band: someone turns the slow log off.
+    ec.modify_replication_group()
+        .replication_group_id("rtech-prod-redis")
+        .log_delivery_configurations(
+            LogDeliveryConfigurationRequest::builder()
+                .log_type(LogType::SlowLog)
+                .enabled(false)
+                .build(),
+        )
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    assert!(delivery_of(&group(&ec, "rtech-prod-redis").await.unwrap()).is_empty());
+
+    let p = plan_json_in(&emu, dir.path(), "prod", &[]);
+    assert_eq!(
+        changes(&p),
+        [("redis/main".to_string(), "update".to_string())]
+    );
+    let fields = p["changes"][0]["fields"].as_array().unwrap();
+    assert!(!fields.is_empty());
+    for f in fields {
+        assert!(
+            f["path"].as_str().unwrap().starts_with("log_delivery"),
+            "only the delivery differs: {fields:#?}"
+        );
+        assert_eq!(f["forces_replacement"], false);
+    }
+    assert!(
+        p["changes"][0]["fields"]
+            .to_string()
+            .contains("/elasticache/rtech-prod/slow-log"),
+        "{fields:#?}"
+    );
+
+    let r = apply_in(&emu, dir.path(), "prod", &[]);
+    assert!(r.stderr.contains("redis/main: updated"), "{}", r.stderr);
+    assert_eq!(
+        delivery_of(&group(&ec, "rtech-prod-redis").await.unwrap()),
+        wanted
     );
     assert_plan_empty_in(&emu, dir.path(), "prod", &[]);
 }

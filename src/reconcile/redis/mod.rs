@@ -5,8 +5,13 @@
 //! What the plan compares and how each field is applied:
 //! - updatable through ModifyReplicationGroup: description, engine_version (upgrades only),
 //!   node_type, automatic_failover, multi_az, snapshot_retention_limit, snapshot_window,
-//!   preferred_maintenance_window, security_group_ids; `apply_immediately` is not a compared
-//!   field: it lives in the `rtech:apply-immediately` tag and steers ModifyReplicationGroup.
+//!   preferred_maintenance_window, security_group_ids, log_delivery; `apply_immediately` is not
+//!   a compared field: it lives in the `rtech:apply-immediately` tag and steers
+//!   ModifyReplicationGroup.
+//! - log_delivery (seed 7.2): the slow log goes to `log_group/redis-slow-log` as JSON, a map of
+//!   log type → `{destination_type, destination, log_format}`. A log type delivered live but not
+//!   in the spec is turned off (`Enabled = false`); a configuration AWS is `disabling` counts as
+//!   gone. The group depends on the log group (AWS wants the destination to exist first).
 //! - num_cache_clusters: IncreaseReplicaCount / DecreaseReplicaCount (replicas are added before
 //!   failover is turned on, and removed after it is turned off).
 //! - replaced (delete, then create): engine, port, cache_subnet_group_name, at_rest_encryption,
@@ -63,7 +68,10 @@ use aws_sdk_elasticache::operation::increase_replica_count::builders::IncreaseRe
 use aws_sdk_elasticache::operation::modify_cache_subnet_group::builders::ModifyCacheSubnetGroupFluentBuilder;
 use aws_sdk_elasticache::operation::modify_replication_group::builders::ModifyReplicationGroupFluentBuilder;
 use aws_sdk_elasticache::types::{
-    AuthTokenUpdateStrategyType, CacheCluster, CacheSubnetGroup, ReplicationGroup, Tag,
+    AuthTokenUpdateStrategyType, CacheCluster, CacheSubnetGroup, CloudWatchLogsDestinationDetails,
+    DestinationDetails, DestinationType, KinesisFirehoseDestinationDetails,
+    LogDeliveryConfigurationRequest, LogDeliveryConfigurationStatus, LogFormat, LogType,
+    ReplicationGroup, Tag,
 };
 use aws_sdk_elasticache::Client;
 use aws_smithy_types::date_time::Format;
@@ -77,6 +85,7 @@ use crate::model::{
     TAG_PROJECT,
 };
 use crate::plan::KindSchema;
+use crate::reconcile::logs::{redis_slow_log_id, redis_slow_log_name};
 use crate::reconcile::{Ctx, Op, Reconciler};
 use crate::spec::network::{Network as NetSpec, REDIS_PORT};
 use crate::spec::Spec;
@@ -230,6 +239,11 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
             "preferred_maintenance_window",
             Value::str(r.maintenance_window.to_lowercase()),
         )
+        .prop(
+            "log_delivery",
+            slow_log_delivery(&redis_slow_log_name(&spec.project, &spec.env)),
+        )
+        .dep(&redis_slow_log_id())
         .prop("tags", Value::string_map(&group_tags));
     if r.transit_encryption {
         g = g
@@ -240,6 +254,118 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
             );
     }
     vec![subnet_group, g]
+}
+
+const SLOW_LOG: &str = "slow-log";
+const CLOUDWATCH_LOGS: &str = "cloudwatch-logs";
+const KINESIS_FIREHOSE: &str = "kinesis-firehose";
+
+/// One log type's delivery, in the shape observe reports.
+fn delivery(destination_type: &str, destination: &str, log_format: &str) -> Value {
+    Value::Map(BTreeMap::from([
+        ("destination_type".into(), Value::str(destination_type)),
+        ("destination".into(), Value::str(destination)),
+        ("log_format".into(), Value::str(log_format)),
+    ]))
+}
+
+/// The spec's delivery: the slow log to the given CloudWatch Logs group, as JSON.
+pub fn slow_log_delivery(log_group: &str) -> Value {
+    Value::Map(BTreeMap::from([(
+        SLOW_LOG.to_string(),
+        delivery(CLOUDWATCH_LOGS, log_group, "json"),
+    )]))
+}
+
+/// The live delivery configurations, in the shape of `slow_log_delivery` (pure). One AWS is
+/// turning off counts as gone.
+pub fn observe_log_delivery(g: &ReplicationGroup) -> Value {
+    let mut m = BTreeMap::new();
+    for c in g.log_delivery_configurations() {
+        if c.status() == Some(&LogDeliveryConfigurationStatus::Disabling) {
+            continue;
+        }
+        let Some(log_type) = c.log_type() else {
+            continue;
+        };
+        let details = c.destination_details();
+        let destination = details
+            .and_then(|d| d.cloud_watch_logs_details())
+            .and_then(|d| d.log_group())
+            .or(details
+                .and_then(|d| d.kinesis_firehose_details())
+                .and_then(|d| d.delivery_stream()))
+            .unwrap_or_default();
+        m.insert(
+            log_type.as_str().to_string(),
+            delivery(
+                c.destination_type().map(|t| t.as_str()).unwrap_or_default(),
+                destination,
+                c.log_format().map(|f| f.as_str()).unwrap_or_default(),
+            ),
+        );
+    }
+    Value::Map(m)
+}
+
+fn delivery_map(v: Option<&Value>) -> BTreeMap<String, Value> {
+    match v {
+        Some(Value::Map(m)) => m.clone(),
+        _ => BTreeMap::new(),
+    }
+}
+
+/// The requests that turn `live` delivery into the desired one: every wanted log type
+/// (enabled), and `Enabled = false` for each live type the spec no longer has.
+pub fn log_delivery_requests(
+    want: Option<&Value>,
+    live: Option<&Value>,
+) -> Vec<LogDeliveryConfigurationRequest> {
+    let want = delivery_map(want);
+    let mut out: Vec<LogDeliveryConfigurationRequest> = want
+        .iter()
+        .map(|(log_type, d)| {
+            let field = |k: &str| match d {
+                Value::Map(m) => m.get(k).and_then(Value::as_str).unwrap_or_default(),
+                _ => "",
+            };
+            let target = field("destination").to_string();
+            let details = match field("destination_type") {
+                KINESIS_FIREHOSE => DestinationDetails::builder()
+                    .kinesis_firehose_details(
+                        KinesisFirehoseDestinationDetails::builder()
+                            .delivery_stream(target)
+                            .build(),
+                    )
+                    .build(),
+                _ => DestinationDetails::builder()
+                    .cloud_watch_logs_details(
+                        CloudWatchLogsDestinationDetails::builder()
+                            .log_group(target)
+                            .build(),
+                    )
+                    .build(),
+            };
+            LogDeliveryConfigurationRequest::builder()
+                .log_type(LogType::from(log_type.as_str()))
+                .destination_type(DestinationType::from(field("destination_type")))
+                .destination_details(details)
+                .log_format(LogFormat::from(field("log_format")))
+                .enabled(true)
+                .build()
+        })
+        .collect();
+    for log_type in delivery_map(live).keys() {
+        if !want.contains_key(log_type) {
+            out.push(
+                LogDeliveryConfigurationRequest::builder()
+                    .log_type(LogType::from(log_type.as_str()))
+                    .enabled(false)
+                    .build(),
+            );
+        }
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -550,11 +676,14 @@ pub fn observe_group(
     if let Some(a) = tags.get(TAG_AUTH_TOKEN_ID) {
         set(&mut o, "auth_token_id", Value::str(a));
     }
+    set(&mut o, "log_delivery", observe_log_delivery(g));
     set(&mut o, "tags", visible_tags(tags));
 
-    // Deletes run after the group: its subnet group, security group and token secret.
+    // Deletes run after the group: its subnet group, security group, slow-log group and token
+    // secret.
     o.deps.insert(rid(SUBNET_GROUP));
     o.deps.insert(ResourceId::new("sg", "redis"));
+    o.deps.insert(redis_slow_log_id());
     if tags.contains_key(TAG_AUTH_TOKEN_SECRET) {
         o.deps.insert(secret_ref());
     }
@@ -709,6 +838,10 @@ pub fn create_request(
         .set_tags(Some(elasticache_tags(
             tags.iter().map(|(k, v)| (k, v.as_str())),
         )));
+    let delivery = log_delivery_requests(r.props.get("log_delivery"), None);
+    if !delivery.is_empty() {
+        req = req.set_log_delivery_configurations(Some(delivery));
+    }
     if let Some(t) = token {
         req = req.auth_token(t);
     }
@@ -720,10 +853,12 @@ pub fn create_request(
 }
 
 /// ModifyReplicationGroup for the changed fields (None when none of them is modified there).
+/// `live` is the group as observed (its log delivery decides which log types to turn off).
 pub fn modify_request(
     c: &Client,
     group: &str,
     r: &Resource,
+    live: &Observed,
     changed: &BTreeSet<String>,
 ) -> Option<ModifyReplicationGroupFluentBuilder> {
     let mut req = c
@@ -770,6 +905,14 @@ pub fn modify_request(
     if has("security_group_ids") {
         req = req.set_security_group_ids(Some(string_list(r.props.get("security_group_ids"))));
         any = true;
+    }
+    if has("log_delivery") {
+        let delivery =
+            log_delivery_requests(r.props.get("log_delivery"), live.props.get("log_delivery"));
+        if !delivery.is_empty() {
+            req = req.set_log_delivery_configurations(Some(delivery));
+            any = true;
+        }
     }
     any.then_some(req)
 }
@@ -1329,7 +1472,7 @@ async fn update_group(
             .map_err(aws("elasticache:IncreaseReplicaCount"))?;
         wait_available(ctx, id, task).await?;
     }
-    if let Some(req) = modify_request(ec, id, r, changed) {
+    if let Some(req) = modify_request(ec, id, r, prior, changed) {
         task.status("modifying the replication group");
         req.send()
             .await

@@ -2,9 +2,9 @@
 //! emulator echo), replace reasons through the real diff, and the requests the emulator lacks.
 
 use aws_sdk_elasticache::types::{
-    AutomaticFailoverStatus, CacheCluster, Endpoint, MultiAzStatus, NodeGroup, NodeGroupMember,
-    PendingAutomaticFailoverStatus, PendingModifiedValues, ReplicationGroupPendingModifiedValues,
-    SecurityGroupMembership, Subnet,
+    AutomaticFailoverStatus, CacheCluster, Endpoint, LogDeliveryConfiguration, MultiAzStatus,
+    NodeGroup, NodeGroupMember, PendingAutomaticFailoverStatus, PendingModifiedValues,
+    ReplicationGroupPendingModifiedValues, SecurityGroupMembership, Subnet,
 };
 
 use super::*;
@@ -224,7 +224,11 @@ fn live(
                 desired.props["snapshot_retention_limit"].as_int().unwrap() as i32
             )
             // AWS keeps a window even without snapshots.
-            .snapshot_window(desired.get_str("snapshot_window").unwrap_or("03:30-04:30"));
+            .snapshot_window(desired.get_str("snapshot_window").unwrap_or("03:30-04:30"))
+            .log_delivery_configurations(slow_log_config(
+                "/elasticache/rtech-dev/slow-log",
+                LogDeliveryConfigurationStatus::Active,
+            ));
     for i in 1..=n {
         let id = format!("rtech-dev-redis-00{i}");
         g = g.member_clusters(&id);
@@ -259,6 +263,28 @@ fn live(
     (g, member, tags)
 }
 
+/// A slow-log delivery to CloudWatch Logs as JSON, as AWS reports it.
+fn slow_log_config(
+    group: &str,
+    status: LogDeliveryConfigurationStatus,
+) -> LogDeliveryConfiguration {
+    LogDeliveryConfiguration::builder()
+        .log_type(LogType::SlowLog)
+        .destination_type(DestinationType::CloudWatchLogs)
+        .destination_details(
+            DestinationDetails::builder()
+                .cloud_watch_logs_details(
+                    CloudWatchLogsDestinationDetails::builder()
+                        .log_group(group)
+                        .build(),
+                )
+                .build(),
+        )
+        .log_format(LogFormat::Json)
+        .status(status)
+        .build()
+}
+
 /// What the group references, as live and owned.
 fn neighbours() -> Vec<Observed> {
     let mut sg = Observed::new(rid_of("sg/redis"), "sg-redis");
@@ -267,7 +293,11 @@ fn neighbours() -> Vec<Observed> {
     secret.attrs.insert("arn".into(), SECRET_ARN.into());
     secret.attrs.insert("generated_id".into(), "gen-1".into());
     let sng = Observed::new(rid_of("cache_subnet_group/main"), "rtech-dev-redis");
-    vec![sg, secret, sng]
+    let slow_log = Observed::new(
+        rid_of("log_group/redis-slow-log"),
+        "/elasticache/rtech-dev/slow-log",
+    );
+    vec![sg, secret, sng, slow_log]
 }
 
 /// The plan for `redis/main` alone (its neighbours are observed, not desired).
@@ -630,7 +660,14 @@ fn set(keys: &[&str]) -> BTreeSet<String> {
 #[test]
 fn modify_sends_only_the_changed_fields_and_the_specs_apply_immediately() {
     let prod = resolved(PROD_REDIS);
-    let req = modify_request(&client(), "g", &prod, &set(&["snapshot_retention_limit"])).unwrap();
+    let req = modify_request(
+        &client(),
+        "g",
+        &prod,
+        &Observed::new(rid_of("redis/main"), "g"),
+        &set(&["snapshot_retention_limit"]),
+    )
+    .unwrap();
     let i = req.as_input();
     assert_eq!(i.get_snapshot_retention_limit(), &Some(7));
     assert_eq!(
@@ -649,6 +686,7 @@ fn modify_sends_only_the_changed_fields_and_the_specs_apply_immediately() {
         &client(),
         "g",
         &dev,
+        &Observed::new(rid_of("redis/main"), "g"),
         &set(&[
             "node_type",
             "multi_az",
@@ -677,6 +715,7 @@ fn modify_sends_only_the_changed_fields_and_the_specs_apply_immediately() {
         &client(),
         "g",
         &dev,
+        &Observed::new(rid_of("redis/main"), "g"),
         &set(&["tags", "auth_token_id", "num_cache_clusters"])
     )
     .is_none());
@@ -773,5 +812,146 @@ fn subnet_group_modify_and_delete_requests() {
     assert_eq!(
         del.as_input().get_cache_subnet_group_name().as_deref(),
         Some("rtech-dev-redis")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// slow-log delivery (seed 7.2)
+
+#[test]
+fn the_slow_log_goes_to_its_log_group_as_json_and_the_group_waits_for_it() {
+    let d = group_of(&expand(&spec(DEV_REDIS)));
+    assert_eq!(
+        d.props["log_delivery"],
+        slow_log_delivery("/elasticache/rtech-dev/slow-log")
+    );
+    let entry = d.props["log_delivery"].as_map().unwrap()["slow-log"]
+        .as_map()
+        .unwrap()
+        .clone();
+    assert_eq!(entry["destination_type"], Value::str("cloudwatch-logs"));
+    assert_eq!(entry["log_format"], Value::str("json"));
+    assert!(d.deps.contains(&rid_of("log_group/redis-slow-log")));
+}
+
+#[test]
+fn delivery_turned_off_or_pointed_elsewhere_is_an_in_place_update() {
+    let d = group_of(&expand(&spec(PROD_REDIS)));
+    for (configs, what) in [
+        (vec![], "no delivery"),
+        (
+            vec![slow_log_config(
+                "/elasticache/rtech-dev/slow-log",
+                LogDeliveryConfigurationStatus::Disabling,
+            )],
+            "delivery being turned off",
+        ),
+        (
+            vec![slow_log_config(
+                "/somewhere/else",
+                LogDeliveryConfigurationStatus::Active,
+            )],
+            "another log group",
+        ),
+    ] {
+        let (g, m, tags) = live(&d);
+        let g = g.set_log_delivery_configurations(Some(configs)).build();
+        let o = observe_group(&g, Some(&m.build()), &tags, Some(&d), false);
+        let plan = plan_for(&d, o);
+        assert_eq!(plan.changes.len(), 1, "{what}: {:#?}", plan.changes);
+        let c = &plan.changes[0];
+        assert_eq!(c.action, Action::Update, "{what}");
+        let fields: Vec<&str> = c.fields.iter().map(|f| f.path.as_str()).collect();
+        assert!(
+            fields.iter().all(|f| f.starts_with("log_delivery")),
+            "{what}: only the delivery changes: {fields:?}"
+        );
+    }
+}
+
+#[test]
+fn create_and_modify_send_the_delivery_and_turn_off_what_the_spec_lacks() {
+    let dev = resolved(DEV_REDIS);
+    let req = create_request(&client(), &dev, None, false);
+    let sent = req
+        .as_input()
+        .get_log_delivery_configurations()
+        .clone()
+        .unwrap();
+    assert_eq!(sent.len(), 1);
+    let c = &sent[0];
+    assert_eq!(c.log_type(), Some(&LogType::SlowLog));
+    assert_eq!(c.destination_type(), Some(&DestinationType::CloudWatchLogs));
+    assert_eq!(c.log_format(), Some(&LogFormat::Json));
+    assert_eq!(c.enabled(), Some(true));
+    assert_eq!(
+        c.destination_details()
+            .and_then(|d| d.cloud_watch_logs_details())
+            .and_then(|d| d.log_group()),
+        Some("/elasticache/rtech-dev/slow-log")
+    );
+
+    // Live: the engine log delivered out of band to Firehose, the slow log missing.
+    let mut live = Observed::new(rid_of("redis/main"), "rtech-dev-redis");
+    live.props.insert(
+        "log_delivery".into(),
+        Value::Map(BTreeMap::from([(
+            "engine-log".to_string(),
+            delivery(KINESIS_FIREHOSE, "someone-elses-stream", "text"),
+        )])),
+    );
+    let req = modify_request(&client(), "g", &dev, &live, &set(&["log_delivery"])).unwrap();
+    let sent = req
+        .as_input()
+        .get_log_delivery_configurations()
+        .clone()
+        .unwrap();
+    assert_eq!(sent.len(), 2, "{sent:#?}");
+    assert_eq!(sent[0].log_type(), Some(&LogType::SlowLog));
+    assert_eq!(sent[0].enabled(), Some(true));
+    assert_eq!(sent[1].log_type(), Some(&LogType::EngineLog));
+    assert_eq!(sent[1].enabled(), Some(false));
+    assert_eq!(sent[1].destination_details(), None);
+    // Nothing else rides along.
+    assert_eq!(req.as_input().get_cache_node_type(), &None);
+}
+
+#[test]
+fn a_firehose_delivery_reads_back_in_the_same_shape() {
+    let g = ReplicationGroup::builder()
+        .log_delivery_configurations(
+            LogDeliveryConfiguration::builder()
+                .log_type(LogType::EngineLog)
+                .destination_type(DestinationType::KinesisFirehose)
+                .destination_details(
+                    DestinationDetails::builder()
+                        .kinesis_firehose_details(
+                            KinesisFirehoseDestinationDetails::builder()
+                                .delivery_stream("s")
+                                .build(),
+                        )
+                        .build(),
+                )
+                .log_format(LogFormat::Text)
+                .status(LogDeliveryConfigurationStatus::Enabling)
+                .build(),
+        )
+        .build();
+    let v = observe_log_delivery(&g);
+    assert_eq!(
+        v,
+        Value::Map(BTreeMap::from([(
+            "engine-log".to_string(),
+            delivery(KINESIS_FIREHOSE, "s", "text")
+        )]))
+    );
+    // Round trip: the request built from what was read names the same stream.
+    let sent = log_delivery_requests(Some(&v), None);
+    assert_eq!(
+        sent[0]
+            .destination_details()
+            .and_then(|d| d.kinesis_firehose_details())
+            .and_then(|d| d.delivery_stream()),
+        Some("s")
     );
 }
