@@ -95,6 +95,29 @@ fn bad_specs_fail_with_file_line_column_and_key_path() {
             &format!("{GOOD}\n[ecr]\n[app]\n[edge]\n[edge.cloudfront]\n[edge.cloudfront.api_behavior]\nmin_ttl = 10\ndefault_ttl = 5\nmax_ttl = 100\n"),
             "envs/qa.toml:13:11: edge.cloudfront.api_behavior.min_ttl: min_ttl (10) is greater than default_ttl (5)",
         ),
+        // monitoring: a threshold that is not a number, a period CloudWatch does not take, an
+        // unknown statistic and comparison
+        (
+            &format!("{GOOD}\n[monitoring]\n[monitoring.alarms.ecs-cpu]\nthreshold = \"high\"\n"),
+            "envs/qa.toml:10:13: monitoring.alarms.ecs-cpu.threshold: \"high\" is not a number",
+        ),
+        (
+            &format!("{GOOD}\n[monitoring]\nperiod_seconds = 90\n"),
+            "envs/qa.toml:9:18: monitoring.period_seconds: 90 is not a period CloudWatch alarms take: a multiple of 60 seconds",
+        ),
+        (
+            &format!("{GOOD}\n[monitoring]\n[monitoring.alarms.alb-latency-p95]\nperiod_seconds = 45\nstatistic = \"Median\"\n"),
+            "envs/qa.toml:11:13: monitoring.alarms.alb-latency-p95.statistic: \"Median\" is not a statistic",
+        ),
+        // … and every error in one run: the same text also reports the alarm's period.
+        (
+            &format!("{GOOD}\n[monitoring]\n[monitoring.alarms.alb-latency-p95]\nperiod_seconds = 45\nstatistic = \"Median\"\n"),
+            "envs/qa.toml:10:18: monitoring.alarms.alb-latency-p95.period_seconds: 45 is not a period",
+        ),
+        (
+            &format!("{GOOD}\n[monitoring]\n[monitoring.alarms.redis-cpu]\ncomparison = \"Bigger\"\n"),
+            "envs/qa.toml:10:14: monitoring.alarms.redis-cpu.comparison: \"Bigger\" is not one of GreaterThan",
+        ),
     ];
     for (text, want) in cases {
         let r = bad_spec(text);
