@@ -154,3 +154,83 @@ async fn same_named_topic_without_our_tags_is_a_conflict_never_touched() {
     assert!(topic_tags(&sns, ARN).await.is_empty());
     assert!(subscriptions(&sns).await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_https_subscription_is_made_and_removed_with_the_spec() {
+    const HOOK: &str = "https://hooks.example.com/rtech/alerts";
+    let emu = Emulator::start();
+    let with_hook =
+        format!("\n[monitoring]\nemails = [\"{EMAIL}\"]\nhttps_endpoints = [\"{HOOK}\"]\n");
+    let dir = spec_dir("dev", &with_hook);
+    let d = dir.path();
+    let sns = sns(&emu).await;
+    let email = sub_id("email", EMAIL);
+    let hook = sub_id("https", HOOK);
+    let target = [
+        "--target",
+        TOPIC,
+        "--target",
+        email.as_str(),
+        "--target",
+        hook.as_str(),
+    ];
+
+    let p = plan_json_in(&emu, d, "dev", &target);
+    let mut got: Vec<(String, String)> = changes_of_kinds(&p, &["sns_subscription"])
+        .into_iter()
+        .map(|(i, a, _)| (i, a))
+        .collect();
+    got.sort();
+    let mut want = vec![
+        (email.clone(), "create".to_string()),
+        (hook.clone(), "create".to_string()),
+    ];
+    want.sort();
+    assert_eq!(got, want, "{p:#}");
+    apply_in(&emu, d, "dev", &target);
+    assert_no_changes(&plan_json_in(&emu, d, "dev", &target));
+
+    let protocols: Vec<(String, String)> = sns
+        .list_subscriptions_by_topic()
+        .topic_arn(ARN)
+        .send()
+        .await
+        .unwrap()
+        .subscriptions()
+        .iter()
+        .map(|s| {
+            (
+                s.protocol().unwrap_or_default().to_string(),
+                s.endpoint().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        protocols.contains(&("https".to_string(), HOOK.to_string())),
+        "{protocols:?}"
+    );
+    assert_eq!(protocols.len(), 2, "{protocols:?}");
+
+    // The hook leaves the spec: its subscription (and only it) is deleted.
+    std::fs::write(
+        d.join("dev.toml"),
+        format!(
+            "{}\n[monitoring]\nemails = [\"{EMAIL}\"]\n",
+            spec_head("dev")
+        ),
+    )
+    .unwrap();
+    let p = plan_json_in(&emu, d, "dev", &[]);
+    assert_eq!(
+        changes_of_kinds(&p, &["sns_topic", "sns_subscription"])
+            .into_iter()
+            .map(|(i, a, _)| (i, a))
+            .collect::<Vec<_>>(),
+        vec![(hook.clone(), "delete".to_string())],
+        "{p:#}"
+    );
+    apply_in(&emu, d, "dev", &target);
+    let subs = subscriptions(&sns).await;
+    assert_eq!(subs.len(), 1, "{subs:?}");
+    assert_eq!(subs[0].0, EMAIL);
+}
