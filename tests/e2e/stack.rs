@@ -19,6 +19,54 @@ async fn newest_image(ecs: &aws_sdk_ecs::Client, family: &str) -> String {
         .to_string()
 }
 
+/// The index of the first progress line `<id>: <verb>…` (started) or `<id>: <verb>` (ended).
+fn line_of(stderr: &str, id: &str, verb: &str) -> usize {
+    let head = format!("{id}: {verb}");
+    stderr
+        .lines()
+        .position(|l| l.starts_with(&head))
+        .unwrap_or_else(|| panic!("no `{head}` line in:\n{stderr}"))
+}
+
+/// The whole stack's apply log: each dependency was created before its dependant started, and
+/// independent parts ran side by side (a change started while another was still in flight).
+fn assert_dependency_order_and_overlap(stderr: &str) {
+    for (dep, dependant) in [
+        ("vpc/main", "subnet/private-a"),
+        ("subnet/private-a", "docdb_subnet_group/main"),
+        ("log_group/docdb-audit", "docdb_cluster/main"),
+        ("docdb_cluster/main", "docdb_instance/1"),
+        ("log_group/redis-slow-log", "redis/main"),
+        ("secret/redis", "redis/main"),
+        ("certificate_validation/main", "listener/https"),
+        ("listener/https", "ecs_service/app"),
+        ("ecs_service/app", "scalable_target/app"),
+        ("sns_topic/alerts", "alarm/ecs-cpu"),
+        ("load_balancer/main", "distribution/main"),
+    ] {
+        let done = line_of(stderr, dep, "created");
+        let started = line_of(stderr, dependant, "creating…");
+        assert!(
+            done < started,
+            "{dependant} started (line {started}) before {dep} was created (line {done})"
+        );
+    }
+    let creating: Vec<&str> = stderr
+        .lines()
+        .filter_map(|l| l.strip_suffix(": creating…"))
+        .collect();
+    let overlapped = creating.iter().any(|id| {
+        let start = line_of(stderr, id, "creating…");
+        let end = line_of(stderr, id, "created");
+        stderr
+            .lines()
+            .take(end)
+            .skip(start + 1)
+            .any(|l| l.ends_with(": creating…"))
+    });
+    assert!(overlapped, "no two changes ran at once:\n{stderr}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prod_from_empty_then_an_image_deploy_is_one_revision_and_one_service_update() {
     let emu = Emulator::start();
@@ -30,6 +78,7 @@ async fn prod_from_empty_then_an_image_deploy_is_one_revision_and_one_service_up
         r.stdout
     );
     assert_plan_empty(&emu, "prod");
+    assert_dependency_order_and_overlap(&r.stderr);
 
     let out = output_json(&emu, "prod");
     assert!(
