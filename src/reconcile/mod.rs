@@ -88,6 +88,69 @@ pub trait Reconciler: Send + Sync {
     }
 }
 
+/// The tag that lets rtech delete a resource still holding data (a repository's images, a
+/// bucket's objects): set from the spec, read from the live resource.
+pub const TAG_FORCE_DELETE: &str = "rtech:force-delete";
+
+/// The live resource is marked `rtech:force-delete=true`.
+pub fn force_delete(o: &Observed) -> bool {
+    o.tag(TAG_FORCE_DELETE) == Some("true")
+}
+
+/// What the data a guarded resource holds is, and how the user can let it go.
+pub struct DataLoss<'a> {
+    /// `repository`, `bucket`.
+    pub noun: &'a str,
+    /// `3 image(s)`, `objects`.
+    pub holds: String,
+    /// The spec setting that marks it: `ecr.force_delete = true`.
+    pub setting: &'a str,
+    /// The other way out: `delete the images first`.
+    pub otherwise: &'a str,
+}
+
+/// The plan's refusal to delete or replace a resource that holds data (the caller has seen
+/// that it does), unless the live resource is marked `rtech:force-delete=true` and, for a
+/// replace, the spec agrees.
+pub fn refuse_data_loss(change: &Change, loss: DataLoss<'_>) -> Option<String> {
+    let prior = change.prior.as_ref()?;
+    let spec_force = change
+        .desired
+        .as_ref()
+        .map(|d| {
+            crate::model::tags_of(&d.props)
+                .get(TAG_FORCE_DELETE)
+                .map(String::as_str)
+                == Some("true")
+        })
+        .unwrap_or(true);
+    if force_delete(prior) && spec_force {
+        return None;
+    }
+    let DataLoss {
+        noun,
+        holds,
+        setting,
+        otherwise,
+    } = loss;
+    let (what, how) = match change.action {
+        crate::plan::Action::Replace => (
+            "replacing it deletes them",
+            format!(
+                "set {setting} and apply that before the change that replaces it (or {otherwise})"
+            ),
+        ),
+        _ => (
+            "deleting it deletes them",
+            format!("set {setting} in the spec and apply, then destroy (or {otherwise})"),
+        ),
+    };
+    Some(format!(
+        "refused: {} ({noun} {}) holds {holds} and {what}; {how}",
+        change.id, prior.physical_id
+    ))
+}
+
 /// Every service's resources for a spec (pure).
 pub fn expand(spec: &Spec) -> Vec<Resource> {
     let mut out = network::expand(spec);

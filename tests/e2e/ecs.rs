@@ -399,6 +399,33 @@ async fn an_out_of_band_service_delete_is_a_create_and_a_tag_removed_is_restored
     assert!(ours(s.tags()));
     assert_eq!(s.desired_count(), 1);
     assert_no_changes(&plan_json_in(&emu, dir.path(), "dev", &[]));
+
+    // The cluster deleted out of band (AWS wants its services gone first) → the cluster and
+    // the service are creates, and apply builds both again.
+    set_desired_count(&ecs, 0).await;
+    ecs.delete_service()
+        .cluster(CLUSTER)
+        .service(APP)
+        .force(true)
+        .send()
+        .await
+        .unwrap();
+    ecs.delete_cluster().cluster(CLUSTER).send().await.unwrap();
+    assert!(cluster(&ecs).await.is_none());
+    let mut got = changes(&plan_json_in(&emu, dir.path(), "dev", &[]));
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("ecs_cluster/main".to_string(), "create".to_string()),
+            ("ecs_service/app".to_string(), "create".to_string()),
+        ]
+    );
+    apply_in(&emu, dir.path(), "dev", &[]);
+    let c = cluster(&ecs).await.expect("recreated");
+    assert_eq!(c.status(), Some("ACTIVE"));
+    assert!(service(&ecs).await.is_some());
+    assert_no_changes(&plan_json_in(&emu, dir.path(), "dev", &[]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -258,6 +258,36 @@ async fn alb_and_redirect_listener_apply_drift_and_destroy() {
     apply_in(&emu, d, "dev", &target);
     assert_no_changes(&plan_json_in(&emu, d, "dev", &target));
 
+    // Out of band: the load balancer deleted (AWS takes its listeners with it) → both are
+    // creates, and apply builds a new one.
+    elb.delete_load_balancer()
+        .load_balancer_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert!(load_balancer(&elb).await.is_none());
+    let plan = plan_json_in(&emu, d, "dev", &target);
+    let got: Vec<(String, String)> = edge_changes(&plan)
+        .into_iter()
+        .map(|(id, action, _)| (id, action))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (LB.to_string(), "create".to_string()),
+            (HTTP.to_string(), "create".to_string())
+        ],
+        "{plan:#}"
+    );
+    apply_in(&emu, d, "dev", &target);
+    assert_no_changes(&plan_json_in(&emu, d, "dev", &target));
+    let lb = load_balancer(&elb).await.expect("re-created");
+    assert_ne!(lb.load_balancer_arn(), Some(arn.as_str()), "a new one");
+    assert_eq!(
+        listeners(&elb, lb.load_balancer_arn().unwrap()).await.len(),
+        1
+    );
+
     // Destroy: no load balancer (nor its listeners) of ours is left.
     destroy_in(&emu, d, "dev");
     assert!(load_balancer(&elb).await.is_none());

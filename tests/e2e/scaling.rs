@@ -475,6 +475,44 @@ async fn scaling_apply_drift_and_destroy() {
     apply_in(&emu, d, "dev", &[]);
     assert_no_changes(&plan_json_in(&emu, d, "dev", &[]));
 
+    // Out of band: the target deregistered. AWS deletes its policies with it (moto keeps
+    // them, so they are deleted here too) → the target and both policies are creates.
+    for name in ["rtech-dev-cpu-autoscaling", "rtech-dev-memory-autoscaling"] {
+        aas.delete_scaling_policy()
+            .policy_name(name)
+            .service_namespace(ServiceNamespace::Ecs)
+            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+            .resource_id(RESOURCE_ID)
+            .send()
+            .await
+            .unwrap();
+    }
+    aas.deregister_scalable_target()
+        .service_namespace(ServiceNamespace::Ecs)
+        .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+        .resource_id(RESOURCE_ID)
+        .send()
+        .await
+        .unwrap();
+    assert!(scalable_target(&aas).await.is_none());
+    let mut got = changes(&plan_json_in(&emu, d, "dev", &[]));
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("scalable_target/app".to_string(), "create".to_string()),
+            ("scaling_policy/cpu".to_string(), "create".to_string()),
+            ("scaling_policy/memory".to_string(), "create".to_string()),
+        ]
+    );
+    apply_in(&emu, d, "dev", &[]);
+    assert_no_changes(&plan_json_in(&emu, d, "dev", &[]));
+    assert_eq!(scalable_target(&aas).await.unwrap().min_capacity(), 2);
+    assert_eq!(
+        policy_names(&aas).await,
+        ["rtech-dev-cpu-autoscaling", "rtech-dev-memory-autoscaling"]
+    );
+
     // [app.scaling] removed from the spec: the policies, then the target, are deleted.
     std::fs::write(d.join("dev.toml"), format!("{}{APP}", spec_head("dev"))).unwrap();
     let plan = plan_json_in(&emu, d, "dev", &[]);

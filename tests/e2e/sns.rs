@@ -32,8 +32,8 @@ async fn topic_tags(sns: &aws_sdk_sns::Client, arn: &str) -> BTreeMap<String, St
     }
 }
 
-/// (endpoint, subscription arn) of the topic's subscriptions.
-async fn subscriptions(sns: &aws_sdk_sns::Client) -> Vec<(String, String)> {
+/// (endpoint, subscription arn, protocol) of the topic's subscriptions.
+async fn subscriptions(sns: &aws_sdk_sns::Client) -> Vec<(String, String, String)> {
     sns.list_subscriptions_by_topic()
         .topic_arn(ARN)
         .send()
@@ -45,6 +45,7 @@ async fn subscriptions(sns: &aws_sdk_sns::Client) -> Vec<(String, String)> {
             (
                 s.endpoint().unwrap_or_default().to_string(),
                 s.subscription_arn().unwrap_or_default().to_string(),
+                s.protocol().unwrap_or_default().to_string(),
             )
         })
         .collect()
@@ -190,20 +191,10 @@ async fn an_https_subscription_is_made_and_removed_with_the_spec() {
     apply_in(&emu, d, "dev", &target);
     assert_no_changes(&plan_json_in(&emu, d, "dev", &target));
 
-    let protocols: Vec<(String, String)> = sns
-        .list_subscriptions_by_topic()
-        .topic_arn(ARN)
-        .send()
+    let protocols: Vec<(String, String)> = subscriptions(&sns)
         .await
-        .unwrap()
-        .subscriptions()
-        .iter()
-        .map(|s| {
-            (
-                s.protocol().unwrap_or_default().to_string(),
-                s.endpoint().unwrap_or_default().to_string(),
-            )
-        })
+        .into_iter()
+        .map(|(endpoint, _, protocol)| (protocol, endpoint))
         .collect();
     assert!(
         protocols.contains(&("https".to_string(), HOOK.to_string())),

@@ -45,7 +45,7 @@ use crate::model::{
     TAG_ID, TAG_PROJECT,
 };
 use crate::plan::{Action, Change, KindSchema};
-use crate::reconcile::{Ctx, Op, Reconciler};
+use crate::reconcile::{force_delete, refuse_data_loss, Ctx, DataLoss, Op, Reconciler};
 use crate::spec::app::Ecr as EcrSpec;
 use crate::spec::Spec;
 
@@ -58,7 +58,7 @@ pub static KINDS: &[KindSchema] = &[KindSchema {
 }];
 
 /// Tag telling destroy whether a repository that still holds images may be deleted.
-pub const TAG_FORCE_DELETE: &str = "rtech:force-delete";
+pub use crate::reconcile::TAG_FORCE_DELETE;
 /// The only encryption rtech asks for.
 pub const ENCRYPTION: &str = "AES256";
 
@@ -286,29 +286,15 @@ pub fn guard(change: &Change) -> Option<String> {
     if images == 0 {
         return None;
     }
-    let live_force = prior.tag(TAG_FORCE_DELETE) == Some("true");
-    let spec_force = change
-        .desired
-        .as_ref()
-        .map(|d| tags_of(&d.props).get(TAG_FORCE_DELETE).map(String::as_str) == Some("true"))
-        .unwrap_or(true);
-    if live_force && spec_force {
-        return None;
-    }
-    let (what, how) = match change.action {
-        Action::Replace => (
-            "replacing it deletes them",
-            "set ecr.force_delete = true and apply that before the change that replaces it (or delete the images first)",
-        ),
-        _ => (
-            "deleting it deletes them",
-            "set ecr.force_delete = true in the spec and apply, then destroy (or delete the images first)",
-        ),
-    };
-    Some(format!(
-        "refused: {} (repository {}) holds {images} image(s) and {what}; {how}",
-        change.id, prior.physical_id
-    ))
+    refuse_data_loss(
+        change,
+        DataLoss {
+            noun: "repository",
+            holds: format!("{images} image(s)"),
+            setting: "ecr.force_delete = true",
+            otherwise: "delete the images first",
+        },
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -471,12 +457,6 @@ async fn update(
     let mut a = prior.attrs.clone();
     a.insert("id".into(), name.to_string());
     Ok(a)
-}
-
-/// DeleteRepository, with `force` only when the repository's tag allows it (the plan's guard
-/// has refused a repository holding images otherwise).
-pub fn force_delete(o: &Observed) -> bool {
-    o.tag(TAG_FORCE_DELETE) == Some("true")
 }
 
 async fn delete(ctx: &Ctx, o: &Observed) -> Result<Attrs, AwsError> {

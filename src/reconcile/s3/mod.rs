@@ -67,7 +67,7 @@ use crate::model::{
     TAG_PROJECT,
 };
 use crate::plan::{Action, Change, KindSchema};
-use crate::reconcile::{Ctx, Op, Reconciler};
+use crate::reconcile::{force_delete, refuse_data_loss, Ctx, DataLoss, Op, Reconciler};
 use crate::spec::Spec;
 
 pub const BUCKET: &str = "s3_bucket";
@@ -86,7 +86,7 @@ pub const CF_LOGS: &str = "cf-logs";
 pub const ROLES: &[&str] = &[ALB_LOGS, CF_LOGS];
 
 /// Tag telling destroy whether a bucket that still holds objects may be deleted.
-pub const TAG_FORCE_DELETE: &str = "rtech:force-delete";
+pub use crate::reconcile::TAG_FORCE_DELETE;
 /// SSE-S3, the only default encryption ALB access logs support.
 pub const ENCRYPTION: &str = "AES256";
 /// Stands for the caller's account id in the desired bucket policy (see the module doc).
@@ -540,34 +540,15 @@ pub fn guard(change: &Change) -> Option<String> {
     if prior.attrs.get("has_objects").map(String::as_str) != Some("true") {
         return None;
     }
-    let live_force = force_delete(prior);
-    let spec_force = change
-        .desired
-        .as_ref()
-        .map(|d| tags_of(&d.props).get(TAG_FORCE_DELETE).map(String::as_str) == Some("true"))
-        .unwrap_or(true);
-    if live_force && spec_force {
-        return None;
-    }
-    let (what, how) = match change.action {
-        Action::Replace => (
-            "replacing it deletes them",
-            "set [edge] log_buckets_force_delete = true and apply that before the change that replaces it (or empty the bucket first)",
-        ),
-        _ => (
-            "deleting it deletes them",
-            "set [edge] log_buckets_force_delete = true in the spec and apply, then destroy (or empty the bucket first)",
-        ),
-    };
-    Some(format!(
-        "refused: {} (bucket {}) holds objects and {what}; {how}",
-        change.id, prior.physical_id
-    ))
-}
-
-/// Whether the bucket's tag lets apply empty it before deleting it.
-pub fn force_delete(o: &Observed) -> bool {
-    o.tag(TAG_FORCE_DELETE) == Some("true")
+    refuse_data_loss(
+        change,
+        DataLoss {
+            noun: "bucket",
+            holds: "objects".into(),
+            setting: "[edge] log_buckets_force_delete = true",
+            otherwise: "empty the bucket first",
+        },
+    )
 }
 
 /// DeleteObjects batches: at most 1000 keys (with their version) each.
