@@ -252,7 +252,7 @@ async fn target_tracking_alarms_are_aws_s_never_shown_nor_deleted() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_error_rate_metric_math_alarm_round_trips() {
+async fn the_error_rate_metric_math_alarm_round_trips_and_a_rewritten_expression_is_repaired() {
     let emu = Emulator::start();
     let sections =
         format!("{SECTIONS}\n[edge]\ndomain = \"alarms.example.net\"\nhosted_zone = \"create\"\n");
@@ -280,6 +280,44 @@ async fn the_error_rate_metric_math_alarm_round_trips() {
     assert_eq!(lb.len(), 2, "{qs:?}");
     assert!(lb.iter().all(|v| v.starts_with("app/")), "{lb:?}");
     assert_eq!(a.alarm_actions(), [topic_arn(&emu).await]);
+
+    // Out of band: the expression rewritten (no FILL, no guard against zero requests) →
+    // exactly a `metric` drift of this alarm, and apply puts the seed's expression back.
+    let mut rewritten = qs.to_vec();
+    for q in &mut rewritten {
+        if q.expression.is_some() {
+            q.expression = Some("100 * e5xx / requests".into());
+        }
+    }
+    cw.put_metric_alarm()
+        .alarm_name("rtech-dev-error-rate")
+        .set_alarm_description(a.alarm_description().map(str::to_string))
+        .set_threshold(a.threshold())
+        .set_comparison_operator(a.comparison_operator().cloned())
+        .set_evaluation_periods(a.evaluation_periods())
+        .set_datapoints_to_alarm(a.datapoints_to_alarm())
+        .set_treat_missing_data(a.treat_missing_data().map(str::to_string))
+        .set_alarm_actions(Some(a.alarm_actions().to_vec()))
+        .set_ok_actions(Some(a.ok_actions().to_vec()))
+        .set_metrics(Some(rewritten))
+        .send()
+        .await
+        .unwrap();
+    let plan = plan_json_in(&emu, d, "dev", &targets);
+    let ch = changes_of_kinds(&plan, &["alarm"]);
+    assert_eq!(ch.len(), 1, "{plan:#}");
+    assert_eq!(
+        (ch[0].0.as_str(), ch[0].1.as_str()),
+        ("alarm/error-rate", "update")
+    );
+    assert!(ch[0].2.iter().all(|p| p.starts_with("metric")), "{plan:#}");
+    apply_in(&emu, d, "dev", &targets);
+    let back = alarm(&cw, "rtech-dev-error-rate").await.unwrap();
+    assert_eq!(
+        back.metrics().iter().find_map(|q| q.expression()),
+        Some("IF(requests > 0, 100 * FILL(e5xx, 0) / requests, 0)")
+    );
+    assert_no_changes(&plan_json_in(&emu, d, "dev", &targets));
 
     destroy_in(&emu, d, "dev");
     assert_eq!(ours_left(&cw).await, Vec::<String>::new());
