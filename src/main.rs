@@ -9,6 +9,8 @@ mod model;
 mod plan;
 mod reconcile;
 mod spec;
+#[cfg(test)]
+mod testutil;
 
 use std::process::ExitCode;
 

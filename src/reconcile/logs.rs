@@ -408,33 +408,12 @@ impl Reconciler for Logs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{diff, DiffInput};
-
-    fn spec_of(env: &str) -> Spec {
-        let path = format!("{}/envs/{env}.toml", env!("CARGO_MANIFEST_DIR"));
-        let text = std::fs::read_to_string(&path).unwrap();
-        crate::spec::parse(&format!("envs/{env}.toml"), &text, env)
-            .unwrap_or_else(|e| panic!("{e:?}"))
-    }
-
-    fn plan_of(desired: &[Resource], observed: &[Observed]) -> crate::plan::Plan {
-        diff(&DiffInput {
-            project: "rtech",
-            env: "dev",
-            region: "us-east-1",
-            desired,
-            observed,
-            schema: &crate::reconcile::schema,
-            targets: &[],
-            destroy: false,
-        })
-        .unwrap()
-    }
+    use crate::testutil::{dev_spec, diff_of, env_spec};
 
     #[test]
     fn dev_and_prod_groups_follow_the_spec() {
         for (env, days) in [("dev", 7), ("prod", 30)] {
-            let rs = expand(&spec_of(env));
+            let rs = expand(&env_spec(env));
             let g = rs.iter().find(|r| r.id == group_id()).unwrap();
             assert_eq!(g.id, group_id());
             assert_eq!(
@@ -452,8 +431,7 @@ mod tests {
 
     #[test]
     fn no_app_no_group() {
-        let text = "project = \"rtech\"\nenv = \"dev\"\nregion = \"us-east-1\"\n\n[network]\ncidr = \"10.0.0.0/16\"\n\n[ecr]\n";
-        let spec = crate::spec::parse("envs/dev.toml", text, "dev").unwrap();
+        let spec = dev_spec("\n[ecr]\n");
         assert!(expand(&spec).is_empty());
     }
 
@@ -483,16 +461,16 @@ mod tests {
 
     #[test]
     fn a_group_as_aws_returns_it_is_no_change_and_retention_drift_is_one_field() {
-        let desired: Vec<Resource> = expand(&spec_of("dev"))
+        let desired: Vec<Resource> = expand(&env_spec("dev"))
             .into_iter()
             .filter(|r| r.id == group_id())
             .collect();
         let tags = tags_of(&desired[0].props);
         let same = observed_group(group_id(), &live(Some(7), false), &tags);
-        assert!(plan_of(&desired, &[same]).changes.is_empty());
+        assert!(diff_of("dev", &desired, &[same], false).changes.is_empty());
 
         let drifted = observed_group(group_id(), &live(Some(30), false), &tags);
-        let p = plan_of(&desired, &[drifted]);
+        let p = diff_of("dev", &desired, &[drifted], false);
         assert_eq!(p.changes.len(), 1);
         let f = &p.changes[0].fields;
         assert_eq!(f.len(), 1, "{f:?}");
@@ -502,13 +480,13 @@ mod tests {
 
         // "Never expire" (no retentionInDays) is a difference too.
         let never = observed_group(group_id(), &live(None, false), &tags);
-        let p = plan_of(&desired, &[never]);
+        let p = diff_of("dev", &desired, &[never], false);
         assert_eq!(p.changes[0].fields[0].before, None);
     }
 
     #[test]
     fn ownership_needs_project_env_and_id() {
-        let desired: Vec<Resource> = expand(&spec_of("dev"))
+        let desired: Vec<Resource> = expand(&env_spec("dev"))
             .into_iter()
             .filter(|r| r.id == group_id())
             .collect();
@@ -522,8 +500,7 @@ mod tests {
     }
 
     fn with(extra: &str) -> Spec {
-        let text = format!("project = \"rtech\"\nenv = \"dev\"\nregion = \"us-east-1\"\n\n[network]\ncidr = \"10.0.0.0/16\"\n\n[ecr]\n{extra}");
-        crate::spec::parse("envs/dev.toml", &text, "dev").unwrap_or_else(|e| panic!("{e:?}"))
+        dev_spec(&format!("\n[ecr]\n{extra}"))
     }
 
     fn ids(rs: &[Resource]) -> Vec<String> {
@@ -533,7 +510,7 @@ mod tests {
     #[test]
     fn data_tier_groups_follow_the_spec() {
         // dev has docdb (both exports) and redis.
-        let spec = spec_of("dev");
+        let spec = env_spec("dev");
         let rs = expand(&spec);
         assert!(spec.docdb.is_some() && spec.redis.is_some());
         let audit = rs.iter().find(|r| r.id == docdb_audit_id()).unwrap();

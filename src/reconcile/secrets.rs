@@ -642,6 +642,7 @@ async fn write_connection(ctx: &Ctx, r: &Resource) -> Result<Attrs, AwsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::{env_spec, get, parse_as};
 
     #[test]
     fn uri_is_rendered_from_the_json_fields() {
@@ -658,13 +659,7 @@ mod tests {
         let text = format!(
             "project = \"rtech\"\nenv = \"{env}\"\nregion = \"us-east-1\"\n\n[network]\ncidr = \"10.0.0.0/16\"\n{extra}"
         );
-        crate::spec::parse(&format!("envs/{env}.toml"), &text, env).unwrap()
-    }
-
-    fn by_id<'a>(rs: &'a [Resource], id: &str) -> &'a Resource {
-        rs.iter()
-            .find(|r| r.id.to_string() == id)
-            .unwrap_or_else(|| panic!("no {id}"))
+        parse_as(env, &text)
     }
 
     #[test]
@@ -683,13 +678,13 @@ mod tests {
                 "secret_connection/redis"
             ]
         );
-        let s = by_id(&rs, "secret/docdb");
+        let s = get(&rs, "secret/docdb");
         assert_eq!(s.get_str("name"), Some("rtech/dev/docdb"));
         assert_eq!(s.get_str("generated_key"), Some("password"));
         let tags = crate::model::Value::as_map(&s.props["tags"]).unwrap();
         assert_eq!(tags[TAG_ON_DELETE], Value::str("force"));
         assert_eq!(tags[TAG_ID], Value::str("secret/docdb"));
-        let c = by_id(&rs, "secret_connection/docdb");
+        let c = get(&rs, "secret_connection/docdb");
         assert_eq!(
             c.props["secret_arn"],
             Value::reference(&secret_id("docdb"), "arn")
@@ -708,7 +703,7 @@ mod tests {
             c.deps.contains(&secret_id("docdb"))
                 && c.deps.contains(&ResourceId::new("docdb_cluster", "main"))
         );
-        let r = by_id(&rs, "secret_connection/redis");
+        let r = get(&rs, "secret_connection/redis");
         assert_eq!(
             r.props["fields"].as_map().unwrap()["host"],
             Value::reference(&ResourceId::new("redis", "main"), "primary_endpoint")
@@ -722,7 +717,7 @@ mod tests {
             "prod",
             "\n[redis]\ntransit_encryption = false\n\n[secrets]\nrecovery_window_days = 30\n",
         ));
-        let s = by_id(&rs, "secret/redis");
+        let s = get(&rs, "secret/redis");
         assert_eq!(
             s.props["generated_key"],
             Value::Null,
@@ -738,9 +733,7 @@ mod tests {
 
     #[test]
     fn expand_never_puts_a_generated_value_in_a_property() {
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/envs/prod.toml"))
-            .unwrap();
-        let spec = crate::spec::parse("envs/prod.toml", &text, "prod").unwrap();
+        let spec = env_spec("prod");
         let rs = expand(&spec);
         for r in &rs {
             let keys: Vec<&String> = r.props.keys().collect();

@@ -11,6 +11,7 @@ use aws_smithy_types::DateTime;
 
 use super::*;
 use crate::plan::{diff, DiffInput, Plan};
+use crate::testutil::parse_as;
 
 const ARN: &str =
     "arn:aws:acm:eu-west-1:123456789012:certificate/11111111-2222-3333-4444-555555555555";
@@ -22,7 +23,7 @@ fn spec(region: &str, edge_extra: &str) -> Spec {
     let text = format!(
         "project = \"rtech\"\nenv = \"dev\"\nregion = \"{region}\"\n\n[tags]\nteam = \"web\"\n\n[network]\ncidr = \"10.0.0.0/16\"\naz_count = 2\n\n[ecr]\n[app]\n[edge]\ndomain = \"{DOMAIN}\"\ncertificate_timeout_seconds = 600\n{edge_extra}"
     );
-    crate::spec::parse("envs/dev.toml", &text, "dev").unwrap_or_else(|e| panic!("{e:?}"))
+    parse_as("dev", &text)
 }
 
 fn ids(rs: &[Resource]) -> Vec<String> {
@@ -142,7 +143,7 @@ fn acm_plan(desired: &[Resource], observed: &[Observed]) -> Vec<(String, String,
 #[test]
 fn expand_without_edge_is_empty() {
     let text = "project = \"rtech\"\nenv = \"dev\"\nregion = \"eu-west-1\"\n\n[network]\ncidr = \"10.0.0.0/16\"\naz_count = 2\n";
-    let s = crate::spec::parse("envs/dev.toml", text, "dev").unwrap();
+    let s = parse_as("dev", text);
     assert!(expand(&s).is_empty());
 }
 

@@ -1,11 +1,5 @@
 use super::*;
-use crate::plan::{diff, DiffInput};
-
-fn spec_of(env: &str) -> Spec {
-    let path = format!("{}/envs/{env}.toml", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap();
-    crate::spec::parse(&format!("envs/{env}.toml"), &text, env).unwrap_or_else(|e| panic!("{e:?}"))
-}
+use crate::testutil::{diff_of, env_spec};
 
 fn ids(rs: &[Resource]) -> Vec<String> {
     rs.iter().map(|r| r.id.name.clone()).collect()
@@ -21,7 +15,7 @@ fn find<'a>(rs: &'a [Resource], name: &str) -> &'a Resource {
 
 #[test]
 fn expand_has_one_alarm_per_entry_whose_service_exists() {
-    let mut spec = spec_of("staging");
+    let mut spec = env_spec("staging");
     let all = expand(&spec);
     assert_eq!(all.len(), spec.monitoring.alarms.len());
     assert_eq!(
@@ -38,7 +32,7 @@ fn expand_has_one_alarm_per_entry_whose_service_exists() {
 
 #[test]
 fn actions_point_at_the_topic_and_settings_come_from_the_spec() {
-    let spec = spec_of("staging");
+    let spec = env_spec("staging");
     let rs = expand(&spec);
     let r = find(&rs, "ecs-cpu");
     let topic = Value::List(vec![Value::reference(
@@ -70,7 +64,7 @@ fn actions_point_at_the_topic_and_settings_come_from_the_spec() {
 
 #[test]
 fn error_rate_is_metric_math_on_the_alb() {
-    let rs = expand(&spec_of("staging"));
+    let rs = expand(&env_spec("staging"));
     let m = metric(find(&rs, "error-rate"));
     assert_eq!(m["expression"], Value::str(ERROR_RATE_EXPR));
     let q = m["queries"].as_map().unwrap();
@@ -86,7 +80,7 @@ fn error_rate_is_metric_math_on_the_alb() {
 
 #[test]
 fn dimensions_per_source() {
-    let spec = spec_of("staging");
+    let spec = env_spec("staging");
     let rs = expand(&spec);
     let d = |n: &str| {
         metric(find(&rs, n))["dimensions"]
@@ -112,7 +106,7 @@ fn dimensions_per_source() {
 
 #[test]
 fn percentiles_go_to_extended_statistic() {
-    let rs = expand(&spec_of("staging"));
+    let rs = expand(&env_spec("staging"));
     let m = metric(find(&rs, "alb-latency-p95"));
     assert_eq!(m["extended_statistic"], Value::str("p95"));
     assert!(!m.contains_key("statistic"));
@@ -150,7 +144,7 @@ fn resolved(r: &Resource) -> Resource {
 
 #[test]
 fn a_live_alarm_normalises_to_the_desired_shape() {
-    let mut spec = spec_of("staging");
+    let mut spec = env_spec("staging");
     spec.project = "rtech".into();
     spec.env = "dev".into();
     spec.tags.clear();
@@ -228,9 +222,9 @@ fn live_metric_math_normalises() {
     let (m, period) = metric_of_live(&live);
     assert_eq!(period, Some(300));
     let want = metric_of(
-        &spec_of("staging"),
+        &env_spec("staging"),
         "error-rate",
-        &spec_of("staging").monitoring.alarms["error-rate"],
+        &env_spec("staging").monitoring.alarms["error-rate"],
     )
     .unwrap()
     .resolve(&|_| Some("app/x/1".into()));
@@ -274,7 +268,7 @@ fn ownership_and_scaling_alarms() {
 
 #[test]
 fn threshold_drift_is_exactly_one_update() {
-    let spec = spec_of("staging");
+    let spec = env_spec("staging");
     let rs: Vec<Resource> = expand(&spec).iter().map(resolved).collect();
     let observed: Vec<Observed> = rs
         .iter()
@@ -287,17 +281,7 @@ fn threshold_drift_is_exactly_one_update() {
             o
         })
         .collect();
-    let plan = diff(&DiffInput {
-        project: &spec.project,
-        env: &spec.env,
-        region: "us-east-1",
-        desired: &rs,
-        observed: &observed,
-        schema: &crate::reconcile::schema,
-        targets: &[],
-        destroy: false,
-    })
-    .unwrap();
+    let plan = diff_of(&spec.env, &rs, &observed, false);
     let changes: Vec<String> = plan.changes.iter().map(|c| format!("{:?}", c)).collect();
     assert_eq!(changes.len(), 1, "{changes:?}");
     assert!(changes[0].contains("ecs-cpu") && changes[0].contains("threshold"));

@@ -6,7 +6,8 @@ use aws_sdk_cloudfront::types::S3OriginConfig;
 
 use super::*;
 use crate::model::Ref;
-use crate::plan::{diff, Action, DiffInput, Plan};
+use crate::plan::{Action, Plan};
+use crate::testutil::{diff_of, parse_as};
 
 const DNS: &str = "rtech-dev-alb-123.us-east-1.elb.amazonaws.com";
 const CERT: &str = "arn:aws:acm:us-east-1:123456789012:certificate/abc";
@@ -18,7 +19,7 @@ fn spec_with(region: &str, cloudfront: &str) -> Spec {
     let text = format!(
         "project = \"rtech\"\nenv = \"dev\"\nregion = \"{region}\"\n\n[network]\ncidr = \"10.0.0.0/16\"\naz_count = 2\n\n[ecr]\n[app]\n[edge]\ndomain = \"rtech.example.com\"\n{cloudfront}"
     );
-    crate::spec::parse("envs/dev.toml", &text, "dev").unwrap_or_else(|e| panic!("{e:?}"))
+    parse_as("dev", &text)
 }
 
 fn seed() -> Spec {
@@ -104,17 +105,7 @@ fn neighbours() -> Vec<Observed> {
 fn plan_of(desired: &[Resource], observed: Vec<Observed>) -> Plan {
     let mut all = neighbours();
     all.extend(observed);
-    let mut plan = diff(&DiffInput {
-        project: "rtech",
-        env: "dev",
-        region: "us-east-1",
-        desired,
-        observed: &all,
-        schema: &crate::reconcile::schema,
-        targets: &[],
-        destroy: false,
-    })
-    .unwrap();
+    let mut plan = diff_of("dev", desired, &all, false);
     plan.changes.retain(|c| c.id.kind == DISTRIBUTION);
     plan
 }

@@ -1,33 +1,6 @@
 use super::*;
 use crate::model::Ref;
-use crate::plan::{diff, DiffInput};
-
-const HEAD: &str = "project = \"rtech\"\nenv = \"dev\"\nregion = \"us-east-1\"\n\n[network]\ncidr = \"10.0.0.0/16\"\n";
-
-fn spec_of(env: &str) -> Spec {
-    let path = format!("{}/envs/{env}.toml", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap();
-    crate::spec::parse(&format!("envs/{env}.toml"), &text, env).unwrap_or_else(|e| panic!("{e:?}"))
-}
-
-fn spec_text(extra: &str) -> Spec {
-    crate::spec::parse("envs/dev.toml", &format!("{HEAD}{extra}"), "dev")
-        .unwrap_or_else(|e| panic!("{e:?}"))
-}
-
-fn plan_of(desired: &[Resource], observed: &[Observed]) -> crate::plan::Plan {
-    diff(&DiffInput {
-        project: "rtech",
-        env: "dev",
-        region: "us-east-1",
-        desired,
-        observed,
-        schema: &crate::reconcile::schema,
-        targets: &[],
-        destroy: false,
-    })
-    .unwrap()
-}
+use crate::testutil::{dev_spec, diff_of, env_spec};
 
 fn refs_of(r: &Resource) -> Vec<String> {
     let mut out = vec![];
@@ -72,7 +45,7 @@ fn widget_titles(body: &Value) -> Vec<String> {
 #[test]
 fn dev_and_prod_have_every_panel_of_their_services() {
     for env in ["dev", "prod"] {
-        let spec = spec_of(env);
+        let spec = env_spec(env);
         let rs = expand(&spec);
         assert_eq!(rs.len(), 1, "{env}");
         let d = &rs[0];
@@ -104,7 +77,7 @@ fn dev_and_prod_have_every_panel_of_their_services() {
 
 #[test]
 fn only_the_panels_of_present_services() {
-    let d = &expand(&spec_text("\n[ecr]\n\n[app]\n"))[0];
+    let d = &expand(&dev_spec("\n[ecr]\n\n[app]\n"))[0];
     assert_eq!(
         widget_titles(&d.props["body"]),
         vec![
@@ -119,7 +92,7 @@ fn only_the_panels_of_present_services() {
     assert!(text.contains("\"region\":\"us-east-1\""), "{text}");
 
     // No app, no edge: only the marker.
-    let d = &expand(&spec_text(""))[0];
+    let d = &expand(&dev_spec(""))[0];
     assert!(widget_titles(&d.props["body"]).is_empty());
     assert!(refs_of(d).is_empty());
     assert!(d.deps.is_empty());
@@ -127,12 +100,12 @@ fn only_the_panels_of_present_services() {
 
 #[test]
 fn dashboard_off_means_none() {
-    assert!(expand(&spec_text("\n[monitoring]\ndashboard = false\n")).is_empty());
+    assert!(expand(&dev_spec("\n[monitoring]\ndashboard = false\n")).is_empty());
 }
 
 #[test]
 fn body_json_round_trip() {
-    let d = &expand(&spec_of("prod"))[0];
+    let d = &expand(&env_spec("prod"))[0];
     let resolved = d.props["body"].resolve(&fake);
     assert!(!resolved.is_unknown());
     let text = to_json_text(&resolved).unwrap();
@@ -145,23 +118,13 @@ fn body_json_round_trip() {
     desired.props.insert("body".into(), resolved);
     // Refs resolved: the diff alone, without the other services' resources.
     desired.deps.clear();
-    let p = diff(&DiffInput {
-        project: "rtech",
-        env: "prod",
-        region: "us-east-1",
-        desired: &[desired],
-        observed: &[o],
-        schema: &crate::reconcile::schema,
-        targets: &[],
-        destroy: false,
-    })
-    .unwrap();
+    let p = diff_of("prod", &[desired], &[o], false);
     assert!(p.changes.is_empty(), "{:?}", p.changes);
 }
 
 #[test]
 fn unresolved_refs_are_an_error_at_apply() {
-    let d = &expand(&spec_of("dev"))[0];
+    let d = &expand(&env_spec("dev"))[0];
     let e = to_json_text(&d.props["body"]).unwrap_err();
     assert_eq!(e.op, "cloudwatch:PutDashboard");
     assert_eq!(e.code, "UnresolvedReference");
@@ -186,7 +149,7 @@ fn key_order_whitespace_and_number_spelling_do_not_matter() {
 
 #[test]
 fn a_missing_widget_is_exactly_a_body_drift() {
-    let d = expand(&spec_text("\n[ecr]\n\n[app]\n"))[0].clone();
+    let d = expand(&dev_spec("\n[ecr]\n\n[app]\n"))[0].clone();
     let resolved = d.props["body"].resolve(&fake);
     let mut live = resolved.to_json();
     live["widgets"].as_array_mut().unwrap().pop();
@@ -195,7 +158,7 @@ fn a_missing_widget_is_exactly_a_body_drift() {
     let mut desired = d;
     desired.props.insert("body".into(), resolved);
     desired.deps.clear();
-    let p = plan_of(&[desired], &[o]);
+    let p = diff_of("dev", &[desired], &[o], false);
     assert_eq!(p.changes.len(), 1);
     let f = &p.changes[0].fields;
     assert_eq!(f.len(), 1, "{f:?}");
@@ -204,7 +167,7 @@ fn a_missing_widget_is_exactly_a_body_drift() {
 
 #[test]
 fn ownership_is_the_marker_widget() {
-    let d = &expand(&spec_text(""))[0];
+    let d = &expand(&dev_spec(""))[0];
     let text = to_json_text(&d.props["body"]).unwrap();
     assert_eq!(
         observed("rtech-dev", &text, "rtech", "dev").ownership,

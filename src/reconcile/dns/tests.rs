@@ -2,7 +2,8 @@
 //! change batches and error mapping (AWS errors the emulator never raises are injected).
 
 use super::*;
-use crate::plan::{diff, Action, DiffInput, Plan};
+use crate::plan::{Action, Plan};
+use crate::testutil::{dev_spec, diff_of, parse_as};
 
 const ZONE: &str = "Z0123456789ABC";
 
@@ -10,7 +11,7 @@ fn spec_with(edge: &str) -> Spec {
     let text = format!(
         "project = \"rtech\"\nenv = \"dev\"\nregion = \"us-east-1\"\n\n[network]\ncidr = \"10.0.0.0/16\"\n\n[ecr]\n[app]\n{edge}"
     );
-    crate::spec::parse("envs/dev.toml", &text, "dev").unwrap_or_else(|e| panic!("{e:?}"))
+    parse_as("dev", &text)
 }
 
 fn edge(www: &str, api: &str, cf: bool, create: bool) -> Spec {
@@ -54,8 +55,7 @@ fn cf_alias() -> Value {
 
 #[test]
 fn no_edge_no_dns() {
-    let text = "project = \"rtech\"\nenv = \"dev\"\nregion = \"us-east-1\"\n\n[network]\ncidr = \"10.0.0.0/16\"\n";
-    let spec = crate::spec::parse("envs/dev.toml", text, "dev").unwrap();
+    let spec = dev_spec("");
     assert!(expand(&spec).is_empty());
 }
 
@@ -259,17 +259,7 @@ fn record_plan(observed: Vec<Observed>, desired: &[Resource]) -> Plan {
         );
     }
     obs.push(cert);
-    let mut p = diff(&DiffInput {
-        project: "rtech",
-        env: "dev",
-        region: "us-east-1",
-        desired,
-        observed: &obs,
-        schema: &crate::reconcile::schema,
-        targets: &[],
-        destroy: false,
-    })
-    .unwrap();
+    let mut p = diff_of("dev", desired, &obs, false);
     p.changes.retain(|c| c.id.kind == RECORD);
     p
 }
@@ -831,21 +821,12 @@ fn our_zone_is_found_by_tags_or_caller_reference_and_duplicates_are_marked() {
     );
     assert_eq!(o.attrs["id"], "ZUNTAGGED");
     assert_eq!(o.attrs["name_servers"], "ns-1.awsdns-1.org");
-    let plan = diff(&DiffInput {
-        project: "rtech",
-        env: "dev",
-        region: "us-east-1",
-        desired: &desired
-            .iter()
-            .filter(|r| r.id.kind == HOSTED_ZONE)
-            .cloned()
-            .collect::<Vec<_>>(),
-        observed: &[o],
-        schema: &crate::reconcile::schema,
-        targets: &[],
-        destroy: false,
-    })
-    .unwrap();
+    let hosted: Vec<Resource> = desired
+        .iter()
+        .filter(|r| r.id.kind == HOSTED_ZONE)
+        .cloned()
+        .collect();
+    let plan = diff_of("dev", &hosted, &[o], false);
     assert_eq!(plan.changes.len(), 1);
     assert_eq!(plan.changes[0].action, Action::Update);
     assert!(plan.changes[0]

@@ -10,7 +10,8 @@ use aws_sdk_docdb::types::{
 
 use super::*;
 use crate::model::Ref;
-use crate::plan::{diff, Action, DiffInput, Plan};
+use crate::plan::{Action, Plan};
+use crate::testutil::{diff_of, env_spec, get, parse_as, try_diff};
 
 const NETWORK_DEV: &str = r#"project = "rtech"
 env = "dev"
@@ -54,27 +55,16 @@ maintenance_window = "sun:04:00-sun:05:00"
 deletion_protection = true
 "#;
 
-fn spec(file_env: &str, text: &str) -> Spec {
-    crate::spec::parse(&format!("envs/{file_env}.toml"), text, file_env)
-        .unwrap_or_else(|e| panic!("{e:?}"))
-}
-
 fn dev_text() -> String {
     format!("{NETWORK_DEV}{DOCDB_DEV}")
 }
 
 fn dev() -> Spec {
-    spec("dev", &dev_text())
+    parse_as("dev", &dev_text())
 }
 
 fn prod() -> Spec {
-    spec("prod", PROD)
-}
-
-fn get<'a>(rs: &'a [Resource], id: &str) -> &'a Resource {
-    rs.iter()
-        .find(|r| r.id.to_string() == id)
-        .unwrap_or_else(|| panic!("no {id}"))
+    parse_as("prod", PROD)
 }
 
 fn reference(v: &Value) -> String {
@@ -92,7 +82,7 @@ fn id(s: &str) -> ResourceId {
 
 #[test]
 fn no_docdb_section_means_no_docdb_resources() {
-    assert!(expand(&spec("dev", NETWORK_DEV)).is_empty());
+    assert!(expand(&parse_as("dev", NETWORK_DEV)).is_empty());
 }
 
 #[test]
@@ -265,7 +255,7 @@ fn prod_has_protected_cluster_and_instances_spread_over_the_azs() {
 
 #[test]
 fn more_instances_than_azs_wrap_round_robin() {
-    let rs = expand(&spec(
+    let rs = expand(&parse_as(
         "prod",
         &PROD.replace("instances = 2", "instances = 5"),
     ));
@@ -291,7 +281,7 @@ fn spec_switches_shape_parameters_logs_and_the_4_0_family() {
     let text = format!(
         "{NETWORK_DEV}\n[docdb]\nengine_version = \"4.0.0\"\ntls = false\naudit_logs = false\nmaster_username = \"appadmin\"\n"
     );
-    let rs = expand(&spec("dev", &text));
+    let rs = expand(&parse_as("dev", &text));
     let pg = get(&rs, "docdb_param_group/main");
     assert_eq!(pg.get_str("family"), Some("docdb4.0"));
     assert_eq!(pg.get_str("name"), Some("rtech-dev-docdb4"));
@@ -311,17 +301,7 @@ fn spec_switches_shape_parameters_logs_and_the_4_0_family() {
 #[test]
 fn whole_env_expansion_orders_secret_network_cluster_instances() {
     let rs = crate::reconcile::expand(&dev());
-    let plan = diff(&DiffInput {
-        project: "rtech",
-        env: "dev",
-        region: "us-east-1",
-        desired: &rs,
-        observed: &[],
-        schema: &crate::reconcile::schema,
-        targets: &[],
-        destroy: false,
-    })
-    .expect("every dependency is in the expansion");
+    let plan = try_diff("dev", &rs, &[], false).expect("every dependency is in the expansion");
     let pos = |x: &str| {
         plan.changes
             .iter()
@@ -522,17 +502,7 @@ fn world(spec: &Spec) -> (Vec<Resource>, Vec<Observed>) {
 }
 
 fn plan_of(desired: &[Resource], observed: &[Observed], destroy: bool) -> Plan {
-    let mut p = diff(&DiffInput {
-        project: "rtech",
-        env: "dev",
-        region: "us-east-1",
-        desired,
-        observed,
-        schema: &crate::reconcile::schema,
-        targets: &[],
-        destroy,
-    })
-    .unwrap();
+    let mut p = diff_of("dev", desired, observed, destroy);
     for c in &p.changes {
         if let Some(m) = guard(c) {
             p.conflicts.push(crate::plan::Conflict {
@@ -745,7 +715,7 @@ fn observe_flags_a_downgrade_but_not_an_upgrade() {
 #[test]
 fn an_engine_upgrade_is_in_place_with_a_new_parameter_group() {
     let text4 = format!("{}engine_version = \"4.0.0\"\n", dev_text());
-    let (_, obs) = world(&spec("dev", &text4));
+    let (_, obs) = world(&parse_as("dev", &text4));
     let (rs, _) = world(&dev());
     let p = plan_of(&rs, &obs, false);
     let action = |x: &str| {
@@ -767,7 +737,7 @@ fn an_engine_upgrade_is_in_place_with_a_new_parameter_group() {
 #[test]
 fn instance_count_changes_add_and_remove_instances() {
     let (_, obs) = world(&prod());
-    let three = spec("prod", &PROD.replace("instances = 2", "instances = 3"));
+    let three = parse_as("prod", &PROD.replace("instances = 2", "instances = 3"));
     let (rs3, _) = world(&three);
     let p = plan_of(&rs3, &obs, false);
     let c = only_change(&p, "docdb_instance/3");
@@ -777,7 +747,7 @@ fn instance_count_changes_add_and_remove_instances() {
         Some("us-east-1c")
     );
 
-    let one = spec("prod", &PROD.replace("instances = 2", "instances = 1"));
+    let one = parse_as("prod", &PROD.replace("instances = 2", "instances = 1"));
     let (rs1, _) = world(&one);
     let p = plan_of(&rs1, &obs, false);
     let c = only_change(&p, "docdb_instance/2");
@@ -1092,10 +1062,7 @@ fn overlapping_backup_and_maintenance_windows_are_located() {
 #[test]
 fn the_repo_envs_docdb_sections_are_valid() {
     for env in ["dev", "staging", "prod"] {
-        let text =
-            std::fs::read_to_string(format!("{}/envs/{env}.toml", env!("CARGO_MANIFEST_DIR")))
-                .unwrap();
-        let s = crate::spec::parse(&format!("envs/{env}.toml"), &text, env).unwrap();
+        let s = env_spec(env);
         if let Some(d) = &s.docdb {
             let rs = expand(&s);
             assert_eq!(

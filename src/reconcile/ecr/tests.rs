@@ -4,35 +4,12 @@
 use aws_sdk_ecr::types::{EncryptionConfiguration, EncryptionType, ImageTagMutability};
 
 use super::*;
-use crate::plan::{diff, DiffInput, FieldDiff, Plan};
-
-fn spec_of(env: &str) -> Spec {
-    let path = format!("{}/envs/{env}.toml", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap();
-    crate::spec::parse(&format!("envs/{env}.toml"), &text, env).unwrap_or_else(|e| panic!("{e:?}"))
-}
-
-fn plan_of(desired: &[Resource], observed: &[Observed], destroy: bool) -> Plan {
-    diff(&DiffInput {
-        project: "rtech",
-        env: "dev",
-        region: "us-east-1",
-        desired,
-        observed,
-        schema: &crate::reconcile::schema,
-        targets: &[],
-        destroy,
-    })
-    .unwrap()
-}
-
-fn tag<'a>(r: &'a Resource, key: &str) -> Option<&'a str> {
-    r.props.get("tags")?.as_map()?.get(key)?.as_str()
-}
+use crate::plan::{FieldDiff, Plan};
+use crate::testutil::{dev_spec, diff_of, env_spec, tag};
 
 #[test]
 fn dev_repository_is_mutable_short_lived_and_force_deletable() {
-    let rs = expand(&spec_of("dev"));
+    let rs = expand(&env_spec("dev"));
     assert_eq!(rs.len(), 1);
     let r = &rs[0];
     assert_eq!(r.id.to_string(), "ecr_repository/app");
@@ -54,7 +31,7 @@ fn dev_repository_is_mutable_short_lived_and_force_deletable() {
 
 #[test]
 fn prod_repository_is_immutable_and_keeps_its_images() {
-    let rs = expand(&spec_of("prod"));
+    let rs = expand(&env_spec("prod"));
     let r = &rs[0];
     assert_eq!(r.get_str("name"), Some("rtech-app"));
     assert_eq!(r.get_str("image_tag_mutability"), Some("IMMUTABLE"));
@@ -74,8 +51,7 @@ fn prod_repository_is_immutable_and_keeps_its_images() {
 
 #[test]
 fn no_ecr_section_no_repository() {
-    let text = "project = \"rtech\"\nenv = \"dev\"\nregion = \"us-east-1\"\n\n[network]\ncidr = \"10.0.0.0/16\"\n";
-    let spec = crate::spec::parse("envs/dev.toml", text, "dev").unwrap();
+    let spec = dev_spec("");
     assert!(expand(&spec).is_empty());
 }
 
@@ -120,7 +96,7 @@ fn live_repo(name: &str, scan: bool, mutability: &str) -> Repository {
 }
 
 fn prod_observed(scan: bool, policy: Option<&str>, images: usize) -> (Vec<Resource>, Observed) {
-    let desired = expand(&spec_of("prod"));
+    let desired = expand(&env_spec("prod"));
     let tags = tags_of(&desired[0].props);
     let o = observed_repo(
         repo_id(),
@@ -135,7 +111,7 @@ fn prod_observed(scan: bool, policy: Option<&str>, images: usize) -> (Vec<Resour
 #[test]
 fn a_repository_as_aws_returns_it_with_a_reordered_policy_is_no_change() {
     let (desired, o) = prod_observed(true, Some(PROD_POLICY_REORDERED), 3);
-    assert!(plan_of(&desired, std::slice::from_ref(&o), false)
+    assert!(diff_of("dev", &desired, std::slice::from_ref(&o), false)
         .changes
         .is_empty());
     assert_eq!(
@@ -161,7 +137,7 @@ fn only_field(p: &Plan) -> &FieldDiff {
 #[test]
 fn scan_on_push_turned_off_is_exactly_one_field() {
     let (desired, o) = prod_observed(false, Some(PROD_POLICY_REORDERED), 0);
-    let p = plan_of(&desired, &[o], false);
+    let p = diff_of("dev", &desired, &[o], false);
     let f = only_field(&p);
     assert_eq!(f.path, "scan_on_push");
     assert_eq!(f.before, Some(Value::Bool(false)));
@@ -173,11 +149,11 @@ fn scan_on_push_turned_off_is_exactly_one_field() {
 fn a_changed_or_missing_lifecycle_policy_is_drift() {
     let changed = PROD_POLICY_REORDERED.replace("\"countNumber\" : 30", "\"countNumber\" : 5");
     let (desired, o) = prod_observed(true, Some(&changed), 0);
-    let p = plan_of(&desired, &[o], false);
+    let p = diff_of("dev", &desired, &[o], false);
     assert_eq!(only_field(&p).path, "lifecycle_policy.rules");
 
     let (desired, o) = prod_observed(true, None, 0);
-    let p = plan_of(&desired, &[o], false);
+    let p = diff_of("dev", &desired, &[o], false);
     let f = only_field(&p);
     assert_eq!(f.path, "lifecycle_policy.rules");
     assert_eq!(f.before, None);
@@ -187,14 +163,14 @@ fn a_changed_or_missing_lifecycle_policy_is_drift() {
 fn encryption_and_name_force_a_replacement() {
     let (desired, mut o) = prod_observed(true, Some(PROD_POLICY_REORDERED), 0);
     o.props.insert("encryption".into(), Value::str("KMS"));
-    let p = plan_of(&desired, &[o], false);
+    let p = diff_of("dev", &desired, &[o], false);
     assert_eq!(p.changes[0].action, Action::Replace);
     assert!(only_field(&p).forces_replacement);
 }
 
 #[test]
 fn ownership_and_duplicate_claims() {
-    let desired = expand(&spec_of("dev"));
+    let desired = expand(&env_spec("dev"));
     let tags = tags_of(&desired[0].props);
     assert_eq!(claimed_id(&tags, "rtech", "dev"), Some(repo_id()));
     assert_eq!(claimed_id(&tags, "rtech", "prod"), None);
@@ -297,7 +273,7 @@ fn guard_refuses_to_delete_images_without_force_delete() {
         msg.starts_with("refused: ") && msg.contains("replac"),
         "{msg}"
     );
-    let dev = expand(&spec_of("dev"));
+    let dev = expand(&env_spec("dev"));
     assert_eq!(
         guard(&change(Action::Replace, forced, Some(dev[0].clone()))),
         None
@@ -312,7 +288,7 @@ fn guard_refuses_to_delete_images_without_force_delete() {
 #[test]
 fn destroy_plans_a_delete_that_the_guard_refuses() {
     let (_, o) = prod_observed(true, Some(PROD_POLICY_REORDERED), 4);
-    let p = plan_of(&[], &[o], true);
+    let p = diff_of("dev", &[], &[o], true);
     assert_eq!(p.changes.len(), 1);
     assert_eq!(p.changes[0].action, Action::Delete);
     assert_eq!(p.changes[0].name, "rtech-app");

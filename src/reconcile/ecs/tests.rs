@@ -27,7 +27,8 @@ use super::taskdef::{
 };
 use super::*;
 use crate::model::{tags_for, Ref};
-use crate::plan::{diff, Action, DiffInput, Plan};
+use crate::plan::{Action, Plan};
+use crate::testutil::{diff_of, get, parse_as, refs};
 
 const HEAD: &str = r#"project = "rtech"
 env = "dev"
@@ -124,9 +125,7 @@ fn td_arn(rev: i32) -> String {
 }
 
 fn spec_of(sections: &str, image_tag: Option<&str>) -> Spec {
-    let text = format!("{HEAD}{sections}");
-    let mut s =
-        crate::spec::parse("envs/dev.toml", &text, "dev").unwrap_or_else(|e| panic!("{e:?}"));
+    let mut s = parse_as("dev", &format!("{HEAD}{sections}"));
     s.image_tag = image_tag.map(str::to_string);
     s
 }
@@ -137,20 +136,6 @@ fn prod(image_tag: Option<&str>) -> Spec {
 
 fn dev() -> Spec {
     spec_of(&format!("{ECR}{DEV_APP}"), None)
-}
-
-fn get<'a>(rs: &'a [Resource], id: &str) -> &'a Resource {
-    rs.iter()
-        .find(|r| r.id.to_string() == id)
-        .unwrap_or_else(|| panic!("no {id}"))
-}
-
-fn refs(v: &Value) -> Vec<String> {
-    let mut out = vec![];
-    v.refs(&mut out);
-    out.iter()
-        .map(|r| format!("{}.{}", r.resource, r.attr))
-        .collect()
 }
 
 /// What the other services' resources (and our own) are known as.
@@ -231,17 +216,7 @@ fn world() -> Vec<Observed> {
 fn plan_of(desired: &[Resource], ecs_live: &[Observed]) -> Plan {
     let mut all = world();
     all.extend(ecs_live.iter().cloned());
-    let mut p = diff(&DiffInput {
-        project: "rtech",
-        env: "dev",
-        region: "us-east-1",
-        desired,
-        observed: &all,
-        schema: &crate::reconcile::schema,
-        targets: &[],
-        destroy: false,
-    })
-    .unwrap();
+    let mut p = diff_of("dev", desired, &all, false);
     p.changes.retain(|c| c.id.kind.starts_with("ecs_"));
     p
 }
@@ -719,17 +694,7 @@ fn a_dev_task_definition_without_health_check_or_secrets_equals_ours() {
     ];
     let mut w = world();
     w.retain(|o| !o.id.kind.starts_with("secret") && o.id.kind != "redis");
-    let mut plan = diff(&DiffInput {
-        project: "rtech",
-        env: "dev",
-        region: "us-east-1",
-        desired: &rs,
-        observed: &[w, live].concat(),
-        schema: &crate::reconcile::schema,
-        targets: &[],
-        destroy: false,
-    })
-    .unwrap();
+    let mut plan = diff_of("dev", &rs, &[w, live].concat(), false);
     plan.changes.retain(|c| c.id.kind.starts_with("ecs_"));
     assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
 }

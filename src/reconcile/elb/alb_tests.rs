@@ -5,7 +5,8 @@ use aws_sdk_elasticloadbalancingv2::types::{AvailabilityZone, RedirectActionConf
 
 use super::*;
 use crate::model::{TAG_ENV, TAG_ID, TAG_PROJECT};
-use crate::plan::{diff, DiffInput, Plan, PlanError};
+use crate::plan::{Plan, PlanError};
+use crate::testutil::{parse_as, try_diff};
 
 const LB_ARN: &str =
     "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/rtech-dev-alb/50dc6c495c0c9188";
@@ -20,7 +21,7 @@ fn spec_with(edge: &str) -> Spec {
     let text = format!(
         "project = \"rtech\"\nenv = \"dev\"\nregion = \"us-east-1\"\n\n[network]\ncidr = \"10.0.0.0/16\"\naz_count = 3\n\n[ecr]\n[app]\n{edge}"
     );
-    crate::spec::parse("envs/dev.toml", &text, "dev").unwrap_or_else(|e| panic!("{e:?}"))
+    parse_as("dev", &text)
 }
 
 fn edge_spec() -> Spec {
@@ -222,16 +223,7 @@ fn plan_of(
 ) -> Result<Plan, PlanError> {
     let mut all = neighbours();
     all.extend(observed);
-    let mut plan = diff(&DiffInput {
-        project: "rtech",
-        env: "dev",
-        region: "us-east-1",
-        desired,
-        observed: &all,
-        schema: &crate::reconcile::schema,
-        targets: &[],
-        destroy,
-    })?;
+    let mut plan = try_diff("dev", desired, &all, destroy)?;
     plan.changes
         .retain(|c| c.id.kind == LOAD_BALANCER || c.id.kind == LISTENER || destroy);
     Ok(plan)

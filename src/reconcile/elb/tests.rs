@@ -4,23 +4,18 @@
 use aws_sdk_elasticloadbalancingv2::types::{Matcher, ProtocolEnum, TargetGroup, TargetTypeEnum};
 
 use super::*;
-use crate::plan::{diff, Action, DiffInput, Plan};
+use crate::plan::{Action, Plan};
+use crate::testutil::{diff_of, env_spec, parse_as};
 
 const VPC_ID: &str = "vpc-0123";
 const ARN: &str =
     "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/rtech-dev-blue/abc";
 
-fn env_spec(env: &str) -> Spec {
-    let path = format!("{}/envs/{env}.toml", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap();
-    crate::spec::parse(&format!("envs/{env}.toml"), &text, env).unwrap_or_else(|e| panic!("{e:?}"))
-}
-
 fn spec_text(project: &str, env: &str, extra: &str) -> Spec {
     let text = format!(
         "project = \"{project}\"\nenv = \"{env}\"\nregion = \"us-east-1\"\n\n[network]\ncidr = \"10.0.0.0/16\"\n{extra}"
     );
-    crate::spec::parse(&format!("envs/{env}.toml"), &text, env).unwrap_or_else(|e| panic!("{e:?}"))
+    parse_as(env, &text)
 }
 
 fn blue(rs: &[Resource]) -> &Resource {
@@ -216,17 +211,7 @@ fn vpc_observed() -> Observed {
 
 fn plan_for(desired: &Resource, observed: Observed) -> Plan {
     let all = vec![vpc_observed(), observed];
-    let mut plan = diff(&DiffInput {
-        project: "rtech",
-        env: "dev",
-        region: "us-east-1",
-        desired: std::slice::from_ref(desired),
-        observed: &all,
-        schema: &crate::reconcile::schema,
-        targets: &[],
-        destroy: false,
-    })
-    .unwrap();
+    let mut plan = diff_of("dev", std::slice::from_ref(desired), &all, false);
     plan.changes.retain(|c| c.id.kind == TARGET_GROUP);
     plan
 }
@@ -352,17 +337,7 @@ fn destroy_deletes_it_before_the_vpc() {
     let mut vpc = vpc_observed();
     vpc.props
         .insert("cidr_block".into(), Value::str("10.0.0.0/16"));
-    let plan = diff(&DiffInput {
-        project: "rtech",
-        env: "dev",
-        region: "us-east-1",
-        desired: &[],
-        observed: &[vpc, o],
-        schema: &crate::reconcile::schema,
-        targets: &[],
-        destroy: true,
-    })
-    .unwrap();
+    let plan = diff_of("dev", &[], &[vpc, o], true);
     let ids: Vec<String> = plan.changes.iter().map(|c| c.id.to_string()).collect();
     assert_eq!(ids, ["target_group/blue", "vpc/main"]);
 }

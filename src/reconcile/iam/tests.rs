@@ -9,12 +9,7 @@ use aws_sdk_iam::types::Role;
 use super::*;
 use crate::model::Ref;
 use crate::plan::{diff, Action, DiffInput, Plan};
-
-fn env_spec(env: &str) -> Spec {
-    let path = format!("{}/envs/{env}.toml", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap();
-    crate::spec::parse(&format!("envs/{env}.toml"), &text, env).unwrap_or_else(|e| panic!("{e:?}"))
-}
+use crate::testutil::{env_spec, get, parse_as, refs};
 
 const HEAD: &str = r#"project = "rtech"
 env = "dev"
@@ -31,22 +26,7 @@ private_subnets = ["10.10.8.0/23", "10.10.10.0/23"]
 const APP: &str = "\n[ecr]\n\n[app]\n";
 
 fn spec(sections: &str) -> Spec {
-    crate::spec::parse("envs/dev.toml", &format!("{HEAD}{sections}"), "dev")
-        .unwrap_or_else(|e| panic!("{e:?}"))
-}
-
-fn get<'a>(rs: &'a [Resource], id: &str) -> &'a Resource {
-    rs.iter()
-        .find(|r| r.id.to_string() == id)
-        .unwrap_or_else(|| panic!("no {id}"))
-}
-
-fn refs(v: &Value) -> Vec<String> {
-    let mut out: Vec<Ref> = vec![];
-    v.refs(&mut out);
-    out.iter()
-        .map(|r| format!("{}.{}", r.resource, r.attr))
-        .collect()
+    parse_as("dev", &format!("{HEAD}{sections}"))
 }
 
 fn inline(r: &Resource) -> &BTreeMap<String, Value> {

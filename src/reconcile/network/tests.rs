@@ -3,7 +3,8 @@
 use std::collections::BTreeSet;
 
 use super::*;
-use crate::plan::{diff, Action, DiffInput};
+use crate::plan::Action;
+use crate::testutil::{get, parse_as, try_diff};
 
 const DEV: &str = r#"project = "rtech"
 env = "dev"
@@ -20,12 +21,8 @@ public_subnets = ["10.10.0.0/24", "10.10.1.0/24"]
 private_subnets = ["10.10.8.0/23", "10.10.10.0/23"]
 "#;
 
-fn spec_with(text: &str) -> Spec {
-    crate::spec::parse("envs/dev.toml", text, "dev").unwrap_or_else(|e| panic!("{e:?}"))
-}
-
 fn dev() -> Vec<Resource> {
-    expand(&spec_with(DEV))
+    expand(&parse_as("dev", DEV))
 }
 
 fn dev_with(nat: &str, az_count: usize) -> Vec<Resource> {
@@ -36,7 +33,7 @@ fn dev_with(nat: &str, az_count: usize) -> Vec<Resource> {
         .filter(|l| !l.contains("_subnets"))
         .collect::<Vec<_>>()
         .join("\n");
-    expand(&spec_with(&text))
+    expand(&parse_as("dev", &text))
 }
 
 fn ids_of_kind(rs: &[Resource], kind: &str) -> Vec<String> {
@@ -47,12 +44,6 @@ fn ids_of_kind(rs: &[Resource], kind: &str) -> Vec<String> {
         .collect();
     v.sort();
     v
-}
-
-fn get<'a>(rs: &'a [Resource], id: &str) -> &'a Resource {
-    rs.iter()
-        .find(|r| r.id.to_string() == id)
-        .unwrap_or_else(|| panic!("no {id}"))
 }
 
 fn reference(r: &Resource, key: &str) -> String {
@@ -369,7 +360,7 @@ fn app_port_and_alb_ingress_cidrs_shape_the_rules() {
         "[network]",
         "[network]\napp_port = 8080\nalb_ingress_cidrs = [\"203.0.113.0/24\", \"198.51.100.0/24\"]",
     );
-    let rs = expand(&spec_with(&text));
+    let rs = expand(&parse_as("dev", &text));
     let rules = ids_of_kind(&rs, SG_RULE);
     assert!(
         rules.contains(&"sg_rule/app-in-tcp-8080-alb".to_string()),
@@ -431,18 +422,9 @@ fn taggable_resources_are_tagged_with_ownership_and_name() {
 
 #[test]
 fn expansion_diffs_cleanly_against_an_empty_account() {
-    let rs = crate::reconcile::expand(&spec_with(DEV));
-    let plan = diff(&DiffInput {
-        project: "rtech",
-        env: "dev",
-        region: "us-east-1",
-        desired: &rs,
-        observed: &[],
-        schema: &crate::reconcile::schema,
-        targets: &[],
-        destroy: false,
-    })
-    .expect("every dependency is in the expansion and there is no cycle");
+    let rs = crate::reconcile::expand(&parse_as("dev", DEV));
+    let plan = try_diff("dev", &rs, &[], false)
+        .expect("every dependency is in the expansion and there is no cycle");
     assert_eq!(plan.changes.len(), rs.len());
     assert!(plan.changes.iter().all(|c| c.action == Action::Create));
     let pos = |id: &str| {

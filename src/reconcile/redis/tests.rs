@@ -8,7 +8,8 @@ use aws_sdk_elasticache::types::{
 };
 
 use super::*;
-use crate::plan::{diff, Action, DiffInput, Plan};
+use crate::plan::{Action, Plan};
+use crate::testutil::{diff_of, get, parse_as, refs, tag};
 
 const NETWORK: &str = r#"project = "rtech"
 env = "dev"
@@ -39,26 +40,7 @@ snapshot_retention_days = 7
 "#;
 
 fn spec(redis: &str) -> Spec {
-    let text = format!("{NETWORK}{redis}");
-    crate::spec::parse("envs/dev.toml", &text, "dev").unwrap_or_else(|e| panic!("{e:?}"))
-}
-
-fn get<'a>(rs: &'a [Resource], id: &str) -> &'a Resource {
-    rs.iter()
-        .find(|r| r.id.to_string() == id)
-        .unwrap_or_else(|| panic!("no {id}"))
-}
-
-fn refs(v: &Value) -> Vec<String> {
-    let mut out = vec![];
-    v.refs(&mut out);
-    out.iter()
-        .map(|r| format!("{}.{}", r.resource, r.attr))
-        .collect()
-}
-
-fn tag<'a>(r: &'a Resource, key: &str) -> Option<&'a str> {
-    r.props.get("tags")?.as_map()?.get(key)?.as_str()
+    parse_as("dev", &format!("{NETWORK}{redis}"))
 }
 
 fn rid_of(s: &str) -> ResourceId {
@@ -67,7 +49,7 @@ fn rid_of(s: &str) -> ResourceId {
 
 #[test]
 fn no_redis_section_means_no_resources() {
-    let s = crate::spec::parse("envs/dev.toml", NETWORK, "dev").unwrap();
+    let s = parse_as("dev", NETWORK);
     assert!(expand(&s).is_empty());
 }
 
@@ -304,17 +286,7 @@ fn neighbours() -> Vec<Observed> {
 fn plan_for(desired: &Resource, observed: Observed) -> Plan {
     let mut all = neighbours();
     all.push(observed);
-    let mut plan = diff(&DiffInput {
-        project: "rtech",
-        env: "dev",
-        region: "us-east-1",
-        desired: std::slice::from_ref(desired),
-        observed: &all,
-        schema: &crate::reconcile::schema,
-        targets: &[],
-        destroy: false,
-    })
-    .unwrap();
+    let mut plan = diff_of("dev", std::slice::from_ref(desired), &all, false);
     // The neighbours are not desired here: their deletes are not what these tests look at.
     plan.changes.retain(|c| c.id == rid_of("redis/main"));
     plan

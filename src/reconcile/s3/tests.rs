@@ -5,7 +5,8 @@
 use aws_sdk_s3::types::{ExpirationStatus, Transition};
 
 use super::*;
-use crate::plan::{diff, DiffInput, Plan};
+use crate::plan::Plan;
+use crate::testutil::{diff_of, parse_as, tag};
 
 const ACCT: &str = "123456789012";
 
@@ -17,29 +18,11 @@ fn spec_in(region: &str, sections: &str) -> Spec {
     let text = format!(
         "project = \"rtech\"\nenv = \"dev\"\nregion = \"{region}\"\n\n[network]\ncidr = \"10.0.0.0/16\"\n\n[ecr]\n[app]\n{sections}"
     );
-    crate::spec::parse("envs/dev.toml", &text, "dev").unwrap_or_else(|e| panic!("{e:?}"))
+    parse_as("dev", &text)
 }
 
 const ALB: &str = "[edge]\n[edge.alb]\naccess_logs = true\naccess_logs_expire_days = 30\n";
 const BOTH: &str = "[edge]\n[edge.alb]\naccess_logs = true\n[edge.cloudfront]\nlogging = true\nlogs_expire_days = 14\n";
-
-fn plan_of(desired: &[Resource], observed: &[Observed], destroy: bool) -> Plan {
-    diff(&DiffInput {
-        project: "rtech",
-        env: "dev",
-        region: "us-east-1",
-        desired,
-        observed,
-        schema: &crate::reconcile::schema,
-        targets: &[],
-        destroy,
-    })
-    .unwrap()
-}
-
-fn tag<'a>(r: &'a Resource, key: &str) -> Option<&'a str> {
-    r.props.get("tags")?.as_map()?.get(key)?.as_str()
-}
 
 fn ids(rs: &[Resource]) -> Vec<String> {
     rs.iter().map(|r| r.id.to_string()).collect()
@@ -309,7 +292,7 @@ fn fields(plan: &Plan) -> Vec<String> {
 fn a_bucket_as_s3_returns_it_is_no_change() {
     let name = "rtech-dev-us-east-1-alb-logs";
     let (desired, o) = observed_alb(&live_config(name), false);
-    let plan = plan_of(&desired, std::slice::from_ref(&o), false);
+    let plan = diff_of("dev", &desired, std::slice::from_ref(&o), false);
     assert!(plan.changes.is_empty(), "{:?}", fields(&plan));
     assert_eq!(o.physical_id, name);
     assert_eq!(o.attrs["arn"], format!("arn:aws:s3:::{name}"));
@@ -324,7 +307,7 @@ fn each_drift_is_exactly_that_field() {
         let mut c = live_config(name);
         f(&mut c);
         let (desired, o) = observed_alb(&c, false);
-        let plan = plan_of(&desired, &[o], false);
+        let plan = diff_of("dev", &desired, &[o], false);
         assert_eq!(fields(&plan), want);
         assert!(plan.changes.iter().all(|c| c.action == Action::Update));
     };
@@ -401,7 +384,7 @@ fn a_removed_tag_is_that_tag() {
     let mut tags = tags_of(&o.props);
     tags.remove("Name");
     o.props.insert("tags".into(), Value::string_map(&tags));
-    let plan = plan_of(&desired, &[o], false);
+    let plan = diff_of("dev", &desired, &[o], false);
     assert_eq!(fields(&plan), ["tags.Name"]);
 }
 
@@ -442,7 +425,7 @@ fn a_bucket_the_spec_no_longer_wants_is_read_by_name_and_tags_only_and_deleted()
         ["name", "tags"],
         "no config read for a delete"
     );
-    let plan = plan_of(&[], &[o], true);
+    let plan = diff_of("dev", &[], &[o], true);
     assert_eq!(plan.changes.len(), 1);
     assert_eq!(plan.changes[0].action, Action::Delete);
     assert_eq!(
@@ -555,7 +538,7 @@ fn delete_change(has_objects: bool, force_tag: Option<&str>) -> Change {
         None,
         None,
     );
-    plan_of(&[], &[o], true).changes.remove(0)
+    diff_of("dev", &[], &[o], true).changes.remove(0)
 }
 
 #[test]
@@ -656,10 +639,10 @@ fn a_policy_on_the_cloudfront_bucket_is_drift() {
             Some(ACCT),
         )
     };
-    let plan = plan_of(std::slice::from_ref(cf), &[o(&c)], false);
+    let plan = diff_of("dev", std::slice::from_ref(cf), &[o(&c)], false);
     assert_eq!(fields(&plan), ["policy.Statement", "policy.Version"]);
     c.policy = None;
-    assert!(plan_of(std::slice::from_ref(cf), &[o(&c)], false)
+    assert!(diff_of("dev", std::slice::from_ref(cf), &[o(&c)], false)
         .changes
         .is_empty());
 }

@@ -8,24 +8,13 @@ use aws_sdk_applicationautoscaling::types::{
 use aws_smithy_types::DateTime;
 
 use super::*;
-use crate::plan::{diff, Action, DiffInput, Plan};
+use crate::plan::{Action, Plan};
+use crate::testutil::{diff_of, env_spec, get};
 
 const RID: &str = "service/rtech-prod/rtech-prod-app";
 const SERVICE_ARN: &str = "arn:aws:ecs:us-east-1:123456789012:service/rtech-prod/rtech-prod-app";
 const TARGET_ARN: &str =
     "arn:aws:application-autoscaling:us-east-1:123456789012:scalable-target/abc";
-
-fn env_spec(env: &str) -> Spec {
-    let path = format!("{}/envs/{env}.toml", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap();
-    crate::spec::parse(&format!("envs/{env}.toml"), &text, env).unwrap_or_else(|e| panic!("{e:?}"))
-}
-
-fn get<'a>(rs: &'a [Resource], id: &str) -> &'a Resource {
-    rs.iter()
-        .find(|r| r.id.to_string() == id)
-        .unwrap_or_else(|| panic!("no {id}"))
-}
 
 #[test]
 fn dev_has_no_scaling() {
@@ -221,17 +210,7 @@ fn observed_at(max: i32, cpu_target: f64, target_arn: &str) -> Vec<Observed> {
 }
 
 fn plan_of(desired: &[Resource], observed: &[Observed], destroy: bool) -> Plan {
-    let mut plan = diff(&DiffInput {
-        project: "rtech",
-        env: "prod",
-        region: "us-east-1",
-        desired,
-        observed,
-        schema: &crate::reconcile::schema,
-        targets: &[],
-        destroy,
-    })
-    .unwrap();
+    let mut plan = diff_of("prod", desired, observed, destroy);
     plan.changes.retain(|c| c.id.kind != "ecs_service");
     plan
 }
@@ -355,17 +334,7 @@ fn foreign_targets_and_policies_are_conflicts_never_changes() {
 fn destroy_goes_policies_then_target_then_service() {
     let mut o = observed_prod(10, 70.0);
     o[0].props.insert("x".into(), Value::Int(1));
-    let plan = diff(&DiffInput {
-        project: "rtech",
-        env: "prod",
-        region: "us-east-1",
-        desired: &[],
-        observed: &o,
-        schema: &crate::reconcile::schema,
-        targets: &[],
-        destroy: true,
-    })
-    .unwrap();
+    let plan = diff_of("prod", &[], &o, true);
     let ids: Vec<String> = plan.changes.iter().map(|c| c.id.to_string()).collect();
     let pos = |id: &str| ids.iter().position(|x| x == id).unwrap();
     assert!(pos("scaling_policy/cpu") < pos("scalable_target/app"));
@@ -593,20 +562,6 @@ fn replaced_service() -> (Resource, Observed) {
     (desired, live)
 }
 
-fn full_plan(desired: &[Resource], observed: &[Observed]) -> Plan {
-    diff(&DiffInput {
-        project: "rtech",
-        env: "prod",
-        region: "us-east-1",
-        desired,
-        observed,
-        schema: &crate::reconcile::schema,
-        targets: &[],
-        destroy: false,
-    })
-    .unwrap()
-}
-
 #[test]
 fn a_replaced_service_replaces_the_target_and_puts_the_policies_again() {
     let (svc, live_svc) = replaced_service();
@@ -614,7 +569,7 @@ fn a_replaced_service_replaces_the_target_and_puts_the_policies_again() {
     rs.push(svc);
     let mut o = observed_prod(10, 70.0);
     o[0] = live_svc;
-    let plan = full_plan(&rs, &o);
+    let plan = diff_of("prod", &rs, &o, false);
     let got: Vec<(String, Action)> = plan
         .changes
         .iter()
@@ -692,7 +647,7 @@ fn a_replaced_service_replaces_the_target_and_puts_the_policies_again() {
         "arn:aws:application-autoscaling:us-east-1:123456789012:scalable-target/new",
     );
     o[0] = service().prop("launch_type", Value::str("FARGATE"));
-    let plan = full_plan(&rs, &o);
+    let plan = diff_of("prod", &rs, &o, false);
     assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
 }
 
@@ -703,7 +658,7 @@ fn a_service_gone_out_of_band_brings_its_scaling_back() {
     with_service.push(replaced_service().0);
 
     // AWS: the target and policies went with the service → all created again, in order.
-    let plan = full_plan(&with_service, &[]);
+    let plan = diff_of("prod", &with_service, &[], false);
     let got: Vec<String> = plan.changes.iter().map(|c| c.id.to_string()).collect();
     assert_eq!(
         got,
@@ -721,7 +676,7 @@ fn a_service_gone_out_of_band_brings_its_scaling_back() {
     let mut o = observed_prod(10, 70.0);
     o.remove(0);
     o[0].props.insert("service_arn".into(), Value::Null);
-    let plan = full_plan(&with_service, &o);
+    let plan = diff_of("prod", &with_service, &o, false);
     let got: Vec<(String, Action)> = plan
         .changes
         .iter()

@@ -1,32 +1,11 @@
 use super::*;
-use crate::plan::{diff, DiffInput};
-
-const HEAD: &str = "project = \"rtech\"\nenv = \"dev\"\nregion = \"us-east-1\"\n\n[network]\ncidr = \"10.0.0.0/16\"\n";
-
-fn spec(sections: &str) -> Spec {
-    crate::spec::parse("envs/dev.toml", &format!("{HEAD}{sections}"), "dev")
-        .unwrap_or_else(|e| panic!("{e:?}"))
-}
+use crate::testutil::{dev_spec, diff_of};
 
 fn with_subs() -> Spec {
-    spec("\n[monitoring]\nemails = [\"ops@example.com\", \"oncall@example.com\"]\nhttps_endpoints = [\"https://hooks.example.com/x\"]\n")
+    dev_spec("\n[monitoring]\nemails = [\"ops@example.com\", \"oncall@example.com\"]\nhttps_endpoints = [\"https://hooks.example.com/x\"]\n")
 }
 
 const ARN: &str = "arn:aws:sns:us-east-1:123456789012:rtech-dev-alerts";
-
-fn plan_of(desired: &[Resource], observed: &[Observed]) -> crate::plan::Plan {
-    diff(&DiffInput {
-        project: "rtech",
-        env: "dev",
-        region: "us-east-1",
-        desired,
-        observed,
-        schema: &crate::reconcile::schema,
-        targets: &[],
-        destroy: false,
-    })
-    .unwrap()
-}
 
 fn live_topic(desired: &[Resource], kms: Option<&str>) -> Observed {
     let mut attrs = BTreeMap::new();
@@ -97,20 +76,27 @@ fn subscription_ids_are_stable_per_endpoint() {
     assert_ne!(a, subscription_id("email", "oncall@example.com"));
     assert_ne!(subscription_id("email", "x"), subscription_id("https", "x"));
     // Reordering the list keeps every id.
-    let one = expand(&spec("\n[monitoring]\nemails = [\"a@x.io\", \"b@x.io\"]\n"));
-    let two = expand(&spec("\n[monitoring]\nemails = [\"b@x.io\", \"a@x.io\"]\n"));
+    let one = expand(&dev_spec(
+        "\n[monitoring]\nemails = [\"a@x.io\", \"b@x.io\"]\n",
+    ));
+    let two = expand(&dev_spec(
+        "\n[monitoring]\nemails = [\"b@x.io\", \"a@x.io\"]\n",
+    ));
     let ids = |rs: &[Resource]| rs.iter().map(|r| r.id.clone()).collect::<BTreeSet<_>>();
     assert_eq!(ids(&one), ids(&two));
     // A duplicate endpoint is one subscription.
     assert_eq!(
-        expand(&spec("\n[monitoring]\nemails = [\"a@x.io\", \"a@x.io\"]\n")).len(),
+        expand(&dev_spec(
+            "\n[monitoring]\nemails = [\"a@x.io\", \"a@x.io\"]\n"
+        ))
+        .len(),
         2
     );
 }
 
 #[test]
 fn no_alarms_no_subscriptions_no_topic() {
-    let mut s = spec("");
+    let mut s = dev_spec("");
     assert!(!s.monitoring.alarms.is_empty(), "default alarms");
     assert_eq!(expand(&s).len(), 1, "alarms alone want the topic");
     s.monitoring.alarms.clear();
@@ -134,11 +120,13 @@ fn normalisation_topic_as_aws_returns_it_is_no_change_and_kms_drift_is_one_field
     }
     assert_eq!(observed[0].attrs["arn"], ARN);
     assert_eq!(observed[0].attrs["name"], "rtech-dev-alerts");
-    assert!(plan_of(&desired, &observed).changes.is_empty());
+    assert!(diff_of("dev", &desired, &observed, false)
+        .changes
+        .is_empty());
 
     for kms in [None, Some(""), Some("alias/other")] {
         observed[0] = live_topic(&desired, kms);
-        let p = plan_of(&desired, &observed);
+        let p = diff_of("dev", &desired, &observed, false);
         assert_eq!(p.changes.len(), 1, "{kms:?}");
         let f = &p.changes[0].fields;
         assert_eq!(f.len(), 1, "{f:?}");
@@ -158,7 +146,7 @@ fn subscription_diff_missing_is_create_extra_is_delete() {
         live_sub("https", "https://hooks.example.com/x", &format!("{ARN}:2")),
         live_sub("email", "old@example.com", &format!("{ARN}:3")),
     ];
-    let p = plan_of(&desired, &observed);
+    let p = diff_of("dev", &desired, &observed, false);
     let mut got: Vec<(String, String)> = p
         .changes
         .iter()

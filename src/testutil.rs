@@ -1,0 +1,71 @@
+//! Helpers shared by the unit tests: loading and parsing specs, the plan of desired against
+//! observed through the real diff, and finding resources, tags and references in an expansion.
+
+use crate::model::{Observed, Resource, Value};
+use crate::plan::{diff, DiffInput, Plan, PlanError};
+use crate::spec::Spec;
+
+/// The common small dev head: project, env, region and a /16 network, nothing else.
+pub const HEAD: &str = "project = \"rtech\"\nenv = \"dev\"\nregion = \"us-east-1\"\n\n[network]\ncidr = \"10.0.0.0/16\"\n";
+
+/// The repo's `envs/<env>.toml`, parsed.
+pub fn env_spec(env: &str) -> Spec {
+    let path = format!("{}/envs/{env}.toml", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    parse_as(env, &text)
+}
+
+/// `text` parsed as `envs/<env>.toml`, panicking with the errors.
+pub fn parse_as(env: &str, text: &str) -> Spec {
+    crate::spec::parse(&format!("envs/{env}.toml"), text, env).unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+/// [`HEAD`] followed by `sections`, parsed as `envs/dev.toml`.
+pub fn dev_spec(sections: &str) -> Spec {
+    parse_as("dev", &format!("{HEAD}{sections}"))
+}
+
+/// The real diff of project `rtech` in `env` (us-east-1, no targets).
+pub fn try_diff(
+    env: &str,
+    desired: &[Resource],
+    observed: &[Observed],
+    destroy: bool,
+) -> Result<Plan, PlanError> {
+    diff(&DiffInput {
+        project: "rtech",
+        env,
+        region: "us-east-1",
+        desired,
+        observed,
+        schema: &crate::reconcile::schema,
+        targets: &[],
+        destroy,
+    })
+}
+
+/// [`try_diff`], unwrapped.
+pub fn diff_of(env: &str, desired: &[Resource], observed: &[Observed], destroy: bool) -> Plan {
+    try_diff(env, desired, observed, destroy).unwrap()
+}
+
+/// The resource whose id is `id` ("kind/name"), panicking if there is none.
+pub fn get<'a>(rs: &'a [Resource], id: &str) -> &'a Resource {
+    rs.iter()
+        .find(|r| r.id.to_string() == id)
+        .unwrap_or_else(|| panic!("no {id}"))
+}
+
+/// The tag `key` of a resource's `tags` property.
+pub fn tag<'a>(r: &'a Resource, key: &str) -> Option<&'a str> {
+    r.props.get("tags")?.as_map()?.get(key)?.as_str()
+}
+
+/// Every reference in `v`, as "resource.attr", in order.
+pub fn refs(v: &Value) -> Vec<String> {
+    let mut out = vec![];
+    v.refs(&mut out);
+    out.iter()
+        .map(|r| format!("{}.{}", r.resource, r.attr))
+        .collect()
+}
