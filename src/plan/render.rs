@@ -48,12 +48,174 @@ fn show(v: &Option<Value>, sensitive: bool) -> String {
     }
 }
 
+/// A list or map whose one-line form is longer than this is shown one entry per line, and an
+/// update of it as a line diff of the two forms (as `terraform plan` shows a JSON document).
+const INLINE_MAX: usize = 80;
+/// Unchanged lines kept around each changed run in a long value's diff.
+const CONTEXT: usize = 2;
+
+fn is_long(v: &Option<Value>) -> bool {
+    matches!(v, Some(x @ (Value::Map(_) | Value::List(_))) if x.to_string().len() > INLINE_MAX)
+}
+
+/// `v` one entry per line, nested by indentation; an entry short enough stays on one line.
+pub fn block_lines(v: &Value) -> Vec<String> {
+    let mut out = vec![];
+    push_block(&mut out, 0, "", v, "");
+    out
+}
+
+fn push_block(out: &mut Vec<String>, depth: usize, head: &str, v: &Value, tail: &str) {
+    let pad = "  ".repeat(depth);
+    let inline = v.to_string();
+    let fits = pad.len() + head.len() + inline.len() + tail.len() <= INLINE_MAX;
+    match v {
+        Value::Map(m) if !fits => {
+            out.push(format!("{pad}{head}{{"));
+            for (k, x) in m {
+                push_block(out, depth + 1, &format!("{k} = "), x, "");
+            }
+            out.push(format!("{pad}}}{tail}"));
+        }
+        Value::List(l) if !fits => {
+            out.push(format!("{pad}{head}["));
+            for x in l {
+                push_block(out, depth + 1, "", x, ",");
+            }
+            out.push(format!("{pad}]{tail}"));
+        }
+        _ => out.push(format!("{pad}{head}{inline}{tail}")),
+    }
+}
+
+/// One element of a long list, as it stands inside the list.
+fn element_lines(v: &Value) -> Vec<String> {
+    let mut out = vec![];
+    push_block(&mut out, 1, "", v, ",");
+    out
+}
+
+const PAD: &str = "          ";
+
+fn signed(out: &mut String, st: Style, tag: similar::ChangeTag, line: &str) {
+    let line = match tag {
+        similar::ChangeTag::Delete => st.action(Action::Delete, &format!("- {line}")),
+        similar::ChangeTag::Insert => st.action(Action::Create, &format!("+ {line}")),
+        similar::ChangeTag::Equal => format!("  {line}"),
+    };
+    let _ = writeln!(out, "{PAD}{line}");
+}
+
+/// The line diff of two renderings, unchanged runs cut to `CONTEXT` lines with `…` between.
+fn line_diff(out: &mut String, st: Style, before: &[String], after: &[String]) {
+    let old: Vec<&str> = before.iter().map(String::as_str).collect();
+    let new: Vec<&str> = after.iter().map(String::as_str).collect();
+    let diff = similar::TextDiff::configure()
+        .algorithm(similar::Algorithm::Patience)
+        .diff_slices(&old, &new);
+    let groups = diff.grouped_ops(CONTEXT);
+    for (i, group) in groups.iter().enumerate() {
+        let starts_at = group.first().map(|op| op.old_range().start).unwrap_or(0);
+        if i > 0 || starts_at > 0 {
+            let _ = writeln!(out, "{PAD}  …");
+        }
+        for op in group {
+            for c in diff.iter_changes(op) {
+                signed(out, st, c.tag(), c.value());
+            }
+        }
+    }
+    let ends_at = groups
+        .last()
+        .and_then(|g| g.last())
+        .map(|op| op.old_range().end)
+        .unwrap_or(old.len());
+    if ends_at < old.len() {
+        let _ = writeln!(out, "{PAD}  …");
+    }
+}
+
+/// Two long lists, element by element: an element added or removed is shown whole, an
+/// element changed in place as the line diff of its two renderings, unchanged ones counted.
+fn list_diff(out: &mut String, st: Style, before: &[Value], after: &[Value]) {
+    let old: Vec<String> = before.iter().map(Value::to_string).collect();
+    let new: Vec<String> = after.iter().map(Value::to_string).collect();
+    let _ = writeln!(out, "{PAD}  [");
+    for op in similar::capture_diff_slices(similar::Algorithm::Patience, &old, &new) {
+        let (tag, o, n) = op.as_tag_tuple();
+        match tag {
+            similar::DiffTag::Equal => {
+                let _ = writeln!(out, "{PAD}    … {} unchanged", o.len());
+            }
+            similar::DiffTag::Replace if o.len() == n.len() => {
+                for (i, j) in o.zip(n) {
+                    line_diff(
+                        out,
+                        st,
+                        &element_lines(&before[i]),
+                        &element_lines(&after[j]),
+                    );
+                }
+            }
+            _ => {
+                for i in o {
+                    for l in element_lines(&before[i]) {
+                        signed(out, st, similar::ChangeTag::Delete, &l);
+                    }
+                }
+                for j in n {
+                    for l in element_lines(&after[j]) {
+                        signed(out, st, similar::ChangeTag::Insert, &l);
+                    }
+                }
+            }
+        }
+    }
+    let _ = writeln!(out, "{PAD}  ]");
+}
+
+/// A long value: its path on a line of its own, then the value one entry per line (a create
+/// or delete), or what changed between before and after (an update).
+fn long_field(out: &mut String, st: Style, sign: Action, f: &FieldDiff, note: &str) {
+    let symbol = match sign {
+        Action::Create => "+",
+        Action::Delete => "-",
+        _ => "~",
+    };
+    let _ = writeln!(out, "      {} {}:{note}", st.action(sign, symbol), f.path);
+    let shown = if sign == Action::Delete {
+        &f.before
+    } else {
+        &f.after
+    };
+    match (sign, &f.before, &f.after) {
+        (Action::Update, Some(Value::List(b)), Some(Value::List(a))) => list_diff(out, st, b, a),
+        (Action::Update, Some(b), Some(a)) => {
+            line_diff(out, st, &block_lines(b), &block_lines(a));
+        }
+        _ => {
+            for l in shown.as_ref().map(block_lines).unwrap_or_default() {
+                let _ = writeln!(out, "{PAD}  {l}");
+            }
+        }
+    }
+}
+
 fn field_line(out: &mut String, st: Style, action: Action, f: &FieldDiff, width: usize) {
     let replace_note = if f.forces_replacement && action == Action::Replace {
         st.red("  # forces replacement")
     } else {
         String::new()
     };
+    if !f.sensitive && (is_long(&f.before) || is_long(&f.after)) {
+        let sign = match (&f.before, &f.after, action) {
+            (_, Some(_), Action::Create) | (None, Some(_), _) => Action::Create,
+            (Some(_), None, _) => Action::Delete,
+            _ => Action::Update,
+        };
+        long_field(out, st, sign, f, &replace_note);
+        return;
+    }
     let line = match (&f.before, &f.after, action) {
         (_, Some(_), Action::Create) | (None, Some(_), _) => {
             format!(

@@ -1149,3 +1149,116 @@ fn an_update_that_yields_new_attributes_leaves_references_unknown() {
     let p = plan(&desired, &observed);
     assert!(p.changes.iter().all(|c| c.id != rid("svc/app")));
 }
+
+// ---------------------------------------------------------------------------------------------
+// long values (a dashboard body): one entry per line, updates as a line diff
+
+fn widget(title: &str, metric: &str, y: i64) -> Value {
+    Value::Map(BTreeMap::from([
+        ("type".to_string(), Value::str("metric")),
+        ("x".to_string(), Value::Int(0)),
+        ("y".to_string(), Value::Int(y)),
+        ("width".to_string(), Value::Int(12)),
+        ("height".to_string(), Value::Int(6)),
+        (
+            "properties".to_string(),
+            Value::Map(BTreeMap::from([
+                ("title".to_string(), Value::str(title)),
+                ("region".to_string(), Value::str("us-east-1")),
+                (
+                    "metrics".to_string(),
+                    Value::List(vec![Value::List(vec![
+                        Value::str("AWS/ApplicationELB"),
+                        Value::str(metric),
+                        Value::str("LoadBalancer"),
+                        Value::str("app/rtech-dev-alb/0123456789abcdef"),
+                    ])]),
+                ),
+            ])),
+        ),
+    ]))
+}
+
+fn dashboard(widgets: Vec<Value>) -> Value {
+    Value::Map(BTreeMap::from([(
+        "widgets".to_string(),
+        Value::List(widgets),
+    )]))
+}
+
+fn three_widgets() -> Vec<Value> {
+    vec![
+        widget("ALB target response time", "TargetResponseTime", 0),
+        widget("ALB requests", "RequestCount", 6),
+        widget("ALB 5xx", "HTTPCode_ELB_5XX_Count", 12),
+    ]
+}
+
+#[test]
+fn long_values_render_one_entry_per_line_and_short_ones_stay_inline() {
+    let lines = render::block_lines(&dashboard(three_widgets()));
+    assert_eq!(lines.first().map(String::as_str), Some("{"));
+    assert_eq!(lines.last().map(String::as_str), Some("}"));
+    assert!(lines.iter().all(|l| l.len() <= 80), "{lines:#?}");
+    // Entries short enough stay on one line.
+    assert!(
+        lines.contains(&"        region = \"us-east-1\"".to_string()),
+        "{lines:#?}"
+    );
+    assert_eq!(
+        render::block_lines(&Value::List(vec![Value::str("a"), Value::str("b")])),
+        ["[\"a\", \"b\"]"]
+    );
+}
+
+#[test]
+fn a_widget_removed_out_of_band_is_a_short_line_diff_in_the_plan_text() {
+    let id = rid("dashboard/main");
+    let desired = [Resource::new(id.clone(), "rtech-dev").prop("body", dashboard(three_widgets()))];
+    let mut live_widgets = three_widgets();
+    live_widgets.remove(1);
+    let live = [Observed::new(id, "rtech-dev").prop("body", dashboard(live_widgets))];
+    let p = plan(&desired, &live);
+    let text = render::text(&p, Style { color: false }, "envs/dev.toml");
+    // The removed widget's lines are added back; the unchanged ones are mostly cut.
+    let sign_of = |needle: &str| {
+        text.lines()
+            .find(|l| l.contains(needle))
+            .map(|l| l.trim_start().chars().next().unwrap())
+    };
+    assert_eq!(sign_of("title = \"ALB requests\""), Some('+'), "{text}");
+    assert_eq!(sign_of("title = \"ALB 5xx\""), None, "{text}");
+    assert!(
+        !text.contains("ALB target response time"),
+        "context is cut to a few lines: {text}"
+    );
+    // The JSON keeps the whole values under the field's path.
+    let json = render::json(&p);
+    assert_eq!(json["changes"][0]["fields"][0]["path"], "body.widgets");
+    insta::assert_snapshot!("text_long_value_update", text);
+}
+
+#[test]
+fn a_widget_changed_in_place_shows_only_its_changed_lines() {
+    let id = rid("dashboard/main");
+    let desired = [Resource::new(id.clone(), "rtech-dev").prop("body", dashboard(three_widgets()))];
+    let mut live_widgets = three_widgets();
+    live_widgets[2] = widget("ALB 5xx (edited)", "HTTPCode_ELB_5XX_Count", 12);
+    let live = [Observed::new(id, "rtech-dev").prop("body", dashboard(live_widgets))];
+    let text = render::text(
+        &plan(&desired, &live),
+        Style { color: false },
+        "envs/dev.toml",
+    );
+    let signed: Vec<String> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| l.starts_with("- ") || l.starts_with("+ "))
+        .collect();
+    assert_eq!(
+        signed,
+        ["- title = \"ALB 5xx (edited)\"", "+ title = \"ALB 5xx\""],
+        "{text}"
+    );
+    assert!(text.contains("… 2 unchanged"), "{text}");
+}
