@@ -277,6 +277,18 @@ impl fmt::Display for AwsError {
     }
 }
 
+/// What an AWS response must carry: the value, or an `InvalidResponse` error naming the call
+/// and what was missing.
+pub trait Required<T> {
+    fn required(self, op: &str, missing: impl Into<String>) -> Result<T, AwsError>;
+}
+
+impl<T> Required<T> for Option<T> {
+    fn required(self, op: &str, missing: impl Into<String>) -> Result<T, AwsError> {
+        self.ok_or_else(|| AwsError::new(op, "InvalidResponse", missing))
+    }
+}
+
 impl AwsError {
     pub fn new(op: impl Into<String>, code: impl Into<String>, message: impl Into<String>) -> Self {
         AwsError {
@@ -392,6 +404,18 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_response_field_is_an_invalid_response_naming_the_call() {
+        assert_eq!(Some(3).required("svc:Op", "x").unwrap(), 3);
+        let e = None::<i32>
+            .required("elbv2:CreateListener", "no listener ARN returned for http")
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "elbv2:CreateListener failed: InvalidResponse: no listener ARN returned for http"
+        );
+    }
 
     #[tokio::test]
     async fn retry_on_gives_up_on_other_codes_and_retries_listed_ones() {

@@ -87,6 +87,27 @@ async fn dashboard_apply_drift_repair_delete_and_destroy() {
     assert_eq!(ch[0].2.len(), 1, "{:?}", ch[0].2);
     assert!(ch[0].2[0].starts_with("body"), "{:?}", ch[0].2);
     assert_eq!(changes(&plan).len(), 1, "{plan:#}");
+    // The plan text shows the missing widget alone, added back line by line, and the others
+    // as a count (not the whole body twice on one line).
+    let text = run_ok(
+        rtech_in(&emu, d)
+            .args(["plan", "--env", "dev", "--no-color"])
+            .args(target),
+        0,
+    )
+    .stdout;
+    let added: Vec<&str> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("+ "))
+        .collect();
+    assert!(!added.is_empty(), "{text}");
+    assert!(
+        !text.lines().any(|l| l.trim_start().starts_with("- ")),
+        "{text}"
+    );
+    let kept = live["widgets"].as_array().unwrap().len() - 1;
+    assert!(text.contains(&format!("… {kept} unchanged")), "{text}");
+    assert!(text.lines().all(|l| l.chars().count() < 200), "{text}");
     apply_in(&emu, d, "dev", &target);
     let repaired = body(&cw).await.unwrap();
     assert!(repaired["widgets"].as_array().unwrap().contains(&removed));

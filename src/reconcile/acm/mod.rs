@@ -66,7 +66,7 @@ use aws_sdk_acm::types::{
 use aws_sdk_acm::Client;
 use sha2::{Digest, Sha256};
 
-use crate::aws::{all_pages, aws, AwsError, CLOUDFRONT_CERT_REGION};
+use crate::aws::{all_pages, aws, AwsError, Required, CLOUDFRONT_CERT_REGION};
 use crate::engine::progress::Task;
 use crate::model::{
     tag_delta, tag_pairs, tags_for, tags_of, Attrs, Observed, Resource, ResourceId, Value, TAG_ENV,
@@ -504,13 +504,10 @@ async fn describe(c: &Client, arn: &str) -> Result<CertificateDetail, AwsError> 
         .await
         .map_err(aws("acm:DescribeCertificate"))?
         .certificate
-        .ok_or_else(|| {
-            AwsError::new(
-                "acm:DescribeCertificate",
-                "InvalidResponse",
-                format!("no certificate detail for {arn}"),
-            )
-        })
+        .required(
+            "acm:DescribeCertificate",
+            format!("no certificate detail for {arn}"),
+        )
 }
 
 async fn list_tags(c: &Client, arn: &str) -> Result<BTreeMap<String, String>, AwsError> {

@@ -63,7 +63,7 @@ use aws_sdk_cloudfront::types::{
 use aws_sdk_cloudfront::Client;
 use sha2::{Digest, Sha256};
 
-use crate::aws::{all_pages, aws, AwsError, CLOUDFRONT_CERT_REGION};
+use crate::aws::{all_pages, aws, AwsError, Required, CLOUDFRONT_CERT_REGION};
 use crate::engine::progress::Task;
 use crate::model::{
     tag_delta, tag_pairs, tags_for, tags_of, Attrs, Observed, Ownership, Props, Resource,
@@ -383,48 +383,39 @@ fn ttl(min: Option<i64>, default: Option<i64>, max: Option<i64>) -> Ttl {
     }
 }
 
+/// `DefaultCacheBehavior` and `CacheBehavior` are distinct SDK types with the same accessors:
+/// one reader serves both.
+macro_rules! behavior_of {
+    ($b:expr) => {{
+        let b = $b;
+        let (query_string, headers, cookies) = forwarded(b.forwarded_values());
+        Behavior {
+            target_origin_id: b.target_origin_id().to_string(),
+            viewer_protocol_policy: b.viewer_protocol_policy().as_str().to_string(),
+            allowed_methods: b
+                .allowed_methods()
+                .map(|a| methods(a.items()))
+                .unwrap_or_default(),
+            cached_methods: b
+                .allowed_methods()
+                .and_then(AllowedMethods::cached_methods)
+                .map(|c| methods(c.items()))
+                .unwrap_or_default(),
+            query_string,
+            headers,
+            cookies,
+            compress: b.compress().unwrap_or(false),
+            ttl: ttl(b.min_ttl(), b.default_ttl(), b.max_ttl()),
+        }
+    }};
+}
+
 pub fn default_behavior_of(b: &DefaultCacheBehavior) -> Behavior {
-    let (query_string, headers, cookies) = forwarded(b.forwarded_values());
-    Behavior {
-        target_origin_id: b.target_origin_id().to_string(),
-        viewer_protocol_policy: b.viewer_protocol_policy().as_str().to_string(),
-        allowed_methods: b
-            .allowed_methods()
-            .map(|a| methods(a.items()))
-            .unwrap_or_default(),
-        cached_methods: b
-            .allowed_methods()
-            .and_then(AllowedMethods::cached_methods)
-            .map(|c| methods(c.items()))
-            .unwrap_or_default(),
-        query_string,
-        headers,
-        cookies,
-        compress: b.compress().unwrap_or(false),
-        ttl: ttl(b.min_ttl(), b.default_ttl(), b.max_ttl()),
-    }
+    behavior_of!(b)
 }
 
 pub fn cache_behavior_of(b: &CacheBehavior) -> Behavior {
-    let (query_string, headers, cookies) = forwarded(b.forwarded_values());
-    Behavior {
-        target_origin_id: b.target_origin_id().to_string(),
-        viewer_protocol_policy: b.viewer_protocol_policy().as_str().to_string(),
-        allowed_methods: b
-            .allowed_methods()
-            .map(|a| methods(a.items()))
-            .unwrap_or_default(),
-        cached_methods: b
-            .allowed_methods()
-            .and_then(AllowedMethods::cached_methods)
-            .map(|c| methods(c.items()))
-            .unwrap_or_default(),
-        query_string,
-        headers,
-        cookies,
-        compress: b.compress().unwrap_or(false),
-        ttl: ttl(b.min_ttl(), b.default_ttl(), b.max_ttl()),
-    }
+    behavior_of!(b)
 }
 
 fn non_empty(s: Option<&str>) -> Option<&str> {
@@ -754,37 +745,33 @@ fn allowed_methods(b: &Behavior) -> Result<AllowedMethods, AwsError> {
         .map_err(build_err("allowed methods"))
 }
 
+/// The fields both behaviour builders share (distinct SDK types, same setters).
+macro_rules! with_behavior {
+    ($builder:expr, $b:expr) => {{
+        let b: &Behavior = $b;
+        $builder
+            .target_origin_id(&b.target_origin_id)
+            .viewer_protocol_policy(ViewerProtocolPolicy::from(
+                b.viewer_protocol_policy.as_str(),
+            ))
+            .allowed_methods(allowed_methods(b)?)
+            .forwarded_values(forwarded_values(b)?)
+            .compress(b.compress)
+            .smooth_streaming(false)
+            .min_ttl(b.ttl.min)
+            .default_ttl(b.ttl.default)
+            .max_ttl(b.ttl.max)
+    }};
+}
+
 pub fn sdk_default_behavior(b: &Behavior) -> Result<DefaultCacheBehavior, AwsError> {
-    DefaultCacheBehavior::builder()
-        .target_origin_id(&b.target_origin_id)
-        .viewer_protocol_policy(ViewerProtocolPolicy::from(
-            b.viewer_protocol_policy.as_str(),
-        ))
-        .allowed_methods(allowed_methods(b)?)
-        .forwarded_values(forwarded_values(b)?)
-        .compress(b.compress)
-        .smooth_streaming(false)
-        .min_ttl(b.ttl.min)
-        .default_ttl(b.ttl.default)
-        .max_ttl(b.ttl.max)
+    with_behavior!(DefaultCacheBehavior::builder(), b)
         .build()
         .map_err(build_err("default cache behavior"))
 }
 
 pub fn sdk_cache_behavior(path: &str, b: &Behavior) -> Result<CacheBehavior, AwsError> {
-    CacheBehavior::builder()
-        .path_pattern(path)
-        .target_origin_id(&b.target_origin_id)
-        .viewer_protocol_policy(ViewerProtocolPolicy::from(
-            b.viewer_protocol_policy.as_str(),
-        ))
-        .allowed_methods(allowed_methods(b)?)
-        .forwarded_values(forwarded_values(b)?)
-        .compress(b.compress)
-        .smooth_streaming(false)
-        .min_ttl(b.ttl.min)
-        .default_ttl(b.ttl.default)
-        .max_ttl(b.ttl.max)
+    with_behavior!(CacheBehavior::builder().path_pattern(path), b)
         .build()
         .map_err(build_err("cache behavior"))
 }
@@ -1175,13 +1162,10 @@ async fn get_config(c: &Client, id: &str) -> Result<(DistributionConfig, String)
         .send()
         .await
         .map_err(aws("cloudfront:GetDistributionConfig"))?;
-    let config = out.distribution_config().cloned().ok_or_else(|| {
-        AwsError::new(
-            "cloudfront:GetDistributionConfig",
-            "InvalidResponse",
-            format!("no config returned for distribution {id}"),
-        )
-    })?;
+    let config = out.distribution_config().cloned().required(
+        "cloudfront:GetDistributionConfig",
+        format!("no config returned for distribution {id}"),
+    )?;
     Ok((config, out.e_tag().unwrap_or_default().to_string()))
 }
 
@@ -1200,20 +1184,14 @@ async fn get_live(c: &Client, id: &str) -> Result<Live, AwsError> {
         .send()
         .await
         .map_err(aws("cloudfront:GetDistribution"))?;
-    let d = out.distribution().ok_or_else(|| {
-        AwsError::new(
-            "cloudfront:GetDistribution",
-            "InvalidResponse",
-            format!("no distribution returned for {id}"),
-        )
-    })?;
-    let config = d.distribution_config().cloned().ok_or_else(|| {
-        AwsError::new(
-            "cloudfront:GetDistribution",
-            "InvalidResponse",
-            format!("no config returned for distribution {id}"),
-        )
-    })?;
+    let d = out.distribution().required(
+        "cloudfront:GetDistribution",
+        format!("no distribution returned for {id}"),
+    )?;
+    let config = d.distribution_config().cloned().required(
+        "cloudfront:GetDistribution",
+        format!("no config returned for distribution {id}"),
+    )?;
     Ok(Live {
         config,
         status: d.status().to_string(),
@@ -1302,13 +1280,10 @@ async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError>
             Err(e) => return Err(explain(e, &aliases)),
         }
     };
-    let d = out.distribution().ok_or_else(|| {
-        AwsError::new(
-            "cloudfront:CreateDistributionWithTags",
-            "InvalidResponse",
-            format!("no distribution returned for {}", r.name),
-        )
-    })?;
+    let d = out.distribution().required(
+        "cloudfront:CreateDistributionWithTags",
+        format!("no distribution returned for {}", r.name),
+    )?;
     let attrs = dist_attrs(d.id(), d.arn(), d.domain_name(), d.status());
     finish_wait(ctx, d.id(), attrs, task).await
 }
@@ -1553,13 +1528,10 @@ pub async fn invalidate(
         .send()
         .await
         .map_err(aws("cloudfront:CreateInvalidation"))?;
-    let inv = out.invalidation().ok_or_else(|| {
-        AwsError::new(
-            "cloudfront:CreateInvalidation",
-            "InvalidResponse",
-            format!("no invalidation returned for distribution {}", dist.id),
-        )
-    })?;
+    let inv = out.invalidation().required(
+        "cloudfront:CreateInvalidation",
+        format!("no invalidation returned for distribution {}", dist.id),
+    )?;
     let id = inv.id().to_string();
     let mut status = invalidation_status(inv.status());
     if wait {

@@ -37,7 +37,7 @@ use aws_sdk_ecr::types::{
 use futures::{StreamExt, TryStreamExt};
 use serde_json::json;
 
-use crate::aws::{all_pages, aws, AwsError};
+use crate::aws::{all_pages, aws, AwsError, Required};
 use crate::engine::progress::Task;
 use crate::model::policy;
 use crate::model::{
@@ -388,13 +388,9 @@ async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError>
         .send()
         .await
         .map_err(aws("ecr:CreateRepository"))?;
-    let repo = out.repository.ok_or_else(|| {
-        AwsError::new(
-            "ecr:CreateRepository",
-            "InvalidResponse",
-            "no repository returned",
-        )
-    })?;
+    let repo = out
+        .repository
+        .required("ecr:CreateRepository", "no repository returned")?;
     task.status("setting the lifecycle policy");
     put_lifecycle(ctx, name, r).await?;
     Ok(attrs_of(&repo, 0))

@@ -41,7 +41,7 @@ use aws_sdk_elasticloadbalancingv2::Client;
 
 use super::{elb_tags, owned, short_name, sync_tags, tags_by_arn};
 use crate::aws::waited;
-use crate::aws::{all_pages, aws, AwsError};
+use crate::aws::{all_pages, aws, AwsError, Required};
 use crate::engine::progress::Task;
 use crate::model::{tags_for, tags_of, Attrs, Observed, Ownership, Resource, ResourceId, Value};
 use crate::plan::{Action as PlanAction, Change};
@@ -811,13 +811,10 @@ pub async fn create_load_balancer(ctx: &Ctx, r: &Resource, task: &Task) -> Resul
         .load_balancers()
         .first()
         .and_then(LoadBalancer::load_balancer_arn)
-        .ok_or_else(|| {
-            AwsError::new(
-                "elbv2:CreateLoadBalancer",
-                "InvalidResponse",
-                format!("no load balancer ARN returned for {name}"),
-            )
-        })?
+        .required(
+            "elbv2:CreateLoadBalancer",
+            format!("no load balancer ARN returned for {name}"),
+        )?
         .to_string();
     attributes_request(c, &arn, r)
         .send()
@@ -961,13 +958,10 @@ pub async fn create_listener(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Att
         .listeners()
         .first()
         .and_then(Listener::listener_arn)
-        .ok_or_else(|| {
-            AwsError::new(
-                "elbv2:CreateListener",
-                "InvalidResponse",
-                format!("no listener ARN returned for {}", r.name),
-            )
-        })?;
+        .required(
+            "elbv2:CreateListener",
+            format!("no listener ARN returned for {}", r.name),
+        )?;
     Ok(listener_attrs(arn))
 }
 

@@ -32,7 +32,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use aws_sdk_elasticloadbalancingv2::Client;
 use sha2::{Digest, Sha256};
 
-use crate::aws::{all_pages, aws, retry_on, AwsError};
+use crate::aws::{all_pages, aws, retry_on, AwsError, Required};
 use crate::engine::progress::Task;
 use crate::model::{
     tag_delta, tags_for, tags_of, Attrs, Observed, Ownership, Resource, ResourceId, Value, TAG_ENV,
@@ -584,13 +584,10 @@ async fn create_target_group(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Att
         .target_groups()
         .first()
         .and_then(TargetGroup::target_group_arn)
-        .ok_or_else(|| {
-            AwsError::new(
-                "elbv2:CreateTargetGroup",
-                "InvalidResponse",
-                format!("no target group ARN returned for {name}"),
-            )
-        })?
+        .required(
+            "elbv2:CreateTargetGroup",
+            format!("no target group ARN returned for {name}"),
+        )?
         .to_string();
     if let Some(req) = attributes_request(c, &arn, r) {
         req.send()
