@@ -547,41 +547,44 @@ pub fn outputs(observed: &[Observed]) -> serde_json::Value {
             .and_then(|o| o.attrs.get(key).cloned())
             .into()
     };
-    out.insert(
-        "docdb_endpoint".into(),
-        attr("docdb_cluster", "main", "endpoint"),
-    );
-    out.insert(
-        "docdb_reader_endpoint".into(),
-        attr("docdb_cluster", "main", "reader_endpoint"),
-    );
-    out.insert(
-        "redis_primary_endpoint".into(),
-        attr("redis", "main", "primary_endpoint"),
-    );
-    // ARNs only: a secret's value is never an output.
-    out.insert("docdb_secret_arn".into(), attr("secret", "docdb", "arn"));
-    out.insert("redis_secret_arn".into(), attr("secret", "redis", "arn"));
-    // The container platform.
-    out.insert(
-        "ecr_repository_url".into(),
-        attr("ecr_repository", "app", "url"),
-    );
-    out.insert(
-        "ecs_cluster_name".into(),
-        attr("ecs_cluster", "main", "name"),
-    );
-    out.insert(
-        "ecs_service_name".into(),
-        attr("ecs_service", "app", "name"),
-    );
-    out.insert(
-        "task_definition_arn".into(),
-        attr("ecs_task_definition", "app", "arn"),
-    );
-    out.insert(
-        "task_definition_revision".into(),
-        attr("ecs_task_definition", "app", "revision"),
+    // Outputs that are one attribute of one resource: (output, kind, name, attribute).
+    let put = |out: &mut serde_json::Map<String, serde_json::Value>,
+               rows: &[(&str, &str, &str, &str)]| {
+        for (key, kind, name, a) in rows {
+            out.insert(key.to_string(), attr(kind, name, a));
+        }
+    };
+    put(
+        &mut out,
+        &[
+            ("docdb_endpoint", "docdb_cluster", "main", "endpoint"),
+            (
+                "docdb_reader_endpoint",
+                "docdb_cluster",
+                "main",
+                "reader_endpoint",
+            ),
+            (
+                "redis_primary_endpoint",
+                "redis",
+                "main",
+                "primary_endpoint",
+            ),
+            // ARNs only: a secret's value is never an output.
+            ("docdb_secret_arn", "secret", "docdb", "arn"),
+            ("redis_secret_arn", "secret", "redis", "arn"),
+            // The container platform.
+            ("ecr_repository_url", "ecr_repository", "app", "url"),
+            ("ecs_cluster_name", "ecs_cluster", "main", "name"),
+            ("ecs_service_name", "ecs_service", "app", "name"),
+            ("task_definition_arn", "ecs_task_definition", "app", "arn"),
+            (
+                "task_definition_revision",
+                "ecs_task_definition",
+                "app",
+                "revision",
+            ),
+        ],
     );
     let mut tgs = serde_json::Map::new();
     for o in owned("target_group", "") {
@@ -590,24 +593,22 @@ pub fn outputs(observed: &[Observed]) -> serde_json::Value {
         }
     }
     out.insert("target_group_arns".into(), tgs.into());
-    out.insert("app_log_group".into(), attr("log_group", "app", "name"));
-    // The edge.
-    out.insert("alb_arn".into(), attr("load_balancer", "main", "arn"));
-    out.insert(
-        "alb_dns_name".into(),
-        attr("load_balancer", "main", "dns_name"),
-    );
-    out.insert(
-        "alb_zone_id".into(),
-        attr("load_balancer", "main", "zone_id"),
-    );
-    out.insert(
-        "cloudfront_distribution_id".into(),
-        attr("distribution", "main", "id"),
-    );
-    out.insert(
-        "cloudfront_domain_name".into(),
-        attr("distribution", "main", "domain_name"),
+    put(
+        &mut out,
+        &[
+            ("app_log_group", "log_group", "app", "name"),
+            // The edge.
+            ("alb_arn", "load_balancer", "main", "arn"),
+            ("alb_dns_name", "load_balancer", "main", "dns_name"),
+            ("alb_zone_id", "load_balancer", "main", "zone_id"),
+            ("cloudfront_distribution_id", "distribution", "main", "id"),
+            (
+                "cloudfront_domain_name",
+                "distribution",
+                "main",
+                "domain_name",
+            ),
+        ],
     );
     let mut certs = serde_json::Map::new();
     for o in owned("certificate", "") {
@@ -641,15 +642,15 @@ pub fn outputs(observed: &[Observed]) -> serde_json::Value {
     urls.dedup();
     out.insert("public_urls".into(), urls.into());
     // Monitoring.
-    out.insert(
-        "alerts_topic_arn".into(),
-        attr("sns_topic", "alerts", "arn"),
+    put(
+        &mut out,
+        &[("alerts_topic_arn", "sns_topic", "alerts", "arn")],
     );
     out.insert(
         "pending_subscriptions".into(),
         reconcile::sns::pending(observed).into(),
     );
-    out.insert("dashboard_name".into(), attr("dashboard", "main", "name"));
+    put(&mut out, &[("dashboard_name", "dashboard", "main", "name")]);
     serde_json::Value::Object(out)
 }
 
@@ -664,6 +665,61 @@ mod tests {
             o.attrs.insert(k.to_string(), v.to_string());
         }
         o
+    }
+
+    #[test]
+    fn outputs_have_every_documented_key_in_the_readmes_order() {
+        let out = outputs(&[]);
+        let keys: Vec<&str> = out
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let readme = include_str!("../../README.md");
+        let documented: Vec<&str> = keys
+            .iter()
+            .copied()
+            .filter(|k| readme.contains(&format!("`{k}`")))
+            .collect();
+        assert_eq!(documented, keys, "every output is in the README");
+        assert_eq!(
+            keys,
+            [
+                "vpc_id",
+                "vpc_cidr",
+                "public_subnet_ids",
+                "private_subnet_ids",
+                "nat_gateway_ids",
+                "nat_public_ips",
+                "security_group_ids",
+                "docdb_endpoint",
+                "docdb_reader_endpoint",
+                "redis_primary_endpoint",
+                "docdb_secret_arn",
+                "redis_secret_arn",
+                "ecr_repository_url",
+                "ecs_cluster_name",
+                "ecs_service_name",
+                "task_definition_arn",
+                "task_definition_revision",
+                "target_group_arns",
+                "app_log_group",
+                "alb_arn",
+                "alb_dns_name",
+                "alb_zone_id",
+                "cloudfront_distribution_id",
+                "cloudfront_domain_name",
+                "certificates",
+                "hosted_zone_id",
+                "public_urls",
+                "alerts_topic_arn",
+                "pending_subscriptions",
+                "dashboard_name",
+            ]
+        );
+        // Nothing live: every single-resource output is null.
+        assert!(out["docdb_endpoint"].is_null() && out["dashboard_name"].is_null());
     }
 
     #[test]
