@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
 use serde_json::{Map, Value as J};
 
-use crate::aws::{aws, AwsError};
+use crate::aws::{aws, AwsError, Required};
 use crate::engine::progress::Task;
 use crate::model::{
     tag_delta, tags_for, tags_of, Attrs, Observed, Resource, ResourceId, Value, TAG_ENV, TAG_ID,
@@ -560,7 +560,11 @@ async fn create_secret(ctx: &Ctx, r: &Resource) -> Result<Attrs, AwsError> {
         .send()
         .await
         .map_err(aws("secretsmanager:CreateSecret"))?;
-    Ok(attrs_of(out.arn().unwrap_or_default(), &json))
+    let arn = out.arn().required(
+        "secretsmanager:CreateSecret",
+        format!("no ARN returned for {name}"),
+    )?;
+    Ok(attrs_of(arn, &json))
 }
 
 /// Make the secret hold a generated value under `key` (generating one only if it has none), or

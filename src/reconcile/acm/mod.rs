@@ -679,7 +679,10 @@ pub async fn create_certificate(ctx: &Ctx, r: &Resource, task: &Task) -> Result<
             .await
             .map_err(aws("acm:RequestCertificate"));
         let arn = match out {
-            Ok(o) => o.certificate_arn.unwrap_or_default(),
+            Ok(o) => o.certificate_arn.required(
+                "acm:RequestCertificate",
+                format!("no certificate ARN returned for {domain}"),
+            )?,
             Err(e) if token_is_stale(&e, ctx.clients.emulator_quirks) => {
                 last = Some(e);
                 continue;

@@ -41,7 +41,7 @@ use aws_sdk_iam::types::Tag;
 use serde_json::{json, Value as J};
 use sha2::{Digest, Sha256};
 
-use crate::aws::{all_pages, aws, retry_on, AwsError};
+use crate::aws::{all_pages, aws, retry_on, AwsError, Required};
 use crate::engine::progress::Task;
 use crate::model::policy;
 use crate::model::{
@@ -602,7 +602,10 @@ async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError>
         .send()
         .await
         .map_err(aws("iam:CreateRole"))?;
-    let arn = out.role().map(|x| x.arn().to_string()).unwrap_or_default();
+    let arn = out
+        .role()
+        .map(|x| x.arn().to_string())
+        .required("iam:CreateRole", format!("no role returned for {name}"))?;
     // IAM is eventually consistent: wait until the new role can be read before using it.
     task.status(&format!("waiting for role {name} to be visible"));
     iam.wait_until_role_exists()

@@ -12,7 +12,7 @@ use aws_sdk_ec2::types::{
 };
 
 use crate::aws::waited;
-use crate::aws::{all_pages, aws, retry_on, AwsError};
+use crate::aws::{all_pages, aws, retry_on, AwsError, Required};
 use crate::engine::progress::Task;
 use crate::model::{
     tag_delta, tags_for, tags_of, Attrs, Observed, Ownership, Resource, ResourceId, Value, TAG_ENV,
@@ -894,7 +894,7 @@ async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError>
             let vid = out
                 .vpc()
                 .and_then(|v| v.vpc_id())
-                .unwrap_or_default()
+                .required("ec2:CreateVpc", "no VPC id returned")?
                 .to_string();
             task.status(&format!("waiting for {vid} to become available"));
             ec2.wait_until_vpc_available()
@@ -927,7 +927,7 @@ async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError>
             let sid = out
                 .subnet()
                 .and_then(|v| v.subnet_id())
-                .unwrap_or_default()
+                .required("ec2:CreateSubnet", "no subnet id returned")?
                 .to_string();
             ec2.wait_until_subnet_available()
                 .subnet_ids(&sid)
@@ -949,7 +949,10 @@ async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError>
             let gid = out
                 .internet_gateway()
                 .and_then(|g| g.internet_gateway_id())
-                .unwrap_or_default()
+                .required(
+                    "ec2:CreateInternetGateway",
+                    "no internet gateway id returned",
+                )?
                 .to_string();
             ec2.attach_internet_gateway()
                 .internet_gateway_id(&gid)
@@ -967,7 +970,10 @@ async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError>
                 .send()
                 .await
                 .map_err(aws("ec2:AllocateAddress"))?;
-            let alloc = out.allocation_id().unwrap_or_default().to_string();
+            let alloc = out
+                .allocation_id()
+                .required("ec2:AllocateAddress", "no allocation id returned")?
+                .to_string();
             let mut a = attrs(&alloc);
             a.insert("allocation_id".into(), alloc.clone());
             if let Some(ip) = out.public_ip() {
@@ -987,7 +993,7 @@ async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError>
             let nid = out
                 .nat_gateway()
                 .and_then(|n| n.nat_gateway_id())
-                .unwrap_or_default()
+                .required("ec2:CreateNatGateway", "no NAT gateway id returned")?
                 .to_string();
             task.status(&format!(
                 "waiting for NAT gateway {nid} to become available (minutes on AWS)"
@@ -1010,7 +1016,7 @@ async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError>
             let rid = out
                 .route_table()
                 .and_then(|t| t.route_table_id())
-                .unwrap_or_default()
+                .required("ec2:CreateRouteTable", "no route table id returned")?
                 .to_string();
             Ok(attrs(&rid))
         }
@@ -1038,7 +1044,10 @@ async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError>
                 .send()
                 .await
                 .map_err(aws("ec2:AssociateRouteTable"))?;
-            Ok(attrs(out.association_id().unwrap_or_default()))
+            Ok(attrs(out.association_id().required(
+                "ec2:AssociateRouteTable",
+                "no association id returned",
+            )?))
         }
         SG => {
             let out = ec2
@@ -1050,7 +1059,10 @@ async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError>
                 .send()
                 .await
                 .map_err(aws("ec2:CreateSecurityGroup"))?;
-            let gid = out.group_id().unwrap_or_default().to_string();
+            let gid = out
+                .group_id()
+                .required("ec2:CreateSecurityGroup", "no group id returned")?
+                .to_string();
             ec2.wait_until_security_group_exists()
                 .group_ids(&gid)
                 .wait(WAIT)

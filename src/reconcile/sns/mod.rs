@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use async_trait::async_trait;
 use aws_sdk_sns::types::{Subscription, Tag};
 
-use crate::aws::{all_pages, aws, AwsError};
+use crate::aws::{all_pages, aws, AwsError, Required};
 use crate::engine::progress::Task;
 use crate::model::{
     tag_delta, tags_for, tags_of, Attrs, Observed, Ownership, Resource, ResourceId, Value, TAG_ENV,
@@ -256,7 +256,13 @@ async fn create_topic(ctx: &Ctx, r: &Resource) -> Result<Attrs, AwsError> {
         req = req.attributes("KmsMasterKeyId", k);
     }
     let out = req.send().await.map_err(aws("sns:CreateTopic"))?;
-    let arn = out.topic_arn().unwrap_or_default().to_string();
+    let arn = out
+        .topic_arn()
+        .required(
+            "sns:CreateTopic",
+            format!("no topic ARN returned for {name}"),
+        )?
+        .to_string();
     let mut a = Attrs::new();
     a.insert("id".into(), arn.clone());
     a.insert("arn".into(), arn);
