@@ -187,7 +187,7 @@ async fn distribution_apply_drift_invalidate_and_destroy() {
     assert!(fv.query_string());
     assert_eq!(
         sorted(fv.headers().unwrap().items().to_vec()),
-        ["Accept", "Accept-Encoding", "Origin"]
+        ["Accept", "Accept-Encoding", "Host", "Origin"]
     );
     let api = &c.cache_behaviors().unwrap().items()[0];
     assert_eq!(api.path_pattern(), "/api/*");

@@ -8,7 +8,8 @@
 //!   (`certificate_validation/cloudfront` when the env's region is another, else
 //!   `certificate_validation/main`), TLSv1.2_2021, SNI only;
 //! - default behaviour GET/HEAD/OPTIONS (GET/HEAD cached), query strings and the headers
-//!   Accept, Accept-Encoding, Origin forwarded (legacy ForwardedValues: the emulator has no
+//!   Accept, Accept-Encoding, Origin and Host forwarded (Host so that the load balancer's
+//!   certificate matches: [`DEFAULT_HEADERS`]; legacy ForwardedValues: the emulator has no
 //!   cache-policy API), no cookies, redirect-to-https, the spec's TTLs, compression on;
 //! - ordered behaviour `/api/*`: all seven methods, GET/HEAD cached, every header forwarded
 //!   (`*`), https-only, the spec's TTLs (seed 0/0/0);
@@ -137,7 +138,12 @@ fn load_balancer_id() -> ResourceId {
 pub const DEFAULT_METHODS: &[&str] = &["GET", "HEAD", "OPTIONS"];
 pub const ALL_METHODS: &[&str] = &["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"];
 pub const CACHED_METHODS: &[&str] = &["GET", "HEAD"];
-pub const DEFAULT_HEADERS: &[&str] = &["Accept", "Accept-Encoding", "Origin"];
+/// The seed's Accept, Accept-Encoding and Origin, plus Host: with HTTPS to the origin,
+/// CloudFront checks the load balancer's certificate against the Host header it forwards, or
+/// else against the origin's name (`*.elb.amazonaws.com`, which no certificate of ours
+/// covers). The viewer's Host is the apex or `www`, both on the env's certificate. (`/api/*`
+/// forwards every header, Host included.)
+pub const DEFAULT_HEADERS: &[&str] = &["Accept", "Accept-Encoding", "Host", "Origin"];
 
 // ---------------------------------------------------------------------------------------------
 // shapes shared by expand and normalise (one function each, so both sides compare equal)

@@ -167,7 +167,7 @@ fn expand_follows_the_seed() {
     assert_eq!(d.viewer_protocol_policy, "redirect-to-https");
     assert_eq!(d.allowed_methods, ["GET", "HEAD", "OPTIONS"]);
     assert_eq!(d.cached_methods, ["GET", "HEAD"]);
-    assert_eq!(d.headers, ["Accept", "Accept-Encoding", "Origin"]);
+    assert_eq!(d.headers, ["Accept", "Accept-Encoding", "Host", "Origin"]);
     assert!(d.query_string && d.compress);
     assert_eq!(d.cookies, "none");
     let api = Behavior::from_value(&r.props["cache_behaviors"].as_map().unwrap()[API_PATH]);
@@ -310,8 +310,9 @@ fn shuffled(r: &Resource) -> DistributionConfig {
             .query_string(true)
             .headers(
                 Headers::builder()
-                    .quantity(3)
+                    .quantity(4)
                     .items("Origin")
+                    .items("Host")
                     .items("Accept")
                     .items("Accept-Encoding")
                     .build()
