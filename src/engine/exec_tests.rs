@@ -18,6 +18,7 @@ static KINDS: &[KindSchema] = &[KindSchema {
     kind: "fake",
     force_new: &[],
     new_attrs_on_update: false,
+    create_before_destroy: false,
 }];
 
 #[derive(Default)]
@@ -46,8 +47,16 @@ impl Reconciler for Fake {
         Ok(a)
     }
     async fn apply(&self, _: &Ctx, op: Op<'_>, _: &Task) -> Result<Attrs, AwsError> {
-        let Op::Create(r) = op else {
-            panic!("only creates here")
+        let r = match op {
+            Op::Create(r) => r,
+            Op::Delete(o) => {
+                self.log
+                    .lock()
+                    .unwrap()
+                    .push(format!("delete {}", o.physical_id));
+                return Ok(Attrs::new());
+            }
+            Op::Update { .. } => panic!("no updates here"),
         };
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_in_flight.fetch_max(now, Ordering::SeqCst);
@@ -88,6 +97,7 @@ fn create(name: &str, parent: Option<&str>) -> Change {
         fields: vec![],
         desired: Some(r),
         prior: None,
+        create_first: false,
     }
 }
 
@@ -120,6 +130,15 @@ async fn ctx() -> Arc<Ctx> {
     })
 }
 
+/// Execute `p` with `fake` alone, ten at a time; it must succeed. The report and fake's log.
+async fn run_all(p: &Plan, fake: &Arc<Fake>) -> (super::Report, Vec<String>) {
+    let regs: Vec<Arc<dyn Reconciler>> = vec![fake.clone()];
+    let report = execute(p, &regs, ctx().await, &[], 10, &Progress::new(true, false)).await;
+    assert!(report.ok(), "{report:?}");
+    let log = fake.log.lock().unwrap().clone();
+    (report, log)
+}
+
 #[tokio::test]
 async fn independent_changes_run_concurrently_within_the_bound() {
     let fake = Arc::new(Fake::default());
@@ -138,14 +157,11 @@ async fn independent_changes_run_concurrently_within_the_bound() {
 #[tokio::test]
 async fn dependants_start_after_their_dependencies_finish() {
     let fake = Arc::new(Fake::default());
-    let regs: Vec<Arc<dyn Reconciler>> = vec![fake.clone()];
     let p = plan(vec![
         create("child", Some("parent")),
         create("parent", None),
     ]);
-    let report = execute(&p, &regs, ctx().await, &[], 10, &Progress::new(true, false)).await;
-    assert!(report.ok(), "{report:?}");
-    let log = fake.log.lock().unwrap().clone();
+    let (_, log) = run_all(&p, &fake).await;
     assert_eq!(
         log,
         vec![
@@ -207,6 +223,7 @@ async fn a_referenced_live_resource_that_is_not_ready_is_settled_first() {
         fields: vec![],
         desired: Some(r),
         prior: None,
+        create_first: false,
     };
     let report = execute(
         &plan(vec![c]),
@@ -222,5 +239,42 @@ async fn a_referenced_live_resource_that_is_not_ready_is_settled_first() {
     assert_eq!(
         log,
         vec!["settle fake/db", "start fake/app", "end fake/app"]
+    );
+}
+
+#[tokio::test]
+async fn a_replace_that_creates_first_deletes_the_old_one_last_and_users_get_the_new_one() {
+    let fake = Arc::new(Fake::default());
+    let mut cert = create("cert", None);
+    cert.action = Action::Replace;
+    cert.create_first = true;
+    cert.prior = Some(Observed::new(cert.id.clone(), "old-cert"));
+    // A new user of the certificate: its `parent` must resolve to the new one (Fake checks
+    // `phys-…`), which the old one's delete must not take away.
+    let p = plan(vec![
+        cert,
+        create("listener", Some("cert")),
+        create("later", Some("listener")),
+    ]);
+    let (report, log) = run_all(&p, &fake).await;
+    assert_eq!(
+        log,
+        vec![
+            "start fake/cert",
+            "end fake/cert",
+            "start fake/listener",
+            "end fake/listener",
+            "start fake/later",
+            "end fake/later",
+            "delete old-cert",
+        ]
+    );
+    assert_eq!(
+        report.done,
+        vec![
+            (ResourceId::new("fake", "cert"), Action::Replace),
+            (ResourceId::new("fake", "listener"), Action::Create),
+            (ResourceId::new("fake", "later"), Action::Create),
+        ]
     );
 }

@@ -33,8 +33,33 @@ pub struct Step {
 
 /// Build the step graph (pure). Creates and updates wait for what they depend on; a delete
 /// waits until whatever depended on the resource has been deleted (or, for a plain delete,
-/// updated away from it).
+/// updated away from it). A replace that creates first deletes the old resource last; should
+/// that close a cycle (its new resource waiting on a parent replaced delete-first), every
+/// replace deletes first instead.
 pub fn steps(changes: &[Change]) -> Vec<Step> {
+    let out = build_steps(changes, true);
+    if acyclic(&out) {
+        out
+    } else {
+        build_steps(changes, false)
+    }
+}
+
+/// Every step can run once those before it have (no cycle).
+fn acyclic(steps: &[Step]) -> bool {
+    let mut done: BTreeSet<usize> = BTreeSet::new();
+    loop {
+        let ready: Vec<usize> = (0..steps.len())
+            .filter(|s| !done.contains(s) && steps[*s].after.iter().all(|a| done.contains(a)))
+            .collect();
+        if ready.is_empty() {
+            return done.len() == steps.len();
+        }
+        done.extend(ready);
+    }
+}
+
+fn build_steps(changes: &[Change], create_first: bool) -> Vec<Step> {
     let mut out: Vec<Step> = Vec::new();
     let mut del: BTreeMap<&ResourceId, usize> = BTreeMap::new();
     let mut up: BTreeMap<&ResourceId, usize> = BTreeMap::new();
@@ -79,11 +104,24 @@ pub fn steps(changes: &[Change]) -> Vec<Step> {
                         }
                     }
                 }
-                if let Some(&n) = del.get(&c.id) {
+                // A replace deletes first, unless it creates first.
+                if let Some(&n) = del.get(&c.id).filter(|_| !(create_first && c.create_first)) {
                     after.insert(n);
                 }
             }
             Phase::Delete => {
+                // Creating first: the old resource goes after the new one exists and after
+                // everything that uses it, directly or not, has moved on to the new one.
+                if create_first && c.create_first {
+                    if let Some(&n) = up.get(&c.id) {
+                        after.insert(n);
+                    }
+                    for j in dependants(changes, &c.id) {
+                        if let Some(&n) = up.get(&changes[j].id) {
+                            after.insert(n);
+                        }
+                    }
+                }
                 for (j, other) in changes.iter().enumerate() {
                     let depends = other.prior.as_ref().is_some_and(|p| p.deps.contains(&c.id));
                     if !depends || j == out[s].change {
@@ -102,6 +140,32 @@ pub fn steps(changes: &[Change]) -> Vec<Step> {
         out[s].after = after;
     }
     out
+}
+
+/// The changes that depend on `id`, directly or through others (by desired or prior deps).
+fn dependants(changes: &[Change], id: &ResourceId) -> BTreeSet<usize> {
+    let mut reached: BTreeSet<&ResourceId> = BTreeSet::from([id]);
+    let mut out = BTreeSet::new();
+    loop {
+        let before = out.len();
+        for (j, c) in changes.iter().enumerate() {
+            if out.contains(&j) || c.id == *id {
+                continue;
+            }
+            let deps = c
+                .desired
+                .iter()
+                .flat_map(|d| d.deps.iter())
+                .chain(c.prior.iter().flat_map(|p| p.deps.iter()));
+            if deps.into_iter().any(|d| reached.contains(d)) {
+                out.insert(j);
+                reached.insert(&c.id);
+            }
+        }
+        if out.len() == before {
+            return out;
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -281,7 +345,10 @@ pub async fn execute(
                         finished.insert(s);
                         match step.phase {
                             Phase::Delete => {
-                                known.remove(&change.id);
+                                // Created first: what is known is the new resource's.
+                                if !change.create_first {
+                                    known.remove(&change.id);
+                                }
                                 if change.action == Action::Delete {
                                     report.done.push((change.id.clone(), change.action));
                                 }

@@ -33,6 +33,7 @@ fn change(id: &str, action: Action, desired_deps: &[&str], prior_deps: &[&str]) 
         fields: vec![],
         desired,
         prior,
+        create_first: false,
     }
 }
 
@@ -334,4 +335,86 @@ fn steps_from_a_real_diff_are_acyclic_and_ordered() {
     assert_eq!(s[a_new].after, after(&[vpc_new, a_del]));
     assert_eq!(s[c_new].after, after(&[vpc_new]));
     assert_eq!(s[b_del].after, after(&[]));
+}
+
+#[test]
+fn a_replace_that_creates_first_deletes_the_old_one_after_every_user_has_moved() {
+    // The certificate's names changed: its validation is replaced (virtual), the listener and
+    // the distribution are updated to the new ARN, through the validation.
+    let mut cert = change("certificate/main", Action::Replace, &[], &[]);
+    cert.create_first = true;
+    let changes = [
+        cert,
+        change(
+            "certificate_validation/main",
+            Action::Replace,
+            &["certificate/main"],
+            &["certificate/main"],
+        ),
+        change(
+            "listener/https",
+            Action::Update,
+            &["certificate_validation/main"],
+            &["certificate_validation/main"],
+        ),
+        change(
+            "distribution/main",
+            Action::Update,
+            &["certificate_validation/main"],
+            &["certificate_validation/main"],
+        ),
+    ];
+    let s = steps(&changes);
+    assert_acyclic(&s);
+    let create = step_of(&s, 0, Phase::Create);
+    let delete = step_of(&s, 0, Phase::Delete);
+    assert!(
+        s[create].after.is_empty(),
+        "the new one first: {:?}",
+        shape(&s)
+    );
+    assert_eq!(
+        s[delete].after,
+        after(&[
+            create,
+            step_of(&s, 1, Phase::Delete),
+            step_of(&s, 1, Phase::Create),
+            step_of(&s, 2, Phase::Update),
+            step_of(&s, 3, Phase::Update),
+        ]),
+        "{:?}",
+        shape(&s)
+    );
+    // The validation waits for the new certificate, not for the old one's delete.
+    assert!(s[step_of(&s, 1, Phase::Create)].after.contains(&create));
+    assert!(!s[step_of(&s, 1, Phase::Create)].after.contains(&delete));
+
+    // The same replace deleting first: the old one goes before the new one is made.
+    let mut first = changes.clone();
+    first[0].create_first = false;
+    let s = steps(&first);
+    assert_acyclic(&s);
+    assert!(s[step_of(&s, 0, Phase::Create)]
+        .after
+        .contains(&step_of(&s, 0, Phase::Delete)));
+}
+
+#[test]
+fn creating_first_falls_back_to_deleting_first_when_it_would_close_a_cycle() {
+    // The zone is replaced deleting first, and the certificate (creating first) depends on it:
+    // zone delete → (its dependant) certificate delete → certificate create → zone create →
+    // zone delete would be a cycle.
+    let mut cert = change(
+        "certificate/main",
+        Action::Replace,
+        &["hosted_zone/main"],
+        &["hosted_zone/main"],
+    );
+    cert.create_first = true;
+    let changes = [change("hosted_zone/main", Action::Replace, &[], &[]), cert];
+    let s = steps(&changes);
+    assert_acyclic(&s);
+    assert!(s[step_of(&s, 1, Phase::Create)]
+        .after
+        .contains(&step_of(&s, 1, Phase::Delete)));
 }

@@ -72,9 +72,20 @@ pub struct Change {
     pub desired: Option<Resource>,
     /// What was there (for update, replace and delete).
     pub prior: Option<Observed>,
+    /// A replace that creates the new resource before deleting the old one (`+/-`).
+    #[serde(default)]
+    pub create_first: bool,
 }
 
 impl Change {
+    /// The plan-text symbol: the action's, `+/-` for a replace that creates first.
+    pub fn symbol(&self) -> &'static str {
+        if self.action == Action::Replace && self.create_first {
+            "+/-"
+        } else {
+            self.action.symbol()
+        }
+    }
     pub fn physical_id(&self) -> Option<&str> {
         self.prior.as_ref().map(|p| p.physical_id.as_str())
     }
@@ -146,6 +157,10 @@ pub struct KindSchema {
     /// An in-place update gives the resource new attributes (a task definition's update
     /// registers a new revision, with a new ARN): dependants see them as known after apply.
     pub new_attrs_on_update: bool,
+    /// A replace creates the new resource first, moves dependants to it, then deletes the old
+    /// one (the kind allows two at once: no fixed name). For what AWS will not delete while in
+    /// use (a certificate on a listener or distribution).
+    pub create_before_destroy: bool,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -366,6 +381,7 @@ pub fn diff(input: &DiffInput) -> Result<Plan, PlanError> {
                     fields,
                     desired: Some(r.clone()),
                     prior: None,
+                    create_first: false,
                 });
             }
             Some(o) => {
@@ -403,6 +419,8 @@ pub fn diff(input: &DiffInput) -> Result<Plan, PlanError> {
                         Some(format!("{} cannot change in place", forcing.join(", "))),
                     )
                 };
+                let create_first =
+                    action == Action::Replace && schema.is_some_and(|s| s.create_before_destroy);
                 changes.push(Change {
                     id: id.clone(),
                     action,
@@ -411,6 +429,7 @@ pub fn diff(input: &DiffInput) -> Result<Plan, PlanError> {
                     fields,
                     desired: Some(r.clone()),
                     prior: Some((*o).clone()),
+                    create_first,
                 });
             }
         }
@@ -440,6 +459,7 @@ pub fn diff(input: &DiffInput) -> Result<Plan, PlanError> {
             fields: vec![],
             desired: None,
             prior: Some(o.clone()),
+            create_first: false,
         });
     }
 

@@ -8,7 +8,7 @@ use super::{Action, Change, FieldDiff, Plan};
 use crate::model::Value;
 
 /// The version of the plan JSON schema (README: "Plan JSON").
-pub const FORMAT_VERSION: &str = "1.0";
+pub const FORMAT_VERSION: &str = "1.1";
 
 #[derive(Clone, Copy)]
 pub struct Style {
@@ -245,7 +245,7 @@ fn field_line(out: &mut String, st: Style, action: Action, f: &FieldDiff, width:
 fn change_block(out: &mut String, st: Style, c: &Change) {
     let mut head = format!(
         "{} {}",
-        st.action(c.action, &format!("{:>3}", c.action.symbol())),
+        st.action(c.action, &format!("{:>3}", c.symbol())),
         st.bold(&c.id.to_string())
     );
     let mut notes = vec![];
@@ -356,6 +356,7 @@ pub fn json(plan: &Plan) -> serde_json::Value {
             "physical_id": c.physical_id(),
             "action": c.action.to_string(),
             "reason": c.reason,
+            "create_before_destroy": c.create_first,
             "fields": c.fields.iter().map(|f| json!({
                 "path": f.path,
                 "before": json_value(&f.before, f.sensitive),

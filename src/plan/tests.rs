@@ -1117,6 +1117,7 @@ static TASKDEF_SCHEMA: KindSchema = KindSchema {
     kind: "taskdef",
     force_new: &[],
     new_attrs_on_update: true,
+    create_before_destroy: false,
 };
 
 fn schema_with_taskdef(kind: &str) -> Option<&'static KindSchema> {

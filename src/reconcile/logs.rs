@@ -40,6 +40,7 @@ pub static KINDS: &[KindSchema] = &[KindSchema {
     kind: LOG_GROUP,
     force_new: &["name"],
     new_attrs_on_update: false,
+    create_before_destroy: false,
 }];
 
 pub fn group_id() -> ResourceId {

@@ -31,11 +31,13 @@ pub static KINDS: &[KindSchema] = &[
         kind: SECRET,
         force_new: &["name"],
         new_attrs_on_update: false,
+        create_before_destroy: false,
     },
     KindSchema {
         kind: CONNECTION,
         force_new: &[],
         new_attrs_on_update: false,
+        create_before_destroy: false,
     },
 ];
 

@@ -431,3 +431,86 @@ async fn cloudfront_certificate_in_us_east_1_beside_the_env_region() {
     assert!(ours(&eu, "dev").await.is_empty());
     assert!(ours(&us, "dev").await.is_empty());
 }
+
+/// The certificate the HTTPS listener of `rtech-dev-alb` serves.
+async fn listener_certificate(emu: &Emulator) -> String {
+    let elb = elbv2(emu).await;
+    let lb = load_balancer_named(emu, "rtech-dev-alb")
+        .await
+        .load_balancer_arn()
+        .unwrap()
+        .to_string();
+    elb.describe_listeners()
+        .load_balancer_arn(lb)
+        .send()
+        .await
+        .unwrap()
+        .listeners()
+        .iter()
+        .find(|l| l.port() == Some(443))
+        .and_then(|l| l.certificates().first())
+        .and_then(|c| c.certificate_arn())
+        .expect("the HTTPS listener's certificate")
+        .to_string()
+}
+
+/// New names replace the certificate by creating the new one first: it is validated, the
+/// listener moves to it, and only then is the old one deleted (AWS refuses to delete a
+/// certificate a listener uses).
+#[tokio::test(flavor = "multi_thread")]
+async fn new_names_create_the_new_certificate_first_and_delete_the_old_one_last() {
+    let emu = Emulator::start_with(&[("MOTO_ACM_VALIDATION_WAIT", "0")]);
+    let site = |domain: &str| {
+        format!(
+            "\n[ecr]\nrepository = \"rtech-e2e-acm\"\nforce_delete = true\n\n[app]\ndesired_count = 1\n\n[edge]\ndomain = \"{domain}\"\nhosted_zone = \"create\"\n"
+        )
+    };
+    let dir = spec_dir("dev", &site("old.example.net"));
+    let d = dir.path();
+    let acm = acm(&emu).await;
+    let target = ["--target", "listener/https"];
+    apply_in(&emu, d, "dev", &target);
+    let old = ours(&acm, "dev").await;
+    assert_eq!(old.len(), 1);
+    let old_arn = old[0].0.certificate_arn().unwrap().to_string();
+    assert_eq!(listener_certificate(&emu).await, old_arn);
+
+    std::fs::write(
+        d.join("dev.toml"),
+        format!("{}{}", spec_head("dev"), site("new.example.net")),
+    )
+    .unwrap();
+    let p = plan_json_in(&emu, d, "dev", &target);
+    let c =
+        change_of(&p, CERT).unwrap_or_else(|| panic!("the certificate changes: {:?}", changes(&p)));
+    assert_eq!(c["action"], "replace", "{p:#}");
+    assert_eq!(c["create_before_destroy"], true, "{p:#}");
+    let text = run_ok(
+        rtech_in(&emu, d)
+            .args(["plan", "--env", "dev", "--no-color"])
+            .args(target),
+        0,
+    )
+    .stdout;
+    assert!(text.contains("+/- certificate/main"), "{text}");
+
+    let r = apply_in(&emu, d, "dev", &target);
+    let line = |needle: &str| {
+        r.stderr
+            .lines()
+            .position(|l| l.starts_with(needle))
+            .unwrap_or_else(|| panic!("no `{needle}` in:\n{}", r.stderr))
+    };
+    let created = line("certificate/main: created");
+    let moved = line("listener/https: updated");
+    let destroyed = line("certificate/main: destroyed");
+    assert!(created < moved && moved < destroyed, "{}", r.stderr);
+
+    let now = ours(&acm, "dev").await;
+    assert_eq!(now.len(), 1, "the old one is gone: {now:?}");
+    let new_arn = now[0].0.certificate_arn().unwrap().to_string();
+    assert_ne!(new_arn, old_arn);
+    assert_eq!(now[0].0.domain_name(), Some("new.example.net"));
+    assert_eq!(listener_certificate(&emu).await, new_arn);
+    assert_no_changes(&plan_json_in(&emu, d, "dev", &target));
+}

@@ -143,15 +143,7 @@ async fn distribution_apply_drift_invalidate_and_destroy() {
     );
     let o = &c.origins().unwrap().items()[0];
     assert_eq!(o.id(), "alb");
-    let lb = elbv2(&emu)
-        .await
-        .describe_load_balancers()
-        .names("rtech-dev-alb")
-        .send()
-        .await
-        .unwrap()
-        .load_balancers()[0]
-        .clone();
+    let lb = load_balancer_named(&emu, "rtech-dev-alb").await;
     assert_eq!(o.domain_name(), lb.dns_name().unwrap());
     let co = o.custom_origin_config().unwrap();
     assert_eq!(co.origin_protocol_policy().as_str(), "https-only");

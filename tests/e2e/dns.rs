@@ -163,14 +163,8 @@ async fn records_in_a_zone_rtech_creates_apply_drift_and_destroy() {
     assert_eq!(tags["Environment"], "test");
 
     // The records and their ownership TXTs, as Route 53 has them.
-    let lb_dns = elbv2(&emu)
+    let lb_dns = load_balancer_named(&emu, "rtech-dev-alb")
         .await
-        .describe_load_balancers()
-        .names("rtech-dev-alb")
-        .send()
-        .await
-        .unwrap()
-        .load_balancers()[0]
         .dns_name()
         .unwrap()
         .to_string();

@@ -179,13 +179,8 @@ async fn alb_log_bucket_apply_drift_repair_and_guarded_destroy() {
     apply_in(&emu, d, "dev", &["--target", LB]);
     assert_no_changes(&plan_json_in(&emu, d, "dev", &["--target", LB]));
     let elb = elbv2(&emu).await;
-    let lb = elb
-        .describe_load_balancers()
-        .names("rtech-dev-alb")
-        .send()
+    let lb = load_balancer_named(&emu, "rtech-dev-alb")
         .await
-        .unwrap()
-        .load_balancers()[0]
         .load_balancer_arn()
         .unwrap()
         .to_string();

@@ -521,6 +521,23 @@ client_fn! {
     cloudwatch => aws_sdk_cloudwatch,
 }
 
+/// The load balancer `name` (e.g. `rtech-dev-alb`) as ELBv2 describes it; it must exist.
+#[allow(dead_code)]
+pub async fn load_balancer_named(
+    emu: &Emulator,
+    name: &str,
+) -> aws_sdk_elasticloadbalancingv2::types::LoadBalancer {
+    elbv2(emu)
+        .await
+        .describe_load_balancers()
+        .names(name)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("no load balancer {name}: {e:?}"))
+        .load_balancers()[0]
+        .clone()
+}
+
 /// S3 for out-of-band checks: path-style addressing (the emulator has no bucket DNS).
 #[allow(dead_code)]
 pub async fn s3(emu: &Emulator) -> aws_sdk_s3::Client {

@@ -46,16 +46,24 @@
 //! Observe (destroy included, which has no spec): ListCertificates (paginated, every status
 //! and key type) in the env's region, and in us-east-1 too when the env's region is another
 //! (destroy has no spec to say whether CloudFront is on); then ListTagsForCertificate for the
-//! candidates only: certificates for a desired domain or a name in `Ctx.zone` (every one when
-//! there is neither); then DescribeCertificate for ours (rtech:project, rtech:env and an
-//! rtech:id of kind `certificate`). Calls: per region 1 + candidates + ours; an env with one
-//! certificate: 3 (6 with the us-east-1 one). Certificates are not unique by name: one for
+//! every certificate listed (eight at a time: ACM has no tag filter, and a certificate for names
+//! the spec no longer has is still ours to replace or delete); then DescribeCertificate for
+//! ours (rtech:project, rtech:env and an rtech:id of kind `certificate`). Calls: per region
+//! 1 + the region's certificates + ours; an account holding only the env's certificate: 3 (6
+//! with the us-east-1 one). Certificates are not unique by name: one for
 //! the same domain without our tags is not a conflict, it is ignored. Two of ours with the
-//! same rtech:id (an interrupted apply past AWS's idempotency hour): the one to keep (in the
-//! expected region, ISSUED first, then the oldest) keeps the id, any other is observed as
-//! `certificate/<name>~<certificate id>`, which the plan deletes.
+//! same rtech:id (an interrupted apply past AWS's idempotency hour, or an interrupted replace):
+//! the one to keep (for the spec's names, in the expected region, ISSUED first, then the
+//! oldest) keeps the id, any other is observed as `certificate/<name>~<certificate id>`, which
+//! the plan deletes.
+//!
+//! A replace (new names) creates first ([`KindSchema::create_before_destroy`]): the new
+//! certificate is requested and validated, the listener and distribution move to it, and only
+//! then is the old one deleted, which AWS refuses while anything uses it.
 
 use std::collections::{BTreeMap, BTreeSet};
+
+use futures::{StreamExt, TryStreamExt};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -95,13 +103,22 @@ pub static KINDS: &[KindSchema] = &[
             "region",
         ],
         new_attrs_on_update: false,
+        // AWS refuses to delete a certificate a listener or distribution uses: a new one is
+        // requested and validated, its users move to it, then the old one is deleted.
+        create_before_destroy: true,
     },
     KindSchema {
         kind: VALIDATION,
-        force_new: &[],
+        // Another certificate is another validation: what uses it (the listener, the
+        // distribution) then sees the new certificate's ARN as known after apply.
+        force_new: &["certificate_arn"],
         new_attrs_on_update: false,
+        create_before_destroy: false,
     },
 ];
+
+/// ListTagsForCertificate calls in flight at once while observing.
+const TAG_PROBES: usize = 8;
 
 /// How long apply waits for a new certificate's validation CNAMEs (seconds on AWS).
 pub const RECORDS_WAIT: Duration = Duration::from_secs(5 * 60);
@@ -410,20 +427,6 @@ pub fn observe_validation(
     Some(o)
 }
 
-/// Whether a certificate with this domain is worth a ListTagsForCertificate: a desired domain,
-/// or a name in the env's zone; every certificate when neither is known.
-pub fn is_candidate(domain: &str, wanted: &BTreeSet<String>, zone: Option<&str>) -> bool {
-    if wanted.is_empty() && zone.is_none() {
-        return true;
-    }
-    let d = normalise_name(domain);
-    wanted.contains(&d)
-        || zone.is_some_and(|z| {
-            let z = normalise_name(z);
-            d == z || d.ends_with(&format!(".{z}"))
-        })
-}
-
 /// Our certificate's id from its tags: project and env ours, rtech:id a certificate.
 pub fn owned_id(project: &str, env: &str, tags: &BTreeMap<String, String>) -> Option<ResourceId> {
     if tags.get(TAG_PROJECT).map(String::as_str) != Some(project)
@@ -463,9 +466,21 @@ pub fn classify(env_region: &str, found: Vec<Found>, desired: &[Resource]) -> Ve
     let mut out = vec![];
     for (id, mut certs) in by_id {
         let home = home_region(&id.name, env_region).to_string();
+        let want = desired.iter().find(|r| r.id == id);
+        // For the names the spec wants: after a replace that created first was interrupted,
+        // the new certificate is the one to keep and the old one the one to delete.
+        let other_names = |f: &Found| {
+            want.is_some_and(|w| {
+                let o = observe_certificate(id.clone(), &f.detail, &f.tags);
+                ["domain_name", "subject_alternative_names"]
+                    .iter()
+                    .any(|k| o.props.get(*k) != w.props.get(*k))
+            })
+        };
         certs.sort_by_key(|f| {
             let arn = f.detail.certificate_arn().unwrap_or_default().to_string();
             (
+                other_names(f),
                 arn_region(&arn) != Some(home.as_str()),
                 status_rank(&f.detail),
                 f.detail
@@ -524,11 +539,7 @@ async fn list_tags(c: &Client, arn: &str) -> Result<BTreeMap<String, String>, Aw
 
 /// Our certificates in one region (ListCertificates, then tags of the candidates, then
 /// DescribeCertificate of ours).
-async fn observe_region(
-    ctx: &Ctx,
-    c: &Client,
-    wanted: &BTreeSet<String>,
-) -> Result<Vec<Found>, AwsError> {
+async fn observe_region(ctx: &Ctx, c: &Client) -> Result<Vec<Found>, AwsError> {
     let summaries = all_pages!(
         c.list_certificates()
             .set_certificate_statuses(Some(
@@ -549,26 +560,24 @@ async fn observe_region(
             ),
         "acm:ListCertificates"
     )?;
+    // Every certificate's tags: a certificate for names the spec no longer has (the domain
+    // changed) is still ours, and ACM has no tag filter. At most TAG_PROBES at once.
     let arns: Vec<String> = summaries
         .iter()
-        .filter(|s| {
-            is_candidate(
-                s.domain_name().unwrap_or_default(),
-                wanted,
-                ctx.zone.as_deref(),
-            )
-        })
         .filter_map(|s| s.certificate_arn().map(str::to_string))
         .collect();
-    let tagged = futures::future::try_join_all(arns.iter().map(|arn| async move {
-        match list_tags(c, arn).await {
-            Ok(t) => Ok(Some((arn.clone(), t))),
-            // Deleted between the list and now.
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
-    }))
-    .await?;
+    let tagged: Vec<Option<(String, BTreeMap<String, String>)>> = futures::stream::iter(arns)
+        .map(|arn| async move {
+            match list_tags(c, &arn).await {
+                Ok(t) => Ok(Some((arn, t))),
+                // Deleted between the list and now.
+                Err(e) if e.is_not_found() => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+        .buffer_unordered(TAG_PROBES)
+        .try_collect()
+        .await?;
     let ours: Vec<(ResourceId, String, BTreeMap<String, String>)> = tagged
         .into_iter()
         .flatten()
@@ -586,14 +595,9 @@ async fn observe_region(
 }
 
 pub async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
-    let wanted: BTreeSet<String> = desired
-        .iter()
-        .filter(|r| r.id.kind == CERTIFICATE)
-        .filter_map(|r| r.get_str("domain_name").map(normalise_name))
-        .collect();
-    let mut found = observe_region(ctx, &ctx.clients.acm, &wanted).await?;
+    let mut found = observe_region(ctx, &ctx.clients.acm).await?;
     if ctx.region != CLOUDFRONT_CERT_REGION {
-        found.extend(observe_region(ctx, &ctx.clients.acm_us_east_1, &wanted).await?);
+        found.extend(observe_region(ctx, &ctx.clients.acm_us_east_1).await?);
     }
     Ok(classify(&ctx.region, found, desired))
 }

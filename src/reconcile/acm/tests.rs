@@ -84,6 +84,15 @@ fn detail(arn: &str, status: CertificateStatus, with_records: bool) -> Certifica
     b.build()
 }
 
+/// A certificate of ours tagged `certificate/main`, as observe finds it.
+fn found_main(d: &CertificateDetail) -> Found {
+    Found {
+        id: certificate_id(MAIN),
+        detail: d.clone(),
+        tags: our_tags("certificate/main"),
+    }
+}
+
 fn our_tags(id: &str) -> BTreeMap<String, String> {
     let s = spec("eu-west-1", "");
     tags_for(
@@ -291,14 +300,14 @@ fn drift_in_tags_is_an_update_and_other_fields_replace() {
             vec!["tags.owner".to_string(), "tags.team".to_string()]
         )]
     );
-    // A certificate for another domain (the spec's changed) is replaced; the validation then
-    // waits for the new one (its certificate_arn is known after apply).
+    // A certificate for another domain (the spec's changed) is replaced; so is the validation
+    // (it waits for the new one, whose ARN its users see as known after apply).
     let o2 = o.clone().prop("domain_name", Value::str("old.example.com"));
     let p = acm_plan(&desired, &[o2, v]);
     assert_eq!(p[0].0, "certificate/main");
     assert_eq!(p[0].1, "replace");
     assert_eq!(p[1].0, "certificate_validation/main");
-    assert_eq!(p[1].1, "update");
+    assert_eq!(p[1].1, "replace");
 }
 
 #[test]
@@ -367,20 +376,6 @@ fn ownership_needs_project_env_and_a_certificate_id() {
 }
 
 #[test]
-fn candidates_are_desired_domains_or_names_in_the_zone() {
-    let wanted: BTreeSet<String> = [DOMAIN.to_string()].into();
-    assert!(is_candidate("rtech.example.com", &wanted, None));
-    assert!(!is_candidate("other.com", &wanted, None));
-    let none = BTreeSet::new();
-    // destroy: no desired, the zone from the spec
-    assert!(is_candidate("old.example.com", &none, Some("example.com.")));
-    assert!(is_candidate("example.com", &none, Some("example.com")));
-    assert!(!is_candidate("badexample.com", &none, Some("example.com")));
-    // nothing known: every certificate
-    assert!(is_candidate("anything.org", &none, None));
-}
-
-#[test]
 fn duplicates_of_an_id_are_observed_apart_so_the_plan_deletes_them() {
     let newer =
         "arn:aws:acm:eu-west-1:123456789012:certificate/99999999-0000-0000-0000-000000000000";
@@ -397,20 +392,14 @@ fn duplicates_of_an_id_are_observed_apart_so_the_plan_deletes_them() {
         p
     };
     let wrong_region = detail(ARN_US, CertificateStatus::Issued, true);
-    let t = our_tags("certificate/main");
-    let found = |d: &CertificateDetail| Found {
-        id: certificate_id(MAIN),
-        detail: d.clone(),
-        tags: t.clone(),
-    };
     let desired = expand(&spec("eu-west-1", ""));
     let obs = classify(
         "eu-west-1",
         vec![
-            found(&b),
-            found(&pending_old),
-            found(&wrong_region),
-            found(&older),
+            found_main(&b),
+            found_main(&pending_old),
+            found_main(&wrong_region),
+            found_main(&older),
         ],
         &desired,
     );
@@ -761,4 +750,70 @@ fn in_use_error_without_users_says_it_may_be_detaching() {
     let e = in_use_error(ARN, &[], Duration::from_secs(600));
     assert!(e.message.contains("detaching"), "{e}");
     assert!(e.message.contains("600s"), "{e}");
+}
+
+#[test]
+fn new_names_replace_the_certificate_by_creating_first() {
+    let desired = expand(&spec("eu-west-1", ""));
+    let d = detail(ARN, CertificateStatus::Issued, true);
+    let o = observe_certificate(certificate_id(MAIN), &d, &our_tags("certificate/main"))
+        .prop("domain_name", Value::str("old.example.com"));
+    let p = plan(
+        &desired
+            .iter()
+            .filter(|r| r.id.kind == CERTIFICATE)
+            .cloned()
+            .collect::<Vec<_>>(),
+        &[o],
+    );
+    let c = p
+        .changes
+        .iter()
+        .find(|c| c.id == certificate_id(MAIN))
+        .unwrap();
+    assert_eq!(c.action, crate::plan::Action::Replace);
+    assert!(c.create_first, "{c:?}");
+    assert_eq!(c.symbol(), "+/-");
+    let text = crate::plan::render::text(
+        &p,
+        crate::plan::render::Style { color: false },
+        "envs/dev.toml",
+    );
+    assert!(
+        text.contains("+/- certificate/main"),
+        "the plan says it creates first: {text}"
+    );
+    assert_eq!(
+        crate::plan::render::json(&p)["changes"][0]["create_before_destroy"],
+        true
+    );
+}
+
+#[test]
+fn after_an_interrupted_replace_the_certificate_for_the_specs_names_is_kept() {
+    // The old certificate (older, ISSUED) names another domain; the new one (newer) the spec's.
+    let newer =
+        "arn:aws:acm:eu-west-1:123456789012:certificate/99999999-0000-0000-0000-000000000000";
+    let mut old = detail(ARN, CertificateStatus::Issued, true);
+    old.domain_name = Some("old.example.com".into());
+    let mut new = detail(newer, CertificateStatus::Issued, true);
+    new.created_at = Some(DateTime::from_secs(1_800_000_000));
+    let desired = expand(&spec("eu-west-1", ""));
+    let obs = classify(
+        "eu-west-1",
+        vec![found_main(&old), found_main(&new)],
+        &desired,
+    );
+    let kept = obs.iter().find(|o| o.id == certificate_id(MAIN)).unwrap();
+    assert_eq!(kept.physical_id, newer);
+    assert!(obs
+        .iter()
+        .any(|o| o.physical_id == ARN && o.id.name.starts_with("main~")));
+    // So the next plan only deletes the old one.
+    let p = acm_plan(&desired, &obs);
+    assert!(
+        p.iter()
+            .all(|(id, a, _)| a == "delete" && id.starts_with("certificate/main~")),
+        "{p:?}"
+    );
 }

@@ -52,6 +52,7 @@ pub static KINDS: &[KindSchema] = &[KindSchema {
     kind: ALARM,
     force_new: &["name"],
     new_attrs_on_update: false,
+    create_before_destroy: false,
 }];
 
 /// The metric math expression of `error-rate`.

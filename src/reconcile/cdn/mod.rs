@@ -81,6 +81,7 @@ pub static KINDS: &[KindSchema] = &[KindSchema {
     kind: DISTRIBUTION,
     force_new: &[],
     new_attrs_on_update: false,
+    create_before_destroy: false,
 }];
 
 /// The distribution's resource id, as progress lines name it.

@@ -41,6 +41,7 @@ pub static KINDS: &[KindSchema] = &[KindSchema {
     kind: DASHBOARD,
     force_new: &["name"],
     new_attrs_on_update: false,
+    create_before_destroy: false,
 }];
 
 /// Metric widgets' period, in seconds.

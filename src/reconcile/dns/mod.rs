@@ -72,11 +72,13 @@ pub static KINDS: &[KindSchema] = &[
         kind: HOSTED_ZONE,
         force_new: &["name"],
         new_attrs_on_update: false,
+        create_before_destroy: false,
     },
     KindSchema {
         kind: RECORD,
         force_new: &["name", "type", "zone", "zone_id"],
         new_attrs_on_update: false,
+        create_before_destroy: false,
     },
 ];
 

@@ -45,12 +45,14 @@ pub static KINDS: &[KindSchema] = &[
         kind: SUBNET_GROUP,
         force_new: &["name"],
         new_attrs_on_update: false,
+        create_before_destroy: false,
     },
     KindSchema {
         kind: PARAM_GROUP,
         // A parameter group's family and description cannot be modified.
         force_new: &["name", "family", "description"],
         new_attrs_on_update: false,
+        create_before_destroy: false,
     },
     KindSchema {
         kind: CLUSTER,
@@ -63,11 +65,13 @@ pub static KINDS: &[KindSchema] = &[
             "db_subnet_group_name",
         ],
         new_attrs_on_update: false,
+        create_before_destroy: false,
     },
     KindSchema {
         kind: INSTANCE,
         force_new: &["identifier", "cluster_identifier", "availability_zone"],
         new_attrs_on_update: false,
+        create_before_destroy: false,
     },
 ];
 

@@ -770,6 +770,7 @@ fn change(action: Action, prior: Observed) -> Change {
         fields: vec![],
         desired: None,
         prior: Some(prior),
+        create_first: false,
     }
 }
 

@@ -55,6 +55,7 @@ pub static KINDS: &[KindSchema] = &[KindSchema {
     kind: REPOSITORY,
     force_new: &["name", "encryption"],
     new_attrs_on_update: false,
+    create_before_destroy: false,
 }];
 
 /// Tag telling destroy whether a repository that still holds images may be deleted.

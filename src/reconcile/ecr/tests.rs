@@ -228,6 +228,7 @@ fn change(action: Action, prior: Observed, desired: Option<Resource>) -> Change 
         fields: vec![],
         desired,
         prior: Some(prior),
+        create_first: false,
     }
 }
 

@@ -127,18 +127,21 @@ pub static KINDS: &[KindSchema] = &[
         kind: CLUSTER,
         force_new: &[],
         new_attrs_on_update: false,
+        create_before_destroy: false,
     },
     KindSchema {
         kind: TASK_DEFINITION,
         // Revisions are immutable: every change registers a new one (an update with a new ARN).
         force_new: &[],
         new_attrs_on_update: true,
+        create_before_destroy: false,
     },
     KindSchema {
         kind: SERVICE,
         // UpdateService changes everything else in place.
         force_new: &["cluster", "launch_type"],
         new_attrs_on_update: false,
+        create_before_destroy: false,
     },
 ];
 

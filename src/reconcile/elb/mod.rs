@@ -51,16 +51,19 @@ pub static KINDS: &[KindSchema] = &[
         kind: TARGET_GROUP,
         force_new: &["name", "port", "protocol", "target_type", "vpc_id"],
         new_attrs_on_update: false,
+        create_before_destroy: false,
     },
     KindSchema {
         kind: alb::LOAD_BALANCER,
         force_new: &["name", "scheme", "type"],
         new_attrs_on_update: false,
+        create_before_destroy: false,
     },
     KindSchema {
         kind: alb::LISTENER,
         force_new: &["load_balancer_arn"],
         new_attrs_on_update: false,
+        create_before_destroy: false,
     },
 ];
 

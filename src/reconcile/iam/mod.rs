@@ -68,6 +68,7 @@ pub static KINDS: &[KindSchema] = &[KindSchema {
     kind: ROLE,
     force_new: &["name"],
     new_attrs_on_update: false,
+    create_before_destroy: false,
 }];
 
 /// (id name, AWS name role) of every role rtech makes.

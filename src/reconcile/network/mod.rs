@@ -39,46 +39,55 @@ pub static KINDS: &[KindSchema] = &[
         kind: VPC,
         force_new: &["cidr_block"],
         new_attrs_on_update: false,
+        create_before_destroy: false,
     },
     KindSchema {
         kind: SUBNET,
         force_new: &["vpc_id", "cidr_block", "availability_zone"],
         new_attrs_on_update: false,
+        create_before_destroy: false,
     },
     KindSchema {
         kind: IGW,
         force_new: &[],
         new_attrs_on_update: false,
+        create_before_destroy: false,
     },
     KindSchema {
         kind: EIP,
         force_new: &["domain"],
         new_attrs_on_update: false,
+        create_before_destroy: false,
     },
     KindSchema {
         kind: NAT,
         force_new: &["subnet_id", "allocation_id"],
         new_attrs_on_update: false,
+        create_before_destroy: false,
     },
     KindSchema {
         kind: ROUTE_TABLE,
         force_new: &["vpc_id"],
         new_attrs_on_update: false,
+        create_before_destroy: false,
     },
     KindSchema {
         kind: ROUTE,
         force_new: &["route_table_id", "destination_cidr_block"],
         new_attrs_on_update: false,
+        create_before_destroy: false,
     },
     KindSchema {
         kind: RTA,
         force_new: &["subnet_id"],
         new_attrs_on_update: false,
+        create_before_destroy: false,
     },
     KindSchema {
         kind: SG,
         force_new: &["group_name", "description", "vpc_id"],
         new_attrs_on_update: false,
+        create_before_destroy: false,
     },
     KindSchema {
         kind: SG_RULE,
@@ -92,6 +101,7 @@ pub static KINDS: &[KindSchema] = &[
             "referenced_group_id",
         ],
         new_attrs_on_update: false,
+        create_before_destroy: false,
     },
 ];
 

@@ -99,6 +99,7 @@ pub static KINDS: &[KindSchema] = &[
         // ModifyCacheSubnetGroup changes the description and the subnets in place.
         force_new: &[],
         new_attrs_on_update: false,
+        create_before_destroy: false,
     },
     KindSchema {
         kind: REDIS,
@@ -111,6 +112,7 @@ pub static KINDS: &[KindSchema] = &[
             "transit_encryption",
         ],
         new_attrs_on_update: false,
+        create_before_destroy: false,
     },
 ];
 

@@ -76,6 +76,7 @@ pub static KINDS: &[KindSchema] = &[KindSchema {
     kind: BUCKET,
     force_new: &["name"],
     new_attrs_on_update: false,
+    create_before_destroy: false,
 }];
 
 /// The ALB's access-log bucket.

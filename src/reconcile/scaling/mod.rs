@@ -80,6 +80,7 @@ pub static KINDS: &[KindSchema] = &[
             "service_arn",
         ],
         new_attrs_on_update: false,
+        create_before_destroy: false,
     },
     KindSchema {
         kind: SCALING_POLICY,
@@ -91,6 +92,7 @@ pub static KINDS: &[KindSchema] = &[
             "policy_type",
         ],
         new_attrs_on_update: false,
+        create_before_destroy: false,
     },
 ];
 

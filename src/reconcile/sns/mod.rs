@@ -47,11 +47,13 @@ pub static KINDS: &[KindSchema] = &[
         kind: TOPIC,
         force_new: &["name"],
         new_attrs_on_update: false,
+        create_before_destroy: false,
     },
     KindSchema {
         kind: SUBSCRIPTION,
         force_new: &["protocol", "endpoint", "topic_arn"],
         new_attrs_on_update: false,
+        create_before_destroy: false,
     },
 ];
 
