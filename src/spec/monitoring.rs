@@ -263,11 +263,13 @@ fn endpoints(
     let mut out = vec![];
     for (i, e) in v.iter().flatten().enumerate() {
         if !ok(e.get_ref()) {
-            errs.push(
-                e.span(),
-                &format!("{path}[{i}]"),
-                format!("{:?} is not {what}", e.get_ref()),
-            );
+            // A webhook URL may hold a key: the location says which entry, not its text.
+            let message = if path.ends_with("https_endpoints") {
+                format!("not {what}")
+            } else {
+                format!("{:?} is not {what}", e.get_ref())
+            };
+            errs.push(e.span(), &format!("{path}[{i}]"), message);
         }
         out.push(e.get_ref().clone());
     }

@@ -1084,3 +1084,23 @@ fn monitoring_bad_values_are_located() {
     assert_eq!(e.path, "monitoring.alarms.ecs-cpu.datapoints_to_alarm");
     assert!(e.message.contains("more than evaluation_periods"), "{e}");
 }
+
+#[test]
+fn a_bad_webhook_url_is_located_but_never_echoed() {
+    let text = "project = \"rtech\"\nenv = \"dev\"\nregion = \"us-east-1\"\n\n[network]\ncidr = \"10.0.0.0/16\"\n\n[monitoring]\nhttps_endpoints = [\"http://hooks.example.com/KEY123\"]\nemails = [\"not-an-email\"]\n";
+    let err = crate::spec::parse("envs/dev.toml", text, "dev")
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        err.contains("envs/dev.toml:9:20: monitoring.https_endpoints[0]: not an https:// URL"),
+        "{err}"
+    );
+    assert!(!err.contains("KEY123"), "{err}");
+    assert!(
+        err.contains("\"not-an-email\" is not an email address"),
+        "{err}"
+    );
+}

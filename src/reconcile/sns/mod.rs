@@ -108,22 +108,50 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
         if !seen.insert(sid.clone()) {
             continue;
         }
-        out.push(
-            Resource::new(sid, endpoint.clone())
-                .prop("protocol", Value::str(protocol))
-                .prop("endpoint", Value::str(endpoint.clone()))
-                .prop("topic_arn", Value::reference(&id, "arn")),
-        );
+        let mut sub = Resource::new(sid, shown_endpoint(protocol, endpoint))
+            .prop("protocol", Value::str(protocol))
+            .prop("endpoint", Value::str(endpoint.clone()))
+            .prop("topic_arn", Value::reference(&id, "arn"));
+        if protocol == "https" {
+            // Webhook URLs often carry their key in the path or query (an integration key):
+            // never in plan text, JSON or logs.
+            sub.sensitive.insert("endpoint".into());
+        }
+        out.push(sub);
     }
     out
 }
 
-/// Endpoints whose subscription is still pending confirmation (for `rtech output`).
+/// An endpoint as rtech shows it: an email whole, an HTTPS URL by its host only
+/// (`https://hooks.example.com/…`), since its path or query may hold a key.
+pub fn shown_endpoint(protocol: &str, endpoint: &str) -> String {
+    if protocol != "https" {
+        return endpoint.to_string();
+    }
+    let rest = endpoint.strip_prefix("https://").unwrap_or(endpoint);
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    // Credentials before the host (`user:key@host`) are dropped too.
+    let host = rest[..end].rsplit('@').next().unwrap_or_default();
+    if end < rest.len() || rest[..end].contains('@') {
+        format!("https://{host}/…")
+    } else {
+        format!("https://{host}")
+    }
+}
+
+/// Endpoints whose subscription is still pending confirmation (for `rtech output`), as
+/// [`shown_endpoint`] shows them.
 pub fn pending(observed: &[Observed]) -> Vec<String> {
     observed
         .iter()
         .filter(|o| o.id.kind == SUBSCRIPTION && is_pending(o))
-        .filter_map(|o| o.get_str("endpoint").map(str::to_string))
+        .filter_map(|o| {
+            let endpoint = o.get_str("endpoint")?;
+            Some(shown_endpoint(
+                o.get_str("protocol").unwrap_or_default(),
+                endpoint,
+            ))
+        })
         .collect()
 }
 

@@ -190,7 +190,7 @@ fn pending_lists_unconfirmed_endpoints_only() {
     ];
     assert_eq!(
         pending(&observed),
-        vec!["ops@example.com", "https://hooks.example.com/x"]
+        vec!["ops@example.com", "https://hooks.example.com/…"]
     );
     assert!(pending(&observed[..1]).is_empty());
     // No SubscriptionArn at all counts as pending.
@@ -221,4 +221,49 @@ fn derived_arn_and_not_found_codes() {
         "AuthorizationError",
         "x"
     )));
+}
+
+#[test]
+fn an_https_endpoint_is_sensitive_and_shown_by_its_host_only() {
+    let key = "a1b2c3d4e5f6";
+    let url = format!("https://events.pagerduty.com/integration/{key}/enqueue");
+    let rs = expand(&dev_spec(&format!(
+        "\n[monitoring]\nhttps_endpoints = [\"{url}\"]\nemails = [\"ops@example.com\"]\n"
+    )));
+    let hook = rs
+        .iter()
+        .find(|r| r.id == subscription_id("https", &url))
+        .unwrap();
+    assert!(hook.sensitive.contains("endpoint"));
+    assert_eq!(hook.name, "https://events.pagerduty.com/…");
+    let mail = rs
+        .iter()
+        .find(|r| r.id == subscription_id("email", "ops@example.com"))
+        .unwrap();
+    assert!(mail.sensitive.is_empty());
+    assert_eq!(mail.name, "ops@example.com");
+
+    // Neither the plan text nor its JSON carries the key.
+    let p = diff_of("dev", &rs, &[], false);
+    let text = crate::plan::render::text(
+        &p,
+        crate::plan::render::Style { color: false },
+        "envs/dev.toml",
+    );
+    let json = crate::plan::render::json(&p).to_string();
+    assert!(!text.contains(key) && !json.contains(key), "{text}");
+    assert!(text.contains("https://events.pagerduty.com/…"), "{text}");
+
+    assert_eq!(
+        shown_endpoint("https", "https://h.example.com"),
+        "https://h.example.com"
+    );
+    assert_eq!(
+        shown_endpoint("https", "https://user:secret@h.example.com"),
+        "https://h.example.com/…"
+    );
+    assert_eq!(
+        shown_endpoint("https", "https://h.example.com?token=x"),
+        "https://h.example.com/…"
+    );
 }
