@@ -668,7 +668,7 @@ mod tests {
     }
 
     #[test]
-    fn outputs_have_every_documented_key_in_the_readmes_order() {
+    fn outputs_have_every_key_in_a_fixed_order_and_each_is_in_the_readme() {
         let out = outputs(&[]);
         let keys: Vec<&str> = out
             .as_object()

@@ -132,8 +132,25 @@ async fn ctx() -> Arc<Ctx> {
 
 /// Execute `p` with `fake` alone, ten at a time; it must succeed. The report and fake's log.
 async fn run_all(p: &Plan, fake: &Arc<Fake>) -> (super::Report, Vec<String>) {
+    run_all_over(p, fake, &[]).await
+}
+
+/// [`run_all`] with `observed` as the live state the plan was made against.
+async fn run_all_over(
+    p: &Plan,
+    fake: &Arc<Fake>,
+    observed: &[Observed],
+) -> (super::Report, Vec<String>) {
     let regs: Vec<Arc<dyn Reconciler>> = vec![fake.clone()];
-    let report = execute(p, &regs, ctx().await, &[], 10, &Progress::new(true, false)).await;
+    let report = execute(
+        p,
+        &regs,
+        ctx().await,
+        observed,
+        10,
+        &Progress::new(true, false),
+    )
+    .await;
     assert!(report.ok(), "{report:?}");
     let log = fake.log.lock().unwrap().clone();
     (report, log)
@@ -248,15 +265,17 @@ async fn a_replace_that_creates_first_deletes_the_old_one_last_and_users_get_the
     let mut cert = create("cert", None);
     cert.action = Action::Replace;
     cert.create_first = true;
-    cert.prior = Some(Observed::new(cert.id.clone(), "old-cert"));
-    // A new user of the certificate: its `parent` must resolve to the new one (Fake checks
-    // `phys-…`), which the old one's delete must not take away.
+    let mut old = Observed::new(cert.id.clone(), "old-cert");
+    old.attrs.insert("id".into(), "old-cert".into());
+    cert.prior = Some(old.clone());
+    // Users of the certificate: their `parent` must resolve to the new one (Fake checks
+    // `phys-…`; the old one's id, live before the apply, is `old-cert`).
     let p = plan(vec![
         cert,
         create("listener", Some("cert")),
         create("later", Some("listener")),
     ]);
-    let (report, log) = run_all(&p, &fake).await;
+    let (report, log) = run_all_over(&p, &fake, &[old]).await;
     assert_eq!(
         log,
         vec![

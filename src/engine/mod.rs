@@ -92,6 +92,9 @@ fn build_steps(changes: &[Change], create_first: bool) -> Vec<Step> {
             Action::Delete => {}
         }
     }
+    let updates: Vec<usize> = (0..out.len())
+        .filter(|s| out[*s].phase == Phase::Update)
+        .collect();
     for s in 0..out.len() {
         let c = &changes[out[s].change];
         let mut after = BTreeSet::new();
@@ -121,6 +124,12 @@ fn build_steps(changes: &[Change], create_first: bool) -> Vec<Step> {
                             after.insert(n);
                         }
                     }
+                }
+                // A second one of ours (`kind/name~<id>`, left by an interrupted apply) may
+                // still be in use by something this plan moves to `kind/name` (through
+                // resources the plan does not change): it goes after every update.
+                if create_first && c.id.name.contains('~') {
+                    after.extend(updates.iter().copied());
                 }
                 for (j, other) in changes.iter().enumerate() {
                     let depends = other.prior.as_ref().is_some_and(|p| p.deps.contains(&c.id));

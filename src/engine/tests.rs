@@ -418,3 +418,23 @@ fn creating_first_falls_back_to_deleting_first_when_it_would_close_a_cycle() {
         .after
         .contains(&step_of(&s, 1, Phase::Delete)));
 }
+
+#[test]
+fn a_leftover_duplicate_is_deleted_after_every_update() {
+    // After an interrupted replace: the kept certificate is the new one; the listener still
+    // serves the old (`certificate/main~old`) and is updated through the unchanged validation.
+    let changes = [
+        change("certificate/main~old", Action::Delete, &[], &[]),
+        change(
+            "listener/https",
+            Action::Update,
+            &["certificate_validation/main"],
+            &["certificate_validation/main"],
+        ),
+    ];
+    let s = steps(&changes);
+    assert_acyclic(&s);
+    assert!(s[step_of(&s, 0, Phase::Delete)]
+        .after
+        .contains(&step_of(&s, 1, Phase::Update)));
+}

@@ -225,9 +225,14 @@ pub struct Resource {
     pub props: Props,
     /// Resources this one needs to exist first (references are added automatically).
     pub deps: BTreeSet<ResourceId>,
-    /// Property names whose values are never displayed.
+    /// Property names whose values are never displayed, and are produced at apply time (a
+    /// saved plan does not carry them).
     #[serde(default)]
     pub sensitive: BTreeSet<String>,
+    /// Property names whose values are never displayed but are spec inputs the saved plan keeps
+    /// (a webhook URL holding its key).
+    #[serde(default)]
+    pub masked: BTreeSet<String>,
     /// Properties the spec leaves to live state ("late initialisation"): the plan takes the
     /// observed value when the resource exists, else this default (e.g. the deployed image
     /// when no --image-tag is given).
@@ -264,6 +269,7 @@ impl Resource {
             props: Props::new(),
             deps: BTreeSet::new(),
             sensitive: BTreeSet::new(),
+            masked: BTreeSet::new(),
             late_init: BTreeMap::new(),
         }
     }

@@ -367,7 +367,7 @@ pub fn diff(input: &DiffInput) -> Result<Plan, PlanError> {
                         k,
                         None,
                         Some(v),
-                        r.sensitive.contains(*k),
+                        r.sensitive.contains(*k) || r.masked.contains(*k),
                         false,
                         &mut fields,
                     );
@@ -391,7 +391,7 @@ pub fn diff(input: &DiffInput) -> Result<Plan, PlanError> {
                         k,
                         o.props.get(*k),
                         Some(v),
-                        r.sensitive.contains(*k),
+                        r.sensitive.contains(*k) || r.masked.contains(*k),
                         is_force_new(k),
                         &mut fields,
                     );
@@ -488,7 +488,8 @@ pub fn diff(input: &DiffInput) -> Result<Plan, PlanError> {
     })
 }
 
-/// Keep the targeted changes and the changes they depend on (as Terraform's -target does).
+/// Keep the targeted changes and the changes they depend on (as Terraform's -target does),
+/// and the users of a resource replaced by creating first.
 fn filter_targets(changes: Vec<Change>, targets: &[ResourceId]) -> Vec<Change> {
     let by_id: BTreeMap<&ResourceId, &Change> = changes.iter().map(|c| (&c.id, c)).collect();
     let mut keep: BTreeSet<ResourceId> = BTreeSet::new();
@@ -500,6 +501,19 @@ fn filter_targets(changes: Vec<Change>, targets: &[ResourceId]) -> Vec<Change> {
         if let Some(c) = by_id.get(&id) {
             if let Some(d) = &c.desired {
                 stack.extend(d.deps.iter().filter(|x| by_id.contains_key(x)).cloned());
+            }
+            // A replace that creates first deletes the old resource only once its users have
+            // moved to the new one: they come along (else the delete would find it in use).
+            if c.create_first {
+                stack.extend(
+                    changes
+                        .iter()
+                        .filter(|o| {
+                            o.desired.iter().any(|d| d.deps.contains(&id))
+                                || o.prior.iter().any(|p| p.deps.contains(&id))
+                        })
+                        .map(|o| o.id.clone()),
+                );
             }
         }
     }

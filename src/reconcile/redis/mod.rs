@@ -10,8 +10,10 @@
 //!   ModifyReplicationGroup.
 //! - log_delivery (seed 7.2): the slow log goes to `log_group/redis-slow-log` as JSON, a map of
 //!   log type → `{destination_type, destination, log_format}`. A log type delivered live but not
-//!   in the spec is turned off (`Enabled = false`); a configuration AWS is `disabling` counts as
-//!   gone. The group depends on the log group (AWS wants the destination to exist first).
+//!   in the spec is turned off (`Enabled = false`); a configuration AWS is `disabling`, or in
+//!   `error`, counts as not delivering. The group depends on the log group (AWS wants the destination to exist first). A
+//!   delivery change is a ModifyReplicationGroup of its own with ApplyImmediately = true (AWS
+//!   refuses one held for the maintenance window).
 //! - num_cache_clusters: IncreaseReplicaCount / DecreaseReplicaCount (replicas are added before
 //!   failover is turned on, and removed after it is turned off).
 //! - replaced (delete, then create): engine, port, cache_subnet_group_name, at_rest_encryption,
@@ -280,11 +282,15 @@ pub fn slow_log_delivery(log_group: &str) -> Value {
 }
 
 /// The live delivery configurations, in the shape of `slow_log_delivery` (pure). One AWS is
-/// turning off counts as gone.
+/// turning off, or reports in `error`, counts as not delivering (so the plan shows it).
 pub fn observe_log_delivery(g: &ReplicationGroup) -> Value {
     let mut m = BTreeMap::new();
     for c in g.log_delivery_configurations() {
-        if c.status() == Some(&LogDeliveryConfigurationStatus::Disabling) {
+        // Being turned off, or failing (a missing log group policy): not delivering.
+        if matches!(
+            c.status(),
+            Some(LogDeliveryConfigurationStatus::Disabling | LogDeliveryConfigurationStatus::Error)
+        ) {
             continue;
         }
         let Some(log_type) = c.log_type() else {
@@ -854,13 +860,12 @@ pub fn create_request(
     req
 }
 
-/// ModifyReplicationGroup for the changed fields (None when none of them is modified there).
-/// `live` is the group as observed (its log delivery decides which log types to turn off).
+/// ModifyReplicationGroup for the changed fields (None when none of them is modified there;
+/// the log delivery has [`log_delivery_request`]).
 pub fn modify_request(
     c: &Client,
     group: &str,
     r: &Resource,
-    live: &Observed,
     changed: &BTreeSet<String>,
 ) -> Option<ModifyReplicationGroupFluentBuilder> {
     let mut req = c
@@ -908,15 +913,26 @@ pub fn modify_request(
         req = req.set_security_group_ids(Some(string_list(r.props.get("security_group_ids"))));
         any = true;
     }
-    if has("log_delivery") {
-        let delivery =
-            log_delivery_requests(r.props.get("log_delivery"), live.props.get("log_delivery"));
-        if !delivery.is_empty() {
-            req = req.set_log_delivery_configurations(Some(delivery));
-            any = true;
-        }
-    }
     any.then_some(req)
+}
+
+/// ModifyReplicationGroup for the log delivery alone: AWS takes a delivery change only with
+/// ApplyImmediately (whatever the spec's `apply_immediately`), so it is a call of its own.
+/// `live` is the group as observed: its delivered log types the spec lacks are turned off.
+pub fn log_delivery_request(
+    c: &Client,
+    group: &str,
+    r: &Resource,
+    live: &Observed,
+) -> Option<ModifyReplicationGroupFluentBuilder> {
+    let delivery =
+        log_delivery_requests(r.props.get("log_delivery"), live.props.get("log_delivery"));
+    (!delivery.is_empty()).then(|| {
+        c.modify_replication_group()
+            .replication_group_id(group)
+            .apply_immediately(true)
+            .set_log_delivery_configurations(Some(delivery))
+    })
 }
 
 /// A new AUTH token: ROTATE keeps the old one valid too, so clients still holding it keep
@@ -1438,6 +1454,22 @@ async fn create_group(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, Aws
     Ok(group_attrs(&g))
 }
 
+/// One ModifyReplicationGroup, then the wait until the group is available again.
+async fn modify_and_wait(
+    ctx: &Ctx,
+    id: &str,
+    req: ModifyReplicationGroupFluentBuilder,
+    what: &str,
+    task: &Task,
+) -> Result<(), AwsError> {
+    task.status(what);
+    req.send()
+        .await
+        .map_err(aws("elasticache:ModifyReplicationGroup"))?;
+    wait_available(ctx, id, task).await?;
+    Ok(())
+}
+
 async fn update_group(
     ctx: &Ctx,
     r: &Resource,
@@ -1474,12 +1506,14 @@ async fn update_group(
             .map_err(aws("elasticache:IncreaseReplicaCount"))?;
         wait_available(ctx, id, task).await?;
     }
-    if let Some(req) = modify_request(ec, id, r, prior, changed) {
-        task.status("modifying the replication group");
-        req.send()
-            .await
-            .map_err(aws("elasticache:ModifyReplicationGroup"))?;
-        wait_available(ctx, id, task).await?;
+    if let Some(req) = modify_request(ec, id, r, changed) {
+        modify_and_wait(ctx, id, req, "modifying the replication group", task).await?;
+    }
+    if changed.contains("log_delivery") {
+        if let Some(req) = log_delivery_request(ec, id, r, prior) {
+            let what = "changing the log delivery (applied immediately)";
+            modify_and_wait(ctx, id, req, what, task).await?;
+        }
     }
     if changed.contains("num_cache_clusters") && want < have {
         task.status(&format!("removing replicas: {have} → {want} nodes"));
@@ -1491,12 +1525,8 @@ async fn update_group(
     }
     if changed.contains("auth_token_id") && r.get_str("auth_token_id").is_some() {
         if let Some(token) = auth_token(ctx, r).await? {
-            task.status("rotating the AUTH token");
-            rotate_token_request(ec, id, &token)
-                .send()
-                .await
-                .map_err(aws("elasticache:ModifyReplicationGroup"))?;
-            wait_available(ctx, id, task).await?;
+            let req = rotate_token_request(ec, id, &token);
+            modify_and_wait(ctx, id, req, "rotating the AUTH token", task).await?;
         }
     }
 

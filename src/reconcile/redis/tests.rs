@@ -632,14 +632,7 @@ fn set(keys: &[&str]) -> BTreeSet<String> {
 #[test]
 fn modify_sends_only_the_changed_fields_and_the_specs_apply_immediately() {
     let prod = resolved(PROD_REDIS);
-    let req = modify_request(
-        &client(),
-        "g",
-        &prod,
-        &Observed::new(rid_of("redis/main"), "g"),
-        &set(&["snapshot_retention_limit"]),
-    )
-    .unwrap();
+    let req = modify_request(&client(), "g", &prod, &set(&["snapshot_retention_limit"])).unwrap();
     let i = req.as_input();
     assert_eq!(i.get_snapshot_retention_limit(), &Some(7));
     assert_eq!(
@@ -658,7 +651,6 @@ fn modify_sends_only_the_changed_fields_and_the_specs_apply_immediately() {
         &client(),
         "g",
         &dev,
-        &Observed::new(rid_of("redis/main"), "g"),
         &set(&[
             "node_type",
             "multi_az",
@@ -687,7 +679,6 @@ fn modify_sends_only_the_changed_fields_and_the_specs_apply_immediately() {
         &client(),
         "g",
         &dev,
-        &Observed::new(rid_of("redis/main"), "g"),
         &set(&["tags", "auth_token_id", "num_cache_clusters"])
     )
     .is_none());
@@ -820,6 +811,13 @@ fn delivery_turned_off_or_pointed_elsewhere_is_an_in_place_update() {
         ),
         (
             vec![slow_log_config(
+                "/elasticache/rtech-dev/slow-log",
+                LogDeliveryConfigurationStatus::Error,
+            )],
+            "delivery failing",
+        ),
+        (
+            vec![slow_log_config(
                 "/somewhere/else",
                 LogDeliveryConfigurationStatus::Active,
             )],
@@ -872,7 +870,10 @@ fn create_and_modify_send_the_delivery_and_turn_off_what_the_spec_lacks() {
             delivery(KINESIS_FIREHOSE, "someone-elses-stream", "text"),
         )])),
     );
-    let req = modify_request(&client(), "g", &dev, &live, &set(&["log_delivery"])).unwrap();
+    // Nothing for the ordinary modify: the delivery is its own, immediate call.
+    assert!(modify_request(&client(), "g", &dev, &set(&["log_delivery"])).is_none());
+    let req = log_delivery_request(&client(), "g", &dev, &live).unwrap();
+    assert_eq!(req.as_input().get_apply_immediately(), &Some(true));
     let sent = req
         .as_input()
         .get_log_delivery_configurations()

@@ -115,7 +115,7 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
         if protocol == "https" {
             // Webhook URLs often carry their key in the path or query (an integration key):
             // never in plan text, JSON or logs.
-            sub.sensitive.insert("endpoint".into());
+            sub.masked.insert("endpoint".into());
         }
         out.push(sub);
     }

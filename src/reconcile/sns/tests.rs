@@ -234,13 +234,13 @@ fn an_https_endpoint_is_sensitive_and_shown_by_its_host_only() {
         .iter()
         .find(|r| r.id == subscription_id("https", &url))
         .unwrap();
-    assert!(hook.sensitive.contains("endpoint"));
+    assert!(hook.masked.contains("endpoint") && hook.sensitive.is_empty());
     assert_eq!(hook.name, "https://events.pagerduty.com/…");
     let mail = rs
         .iter()
         .find(|r| r.id == subscription_id("email", "ops@example.com"))
         .unwrap();
-    assert!(mail.sensitive.is_empty());
+    assert!(mail.masked.is_empty());
     assert_eq!(mail.name, "ops@example.com");
 
     // Neither the plan text nor its JSON carries the key.
@@ -266,4 +266,37 @@ fn an_https_endpoint_is_sensitive_and_shown_by_its_host_only() {
         shown_endpoint("https", "https://h.example.com?token=x"),
         "https://h.example.com/…"
     );
+}
+
+#[test]
+fn a_saved_plan_keeps_the_webhook_for_apply_but_never_shows_it() {
+    let url = "https://hooks.example.com/services/KEY999";
+    let rs = expand(&dev_spec(&format!(
+        "\n[monitoring]\nhttps_endpoints = [\"{url}\"]\n"
+    )));
+    let p = diff_of("dev", &rs, &[], false);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dev.plan");
+    crate::plan::saved::write(&file, &p).unwrap();
+    let back = crate::plan::saved::read(&file).unwrap();
+    let c = back
+        .changes
+        .iter()
+        .find(|c| c.id == subscription_id("https", url))
+        .unwrap();
+    // Apply needs the URL (a spec input, not a generated secret) …
+    assert_eq!(
+        c.desired.as_ref().unwrap().props["endpoint"],
+        Value::str(url)
+    );
+    // … and `rtech show` never prints it.
+    let text = crate::plan::render::text(
+        &back,
+        crate::plan::render::Style { color: false },
+        "envs/dev.toml",
+    );
+    assert!(!text.contains("KEY999"), "{text}");
+    assert!(!crate::plan::render::json(&back)
+        .to_string()
+        .contains("KEY999"));
 }
