@@ -539,7 +539,11 @@ async fn list_tags(c: &Client, arn: &str) -> Result<BTreeMap<String, String>, Aw
 
 /// Our certificates in one region (ListCertificates, then tags of the candidates, then
 /// DescribeCertificate of ours).
-async fn observe_region(ctx: &Ctx, c: &Client) -> Result<Vec<Found>, AwsError> {
+async fn observe_region(
+    ctx: &Ctx,
+    c: &Client,
+    wanted: &BTreeSet<String>,
+) -> Result<Vec<Found>, AwsError> {
     let summaries = all_pages!(
         c.list_certificates()
             .set_certificate_statuses(Some(
@@ -562,16 +566,22 @@ async fn observe_region(ctx: &Ctx, c: &Client) -> Result<Vec<Found>, AwsError> {
     )?;
     // Every certificate's tags: a certificate for names the spec no longer has (the domain
     // changed) is still ours, and ACM has no tag filter. At most TAG_PROBES at once.
-    let arns: Vec<String> = summaries
+    let arns: Vec<(String, bool)> = summaries
         .iter()
-        .filter_map(|s| s.certificate_arn().map(str::to_string))
+        .filter_map(|s| {
+            let wanted = wanted.contains(&normalise_name(s.domain_name().unwrap_or_default()));
+            Some((s.certificate_arn()?.to_string(), wanted))
+        })
         .collect();
     let tagged: Vec<Option<(String, BTreeMap<String, String>)>> = futures::stream::iter(arns)
-        .map(|arn| async move {
+        .map(|(arn, wanted)| async move {
             match list_tags(c, &arn).await {
                 Ok(t) => Ok(Some((arn, t))),
                 // Deleted between the list and now.
                 Err(e) if e.is_not_found() => Ok(None),
+                // Someone else's certificate that our role may not read (IAM scoped by tag):
+                // not ours. For a name the spec wants, the error stands.
+                Err(e) if e.code == "AccessDeniedException" && !wanted => Ok(None),
                 Err(e) => Err(e),
             }
         })
@@ -595,9 +605,14 @@ async fn observe_region(ctx: &Ctx, c: &Client) -> Result<Vec<Found>, AwsError> {
 }
 
 pub async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
-    let mut found = observe_region(ctx, &ctx.clients.acm).await?;
+    let wanted: BTreeSet<String> = desired
+        .iter()
+        .filter(|r| r.id.kind == CERTIFICATE)
+        .filter_map(|r| r.get_str("domain_name").map(normalise_name))
+        .collect();
+    let mut found = observe_region(ctx, &ctx.clients.acm, &wanted).await?;
     if ctx.region != CLOUDFRONT_CERT_REGION {
-        found.extend(observe_region(ctx, &ctx.clients.acm_us_east_1).await?);
+        found.extend(observe_region(ctx, &ctx.clients.acm_us_east_1, &wanted).await?);
     }
     Ok(classify(&ctx.region, found, desired))
 }

@@ -129,13 +129,13 @@ pub fn shown_endpoint(protocol: &str, endpoint: &str) -> String {
         return endpoint.to_string();
     }
     let rest = endpoint.strip_prefix("https://").unwrap_or(endpoint);
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    // Credentials before the host (`user:key@host`) are dropped too.
-    let host = rest[..end].rsplit('@').next().unwrap_or_default();
-    if end < rest.len() || rest[..end].contains('@') {
-        format!("https://{host}/…")
-    } else {
-        format!("https://{host}")
+    // Credentials (`user:key@host`, where the key may hold any character): nothing shown.
+    if rest.contains('@') {
+        return "https://…".to_string();
+    }
+    match rest.find(['/', '?', '#']) {
+        Some(end) => format!("https://{}/…", &rest[..end]),
+        None => format!("https://{rest}"),
     }
 }
 

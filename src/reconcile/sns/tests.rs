@@ -258,10 +258,13 @@ fn an_https_endpoint_is_sensitive_and_shown_by_its_host_only() {
         shown_endpoint("https", "https://h.example.com"),
         "https://h.example.com"
     );
-    assert_eq!(
-        shown_endpoint("https", "https://user:secret@h.example.com"),
-        "https://h.example.com/…"
-    );
+    for with_credentials in [
+        "https://user:secret@h.example.com",
+        "https://user:p#ss@h.example.com/x",
+        "https://user:p/ss@h.example.com",
+    ] {
+        assert_eq!(shown_endpoint("https", with_credentials), "https://…");
+    }
     assert_eq!(
         shown_endpoint("https", "https://h.example.com?token=x"),
         "https://h.example.com/…"
