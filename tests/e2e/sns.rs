@@ -140,6 +140,27 @@ async fn topic_and_email_subscription_apply_drift_repair_and_destroy() {
     );
     assert_no_changes(&plan_json_in(&emu, d, "dev", &target));
 
+    // The topic deleted out of band (its subscriptions go with it): both are creates.
+    sns.delete_topic().topic_arn(ARN).send().await.unwrap();
+    let p = plan_json_in(&emu, d, "dev", &target);
+    let mut got: Vec<(String, String)> = changes_of_kinds(&p, &["sns_topic", "sns_subscription"])
+        .into_iter()
+        .map(|(i, a, _)| (i, a))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            (sub.clone(), "create".to_string()),
+            (TOPIC.to_string(), "create".to_string()),
+        ],
+        "{p:#}"
+    );
+    apply_in(&emu, d, "dev", &target);
+    assert!(is_ours(&topic_tags(&sns, ARN).await, "dev"));
+    assert_eq!(subscriptions(&sns).await.len(), 1);
+    assert_no_changes(&plan_json_in(&emu, d, "dev", &target));
+
     destroy_in(&emu, d, "dev");
     assert!(ours(&sns).await.is_empty());
 }
