@@ -7,6 +7,7 @@ mod commands;
 mod engine;
 mod model;
 mod plan;
+mod progress;
 mod reconcile;
 mod spec;
 #[cfg(test)]

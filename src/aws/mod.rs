@@ -11,9 +11,11 @@ use aws_config::{BehaviorVersion, Region};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::result::SdkError;
+
 use aws_smithy_types::config_bag::ConfigBag;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+mod error;
+pub use error::{aws, AwsError, ErrorKind, Required};
 
 /// Maps an SDK waiter's failure to an `AwsError` naming what was waited for.
 pub fn waited<E: fmt::Display>(
@@ -259,128 +261,6 @@ impl Clients {
     }
 }
 
-/// An AWS failure: the operation, the AWS error code and its message.
-#[derive(Debug, Clone, thiserror::Error)]
-pub struct AwsError {
-    pub op: String,
-    pub code: String,
-    pub message: String,
-}
-
-impl fmt::Display for AwsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} failed: {}", self.op, self.code)?;
-        if !self.message.is_empty() {
-            write!(f, ": {}", self.message)?;
-        }
-        Ok(())
-    }
-}
-
-/// What an AWS response must carry: the value, or an `InvalidResponse` error naming the call
-/// and what was missing.
-pub trait Required<T> {
-    fn required(self, op: &str, missing: impl Into<String>) -> Result<T, AwsError>;
-}
-
-impl<T> Required<T> for Option<T> {
-    fn required(self, op: &str, missing: impl Into<String>) -> Result<T, AwsError> {
-        self.ok_or_else(|| AwsError::new(op, "InvalidResponse", missing))
-    }
-}
-
-impl AwsError {
-    pub fn new(op: impl Into<String>, code: impl Into<String>, message: impl Into<String>) -> Self {
-        AwsError {
-            op: op.into(),
-            code: code.into(),
-            message: message.into(),
-        }
-    }
-
-    pub fn from_sdk<E, R>(op: &str, e: SdkError<E, R>) -> AwsError
-    where
-        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: fmt::Debug + Send + Sync + 'static,
-    {
-        let chain = |e: &dyn std::error::Error| {
-            let mut s = e.to_string();
-            let mut src = e.source();
-            while let Some(x) = src {
-                let m = x.to_string();
-                if !s.contains(&m) {
-                    s.push_str(": ");
-                    s.push_str(&m);
-                }
-                src = x.source();
-            }
-            s
-        };
-        match &e {
-            SdkError::ServiceError(se) => {
-                let err = se.err();
-                AwsError::new(
-                    op,
-                    err.code().unwrap_or("Unknown"),
-                    err.message().unwrap_or("").to_string(),
-                )
-            }
-            SdkError::DispatchFailure(df) => {
-                let text = chain(&e);
-                if df.is_io() || df.is_timeout() {
-                    AwsError::new(op, "EndpointUnreachable", text)
-                } else if text.contains("credentials") {
-                    AwsError::new(op, "NoCredentials", NO_CREDENTIALS)
-                } else {
-                    AwsError::new(op, "DispatchFailure", text)
-                }
-            }
-            SdkError::TimeoutError(_) => AwsError::new(op, "Timeout", chain(&e)),
-            SdkError::ConstructionFailure(_) => {
-                let text = chain(&e);
-                if text.contains("credentials") {
-                    AwsError::new(op, "NoCredentials", NO_CREDENTIALS)
-                } else {
-                    AwsError::new(op, "ConstructionFailure", text)
-                }
-            }
-            _ => AwsError::new(op, "InvalidResponse", chain(&e)),
-        }
-    }
-
-    fn with_endpoint(mut self, endpoint: Option<&str>) -> Self {
-        if self.code == "EndpointUnreachable" {
-            self.message = format!(
-                "cannot reach the AWS endpoint {}: {}",
-                endpoint.unwrap_or("(default)"),
-                self.message
-            );
-        }
-        self
-    }
-
-    pub fn is(&self, code: &str) -> bool {
-        self.code == code
-    }
-
-    /// EC2's `InvalidVpcID.NotFound`, RDS's `DBClusterNotFoundFault`, Secrets Manager's
-    /// `ResourceNotFoundException`, ElastiCache's `ReplicationGroupNotFoundFault`…
-    pub fn is_not_found(&self) -> bool {
-        self.code.contains("NotFound")
-    }
-}
-
-const NO_CREDENTIALS: &str = "no AWS credentials found (tried the environment, the shared config and credentials files, SSO, web identity, ECS and instance metadata): set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run `aws sso login`";
-
-/// `result.map_err(aws("CreateVpc"))`.
-pub fn aws<E, R>(op: &'static str) -> impl FnOnce(SdkError<E, R>) -> AwsError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: fmt::Debug + Send + Sync + 'static,
-{
-    move |e| AwsError::from_sdk(op, e)
-}
-
 /// Retry `f` while it fails with one of `codes` (e.g. DependencyViolation while ENIs linger),
 /// backing off 1 s, 2 s, 4 s … up to 15 s, until `timeout`.
 pub async fn retry_on<T, F, Fut>(codes: &[&str], timeout: Duration, mut f: F) -> Result<T, AwsError>
@@ -404,18 +284,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_missing_response_field_is_an_invalid_response_naming_the_call() {
-        assert_eq!(Some(3).required("svc:Op", "x").unwrap(), 3);
-        let e = None::<i32>
-            .required("elbv2:CreateListener", "no listener ARN returned for http")
-            .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "elbv2:CreateListener failed: InvalidResponse: no listener ARN returned for http"
-        );
-    }
 
     #[tokio::test]
     async fn retry_on_gives_up_on_other_codes_and_retries_listed_ones() {
@@ -445,14 +313,5 @@ mod tests {
         assert!(!is_loopback_url("https://ec2.us-east-1.amazonaws.com"));
         assert!(!is_loopback_url("http://127.example.com"));
         assert!(!is_loopback_url("http://10.0.0.5:4566"));
-    }
-
-    #[test]
-    fn error_display_names_op_and_code() {
-        let e = AwsError::new("ec2:CreateVpc", "VpcLimitExceeded", "too many");
-        assert_eq!(
-            e.to_string(),
-            "ec2:CreateVpc failed: VpcLimitExceeded: too many"
-        );
     }
 }

@@ -9,9 +9,10 @@ use anyhow::{bail, Context, Result};
 
 use crate::aws::{AwsOpts, Clients};
 use crate::cli::{ApplyArgs, Cli, Command, DestroyArgs, OutputArgs, PlanArgs, ShowArgs};
-use crate::engine::{self, progress::Progress};
+use crate::engine;
 use crate::model::{Observed, Ownership, Resource, ResourceId};
 use crate::plan::{self, render, saved, DiffInput, Plan};
+use crate::progress::Progress;
 use crate::reconcile::{self, Ctx, Reconciler};
 use crate::spec::{self, Spec};
 

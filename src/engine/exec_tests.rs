@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{execute, progress::Progress, progress::Task};
+use super::execute;
 use crate::aws::{AwsError, AwsOpts, Clients};
 use crate::model::{Attrs, Observed, Resource, ResourceId, Value};
 use crate::plan::{Action, Change, KindSchema, Plan};
+use crate::progress::{Progress, Task};
 use crate::reconcile::{Ctx, Op, Reconciler};
 
 static KINDS: &[KindSchema] = &[KindSchema {
@@ -34,8 +35,8 @@ impl Reconciler for Fake {
     fn service(&self) -> &'static str {
         "fake"
     }
-    fn kinds(&self) -> &'static [KindSchema] {
-        KINDS
+    fn kinds(&self) -> Vec<&'static KindSchema> {
+        KINDS.iter().collect()
     }
     async fn observe(&self, _: &Ctx, _: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         Ok(vec![])

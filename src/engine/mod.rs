@@ -2,8 +2,6 @@
 //! reverse dependency order; a failed step stops new work while the rest finish, and what
 //! succeeded stays (the next plan picks up exactly what is left).
 
-pub mod progress;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -12,8 +10,8 @@ use tokio::task::JoinSet;
 use crate::aws::AwsError;
 use crate::model::{Attrs, Observed, Ownership, ResourceId};
 use crate::plan::{Action, Change, Plan};
+use crate::progress::{self, Progress};
 use crate::reconcile::{owner, Ctx, Op, Reconciler};
-use progress::Progress;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {

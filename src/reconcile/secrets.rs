@@ -14,12 +14,12 @@ use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
 use serde_json::{Map, Value as J};
 
 use crate::aws::{aws, AwsError, Required};
-use crate::engine::progress::Task;
 use crate::model::{
     tag_delta, tags_for, tags_of, Attrs, Observed, Resource, ResourceId, Value, TAG_ENV, TAG_ID,
     TAG_PROJECT,
 };
 use crate::plan::KindSchema;
+use crate::progress::Task;
 use crate::reconcile::{Ctx, Op, Reconciler};
 use crate::spec::Spec;
 
@@ -206,8 +206,8 @@ impl Reconciler for Secrets {
         "secrets"
     }
 
-    fn kinds(&self) -> &'static [KindSchema] {
-        KINDS
+    fn kinds(&self) -> Vec<&'static KindSchema> {
+        KINDS.iter().collect()
     }
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {

@@ -75,12 +75,12 @@ use aws_sdk_acm::Client;
 use sha2::{Digest, Sha256};
 
 use crate::aws::{all_pages, aws, AwsError, Required, CLOUDFRONT_CERT_REGION};
-use crate::engine::progress::Task;
 use crate::model::{
     tag_delta, tag_pairs, tags_for, tags_of, Attrs, Observed, Resource, ResourceId, Value, TAG_ENV,
     TAG_ID, TAG_PROJECT,
 };
 use crate::plan::KindSchema;
+use crate::progress::Task;
 use crate::reconcile::{Ctx, Op, Reconciler};
 use crate::spec::Spec;
 
@@ -1140,8 +1140,8 @@ impl Reconciler for Acm {
     fn service(&self) -> &'static str {
         "acm"
     }
-    fn kinds(&self) -> &'static [KindSchema] {
-        KINDS
+    fn kinds(&self) -> Vec<&'static KindSchema> {
+        KINDS.iter().collect()
     }
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         observe(ctx, desired).await

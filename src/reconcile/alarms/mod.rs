@@ -36,12 +36,12 @@ use aws_sdk_cloudwatch::types::{
 };
 
 use crate::aws::{aws, AwsError};
-use crate::engine::progress::Task;
 use crate::model::{
     tag_delta, tags_for, tags_of, Attrs, Observed, Ownership, Resource, ResourceId, Value, TAG_ENV,
     TAG_ID, TAG_PROJECT,
 };
 use crate::plan::KindSchema;
+use crate::progress::Task;
 use crate::reconcile::{Ctx, Op, Reconciler};
 use crate::spec::monitoring::{is_percentile, Alarm, Source, ALARMS};
 use crate::spec::Spec;
@@ -647,8 +647,8 @@ impl Reconciler for Alarms {
     fn service(&self) -> &'static str {
         "alarms"
     }
-    fn kinds(&self) -> &'static [KindSchema] {
-        KINDS
+    fn kinds(&self) -> Vec<&'static KindSchema> {
+        KINDS.iter().collect()
     }
     async fn observe(&self, ctx: &Ctx, _desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         // Names are derived: destroy (no desired) finds them too.

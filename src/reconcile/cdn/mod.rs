@@ -65,12 +65,12 @@ use aws_sdk_cloudfront::Client;
 use sha2::{Digest, Sha256};
 
 use crate::aws::{all_pages, aws, AwsError, Required, CLOUDFRONT_CERT_REGION};
-use crate::engine::progress::Task;
 use crate::model::{
     tag_delta, tag_pairs, tags_for, tags_of, Attrs, Observed, Ownership, Props, Resource,
     ResourceId, Value, TAG_ENV, TAG_ID, TAG_PROJECT,
 };
 use crate::plan::KindSchema;
+use crate::progress::Task;
 use crate::reconcile::{Ctx, Op, Reconciler};
 use crate::spec::edge::Ttl;
 use crate::spec::Spec;
@@ -1441,8 +1441,8 @@ impl Reconciler for Cdn {
     fn service(&self) -> &'static str {
         "cloudfront"
     }
-    fn kinds(&self) -> &'static [KindSchema] {
-        KINDS
+    fn kinds(&self) -> Vec<&'static KindSchema> {
+        KINDS.iter().collect()
     }
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         let aliases = wanted_aliases(desired);

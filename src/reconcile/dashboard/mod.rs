@@ -26,9 +26,9 @@
 use async_trait::async_trait;
 
 use crate::aws::{aws, AwsError};
-use crate::engine::progress::Task;
 use crate::model::{Attrs, Observed, Ownership, Resource, ResourceId, Value};
 use crate::plan::KindSchema;
+use crate::progress::Task;
 use crate::reconcile::{Ctx, Op, Reconciler};
 use crate::spec::Spec;
 
@@ -345,7 +345,7 @@ pub fn observed(name: &str, body_text: &str, project: &str, env: &str) -> Observ
 }
 
 fn not_found(e: &AwsError) -> bool {
-    e.code.contains("ResourceNotFound") || e.code.contains("NotFound")
+    e.is_not_found()
 }
 
 async fn put(ctx: &Ctx, r: &Resource) -> Result<Attrs, AwsError> {
@@ -384,8 +384,8 @@ impl Reconciler for Dashboard {
     fn service(&self) -> &'static str {
         "dashboard"
     }
-    fn kinds(&self) -> &'static [KindSchema] {
-        KINDS
+    fn kinds(&self) -> Vec<&'static KindSchema> {
+        KINDS.iter().collect()
     }
     async fn observe(&self, ctx: &Ctx, _desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         let name = dashboard_name(&ctx.project, &ctx.env);

@@ -43,12 +43,12 @@ use aws_sdk_route53::types::{
 use serde::{Deserialize, Serialize};
 
 use crate::aws::{all_pages, aws, retry_on, waited, AwsError};
-use crate::engine::progress::Task;
 use crate::model::{
     tag_delta, tags_for, tags_of, Attrs, Observed, Ownership, Resource, ResourceId, Value, TAG_ENV,
     TAG_ID, TAG_PROJECT,
 };
 use crate::plan::KindSchema;
+use crate::progress::Task;
 use crate::reconcile::{Ctx, Op, Reconciler};
 use crate::spec::edge::{RecordStyle, ZoneMode};
 use crate::spec::Spec;
@@ -902,7 +902,7 @@ pub fn map_change_error(e: AwsError, what: &str) -> AwsError {
     } else {
         format!("{what}: {}", e.message)
     };
-    AwsError { message, ..e }
+    e.with_message(message)
 }
 
 /// DeleteHostedZone's `HostedZoneNotEmpty`, with the records that hold the zone.
@@ -915,13 +915,13 @@ pub fn zone_not_empty(e: AwsError, zone: &str, rrsets: &[Rrset]) -> AwsError {
         .filter(|r| !(matches!(r.rtype.as_str(), "NS" | "SOA") && norm_name(&r.name) == zone))
         .map(|r| format!("{} {}", norm_name(&r.name), r.rtype))
         .collect();
-    AwsError {
-        message: format!(
+    {
+        let message = format!(
             "hosted zone {zone} still holds {} record(s) rtech did not create: {}; delete them (or move them elsewhere), then destroy again",
             left.len(),
             left.join(", ")
-        ),
-        ..e
+        );
+        e.with_message(message)
     }
 }
 
@@ -1274,12 +1274,12 @@ async fn create_zone(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsE
         .map_err(aws("route53:CreateHostedZone"))
         .map_err(|e| {
             if e.code == "HostedZoneAlreadyExists" {
-                AwsError {
-                    message: format!(
+                {
+                    let message = format!(
                         "a hosted zone was already created with CallerReference {reference}: run plan again, it finds the zone by its name and tags ({})",
                         e.message
-                    ),
-                    ..e
+                    );
+                    e.with_message(message)
                 }
             } else {
                 e
@@ -1472,8 +1472,8 @@ impl Reconciler for Dns {
     fn conflict_message(&self, ctx: &Ctx, c: &crate::plan::Conflict) -> Option<String> {
         conflict_message(&ctx.project, &ctx.env, c)
     }
-    fn kinds(&self) -> &'static [KindSchema] {
-        KINDS
+    fn kinds(&self) -> Vec<&'static KindSchema> {
+        KINDS.iter().collect()
     }
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         observe(ctx, desired).await

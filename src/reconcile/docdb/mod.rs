@@ -25,12 +25,12 @@ use aws_sdk_docdb::types::{
 };
 
 use crate::aws::{all_pages, aws, retry_on, AwsError};
-use crate::engine::progress::Task;
 use crate::model::{
     tag_delta, tags_for, tags_of, Attrs, Observed, Ownership, Props, Resource, ResourceId, Value,
     TAG_ENV, TAG_ID, TAG_PROJECT,
 };
 use crate::plan::{Action, Change, KindSchema};
+use crate::progress::Task;
 use crate::reconcile::{logs, secrets, Ctx, Op, Reconciler};
 use crate::spec::network::{Network as NetSpec, DOCDB_PORT};
 use crate::spec::Spec;
@@ -602,7 +602,7 @@ fn observed(
 /// Not found, in any of the spellings DocumentDB uses (`DBClusterNotFoundFault`,
 /// `DBInstanceNotFound`, `DBSubnetGroupNotFoundFault`, `DBParameterGroupNotFound`).
 fn not_found(e: &AwsError) -> bool {
-    e.code.contains("NotFound")
+    e.is_not_found()
 }
 
 async fn list_tags(ctx: &Ctx, arn: String) -> Result<(String, Option<Vec<Tag>>), AwsError> {
@@ -642,8 +642,8 @@ impl Reconciler for Docdb {
         Ok(cluster_attrs(&c))
     }
 
-    fn kinds(&self) -> &'static [KindSchema] {
-        KINDS
+    fn kinds(&self) -> Vec<&'static KindSchema> {
+        KINDS.iter().collect()
     }
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {

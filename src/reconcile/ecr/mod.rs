@@ -38,13 +38,13 @@ use futures::{StreamExt, TryStreamExt};
 use serde_json::json;
 
 use crate::aws::{all_pages, aws, AwsError, Required};
-use crate::engine::progress::Task;
 use crate::model::policy;
 use crate::model::{
     tag_delta, tags_for, tags_of, Attrs, Observed, Ownership, Resource, ResourceId, Value, TAG_ENV,
     TAG_ID, TAG_PROJECT,
 };
 use crate::plan::{Action, Change, KindSchema};
+use crate::progress::Task;
 use crate::reconcile::{force_delete, refuse_data_loss, Ctx, DataLoss, Op, Reconciler};
 use crate::spec::app::Ecr as EcrSpec;
 use crate::spec::Spec;
@@ -489,8 +489,8 @@ impl Reconciler for Ecr {
         "ecr"
     }
 
-    fn kinds(&self) -> &'static [KindSchema] {
-        KINDS
+    fn kinds(&self) -> Vec<&'static KindSchema> {
+        KINDS.iter().collect()
     }
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {

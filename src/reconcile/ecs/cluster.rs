@@ -9,8 +9,8 @@ use super::{
     cluster_id, cluster_name, desired_tags, ecs_tags, prior_tags, sync_tags, visible_tags,
 };
 use crate::aws::{aws, retry_on, AwsError};
-use crate::engine::progress::Task;
 use crate::model::{tags_for, Attrs, Observed, Resource, Value};
+use crate::progress::Task;
 use crate::reconcile::{Ctx, Op};
 use crate::spec::app::App;
 use crate::spec::Spec;

@@ -96,12 +96,12 @@ use aws_sdk_ecs::types::Tag;
 
 use crate::aws::waited;
 use crate::aws::AwsError;
-use crate::engine::progress::Task;
 use crate::model::{
     tag_delta, tags_of, Attrs, Observed, Ownership, Resource, ResourceId, Value, TAG_ENV, TAG_ID,
     TAG_PROJECT,
 };
 use crate::plan::KindSchema;
+use crate::progress::Task;
 use crate::reconcile::{Ctx, Op, Reconciler};
 use crate::spec::Spec;
 
@@ -343,8 +343,8 @@ impl Reconciler for Ecs {
         "ecs"
     }
 
-    fn kinds(&self) -> &'static [KindSchema] {
-        KINDS
+    fn kinds(&self) -> Vec<&'static KindSchema> {
+        KINDS.iter().collect()
     }
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {

@@ -38,8 +38,8 @@ use super::{
     task_definition_id, visible_tags, waited, while_role_propagates, CONTAINER, TAG_STABLE_TIMEOUT,
 };
 use crate::aws::{aws, AwsError};
-use crate::engine::progress::Task;
 use crate::model::{tags_for, Attrs, Observed, Resource, ResourceId, Value};
+use crate::progress::Task;
 use crate::reconcile::{Ctx, Op};
 use crate::spec::app::App;
 use crate::spec::network::Network as NetSpec;

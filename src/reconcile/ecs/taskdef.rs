@@ -42,8 +42,8 @@ use super::{
     task_definition_id, visible_tags, CONTAINER, TAG_KEEP_REVISIONS,
 };
 use crate::aws::{all_pages, aws, AwsError};
-use crate::engine::progress::Task;
 use crate::model::{tags_for, Attrs, Observed, Resource, ResourceId, Value};
+use crate::progress::Task;
 use crate::reconcile::{Ctx, Op};
 use crate::spec::app::App;
 use crate::spec::network::REDIS_PORT;

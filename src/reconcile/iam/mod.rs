@@ -42,13 +42,13 @@ use serde_json::{json, Value as J};
 use sha2::{Digest, Sha256};
 
 use crate::aws::{all_pages, aws, retry_on, AwsError, Required};
-use crate::engine::progress::Task;
 use crate::model::policy;
 use crate::model::{
     tag_delta, tags_for, tags_of, Attrs, Observed, Ownership, Resource, ResourceId, Value, TAG_ENV,
     TAG_ID, TAG_PROJECT,
 };
 use crate::plan::KindSchema;
+use crate::progress::Task;
 use crate::reconcile::{Ctx, Op, Reconciler};
 use crate::spec::Spec;
 
@@ -781,8 +781,8 @@ impl Reconciler for Iam {
         "iam"
     }
 
-    fn kinds(&self) -> &'static [KindSchema] {
-        KINDS
+    fn kinds(&self) -> Vec<&'static KindSchema> {
+        KINDS.iter().collect()
     }
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {

@@ -13,12 +13,12 @@ use aws_sdk_ec2::types::{
 
 use crate::aws::waited;
 use crate::aws::{all_pages, aws, retry_on, AwsError, Required};
-use crate::engine::progress::Task;
 use crate::model::{
     tag_delta, tags_for, tags_of, Attrs, Observed, Ownership, Resource, ResourceId, Value, TAG_ENV,
     TAG_ID, TAG_PROJECT,
 };
 use crate::plan::KindSchema;
+use crate::progress::Task;
 use crate::reconcile::{Ctx, Op, Reconciler};
 use crate::spec::network::{NatLayout, Network as NetSpec, DOCDB_PORT, REDIS_PORT};
 use crate::spec::Spec;
@@ -498,8 +498,8 @@ impl Reconciler for Network {
         "network"
     }
 
-    fn kinds(&self) -> &'static [KindSchema] {
-        KINDS
+    fn kinds(&self) -> Vec<&'static KindSchema> {
+        KINDS.iter().collect()
     }
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {

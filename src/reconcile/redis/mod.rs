@@ -81,12 +81,12 @@ use aws_smithy_types::DateTime;
 
 use crate::aws::waited;
 use crate::aws::{aws, retry_on, AwsError};
-use crate::engine::progress::Task;
 use crate::model::{
     tag_delta, tags_for, tags_of, Attrs, Observed, Ownership, Resource, ResourceId, Value, TAG_ENV,
     TAG_PROJECT,
 };
 use crate::plan::KindSchema;
+use crate::progress::Task;
 use crate::reconcile::logs::{redis_slow_log_id, redis_slow_log_name};
 use crate::reconcile::{Ctx, Op, Reconciler};
 use crate::spec::network::{Network as NetSpec, REDIS_PORT};
@@ -1025,7 +1025,7 @@ fn emulator_gap(ctx: &Ctx, e: &AwsError) -> bool {
 }
 
 fn is_missing(e: &AwsError) -> bool {
-    e.code.contains("NotFound")
+    e.is_not_found()
 }
 
 pub struct Redis;
@@ -1044,8 +1044,8 @@ impl Reconciler for Redis {
         Ok(group_attrs(&g))
     }
 
-    fn kinds(&self) -> &'static [KindSchema] {
-        KINDS
+    fn kinds(&self) -> Vec<&'static KindSchema> {
+        KINDS.iter().collect()
     }
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {

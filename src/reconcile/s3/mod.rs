@@ -60,13 +60,13 @@ use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
 use crate::aws::{aws, retry_on, AwsError};
-use crate::engine::progress::Task;
 use crate::model::policy;
 use crate::model::{
     tags_for, tags_of, Attrs, Observed, Ownership, Resource, ResourceId, Value, TAG_ENV, TAG_ID,
     TAG_PROJECT,
 };
 use crate::plan::{Action, Change, KindSchema};
+use crate::progress::Task;
 use crate::reconcile::{force_delete, refuse_data_loss, Ctx, DataLoss, Op, Reconciler};
 use crate::spec::Spec;
 
@@ -1087,8 +1087,8 @@ impl Reconciler for S3 {
         "s3"
     }
 
-    fn kinds(&self) -> &'static [KindSchema] {
-        KINDS
+    fn kinds(&self) -> Vec<&'static KindSchema> {
+        KINDS.iter().collect()
     }
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {

@@ -26,12 +26,12 @@ use async_trait::async_trait;
 use aws_sdk_sns::types::{Subscription, Tag};
 
 use crate::aws::{all_pages, aws, AwsError, Required};
-use crate::engine::progress::Task;
 use crate::model::{
     tag_delta, tags_for, tags_of, Attrs, Observed, Ownership, Resource, ResourceId, Value, TAG_ENV,
     TAG_ID, TAG_PROJECT,
 };
 use crate::plan::KindSchema;
+use crate::progress::Task;
 use crate::reconcile::{Ctx, Op, Reconciler};
 use crate::spec::Spec;
 
@@ -395,8 +395,8 @@ impl Reconciler for Sns {
     fn service(&self) -> &'static str {
         "sns"
     }
-    fn kinds(&self) -> &'static [KindSchema] {
-        KINDS
+    fn kinds(&self) -> Vec<&'static KindSchema> {
+        KINDS.iter().collect()
     }
     async fn observe(&self, ctx: &Ctx, _desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         observe(ctx).await

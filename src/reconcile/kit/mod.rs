@@ -1,0 +1,15 @@
+//! What every service needs, written once: typed properties ([`props`]), ownership
+//! ([`owner`]), tags ([`tags`]) and waiting ([`wait`]). Services use the kit; they never
+//! depend on the engine or on each other's internals. Progress (`crate::progress::Task`) and
+//! AWS errors (`crate::aws::{AwsError, ErrorKind}`) live outside `reconcile`, so the kit and
+//! the engine share them without depending on each other.
+
+pub mod owner;
+pub mod props;
+pub mod tags;
+pub mod wait;
+
+pub use owner::{claimed_id, is_ours, Claims};
+pub use props::{from_props, round_trip, to_props, Link, PropsError};
+pub use tags::{sync_tags, TagApi};
+pub use wait::{retry_while, until, with_ticker, Poll};

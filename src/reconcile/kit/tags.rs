@@ -1,0 +1,96 @@
+//! Tags: one reader from any SDK's key/value pairs (AWS's own `aws:` tags are never ours to
+//! manage, so they are dropped on read) and one sync, spoken through each service's API.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+
+use crate::aws::AwsError;
+pub use crate::model::{tag_delta, tag_pairs as tag_map};
+
+/// A service's tag calls for one resource (TagResource / UntagResource, AddTags /
+/// RemoveTags…). Each service implements it once over its SDK client.
+#[async_trait]
+pub trait TagApi: Send + Sync {
+    async fn untag(&self, resource: &str, keys: Vec<String>) -> Result<(), AwsError>;
+    async fn tag(&self, resource: &str, tags: BTreeMap<String, String>) -> Result<(), AwsError>;
+}
+
+/// Turn the live tags `before` into `after`: remove the keys no longer wanted, then set the
+/// new and changed ones (no call when there is nothing to do).
+pub async fn sync_tags(
+    api: &dyn TagApi,
+    resource: &str,
+    before: &BTreeMap<String, String>,
+    after: &BTreeMap<String, String>,
+) -> Result<(), AwsError> {
+    let d = tag_delta(before, after);
+    if !d.removed.is_empty() {
+        api.untag(resource, d.removed).await?;
+    }
+    if !d.set.is_empty() {
+        api.tag(resource, d.set.into_iter().collect()).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    #[async_trait]
+    impl TagApi for Recorder {
+        async fn untag(&self, r: &str, keys: Vec<String>) -> Result<(), AwsError> {
+            self.0.lock().unwrap().push(format!("untag {r} {keys:?}"));
+            Ok(())
+        }
+        async fn tag(&self, r: &str, tags: BTreeMap<String, String>) -> Result<(), AwsError> {
+            self.0.lock().unwrap().push(format!("tag {r} {tags:?}"));
+            Ok(())
+        }
+    }
+
+    fn m(p: &[(&str, &str)]) -> BTreeMap<String, String> {
+        p.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn sync_removes_then_sets_and_is_silent_when_equal() {
+        let r = Recorder::default();
+        sync_tags(
+            &r,
+            "arn",
+            &m(&[("a", "1"), ("b", "2")]),
+            &m(&[("b", "3"), ("c", "4")]),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            *r.0.lock().unwrap(),
+            vec![
+                r#"untag arn ["a"]"#.to_string(),
+                r#"tag arn {"b": "3", "c": "4"}"#.to_string()
+            ]
+        );
+        let r = Recorder::default();
+        sync_tags(&r, "arn", &m(&[("a", "1")]), &m(&[("a", "1")]))
+            .await
+            .unwrap();
+        assert!(r.0.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_reader_drops_aws_tags() {
+        let t = tag_map([
+            (Some("aws:cloudformation:stack"), Some("x")),
+            (Some("k"), Some("v")),
+        ]);
+        assert_eq!(t, m(&[("k", "v")]));
+    }
+}

@@ -1,0 +1,237 @@
+//! Waiting, the one way: [`until`] polls a resource's state from `pending` to `target` with
+//! backoff and a timeout (terraform-provider-aws's `StateChangeConf`); [`with_ticker`] runs an
+//! SDK waiter (use one wherever the SDK has it) beside a progress line; [`retry_while`]
+//! retries a call while AWS says the resource is not ready for it (DependencyViolation while
+//! ENIs drain…). Each gives up after its timeout with an error naming what it waited for.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use crate::aws::{AwsError, ErrorKind};
+use crate::progress::Task;
+
+/// The first poll's delay; each next one doubles, up to [`MAX_DELAY`].
+pub const FIRST_DELAY: Duration = Duration::from_secs(1);
+pub const MAX_DELAY: Duration = Duration::from_secs(15);
+
+/// What to wait for.
+pub struct Poll<'a> {
+    /// The call that reads the state (`elbv2:DescribeLoadBalancers`), for errors.
+    pub op: &'a str,
+    /// What is waited for, in words (`load balancer x to become active`).
+    pub what: &'a str,
+    /// States that mean "not yet": anything else outside `target` is an error at once.
+    pub pending: &'a [&'a str],
+    pub target: &'a [&'a str],
+    pub timeout: Duration,
+}
+
+/// Poll `refresh` (which returns the state and what was read) until the state is in
+/// `target`; return what the last read returned.
+pub async fn until<T, F, Fut>(poll: Poll<'_>, task: &Task, mut refresh: F) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(String, T), AwsError>>,
+{
+    let start = Instant::now();
+    let mut delay = FIRST_DELAY;
+    let mut last = String::new();
+    loop {
+        let (state, value) = refresh().await?;
+        if poll.target.contains(&state.as_str()) {
+            return Ok(value);
+        }
+        if !poll.pending.contains(&state.as_str()) {
+            return Err(AwsError::new(
+                poll.op,
+                "UnexpectedState",
+                format!(
+                    "waiting for {}: it is {state}, expected one of {}",
+                    poll.what,
+                    poll.target.join(", ")
+                ),
+            ));
+        }
+        if start.elapsed() + delay > poll.timeout {
+            return Err(AwsError::new(
+                poll.op,
+                "WaitTimeout",
+                format!(
+                    "waiting for {}: still {state} after {} s",
+                    poll.what,
+                    start.elapsed().as_secs()
+                ),
+            ));
+        }
+        if state != last {
+            task.status(&format!("waiting for {} (now {state})", poll.what));
+            last = state;
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(MAX_DELAY);
+    }
+}
+
+/// How often [`with_ticker`] says it is still waiting.
+pub const TICK: Duration = Duration::from_secs(30);
+
+/// Run `fut` (an SDK waiter, usually) while the progress line says what is waited for and,
+/// every [`TICK`], for how long.
+pub async fn with_ticker<T>(task: &Task, what: &str, fut: impl Future<Output = T>) -> T {
+    let start = Instant::now();
+    task.status(&format!("waiting for {what}"));
+    let mut fut = std::pin::pin!(fut);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + TICK, TICK);
+    loop {
+        tokio::select! {
+            out = &mut fut => return out,
+            _ = tick.tick() => task.status(&format!(
+                "waiting for {what} ({} s so far)",
+                start.elapsed().as_secs()
+            )),
+        }
+    }
+}
+
+/// Retry `f` while it fails with an error of one of `kinds` or one of `codes` (the resource is
+/// not ready for the call yet), backing off from [`FIRST_DELAY`] to [`MAX_DELAY`], until
+/// `timeout`; then the last error, saying how long rtech retried.
+pub async fn retry_while<T, F, Fut>(
+    kinds: &[ErrorKind],
+    codes: &[&str],
+    timeout: Duration,
+    mut f: F,
+) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    let start = Instant::now();
+    let mut delay = FIRST_DELAY;
+    loop {
+        match f().await {
+            Err(e) if kinds.contains(&e.kind()) || codes.contains(&e.code.as_str()) => {
+                if start.elapsed() + delay >= timeout {
+                    let msg = format!(
+                        "{} (retried for {} s)",
+                        e.message,
+                        start.elapsed().as_secs()
+                    );
+                    return Err(e.with_message(msg));
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(MAX_DELAY);
+            }
+            other => return other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::Progress;
+
+    fn task() -> Task {
+        Progress::new(true, false).start("x/y", "waiting")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn until_returns_at_the_target_and_fails_on_an_unexpected_state() {
+        let mut states = vec!["creating", "creating", "available"].into_iter();
+        let v = until(
+            Poll {
+                op: "svc:Describe",
+                what: "x",
+                pending: &["creating"],
+                target: &["available"],
+                timeout: Duration::from_secs(60),
+            },
+            &task(),
+            || {
+                let s = states.next().unwrap().to_string();
+                async move { Ok((s, 7)) }
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(v, 7);
+
+        let e = until(
+            Poll {
+                op: "svc:Describe",
+                what: "x to become available",
+                pending: &["creating"],
+                target: &["available"],
+                timeout: Duration::from_secs(60),
+            },
+            &task(),
+            || async { Ok(("failed".to_string(), ())) },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.code, "UnexpectedState");
+        assert!(e.message.contains("it is failed"), "{e}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn until_times_out_naming_the_state() {
+        let e = until(
+            Poll {
+                op: "svc:Describe",
+                what: "x",
+                pending: &["creating"],
+                target: &["available"],
+                timeout: Duration::from_secs(20),
+            },
+            &task(),
+            || async { Ok(("creating".to_string(), ())) },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.code, "WaitTimeout");
+        assert!(e.message.contains("still creating"), "{e}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_while_retries_listed_kinds_only_and_gives_up_at_the_timeout() {
+        let mut n = 0;
+        let r: Result<(), AwsError> =
+            retry_while(&[ErrorKind::InUse], &[], Duration::from_secs(60), || {
+                n += 1;
+                let k = n;
+                async move {
+                    if k < 3 {
+                        Err(AwsError::new(
+                            "ec2:DeleteSubnet",
+                            "DependencyViolation",
+                            "busy",
+                        ))
+                    } else {
+                        Err(AwsError::new("ec2:DeleteSubnet", "Other", "no"))
+                    }
+                }
+            })
+            .await;
+        assert_eq!(r.unwrap_err().code, "Other");
+        assert_eq!(n, 3);
+
+        let r: Result<(), AwsError> =
+            retry_while(&[], &["Busy"], Duration::from_secs(10), || async {
+                Err(AwsError::new("x:Y", "Busy", "still"))
+            })
+            .await;
+        let e = r.unwrap_err();
+        assert!(e.message.contains("retried for"), "{e}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_ticker_returns_the_futures_output() {
+        let v = with_ticker(&task(), "x", async {
+            tokio::time::sleep(Duration::from_secs(65)).await;
+            5
+        })
+        .await;
+        assert_eq!(v, 5);
+    }
+}
