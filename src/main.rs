@@ -40,21 +40,40 @@ fn main() -> ExitCode {
     match rt.block_on(commands::run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            // One clear message (the cause chain on one line each), never a backtrace.
-            let mut msg = e.to_string();
-            for cause in e.chain().skip(1) {
-                let c = cause.to_string();
-                if !msg.contains(&c) {
-                    msg.push_str(": ");
-                    msg.push_str(&c);
-                }
-            }
-            if msg.contains('\n') && msg.lines().all(|l| l.contains(".toml:")) {
-                eprintln!("{msg}");
-            } else {
-                eprintln!("error: {msg}");
-            }
-            ExitCode::from(1)
+            report(&e);
+            ExitCode::from(exit_code(&e))
         }
     }
+}
+
+/// The exit code of a failed command, by the error's type: 130 when the user interrupted
+/// twice and rtech left changes in flight, else 1.
+fn exit_code(e: &anyhow::Error) -> u8 {
+    if e.downcast_ref::<commands::Abandoned>().is_some() {
+        130
+    } else {
+        1
+    }
+}
+
+/// One clear message on stderr (the cause chain on one line each), never a backtrace. Several
+/// spec errors are printed as they are, one `file:line:col: key.path: what` per line.
+fn report(e: &anyhow::Error) {
+    if let Some(spec::LoadError::Invalid(errors)) = e.downcast_ref::<spec::LoadError>() {
+        if errors.len() > 1 {
+            for err in errors {
+                eprintln!("{err}");
+            }
+            return;
+        }
+    }
+    let mut msg = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !msg.contains(&c) {
+            msg.push_str(": ");
+            msg.push_str(&c);
+        }
+    }
+    eprintln!("error: {msg}");
 }

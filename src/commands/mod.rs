@@ -78,6 +78,14 @@ fn load(cli: &Cli, env: &str) -> Result<Spec> {
     Ok(spec::load(&cli.global.envs_dir, env)?)
 }
 
+/// Interrupted twice: rtech left with changes in flight (exit 130).
+#[derive(Debug, thiserror::Error)]
+#[error("apply interrupted with {in_flight} change(s) in flight, which may be half-done; run `rtech plan --env {env}` to see what is left; applying again converges")]
+pub struct Abandoned {
+    pub in_flight: usize,
+    pub env: String,
+}
+
 /// A live session against one env: clients, context and the reconcilers.
 struct Session {
     ctx: Arc<Ctx>,
@@ -239,6 +247,13 @@ impl Session {
         }
         for f in &report.failures {
             eprintln!("error: {} ({}): {}", f.id, f.action, f.error);
+        }
+        if report.abandoned > 0 {
+            return Err(Abandoned {
+                in_flight: report.abandoned,
+                env: self.ctx.env.clone(),
+            }
+            .into());
         }
         let why = if report.interrupted {
             "interrupted"

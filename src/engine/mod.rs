@@ -9,177 +9,36 @@ use tokio::task::JoinSet;
 
 use crate::aws::AwsError;
 use crate::model::{Attrs, Observed, Ownership, ResourceId};
-use crate::plan::{Action, Change, Plan};
+use crate::plan::steps::{steps, Phase, Step};
+use crate::plan::{Action, Change, Plan, PlanError};
 use crate::progress::{self, Progress};
 use crate::reconcile::{owner, Ctx, Op, Reconciler};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    Delete,
-    Create,
-    Update,
-}
-
-/// One step: a phase of one change (a Replace is a Delete step then a Create step).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Step {
-    pub change: usize,
-    pub phase: Phase,
-    /// Steps that must finish first.
-    pub after: BTreeSet<usize>,
-}
-
-/// Build the step graph (pure). Creates and updates wait for what they depend on; a delete
-/// waits until whatever depended on the resource has been deleted (or, for a plain delete,
-/// updated away from it). A replace that creates first deletes the old resource last; should
-/// that close a cycle (its new resource waiting on a parent replaced delete-first), every
-/// replace deletes first instead.
-pub fn steps(changes: &[Change]) -> Vec<Step> {
-    let out = build_steps(changes, true);
-    if acyclic(&out) {
-        out
-    } else {
-        build_steps(changes, false)
-    }
-}
-
-/// Every step can run once those before it have (no cycle).
-fn acyclic(steps: &[Step]) -> bool {
-    let mut done: BTreeSet<usize> = BTreeSet::new();
-    loop {
-        let ready: Vec<usize> = (0..steps.len())
-            .filter(|s| !done.contains(s) && steps[*s].after.iter().all(|a| done.contains(a)))
-            .collect();
-        if ready.is_empty() {
-            return done.len() == steps.len();
-        }
-        done.extend(ready);
-    }
-}
-
-fn build_steps(changes: &[Change], create_first: bool) -> Vec<Step> {
-    let mut out: Vec<Step> = Vec::new();
-    let mut del: BTreeMap<&ResourceId, usize> = BTreeMap::new();
-    let mut up: BTreeMap<&ResourceId, usize> = BTreeMap::new();
-    for (i, c) in changes.iter().enumerate() {
-        if matches!(c.action, Action::Delete | Action::Replace) {
-            del.insert(&c.id, out.len());
-            out.push(Step {
-                change: i,
-                phase: Phase::Delete,
-                after: BTreeSet::new(),
-            });
-        }
-        match c.action {
-            Action::Create | Action::Replace => {
-                up.insert(&c.id, out.len());
-                out.push(Step {
-                    change: i,
-                    phase: Phase::Create,
-                    after: BTreeSet::new(),
-                });
-            }
-            Action::Update => {
-                up.insert(&c.id, out.len());
-                out.push(Step {
-                    change: i,
-                    phase: Phase::Update,
-                    after: BTreeSet::new(),
-                });
-            }
-            Action::Delete => {}
-        }
-    }
-    let updates: Vec<usize> = (0..out.len())
-        .filter(|s| out[*s].phase == Phase::Update)
-        .collect();
-    for s in 0..out.len() {
-        let c = &changes[out[s].change];
-        let mut after = BTreeSet::new();
-        match out[s].phase {
-            Phase::Create | Phase::Update => {
-                if let Some(d) = &c.desired {
-                    for dep in &d.deps {
-                        if let Some(&n) = up.get(dep) {
-                            after.insert(n);
-                        }
-                    }
-                }
-                // A replace deletes first, unless it creates first.
-                if let Some(&n) = del.get(&c.id).filter(|_| !(create_first && c.create_first)) {
-                    after.insert(n);
-                }
-            }
-            Phase::Delete => {
-                // Creating first: the old resource goes after the new one exists and after
-                // everything that uses it, directly or not, has moved on to the new one.
-                if create_first && c.create_first {
-                    if let Some(&n) = up.get(&c.id) {
-                        after.insert(n);
-                    }
-                    for j in dependants(changes, &c.id) {
-                        if let Some(&n) = up.get(&changes[j].id) {
-                            after.insert(n);
-                        }
-                    }
-                }
-                // A second one of ours (`kind/name~<id>`, left by an interrupted apply) may
-                // still be in use by something this plan moves to `kind/name` (through
-                // resources the plan does not change): it goes after every update.
-                if create_first && c.id.name.contains('~') {
-                    after.extend(updates.iter().copied());
-                }
-                for (j, other) in changes.iter().enumerate() {
-                    let depends = other.prior.as_ref().is_some_and(|p| p.deps.contains(&c.id));
-                    if !depends || j == out[s].change {
-                        continue;
-                    }
-                    if let Some(&n) = del.get(&other.id) {
-                        after.insert(n);
-                    } else if c.action == Action::Delete {
-                        if let Some(&n) = up.get(&other.id) {
-                            after.insert(n);
-                        }
-                    }
-                }
-            }
-        }
-        out[s].after = after;
-    }
-    out
-}
-
-/// The changes that depend on `id`, directly or through others (by desired or prior deps).
-fn dependants(changes: &[Change], id: &ResourceId) -> BTreeSet<usize> {
-    let mut reached: BTreeSet<&ResourceId> = BTreeSet::from([id]);
-    let mut out = BTreeSet::new();
-    loop {
-        let before = out.len();
-        for (j, c) in changes.iter().enumerate() {
-            if out.contains(&j) || c.id == *id {
-                continue;
-            }
-            let deps = c
-                .desired
-                .iter()
-                .flat_map(|d| d.deps.iter())
-                .chain(c.prior.iter().flat_map(|p| p.deps.iter()));
-            if deps.into_iter().any(|d| reached.contains(d)) {
-                out.insert(j);
-                reached.insert(&c.id);
-            }
-        }
-        if out.len() == before {
-            return out;
-        }
-    }
+/// Why a change failed, or why the executor would not run a plan.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EngineError {
+    /// AWS refused or failed a call (the resource, the call and the AWS code are in it).
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    /// A property still held a reference when its change was due: the plan's order is wrong.
+    #[error("{id}: {prop} is still unknown when the change is due")]
+    Unresolved { id: ResourceId, prop: String },
+    /// No service owns the change's kind (a saved plan from another rtech version).
+    #[error("{0}: no service of this rtech version owns kind {1}")]
+    NoService(ResourceId, String),
+    /// The change's task panicked: a bug in rtech, reported instead of crashing the run.
+    #[error("a change panicked: {0}")]
+    Panicked(String),
+    /// The plan's order cannot be honoured (the executor never reorders on its own).
+    #[error(transparent)]
+    Plan(#[from] PlanError),
 }
 
 #[derive(Debug)]
 pub struct Failure {
     pub id: ResourceId,
     pub action: Action,
-    pub error: AwsError,
+    pub error: EngineError,
 }
 
 #[derive(Debug, Default)]
@@ -189,6 +48,9 @@ pub struct Report {
     /// Steps never started because something failed or the run was interrupted.
     pub not_started: usize,
     pub interrupted: bool,
+    /// Interrupted twice: the executor left with changes still in flight (they may be
+    /// half-done; resources are tagged at creation, so the next plan finds them).
+    pub abandoned: usize,
 }
 
 impl Report {
@@ -235,12 +97,27 @@ pub async fn execute(
         .filter(|c| c.action != Action::Delete)
         .map(|c| c.id.clone())
         .collect();
-    let graph = steps(&plan.changes);
     let mut report = Report::default();
+    let graph = match steps(&plan.changes) {
+        Ok(g) => g,
+        Err(e) => {
+            report.failures.push(Failure {
+                id: plan
+                    .changes
+                    .first()
+                    .map(|c| c.id.clone())
+                    .unwrap_or_else(|| ResourceId::new("plan", "empty")),
+                action: Action::Update,
+                error: e.into(),
+            });
+            report.not_started = plan.changes.len();
+            return report;
+        }
+    };
     let mut finished: BTreeSet<usize> = BTreeSet::new();
     let mut started: BTreeSet<usize> = BTreeSet::new();
     let mut stop = false;
-    let mut set: JoinSet<(usize, Result<Attrs, AwsError>)> = JoinSet::new();
+    let mut set: JoinSet<(usize, Result<Attrs, EngineError>)> = JoinSet::new();
     let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
     let parallelism = parallelism.max(1);
 
@@ -262,11 +139,7 @@ pub async fn execute(
                     report.failures.push(Failure {
                         id: change.id.clone(),
                         action: change.action,
-                        error: AwsError::new(
-                            "rtech",
-                            "UnknownKind",
-                            format!("no reconciler owns kind {}", change.id.kind),
-                        ),
+                        error: EngineError::NoService(change.id.clone(), change.id.kind.clone()),
                     });
                     stop = true;
                     break;
@@ -339,7 +212,7 @@ pub async fn execute(
                         report.failures.push(Failure {
                             id: ResourceId::new("rtech", "executor"),
                             action: Action::Update,
-                            error: AwsError::new("rtech", "TaskPanicked", e.to_string()),
+                            error: EngineError::Panicked(e.to_string()),
                         });
                         stop = true;
                         continue;
@@ -380,7 +253,9 @@ pub async fn execute(
                         "Interrupted again: exiting with {} change(s) in flight; they may be half-done. Run `rtech plan` to see what is left.",
                         set.len()
                     ));
-                    std::process::exit(130);
+                    report.abandoned = set.len();
+                    set.abort_all();
+                    break;
                 }
                 report.interrupted = true;
                 stop = true;
@@ -419,27 +294,27 @@ async fn run_step(
     change: &Change,
     resolved: Option<&crate::model::Resource>,
     task: &progress::Task,
-) -> Result<Attrs, AwsError> {
+) -> Result<Attrs, EngineError> {
     let unresolved = |d: &crate::model::Resource| {
-        d.props.iter().find(|(_, v)| v.is_unknown()).map(|(k, _)| {
-            AwsError::new(
-                "rtech",
-                "UnresolvedReference",
-                format!("{}: {k} is still unknown", d.id),
-            )
-        })
+        d.props
+            .iter()
+            .find(|(_, v)| v.is_unknown())
+            .map(|(k, _)| EngineError::Unresolved {
+                id: d.id.clone(),
+                prop: k.clone(),
+            })
     };
     match step.phase {
         Phase::Delete => {
             let prior = change.prior.as_ref().expect("delete has a prior");
-            rec.apply(ctx, Op::Delete(prior), task).await
+            Ok(rec.apply(ctx, Op::Delete(prior), task).await?)
         }
         Phase::Create => {
             let d = resolved.expect("create has a desired resource");
             if let Some(e) = unresolved(d) {
                 return Err(e);
             }
-            rec.apply(ctx, Op::Create(d), task).await
+            Ok(rec.apply(ctx, Op::Create(d), task).await?)
         }
         Phase::Update => {
             let d = resolved.expect("update has a desired resource");
@@ -466,9 +341,6 @@ async fn run_step(
         }
     }
 }
-
-#[cfg(test)]
-mod tests;
 
 #[cfg(test)]
 mod exec_tests;

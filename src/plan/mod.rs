@@ -2,6 +2,7 @@
 
 pub mod render;
 pub mod saved;
+pub mod steps;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -163,7 +164,7 @@ pub struct KindSchema {
     pub create_before_destroy: bool,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum PlanError {
     #[error("{0}: depends on {1}, which is neither in the spec nor in AWS")]
     MissingDep(ResourceId, ResourceId),
@@ -173,6 +174,8 @@ pub enum PlanError {
     UnknownTarget(ResourceId),
     #[error("{0}: declared twice")]
     Duplicate(ResourceId),
+    #[error("the plan's changes cannot be ordered (a cycle through {0}); run plan again")]
+    Unorderable(ResourceId),
 }
 
 /// Fingerprint recorded for a resource that did not exist.
@@ -466,6 +469,7 @@ pub fn diff(input: &DiffInput) -> Result<Plan, PlanError> {
     if !input.targets.is_empty() {
         changes = filter_targets(changes, input.targets);
     }
+    steps::decide_replace_order(&mut changes);
 
     let mut fingerprints = BTreeMap::new();
     for id in desired_by_id.keys() {

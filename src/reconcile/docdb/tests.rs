@@ -840,7 +840,7 @@ fn destroying_a_protected_env_is_refused_and_an_unprotected_one_deletes_in_order
     assert!(pos("docdb_cluster/main") < pos("sg/docdb"));
     assert!(pos("docdb_subnet_group/main") < pos("subnet/private-a"));
     // And the executor's steps follow those edges.
-    let steps = crate::engine::steps(&p.changes);
+    let steps = crate::plan::steps::steps(&p.changes).unwrap();
     let step_of = |x: &str| {
         steps
             .iter()

@@ -602,14 +602,14 @@ fn a_replaced_service_replaces_the_target_and_puts_the_policies_again() {
 
     // Executed as: target deregistered before the service is deleted, registered after the
     // service is created, the policies put after that.
-    let steps = crate::engine::steps(&plan.changes);
-    let at = |id: &str, phase: crate::engine::Phase| {
+    let steps = crate::plan::steps::steps(&plan.changes).unwrap();
+    let at = |id: &str, phase: crate::plan::steps::Phase| {
         steps
             .iter()
             .position(|s| plan.changes[s.change].id.to_string() == id && s.phase == phase)
             .unwrap()
     };
-    use crate::engine::Phase::{Create, Delete, Update};
+    use crate::plan::steps::Phase::{Create, Delete, Update};
     let needs = |later: usize, earlier: usize| {
         // `later` waits (transitively) for `earlier`.
         let mut stack = vec![later];

@@ -75,7 +75,7 @@ fn assert_acyclic(steps: &[Step]) {
 
 #[test]
 fn no_changes_no_steps() {
-    assert!(steps(&[]).is_empty());
+    assert!(steps(&[]).unwrap().is_empty());
 }
 
 #[test]
@@ -91,7 +91,7 @@ fn creates_wait_for_the_creates_they_depend_on() {
             &[],
         ),
     ];
-    let s = steps(&changes);
+    let s = steps(&changes).unwrap();
     assert_eq!(
         shape(&s),
         [
@@ -117,7 +117,7 @@ fn updates_wait_for_creates_and_updates_they_depend_on() {
         change("sg_rule/x", Action::Update, &["sg/app"], &["sg/app"]),
         change("sg/app", Action::Update, &[], &[]),
     ];
-    let s = steps(&changes);
+    let s = steps(&changes).unwrap();
     assert_eq!(
         shape(&s),
         [
@@ -132,7 +132,7 @@ fn updates_wait_for_creates_and_updates_they_depend_on() {
 #[test]
 fn a_replace_is_a_delete_step_then_a_create_step() {
     let changes = [change("vpc/main", Action::Replace, &[], &[])];
-    let s = steps(&changes);
+    let s = steps(&changes).unwrap();
     assert_eq!(s.len(), 2);
     assert_eq!(
         s[0],
@@ -158,7 +158,7 @@ fn replacing_a_parent_and_child_deletes_child_first_and_creates_parent_first() {
         change("vpc/main", Action::Replace, &[], &[]),
         change("subnet/a", Action::Replace, &["vpc/main"], &["vpc/main"]),
     ];
-    let s = steps(&changes);
+    let s = steps(&changes).unwrap();
     let (vd, vc) = (step_of(&s, 0, Phase::Delete), step_of(&s, 0, Phase::Create));
     let (sd, sc) = (step_of(&s, 1, Phase::Delete), step_of(&s, 1, Phase::Create));
     assert_eq!(s[vd].after, after(&[sd]), "the VPC goes after its subnet");
@@ -181,7 +181,7 @@ fn deletes_of_a_parent_wait_for_the_deletes_of_its_children() {
         change("subnet/b", Action::Delete, &[], &["vpc/main"]),
         change("vpc/main", Action::Delete, &[], &[]),
     ];
-    let s = steps(&changes);
+    let s = steps(&changes).unwrap();
     assert_eq!(
         shape(&s),
         [
@@ -193,7 +193,7 @@ fn deletes_of_a_parent_wait_for_the_deletes_of_its_children() {
     );
     // The order of the changes does not matter to the graph.
     let reversed: Vec<Change> = changes.iter().rev().cloned().collect();
-    let s = steps(&reversed);
+    let s = steps(&reversed).unwrap();
     assert_eq!(
         s[step_of(&s, 0, Phase::Delete)].after,
         after(&[step_of(&s, 1, Phase::Delete), step_of(&s, 2, Phase::Delete)])
@@ -212,7 +212,7 @@ fn a_plain_delete_waits_for_an_update_that_moves_a_dependant_away() {
         ),
         change("nat/b", Action::Delete, &[], &[]),
     ];
-    let s = steps(&changes);
+    let s = steps(&changes).unwrap();
     assert_eq!(
         shape(&s),
         [(0, Phase::Update, vec![]), (1, Phase::Delete, vec![0])]
@@ -232,7 +232,7 @@ fn a_replace_does_not_wait_for_updates_of_its_dependants() {
             &["nat/a"],
         ),
     ];
-    let s = steps(&changes);
+    let s = steps(&changes).unwrap();
     assert_eq!(
         shape(&s),
         [
@@ -250,7 +250,7 @@ fn a_delete_does_not_wait_for_itself_or_unrelated_changes() {
         change("sg/app", Action::Create, &[], &[]),
         change("subnet/a", Action::Delete, &[], &["subnet/a", "vpc/main"]),
     ];
-    let s = steps(&changes);
+    let s = steps(&changes).unwrap();
     assert_eq!(
         shape(&s),
         [(0, Phase::Create, vec![]), (1, Phase::Delete, vec![])]
@@ -318,7 +318,7 @@ fn steps_from_a_real_diff_are_acyclic_and_ordered() {
             ("subnet/b".into(), Action::Delete),
         ]
     );
-    let s = steps(&plan.changes);
+    let s = steps(&plan.changes).unwrap();
     assert_acyclic(&s);
     let vpc_del = step_of(&s, 0, Phase::Delete);
     let vpc_new = step_of(&s, 0, Phase::Create);
@@ -364,7 +364,7 @@ fn a_replace_that_creates_first_deletes_the_old_one_after_every_user_has_moved()
             &["certificate_validation/main"],
         ),
     ];
-    let s = steps(&changes);
+    let s = steps(&changes).unwrap();
     assert_acyclic(&s);
     let create = step_of(&s, 0, Phase::Create);
     let delete = step_of(&s, 0, Phase::Delete);
@@ -392,7 +392,7 @@ fn a_replace_that_creates_first_deletes_the_old_one_after_every_user_has_moved()
     // The same replace deleting first: the old one goes before the new one is made.
     let mut first = changes.clone();
     first[0].create_first = false;
-    let s = steps(&first);
+    let s = steps(&first).unwrap();
     assert_acyclic(&s);
     assert!(s[step_of(&s, 0, Phase::Create)]
         .after
@@ -400,7 +400,7 @@ fn a_replace_that_creates_first_deletes_the_old_one_after_every_user_has_moved()
 }
 
 #[test]
-fn creating_first_falls_back_to_deleting_first_when_it_would_close_a_cycle() {
+fn the_plan_falls_back_to_deleting_first_when_creating_first_would_close_a_cycle() {
     // The zone is replaced deleting first, and the certificate (creating first) depends on it:
     // zone delete → (its dependant) certificate delete → certificate create → zone create →
     // zone delete would be a cycle.
@@ -411,8 +411,14 @@ fn creating_first_falls_back_to_deleting_first_when_it_would_close_a_cycle() {
         &["hosted_zone/main"],
     );
     cert.create_first = true;
-    let changes = [change("hosted_zone/main", Action::Replace, &[], &[]), cert];
-    let s = steps(&changes);
+    let mut changes = [change("hosted_zone/main", Action::Replace, &[], &[]), cert];
+    assert!(
+        matches!(steps(&changes), Err(PlanError::Unorderable(_))),
+        "the executor refuses an order it cannot honour"
+    );
+    decide_replace_order(&mut changes);
+    assert!(!changes[1].create_first, "the plan says it deletes first");
+    let s = steps(&changes).unwrap();
     assert_acyclic(&s);
     assert!(s[step_of(&s, 1, Phase::Create)]
         .after
@@ -432,7 +438,7 @@ fn a_leftover_duplicate_is_deleted_after_every_update() {
             &["certificate_validation/main"],
         ),
     ];
-    let s = steps(&changes);
+    let s = steps(&changes).unwrap();
     assert_acyclic(&s);
     assert!(s[step_of(&s, 0, Phase::Delete)]
         .after
