@@ -1,0 +1,41 @@
+//! `rtech destroy`: delete everything carrying the env's tags, in reverse dependency order.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use super::session::Session;
+use super::{confirm, load, print_plan, Ui, EXIT_OK};
+use crate::aws::AwsOpts;
+use crate::cli::{Cli, DestroyArgs};
+use crate::reconcile;
+
+pub(super) async fn destroy_cmd(
+    cli: &Cli,
+    a: &DestroyArgs,
+    opts: &AwsOpts,
+    ui: &Ui,
+) -> Result<ExitCode> {
+    let spec = load(cli, &a.env)?;
+    let s = Session::open(
+        &spec.project,
+        &spec.env,
+        &spec.region,
+        opts,
+        &reconcile::expand(&spec),
+        false,
+    )
+    .await?;
+    let observed = s.observe(&[], ui).await?;
+    let plan = s.plan(&[], &observed, &[], true)?;
+    print_plan(&plan, false, ui, &spec.file);
+    if !plan.has_changes() {
+        return Ok(ExitCode::from(EXIT_OK));
+    }
+    confirm(
+        &format!("Destroy everything rtech owns in env {}?", spec.env),
+        a.auto_approve,
+    )?;
+    s.execute(&plan, &observed, cli, ui).await?;
+    Ok(ExitCode::from(EXIT_OK))
+}

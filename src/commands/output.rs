@@ -1,0 +1,403 @@
+//! `rtech output`: the env's outputs, read from live AWS (never from the spec).
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use super::session::Session;
+use super::{load, Ui, EXIT_OK};
+use crate::aws::AwsOpts;
+use crate::cli::{Cli, OutputArgs};
+use crate::model::{Observed, Ownership};
+use crate::reconcile;
+
+pub(super) async fn output_cmd(
+    cli: &Cli,
+    a: &OutputArgs,
+    opts: &AwsOpts,
+    ui: &Ui,
+) -> Result<ExitCode> {
+    let spec = load(cli, &a.env)?;
+    let desired = reconcile::expand(&spec);
+    let s = Session::open(
+        &spec.project,
+        &spec.env,
+        &spec.region,
+        opts,
+        &desired,
+        false,
+    )
+    .await?;
+    let observed = s.observe(&desired, ui).await?;
+    let outputs = outputs(&observed);
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&outputs).expect("json"));
+    } else {
+        for (k, v) in outputs.as_object().expect("object") {
+            match v {
+                serde_json::Value::String(s) => println!("{k} = {s}"),
+                other => println!("{k} = {other}"),
+            }
+        }
+    }
+    Ok(ExitCode::from(EXIT_OK))
+}
+
+/// The env's useful outputs, from what is live (never from the spec).
+pub fn outputs(observed: &[Observed]) -> serde_json::Value {
+    let owned = |kind: &str, prefix: &str| -> Vec<&Observed> {
+        let mut v: Vec<&Observed> = observed
+            .iter()
+            .filter(|o| {
+                o.ownership == Ownership::Owned
+                    && o.id.kind == kind
+                    && o.id.name.starts_with(prefix)
+                    && !o.id.name.contains('~')
+            })
+            .collect();
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        v
+    };
+    let ids = |kind: &str, prefix: &str| -> Vec<String> {
+        owned(kind, prefix)
+            .iter()
+            .map(|o| o.physical_id.clone())
+            .collect()
+    };
+    let mut out = serde_json::Map::new();
+    out.insert("vpc_id".into(), ids("vpc", "main").first().cloned().into());
+    out.insert(
+        "vpc_cidr".into(),
+        owned("vpc", "main")
+            .first()
+            .and_then(|o| o.get_str("cidr_block"))
+            .map(str::to_string)
+            .into(),
+    );
+    out.insert("public_subnet_ids".into(), ids("subnet", "public-").into());
+    out.insert(
+        "private_subnet_ids".into(),
+        ids("subnet", "private-").into(),
+    );
+    out.insert("nat_gateway_ids".into(), ids("nat", "").into());
+    out.insert(
+        "nat_public_ips".into(),
+        owned("eip", "")
+            .iter()
+            .filter_map(|o| o.attrs.get("public_ip").cloned())
+            .collect::<Vec<_>>()
+            .into(),
+    );
+    let mut sgs = serde_json::Map::new();
+    for o in owned("sg", "") {
+        sgs.insert(o.id.name.clone(), o.physical_id.clone().into());
+    }
+    out.insert("security_group_ids".into(), sgs.into());
+    let attr = |kind: &str, name: &str, key: &str| -> serde_json::Value {
+        owned(kind, name)
+            .into_iter()
+            .find(|o| o.id.name == name)
+            .and_then(|o| o.attrs.get(key).cloned())
+            .into()
+    };
+    // Outputs that are one attribute of one resource: (output, kind, name, attribute).
+    let put = |out: &mut serde_json::Map<String, serde_json::Value>,
+               rows: &[(&str, &str, &str, &str)]| {
+        for (key, kind, name, a) in rows {
+            out.insert(key.to_string(), attr(kind, name, a));
+        }
+    };
+    put(
+        &mut out,
+        &[
+            ("docdb_endpoint", "docdb_cluster", "main", "endpoint"),
+            (
+                "docdb_reader_endpoint",
+                "docdb_cluster",
+                "main",
+                "reader_endpoint",
+            ),
+            (
+                "redis_primary_endpoint",
+                "redis",
+                "main",
+                "primary_endpoint",
+            ),
+            // ARNs only: a secret's value is never an output.
+            ("docdb_secret_arn", "secret", "docdb", "arn"),
+            ("redis_secret_arn", "secret", "redis", "arn"),
+            // The container platform.
+            ("ecr_repository_url", "ecr_repository", "app", "url"),
+            ("ecs_cluster_name", "ecs_cluster", "main", "name"),
+            ("ecs_service_name", "ecs_service", "app", "name"),
+            ("task_definition_arn", "ecs_task_definition", "app", "arn"),
+            (
+                "task_definition_revision",
+                "ecs_task_definition",
+                "app",
+                "revision",
+            ),
+        ],
+    );
+    let mut tgs = serde_json::Map::new();
+    for o in owned("target_group", "") {
+        if let Some(arn) = o.attrs.get("arn") {
+            tgs.insert(o.id.name.clone(), arn.clone().into());
+        }
+    }
+    out.insert("target_group_arns".into(), tgs.into());
+    put(
+        &mut out,
+        &[
+            ("app_log_group", "log_group", "app", "name"),
+            // The edge.
+            ("alb_arn", "load_balancer", "main", "arn"),
+            ("alb_dns_name", "load_balancer", "main", "dns_name"),
+            ("alb_zone_id", "load_balancer", "main", "zone_id"),
+            ("cloudfront_distribution_id", "distribution", "main", "id"),
+            (
+                "cloudfront_domain_name",
+                "distribution",
+                "main",
+                "domain_name",
+            ),
+        ],
+    );
+    let mut certs = serde_json::Map::new();
+    for o in owned("certificate", "") {
+        certs.insert(
+            o.id.name.clone(),
+            serde_json::json!({
+                "arn": o.attrs.get("arn").cloned().unwrap_or_else(|| o.physical_id.clone()),
+                "status": o.attrs.get("status"),
+            }),
+        );
+    }
+    out.insert("certificates".into(), certs.into());
+    // The zone: ours when rtech created it, else the one our records live in.
+    let zone = owned("hosted_zone", "main")
+        .first()
+        .and_then(|o| o.attrs.get("id").cloned())
+        .or_else(|| {
+            owned("record", "")
+                .iter()
+                .find_map(|o| o.attrs.get("zone_id").cloned())
+        });
+    out.insert("hosted_zone_id".into(), zone.into());
+    // The site's names (apex, www, api) as rtech's records publish them.
+    let mut urls: Vec<String> = owned("record", "")
+        .iter()
+        .filter(|o| !o.id.name.starts_with("validation-"))
+        .filter_map(|o| o.attrs.get("fqdn"))
+        .map(|n| format!("https://{n}"))
+        .collect();
+    urls.sort_by_key(|u| (u.matches('.').count(), u.clone()));
+    urls.dedup();
+    out.insert("public_urls".into(), urls.into());
+    // Monitoring.
+    put(
+        &mut out,
+        &[("alerts_topic_arn", "sns_topic", "alerts", "arn")],
+    );
+    out.insert(
+        "pending_subscriptions".into(),
+        reconcile::sns::pending(observed).into(),
+    );
+    put(&mut out, &[("dashboard_name", "dashboard", "main", "name")]);
+    serde_json::Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ResourceId;
+
+    fn live(kind: &str, name: &str, physical: &str, attrs: &[(&str, &str)]) -> Observed {
+        let mut o = Observed::new(ResourceId::new(kind, name), physical);
+        for (k, v) in attrs {
+            o.attrs.insert(k.to_string(), v.to_string());
+        }
+        o
+    }
+
+    #[test]
+    fn outputs_have_every_key_in_a_fixed_order_and_each_is_in_the_readme() {
+        let out = outputs(&[]);
+        let keys: Vec<&str> = out
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let readme = include_str!("../../README.md");
+        let documented: Vec<&str> = keys
+            .iter()
+            .copied()
+            .filter(|k| readme.contains(&format!("`{k}`")))
+            .collect();
+        assert_eq!(documented, keys, "every output is in the README");
+        assert_eq!(
+            keys,
+            [
+                "vpc_id",
+                "vpc_cidr",
+                "public_subnet_ids",
+                "private_subnet_ids",
+                "nat_gateway_ids",
+                "nat_public_ips",
+                "security_group_ids",
+                "docdb_endpoint",
+                "docdb_reader_endpoint",
+                "redis_primary_endpoint",
+                "docdb_secret_arn",
+                "redis_secret_arn",
+                "ecr_repository_url",
+                "ecs_cluster_name",
+                "ecs_service_name",
+                "task_definition_arn",
+                "task_definition_revision",
+                "target_group_arns",
+                "app_log_group",
+                "alb_arn",
+                "alb_dns_name",
+                "alb_zone_id",
+                "cloudfront_distribution_id",
+                "cloudfront_domain_name",
+                "certificates",
+                "hosted_zone_id",
+                "public_urls",
+                "alerts_topic_arn",
+                "pending_subscriptions",
+                "dashboard_name",
+            ]
+        );
+        // Nothing live: every single-resource output is null.
+        assert!(out["docdb_endpoint"].is_null() && out["dashboard_name"].is_null());
+    }
+
+    #[test]
+    fn outputs_name_the_container_platform_and_never_foreign_resources() {
+        let mut foreign = live(
+            "target_group",
+            "green",
+            "arn:tg/other",
+            &[("arn", "arn:tg/other")],
+        );
+        foreign.ownership = Ownership::Foreign;
+        let observed = vec![
+            live(
+                "ecr_repository",
+                "app",
+                "rtech-app",
+                &[("url", "123.dkr.ecr/rtech-app")],
+            ),
+            live(
+                "ecs_cluster",
+                "main",
+                "arn:cluster",
+                &[("name", "rtech-prod")],
+            ),
+            live(
+                "ecs_service",
+                "app",
+                "arn:svc",
+                &[("name", "rtech-prod-app")],
+            ),
+            live(
+                "ecs_task_definition",
+                "app",
+                "arn:td:4",
+                &[("arn", "arn:td:4"), ("revision", "4")],
+            ),
+            live(
+                "target_group",
+                "blue",
+                "arn:tg/blue",
+                &[("arn", "arn:tg/blue")],
+            ),
+            foreign,
+            live(
+                "load_balancer",
+                "main",
+                "arn:lb",
+                &[
+                    ("arn", "arn:lb"),
+                    ("dns_name", "rtech-prod-alb-1.us-east-1.elb.amazonaws.com"),
+                    ("zone_id", "Z35SXDOTRQ7X7K"),
+                ],
+            ),
+        ];
+        let o = outputs(&observed);
+        assert_eq!(
+            o["alb_dns_name"],
+            "rtech-prod-alb-1.us-east-1.elb.amazonaws.com"
+        );
+        assert_eq!(o["alb_zone_id"], "Z35SXDOTRQ7X7K");
+        assert_eq!(o["alb_arn"], "arn:lb");
+        assert_eq!(o["ecr_repository_url"], "123.dkr.ecr/rtech-app");
+        assert_eq!(o["ecs_cluster_name"], "rtech-prod");
+        assert_eq!(o["ecs_service_name"], "rtech-prod-app");
+        assert_eq!(o["task_definition_revision"], "4");
+        assert_eq!(
+            o["target_group_arns"],
+            serde_json::json!({"blue": "arn:tg/blue"})
+        );
+        assert_eq!(o["docdb_endpoint"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn outputs_name_the_edge_certificates_zone_and_public_urls() {
+        let observed = vec![
+            live(
+                "distribution",
+                "main",
+                "E123",
+                &[("id", "E123"), ("domain_name", "d111.cloudfront.net")],
+            ),
+            live(
+                "certificate",
+                "main",
+                "arn:acm/1",
+                &[("arn", "arn:acm/1"), ("status", "ISSUED")],
+            ),
+            live(
+                "record",
+                "apex-a",
+                "rtech.example.com A",
+                &[("fqdn", "rtech.example.com"), ("zone_id", "Z1")],
+            ),
+            live(
+                "record",
+                "apex-aaaa",
+                "rtech.example.com AAAA",
+                &[("fqdn", "rtech.example.com"), ("zone_id", "Z1")],
+            ),
+            live(
+                "record",
+                "www-cname",
+                "www",
+                &[("fqdn", "www.rtech.example.com"), ("zone_id", "Z1")],
+            ),
+            live(
+                "record",
+                "validation-www",
+                "_x.www",
+                &[("fqdn", "_x.www.rtech.example.com"), ("zone_id", "Z1")],
+            ),
+        ];
+        let o = outputs(&observed);
+        assert_eq!(o["cloudfront_distribution_id"], "E123");
+        assert_eq!(o["cloudfront_domain_name"], "d111.cloudfront.net");
+        assert_eq!(
+            o["certificates"],
+            serde_json::json!({"main": {"arn": "arn:acm/1", "status": "ISSUED"}})
+        );
+        assert_eq!(o["hosted_zone_id"], "Z1");
+        assert_eq!(o["pending_subscriptions"], serde_json::json!([]));
+        assert_eq!(o["alerts_topic_arn"], serde_json::Value::Null);
+        assert_eq!(
+            o["public_urls"],
+            serde_json::json!(["https://rtech.example.com", "https://www.rtech.example.com"])
+        );
+    }
+}

@@ -1,0 +1,53 @@
+//! `rtech plan`: the diff of the spec against live AWS, printed (and saved with `--out`).
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+
+use super::session::Session;
+use super::{load, print_plan, Ui, EXIT_CHANGES, EXIT_OK};
+use crate::aws::AwsOpts;
+use crate::cli::{Cli, PlanArgs};
+use crate::plan::saved;
+use crate::reconcile;
+
+pub(super) async fn plan_cmd(cli: &Cli, a: &PlanArgs, opts: &AwsOpts, ui: &Ui) -> Result<ExitCode> {
+    let mut spec = load(cli, &a.env)?;
+    spec.image_tag = a.image_tag.clone();
+    let desired = reconcile::expand(&spec);
+    let s = Session::open(
+        &spec.project,
+        &spec.env,
+        &spec.region,
+        opts,
+        &desired,
+        false,
+    )
+    .await?;
+    let observed = s.observe(&desired, ui).await?;
+    let plan = s.plan(&desired, &observed, &a.targets, false)?;
+    print_plan(&plan, a.json, ui, &spec.file);
+    if let Some(out) = &a.out {
+        saved::write(out, &plan)?;
+        ui.info(&format!(
+            "Saved the plan to {}; apply it exactly with: rtech apply --env {} {}",
+            out.display(),
+            spec.env,
+            out.display()
+        ));
+    }
+    ui.verbose(&format!("{} API calls in {:.2} s", s.calls(), s.elapsed()));
+    if !plan.conflicts.is_empty() {
+        bail!(
+            "the plan is blocked by {} problem(s): conflicts with resources rtech does not own, or changes a service refuses",
+            plan.conflicts.len()
+        );
+    }
+    Ok(ExitCode::from(
+        if a.detailed_exitcode && plan.has_changes() {
+            EXIT_CHANGES
+        } else {
+            EXIT_OK
+        },
+    ))
+}

@@ -1,0 +1,216 @@
+//! A live session against one env: the clients, the context, the reconcilers; observe all
+//! services at once, plan, execute.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+
+use super::Ui;
+use crate::aws::{AwsOpts, Clients};
+use crate::cli::Cli;
+use crate::engine;
+use crate::model::{Observed, Ownership, Resource, ResourceId};
+use crate::plan::{self, DiffInput, Plan};
+use crate::progress::Progress;
+use crate::reconcile::{self, Ctx, Reconciler};
+
+/// Interrupted twice: rtech left with changes in flight (exit 130).
+#[derive(Debug, thiserror::Error)]
+#[error("apply interrupted with {in_flight} change(s) in flight, which may be half-done; run `rtech plan --env {env}` to see what is left; applying again converges")]
+pub struct Abandoned {
+    pub in_flight: usize,
+    pub env: String,
+}
+
+/// A live session against one env: clients, context and the reconcilers.
+pub(crate) struct Session {
+    pub(crate) ctx: Arc<Ctx>,
+    regs: Vec<Arc<dyn Reconciler>>,
+    started: Instant,
+}
+
+impl Session {
+    /// `desired` only tells where the env's DNS lives (destroy passes the spec's resources
+    /// here but observes without them).
+    pub(crate) async fn open(
+        project: &str,
+        env: &str,
+        region: &str,
+        opts: &AwsOpts,
+        desired: &[Resource],
+        no_wait: bool,
+    ) -> Result<Session> {
+        let clients = Clients::new(opts, region).await;
+        // One cheap call first: a clear error for bad credentials or an unreachable endpoint.
+        clients
+            .account_id()
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let region = clients.region.clone();
+        Ok(Session {
+            ctx: Arc::new(Ctx {
+                project: project.to_string(),
+                env: env.to_string(),
+                region,
+                clients,
+                zone: reconcile::dns::zone_of(desired),
+                no_wait,
+            }),
+            regs: reconcile::registry(),
+            started: Instant::now(),
+        })
+    }
+
+    pub(crate) fn calls(&self) -> usize {
+        self.ctx.clients.calls.get()
+    }
+
+    /// Every service observed at once.
+    pub(crate) async fn observe(&self, desired: &[Resource], ui: &Ui) -> Result<Vec<Observed>> {
+        let t = Instant::now();
+        let before = self.calls();
+        let before_by = self.ctx.clients.calls.by_service();
+        let all = futures::future::try_join_all(self.regs.iter().map(|r| async move {
+            r.observe(&self.ctx, desired)
+                .await
+                .map_err(|e| anyhow::anyhow!("observing {}: {e}", r.service()))
+        }))
+        .await?;
+        let observed: Vec<Observed> = all.into_iter().flatten().collect();
+        let owned = observed
+            .iter()
+            .filter(|o| o.ownership == Ownership::Owned)
+            .count();
+        let per: Vec<String> =
+            crate::aws::calls_since(&self.ctx.clients.calls.by_service(), &before_by)
+                .into_iter()
+                .map(|(s, n)| format!("{s} {n}"))
+                .collect();
+        ui.verbose(&format!(
+            "observed {owned} resources with {} API calls in {:.2} s ({})",
+            self.calls() - before,
+            t.elapsed().as_secs_f64(),
+            per.join(", ")
+        ));
+        Ok(observed)
+    }
+
+    pub(crate) fn plan(
+        &self,
+        desired: &[Resource],
+        observed: &[Observed],
+        targets: &[ResourceId],
+        destroy: bool,
+    ) -> Result<Plan> {
+        let mut plan = plan::diff(&DiffInput {
+            project: &self.ctx.project,
+            env: &self.ctx.env,
+            region: &self.ctx.region,
+            desired,
+            observed,
+            schema: &reconcile::schema,
+            targets,
+            destroy,
+        })?;
+        for c in &mut plan.conflicts {
+            if let Some(m) = reconcile::owner(&self.regs, &c.id.kind)
+                .and_then(|r| r.conflict_message(&self.ctx, c))
+            {
+                c.message = m;
+            }
+        }
+        // A service may refuse a change outright (a protected database's delete or replace):
+        // shown in the plan beside conflicts, and apply refuses the whole plan.
+        for c in &plan.changes {
+            if let Some(msg) = reconcile::owner(&self.regs, &c.id.kind).and_then(|r| r.guard(c)) {
+                plan.conflicts.push(plan::Conflict {
+                    id: c.id.clone(),
+                    physical_id: c.physical_id().unwrap_or_default().to_string(),
+                    message: msg,
+                });
+            }
+        }
+        Ok(plan)
+    }
+
+    pub(crate) async fn execute(
+        &self,
+        plan: &Plan,
+        observed: &[Observed],
+        cli: &Cli,
+        ui: &Ui,
+    ) -> Result<()> {
+        if !plan.conflicts.is_empty() {
+            let list: Vec<String> = plan
+                .conflicts
+                .iter()
+                .map(|c| format!("{}: {}", c.id, c.message))
+                .collect();
+            bail!(
+                "refusing to apply: {} blocking problem(s), nothing was changed:\n  {}",
+                list.len(),
+                list.join("\n  ")
+            );
+        }
+        if !plan.has_changes() {
+            return Ok(());
+        }
+        let progress = Progress::new(ui.quiet, ui.stderr_tty);
+        let before = self.calls();
+        let t = Instant::now();
+        let report = engine::execute(
+            plan,
+            &self.regs,
+            self.ctx.clone(),
+            observed,
+            cli.global.parallelism as usize,
+            &progress,
+        )
+        .await;
+        ui.verbose(&format!(
+            "applied {} changes with {} API calls in {:.2} s ({} in all since start)",
+            report.done.len(),
+            self.calls() - before,
+            t.elapsed().as_secs_f64(),
+            self.calls()
+        ));
+        let count = |a: plan::Action| report.done.iter().filter(|(_, x)| *x == a).count();
+        let line = format!(
+            "{} added, {} changed, {} replaced, {} destroyed",
+            count(plan::Action::Create),
+            count(plan::Action::Update),
+            count(plan::Action::Replace),
+            count(plan::Action::Delete)
+        );
+        if report.ok() {
+            let what = if plan.destroy { "Destroy" } else { "Apply" };
+            println!("{what} complete: {line}.");
+            return Ok(());
+        }
+        for f in &report.failures {
+            eprintln!("error: {} ({}): {}", f.id, f.action, f.error);
+        }
+        if report.abandoned > 0 {
+            return Err(Abandoned {
+                in_flight: report.abandoned,
+                env: self.ctx.env.clone(),
+            }
+            .into());
+        }
+        let why = if report.interrupted {
+            "interrupted"
+        } else {
+            "failed"
+        };
+        bail!(
+            "apply {why} after {line}; {} change(s) not started. Run `rtech plan --env {}` to see what is left; applying again converges.",
+            report.not_started,
+            self.ctx.env
+        )
+    }
+
+    pub(crate) fn elapsed(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+}
