@@ -1,4 +1,4 @@
-//! `[ecr]` and `[app]`: the container platform (seed sections 3.2, 4, 7.2 and 8.1): the image
+//! `[ecr]` and `[app]`: the container platform: the image
 //! repository, the ECS Fargate service with its task definition, roles, log group, target
 //! group and auto scaling. Both sections are optional; `[app]` needs `[ecr]` (its image).
 
@@ -23,7 +23,7 @@ pub struct RawEcr {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ecr {
-    /// The repository name (default `{project}-app`, the seed's `rtech-app`).
+    /// The repository name (default `{project}-app`: `rtech-app` for the platform).
     pub repository: String,
     pub scan_on_push: bool,
     /// Tags cannot be overwritten (prod).

@@ -1,4 +1,4 @@
-//! `[docdb]`, `[redis]` and `[secrets]`: the data tier (seed sections 3.2, 10 and 11).
+//! `[docdb]`, `[redis]` and `[secrets]`: the data tier.
 //! Each section is optional; without it the env has no such service.
 
 use serde::Deserialize;
@@ -369,7 +369,7 @@ mod tests {
     }
 
     #[test]
-    fn sections_are_optional_and_defaults_follow_the_seed() {
+    fn sections_are_optional_and_defaults_follow_the_production_plan() {
         let s = parse("envs/dev.toml", BASE, "dev").unwrap();
         assert!(s.docdb.is_none() && s.redis.is_none());
         let s = parse(

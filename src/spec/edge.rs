@@ -1,4 +1,4 @@
-//! `[edge]`: the public edge (seed sections 3.2, 5 and 6, issue 5): the env's domain and its
+//! `[edge]`: the public edge: the env's domain and its
 //! Route 53 hosted zone and records, the ACM certificate, the Application Load Balancer with its
 //! listeners and target-group weights, and the optional CloudFront distribution.
 //!
@@ -12,11 +12,11 @@ use toml::Spanned;
 use super::data::{flag, int_in};
 use super::Errors;
 
-/// The seed's domain (section 5.1).
+/// The platform's domain.
 pub const DEFAULT_DOMAIN: &str = "rtech.example.com";
 /// The HTTPS listener's policy unless the spec says otherwise: TLS 1.3 and 1.2 only.
 pub const DEFAULT_SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
-/// The oldest policy accepted (the seed's): TLS 1.2 minimum.
+/// The oldest policy accepted: TLS 1.2 minimum (ELBSecurityPolicy-TLS-1-2-2017-01).
 pub const OLDEST_SSL_POLICY: &str = "ELBSecurityPolicy-TLS-1-2-2017-01";
 
 /// The target-group colours a weight may name. Only `blue` exists today (see
@@ -85,7 +85,7 @@ pub enum ZoneMode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordStyle {
-    /// `CNAME` to the apex (the seed's).
+    /// `CNAME` to the apex (the platform's DNS layout).
     Cname,
     /// `A`/`AAAA` alias records to the apex's target.
     Alias,
@@ -182,9 +182,9 @@ pub struct CloudFront {
     /// Standard logging to an S3 bucket of ours.
     pub logging: bool,
     pub logs_expire_days: i64,
-    /// The default behaviour's TTLs (seed: 0/3600/86400).
+    /// The default behaviour's TTLs (default 0/3600/86400 s).
     pub default_behavior: Ttl,
-    /// The `/api/*` behaviour's TTLs (seed: 0/0/0).
+    /// The `/api/*` behaviour's TTLs (default 0/0/0: the API is never cached).
     pub api_behavior: Ttl,
 }
 

@@ -1,4 +1,4 @@
-//! `[monitoring]`: alerting and observability (seed sections 7 and 13, issue 6): the SNS
+//! `[monitoring]`: alerting and observability: the SNS
 //! alerts topic and its subscriptions, the CloudWatch alarms, the dashboard, and the retention
 //! of the data tier's log groups.
 //!
@@ -43,7 +43,8 @@ pub enum Source {
 }
 
 /// One alarm's defaults: name, what it watches, threshold, statistic, comparison, and a
-/// description. Seed 7.1's three come first; then what seed 13.1's success metrics ask.
+/// description. Error rate > 5 %, CPU > 80 % and memory > 90 % come first; then the platform's
+/// success metrics (P95 latency, error rate < 0.1 %, availability, backups).
 pub struct AlarmDefault {
     pub name: &'static str,
     pub source: Source,

@@ -595,7 +595,7 @@ fn with_app(app: &str) -> String {
 }
 
 #[test]
-fn app_defaults_follow_the_seed() {
+fn app_defaults_follow_the_production_plan() {
     let s = ok(&with_app(""));
     let e = s.ecr.expect("ecr");
     assert_eq!(e.repository, "rtech-app");
@@ -770,7 +770,7 @@ fn with_edge(edge: &str) -> String {
 }
 
 #[test]
-fn edge_defaults_follow_the_seed() {
+fn edge_defaults_follow_the_production_plan() {
     use super::edge::{RecordStyle, Ttl, ZoneMode};
     let s = ok(&with_edge("[edge.cloudfront]"));
     let e = s.edge.expect("edge");
