@@ -4,6 +4,7 @@
 //! AWS errors (`crate::aws::{AwsError, ErrorKind}`) live outside `reconcile`, so the kit and
 //! the engine share them without depending on each other.
 
+pub mod outputs;
 pub mod owner;
 pub mod props;
 pub mod tags;
