@@ -293,7 +293,7 @@ pub fn registry() -> Vec<Arc<dyn Reconciler>> {
         Arc::new(scaling::Scaling),
         Arc::new(s3::S3),
         Arc::new(acm::Acm),
-        Arc::new(dns::Dns),
+        Arc::new(Adapted(dns::Dns)),
         Arc::new(cdn::Cdn),
         Arc::new(sns::Sns),
         Arc::new(alarms::Alarms),
