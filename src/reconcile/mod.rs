@@ -292,7 +292,7 @@ pub fn registry() -> Vec<Arc<dyn Reconciler>> {
         Arc::new(ecs::Ecs),
         Arc::new(scaling::Scaling),
         Arc::new(s3::S3),
-        Arc::new(acm::Acm),
+        Arc::new(Adapted(acm::Acm)),
         Arc::new(Adapted(dns::Dns)),
         Arc::new(cdn::Cdn),
         Arc::new(sns::Sns),
