@@ -13,6 +13,8 @@ Shims:
   error naming it rather than starting an emulator that fails later in obscure ways.
 - ElastiCache: scripts/moto_elasticache_shim.py (deleted groups that stay `deleting`, missing
   subnet-group calls, NumCacheClusters ignored).
+- Route 53 and ACM: scripts/moto_route53_acm_shim.py (a CREATE refused exactly when the record
+  exists; an idempotency token of a deleted certificate returns its ARN).
 """
 import sys
 
@@ -152,11 +154,13 @@ def apply_docdb_shim():
 
 if __name__ == "__main__":
     import moto_elasticache_shim
+    import moto_route53_acm_shim
 
     try:
         apply_docdb_shim()
         moto_elasticache_shim.apply()
-    except (ShimError, moto_elasticache_shim.ShimError) as e:
+        moto_route53_acm_shim.apply()
+    except (ShimError, moto_elasticache_shim.ShimError, moto_route53_acm_shim.ShimError) as e:
         print(f"moto_server.py: {e}", file=sys.stderr)
         sys.exit(3)
     sys.exit(main(sys.argv[1:]))

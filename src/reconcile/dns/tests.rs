@@ -1,7 +1,13 @@
 //! Route 53: expansion for every record style, name normalisation, ownership classification,
 //! change batches and error mapping (AWS errors the emulator never raises are injected).
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_route53::types::ChangeAction;
+
+use super::record::prior_json;
 use super::*;
+use crate::model::{tags_of, Ownership, TAG_ENV, TAG_ID, TAG_PROJECT};
 use crate::plan::{Action, Plan};
 use crate::testutil::{dev_spec, diff_of, parse_as};
 
@@ -573,6 +579,7 @@ fn desired_records_become_route53_record_sets() {
     let mut r = Resource::new(record_id("www", "CNAME"), "x")
         .prop("name", Value::str("www.rtech.example.com"))
         .prop("type", Value::str("CNAME"))
+        .prop("zone", Value::str("rtech.example.com"))
         .prop("ttl", Value::Int(300))
         .prop(
             "values",
@@ -589,6 +596,7 @@ fn desired_records_become_route53_record_sets() {
     r = Resource::new(record_id("apex", "A"), "x")
         .prop("name", Value::str("rtech.example.com"))
         .prop("type", Value::str("A"))
+        .prop("zone", Value::str("rtech.example.com"))
         .prop(
             "alias",
             alias_value(
@@ -604,7 +612,8 @@ fn desired_records_become_route53_record_sets() {
     // Still unknown: refused before any call.
     let unknown = Resource::new(record_id("apex", "A"), "x")
         .prop("name", Value::Unknown)
-        .prop("type", Value::str("A"));
+        .prop("type", Value::str("A"))
+        .prop("zone", Value::str("rtech.example.com"));
     assert_eq!(desired_rrset(&unknown).unwrap_err().code, "InvalidRecord");
 }
 

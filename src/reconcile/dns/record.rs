@@ -1,0 +1,248 @@
+//! `record/<label>-<type>`: one simple record set and, beside it, its ownership TXT, written in
+//! the same change batch (see the module doc of `dns`).
+//! - replaced: name, type, zone, zone_id. Updated in place (UPSERT + UPSERT): ttl, values,
+//!   alias.
+//! - created with CREATE + CREATE (AWS refuses the whole batch when someone made the record
+//!   since the plan: a conflict error, nothing overwritten), or CREATE + UPSERT when our own
+//!   TXT was left behind by a record deleted out of band.
+//! - deleted with DELETE + DELETE of exactly the values observed.
+
+use async_trait::async_trait;
+use aws_sdk_route53::types::RrType;
+use serde::{Deserialize, Serialize};
+
+use super::{change, missing_zone, zones_named, Alias, Rrset, RECORD};
+use super::{create_steps, delete_steps, norm_name, owner_name, owner_rrset, owner_value};
+use super::{parse_owner, update_steps};
+use crate::aws::{aws, AwsError};
+use crate::model::{Attrs, Observed, Props, Resource};
+use crate::plan::KindSchema;
+use crate::progress::Task;
+use crate::reconcile::kit::{from_props, round_trip, Link, PropsError};
+use crate::reconcile::{Ctx, Kind, Op};
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: RECORD,
+    force_new: &["name", "type", "zone", "zone_id"],
+    new_attrs_on_update: false,
+    create_before_destroy: false,
+};
+
+/// An alias target (A/AAAA; Route 53 has no TTL on aliases).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AliasProps {
+    pub dns_name: Link,
+    pub zone_id: Link,
+    pub evaluate_target_health: bool,
+}
+
+/// A record: a CNAME has `ttl` and `values` (sorted), an A/AAAA alias has `alias`. `zone_id` is
+/// in the spec only when rtech creates the zone (a reference to it); observe always reports it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordProps {
+    /// Lowercase, no trailing dot; a reference for ACM's validation names.
+    pub name: Link,
+    #[serde(rename = "type")]
+    pub rtype: String,
+    pub zone: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zone_id: Option<Link>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<Link>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alias: Option<AliasProps>,
+}
+
+/// The record a (resolved) desired resource asks for.
+pub fn desired_rrset(r: &Resource) -> Result<Rrset, AwsError> {
+    let p = from_props::<RecordProps>(&r.props)?;
+    let known = |l: &Link, k: &str| -> Result<String, AwsError> {
+        l.known().map(str::to_string).ok_or_else(|| {
+            AwsError::new(
+                "rtech",
+                "InvalidRecord",
+                format!("{}: {k} is missing or not known yet", r.id),
+            )
+        })
+    };
+    let name = known(&p.name, "name")?;
+    let alias = match &p.alias {
+        Some(a) => Some(Alias {
+            dns_name: known(&a.dns_name, "alias.dns_name")?,
+            zone_id: known(&a.zone_id, "alias.zone_id")?,
+            evaluate_target_health: a.evaluate_target_health,
+        }),
+        None => None,
+    };
+    let mut values = p
+        .values
+        .iter()
+        .flatten()
+        .map(|v| known(v, "values"))
+        .collect::<Result<Vec<_>, _>>()?;
+    values.sort();
+    Ok(Rrset {
+        name: format!("{}.", name.trim_end_matches('.')),
+        rtype: p.rtype,
+        ttl: if alias.is_some() { None } else { p.ttl },
+        values,
+        alias,
+        set_identifier: None,
+    })
+}
+
+/// A record rtech wants that exists without our owner TXT: records have no tags, so adopting
+/// one means writing the TXT (pure).
+pub fn conflict_message(project: &str, env: &str, c: &crate::plan::Conflict) -> Option<String> {
+    if c.id.kind != RECORD {
+        return None;
+    }
+    // The physical id is `<zone id>:<name>:<TYPE>`.
+    let mut parts = c.physical_id.rsplitn(3, ':');
+    let (rtype, name) = (parts.next()?, parts.next()?);
+    Some(format!(
+        "conflict: the {rtype} record {name} already exists and rtech did not create it (no ownership TXT {owner}); rtech will not modify or delete it (delete it, or adopt it by adding the TXT record {owner} = {value})",
+        owner = owner_name(rtype, name),
+        value = owner_value(project, env, &c.id),
+    ))
+}
+
+/// `<zone id>:<name>:<TYPE>`, a record's physical id.
+pub(super) fn physical(zone: &str, name: &str, rtype: &str) -> String {
+    format!("{zone}:{name}:{rtype}")
+}
+
+/// The zone a record goes into: its resolved `zone_id`, else the (existing) zone by name.
+async fn zone_for(ctx: &Ctx, p: &RecordProps) -> Result<String, AwsError> {
+    if let Some(z) = p.zone_id.as_ref().and_then(Link::known) {
+        return Ok(z.to_string());
+    }
+    let name = p.zone.as_str();
+    let zones = zones_named(ctx, name).await?;
+    match zones.as_slice() {
+        [z] => Ok(z.id.clone()),
+        [] => Err(missing_zone(name)),
+        many => Err(AwsError::new(
+            "route53:ListHostedZonesByName",
+            "AmbiguousHostedZone",
+            format!(
+                "{} public hosted zones are named {name} ({}): rtech cannot tell which one serves the domain",
+                many.len(),
+                many.iter().map(|z| z.id.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        )),
+    }
+}
+
+/// The live record set with `rr`'s name and type, if any (one call).
+async fn lookup(ctx: &Ctx, zone: &str, rr: &Rrset) -> Result<Option<Rrset>, AwsError> {
+    Ok(ctx
+        .clients
+        .route53
+        .list_resource_record_sets()
+        .hosted_zone_id(zone)
+        .start_record_name(&rr.name)
+        .start_record_type(RrType::from(rr.rtype.as_str()))
+        .max_items(1)
+        .send()
+        .await
+        .map_err(aws("route53:ListResourceRecordSets"))?
+        .resource_record_sets()
+        .iter()
+        .map(Rrset::from_sdk)
+        .find(|x| x.key() == rr.key()))
+}
+
+fn record_what(rr: &Rrset) -> String {
+    format!("{} {}", norm_name(&rr.name), rr.rtype)
+}
+
+async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
+    let rr = desired_rrset(r)?;
+    let zone = zone_for(ctx, &from_props::<RecordProps>(&r.props)?).await?;
+    let name = norm_name(&rr.name);
+    let owner = owner_rrset(&ctx.project, &ctx.env, &r.id, &rr.rtype, &name);
+    // Our TXT may be left from a record deleted out of band: look (one call).
+    let existing = lookup(ctx, &zone, &owner).await?;
+    let what = record_what(&rr);
+    let steps = create_steps(rr.clone(), owner, existing.as_ref())
+        .map_err(|m| AwsError::new("route53:ChangeResourceRecordSets", "OwnershipConflict", m))?;
+    change(ctx, &zone, &steps, &what, task).await?;
+    let mut a = Attrs::new();
+    a.insert("id".into(), physical(&zone, &name, &rr.rtype));
+    a.insert("fqdn".into(), name);
+    a.insert("zone_id".into(), zone);
+    Ok(a)
+}
+
+pub(super) fn prior_json<T: for<'de> Deserialize<'de>>(o: &Observed, key: &str) -> Option<T> {
+    o.attrs.get(key).and_then(|s| serde_json::from_str(s).ok())
+}
+
+async fn update(ctx: &Ctx, r: &Resource, prior: &Observed, task: &Task) -> Result<Attrs, AwsError> {
+    let rr = desired_rrset(r)?;
+    let zone = prior.attrs.get("zone_id").cloned().unwrap_or_default();
+    let name = norm_name(&rr.name);
+    let owner = owner_rrset(&ctx.project, &ctx.env, &r.id, &rr.rtype, &name);
+    let what = record_what(&rr);
+    change(ctx, &zone, &update_steps(rr, owner), &what, task).await?;
+    Ok(prior.attrs.clone())
+}
+
+async fn delete(ctx: &Ctx, o: &Observed, task: &Task) -> Result<Attrs, AwsError> {
+    let zone = o.attrs.get("zone_id").cloned().unwrap_or_default();
+    let Some(owner) = prior_json::<Rrset>(o, "owner") else {
+        return Err(AwsError::new(
+            "rtech",
+            "NotOwned",
+            format!(
+                "{}: no ownership record observed; rtech deletes only its own records",
+                o.id
+            ),
+        ));
+    };
+    let prior = prior_json::<Rrset>(o, "rrset");
+    // The id the TXT names (a duplicate's observed id has a `~zone` suffix).
+    let ours = owner
+        .values
+        .iter()
+        .find(|v| parse_owner(v).is_some_and(|w| w.project == ctx.project && w.env == ctx.env))
+        .cloned()
+        .unwrap_or_default();
+    let what = prior
+        .as_ref()
+        .map(record_what)
+        .unwrap_or_else(|| format!("ownership record {}", norm_name(&owner.name)));
+    let steps = delete_steps(prior, owner, &ours);
+    match change(ctx, &zone, &steps, &what, task).await {
+        Err(e) if e.is("NoSuchHostedZone") => Ok(Attrs::new()),
+        Err(e) => Err(e),
+        Ok(()) => Ok(Attrs::new()),
+    }
+}
+
+pub struct Record;
+
+#[async_trait]
+impl Kind for Record {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
+        round_trip::<RecordProps>(p)
+    }
+    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
+        match op {
+            Op::Create(r) => create(ctx, r, task).await,
+            Op::Update { desired, prior, .. } => update(ctx, desired, prior, task).await,
+            Op::Delete(o) => delete(ctx, o, task).await,
+        }
+    }
+    fn conflict_message(&self, ctx: &Ctx, c: &crate::plan::Conflict) -> Option<String> {
+        conflict_message(&ctx.project, &ctx.env, c)
+    }
+}
