@@ -5,7 +5,7 @@
 //!   setting's value: `enabled` / `disabled`) and tags. Updated in place (UpdateCluster with
 //!   the setting, which takes the same settings as UpdateClusterSettings and, unlike it, is
 //!   implemented by the emulator; TagResource / UntagResource).
-//! - The task definition family `{project}-{env}-app` (taskdef.rs): one container `app`. The
+//! - The task definition family `{project}-{env}-app` (taskdef/): one container `app`. The
 //!   plan compares the revision in use: the one our service runs, else (no service yet) the
 //!   newest ACTIVE one, normalised so that what AWS fills in (defaults, the order of
 //!   environment and secrets, empty lists) never shows as a difference; its ARN and
@@ -19,7 +19,7 @@
 //!   `keep_revisions` (but the one in use) are deregistered and deleted
 //!   (DeleteTaskDefinitions). The image is `image_repository:image_tag`: the tag is
 //!   `--image-tag` when given, else the one in use (late-initialised), else the spec's.
-//! - The service `{project}-{env}-app` (service.rs): Fargate in the private subnets with the
+//! - The service `{project}-{env}-app` (service/): Fargate in the private subnets with the
 //!   `app` security group, behind `target_group/blue`, with the circuit breaker (rollback),
 //!   100 % / 200 %. Created with a client token (an SDK retry of a create that succeeded is
 //!   idempotent); updated in place with UpdateService (task definition, desired count,
@@ -54,7 +54,7 @@
 //! DescribeSubnets for a live service (its subnets' rtech ids, so the list follows the
 //! spec's order): five calls (six after a rollback), whatever the number of revisions. Only
 //! when neither is ours does observe describe older ones (at most ten) to find ours
-//! (taskdef.rs, ownership). Without ACTIVE revisions and without a task definition in the
+//! (taskdef/, ownership). Without ACTIVE revisions and without a task definition in the
 //! spec (destroy), it lists INACTIVE ones too, so that revisions of ours an interrupted
 //! destroy left are deleted.
 //!
