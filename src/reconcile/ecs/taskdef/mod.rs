@@ -44,7 +44,7 @@ use crate::aws::AwsError;
 use crate::model::{tags_for, Attrs, Props, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{round_trip, to_props, Link, PropsError};
+use crate::reconcile::kit::{from_props, round_trip, to_props, Link, PropsError};
 use crate::reconcile::{Ctx, Kind, Op};
 use crate::spec::app::App;
 use crate::spec::network::REDIS_PORT;
@@ -277,7 +277,6 @@ fn revision_tags(p: &TaskDefinitionProps) -> BTreeMap<String, String> {
 }
 
 async fn apply(ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-    use crate::reconcile::kit::from_props;
     match op {
         Op::Create(r) => {
             let p: TaskDefinitionProps = from_props(&r.props)?;
