@@ -13,8 +13,13 @@ Shims:
   error naming it rather than starting an emulator that fails later in obscure ways.
 - ElastiCache: scripts/moto_elasticache_shim.py (deleted groups that stay `deleting`, missing
   subnet-group calls, NumCacheClusters ignored).
+<<<<<<< HEAD
 - Route 53 and ACM: scripts/moto_route53_acm_shim.py (a CREATE refused exactly when the record
   exists; an idempotency token of a deleted certificate returns its ARN).
+=======
+- ECS: scripts/moto_ecs_shim.py (services that never run their tasks nor complete their
+  rollout, CreateService dropping the deployment configuration and grace period).
+>>>>>>> ecs
 """
 import sys
 
@@ -153,14 +158,21 @@ def apply_docdb_shim():
 
 
 if __name__ == "__main__":
+    import moto_ecs_shim
     import moto_elasticache_shim
     import moto_route53_acm_shim
 
+    # Each shim module has apply() and its own ShimError (a moto name it patches has moved).
+    SHIMS = [
+        moto_ecs_shim,
+        moto_elasticache_shim,
+        moto_route53_acm_shim,
+    ]
     try:
         apply_docdb_shim()
-        moto_elasticache_shim.apply()
-        moto_route53_acm_shim.apply()
-    except (ShimError, moto_elasticache_shim.ShimError, moto_route53_acm_shim.ShimError) as e:
+        for shim in SHIMS:
+            shim.apply()
+    except (ShimError, *(shim.ShimError for shim in SHIMS)) as e:
         print(f"moto_server.py: {e}", file=sys.stderr)
         sys.exit(3)
     sys.exit(main(sys.argv[1:]))

@@ -289,7 +289,7 @@ pub fn registry() -> Vec<Arc<dyn Reconciler>> {
         Arc::new(logs::Logs),
         Arc::new(iam::Iam),
         Arc::new(elb::Elb),
-        Arc::new(ecs::Ecs),
+        Arc::new(Adapted(ecs::Ecs)),
         Arc::new(scaling::Scaling),
         Arc::new(s3::S3),
         Arc::new(Adapted(acm::Acm)),

@@ -1,17 +1,17 @@
 //! ECS deploys against the emulator: a deploy the circuit breaker rolled back is never rolled
 //! out again by a later apply (the plan compares the revision the service runs), deploying
 //! the same image again reuses the revision registered for it, and revisions rtech prunes or
-//! destroys are deleted, not left INACTIVE (src/reconcile/ecs/taskdef.rs). moto never rolls
+//! destroys are deleted, not left INACTIVE (src/reconcile/ecs/taskdef/). moto never rolls
 //! anything back, so the rollback is made out of band with the SDK (UpdateService to the
 //! previous revision), as the circuit breaker would. An apply stopped while it waited for a
-//! rollout leaves it to the next plan, whose apply waits for it (src/reconcile/ecs/service.rs).
+//! rollout leaves it to the next plan, whose apply waits for it (src/reconcile/ecs/service/).
 
 use std::io::{BufRead, BufReader, Lines};
 use std::path::Path;
 use std::process::{Child, ChildStderr, Stdio};
 use std::time::{Duration, Instant};
 
-use aws_sdk_ecs::types::{DeploymentCircuitBreaker, DeploymentConfiguration, TaskDefinitionStatus};
+use aws_sdk_ecs::types::TaskDefinitionStatus;
 use serde_json::Value as J;
 
 use crate::emulator::Emulator;
@@ -245,18 +245,13 @@ async fn counts(ecs: &aws_sdk_ecs::Client) -> (i32, i32) {
     (s.desired_count(), s.running_count())
 }
 
-/// `apply` in the background with the emulator switch `quirks`, its stderr read up to the
-/// line where it starts waiting for the service to become stable; the rest is left to read.
-fn apply_until_waiting(
-    emu: &Emulator,
-    dir: &Path,
-    quirks: &str,
-) -> (Child, Lines<BufReader<ChildStderr>>) {
+/// `apply` in the background, its stderr read up to the line where it starts waiting for the
+/// service to become stable; the rest is left to read.
+fn apply_until_waiting(emu: &Emulator, dir: &Path) -> (Child, Lines<BufReader<ChildStderr>>) {
     let mut child = rtech_std(emu)
         .arg("--envs-dir")
         .arg(dir)
         .args(["apply", "--env", "dev", "--auto-approve"])
-        .env("RTECH_EMULATOR_QUIRKS", quirks)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -279,18 +274,43 @@ fn apply_until_waiting(
     );
 }
 
+/// The service's tasks start, out of band, as ECS starts them: an UpdateService with the
+/// desired count, which the emulator takes as the running count.
+async fn start_tasks(ecs: &aws_sdk_ecs::Client) {
+    ecs.update_service()
+        .cluster(CLUSTER)
+        .service(APP)
+        .desired_count(1)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Wait for an apply started by `apply_until_waiting`: its status, stdout and the rest of
+/// its stderr.
+fn finish(mut child: Child, rest: Lines<BufReader<ChildStderr>>) -> (bool, String, String) {
+    let rest: Vec<String> = rest.map(|l| l.unwrap()).collect();
+    let status = child.wait().unwrap();
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    (status.success(), stdout, rest.join("\n"))
+}
+
 /// An apply stopped while it waited for the rollout (a CI timeout) leaves it unfinished: the
 /// next plan shows the rollout alone, and the next apply sends nothing to the service but
-/// waits until it is stable, then the plan is empty.
+/// waits until it is stable, then the plan is empty. The emulator's tasks never start by
+/// themselves here (MOTO_ECS_SERVICE_RUNNING=0): the test starts them out of band.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unfinished_rollout_is_planned_and_the_next_apply_waits_for_it() {
-    let emu = Emulator::start();
+    let emu = Emulator::start_with(&[("MOTO_ECS_SERVICE_RUNNING", "0")]);
     let ecs = ecs(&emu).await;
     let dir = spec_dir("dev", APP_SPEC);
-    apply_in(&emu, dir.path(), "dev", &[]);
-    // The service again, created without the emulator switch, whose follow-up would run its
-    // tasks (module docs): its rollout stays IN_PROGRESS, and the apply is killed while it
-    // waits.
+    // The first apply, whose tasks start while it waits.
+    let (child, rest) = apply_until_waiting(&emu, dir.path());
+    start_tasks(&ecs).await;
+    let (ok, stdout, stderr) = finish(child, rest);
+    assert!(ok, "{stdout}\n{stderr}");
+    // The service again, whose tasks do not start: the apply is killed while it waits.
     ecs.delete_service()
         .cluster(CLUSTER)
         .service(APP)
@@ -298,30 +318,9 @@ async fn an_unfinished_rollout_is_planned_and_the_next_apply_waits_for_it() {
         .send()
         .await
         .unwrap();
-    let (mut child, _) = apply_until_waiting(&emu, dir.path(), "0");
+    let (mut child, _) = apply_until_waiting(&emu, dir.path());
     child.kill().unwrap();
     child.wait().unwrap();
-    // What the emulator's CreateService drops, as the switch's follow-up sends it, but without
-    // a desired count: the tasks still do not run.
-    ecs.update_service()
-        .cluster(CLUSTER)
-        .service(APP)
-        .health_check_grace_period_seconds(60)
-        .deployment_configuration(
-            DeploymentConfiguration::builder()
-                .deployment_circuit_breaker(
-                    DeploymentCircuitBreaker::builder()
-                        .enable(true)
-                        .rollback(true)
-                        .build(),
-                )
-                .minimum_healthy_percent(100)
-                .maximum_percent(200)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
     assert_eq!(counts(&ecs).await, (1, 0));
 
     let p = plan_json_in(&emu, dir.path(), "dev", &[]);
@@ -345,25 +344,16 @@ async fn an_unfinished_rollout_is_planned_and_the_next_apply_waits_for_it() {
     );
 
     // The next apply waits for the rollout and sends nothing: the emulator's UpdateService
-    // would have set the running count to the desired count.
-    let (mut child, rest) = apply_until_waiting(&emu, dir.path(), "1");
+    // would have started the tasks.
+    let (mut child, rest) = apply_until_waiting(&emu, dir.path());
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(child.try_wait().unwrap().is_none(), "the apply waits");
     assert_eq!(counts(&ecs).await, (1, 0), "no UpdateService sent");
     // The tasks start (out of band, as ECS would): the wait ends at the waiter's next poll.
     let started = Instant::now();
-    ecs.update_service()
-        .cluster(CLUSTER)
-        .service(APP)
-        .desired_count(1)
-        .send()
-        .await
-        .unwrap();
-    let rest: Vec<String> = rest.map(|l| l.unwrap()).collect();
-    let status = child.wait().unwrap();
-    let mut stdout = String::new();
-    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
-    assert!(status.success(), "{stdout}\n{}", rest.join("\n"));
+    start_tasks(&ecs).await;
+    let (ok, stdout, stderr) = finish(child, rest);
+    assert!(ok, "{stdout}\n{stderr}");
     assert!(stdout.contains("1 changed"), "{stdout}");
     assert!(
         started.elapsed() < Duration::from_secs(60),

@@ -5,8 +5,8 @@
 //! desired count the scaler owns is drift only outside its range; out-of-band changes and
 //! deletes are shown and repaired; a same-named cluster that is not ours is never touched;
 //! destroy leaves nothing of ours. Every check goes through AWS's own APIs (the SDK).
-//! The harness sets RTECH_EMULATOR_QUIRKS=1: what it changes for ECS is documented in
-//! src/reconcile/ecs/mod.rs.
+//! The emulator runs a service's tasks and completes its rollout as ECS does for a healthy
+//! service (scripts/moto_ecs_shim.py), so the product's own waits run unchanged.
 
 use std::collections::BTreeMap;
 
@@ -600,12 +600,12 @@ async fn the_data_tier_reaches_the_container_as_its_endpoint_and_ecs_secrets() {
     );
 }
 
-/// Without the emulator switch, moto's running count stays 0 (module docs): the real waiter
-/// runs out of time, and apply fails naming the service, its rollout and its events — no
-/// fixed sleep, no success pretended.
+/// A service whose tasks never start (the emulator started with MOTO_ECS_SERVICE_RUNNING=0, as
+/// when ECS cannot pull the image): the real waiter runs out of time, and apply fails naming the
+/// service, its rollout and its events — no fixed sleep, no success pretended.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_that_never_becomes_stable_fails_apply_with_its_rollout() {
-    let emu = Emulator::start();
+    let emu = Emulator::start_with(&[("MOTO_ECS_SERVICE_RUNNING", "0")]);
     let dir = spec_dir(
         "dev",
         &DEV_APP.replace(
@@ -614,9 +614,7 @@ async fn a_service_that_never_becomes_stable_fails_apply_with_its_rollout() {
         ),
     );
     let started = std::time::Instant::now();
-    let r = run(rtech_in(&emu, dir.path())
-        .args(["apply", "--env", "dev", "--auto-approve"])
-        .env("RTECH_EMULATOR_QUIRKS", "0"));
+    let r = run(rtech_in(&emu, dir.path()).args(["apply", "--env", "dev", "--auto-approve"]));
     assert_ne!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let all = format!("{}\n{}", r.stdout, r.stderr);
     assert!(all.contains("ecs_service/app"), "{all}");
@@ -628,6 +626,6 @@ async fn a_service_that_never_becomes_stable_fails_apply_with_its_rollout() {
         started.elapsed() < std::time::Duration::from_secs(120),
         "bounded by stable_timeout_seconds"
     );
-    // What was created stays, and the next plan (with the switch) starts from it.
+    // What was created stays, and the next plan starts from it.
     assert!(service(&ecs(&emu).await).await.is_some());
 }

@@ -3,31 +3,63 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use aws_sdk_ecs::types::{Cluster, ClusterField, ClusterSetting, ClusterSettingName};
+use serde::{Deserialize, Serialize};
 
-use super::{
-    cluster_id, cluster_name, desired_tags, ecs_tags, prior_tags, sync_tags, visible_tags,
-};
-use crate::aws::{aws, retry_on, AwsError};
-use crate::model::{tags_for, Attrs, Observed, Resource, Value};
+use super::{cluster_id, cluster_name, ecs_tags, sync_tags, visible_tags, CLUSTER};
+use crate::aws::{aws, AwsError};
+use crate::model::{tags_for, Attrs, Observed, Props, Resource};
+use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::{Ctx, Op};
+use crate::reconcile::kit::{self, from_props, round_trip, to_props, PropsError};
+use crate::reconcile::{Ctx, Kind, Op};
 use crate::spec::app::App;
 use crate::spec::Spec;
 
 /// How long DeleteCluster retries while the cluster still holds draining services or tasks.
 const DRAIN_RETRY: Duration = Duration::from_secs(10 * 60);
 
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterProps {
+    /// `enabled` / `disabled`, as AWS names the setting's value.
+    pub container_insights: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: CLUSTER,
+    force_new: &[],
+    new_attrs_on_update: false,
+    create_before_destroy: false,
+};
+
+pub struct EcsCluster;
+
+#[async_trait]
+impl Kind for EcsCluster {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
+        round_trip::<ClusterProps>(p)
+    }
+    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
+        apply(ctx, op, task).await
+    }
+}
+
 pub(super) fn expand(spec: &Spec, app: &App) -> Resource {
     let id = cluster_id();
     let name = cluster_name(&spec.project, &spec.env);
-    let tags = tags_for(&spec.project, &spec.env, &id, &name, &spec.tags);
-    Resource::new(id, &name)
-        .prop(
-            "container_insights",
-            Value::str(insights(app.container_insights)),
-        )
-        .prop("tags", Value::string_map(&tags))
+    let props = ClusterProps {
+        container_insights: insights(app.container_insights).to_string(),
+        tags: tags_for(&spec.project, &spec.env, &id, &name, &spec.tags),
+    };
+    let mut r = Resource::new(id, &name);
+    r.props = to_props(&props);
+    r
 }
 
 fn insights(on: bool) -> &'static str {
@@ -62,9 +94,10 @@ pub fn observe_cluster(c: &Cluster, tags: &BTreeMap<String, String>) -> Observed
         .find(|s| s.name() == Some(&ClusterSettingName::ContainerInsights))
         .and_then(|s| s.value())
         .unwrap_or("disabled");
-    o.props
-        .insert("container_insights".into(), Value::str(ci.to_lowercase()));
-    o.props.insert("tags".into(), visible_tags(tags));
+    o.props = to_props(&ClusterProps {
+        container_insights: ci.to_lowercase(),
+        tags: visible_tags(tags),
+    });
     o
 }
 
@@ -87,23 +120,24 @@ pub(super) async fn describe(ctx: &Ctx, name: &str) -> Result<Option<Cluster>, A
         .cloned())
 }
 
-fn setting(r: &Resource) -> ClusterSetting {
+fn setting(p: &ClusterProps) -> ClusterSetting {
     ClusterSetting::builder()
         .name(ClusterSettingName::ContainerInsights)
-        .value(r.get_str("container_insights").unwrap_or("disabled"))
+        .value(&p.container_insights)
         .build()
 }
 
-pub(super) async fn apply(ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
+async fn apply(ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
     let ecs = &ctx.clients.ecs;
     match op {
         Op::Create(r) => {
+            let p: ClusterProps = from_props(&r.props)?;
             task.status(&format!("creating cluster {}", r.name));
             let out = ecs
                 .create_cluster()
                 .cluster_name(&r.name)
-                .settings(setting(r))
-                .set_tags(Some(ecs_tags(&desired_tags(r, &[]))))
+                .settings(setting(&p))
+                .set_tags(Some(ecs_tags(&p.tags)))
                 .send()
                 .await
                 .map_err(aws("ecs:CreateCluster"))?;
@@ -121,33 +155,27 @@ pub(super) async fn apply(ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, A
             prior,
             changed,
         } => {
+            let p: ClusterProps = from_props(&desired.props)?;
             if changed.contains("container_insights") {
-                task.status(&format!(
-                    "container insights → {}",
-                    desired.get_str("container_insights").unwrap_or("disabled")
-                ));
+                task.status(&format!("container insights → {}", p.container_insights));
                 // UpdateCluster takes the same settings as UpdateClusterSettings (which the
                 // emulator lacks).
                 ecs.update_cluster()
                     .cluster(&prior.physical_id)
-                    .settings(setting(desired))
+                    .settings(setting(&p))
                     .send()
                     .await
                     .map_err(aws("ecs:UpdateCluster"))?;
             }
             if changed.contains("tags") {
-                sync_tags(
-                    ctx,
-                    &prior.physical_id,
-                    &prior_tags(prior, &[]),
-                    &desired_tags(desired, &[]),
-                )
-                .await?;
+                let before: ClusterProps = from_props(&prior.props)?;
+                sync_tags(ctx, &prior.physical_id, &before.tags, &p.tags).await?;
             }
             Ok(prior.attrs.clone())
         }
         Op::Delete(o) => {
-            let r = retry_on(
+            let r = kit::retry_while(
+                &[],
                 &[
                     "ClusterContainsServicesException",
                     "ClusterContainsTasksException",

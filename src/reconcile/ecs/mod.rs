@@ -5,7 +5,7 @@
 //!   setting's value: `enabled` / `disabled`) and tags. Updated in place (UpdateCluster with
 //!   the setting, which takes the same settings as UpdateClusterSettings and, unlike it, is
 //!   implemented by the emulator; TagResource / UntagResource).
-//! - The task definition family `{project}-{env}-app` (taskdef.rs): one container `app`. The
+//! - The task definition family `{project}-{env}-app` (taskdef/): one container `app`. The
 //!   plan compares the revision in use: the one our service runs, else (no service yet) the
 //!   newest ACTIVE one, normalised so that what AWS fills in (defaults, the order of
 //!   environment and secrets, empty lists) never shows as a difference; its ARN and
@@ -19,7 +19,7 @@
 //!   `keep_revisions` (but the one in use) are deregistered and deleted
 //!   (DeleteTaskDefinitions). The image is `image_repository:image_tag`: the tag is
 //!   `--image-tag` when given, else the one in use (late-initialised), else the spec's.
-//! - The service `{project}-{env}-app` (service.rs): Fargate in the private subnets with the
+//! - The service `{project}-{env}-app` (service/): Fargate in the private subnets with the
 //!   `app` security group, behind `target_group/blue`, with the circuit breaker (rollback),
 //!   100 % / 200 %. Created with a client token (an SDK retry of a create that succeeded is
 //!   idempotent); updated in place with UpdateService (task definition, desired count,
@@ -54,34 +54,15 @@
 //! DescribeSubnets for a live service (its subnets' rtech ids, so the list follows the
 //! spec's order): five calls (six after a rollback), whatever the number of revisions. Only
 //! when neither is ours does observe describe older ones (at most ten) to find ours
-//! (taskdef.rs, ownership). Without ACTIVE revisions and without a task definition in the
+//! (taskdef/, ownership). Without ACTIVE revisions and without a task definition in the
 //! spec (destroy), it lists INACTIVE ones too, so that revisions of ours an interrupted
 //! destroy left are deleted.
 //!
-//! # The local emulator (`RTECH_EMULATOR_QUIRKS=1`)
-//!
-//! moto 5.2.5's CreateService drops `deploymentConfiguration` and
-//! `healthCheckGracePeriodSeconds`, and reports `runningCount` = `MOTO_ECS_SERVICE_RUNNING`
-//! (0 unless set) for ever, so the services-stable waiter (`runningCount == desiredCount` and
-//! one deployment) could never succeed; its UpdateService stores every field it is sent and
-//! sets `runningCount` to a `desiredCount` it is sent. With the switch, CreateService is
-//! followed by an UpdateService carrying those three fields, and every UpdateService carries
-//! `desiredCount`; then the real waiter runs, unchanged, and succeeds on its first poll.
-//! Against AWS neither is sent (a desired count the scaler owns is never overwritten).
-//! moto never rolls anything out (rollout state stays IN_PROGRESS, no events, deployments
-//! untouched by UpdateService), so the failed-deployment report and the watch's stability
-//! test are unit-tested, and tests/e2e/deploy.rs makes its rollback with UpdateService; the
-//! timeout report is tested against the emulator without the switch (tests/e2e/ecs.rs).
-//! With the switch, an IN_PROGRESS rollout of a service that is otherwise stable (one
-//! deployment, `runningCount == desiredCount`) reads COMPLETED (`service::rollout_state`), in
-//! the plan and in the wait; a service whose tasks never ran (created without the switch, or
-//! an apply killed between CreateService and the follow-up) stays IN_PROGRESS, so its plan
-//! shows the rollout and its apply waits until the stable timeout (tests/e2e/deploy.rs starts
-//! the tasks out of band during that wait). Without the switch the plan shows the rollout of
-//! every service on the emulator for ever.
-//! moto implements DeleteTaskDefinitions (no quirk needed) but ignores CreateService's client
-//! token, and numbers a new revision from the highest one it still holds, so after every
-//! revision of a family was deleted it starts at 1 again (AWS keeps counting).
+//! moto 5.2.5 (the local emulator) gets services wrong in ways scripts/moto_ecs_shim.py
+//! repairs, so the code here is the code an AWS account needs, and nothing else. moto
+//! implements DeleteTaskDefinitions but ignores CreateService's client token, and numbers a new
+//! revision from the highest one it still holds, so after every revision of a family was
+//! deleted it starts at 1 again (AWS keeps counting).
 
 mod cluster;
 mod service;
@@ -93,16 +74,13 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_sdk_ecs::types::Tag;
+use aws_sdk_ecs::Client;
 
-use crate::aws::waited;
-use crate::aws::AwsError;
-use crate::model::{
-    tag_delta, tags_of, Attrs, Observed, Ownership, Resource, ResourceId, Value, TAG_ENV, TAG_ID,
-    TAG_PROJECT,
-};
-use crate::plan::KindSchema;
+use crate::aws::{aws, AwsError};
+use crate::model::{Observed, Ownership, Resource, ResourceId};
 use crate::progress::Task;
-use crate::reconcile::{Ctx, Op, Reconciler};
+use crate::reconcile::kit::{self, TagApi};
+use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::Spec;
 
 pub use cluster::observe_cluster;
@@ -122,27 +100,10 @@ pub const TAG_STABLE_TIMEOUT: &str = "rtech:stable-timeout";
 /// Tags kept behind their own properties, out of the `tags` property.
 const INTERNAL_TAGS: &[&str] = &[TAG_KEEP_REVISIONS, TAG_STABLE_TIMEOUT];
 
-pub static KINDS: &[KindSchema] = &[
-    KindSchema {
-        kind: CLUSTER,
-        force_new: &[],
-        new_attrs_on_update: false,
-        create_before_destroy: false,
-    },
-    KindSchema {
-        kind: TASK_DEFINITION,
-        // Revisions are immutable: every change registers a new one (an update with a new ARN).
-        force_new: &[],
-        new_attrs_on_update: true,
-        create_before_destroy: false,
-    },
-    KindSchema {
-        kind: SERVICE,
-        // UpdateService changes everything else in place.
-        force_new: &["cluster", "launch_type"],
-        new_attrs_on_update: false,
-        create_before_destroy: false,
-    },
+const KINDS: &[&dyn Kind] = &[
+    &cluster::EcsCluster,
+    &taskdef::EcsTaskDefinition,
+    &service::EcsService,
 ];
 
 pub fn cluster_id() -> ResourceId {
@@ -183,22 +144,39 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
 // shared helpers
 
 fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
-    crate::model::tag_pairs(tags.iter().map(|t| (t.key(), t.value())))
+    kit::tags::tag_map(tags.iter().map(|t| (t.key(), t.value())))
 }
 
 /// Ours: our project, env and resource id.
-fn ours(project: &str, env: &str, id: &ResourceId, tags: &BTreeMap<String, String>) -> bool {
-    tags.get(TAG_PROJECT).map(String::as_str) == Some(project)
-        && tags.get(TAG_ENV).map(String::as_str) == Some(env)
-        && tags.get(TAG_ID).map(String::as_str) == Some(id.to_string().as_str())
+fn ours(ctx: &Ctx, id: &ResourceId, tags: &BTreeMap<String, String>) -> bool {
+    kit::is_ours(tags, &ctx.project, &ctx.env, id)
 }
 
 /// The `tags` property: every tag but the ones kept behind their own properties.
-fn visible_tags(tags: &BTreeMap<String, String>) -> Value {
-    Value::string_map(
-        tags.iter()
-            .filter(|(k, _)| !INTERNAL_TAGS.contains(&k.as_str())),
-    )
+fn visible_tags(tags: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    tags.iter()
+        .filter(|(k, _)| !INTERNAL_TAGS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// A setting kept in a tag (`rtech:keep-revisions`…), as its property reads it.
+fn tag_int(tags: &BTreeMap<String, String>, tag: &str) -> Option<i64> {
+    tags.get(tag).and_then(|v| v.parse::<i64>().ok())
+}
+
+/// The live tags of a resource: its `tags` property and the settings kept in tags.
+fn all_tags(
+    visible: &BTreeMap<String, String>,
+    internal: &[(&str, Option<i64>)],
+) -> BTreeMap<String, String> {
+    let mut t = visible.clone();
+    for (tag, v) in internal {
+        if let Some(n) = v {
+            t.insert(tag.to_string(), n.to_string());
+        }
+    }
+    t
 }
 
 fn ecs_tags(m: &BTreeMap<String, String>) -> Vec<Tag> {
@@ -213,86 +191,42 @@ fn foreign(id: ResourceId, physical: &str) -> Observed {
     o
 }
 
-fn int(r: &Resource, key: &str) -> Option<i64> {
-    r.props.get(key).and_then(Value::as_int)
-}
+/// ECS speaks TagResource / UntagResource for clusters, services and task definitions alike.
+struct EcsTags<'a>(&'a Client);
 
-fn string_list(v: Option<&Value>) -> Vec<String> {
-    match v {
-        Some(Value::List(l)) => l
-            .iter()
-            .filter_map(|x| x.as_str().map(str::to_string))
-            .collect(),
-        _ => vec![],
+#[async_trait]
+impl TagApi for EcsTags<'_> {
+    async fn untag(&self, resource: &str, keys: Vec<String>) -> Result<(), AwsError> {
+        self.0
+            .untag_resource()
+            .resource_arn(resource)
+            .set_tag_keys(Some(keys))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(aws("ecs:UntagResource"))
+    }
+
+    async fn tag(&self, resource: &str, tags: BTreeMap<String, String>) -> Result<(), AwsError> {
+        self.0
+            .tag_resource()
+            .resource_arn(resource)
+            .set_tags(Some(ecs_tags(&tags)))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(aws("ecs:TagResource"))
     }
 }
 
-fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
-    v.and_then(Value::as_map)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Bring the live tags of `arn` from `before` to `after` (ECS speaks TagResource /
-/// UntagResource for clusters, services and task definitions alike).
+/// Bring the live tags of `arn` from `before` to `after`.
 async fn sync_tags(
     ctx: &Ctx,
     arn: &str,
     before: &BTreeMap<String, String>,
     after: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
-    let ecs = &ctx.clients.ecs;
-    let d = tag_delta(before, after);
-    if !d.removed.is_empty() {
-        ecs.untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(d.removed))
-            .send()
-            .await
-            .map_err(crate::aws::aws("ecs:UntagResource"))?;
-    }
-    if !d.set.is_empty() {
-        let set: BTreeMap<String, String> = d.set.into_iter().collect();
-        ecs.tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(ecs_tags(&set)))
-            .send()
-            .await
-            .map_err(crate::aws::aws("ecs:TagResource"))?;
-    }
-    Ok(())
-}
-
-/// The live tags as last observed, internal ones included (for `sync_tags`).
-fn prior_tags(o: &Observed, internal: &[(&str, &str)]) -> BTreeMap<String, String> {
-    let mut t = tags_of(&o.props);
-    for (tag, prop) in internal {
-        match o.props.get(*prop) {
-            Some(Value::Int(n)) => {
-                t.insert(tag.to_string(), n.to_string());
-            }
-            Some(Value::Str(s)) => {
-                t.insert(tag.to_string(), s.clone());
-            }
-            _ => {}
-        }
-    }
-    t
-}
-
-/// The tags a desired resource wants, internal ones included.
-fn desired_tags(r: &Resource, internal: &[(&str, &str)]) -> BTreeMap<String, String> {
-    let mut t = tags_of(&r.props);
-    for (tag, prop) in internal {
-        if let Some(n) = int(r, prop) {
-            t.insert(tag.to_string(), n.to_string());
-        }
-    }
-    t
+    kit::sync_tags(&EcsTags(&ctx.clients.ecs), arn, before, after).await
 }
 
 /// How long a call that names a new IAM role is retried while the role propagates.
@@ -311,7 +245,8 @@ pub fn role_not_ready(e: &AwsError) -> bool {
 }
 
 /// Run `f`, retrying (2 s, 4 s, 8 s, then every 10 s; at most `ROLE_PROPAGATION` in all)
-/// while it fails because a new role has not propagated yet (`role_not_ready`).
+/// while it fails because a new role has not propagated yet (`role_not_ready`: ECS says so
+/// only in the message of a generic error code, which `kit::retry_while` cannot tell apart).
 async fn while_role_propagates<T, F, Fut>(task: &Task, mut f: F) -> Result<T, AwsError>
 where
     F: FnMut() -> Fut,
@@ -338,13 +273,17 @@ where
 pub struct Ecs;
 
 #[async_trait]
-impl Reconciler for Ecs {
-    fn service(&self) -> &'static str {
+impl Service for Ecs {
+    fn name(&self) -> &'static str {
         "ecs"
     }
 
-    fn kinds(&self) -> Vec<&'static KindSchema> {
-        KINDS.iter().collect()
+    fn kinds(&self) -> &'static [&'static dyn Kind] {
+        KINDS
+    }
+
+    fn expand(&self, spec: &Spec) -> Vec<Resource> {
+        expand(spec)
     }
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
@@ -361,8 +300,8 @@ impl Reconciler for Ecs {
         // waits for a draining one before creating its successor.
         let s = s.filter(|s| s.status() == Some("ACTIVE"));
         let s_tags = s.as_ref().map(|s| tag_map(s.tags())).unwrap_or_default();
-        let s_ours = s.is_some() && ours(&ctx.project, &ctx.env, &service_id(), &s_tags);
-        // The revision our service runs is the one the plan compares (taskdef.rs).
+        let s_ours = s.is_some() && ours(ctx, &service_id(), &s_tags);
+        // The revision our service runs is the one the plan compares (taskdef/mod.rs).
         let running = s
             .as_ref()
             .filter(|_| s_ours)
@@ -380,7 +319,7 @@ impl Reconciler for Ecs {
         let mut out = vec![];
         if let Some(c) = c.filter(|c| c.status() != Some("INACTIVE")) {
             let tags = tag_map(c.tags());
-            if ours(&ctx.project, &ctx.env, &cluster_id(), &tags) {
+            if ours(ctx, &cluster_id(), &tags) {
                 out.push(observe_cluster(&c, &tags));
             } else {
                 out.push(foreign(cluster_id(), c.cluster_arn().unwrap_or(&cluster)));
@@ -389,35 +328,12 @@ impl Reconciler for Ecs {
         out.extend(td);
         if let Some(s) = s {
             if s_ours {
-                out.push(observe_service(
-                    &s,
-                    &s_tags,
-                    &subnet_rids,
-                    want_service,
-                    ctx.clients.emulator_quirks,
-                ));
+                out.push(observe_service(&s, &s_tags, &subnet_rids, want_service));
             } else {
                 out.push(foreign(service_id(), s.service_arn().unwrap_or(&app)));
             }
         }
         Ok(out)
-    }
-
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        let kind = match &op {
-            Op::Create(r) | Op::Update { desired: r, .. } => r.id.kind.clone(),
-            Op::Delete(o) => o.id.kind.clone(),
-        };
-        match kind.as_str() {
-            CLUSTER => cluster::apply(ctx, op, task).await,
-            TASK_DEFINITION => taskdef::apply(ctx, op, task).await,
-            SERVICE => service::apply(ctx, op, task).await,
-            k => Err(AwsError::new(
-                "rtech",
-                "UnknownKind",
-                format!("the ecs reconciler does not own kind {k}"),
-            )),
-        }
     }
 }
 

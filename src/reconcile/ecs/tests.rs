@@ -17,8 +17,8 @@ use aws_sdk_ecs::types::{
 use aws_sdk_ecs::Client;
 
 use super::service::{
-    client_token, create_request, deployment_failure, emulator_followup_request, inactive_or_gone,
-    is_stable, latest_events, rollout_check, rollout_state, update_request, RolloutCheck,
+    client_token, create_request, deployment_failure, inactive_or_gone, is_stable, latest_events,
+    rollout_check, rollout_state, update_request, RolloutCheck,
 };
 use super::taskdef::{
     container_definition, extras, image_ref, observe_foreign_newest, observe_in_use,
@@ -26,7 +26,7 @@ use super::taskdef::{
     split_image, to_deregister, value_from, InUse,
 };
 use super::*;
-use crate::model::{tags_for, Ref};
+use crate::model::{tags_for, Observed, Ref, Resource, ResourceId, Value};
 use crate::plan::{Action, Plan};
 use crate::testutil::{diff_of, get, parse_as, refs};
 
@@ -450,7 +450,6 @@ fn live_service(desired_count: i32, desired: &Resource) -> Observed {
         ),
         &subnet_rids(),
         Some(desired),
-        false,
     )
 }
 
@@ -689,7 +688,6 @@ fn a_dev_task_definition_without_health_check_or_secrets_equals_ours() {
             ),
             &subnet_rids(),
             Some(s),
-            false,
         ),
     ];
     let mut w = world();
@@ -838,7 +836,6 @@ fn subnets_follow_the_specs_order_whatever_aws_lists() {
         &BTreeMap::new(),
         &subnet_rids(),
         Some(get(&rs, "ecs_service/app")),
-        false,
     );
     assert_eq!(
         o.props["subnets"],
@@ -966,19 +963,17 @@ fn images_split_at_the_tag_and_join_back() {
 fn secret_value_from_round_trips() {
     let v = value_from(DOCDB_SECRET, "uri");
     assert_eq!(v, format!("{DOCDB_SECRET}:uri::"));
-    let m = parse_value_from(&v);
-    assert_eq!(m.as_map().unwrap()["arn"], Value::str(DOCDB_SECRET));
-    assert_eq!(m.as_map().unwrap()["key"], Value::str("uri"));
-    assert_eq!(m.as_map().unwrap().len(), 2);
-    let whole = parse_value_from(DOCDB_SECRET);
-    assert_eq!(whole.as_map().unwrap()["key"], Value::str(""));
-    let staged = parse_value_from(&format!("{DOCDB_SECRET}:uri:AWSPREVIOUS:"));
-    assert_eq!(
-        staged.as_map().unwrap()["version_stage"],
-        Value::str("AWSPREVIOUS")
-    );
-    let ssm = parse_value_from("arn:aws:ssm:us-east-1:1:parameter/x");
-    assert!(ssm.as_map().unwrap().contains_key("value_from"));
+    let parsed = |v: &str| crate::reconcile::kit::to_props(&parse_value_from(v));
+    let m = parsed(&v);
+    assert_eq!(m["arn"], Value::str(DOCDB_SECRET));
+    assert_eq!(m["key"], Value::str("uri"));
+    assert_eq!(m.len(), 2);
+    let whole = parsed(DOCDB_SECRET);
+    assert_eq!(whole["key"], Value::str(""));
+    let staged = parsed(&format!("{DOCDB_SECRET}:uri:AWSPREVIOUS:"));
+    assert_eq!(staged["version_stage"], Value::str("AWSPREVIOUS"));
+    let ssm = parsed("arn:aws:ssm:us-east-1:1:parameter/x");
+    assert!(ssm.contains_key("value_from"));
 }
 
 #[test]
@@ -1139,12 +1134,6 @@ fn create_service_sends_the_whole_rollout_configuration() {
         .filter_map(|t| Some((t.key()?, t.value()?)))
         .collect();
     assert_eq!(tags[TAG_STABLE_TIMEOUT], "600");
-    // The emulator's follow-up carries what its CreateService drops.
-    let f = emulator_followup_request(&client(), &r);
-    let fi = f.as_input();
-    assert_eq!(fi.get_desired_count(), &Some(2));
-    assert_eq!(fi.get_health_check_grace_period_seconds(), &Some(60));
-    assert!(fi.get_deployment_configuration().is_some());
 }
 
 fn set(keys: &[&str]) -> BTreeSet<String> {
@@ -1159,29 +1148,23 @@ fn update_service_sends_only_what_changed() {
     let mut r = resolved(desired, Some(&prior));
     r.props
         .insert("task_definition".into(), Value::str(td_arn(5)));
-    let req = update_request(&client(), &r, &prior, &set(&["task_definition"]), false)
+    let req = update_request(&client(), &r, &prior, &set(&["task_definition"]))
         .unwrap()
         .unwrap();
     let i = req.as_input();
     assert_eq!(i.get_cluster().as_deref(), Some("rtech-dev"));
     assert_eq!(i.get_service().as_deref(), Some("rtech-dev-app"));
     assert_eq!(i.get_task_definition(), &Some(td_arn(5)));
-    // The scaler's count is never sent unless it is what changed (AWS)...
+    // The scaler's count is never sent unless it is what changed.
     assert_eq!(i.get_desired_count(), &None);
     assert!(i.get_network_configuration().is_none());
     assert!(i.get_deployment_configuration().is_none());
-    // ... but the emulator needs it for a real running count.
-    let emu = update_request(&client(), &r, &prior, &set(&["task_definition"]), true)
-        .unwrap()
-        .unwrap();
-    assert_eq!(emu.as_input().get_desired_count(), &Some(2));
 
     let req = update_request(
         &client(),
         &r,
         &prior,
         &set(&["subnets", "minimum_healthy_percent"]),
-        false,
     )
     .unwrap()
     .unwrap();
@@ -1193,15 +1176,13 @@ fn update_service_sends_only_what_changed() {
     // A tags-only task definition update leaves the ARN as it was: nothing to deploy.
     let same = resolved(desired, Some(&prior));
     assert!(
-        update_request(&client(), &same, &prior, &set(&["task_definition"]), false)
+        update_request(&client(), &same, &prior, &set(&["task_definition"]))
             .unwrap()
             .is_none()
     );
-    assert!(
-        update_request(&client(), &same, &prior, &set(&["tags"]), false)
-            .unwrap()
-            .is_none()
-    );
+    assert!(update_request(&client(), &same, &prior, &set(&["tags"]))
+        .unwrap()
+        .is_none());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1274,18 +1255,37 @@ fn a_failed_or_rolled_back_deployment_is_reported_with_events() {
 #[test]
 fn ownership_needs_project_env_and_id() {
     let t = tags_with(&service_id(), "rtech-dev-app", &[]);
-    assert!(ours("rtech", "dev", &service_id(), &t));
-    assert!(!ours("rtech", "dev", &cluster_id(), &t), "another id");
-    assert!(!ours("rtech", "prod", &service_id(), &t), "another env");
-    assert!(!ours("other", "dev", &service_id(), &t), "another project");
-    assert!(!ours("rtech", "dev", &service_id(), &BTreeMap::new()));
+    assert!(crate::reconcile::kit::is_ours(
+        &t,
+        "rtech",
+        "dev",
+        &service_id()
+    ));
+    assert!(
+        !crate::reconcile::kit::is_ours(&t, "rtech", "dev", &cluster_id()),
+        "another id"
+    );
+    assert!(
+        !crate::reconcile::kit::is_ours(&t, "rtech", "prod", &service_id()),
+        "another env"
+    );
+    assert!(
+        !crate::reconcile::kit::is_ours(&t, "other", "dev", &service_id()),
+        "another project"
+    );
+    assert!(!crate::reconcile::kit::is_ours(
+        &BTreeMap::new(),
+        "rtech",
+        "dev",
+        &service_id()
+    ));
 }
 
 // ---------------------------------------------------------------------------------------------
 // the revision in use (a rolled-back deploy)
 
 fn td_ours(t: &BTreeMap<String, String>) -> bool {
-    ours("rtech", "dev", &task_definition_id(), t)
+    crate::reconcile::kit::is_ours(t, "rtech", "dev", &task_definition_id())
 }
 
 fn observed(r: InUse) -> Observed {
@@ -1548,7 +1548,7 @@ fn service_with(deployments: Vec<Deployment>) -> Service {
     s
 }
 
-fn observed_with(deployments: Vec<Deployment>, quirks: bool) -> Observed {
+fn observed_with(deployments: Vec<Deployment>) -> Observed {
     let rs = expand(&prod(None));
     observe_service(
         &service_with(deployments),
@@ -1559,7 +1559,6 @@ fn observed_with(deployments: Vec<Deployment>, quirks: bool) -> Observed {
         ),
         &subnet_rids(),
         Some(get(&rs, "ecs_service/app")),
-        quirks,
     )
 }
 
@@ -1571,10 +1570,11 @@ fn an_unfinished_rollout_is_an_update_of_the_rollout_alone() {
         DeploymentRolloutState::Failed,
     ] {
         let mut live = live_prod("v1", 2);
-        live[2] = observed_with(
-            vec![rollout_dep("ecs-svc/1", "PRIMARY", Some(state.clone()))],
-            false,
-        );
+        live[2] = observed_with(vec![rollout_dep(
+            "ecs-svc/1",
+            "PRIMARY",
+            Some(state.clone()),
+        )]);
         let plan = plan_of(&rs, &live);
         assert_eq!(plan.changes.len(), 1, "{:#?}", plan.changes);
         let c = change(&plan, "ecs_service/app").unwrap();
@@ -1587,7 +1587,7 @@ fn an_unfinished_rollout_is_an_update_of_the_rollout_alone() {
     // COMPLETED, or no rollout state reported: nothing to do.
     for state in [Some(DeploymentRolloutState::Completed), None] {
         let mut live = live_prod("v1", 2);
-        live[2] = observed_with(vec![rollout_dep("ecs-svc/1", "PRIMARY", state)], false);
+        live[2] = observed_with(vec![rollout_dep("ecs-svc/1", "PRIMARY", state)]);
         let plan = plan_of(&rs, &live);
         assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
     }
@@ -1605,98 +1605,57 @@ fn the_rollout_is_the_primary_deployments() {
         ),
         rollout_dep("ecs-svc/1", "ACTIVE", Some(DeploymentRolloutState::Failed)),
     ]);
-    assert_eq!(rollout_state(&s, false), "IN_PROGRESS");
-    assert_eq!(rollout_state(&s, true), "IN_PROGRESS", "two deployments");
-    assert_eq!(rollout_state(&service_with(vec![]), false), "COMPLETED");
+    assert_eq!(rollout_state(&s), "IN_PROGRESS");
+    assert_eq!(rollout_state(&service_with(vec![])), "COMPLETED");
     let failed = service_with(vec![rollout_dep(
         "ecs-svc/1",
         "PRIMARY",
         Some(DeploymentRolloutState::Failed),
     )]);
-    assert_eq!(rollout_state(&failed, false), "FAILED");
-    assert_eq!(
-        rollout_state(&failed, true),
-        "FAILED",
-        "quirks never hide a failure"
-    );
-}
-
-#[test]
-fn with_the_emulator_switch_a_stable_service_in_progress_reads_completed() {
-    // moto: one deployment IN_PROGRESS for ever, its own running count 0, the service's
-    // running count the desired count it was last sent.
-    let mut moto = rollout_dep(
-        "ecs-svc/1",
-        "PRIMARY",
-        Some(DeploymentRolloutState::InProgress),
-    );
-    moto.running_count = 0;
-    let s = service_with(vec![moto.clone()]);
-    assert_eq!(rollout_state(&s, true), "COMPLETED");
-    assert_eq!(
-        rollout_state(&s, false),
-        "IN_PROGRESS",
-        "never without the switch"
-    );
-    assert_eq!(
-        observed_with(vec![moto.clone()], true).props["rollout"],
-        Value::str("COMPLETED")
-    );
-    // Tasks not running (created without the switch's follow-up): still in progress.
-    let mut idle = service_with(vec![moto]);
-    idle.running_count = 0;
-    assert_eq!(rollout_state(&idle, true), "IN_PROGRESS");
+    assert_eq!(rollout_state(&failed), "FAILED");
 }
 
 #[test]
 fn a_rollout_only_update_sends_nothing_and_waits_or_fails() {
     let rs = expand(&prod(None));
     let desired = get(&rs, "ecs_service/app");
-    let prior = observed_with(
-        vec![rollout_dep(
-            "ecs-svc/1",
-            "PRIMARY",
-            Some(DeploymentRolloutState::InProgress),
-        )],
-        false,
-    );
+    let prior = observed_with(vec![rollout_dep(
+        "ecs-svc/1",
+        "PRIMARY",
+        Some(DeploymentRolloutState::InProgress),
+    )]);
     let r = resolved(desired, Some(&prior));
-    for quirks in [false, true] {
-        assert!(
-            update_request(&client(), &r, &prior, &set(&["rollout"]), quirks)
-                .unwrap()
-                .is_none(),
-            "no UpdateService (quirks {quirks})"
-        );
-        assert!(
-            update_request(&client(), &r, &prior, &set(&["rollout", "tags"]), quirks)
-                .unwrap()
-                .is_none()
-        );
-    }
+    assert!(
+        update_request(&client(), &r, &prior, &set(&["rollout"]))
+            .unwrap()
+            .is_none(),
+        "no UpdateService"
+    );
+    assert!(
+        update_request(&client(), &r, &prior, &set(&["rollout", "tags"]))
+            .unwrap()
+            .is_none()
+    );
     let want = td_arn(4);
     let in_progress = service_with(vec![rollout_dep(
         "ecs-svc/1",
         "PRIMARY",
         Some(DeploymentRolloutState::InProgress),
     )]);
-    assert_eq!(
-        rollout_check(&in_progress, &want, false),
-        RolloutCheck::Wait
-    );
+    assert_eq!(rollout_check(&in_progress, &want), RolloutCheck::Wait);
     // Completed since the plan: nothing to wait for.
     let done = service_with(vec![rollout_dep(
         "ecs-svc/1",
         "PRIMARY",
         Some(DeploymentRolloutState::Completed),
     )]);
-    assert_eq!(rollout_check(&done, &want, false), RolloutCheck::Done);
+    assert_eq!(rollout_check(&done, &want), RolloutCheck::Done);
     // FAILED (the circuit breaker without rollback): the apply fails, naming the deployment.
     let mut failed = rollout_dep("ecs-svc/1", "PRIMARY", Some(DeploymentRolloutState::Failed));
     failed.rollout_state_reason =
         Some("ECS deployment circuit breaker: tasks failed to start.".into());
     let s = service_with(vec![failed]);
-    match rollout_check(&s, &want, false) {
+    match rollout_check(&s, &want) {
         RolloutCheck::Failed(why) => {
             assert!(why.contains("ecs-svc/1"), "{why}");
             assert!(why.contains("circuit breaker"), "{why}");
@@ -1706,4 +1665,17 @@ fn a_rollout_only_update_sends_nothing_and_waits_or_fails() {
     }
     // A FAILED PRIMARY deployment fails a wait whatever task definition it runs.
     assert!(deployment_failure(&s, &td_arn(9)).is_some());
+}
+
+#[test]
+fn observed_props_round_trip_through_each_kinds_struct() {
+    let mut live = live_prod("v1", 2);
+    live.push(live_td("v2"));
+    for o in live {
+        let k = KINDS
+            .iter()
+            .find(|k| k.schema().kind == o.id.kind)
+            .expect("an ecs kind");
+        assert_eq!(k.round_trip(&o.props).unwrap(), o.props, "{}", o.id);
+    }
 }
