@@ -291,7 +291,7 @@ pub fn registry() -> Vec<Arc<dyn Reconciler>> {
         Arc::new(elb::Elb),
         Arc::new(ecs::Ecs),
         Arc::new(scaling::Scaling),
-        Arc::new(s3::S3),
+        Arc::new(Adapted(s3::S3)),
         Arc::new(acm::Acm),
         Arc::new(dns::Dns),
         Arc::new(cdn::Cdn),
