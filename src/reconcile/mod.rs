@@ -294,7 +294,7 @@ pub fn registry() -> Vec<Arc<dyn Reconciler>> {
         Arc::new(Adapted(s3::S3)),
         Arc::new(acm::Acm),
         Arc::new(dns::Dns),
-        Arc::new(cdn::Cdn),
+        Arc::new(Adapted(cdn::Cdn)),
         Arc::new(sns::Sns),
         Arc::new(alarms::Alarms),
         Arc::new(dashboard::Dashboard),
