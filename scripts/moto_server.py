@@ -13,13 +13,12 @@ Shims:
   error naming it rather than starting an emulator that fails later in obscure ways.
 - ElastiCache: scripts/moto_elasticache_shim.py (deleted groups that stay `deleting`, missing
   subnet-group calls, NumCacheClusters ignored).
-<<<<<<< HEAD
 - Route 53 and ACM: scripts/moto_route53_acm_shim.py (a CREATE refused exactly when the record
   exists; an idempotency token of a deleted certificate returns its ARN).
-=======
 - ECS: scripts/moto_ecs_shim.py (services that never run their tasks nor complete their
   rollout, CreateService dropping the deployment configuration and grace period).
->>>>>>> ecs
+- CloudFront: scripts/moto_cloudfront_shim.py (invalidations `InProgress`, then `Completed`,
+  as CloudFront spells them).
 """
 import sys
 
@@ -158,12 +157,14 @@ def apply_docdb_shim():
 
 
 if __name__ == "__main__":
+    import moto_cloudfront_shim
     import moto_ecs_shim
     import moto_elasticache_shim
     import moto_route53_acm_shim
 
     # Each shim module has apply() and its own ShimError (a moto name it patches has moved).
     SHIMS = [
+        moto_cloudfront_shim,
         moto_ecs_shim,
         moto_elasticache_shim,
         moto_route53_acm_shim,

@@ -1,0 +1,49 @@
+"""CloudFront shim for moto 5.2.5, applied by scripts/moto_server.py before the server starts.
+What it fixes, the way CloudFront behaves:
+- Invalidation status: moto reports `COMPLETED` at once; CloudFront's statuses are
+  `InProgress` and `Completed` (the SDK's InvalidationCompleted waiter matches `Completed`
+  exactly). A new invalidation is `InProgress`, and `Completed` from its first
+  GetInvalidation on (CloudFront takes seconds to minutes), so the real waiter runs unchanged.
+Every patched name is checked first, so a moto upgrade that moves one fails loudly at start-up.
+"""
+import moto
+import moto.cloudfront.models as cf_models
+
+
+class ShimError(RuntimeError):
+    pass
+
+
+IN_PROGRESS = "InProgress"
+COMPLETED = "Completed"
+
+
+def _require(owner, name):
+    if not hasattr(owner, name):
+        raise ShimError(
+            f"moto {moto.__version__}: {getattr(owner, '__name__', owner)}.{name} is gone; "
+            "the CloudFront shim in scripts/moto_cloudfront_shim.py needs updating"
+        )
+    return getattr(owner, name)
+
+
+def apply():
+    backend = _require(cf_models, "CloudFrontBackend")
+    invalidation = _require(cf_models, "Invalidation")
+
+    init = _require(invalidation, "__init__")
+
+    def invalidation_init(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self.status = IN_PROGRESS
+
+    invalidation.__init__ = invalidation_init
+
+    get = _require(backend, "get_invalidation")
+
+    def get_invalidation(self, dist_id, id):
+        found = get(self, dist_id, id)
+        found.status = COMPLETED
+        return found
+
+    backend.get_invalidation = get_invalidation

@@ -1,0 +1,435 @@
+//! `s3_bucket`: one access-log bucket. Its props, expand, the normaliser observe uses, the
+//! guard against deleting logs, and create / update / delete (with emptying).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, CreateBucketConfiguration, Delete, ObjectIdentifier,
+};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value as J;
+
+use super::config::{
+    encryption_value, lifecycle, lifecycle_value, ownership_value, public_access_block,
+    public_access_block_value, put_encryption, put_lifecycle, put_ownership, put_policy,
+    put_public_access_block, put_tags, Config, Lifecycle, PublicAccessBlock,
+};
+use super::policy::{desired_policy, policy_value};
+use super::{bucket_arn, bucket_id, bucket_name, domain_name, Account, ENCRYPTION};
+use crate::aws::{aws, AwsError};
+use crate::model::{tags_for, Attrs, Observed, Ownership, Props, Resource, ResourceId};
+use crate::plan::{Action, Change, KindSchema};
+use crate::progress::Task;
+use crate::reconcile::kit::{from_props, retry_while, round_trip, to_props, PropsError};
+use crate::reconcile::{force_delete, refuse_data_loss, Ctx, DataLoss, Kind, Op};
+use crate::spec::Spec;
+
+pub use crate::reconcile::TAG_FORCE_DELETE;
+
+pub const BUCKET: &str = "s3_bucket";
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: BUCKET,
+    force_new: &["name"],
+    new_attrs_on_update: false,
+    create_before_destroy: false,
+};
+
+/// How long apply retries a configuration call while a new bucket is not visible yet.
+const NEW_BUCKET_WAIT: Duration = Duration::from_secs(60);
+
+/// A present key, even when its value is null: with `default` and `skip_serializing_if`, an
+/// `Option<Option<T>>` field is absent (None), null (Some(None)) or a value.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// A bucket's properties. A bucket the spec no longer wants is observed by name and tags
+/// only (it is about to be deleted): the configuration fields are then absent. Read, a
+/// configuration S3 does not have is null (`encryption`, `object_ownership`, `policy`) or
+/// its "off" value (`public_access_block` all false, `lifecycle` empty).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BucketProps {
+    pub name: String,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub encryption: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_access_block: Option<PublicAccessBlock>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<Lifecycle>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub object_ownership: Option<Option<String>>,
+    /// The canonical document (model::policy::iam), or null for none.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub policy: Option<J>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A field every desired bucket has (only an observed bucket about to be deleted lacks it).
+fn want<'a, T>(v: &'a Option<T>, field: &str) -> Result<&'a T, PropsError> {
+    v.as_ref().ok_or_else(|| PropsError {
+        message: format!("{field}: missing"),
+    })
+}
+
+fn want_str<'a>(v: &'a Option<Option<String>>, field: &str) -> Result<&'a str, PropsError> {
+    want(v, field)?.as_deref().ok_or_else(|| PropsError {
+        message: format!("{field}: null"),
+    })
+}
+
+pub struct Bucket;
+
+#[async_trait]
+impl Kind for Bucket {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
+        round_trip::<BucketProps>(p)
+    }
+
+    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
+        match op {
+            Op::Create(r) => create(ctx, r, task).await,
+            Op::Update {
+                desired,
+                prior,
+                changed,
+            } => update(ctx, desired, prior, changed).await,
+            Op::Delete(o) => delete(ctx, o, task).await,
+        }
+    }
+
+    fn guard(&self, change: &Change) -> Option<String> {
+        guard(change)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// expand
+
+/// One log bucket of the spec's env.
+pub fn bucket(spec: &Spec, role: &str, days: i64, ownership: &str, force: bool) -> Resource {
+    let id = bucket_id(role);
+    let name = bucket_name(&spec.project, &spec.env, &spec.region, role);
+    let mut tags = tags_for(&spec.project, &spec.env, &id, &name, &spec.tags);
+    tags.insert(TAG_FORCE_DELETE.into(), force.to_string());
+    let p = BucketProps {
+        name: name.clone(),
+        encryption: Some(Some(ENCRYPTION.into())),
+        public_access_block: Some(public_access_block(true)),
+        lifecycle: Some(lifecycle(days)),
+        object_ownership: Some(Some(ownership.into())),
+        policy: Some(desired_policy(role, &spec.region, &name)),
+        tags,
+    };
+    let mut r = Resource::new(id, &name);
+    r.props = to_props(&p);
+    r
+}
+
+// ---------------------------------------------------------------------------------------------
+// observe: normalisation (pure)
+
+pub fn attrs(region: &str, name: &str, has_objects: bool) -> Attrs {
+    let mut a = Attrs::new();
+    a.insert("id".into(), name.to_string());
+    a.insert("name".into(), name.to_string());
+    a.insert("arn".into(), bucket_arn(region, name));
+    a.insert("domain_name".into(), domain_name(name));
+    a.insert("has_objects".into(), has_objects.to_string());
+    a
+}
+
+/// A bucket of ours → `Observed` (pure). Without `config` (a bucket the spec does not want,
+/// about to be deleted) only the name and the tags are known.
+pub fn observed_bucket(
+    id: ResourceId,
+    region: &str,
+    name: &str,
+    tags: &BTreeMap<String, String>,
+    has_objects: bool,
+    config: Option<&Config>,
+    account: Option<&str>,
+) -> Observed {
+    let mut p = BucketProps {
+        name: name.to_string(),
+        encryption: None,
+        public_access_block: None,
+        lifecycle: None,
+        object_ownership: None,
+        policy: None,
+        tags: tags.clone(),
+    };
+    if let Some(c) = config {
+        p.encryption = Some(encryption_value(c.encryption.as_ref()));
+        p.public_access_block = Some(public_access_block_value(c.public_access_block.as_ref()));
+        p.lifecycle = Some(lifecycle_value(c.lifecycle.as_deref()));
+        p.object_ownership = Some(ownership_value(c.ownership.as_ref()));
+        p.policy = Some(policy_value(c.policy.as_deref(), account).to_json());
+    }
+    let mut o = Observed::new(id, name);
+    o.props = to_props(&p);
+    o.attrs = attrs(region, name, has_objects);
+    o
+}
+
+/// A bucket under one of our names that is not ours.
+pub fn foreign(id: ResourceId, name: &str) -> Observed {
+    let mut o = Observed::new(id, name);
+    o.ownership = Ownership::Foreign;
+    o
+}
+
+/// The plan's refusal: deleting (or replacing) a bucket that still holds objects, unless the
+/// bucket is marked `rtech:force-delete=true` (and, for a replace, the spec agrees).
+pub fn guard(change: &Change) -> Option<String> {
+    if change.id.kind != BUCKET || !matches!(change.action, Action::Delete | Action::Replace) {
+        return None;
+    }
+    let prior = change.prior.as_ref()?;
+    if prior.attrs.get("has_objects").map(String::as_str) != Some("true") {
+        return None;
+    }
+    refuse_data_loss(
+        change,
+        DataLoss {
+            noun: "bucket",
+            holds: "objects".into(),
+            setting: "[edge] log_buckets_force_delete = true",
+            otherwise: "empty the bucket first",
+        },
+    )
+}
+
+/// DeleteObjects batches: at most 1000 keys (with their version) each.
+pub fn batches(keys: Vec<(String, Option<String>)>) -> Vec<Vec<(String, Option<String>)>> {
+    keys.chunks(1000).map(<[_]>::to_vec).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// apply
+
+fn build_err(op: &'static str) -> impl Fn(aws_sdk_s3::error::BuildError) -> AwsError {
+    move |e| AwsError::new(op, "InvalidRequest", e.to_string())
+}
+
+async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
+    let p = from_props::<BucketProps>(&r.props)?;
+    let s3 = &ctx.clients.s3;
+    let name = p.name.as_str();
+    let mut req = s3.create_bucket().bucket(name);
+    // us-east-1 takes no location constraint (and refuses its own name as one).
+    if ctx.region != "us-east-1" {
+        req = req.create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(ctx.region.as_str()))
+                .build(),
+        );
+    }
+    match req.send().await.map_err(aws("s3:CreateBucket")) {
+        Ok(_) => {}
+        // Ours already (an earlier apply stopped before tagging it): carry on.
+        Err(e) if e.is("BucketAlreadyOwnedByYou") => {}
+        Err(e) if e.is("BucketAlreadyExists") => {
+            return Err(AwsError::new(
+                e.op,
+                e.code,
+                format!(
+                    "the bucket name {name} ({}) is taken by another AWS account: bucket names are global ({})",
+                    r.id, e.message
+                ),
+            ))
+        }
+        Err(e) => return Err(e),
+    }
+    // Tags first: they are what makes the bucket ours to the next plan. A new bucket may take
+    // a moment to be visible to its configuration APIs.
+    task.status("tagging");
+    retry_while(&[], &["NoSuchBucket"], NEW_BUCKET_WAIT, || {
+        put_tags(ctx, name, &p.tags)
+    })
+    .await?;
+    task.status("blocking public access");
+    put_public_access_block(
+        ctx,
+        name,
+        want(&p.public_access_block, "public_access_block")?,
+    )
+    .await?;
+    task.status("setting object ownership, encryption, lifecycle and policy");
+    put_ownership(
+        ctx,
+        name,
+        want_str(&p.object_ownership, "object_ownership")?,
+    )
+    .await?;
+    put_encryption(ctx, name, want_str(&p.encryption, "encryption")?).await?;
+    put_lifecycle(ctx, name, want(&p.lifecycle, "lifecycle")?).await?;
+    let policy = want(&p.policy, "policy")?;
+    if !policy.is_null() {
+        put_policy(ctx, name, policy, &Account::new()).await?;
+    }
+    Ok(attrs(&ctx.region, name, false))
+}
+
+/// Only the configuration calls whose fields changed.
+async fn update(
+    ctx: &Ctx,
+    desired: &Resource,
+    prior: &Observed,
+    changed: &BTreeSet<String>,
+) -> Result<Attrs, AwsError> {
+    let p = from_props::<BucketProps>(&desired.props)?;
+    let name = prior.physical_id.as_str();
+    if changed.contains("tags") {
+        put_tags(ctx, name, &p.tags).await?;
+    }
+    if changed.contains("public_access_block") {
+        put_public_access_block(
+            ctx,
+            name,
+            want(&p.public_access_block, "public_access_block")?,
+        )
+        .await?;
+    }
+    if changed.contains("object_ownership") {
+        put_ownership(
+            ctx,
+            name,
+            want_str(&p.object_ownership, "object_ownership")?,
+        )
+        .await?;
+    }
+    if changed.contains("encryption") {
+        put_encryption(ctx, name, want_str(&p.encryption, "encryption")?).await?;
+    }
+    if changed.contains("lifecycle") {
+        put_lifecycle(ctx, name, want(&p.lifecycle, "lifecycle")?).await?;
+    }
+    if changed.contains("policy") {
+        put_policy(ctx, name, want(&p.policy, "policy")?, &Account::new()).await?;
+    }
+    let mut a = prior.attrs.clone();
+    a.insert("id".into(), name.to_string());
+    Ok(a)
+}
+
+/// Delete every object version and delete marker, 1000 at a time.
+async fn empty(ctx: &Ctx, name: &str, task: &Task) -> Result<(), AwsError> {
+    let s3 = &ctx.clients.s3;
+    let mut deleted = 0usize;
+    loop {
+        let out = match s3
+            .list_object_versions()
+            .bucket(name)
+            .max_keys(1000)
+            .send()
+            .await
+            .map_err(aws("s3:ListObjectVersions"))
+        {
+            Ok(o) => o,
+            Err(e) if e.is("NoSuchBucket") => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let keys: Vec<(String, Option<String>)> = out
+            .versions()
+            .iter()
+            .map(|v| (v.key(), v.version_id()))
+            .chain(
+                out.delete_markers()
+                    .iter()
+                    .map(|m| (m.key(), m.version_id())),
+            )
+            .filter_map(|(k, v)| Some((k?.to_string(), v.map(str::to_string))))
+            .collect();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        for batch in batches(keys) {
+            let n = batch.len();
+            let objects = batch
+                .into_iter()
+                .map(|(k, v)| {
+                    ObjectIdentifier::builder()
+                        .key(k)
+                        .set_version_id(v)
+                        .build()
+                        .map_err(build_err("s3:DeleteObjects"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let out = s3
+                .delete_objects()
+                .bucket(name)
+                .delete(
+                    Delete::builder()
+                        .set_objects(Some(objects))
+                        .quiet(true)
+                        .build()
+                        .map_err(build_err("s3:DeleteObjects"))?,
+                )
+                .send()
+                .await
+                .map_err(aws("s3:DeleteObjects"))?;
+            if let Some(e) = out.errors().first() {
+                return Err(AwsError::new(
+                    "s3:DeleteObjects",
+                    e.code().unwrap_or("Unknown"),
+                    format!(
+                        "emptying {name}: {} of {n} object(s) not deleted, e.g. {}: {}",
+                        out.errors().len(),
+                        e.key().unwrap_or_default(),
+                        e.message().unwrap_or_default()
+                    ),
+                ));
+            }
+            deleted += n;
+            task.status(&format!("emptying: {deleted} object(s) deleted"));
+        }
+    }
+}
+
+async fn delete(ctx: &Ctx, o: &Observed, task: &Task) -> Result<Attrs, AwsError> {
+    let name = o.physical_id.as_str();
+    if force_delete(o) {
+        empty(ctx, name, task).await?;
+    }
+    match ctx
+        .clients
+        .s3
+        .delete_bucket()
+        .bucket(name)
+        .send()
+        .await
+        .map_err(aws("s3:DeleteBucket"))
+    {
+        Ok(_) => Ok(Attrs::new()),
+        Err(e) if e.is("NoSuchBucket") => Ok(Attrs::new()),
+        Err(e) if e.is("BucketNotEmpty") => Err(AwsError::new(
+            e.op,
+            e.code,
+            format!(
+                "{} ({name}) holds objects and is not marked {TAG_FORCE_DELETE}=true: set [edge] log_buckets_force_delete = true and apply first ({})",
+                o.id, e.message
+            ),
+        )),
+        Err(e) => Err(e),
+    }
+}
