@@ -273,7 +273,7 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
     out.extend(cdn::expand(spec));
     out.extend(sns::expand(spec));
     out.extend(alarms::expand(spec));
-    out.extend(dashboard::expand(spec));
+    out.extend(dashboard::Dashboard.expand(spec));
     out.sort_by(|a, b| a.id.cmp(&b.id));
     out
 }
@@ -297,7 +297,7 @@ pub fn registry() -> Vec<Arc<dyn Reconciler>> {
         Arc::new(cdn::Cdn),
         Arc::new(sns::Sns),
         Arc::new(alarms::Alarms),
-        Arc::new(dashboard::Dashboard),
+        Arc::new(Adapted(dashboard::Dashboard)),
     ]
 }
 
