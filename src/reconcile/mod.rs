@@ -261,7 +261,7 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
     out.extend(secrets::expand(spec));
     out.extend(docdb::expand(spec));
     out.extend(redis::expand(spec));
-    out.extend(ecr::expand(spec));
+    out.extend(ecr::Ecr.expand(spec));
     out.extend(logs::expand(spec));
     out.extend(iam::expand(spec));
     out.extend(elb::expand(spec));
@@ -285,7 +285,7 @@ pub fn registry() -> Vec<Arc<dyn Reconciler>> {
         Arc::new(secrets::Secrets),
         Arc::new(docdb::Docdb),
         Arc::new(redis::Redis),
-        Arc::new(ecr::Ecr),
+        Arc::new(Adapted(ecr::Ecr)),
         Arc::new(logs::Logs),
         Arc::new(iam::Iam),
         Arc::new(elb::Elb),
