@@ -272,7 +272,7 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
     out.extend(dns::expand(spec));
     out.extend(cdn::expand(spec));
     out.extend(sns::expand(spec));
-    out.extend(alarms::expand(spec));
+    out.extend(alarms::Alarms.expand(spec));
     out.extend(dashboard::Dashboard.expand(spec));
     out.sort_by(|a, b| a.id.cmp(&b.id));
     out
@@ -296,7 +296,7 @@ pub fn registry() -> Vec<Arc<dyn Reconciler>> {
         Arc::new(dns::Dns),
         Arc::new(cdn::Cdn),
         Arc::new(sns::Sns),
-        Arc::new(alarms::Alarms),
+        Arc::new(Adapted(alarms::Alarms)),
         Arc::new(Adapted(dashboard::Dashboard)),
     ]
 }
