@@ -263,7 +263,7 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
     out.extend(redis::expand(spec));
     out.extend(ecr::Ecr.expand(spec));
     out.extend(logs::expand(spec));
-    out.extend(iam::expand(spec));
+    out.extend(iam::Iam.expand(spec));
     out.extend(elb::expand(spec));
     out.extend(ecs::expand(spec));
     out.extend(scaling::expand(spec));
@@ -287,7 +287,7 @@ pub fn registry() -> Vec<Arc<dyn Reconciler>> {
         Arc::new(redis::Redis),
         Arc::new(Adapted(ecr::Ecr)),
         Arc::new(logs::Logs),
-        Arc::new(iam::Iam),
+        Arc::new(Adapted(iam::Iam)),
         Arc::new(elb::Elb),
         Arc::new(ecs::Ecs),
         Arc::new(scaling::Scaling),
