@@ -42,8 +42,11 @@ use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::monitoring::Source;
 use crate::spec::Spec;
 
-pub use alarm::{observed_alarm, threshold_str};
-pub use metric::{metric_of, metric_of_live};
+use alarm::observed_alarm;
+#[cfg(test)]
+use alarm::threshold_str;
+#[cfg(test)]
+use metric::{metric_of, metric_of_live};
 
 pub const ALARM: &str = "alarm";
 

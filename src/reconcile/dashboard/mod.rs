@@ -34,7 +34,9 @@ use crate::reconcile::kit::to_props;
 use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::Spec;
 
-pub use board::{body, parse_body, to_json_text, DashboardProps};
+#[cfg(test)]
+use board::to_json_text;
+use board::{body, parse_body, DashboardProps};
 
 #[cfg(test)]
 mod tests;

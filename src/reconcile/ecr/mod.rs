@@ -41,7 +41,9 @@ use crate::reconcile::kit::{claimed_id, tags::tag_map, Claims, TagApi};
 use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::Spec;
 
-pub use repository::{guard, observed_repo, policy_text, repo_id};
+use repository::observed_repo;
+#[cfg(test)]
+use repository::{guard, policy_text, repo_id};
 
 pub const REPOSITORY: &str = "ecr_repository";
 

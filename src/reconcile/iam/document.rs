@@ -86,6 +86,7 @@ pub fn document_text(doc: &J) -> String {
 }
 
 /// The JSON text IAM is given for a (resolved) document value.
+#[cfg(test)]
 pub fn document_json(v: &Value) -> String {
     document_text(&v.to_json())
 }

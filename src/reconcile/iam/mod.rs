@@ -46,8 +46,9 @@ use crate::reconcile::kit::{is_ours, TagApi};
 use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::Spec;
 
-pub use document::{document_json, document_value, keyed, trust_policy};
-pub use role::observed_role;
+#[cfg(test)]
+use document::{document_json, document_value, keyed, trust_policy};
+use role::observed_role;
 
 pub const ROLE: &str = "iam_role";
 pub const EXECUTION: &str = "execution";
