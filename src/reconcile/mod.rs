@@ -261,9 +261,9 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
     out.extend(secrets::expand(spec));
     out.extend(docdb::expand(spec));
     out.extend(redis::expand(spec));
-    out.extend(ecr::expand(spec));
+    out.extend(ecr::Ecr.expand(spec));
     out.extend(logs::expand(spec));
-    out.extend(iam::expand(spec));
+    out.extend(iam::Iam.expand(spec));
     out.extend(elb::expand(spec));
     out.extend(ecs::expand(spec));
     out.extend(scaling::expand(spec));
@@ -272,8 +272,8 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
     out.extend(dns::expand(spec));
     out.extend(cdn::expand(spec));
     out.extend(sns::expand(spec));
-    out.extend(alarms::expand(spec));
-    out.extend(dashboard::expand(spec));
+    out.extend(alarms::Alarms.expand(spec));
+    out.extend(dashboard::Dashboard.expand(spec));
     out.sort_by(|a, b| a.id.cmp(&b.id));
     out
 }
@@ -285,9 +285,9 @@ pub fn registry() -> Vec<Arc<dyn Reconciler>> {
         Arc::new(secrets::Secrets),
         Arc::new(docdb::Docdb),
         Arc::new(redis::Redis),
-        Arc::new(ecr::Ecr),
+        Arc::new(Adapted(ecr::Ecr)),
         Arc::new(logs::Logs),
-        Arc::new(iam::Iam),
+        Arc::new(Adapted(iam::Iam)),
         Arc::new(elb::Elb),
         Arc::new(Adapted(ecs::Ecs)),
         Arc::new(scaling::Scaling),
@@ -296,8 +296,8 @@ pub fn registry() -> Vec<Arc<dyn Reconciler>> {
         Arc::new(Adapted(dns::Dns)),
         Arc::new(Adapted(cdn::Cdn)),
         Arc::new(sns::Sns),
-        Arc::new(alarms::Alarms),
-        Arc::new(dashboard::Dashboard),
+        Arc::new(Adapted(alarms::Alarms)),
+        Arc::new(Adapted(dashboard::Dashboard)),
     ]
 }
 

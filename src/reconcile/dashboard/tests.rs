@@ -1,5 +1,16 @@
 use super::*;
-use crate::model::Ref;
+use crate::aws::AwsError;
+use crate::model::{Ref, Value};
+
+/// A property value as the JSON its typed struct holds.
+fn j(v: &Value) -> J {
+    crate::reconcile::kit::from_props::<std::collections::BTreeMap<String, J>>(
+        &[("body".to_string(), v.clone())].into(),
+    )
+    .unwrap()
+    .remove("body")
+    .unwrap()
+}
 use crate::testutil::{dev_spec, diff_of, env_spec};
 
 fn refs_of(r: &Resource) -> Vec<String> {
@@ -60,7 +71,7 @@ fn dev_and_prod_have_every_panel_of_their_services() {
         if spec.app.is_some() {
             assert!(d.deps.contains(&crate::reconcile::logs::group_id()));
             assert!(d.deps.contains(&crate::reconcile::ecs::service_id()));
-            let text = to_json_text(&d.props["body"].resolve(&fake)).unwrap();
+            let text = to_json_text(&j(&d.props["body"].resolve(&fake))).unwrap();
             assert!(text.contains(&format!("\"rtech-{env}-app\"")), "{text}");
         }
         if spec.docdb.is_some() {
@@ -71,7 +82,7 @@ fn dev_and_prod_have_every_panel_of_their_services() {
         }
         want.sort();
         assert_eq!(refs_of(d), want, "{env}");
-        assert!(is_ours(&d.props["body"], "rtech", env));
+        assert!(is_ours(&j(&d.props["body"]), "rtech", env));
     }
 }
 
@@ -87,7 +98,7 @@ fn only_the_panels_of_present_services() {
         ]
     );
     assert!(refs_of(d).is_empty(), "{:?}", refs_of(d));
-    let text = to_json_text(&d.props["body"].resolve(&fake)).unwrap();
+    let text = to_json_text(&j(&d.props["body"].resolve(&fake))).unwrap();
     assert!(text.contains("SOURCE '/ecs/rtech-dev-app'"), "{text}");
     assert!(text.contains("\"region\":\"us-east-1\""), "{text}");
 
@@ -108,9 +119,9 @@ fn body_json_round_trip() {
     let d = &expand(&env_spec("prod"))[0];
     let resolved = d.props["body"].resolve(&fake);
     assert!(!resolved.is_unknown());
-    let text = to_json_text(&resolved).unwrap();
+    let text = to_json_text(&j(&resolved)).unwrap();
     assert!(text.contains("app/rtech-dev/50dc6c495c0c9188"));
-    assert_eq!(parse_body(&text), Some(resolved.clone()));
+    assert_eq!(parse_body(&text), Some(j(&resolved)));
     // Observed as AWS returns it: no change.
     let o = observed("rtech-prod", &text, "rtech", "prod");
     assert_eq!(o.ownership, Ownership::Owned);
@@ -125,7 +136,7 @@ fn body_json_round_trip() {
 #[test]
 fn unresolved_refs_are_an_error_at_apply() {
     let d = &expand(&env_spec("dev"))[0];
-    let e = to_json_text(&d.props["body"]).unwrap_err();
+    let e = to_json_text(&j(&d.props["body"])).unwrap_err();
     assert_eq!(e.op, "cloudwatch:PutDashboard");
     assert_eq!(e.code, "UnresolvedReference");
 }
@@ -168,7 +179,7 @@ fn a_missing_widget_is_exactly_a_body_drift() {
 #[test]
 fn ownership_is_the_marker_widget() {
     let d = &expand(&dev_spec(""))[0];
-    let text = to_json_text(&d.props["body"]).unwrap();
+    let text = to_json_text(&j(&d.props["body"])).unwrap();
     assert_eq!(
         observed("rtech-dev", &text, "rtech", "dev").ownership,
         Ownership::Owned
@@ -199,17 +210,17 @@ fn ownership_is_the_marker_widget() {
 
 #[test]
 fn not_found_codes() {
-    assert!(not_found(&AwsError::new(
+    assert!(AwsError::is_not_found(&AwsError::new(
         "cloudwatch:GetDashboard",
         "ResourceNotFound",
         "x"
     )));
-    assert!(not_found(&AwsError::new(
+    assert!(AwsError::is_not_found(&AwsError::new(
         "cloudwatch:DeleteDashboards",
         "DashboardNotFoundError",
         "x"
     )));
-    assert!(!not_found(&AwsError::new(
+    assert!(!AwsError::is_not_found(&AwsError::new(
         "cloudwatch:GetDashboard",
         "AccessDenied",
         "x"

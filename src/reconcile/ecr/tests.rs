@@ -1,10 +1,15 @@
 //! ECR: expansion for dev and prod, the lifecycle policy compared by meaning, what observe
 //! makes of a repository as AWS returns it, ids of duplicate claimants, and the guard.
 
-use aws_sdk_ecr::types::{EncryptionConfiguration, EncryptionType, ImageTagMutability};
+use aws_sdk_ecr::types::{
+    EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability,
+};
 
 use super::*;
-use crate::plan::{FieldDiff, Plan};
+use crate::model::{policy, tags_of, Value, TAG_ENV, TAG_ID};
+use crate::plan::{Action, Change, FieldDiff, Plan};
+use crate::reconcile::force_delete;
+use crate::reconcile::kit::from_props;
 use crate::testutil::{dev_spec, diff_of, env_spec, tag};
 
 #[test]
@@ -23,7 +28,7 @@ fn dev_repository_is_mutable_short_lived_and_force_deletable() {
     assert_eq!(tag(r, TAG_ENV), Some("dev"));
     assert_eq!(tag(r, "Name"), Some("rtech-dev-app"));
     assert!(r.deps.is_empty());
-    let p = policy_text(r).unwrap();
+    let p = policy_text(&from_props(&r.props).unwrap()).unwrap();
     let j: serde_json::Value = serde_json::from_str(&p).unwrap();
     assert_eq!(j["rules"][0]["selection"]["countNumber"], 1);
     assert_eq!(j["rules"][1]["selection"]["countNumber"], 10);
@@ -172,12 +177,12 @@ fn encryption_and_name_force_a_replacement() {
 fn ownership_and_duplicate_claims() {
     let desired = expand(&env_spec("dev"));
     let tags = tags_of(&desired[0].props);
-    assert_eq!(claimed_id(&tags, "rtech", "dev"), Some(repo_id()));
-    assert_eq!(claimed_id(&tags, "rtech", "prod"), None);
-    assert_eq!(claimed_id(&tags, "other", "dev"), None);
+    assert_eq!(claimed_repo(&tags, "rtech", "dev"), Some(repo_id()));
+    assert_eq!(claimed_repo(&tags, "rtech", "prod"), None);
+    assert_eq!(claimed_repo(&tags, "other", "dev"), None);
     let mut not_a_repo = tags.clone();
     not_a_repo.insert(TAG_ID.into(), "log_group/app".into());
-    assert_eq!(claimed_id(&not_a_repo, "rtech", "dev"), None);
+    assert_eq!(claimed_repo(&not_a_repo, "rtech", "dev"), None);
 
     // The repository named as the spec wants keeps the id; an old one (a renamed repository)
     // gets its own and is deleted as not in the spec.
@@ -283,7 +288,9 @@ fn guard_refuses_to_delete_images_without_force_delete() {
 
     // Through the reconciler (what the plan calls).
     let (_, o) = prod_observed(true, Some(PROD_POLICY_REORDERED), 1);
-    assert!(Ecr.guard(&change(Action::Delete, o, None)).is_some());
+    assert!(repository::RepositoryKind
+        .guard(&change(Action::Delete, o, None))
+        .is_some());
 }
 
 #[test]

@@ -7,9 +7,10 @@ use std::collections::BTreeSet;
 use aws_sdk_iam::types::Role;
 
 use super::*;
-use crate::model::Ref;
+use crate::model::{policy, tags_of, Ref, Value, TAG_ENV, TAG_ID, TAG_PROJECT};
 use crate::plan::{diff, Action, DiffInput, Plan};
 use crate::testutil::{env_spec, get, parse_as, refs};
+use serde_json::{json, Value as J};
 
 const HEAD: &str = r#"project = "rtech"
 env = "dev"

@@ -1,0 +1,411 @@
+//! `iam_role/<name>`: a role, its trust policy, its attached managed policies, its inline
+//! policies and its tags.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_iam::client::Waiters;
+use serde::{Deserialize, Serialize};
+use serde_json::Value as J;
+
+use crate::aws::{aws, waited, AwsError, ErrorKind, Required};
+use crate::model::{tags_for, Attrs, Observed, Props, Resource};
+use crate::plan::KindSchema;
+use crate::progress::Task;
+use crate::reconcile::kit::tags::tag_map;
+use crate::reconcile::kit::{
+    from_props, retry_while, round_trip, sync_tags, to_props, with_ticker, PropsError,
+};
+use crate::reconcile::{Ctx, Kind, Op};
+use crate::spec::Spec;
+
+use super::document::{document_text, document_value, trust_policy};
+use super::{iam_tags, list_policies, role_id, IamTags, ROLE, ROLES};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleProps {
+    pub name: String,
+    pub description: Option<String>,
+    /// The trust policy, keyed (see `document::keyed`).
+    pub assume_role_policy: Option<J>,
+    /// Sorted, de-duplicated.
+    pub managed_policy_arns: Vec<String>,
+    /// Inline policy documents by policy name, keyed.
+    pub inline_policies: BTreeMap<String, J>,
+    pub tags: BTreeMap<String, String>,
+}
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: ROLE,
+    force_new: &["name"],
+    new_attrs_on_update: false,
+    create_before_destroy: false,
+};
+
+/// How long to wait for a new role to become readable, and for DeleteRole to stop conflicting.
+const WAIT: Duration = Duration::from_secs(120);
+const RETRY: Duration = Duration::from_secs(60);
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// One role of the spec (pure).
+pub fn desired(
+    spec: &Spec,
+    name: &str,
+    description: &str,
+    managed: Vec<String>,
+    inline: BTreeMap<String, J>,
+) -> Resource {
+    let id = role_id(name);
+    let suffix = ROLES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, s)| *s)
+        .unwrap_or(name);
+    let aws_name = spec.name(suffix);
+    let tags = tags_for(&spec.project, &spec.env, &id, &aws_name, &spec.tags);
+    let props = to_props(&RoleProps {
+        name: aws_name.clone(),
+        description: Some(description.to_string()),
+        assume_role_policy: Some(trust_policy().to_json()),
+        managed_policy_arns: sorted(managed),
+        inline_policies: inline,
+        tags,
+    });
+    // `prop` also records the resources the policies refer to (secrets) as dependencies.
+    props
+        .into_iter()
+        .fold(Resource::new(id, aws_name), |r, (k, v)| r.prop(&k, v))
+}
+
+/// A live role in the plan's shape (pure: from what the IAM calls returned).
+pub fn observed_role(
+    id: crate::model::ResourceId,
+    role: &aws_sdk_iam::types::Role,
+    managed: Vec<String>,
+    inline: Vec<(String, String)>,
+) -> Observed {
+    let mut o = Observed::new(id, role.arn());
+    o.props = to_props(&RoleProps {
+        name: role.role_name().to_string(),
+        description: role.description().map(str::to_string),
+        assume_role_policy: role
+            .assume_role_policy_document()
+            .map(|d| document_value(d).to_json()),
+        managed_policy_arns: sorted(managed),
+        inline_policies: inline
+            .iter()
+            .map(|(n, doc)| (n.clone(), document_value(doc).to_json()))
+            .collect(),
+        tags: role_tags(role),
+    });
+    o.attrs.insert("arn".into(), role.arn().to_string());
+    o.attrs.insert("name".into(), role.role_name().to_string());
+    o
+}
+
+/// A role's tags, read with the one rule (AWS's own `aws:` tags dropped).
+pub fn role_tags(role: &aws_sdk_iam::types::Role) -> BTreeMap<String, String> {
+    tag_map(role.tags().iter().map(|t| (Some(t.key()), Some(t.value()))))
+}
+
+// ---- apply ---------------------------------------------------------------------------------
+
+fn role_name(o: &Observed) -> String {
+    o.get_str("name").map(str::to_string).unwrap_or_else(|| {
+        o.physical_id
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    })
+}
+
+/// An IAM write, retried while IAM reports a concurrent change to the same entity.
+async fn write<F, Fut>(f: F) -> Result<(), AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), AwsError>>,
+{
+    retry_while(&[ErrorKind::Conflict], &[], RETRY, f).await
+}
+
+/// A write whose target being gone already is its goal.
+fn gone_is_fine(r: Result<(), AwsError>) -> Result<(), AwsError> {
+    match r {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other,
+    }
+}
+
+async fn attach(ctx: &Ctx, name: &str, arn: &str) -> Result<(), AwsError> {
+    write(|| {
+        let req = ctx
+            .clients
+            .iam
+            .attach_role_policy()
+            .role_name(name)
+            .policy_arn(arn);
+        async move {
+            req.send()
+                .await
+                .map(|_| ())
+                .map_err(aws("iam:AttachRolePolicy"))
+                .map_err(|e| {
+                    let msg = format!("{arn}: {}", e.message);
+                    e.with_message(msg)
+                })
+        }
+    })
+    .await
+}
+
+async fn detach(ctx: &Ctx, name: &str, arn: &str) -> Result<(), AwsError> {
+    gone_is_fine(
+        write(|| {
+            let req = ctx
+                .clients
+                .iam
+                .detach_role_policy()
+                .role_name(name)
+                .policy_arn(arn);
+            async move {
+                req.send()
+                    .await
+                    .map(|_| ())
+                    .map_err(aws("iam:DetachRolePolicy"))
+            }
+        })
+        .await,
+    )
+}
+
+async fn put_policy(ctx: &Ctx, name: &str, policy: &str, doc: &J) -> Result<(), AwsError> {
+    let text = document_text(doc);
+    write(|| {
+        let req = ctx
+            .clients
+            .iam
+            .put_role_policy()
+            .role_name(name)
+            .policy_name(policy)
+            .policy_document(&text);
+        async move {
+            req.send()
+                .await
+                .map(|_| ())
+                .map_err(aws("iam:PutRolePolicy"))
+        }
+    })
+    .await
+}
+
+async fn delete_policy(ctx: &Ctx, name: &str, policy: &str) -> Result<(), AwsError> {
+    gone_is_fine(
+        write(|| {
+            let req = ctx
+                .clients
+                .iam
+                .delete_role_policy()
+                .role_name(name)
+                .policy_name(policy);
+            async move {
+                req.send()
+                    .await
+                    .map(|_| ())
+                    .map_err(aws("iam:DeleteRolePolicy"))
+            }
+        })
+        .await,
+    )
+}
+
+fn attrs(arn: &str, name: &str) -> Attrs {
+    let mut a = Attrs::new();
+    a.insert("id".into(), arn.to_string());
+    a.insert("arn".into(), arn.to_string());
+    a.insert("name".into(), name.to_string());
+    a
+}
+
+async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
+    let iam = &ctx.clients.iam;
+    let p = from_props::<RoleProps>(&r.props)?;
+    let name = p.name.as_str();
+    let out = iam
+        .create_role()
+        .role_name(name)
+        .assume_role_policy_document(
+            p.assume_role_policy
+                .as_ref()
+                .map(document_text)
+                .unwrap_or_default(),
+        )
+        .description(p.description.clone().unwrap_or_default())
+        .set_tags(Some(iam_tags(&p.tags, "iam:CreateRole")?))
+        .send()
+        .await
+        .map_err(aws("iam:CreateRole"))?;
+    let arn = out
+        .role()
+        .map(|x| x.arn().to_string())
+        .required("iam:CreateRole", format!("no role returned for {name}"))?;
+    // IAM is eventually consistent: wait until the new role can be read before using it.
+    let what = format!("role {name} to be visible");
+    with_ticker(
+        task,
+        &what,
+        iam.wait_until_role_exists().role_name(name).wait(WAIT),
+    )
+    .await
+    .map_err(waited("iam:GetRole", &what))?;
+    for arn in &p.managed_policy_arns {
+        task.status(&format!("attaching {arn}"));
+        attach(ctx, name, arn).await?;
+    }
+    for (policy, doc) in &p.inline_policies {
+        task.status(&format!("putting inline policy {policy}"));
+        put_policy(ctx, name, policy, doc).await?;
+    }
+    Ok(attrs(&arn, name))
+}
+
+async fn update(
+    ctx: &Ctx,
+    desired: &Resource,
+    prior: &Observed,
+    changed: &BTreeSet<String>,
+    task: &Task,
+) -> Result<Attrs, AwsError> {
+    let iam = &ctx.clients.iam;
+    let want = from_props::<RoleProps>(&desired.props)?;
+    let have = from_props::<RoleProps>(&prior.props)?;
+    let name = role_name(prior);
+    let name = name.as_str();
+    if changed.contains("assume_role_policy") {
+        task.status("updating the trust policy");
+        let doc = want
+            .assume_role_policy
+            .as_ref()
+            .map(document_text)
+            .unwrap_or_default();
+        write(|| {
+            let req = iam
+                .update_assume_role_policy()
+                .role_name(name)
+                .policy_document(&doc);
+            async move {
+                req.send()
+                    .await
+                    .map(|_| ())
+                    .map_err(aws("iam:UpdateAssumeRolePolicy"))
+            }
+        })
+        .await?;
+    }
+    if changed.contains("description") {
+        iam.update_role()
+            .role_name(name)
+            .description(want.description.clone().unwrap_or_default())
+            .send()
+            .await
+            .map_err(aws("iam:UpdateRole"))?;
+    }
+    if changed.contains("managed_policy_arns") {
+        let (w, h) = (&want.managed_policy_arns, &have.managed_policy_arns);
+        for arn in h.iter().filter(|a| !w.contains(a)) {
+            task.status(&format!("detaching {arn}"));
+            detach(ctx, name, arn).await?;
+        }
+        for arn in w.iter().filter(|a| !h.contains(a)) {
+            task.status(&format!("attaching {arn}"));
+            attach(ctx, name, arn).await?;
+        }
+    }
+    if changed.contains("inline_policies") {
+        let (w, h) = (&want.inline_policies, &have.inline_policies);
+        for policy in h.keys().filter(|p| !w.contains_key(*p)) {
+            task.status(&format!("deleting inline policy {policy}"));
+            delete_policy(ctx, name, policy).await?;
+        }
+        for (policy, doc) in w.iter().filter(|(p, d)| h.get(*p) != Some(*d)) {
+            task.status(&format!("putting inline policy {policy}"));
+            put_policy(ctx, name, policy, doc).await?;
+        }
+    }
+    if changed.contains("tags") {
+        sync_tags(&IamTags(iam), name, &have.tags, &want.tags).await?;
+    }
+    Ok(prior.attrs.clone())
+}
+
+/// Detach and delete every policy the role has now (not only what the plan saw), then the
+/// role. A role already gone is fine.
+async fn delete(ctx: &Ctx, o: &Observed, task: &Task) -> Result<Attrs, AwsError> {
+    let iam = &ctx.clients.iam;
+    let name = role_name(o);
+    let name = name.as_str();
+    let (attached, inline) = match list_policies(iam, name).await {
+        Ok(x) => x,
+        Err(e) if e.is_not_found() => return Ok(Attrs::new()),
+        Err(e) => return Err(e),
+    };
+    for a in &attached {
+        if let Some(arn) = a.policy_arn() {
+            task.status(&format!("detaching {arn}"));
+            detach(ctx, name, arn).await?;
+        }
+    }
+    for p in &inline {
+        task.status(&format!("deleting inline policy {p}"));
+        delete_policy(ctx, name, p).await?;
+    }
+    task.status(&format!("deleting role {name}"));
+    // The detachments may take a moment to be seen: DeleteConflict until then.
+    let r = retry_while(&[ErrorKind::Conflict], &["DeleteConflict"], RETRY, || {
+        let req = iam.delete_role().role_name(name);
+        async move { req.send().await.map(|_| ()).map_err(aws("iam:DeleteRole")) }
+    })
+    .await;
+    match r {
+        Ok(()) => Ok(Attrs::new()),
+        Err(e) if e.is_not_found() => Ok(Attrs::new()),
+        Err(e) if e.is("DeleteConflict") => {
+            let msg = format!(
+                "{} (an instance profile or a policy added since may still hold role {name})",
+                e.message
+            );
+            Err(e.with_message(msg))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub struct RoleKind;
+
+#[async_trait]
+impl Kind for RoleKind {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
+        round_trip::<RoleProps>(p)
+    }
+    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
+        match op {
+            Op::Create(r) => create(ctx, r, task).await,
+            Op::Update {
+                desired,
+                prior,
+                changed,
+            } => update(ctx, desired, prior, changed, task).await,
+            Op::Delete(o) => delete(ctx, o, task).await,
+        }
+    }
+}
