@@ -14,34 +14,54 @@
 //! expire"), `tags` (TagResource / UntagResource on the group's ARN), and `name` (replaced).
 //! Observe: one DescribeLogGroups per name prefix (`/ecs/…-app`, `/aws/docdb/<cluster>/`,
 //! `/elasticache/{project}-{env}/`; paginated; exact names picked client-side) and one
-//! ListTagsForResource per group found: at most 3 + 4 calls. Names are deterministic, so
-//! destroy finds the groups without a spec. A same-named group without our tags is a
-//! conflict, never touched. DescribeLogGroups' `arn` ends in `:*`; the tag APIs and the `arn`
-//! attribute use the ARN without it (`logGroupArn`).
+//! ListTagsForResource per group found, all at once: at most 3 + 4 calls. Names are
+//! deterministic, so destroy finds the groups without a spec. A same-named group without our
+//! tags is a conflict, never touched. DescribeLogGroups' `arn` ends in `:*`; the tag APIs and
+//! the `arn` attribute use the ARN without it (`logGroupArn`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
-use aws_sdk_cloudwatchlogs::types::LogGroup;
+use aws_sdk_cloudwatchlogs::types::LogGroup as AwsLogGroup;
+use aws_sdk_cloudwatchlogs::Client;
+use serde::{Deserialize, Serialize};
 
 use crate::aws::{all_pages, aws, AwsError};
-use crate::model::{
-    tag_delta, tags_for, tags_of, Attrs, Observed, Ownership, Resource, ResourceId, Value, TAG_ENV,
-    TAG_ID, TAG_PROJECT,
-};
+use crate::model::{tags_for, Attrs, Observed, Ownership, Props, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::{Ctx, Op, Reconciler};
+use crate::reconcile::kit::{self, from_props, is_ours, round_trip, to_props, PropsError, TagApi};
+use crate::reconcile::{Ctx, Kind, Op, Service};
 use crate::spec::Spec;
 
 pub const LOG_GROUP: &str = "log_group";
 
-pub static KINDS: &[KindSchema] = &[KindSchema {
+pub static SCHEMA: KindSchema = KindSchema {
     kind: LOG_GROUP,
     force_new: &["name"],
     new_attrs_on_update: false,
     create_before_destroy: false,
-}];
+};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogGroupProps {
+    pub name: String,
+    /// None: never expire.
+    pub retention_in_days: Option<i64>,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl LogGroupProps {
+    /// The group as DescribeLogGroups has it, with its tags.
+    pub fn observed(g: &AwsLogGroup, tags: &BTreeMap<String, String>) -> Self {
+        LogGroupProps {
+            name: g.log_group_name().unwrap_or_default().to_string(),
+            retention_in_days: g.retention_in_days().map(i64::from),
+            tags: tags.clone(),
+        }
+    }
+}
 
 pub fn group_id() -> ResourceId {
     ResourceId::new(LOG_GROUP, "app")
@@ -108,11 +128,14 @@ pub fn known_groups(project: &str, env: &str) -> Vec<(ResourceId, String, String
 }
 
 fn group(spec: &Spec, id: ResourceId, name: String, days: i64) -> Resource {
-    let tags = tags_for(&spec.project, &spec.env, &id, &name, &spec.tags);
-    Resource::new(id, name.clone())
-        .prop("name", Value::str(name))
-        .prop("retention_in_days", Value::Int(days))
-        .prop("tags", Value::string_map(&tags))
+    let props = LogGroupProps {
+        name: name.clone(),
+        retention_in_days: Some(days),
+        tags: tags_for(&spec.project, &spec.env, &id, &name, &spec.tags),
+    };
+    let mut r = Resource::new(id, name);
+    r.props = to_props(&props);
+    r
 }
 
 /// Spec → Desired (pure): the app's group with `[app]`, the DocumentDB export groups with
@@ -160,7 +183,7 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
 }
 
 /// The ARN the tag APIs take: DescribeLogGroups' `logGroupArn`, or its `arn` without `:*`.
-pub fn group_arn(g: &LogGroup) -> String {
+pub fn group_arn(g: &AwsLogGroup) -> String {
     match g.log_group_arn() {
         Some(a) => a.to_string(),
         None => {
@@ -170,39 +193,29 @@ pub fn group_arn(g: &LogGroup) -> String {
     }
 }
 
-fn ours(tags: &BTreeMap<String, String>, project: &str, env: &str, id: &ResourceId) -> bool {
-    tags.get(TAG_PROJECT).map(String::as_str) == Some(project)
-        && tags.get(TAG_ENV).map(String::as_str) == Some(env)
-        && tags.get(TAG_ID) == Some(&id.to_string())
-}
-
 /// A live log group → `Observed` (pure).
-pub fn observed_group(id: ResourceId, g: &LogGroup, tags: &BTreeMap<String, String>) -> Observed {
+pub fn observed_group(
+    id: ResourceId,
+    g: &AwsLogGroup,
+    tags: &BTreeMap<String, String>,
+) -> Observed {
     let name = g.log_group_name().unwrap_or_default();
-    let arn = group_arn(g);
-    let mut o = Observed::new(id, name)
-        .prop("name", Value::str(name))
-        .prop(
-            "retention_in_days",
-            g.retention_in_days()
-                .map(|d| Value::Int(d.into()))
-                .unwrap_or(Value::Null),
-        )
-        .prop("tags", Value::string_map(tags));
+    let mut o = Observed::new(id, name);
+    o.props = to_props(&LogGroupProps::observed(g, tags));
     o.attrs.insert("name".into(), name.to_string());
-    o.attrs.insert("arn".into(), arn);
+    o.attrs.insert("arn".into(), group_arn(g));
     o
 }
 
 /// A live group and its tags → ours (`Observed` with props) or a foreign one (a conflict).
 fn classify(
     id: ResourceId,
-    g: &LogGroup,
+    g: &AwsLogGroup,
     tags: &BTreeMap<String, String>,
     project: &str,
     env: &str,
 ) -> Observed {
-    if ours(tags, project, env, &id) {
+    if is_ours(tags, project, env, &id) {
         observed_group(id, g, tags)
     } else {
         let mut o = Observed::new(id, g.log_group_name().unwrap_or_default());
@@ -211,28 +224,30 @@ fn classify(
     }
 }
 
-async fn list_tags(ctx: &Ctx, arn: &str) -> Result<BTreeMap<String, String>, AwsError> {
-    let out = ctx
+/// The group's tags (None: deleted since it was listed).
+async fn list_tags(ctx: &Ctx, arn: &str) -> Result<Option<BTreeMap<String, String>>, AwsError> {
+    let r = ctx
         .clients
         .logs
         .list_tags_for_resource()
         .resource_arn(arn)
         .send()
         .await
-        .map_err(aws("logs:ListTagsForResource"))?;
-    Ok(out
-        .tags()
-        .map(|m| {
-            m.iter()
-                .filter(|(k, _)| !k.starts_with("aws:"))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        })
-        .unwrap_or_default())
+        .map_err(aws("logs:ListTagsForResource"));
+    match r {
+        Ok(out) => Ok(Some(kit::tags::tag_map(
+            out.tags()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (Some(k.as_str()), Some(v.as_str()))),
+        ))),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Every group whose name starts with `prefix` (one paginated DescribeLogGroups).
-async fn describe_prefix(ctx: &Ctx, prefix: &str) -> Result<Vec<LogGroup>, AwsError> {
+async fn describe_prefix(ctx: &Ctx, prefix: &str) -> Result<Vec<AwsLogGroup>, AwsError> {
     all_pages!(
         ctx.clients
             .logs
@@ -243,11 +258,39 @@ async fn describe_prefix(ctx: &Ctx, prefix: &str) -> Result<Vec<LogGroup>, AwsEr
 }
 
 /// The group as DescribeLogGroups has it (exact name).
-async fn describe(ctx: &Ctx, name: &str) -> Result<Option<LogGroup>, AwsError> {
+async fn describe(ctx: &Ctx, name: &str) -> Result<Option<AwsLogGroup>, AwsError> {
     Ok(describe_prefix(ctx, name)
         .await?
         .into_iter()
         .find(|g| g.log_group_name() == Some(name)))
+}
+
+/// CloudWatch Logs' tag calls (TagResource / UntagResource on the group's ARN).
+struct Tags<'a>(&'a Client);
+
+#[async_trait]
+impl TagApi for Tags<'_> {
+    async fn untag(&self, resource: &str, keys: Vec<String>) -> Result<(), AwsError> {
+        self.0
+            .untag_resource()
+            .resource_arn(resource)
+            .set_tag_keys(Some(keys))
+            .send()
+            .await
+            .map_err(aws("logs:UntagResource"))?;
+        Ok(())
+    }
+
+    async fn tag(&self, resource: &str, tags: BTreeMap<String, String>) -> Result<(), AwsError> {
+        self.0
+            .tag_resource()
+            .resource_arn(resource)
+            .set_tags(Some(tags.into_iter().collect()))
+            .send()
+            .await
+            .map_err(aws("logs:TagResource"))?;
+        Ok(())
+    }
 }
 
 async fn set_retention(ctx: &Ctx, name: &str, days: Option<i64>) -> Result<(), AwsError> {
@@ -272,20 +315,17 @@ async fn set_retention(ctx: &Ctx, name: &str, days: Option<i64>) -> Result<(), A
     Ok(())
 }
 
-fn retention(r: &Resource) -> Option<i64> {
-    r.props.get("retention_in_days").and_then(Value::as_int)
-}
-
-async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
-    let logs = &ctx.clients.logs;
-    let name = r.get_str("name").unwrap_or_default();
-    logs.create_log_group()
+async fn create(ctx: &Ctx, p: &LogGroupProps, task: &Task) -> Result<Attrs, AwsError> {
+    let name = p.name.as_str();
+    ctx.clients
+        .logs
+        .create_log_group()
         .log_group_name(name)
-        .set_tags(Some(tags_of(&r.props).into_iter().collect()))
+        .set_tags(Some(p.tags.clone().into_iter().collect()))
         .send()
         .await
         .map_err(aws("logs:CreateLogGroup"))?;
-    if let Some(d) = retention(r) {
+    if let Some(d) = p.retention_in_days {
         task.status("setting the retention");
         set_retention(ctx, name, Some(d)).await?;
     }
@@ -306,109 +346,117 @@ async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError>
 
 async fn update(
     ctx: &Ctx,
-    desired: &Resource,
+    p: &LogGroupProps,
     prior: &Observed,
-    changed: &std::collections::BTreeSet<String>,
+    changed: &BTreeSet<String>,
 ) -> Result<Attrs, AwsError> {
-    let logs = &ctx.clients.logs;
     let name = prior.physical_id.as_str();
     if changed.contains("retention_in_days") {
-        set_retention(ctx, name, retention(desired)).await?;
+        set_retention(ctx, name, p.retention_in_days).await?;
     }
     if changed.contains("tags") {
+        let before: LogGroupProps = from_props(&prior.props)?;
         let arn = prior.attrs.get("arn").cloned().unwrap_or_default();
-        let d = tag_delta(&tags_of(&prior.props), &tags_of(&desired.props));
-        if !d.removed.is_empty() {
-            logs.untag_resource()
-                .resource_arn(&arn)
-                .set_tag_keys(Some(d.removed))
-                .send()
-                .await
-                .map_err(aws("logs:UntagResource"))?;
-        }
-        if !d.set.is_empty() {
-            logs.tag_resource()
-                .resource_arn(&arn)
-                .set_tags(Some(d.set.into_iter().collect()))
-                .send()
-                .await
-                .map_err(aws("logs:TagResource"))?;
-        }
+        kit::sync_tags(&Tags(&ctx.clients.logs), &arn, &before.tags, &p.tags).await?;
     }
     Ok(prior.attrs.clone())
 }
 
+async fn delete(ctx: &Ctx, o: &Observed) -> Result<(), AwsError> {
+    let r = ctx
+        .clients
+        .logs
+        .delete_log_group()
+        .log_group_name(&o.physical_id)
+        .send()
+        .await
+        .map_err(aws("logs:DeleteLogGroup"));
+    match r {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other.map(|_| ()),
+    }
+}
+
+pub struct LogGroup;
+
+#[async_trait]
+impl Kind for LogGroup {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
+        round_trip::<LogGroupProps>(p)
+    }
+
+    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
+        match op {
+            Op::Create(r) => create(ctx, &from_props(&r.props)?, task).await,
+            Op::Update {
+                desired,
+                prior,
+                changed,
+            } => update(ctx, &from_props(&desired.props)?, prior, changed).await,
+            Op::Delete(o) => delete(ctx, o).await.map(|_| Attrs::new()),
+        }
+    }
+}
+
+const KINDS: &[&dyn Kind] = &[&LogGroup];
+
 pub struct Logs;
 
 #[async_trait]
-impl Reconciler for Logs {
-    fn service(&self) -> &'static str {
+impl Service for Logs {
+    fn name(&self) -> &'static str {
         "logs"
     }
 
-    fn kinds(&self) -> Vec<&'static KindSchema> {
-        KINDS.iter().collect()
+    fn kinds(&self) -> &'static [&'static dyn Kind] {
+        KINDS
+    }
+
+    fn expand(&self, spec: &Spec) -> Vec<Resource> {
+        expand(spec)
     }
 
     async fn observe(&self, ctx: &Ctx, _desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         // Names are deterministic: destroy (no desired) finds the groups too.
         let known = known_groups(&ctx.project, &ctx.env);
-        let mut live: BTreeMap<String, LogGroup> = BTreeMap::new();
         let mut prefixes: Vec<&str> = known.iter().map(|(_, _, p)| p.as_str()).collect();
         prefixes.dedup();
-        for prefix in prefixes {
-            for g in describe_prefix(ctx, prefix).await? {
-                if let Some(n) = g.log_group_name() {
-                    live.insert(n.to_string(), g);
-                }
-            }
-        }
-        let mut out = vec![];
-        for (id, name, _) in known {
-            let Some(g) = live.get(&name) else {
-                continue;
-            };
-            let tags = match list_tags(ctx, &group_arn(g)).await {
-                Ok(t) => t,
-                // Deleted since it was listed.
-                Err(e) if e.code == "ResourceNotFoundException" => continue,
-                Err(e) => return Err(e),
-            };
-            out.push(classify(id, g, &tags, &ctx.project, &ctx.env));
-        }
-        Ok(out)
-    }
-
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        match op {
-            Op::Create(r) => create(ctx, r, task).await,
-            Op::Update {
-                desired,
-                prior,
-                changed,
-            } => update(ctx, desired, prior, changed).await,
-            Op::Delete(o) => {
-                match ctx
-                    .clients
-                    .logs
-                    .delete_log_group()
-                    .log_group_name(&o.physical_id)
-                    .send()
-                    .await
-                    .map_err(aws("logs:DeleteLogGroup"))
-                {
-                    Ok(_) => Ok(Attrs::new()),
-                    Err(e) if e.code == "ResourceNotFoundException" => Ok(Attrs::new()),
-                    Err(e) => Err(e),
-                }
-            }
-        }
+        let pages =
+            futures::future::try_join_all(prefixes.into_iter().map(|p| describe_prefix(ctx, p)))
+                .await?;
+        let live: BTreeMap<String, AwsLogGroup> = pages
+            .into_iter()
+            .flatten()
+            .filter_map(|g| Some((g.log_group_name()?.to_string(), g)))
+            .collect();
+        let found: Vec<(ResourceId, &AwsLogGroup)> = known
+            .into_iter()
+            .filter_map(|(id, name, _)| Some((id, live.get(&name)?)))
+            .collect();
+        let tags = futures::future::try_join_all(
+            found
+                .iter()
+                .map(|(_, g)| async move { list_tags(ctx, &group_arn(g)).await }),
+        )
+        .await?;
+        Ok(found
+            .into_iter()
+            .zip(tags)
+            // A group deleted since it was listed is gone.
+            .filter_map(|((id, g), t)| Some(classify(id, g, &t?, &ctx.project, &ctx.env)))
+            .collect())
     }
 }
 
 #[cfg(test)]
+#[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{tags_of, Value, TAG_ENV, TAG_ID, TAG_PROJECT};
     use crate::testutil::{dev_spec, diff_of, env_spec};
 
     #[test]
@@ -436,9 +484,9 @@ mod tests {
         assert!(expand(&spec).is_empty());
     }
 
-    fn live(retention: Option<i32>, arn_field_only: bool) -> LogGroup {
+    fn live(retention: Option<i32>, arn_field_only: bool) -> AwsLogGroup {
         let arn = "arn:aws:logs:us-east-1:123456789012:log-group:/ecs/rtech-dev-app";
-        let mut b = LogGroup::builder()
+        let mut b = AwsLogGroup::builder()
             .log_group_name("/ecs/rtech-dev-app")
             .arn(format!("{arn}:*"))
             .set_retention_in_days(retention)
@@ -492,12 +540,12 @@ mod tests {
             .filter(|r| r.id == group_id())
             .collect();
         let tags = tags_of(&desired[0].props);
-        assert!(ours(&tags, "rtech", "dev", &group_id()));
-        assert!(!ours(&tags, "rtech", "prod", &group_id()));
+        assert!(is_ours(&tags, "rtech", "dev", &group_id()));
+        assert!(!is_ours(&tags, "rtech", "prod", &group_id()));
         let mut other = tags.clone();
         other.insert(TAG_ID.into(), "log_group/other".into());
-        assert!(!ours(&other, "rtech", "dev", &group_id()));
-        assert!(!ours(&BTreeMap::new(), "rtech", "dev", &group_id()));
+        assert!(!is_ours(&other, "rtech", "dev", &group_id()));
+        assert!(!is_ours(&BTreeMap::new(), "rtech", "dev", &group_id()));
     }
 
     fn with(extra: &str) -> Spec {

@@ -283,10 +283,10 @@ pub fn registry() -> Vec<Arc<dyn Reconciler>> {
     vec![
         Arc::new(network::Network),
         Arc::new(secrets::Secrets),
-        Arc::new(docdb::Docdb),
+        Arc::new(Adapted(docdb::Docdb)),
         Arc::new(redis::Redis),
         Arc::new(Adapted(ecr::Ecr)),
-        Arc::new(logs::Logs),
+        Arc::new(Adapted(logs::Logs)),
         Arc::new(Adapted(iam::Iam)),
         Arc::new(elb::Elb),
         Arc::new(Adapted(ecs::Ecs)),

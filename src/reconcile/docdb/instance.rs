@@ -1,0 +1,246 @@
+//! `docdb_instance/<n>`: the cluster's instances, n = 1..instances, spread over the env's AZs
+//! round-robin.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use async_trait::async_trait;
+use aws_sdk_docdb::client::Waiters;
+use aws_sdk_docdb::types::DbInstance;
+use serde::{Deserialize, Serialize};
+
+use super::cluster::TAG_APPLY_IMMEDIATELY;
+use super::{
+    apply_now_tag, create_after_deleting, describe_instance, rid, spec_tags, sync_tags, tag_list,
+    with_props, CLUSTER, INSTANCE, WAIT,
+};
+use crate::aws::{aws, waited, AwsError};
+use crate::model::{Attrs, Observed, Props, Resource};
+use crate::plan::KindSchema;
+use crate::progress::Task;
+use crate::reconcile::kit::{from_props, round_trip, to_props, with_ticker, Link, PropsError};
+use crate::reconcile::{Ctx, Kind, Op};
+use crate::spec::data::Docdb as DocdbSpec;
+use crate::spec::Spec;
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: INSTANCE,
+    force_new: &["identifier", "cluster_identifier", "availability_zone"],
+    new_attrs_on_update: false,
+    create_before_destroy: false,
+};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceProps {
+    pub identifier: String,
+    pub cluster_identifier: Option<Link>,
+    pub instance_class: Option<String>,
+    pub availability_zone: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl InstanceProps {
+    /// The instance as properties. A class change AWS holds for the maintenance window
+    /// (PendingModifiedValues) counts as done: the plan shows it once, not on every run.
+    pub fn observed(i: &DbInstance, tags: BTreeMap<String, String>) -> Self {
+        let class = i
+            .pending_modified_values()
+            .and_then(|p| p.db_instance_class())
+            .or(i.db_instance_class());
+        InstanceProps {
+            identifier: i.db_instance_identifier().unwrap_or_default().to_string(),
+            cluster_identifier: i.db_cluster_identifier().map(Link::from),
+            instance_class: class.map(String::from),
+            availability_zone: i.availability_zone().map(String::from),
+            tags,
+        }
+    }
+}
+
+pub fn expand(spec: &Spec, d: &DocdbSpec) -> Vec<Resource> {
+    let cluster = rid(CLUSTER, "main");
+    let azs = &spec.network.azs;
+    (1..=d.instances as usize)
+        .map(|n| {
+            let id = rid(INSTANCE, &n.to_string());
+            let name = spec.name(&format!("docdb-{n}"));
+            let props = InstanceProps {
+                identifier: name.clone(),
+                cluster_identifier: Some(Link::to(&cluster, "id")),
+                instance_class: Some(d.instance_class.clone()),
+                availability_zone: Some(azs[(n - 1) % azs.len()].clone()),
+                tags: spec_tags(
+                    spec,
+                    &id,
+                    &name,
+                    &[(TAG_APPLY_IMMEDIATELY, apply_now_tag(d.apply_immediately))],
+                ),
+            };
+            with_props(Resource::new(id, &name), to_props(&props))
+        })
+        .collect()
+}
+
+pub fn instance_attrs(i: &DbInstance) -> Attrs {
+    let mut a = Attrs::new();
+    a.insert(
+        "id".into(),
+        i.db_instance_identifier().unwrap_or_default().to_string(),
+    );
+    if let Some(arn) = i.db_instance_arn() {
+        a.insert("arn".into(), arn.to_string());
+    }
+    if let Some(e) = i.endpoint().and_then(|e| e.address()) {
+        a.insert("endpoint".into(), e.to_string());
+    }
+    a
+}
+
+pub struct Instance;
+
+#[async_trait]
+impl Kind for Instance {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
+        round_trip::<InstanceProps>(p)
+    }
+
+    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
+        match op {
+            Op::Create(r) => create(ctx, &from_props(&r.props)?, task).await,
+            Op::Update {
+                desired,
+                prior,
+                changed,
+            } => update(ctx, &from_props(&desired.props)?, prior, changed, task).await,
+            Op::Delete(o) => delete(ctx, o, task).await.map(|_| Attrs::new()),
+        }
+    }
+}
+
+async fn instance_gone(ctx: &Ctx, id: &str, task: &Task) -> Result<(), AwsError> {
+    let what = format!("instance {id} to be deleted");
+    let waiter = ctx
+        .clients
+        .docdb
+        .wait_until_db_instance_deleted()
+        .db_instance_identifier(id)
+        .wait(WAIT);
+    with_ticker(task, &what, waiter)
+        .await
+        .map(|_| ())
+        .map_err(waited("docdb:DescribeDBInstances", what.as_str()))
+}
+
+async fn instance_available(ctx: &Ctx, id: &str, task: &Task) -> Result<DbInstance, AwsError> {
+    let what = format!("instance {id} to be available");
+    let waiter = ctx
+        .clients
+        .docdb
+        .wait_until_db_instance_available()
+        .db_instance_identifier(id)
+        .wait(WAIT);
+    with_ticker(task, &what, waiter)
+        .await
+        .map_err(waited("docdb:DescribeDBInstances", what.as_str()))?;
+    describe_instance(ctx, id).await?.ok_or_else(|| {
+        AwsError::new(
+            "docdb:DescribeDBInstances",
+            "DBInstanceNotFound",
+            format!("instance {id} disappeared after becoming available"),
+        )
+    })
+}
+
+async fn create(ctx: &Ctx, p: &InstanceProps, task: &Task) -> Result<Attrs, AwsError> {
+    let id = p.identifier.as_str();
+    let cluster = p
+        .cluster_identifier
+        .as_ref()
+        .map(|l| l.require("cluster_identifier").map(String::from))
+        .transpose()?;
+    let send = || async {
+        ctx.clients
+            .docdb
+            .create_db_instance()
+            .db_instance_identifier(id)
+            .set_db_instance_class(p.instance_class.clone())
+            .engine("docdb")
+            .set_db_cluster_identifier(cluster.clone())
+            .set_availability_zone(p.availability_zone.clone())
+            .set_tags(Some(tag_list(&p.tags)))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(aws("docdb:CreateDBInstance"))
+    };
+    let deleting = async {
+        let i = describe_instance(ctx, id).await?;
+        Ok(i.is_some_and(|i| i.db_instance_status() == Some("deleting")))
+    };
+    create_after_deleting(
+        send,
+        "DBInstanceAlreadyExists",
+        deleting,
+        instance_gone(ctx, id, task),
+    )
+    .await?;
+    let i = instance_available(ctx, id, task).await?;
+    Ok(instance_attrs(&i))
+}
+
+async fn update(
+    ctx: &Ctx,
+    p: &InstanceProps,
+    prior: &Observed,
+    changed: &BTreeSet<String>,
+    task: &Task,
+) -> Result<Attrs, AwsError> {
+    let id = prior.physical_id.as_str();
+    let mut attrs = prior.attrs.clone();
+    if changed.contains("instance_class") {
+        let now = p.tags.get(TAG_APPLY_IMMEDIATELY).map(String::as_str) == Some("true");
+        ctx.clients
+            .docdb
+            .modify_db_instance()
+            .db_instance_identifier(id)
+            .set_db_instance_class(p.instance_class.clone())
+            .apply_immediately(now)
+            .send()
+            .await
+            .map_err(aws("docdb:ModifyDBInstance"))?;
+        if now {
+            attrs = instance_attrs(&instance_available(ctx, id, task).await?);
+        } else {
+            task.status("the new class is pending until the maintenance window");
+        }
+    }
+    if changed.contains("tags") {
+        let before: InstanceProps = from_props(&prior.props)?;
+        sync_tags(ctx, prior, &before.tags, &p.tags).await?;
+    }
+    Ok(attrs)
+}
+
+async fn delete(ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
+    let id = o.physical_id.as_str();
+    let r = ctx
+        .clients
+        .docdb
+        .delete_db_instance()
+        .db_instance_identifier(id)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(aws("docdb:DeleteDBInstance"));
+    match r {
+        Err(e) if e.is_not_found() => return Ok(()),
+        // Already being deleted: wait for it like any other.
+        Err(e) if e.is("InvalidDBInstanceState") => {}
+        other => other?,
+    }
+    instance_gone(ctx, id, task).await
+}

@@ -1,0 +1,186 @@
+//! `docdb_subnet_group/main`: the env's private subnets, keyed by AZ.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use async_trait::async_trait;
+use aws_sdk_docdb::types::DbSubnetGroup;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    gone_is_ok, group_attrs, rid, spec_tags, sync_tags, tag_list, with_props, BUSY_RETRY,
+    SUBNET_GROUP,
+};
+use crate::aws::{aws, AwsError};
+use crate::model::{Attrs, Observed, Props, Resource};
+use crate::plan::KindSchema;
+use crate::progress::Task;
+use crate::reconcile::kit::{from_props, retry_while, round_trip, to_props, Link, PropsError};
+use crate::reconcile::{Ctx, Kind, Op};
+use crate::spec::network::Network as NetSpec;
+use crate::spec::Spec;
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: SUBNET_GROUP,
+    force_new: &["name"],
+    new_attrs_on_update: false,
+    create_before_destroy: false,
+};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubnetGroupProps {
+    pub name: String,
+    pub description: Option<String>,
+    /// AZ → subnet id. A second subnet in one AZ (added out of band) is `<az>#<subnet id>`.
+    pub subnet_ids: BTreeMap<String, Link>,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl SubnetGroupProps {
+    /// The group as DocumentDB describes it, with its tags.
+    pub fn observed(g: &DbSubnetGroup, tags: BTreeMap<String, String>) -> Self {
+        let mut subnet_ids = BTreeMap::new();
+        for s in g.subnets() {
+            let Some(id) = s.subnet_identifier() else {
+                continue;
+            };
+            let az = s
+                .subnet_availability_zone()
+                .and_then(|a| a.name())
+                .unwrap_or("unknown");
+            // Two subnets in one AZ (added out of band) both show.
+            let key = if subnet_ids.contains_key(az) {
+                format!("{az}#{id}")
+            } else {
+                az.to_string()
+            };
+            subnet_ids.insert(key, Link::from(id));
+        }
+        SubnetGroupProps {
+            name: g.db_subnet_group_name().unwrap_or_default().to_string(),
+            description: g.db_subnet_group_description().map(String::from),
+            subnet_ids,
+            tags,
+        }
+    }
+
+    fn subnets(&self) -> Result<Vec<String>, PropsError> {
+        self.subnet_ids
+            .values()
+            .map(|l| l.require("subnet_ids").map(String::from))
+            .collect()
+    }
+}
+
+pub fn expand(spec: &Spec) -> Resource {
+    let id = rid(SUBNET_GROUP, "main");
+    let name = spec.name("docdb");
+    let subnet_ids = spec
+        .network
+        .azs
+        .iter()
+        .map(|az| {
+            let subnet = rid("subnet", &format!("private-{}", NetSpec::az_suffix(az)));
+            (az.clone(), Link::to(&subnet, "id"))
+        })
+        .collect();
+    let props = SubnetGroupProps {
+        name: name.clone(),
+        description: Some(format!(
+            "rtech {}: DocumentDB in the private subnets",
+            spec.env
+        )),
+        subnet_ids,
+        tags: spec_tags(spec, &id, &name, &[]),
+    };
+    with_props(Resource::new(id, &name), to_props(&props))
+}
+
+pub struct SubnetGroup;
+
+#[async_trait]
+impl Kind for SubnetGroup {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
+        round_trip::<SubnetGroupProps>(p)
+    }
+
+    async fn apply(&self, ctx: &Ctx, op: Op<'_>, _task: &Task) -> Result<Attrs, AwsError> {
+        match op {
+            Op::Create(r) => create(ctx, &from_props(&r.props)?).await,
+            Op::Update {
+                desired,
+                prior,
+                changed,
+            } => update(ctx, &from_props(&desired.props)?, prior, changed).await,
+            Op::Delete(o) => delete(ctx, o).await.map(|_| Attrs::new()),
+        }
+    }
+}
+
+async fn create(ctx: &Ctx, p: &SubnetGroupProps) -> Result<Attrs, AwsError> {
+    let out = ctx
+        .clients
+        .docdb
+        .create_db_subnet_group()
+        .db_subnet_group_name(&p.name)
+        .set_db_subnet_group_description(p.description.clone())
+        .set_subnet_ids(Some(p.subnets()?))
+        .set_tags(Some(tag_list(&p.tags)))
+        .send()
+        .await
+        .map_err(aws("docdb:CreateDBSubnetGroup"))?;
+    Ok(group_attrs(
+        &p.name,
+        out.db_subnet_group().and_then(|g| g.db_subnet_group_arn()),
+    ))
+}
+
+async fn update(
+    ctx: &Ctx,
+    p: &SubnetGroupProps,
+    prior: &Observed,
+    changed: &BTreeSet<String>,
+) -> Result<Attrs, AwsError> {
+    if changed.contains("description") || changed.contains("subnet_ids") {
+        ctx.clients
+            .docdb
+            .modify_db_subnet_group()
+            .db_subnet_group_name(&p.name)
+            .set_db_subnet_group_description(p.description.clone())
+            .set_subnet_ids(Some(p.subnets()?))
+            .send()
+            .await
+            .map_err(aws("docdb:ModifyDBSubnetGroup"))?;
+    }
+    if changed.contains("tags") {
+        let before: SubnetGroupProps = from_props(&prior.props)?;
+        sync_tags(ctx, prior, &before.tags, &p.tags).await?;
+    }
+    Ok(prior.attrs.clone())
+}
+
+/// Retried while a cluster being deleted still uses it.
+async fn delete(ctx: &Ctx, o: &Observed) -> Result<(), AwsError> {
+    gone_is_ok(
+        retry_while(
+            &[],
+            &["InvalidDBSubnetGroupStateFault"],
+            BUSY_RETRY,
+            || async {
+                ctx.clients
+                    .docdb
+                    .delete_db_subnet_group()
+                    .db_subnet_group_name(&o.physical_id)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(aws("docdb:DeleteDBSubnetGroup"))
+            },
+        )
+        .await,
+    )
+}
