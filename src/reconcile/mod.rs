@@ -281,7 +281,7 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
 /// All reconcilers, in a fixed order.
 pub fn registry() -> Vec<Arc<dyn Reconciler>> {
     vec![
-        Arc::new(network::Network),
+        Arc::new(Adapted(network::Network)),
         Arc::new(secrets::Secrets),
         Arc::new(docdb::Docdb),
         Arc::new(redis::Redis),
