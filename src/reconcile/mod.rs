@@ -282,7 +282,7 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
 pub fn registry() -> Vec<Arc<dyn Reconciler>> {
     vec![
         Arc::new(Adapted(network::Network)),
-        Arc::new(secrets::Secrets),
+        Arc::new(Adapted(secrets::Secrets)),
         Arc::new(docdb::Docdb),
         Arc::new(redis::Redis),
         Arc::new(ecr::Ecr),
