@@ -281,8 +281,8 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
 /// All reconcilers, in a fixed order.
 pub fn registry() -> Vec<Arc<dyn Reconciler>> {
     vec![
-        Arc::new(network::Network),
-        Arc::new(secrets::Secrets),
+        Arc::new(Adapted(network::Network)),
+        Arc::new(Adapted(secrets::Secrets)),
         Arc::new(Adapted(docdb::Docdb)),
         Arc::new(redis::Redis),
         Arc::new(Adapted(ecr::Ecr)),

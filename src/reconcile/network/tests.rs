@@ -443,3 +443,39 @@ fn expansion_diffs_cleanly_against_an_empty_account() {
 fn expansion_is_deterministic() {
     assert_eq!(dev(), dev());
 }
+
+#[test]
+fn a_live_rule_normalises_to_the_props_and_id_expand_gives_it() {
+    use aws_sdk_ec2::types::{ReferencedSecurityGroup, SecurityGroupRule};
+    let live = SecurityGroupRule::builder()
+        .group_id("sg-app")
+        .is_egress(false)
+        .ip_protocol("6")
+        .from_port(3000)
+        .to_port(3000)
+        .referenced_group_info(
+            ReferencedSecurityGroup::builder()
+                .group_id("sg-alb")
+                .build(),
+        )
+        .description("port 3000 from the alb security group")
+        .security_group_rule_id("sgr-1")
+        .build();
+    let (id, props) = rule::observed(&live, &rid("sg/app"), Some(&rid("sg/alb")));
+    assert_eq!(id, rid("sg_rule/app-in-tcp-3000-alb"));
+    let rs = dev();
+    let want: rule::RuleProps = kit::from_props(&get(&rs, &id.to_string()).props).unwrap();
+    assert_eq!(
+        rule::RuleProps {
+            group_id: want.group_id.clone(),
+            referenced_group_id: want.referenced_group_id.clone(),
+            ..props.clone()
+        },
+        want
+    );
+    assert_eq!(props.group_id, kit::Link::from("sg-app"));
+    assert_eq!(
+        kit::round_trip::<rule::RuleProps>(&kit::to_props(&props)).unwrap(),
+        kit::to_props(&props)
+    );
+}

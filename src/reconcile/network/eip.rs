@@ -1,0 +1,77 @@
+//! `eip/nat-<az>`: the Elastic IP address of a NAT gateway.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{DomainType, ResourceType};
+use serde::{Deserialize, Serialize};
+
+use super::{attrs, delete_when_free, network_kind, tag_spec, Change, EIP};
+use crate::aws::{aws, AwsError, Required};
+use crate::model::{Attrs, Observed, Resource};
+use crate::plan::KindSchema;
+use crate::progress::Task;
+use crate::reconcile::kit::from_props;
+use crate::reconcile::Ctx;
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: EIP,
+    force_new: &["domain"],
+    new_attrs_on_update: false,
+    create_before_destroy: false,
+};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EipProps {
+    pub tags: BTreeMap<String, String>,
+    /// Always `vpc`.
+    pub domain: String,
+}
+
+pub struct Eip;
+network_kind!(Eip, EipProps);
+
+/// What dependants read: the allocation id (also the physical id) and the address.
+pub fn eip_attrs(allocation_id: &str, public_ip: Option<&str>) -> Attrs {
+    let mut a = attrs(allocation_id);
+    a.insert("allocation_id".into(), allocation_id.to_string());
+    if let Some(ip) = public_ip {
+        a.insert("public_ip".into(), ip.into());
+    }
+    a
+}
+
+#[async_trait]
+impl Change for Eip {
+    async fn create(&self, ctx: &Ctx, r: &Resource, _task: &Task) -> Result<Attrs, AwsError> {
+        let p: EipProps = from_props(&r.props)?;
+        let out = ctx
+            .clients
+            .ec2
+            .allocate_address()
+            .domain(DomainType::from(p.domain.as_str()))
+            .tag_specifications(tag_spec(ResourceType::ElasticIp, &p.tags))
+            .send()
+            .await
+            .map_err(aws("ec2:AllocateAddress"))?;
+        let alloc = out
+            .allocation_id()
+            .required("ec2:AllocateAddress", "no allocation id returned")?;
+        Ok(eip_attrs(alloc, out.public_ip()))
+    }
+
+    async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {
+        delete_when_free(&["AuthFailure"], || async {
+            ctx.clients
+                .ec2
+                .release_address()
+                .allocation_id(&o.physical_id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(aws("ec2:ReleaseAddress"))
+        })
+        .await
+    }
+}

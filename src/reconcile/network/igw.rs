@@ -1,0 +1,123 @@
+//! `igw/main`: the internet gateway, attached to the VPC.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::ResourceType;
+use serde::{Deserialize, Serialize};
+
+use super::{attrs, delete_when_free, gone_ok, network_kind, sync_tags, tag_spec, Change, IGW};
+use crate::aws::{aws, AwsError, Required};
+use crate::model::{Attrs, Observed, Resource};
+use crate::plan::KindSchema;
+use crate::progress::Task;
+use crate::reconcile::kit::{from_props, Link};
+use crate::reconcile::Ctx;
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: IGW,
+    force_new: &[],
+    new_attrs_on_update: false,
+    create_before_destroy: false,
+};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IgwProps {
+    pub tags: BTreeMap<String, String>,
+    /// The VPC it is attached to (null while detached).
+    pub vpc_id: Option<Link>,
+}
+
+pub struct Igw;
+network_kind!(Igw, IgwProps);
+
+async fn attach(ctx: &Ctx, gid: &str, vpc: &Option<Link>) -> Result<(), AwsError> {
+    let Some(vpc) = vpc else { return Ok(()) };
+    ctx.clients
+        .ec2
+        .attach_internet_gateway()
+        .internet_gateway_id(gid)
+        .vpc_id(vpc.require("vpc_id")?)
+        .send()
+        .await
+        .map_err(aws("ec2:AttachInternetGateway"))?;
+    Ok(())
+}
+
+async fn detach(ctx: &Ctx, gid: &str, vpc: &str) -> Result<(), AwsError> {
+    ctx.clients
+        .ec2
+        .detach_internet_gateway()
+        .internet_gateway_id(gid)
+        .vpc_id(vpc)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(aws("ec2:DetachInternetGateway"))
+}
+
+#[async_trait]
+impl Change for Igw {
+    async fn create(&self, ctx: &Ctx, r: &Resource, _task: &Task) -> Result<Attrs, AwsError> {
+        let p: IgwProps = from_props(&r.props)?;
+        let out = ctx
+            .clients
+            .ec2
+            .create_internet_gateway()
+            .tag_specifications(tag_spec(ResourceType::InternetGateway, &p.tags))
+            .send()
+            .await
+            .map_err(aws("ec2:CreateInternetGateway"))?;
+        let gid = out
+            .internet_gateway()
+            .and_then(|g| g.internet_gateway_id())
+            .required(
+                "ec2:CreateInternetGateway",
+                "no internet gateway id returned",
+            )?
+            .to_string();
+        attach(ctx, &gid, &p.vpc_id).await?;
+        Ok(attrs(&gid))
+    }
+
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        r: &Resource,
+        prior: &Observed,
+        changed: &BTreeSet<String>,
+    ) -> Result<(), AwsError> {
+        let p: IgwProps = from_props(&r.props)?;
+        sync_tags(ctx, prior, changed, &p.tags).await?;
+        if changed.contains("vpc_id") {
+            let before: IgwProps = from_props(&prior.props)?;
+            if let Some(old) = before.vpc_id.as_ref().and_then(Link::known) {
+                detach(ctx, &prior.physical_id, old).await?;
+            }
+            attach(ctx, &prior.physical_id, &p.vpc_id).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {
+        let gid = o.physical_id.as_str();
+        let p: IgwProps = from_props(&o.props)?;
+        if let Some(vpc) = p.vpc_id.as_ref().and_then(Link::known) {
+            match delete_when_free(&[], || detach(ctx, gid, vpc)).await {
+                Err(e) if e.is("Gateway.NotAttached") => {}
+                other => other?,
+            }
+        }
+        gone_ok(
+            ctx.clients
+                .ec2
+                .delete_internet_gateway()
+                .internet_gateway_id(gid)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(aws("ec2:DeleteInternetGateway")),
+        )
+    }
+}

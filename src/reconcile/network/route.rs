@@ -1,0 +1,127 @@
+//! `route/<table>-<destination>`: one route of a route table, to the internet gateway or a
+//! NAT gateway. Its physical id is `<table id>_<destination>` (routes have no id of their own).
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::{attrs, desired, gone_ok, id, network_kind, sanitize, Change, ROUTE};
+use crate::aws::{aws, AwsError};
+use crate::model::{Attrs, Observed, Resource, ResourceId};
+use crate::plan::KindSchema;
+use crate::progress::Task;
+use crate::reconcile::kit::{from_props, Link};
+use crate::reconcile::Ctx;
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: ROUTE,
+    force_new: &["route_table_id", "destination_cidr_block"],
+    new_attrs_on_update: false,
+    create_before_destroy: false,
+};
+
+/// Exactly one of the targets is set; the other is null.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteProps {
+    pub route_table_id: Link,
+    pub destination_cidr_block: String,
+    pub gateway_id: Option<Link>,
+    pub nat_gateway_id: Option<Link>,
+}
+
+pub struct Route;
+network_kind!(Route, RouteProps);
+
+/// A route's id: `route/public-default` for 0.0.0.0/0, else the sanitised CIDR.
+pub fn route_name(table: &str, dest: &str) -> String {
+    if dest == "0.0.0.0/0" {
+        format!("{table}-default")
+    } else {
+        format!("{table}-{}", sanitize(dest))
+    }
+}
+
+/// The default route of `table` (named `name`) to the internet gateway or a NAT gateway.
+pub fn desired_default(table: &ResourceId, name: &str, target: &ResourceId, nat: bool) -> Resource {
+    let dest = "0.0.0.0/0";
+    let to = Some(Link::to(target, "id"));
+    let (gateway_id, nat_gateway_id) = if nat { (None, to) } else { (to, None) };
+    desired(
+        id(ROUTE, &route_name(name, dest)),
+        "",
+        &RouteProps {
+            route_table_id: Link::to(table, "id"),
+            destination_cidr_block: dest.into(),
+            gateway_id,
+            nat_gateway_id,
+        },
+    )
+}
+
+fn target(l: &Option<Link>, field: &str) -> Result<Option<String>, AwsError> {
+    Ok(l.as_ref()
+        .map(|l| l.require(field))
+        .transpose()?
+        .map(String::from))
+}
+
+#[async_trait]
+impl Change for Route {
+    async fn create(&self, ctx: &Ctx, r: &Resource, _task: &Task) -> Result<Attrs, AwsError> {
+        let p: RouteProps = from_props(&r.props)?;
+        let rt = p.route_table_id.require("route_table_id")?;
+        let dest = &p.destination_cidr_block;
+        ctx.clients
+            .ec2
+            .create_route()
+            .route_table_id(rt)
+            .destination_cidr_block(dest)
+            .set_gateway_id(target(&p.gateway_id, "gateway_id")?)
+            .set_nat_gateway_id(target(&p.nat_gateway_id, "nat_gateway_id")?)
+            .send()
+            .await
+            .map_err(aws("ec2:CreateRoute"))?;
+        Ok(attrs(&format!("{rt}_{dest}")))
+    }
+
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        r: &Resource,
+        _prior: &Observed,
+        changed: &BTreeSet<String>,
+    ) -> Result<(), AwsError> {
+        if !changed.contains("gateway_id") && !changed.contains("nat_gateway_id") {
+            return Ok(());
+        }
+        let p: RouteProps = from_props(&r.props)?;
+        ctx.clients
+            .ec2
+            .replace_route()
+            .route_table_id(p.route_table_id.require("route_table_id")?)
+            .destination_cidr_block(&p.destination_cidr_block)
+            .set_gateway_id(target(&p.gateway_id, "gateway_id")?)
+            .set_nat_gateway_id(target(&p.nat_gateway_id, "nat_gateway_id")?)
+            .send()
+            .await
+            .map_err(aws("ec2:ReplaceRoute"))?;
+        Ok(())
+    }
+
+    async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {
+        let p: RouteProps = from_props(&o.props)?;
+        gone_ok(
+            ctx.clients
+                .ec2
+                .delete_route()
+                .route_table_id(p.route_table_id.require("route_table_id")?)
+                .destination_cidr_block(&p.destination_cidr_block)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(aws("ec2:DeleteRoute")),
+        )
+    }
+}

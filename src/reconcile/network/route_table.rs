@@ -1,0 +1,68 @@
+//! `route_table/<public|private-az>`: a route table in the VPC (its routes and subnet
+//! associations are resources of their own).
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::ResourceType;
+use serde::{Deserialize, Serialize};
+
+use super::{attrs, delete_when_free, network_kind, tag_spec, Change, ROUTE_TABLE};
+use crate::aws::{aws, AwsError, Required};
+use crate::model::{Attrs, Observed, Resource};
+use crate::plan::KindSchema;
+use crate::progress::Task;
+use crate::reconcile::kit::{from_props, Link};
+use crate::reconcile::Ctx;
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: ROUTE_TABLE,
+    force_new: &["vpc_id"],
+    new_attrs_on_update: false,
+    create_before_destroy: false,
+};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteTableProps {
+    pub tags: BTreeMap<String, String>,
+    pub vpc_id: Link,
+}
+
+pub struct RouteTable;
+network_kind!(RouteTable, RouteTableProps);
+
+#[async_trait]
+impl Change for RouteTable {
+    async fn create(&self, ctx: &Ctx, r: &Resource, _task: &Task) -> Result<Attrs, AwsError> {
+        let p: RouteTableProps = from_props(&r.props)?;
+        let out = ctx
+            .clients
+            .ec2
+            .create_route_table()
+            .vpc_id(p.vpc_id.require("vpc_id")?)
+            .tag_specifications(tag_spec(ResourceType::RouteTable, &p.tags))
+            .send()
+            .await
+            .map_err(aws("ec2:CreateRouteTable"))?;
+        let rid = out
+            .route_table()
+            .and_then(|t| t.route_table_id())
+            .required("ec2:CreateRouteTable", "no route table id returned")?;
+        Ok(attrs(rid))
+    }
+
+    async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {
+        delete_when_free(&[], || async {
+            ctx.clients
+                .ec2
+                .delete_route_table()
+                .route_table_id(&o.physical_id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(aws("ec2:DeleteRouteTable"))
+        })
+        .await
+    }
+}

@@ -1,0 +1,98 @@
+//! `rta/<subnet>`: a subnet's association with its route table.
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::{attrs, gone_ok, id, network_kind, Change, RTA};
+use crate::aws::{aws, AwsError, Required};
+use crate::model::{Attrs, Observed, Resource, ResourceId};
+use crate::plan::KindSchema;
+use crate::progress::Task;
+use crate::reconcile::kit::{from_props, Link};
+use crate::reconcile::Ctx;
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: RTA,
+    force_new: &["subnet_id"],
+    new_attrs_on_update: false,
+    create_before_destroy: false,
+};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RtaProps {
+    pub route_table_id: Link,
+    pub subnet_id: Link,
+}
+
+pub struct Rta;
+network_kind!(Rta, RtaProps);
+
+/// The association `rta/<name>` of `subnet` with `table`.
+pub fn desired(name: &str, table: &ResourceId, subnet: &ResourceId) -> Resource {
+    super::desired(
+        id(RTA, name),
+        "",
+        &RtaProps {
+            route_table_id: Link::to(table, "id"),
+            subnet_id: Link::to(subnet, "id"),
+        },
+    )
+}
+
+#[async_trait]
+impl Change for Rta {
+    async fn create(&self, ctx: &Ctx, r: &Resource, _task: &Task) -> Result<Attrs, AwsError> {
+        let p: RtaProps = from_props(&r.props)?;
+        let out = ctx
+            .clients
+            .ec2
+            .associate_route_table()
+            .route_table_id(p.route_table_id.require("route_table_id")?)
+            .subnet_id(p.subnet_id.require("subnet_id")?)
+            .send()
+            .await
+            .map_err(aws("ec2:AssociateRouteTable"))?;
+        Ok(attrs(out.association_id().required(
+            "ec2:AssociateRouteTable",
+            "no association id returned",
+        )?))
+    }
+
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        r: &Resource,
+        prior: &Observed,
+        changed: &BTreeSet<String>,
+    ) -> Result<(), AwsError> {
+        if !changed.contains("route_table_id") {
+            return Ok(());
+        }
+        let p: RtaProps = from_props(&r.props)?;
+        ctx.clients
+            .ec2
+            .replace_route_table_association()
+            .association_id(&prior.physical_id)
+            .route_table_id(p.route_table_id.require("route_table_id")?)
+            .send()
+            .await
+            .map_err(aws("ec2:ReplaceRouteTableAssociation"))?;
+        Ok(())
+    }
+
+    async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {
+        gone_ok(
+            ctx.clients
+                .ec2
+                .disassociate_route_table()
+                .association_id(&o.physical_id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(aws("ec2:DisassociateRouteTable")),
+        )
+    }
+}

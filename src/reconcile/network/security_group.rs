@@ -1,0 +1,80 @@
+//! `sg/<tier>`: a security group (its rules are resources of their own).
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::client::Waiters;
+use aws_sdk_ec2::types::ResourceType;
+use serde::{Deserialize, Serialize};
+
+use super::{attrs, delete_when_free, network_kind, tag_spec, Change, SG, WAIT};
+use crate::aws::{aws, waited, AwsError, Required};
+use crate::model::{Attrs, Observed, Resource};
+use crate::plan::KindSchema;
+use crate::progress::Task;
+use crate::reconcile::kit::{from_props, with_ticker, Link};
+use crate::reconcile::Ctx;
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: SG,
+    force_new: &["group_name", "description", "vpc_id"],
+    new_attrs_on_update: false,
+    create_before_destroy: false,
+};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityGroupProps {
+    pub tags: BTreeMap<String, String>,
+    pub group_name: String,
+    pub description: String,
+    pub vpc_id: Link,
+}
+
+pub struct SecurityGroup;
+network_kind!(SecurityGroup, SecurityGroupProps);
+
+#[async_trait]
+impl Change for SecurityGroup {
+    async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
+        let p: SecurityGroupProps = from_props(&r.props)?;
+        let ec2 = &ctx.clients.ec2;
+        let out = ec2
+            .create_security_group()
+            .group_name(&p.group_name)
+            .description(&p.description)
+            .vpc_id(p.vpc_id.require("vpc_id")?)
+            .tag_specifications(tag_spec(ResourceType::SecurityGroup, &p.tags))
+            .send()
+            .await
+            .map_err(aws("ec2:CreateSecurityGroup"))?;
+        let gid = out
+            .group_id()
+            .required("ec2:CreateSecurityGroup", "no group id returned")?
+            .to_string();
+        with_ticker(
+            task,
+            &format!("security group {gid} to exist"),
+            ec2.wait_until_security_group_exists()
+                .group_ids(&gid)
+                .wait(WAIT),
+        )
+        .await
+        .map_err(waited("ec2:DescribeSecurityGroups", &gid))?;
+        Ok(attrs(&gid))
+    }
+
+    async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {
+        delete_when_free(&[], || async {
+            ctx.clients
+                .ec2
+                .delete_security_group()
+                .group_id(&o.physical_id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(aws("ec2:DeleteSecurityGroup"))
+        })
+        .await
+    }
+}

@@ -1,0 +1,112 @@
+//! `subnet/<tier>-<az>`: a public or private subnet in one availability zone.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use async_trait::async_trait;
+use aws_sdk_ec2::client::Waiters;
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
+use serde::{Deserialize, Serialize};
+
+use super::{attrs, delete_when_free, network_kind, sync_tags, tag_spec, Change, SUBNET, WAIT};
+use crate::aws::{aws, waited, AwsError, Required};
+use crate::model::{Attrs, Observed, Resource};
+use crate::plan::KindSchema;
+use crate::progress::Task;
+use crate::reconcile::kit::{from_props, with_ticker, Link};
+use crate::reconcile::Ctx;
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: SUBNET,
+    force_new: &["vpc_id", "cidr_block", "availability_zone"],
+    new_attrs_on_update: false,
+    create_before_destroy: false,
+};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubnetProps {
+    pub tags: BTreeMap<String, String>,
+    pub vpc_id: Link,
+    pub cidr_block: String,
+    pub availability_zone: String,
+    pub map_public_ip_on_launch: bool,
+}
+
+pub struct Subnet;
+network_kind!(Subnet, SubnetProps);
+
+async fn set_map_public_ip(ctx: &Ctx, sid: &str, on: bool) -> Result<(), AwsError> {
+    ctx.clients
+        .ec2
+        .modify_subnet_attribute()
+        .subnet_id(sid)
+        .map_public_ip_on_launch(AttributeBooleanValue::builder().value(on).build())
+        .send()
+        .await
+        .map_err(aws("ec2:ModifySubnetAttribute"))?;
+    Ok(())
+}
+
+#[async_trait]
+impl Change for Subnet {
+    async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
+        let p: SubnetProps = from_props(&r.props)?;
+        let ec2 = &ctx.clients.ec2;
+        let out = ec2
+            .create_subnet()
+            .vpc_id(p.vpc_id.require("vpc_id")?)
+            .cidr_block(&p.cidr_block)
+            .availability_zone(&p.availability_zone)
+            .tag_specifications(tag_spec(ResourceType::Subnet, &p.tags))
+            .send()
+            .await
+            .map_err(aws("ec2:CreateSubnet"))?;
+        let sid = out
+            .subnet()
+            .and_then(|v| v.subnet_id())
+            .required("ec2:CreateSubnet", "no subnet id returned")?
+            .to_string();
+        with_ticker(
+            task,
+            &format!("{sid} to become available"),
+            ec2.wait_until_subnet_available()
+                .subnet_ids(&sid)
+                .wait(WAIT),
+        )
+        .await
+        .map_err(waited("ec2:DescribeSubnets", &sid))?;
+        if p.map_public_ip_on_launch {
+            set_map_public_ip(ctx, &sid, true).await?;
+        }
+        Ok(attrs(&sid))
+    }
+
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        r: &Resource,
+        prior: &Observed,
+        changed: &BTreeSet<String>,
+    ) -> Result<(), AwsError> {
+        let p: SubnetProps = from_props(&r.props)?;
+        sync_tags(ctx, prior, changed, &p.tags).await?;
+        if changed.contains("map_public_ip_on_launch") {
+            set_map_public_ip(ctx, &prior.physical_id, p.map_public_ip_on_launch).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {
+        delete_when_free(&[], || async {
+            ctx.clients
+                .ec2
+                .delete_subnet()
+                .subnet_id(&o.physical_id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(aws("ec2:DeleteSubnet"))
+        })
+        .await
+    }
+}

@@ -1,0 +1,120 @@
+//! `vpc/main`: the env's VPC, with DNS support and hostnames on.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use async_trait::async_trait;
+use aws_sdk_ec2::client::Waiters;
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
+use serde::{Deserialize, Serialize};
+
+use super::{attrs, delete_when_free, network_kind, sync_tags, tag_spec, Change, VPC, WAIT};
+use crate::aws::{aws, waited, AwsError, Required};
+use crate::model::{Attrs, Observed, Resource};
+use crate::plan::KindSchema;
+use crate::progress::Task;
+use crate::reconcile::kit::{from_props, with_ticker};
+use crate::reconcile::Ctx;
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: VPC,
+    force_new: &["cidr_block"],
+    new_attrs_on_update: false,
+    create_before_destroy: false,
+};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VpcProps {
+    pub tags: BTreeMap<String, String>,
+    pub cidr_block: String,
+    pub enable_dns_support: bool,
+    pub enable_dns_hostnames: bool,
+}
+
+pub struct Vpc;
+network_kind!(Vpc, VpcProps);
+
+/// The DNS attributes named in `changed` (ModifyVpcAttribute takes one attribute per call).
+async fn set_dns(
+    ctx: &Ctx,
+    vid: &str,
+    p: &VpcProps,
+    changed: &BTreeSet<String>,
+) -> Result<(), AwsError> {
+    for (key, on) in [
+        ("enable_dns_support", p.enable_dns_support),
+        ("enable_dns_hostnames", p.enable_dns_hostnames),
+    ] {
+        if !changed.contains(key) {
+            continue;
+        }
+        let on = AttributeBooleanValue::builder().value(on).build();
+        let req = ctx.clients.ec2.modify_vpc_attribute().vpc_id(vid);
+        let req = if key == "enable_dns_support" {
+            req.enable_dns_support(on)
+        } else {
+            req.enable_dns_hostnames(on)
+        };
+        req.send().await.map_err(aws("ec2:ModifyVpcAttribute"))?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Change for Vpc {
+    async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
+        let p: VpcProps = from_props(&r.props)?;
+        let ec2 = &ctx.clients.ec2;
+        let out = ec2
+            .create_vpc()
+            .cidr_block(&p.cidr_block)
+            .tag_specifications(tag_spec(ResourceType::Vpc, &p.tags))
+            .send()
+            .await
+            .map_err(aws("ec2:CreateVpc"))?;
+        let vid = out
+            .vpc()
+            .and_then(|v| v.vpc_id())
+            .required("ec2:CreateVpc", "no VPC id returned")?
+            .to_string();
+        with_ticker(
+            task,
+            &format!("{vid} to become available"),
+            ec2.wait_until_vpc_available().vpc_ids(&vid).wait(WAIT),
+        )
+        .await
+        .map_err(waited("ec2:DescribeVpcs", &vid))?;
+        let both = ["enable_dns_support", "enable_dns_hostnames"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        set_dns(ctx, &vid, &p, &both).await?;
+        Ok(attrs(&vid))
+    }
+
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        r: &Resource,
+        prior: &Observed,
+        changed: &BTreeSet<String>,
+    ) -> Result<(), AwsError> {
+        let p: VpcProps = from_props(&r.props)?;
+        sync_tags(ctx, prior, changed, &p.tags).await?;
+        set_dns(ctx, &prior.physical_id, &p, changed).await
+    }
+
+    async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {
+        delete_when_free(&[], || async {
+            ctx.clients
+                .ec2
+                .delete_vpc()
+                .vpc_id(&o.physical_id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(aws("ec2:DeleteVpc"))
+        })
+        .await
+    }
+}
