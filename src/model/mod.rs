@@ -289,6 +289,12 @@ impl Resource {
         self
     }
 
+    /// A kind's typed props (`kit::to_props`) as this resource's properties; every reference
+    /// in them becomes a dependency, as with [`Resource::prop`].
+    pub fn with_props(self, props: Props) -> Self {
+        props.into_iter().fold(self, |r, (k, v)| r.prop(&k, v))
+    }
+
     /// A property taken from live state when the resource exists, else `default`.
     pub fn late(mut self, key: &str, default: Value) -> Self {
         let mut refs = Vec::new();

@@ -77,9 +77,7 @@ pub fn desired(spec: &Spec, name: &str, a: &Alarm) -> Option<Resource> {
         tags,
     });
     // `prop` also records the resources the properties refer to as dependencies.
-    let r = props
-        .into_iter()
-        .fold(Resource::new(id, aws_name), |r, (k, v)| r.prop(&k, v));
+    let r = Resource::new(id, aws_name).with_props(props);
     // After what it watches (its dimensions are derived names, not references).
     Some(match a.source {
         Source::Redis => r.dep(&ResourceId::new("redis", "main")),

@@ -267,9 +267,7 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
         tags: tags_for(&spec.project, &spec.env, &id, &name, &spec.tags),
     };
     // Through `prop`, so that each reference becomes a dependency.
-    let r = to_props(&p)
-        .into_iter()
-        .fold(Resource::new(id, &name), |r, (k, v)| r.prop(&k, v));
+    let r = Resource::new(id, &name).with_props(to_props(&p));
     vec![r]
 }
 

@@ -73,11 +73,7 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
         body: body(spec),
     });
     // `prop` also records the resources the body refers to as dependencies.
-    let mut res = props
-        .into_iter()
-        .fold(Resource::new(dashboard_id(), name), |r, (k, v)| {
-            r.prop(&k, v)
-        });
+    let mut res = Resource::new(dashboard_id(), name).with_props(props);
     // Names are derived (a re-created service or group keeps its name, so the dashboard does
     // not plan an update for it); it still comes after what it shows.
     if spec.app.is_some() {

@@ -92,9 +92,7 @@ pub fn alias_value(dns_name: Value, zone_id: Value) -> Value {
 
 /// A desired resource with these props (each reference also becomes a dependency).
 fn resource(id: ResourceId, display: impl Into<String>, props: Props) -> Resource {
-    props
-        .into_iter()
-        .fold(Resource::new(id, display), |r, (k, v)| r.prop(&k, v))
+    Resource::new(id, display).with_props(props)
 }
 
 /// Spec → Desired (pure): the zone when rtech creates it, and the records of the contract.

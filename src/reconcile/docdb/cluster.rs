@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     apply_now_tag, create_after_deleting, describe_cluster, export_log_groups, rid, spec_tags,
-    sync_tags, tag_list, with_props, BUSY_RETRY, CLUSTER, PARAM_GROUP, SUBNET_GROUP, WAIT,
+    sync_tags, tag_list, BUSY_RETRY, CLUSTER, PARAM_GROUP, SUBNET_GROUP, WAIT,
 };
 use crate::aws::{aws, AwsError};
 use crate::model::{Attrs, Observed, Props, Resource, Value};
@@ -274,7 +274,7 @@ pub fn expand(spec: &Spec, d: &DocdbSpec) -> Resource {
     for id in export_log_groups(d.audit_logs, d.profiler_logs) {
         cluster = cluster.dep(&id);
     }
-    with_props(cluster, to_props(&props))
+    cluster.with_props(to_props(&props))
 }
 
 pub fn cluster_attrs(c: &DbCluster) -> Attrs {

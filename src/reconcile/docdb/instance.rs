@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::cluster::TAG_APPLY_IMMEDIATELY;
 use super::{
     apply_now_tag, create_after_deleting, describe_instance, rid, spec_tags, sync_tags, tag_list,
-    with_props, CLUSTER, INSTANCE, WAIT,
+    CLUSTER, INSTANCE, WAIT,
 };
 use crate::aws::{aws, waited, AwsError};
 use crate::model::{Attrs, Observed, Props, Resource};
@@ -76,7 +76,7 @@ pub fn expand(spec: &Spec, d: &DocdbSpec) -> Vec<Resource> {
                     &[(TAG_APPLY_IMMEDIATELY, apply_now_tag(d.apply_immediately))],
                 ),
             };
-            with_props(Resource::new(id, &name), to_props(&props))
+            Resource::new(id, &name).with_props(to_props(&props))
         })
         .collect()
 }

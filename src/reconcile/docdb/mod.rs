@@ -33,7 +33,7 @@ use aws_sdk_docdb::types::{DbCluster, DbInstance, Tag};
 use aws_sdk_docdb::Client;
 
 use crate::aws::{aws, AwsError};
-use crate::model::{tags_for, Attrs, Observed, Props, Resource, ResourceId};
+use crate::model::{tags_for, Attrs, Observed, Resource, ResourceId};
 use crate::reconcile::kit::{self, TagApi};
 use crate::reconcile::{logs, Ctx, Kind, Service};
 use crate::spec::Spec;
@@ -120,14 +120,6 @@ fn spec_tags(
         t.insert(k.to_string(), v.to_string());
     }
     t
-}
-
-/// A resource with `props`, each one's references becoming dependencies.
-fn with_props(mut r: Resource, props: Props) -> Resource {
-    for (k, v) in props {
-        r = r.prop(&k, v);
-    }
-    r
 }
 
 /// `true` or `false`: the spec's `apply_immediately`, as the tag records it.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     cluster_name, describe_cluster, family, gone_is_ok, group_attrs, list_tags, rid, spec_tags,
-    sync_tags, tag_list, with_props, BUSY_RETRY, PARAM_GROUP,
+    sync_tags, tag_list, BUSY_RETRY, PARAM_GROUP,
 };
 use crate::aws::{aws, AwsError};
 use crate::model::{Attrs, Observed, Props, Resource};
@@ -101,7 +101,7 @@ pub fn expand(spec: &Spec, d: &DocdbSpec) -> Resource {
         ]),
         tags: spec_tags(spec, &id, &name, &[]),
     };
-    with_props(Resource::new(id, &name), to_props(&props))
+    Resource::new(id, &name).with_props(to_props(&props))
 }
 
 /// Each managed parameter with how it applies: `tls` is static (takes effect when the

@@ -7,8 +7,7 @@ use aws_sdk_docdb::types::DbSubnetGroup;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    gone_is_ok, group_attrs, rid, spec_tags, sync_tags, tag_list, with_props, BUSY_RETRY,
-    SUBNET_GROUP,
+    gone_is_ok, group_attrs, rid, spec_tags, sync_tags, tag_list, BUSY_RETRY, SUBNET_GROUP,
 };
 use crate::aws::{aws, AwsError};
 use crate::model::{Attrs, Observed, Props, Resource};
@@ -93,7 +92,7 @@ pub fn expand(spec: &Spec) -> Resource {
         subnet_ids,
         tags: spec_tags(spec, &id, &name, &[]),
     };
-    with_props(Resource::new(id, &name), to_props(&props))
+    Resource::new(id, &name).with_props(to_props(&props))
 }
 
 pub struct SubnetGroup;

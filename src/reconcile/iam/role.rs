@@ -79,9 +79,7 @@ pub fn desired(
         tags,
     });
     // `prop` also records the resources the policies refer to (secrets) as dependencies.
-    props
-        .into_iter()
-        .fold(Resource::new(id, aws_name), |r, (k, v)| r.prop(&k, v))
+    Resource::new(id, aws_name).with_props(props)
 }
 
 /// A live role in the plan's shape (pure: from what the IAM calls returned).

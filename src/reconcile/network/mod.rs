@@ -102,9 +102,7 @@ impl Service for Network {
 
 /// A desired resource from a kind's props (each reference in them is also a dependency).
 fn desired<P: Serialize>(rid: ResourceId, name: impl Into<String>, props: &P) -> Resource {
-    to_props(props)
-        .into_iter()
-        .fold(Resource::new(rid, name), |r, (k, v)| r.prop(&k, v))
+    Resource::new(rid, name).with_props(to_props(props))
 }
 
 /// Spec → Desired (pure).

@@ -63,10 +63,7 @@ pub fn desired(name: &str, fields: Vec<(&str, Link)>, uri_format: Option<String>
             .collect(),
         uri_format,
     };
-    to_props(&props).into_iter().fold(
-        Resource::new(ResourceId::new(CONNECTION, name), String::new()),
-        |r, (k, v)| r.prop(&k, v),
-    )
+    Resource::new(ResourceId::new(CONNECTION, name), String::new()).with_props(to_props(&props))
 }
 
 /// The connection details read back from the secret's JSON (the secret is `secret`, at

@@ -166,10 +166,7 @@ pub(super) fn expand(spec: &Spec, app: &App) -> Resource {
         rollout: ROLLOUT_COMPLETED.into(),
         tags: tags_for(&spec.project, &spec.env, &id, &name, &spec.tags),
     };
-    let mut r = Resource::new(id, &name);
-    for (k, v) in to_props(&props) {
-        r = r.prop(&k, v);
-    }
+    let mut r = Resource::new(id, &name).with_props(to_props(&props));
     // The tasks read MONGODB_URI from the secret: it must hold the URI before they start.
     if spec.docdb.is_some() {
         r = r.dep(&ResourceId::new(

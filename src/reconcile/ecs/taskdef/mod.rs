@@ -257,10 +257,7 @@ pub(super) fn expand(spec: &Spec, app: &App) -> Resource {
         keep_revisions: Some(app.keep_revisions),
         tags,
     };
-    let mut r = Resource::new(id, &family);
-    for (k, v) in to_props(&props) {
-        r = r.prop(&k, v);
-    }
+    let r = Resource::new(id, &family).with_props(to_props(&props));
     match &spec.image_tag {
         Some(_) => r,
         None => r.late("image_tag", crate::model::Value::str(&app.image_tag)),
