@@ -11,8 +11,8 @@ Shims:
   ModifyDBSubnetGroup drops the group from the registry. Every
   patched name is checked first: if moto renames or reshapes one, the launcher exits with an
   error naming it rather than starting an emulator that fails later in obscure ways.
-- ElastiCache: scripts/moto_elasticache_shim.py (deleted groups that stay `deleting`, missing
-  subnet-group calls, NumCacheClusters ignored).
+- ElastiCache: scripts/moto_elasticache_shim.py (member cache clusters, deleted groups that stay
+  `deleting`, missing subnet-group calls, ignored NumCacheClusters and Modify settings).
 """
 import sys
 

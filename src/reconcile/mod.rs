@@ -260,7 +260,7 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
     let mut out = network::expand(spec);
     out.extend(secrets::expand(spec));
     out.extend(docdb::expand(spec));
-    out.extend(redis::expand(spec));
+    out.extend(redis::Redis.expand(spec));
     out.extend(ecr::expand(spec));
     out.extend(logs::expand(spec));
     out.extend(iam::expand(spec));
@@ -271,7 +271,7 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
     out.extend(acm::expand(spec));
     out.extend(dns::expand(spec));
     out.extend(cdn::expand(spec));
-    out.extend(sns::expand(spec));
+    out.extend(sns::Sns.expand(spec));
     out.extend(alarms::expand(spec));
     out.extend(dashboard::expand(spec));
     out.sort_by(|a, b| a.id.cmp(&b.id));
@@ -284,7 +284,7 @@ pub fn registry() -> Vec<Arc<dyn Reconciler>> {
         Arc::new(network::Network),
         Arc::new(secrets::Secrets),
         Arc::new(docdb::Docdb),
-        Arc::new(redis::Redis),
+        Arc::new(Adapted(redis::Redis)),
         Arc::new(ecr::Ecr),
         Arc::new(logs::Logs),
         Arc::new(iam::Iam),
@@ -295,7 +295,7 @@ pub fn registry() -> Vec<Arc<dyn Reconciler>> {
         Arc::new(acm::Acm),
         Arc::new(dns::Dns),
         Arc::new(cdn::Cdn),
-        Arc::new(sns::Sns),
+        Arc::new(Adapted(sns::Sns)),
         Arc::new(alarms::Alarms),
         Arc::new(dashboard::Dashboard),
     ]
