@@ -20,6 +20,9 @@ What each fixes, each the way ElastiCache behaves:
   a live replication group uses cannot be deleted: CacheSubnetGroupInUse).
 - NumCacheClusters is ignored (one member whatever it says): honoured when ReplicasPerNodeGroup
   is not given.
+- IncreaseReplicaCount and DecreaseReplicaCount answer HTTP 500: implemented for
+  cluster-mode-disabled groups (NewReplicaCount), adding replicas `<group>-00N` after the last
+  member or removing the last ones, members and node group alike.
 Every patched name is checked first, so a moto upgrade that moves one fails loudly at start-up.
 """
 import moto
@@ -65,7 +68,7 @@ def _members(backend, group):
     return [backend.cache_clusters[c] for c in group.member_clusters if c in backend.cache_clusters]
 
 
-def _create_members(backend, cluster_cls, group):
+def _create_members(backend, cluster_cls, group, only_missing=False):
     """One cache cluster per member of a (cluster-mode-disabled) group, as AWS reports them."""
     azs = {
         m.get("cache_cluster_id"): m.get("preferred_availability_zone")
@@ -73,6 +76,8 @@ def _create_members(backend, cluster_cls, group):
         for m in ng.get("node_group_members", [])
     }
     for cluster_id in group.member_clusters:
+        if only_missing and cluster_id in backend.cache_clusters:
+            continue
         c = cluster_cls(
             account_id=backend.account_id,
             region_name=backend.region_name,
@@ -273,3 +278,39 @@ def apply():
             m.pending_modified_values = pending
 
     response.modify_replication_group = respond_modify_replication_group
+
+    group_not_found = _require(ec_exceptions, "ReplicationGroupNotFound")
+    invalid = _require(ec_exceptions, "InvalidParameterValueException")
+
+    def change_replica_count(self):
+        b = self.elasticache_backend
+        group_id = self._get_param("ReplicationGroupId")
+        group = b.replication_groups.get(group_id)
+        if group is None:
+            raise group_not_found(group_id)
+        wanted = self._get_int_param("NewReplicaCount")
+        if wanted is None or wanted < 0 or group.cluster_mode == "enabled":
+            raise invalid("NewReplicaCount must be given (cluster mode disabled groups only).")
+        node_group = group.node_groups[0]
+        while len(group.member_clusters) - 1 < wanted:
+            cluster_id = f"{group_id}-{len(group.member_clusters) + 1:0>3}"
+            group.member_clusters.append(cluster_id)
+            node_group["node_group_members"].append(
+                {
+                    "cache_cluster_id": cluster_id,
+                    "cache_node_id": node_group["node_group_id"],
+                    "preferred_availability_zone": "us-east-1b",
+                    "current_role": "replica",
+                }
+            )
+        while len(group.member_clusters) - 1 > wanted:
+            cluster_id = group.member_clusters.pop()
+            node_group["node_group_members"] = [
+                m for m in node_group["node_group_members"] if m.get("cache_cluster_id") != cluster_id
+            ]
+            b.cache_clusters.pop(cluster_id, None)
+        _create_members(b, cache_cluster, group, only_missing=True)
+        return ActionResult({"ReplicationGroup": group})
+
+    response.increase_replica_count = change_replica_count
+    response.decrease_replica_count = change_replica_count

@@ -34,8 +34,7 @@
 //!   on guesses (destroy needs none of them).
 //!
 //! One file per kind: [`subnet_group`] and [`group`] (changes in [`group_apply`]); the log
-//! delivery in [`log_delivery`]. The requests, including the calls the local emulator lacks
-//! (IncreaseReplicaCount, DecreaseReplicaCount), are unit-tested (tests.rs).
+//! delivery in [`log_delivery`]. Every request is unit-tested (tests.rs).
 
 mod group;
 mod group_apply;

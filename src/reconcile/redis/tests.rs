@@ -1,6 +1,5 @@
 //! Redis: expansion, the normalisation observe does (pending modifications, versions, member
-//! settings), replace reasons through the real diff, and the requests (several are calls the
-//! local emulator lacks).
+//! settings), replace reasons through the real diff, and the requests.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -525,7 +524,7 @@ fn subnet_group_subnets_follow_the_spec_order() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// requests (several are calls the emulator does not implement)
+// requests
 
 fn client() -> Client {
     let conf = aws_sdk_elasticache::Config::builder()
