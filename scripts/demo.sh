@@ -34,8 +34,6 @@ echo "emulator at $AWS_ENDPOINT_URL (log: $RTECH_EMULATOR_DIR/moto.log)"
 
 export AWS_ENDPOINT_URL
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
-# The emulator's documented quirks (ElastiCache groups stay `deleting` after a delete): see README.
-export RTECH_EMULATOR_QUIRKS=1
 unset AWS_PROFILE AWS_SESSION_TOKEN
 
 step() {

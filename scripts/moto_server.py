@@ -11,8 +11,8 @@ Shims:
   ModifyDBSubnetGroup drops the group from the registry. Every
   patched name is checked first: if moto renames or reshapes one, the launcher exits with an
   error naming it rather than starting an emulator that fails later in obscure ways.
-- ElastiCache: scripts/moto_elasticache_shim.py (deleted groups that stay `deleting`, missing
-  subnet-group calls, NumCacheClusters ignored).
+- ElastiCache: scripts/moto_elasticache_shim.py (member cache clusters, deleted groups that stay
+  `deleting`, missing subnet-group calls, ignored NumCacheClusters and Modify settings).
 - Route 53 and ACM: scripts/moto_route53_acm_shim.py (a CREATE refused exactly when the record
   exists; an idempotency token of a deleted certificate returns its ARN).
 - ECS: scripts/moto_ecs_shim.py (services that never run their tasks nor complete their

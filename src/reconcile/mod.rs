@@ -260,7 +260,7 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
     let mut out = network::expand(spec);
     out.extend(secrets::expand(spec));
     out.extend(docdb::expand(spec));
-    out.extend(redis::expand(spec));
+    out.extend(redis::Redis.expand(spec));
     out.extend(ecr::Ecr.expand(spec));
     out.extend(logs::expand(spec));
     out.extend(iam::Iam.expand(spec));
@@ -271,7 +271,7 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
     out.extend(acm::expand(spec));
     out.extend(dns::expand(spec));
     out.extend(cdn::expand(spec));
-    out.extend(sns::expand(spec));
+    out.extend(sns::Sns.expand(spec));
     out.extend(alarms::Alarms.expand(spec));
     out.extend(dashboard::Dashboard.expand(spec));
     out.sort_by(|a, b| a.id.cmp(&b.id));
@@ -284,7 +284,7 @@ pub fn registry() -> Vec<Arc<dyn Reconciler>> {
         Arc::new(Adapted(network::Network)),
         Arc::new(Adapted(secrets::Secrets)),
         Arc::new(Adapted(docdb::Docdb)),
-        Arc::new(redis::Redis),
+        Arc::new(Adapted(redis::Redis)),
         Arc::new(Adapted(ecr::Ecr)),
         Arc::new(Adapted(logs::Logs)),
         Arc::new(Adapted(iam::Iam)),
@@ -295,7 +295,7 @@ pub fn registry() -> Vec<Arc<dyn Reconciler>> {
         Arc::new(Adapted(acm::Acm)),
         Arc::new(Adapted(dns::Dns)),
         Arc::new(Adapted(cdn::Cdn)),
-        Arc::new(sns::Sns),
+        Arc::new(Adapted(sns::Sns)),
         Arc::new(Adapted(alarms::Alarms)),
         Arc::new(Adapted(dashboard::Dashboard)),
     ]

@@ -1,7 +1,8 @@
 //! ElastiCache Redis end to end, on temporary env specs with a network and a `[redis]` section
 //! (no `[docdb]`): apply → empty plan, drift repaired, out-of-band delete, destroy, and a
-//! same-named group that is not ours. The harness sets RTECH_EMULATOR_QUIRKS=1 (support.rs):
-//! what that changes is documented in src/reconcile/redis/mod.rs.
+//! same-named group that is not ours. The emulator behaves as ElastiCache does here
+//! (scripts/moto_elasticache_shim.py): member cache clusters, deletes that finish, subnet-group
+//! calls; rtech runs the code it runs against AWS.
 
 use std::collections::BTreeMap;
 
@@ -83,6 +84,20 @@ async fn dev_like_apply_from_empty_is_one_node_and_the_next_plan_is_empty() {
     let g = group(&ec, "rtech-dev-redis").await.expect("the group");
     assert_eq!(g.status(), Some("available"));
     assert_eq!(g.member_clusters().len(), 1, "a single node");
+    // The member cluster reports the group-wide settings observe reads, as on AWS.
+    let members = ec
+        .describe_cache_clusters()
+        .cache_cluster_id("rtech-dev-redis-001")
+        .send()
+        .await
+        .unwrap();
+    let m = &members.cache_clusters()[0];
+    assert_eq!(m.replication_group_id(), Some("rtech-dev-redis"));
+    assert_eq!(m.engine(), Some("redis"));
+    assert_eq!(m.engine_version(), Some("7.1.0"));
+    assert_eq!(m.cache_subnet_group_name(), Some("rtech-dev-redis"));
+    assert_eq!(m.security_groups().len(), 1);
+    assert!(m.preferred_maintenance_window().is_some());
     assert_eq!(g.automatic_failover().map(|a| a.as_str()), Some("disabled"));
     assert_eq!(g.multi_az().map(|a| a.as_str()), Some("disabled"));
     assert_eq!(g.transit_encryption_enabled(), Some(true));
@@ -301,12 +316,10 @@ async fn a_group_deleted_out_of_band_is_planned_as_a_create() {
         .send()
         .await
         .unwrap();
-    // moto 5.2.5 keeps a deleted group `deleting` for ever (AWS finishes within minutes, as
-    // does the emulator with scripts/moto_elasticache_shim.py): both are absent to the plan.
-    let lingering = group(&ec, "rtech-dev-redis").await;
-    if let Some(g) = &lingering {
-        assert_eq!(g.status(), Some("deleting"));
-    }
+    // Gone, with its member clusters.
+    assert!(group(&ec, "rtech-dev-redis").await.is_none());
+    let clusters = ec.describe_cache_clusters().send().await.unwrap();
+    assert!(clusters.cache_clusters().is_empty(), "{clusters:?}");
 
     let p = plan_json_in(&emu, dir.path(), "dev", &[]);
     let ch = changes(&p);
@@ -327,23 +340,12 @@ async fn a_group_deleted_out_of_band_is_planned_as_a_create() {
     );
 
     let r = run(rtech_in(&emu, dir.path()).args(["apply", "--env", "dev", "--auto-approve"]));
-    if lingering.is_some() {
-        // Against AWS apply waits for the old group to go, then creates; this emulator never
-        // lets it go, so rtech says so instead of failing with a bare AlreadyExists.
-        assert_ne!(r.code, 0);
-        let all = format!("{}{}", r.stdout, r.stderr);
-        assert!(
-            all.contains("redis/main") && all.contains("ReplicationGroupStillDeleting"),
-            "{all}"
-        );
-    } else {
-        assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-        assert_eq!(
-            group(&ec, "rtech-dev-redis").await.unwrap().status(),
-            Some("available")
-        );
-        assert_plan_empty_in(&emu, dir.path(), "dev", &[]);
-    }
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        group(&ec, "rtech-dev-redis").await.unwrap().status(),
+        Some("available")
+    );
+    assert_plan_empty_in(&emu, dir.path(), "dev", &[]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -356,9 +358,7 @@ async fn destroy_leaves_no_live_group_with_our_tags_and_honours_the_final_snapsh
     apply_in(&emu, dev.path(), "dev", &[]);
 
     let d = destroy_in(&emu, prod.path(), "prod");
-    // The final snapshot is named after the group and the time. moto 5.2.5 ignores
-    // FinalSnapshotIdentifier (the request is unit-tested); where the emulator records it, it
-    // must be there.
+    // The final snapshot is named after the group and the time, and taken.
     assert!(
         d.stderr
             .contains("redis/main: deleting; final snapshot rtech-prod-redis-final-20"),
@@ -372,24 +372,25 @@ async fn destroy_leaves_no_live_group_with_our_tags_and_honours_the_final_snapsh
         .filter_map(|s| s.snapshot_name())
         .collect();
     assert!(
-        snaps
-            .iter()
-            .all(|s| s.starts_with("rtech-prod-redis-final-20")),
+        snaps.len() == 1 && snaps[0].starts_with("rtech-prod-redis-final-20"),
         "{snaps:?}"
     );
-    // No group with our tags is left running (moto 5.2.5 keeps deleted ones `deleting`).
-    let left = our_groups(&ec, "prod").await;
-    assert!(left.iter().all(|(_, s)| s == "deleting"), "{left:?}");
-    // The subnet group is deleted, or left in place where the emulator cannot delete it.
-    let sng_left = d
-        .stderr
-        .contains("cache_subnet_group/main: left in place: the emulator does not implement");
+    // No group with our tags is left, nor its members, nor its subnet group.
+    assert_eq!(our_groups(&ec, "prod").await, []);
+    let clusters = ec.describe_cache_clusters().send().await.unwrap();
+    assert!(
+        !clusters
+            .cache_clusters()
+            .iter()
+            .any(|c| c.replication_group_id() == Some("rtech-prod-redis")),
+        "{clusters:?}"
+    );
     let sngs = ec.describe_cache_subnet_groups().send().await.unwrap();
-    assert_eq!(
-        sngs.cache_subnet_groups()
+    assert!(
+        !sngs
+            .cache_subnet_groups()
             .iter()
             .any(|g| g.cache_subnet_group_name() == Some("rtech-prod-redis")),
-        sng_left,
         "{}",
         d.stderr
     );
@@ -400,18 +401,10 @@ async fn destroy_leaves_no_live_group_with_our_tags_and_honours_the_final_snapsh
     );
     assert_plan_empty_in(&emu, dev.path(), "dev", &[]);
 
-    // A second destroy no longer sees the group (only a subnet group left in place).
+    // A second destroy finds nothing left.
     let again = destroy_in(&emu, prod.path(), "prod");
     assert!(!again.stdout.contains("redis/main"), "{}", again.stdout);
-    if sng_left {
-        assert!(
-            again.stdout.contains("- cache_subnet_group/main"),
-            "{}",
-            again.stdout
-        );
-    } else {
-        assert!(again.stdout.contains("No changes."), "{}", again.stdout);
-    }
+    assert!(again.stdout.contains("No changes."), "{}", again.stdout);
 
     let d = destroy_in(&emu, dev.path(), "dev");
     assert!(
@@ -420,10 +413,7 @@ async fn destroy_leaves_no_live_group_with_our_tags_and_honours_the_final_snapsh
         "{}",
         d.stderr
     );
-    assert!(our_groups(&ec, "dev")
-        .await
-        .iter()
-        .all(|(_, s)| s == "deleting"));
+    assert_eq!(our_groups(&ec, "dev").await, []);
     let snaps = ec.describe_snapshots().send().await.unwrap();
     assert!(
         !snaps.snapshots().iter().any(|s| s

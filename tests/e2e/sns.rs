@@ -1,4 +1,4 @@
-//! The alerts topic and its subscriptions (issue 6) against the emulator, on a temporary spec
+//! The alerts topic and its subscriptions against the emulator, on a temporary spec
 //! with a `[monitoring]` section. Applies and plans are scoped with `--target sns_topic/alerts`
 //! and the subscription's id. Every check goes through SNS's own API (the SDK).
 

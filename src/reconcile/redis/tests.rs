@@ -1,14 +1,30 @@
-//! Redis: expansion, the normalisation observe does (pending modifications, versions, the
-//! emulator echo), replace reasons through the real diff, and the requests the emulator lacks.
+//! Redis: expansion, the normalisation observe does (pending modifications, versions, member
+//! settings), replace reasons through the real diff, and the requests.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_elasticache::types::{
-    AutomaticFailoverStatus, CacheCluster, Endpoint, LogDeliveryConfiguration, MultiAzStatus,
-    NodeGroup, NodeGroupMember, PendingAutomaticFailoverStatus, PendingModifiedValues,
-    ReplicationGroupPendingModifiedValues, SecurityGroupMembership, Subnet,
+    AuthTokenUpdateStrategyType, AutomaticFailoverStatus, CacheCluster, CacheSubnetGroup,
+    CloudWatchLogsDestinationDetails, DestinationDetails, DestinationType, Endpoint,
+    KinesisFirehoseDestinationDetails, LogDeliveryConfiguration, LogDeliveryConfigurationStatus,
+    LogFormat, LogType, MultiAzStatus, NodeGroup, NodeGroupMember, PendingAutomaticFailoverStatus,
+    PendingModifiedValues, ReplicationGroup, ReplicationGroupPendingModifiedValues,
+    SecurityGroupMembership, Subnet, Tag,
 };
+use aws_sdk_elasticache::Client;
+use aws_smithy_types::DateTime;
 
+use super::group::{is_downgrade, normalise_version, RedisProps};
+use super::group_apply::*;
+use super::log_delivery::*;
+use super::subnet_group::{
+    delete_subnet_group_request, modify_subnet_group_request, SubnetGroupProps,
+};
 use super::*;
+use crate::model::{Observed, Resource, ResourceId, Value};
 use crate::plan::{Action, Plan};
+use crate::reconcile::kit::from_props;
+use crate::spec::Spec;
 use crate::testutil::{diff_of, get, parse_as, refs, tag};
 
 const NETWORK: &str = r#"project = "rtech"
@@ -296,12 +312,17 @@ fn group_of(rs: &[Resource]) -> Resource {
     get(rs, "redis/main").clone()
 }
 
+/// The group's typed properties.
+fn props(r: &Resource) -> RedisProps {
+    from_props(&r.props).unwrap()
+}
+
 #[test]
 fn a_group_as_created_has_no_diff_and_the_attributes_dependants_need() {
     for redis in [DEV_REDIS, PROD_REDIS] {
         let d = group_of(&expand(&spec(redis)));
         let (g, m, tags) = live(&d);
-        let o = observe_group(&g.build(), Some(&m.build()), &tags, Some(&d), false);
+        let o = observe_group(&g.build(), Some(&m.build()), &tags, Some(&props(&d)));
         assert_eq!(o.attrs["id"], "rtech-dev-redis");
         assert_eq!(o.attrs["arn"], ARN);
         assert_eq!(
@@ -348,7 +369,7 @@ fn pending_modifications_count_as_done() {
                 .build(),
         )
         .build();
-    let o = observe_group(&g, Some(&m), &tags, Some(&d), false);
+    let o = observe_group(&g, Some(&m), &tags, Some(&props(&d)));
     assert_eq!(o.get_str("node_type"), Some("cache.t3.small"));
     assert_eq!(o.props["automatic_failover"], Value::Bool(true));
     assert_eq!(o.get_str("engine_version"), Some("7.1"));
@@ -361,7 +382,7 @@ fn pending_modifications_count_as_done() {
         .cache_node_type("cache.t3.micro")
         .automatic_failover(AutomaticFailoverStatus::Disabled)
         .build();
-    let o = observe_group(&g2, Some(&m2.build()), &tags, Some(&d), false);
+    let o = observe_group(&g2, Some(&m2.build()), &tags, Some(&props(&d)));
     let plan = plan_for(&d, o);
     assert_eq!(plan.changes.len(), 1);
     assert_eq!(plan.changes[0].action, Action::Update);
@@ -379,7 +400,7 @@ fn a_transit_encryption_change_is_a_replace_with_the_reason() {
     let d = group_of(&expand(&spec(PROD_REDIS)));
     let (g, m, tags) = live(&d);
     let g = g.transit_encryption_enabled(false).build();
-    let o = observe_group(&g, Some(&m.build()), &tags, Some(&d), false);
+    let o = observe_group(&g, Some(&m.build()), &tags, Some(&props(&d)));
     let plan = plan_for(&d, o);
     assert_eq!(plan.changes.len(), 1);
     let c = &plan.changes[0];
@@ -404,7 +425,7 @@ fn an_engine_downgrade_is_a_replace_and_an_upgrade_is_an_update() {
     let g = g.build();
 
     let newer = m.clone().engine_version("7.2.4").build();
-    let o = observe_group(&g, Some(&newer), &tags, Some(&d), false);
+    let o = observe_group(&g, Some(&newer), &tags, Some(&props(&d)));
     assert_eq!(
         o.get_str("engine_version_downgrade"),
         Some("7.2.4 to 7.1: ElastiCache cannot downgrade in place")
@@ -419,8 +440,8 @@ fn an_engine_downgrade_is_a_replace_and_an_upgrade_is_an_update() {
     assert!(c.fields.iter().any(|f| f.path == "engine_version"));
 
     let older = m.engine_version("7.0.7").build();
-    let o = observe_group(&g, Some(&older), &tags, Some(&d), false);
-    assert!(!o.props.contains_key("engine_version_downgrade"));
+    let o = observe_group(&g, Some(&older), &tags, Some(&props(&d)));
+    assert_eq!(o.get_str("engine_version_downgrade"), None);
     let plan = plan_for(&d, o);
     let c = &plan.changes[0];
     assert_eq!(c.action, Action::Update);
@@ -435,7 +456,7 @@ fn a_new_token_in_the_secret_is_an_update_not_a_replace() {
     let d = group_of(&expand(&spec(PROD_REDIS)));
     let (g, m, mut tags) = live(&d);
     tags.insert(TAG_AUTH_TOKEN_ID.into(), "gen-0".into());
-    let o = observe_group(&g.build(), Some(&m.build()), &tags, Some(&d), false);
+    let o = observe_group(&g.build(), Some(&m.build()), &tags, Some(&props(&d)));
     let plan = plan_for(&d, o);
     let c = &plan.changes[0];
     assert_eq!(c.action, Action::Update);
@@ -446,21 +467,27 @@ fn a_new_token_in_the_secret_is_an_update_not_a_replace() {
 }
 
 #[test]
-fn member_settings_come_from_the_echo_only_behind_the_emulator_switch() {
-    let mut d = group_of(&expand(&spec(DEV_REDIS)));
-    d.props.insert(
-        "security_group_ids".into(),
-        Value::List(vec![Value::str("sg-redis")]),
-    );
-    let (g, _, mut tags) = live(&d);
+fn member_settings_come_from_the_primary_member_and_are_unknown_without_it() {
+    let d = group_of(&expand(&spec(DEV_REDIS)));
+    let (g, m, tags) = live(&d);
     let g = g.build();
-    tags.insert(TAG_EMULATOR_ECHO.into(), echo_value(&d));
-    // Tag values allow letters, digits, spaces and _ . : / = + - @ only.
-    assert!(tags[TAG_EMULATOR_ECHO]
-        .chars()
-        .all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c)));
+    let o = observe_group(&g, Some(&m.build()), &tags, Some(&props(&d)));
+    assert_eq!(o.get_str("engine_version"), Some("7.1"));
+    assert_eq!(
+        o.get_str("cache_subnet_group_name"),
+        Some("rtech-dev-redis")
+    );
+    assert_eq!(
+        o.props["security_group_ids"],
+        Value::List(vec![Value::str("sg-redis")])
+    );
+    assert_eq!(
+        o.get_str("preferred_maintenance_window"),
+        Some("sun:06:00-sun:07:00")
+    );
 
-    let honest = observe_group(&g, None, &tags, Some(&d), false);
+    // No member to read (a destroy never needs one): unknown, never guessed.
+    let honest = observe_group(&g, None, &tags, Some(&props(&d)));
     for key in [
         "engine_version",
         "cache_subnet_group_name",
@@ -469,26 +496,6 @@ fn member_settings_come_from_the_echo_only_behind_the_emulator_switch() {
     ] {
         assert_eq!(honest.props[key], Value::Null, "{key} is not known");
     }
-    let emulated = observe_group(&g, None, &tags, Some(&d), true);
-    assert_eq!(emulated.get_str("engine_version"), Some("7.1"));
-    assert_eq!(
-        emulated.get_str("cache_subnet_group_name"),
-        Some("rtech-dev-redis")
-    );
-    assert_eq!(
-        emulated.props["security_group_ids"],
-        Value::List(vec![Value::str("sg-redis")])
-    );
-    assert_eq!(
-        emulated.get_str("preferred_maintenance_window"),
-        Some("sun:06:00-sun:07:00")
-    );
-    assert!(!emulated.props["tags"]
-        .as_map()
-        .unwrap()
-        .contains_key(TAG_EMULATOR_ECHO));
-    let plan = plan_for(&group_of(&expand(&spec(DEV_REDIS))), emulated);
-    assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
 }
 
 #[test]
@@ -517,7 +524,7 @@ fn subnet_group_subnets_follow_the_spec_order() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// requests (several are calls the emulator does not implement)
+// requests
 
 fn client() -> Client {
     let conf = aws_sdk_elasticache::Config::builder()
@@ -555,7 +562,7 @@ fn tag_of(tags: &[Tag], key: &str) -> Option<String> {
 #[test]
 fn create_asks_for_primary_plus_replicas_and_the_token_only_with_transit() {
     let d = resolved(PROD_REDIS);
-    let req = create_request(&client(), &d, Some("not-a-real-token"), false);
+    let req = create_request(&client(), &d.name, &props(&d), Some("not-a-real-token")).unwrap();
     let i = req.as_input();
     assert_eq!(
         i.get_replication_group_id().as_deref(),
@@ -592,27 +599,12 @@ fn create_asks_for_primary_plus_replicas_and_the_token_only_with_transit() {
         Some(SECRET_ARN)
     );
     assert_eq!(tag_of(&tags, TAG_FINAL_SNAPSHOT).as_deref(), Some("take"));
-    assert_eq!(
-        tag_of(&tags, TAG_EMULATOR_ECHO),
-        None,
-        "no echo against AWS"
-    );
-
-    // The emulator makes ReplicasPerNodeGroup + 1 members and ignores NumCacheClusters.
-    let emu = create_request(&client(), &d, Some("t"), true);
-    assert_eq!(emu.as_input().get_num_cache_clusters(), &Some(2));
-    assert_eq!(emu.as_input().get_replicas_per_node_group(), &Some(1));
-    assert!(tag_of(
-        emu.as_input().get_tags().as_deref().unwrap(),
-        TAG_EMULATOR_ECHO
-    )
-    .is_some());
 
     let dev = resolved(&DEV_REDIS.replace(
         "apply_immediately",
         "transit_encryption = false\napply_immediately",
     ));
-    let req = create_request(&client(), &dev, None, false);
+    let req = create_request(&client(), &dev.name, &props(&dev), None).unwrap();
     let i = req.as_input();
     assert_eq!(i.get_num_cache_clusters(), &Some(1));
     assert_eq!(i.get_automatic_failover_enabled(), &Some(false));
@@ -632,7 +624,14 @@ fn set(keys: &[&str]) -> BTreeSet<String> {
 #[test]
 fn modify_sends_only_the_changed_fields_and_the_specs_apply_immediately() {
     let prod = resolved(PROD_REDIS);
-    let req = modify_request(&client(), "g", &prod, &set(&["snapshot_retention_limit"])).unwrap();
+    let req = modify_request(
+        &client(),
+        "g",
+        &props(&prod),
+        &set(&["snapshot_retention_limit"]),
+    )
+    .unwrap()
+    .unwrap();
     let i = req.as_input();
     assert_eq!(i.get_snapshot_retention_limit(), &Some(7));
     assert_eq!(
@@ -650,7 +649,7 @@ fn modify_sends_only_the_changed_fields_and_the_specs_apply_immediately() {
     let req = modify_request(
         &client(),
         "g",
-        &dev,
+        &props(&dev),
         &set(&[
             "node_type",
             "multi_az",
@@ -658,6 +657,7 @@ fn modify_sends_only_the_changed_fields_and_the_specs_apply_immediately() {
             "preferred_maintenance_window",
         ]),
     )
+    .unwrap()
     .unwrap();
     let i = req.as_input();
     assert_eq!(i.get_apply_immediately(), &Some(true));
@@ -678,9 +678,10 @@ fn modify_sends_only_the_changed_fields_and_the_specs_apply_immediately() {
     assert!(modify_request(
         &client(),
         "g",
-        &dev,
+        &props(&dev),
         &set(&["tags", "auth_token_id", "num_cache_clusters"])
     )
+    .unwrap()
     .is_none());
 }
 
@@ -757,7 +758,8 @@ fn subnet_group_modify_and_delete_requests() {
         "subnet_ids".into(),
         Value::List(vec![Value::str("subnet-a"), Value::str("subnet-b")]),
     );
-    let m = modify_subnet_group_request(&client(), &d, "rtech-dev-redis");
+    let p: SubnetGroupProps = from_props(&d.props).unwrap();
+    let m = modify_subnet_group_request(&client(), &p, "rtech-dev-redis").unwrap();
     let i = m.as_input();
     assert_eq!(
         i.get_cache_subnet_group_name().as_deref(),
@@ -779,13 +781,13 @@ fn subnet_group_modify_and_delete_requests() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// slow-log delivery (seed 7.2)
+// slow-log delivery
 
 #[test]
 fn the_slow_log_goes_to_its_log_group_as_json_and_the_group_waits_for_it() {
     let d = group_of(&expand(&spec(DEV_REDIS)));
     assert_eq!(
-        d.props["log_delivery"],
+        props(&d).log_delivery,
         slow_log_delivery("/elasticache/rtech-dev/slow-log")
     );
     let entry = d.props["log_delivery"].as_map().unwrap()["slow-log"]
@@ -826,7 +828,7 @@ fn delivery_turned_off_or_pointed_elsewhere_is_an_in_place_update() {
     ] {
         let (g, m, tags) = live(&d);
         let g = g.set_log_delivery_configurations(Some(configs)).build();
-        let o = observe_group(&g, Some(&m.build()), &tags, Some(&d), false);
+        let o = observe_group(&g, Some(&m.build()), &tags, Some(&props(&d)));
         let plan = plan_for(&d, o);
         assert_eq!(plan.changes.len(), 1, "{what}: {:#?}", plan.changes);
         let c = &plan.changes[0];
@@ -842,7 +844,7 @@ fn delivery_turned_off_or_pointed_elsewhere_is_an_in_place_update() {
 #[test]
 fn create_and_modify_send_the_delivery_and_turn_off_what_the_spec_lacks() {
     let dev = resolved(DEV_REDIS);
-    let req = create_request(&client(), &dev, None, false);
+    let req = create_request(&client(), &dev.name, &props(&dev), None).unwrap();
     let sent = req
         .as_input()
         .get_log_delivery_configurations()
@@ -862,17 +864,18 @@ fn create_and_modify_send_the_delivery_and_turn_off_what_the_spec_lacks() {
     );
 
     // Live: the engine log delivered out of band to Firehose, the slow log missing.
-    let mut live = Observed::new(rid_of("redis/main"), "rtech-dev-redis");
-    live.props.insert(
-        "log_delivery".into(),
-        Value::Map(BTreeMap::from([(
-            "engine-log".to_string(),
-            delivery(KINESIS_FIREHOSE, "someone-elses-stream", "text"),
-        )])),
-    );
+    let mut live = props(&dev);
+    live.log_delivery = BTreeMap::from([(
+        "engine-log".to_string(),
+        delivery(KINESIS_FIREHOSE, "someone-elses-stream", "text"),
+    )]);
     // Nothing for the ordinary modify: the delivery is its own, immediate call.
-    assert!(modify_request(&client(), "g", &dev, &set(&["log_delivery"])).is_none());
-    let req = log_delivery_request(&client(), "g", &dev, &live).unwrap();
+    assert!(
+        modify_request(&client(), "g", &props(&dev), &set(&["log_delivery"]))
+            .unwrap()
+            .is_none()
+    );
+    let req = log_delivery_request(&client(), "g", &props(&dev), &live).unwrap();
     assert_eq!(req.as_input().get_apply_immediately(), &Some(true));
     let sent = req
         .as_input()
@@ -913,13 +916,13 @@ fn a_firehose_delivery_reads_back_in_the_same_shape() {
     let v = observe_log_delivery(&g);
     assert_eq!(
         v,
-        Value::Map(BTreeMap::from([(
+        BTreeMap::from([(
             "engine-log".to_string(),
             delivery(KINESIS_FIREHOSE, "s", "text")
-        )]))
+        )])
     );
     // Round trip: the request built from what was read names the same stream.
-    let sent = log_delivery_requests(Some(&v), None);
+    let sent = log_delivery_requests(&v, &BTreeMap::new());
     assert_eq!(
         sent[0]
             .destination_details()

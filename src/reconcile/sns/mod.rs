@@ -1,4 +1,4 @@
-//! SNS (issue 6): `sns_topic/alerts`, the alerts topic `{project}-{env}-alerts`, encrypted with
+//! SNS: `sns_topic/alerts`, the alerts topic `{project}-{env}-alerts`, encrypted with
 //! the AWS-managed key `alias/aws/sns` (attribute `KmsMasterKeyId`) and tagged; and one
 //! `sns_subscription/<protocol>-<h>` per endpoint of `spec.monitoring.emails` (protocol
 //! `email`) and `spec.monitoring.https_endpoints` (protocol `https`).
@@ -20,19 +20,25 @@
 //! `PendingConfirmation`) cannot be: AWS deletes it by itself after 3 days, so its delete is a
 //! no-op that says so. [`pending`] lists the endpoints still pending confirmation.
 
+//!
+//! One file per kind: [`topic`] and [`subscription`].
+
+mod subscription;
+mod topic;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
-use aws_sdk_sns::types::{Subscription, Tag};
+use aws_sdk_sns::types::Tag;
+use aws_sdk_sns::Client;
 
-use crate::aws::{all_pages, aws, AwsError, Required};
-use crate::model::{
-    tag_delta, tags_for, tags_of, Attrs, Observed, Ownership, Resource, ResourceId, Value, TAG_ENV,
-    TAG_ID, TAG_PROJECT,
-};
-use crate::plan::KindSchema;
-use crate::progress::Task;
-use crate::reconcile::{Ctx, Op, Reconciler};
+pub use subscription::{observed_subscription, Subscription};
+pub use topic::{observed_topic, Topic};
+
+use crate::aws::{all_pages, aws, AwsError, ErrorKind};
+use crate::model::{Observed, Ownership, Resource, ResourceId};
+use crate::reconcile::kit::{is_ours, tags::tag_map, TagApi};
+use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::Spec;
 
 pub const TOPIC: &str = "sns_topic";
@@ -41,22 +47,6 @@ pub const SUBSCRIPTION: &str = "sns_subscription";
 pub const KMS_KEY: &str = "alias/aws/sns";
 /// SubscriptionArn of a subscription not yet confirmed.
 pub const PENDING: &str = "PendingConfirmation";
-
-pub static KINDS: &[KindSchema] = &[
-    KindSchema {
-        kind: TOPIC,
-        force_new: &["name"],
-        new_attrs_on_update: false,
-        create_before_destroy: false,
-    },
-    KindSchema {
-        kind: SUBSCRIPTION,
-        force_new: &["protocol", "endpoint", "topic_arn"],
-        new_attrs_on_update: false,
-        create_before_destroy: false,
-    },
-];
-
 pub fn topic_id() -> ResourceId {
     ResourceId::new(TOPIC, "alerts")
 }
@@ -89,13 +79,7 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
     if !wanted(spec) {
         return vec![];
     }
-    let id = topic_id();
-    let name = topic_name(&spec.project, &spec.env);
-    let tags = tags_for(&spec.project, &spec.env, &id, &name, &spec.tags);
-    let mut out = vec![Resource::new(id.clone(), name.clone())
-        .prop("name", Value::str(name))
-        .prop("kms_master_key_id", Value::str(KMS_KEY))
-        .prop("tags", Value::string_map(&tags))];
+    let mut out = vec![topic::expand(spec, &topic_name(&spec.project, &spec.env))];
     let m = &spec.monitoring;
     let subs = m
         .emails
@@ -104,14 +88,10 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
         .chain(m.https_endpoints.iter().map(|e| ("https", e)));
     let mut seen = BTreeSet::new();
     for (protocol, endpoint) in subs {
-        let sid = subscription_id(protocol, endpoint);
-        if !seen.insert(sid.clone()) {
+        if !seen.insert(subscription_id(protocol, endpoint)) {
             continue;
         }
-        let mut sub = Resource::new(sid, shown_endpoint(protocol, endpoint))
-            .prop("protocol", Value::str(protocol))
-            .prop("endpoint", Value::str(endpoint.clone()))
-            .prop("topic_arn", Value::reference(&id, "arn"));
+        let mut sub = subscription::expand(protocol, endpoint, shown_endpoint(protocol, endpoint));
         if protocol == "https" {
             // Webhook URLs often carry their key in the path or query (an integration key):
             // never in plan text, JSON or logs.
@@ -159,54 +139,6 @@ fn is_pending(o: &Observed) -> bool {
     o.attrs.get("arn").map(String::as_str) == Some(PENDING) || o.physical_id == PENDING
 }
 
-pub fn ours(tags: &BTreeMap<String, String>, project: &str, env: &str) -> bool {
-    tags.get(TAG_PROJECT).map(String::as_str) == Some(project)
-        && tags.get(TAG_ENV).map(String::as_str) == Some(env)
-        && tags.get(TAG_ID) == Some(&topic_id().to_string())
-}
-
-/// The live topic → `Observed` (pure). `attrs` is GetTopicAttributes' map.
-pub fn observed_topic(
-    arn: &str,
-    name: &str,
-    attrs: &BTreeMap<String, String>,
-    tags: &BTreeMap<String, String>,
-) -> Observed {
-    let kms = attrs
-        .get("KmsMasterKeyId")
-        .filter(|k| !k.is_empty())
-        .map(|k| Value::str(k.clone()))
-        .unwrap_or(Value::Null);
-    let mut o = Observed::new(topic_id(), arn)
-        .prop("name", Value::str(name))
-        .prop("kms_master_key_id", kms)
-        .prop("tags", Value::string_map(tags));
-    o.attrs.insert("arn".into(), arn.to_string());
-    o.attrs.insert("name".into(), name.to_string());
-    o
-}
-
-/// A live subscription of our topic → `Observed` (pure).
-pub fn observed_subscription(s: &Subscription) -> Option<Observed> {
-    let protocol = s.protocol()?;
-    let endpoint = s.endpoint()?;
-    let arn = s.subscription_arn().unwrap_or(PENDING);
-    let mut o = Observed::new(subscription_id(protocol, endpoint), arn)
-        .prop("protocol", Value::str(protocol))
-        .prop("endpoint", Value::str(endpoint))
-        .prop("topic_arn", Value::opt_str(s.topic_arn()))
-        .dep(&topic_id());
-    o.attrs.insert("arn".into(), arn.to_string());
-    Some(o)
-}
-
-fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
-    tags.iter()
-        .filter(|t| !t.key().starts_with("aws:"))
-        .map(|t| (t.key().to_string(), t.value().to_string()))
-        .collect()
-}
-
 fn sns_tags(m: &BTreeMap<String, String>) -> Result<Vec<Tag>, AwsError> {
     m.iter()
         .map(|(k, v)| {
@@ -219,11 +151,39 @@ fn sns_tags(m: &BTreeMap<String, String>) -> Result<Vec<Tag>, AwsError> {
         .collect()
 }
 
-fn not_found(e: &AwsError) -> bool {
-    matches!(
-        e.code.as_str(),
-        "NotFound" | "NotFoundException" | "ResourceNotFound"
-    )
+/// A delete of something already gone is done.
+fn not_found_ok(r: Result<(), AwsError>) -> Result<crate::model::Attrs, AwsError> {
+    match r {
+        Err(e) if e.kind() != ErrorKind::NotFound => Err(e),
+        _ => Ok(crate::model::Attrs::new()),
+    }
+}
+
+/// SNS's tag calls for one resource (by ARN).
+struct SnsTags<'a>(&'a Client);
+
+#[async_trait]
+impl TagApi for SnsTags<'_> {
+    async fn untag(&self, resource: &str, keys: Vec<String>) -> Result<(), AwsError> {
+        self.0
+            .untag_resource()
+            .resource_arn(resource)
+            .set_tag_keys(Some(keys))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(aws("sns:UntagResource"))
+    }
+    async fn tag(&self, resource: &str, tags: BTreeMap<String, String>) -> Result<(), AwsError> {
+        self.0
+            .tag_resource()
+            .resource_arn(resource)
+            .set_tags(Some(sns_tags(&tags)?))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(aws("sns:TagResource"))
+    }
 }
 
 async fn observe(ctx: &Ctx) -> Result<Vec<Observed>, AwsError> {
@@ -242,7 +202,7 @@ async fn observe(ctx: &Ctx) -> Result<Vec<Observed>, AwsError> {
             .attributes()
             .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default(),
-        Err(e) if not_found(&e) => return Ok(vec![]),
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(vec![]),
         Err(e) => return Err(e),
     };
     let tags = match sns
@@ -252,11 +212,11 @@ async fn observe(ctx: &Ctx) -> Result<Vec<Observed>, AwsError> {
         .await
         .map_err(aws("sns:ListTagsForResource"))
     {
-        Ok(o) => tag_map(o.tags()),
-        Err(e) if not_found(&e) => return Ok(vec![]),
+        Ok(o) => tag_map(o.tags().iter().map(|t| (Some(t.key()), Some(t.value())))),
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(vec![]),
         Err(e) => return Err(e),
     };
-    if !ours(&tags, &ctx.project, &ctx.env) {
+    if !is_ours(&tags, &ctx.project, &ctx.env, &topic_id()) {
         let mut o = Observed::new(topic_id(), &arn);
         o.ownership = Ownership::Foreign;
         return Ok(vec![o]);
@@ -267,153 +227,30 @@ async fn observe(ctx: &Ctx) -> Result<Vec<Observed>, AwsError> {
         "sns:ListSubscriptionsByTopic"
     ) {
         Ok(s) => s,
-        Err(e) if not_found(&e) => vec![],
+        Err(e) if e.kind() == ErrorKind::NotFound => vec![],
         Err(e) => return Err(e),
     };
     out.extend(subs.iter().filter_map(observed_subscription));
     Ok(out)
 }
 
-async fn create_topic(ctx: &Ctx, r: &Resource) -> Result<Attrs, AwsError> {
-    let name = r.get_str("name").unwrap_or_default();
-    let mut req = ctx
-        .clients
-        .sns
-        .create_topic()
-        .name(name)
-        .set_tags(Some(sns_tags(&tags_of(&r.props))?));
-    if let Some(k) = r.get_str("kms_master_key_id") {
-        req = req.attributes("KmsMasterKeyId", k);
-    }
-    let out = req.send().await.map_err(aws("sns:CreateTopic"))?;
-    let arn = out
-        .topic_arn()
-        .required(
-            "sns:CreateTopic",
-            format!("no topic ARN returned for {name}"),
-        )?
-        .to_string();
-    let mut a = Attrs::new();
-    a.insert("id".into(), arn.clone());
-    a.insert("arn".into(), arn);
-    a.insert("name".into(), name.to_string());
-    Ok(a)
-}
-
-async fn update_topic(
-    ctx: &Ctx,
-    desired: &Resource,
-    prior: &Observed,
-    changed: &BTreeSet<String>,
-) -> Result<Attrs, AwsError> {
-    let sns = &ctx.clients.sns;
-    let arn = prior.physical_id.as_str();
-    if changed.contains("kms_master_key_id") {
-        sns.set_topic_attributes()
-            .topic_arn(arn)
-            .attribute_name("KmsMasterKeyId")
-            .attribute_value(desired.get_str("kms_master_key_id").unwrap_or_default())
-            .send()
-            .await
-            .map_err(aws("sns:SetTopicAttributes"))?;
-    }
-    if changed.contains("tags") {
-        let d = tag_delta(&tags_of(&prior.props), &tags_of(&desired.props));
-        if !d.removed.is_empty() {
-            sns.untag_resource()
-                .resource_arn(arn)
-                .set_tag_keys(Some(d.removed))
-                .send()
-                .await
-                .map_err(aws("sns:UntagResource"))?;
-        }
-        if !d.set.is_empty() {
-            sns.tag_resource()
-                .resource_arn(arn)
-                .set_tags(Some(sns_tags(&d.set.into_iter().collect())?))
-                .send()
-                .await
-                .map_err(aws("sns:TagResource"))?;
-        }
-    }
-    Ok(prior.attrs.clone())
-}
-
-async fn subscribe(ctx: &Ctx, r: &Resource) -> Result<Attrs, AwsError> {
-    let out = ctx
-        .clients
-        .sns
-        .subscribe()
-        .topic_arn(r.get_str("topic_arn").unwrap_or_default())
-        .protocol(r.get_str("protocol").unwrap_or_default())
-        .endpoint(r.get_str("endpoint").unwrap_or_default())
-        .return_subscription_arn(true)
-        .send()
-        .await
-        .map_err(aws("sns:Subscribe"))?;
-    let arn = out.subscription_arn().unwrap_or(PENDING).to_string();
-    let mut a = Attrs::new();
-    a.insert("id".into(), arn.clone());
-    a.insert("arn".into(), arn);
-    Ok(a)
-}
-
-async fn delete(ctx: &Ctx, o: &Observed, task: &Task) -> Result<Attrs, AwsError> {
-    let sns = &ctx.clients.sns;
-    let res = if o.id.kind == SUBSCRIPTION {
-        if is_pending(o) {
-            task.status(
-                "pending confirmation: cannot be unsubscribed, AWS deletes it after 3 days",
-            );
-            return Ok(Attrs::new());
-        }
-        sns.unsubscribe()
-            .subscription_arn(&o.physical_id)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(aws("sns:Unsubscribe"))
-    } else {
-        sns.delete_topic()
-            .topic_arn(&o.physical_id)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(aws("sns:DeleteTopic"))
-    };
-    match res {
-        Ok(()) => Ok(Attrs::new()),
-        Err(e) if not_found(&e) => Ok(Attrs::new()),
-        Err(e) => Err(e),
-    }
-}
+const KINDS: &[&dyn Kind] = &[&Topic, &Subscription];
 
 pub struct Sns;
 
 #[async_trait]
-impl Reconciler for Sns {
-    fn service(&self) -> &'static str {
+impl Service for Sns {
+    fn name(&self) -> &'static str {
         "sns"
     }
-    fn kinds(&self) -> Vec<&'static KindSchema> {
-        KINDS.iter().collect()
+    fn kinds(&self) -> &'static [&'static dyn Kind] {
+        KINDS
+    }
+    fn expand(&self, spec: &Spec) -> Vec<Resource> {
+        expand(spec)
     }
     async fn observe(&self, ctx: &Ctx, _desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         observe(ctx).await
-    }
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        match op {
-            Op::Create(r) if r.id.kind == TOPIC => create_topic(ctx, r).await,
-            Op::Create(r) => subscribe(ctx, r).await,
-            Op::Update {
-                desired,
-                prior,
-                changed,
-            } if desired.id.kind == TOPIC => update_topic(ctx, desired, prior, changed).await,
-            // Subscriptions have nothing updatable: every field forces a new one.
-            Op::Update { prior, .. } => Ok(prior.attrs.clone()),
-            Op::Delete(o) => delete(ctx, o, task).await,
-        }
     }
 }
 

@@ -1,5 +1,8 @@
 use super::*;
+use crate::model::{tags_of, Value, TAG_ID};
+use crate::reconcile::kit::is_ours;
 use crate::testutil::{dev_spec, diff_of};
+use aws_sdk_sns::types::Subscription as SnsSubscription;
 
 fn with_subs() -> Spec {
     dev_spec("\n[monitoring]\nemails = [\"ops@example.com\", \"oncall@example.com\"]\nhttps_endpoints = [\"https://hooks.example.com/x\"]\n")
@@ -18,7 +21,7 @@ fn live_topic(desired: &[Resource], kms: Option<&str>) -> Observed {
 
 fn live_sub(protocol: &str, endpoint: &str, arn: &str) -> Observed {
     observed_subscription(
-        &Subscription::builder()
+        &SnsSubscription::builder()
             .protocol(protocol)
             .endpoint(endpoint)
             .subscription_arn(arn)
@@ -171,13 +174,13 @@ fn subscription_diff_missing_is_create_extra_is_delete() {
 fn ownership_needs_project_env_and_id() {
     let desired = expand(&with_subs());
     let tags = tags_of(&desired[0].props);
-    assert!(ours(&tags, "rtech", "dev"));
-    assert!(!ours(&tags, "rtech", "prod"));
-    assert!(!ours(&tags, "other", "dev"));
+    assert!(is_ours(&tags, "rtech", "dev", &topic_id()));
+    assert!(!is_ours(&tags, "rtech", "prod", &topic_id()));
+    assert!(!is_ours(&tags, "other", "dev", &topic_id()));
     let mut other = tags.clone();
     other.insert(TAG_ID.into(), "sns_topic/other".into());
-    assert!(!ours(&other, "rtech", "dev"));
-    assert!(!ours(&BTreeMap::new(), "rtech", "dev"));
+    assert!(!is_ours(&other, "rtech", "dev", &topic_id()));
+    assert!(!is_ours(&BTreeMap::new(), "rtech", "dev", &topic_id()));
 }
 
 #[test]
@@ -195,7 +198,7 @@ fn pending_lists_unconfirmed_endpoints_only() {
     assert!(pending(&observed[..1]).is_empty());
     // No SubscriptionArn at all counts as pending.
     let none = observed_subscription(
-        &Subscription::builder()
+        &SnsSubscription::builder()
             .protocol("email")
             .endpoint("z@x.io")
             .build(),
@@ -211,16 +214,8 @@ fn derived_arn_and_not_found_codes() {
         topic_arn("us-east-1", "123456789012", "rtech-dev-alerts"),
         ARN
     );
-    assert!(not_found(&AwsError::new(
-        "sns:GetTopicAttributes",
-        "NotFound",
-        "x"
-    )));
-    assert!(!not_found(&AwsError::new(
-        "sns:GetTopicAttributes",
-        "AuthorizationError",
-        "x"
-    )));
+    assert!(AwsError::new("sns:GetTopicAttributes", "NotFound", "x").is_not_found());
+    assert!(!AwsError::new("sns:GetTopicAttributes", "AuthorizationError", "x").is_not_found());
 }
 
 #[test]

@@ -1,0 +1,225 @@
+//! `cache_subnet_group/main`: the env's private subnets, where the replication group's nodes
+//! live. Description and subnets change in place (ModifyCacheSubnetGroup).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use async_trait::async_trait;
+use aws_sdk_elasticache::operation::delete_cache_subnet_group::builders::DeleteCacheSubnetGroupFluentBuilder;
+use aws_sdk_elasticache::operation::modify_cache_subnet_group::builders::ModifyCacheSubnetGroupFluentBuilder;
+use aws_sdk_elasticache::types::CacheSubnetGroup;
+use aws_sdk_elasticache::Client;
+use serde::{Deserialize, Serialize};
+
+use super::{ec_tags, rid, visible_tags, Ec, IN_USE_RETRY, SUBNET_GROUP};
+use crate::aws::{aws, AwsError, ErrorKind};
+use crate::model::{tags_for, Attrs, Observed, Props, Resource, ResourceId};
+use crate::plan::KindSchema;
+use crate::progress::Task;
+use crate::reconcile::kit::{
+    from_props, retry_while, round_trip, sync_tags, to_props, Link, PropsError,
+};
+use crate::reconcile::{Ctx, Kind, Op};
+use crate::spec::network::Network as NetSpec;
+use crate::spec::Spec;
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: SUBNET_GROUP,
+    // ModifyCacheSubnetGroup changes the description and the subnets in place.
+    force_new: &[],
+    new_attrs_on_update: false,
+    create_before_destroy: false,
+};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubnetGroupProps {
+    pub description: String,
+    /// The private subnets, in the spec's AZ order.
+    pub subnet_ids: Vec<Link>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The spec's subnet group (pure), named `name`.
+pub fn expand(spec: &Spec, name: &str) -> Resource {
+    let id = rid(SUBNET_GROUP);
+    let props = SubnetGroupProps {
+        description: format!("rtech {}: private subnets for ElastiCache Redis", spec.env),
+        subnet_ids: spec
+            .network
+            .azs
+            .iter()
+            .map(|az| {
+                let s = ResourceId::new("subnet", format!("private-{}", NetSpec::az_suffix(az)));
+                Link::to(&s, "id")
+            })
+            .collect(),
+        tags: tags_for(&spec.project, &spec.env, &id, name, &spec.tags),
+    };
+    // Each property's references become dependencies (`Resource::prop`).
+    to_props(&props)
+        .into_iter()
+        .fold(Resource::new(id, name), |r, (k, v)| r.prop(&k, v))
+}
+
+/// A live cache subnet group → `Observed` (pure). `subnet_rids` maps subnet ids to the rtech
+/// ids of our subnets, so the list follows the spec's order (AWS does not promise one).
+pub fn observe_subnet_group(
+    sg: &CacheSubnetGroup,
+    tags: &BTreeMap<String, String>,
+    subnet_rids: &BTreeMap<String, ResourceId>,
+    desired: Option<&Resource>,
+) -> Observed {
+    let mut o = Observed::new(
+        rid(SUBNET_GROUP),
+        sg.cache_subnet_group_name().unwrap_or_default(),
+    );
+    if let Some(arn) = sg.arn() {
+        o.attrs.insert("arn".into(), arn.to_string());
+    }
+    let order: Vec<ResourceId> = desired
+        .and_then(|d| from_props::<SubnetGroupProps>(&d.props).ok())
+        .map(|p| {
+            p.subnet_ids
+                .into_iter()
+                .filter_map(|l| match l {
+                    Link::Ref { reference } => Some(reference.resource),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut ids: Vec<&str> = sg
+        .subnets()
+        .iter()
+        .filter_map(|s| s.subnet_identifier())
+        .collect();
+    let rank = |id: &str| {
+        let r = subnet_rids.get(id);
+        (
+            r.and_then(|r| order.iter().position(|x| x == r))
+                .unwrap_or(usize::MAX),
+            r.cloned(),
+            id.to_string(),
+        )
+    };
+    ids.sort_by_key(|id| rank(id));
+    for id in &ids {
+        if let Some(r) = subnet_rids.get(*id) {
+            o.deps.insert(r.clone());
+        }
+    }
+    let props = SubnetGroupProps {
+        description: sg
+            .cache_subnet_group_description()
+            .unwrap_or_default()
+            .to_string(),
+        subnet_ids: ids.into_iter().map(Link::from).collect(),
+        tags: visible_tags(tags),
+    };
+    o.props = to_props(&props);
+    o
+}
+
+fn subnet_ids(p: &SubnetGroupProps) -> Result<Vec<String>, PropsError> {
+    p.subnet_ids
+        .iter()
+        .map(|l| l.require("subnet_ids").map(str::to_string))
+        .collect()
+}
+
+pub fn modify_subnet_group_request(
+    c: &Client,
+    p: &SubnetGroupProps,
+    name: &str,
+) -> Result<ModifyCacheSubnetGroupFluentBuilder, PropsError> {
+    Ok(c.modify_cache_subnet_group()
+        .cache_subnet_group_name(name)
+        .cache_subnet_group_description(&p.description)
+        .set_subnet_ids(Some(subnet_ids(p)?)))
+}
+
+pub fn delete_subnet_group_request(c: &Client, name: &str) -> DeleteCacheSubnetGroupFluentBuilder {
+    c.delete_cache_subnet_group().cache_subnet_group_name(name)
+}
+
+pub struct SubnetGroup;
+
+#[async_trait]
+impl Kind for SubnetGroup {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
+        round_trip::<SubnetGroupProps>(p)
+    }
+    async fn apply(&self, ctx: &Ctx, op: Op<'_>, _task: &Task) -> Result<Attrs, AwsError> {
+        match op {
+            Op::Create(r) => create(ctx, r).await,
+            Op::Update {
+                desired,
+                prior,
+                changed,
+            } => update(ctx, desired, prior, changed).await,
+            Op::Delete(o) => delete(ctx, o).await.map(|_| Attrs::new()),
+        }
+    }
+}
+
+async fn create(ctx: &Ctx, r: &Resource) -> Result<Attrs, AwsError> {
+    let p: SubnetGroupProps = from_props(&r.props)?;
+    let out = ctx
+        .clients
+        .elasticache
+        .create_cache_subnet_group()
+        .cache_subnet_group_name(&r.name)
+        .cache_subnet_group_description(&p.description)
+        .set_subnet_ids(Some(subnet_ids(&p)?))
+        .set_tags(Some(ec_tags(&p.tags)))
+        .send()
+        .await
+        .map_err(aws("elasticache:CreateCacheSubnetGroup"))?;
+    let mut a = Attrs::new();
+    a.insert("id".into(), r.name.clone());
+    if let Some(arn) = out.cache_subnet_group().and_then(|s| s.arn()) {
+        a.insert("arn".into(), arn.to_string());
+    }
+    Ok(a)
+}
+
+async fn update(
+    ctx: &Ctx,
+    r: &Resource,
+    prior: &Observed,
+    changed: &BTreeSet<String>,
+) -> Result<Attrs, AwsError> {
+    let p: SubnetGroupProps = from_props(&r.props)?;
+    if changed.contains("description") || changed.contains("subnet_ids") {
+        modify_subnet_group_request(&ctx.clients.elasticache, &p, &prior.physical_id)?
+            .send()
+            .await
+            .map_err(aws("elasticache:ModifyCacheSubnetGroup"))?;
+    }
+    if changed.contains("tags") {
+        let before: SubnetGroupProps = from_props(&prior.props)?;
+        let arn = prior.attrs.get("arn").cloned().unwrap_or_default();
+        sync_tags(&Ec(&ctx.clients.elasticache), &arn, &before.tags, &p.tags).await?;
+    }
+    Ok(prior.attrs.clone())
+}
+
+async fn delete(ctx: &Ctx, o: &Observed) -> Result<(), AwsError> {
+    let ec = &ctx.clients.elasticache;
+    // A group deleted just before still holds the subnets for a while.
+    let r = retry_while(&[], &["CacheSubnetGroupInUse"], IN_USE_RETRY, || async {
+        delete_subnet_group_request(ec, &o.physical_id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(aws("elasticache:DeleteCacheSubnetGroup"))
+    })
+    .await;
+    match r {
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}

@@ -1,0 +1,122 @@
+//! `sns_subscription/<protocol>-<h>`: one endpoint subscribed to the alerts topic. Nothing is
+//! updatable: every field forces a new subscription.
+
+use async_trait::async_trait;
+use aws_sdk_sns::types::Subscription as SdkSubscription;
+use serde::{Deserialize, Serialize};
+
+use super::{is_pending, not_found_ok, subscription_id, topic_id, PENDING, SUBSCRIPTION};
+use crate::aws::{aws, AwsError};
+use crate::model::{Attrs, Observed, Props, Resource};
+use crate::plan::KindSchema;
+use crate::progress::Task;
+use crate::reconcile::kit::{from_props, round_trip, to_props, Link, PropsError};
+use crate::reconcile::{Ctx, Kind, Op};
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: SUBSCRIPTION,
+    force_new: &["protocol", "endpoint", "topic_arn"],
+    new_attrs_on_update: false,
+    create_before_destroy: false,
+};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionProps {
+    /// `email` or `https`.
+    pub protocol: String,
+    /// The address or URL exactly as the spec writes it (masked for `https`).
+    pub endpoint: String,
+    pub topic_arn: Option<Link>,
+}
+
+/// One endpoint's subscription (pure); `shown` is how rtech shows the endpoint.
+pub fn expand(protocol: &str, endpoint: &str, shown: String) -> Resource {
+    let props = SubscriptionProps {
+        protocol: protocol.to_string(),
+        endpoint: endpoint.to_string(),
+        topic_arn: Some(Link::to(&topic_id(), "arn")),
+    };
+    // Each property's references become dependencies (`Resource::prop`).
+    let r = Resource::new(subscription_id(protocol, endpoint), shown);
+    to_props(&props)
+        .into_iter()
+        .fold(r, |r, (k, v)| r.prop(&k, v))
+}
+
+/// A live subscription of our topic → `Observed` (pure).
+pub fn observed_subscription(s: &SdkSubscription) -> Option<Observed> {
+    let props = SubscriptionProps {
+        protocol: s.protocol()?.to_string(),
+        endpoint: s.endpoint()?.to_string(),
+        topic_arn: s.topic_arn().map(Link::from),
+    };
+    let arn = s.subscription_arn().unwrap_or(PENDING);
+    let mut o =
+        Observed::new(subscription_id(&props.protocol, &props.endpoint), arn).dep(&topic_id());
+    o.props = to_props(&props);
+    o.attrs.insert("arn".into(), arn.to_string());
+    Some(o)
+}
+
+pub struct Subscription;
+
+#[async_trait]
+impl Kind for Subscription {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
+        round_trip::<SubscriptionProps>(p)
+    }
+    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
+        match op {
+            Op::Create(r) => subscribe(ctx, r).await,
+            // Nothing is updatable: every field forces a new subscription.
+            Op::Update { prior, .. } => Ok(prior.attrs.clone()),
+            Op::Delete(o) => unsubscribe(ctx, o, task).await,
+        }
+    }
+}
+
+async fn subscribe(ctx: &Ctx, r: &Resource) -> Result<Attrs, AwsError> {
+    let p: SubscriptionProps = from_props(&r.props)?;
+    let topic_arn = p
+        .topic_arn
+        .as_ref()
+        .map(|l| l.require("topic_arn"))
+        .transpose()?;
+    let out = ctx
+        .clients
+        .sns
+        .subscribe()
+        .set_topic_arn(topic_arn.map(str::to_string))
+        .protocol(&p.protocol)
+        .endpoint(&p.endpoint)
+        .return_subscription_arn(true)
+        .send()
+        .await
+        .map_err(aws("sns:Subscribe"))?;
+    let arn = out.subscription_arn().unwrap_or(PENDING).to_string();
+    let mut a = Attrs::new();
+    a.insert("id".into(), arn.clone());
+    a.insert("arn".into(), arn);
+    Ok(a)
+}
+
+async fn unsubscribe(ctx: &Ctx, o: &Observed, task: &Task) -> Result<Attrs, AwsError> {
+    if is_pending(o) {
+        task.status("pending confirmation: cannot be unsubscribed, AWS deletes it after 3 days");
+        return Ok(Attrs::new());
+    }
+    let r = ctx
+        .clients
+        .sns
+        .unsubscribe()
+        .subscription_arn(&o.physical_id)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(aws("sns:Unsubscribe"));
+    not_found_ok(r)
+}

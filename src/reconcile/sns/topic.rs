@@ -1,0 +1,153 @@
+//! `sns_topic/alerts`: the alerts topic, encrypted with the AWS-managed key and tagged.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::{not_found_ok, sns_tags, topic_id, SnsTags, KMS_KEY, TOPIC};
+use crate::aws::{aws, AwsError, Required};
+use crate::model::{tags_for, Attrs, Observed, Props, Resource};
+use crate::plan::KindSchema;
+use crate::progress::Task;
+use crate::reconcile::kit::{from_props, round_trip, sync_tags, to_props, PropsError};
+use crate::reconcile::{Ctx, Kind, Op};
+use crate::spec::Spec;
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: TOPIC,
+    force_new: &["name"],
+    new_attrs_on_update: false,
+    create_before_destroy: false,
+};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicProps {
+    pub name: String,
+    /// The topic's KMS key (`KmsMasterKeyId`); None when the live topic is not encrypted.
+    pub kms_master_key_id: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The spec's topic (pure), named `name`.
+pub fn expand(spec: &Spec, name: &str) -> Resource {
+    let id = topic_id();
+    let props = TopicProps {
+        name: name.to_string(),
+        kms_master_key_id: Some(KMS_KEY.to_string()),
+        tags: tags_for(&spec.project, &spec.env, &id, name, &spec.tags),
+    };
+    let mut r = Resource::new(id, name);
+    r.props = to_props(&props);
+    r
+}
+
+/// The live topic → `Observed` (pure). `attrs` is GetTopicAttributes' map.
+pub fn observed_topic(
+    arn: &str,
+    name: &str,
+    attrs: &BTreeMap<String, String>,
+    tags: &BTreeMap<String, String>,
+) -> Observed {
+    let props = TopicProps {
+        name: name.to_string(),
+        kms_master_key_id: attrs
+            .get("KmsMasterKeyId")
+            .filter(|k| !k.is_empty())
+            .cloned(),
+        tags: tags.clone(),
+    };
+    let mut o = Observed::new(topic_id(), arn);
+    o.props = to_props(&props);
+    o.attrs.insert("arn".into(), arn.to_string());
+    o.attrs.insert("name".into(), name.to_string());
+    o
+}
+
+pub struct Topic;
+
+#[async_trait]
+impl Kind for Topic {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
+        round_trip::<TopicProps>(p)
+    }
+    async fn apply(&self, ctx: &Ctx, op: Op<'_>, _task: &Task) -> Result<Attrs, AwsError> {
+        match op {
+            Op::Create(r) => create(ctx, r).await,
+            Op::Update {
+                desired,
+                prior,
+                changed,
+            } => update(ctx, desired, prior, changed).await,
+            Op::Delete(o) => {
+                let r = ctx
+                    .clients
+                    .sns
+                    .delete_topic()
+                    .topic_arn(&o.physical_id)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(aws("sns:DeleteTopic"));
+                not_found_ok(r)
+            }
+        }
+    }
+}
+
+async fn create(ctx: &Ctx, r: &Resource) -> Result<Attrs, AwsError> {
+    let p: TopicProps = from_props(&r.props)?;
+    let mut req = ctx
+        .clients
+        .sns
+        .create_topic()
+        .name(&p.name)
+        .set_tags(Some(sns_tags(&p.tags)?));
+    if let Some(k) = &p.kms_master_key_id {
+        req = req.attributes("KmsMasterKeyId", k);
+    }
+    let out = req.send().await.map_err(aws("sns:CreateTopic"))?;
+    let arn = out
+        .topic_arn()
+        .required(
+            "sns:CreateTopic",
+            format!("no topic ARN returned for {}", p.name),
+        )?
+        .to_string();
+    let mut a = Attrs::new();
+    a.insert("id".into(), arn.clone());
+    a.insert("arn".into(), arn);
+    a.insert("name".into(), p.name);
+    Ok(a)
+}
+
+async fn update(
+    ctx: &Ctx,
+    desired: &Resource,
+    prior: &Observed,
+    changed: &BTreeSet<String>,
+) -> Result<Attrs, AwsError> {
+    let p: TopicProps = from_props(&desired.props)?;
+    let arn = prior.physical_id.as_str();
+    if changed.contains("kms_master_key_id") {
+        ctx.clients
+            .sns
+            .set_topic_attributes()
+            .topic_arn(arn)
+            .attribute_name("KmsMasterKeyId")
+            // No key: an empty value turns encryption off.
+            .attribute_value(p.kms_master_key_id.unwrap_or_default())
+            .send()
+            .await
+            .map_err(aws("sns:SetTopicAttributes"))?;
+    }
+    if changed.contains("tags") {
+        let live: TopicProps = from_props(&prior.props)?;
+        sync_tags(&SnsTags(&ctx.clients.sns), arn, &live.tags, &p.tags).await?;
+    }
+    Ok(prior.attrs.clone())
+}
