@@ -13,6 +13,8 @@ Shims:
   error naming it rather than starting an emulator that fails later in obscure ways.
 - ElastiCache: scripts/moto_elasticache_shim.py (deleted groups that stay `deleting`, missing
   subnet-group calls, NumCacheClusters ignored).
+- Application Auto Scaling: scripts/moto_autoscaling_shim.py (scalable-target tags, policies
+  deleted with their target, ObjectNotFoundException for what does not exist).
 """
 import sys
 
@@ -151,12 +153,14 @@ def apply_docdb_shim():
 
 
 if __name__ == "__main__":
+    import moto_autoscaling_shim
     import moto_elasticache_shim
 
     try:
         apply_docdb_shim()
         moto_elasticache_shim.apply()
-    except (ShimError, moto_elasticache_shim.ShimError) as e:
+        moto_autoscaling_shim.apply()
+    except (ShimError, moto_elasticache_shim.ShimError, moto_autoscaling_shim.ShimError) as e:
         print(f"moto_server.py: {e}", file=sys.stderr)
         sys.exit(3)
     sys.exit(main(sys.argv[1:]))
