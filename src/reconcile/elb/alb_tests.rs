@@ -13,7 +13,8 @@ use aws_sdk_elasticloadbalancingv2::Client;
 
 use super::listener::*;
 use super::load_balancer::*;
-use super::{classify, elb_tags, tag_map, target_group_id, NAME_MAX, TARGET_GROUP};
+use super::target_group::TARGET_GROUP;
+use super::{classify, elb_tags, tag_map, target_group_id, NAME_MAX};
 use crate::model::{
     tags_of, Observed, Ownership, Resource, ResourceId, Value, TAG_ENV, TAG_ID, TAG_PROJECT,
 };

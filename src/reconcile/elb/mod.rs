@@ -31,7 +31,7 @@ use listener::{listener_id, observe_listener, LISTENER, LISTENERS};
 use load_balancer::{
     load_balancer_id, load_balancer_name, observe_load_balancer, LoadBalancerProps, LOAD_BALANCER,
 };
-pub use target_group::{target_group_id, TARGET_GROUP};
+pub use target_group::target_group_id;
 
 /// The load balancer and listener ids, under the path other services name them by.
 pub mod alb {

@@ -637,7 +637,7 @@ fn a_service_gone_out_of_band_brings_its_scaling_back() {
     );
     assert!(plan.changes.iter().all(|c| c.action == Action::Create));
 
-    // The emulator keeps the target of a deleted service: its service_arn is gone, so it is
+    // A target still registered after its service went away (no live service_arn) is
     // registered again once the service is back.
     let mut o = observed_prod(10, 70.0);
     o.remove(0);
