@@ -19,6 +19,8 @@ Shims:
   rollout, CreateService dropping the deployment configuration and grace period).
 - CloudFront: scripts/moto_cloudfront_shim.py (invalidations `InProgress`, then `Completed`,
   as CloudFront spells them).
+- Application Auto Scaling: scripts/moto_autoscaling_shim.py (scalable-target tags, policies
+  deleted with their target, ObjectNotFoundException for what does not exist).
 """
 import sys
 
@@ -157,6 +159,7 @@ def apply_docdb_shim():
 
 
 if __name__ == "__main__":
+    import moto_autoscaling_shim
     import moto_cloudfront_shim
     import moto_ecs_shim
     import moto_elasticache_shim
@@ -164,6 +167,7 @@ if __name__ == "__main__":
 
     # Each shim module has apply() and its own ShimError (a moto name it patches has moved).
     SHIMS = [
+        moto_autoscaling_shim,
         moto_cloudfront_shim,
         moto_ecs_shim,
         moto_elasticache_shim,

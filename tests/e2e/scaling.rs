@@ -377,6 +377,47 @@ async fn scaling_apply_drift_and_destroy() {
         t.scalable_dimension(),
         &ScalableDimension::EcsServiceDesiredCount
     );
+    // The target carries our tags (sent with RegisterScalableTarget): they make it ours.
+    let arn = t
+        .scalable_target_arn()
+        .expect("a ScalableTargetARN")
+        .to_string();
+    let tags = aas
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        tags.tags()
+            .and_then(|t| t.get("rtech:id"))
+            .map(String::as_str),
+        Some("scalable_target/app")
+    );
+
+    // Out of band: a tag removed and one added on the target → exactly that drift, repaired.
+    aas.untag_resource()
+        .resource_arn(&arn)
+        .tag_keys("Environment")
+        .send()
+        .await
+        .unwrap();
+    aas.tag_resource()
+        .resource_arn(&arn)
+        .tags("extra", "x")
+        .send()
+        .await
+        .unwrap();
+    let plan = plan_json_in(&emu, d, "dev", &[]);
+    only_change(
+        &plan,
+        "scalable_target/app",
+        "update",
+        &["tags.Environment", "tags.extra"],
+    );
+    apply_in(&emu, d, "dev", &[]);
+    assert_no_changes(&plan_json_in(&emu, d, "dev", &[]));
+
     assert_eq!(
         policy_names(&aas).await,
         ["rtech-dev-cpu-autoscaling", "rtech-dev-memory-autoscaling"]
@@ -475,18 +516,8 @@ async fn scaling_apply_drift_and_destroy() {
     apply_in(&emu, d, "dev", &[]);
     assert_no_changes(&plan_json_in(&emu, d, "dev", &[]));
 
-    // Out of band: the target deregistered. AWS deletes its policies with it (moto keeps
-    // them, so they are deleted here too) → the target and both policies are creates.
-    for name in ["rtech-dev-cpu-autoscaling", "rtech-dev-memory-autoscaling"] {
-        aas.delete_scaling_policy()
-            .policy_name(name)
-            .service_namespace(ServiceNamespace::Ecs)
-            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-            .resource_id(RESOURCE_ID)
-            .send()
-            .await
-            .unwrap();
-    }
+    // Out of band: the target deregistered. AWS deletes its policies with it → the target and
+    // both policies are creates.
     aas.deregister_scalable_target()
         .service_namespace(ServiceNamespace::Ecs)
         .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
@@ -495,6 +526,7 @@ async fn scaling_apply_drift_and_destroy() {
         .await
         .unwrap();
     assert!(scalable_target(&aas).await.is_none());
+    assert!(policy_names(&aas).await.is_empty());
     let mut got = changes(&plan_json_in(&emu, d, "dev", &[]));
     got.sort();
     assert_eq!(

@@ -1,11 +1,27 @@
 //! The load balancer and its listeners: expansion, the normalisation observe does (through the
 //! real diff), ownership, the deletion-protection guard, and the requests apply sends.
 
-use aws_sdk_elasticloadbalancingv2::types::{AvailabilityZone, RedirectActionConfig};
+use std::collections::BTreeMap;
 
-use super::*;
-use crate::model::{TAG_ENV, TAG_ID, TAG_PROJECT};
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, AvailabilityZone, Certificate, ForwardActionConfig, IpAddressType,
+    Listener, LoadBalancer, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerTypeEnum,
+    ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum, TargetGroupStickinessConfig,
+    TargetGroupTuple,
+};
+use aws_sdk_elasticloadbalancingv2::Client;
+
+use super::listener::*;
+use super::load_balancer::*;
+use super::target_group::TARGET_GROUP;
+use super::{classify, elb_tags, tag_map, target_group_id, NAME_MAX};
+use crate::model::{
+    tags_of, Observed, Ownership, Resource, ResourceId, Value, TAG_ENV, TAG_ID, TAG_PROJECT,
+};
+use crate::plan::Action as PlanAction;
 use crate::plan::{Plan, PlanError};
+use crate::reconcile::kit::{from_props, to_props};
+use crate::spec::Spec;
 use crate::testutil::{parse_as, try_diff};
 
 const LB_ARN: &str =
@@ -16,6 +32,33 @@ const TG_ARN: &str =
 const SG_ID: &str = "sg-0a1b";
 const L443_ARN: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/rtech-dev-alb/50dc6c495c0c9188/0443";
 const CERT_ARN: &str = "arn:aws:acm:us-east-1:123456789012:certificate/1234";
+
+fn map(pairs: impl IntoIterator<Item = (&'static str, Value)>) -> Value {
+    Value::Map(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+}
+
+/// A listener action in the generic shape the plan shows.
+fn as_value(a: &ListenerAction) -> Value {
+    Value::Map(to_props(a))
+}
+
+/// A live action as the plan shows it.
+fn action_value(a: &Action) -> Value {
+    as_value(&action_props(a))
+}
+
+/// A plan-shaped action as the SDK's.
+fn sdk_action_of(v: &Value) -> Action {
+    sdk_action(&from_props(v.as_map().unwrap()).unwrap(), 1).unwrap()
+}
+
+fn lb_props(r: &Resource) -> LoadBalancerProps {
+    from_props(&r.props).unwrap()
+}
+
+fn listener_props(r: &Resource) -> ListenerProps {
+    from_props(&r.props).unwrap()
+}
 
 fn spec_with(edge: &str) -> Spec {
     let text = format!(
@@ -109,7 +152,7 @@ fn live_lb(
     ];
     let mut tags = tags_of(&r.props);
     tags.insert("aws:cloudformation:stack-name".into(), "ignored".into());
-    (b.build(), super::super::tag_map(&elb_tags(&tags)), attrs)
+    (b.build(), tag_map(&elb_tags(&tags)), attrs)
 }
 
 /// The listener as AWS describes `r` (a redirect, as created).
@@ -244,9 +287,7 @@ fn set_prop(obs: &mut [Observed], id: &ResourceId, key: &str, v: Value) {
 fn no_edge_means_no_load_balancer() {
     let s = spec_with("");
     assert!(expand(&s).is_empty());
-    assert!(super::super::expand(&s)
-        .iter()
-        .all(|r| r.id.kind == super::super::TARGET_GROUP));
+    assert!(super::expand(&s).iter().all(|r| r.id.kind == TARGET_GROUP));
 }
 
 #[test]
@@ -290,7 +331,7 @@ fn the_load_balancer_sits_on_the_public_subnets_with_the_alb_group() {
     assert_eq!(l.props["port"], Value::Int(80));
     assert_eq!(
         l.props["default_actions"],
-        Value::List(vec![redirect_to_https()])
+        Value::List(vec![as_value(&redirect_to_https())])
     );
     assert_eq!(tags_of(&l.props)[TAG_ID], "listener/http");
 }
@@ -298,7 +339,7 @@ fn the_load_balancer_sits_on_the_public_subnets_with_the_alb_group() {
 #[test]
 fn the_longest_names_fit_elb() {
     let n = load_balancer_name("abcdefghijklmnopqrst", "abcdefghij");
-    assert_eq!(n.len(), super::super::NAME_MAX);
+    assert_eq!(n.len(), NAME_MAX);
     assert_eq!(n, load_balancer_name("abcdefghijklmnopqrst", "abcdefghij"));
     assert_eq!(load_balancer_name("rtech", "prod"), "rtech-prod-alb");
 }
@@ -381,7 +422,7 @@ fn listener_80_turned_into_a_plain_forward_is_shown_and_repaired_by_modify_liste
         c.changed_props().into_iter().collect::<Vec<_>>(),
         ["default_actions"]
     );
-    let req = modify_listener_request(&client(), L_ARN, &http(&rs));
+    let req = modify_listener_request(&client(), L_ARN, &listener_props(&http(&rs))).unwrap();
     let i = req.as_input();
     assert_eq!(i.get_listener_arn().as_deref(), Some(L_ARN));
     let acts = i.get_default_actions().clone().unwrap();
@@ -554,10 +595,10 @@ fn deletion_protection_refuses_delete_and_replace() {
 
 #[test]
 fn actions_round_trip_through_the_sdk_shape() {
-    let r = redirect_to_https();
-    assert_eq!(action_value(&sdk_action(&r, 1)), r);
+    let r = as_value(&redirect_to_https());
+    assert_eq!(action_value(&sdk_action_of(&r)), r);
     let w = forward(vec![(Value::str("arn:b"), 10), (Value::str("arn:a"), 90)]);
-    let back = action_value(&sdk_action(&w, 1));
+    let back = action_value(&sdk_action_of(&w));
     // Compared as a set: sorted by ARN.
     assert_eq!(
         back,
@@ -622,7 +663,7 @@ fn resolve(r: &Resource) -> Resource {
 #[test]
 fn create_load_balancer_sends_subnets_group_scheme_and_tags() {
     let r = resolve(&lb(&expand(&edge_spec())));
-    let req = create_load_balancer_request(&client(), &r);
+    let req = create_load_balancer_request(&client(), &lb_props(&r)).unwrap();
     let i = req.as_input();
     assert_eq!(i.get_name().as_deref(), Some("rtech-dev-alb"));
     assert_eq!(
@@ -636,14 +677,14 @@ fn create_load_balancer_sends_subnets_group_scheme_and_tags() {
     );
     assert_eq!(i.get_type(), &Some(LoadBalancerTypeEnum::Application));
     assert_eq!(i.get_ip_address_type(), &Some(IpAddressType::Ipv4));
-    let tags = super::super::tag_map(i.get_tags().as_deref().unwrap());
+    let tags = tag_map(i.get_tags().as_deref().unwrap());
     assert_eq!(tags, tags_of(&r.props));
 }
 
 #[test]
 fn the_attributes_are_sent_all_at_once() {
     let r = resolve(&lb(&expand(&edge_spec())));
-    let req = attributes_request(&client(), LB_ARN, &r);
+    let req = attributes_request(&client(), LB_ARN, &lb_props(&r)).unwrap();
     let a: BTreeMap<String, String> = req
         .as_input()
         .get_attributes()
@@ -670,7 +711,7 @@ fn the_attributes_are_sent_all_at_once() {
         "access_logs_bucket".into(),
         Value::str("rtech-dev-alb-logs"),
     );
-    let req = attributes_request(&client(), LB_ARN, &r2);
+    let req = attributes_request(&client(), LB_ARN, &lb_props(&r2)).unwrap();
     let a = req.as_input().get_attributes().clone().unwrap();
     assert!(a.iter().any(
         |x| x.key() == Some(ATTR_ACCESS_LOGS_BUCKET) && x.value() == Some("rtech-dev-alb-logs")
@@ -680,7 +721,7 @@ fn the_attributes_are_sent_all_at_once() {
 #[test]
 fn create_listener_sends_the_301_redirect_to_https() {
     let r = resolve(&http(&expand(&edge_spec())));
-    let req = create_listener_request(&client(), &r);
+    let req = create_listener_request(&client(), &listener_props(&r)).unwrap();
     let i = req.as_input();
     assert_eq!(i.get_load_balancer_arn().as_deref(), Some(LB_ARN));
     assert_eq!(i.get_port(), &Some(80));
@@ -698,7 +739,7 @@ fn create_listener_sends_the_301_redirect_to_https() {
         )
     );
     assert_eq!(acts[0].order(), Some(1));
-    let tags = super::super::tag_map(i.get_tags().as_deref().unwrap());
+    let tags = tag_map(i.get_tags().as_deref().unwrap());
     assert_eq!(tags["Name"], "rtech-dev-alb:80");
     assert_eq!(tags[TAG_ID], "listener/http");
 }
@@ -724,14 +765,14 @@ fn the_https_listener_serves_the_issued_certificate_with_the_spec_policy_and_wei
     assert_eq!(
         l.props["default_actions"],
         Value::List(vec![forward(vec![(
-            Value::reference(&super::super::target_group_id("blue"), "arn"),
+            Value::reference(&target_group_id("blue"), "arn"),
             100
         )])])
     );
     for d in [
         load_balancer_id(),
         certificate_validation_id(),
-        super::super::target_group_id("blue"),
+        target_group_id("blue"),
     ] {
         assert!(l.deps.contains(&d), "{d}");
     }
@@ -749,7 +790,7 @@ fn the_https_listener_serves_the_issued_certificate_with_the_spec_policy_and_wei
 #[test]
 fn a_weighted_forward_lists_every_colour_with_its_weight() {
     let w: BTreeMap<String, i64> = [("blue".to_string(), 90), ("green".to_string(), 10)].into();
-    let v = weighted_forward(&w);
+    let v = as_value(&weighted_forward(&w));
     let groups = &v.as_map().unwrap()["forward"].as_map().unwrap()["target_groups"];
     let Value::List(groups) = groups else {
         panic!("{groups:?}")
@@ -794,7 +835,8 @@ fn an_ssl_policy_downgraded_out_of_band_is_exactly_that_update_and_modify_sends_
         c.changed_props().into_iter().collect::<Vec<_>>(),
         ["ssl_policy"]
     );
-    let req = modify_listener_request(&client(), L443_ARN, &resolve(&https(&rs)));
+    let req = modify_listener_request(&client(), L443_ARN, &listener_props(&resolve(&https(&rs))))
+        .unwrap();
     let i = req.as_input();
     assert_eq!(
         i.get_ssl_policy().as_deref(),
@@ -807,7 +849,10 @@ fn an_ssl_policy_downgraded_out_of_band_is_exactly_that_update_and_modify_sends_
 #[test]
 fn create_https_listener_sends_certificate_policy_and_the_weighted_forward() {
     let r = resolve(&https(&expand(&edge_spec())));
-    let i = create_listener_request(&client(), &r).as_input().clone();
+    let i = create_listener_request(&client(), &listener_props(&r))
+        .unwrap()
+        .as_input()
+        .clone();
     assert_eq!(i.get_port(), &Some(443));
     assert_eq!(i.get_protocol(), &Some(ProtocolEnum::Https));
     assert_eq!(

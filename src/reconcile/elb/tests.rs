@@ -1,10 +1,20 @@
 //! Target groups: name shortening, expansion of the real env files, the normalisation observe
 //! does (through the real diff), and the requests apply sends.
 
-use aws_sdk_elasticloadbalancingv2::types::{Matcher, ProtocolEnum, TargetGroup, TargetTypeEnum};
+use std::collections::BTreeMap;
+use std::time::Duration;
 
+use aws_sdk_elasticloadbalancingv2::types::{
+    Matcher, ProtocolEnum, TargetGroup, TargetGroupAttribute, TargetTypeEnum,
+};
+use aws_sdk_elasticloadbalancingv2::Client;
+
+use super::target_group::*;
 use super::*;
+use crate::aws::AwsError;
+use crate::model::{tags_of, Observed, Resource, ResourceId, Value, TAG_ENV, TAG_ID, TAG_PROJECT};
 use crate::plan::{Action, Plan};
+use crate::reconcile::kit::{from_props, is_ours};
 use crate::testutil::{diff_of, env_spec, parse_as};
 
 const VPC_ID: &str = "vpc-0123";
@@ -236,7 +246,7 @@ fn a_target_group_as_created_has_no_diff_and_the_attributes_dependants_need() {
         assert_eq!(o.attrs["name"], format!("rtech-{env}-blue"));
         assert_eq!(o.physical_id, ARN);
         assert!(o.deps.contains(&ResourceId::new("vpc", "main")));
-        assert!(owned("rtech", env, &r.id, &tags_of(&o.props)));
+        assert!(is_ours(&tags_of(&o.props), "rtech", env, &r.id));
     }
 }
 
@@ -323,11 +333,11 @@ fn a_same_named_target_group_without_our_tags_is_a_conflict() {
 
     // Tags of another env, or of another id, are not ours either.
     let mut t = tags_of(&r.props);
-    assert!(owned("rtech", "dev", &r.id, &t));
-    assert!(!owned("rtech", "prod", &r.id, &t));
-    assert!(!owned("rtech", "dev", &target_group_id("green"), &t));
+    assert!(is_ours(&t, "rtech", "dev", &r.id));
+    assert!(!is_ours(&t, "rtech", "prod", &r.id));
+    assert!(!is_ours(&t, "rtech", "dev", &target_group_id("green")));
     t.remove(TAG_ID);
-    assert!(!owned("rtech", "dev", &r.id, &t));
+    assert!(!is_ours(&t, "rtech", "dev", &r.id));
 }
 
 #[test]
@@ -355,6 +365,10 @@ fn client() -> Client {
     Client::from_conf(conf)
 }
 
+fn props(r: &Resource) -> TargetGroupProps {
+    from_props(&r.props).unwrap()
+}
+
 /// The desired target group with its references resolved, as apply gets it.
 fn resolved(env: &str) -> Resource {
     let mut r = blue(&expand(&env_spec(env))).clone();
@@ -365,7 +379,7 @@ fn resolved(env: &str) -> Resource {
 #[test]
 fn create_sends_every_field_and_the_tags() {
     let r = resolved("prod");
-    let req = create_request(&client(), &r);
+    let req = create_request(&client(), &props(&r)).unwrap();
     let i = req.as_input();
     assert_eq!(i.get_name().as_deref(), Some("rtech-prod-blue"));
     assert_eq!(i.get_protocol(), &Some(ProtocolEnum::Http));
@@ -391,7 +405,7 @@ fn create_sends_every_field_and_the_tags() {
 #[test]
 fn an_update_sends_the_whole_health_check_and_the_delay_attribute() {
     let r = resolved("dev");
-    let req = modify_health_check_request(&client(), ARN, &r);
+    let req = modify_health_check_request(&client(), ARN, &props(&r));
     let i = req.as_input();
     assert_eq!(i.get_target_group_arn().as_deref(), Some(ARN));
     assert_eq!(i.get_health_check_path().as_deref(), Some("/api/health"));
@@ -403,7 +417,7 @@ fn an_update_sends_the_whole_health_check_and_the_delay_attribute() {
         Some("200")
     );
 
-    let req = attributes_request(&client(), ARN, &r).unwrap();
+    let req = attributes_request(&client(), ARN, &props(&r)).unwrap();
     let a = req.as_input().get_attributes().clone().unwrap();
     assert_eq!(a.len(), 1);
     assert_eq!(a[0].key(), Some(DEREGISTRATION_DELAY));

@@ -7,8 +7,17 @@ use aws_sdk_applicationautoscaling::types::{
 };
 use aws_smithy_types::DateTime;
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_applicationautoscaling::Client;
+
+use super::scalable_target::*;
+use super::scaling_policy::*;
 use super::*;
+use crate::model::{tags_for, tags_of, Value, TAG_ENV, TAG_ID};
 use crate::plan::{Action, Plan};
+use crate::reconcile::kit::tags::tag_delta;
+use crate::reconcile::kit::{from_props, is_ours};
 use crate::testutil::{diff_of, env_spec, get};
 
 const RID: &str = "service/rtech-prod/rtech-prod-app";
@@ -178,7 +187,7 @@ fn observed_prod(max: i32, cpu_target: f64) -> Vec<Observed> {
 /// policies, as observe reports them.
 fn observed_at(max: i32, cpu_target: f64, target_arn: &str) -> Vec<Observed> {
     let rs = expand(&env_spec("prod"));
-    let tags = get(&rs, "scalable_target/app").props["tags"].clone();
+    let tags = tags_of(&get(&rs, "scalable_target/app").props);
     vec![
         service(),
         observe_target(
@@ -344,19 +353,14 @@ fn destroy_goes_policies_then_target_then_service() {
 
 #[test]
 fn only_the_env_s_own_service_tags_make_it_ours() {
-    let mut t = tags_for(
-        "rtech",
-        "prod",
-        &ResourceId::new("ecs_service", "app"),
-        "rtech-prod-app",
-        &BTreeMap::new(),
-    );
-    assert!(service_tags_are_ours("rtech", "prod", &t));
-    assert!(!service_tags_are_ours("rtech", "dev", &t));
-    assert!(!service_tags_are_ours("other", "prod", &t));
+    let svc = ResourceId::new("ecs_service", "app");
+    let mut t = tags_for("rtech", "prod", &svc, "rtech-prod-app", &BTreeMap::new());
+    assert!(is_ours(&t, "rtech", "prod", &svc));
+    assert!(!is_ours(&t, "rtech", "dev", &svc));
+    assert!(!is_ours(&t, "other", "prod", &svc));
     t.insert(TAG_ID.into(), "ecs_service/other".into());
-    assert!(!service_tags_are_ours("rtech", "prod", &t));
-    assert!(!service_tags_are_ours("rtech", "prod", &BTreeMap::new()));
+    assert!(!is_ours(&t, "rtech", "prod", &svc));
+    assert!(!is_ours(&BTreeMap::new(), "rtech", "prod", &svc));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -367,48 +371,30 @@ fn prod_tags(id: &ResourceId, name: &str) -> BTreeMap<String, String> {
 }
 
 #[test]
-fn on_aws_the_target_s_own_tags_decide_ownership() {
+fn the_target_s_own_tags_decide_ownership() {
     let ours = prod_tags(&target_id(), RID);
     let service = prod_tags(&ecs_service(), "rtech-prod-app");
-    let own = |t: Option<&BTreeMap<String, String>>, s: Option<&BTreeMap<String, String>>| {
-        ownership("rtech", "prod", false, t, s)
-    };
-    assert_eq!(own(Some(&ours), Some(&service)), Ownership::Owned);
-    assert_eq!(own(Some(&ours), None), Ownership::Owned);
-    // The service's tags never make an untagged (or unreadable) target ours.
-    assert_eq!(
-        own(Some(&BTreeMap::new()), Some(&service)),
-        Ownership::Foreign
-    );
-    assert_eq!(own(None, Some(&service)), Ownership::Foreign);
+    let own = |t: Option<&BTreeMap<String, String>>| ownership("rtech", "prod", t);
+    assert_eq!(own(Some(&ours)), Ownership::Owned);
+    // An untagged (or unreadable) target is never ours, whatever its service's tags.
+    assert_eq!(own(Some(&BTreeMap::new())), Ownership::Foreign);
+    assert_eq!(own(None), Ownership::Foreign);
     // Another env's, another project's, another resource's tags.
-    assert_eq!(
-        ownership("rtech", "dev", false, Some(&ours), None),
-        Ownership::Foreign
-    );
-    assert_eq!(
-        ownership("other", "prod", false, Some(&ours), None),
-        Ownership::Foreign
-    );
-    assert_eq!(own(Some(&service), None), Ownership::Foreign);
-    assert!(target_tags_are_ours("rtech", "prod", &ours));
-    assert!(!target_tags_are_ours("rtech", "prod", &service));
+    assert_eq!(ownership("rtech", "dev", Some(&ours)), Ownership::Foreign);
+    assert_eq!(ownership("other", "prod", Some(&ours)), Ownership::Foreign);
+    assert_eq!(own(Some(&service)), Ownership::Foreign);
 }
 
 #[test]
-fn on_the_emulator_the_service_s_tags_decide_ownership() {
+fn the_service_s_tags_never_decide_ownership() {
     let service = prod_tags(&ecs_service(), "rtech-prod-app");
-    let ours = prod_tags(&target_id(), RID);
-    let own = |t: Option<&BTreeMap<String, String>>, s: Option<&BTreeMap<String, String>>| {
-        ownership("rtech", "prod", true, t, s)
-    };
-    assert_eq!(own(None, Some(&service)), Ownership::Owned);
-    assert_eq!(own(Some(&ours), None), Ownership::Foreign, "no service");
-    assert_eq!(own(None, Some(&BTreeMap::new())), Ownership::Foreign);
+    let mut both = service.clone();
+    both.extend(prod_tags(&target_id(), RID));
     assert_eq!(
-        ownership("rtech", "dev", true, None, Some(&service)),
+        ownership("rtech", "prod", Some(&service)),
         Ownership::Foreign
     );
+    assert_eq!(ownership("rtech", "prod", Some(&both)), Ownership::Owned);
 }
 
 #[test]
@@ -446,25 +432,16 @@ fn the_service_arn_is_the_live_active_service_s() {
     let gone = ecs_service_named("rtech-prod-app", "INACTIVE", "arn:old");
     let other = ecs_service_named("rtech-prod-other", "ACTIVE", "arn:other");
     let s = live_service(&[gone.clone(), active, other.clone()], "rtech-prod-app").unwrap();
-    assert_eq!(s.arn.as_deref(), Some(SERVICE_ARN));
-    assert_eq!(s.tags[TAG_ID], "ecs_service/app");
+    assert_eq!(s.as_deref(), Some(SERVICE_ARN));
     // A deleted (or draining) service has no ARN to scale: its target goes with it.
     let s = live_service(&[gone], "rtech-prod-app").unwrap();
-    assert_eq!(s.arn, None);
-    assert_eq!(
-        s.tags[TAG_ID], "ecs_service/app",
-        "ownership still reads them"
-    );
+    assert_eq!(s, None);
     assert_eq!(live_service(&[other], "rtech-prod-app"), None);
 }
 
 /// The target as observe reports it on AWS: its real tags.
 fn with_live_tags(mut o: Vec<Observed>, tags: &BTreeMap<String, String>) -> Vec<Observed> {
-    o[1] = observe_target(
-        &live_target(2, 10),
-        Value::string_map(tags),
-        Some(SERVICE_ARN),
-    );
+    o[1] = observe_target(&live_target(2, 10), tags.clone(), Some(SERVICE_ARN));
     o
 }
 
@@ -489,12 +466,9 @@ fn real_tag_drift_on_the_target_is_an_update_of_those_tags_alone() {
     let paths: Vec<&str> = c.fields.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(paths, ["tags.Environment", "tags.Name", "tags.extra"]);
     // Only the tag API is called, and it sends exactly the difference.
-    assert_eq!(
-        target_update_calls(&c.changed_props(), false),
-        (false, true)
-    );
-    let (untag, tag) = tag_requests(&client(), TARGET_ARN, &live, &spec_tags);
-    let untag = untag.unwrap();
+    assert_eq!(target_update_calls(&c.changed_props()), (false, true));
+    let d = tag_delta(&live, &spec_tags);
+    let untag = untag_request(&client(), TARGET_ARN, d.removed);
     assert_eq!(
         untag.as_input().get_resource_arn().as_deref(),
         Some(TARGET_ARN)
@@ -503,29 +477,24 @@ fn real_tag_drift_on_the_target_is_an_update_of_those_tags_alone() {
         untag.as_input().get_tag_keys().clone().unwrap(),
         ["extra".to_string()]
     );
-    let tag = tag.unwrap();
+    let tag = tag_request(&client(), TARGET_ARN, d.set.into_iter().collect());
     let set = tag.as_input().get_tags().clone().unwrap();
     assert_eq!(set.len(), 2);
     assert_eq!(set["Environment"], "production");
     assert_eq!(set["Name"], RID);
     // A spec tag change reaches the target the same way.
-    let (untag, tag) = tag_requests(&client(), TARGET_ARN, &spec_tags, &spec_tags);
-    assert!(untag.is_none() && tag.is_none());
+    assert_eq!(tag_delta(&spec_tags, &spec_tags), Default::default());
 }
 
 #[test]
-fn an_update_registers_only_for_capacity_and_tags_only_off_the_emulator() {
+fn an_update_registers_only_for_capacity_and_tags_only_for_tags() {
     let set = |ks: &[&str]| ks.iter().map(|k| k.to_string()).collect::<BTreeSet<_>>();
+    assert_eq!(target_update_calls(&set(&["max_capacity"])), (true, false));
+    assert_eq!(target_update_calls(&set(&["tags"])), (false, true));
     assert_eq!(
-        target_update_calls(&set(&["max_capacity"]), false),
-        (true, false)
-    );
-    assert_eq!(target_update_calls(&set(&["tags"]), false), (false, true));
-    assert_eq!(
-        target_update_calls(&set(&["min_capacity", "tags"]), false),
+        target_update_calls(&set(&["min_capacity", "tags"])),
         (true, true)
     );
-    assert_eq!(target_update_calls(&set(&["tags"]), true), (false, false));
 }
 
 #[test]
@@ -535,13 +504,10 @@ fn what_aws_removed_already_counts_as_deleted() {
         "ObjectNotFoundException",
         "No scalable target registered"
     )));
-    assert!(already_gone(&e(
+    // Only AWS's not-found: a refused request is a failure, whatever its text.
+    assert!(!already_gone(&e(
         "ValidationException",
         "No scalable target found for service namespace: ecs, resource ID: x"
-    )));
-    assert!(already_gone(&e(
-        "ValidationException",
-        "No scaling policy found for service namespace: ecs"
     )));
     assert!(!already_gone(&e("ValidationException", "min > max")));
     assert!(!already_gone(&e(
@@ -671,7 +637,7 @@ fn a_service_gone_out_of_band_brings_its_scaling_back() {
     );
     assert!(plan.changes.iter().all(|c| c.action == Action::Create));
 
-    // The emulator keeps the target of a deleted service: its service_arn is gone, so it is
+    // A target still registered after its service went away (no live service_arn) is
     // registered again once the service is back.
     let mut o = observed_prod(10, 70.0);
     o.remove(0);
@@ -695,9 +661,9 @@ fn a_service_gone_out_of_band_brings_its_scaling_back() {
 
 #[test]
 fn whole_target_values_read_back_as_integers() {
-    assert_eq!(number(70.0), Value::Int(70));
-    assert_eq!(number(0.0), Value::Int(0));
-    assert_eq!(number(72.5), Value::str("72.5"));
+    assert_eq!(number(70.0), TargetValue::Whole(70));
+    assert_eq!(number(0.0), TargetValue::Whole(0));
+    assert_eq!(number(72.5), TargetValue::Decimal("72.5".into()));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -717,7 +683,7 @@ fn client() -> Client {
 fn register_sends_min_max_and_tags_only_on_create() {
     let rs = expand(&env_spec("prod"));
     let t = get(&rs, "scalable_target/app");
-    let req = register_request(&client(), t, true);
+    let req = register_request(&client(), &from_props(&t.props).unwrap(), true);
     let i = req.as_input();
     assert_eq!(i.get_service_namespace(), &Some(ServiceNamespace::Ecs));
     assert_eq!(
@@ -731,7 +697,7 @@ fn register_sends_min_max_and_tags_only_on_create() {
     assert_eq!(tags[TAG_ID], "scalable_target/app");
     assert_eq!(tags.len(), tags_of(&t.props).len());
 
-    let req = register_request(&client(), t, false);
+    let req = register_request(&client(), &from_props(&t.props).unwrap(), false);
     assert_eq!(req.as_input().get_tags(), &None);
     assert_eq!(req.as_input().get_max_capacity(), &Some(10));
 }
@@ -740,7 +706,7 @@ fn register_sends_min_max_and_tags_only_on_create() {
 fn put_policy_sends_a_target_tracking_configuration() {
     let rs = expand(&env_spec("prod"));
     let p = get(&rs, "scaling_policy/memory");
-    let req = put_policy_request(&client(), p).unwrap();
+    let req = put_policy_request(&client(), &p.id, &from_props(&p.props).unwrap()).unwrap();
     let i = req.as_input();
     assert_eq!(
         i.get_policy_name().as_deref(),
