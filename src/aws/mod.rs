@@ -2,10 +2,9 @@
 //! counter, and one error type that keeps the operation and the AWS error code.
 
 use std::fmt;
-use std::future::Future;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region};
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -140,30 +139,10 @@ pub struct Clients {
     pub calls: CallCounter,
     pub endpoint: Option<String>,
     pub region: String,
-    /// The local emulator's documented gaps may be bridged: `RTECH_EMULATOR_QUIRKS=1` *and* a
-    /// loopback endpoint. Never true against AWS.
-    pub emulator_quirks: bool,
 }
 
 /// CloudFront takes ACM certificates from this region only.
 pub const CLOUDFRONT_CERT_REGION: &str = "us-east-1";
-
-/// The switch for the emulator's documented gaps (README, "The local emulator").
-pub const QUIRKS_ENV: &str = "RTECH_EMULATOR_QUIRKS";
-
-/// `http://127.0.0.1:4566`, `http://localhost:…`, `http://[::1]:…`.
-pub fn is_loopback_url(url: &str) -> bool {
-    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
-    let host = if let Some(v6) = rest.strip_prefix('[') {
-        v6.split(']').next().unwrap_or_default()
-    } else {
-        rest.split([':', '/']).next().unwrap_or_default()
-    };
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
 
 impl Clients {
     pub async fn new(opts: &AwsOpts, spec_region: &str) -> Clients {
@@ -221,13 +200,7 @@ impl Clients {
                 .interceptor(calls.clone())
                 .build(),
         );
-        let requested = std::env::var(QUIRKS_ENV).is_ok_and(|v| v == "1");
-        let local = endpoint.as_deref().is_some_and(is_loopback_url);
-        if requested && !local {
-            eprintln!("warning: {QUIRKS_ENV}=1 ignored: the AWS endpoint is not a local emulator");
-        }
         Clients {
-            emulator_quirks: requested && local,
             ec2,
             sts,
             docdb,
@@ -258,60 +231,5 @@ impl Clients {
             AwsError::from_sdk("sts:GetCallerIdentity", e).with_endpoint(self.endpoint.as_deref())
         })?;
         Ok(out.account.unwrap_or_default())
-    }
-}
-
-/// Retry `f` while it fails with one of `codes` (e.g. DependencyViolation while ENIs linger),
-/// backing off 1 s, 2 s, 4 s … up to 15 s, until `timeout`.
-pub async fn retry_on<T, F, Fut>(codes: &[&str], timeout: Duration, mut f: F) -> Result<T, AwsError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, AwsError>>,
-{
-    let start = Instant::now();
-    let mut delay = Duration::from_secs(1);
-    loop {
-        match f().await {
-            Err(e) if codes.contains(&e.code.as_str()) && start.elapsed() + delay < timeout => {
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(15));
-            }
-            other => return other,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn retry_on_gives_up_on_other_codes_and_retries_listed_ones() {
-        let mut n = 0;
-        let r: Result<(), AwsError> =
-            retry_on(&["DependencyViolation"], Duration::from_secs(5), || {
-                n += 1;
-                let k = n;
-                async move {
-                    if k < 2 {
-                        Err(AwsError::new("DeleteSubnet", "DependencyViolation", "busy"))
-                    } else {
-                        Err(AwsError::new("DeleteSubnet", "Other", "no"))
-                    }
-                }
-            })
-            .await;
-        assert_eq!(r.unwrap_err().code, "Other");
-        assert_eq!(n, 2);
-    }
-
-    #[test]
-    fn only_loopback_endpoints_count_as_the_local_emulator() {
-        assert!(is_loopback_url("http://127.0.0.1:4566"));
-        assert!(is_loopback_url("http://localhost:5000/"));
-        assert!(is_loopback_url("http://[::1]:4566"));
-        assert!(!is_loopback_url("https://ec2.us-east-1.amazonaws.com"));
-        assert!(!is_loopback_url("http://127.example.com"));
-        assert!(!is_loopback_url("http://10.0.0.5:4566"));
     }
 }

@@ -21,6 +21,7 @@ use crate::plan::{render, Plan};
 use crate::reconcile;
 use crate::spec::{self, Spec};
 
+#[cfg(test)]
 pub use output::outputs;
 pub use session::Abandoned;
 

@@ -13,7 +13,7 @@ use crate::engine;
 use crate::model::{Observed, Ownership, Resource, ResourceId};
 use crate::plan::{self, DiffInput, Plan};
 use crate::progress::Progress;
-use crate::reconcile::{self, Ctx, Reconciler};
+use crate::reconcile::{self, Ctx, Registry};
 
 /// Interrupted twice: rtech left with changes in flight (exit 130).
 #[derive(Debug, thiserror::Error)]
@@ -26,7 +26,7 @@ pub struct Abandoned {
 /// A live session against one env: clients, context and the reconcilers.
 pub(crate) struct Session {
     pub(crate) ctx: Arc<Ctx>,
-    regs: Vec<Arc<dyn Reconciler>>,
+    registry: Registry,
     started: Instant,
 }
 
@@ -57,7 +57,7 @@ impl Session {
                 zone: reconcile::dns::zone_of(desired),
                 no_wait,
             }),
-            regs: reconcile::registry(),
+            registry: Registry::all(),
             started: Instant::now(),
         })
     }
@@ -71,12 +71,13 @@ impl Session {
         let t = Instant::now();
         let before = self.calls();
         let before_by = self.ctx.clients.calls.by_service();
-        let all = futures::future::try_join_all(self.regs.iter().map(|r| async move {
-            r.observe(&self.ctx, desired)
-                .await
-                .map_err(|e| anyhow::anyhow!("observing {}: {e}", r.service()))
-        }))
-        .await?;
+        let all =
+            futures::future::try_join_all(self.registry.services().iter().map(|r| async move {
+                r.observe(&self.ctx, desired)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("observing {}: {e}", r.name()))
+            }))
+            .await?;
         let observed: Vec<Observed> = all.into_iter().flatten().collect();
         let owned = observed
             .iter()
@@ -114,8 +115,10 @@ impl Session {
             destroy,
         })?;
         for c in &mut plan.conflicts {
-            if let Some(m) = reconcile::owner(&self.regs, &c.id.kind)
-                .and_then(|r| r.conflict_message(&self.ctx, c))
+            if let Some(m) = self
+                .registry
+                .kind(&c.id.kind)
+                .and_then(|k| k.conflict_message(&self.ctx, c))
             {
                 c.message = m;
             }
@@ -123,7 +126,7 @@ impl Session {
         // A service may refuse a change outright (a protected database's delete or replace):
         // shown in the plan beside conflicts, and apply refuses the whole plan.
         for c in &plan.changes {
-            if let Some(msg) = reconcile::owner(&self.regs, &c.id.kind).and_then(|r| r.guard(c)) {
+            if let Some(msg) = self.registry.kind(&c.id.kind).and_then(|k| k.guard(c)) {
                 plan.conflicts.push(plan::Conflict {
                     id: c.id.clone(),
                     physical_id: c.physical_id().unwrap_or_default().to_string(),
@@ -161,7 +164,7 @@ impl Session {
         let t = Instant::now();
         let report = engine::execute(
             plan,
-            &self.regs,
+            self.registry,
             self.ctx.clone(),
             observed,
             cli.global.parallelism as usize,

@@ -10,17 +10,52 @@ use async_trait::async_trait;
 
 use super::execute;
 use crate::aws::{AwsError, AwsOpts, Clients};
+use crate::model::Props;
 use crate::model::{Attrs, Observed, Resource, ResourceId, Value};
 use crate::plan::{Action, Change, KindSchema, Plan};
 use crate::progress::{Progress, Task};
-use crate::reconcile::{Ctx, Op, Reconciler};
+use crate::reconcile::kit::PropsError;
+use crate::reconcile::{Ctx, Kind, Op, Registry, Service};
+use crate::spec::Spec;
 
-static KINDS: &[KindSchema] = &[KindSchema {
+static SCHEMA: KindSchema = KindSchema {
     kind: "fake",
     force_new: &[],
     new_attrs_on_update: false,
     create_before_destroy: false,
-}];
+};
+
+/// The one service of these tests: a single kind, `fake`.
+struct FakeService(&'static [&'static dyn Kind]);
+
+#[async_trait]
+impl Service for FakeService {
+    fn name(&self) -> &'static str {
+        "fake"
+    }
+    fn kinds(&self) -> &'static [&'static dyn Kind] {
+        self.0
+    }
+    fn expand(&self, _: &Spec) -> Vec<Resource> {
+        vec![]
+    }
+    async fn observe(&self, _: &Ctx, _: &[Resource]) -> Result<Vec<Observed>, AwsError> {
+        Ok(vec![])
+    }
+}
+
+/// A fake that lives as long as the executor's tasks may hold it.
+fn leak(f: Fake) -> &'static Fake {
+    Box::leak(Box::new(f))
+}
+
+/// A registry of the fake alone.
+fn registry(fake: &'static Fake) -> Registry {
+    let kinds: &'static [&'static dyn Kind] = Box::leak(vec![fake as &dyn Kind].into_boxed_slice());
+    let services: &'static [&'static dyn Service] =
+        Box::leak(vec![Box::leak(Box::new(FakeService(kinds))) as &dyn Service].into_boxed_slice());
+    Registry::of(services)
+}
 
 #[derive(Default)]
 struct Fake {
@@ -31,15 +66,12 @@ struct Fake {
 }
 
 #[async_trait]
-impl Reconciler for Fake {
-    fn service(&self) -> &'static str {
-        "fake"
+impl Kind for Fake {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
     }
-    fn kinds(&self) -> Vec<&'static KindSchema> {
-        KINDS.iter().collect()
-    }
-    async fn observe(&self, _: &Ctx, _: &[Resource]) -> Result<Vec<Observed>, AwsError> {
-        Ok(vec![])
+    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
+        Ok(p.clone())
     }
     async fn settle(&self, _: &Ctx, o: &Observed, _: &Task) -> Result<Attrs, AwsError> {
         self.log.lock().unwrap().push(format!("settle {}", o.id));
@@ -132,20 +164,20 @@ async fn ctx() -> Arc<Ctx> {
 }
 
 /// Execute `p` with `fake` alone, ten at a time; it must succeed. The report and fake's log.
-async fn run_all(p: &Plan, fake: &Arc<Fake>) -> (super::Report, Vec<String>) {
+async fn run_all(p: &Plan, fake: &'static Fake) -> (super::Report, Vec<String>) {
     run_all_over(p, fake, &[]).await
 }
 
 /// [`run_all`] with `observed` as the live state the plan was made against.
 async fn run_all_over(
     p: &Plan,
-    fake: &Arc<Fake>,
+    fake: &'static Fake,
     observed: &[Observed],
 ) -> (super::Report, Vec<String>) {
-    let regs: Vec<Arc<dyn Reconciler>> = vec![fake.clone()];
+    let regs = registry(fake);
     let report = execute(
         p,
-        &regs,
+        regs,
         ctx().await,
         observed,
         10,
@@ -159,10 +191,10 @@ async fn run_all_over(
 
 #[tokio::test]
 async fn independent_changes_run_concurrently_within_the_bound() {
-    let fake = Arc::new(Fake::default());
-    let regs: Vec<Arc<dyn Reconciler>> = vec![fake.clone()];
+    let fake = leak(Fake::default());
+    let regs = registry(fake);
     let p = plan((0..6).map(|i| create(&format!("r{i}"), None)).collect());
-    let report = execute(&p, &regs, ctx().await, &[], 3, &Progress::new(true, false)).await;
+    let report = execute(&p, regs, ctx().await, &[], 3, &Progress::new(true, false)).await;
     assert!(report.ok(), "{report:?}");
     assert_eq!(report.done.len(), 6);
     assert_eq!(
@@ -174,12 +206,12 @@ async fn independent_changes_run_concurrently_within_the_bound() {
 
 #[tokio::test]
 async fn dependants_start_after_their_dependencies_finish() {
-    let fake = Arc::new(Fake::default());
+    let fake = leak(Fake::default());
     let p = plan(vec![
         create("child", Some("parent")),
         create("parent", None),
     ]);
-    let (_, log) = run_all(&p, &fake).await;
+    let (_, log) = run_all(&p, fake).await;
     assert_eq!(
         log,
         vec![
@@ -193,18 +225,18 @@ async fn dependants_start_after_their_dependencies_finish() {
 
 #[tokio::test]
 async fn a_failure_stops_new_work_and_keeps_what_succeeded() {
-    let fake = Arc::new(Fake {
+    let fake = leak(Fake {
         fail: Some("a"),
         ..Default::default()
     });
-    let regs: Vec<Arc<dyn Reconciler>> = vec![fake.clone()];
+    let regs = registry(fake);
     // b runs beside a; c waits for a and never starts.
     let p = plan(vec![
         create("a", None),
         create("b", None),
         create("c", Some("a")),
     ]);
-    let report = execute(&p, &regs, ctx().await, &[], 10, &Progress::new(true, false)).await;
+    let report = execute(&p, regs, ctx().await, &[], 10, &Progress::new(true, false)).await;
     assert!(!report.ok());
     assert_eq!(report.failures.len(), 1);
     assert_eq!(report.failures[0].id, ResourceId::new("fake", "a"));
@@ -231,8 +263,8 @@ async fn a_failure_stops_new_work_and_keeps_what_succeeded() {
 
 #[tokio::test]
 async fn a_referenced_live_resource_that_is_not_ready_is_settled_first() {
-    let fake = Arc::new(Fake::default());
-    let regs: Vec<Arc<dyn Reconciler>> = vec![fake.clone()];
+    let fake = leak(Fake::default());
+    let regs = registry(fake);
     // fake/db exists (unchanged by the plan) but has no endpoint yet (still creating).
     let db = Observed::new(ResourceId::new("fake", "db"), "phys-db");
     let mut r = Resource::new(ResourceId::new("fake", "app"), "app");
@@ -249,7 +281,7 @@ async fn a_referenced_live_resource_that_is_not_ready_is_settled_first() {
     };
     let report = execute(
         &plan(vec![c]),
-        &regs,
+        regs,
         ctx().await,
         &[db],
         10,
@@ -266,7 +298,7 @@ async fn a_referenced_live_resource_that_is_not_ready_is_settled_first() {
 
 #[tokio::test]
 async fn a_replace_that_creates_first_deletes_the_old_one_last_and_users_get_the_new_one() {
-    let fake = Arc::new(Fake::default());
+    let fake = leak(Fake::default());
     let mut cert = create("cert", None);
     cert.action = Action::Replace;
     cert.create_first = true;
@@ -280,7 +312,7 @@ async fn a_replace_that_creates_first_deletes_the_old_one_last_and_users_get_the
         create("listener", Some("cert")),
         create("later", Some("listener")),
     ]);
-    let (report, log) = run_all_over(&p, &fake, &[old]).await;
+    let (report, log) = run_all_over(&p, fake, &[old]).await;
     assert_eq!(
         log,
         vec![

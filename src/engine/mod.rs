@@ -12,7 +12,7 @@ use crate::model::{Attrs, Observed, Ownership, ResourceId};
 use crate::plan::steps::{steps, Phase, Step};
 use crate::plan::{Action, Change, Plan, PlanError};
 use crate::progress::{self, Progress};
-use crate::reconcile::{owner, Ctx, Op, Reconciler};
+use crate::reconcile::{Ctx, Kind, Op, Registry};
 
 /// Why a change failed, or why the executor would not run a plan.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -75,7 +75,7 @@ fn verb(phase: Phase, action: Action) -> (&'static str, &'static str) {
 /// ready yet is waited for through its reconciler's `settle`).
 pub async fn execute(
     plan: &Plan,
-    regs: &[Arc<dyn Reconciler>],
+    registry: Registry,
     ctx: Arc<Ctx>,
     observed: &[Observed],
     parallelism: usize,
@@ -135,7 +135,7 @@ pub async fn execute(
                 started.insert(s);
                 let step = graph[s].clone();
                 let change = plan.changes[step.change].clone();
-                let Some(rec) = owner(regs, &change.id.kind).cloned() else {
+                let Some(rec) = registry.kind(&change.id.kind) else {
                     report.failures.push(Failure {
                         id: change.id.clone(),
                         action: change.action,
@@ -146,7 +146,7 @@ pub async fn execute(
                 };
                 // References to live resources this plan leaves alone but whose attribute is
                 // missing (not ready yet): wait for them first, through their reconciler.
-                let mut settle: Vec<(Arc<dyn Reconciler>, Observed)> = vec![];
+                let mut settle: Vec<(&'static dyn Kind, Observed)> = vec![];
                 if let Some(d) = &change.desired {
                     let mut refs = vec![];
                     d.props.values().for_each(|v| v.refs(&mut refs));
@@ -162,9 +162,9 @@ pub async fn execute(
                             continue;
                         }
                         if let (Some(o), Some(rr)) =
-                            (live.get(&r.resource), owner(regs, &r.resource.kind))
+                            (live.get(&r.resource), registry.kind(&r.resource.kind))
                         {
-                            settle.push((rr.clone(), o.clone()));
+                            settle.push((rr, o.clone()));
                         }
                     }
                 }
@@ -182,7 +182,7 @@ pub async fn execute(
                             snapshot.insert(o.id.clone(), attrs);
                         }
                         let resolved = change.desired.as_ref().map(|d| resolve(d, &snapshot));
-                        run_step(&*rec, &ctx, &step, &change, resolved.as_ref(), &task).await
+                        run_step(rec, &ctx, &step, &change, resolved.as_ref(), &task).await
                     }
                     .await;
                     match &result {
@@ -288,7 +288,7 @@ fn resolve(
 }
 
 async fn run_step(
-    rec: &dyn Reconciler,
+    rec: &dyn Kind,
     ctx: &Ctx,
     step: &Step,
     change: &Change,

@@ -93,6 +93,7 @@ impl Value {
         })
     }
 
+    #[cfg(test)]
     pub fn string_map<'a>(m: impl IntoIterator<Item = (&'a String, &'a String)>) -> Value {
         Value::Map(
             m.into_iter()
@@ -112,6 +113,7 @@ impl Value {
         }
     }
 
+    #[cfg(test)]
     pub fn as_bool(&self) -> Option<bool> {
         match self {
             Value::Bool(b) => Some(*b),
@@ -119,6 +121,7 @@ impl Value {
         }
     }
 
+    #[cfg(test)]
     pub fn as_int(&self) -> Option<i64> {
         match self {
             Value::Int(i) => Some(*i),

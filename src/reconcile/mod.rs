@@ -28,7 +28,6 @@ pub mod secrets;
 pub mod sns;
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -64,14 +63,15 @@ pub enum Op<'a> {
     Delete(&'a Observed),
 }
 
+/// One resource kind: its schema, its typed properties and how one change of it is made.
+/// Each kind is a unit struct in its own file, next to its props struct.
 #[async_trait]
-pub trait Reconciler: Send + Sync {
-    /// The service name (`network`, …).
-    fn service(&self) -> &'static str;
-    fn kinds(&self) -> Vec<&'static KindSchema>;
-    /// Read every live resource of this service's kinds for the env (ours by tag, and
-    /// same-named foreign ones as `Ownership::Foreign`).
-    async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError>;
+pub trait Kind: Send + Sync + 'static {
+    fn schema(&self) -> &'static KindSchema;
+    /// The props read into the kind's struct and written back (`kit::round_trip::<P>`):
+    /// equal to the input when expand and observe agree with the struct.
+    #[cfg_attr(not(test), allow(dead_code))]
+    fn round_trip(&self, props: &Props) -> Result<Props, kit::PropsError>;
     /// Make one change and wait until it has settled; return the resource's attributes.
     async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError>;
     /// Wait until a live resource that a change references is ready, and return its fresh
@@ -85,45 +85,14 @@ pub trait Reconciler: Send + Sync {
     fn guard(&self, _change: &Change) -> Option<String> {
         None
     }
-    /// The typed kind (services on the [`Service`] interface).
-    fn typed_kind(&self, _kind: &str) -> Option<&'static dyn Kind> {
-        None
-    }
-    /// How to adopt a conflicting resource of this service when tags are not how it marks
+    /// How to adopt a conflicting resource of this kind when tags are not how it marks
     /// ownership (Route 53 records): replaces the plan's generic conflict message.
     fn conflict_message(&self, _ctx: &Ctx, _conflict: &crate::plan::Conflict) -> Option<String> {
         None
     }
 }
 
-/// One resource kind: its schema, its typed properties and how one change of it is made.
-/// Each kind is a unit struct in its own file, next to its props struct.
-// Used as services move onto it (the registry adapts each one through `Adapted`).
-#[allow(dead_code)]
-#[async_trait]
-pub trait Kind: Send + Sync + 'static {
-    fn schema(&self) -> &'static KindSchema;
-    /// The props read into the kind's struct and written back (`kit::round_trip::<P>`):
-    /// equal to the input when expand and observe agree with the struct.
-    fn round_trip(&self, props: &Props) -> Result<Props, kit::PropsError>;
-    /// Make one change and wait until it has settled; return the resource's attributes.
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError>;
-    /// See [`Reconciler::settle`].
-    async fn settle(&self, _ctx: &Ctx, o: &Observed, _task: &Task) -> Result<Attrs, AwsError> {
-        Ok(o.attrs.clone())
-    }
-    /// See [`Reconciler::guard`].
-    fn guard(&self, _change: &Change) -> Option<String> {
-        None
-    }
-    /// See [`Reconciler::conflict_message`].
-    fn conflict_message(&self, _ctx: &Ctx, _conflict: &crate::plan::Conflict) -> Option<String> {
-        None
-    }
-}
-
 /// One AWS service: the kinds it owns, expand for all of them (pure) and one batched observe.
-#[allow(dead_code)]
 #[async_trait]
 pub trait Service: Send + Sync + 'static {
     fn name(&self) -> &'static str;
@@ -132,64 +101,6 @@ pub trait Service: Send + Sync + 'static {
     /// Read every live resource of this service's kinds for the env (ours by tag, and
     /// same-named foreign ones as `Ownership::Foreign`).
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError>;
-}
-
-/// A [`Service`] seen through the engine's [`Reconciler`] interface: each change goes to the
-/// kind that owns it.
-#[allow(dead_code)]
-pub struct Adapted<S>(pub S);
-
-#[allow(dead_code)]
-impl<S: Service> Adapted<S> {
-    fn kind_of(&self, kind: &str) -> Result<&'static dyn Kind, AwsError> {
-        self.0
-            .kinds()
-            .iter()
-            .copied()
-            .find(|k| k.schema().kind == kind)
-            .ok_or_else(|| {
-                AwsError::new(
-                    "rtech",
-                    "UnknownKind",
-                    format!("service {} has no kind {kind}", self.0.name()),
-                )
-            })
-    }
-}
-
-#[async_trait]
-impl<S: Service> Reconciler for Adapted<S> {
-    fn service(&self) -> &'static str {
-        self.0.name()
-    }
-    fn kinds(&self) -> Vec<&'static KindSchema> {
-        self.0.kinds().iter().map(|k| k.schema()).collect()
-    }
-    fn typed_kind(&self, kind: &str) -> Option<&'static dyn Kind> {
-        self.kind_of(kind).ok()
-    }
-    async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
-        self.0.observe(ctx, desired).await
-    }
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        let kind = match &op {
-            Op::Create(r) => &r.id.kind,
-            Op::Update { desired, .. } => &desired.id.kind,
-            Op::Delete(o) => &o.id.kind,
-        };
-        self.kind_of(kind)?.apply(ctx, op, task).await
-    }
-    async fn settle(&self, ctx: &Ctx, o: &Observed, task: &Task) -> Result<Attrs, AwsError> {
-        self.kind_of(&o.id.kind)?.settle(ctx, o, task).await
-    }
-    fn guard(&self, change: &Change) -> Option<String> {
-        self.kind_of(&change.id.kind).ok()?.guard(change)
-    }
-    fn conflict_message(&self, ctx: &Ctx, conflict: &crate::plan::Conflict) -> Option<String> {
-        self.kind_of(&conflict.id.kind)
-            .ok()?
-            .conflict_message(ctx, conflict)
-    }
 }
 
 /// The tag that lets rtech delete a resource still holding data (a repository's images, a
@@ -255,68 +166,65 @@ pub fn refuse_data_loss(change: &Change, loss: DataLoss<'_>) -> Option<String> {
     ))
 }
 
-/// Every service's resources for a spec (pure).
+/// Every service, in a fixed order: the one list that the registry, the schemas and expand
+/// come from. A new service is added here and nowhere else.
+pub static SERVICES: &[&dyn Service] = &[
+    &network::Network,
+    &secrets::Secrets,
+    &docdb::Docdb,
+    &redis::Redis,
+    &ecr::Ecr,
+    &logs::Logs,
+    &iam::Iam,
+    &elb::Elb,
+    &ecs::Ecs,
+    &scaling::Scaling,
+    &s3::S3,
+    &acm::Acm,
+    &dns::Dns,
+    &cdn::Cdn,
+    &sns::Sns,
+    &alarms::Alarms,
+    &dashboard::Dashboard,
+];
+
+/// The services a run uses: [`SERVICES`], or a test's own.
+#[derive(Clone, Copy)]
+pub struct Registry {
+    services: &'static [&'static dyn Service],
+}
+
+impl Registry {
+    pub fn all() -> Registry {
+        Registry { services: SERVICES }
+    }
+
+    #[cfg(test)]
+    pub fn of(services: &'static [&'static dyn Service]) -> Registry {
+        Registry { services }
+    }
+
+    pub fn services(&self) -> &'static [&'static dyn Service] {
+        self.services
+    }
+
+    /// The kind of that name, across all services.
+    pub fn kind(&self, kind: &str) -> Option<&'static dyn Kind> {
+        self.services
+            .iter()
+            .flat_map(|s| s.kinds().iter().copied())
+            .find(|k| k.schema().kind == kind)
+    }
+}
+
+/// Every service's resources for a spec (pure), by id.
 pub fn expand(spec: &Spec) -> Vec<Resource> {
-    let mut out = network::expand(spec);
-    out.extend(secrets::expand(spec));
-    out.extend(docdb::expand(spec));
-    out.extend(redis::Redis.expand(spec));
-    out.extend(ecr::Ecr.expand(spec));
-    out.extend(logs::expand(spec));
-    out.extend(iam::Iam.expand(spec));
-    out.extend(elb::expand(spec));
-    out.extend(ecs::expand(spec));
-    out.extend(scaling::expand(spec));
-    out.extend(s3::expand(spec));
-    out.extend(acm::expand(spec));
-    out.extend(dns::expand(spec));
-    out.extend(cdn::expand(spec));
-    out.extend(sns::Sns.expand(spec));
-    out.extend(alarms::Alarms.expand(spec));
-    out.extend(dashboard::Dashboard.expand(spec));
+    let mut out: Vec<Resource> = SERVICES.iter().flat_map(|s| s.expand(spec)).collect();
     out.sort_by(|a, b| a.id.cmp(&b.id));
     out
 }
 
-/// All reconcilers, in a fixed order.
-pub fn registry() -> Vec<Arc<dyn Reconciler>> {
-    vec![
-        Arc::new(Adapted(network::Network)),
-        Arc::new(Adapted(secrets::Secrets)),
-        Arc::new(Adapted(docdb::Docdb)),
-        Arc::new(Adapted(redis::Redis)),
-        Arc::new(Adapted(ecr::Ecr)),
-        Arc::new(Adapted(logs::Logs)),
-        Arc::new(Adapted(iam::Iam)),
-        Arc::new(Adapted(elb::Elb)),
-        Arc::new(Adapted(ecs::Ecs)),
-        Arc::new(Adapted(scaling::Scaling)),
-        Arc::new(Adapted(s3::S3)),
-        Arc::new(Adapted(acm::Acm)),
-        Arc::new(Adapted(dns::Dns)),
-        Arc::new(Adapted(cdn::Cdn)),
-        Arc::new(Adapted(sns::Sns)),
-        Arc::new(Adapted(alarms::Alarms)),
-        Arc::new(Adapted(dashboard::Dashboard)),
-    ]
-}
-
 /// The schema of a kind, across all services.
 pub fn schema(kind: &str) -> Option<&'static KindSchema> {
-    static ALL: std::sync::OnceLock<Vec<&'static KindSchema>> = std::sync::OnceLock::new();
-    ALL.get_or_init(|| registry().iter().flat_map(|r| r.kinds()).collect())
-        .iter()
-        .copied()
-        .find(|k| k.kind == kind)
-}
-
-/// The reconciler that owns a kind.
-pub fn owner<'a>(regs: &'a [Arc<dyn Reconciler>], kind: &str) -> Option<&'a Arc<dyn Reconciler>> {
-    regs.iter()
-        .find(|r| r.kinds().iter().any(|k| k.kind == kind))
-}
-
-/// The typed kind behind a kind name, for services already on the [`Service`] interface.
-pub fn typed_kind(regs: &[Arc<dyn Reconciler>], kind: &str) -> Option<&'static dyn Kind> {
-    owner(regs, kind)?.typed_kind(kind)
+    Registry::all().kind(kind).map(|k| k.schema())
 }

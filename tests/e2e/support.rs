@@ -34,8 +34,6 @@ fn rtech_bare(emu: &Emulator) -> std::process::Command {
         .env("AWS_REGION", "us-east-1")
         .env("AWS_MAX_ATTEMPTS", "2")
         .env("NO_COLOR", "1")
-        // The emulator's documented quirks (e.g. ElastiCache groups that stay `deleting`).
-        .env("RTECH_EMULATOR_QUIRKS", "1")
         .env_remove("AWS_PROFILE");
     c
 }

@@ -23,11 +23,15 @@ use crate::reconcile::kit::{to_props, Link, TagApi};
 use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::Spec;
 
+pub use certificate::CertificateProps;
+#[cfg(test)]
 pub use certificate::{
-    delete_step, delete_with_retry, idempotency_token, in_use_error, CertificateProps, DeleteStep,
+    delete_step, delete_with_retry, idempotency_token, in_use_error, DeleteStep,
 };
 pub use observe::*;
-pub use validation::{issue_state, timeout_message, Issue, ValidationProps, ZoneRecords};
+pub use validation::ValidationProps;
+#[cfg(test)]
+pub use validation::{issue_state, timeout_message, Issue, ZoneRecords};
 
 pub const CERTIFICATE: &str = "certificate";
 pub const VALIDATION: &str = "certificate_validation";

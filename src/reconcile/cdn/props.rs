@@ -92,6 +92,7 @@ pub struct Behavior {
 }
 
 impl Behavior {
+    #[cfg(test)]
     pub fn ttl(&self) -> Ttl {
         Ttl {
             min: self.min_ttl,

@@ -30,16 +30,22 @@ use aws_sdk_route53::client::Waiters;
 use aws_sdk_route53::types::{RrType, Tag, TagResourceType};
 
 use crate::aws::{aws, waited, AwsError};
-use crate::model::{tags_for, Observed, Props, Resource, ResourceId, Value};
+#[cfg(test)]
+use crate::model::Value;
+use crate::model::{tags_for, Observed, Props, Resource, ResourceId};
 use crate::progress::Task;
 use crate::reconcile::kit::{retry_while, to_props, with_ticker, Link, TagApi};
 use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::edge::{RecordStyle, ZoneMode};
 use crate::spec::Spec;
 
-pub use hosted_zone::{zone_not_empty, HostedZoneProps};
+#[cfg(test)]
+pub use hosted_zone::zone_not_empty;
+pub use hosted_zone::HostedZoneProps;
 pub use observe::*;
-pub use record::{conflict_message, desired_rrset, AliasProps, RecordProps};
+#[cfg(test)]
+pub use record::{conflict_message, desired_rrset};
+pub use record::{AliasProps, RecordProps};
 pub use rrset::*;
 
 pub const HOSTED_ZONE: &str = "hosted_zone";
@@ -79,6 +85,7 @@ fn distribution() -> ResourceId {
 // expand
 
 /// The alias property as a plain value (the shape expand and observe produce).
+#[cfg(test)]
 pub fn alias_value(dns_name: Value, zone_id: Value) -> Value {
     Value::Map(
         [

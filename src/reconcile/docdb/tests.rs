@@ -21,7 +21,7 @@ use super::*;
 use crate::model::{Props, Ref, Value};
 use crate::plan::{Action, Change, Plan};
 use crate::reconcile::kit::to_props;
-use crate::reconcile::{Adapted, Reconciler};
+use crate::reconcile::Registry;
 use crate::testutil::{diff_of, env_spec, get, parse_as, try_diff};
 
 const NETWORK_DEV: &str = r#"project = "rtech"
@@ -862,7 +862,9 @@ fn guard_refuses_deleting_or_replacing_a_protected_cluster() {
     assert_eq!(guard(&change(Action::Delete, instance)), None);
     // Through the trait, as the plan calls it.
     assert_eq!(
-        Adapted(Docdb)
+        Registry::all()
+            .kind("docdb_cluster")
+            .unwrap()
             .guard(&change(Action::Delete, observed_cluster(true)))
             .as_deref(),
         Some(msg)

@@ -25,7 +25,9 @@ use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use serde::Serialize;
 
 use crate::aws::{aws, AwsError, ErrorKind};
-use crate::model::{tags_for, tags_of, Attrs, Observed, Resource, ResourceId, Value};
+#[cfg(test)]
+use crate::model::Value;
+use crate::model::{tags_for, tags_of, Attrs, Observed, Resource, ResourceId};
 use crate::progress::Task;
 use crate::reconcile::kit::{self, to_props, Link, TagApi};
 use crate::reconcile::{Ctx, Kind, Op, Service};
@@ -36,6 +38,7 @@ use observe::all_rules;
 pub use route::route_name;
 #[cfg(test)]
 use rule::normalise_protocol;
+#[cfg(test)]
 pub use rule::rule_name;
 
 pub const VPC: &str = "vpc";

@@ -49,9 +49,14 @@ use crate::spec::app::App;
 use crate::spec::network::Network as NetSpec;
 use crate::spec::Spec;
 
-pub use observe::{attrs, observe_service, rollout_state};
+#[cfg(test)]
+pub use observe::rollout_state;
+pub use observe::{attrs, observe_service};
 pub(super) use observe::{current_task_definition, describe, subnet_rids};
-pub use request::{client_token, create_request, update_request};
+#[cfg(test)]
+pub use request::client_token;
+pub use request::{create_request, update_request};
+#[cfg(test)]
 pub use wait::{
     deployment_failure, inactive_or_gone, is_stable, latest_events, rollout_check, RolloutCheck,
 };

@@ -51,10 +51,12 @@ use crate::spec::network::REDIS_PORT;
 use crate::spec::Spec;
 
 pub(super) use observe::{active_revisions, observe};
+#[cfg(test)]
 pub use observe::{
     extras, image_ref, observe_foreign_newest, observe_in_use, observe_task_definition,
     parse_value_from, revisions_of, split_image, to_deregister, value_from, InUse,
 };
+#[cfg(test)]
 pub use request::{container_definition, register_request, same_definition};
 
 /// The task definition's properties: the revision's settings and its one container's.

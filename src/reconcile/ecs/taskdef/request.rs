@@ -23,6 +23,7 @@ fn i32_of(n: i64) -> i32 {
 }
 
 /// The container definition rtech registers, from the desired properties (resolved).
+#[cfg(test)]
 pub fn container_definition(r: &Resource) -> Result<ContainerDefinition, AwsError> {
     let p: TaskDefinitionProps = from_props(&r.props)?;
     container_of(&p)
