@@ -27,10 +27,10 @@ use aws_sdk_cloudwatchlogs::Client;
 use serde::{Deserialize, Serialize};
 
 use crate::aws::{all_pages, aws, AwsError};
-use crate::model::{tags_for, Attrs, Observed, Ownership, Props, Resource, ResourceId};
+use crate::model::{tags_for, Attrs, Observed, Ownership, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{self, from_props, is_ours, round_trip, to_props, PropsError, TagApi};
+use crate::reconcile::kit::{self, from_props, is_ours, to_props, TagApi};
 use crate::reconcile::{Ctx, Kind, Op, Service};
 use crate::spec::Spec;
 
@@ -381,14 +381,7 @@ pub struct LogGroup;
 
 #[async_trait]
 impl Kind for LogGroup {
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
-        round_trip::<LogGroupProps>(p)
-    }
-
+    crate::typed_kind!(SCHEMA, LogGroupProps);
     async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
         match op {
             Op::Create(r) => create(ctx, &from_props(&r.props)?, task).await,

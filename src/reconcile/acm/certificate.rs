@@ -34,10 +34,10 @@ use sha2::{Digest, Sha256};
 use super::CERTIFICATE;
 use super::{arn_region, certificate_attrs, client, describe, records_complete, AcmTags};
 use crate::aws::{aws, AwsError, Required};
-use crate::model::{Attrs, Observed, Props, Resource, ResourceId};
+use crate::model::{Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, round_trip, sync_tags, until, Poll, PropsError};
+use crate::reconcile::kit::{from_props, sync_tags, until, Poll};
 use crate::reconcile::{Ctx, Kind, Op};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -335,12 +335,7 @@ pub struct Certificate;
 
 #[async_trait]
 impl Kind for Certificate {
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
-        round_trip::<CertificateProps>(p)
-    }
+    crate::typed_kind!(SCHEMA, CertificateProps);
     async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
         match op {
             Op::Create(r) => create(ctx, r, task).await,

@@ -31,10 +31,10 @@ use serde::{Deserialize, Serialize};
 use super::VALIDATION;
 use super::{arn_region, client, describe, normalise_name, validation_records, ValidationRecord};
 use crate::aws::{aws, AwsError};
-use crate::model::{Attrs, Props, Resource};
+use crate::model::{Attrs, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, round_trip, until, Link, Poll, PropsError};
+use crate::reconcile::kit::{from_props, until, Link, Poll};
 use crate::reconcile::{Ctx, Kind, Op};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -310,12 +310,7 @@ pub struct CertificateValidation;
 
 #[async_trait]
 impl Kind for CertificateValidation {
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
-        round_trip::<ValidationProps>(p)
-    }
+    crate::typed_kind!(SCHEMA, ValidationProps);
     async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
         match op {
             Op::Create(r) | Op::Update { desired: r, .. } => wait_issued(ctx, r, task).await,

@@ -9,12 +9,10 @@ use aws_sdk_cloudwatch::types::{ComparisonOperator, MetricAlarm, Tag};
 use serde::{Deserialize, Serialize};
 
 use crate::aws::{aws, AwsError};
-use crate::model::{tags_for, Attrs, Observed, Ownership, Props, Resource, ResourceId};
+use crate::model::{tags_for, Attrs, Observed, Ownership, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{
-    from_props, is_ours, round_trip, sync_tags, to_props, Link, PropsError,
-};
+use crate::reconcile::kit::{from_props, is_ours, sync_tags, to_props, Link, PropsError};
 use crate::reconcile::{Ctx, Kind, Op};
 use crate::spec::monitoring::{Alarm, Source, ALARMS};
 use crate::spec::Spec;
@@ -234,12 +232,7 @@ pub struct AlarmKind;
 
 #[async_trait]
 impl Kind for AlarmKind {
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
-        round_trip::<AlarmProps>(p)
-    }
+    crate::typed_kind!(SCHEMA, AlarmProps);
     async fn apply(&self, ctx: &Ctx, op: Op<'_>, _task: &Task) -> Result<Attrs, AwsError> {
         match op {
             Op::Create(r) => create(ctx, r).await,

@@ -16,10 +16,10 @@ use super::wait::{
 };
 use super::{dist_attrs, CloudFrontTags, DISTRIBUTION};
 use crate::aws::{aws, AwsError, Required};
-use crate::model::{Attrs, Observed, Props, Resource};
+use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, round_trip, sync_tags, PropsError};
+use crate::reconcile::kit::{from_props, sync_tags};
 use crate::reconcile::{Ctx, Kind, Op};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -33,14 +33,7 @@ pub struct Distribution;
 
 #[async_trait]
 impl Kind for Distribution {
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
-        round_trip::<DistributionProps>(p)
-    }
-
+    crate::typed_kind!(SCHEMA, DistributionProps);
     async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
         match op {
             Op::Create(r) => create(ctx, r, task).await,

@@ -9,7 +9,7 @@ use crate::aws::{aws, AwsError};
 use crate::model::{Attrs, Props, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, round_trip, Link, PropsError};
+use crate::reconcile::kit::{from_props, Link};
 use crate::reconcile::{Ctx, Kind, Op};
 use crate::spec::Spec;
 
@@ -282,12 +282,7 @@ pub struct Dashboard;
 
 #[async_trait]
 impl Kind for Dashboard {
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
-        round_trip::<DashboardProps>(p)
-    }
+    crate::typed_kind!(SCHEMA, DashboardProps);
     async fn apply(&self, ctx: &Ctx, op: Op<'_>, _task: &Task) -> Result<Attrs, AwsError> {
         match op {
             Op::Create(r) => put(ctx, &r.props).await,

@@ -18,10 +18,10 @@ use super::{
     HOSTED_ZONE,
 };
 use crate::aws::{aws, AwsError};
-use crate::model::{Attrs, Observed, Props, Resource};
+use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, round_trip, sync_tags, PropsError};
+use crate::reconcile::kit::{from_props, sync_tags};
 use crate::reconcile::{Ctx, Kind, Op};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -185,12 +185,7 @@ pub struct HostedZone;
 
 #[async_trait]
 impl Kind for HostedZone {
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
-        round_trip::<HostedZoneProps>(p)
-    }
+    crate::typed_kind!(SCHEMA, HostedZoneProps);
     async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
         match op {
             Op::Create(r) => create(ctx, r, task).await,

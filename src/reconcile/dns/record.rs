@@ -15,10 +15,10 @@ use super::{change, missing_zone, zones_named, Alias, Rrset, RECORD};
 use super::{create_steps, delete_steps, norm_name, owner_name, owner_rrset, owner_value};
 use super::{parse_owner, update_steps};
 use crate::aws::{aws, AwsError};
-use crate::model::{Attrs, Observed, Props, Resource};
+use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, round_trip, Link, PropsError};
+use crate::reconcile::kit::{from_props, Link};
 use crate::reconcile::{Ctx, Kind, Op};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -229,12 +229,7 @@ pub struct Record;
 
 #[async_trait]
 impl Kind for Record {
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
-        round_trip::<RecordProps>(p)
-    }
+    crate::typed_kind!(SCHEMA, RecordProps);
     async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
         match op {
             Op::Create(r) => create(ctx, r, task).await,

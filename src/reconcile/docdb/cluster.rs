@@ -14,12 +14,10 @@ use super::{
     sync_tags, tag_list, BUSY_RETRY, CLUSTER, PARAM_GROUP, SUBNET_GROUP, WAIT,
 };
 use crate::aws::{aws, AwsError};
-use crate::model::{Attrs, Observed, Props, Resource, Value};
+use crate::model::{Attrs, Observed, Resource, Value};
 use crate::plan::{Action, Change, KindSchema};
 use crate::progress::Task;
-use crate::reconcile::kit::{
-    from_props, retry_while, round_trip, to_props, until, Link, Poll, PropsError,
-};
+use crate::reconcile::kit::{from_props, retry_while, to_props, until, Link, Poll, PropsError};
 use crate::reconcile::{secrets, Ctx, Kind, Op};
 use crate::spec::data::Docdb as DocdbSpec;
 use crate::spec::network::DOCDB_PORT;
@@ -326,14 +324,7 @@ pub struct Cluster;
 
 #[async_trait]
 impl Kind for Cluster {
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
-        round_trip::<ClusterProps>(p)
-    }
-
+    crate::typed_kind!(SCHEMA, ClusterProps);
     async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
         match op {
             Op::Create(r) => create(ctx, &from_props(&r.props)?, task).await,

@@ -14,10 +14,10 @@ use super::{
     CLUSTER, INSTANCE, WAIT,
 };
 use crate::aws::{aws, waited, AwsError};
-use crate::model::{Attrs, Observed, Props, Resource};
+use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, round_trip, to_props, with_ticker, Link, PropsError};
+use crate::reconcile::kit::{from_props, to_props, with_ticker, Link};
 use crate::reconcile::{Ctx, Kind, Op};
 use crate::spec::data::Docdb as DocdbSpec;
 use crate::spec::Spec;
@@ -100,14 +100,7 @@ pub struct Instance;
 
 #[async_trait]
 impl Kind for Instance {
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
-        round_trip::<InstanceProps>(p)
-    }
-
+    crate::typed_kind!(SCHEMA, InstanceProps);
     async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
         match op {
             Op::Create(r) => create(ctx, &from_props(&r.props)?, task).await,

@@ -12,12 +12,10 @@ use super::{
     sync_tags, tag_list, BUSY_RETRY, PARAM_GROUP,
 };
 use crate::aws::{aws, AwsError};
-use crate::model::{Attrs, Observed, Props, Resource};
+use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{
-    claimed_id, from_props, retry_while, round_trip, to_props, PropsError,
-};
+use crate::reconcile::kit::{claimed_id, from_props, retry_while, to_props};
 use crate::reconcile::{Ctx, Kind, Op};
 use crate::spec::data::Docdb as DocdbSpec;
 use crate::spec::Spec;
@@ -133,14 +131,7 @@ pub struct ParamGroup;
 
 #[async_trait]
 impl Kind for ParamGroup {
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
-        round_trip::<ParamGroupProps>(p)
-    }
-
+    crate::typed_kind!(SCHEMA, ParamGroupProps);
     async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
         match op {
             Op::Create(r) => create(ctx, &from_props(&r.props)?).await,

@@ -10,10 +10,10 @@ use super::{
     gone_is_ok, group_attrs, rid, spec_tags, sync_tags, tag_list, BUSY_RETRY, SUBNET_GROUP,
 };
 use crate::aws::{aws, AwsError};
-use crate::model::{Attrs, Observed, Props, Resource};
+use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, retry_while, round_trip, to_props, Link, PropsError};
+use crate::reconcile::kit::{from_props, retry_while, to_props, Link, PropsError};
 use crate::reconcile::{Ctx, Kind, Op};
 use crate::spec::network::Network as NetSpec;
 use crate::spec::Spec;
@@ -99,14 +99,7 @@ pub struct SubnetGroup;
 
 #[async_trait]
 impl Kind for SubnetGroup {
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
-        round_trip::<SubnetGroupProps>(p)
-    }
-
+    crate::typed_kind!(SCHEMA, SubnetGroupProps);
     async fn apply(&self, ctx: &Ctx, op: Op<'_>, _task: &Task) -> Result<Attrs, AwsError> {
         match op {
             Op::Create(r) => create(ctx, &from_props(&r.props)?).await,

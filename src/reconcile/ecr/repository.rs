@@ -12,10 +12,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as J};
 
 use crate::aws::{aws, AwsError, Required};
-use crate::model::{policy, tags_for, Attrs, Observed, Props, Resource, ResourceId};
+use crate::model::{policy, tags_for, Attrs, Observed, Resource, ResourceId};
 use crate::plan::{Action, Change, KindSchema};
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, round_trip, sync_tags, to_props, PropsError};
+use crate::reconcile::kit::{from_props, sync_tags, to_props};
 use crate::reconcile::{force_delete, refuse_data_loss, Ctx, DataLoss, Kind, Op};
 use crate::spec::app::Ecr as EcrSpec;
 use crate::spec::Spec;
@@ -325,12 +325,7 @@ pub struct RepositoryKind;
 
 #[async_trait]
 impl Kind for RepositoryKind {
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
-        round_trip::<RepositoryProps>(p)
-    }
+    crate::typed_kind!(SCHEMA, RepositoryProps);
     async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
         match op {
             Op::Create(r) => create(ctx, r, task).await,

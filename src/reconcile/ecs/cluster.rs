@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{cluster_id, cluster_name, ecs_tags, sync_tags, visible_tags, CLUSTER};
 use crate::aws::{aws, AwsError};
-use crate::model::{tags_for, Attrs, Observed, Props, Resource};
+use crate::model::{tags_for, Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{self, from_props, round_trip, to_props, PropsError};
+use crate::reconcile::kit::{self, from_props, to_props};
 use crate::reconcile::{Ctx, Kind, Op};
 use crate::spec::app::App;
 use crate::spec::Spec;
@@ -39,12 +39,7 @@ pub struct EcsCluster;
 
 #[async_trait]
 impl Kind for EcsCluster {
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
-        round_trip::<ClusterProps>(p)
-    }
+    crate::typed_kind!(SCHEMA, ClusterProps);
     async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
         apply(ctx, op, task).await
     }

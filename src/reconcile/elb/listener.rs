@@ -26,10 +26,10 @@ use serde::{Deserialize, Serialize};
 use super::load_balancer::{certificate_validation_id, load_balancer_id};
 use super::{elb_tags, target_group_id, ElbTags, COLOURS};
 use crate::aws::{aws, AwsError, Required};
-use crate::model::{tags_for, Attrs, Observed, Props, Resource, ResourceId};
+use crate::model::{tags_for, Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, round_trip, sync_tags, to_props, Link, PropsError};
+use crate::reconcile::kit::{from_props, sync_tags, to_props, Link, PropsError};
 use crate::reconcile::{Ctx, Kind, Op};
 use crate::spec::edge::Edge;
 use crate::spec::Spec;
@@ -406,14 +406,7 @@ pub struct Listener;
 
 #[async_trait]
 impl Kind for Listener {
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
-        round_trip::<ListenerProps>(p)
-    }
-
+    crate::typed_kind!(SCHEMA, ListenerProps);
     async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
         let c = &ctx.clients.elbv2;
         match op {

@@ -31,12 +31,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{elb_tags, short_name, ElbTags};
 use crate::aws::{aws, waited, AwsError, Required};
-use crate::model::{tags_for, Attrs, Observed, Props, Resource, ResourceId};
+use crate::model::{tags_for, Attrs, Observed, Resource, ResourceId};
 use crate::plan::{Action as PlanAction, Change, KindSchema};
 use crate::progress::Task;
-use crate::reconcile::kit::{
-    from_props, round_trip, sync_tags, to_props, with_ticker, Link, PropsError,
-};
+use crate::reconcile::kit::{from_props, sync_tags, to_props, with_ticker, Link, PropsError};
 use crate::reconcile::{Ctx, Kind, Op};
 use crate::spec::network::Network as NetSpec;
 use crate::spec::Spec;
@@ -366,14 +364,7 @@ pub struct LoadBalancer;
 
 #[async_trait]
 impl Kind for LoadBalancer {
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
-        round_trip::<LoadBalancerProps>(p)
-    }
-
+    crate::typed_kind!(SCHEMA, LoadBalancerProps);
     fn guard(&self, change: &Change) -> Option<String> {
         guard(change)
     }

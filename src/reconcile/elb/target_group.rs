@@ -33,7 +33,7 @@ use crate::model::{tags_for, Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
 use crate::reconcile::kit::{
-    from_props, is_ours, retry_while, round_trip, sync_tags, to_props, Link, PropsError,
+    from_props, is_ours, retry_while, sync_tags, to_props, Link, PropsError,
 };
 use crate::reconcile::{Ctx, Kind, Op};
 use crate::spec::Spec;
@@ -381,14 +381,7 @@ pub struct TargetGroup;
 
 #[async_trait]
 impl Kind for TargetGroup {
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    fn round_trip(&self, p: &crate::model::Props) -> Result<crate::model::Props, PropsError> {
-        round_trip::<TargetGroupProps>(p)
-    }
-
+    crate::typed_kind!(SCHEMA, TargetGroupProps);
     async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
         match op {
             Op::Create(r) => create(ctx, &from_props(&r.props)?, task).await,

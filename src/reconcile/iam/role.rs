@@ -10,13 +10,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as J;
 
 use crate::aws::{aws, waited, AwsError, ErrorKind, Required};
-use crate::model::{tags_for, Attrs, Observed, Props, Resource};
+use crate::model::{tags_for, Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
 use crate::reconcile::kit::tags::tag_map;
-use crate::reconcile::kit::{
-    from_props, retry_while, round_trip, sync_tags, to_props, with_ticker, PropsError,
-};
+use crate::reconcile::kit::{from_props, retry_while, sync_tags, to_props, with_ticker};
 use crate::reconcile::{Ctx, Kind, Op};
 use crate::spec::Spec;
 
@@ -389,12 +387,7 @@ pub struct RoleKind;
 
 #[async_trait]
 impl Kind for RoleKind {
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
-        round_trip::<RoleProps>(p)
-    }
+    crate::typed_kind!(SCHEMA, RoleProps);
     async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
         match op {
             Op::Create(r) => create(ctx, r, task).await,

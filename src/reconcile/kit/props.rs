@@ -89,6 +89,23 @@ impl From<PropsError> for crate::aws::AwsError {
     }
 }
 
+/// The two `Kind` methods every typed kind writes the same way, inside its `impl Kind`: its
+/// schema (a `static KindSchema`) and its props struct (`round_trip` through it).
+#[macro_export]
+macro_rules! typed_kind {
+    ($schema:expr, $props:ty) => {
+        fn schema(&self) -> &'static $crate::plan::KindSchema {
+            &$schema
+        }
+        fn round_trip(
+            &self,
+            p: &$crate::model::Props,
+        ) -> Result<$crate::model::Props, $crate::reconcile::kit::PropsError> {
+            $crate::reconcile::kit::round_trip::<$props>(p)
+        }
+    };
+}
+
 /// A typed struct as the plan's property map. Panics only if the struct is not a plain data
 /// struct (a programming error caught by every kind's unit tests).
 pub fn to_props<T: Serialize>(t: &T) -> Props {

@@ -436,15 +436,7 @@ macro_rules! network_kind {
     ($kind:ty, $props:ty) => {
         #[async_trait::async_trait]
         impl crate::reconcile::Kind for $kind {
-            fn schema(&self) -> &'static crate::plan::KindSchema {
-                &SCHEMA
-            }
-            fn round_trip(
-                &self,
-                p: &crate::model::Props,
-            ) -> Result<crate::model::Props, crate::reconcile::kit::PropsError> {
-                crate::reconcile::kit::round_trip::<$props>(p)
-            }
+            crate::typed_kind!(SCHEMA, $props);
             async fn apply(
                 &self,
                 ctx: &crate::reconcile::Ctx,

@@ -14,10 +14,10 @@ use super::{
     TAG_AUTH_TOKEN_ID, TAG_AUTH_TOKEN_SECRET, TAG_FINAL_SNAPSHOT,
 };
 use crate::aws::AwsError;
-use crate::model::{tags_for, Attrs, Observed, Props, Resource, ResourceId};
+use crate::model::{tags_for, Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{round_trip, to_props, Link, PropsError};
+use crate::reconcile::kit::{to_props, Link, PropsError};
 use crate::reconcile::logs::{redis_slow_log_id, redis_slow_log_name};
 use crate::reconcile::{Ctx, Kind, Op};
 use crate::spec::network::REDIS_PORT;
@@ -345,12 +345,7 @@ pub struct Group;
 
 #[async_trait]
 impl Kind for Group {
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
-        round_trip::<RedisProps>(p)
-    }
+    crate::typed_kind!(SCHEMA, RedisProps);
     async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
         match op {
             Op::Create(r) => group_apply::create(ctx, r, task).await,

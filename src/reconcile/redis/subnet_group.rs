@@ -12,12 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{ec_tags, rid, visible_tags, Ec, IN_USE_RETRY, SUBNET_GROUP};
 use crate::aws::{aws, AwsError, ErrorKind};
-use crate::model::{tags_for, Attrs, Observed, Props, Resource, ResourceId};
+use crate::model::{tags_for, Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{
-    from_props, retry_while, round_trip, sync_tags, to_props, Link, PropsError,
-};
+use crate::reconcile::kit::{from_props, retry_while, sync_tags, to_props, Link, PropsError};
 use crate::reconcile::{Ctx, Kind, Op};
 use crate::spec::network::Network as NetSpec;
 use crate::spec::Spec;
@@ -146,12 +144,7 @@ pub struct SubnetGroup;
 
 #[async_trait]
 impl Kind for SubnetGroup {
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
-        round_trip::<SubnetGroupProps>(p)
-    }
+    crate::typed_kind!(SCHEMA, SubnetGroupProps);
     async fn apply(&self, ctx: &Ctx, op: Op<'_>, _task: &Task) -> Result<Attrs, AwsError> {
         match op {
             Op::Create(r) => create(ctx, r).await,

@@ -19,10 +19,10 @@ use super::config::{
 use super::policy::{desired_policy, policy_value};
 use super::{bucket_arn, bucket_id, bucket_name, domain_name, Account, ENCRYPTION};
 use crate::aws::{aws, AwsError};
-use crate::model::{tags_for, Attrs, Observed, Ownership, Props, Resource, ResourceId};
+use crate::model::{tags_for, Attrs, Observed, Ownership, Resource, ResourceId};
 use crate::plan::{Action, Change, KindSchema};
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, retry_while, round_trip, to_props, PropsError};
+use crate::reconcile::kit::{from_props, retry_while, to_props, PropsError};
 use crate::reconcile::{force_delete, refuse_data_loss, Ctx, DataLoss, Kind, Op};
 use crate::spec::Spec;
 
@@ -97,14 +97,7 @@ pub struct Bucket;
 
 #[async_trait]
 impl Kind for Bucket {
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
-        round_trip::<BucketProps>(p)
-    }
-
+    crate::typed_kind!(SCHEMA, BucketProps);
     async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
         match op {
             Op::Create(r) => create(ctx, r, task).await,

@@ -18,10 +18,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{already_gone, ecs_service, resource_id, ScalingTags, DIMENSION, NAMESPACE};
 use crate::aws::{aws, AwsError};
-use crate::model::{tags_for, Attrs, Observed, Props, Resource, ResourceId};
+use crate::model::{tags_for, Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, round_trip, sync_tags, to_props, Link, PropsError};
+use crate::reconcile::kit::{from_props, sync_tags, to_props, Link};
 use crate::reconcile::{Ctx, Kind, Op};
 use crate::spec::app::Scaling as ScalingSpec;
 use crate::spec::Spec;
@@ -141,14 +141,7 @@ pub struct ScalableTargetKind;
 
 #[async_trait]
 impl Kind for ScalableTargetKind {
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
-        round_trip::<ScalableTargetProps>(p)
-    }
-
+    crate::typed_kind!(SCHEMA, ScalableTargetProps);
     async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
         let c = &ctx.clients.autoscaling;
         let (r, prior, changed) = match op {

@@ -17,10 +17,10 @@ use serde::{Deserialize, Serialize};
 use super::scalable_target::target_id;
 use super::{already_gone, resource_id, DIMENSION, NAMESPACE, POLICIES, POLICY_TYPE};
 use crate::aws::{aws, AwsError};
-use crate::model::{Attrs, Observed, Props, Resource, ResourceId};
+use crate::model::{Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, round_trip, to_props, Link, PropsError};
+use crate::reconcile::kit::{from_props, to_props, Link};
 use crate::reconcile::{Ctx, Kind, Op};
 use crate::spec::app::Scaling as ScalingSpec;
 use crate::spec::Spec;
@@ -194,14 +194,7 @@ pub struct ScalingPolicyKind;
 
 #[async_trait]
 impl Kind for ScalingPolicyKind {
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
-        round_trip::<ScalingPolicyProps>(p)
-    }
-
+    crate::typed_kind!(SCHEMA, ScalingPolicyProps);
     async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
         let c = &ctx.clients.autoscaling;
         match op {

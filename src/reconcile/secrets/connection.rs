@@ -10,10 +10,10 @@ use serde_json::{Map, Value as J};
 
 use super::{parse, render, secret_id, CONNECTION, GENERATED_ID, GENERATED_KEY};
 use crate::aws::{aws, AwsError};
-use crate::model::{Attrs, Observed, Props, Resource, ResourceId};
+use crate::model::{Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, round_trip, to_props, Link, PropsError};
+use crate::reconcile::kit::{from_props, to_props, Link};
 use crate::reconcile::{Ctx, Kind, Op};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -38,12 +38,7 @@ pub struct Connection;
 
 #[async_trait]
 impl Kind for Connection {
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
-        round_trip::<ConnectionProps>(p)
-    }
+    crate::typed_kind!(SCHEMA, ConnectionProps);
     async fn apply(&self, ctx: &Ctx, op: Op<'_>, _task: &Task) -> Result<Attrs, AwsError> {
         match op {
             Op::Create(r) | Op::Update { desired: r, .. } => write(ctx, r).await,

@@ -12,10 +12,10 @@ use serde_json::{Map, Value as J};
 use super::{is_this_env, parse, random, SecretsTags, GENERATED_ID, GENERATED_KEY};
 use super::{SECRET, TAG_ON_DELETE};
 use crate::aws::{aws, AwsError, Required};
-use crate::model::{tags_of, Attrs, Observed, Props};
+use crate::model::{tags_of, Attrs, Observed};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, round_trip, sync_tags, PropsError};
+use crate::reconcile::kit::{from_props, sync_tags};
 use crate::reconcile::{Ctx, Kind, Op};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -41,12 +41,7 @@ pub struct Secret;
 
 #[async_trait]
 impl Kind for Secret {
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
-        round_trip::<SecretProps>(p)
-    }
+    crate::typed_kind!(SCHEMA, SecretProps);
     async fn apply(&self, ctx: &Ctx, op: Op<'_>, _task: &Task) -> Result<Attrs, AwsError> {
         match op {
             Op::Create(r) => create(ctx, &from_props(&r.props)?).await,

@@ -7,10 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{is_pending, not_found_ok, subscription_id, topic_id, PENDING, SUBSCRIPTION};
 use crate::aws::{aws, AwsError};
-use crate::model::{Attrs, Observed, Props, Resource};
+use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, round_trip, to_props, Link, PropsError};
+use crate::reconcile::kit::{from_props, to_props, Link};
 use crate::reconcile::{Ctx, Kind, Op};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -63,12 +63,7 @@ pub struct Subscription;
 
 #[async_trait]
 impl Kind for Subscription {
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
-        round_trip::<SubscriptionProps>(p)
-    }
+    crate::typed_kind!(SCHEMA, SubscriptionProps);
     async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
         match op {
             Op::Create(r) => subscribe(ctx, r).await,

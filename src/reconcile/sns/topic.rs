@@ -7,10 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{not_found_ok, sns_tags, topic_id, SnsTags, KMS_KEY, TOPIC};
 use crate::aws::{aws, AwsError, Required};
-use crate::model::{tags_for, Attrs, Observed, Props, Resource};
+use crate::model::{tags_for, Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, round_trip, sync_tags, to_props, PropsError};
+use crate::reconcile::kit::{from_props, sync_tags, to_props};
 use crate::reconcile::{Ctx, Kind, Op};
 use crate::spec::Spec;
 
@@ -69,12 +69,7 @@ pub struct Topic;
 
 #[async_trait]
 impl Kind for Topic {
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
-        round_trip::<TopicProps>(p)
-    }
+    crate::typed_kind!(SCHEMA, TopicProps);
     async fn apply(&self, ctx: &Ctx, op: Op<'_>, _task: &Task) -> Result<Attrs, AwsError> {
         match op {
             Op::Create(r) => create(ctx, r).await,

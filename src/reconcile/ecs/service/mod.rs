@@ -40,10 +40,10 @@ use super::{
     CONTAINER, SERVICE, TAG_STABLE_TIMEOUT,
 };
 use crate::aws::{aws, AwsError};
-use crate::model::{tags_for, Attrs, Props, Resource, ResourceId};
+use crate::model::{tags_for, Attrs, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, round_trip, to_props, Link, PropsError};
+use crate::reconcile::kit::{from_props, to_props, Link};
 use crate::reconcile::{Ctx, Kind, Op};
 use crate::spec::app::App;
 use crate::spec::network::Network as NetSpec;
@@ -123,12 +123,7 @@ pub struct EcsService;
 
 #[async_trait]
 impl Kind for EcsService {
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
-        round_trip::<ServiceProps>(p)
-    }
+    crate::typed_kind!(SCHEMA, ServiceProps);
     async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
         apply(ctx, op, task).await
     }

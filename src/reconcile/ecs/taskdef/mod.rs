@@ -41,10 +41,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{app_name, task_definition_id, CONTAINER, TASK_DEFINITION};
 use crate::aws::AwsError;
-use crate::model::{tags_for, Attrs, Props, Resource, ResourceId};
+use crate::model::{tags_for, Attrs, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, round_trip, to_props, Link, PropsError};
+use crate::reconcile::kit::{from_props, to_props, Link};
 use crate::reconcile::{Ctx, Kind, Op};
 use crate::spec::app::App;
 use crate::spec::network::REDIS_PORT;
@@ -155,12 +155,7 @@ pub struct EcsTaskDefinition;
 
 #[async_trait]
 impl Kind for EcsTaskDefinition {
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-    fn round_trip(&self, p: &Props) -> Result<Props, PropsError> {
-        round_trip::<TaskDefinitionProps>(p)
-    }
+    crate::typed_kind!(SCHEMA, TaskDefinitionProps);
     async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
         apply(ctx, op, task).await
     }
