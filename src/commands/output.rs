@@ -8,8 +8,10 @@ use super::session::Session;
 use super::{load, Ui, EXIT_OK};
 use crate::aws::AwsOpts;
 use crate::cli::{Cli, OutputArgs};
-use crate::model::{Observed, Ownership};
-use crate::reconcile;
+use std::collections::BTreeMap;
+
+use crate::model::Observed;
+use crate::reconcile::{self, Registry};
 
 pub(super) async fn output_cmd(
     cli: &Cli,
@@ -43,174 +45,68 @@ pub(super) async fn output_cmd(
     Ok(ExitCode::from(EXIT_OK))
 }
 
-/// The env's useful outputs, from what is live (never from the spec).
+/// Every output key, in the order `rtech output` prints them (and README documents them).
+pub const ORDER: &[&str] = &[
+    "vpc_id",
+    "vpc_cidr",
+    "public_subnet_ids",
+    "private_subnet_ids",
+    "nat_gateway_ids",
+    "nat_public_ips",
+    "security_group_ids",
+    "docdb_endpoint",
+    "docdb_reader_endpoint",
+    "redis_primary_endpoint",
+    "docdb_secret_arn",
+    "redis_secret_arn",
+    "ecr_repository_url",
+    "ecs_cluster_name",
+    "ecs_service_name",
+    "task_definition_arn",
+    "task_definition_revision",
+    "target_group_arns",
+    "app_log_group",
+    "alb_arn",
+    "alb_dns_name",
+    "alb_zone_id",
+    "cloudfront_distribution_id",
+    "cloudfront_domain_name",
+    "certificates",
+    "hosted_zone_id",
+    "public_urls",
+    "alerts_topic_arn",
+    "pending_subscriptions",
+    "dashboard_name",
+];
+
+/// The env's outputs, from what is live (never from the spec): each service's, in [`ORDER`].
 pub fn outputs(observed: &[Observed]) -> serde_json::Value {
-    let owned = |kind: &str, prefix: &str| -> Vec<&Observed> {
-        let mut v: Vec<&Observed> = observed
-            .iter()
-            .filter(|o| {
-                o.ownership == Ownership::Owned
-                    && o.id.kind == kind
-                    && o.id.name.starts_with(prefix)
-                    && !o.id.name.contains('~')
-            })
-            .collect();
-        v.sort_by(|a, b| a.id.cmp(&b.id));
-        v
-    };
-    let ids = |kind: &str, prefix: &str| -> Vec<String> {
-        owned(kind, prefix)
-            .iter()
-            .map(|o| o.physical_id.clone())
-            .collect()
-    };
-    let mut out = serde_json::Map::new();
-    out.insert("vpc_id".into(), ids("vpc", "main").first().cloned().into());
-    out.insert(
-        "vpc_cidr".into(),
-        owned("vpc", "main")
-            .first()
-            .and_then(|o| o.get_str("cidr_block"))
-            .map(str::to_string)
-            .into(),
-    );
-    out.insert("public_subnet_ids".into(), ids("subnet", "public-").into());
-    out.insert(
-        "private_subnet_ids".into(),
-        ids("subnet", "private-").into(),
-    );
-    out.insert("nat_gateway_ids".into(), ids("nat", "").into());
-    out.insert(
-        "nat_public_ips".into(),
-        owned("eip", "")
-            .iter()
-            .filter_map(|o| o.attrs.get("public_ip").cloned())
-            .collect::<Vec<_>>()
-            .into(),
-    );
-    let mut sgs = serde_json::Map::new();
-    for o in owned("sg", "") {
-        sgs.insert(o.id.name.clone(), o.physical_id.clone().into());
-    }
-    out.insert("security_group_ids".into(), sgs.into());
-    let attr = |kind: &str, name: &str, key: &str| -> serde_json::Value {
-        owned(kind, name)
-            .into_iter()
-            .find(|o| o.id.name == name)
-            .and_then(|o| o.attrs.get(key).cloned())
-            .into()
-    };
-    // Outputs that are one attribute of one resource: (output, kind, name, attribute).
-    let put = |out: &mut serde_json::Map<String, serde_json::Value>,
-               rows: &[(&str, &str, &str, &str)]| {
-        for (key, kind, name, a) in rows {
-            out.insert(key.to_string(), attr(kind, name, a));
-        }
-    };
-    put(
-        &mut out,
-        &[
-            ("docdb_endpoint", "docdb_cluster", "main", "endpoint"),
-            (
-                "docdb_reader_endpoint",
-                "docdb_cluster",
-                "main",
-                "reader_endpoint",
-            ),
-            (
-                "redis_primary_endpoint",
-                "redis",
-                "main",
-                "primary_endpoint",
-            ),
-            // ARNs only: a secret's value is never an output.
-            ("docdb_secret_arn", "secret", "docdb", "arn"),
-            ("redis_secret_arn", "secret", "redis", "arn"),
-            // The container platform.
-            ("ecr_repository_url", "ecr_repository", "app", "url"),
-            ("ecs_cluster_name", "ecs_cluster", "main", "name"),
-            ("ecs_service_name", "ecs_service", "app", "name"),
-            ("task_definition_arn", "ecs_task_definition", "app", "arn"),
-            (
-                "task_definition_revision",
-                "ecs_task_definition",
-                "app",
-                "revision",
-            ),
-        ],
-    );
-    let mut tgs = serde_json::Map::new();
-    for o in owned("target_group", "") {
-        if let Some(arn) = o.attrs.get("arn") {
-            tgs.insert(o.id.name.clone(), arn.clone().into());
-        }
-    }
-    out.insert("target_group_arns".into(), tgs.into());
-    put(
-        &mut out,
-        &[
-            ("app_log_group", "log_group", "app", "name"),
-            // The edge.
-            ("alb_arn", "load_balancer", "main", "arn"),
-            ("alb_dns_name", "load_balancer", "main", "dns_name"),
-            ("alb_zone_id", "load_balancer", "main", "zone_id"),
-            ("cloudfront_distribution_id", "distribution", "main", "id"),
-            (
-                "cloudfront_domain_name",
-                "distribution",
-                "main",
-                "domain_name",
-            ),
-        ],
-    );
-    let mut certs = serde_json::Map::new();
-    for o in owned("certificate", "") {
-        certs.insert(
-            o.id.name.clone(),
-            serde_json::json!({
-                "arn": o.attrs.get("arn").cloned().unwrap_or_else(|| o.physical_id.clone()),
-                "status": o.attrs.get("status"),
-            }),
-        );
-    }
-    out.insert("certificates".into(), certs.into());
-    // The zone: ours when rtech created it, else the one our records live in.
-    let zone = owned("hosted_zone", "main")
-        .first()
-        .and_then(|o| o.attrs.get("id").cloned())
-        .or_else(|| {
-            owned("record", "")
-                .iter()
-                .find_map(|o| o.attrs.get("zone_id").cloned())
-        });
-    out.insert("hosted_zone_id".into(), zone.into());
-    // The site's names (apex, www, api) as rtech's records publish them.
-    let mut urls: Vec<String> = owned("record", "")
+    let mut all: BTreeMap<&str, serde_json::Value> = Registry::all()
+        .services()
         .iter()
-        .filter(|o| !o.id.name.starts_with("validation-"))
-        .filter_map(|o| o.attrs.get("fqdn"))
-        .map(|n| format!("https://{n}"))
+        .flat_map(|s| s.outputs(observed))
         .collect();
-    urls.sort_by_key(|u| (u.matches('.').count(), u.clone()));
-    urls.dedup();
-    out.insert("public_urls".into(), urls.into());
-    // Monitoring.
-    put(
-        &mut out,
-        &[("alerts_topic_arn", "sns_topic", "alerts", "arn")],
+    let out: serde_json::Map<String, serde_json::Value> = ORDER
+        .iter()
+        .map(|k| {
+            (
+                k.to_string(),
+                all.remove(k).unwrap_or(serde_json::Value::Null),
+            )
+        })
+        .collect();
+    debug_assert!(
+        all.is_empty(),
+        "outputs missing from ORDER: {:?}",
+        all.keys()
     );
-    out.insert(
-        "pending_subscriptions".into(),
-        reconcile::sns::pending(observed).into(),
-    );
-    put(&mut out, &[("dashboard_name", "dashboard", "main", "name")]);
     serde_json::Value::Object(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ResourceId;
+    use crate::model::{Ownership, ResourceId};
 
     fn live(kind: &str, name: &str, physical: &str, attrs: &[(&str, &str)]) -> Observed {
         let mut o = Observed::new(ResourceId::new(kind, name), physical);

@@ -401,6 +401,13 @@ pub struct Logs;
 
 #[async_trait]
 impl Service for Logs {
+    fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
+        crate::reconcile::kit::outputs::attrs(
+            observed,
+            &[("app_log_group", "log_group", "app", "name")],
+        )
+    }
+
     fn name(&self) -> &'static str {
         "logs"
     }

@@ -101,6 +101,11 @@ pub trait Service: Send + Sync + 'static {
     /// Read every live resource of this service's kinds for the env (ours by tag, and
     /// same-named foreign ones as `Ownership::Foreign`).
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError>;
+    /// The env's outputs that come from this service's kinds, read from live state (never
+    /// from the spec); `rtech output` prints them in its documented order.
+    fn outputs(&self, _observed: &[Observed]) -> Vec<kit::outputs::Output> {
+        vec![]
+    }
 }
 
 /// The tag that lets rtech delete a resource still holding data (a repository's images, a

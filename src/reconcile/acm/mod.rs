@@ -233,6 +233,23 @@ pub struct Acm;
 
 #[async_trait]
 impl Service for Acm {
+    fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
+        let certs: serde_json::Map<String, serde_json::Value> =
+            crate::reconcile::kit::outputs::owned(observed, "certificate", "")
+                .iter()
+                .map(|o| {
+                    (
+                        o.id.name.clone(),
+                        serde_json::json!({
+                            "arn": o.attrs.get("arn").cloned().unwrap_or_else(|| o.physical_id.clone()),
+                            "status": o.attrs.get("status"),
+                        }),
+                    )
+                })
+                .collect();
+        vec![("certificates", certs.into())]
+    }
+
     fn name(&self) -> &'static str {
         "acm"
     }

@@ -140,6 +140,21 @@ const KINDS: &[&dyn Kind] = &[&distribution::Distribution];
 
 #[async_trait]
 impl Service for Cdn {
+    fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
+        crate::reconcile::kit::outputs::attrs(
+            observed,
+            &[
+                ("cloudfront_distribution_id", "distribution", "main", "id"),
+                (
+                    "cloudfront_domain_name",
+                    "distribution",
+                    "main",
+                    "domain_name",
+                ),
+            ],
+        )
+    }
+
     fn name(&self) -> &'static str {
         "cloudfront"
     }

@@ -126,6 +126,13 @@ pub struct Dashboard;
 
 #[async_trait]
 impl Service for Dashboard {
+    fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
+        crate::reconcile::kit::outputs::attrs(
+            observed,
+            &[("dashboard_name", "dashboard", "main", "name")],
+        )
+    }
+
     fn name(&self) -> &'static str {
         "dashboard"
     }

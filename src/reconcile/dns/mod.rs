@@ -419,6 +419,32 @@ pub struct Dns;
 
 #[async_trait]
 impl Service for Dns {
+    fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
+        use crate::reconcile::kit::outputs::owned;
+        // The zone: ours when rtech created it, else the one our records live in.
+        let zone = owned(observed, "hosted_zone", "main")
+            .first()
+            .and_then(|o| o.attrs.get("id").cloned())
+            .or_else(|| {
+                owned(observed, "record", "")
+                    .iter()
+                    .find_map(|o| o.attrs.get("zone_id").cloned())
+            });
+        // The site's names (apex, www, api) as rtech's records publish them.
+        let mut urls: Vec<String> = owned(observed, "record", "")
+            .iter()
+            .filter(|o| !o.id.name.starts_with("validation-"))
+            .filter_map(|o| o.attrs.get("fqdn"))
+            .map(|n| format!("https://{n}"))
+            .collect();
+        urls.sort_by_key(|u| (u.matches('.').count(), u.clone()));
+        urls.dedup();
+        vec![
+            ("hosted_zone_id", zone.into()),
+            ("public_urls", urls.into()),
+        ]
+    }
+
     fn name(&self) -> &'static str {
         "route53"
     }

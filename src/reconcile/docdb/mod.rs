@@ -77,6 +77,16 @@ pub struct Docdb;
 
 #[async_trait]
 impl Service for Docdb {
+    fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
+        crate::reconcile::kit::outputs::attrs(
+            observed,
+            &[
+                ("docdb_endpoint", CLUSTER, "main", "endpoint"),
+                ("docdb_reader_endpoint", CLUSTER, "main", "reader_endpoint"),
+            ],
+        )
+    }
+
     fn name(&self) -> &'static str {
         "docdb"
     }

@@ -194,6 +194,13 @@ pub struct Ecr;
 
 #[async_trait]
 impl Service for Ecr {
+    fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
+        crate::reconcile::kit::outputs::attrs(
+            observed,
+            &[("ecr_repository_url", "ecr_repository", "app", "url")],
+        )
+    }
+
     fn name(&self) -> &'static str {
         "ecr"
     }

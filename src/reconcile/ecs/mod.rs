@@ -274,6 +274,23 @@ pub struct Ecs;
 
 #[async_trait]
 impl Service for Ecs {
+    fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
+        crate::reconcile::kit::outputs::attrs(
+            observed,
+            &[
+                ("ecs_cluster_name", "ecs_cluster", "main", "name"),
+                ("ecs_service_name", "ecs_service", "app", "name"),
+                ("task_definition_arn", "ecs_task_definition", "app", "arn"),
+                (
+                    "task_definition_revision",
+                    "ecs_task_definition",
+                    "app",
+                    "revision",
+                ),
+            ],
+        )
+    }
+
     fn name(&self) -> &'static str {
         "ecs"
     }

@@ -271,6 +271,24 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
 
 #[async_trait]
 impl Service for Elb {
+    fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
+        let tgs: serde_json::Map<String, serde_json::Value> =
+            crate::reconcile::kit::outputs::owned(observed, "target_group", "")
+                .iter()
+                .filter_map(|o| Some((o.id.name.clone(), o.attrs.get("arn")?.clone().into())))
+                .collect();
+        let mut out = vec![("target_group_arns", tgs.into())];
+        out.extend(crate::reconcile::kit::outputs::attrs(
+            observed,
+            &[
+                ("alb_arn", "load_balancer", "main", "arn"),
+                ("alb_dns_name", "load_balancer", "main", "dns_name"),
+                ("alb_zone_id", "load_balancer", "main", "zone_id"),
+            ],
+        ));
+        out
+    }
+
     fn name(&self) -> &'static str {
         "elb"
     }

@@ -83,6 +83,40 @@ pub struct Network;
 
 #[async_trait]
 impl Service for Network {
+    fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
+        use crate::reconcile::kit::outputs::{ids, owned};
+        let sgs: serde_json::Map<String, serde_json::Value> = owned(observed, "sg", "")
+            .iter()
+            .map(|o| (o.id.name.clone(), o.physical_id.clone().into()))
+            .collect();
+        vec![
+            (
+                "vpc_id",
+                ids(observed, "vpc", "main").get(0).cloned().into(),
+            ),
+            (
+                "vpc_cidr",
+                owned(observed, "vpc", "main")
+                    .first()
+                    .and_then(|o| o.get_str("cidr_block"))
+                    .map(str::to_string)
+                    .into(),
+            ),
+            ("public_subnet_ids", ids(observed, "subnet", "public-")),
+            ("private_subnet_ids", ids(observed, "subnet", "private-")),
+            ("nat_gateway_ids", ids(observed, "nat", "")),
+            (
+                "nat_public_ips",
+                owned(observed, "eip", "")
+                    .iter()
+                    .filter_map(|o| o.attrs.get("public_ip").cloned())
+                    .collect::<Vec<_>>()
+                    .into(),
+            ),
+            ("security_group_ids", sgs.into()),
+        ]
+    }
+
     fn name(&self) -> &'static str {
         "network"
     }

@@ -147,6 +147,18 @@ pub struct Redis;
 
 #[async_trait]
 impl Service for Redis {
+    fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
+        crate::reconcile::kit::outputs::attrs(
+            observed,
+            &[(
+                "redis_primary_endpoint",
+                "redis",
+                "main",
+                "primary_endpoint",
+            )],
+        )
+    }
+
     fn name(&self) -> &'static str {
         "redis"
     }

@@ -215,6 +215,17 @@ pub struct Secrets;
 
 #[async_trait]
 impl Service for Secrets {
+    fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
+        // ARNs only: a secret's value is never an output.
+        crate::reconcile::kit::outputs::attrs(
+            observed,
+            &[
+                ("docdb_secret_arn", "secret", "docdb", "arn"),
+                ("redis_secret_arn", "secret", "redis", "arn"),
+            ],
+        )
+    }
+
     fn name(&self) -> &'static str {
         "secrets"
     }

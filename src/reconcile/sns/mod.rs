@@ -240,6 +240,15 @@ pub struct Sns;
 
 #[async_trait]
 impl Service for Sns {
+    fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
+        let mut out = crate::reconcile::kit::outputs::attrs(
+            observed,
+            &[("alerts_topic_arn", "sns_topic", "alerts", "arn")],
+        );
+        out.push(("pending_subscriptions", pending(observed).into()));
+        out
+    }
+
     fn name(&self) -> &'static str {
         "sns"
     }
