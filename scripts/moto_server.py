@@ -1,7 +1,7 @@
 """The local AWS emulator: moto's server, with rtech's shims applied before it starts.
 
-The one launcher every test and the demo use; each shim is documented in
-../shared/EMULATOR.md. Usage: moto_server.py -H 127.0.0.1 -p PORT
+The one launcher every test and the demo use; each shim documents the AWS
+behaviour it reproduces. Usage: moto_server.py -H 127.0.0.1 -p PORT
 
 Shims:
 - DocumentDB: moto serves the DocDB API from its RDS backend, which rejects Engine=docdb.
@@ -43,7 +43,7 @@ def _require(owner, name):
     if not hasattr(owner, name):
         raise ShimError(
             f"moto {moto.__version__}: {getattr(owner, '__name__', owner)}.{name} is gone; "
-            "the DocumentDB shim in scripts/moto_server.py needs updating (see EMULATOR.md)"
+            "the DocumentDB shim in scripts/moto_server.py needs updating"
         )
     return getattr(owner, name)
 

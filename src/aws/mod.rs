@@ -11,18 +11,40 @@ use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 
+use aws_smithy_runtime_api::client::waiters::error::WaiterError;
 use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 mod error;
 pub use error::{aws, AwsError, ErrorKind, Required};
 
-/// Maps an SDK waiter's failure to an `AwsError` naming what was waited for.
-pub fn waited<E: fmt::Display>(
+/// Maps an SDK waiter's failure to an `AwsError` naming what was waited for. A failed poll
+/// keeps AWS's own code and class (a resource deleted meanwhile stays a NotFound, which a
+/// delete treats as done); running out of time is `WaitTimeout`, saying how long rtech waited.
+pub fn waited<O: fmt::Debug, E>(
     op: impl Into<String>,
     what: impl Into<String>,
-) -> impl FnOnce(E) -> AwsError {
+) -> impl FnOnce(WaiterError<O, E>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
     let (op, what) = (op.into(), what.into());
-    move |e| AwsError::new(op, "WaiterFailed", format!("waiting for {what}: {e}"))
+    move |e| match e {
+        WaiterError::OperationFailed(f) => {
+            let inner = AwsError::from_sdk(&op, f.into_error());
+            let msg = format!("waiting for {what}: {}", inner.message);
+            inner.with_message(msg)
+        }
+        WaiterError::ExceededMaxWait(m) => AwsError::new(
+            op,
+            "WaitTimeout",
+            format!(
+                "waiting for {what}: not done after {} s; run the command again to keep waiting",
+                m.elapsed().as_secs()
+            ),
+        ),
+        other => AwsError::new(op, "WaiterFailed", format!("waiting for {what}: {other}")),
+    }
 }
 
 /// Every page of a paginated Describe/List call, collected, with the error named after `$op`.

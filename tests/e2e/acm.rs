@@ -1,4 +1,4 @@
-//! ACM certificates and their DNS validation (issue 5) against the emulator, on temporary
+//! ACM certificates and their DNS validation against the emulator, on temporary
 //! specs with `[ecr]`, `[app]` and `[edge]`, scoped with `--target certificate/…`. Every check
 //! goes through ACM's and Route 53's own APIs, never through rtech.
 

@@ -1,4 +1,4 @@
-//! CloudWatch alarms (issue 6) against the emulator, on a temporary spec with `[ecr]` and
+//! CloudWatch alarms against the emulator, on a temporary spec with `[ecr]` and
 //! `[app]` (ECS alarms need only the app); applies and plans are scoped with
 //! `--target alarm/ecs-cpu --target alarm/ecs-memory` (which brings the ECS service and the
 //! alerts topic). Every check on the live alarms goes through CloudWatch's own API (the SDK).
@@ -282,7 +282,7 @@ async fn the_error_rate_metric_math_alarm_round_trips_and_a_rewritten_expression
     assert_eq!(a.alarm_actions(), [topic_arn(&emu).await]);
 
     // Out of band: the expression rewritten (no FILL, no guard against zero requests) →
-    // exactly a `metric` drift of this alarm, and apply puts the seed's expression back.
+    // exactly a `metric` drift of this alarm, and apply puts the spec's expression back.
     let mut rewritten = qs.to_vec();
     for q in &mut rewritten {
         if q.expression.is_some() {

@@ -1,4 +1,4 @@
-//! The CloudFront distribution and invalidations end to end (issue 5, seed 6), on temporary
+//! The CloudFront distribution and invalidations end to end, on temporary
 //! env specs with `[ecr]`, `[app]`, `[edge]` and `[edge.cloudfront]`, scoped with
 //! `--target distribution/main` (which brings the load balancer, the certificate and its
 //! validation records along). Every check goes through CloudFront's own API (the SDK), never

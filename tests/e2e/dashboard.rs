@@ -1,4 +1,4 @@
-//! The CloudWatch dashboard (issue 6) against the emulator, on a temporary spec with `[ecr]`,
+//! The CloudWatch dashboard against the emulator, on a temporary spec with `[ecr]`,
 //! `[app]` and `[edge]`; applies and plans are scoped with `--target dashboard/main`. Every check
 //! on the live dashboard goes through CloudWatch's own API (the SDK).
 

@@ -1,4 +1,4 @@
-//! Route 53 end to end (issue 5, seed 5.1), on temporary env specs with `[ecr]`, `[app]` and
+//! Route 53 end to end, on temporary env specs with `[ecr]`, `[app]` and
 //! `[edge]`. Applies and plans are scoped with `--target record/apex-a --target
 //! record/www-cname` (which brings the load balancer and, in create mode, the hosted zone; the
 //! ACM validation records are left out). Every check goes through Route 53 itself (the SDK).

@@ -1,4 +1,4 @@
-//! The public edge end to end (issue 5), on temporary env specs with `[ecr]`, `[app]` and
+//! The public edge end to end, on temporary env specs with `[ecr]`, `[app]` and
 //! `[edge]`: today the load balancer and its HTTP :80 → HTTPS redirect listener. Applies and
 //! plans are scoped with `--target listener/http` (which brings the load balancer, the public
 //! subnets, the alb security group and the VPC along). Every check goes through AWS's own

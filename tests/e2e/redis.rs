@@ -249,7 +249,7 @@ async fn the_slow_log_is_delivered_to_its_log_group_and_turning_it_off_is_repair
     )];
     let g = group(&ec, "rtech-prod-redis").await.unwrap();
     assert_eq!(delivery_of(&g), wanted);
-    // The destination exists, with the seed's 7 days, before AWS delivers to it.
+    // The destination exists, with its 7 days, before AWS delivers to it.
     let lg = cwl
         .describe_log_groups()
         .log_group_name_prefix("/elasticache/rtech-prod/slow-log")

@@ -1,4 +1,4 @@
-//! The edge's access-log buckets (issue 5) against the emulator, on temporary env specs with
+//! The edge's access-log buckets against the emulator, on temporary env specs with
 //! `[ecr]`, `[app]` and `[edge]` and `[edge.alb] access_logs = true`. Applies and plans are
 //! scoped with `--target s3_bucket/alb-logs` (and `--target load_balancer/main` to show the ALB
 //! takes the bucket). Every check goes through S3's own API (the SDK), never through rtech.

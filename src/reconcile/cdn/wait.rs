@@ -2,13 +2,10 @@
 //! `InvalidationCompleted`) beside a progress line, and the decisions of a delete
 //! (disable → wait until `Deployed` → delete with the fresh ETag).
 
-use std::fmt;
 use std::time::Duration;
 
 use aws_sdk_cloudfront::client::Waiters;
 use aws_sdk_cloudfront::Client;
-use aws_smithy_runtime_api::client::waiters::error::WaiterError;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::dist_attrs;
 use crate::aws::{aws, waited, AwsError, ErrorKind, Required};
@@ -24,30 +21,6 @@ const DEPLOY_WAIT: Duration = Duration::from_secs(45 * 60);
 /// How long `rtech invalidate` waits for an invalidation to complete.
 pub const INVALIDATION_WAIT: Duration = Duration::from_secs(30 * 60);
 
-/// A waiter's failure as an `AwsError`: a failed poll keeps AWS's code (a distribution deleted
-/// meanwhile is `NoSuchDistribution`, which a delete treats as done), a timeout says how long
-/// rtech waited.
-pub fn waiter_error<O: fmt::Debug, E>(
-    op: &'static str,
-    what: String,
-) -> impl FnOnce(WaiterError<O, E>) -> AwsError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    move |e| match e {
-        WaiterError::OperationFailed(f) => AwsError::from_sdk(op, f.into_error()),
-        WaiterError::ExceededMaxWait(m) => AwsError::new(
-            op,
-            "WaiterTimeout",
-            format!(
-                "{what}: not done after {} s; run the command again to keep waiting",
-                m.elapsed().as_secs()
-            ),
-        ),
-        other => waited(op, what)(other),
-    }
-}
-
 /// Wait until the distribution is `Deployed` (GetDistribution, the SDK's waiter); return its
 /// fresh attributes.
 pub async fn wait_deployed(c: &Client, id: &str, task: &Task) -> Result<Attrs, AwsError> {
@@ -61,7 +34,7 @@ pub async fn wait_deployed(c: &Client, id: &str, task: &Task) -> Result<Attrs, A
             .wait(DEPLOY_WAIT),
     )
     .await
-    .map_err(waiter_error(OP, what.clone()))?;
+    .map_err(waited(OP, what.clone()))?;
     let out = done.into_result().map_err(aws(OP))?;
     let d = out
         .distribution()
@@ -88,7 +61,7 @@ pub async fn wait_invalidated(
             .wait(INVALIDATION_WAIT),
     )
     .await
-    .map_err(waiter_error(OP, what.clone()))?;
+    .map_err(waited(OP, what.clone()))?;
     let out = done.into_result().map_err(aws(OP))?;
     Ok(out
         .invalidation()

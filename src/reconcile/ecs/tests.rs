@@ -63,7 +63,7 @@ const ECR: &str = r#"
 repository = "rtech-app"
 "#;
 
-/// The seed's prod app: health check, non-root, read-only root, auto scaling 2..10.
+/// The prod app: health check, non-root, read-only root, auto scaling 2..10.
 const PROD_APP: &str = r#"
 [app]
 image_tag = "v1"
