@@ -33,6 +33,18 @@ pub struct Global {
     /// Send every AWS call to this endpoint (e.g. a local emulator); AWS_ENDPOINT_URL works too.
     #[arg(long, global = true, value_name = "URL")]
     pub endpoint_url: Option<String>,
+    /// How many times one AWS call is tried when AWS throttles it, answers 5xx or drops the
+    /// connection (the SDK's standard retries, with backoff).
+    #[arg(long, global = true, env = "AWS_MAX_ATTEMPTS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=25), value_name = "N")]
+    pub max_attempts: u32,
+    /// `standard`, or `adaptive` (client-side rate limiting on every service; Route 53 and
+    /// CloudFront, whose limits are low, always use it).
+    #[arg(long, global = true, env = "AWS_RETRY_MODE", default_value = "standard", value_parser = ["standard", "adaptive", "legacy"], value_name = "MODE")]
+    pub retry_mode: String,
+    /// Seconds one attempt of an AWS call may take before it is abandoned (and retried): a hung
+    /// connection costs this, not the whole apply.
+    #[arg(long, global = true, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600), value_name = "SECS")]
+    pub attempt_timeout: u64,
     /// How many changes may run at once.
     #[arg(long, global = true, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub parallelism: u16,

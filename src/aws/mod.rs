@@ -6,6 +6,10 @@ use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
@@ -66,6 +70,58 @@ pub struct AwsOpts {
     pub region: Option<String>,
     pub profile: Option<String>,
     pub endpoint_url: Option<String>,
+    pub retry: RetryOpts,
+}
+
+/// How hard each AWS call tries: the SDK's own retries (throttling, 5xx, dropped connections,
+/// with exponential backoff and jitter) and timeouts. rtech adds no retry of its own for what
+/// the SDK classifies as retryable.
+#[derive(Debug, Clone)]
+pub struct RetryOpts {
+    /// Attempts per call, the first included (`--max-attempts`, `AWS_MAX_ATTEMPTS`).
+    pub max_attempts: u32,
+    /// Client-side rate limiting on every service (`--retry-mode adaptive`).
+    pub adaptive: bool,
+    /// How long one attempt may take (`--attempt-timeout`).
+    pub attempt_timeout: Duration,
+}
+
+impl Default for RetryOpts {
+    fn default() -> Self {
+        RetryOpts {
+            max_attempts: 8,
+            adaptive: false,
+            attempt_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Establishing a connection: AWS's endpoints answer in milliseconds; longer is a network fault.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
+
+impl RetryOpts {
+    /// The retry configuration of one service's client: adaptive (client-side rate limiting)
+    /// where AWS's limits are low (`low_limits`: Route 53's five requests a second, CloudFront)
+    /// or when asked for, else standard.
+    pub fn retry_config(&self, low_limits: bool) -> RetryConfig {
+        let base = if self.adaptive || low_limits {
+            RetryConfig::adaptive()
+        } else {
+            RetryConfig::standard()
+        };
+        base.with_max_attempts(self.max_attempts)
+    }
+
+    /// Connect and per-attempt timeouts, and a whole-call timeout that leaves room for every
+    /// attempt and the backoff between them (at most 20 s each).
+    pub fn timeout_config(&self) -> TimeoutConfig {
+        let attempts = self.max_attempts.max(1);
+        TimeoutConfig::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .operation_attempt_timeout(self.attempt_timeout)
+            .operation_timeout((self.attempt_timeout + Duration::from_secs(20)) * attempts)
+            .build()
+    }
 }
 
 /// Counts every API operation the clients start (retries are not counted twice), in total
@@ -73,12 +129,22 @@ pub struct AwsOpts {
 #[derive(Debug, Clone, Default)]
 pub struct CallCounter {
     total: Arc<AtomicUsize>,
+    /// Attempts sent, retries included: `attempts − total` calls were retried.
+    attempts: Arc<AtomicUsize>,
     by_service: Arc<std::sync::Mutex<std::collections::BTreeMap<String, usize>>>,
 }
 
 impl CallCounter {
     pub fn get(&self) -> usize {
         self.total.load(Ordering::Relaxed)
+    }
+
+    /// Attempts beyond each call's first: the SDK's retries (throttling, 5xx, dropped
+    /// connections, timed-out attempts) so far.
+    pub fn retries(&self) -> usize {
+        self.attempts
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.get())
     }
 
     /// Calls so far per service (`ec2`, `ecs`, …).
@@ -133,6 +199,15 @@ impl Intercept for CallCounter {
         self.record(&service);
         Ok(())
     }
+    fn read_before_attempt(
+        &self,
+        _ctx: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
+        _rc: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.attempts.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
 }
 
 /// The SDK clients rtech uses, all sharing one call counter.
@@ -180,6 +255,9 @@ impl Clients {
         if let Some(e) = &opts.endpoint_url {
             loader = loader.endpoint_url(e);
         }
+        loader = loader
+            .retry_config(opts.retry.retry_config(false))
+            .timeout_config(opts.retry.timeout_config());
         let conf = loader.load().await;
         let endpoint = conf.endpoint_url().map(str::to_string);
         let calls = CallCounter::default();
@@ -211,10 +289,21 @@ impl Clients {
                 .interceptor(calls.clone())
                 .build(),
         );
-        let route53 = client!(aws_sdk_route53);
+        // Route 53 (five requests a second per account) and CloudFront: client-side rate limiting.
+        let route53 = aws_sdk_route53::Client::from_conf(
+            aws_sdk_route53::config::Builder::from(&conf)
+                .retry_config(opts.retry.retry_config(true))
+                .interceptor(calls.clone())
+                .build(),
+        );
         let sns = client!(aws_sdk_sns);
         let cloudwatch = client!(aws_sdk_cloudwatch);
-        let cloudfront = client!(aws_sdk_cloudfront);
+        let cloudfront = aws_sdk_cloudfront::Client::from_conf(
+            aws_sdk_cloudfront::config::Builder::from(&conf)
+                .retry_config(opts.retry.retry_config(true))
+                .interceptor(calls.clone())
+                .build(),
+        );
         // Path-style addressing against an endpoint override (the emulator has no bucket DNS).
         let s3 = aws_sdk_s3::Client::from_conf(
             aws_sdk_s3::config::Builder::from(&conf)
@@ -253,5 +342,40 @@ impl Clients {
             AwsError::from_sdk("sts:GetCallerIdentity", e).with_endpoint(self.endpoint.as_deref())
         })?;
         Ok(out.account.unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_config::retry::RetryMode;
+
+    #[test]
+    fn retries_are_standard_with_eight_attempts_and_adaptive_where_limits_are_low() {
+        let o = RetryOpts::default();
+        let std = o.retry_config(false);
+        assert_eq!(std.mode(), RetryMode::Standard);
+        assert_eq!(std.max_attempts(), 8);
+        assert_eq!(o.retry_config(true).mode(), RetryMode::Adaptive);
+        let asked = RetryOpts {
+            max_attempts: 2,
+            adaptive: true,
+            ..RetryOpts::default()
+        };
+        assert_eq!(asked.retry_config(false).mode(), RetryMode::Adaptive);
+        assert_eq!(asked.retry_config(false).max_attempts(), 2);
+    }
+
+    #[test]
+    fn a_hung_attempt_costs_the_attempt_timeout_and_a_call_is_bounded() {
+        let o = RetryOpts {
+            max_attempts: 3,
+            adaptive: false,
+            attempt_timeout: Duration::from_secs(10),
+        };
+        let t = o.timeout_config();
+        assert_eq!(t.connect_timeout(), Some(CONNECT_TIMEOUT));
+        assert_eq!(t.operation_attempt_timeout(), Some(Duration::from_secs(10)));
+        assert_eq!(t.operation_timeout(), Some(Duration::from_secs(90)));
     }
 }

@@ -48,6 +48,11 @@ pub(super) async fn invalidate_cmd(
             inv.status
         );
     }
-    ui.verbose(&format!("{} API calls in {:.2} s", s.calls(), s.elapsed()));
+    ui.verbose(&format!(
+        "{} API calls in {:.2} s{}",
+        s.calls(),
+        s.elapsed(),
+        s.retried()
+    ));
     Ok(ExitCode::from(EXIT_OK))
 }

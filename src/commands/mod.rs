@@ -15,7 +15,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 
-use crate::aws::AwsOpts;
+use crate::aws::{AwsOpts, RetryOpts};
 use crate::cli::{Cli, Command};
 use crate::plan::{render, Plan};
 use crate::reconcile;
@@ -66,6 +66,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         region: g.region.clone(),
         profile: g.profile.clone(),
         endpoint_url: g.endpoint_url.clone(),
+        retry: RetryOpts {
+            max_attempts: g.max_attempts,
+            adaptive: g.retry_mode == "adaptive",
+            attempt_timeout: std::time::Duration::from_secs(g.attempt_timeout),
+        },
     };
     match &cli.command {
         Command::Validate(a) => {

@@ -36,7 +36,12 @@ pub(super) async fn plan_cmd(cli: &Cli, a: &PlanArgs, opts: &AwsOpts, ui: &Ui) -
             out.display()
         ));
     }
-    ui.verbose(&format!("{} API calls in {:.2} s", s.calls(), s.elapsed()));
+    ui.verbose(&format!(
+        "{} API calls in {:.2} s{}",
+        s.calls(),
+        s.elapsed(),
+        s.retried()
+    ));
     if !plan.conflicts.is_empty() {
         bail!(
             "the plan is blocked by {} problem(s): conflicts with resources rtech does not own, or changes a service refuses",

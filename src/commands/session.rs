@@ -66,6 +66,15 @@ impl Session {
         self.ctx.clients.calls.get()
     }
 
+    /// `, N retried` when the SDK retried calls so far (throttling, 5xx, dropped or timed-out
+    /// attempts), for `-v`; empty otherwise.
+    pub(crate) fn retried(&self) -> String {
+        match self.ctx.clients.calls.retries() {
+            0 => String::new(),
+            n => format!(", {n} retried"),
+        }
+    }
+
     /// Every service observed at once.
     pub(crate) async fn observe(&self, desired: &[Resource], ui: &Ui) -> Result<Vec<Observed>> {
         let t = Instant::now();
@@ -172,11 +181,12 @@ impl Session {
         )
         .await;
         ui.verbose(&format!(
-            "applied {} changes with {} API calls in {:.2} s ({} in all since start)",
+            "applied {} changes with {} API calls in {:.2} s ({} in all since start{})",
             report.done.len(),
             self.calls() - before,
             t.elapsed().as_secs_f64(),
-            self.calls()
+            self.calls(),
+            self.retried()
         ));
         let count = |a: plan::Action| report.done.iter().filter(|(_, x)| *x == a).count();
         let line = format!(

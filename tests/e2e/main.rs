@@ -13,6 +13,7 @@ mod ecr;
 mod ecs;
 mod edge;
 mod emulator;
+mod faults;
 mod iam;
 mod logs;
 mod network;
