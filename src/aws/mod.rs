@@ -304,7 +304,8 @@ impl Clients {
                 .interceptor(calls.clone())
                 .build(),
         );
-        // Path-style addressing against an endpoint override (the emulator has no bucket DNS).
+        // Path-style addressing against an endpoint override (an S3-compatible store, a local
+        // endpoint): such a host has no per-bucket DNS names.
         let s3 = aws_sdk_s3::Client::from_conf(
             aws_sdk_s3::config::Builder::from(&conf)
                 .force_path_style(endpoint.is_some())

@@ -80,8 +80,8 @@ pub fn records_complete(d: &CertificateDetail) -> bool {
             .all(|o| o.resource_record().is_some())
 }
 
-/// `RSA-2048` (what AWS's DescribeCertificate says) and `RSA_2048` (what RequestCertificate
-/// takes, and the emulator says) are one algorithm.
+/// `RSA-2048` (what DescribeCertificate says) and `RSA_2048` (what RequestCertificate takes)
+/// are one algorithm.
 pub fn normalise_key_algorithm(s: &str) -> String {
     s.replace('-', "_")
 }

@@ -153,8 +153,7 @@ async fn apply(ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
             let p: ClusterProps = from_props(&desired.props)?;
             if changed.contains("container_insights") {
                 task.status(&format!("container insights → {}", p.container_insights));
-                // UpdateCluster takes the same settings as UpdateClusterSettings (which the
-                // emulator lacks).
+                // UpdateCluster takes the cluster's settings (as UpdateClusterSettings does).
                 ecs.update_cluster()
                     .cluster(&prior.physical_id)
                     .settings(setting(&p))

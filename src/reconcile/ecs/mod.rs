@@ -3,8 +3,7 @@
 //!
 //! - The cluster `{project}-{env}`: Container Insights (`container_insights`, as AWS names the
 //!   setting's value: `enabled` / `disabled`) and tags. Updated in place (UpdateCluster with
-//!   the setting, which takes the same settings as UpdateClusterSettings and, unlike it, is
-//!   implemented by the emulator; TagResource / UntagResource).
+//!   the setting; TagResource / UntagResource).
 //! - The task definition family `{project}-{env}-app` (taskdef/): one container `app`. The
 //!   plan compares the revision in use: the one our service runs, else (no service yet) the
 //!   newest ACTIVE one, normalised so that what AWS fills in (defaults, the order of
@@ -57,12 +56,6 @@
 //! (taskdef/, ownership). Without ACTIVE revisions and without a task definition in the
 //! spec (destroy), it lists INACTIVE ones too, so that revisions of ours an interrupted
 //! destroy left are deleted.
-//!
-//! moto 5.2.5 (the local emulator) gets services wrong in ways scripts/moto_ecs_shim.py
-//! repairs, so the code here is the code an AWS account needs, and nothing else. moto
-//! implements DeleteTaskDefinitions but ignores CreateService's client token, and numbers a new
-//! revision from the highest one it still holds, so after every revision of a family was
-//! deleted it starts at 1 again (AWS keeps counting).
 
 mod cluster;
 mod service;

@@ -260,7 +260,7 @@ async fn find_rule_description(ctx: &Ctx, rule_id: &str) -> Result<Option<String
 }
 
 async fn modify_rule(ctx: &Ctx, gid: &str, rule_id: &str, p: &RuleProps) -> Result<(), AwsError> {
-    // Ports are -1 for protocol -1; AWS accepts them and the emulator requires them.
+    // Protocol -1 (all traffic) takes ports -1 to -1, as AWS reports them.
     let u = SecurityGroupRuleRequest::builder()
         .ip_protocol(&p.protocol)
         .from_port(p.from_port as i32)

@@ -250,7 +250,7 @@ impl Service for Redis {
                     .map_err(aws("elasticache:DescribeCacheClusters"));
                 match r {
                     Ok(o) => Ok(o.cache_clusters().first().cloned()),
-                    // Deleted between the two calls, or never listed (the emulator).
+                    // Deleted between the two calls.
                     Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
                     Err(e) => Err(e),
                 }
