@@ -4,12 +4,14 @@
 //! AWS errors (`crate::aws::{AwsError, ErrorKind}`) live outside `reconcile`, so the kit and
 //! the engine share them without depending on each other.
 
+pub mod gone;
 pub mod outputs;
 pub mod owner;
 pub mod props;
 pub mod tags;
 pub mod wait;
 
+pub use gone::{found, gone_ok};
 pub use owner::{claimed_id, is_ours, Claims};
 pub use props::{from_props, round_trip, to_props, Link, PropsError};
 pub use tags::{sync_tags, TagApi};

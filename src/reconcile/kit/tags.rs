@@ -16,6 +16,52 @@ pub trait TagApi: Send + Sync {
     async fn tag(&self, resource: &str, tags: BTreeMap<String, String>) -> Result<(), AwsError>;
 }
 
+/// [`TagApi`] over one SDK client, as a struct `$name<'a>(&'a Client)`: each side names its
+/// operation (for errors) and builds the request from the client, the resource and the keys
+/// or tags; the macro sends it.
+///
+/// ```ignore
+/// tag_api!(EcsTags, aws_sdk_ecs::Client,
+///     untag "ecs:UntagResource" => |c, arn, keys| c.untag_resource().resource_arn(arn).set_tag_keys(Some(keys)),
+///     tag "ecs:TagResource" => |c, arn, tags| c.tag_resource().resource_arn(arn).set_tags(Some(ecs_tags(&tags))));
+/// ```
+#[macro_export]
+macro_rules! tag_api {
+    ($name:ident, $client:ty,
+     untag $untag_op:literal => |$c1:ident, $r1:ident, $keys:ident| $untag:expr,
+     tag $tag_op:literal => |$c2:ident, $r2:ident, $tags:ident| $tag:expr $(,)?) => {
+        /// The service's tag calls for one resource, for [`kit::sync_tags`](crate::reconcile::kit::sync_tags).
+        pub(crate) struct $name<'a>(pub &'a $client);
+
+        #[async_trait::async_trait]
+        impl $crate::reconcile::kit::TagApi for $name<'_> {
+            async fn untag(
+                &self,
+                $r1: &str,
+                $keys: Vec<String>,
+            ) -> Result<(), $crate::aws::AwsError> {
+                let $c1 = self.0;
+                $untag
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err($crate::aws::aws($untag_op))
+            }
+            async fn tag(
+                &self,
+                $r2: &str,
+                $tags: std::collections::BTreeMap<String, String>,
+            ) -> Result<(), $crate::aws::AwsError> {
+                let $c2 = self.0;
+                $tag.send()
+                    .await
+                    .map(|_| ())
+                    .map_err($crate::aws::aws($tag_op))
+            }
+        }
+    };
+}
+
 /// Turn the live tags `before` into `after`: remove the keys no longer wanted, then set the
 /// new and changed ones (no call when there is nothing to do).
 pub async fn sync_tags(

@@ -6,13 +6,13 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{DomainType, ResourceType};
 use serde::{Deserialize, Serialize};
 
-use super::{attrs, delete_when_free, network_kind, tag_spec, Change, EIP};
+use super::{attrs, delete_when_free, tag_spec, update_tags, EIP};
 use crate::aws::{aws, AwsError, Required};
 use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
 use crate::reconcile::kit::from_props;
-use crate::reconcile::Ctx;
+use crate::reconcile::{Ctx, Kind, Update};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: EIP,
@@ -30,7 +30,6 @@ pub struct EipProps {
 }
 
 pub struct Eip;
-network_kind!(Eip, EipProps);
 
 /// What dependants read: the allocation id (also the physical id) and the address.
 pub fn eip_attrs(allocation_id: &str, public_ip: Option<&str>) -> Attrs {
@@ -43,7 +42,9 @@ pub fn eip_attrs(allocation_id: &str, public_ip: Option<&str>) -> Attrs {
 }
 
 #[async_trait]
-impl Change for Eip {
+impl Kind for Eip {
+    crate::typed_kind!(SCHEMA, EipProps);
+
     async fn create(&self, ctx: &Ctx, r: &Resource, _task: &Task) -> Result<Attrs, AwsError> {
         let p: EipProps = from_props(&r.props)?;
         let out = ctx
@@ -59,6 +60,10 @@ impl Change for Eip {
             .allocation_id()
             .required("ec2:AllocateAddress", "no allocation id returned")?;
         Ok(eip_attrs(alloc, out.public_ip()))
+    }
+
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
+        update_tags(ctx, u).await
     }
 
     async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {

@@ -1,18 +1,18 @@
 //! `igw/main`: the internet gateway, attached to the VPC.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
 use serde::{Deserialize, Serialize};
 
-use super::{attrs, delete_when_free, gone_ok, network_kind, sync_tags, tag_spec, Change, IGW};
+use super::{attrs, delete_when_free, sync_tags, tag_spec, IGW};
 use crate::aws::{aws, AwsError, Required};
 use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, Link};
-use crate::reconcile::Ctx;
+use crate::reconcile::kit::{from_props, gone_ok, Link};
+use crate::reconcile::{Ctx, Kind, Update};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: IGW,
@@ -30,7 +30,6 @@ pub struct IgwProps {
 }
 
 pub struct Igw;
-network_kind!(Igw, IgwProps);
 
 async fn attach(ctx: &Ctx, gid: &str, vpc: &Option<Link>) -> Result<(), AwsError> {
     let Some(vpc) = vpc else { return Ok(()) };
@@ -58,7 +57,9 @@ async fn detach(ctx: &Ctx, gid: &str, vpc: &str) -> Result<(), AwsError> {
 }
 
 #[async_trait]
-impl Change for Igw {
+impl Kind for Igw {
+    crate::typed_kind!(SCHEMA, IgwProps);
+
     async fn create(&self, ctx: &Ctx, r: &Resource, _task: &Task) -> Result<Attrs, AwsError> {
         let p: IgwProps = from_props(&r.props)?;
         let out = ctx
@@ -81,13 +82,12 @@ impl Change for Igw {
         Ok(attrs(&gid))
     }
 
-    async fn update(
-        &self,
-        ctx: &Ctx,
-        r: &Resource,
-        prior: &Observed,
-        changed: &BTreeSet<String>,
-    ) -> Result<(), AwsError> {
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
+        let Update {
+            desired: r,
+            prior,
+            changed,
+        } = u;
         let p: IgwProps = from_props(&r.props)?;
         sync_tags(ctx, prior, changed, &p.tags).await?;
         if changed.contains("vpc_id") {
@@ -97,7 +97,7 @@ impl Change for Igw {
             }
             attach(ctx, &prior.physical_id, &p.vpc_id).await?;
         }
-        Ok(())
+        Ok(Attrs::new())
     }
 
     async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {

@@ -24,13 +24,12 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use serde::Serialize;
 
-use crate::aws::{aws, AwsError, ErrorKind};
+use crate::aws::{AwsError, ErrorKind};
 #[cfg(test)]
 use crate::model::Value;
 use crate::model::{tags_for, tags_of, Attrs, Observed, Resource, ResourceId};
-use crate::progress::Task;
-use crate::reconcile::kit::{self, to_props, Link, TagApi};
-use crate::reconcile::{Ctx, Kind, Op, Service};
+use crate::reconcile::kit::{self, gone_ok, to_props, Link};
+use crate::reconcile::{Ctx, Kind, Service, Update};
 use crate::spec::network::{NatLayout, Network as NetSpec, DOCDB_PORT, REDIS_PORT};
 use crate::spec::Spec;
 
@@ -356,37 +355,11 @@ fn tag_spec(rt: ResourceType, tags: &BTreeMap<String, String>) -> TagSpecificati
     b.build()
 }
 
-/// EC2's tag calls (CreateTags / DeleteTags), for [`kit::sync_tags`].
-struct Ec2Tags<'a>(&'a aws_sdk_ec2::Client);
-
-#[async_trait]
-impl TagApi for Ec2Tags<'_> {
-    async fn untag(&self, resource: &str, keys: Vec<String>) -> Result<(), AwsError> {
-        let keys = keys.iter().map(|k| Tag::builder().key(k).build()).collect();
-        self.0
-            .delete_tags()
-            .resources(resource)
-            .set_tags(Some(keys))
-            .send()
-            .await
-            .map_err(aws("ec2:DeleteTags"))?;
-        Ok(())
-    }
-    async fn tag(&self, resource: &str, tags: BTreeMap<String, String>) -> Result<(), AwsError> {
-        let tags = tags
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect();
-        self.0
-            .create_tags()
-            .resources(resource)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(aws("ec2:CreateTags"))?;
-        Ok(())
-    }
-}
+crate::tag_api!(Ec2Tags, aws_sdk_ec2::Client,
+    untag "ec2:DeleteTags" => |c, id, keys| c.delete_tags().resources(id)
+        .set_tags(Some(keys.iter().map(|k| Tag::builder().key(k).build()).collect())),
+    tag "ec2:CreateTags" => |c, id, tags| c.create_tags().resources(id)
+        .set_tags(Some(tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect())));
 
 /// Make the live tags what the spec says, if they changed.
 async fn sync_tags(
@@ -414,14 +387,6 @@ fn attrs(physical: &str) -> Attrs {
     a
 }
 
-/// Deleting something already gone is success.
-fn gone_ok(r: Result<(), AwsError>) -> Result<(), AwsError> {
-    match r {
-        Err(e) if e.is_not_found() => Ok(()),
-        other => other,
-    }
-}
-
 /// Retry a delete while AWS says something still uses the resource (DependencyViolation,
 /// `InvalidIPAddress.InUse`) or one of `codes`; a resource already gone is success.
 async fn delete_when_free<F, Fut>(codes: &[&str], f: F) -> Result<(), AwsError>
@@ -432,57 +397,11 @@ where
     gone_ok(kit::retry_while(&[ErrorKind::InUse], codes, DEPENDENCY_RETRY, f).await)
 }
 
-/// How a network kind makes each of its changes; [`apply`] dispatches an [`Op`] to them.
-#[async_trait]
-trait Change: Sync {
-    async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError>;
-    /// Change the properties in `changed` in place (the others force a replace); a kind whose
-    /// only mutable property is its tags keeps this.
-    async fn update(
-        &self,
-        ctx: &Ctx,
-        r: &Resource,
-        prior: &Observed,
-        changed: &BTreeSet<String>,
-    ) -> Result<(), AwsError> {
-        sync_tags(ctx, prior, changed, &tags_of(&r.props)).await
-    }
-    async fn delete(&self, ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError>;
+/// A kind whose only mutable property is its tags: make them what the spec says.
+async fn update_tags(ctx: &Ctx, u: Update<'_>) -> Result<Attrs, AwsError> {
+    sync_tags(ctx, u.prior, u.changed, &tags_of(&u.desired.props)).await?;
+    Ok(Attrs::new())
 }
-
-async fn apply(k: &dyn Change, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-    match op {
-        Op::Create(r) => k.create(ctx, r, task).await,
-        Op::Update {
-            desired,
-            prior,
-            changed,
-        } => k
-            .update(ctx, desired, prior, changed)
-            .await
-            .map(|_| prior.attrs.clone()),
-        Op::Delete(o) => k.delete(ctx, o, task).await.map(|_| Attrs::new()),
-    }
-}
-
-/// The `Kind` impl of a network kind: its schema, its props struct and its [`Change`]s.
-macro_rules! network_kind {
-    ($kind:ty, $props:ty) => {
-        #[async_trait::async_trait]
-        impl crate::reconcile::Kind for $kind {
-            crate::typed_kind!(SCHEMA, $props);
-            async fn apply(
-                &self,
-                ctx: &crate::reconcile::Ctx,
-                op: crate::reconcile::Op<'_>,
-                task: &crate::progress::Task,
-            ) -> Result<crate::model::Attrs, crate::aws::AwsError> {
-                super::apply(self, ctx, op, task).await
-            }
-        }
-    };
-}
-use network_kind;
 
 #[cfg(test)]
 mod tests;

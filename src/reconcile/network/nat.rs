@@ -7,13 +7,13 @@ use aws_sdk_ec2::client::Waiters;
 use aws_sdk_ec2::types::ResourceType;
 use serde::{Deserialize, Serialize};
 
-use super::{attrs, gone_ok, network_kind, tag_spec, Change, NAT, WAIT};
+use super::{attrs, tag_spec, update_tags, NAT, WAIT};
 use crate::aws::{aws, waited, AwsError, Required};
 use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, with_ticker, Link};
-use crate::reconcile::Ctx;
+use crate::reconcile::kit::{from_props, gone_ok, with_ticker, Link};
+use crate::reconcile::{Ctx, Kind, Update};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: NAT,
@@ -32,10 +32,11 @@ pub struct NatProps {
 }
 
 pub struct Nat;
-network_kind!(Nat, NatProps);
 
 #[async_trait]
-impl Change for Nat {
+impl Kind for Nat {
+    crate::typed_kind!(SCHEMA, NatProps);
+
     async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
         let p: NatProps = from_props(&r.props)?;
         let ec2 = &ctx.clients.ec2;
@@ -63,6 +64,10 @@ impl Change for Nat {
         .await
         .map_err(waited("ec2:DescribeNatGateways", &nid))?;
         Ok(attrs(&nid))
+    }
+
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
+        update_tags(ctx, u).await
     }
 
     async fn delete(&self, ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {

@@ -1,18 +1,16 @@
 //! `route/<table>-<destination>`: one route of a route table, to the internet gateway or a
 //! NAT gateway. Its physical id is `<table id>_<destination>` (routes have no id of their own).
 
-use std::collections::BTreeSet;
-
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{attrs, desired, gone_ok, id, network_kind, sanitize, Change, ROUTE};
+use super::{attrs, desired, id, sanitize, ROUTE};
 use crate::aws::{aws, AwsError};
 use crate::model::{Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, Link};
-use crate::reconcile::Ctx;
+use crate::reconcile::kit::{from_props, gone_ok, Link};
+use crate::reconcile::{Ctx, Kind, Update};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: ROUTE,
@@ -32,7 +30,6 @@ pub struct RouteProps {
 }
 
 pub struct Route;
-network_kind!(Route, RouteProps);
 
 /// A route's id: `route/public-default` for 0.0.0.0/0, else the sanitised CIDR.
 pub fn route_name(table: &str, dest: &str) -> String {
@@ -68,7 +65,9 @@ fn target(l: &Option<Link>, field: &str) -> Result<Option<String>, AwsError> {
 }
 
 #[async_trait]
-impl Change for Route {
+impl Kind for Route {
+    crate::typed_kind!(SCHEMA, RouteProps);
+
     async fn create(&self, ctx: &Ctx, r: &Resource, _task: &Task) -> Result<Attrs, AwsError> {
         let p: RouteProps = from_props(&r.props)?;
         let rt = p.route_table_id.require("route_table_id")?;
@@ -86,17 +85,11 @@ impl Change for Route {
         Ok(attrs(&format!("{rt}_{dest}")))
     }
 
-    async fn update(
-        &self,
-        ctx: &Ctx,
-        r: &Resource,
-        _prior: &Observed,
-        changed: &BTreeSet<String>,
-    ) -> Result<(), AwsError> {
-        if !changed.contains("gateway_id") && !changed.contains("nat_gateway_id") {
-            return Ok(());
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
+        if !u.changed("gateway_id") && !u.changed("nat_gateway_id") {
+            return Ok(Attrs::new());
         }
-        let p: RouteProps = from_props(&r.props)?;
+        let p: RouteProps = from_props(&u.desired.props)?;
         ctx.clients
             .ec2
             .replace_route()
@@ -107,7 +100,7 @@ impl Change for Route {
             .send()
             .await
             .map_err(aws("ec2:ReplaceRoute"))?;
-        Ok(())
+        Ok(Attrs::new())
     }
 
     async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {

@@ -7,13 +7,13 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
 use serde::{Deserialize, Serialize};
 
-use super::{attrs, delete_when_free, network_kind, tag_spec, Change, ROUTE_TABLE};
+use super::{attrs, delete_when_free, tag_spec, update_tags, ROUTE_TABLE};
 use crate::aws::{aws, AwsError, Required};
 use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
 use crate::reconcile::kit::{from_props, Link};
-use crate::reconcile::Ctx;
+use crate::reconcile::{Ctx, Kind, Update};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: ROUTE_TABLE,
@@ -30,10 +30,11 @@ pub struct RouteTableProps {
 }
 
 pub struct RouteTable;
-network_kind!(RouteTable, RouteTableProps);
 
 #[async_trait]
-impl Change for RouteTable {
+impl Kind for RouteTable {
+    crate::typed_kind!(SCHEMA, RouteTableProps);
+
     async fn create(&self, ctx: &Ctx, r: &Resource, _task: &Task) -> Result<Attrs, AwsError> {
         let p: RouteTableProps = from_props(&r.props)?;
         let out = ctx
@@ -50,6 +51,10 @@ impl Change for RouteTable {
             .and_then(|t| t.route_table_id())
             .required("ec2:CreateRouteTable", "no route table id returned")?;
         Ok(attrs(rid))
+    }
+
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
+        update_tags(ctx, u).await
     }
 
     async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {

@@ -1,17 +1,15 @@
 //! `rta/<subnet>`: a subnet's association with its route table.
 
-use std::collections::BTreeSet;
-
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{attrs, gone_ok, id, network_kind, Change, RTA};
+use super::{attrs, id, RTA};
 use crate::aws::{aws, AwsError, Required};
 use crate::model::{Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, Link};
-use crate::reconcile::Ctx;
+use crate::reconcile::kit::{from_props, gone_ok, Link};
+use crate::reconcile::{Ctx, Kind, Update};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: RTA,
@@ -28,7 +26,6 @@ pub struct RtaProps {
 }
 
 pub struct Rta;
-network_kind!(Rta, RtaProps);
 
 /// The association `rta/<name>` of `subnet` with `table`.
 pub fn desired(name: &str, table: &ResourceId, subnet: &ResourceId) -> Resource {
@@ -43,7 +40,9 @@ pub fn desired(name: &str, table: &ResourceId, subnet: &ResourceId) -> Resource 
 }
 
 #[async_trait]
-impl Change for Rta {
+impl Kind for Rta {
+    crate::typed_kind!(SCHEMA, RtaProps);
+
     async fn create(&self, ctx: &Ctx, r: &Resource, _task: &Task) -> Result<Attrs, AwsError> {
         let p: RtaProps = from_props(&r.props)?;
         let out = ctx
@@ -61,15 +60,14 @@ impl Change for Rta {
         )?))
     }
 
-    async fn update(
-        &self,
-        ctx: &Ctx,
-        r: &Resource,
-        prior: &Observed,
-        changed: &BTreeSet<String>,
-    ) -> Result<(), AwsError> {
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
+        let Update {
+            desired: r,
+            prior,
+            changed,
+        } = u;
         if !changed.contains("route_table_id") {
-            return Ok(());
+            return Ok(Attrs::new());
         }
         let p: RtaProps = from_props(&r.props)?;
         ctx.clients
@@ -80,7 +78,7 @@ impl Change for Rta {
             .send()
             .await
             .map_err(aws("ec2:ReplaceRouteTableAssociation"))?;
-        Ok(())
+        Ok(Attrs::new())
     }
 
     async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {

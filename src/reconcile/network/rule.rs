@@ -1,8 +1,6 @@
 //! `sg_rule/<group>-<in|out>-<protocol>[-<ports>]-<peer>`: one rule of a security group,
 //! named by its content so that a rule added out of band has an id too.
 
-use std::collections::BTreeSet;
-
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
     IpPermission, IpRange, SecurityGroupRule, SecurityGroupRuleRequest, SecurityGroupRuleUpdate,
@@ -10,14 +8,14 @@ use aws_sdk_ec2::types::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{all_rules, attrs, desired as resource, gone_ok, id, network_kind, sanitize, Change};
+use super::{all_rules, attrs, desired as resource, id, sanitize};
 use super::{SG, SG_RULE};
 use crate::aws::{aws, AwsError};
 use crate::model::{Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, Link};
-use crate::reconcile::Ctx;
+use crate::reconcile::kit::{from_props, gone_ok, Link};
+use crate::reconcile::{Ctx, Kind, Update};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: SG_RULE,
@@ -69,7 +67,6 @@ impl RuleProps {
 }
 
 pub struct Rule;
-network_kind!(Rule, RuleProps);
 
 /// A rule's id is its content: `sg_rule/app-in-tcp-3000-alb`, `sg_rule/alb-out-all-0.0.0.0_0`.
 pub fn rule_name(sg: &str, egress: bool, protocol: &str, from: i64, to: i64, peer: &str) -> String {
@@ -285,7 +282,9 @@ async fn modify_rule(ctx: &Ctx, gid: &str, rule_id: &str, p: &RuleProps) -> Resu
 }
 
 #[async_trait]
-impl Change for Rule {
+impl Kind for Rule {
+    crate::typed_kind!(SCHEMA, RuleProps);
+
     /// Authorise one rule. A rule that already exists (the default egress rule of a new group,
     /// or one an interrupted apply created) is found and adopted rather than failing.
     async fn create(&self, ctx: &Ctx, r: &Resource, _task: &Task) -> Result<Attrs, AwsError> {
@@ -328,18 +327,18 @@ impl Change for Rule {
         Ok(attrs(&rule_id))
     }
 
-    async fn update(
-        &self,
-        ctx: &Ctx,
-        r: &Resource,
-        prior: &Observed,
-        changed: &BTreeSet<String>,
-    ) -> Result<(), AwsError> {
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
+        let Update {
+            desired: r,
+            prior,
+            changed,
+        } = u;
         if !changed.contains("description") {
-            return Ok(());
+            return Ok(Attrs::new());
         }
         let p: RuleProps = from_props(&r.props)?;
-        modify_rule(ctx, p.group_id.require("group_id")?, &prior.physical_id, &p).await
+        modify_rule(ctx, p.group_id.require("group_id")?, &prior.physical_id, &p).await?;
+        Ok(Attrs::new())
     }
 
     async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {

@@ -7,13 +7,13 @@ use aws_sdk_ec2::client::Waiters;
 use aws_sdk_ec2::types::ResourceType;
 use serde::{Deserialize, Serialize};
 
-use super::{attrs, delete_when_free, network_kind, tag_spec, Change, SG, WAIT};
+use super::{attrs, delete_when_free, tag_spec, update_tags, SG, WAIT};
 use crate::aws::{aws, waited, AwsError, Required};
 use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
 use crate::reconcile::kit::{from_props, with_ticker, Link};
-use crate::reconcile::Ctx;
+use crate::reconcile::{Ctx, Kind, Update};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: SG,
@@ -32,10 +32,11 @@ pub struct SecurityGroupProps {
 }
 
 pub struct SecurityGroup;
-network_kind!(SecurityGroup, SecurityGroupProps);
 
 #[async_trait]
-impl Change for SecurityGroup {
+impl Kind for SecurityGroup {
+    crate::typed_kind!(SCHEMA, SecurityGroupProps);
+
     async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
         let p: SecurityGroupProps = from_props(&r.props)?;
         let ec2 = &ctx.clients.ec2;
@@ -62,6 +63,10 @@ impl Change for SecurityGroup {
         .await
         .map_err(waited("ec2:DescribeSecurityGroups", &gid))?;
         Ok(attrs(&gid))
+    }
+
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
+        update_tags(ctx, u).await
     }
 
     async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {

@@ -1,19 +1,19 @@
 //! `subnet/<tier>-<az>`: a public or private subnet in one availability zone.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::client::Waiters;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 use serde::{Deserialize, Serialize};
 
-use super::{attrs, delete_when_free, network_kind, sync_tags, tag_spec, Change, SUBNET, WAIT};
+use super::{attrs, delete_when_free, sync_tags, tag_spec, SUBNET, WAIT};
 use crate::aws::{aws, waited, AwsError, Required};
 use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
 use crate::reconcile::kit::{from_props, with_ticker, Link};
-use crate::reconcile::Ctx;
+use crate::reconcile::{Ctx, Kind, Update};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: SUBNET,
@@ -33,7 +33,6 @@ pub struct SubnetProps {
 }
 
 pub struct Subnet;
-network_kind!(Subnet, SubnetProps);
 
 async fn set_map_public_ip(ctx: &Ctx, sid: &str, on: bool) -> Result<(), AwsError> {
     ctx.clients
@@ -48,7 +47,9 @@ async fn set_map_public_ip(ctx: &Ctx, sid: &str, on: bool) -> Result<(), AwsErro
 }
 
 #[async_trait]
-impl Change for Subnet {
+impl Kind for Subnet {
+    crate::typed_kind!(SCHEMA, SubnetProps);
+
     async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
         let p: SubnetProps = from_props(&r.props)?;
         let ec2 = &ctx.clients.ec2;
@@ -81,19 +82,18 @@ impl Change for Subnet {
         Ok(attrs(&sid))
     }
 
-    async fn update(
-        &self,
-        ctx: &Ctx,
-        r: &Resource,
-        prior: &Observed,
-        changed: &BTreeSet<String>,
-    ) -> Result<(), AwsError> {
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
+        let Update {
+            desired: r,
+            prior,
+            changed,
+        } = u;
         let p: SubnetProps = from_props(&r.props)?;
         sync_tags(ctx, prior, changed, &p.tags).await?;
         if changed.contains("map_public_ip_on_launch") {
             set_map_public_ip(ctx, &prior.physical_id, p.map_public_ip_on_launch).await?;
         }
-        Ok(())
+        Ok(Attrs::new())
     }
 
     async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {

@@ -7,13 +7,13 @@ use aws_sdk_ec2::client::Waiters;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 use serde::{Deserialize, Serialize};
 
-use super::{attrs, delete_when_free, network_kind, sync_tags, tag_spec, Change, VPC, WAIT};
+use super::{attrs, delete_when_free, sync_tags, tag_spec, VPC, WAIT};
 use crate::aws::{aws, waited, AwsError, Required};
 use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
 use crate::reconcile::kit::{from_props, with_ticker};
-use crate::reconcile::Ctx;
+use crate::reconcile::{Ctx, Kind, Update};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: VPC,
@@ -32,7 +32,6 @@ pub struct VpcProps {
 }
 
 pub struct Vpc;
-network_kind!(Vpc, VpcProps);
 
 /// The DNS attributes named in `changed` (ModifyVpcAttribute takes one attribute per call).
 async fn set_dns(
@@ -61,7 +60,9 @@ async fn set_dns(
 }
 
 #[async_trait]
-impl Change for Vpc {
+impl Kind for Vpc {
+    crate::typed_kind!(SCHEMA, VpcProps);
+
     async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
         let p: VpcProps = from_props(&r.props)?;
         let ec2 = &ctx.clients.ec2;
@@ -92,16 +93,16 @@ impl Change for Vpc {
         Ok(attrs(&vid))
     }
 
-    async fn update(
-        &self,
-        ctx: &Ctx,
-        r: &Resource,
-        prior: &Observed,
-        changed: &BTreeSet<String>,
-    ) -> Result<(), AwsError> {
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
+        let Update {
+            desired: r,
+            prior,
+            changed,
+        } = u;
         let p: VpcProps = from_props(&r.props)?;
         sync_tags(ctx, prior, changed, &p.tags).await?;
-        set_dns(ctx, &prior.physical_id, &p, changed).await
+        set_dns(ctx, &prior.physical_id, &p, changed).await?;
+        Ok(Attrs::new())
     }
 
     async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {
