@@ -377,6 +377,18 @@ impl Observed {
         self
     }
 
+    /// The live resource's typed props (`kit::to_props`), as observe normalised them.
+    pub fn with_props(mut self, props: Props) -> Self {
+        self.props = props;
+        self
+    }
+
+    /// One attribute (an ARN, an endpoint) that references to this resource can read.
+    pub fn attr(mut self, key: &str, v: impl Into<String>) -> Self {
+        self.attrs.insert(key.to_string(), v.into());
+        self
+    }
+
     pub fn dep(mut self, id: &ResourceId) -> Self {
         self.deps.insert(id.clone());
         self

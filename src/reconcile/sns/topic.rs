@@ -38,9 +38,7 @@ pub fn expand(spec: &Spec, name: &str) -> Resource {
         kms_master_key_id: Some(KMS_KEY.to_string()),
         tags: tags_for(&spec.project, &spec.env, &id, name, &spec.tags),
     };
-    let mut r = Resource::new(id, name);
-    r.props = to_props(&props);
-    r
+    Resource::new(id, name).with_props(to_props(&props))
 }
 
 /// The live topic → `Observed` (pure). `attrs` is GetTopicAttributes' map.
@@ -58,11 +56,10 @@ pub fn observed_topic(
             .cloned(),
         tags: tags.clone(),
     };
-    let mut o = Observed::new(topic_id(), arn);
-    o.props = to_props(&props);
-    o.attrs.insert("arn".into(), arn.to_string());
-    o.attrs.insert("name".into(), name.to_string());
-    o
+    Observed::new(topic_id(), arn)
+        .with_props(to_props(&props))
+        .attr("arn", arn)
+        .attr("name", name)
 }
 
 pub struct Topic;
