@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::windows::{daily_field, overlap, weekly_field};
+use super::windows::{backup_and_maintenance, WindowField};
 use super::Errors;
 
 #[derive(Debug, Deserialize)]
@@ -218,29 +218,24 @@ pub(super) fn validate_docdb(errs: &mut Errors, raw: &Spanned<RawDocdb>) -> Docd
         1..=35,
         7,
     );
-    let (backup_window, bw) =
-        daily_field(errs, &r.backup_window, "docdb.backup_window", "03:00-04:00");
-    let (maintenance_window, mw) = weekly_field(
+    let (backup_window, maintenance_window) = backup_and_maintenance(
         errs,
-        &r.maintenance_window,
-        "docdb.maintenance_window",
-        "sun:04:00-sun:05:00",
+        "docdb",
+        raw.span(),
+        (
+            "backup",
+            WindowField {
+                key: "backup_window",
+                value: &r.backup_window,
+                default: "03:00-04:00",
+            },
+        ),
+        WindowField {
+            key: "maintenance_window",
+            value: &r.maintenance_window,
+            default: "sun:04:00-sun:05:00",
+        },
     );
-    if let (Some(b), Some(m)) = (bw, mw) {
-        if overlap(&b, &m) {
-            let span = r
-                .maintenance_window
-                .as_ref()
-                .or(r.backup_window.as_ref())
-                .map(|s| s.span())
-                .unwrap_or(raw.span());
-            errs.push(
-                span,
-                "docdb.maintenance_window",
-                format!("{maintenance_window:?} overlaps the backup window {backup_window:?}"),
-            );
-        }
-    }
     Docdb {
         instance_class,
         instances,
@@ -293,33 +288,24 @@ pub(super) fn validate_redis(errs: &mut Errors, raw: &Spanned<RawRedis>) -> Redi
         0..=35,
         1,
     );
-    let (snapshot_window, sw) = daily_field(
+    let (snapshot_window, maintenance_window) = backup_and_maintenance(
         errs,
-        &r.snapshot_window,
-        "redis.snapshot_window",
-        "05:00-06:00",
+        "redis",
+        raw.span(),
+        (
+            "snapshot",
+            WindowField {
+                key: "snapshot_window",
+                value: &r.snapshot_window,
+                default: "05:00-06:00",
+            },
+        ),
+        WindowField {
+            key: "maintenance_window",
+            value: &r.maintenance_window,
+            default: "sun:06:00-sun:07:00",
+        },
     );
-    let (maintenance_window, mw) = weekly_field(
-        errs,
-        &r.maintenance_window,
-        "redis.maintenance_window",
-        "sun:06:00-sun:07:00",
-    );
-    if let (Some(b), Some(m)) = (sw, mw) {
-        if overlap(&b, &m) {
-            let span = r
-                .maintenance_window
-                .as_ref()
-                .or(r.snapshot_window.as_ref())
-                .map(|s| s.span())
-                .unwrap_or(raw.span());
-            errs.push(
-                span,
-                "redis.maintenance_window",
-                format!("{maintenance_window:?} overlaps the snapshot window {snapshot_window:?}"),
-            );
-        }
-    }
     Redis {
         node_type,
         replicas,

@@ -51,6 +51,16 @@ fn with_network(extra: &str) -> String {
     format!("{BASE}{extra}\n")
 }
 
+/// Exactly one error, at `line:col` on `path`, whose message says each of `says`; return it.
+fn located(text: &str, (line, col, path): (usize, usize, &str), says: &[&str]) -> SpecError {
+    let e = one_err(text);
+    assert_at(&e, line, col, path);
+    for s in says {
+        assert!(e.message.contains(s), "{e}");
+    }
+    e
+}
+
 fn assert_at(e: &SpecError, line: usize, col: usize, path: &str) {
     assert_eq!(
         (e.file.as_str(), e.line, e.col, e.path.as_str()),
@@ -97,27 +107,31 @@ fn line_col_counts_lines_and_characters() {
 
 #[test]
 fn toml_syntax_error_is_located() {
-    let e = one_err("project = \"rtech\nenv = \"dev\"\n");
-    assert_at(&e, 1, 17, "");
-    assert!(e.message.contains("invalid basic string"), "{e}");
+    let e = located(
+        "project = \"rtech\nenv = \"dev\"\n",
+        (1, 17, ""),
+        &["invalid basic string"],
+    );
     assert!(e.to_string().starts_with("envs/dev.toml:1:17: "), "{e}");
 }
 
 #[test]
 fn unknown_top_level_key_is_located_at_the_key() {
     let text = "project = \"rtech\"\nenv = \"dev\"\nregion = \"us-east-1\"\ncolour = \"red\"\n\n[network]\ncidr = \"10.0.0.0/16\"\n";
-    let e = one_err(text);
-    assert_at(&e, 4, 1, "colour");
-    assert!(e.message.contains("unknown field `colour`"), "{e}");
-    assert!(e.message.contains("expected one of `project`"), "{e}");
+    located(
+        text,
+        (4, 1, "colour"),
+        &["unknown field `colour`", "expected one of `project`"],
+    );
 }
 
 #[test]
 fn unknown_network_key_is_located_at_the_key() {
-    let e = one_err(&with_network("subnets = 3"));
-    assert_at(&e, 7, 1, "network.subnets");
-    assert!(e.message.contains("unknown field `subnets`"), "{e}");
-    assert!(e.message.contains("`az_count`"), "{e}");
+    located(
+        &with_network("subnets = 3"),
+        (7, 1, "network.subnets"),
+        &["unknown field `subnets`", "`az_count`"],
+    );
 }
 
 #[test]
@@ -136,12 +150,10 @@ fn key_paths_do_not_leak_serde_internals() {
 
 #[test]
 fn wrong_type_is_located_at_the_value() {
-    let e = one_err(&with_network("az_count = \"two\""));
-    assert_at(&e, 7, 12, "network.az_count");
-    assert!(
-        e.message
-            .contains("invalid type: string \"two\", expected i64"),
-        "{e}"
+    let e = located(
+        &with_network("az_count = \"two\""),
+        (7, 12, "network.az_count"),
+        &["invalid type: string \"two\", expected i64"],
     );
     assert_eq!(
         e.to_string(),
@@ -151,17 +163,20 @@ fn wrong_type_is_located_at_the_value() {
 
 #[test]
 fn wrong_type_inside_a_list_names_the_index() {
-    let e = one_err(&with_network("public_subnets = [\"10.0.1.0/24\", 5]"));
-    assert_at(&e, 7, 34, "network.public_subnets[1]");
-    assert!(e.message.contains("expected a string"), "{e}");
+    located(
+        &with_network("public_subnets = [\"10.0.1.0/24\", 5]"),
+        (7, 34, "network.public_subnets[1]"),
+        &["expected a string"],
+    );
 }
 
 #[test]
 fn bad_nat_variant_lists_the_valid_ones() {
-    let e = one_err(&with_network("nat = \"double\""));
-    assert_at(&e, 7, 7, "network.nat");
-    assert!(e.message.contains("unknown variant `double`"), "{e}");
-    assert!(e.message.contains("`none`, `single`, `one_per_az`"), "{e}");
+    located(
+        &with_network("nat = \"double\""),
+        (7, 7, "network.nat"),
+        &["unknown variant `double`", "`none`, `single`, `one_per_az`"],
+    );
 }
 
 #[test]
@@ -179,9 +194,11 @@ fn with_cidr(cidr: &str) -> String {
 
 #[test]
 fn invalid_cidr_is_located_at_the_value() {
-    let e = one_err(&with_cidr("10.0.0.0/33"));
-    assert_at(&e, 6, 8, "network.cidr");
-    assert!(e.message.contains("is not a valid IPv4 CIDR"), "{e}");
+    let e = located(
+        &with_cidr("10.0.0.0/33"),
+        (6, 8, "network.cidr"),
+        &["is not a valid IPv4 CIDR"],
+    );
     assert_eq!(
         e.to_string(),
         "envs/dev.toml:6:8: network.cidr: \"10.0.0.0/33\" is not a valid IPv4 CIDR"
@@ -190,20 +207,19 @@ fn invalid_cidr_is_located_at_the_value() {
 
 #[test]
 fn cidr_with_host_bits_suggests_the_network() {
-    let e = one_err(&with_cidr("10.0.0.1/16"));
-    assert_at(&e, 6, 8, "network.cidr");
-    assert!(e.message.contains("has host bits set"), "{e}");
-    assert!(e.message.contains("did you mean \"10.0.0.0/16\"?"), "{e}");
+    located(
+        &with_cidr("10.0.0.1/16"),
+        (6, 8, "network.cidr"),
+        &["has host bits set", "did you mean \"10.0.0.0/16\"?"],
+    );
 }
 
 #[test]
 fn vpc_prefix_must_be_16_to_28() {
-    let e = one_err(&with_cidr("10.0.0.0/12"));
-    assert_at(&e, 6, 8, "network.cidr");
-    assert!(
-        e.message
-            .contains("a VPC's prefix must be between /16 and /28"),
-        "{e}"
+    located(
+        &with_cidr("10.0.0.0/12"),
+        (6, 8, "network.cidr"),
+        &["a VPC's prefix must be between /16 and /28"],
     );
 
     // /29 is too small, and too small for the default subnets as well: all reported.
@@ -236,47 +252,33 @@ fn vpc_prefix_must_be_16_to_28() {
 
 #[test]
 fn overlapping_subnets_are_reported_on_the_second() {
-    let e = one_err(&with_network(
+    located(&with_network(
         "public_subnets = [\"10.0.1.0/24\", \"10.0.2.0/24\"]\nprivate_subnets = [\"10.0.2.128/25\", \"10.0.3.0/24\"]",
-    ));
-    assert_at(&e, 8, 20, "network.private_subnets[0]");
-    assert!(
-        e.message
-            .contains("\"10.0.2.128/25\" overlaps network.public_subnets[1] (\"10.0.2.0/24\")"),
-        "{e}"
-    );
+    ), (8, 20, "network.private_subnets[0]"), &["\"10.0.2.128/25\" overlaps network.public_subnets[1] (\"10.0.2.0/24\")"]);
 }
 
 #[test]
 fn subnet_outside_the_vpc_is_reported() {
-    let e = one_err(&with_network(
-        "public_subnets = [\"10.0.1.0/24\", \"10.1.2.0/24\"]",
-    ));
-    assert_at(&e, 7, 34, "network.public_subnets[1]");
-    assert!(
-        e.message
-            .contains("\"10.1.2.0/24\" is not inside the VPC's \"10.0.0.0/16\""),
-        "{e}"
+    located(
+        &with_network("public_subnets = [\"10.0.1.0/24\", \"10.1.2.0/24\"]"),
+        (7, 34, "network.public_subnets[1]"),
+        &["\"10.1.2.0/24\" is not inside the VPC's \"10.0.0.0/16\""],
     );
 }
 
 #[test]
 fn subnet_count_must_match_the_azs() {
-    let e = one_err(&with_network(
-        "public_subnets = [\"10.0.1.0/24\", \"10.0.2.0/24\", \"10.0.3.0/24\"]",
-    ));
-    assert_at(&e, 7, 18, "network.public_subnets");
-    assert!(
-        e.message
-            .contains("lists 3 subnets for 2 AZs: give one per AZ"),
-        "{e}"
+    located(
+        &with_network("public_subnets = [\"10.0.1.0/24\", \"10.0.2.0/24\", \"10.0.3.0/24\"]"),
+        (7, 18, "network.public_subnets"),
+        &["lists 3 subnets for 2 AZs: give one per AZ"],
     );
 
-    let e = one_err(&with_network(
-        "az_count = 3\nprivate_subnets = [\"10.0.101.0/24\"]",
-    ));
-    assert_at(&e, 8, 19, "network.private_subnets");
-    assert!(e.message.contains("lists 1 subnets for 3 AZs"), "{e}");
+    located(
+        &with_network("az_count = 3\nprivate_subnets = [\"10.0.101.0/24\"]"),
+        (8, 19, "network.private_subnets"),
+        &["lists 1 subnets for 3 AZs"],
+    );
 }
 
 #[test]
@@ -322,18 +324,21 @@ fn explicit_azs_are_checked_against_the_region_and_the_count() {
 
 #[test]
 fn app_port_must_be_a_tcp_port() {
-    let e = one_err(&with_network("app_port = 70000"));
-    assert_at(&e, 7, 12, "network.app_port");
-    assert!(e.message.contains("70000 is not a TCP port"), "{e}");
+    located(
+        &with_network("app_port = 70000"),
+        (7, 12, "network.app_port"),
+        &["70000 is not a TCP port"],
+    );
     assert_eq!(ok(&with_network("app_port = 8080")).network.app_port, 8080);
 }
 
 #[test]
 fn alb_ingress_cidrs_are_validated() {
-    let e = one_err(&with_network(
-        "alb_ingress_cidrs = [\"203.0.113.0/24\", \"nope\"]",
-    ));
-    assert_at(&e, 7, 40, "network.alb_ingress_cidrs[1]");
+    let e = located(
+        &with_network("alb_ingress_cidrs = [\"203.0.113.0/24\", \"nope\"]"),
+        (7, 40, "network.alb_ingress_cidrs[1]"),
+        &[],
+    );
     assert!(
         e.message.contains("\"nope\" is not a valid IPv4 CIDR"),
         "{e}"
@@ -378,16 +383,22 @@ fn reserved_tag_keys_are_refused() {
 
 #[test]
 fn project_name_must_be_lowercase_and_short() {
-    let e = one_err(&BASE.replace("\"rtech\"", "\"RTech\""));
-    assert_at(&e, 1, 11, "project");
+    let e = located(
+        &BASE.replace("\"rtech\"", "\"RTech\""),
+        (1, 11, "project"),
+        &[],
+    );
     assert!(
         e.message.contains("must start with a lowercase letter"),
         "{e}"
     );
 
     let long = "a".repeat(21);
-    let e = one_err(&BASE.replace("\"rtech\"", &format!("\"{long}\"")));
-    assert_at(&e, 1, 11, "project");
+    let e = located(
+        &BASE.replace("\"rtech\"", &format!("\"{long}\"")),
+        (1, 11, "project"),
+        &[],
+    );
     assert_eq!(e.message, format!("{long:?} must be 1 to 20 characters"));
 
     for bad in ["", "-rtech", "rtech-", "9lives", "r_tech"] {
@@ -401,9 +412,11 @@ fn project_name_must_be_lowercase_and_short() {
 
 #[test]
 fn region_must_look_like_a_region() {
-    let e = one_err(&BASE.replace("us-east-1", "useast"));
-    assert_at(&e, 3, 10, "region");
-    assert!(e.message.contains("is not an AWS region name"), "{e}");
+    located(
+        &BASE.replace("us-east-1", "useast"),
+        (3, 10, "region"),
+        &["is not an AWS region name"],
+    );
 }
 
 #[test]
@@ -562,18 +575,16 @@ fn repo_envs_all_load() {
 #[test]
 fn a_name_tag_is_refused_because_rtech_sets_it() {
     let text = BASE.replace("[network]", "[tags]\nName = \"x\"\n\n[network]");
-    let e = one_err(&text);
-    assert_at(&e, 6, 8, "tags.Name");
-    assert!(e.message.contains("set by rtech"), "{e}");
+    located(&text, (6, 8, "tags.Name"), &["set by rtech"]);
 }
 
 #[test]
 fn a_cidr_listed_twice_in_alb_ingress_is_refused_where_it_is() {
-    let e = one_err(&with_network(
-        "alb_ingress_cidrs = [\"10.1.0.0/16\", \"10.1.0.0/16\"]",
-    ));
-    assert_at(&e, 7, 37, "network.alb_ingress_cidrs[1]");
-    assert!(e.message.contains("listed twice"), "{e}");
+    located(
+        &with_network("alb_ingress_cidrs = [\"10.1.0.0/16\", \"10.1.0.0/16\"]"),
+        (7, 37, "network.alb_ingress_cidrs[1]"),
+        &["listed twice"],
+    );
 }
 
 #[test]
@@ -635,19 +646,27 @@ fn every_env_file_has_the_container_platform() {
 
 #[test]
 fn a_cpu_memory_pair_fargate_rejects_is_located_at_memory() {
-    let e = one_err(&with_app("cpu = 256\nmemory = 4096"));
-    assert_at(&e, 10, 10, "app.memory");
+    let e = located(
+        &with_app("cpu = 256\nmemory = 4096"),
+        (10, 10, "app.memory"),
+        &[],
+    );
     assert!(
         e.message.contains("cpu = 256") && e.message.contains("512 MiB to 2 GiB"),
         "{e}"
     );
-    let e = one_err(&with_app("cpu = 300"));
-    assert_at(&e, 9, 7, "app.cpu");
-    assert!(e.message.contains("not a Fargate CPU size"), "{e}");
+    located(
+        &with_app("cpu = 300"),
+        (9, 7, "app.cpu"),
+        &["not a Fargate CPU size"],
+    );
     ok(&with_app("cpu = 1024\nmemory = 8192"));
     ok(&with_app("cpu = 8192\nmemory = 20480"));
-    let e = one_err(&with_app("cpu = 8192\nmemory = 18432"));
-    assert_at(&e, 10, 10, "app.memory");
+    located(
+        &with_app("cpu = 8192\nmemory = 18432"),
+        (10, 10, "app.memory"),
+        &[],
+    );
 }
 
 #[test]
@@ -672,17 +691,18 @@ fn port_out_of_range_is_located() {
 #[test]
 fn scaling_min_above_max_is_located() {
     let text = format!("{BASE}[ecr]\n[app]\n[app.scaling]\nmin = 5\nmax = 3\n");
-    let e = one_err(&text);
-    assert_at(&e, 10, 7, "app.scaling.min");
-    assert!(e.message.contains("min (5) is greater than max (3)"), "{e}");
+    located(
+        &text,
+        (10, 7, "app.scaling.min"),
+        &["min (5) is greater than max (3)"],
+    );
 }
 
 #[test]
 fn desired_count_outside_the_scaling_range_is_an_error_and_defaults_to_min() {
     let text =
         format!("{BASE}[ecr]\n[app]\ndesired_count = 20\n[app.scaling]\nmin = 2\nmax = 10\n");
-    let e = one_err(&text);
-    assert_at(&e, 9, 17, "app.desired_count");
+    located(&text, (9, 17, "app.desired_count"), &[]);
     let s = ok(&format!(
         "{BASE}[ecr]\n[app]\n[app.scaling]\nmin = 3\nmax = 10\n"
     ));
@@ -721,10 +741,12 @@ fn reserved_and_malformed_environment_names_are_rejected() {
 
 #[test]
 fn root_user_and_bad_retention_and_bad_statement_are_rejected() {
-    let e = one_err(&with_app("user = \"root\""));
-    assert_at(&e, 9, 8, "app.user");
-    let e = one_err(&with_app("log_retention_days = 31"));
-    assert_at(&e, 9, 22, "app.log_retention_days");
+    located(&with_app("user = \"root\""), (9, 8, "app.user"), &[]);
+    located(
+        &with_app("log_retention_days = 31"),
+        (9, 22, "app.log_retention_days"),
+        &[],
+    );
     let text = format!(
         "{BASE}[ecr]\n[app]\n[[app.task_role_statements]]\nactions = [\"s3 GetObject\"]\nresources = [\"bucket\"]\n"
     );
@@ -736,12 +758,16 @@ fn root_user_and_bad_retention_and_bad_statement_are_rejected() {
 
 #[test]
 fn ecr_repository_names_and_target_group_matchers_are_checked() {
-    let e = one_err(&format!("{BASE}[ecr]\nrepository = \"Bad_Name\"\n"));
-    assert_at(&e, 8, 14, "ecr.repository");
-    let e = one_err(&format!(
-        "{BASE}[ecr]\n[app]\n[app.target_group]\nmatcher = \"600\"\n"
-    ));
-    assert_at(&e, 10, 11, "app.target_group.matcher");
+    located(
+        &format!("{BASE}[ecr]\nrepository = \"Bad_Name\"\n"),
+        (8, 14, "ecr.repository"),
+        &[],
+    );
+    located(
+        &format!("{BASE}[ecr]\n[app]\n[app.target_group]\nmatcher = \"600\"\n"),
+        (10, 11, "app.target_group.matcher"),
+        &[],
+    );
     let e = one_err(&format!(
         "{BASE}[ecr]\n[app]\n[app.target_group]\nhealth_check_path = \"api\"\n"
     ));
@@ -837,13 +863,21 @@ fn edge_explicit_values_are_kept() {
 
 #[test]
 fn edge_invalid_domain_name_is_located() {
-    let e = one_err(&with_edge("domain = \"rtech..example.com\""));
-    assert_at(&e, 10, 10, "edge.domain");
-    assert!(e.message.contains("empty label"), "{e}");
-    let e = one_err(&with_edge("domain = \"rtech_app.example.com\""));
-    assert_at(&e, 10, 10, "edge.domain");
-    let e = one_err(&with_edge("domain = \"localhost\""));
-    assert_at(&e, 10, 10, "edge.domain");
+    located(
+        &with_edge("domain = \"rtech..example.com\""),
+        (10, 10, "edge.domain"),
+        &["empty label"],
+    );
+    located(
+        &with_edge("domain = \"rtech_app.example.com\""),
+        (10, 10, "edge.domain"),
+        &[],
+    );
+    let e = located(
+        &with_edge("domain = \"localhost\""),
+        (10, 10, "edge.domain"),
+        &[],
+    );
     assert_eq!(
         e.to_string(),
         "envs/dev.toml:10:10: edge.domain: \"localhost\" is not a domain name: it needs at least two labels (e.g. rtech.example.com)"
@@ -852,58 +886,59 @@ fn edge_invalid_domain_name_is_located() {
 
 #[test]
 fn edge_zone_must_hold_the_domain() {
-    let e = one_err(&with_edge(
-        "domain = \"rtech.example.com\"\nzone = \"example.org\"",
-    ));
-    assert_at(&e, 11, 8, "edge.zone");
-    assert!(e.message.contains("does not hold the domain"), "{e}");
+    located(
+        &with_edge("domain = \"rtech.example.com\"\nzone = \"example.org\""),
+        (11, 8, "edge.zone"),
+        &["does not hold the domain"],
+    );
     // A suffix that is not a parent label is no parent either.
-    let e = one_err(&with_edge(
-        "domain = \"rtech.example.com\"\nzone = \"ample.com\"",
-    ));
-    assert_at(&e, 11, 8, "edge.zone");
+    located(
+        &with_edge("domain = \"rtech.example.com\"\nzone = \"ample.com\""),
+        (11, 8, "edge.zone"),
+        &[],
+    );
 }
 
 #[test]
 fn edge_ttls_out_of_order_are_located() {
-    let e = one_err(&with_edge(
+    located(&with_edge(
         "[edge.cloudfront]\n[edge.cloudfront.default_behavior]\nmin_ttl = 0\ndefault_ttl = 90000\nmax_ttl = 86400",
-    ));
-    assert_at(&e, 13, 15, "edge.cloudfront.default_behavior.default_ttl");
-    assert!(
-        e.message
-            .contains("default_ttl (90000) is greater than max_ttl (86400)"),
-        "{e}"
-    );
+    ), (13, 15, "edge.cloudfront.default_behavior.default_ttl"), &["default_ttl (90000) is greater than max_ttl (86400)"]);
     // Only max given, below the default default (3600): located at max_ttl.
-    let e = one_err(&with_edge(
-        "[edge.cloudfront]\n[edge.cloudfront.default_behavior]\nmax_ttl = 60",
-    ));
-    assert_at(&e, 12, 11, "edge.cloudfront.default_behavior.max_ttl");
+    located(
+        &with_edge("[edge.cloudfront]\n[edge.cloudfront.default_behavior]\nmax_ttl = 60"),
+        (12, 11, "edge.cloudfront.default_behavior.max_ttl"),
+        &[],
+    );
     // The /api/* behaviour: min above default.
-    let e = one_err(&with_edge(
-        "[edge.cloudfront]\n[edge.cloudfront.api_behavior]\nmin_ttl = 5",
-    ));
-    assert_at(&e, 12, 11, "edge.cloudfront.api_behavior.min_ttl");
+    let e = located(
+        &with_edge("[edge.cloudfront]\n[edge.cloudfront.api_behavior]\nmin_ttl = 5"),
+        (12, 11, "edge.cloudfront.api_behavior.min_ttl"),
+        &[],
+    );
     assert!(
         e.message.contains("min_ttl <= default_ttl <= max_ttl"),
         "{e}"
     );
-    let e = one_err(&with_edge(
-        "[edge.cloudfront]\n[edge.cloudfront.api_behavior]\nmax_ttl = -1",
-    ));
-    assert_at(&e, 12, 11, "edge.cloudfront.api_behavior.max_ttl");
-    assert!(e.message.contains("out of range"), "{e}");
+    located(
+        &with_edge("[edge.cloudfront]\n[edge.cloudfront.api_behavior]\nmax_ttl = -1"),
+        (12, 11, "edge.cloudfront.api_behavior.max_ttl"),
+        &["out of range"],
+    );
 }
 
 #[test]
 fn edge_unknown_or_too_old_ssl_policy_is_located() {
-    let e = one_err(&with_edge("ssl_policy = \"ELBSecurityPolicy-TLS13-9-9\""));
-    assert_at(&e, 10, 14, "edge.ssl_policy");
-    assert!(e.message.contains("is not an ELB security policy"), "{e}");
-    let e = one_err(&with_edge("ssl_policy = \"ELBSecurityPolicy-2016-08\""));
-    assert_at(&e, 10, 14, "edge.ssl_policy");
-    assert!(e.message.contains("accepts TLS 1.0"), "{e}");
+    located(
+        &with_edge("ssl_policy = \"ELBSecurityPolicy-TLS13-9-9\""),
+        (10, 14, "edge.ssl_policy"),
+        &["is not an ELB security policy"],
+    );
+    let e = located(
+        &with_edge("ssl_policy = \"ELBSecurityPolicy-2016-08\""),
+        (10, 14, "edge.ssl_policy"),
+        &["accepts TLS 1.0"],
+    );
     assert!(
         e.message.contains("ELBSecurityPolicy-TLS-1-2-2017-01"),
         "{e}"
@@ -916,36 +951,48 @@ fn edge_unknown_or_too_old_ssl_policy_is_located() {
 
 #[test]
 fn edge_weights_must_sum_to_100() {
-    let e = one_err(&with_edge("[edge.weights]\nblue = 90"));
-    assert_at(&e, 10, 1, "edge.weights");
-    assert!(
-        e.message
-            .contains("the weights sum to 90 (blue = 90), not 100"),
-        "{e}"
+    located(
+        &with_edge("[edge.weights]\nblue = 90"),
+        (10, 1, "edge.weights"),
+        &["the weights sum to 90 (blue = 90), not 100"],
     );
-    let e = one_err(&with_edge("[edge.weights]\nblue = 100\ngreen = 0"));
-    assert_at(&e, 12, 9, "edge.weights.green");
-    assert!(e.message.contains("not a target group colour"), "{e}");
-    let e = one_err(&with_edge("[edge.weights]\nblue = 101"));
-    assert_at(&e, 11, 8, "edge.weights.blue");
+    located(
+        &with_edge("[edge.weights]\nblue = 100\ngreen = 0"),
+        (12, 9, "edge.weights.green"),
+        &["not a target group colour"],
+    );
+    located(
+        &with_edge("[edge.weights]\nblue = 101"),
+        (11, 8, "edge.weights.blue"),
+        &[],
+    );
     assert!(ok(&with_edge("[edge.weights]\nblue = 100")).edge.is_some());
 }
 
 #[test]
 fn edge_bad_enums_and_ranges_and_missing_app() {
-    let e = one_err(&with_edge("hosted_zone = \"import\""));
-    assert_at(&e, 10, 15, "edge.hosted_zone");
-    assert!(e.message.contains("`existing` or `create`"), "{e}");
+    located(
+        &with_edge("hosted_zone = \"import\""),
+        (10, 15, "edge.hosted_zone"),
+        &["`existing` or `create`"],
+    );
     let e = one_err(&with_edge("www = \"a\""));
     assert!(e.message.contains("`cname`, `alias`, `none`"), "{e}");
-    let e = one_err(&with_edge("[edge.alb]\nidle_timeout_seconds = 0"));
-    assert_at(&e, 11, 24, "edge.alb.idle_timeout_seconds");
-    let e = one_err(&with_edge(
-        "[edge.cloudfront]\nprice_class = \"PriceClass_50\"",
-    ));
-    assert_at(&e, 11, 15, "edge.cloudfront.price_class");
-    let e = one_err(&with_edge("[edge.alb]\nhttp3 = true"));
-    assert_at(&e, 11, 1, "edge.alb.http3");
+    located(
+        &with_edge("[edge.alb]\nidle_timeout_seconds = 0"),
+        (11, 24, "edge.alb.idle_timeout_seconds"),
+        &[],
+    );
+    located(
+        &with_edge("[edge.cloudfront]\nprice_class = \"PriceClass_50\""),
+        (11, 15, "edge.cloudfront.price_class"),
+        &[],
+    );
+    located(
+        &with_edge("[edge.alb]\nhttp3 = true"),
+        (11, 1, "edge.alb.http3"),
+        &[],
+    );
     let e = one_err(&format!("{BASE}[edge]\n"));
     assert_eq!((e.line, e.path.as_str()), (7, "edge"), "{e}");
     assert!(e.message.contains("needs an [app] section"), "{e}");
@@ -974,8 +1021,11 @@ fn edge_log_buckets_force_delete_must_be_a_bool_and_sits_in_edge() {
         "{e}"
     );
     // Not a key of [edge.alb]: located at the key.
-    let e = one_err(&with_edge("[edge.alb]\nlog_buckets_force_delete = true"));
-    assert_at(&e, 11, 1, "edge.alb.log_buckets_force_delete");
+    located(
+        &with_edge("[edge.alb]\nlog_buckets_force_delete = true"),
+        (11, 1, "edge.alb.log_buckets_force_delete"),
+        &[],
+    );
 }
 
 #[test]
@@ -1049,26 +1099,26 @@ fn monitoring_overrides_and_switches() {
 
 #[test]
 fn monitoring_bad_values_are_located() {
-    let e = one_err(&with_monitoring(
-        "[monitoring.alarms.ecs-cpu]\nthreshold = \"high\"\n",
-    ));
-    assert_at(&e, 9, 13, "monitoring.alarms.ecs-cpu.threshold");
-    assert!(e.message.contains("is not a number"), "{e}");
-    let e = one_err(&with_monitoring(
-        "[monitoring.alarms.ecs-cpu]\nperiod_seconds = 90\n",
-    ));
-    assert_at(&e, 9, 18, "monitoring.alarms.ecs-cpu.period_seconds");
-    assert!(e.message.contains("multiple of 60"), "{e}");
-    let e = one_err(&with_monitoring(
-        "[monitoring.alarms.ecs-cpu]\nstatistic = \"Median\"\n",
-    ));
-    assert_at(&e, 9, 13, "monitoring.alarms.ecs-cpu.statistic");
-    assert!(e.message.contains("not a statistic"), "{e}");
-    let e = one_err(&with_monitoring(
-        "[monitoring.alarms.ecs-cpu]\ncomparison = \"Above\"\n",
-    ));
-    assert_at(&e, 9, 14, "monitoring.alarms.ecs-cpu.comparison");
-    assert!(e.message.contains("GreaterThanThreshold"), "{e}");
+    located(
+        &with_monitoring("[monitoring.alarms.ecs-cpu]\nthreshold = \"high\"\n"),
+        (9, 13, "monitoring.alarms.ecs-cpu.threshold"),
+        &["is not a number"],
+    );
+    located(
+        &with_monitoring("[monitoring.alarms.ecs-cpu]\nperiod_seconds = 90\n"),
+        (9, 18, "monitoring.alarms.ecs-cpu.period_seconds"),
+        &["multiple of 60"],
+    );
+    located(
+        &with_monitoring("[monitoring.alarms.ecs-cpu]\nstatistic = \"Median\"\n"),
+        (9, 13, "monitoring.alarms.ecs-cpu.statistic"),
+        &["not a statistic"],
+    );
+    located(
+        &with_monitoring("[monitoring.alarms.ecs-cpu]\ncomparison = \"Above\"\n"),
+        (9, 14, "monitoring.alarms.ecs-cpu.comparison"),
+        &["GreaterThanThreshold"],
+    );
     let e = one_err(&with_monitoring("[monitoring.alarms.cpu]\nthreshold = 1\n"));
     assert_eq!(e.path, "monitoring.alarms.cpu");
     assert!(e.message.contains("no such alarm"), "{e}");

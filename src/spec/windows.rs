@@ -90,42 +90,69 @@ pub fn overlap(a: &Window, b: &Window) -> bool {
         .any(|(s1, e1)| ib.iter().any(|(s2, e2)| s1 < e2 && s2 < e1))
 }
 
-/// Validate an optional daily window field, falling back to `default`.
-pub fn daily_field(
+/// Validate an optional window field with `parse` ([`daily`] or [`weekly`]), falling back to
+/// `default`; a malformed value is reported at its span and kept as written.
+fn window_field(
     errs: &mut Errors,
     v: &Option<Spanned<String>>,
     path: &str,
     default: &str,
+    parse: fn(&str) -> Result<Window, String>,
 ) -> (String, Option<Window>) {
     match v {
-        Some(s) => match daily(s.get_ref()) {
+        Some(s) => match parse(s.get_ref()) {
             Ok(w) => (s.get_ref().clone(), Some(w)),
             Err(m) => {
                 errs.push(s.span(), path, m);
                 (s.get_ref().clone(), None)
             }
         },
-        None => (default.to_string(), daily(default).ok()),
+        None => (default.to_string(), parse(default).ok()),
     }
 }
 
-/// Validate an optional weekly window field, falling back to `default`.
-pub fn weekly_field(
+/// One optional window setting: its spec key, its value and the default used without it.
+pub struct WindowField<'a> {
+    pub key: &'a str,
+    pub value: &'a Option<Spanned<String>>,
+    pub default: &'a str,
+}
+
+/// A section's daily backup window (called `noun`: "backup", "snapshot") and weekly
+/// `maintenance` window, each validated and defaulted, and refused when they overlap (at the
+/// maintenance window, else the daily one, else the section). Returns both as written.
+pub fn backup_and_maintenance(
     errs: &mut Errors,
-    v: &Option<Spanned<String>>,
-    path: &str,
-    default: &str,
-) -> (String, Option<Window>) {
-    match v {
-        Some(s) => match weekly(s.get_ref()) {
-            Ok(w) => (s.get_ref().clone(), Some(w)),
-            Err(m) => {
-                errs.push(s.span(), path, m);
-                (s.get_ref().clone(), None)
-            }
-        },
-        None => (default.to_string(), weekly(default).ok()),
+    section: &str,
+    section_span: std::ops::Range<usize>,
+    (noun, backup): (&str, WindowField<'_>),
+    maintenance: WindowField<'_>,
+) -> (String, String) {
+    let path = |f: &WindowField<'_>| format!("{section}.{}", f.key);
+    let (b, bw) = window_field(errs, backup.value, &path(&backup), backup.default, daily);
+    let (m, mw) = window_field(
+        errs,
+        maintenance.value,
+        &path(&maintenance),
+        maintenance.default,
+        weekly,
+    );
+    if let (Some(bw), Some(mw)) = (bw, mw) {
+        if overlap(&bw, &mw) {
+            let span = maintenance
+                .value
+                .as_ref()
+                .or(backup.value.as_ref())
+                .map(|s| s.span())
+                .unwrap_or(section_span);
+            errs.push(
+                span,
+                &path(&maintenance),
+                format!("{m:?} overlaps the {noun} window {b:?}"),
+            );
+        }
     }
+    (b, m)
 }
 
 #[cfg(test)]
