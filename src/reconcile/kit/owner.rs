@@ -60,30 +60,11 @@ mod tests {
     #[test]
     fn ownership_needs_project_env_and_id() {
         let id = ResourceId::new("vpc", "main");
-        assert!(is_ours(
-            &tags("rtech", "dev", "vpc/main"),
-            "rtech",
-            "dev",
-            &id
-        ));
-        assert!(!is_ours(
-            &tags("rtech", "prod", "vpc/main"),
-            "rtech",
-            "dev",
-            &id
-        ));
-        assert!(!is_ours(
-            &tags("other", "dev", "vpc/main"),
-            "rtech",
-            "dev",
-            &id
-        ));
-        assert!(!is_ours(
-            &tags("rtech", "dev", "vpc/other"),
-            "rtech",
-            "dev",
-            &id
-        ));
+        let ours = |p, e, i| is_ours(&tags(p, e, i), "rtech", "dev", &id);
+        assert!(ours("rtech", "dev", "vpc/main"));
+        assert!(!ours("rtech", "prod", "vpc/main"));
+        assert!(!ours("other", "dev", "vpc/main"));
+        assert!(!ours("rtech", "dev", "vpc/other"));
         assert!(!is_ours(&BTreeMap::new(), "rtech", "dev", &id));
         assert_eq!(
             claimed_id(&tags("rtech", "dev", "subnet/a"), "rtech", "dev"),

@@ -157,38 +157,31 @@ mod tests {
         .unwrap();
         assert_eq!(v, 7);
 
-        let e = until(
+        let e = stuck_in("failed", Duration::from_secs(60)).await;
+        assert_eq!(e.code, "UnexpectedState");
+        assert!(e.message.contains("it is failed"), "{e}");
+    }
+
+    /// `until` waiting for "available" on a resource that always reports `state`.
+    async fn stuck_in(state: &'static str, timeout: Duration) -> AwsError {
+        until(
             Poll {
                 op: "svc:Describe",
                 what: "x to become available",
                 pending: &["creating"],
                 target: &["available"],
-                timeout: Duration::from_secs(60),
+                timeout,
             },
             &task(),
-            || async { Ok(("failed".to_string(), ())) },
+            || async { Ok((state.to_string(), ())) },
         )
         .await
-        .unwrap_err();
-        assert_eq!(e.code, "UnexpectedState");
-        assert!(e.message.contains("it is failed"), "{e}");
+        .unwrap_err()
     }
 
     #[tokio::test(start_paused = true)]
     async fn until_times_out_naming_the_state() {
-        let e = until(
-            Poll {
-                op: "svc:Describe",
-                what: "x",
-                pending: &["creating"],
-                target: &["available"],
-                timeout: Duration::from_secs(20),
-            },
-            &task(),
-            || async { Ok(("creating".to_string(), ())) },
-        )
-        .await
-        .unwrap_err();
+        let e = stuck_in("creating", Duration::from_secs(20)).await;
         assert_eq!(e.code, "WaitTimeout");
         assert!(e.message.contains("still creating"), "{e}");
     }
