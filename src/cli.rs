@@ -196,3 +196,64 @@ fn image_tag(s: &str) -> Result<String, String> {
         ))
     }
 }
+
+#[cfg(test)]
+mod workflow_tests {
+    use super::Cli;
+    use clap::Parser;
+
+    const WORKFLOW: &str = include_str!("../.github/workflows/rtech.yml");
+
+    /// Every `rtech …` command line in the workflow's `run:` steps, as argv (shell variables
+    /// stand for a plausible value, redirections and pipes end the command).
+    fn invocations() -> Vec<Vec<String>> {
+        let mut out = Vec::new();
+        for line in WORKFLOW.lines() {
+            let line = line.trim_start().trim_start_matches("run: ");
+            let Some(at) = line
+                .find("bin/rtech ")
+                .or_else(|| line.find("release/rtech "))
+            else {
+                continue;
+            };
+            let cmd = &line[at..];
+            let cmd = cmd.split(['|', '>', ';', ')']).next().unwrap_or(cmd);
+            let mut argv = shlex::split(cmd).expect("a shell command line");
+            argv[0] = "rtech".into();
+            for a in &mut argv {
+                if a.starts_with('$') {
+                    *a = "dev".into();
+                }
+            }
+            out.push(argv);
+        }
+        out
+    }
+
+    #[test]
+    fn every_rtech_command_in_the_workflow_parses() {
+        let all = invocations();
+        assert!(
+            all.len() >= 5,
+            "expected validate, plan, output and two applies: {all:?}"
+        );
+        for argv in &all {
+            if let Err(e) = Cli::try_parse_from(argv) {
+                panic!("{}: {e}", argv.join(" "));
+            }
+        }
+        let joined: Vec<String> = all.iter().map(|a| a.join(" ")).collect();
+        for wanted in ["validate --env", "plan --env prod", "apply --env prod"] {
+            assert!(
+                joined.iter().any(|j| j.contains(wanted)),
+                "{wanted}: {joined:?}"
+            );
+        }
+        assert!(
+            joined
+                .iter()
+                .any(|j| j.contains("plan") && j.contains("--detailed-exitcode")),
+            "the PR plan tells changes from errors by exit code"
+        );
+    }
+}
