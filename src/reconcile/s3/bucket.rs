@@ -1,7 +1,7 @@
 //! `s3_bucket`: one access-log bucket. Its props, expand, the normaliser observe uses, the
 //! guard against deleting logs, and create / update / delete (with emptying).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -12,7 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value as J;
 
 use super::config::{
-    encryption_value, lifecycle, lifecycle_value, ownership_value, public_access_block,
+    build_err, encryption_value, lifecycle, lifecycle_value, ownership_value, public_access_block,
     public_access_block_value, put_encryption, put_lifecycle, put_ownership, put_policy,
     put_public_access_block, put_tags, Config, Lifecycle, PublicAccessBlock,
 };
@@ -22,8 +22,8 @@ use crate::aws::{aws, AwsError};
 use crate::model::{tags_for, Attrs, Observed, Ownership, Resource, ResourceId};
 use crate::plan::{Action, Change, KindSchema};
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, retry_while, to_props, PropsError};
-use crate::reconcile::{force_delete, refuse_data_loss, Ctx, DataLoss, Kind, Op};
+use crate::reconcile::kit::{found, from_props, gone_ok, retry_while, to_props, PropsError};
+use crate::reconcile::{force_delete, refuse_data_loss, Ctx, DataLoss, Kind, Update};
 use crate::spec::Spec;
 
 pub use crate::reconcile::TAG_FORCE_DELETE;
@@ -98,16 +98,17 @@ pub struct Bucket;
 #[async_trait]
 impl Kind for Bucket {
     crate::typed_kind!(SCHEMA, BucketProps);
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        match op {
-            Op::Create(r) => create(ctx, r, task).await,
-            Op::Update {
-                desired,
-                prior,
-                changed,
-            } => update(ctx, desired, prior, changed).await,
-            Op::Delete(o) => delete(ctx, o, task).await,
-        }
+
+    async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
+        create(ctx, r, task).await
+    }
+
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
+        update(ctx, u).await
+    }
+
+    async fn delete(&self, ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
+        delete(ctx, o, task).await
     }
 
     fn guard(&self, change: &Change) -> Option<String> {
@@ -133,9 +134,7 @@ pub fn bucket(spec: &Spec, role: &str, days: i64, ownership: &str, force: bool) 
         policy: Some(desired_policy(role, &spec.region, &name)),
         tags,
     };
-    let mut r = Resource::new(id, &name);
-    r.props = to_props(&p);
-    r
+    Resource::new(id, &name).with_props(to_props(&p))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -178,10 +177,10 @@ pub fn observed_bucket(
         p.object_ownership = Some(ownership_value(c.ownership.as_ref()));
         p.policy = Some(policy_value(c.policy.as_deref(), account).to_json());
     }
-    let mut o = Observed::new(id, name);
-    o.props = to_props(&p);
-    o.attrs = attrs(region, name, has_objects);
-    o
+    Observed {
+        attrs: attrs(region, name, has_objects),
+        ..Observed::new(id, name).with_props(to_props(&p))
+    }
 }
 
 /// A bucket under one of our names that is not ours.
@@ -219,10 +218,6 @@ pub fn batches(keys: Vec<(String, Option<String>)>) -> Vec<Vec<(String, Option<S
 
 // ---------------------------------------------------------------------------------------------
 // apply
-
-fn build_err(op: &'static str) -> impl Fn(aws_sdk_s3::error::BuildError) -> AwsError {
-    move |e| AwsError::new(op, "InvalidRequest", e.to_string())
-}
 
 async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
     let p = from_props::<BucketProps>(&r.props)?;
@@ -284,18 +279,13 @@ async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError>
 }
 
 /// Only the configuration calls whose fields changed.
-async fn update(
-    ctx: &Ctx,
-    desired: &Resource,
-    prior: &Observed,
-    changed: &BTreeSet<String>,
-) -> Result<Attrs, AwsError> {
-    let p = from_props::<BucketProps>(&desired.props)?;
-    let name = prior.physical_id.as_str();
-    if changed.contains("tags") {
+async fn update(ctx: &Ctx, u: Update<'_>) -> Result<Attrs, AwsError> {
+    let p = from_props::<BucketProps>(&u.desired.props)?;
+    let name = u.prior.physical_id.as_str();
+    if u.changed("tags") {
         put_tags(ctx, name, &p.tags).await?;
     }
-    if changed.contains("public_access_block") {
+    if u.changed("public_access_block") {
         put_public_access_block(
             ctx,
             name,
@@ -303,7 +293,7 @@ async fn update(
         )
         .await?;
     }
-    if changed.contains("object_ownership") {
+    if u.changed("object_ownership") {
         put_ownership(
             ctx,
             name,
@@ -311,18 +301,16 @@ async fn update(
         )
         .await?;
     }
-    if changed.contains("encryption") {
+    if u.changed("encryption") {
         put_encryption(ctx, name, want_str(&p.encryption, "encryption")?).await?;
     }
-    if changed.contains("lifecycle") {
+    if u.changed("lifecycle") {
         put_lifecycle(ctx, name, want(&p.lifecycle, "lifecycle")?).await?;
     }
-    if changed.contains("policy") {
+    if u.changed("policy") {
         put_policy(ctx, name, want(&p.policy, "policy")?, &Account::new()).await?;
     }
-    let mut a = prior.attrs.clone();
-    a.insert("id".into(), name.to_string());
-    Ok(a)
+    Ok(Attrs::new())
 }
 
 /// Delete every object version and delete marker, 1000 at a time.
@@ -330,17 +318,16 @@ async fn empty(ctx: &Ctx, name: &str, task: &Task) -> Result<(), AwsError> {
     let s3 = &ctx.clients.s3;
     let mut deleted = 0usize;
     loop {
-        let out = match s3
+        let listed = s3
             .list_object_versions()
             .bucket(name)
             .max_keys(1000)
             .send()
             .await
-            .map_err(aws("s3:ListObjectVersions"))
-        {
-            Ok(o) => o,
-            Err(e) if e.is("NoSuchBucket") => return Ok(()),
-            Err(e) => return Err(e),
+            .map_err(aws("s3:ListObjectVersions"));
+        // The bucket gone already: nothing to empty.
+        let Some(out) = found(listed)? else {
+            return Ok(());
         };
         let keys: Vec<(String, Option<String>)> = out
             .versions()
@@ -399,22 +386,21 @@ async fn empty(ctx: &Ctx, name: &str, task: &Task) -> Result<(), AwsError> {
     }
 }
 
-async fn delete(ctx: &Ctx, o: &Observed, task: &Task) -> Result<Attrs, AwsError> {
+async fn delete(ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
     let name = o.physical_id.as_str();
     if force_delete(o) {
         empty(ctx, name, task).await?;
     }
-    match ctx
+    let deleted = ctx
         .clients
         .s3
         .delete_bucket()
         .bucket(name)
         .send()
         .await
-        .map_err(aws("s3:DeleteBucket"))
-    {
-        Ok(_) => Ok(Attrs::new()),
-        Err(e) if e.is("NoSuchBucket") => Ok(Attrs::new()),
+        .map(|_| ())
+        .map_err(aws("s3:DeleteBucket"));
+    match gone_ok(deleted) {
         Err(e) if e.is("BucketNotEmpty") => Err(AwsError::new(
             e.op,
             e.code,
@@ -423,6 +409,6 @@ async fn delete(ctx: &Ctx, o: &Observed, task: &Task) -> Result<Attrs, AwsError>
                 o.id, e.message
             ),
         )),
-        Err(e) => Err(e),
+        other => other,
     }
 }
