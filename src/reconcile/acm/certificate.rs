@@ -38,7 +38,7 @@ use crate::model::{Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
 use crate::reconcile::kit::{from_props, sync_tags, until, Poll};
-use crate::reconcile::{Ctx, Kind, Op};
+use crate::reconcile::{Ctx, Kind, Update};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: CERTIFICATE,
@@ -194,22 +194,16 @@ async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError>
     }))
 }
 
-async fn update(
-    ctx: &Ctx,
-    r: &Resource,
-    prior: &Observed,
-    changed: &std::collections::BTreeSet<String>,
-    task: &Task,
-) -> Result<Attrs, AwsError> {
-    let arn = prior.physical_id.as_str();
+async fn update(ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
+    let arn = u.prior.physical_id.as_str();
     let c = client(ctx, arn_region(arn).unwrap_or(&ctx.region));
-    if changed.contains("tags") {
+    if u.changed("tags") {
         task.status("syncing tags");
-        let had = from_props::<CertificateProps>(&prior.props)?;
-        let want = from_props::<CertificateProps>(&r.props)?;
+        let had = from_props::<CertificateProps>(&u.prior.props)?;
+        let want = from_props::<CertificateProps>(&u.desired.props)?;
         sync_tags(&AcmTags(c), arn, &had.tags, &want.tags).await?;
     }
-    Ok(prior.attrs.clone())
+    Ok(Attrs::new())
 }
 
 /// What to do after a DeleteCertificate attempt (pure).
@@ -336,20 +330,19 @@ pub struct Certificate;
 #[async_trait]
 impl Kind for Certificate {
     crate::typed_kind!(SCHEMA, CertificateProps);
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        match op {
-            Op::Create(r) => create(ctx, r, task).await,
-            Op::Update {
-                desired,
-                prior,
-                changed,
-            } => update(ctx, desired, prior, changed, task).await,
-            Op::Delete(o) => {
-                delete_certificate(ctx, o, task).await?;
-                Ok(Attrs::new())
-            }
-        }
+
+    async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
+        create(ctx, r, task).await
     }
+
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
+        update(ctx, u, task).await
+    }
+
+    async fn delete(&self, ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
+        delete_certificate(ctx, o, task).await
+    }
+
     /// A live certificate whose validation CNAMEs are not out yet (seconds after the request
     /// on AWS): wait for them, since the records reference them.
     async fn settle(&self, ctx: &Ctx, o: &Observed, task: &Task) -> Result<Attrs, AwsError> {

@@ -31,11 +31,11 @@ use serde::{Deserialize, Serialize};
 use super::VALIDATION;
 use super::{arn_region, client, describe, normalise_name, validation_records, ValidationRecord};
 use crate::aws::{aws, AwsError};
-use crate::model::{Attrs, Resource};
+use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
 use crate::reconcile::kit::{from_props, until, Link, Poll};
-use crate::reconcile::{Ctx, Kind, Op};
+use crate::reconcile::{Ctx, Kind, Update};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: VALIDATION,
@@ -311,11 +311,17 @@ pub struct CertificateValidation;
 #[async_trait]
 impl Kind for CertificateValidation {
     crate::typed_kind!(SCHEMA, ValidationProps);
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        match op {
-            Op::Create(r) | Op::Update { desired: r, .. } => wait_issued(ctx, r, task).await,
-            // The validation is virtual: its certificate's delete is what removes anything.
-            Op::Delete(_) => Ok(Attrs::new()),
-        }
+
+    async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
+        wait_issued(ctx, r, task).await
+    }
+
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
+        wait_issued(ctx, u.desired, task).await
+    }
+
+    /// The validation is virtual: its certificate's delete is what removes anything.
+    async fn delete(&self, _ctx: &Ctx, _o: &Observed, _task: &Task) -> Result<(), AwsError> {
+        Ok(())
     }
 }
