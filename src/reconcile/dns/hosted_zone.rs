@@ -7,7 +7,7 @@
 //! - deleted with DeleteHostedZone; AWS refuses (`HostedZoneNotEmpty`) while records other
 //!   than its NS/SOA remain: the error lists them (rtech deletes only its own records).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_route53::types::HostedZoneConfig;
@@ -21,8 +21,8 @@ use crate::aws::{aws, AwsError};
 use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, sync_tags};
-use crate::reconcile::{Ctx, Kind, Op};
+use crate::reconcile::kit::{found, from_props, sync_tags};
+use crate::reconcile::{Ctx, Kind, Update};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: HOSTED_ZONE,
@@ -101,7 +101,13 @@ async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError>
         .map(|z| bare_zone_id(z.id()))
         .unwrap_or_default();
     task.status("tagging the hosted zone");
-    sync_tags(&Route53Tags(ctx), &zone, &BTreeMap::new(), &p.tags).await?;
+    sync_tags(
+        &Route53Tags(&ctx.clients.route53),
+        &zone,
+        &BTreeMap::new(),
+        &p.tags,
+    )
+    .await?;
     if let Some(ci) = out.change_info() {
         wait_insync(ctx, ci.id(), &format!("hosted zone {name}"), task).await?;
     }
@@ -123,15 +129,10 @@ async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError>
     Ok(a)
 }
 
-async fn update(
-    ctx: &Ctx,
-    r: &Resource,
-    prior: &Observed,
-    changed: &BTreeSet<String>,
-) -> Result<Attrs, AwsError> {
-    let zone = &prior.physical_id;
-    let want = from_props::<HostedZoneProps>(&r.props)?;
-    if changed.contains("comment") {
+async fn update(ctx: &Ctx, u: Update<'_>) -> Result<Attrs, AwsError> {
+    let zone = &u.prior.physical_id;
+    let want = from_props::<HostedZoneProps>(&u.desired.props)?;
+    if u.changed("comment") {
         ctx.clients
             .route53
             .update_hosted_zone_comment()
@@ -141,33 +142,41 @@ async fn update(
             .await
             .map_err(aws("route53:UpdateHostedZoneComment"))?;
     }
-    if changed.contains("tags") {
-        let had = from_props::<HostedZoneProps>(&prior.props)?;
-        sync_tags(&Route53Tags(ctx), zone, &had.tags, &want.tags).await?;
+    if u.changed("tags") {
+        let had = from_props::<HostedZoneProps>(&u.prior.props)?;
+        sync_tags(
+            &Route53Tags(&ctx.clients.route53),
+            zone,
+            &had.tags,
+            &want.tags,
+        )
+        .await?;
     }
-    Ok(prior.attrs.clone())
+    Ok(Attrs::new())
 }
 
-async fn delete(ctx: &Ctx, o: &Observed, task: &Task) -> Result<Attrs, AwsError> {
+async fn delete(ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
     let zone = &o.physical_id;
     let name = o.get_str("name").unwrap_or_default().to_string();
     task.status(&format!("deleting hosted zone {name}"));
-    let out = match ctx
+    let deleted = ctx
         .clients
         .route53
         .delete_hosted_zone()
         .id(zone)
         .send()
         .await
-        .map_err(aws("route53:DeleteHostedZone"))
-    {
-        Ok(o) => o,
-        Err(e) if e.is("NoSuchHostedZone") => return Ok(Attrs::new()),
+        .map_err(aws("route53:DeleteHostedZone"));
+    let out = match deleted {
         Err(e) if e.is("HostedZoneNotEmpty") => {
             let left = rrsets(ctx, zone).await.unwrap_or_default();
             return Err(zone_not_empty(e, &name, &left));
         }
-        Err(e) => return Err(e),
+        other => found(other)?,
+    };
+    // Gone already: done.
+    let Some(out) = out else {
+        return Ok(());
     };
     if let Some(ci) = out.change_info() {
         wait_insync(
@@ -178,7 +187,7 @@ async fn delete(ctx: &Ctx, o: &Observed, task: &Task) -> Result<Attrs, AwsError>
         )
         .await?;
     }
-    Ok(Attrs::new())
+    Ok(())
 }
 
 pub struct HostedZone;
@@ -186,15 +195,16 @@ pub struct HostedZone;
 #[async_trait]
 impl Kind for HostedZone {
     crate::typed_kind!(SCHEMA, HostedZoneProps);
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        match op {
-            Op::Create(r) => create(ctx, r, task).await,
-            Op::Update {
-                desired,
-                prior,
-                changed,
-            } => update(ctx, desired, prior, changed).await,
-            Op::Delete(o) => delete(ctx, o, task).await,
-        }
+
+    async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
+        create(ctx, r, task).await
+    }
+
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
+        update(ctx, u).await
+    }
+
+    async fn delete(&self, ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
+        delete(ctx, o, task).await
     }
 }

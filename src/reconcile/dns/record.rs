@@ -18,8 +18,8 @@ use crate::aws::{aws, AwsError};
 use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, Link};
-use crate::reconcile::{Ctx, Kind, Op};
+use crate::reconcile::kit::{from_props, gone_ok, Link};
+use crate::reconcile::{Ctx, Kind, Update};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: RECORD,
@@ -183,17 +183,18 @@ pub(super) fn prior_json<T: for<'de> Deserialize<'de>>(o: &Observed, key: &str) 
     o.attrs.get(key).and_then(|s| serde_json::from_str(s).ok())
 }
 
-async fn update(ctx: &Ctx, r: &Resource, prior: &Observed, task: &Task) -> Result<Attrs, AwsError> {
+async fn update(ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
+    let r = u.desired;
     let rr = desired_rrset(r)?;
-    let zone = prior.attrs.get("zone_id").cloned().unwrap_or_default();
+    let zone = u.prior.attrs.get("zone_id").cloned().unwrap_or_default();
     let name = norm_name(&rr.name);
     let owner = owner_rrset(&ctx.project, &ctx.env, &r.id, &rr.rtype, &name);
     let what = record_what(&rr);
     change(ctx, &zone, &update_steps(rr, owner), &what, task).await?;
-    Ok(prior.attrs.clone())
+    Ok(Attrs::new())
 }
 
-async fn delete(ctx: &Ctx, o: &Observed, task: &Task) -> Result<Attrs, AwsError> {
+async fn delete(ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
     let zone = o.attrs.get("zone_id").cloned().unwrap_or_default();
     let Some(owner) = prior_json::<Rrset>(o, "owner") else {
         return Err(AwsError::new(
@@ -218,11 +219,8 @@ async fn delete(ctx: &Ctx, o: &Observed, task: &Task) -> Result<Attrs, AwsError>
         .map(record_what)
         .unwrap_or_else(|| format!("ownership record {}", norm_name(&owner.name)));
     let steps = delete_steps(prior, owner, &ours);
-    match change(ctx, &zone, &steps, &what, task).await {
-        Err(e) if e.is("NoSuchHostedZone") => Ok(Attrs::new()),
-        Err(e) => Err(e),
-        Ok(()) => Ok(Attrs::new()),
-    }
+    // The zone gone already: so is the record.
+    gone_ok(change(ctx, &zone, &steps, &what, task).await)
 }
 
 pub struct Record;
@@ -230,13 +228,19 @@ pub struct Record;
 #[async_trait]
 impl Kind for Record {
     crate::typed_kind!(SCHEMA, RecordProps);
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        match op {
-            Op::Create(r) => create(ctx, r, task).await,
-            Op::Update { desired, prior, .. } => update(ctx, desired, prior, task).await,
-            Op::Delete(o) => delete(ctx, o, task).await,
-        }
+
+    async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
+        create(ctx, r, task).await
     }
+
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
+        update(ctx, u, task).await
+    }
+
+    async fn delete(&self, ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
+        delete(ctx, o, task).await
+    }
+
     fn conflict_message(&self, ctx: &Ctx, c: &crate::plan::Conflict) -> Option<String> {
         conflict_message(&ctx.project, &ctx.env, c)
     }
