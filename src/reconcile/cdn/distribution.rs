@@ -1,8 +1,6 @@
 //! `distribution`: the kind — its schema, and create / update / delete, each waiting until
 //! CloudFront reports the change `Deployed` (unless `apply --no-wait`).
 
-use std::collections::BTreeSet;
-
 use async_trait::async_trait;
 use aws_sdk_cloudfront::types::{DistributionConfig, DistributionConfigWithTags};
 use aws_sdk_cloudfront::Client;
@@ -20,7 +18,7 @@ use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
 use crate::reconcile::kit::{from_props, sync_tags};
-use crate::reconcile::{Ctx, Kind, Op};
+use crate::reconcile::{Ctx, Kind, Update};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: DISTRIBUTION,
@@ -34,19 +32,17 @@ pub struct Distribution;
 #[async_trait]
 impl Kind for Distribution {
     crate::typed_kind!(SCHEMA, DistributionProps);
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        match op {
-            Op::Create(r) => create(ctx, r, task).await,
-            Op::Update {
-                desired,
-                prior,
-                changed,
-            } => update(ctx, desired, prior, changed, task).await,
-            Op::Delete(o) => {
-                delete(ctx, o, task).await?;
-                Ok(Attrs::new())
-            }
-        }
+
+    async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
+        create(ctx, r, task).await
+    }
+
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
+        update(ctx, u, task).await
+    }
+
+    async fn delete(&self, ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
+        delete(ctx, o, task).await
     }
 }
 
@@ -156,13 +152,12 @@ async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError>
 /// The config (GetDistributionConfig → the managed fields replaced → UpdateDistribution with
 /// IfMatch, re-read and retried once on a stale ETag) only when a config field changed; the
 /// tags only when they did.
-async fn update(
-    ctx: &Ctx,
-    r: &Resource,
-    prior: &Observed,
-    changed: &BTreeSet<String>,
-    task: &Task,
-) -> Result<Attrs, AwsError> {
+async fn update(ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
+    let Update {
+        desired: r,
+        prior,
+        changed,
+    } = u;
     let p = from_props::<DistributionProps>(&r.props)?;
     let c = &ctx.clients.cloudfront;
     let id = prior.physical_id.as_str();
@@ -197,7 +192,7 @@ async fn update(
             }
         }
     }
-    if changed.contains("tags") {
+    if u.changed("tags") {
         let before = from_props::<DistributionProps>(&prior.props)?.tags;
         let arn = prior
             .attrs
