@@ -6,11 +6,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as J};
 
 use crate::aws::{aws, AwsError};
-use crate::model::{Attrs, Props, ResourceId};
+use crate::model::{Attrs, Observed, Props, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, Link};
-use crate::reconcile::{Ctx, Kind, Op};
+use crate::reconcile::kit::{from_props, gone_ok, Link};
+use crate::reconcile::{Ctx, Kind, Update};
 use crate::spec::Spec;
 
 use super::{marker_text, DASHBOARD};
@@ -283,25 +283,25 @@ pub struct Dashboard;
 #[async_trait]
 impl Kind for Dashboard {
     crate::typed_kind!(SCHEMA, DashboardProps);
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, _task: &Task) -> Result<Attrs, AwsError> {
-        match op {
-            Op::Create(r) => put(ctx, &r.props).await,
-            Op::Update { desired, .. } => put(ctx, &desired.props).await,
-            Op::Delete(o) => {
-                match ctx
-                    .clients
-                    .cloudwatch
-                    .delete_dashboards()
-                    .dashboard_names(&o.physical_id)
-                    .send()
-                    .await
-                    .map_err(aws("cloudwatch:DeleteDashboards"))
-                {
-                    Ok(_) => Ok(Attrs::new()),
-                    Err(e) if e.is_not_found() => Ok(Attrs::new()),
-                    Err(e) => Err(e),
-                }
-            }
-        }
+
+    async fn create(&self, ctx: &Ctx, r: &Resource, _task: &Task) -> Result<Attrs, AwsError> {
+        put(ctx, &r.props).await
+    }
+
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
+        put(ctx, &u.desired.props).await
+    }
+
+    async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {
+        gone_ok(
+            ctx.clients
+                .cloudwatch
+                .delete_dashboards()
+                .dashboard_names(&o.physical_id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(aws("cloudwatch:DeleteDashboards")),
+        )
     }
 }
