@@ -177,48 +177,6 @@ async fn put(ctx: &Ctx, p: &AlarmProps, with_tags: bool) -> Result<(), AwsError>
     Ok(())
 }
 
-async fn create(ctx: &Ctx, r: &Resource) -> Result<Attrs, AwsError> {
-    let p = from_props::<AlarmProps>(&r.props)?;
-    put(ctx, &p, true).await?;
-    let name = p.name.as_str();
-    // PutMetricAlarm returns nothing: read the ARN back.
-    let arn = describe(ctx, name, true)
-        .await?
-        .into_iter()
-        .find_map(|a| a.alarm_arn().map(str::to_string))
-        .ok_or_else(|| {
-            AwsError::new(
-                "cloudwatch:DescribeAlarms",
-                "ResourceNotFound",
-                format!("{name} is not there right after PutMetricAlarm"),
-            )
-        })?;
-    let mut a = Attrs::new();
-    a.insert("id".into(), name.to_string());
-    a.insert("name".into(), name.to_string());
-    a.insert("arn".into(), arn);
-    Ok(a)
-}
-
-async fn update(ctx: &Ctx, u: Update<'_>) -> Result<Attrs, AwsError> {
-    let p = from_props::<AlarmProps>(&u.desired.props)?;
-    if u.changed.iter().any(|c| c != "tags") {
-        put(ctx, &p, false).await?;
-    }
-    if u.changed("tags") {
-        let before = from_props::<AlarmProps>(&u.prior.props)?.tags;
-        let arn = u.prior.attrs.get("arn").cloned().unwrap_or_default();
-        sync_tags(
-            &CloudWatchTags(&ctx.clients.cloudwatch),
-            &arn,
-            &before,
-            &p.tags,
-        )
-        .await?;
-    }
-    Ok(Attrs::new())
-}
-
 pub struct AlarmKind;
 
 #[async_trait]
@@ -226,11 +184,45 @@ impl Kind for AlarmKind {
     crate::typed_kind!(SCHEMA, AlarmProps);
 
     async fn create(&self, ctx: &Ctx, r: &Resource, _task: &Task) -> Result<Attrs, AwsError> {
-        create(ctx, r).await
+        let p = from_props::<AlarmProps>(&r.props)?;
+        put(ctx, &p, true).await?;
+        let name = p.name.as_str();
+        // PutMetricAlarm returns nothing: read the ARN back.
+        let arn = describe(ctx, name, true)
+            .await?
+            .into_iter()
+            .find_map(|a| a.alarm_arn().map(str::to_string))
+            .ok_or_else(|| {
+                AwsError::new(
+                    "cloudwatch:DescribeAlarms",
+                    "ResourceNotFound",
+                    format!("{name} is not there right after PutMetricAlarm"),
+                )
+            })?;
+        let mut a = Attrs::new();
+        a.insert("id".into(), name.to_string());
+        a.insert("name".into(), name.to_string());
+        a.insert("arn".into(), arn);
+        Ok(a)
     }
 
     async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
-        update(ctx, u).await
+        let p = from_props::<AlarmProps>(&u.desired.props)?;
+        if u.changed.iter().any(|c| c != "tags") {
+            put(ctx, &p, false).await?;
+        }
+        if u.changed("tags") {
+            let before = from_props::<AlarmProps>(&u.prior.props)?.tags;
+            let arn = u.prior.attrs.get("arn").cloned().unwrap_or_default();
+            sync_tags(
+                &CloudWatchTags(&ctx.clients.cloudwatch),
+                &arn,
+                &before,
+                &p.tags,
+            )
+            .await?;
+        }
+        Ok(Attrs::new())
     }
 
     /// DeleteAlarms takes up to 100 names, but the contract deletes one resource per call; an

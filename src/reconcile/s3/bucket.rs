@@ -100,15 +100,124 @@ impl Kind for Bucket {
     crate::typed_kind!(SCHEMA, BucketProps);
 
     async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
-        create(ctx, r, task).await
+        let p = from_props::<BucketProps>(&r.props)?;
+        let s3 = &ctx.clients.s3;
+        let name = p.name.as_str();
+        let mut req = s3.create_bucket().bucket(name);
+        // us-east-1 takes no location constraint (and refuses its own name as one).
+        if ctx.region != "us-east-1" {
+            req = req.create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(ctx.region.as_str()))
+                    .build(),
+            );
+        }
+        match req.send().await.map_err(aws("s3:CreateBucket")) {
+            Ok(_) => {}
+            // Ours already (an earlier apply stopped before tagging it): carry on.
+            Err(e) if e.is("BucketAlreadyOwnedByYou") => {}
+            Err(e) if e.is("BucketAlreadyExists") => {
+                return Err(AwsError::new(
+                    e.op,
+                    e.code,
+                    format!(
+                        "the bucket name {name} ({}) is taken by another AWS account: bucket names are global ({})",
+                        r.id, e.message
+                    ),
+                ))
+            }
+            Err(e) => return Err(e),
+        }
+        // Tags first: they are what makes the bucket ours to the next plan. A new bucket may take
+        // a moment to be visible to its configuration APIs.
+        task.status("tagging");
+        retry_while(&[], &["NoSuchBucket"], NEW_BUCKET_WAIT, || {
+            put_tags(ctx, name, &p.tags)
+        })
+        .await?;
+        task.status("blocking public access");
+        put_public_access_block(
+            ctx,
+            name,
+            want(&p.public_access_block, "public_access_block")?,
+        )
+        .await?;
+        task.status("setting object ownership, encryption, lifecycle and policy");
+        put_ownership(
+            ctx,
+            name,
+            want_str(&p.object_ownership, "object_ownership")?,
+        )
+        .await?;
+        put_encryption(ctx, name, want_str(&p.encryption, "encryption")?).await?;
+        put_lifecycle(ctx, name, want(&p.lifecycle, "lifecycle")?).await?;
+        let policy = want(&p.policy, "policy")?;
+        if !policy.is_null() {
+            put_policy(ctx, name, policy, &Account::new()).await?;
+        }
+        Ok(attrs(&ctx.region, name, false))
     }
 
+    /// Only the configuration calls whose fields changed.
     async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
-        update(ctx, u).await
+        let p = from_props::<BucketProps>(&u.desired.props)?;
+        let name = u.prior.physical_id.as_str();
+        if u.changed("tags") {
+            put_tags(ctx, name, &p.tags).await?;
+        }
+        if u.changed("public_access_block") {
+            put_public_access_block(
+                ctx,
+                name,
+                want(&p.public_access_block, "public_access_block")?,
+            )
+            .await?;
+        }
+        if u.changed("object_ownership") {
+            put_ownership(
+                ctx,
+                name,
+                want_str(&p.object_ownership, "object_ownership")?,
+            )
+            .await?;
+        }
+        if u.changed("encryption") {
+            put_encryption(ctx, name, want_str(&p.encryption, "encryption")?).await?;
+        }
+        if u.changed("lifecycle") {
+            put_lifecycle(ctx, name, want(&p.lifecycle, "lifecycle")?).await?;
+        }
+        if u.changed("policy") {
+            put_policy(ctx, name, want(&p.policy, "policy")?, &Account::new()).await?;
+        }
+        Ok(Attrs::new())
     }
 
     async fn delete(&self, ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
-        delete(ctx, o, task).await
+        let name = o.physical_id.as_str();
+        if force_delete(o) {
+            empty(ctx, name, task).await?;
+        }
+        let deleted = ctx
+            .clients
+            .s3
+            .delete_bucket()
+            .bucket(name)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(aws("s3:DeleteBucket"));
+        match gone_ok(deleted) {
+            Err(e) if e.is("BucketNotEmpty") => Err(AwsError::new(
+                e.op,
+                e.code,
+                format!(
+                    "{} ({name}) holds objects and is not marked {TAG_FORCE_DELETE}=true: set [edge] log_buckets_force_delete = true and apply first ({})",
+                    o.id, e.message
+                ),
+            )),
+            other => other,
+        }
     }
 
     fn guard(&self, change: &Change) -> Option<String> {
@@ -219,100 +328,6 @@ pub fn batches(keys: Vec<(String, Option<String>)>) -> Vec<Vec<(String, Option<S
 // ---------------------------------------------------------------------------------------------
 // apply
 
-async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
-    let p = from_props::<BucketProps>(&r.props)?;
-    let s3 = &ctx.clients.s3;
-    let name = p.name.as_str();
-    let mut req = s3.create_bucket().bucket(name);
-    // us-east-1 takes no location constraint (and refuses its own name as one).
-    if ctx.region != "us-east-1" {
-        req = req.create_bucket_configuration(
-            CreateBucketConfiguration::builder()
-                .location_constraint(BucketLocationConstraint::from(ctx.region.as_str()))
-                .build(),
-        );
-    }
-    match req.send().await.map_err(aws("s3:CreateBucket")) {
-        Ok(_) => {}
-        // Ours already (an earlier apply stopped before tagging it): carry on.
-        Err(e) if e.is("BucketAlreadyOwnedByYou") => {}
-        Err(e) if e.is("BucketAlreadyExists") => {
-            return Err(AwsError::new(
-                e.op,
-                e.code,
-                format!(
-                    "the bucket name {name} ({}) is taken by another AWS account: bucket names are global ({})",
-                    r.id, e.message
-                ),
-            ))
-        }
-        Err(e) => return Err(e),
-    }
-    // Tags first: they are what makes the bucket ours to the next plan. A new bucket may take
-    // a moment to be visible to its configuration APIs.
-    task.status("tagging");
-    retry_while(&[], &["NoSuchBucket"], NEW_BUCKET_WAIT, || {
-        put_tags(ctx, name, &p.tags)
-    })
-    .await?;
-    task.status("blocking public access");
-    put_public_access_block(
-        ctx,
-        name,
-        want(&p.public_access_block, "public_access_block")?,
-    )
-    .await?;
-    task.status("setting object ownership, encryption, lifecycle and policy");
-    put_ownership(
-        ctx,
-        name,
-        want_str(&p.object_ownership, "object_ownership")?,
-    )
-    .await?;
-    put_encryption(ctx, name, want_str(&p.encryption, "encryption")?).await?;
-    put_lifecycle(ctx, name, want(&p.lifecycle, "lifecycle")?).await?;
-    let policy = want(&p.policy, "policy")?;
-    if !policy.is_null() {
-        put_policy(ctx, name, policy, &Account::new()).await?;
-    }
-    Ok(attrs(&ctx.region, name, false))
-}
-
-/// Only the configuration calls whose fields changed.
-async fn update(ctx: &Ctx, u: Update<'_>) -> Result<Attrs, AwsError> {
-    let p = from_props::<BucketProps>(&u.desired.props)?;
-    let name = u.prior.physical_id.as_str();
-    if u.changed("tags") {
-        put_tags(ctx, name, &p.tags).await?;
-    }
-    if u.changed("public_access_block") {
-        put_public_access_block(
-            ctx,
-            name,
-            want(&p.public_access_block, "public_access_block")?,
-        )
-        .await?;
-    }
-    if u.changed("object_ownership") {
-        put_ownership(
-            ctx,
-            name,
-            want_str(&p.object_ownership, "object_ownership")?,
-        )
-        .await?;
-    }
-    if u.changed("encryption") {
-        put_encryption(ctx, name, want_str(&p.encryption, "encryption")?).await?;
-    }
-    if u.changed("lifecycle") {
-        put_lifecycle(ctx, name, want(&p.lifecycle, "lifecycle")?).await?;
-    }
-    if u.changed("policy") {
-        put_policy(ctx, name, want(&p.policy, "policy")?, &Account::new()).await?;
-    }
-    Ok(Attrs::new())
-}
-
 /// Delete every object version and delete marker, 1000 at a time.
 async fn empty(ctx: &Ctx, name: &str, task: &Task) -> Result<(), AwsError> {
     let s3 = &ctx.clients.s3;
@@ -383,32 +398,5 @@ async fn empty(ctx: &Ctx, name: &str, task: &Task) -> Result<(), AwsError> {
             deleted += n;
             task.status(&format!("emptying: {deleted} object(s) deleted"));
         }
-    }
-}
-
-async fn delete(ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
-    let name = o.physical_id.as_str();
-    if force_delete(o) {
-        empty(ctx, name, task).await?;
-    }
-    let deleted = ctx
-        .clients
-        .s3
-        .delete_bucket()
-        .bucket(name)
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(aws("s3:DeleteBucket"));
-    match gone_ok(deleted) {
-        Err(e) if e.is("BucketNotEmpty") => Err(AwsError::new(
-            e.op,
-            e.code,
-            format!(
-                "{} ({name}) holds objects and is not marked {TAG_FORCE_DELETE}=true: set [edge] log_buckets_force_delete = true and apply first ({})",
-                o.id, e.message
-            ),
-        )),
-        other => other,
     }
 }

@@ -40,12 +40,31 @@ pub struct Connection;
 impl Kind for Connection {
     crate::typed_kind!(SCHEMA, ConnectionProps);
 
+    /// Merge the connection details into the secret's JSON, keeping the generated value.
     async fn create(&self, ctx: &Ctx, r: &Resource, _task: &Task) -> Result<Attrs, AwsError> {
-        write(ctx, r).await
+        let p: ConnectionProps = from_props(&r.props)?;
+        let arn = p.secret_arn.require("secret_arn")?;
+        let mut json = read_json(ctx, arn).await?;
+        for (k, v) in &p.fields {
+            json.insert(k.clone(), J::String(v.require(k)?.to_string()));
+        }
+        match &p.uri_format {
+            Some(f) => {
+                let uri = render(f, &json);
+                json.insert("uri".into(), J::String(uri));
+            }
+            None => {
+                json.remove("uri");
+            }
+        }
+        write_json(ctx, arn, &json).await?;
+        let mut a = Attrs::new();
+        a.insert("id".into(), format!("{arn}#connection"));
+        Ok(a)
     }
 
-    async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
-        write(ctx, u.desired).await
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
+        self.create(ctx, u.desired, task).await
     }
 
     /// The connection details go with the secret.
@@ -112,27 +131,4 @@ pub fn observed(
         .dep(secret)
         .with_props(to_props(&props)),
     )
-}
-
-/// Merge the connection details into the secret's JSON, keeping the generated value.
-async fn write(ctx: &Ctx, r: &Resource) -> Result<Attrs, AwsError> {
-    let p: ConnectionProps = from_props(&r.props)?;
-    let arn = p.secret_arn.require("secret_arn")?;
-    let mut json = read_json(ctx, arn).await?;
-    for (k, v) in &p.fields {
-        json.insert(k.clone(), J::String(v.require(k)?.to_string()));
-    }
-    match &p.uri_format {
-        Some(f) => {
-            let uri = render(f, &json);
-            json.insert("uri".into(), J::String(uri));
-        }
-        None => {
-            json.remove("uri");
-        }
-    }
-    write_json(ctx, arn, &json).await?;
-    let mut a = Attrs::new();
-    a.insert("id".into(), format!("{arn}#connection"));
-    Ok(a)
 }

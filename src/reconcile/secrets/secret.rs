@@ -45,15 +45,96 @@ impl Kind for Secret {
     crate::typed_kind!(SCHEMA, SecretProps);
 
     async fn create(&self, ctx: &Ctx, r: &Resource, _task: &Task) -> Result<Attrs, AwsError> {
-        create(ctx, &from_props(&r.props)?).await
+        let p: SecretProps = from_props(&r.props)?;
+        let sm = &ctx.clients.secrets;
+        let name = p.name.as_str();
+        // Scheduled for deletion (a destroy, or deleted out of band): restore it, value and all,
+        // so a database still using that value stays in sync.
+        if let Ok(d) = sm.describe_secret().secret_id(name).send().await {
+            if d.deleted_date().is_some() {
+                if !is_this_env(ctx, d.tags()) {
+                    return Err(AwsError::new(
+                        "secretsmanager:CreateSecret",
+                        "ResourceExistsException",
+                        format!("{name} is scheduled for deletion and is not rtech's: rtech will not restore or adopt it; wait for its deletion or remove it"),
+                    ));
+                }
+                sm.restore_secret()
+                    .secret_id(name)
+                    .send()
+                    .await
+                    .map_err(aws("secretsmanager:RestoreSecret"))?;
+                let arn = d.arn().unwrap_or_default().to_string();
+                sync_tags(&SecretsTags(sm), &arn, &BTreeMap::new(), &p.tags).await?;
+                // The value it had is kept; only a change of what the spec generates is made.
+                return ensure_generated(ctx, &arn, p.generated_key.as_deref()).await;
+            }
+        }
+        let mut json = Map::new();
+        if let Some(key) = &p.generated_key {
+            generate(ctx, &mut json, key).await?;
+        }
+        let out = sm
+            .create_secret()
+            .name(name)
+            .description(&p.description)
+            .secret_string(J::Object(json.clone()).to_string())
+            .set_tags(Some(sm_tags(&p.tags)))
+            .send()
+            .await
+            .map_err(aws("secretsmanager:CreateSecret"))?;
+        let arn = out.arn().required(
+            "secretsmanager:CreateSecret",
+            format!("no ARN returned for {name}"),
+        )?;
+        Ok(attrs_of(arn, &json))
     }
 
     async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
-        update(ctx, &from_props(&u.desired.props)?, u).await
+        let p: SecretProps = from_props(&u.desired.props)?;
+        let sm = &ctx.clients.secrets;
+        let arn = u.prior.physical_id.as_str();
+        if u.changed("description") {
+            sm.update_secret()
+                .secret_id(arn)
+                .description(&p.description)
+                .send()
+                .await
+                .map_err(aws("secretsmanager:UpdateSecret"))?;
+        }
+        if u.changed("tags") {
+            sync_tags(&SecretsTags(sm), arn, &tags_of(&u.prior.props), &p.tags).await?;
+        }
+        if u.changed("generated_key") {
+            return ensure_generated(ctx, arn, p.generated_key.as_deref()).await;
+        }
+        Ok(Attrs::new())
     }
 
+    /// Deleted as its `rtech:on-delete` tag says: at once (`force`) or after a recovery window
+    /// (`recovery-window-days=N`, 7 days when the tag is missing).
     async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {
-        delete(ctx, o).await
+        let req = ctx
+            .clients
+            .secrets
+            .delete_secret()
+            .secret_id(&o.physical_id);
+        let req = match o
+            .tag(TAG_ON_DELETE)
+            .and_then(|t| t.strip_prefix("recovery-window-days="))
+        {
+            Some(days) => req.recovery_window_in_days(days.parse().unwrap_or(7)),
+            None if o.tag(TAG_ON_DELETE) == Some("force") => {
+                req.force_delete_without_recovery(true)
+            }
+            None => req.recovery_window_in_days(7),
+        };
+        gone_ok(
+            req.send()
+                .await
+                .map(|_| ())
+                .map_err(aws("secretsmanager:DeleteSecret")),
+        )
     }
 }
 
@@ -76,95 +157,6 @@ async fn generate(ctx: &Ctx, json: &mut Map<String, J>, key: &str) -> Result<(),
     json.insert(GENERATED_KEY.into(), J::String(key.to_string()));
     json.insert(GENERATED_ID.into(), J::String(random(ctx, 16).await?));
     Ok(())
-}
-
-async fn create(ctx: &Ctx, p: &SecretProps) -> Result<Attrs, AwsError> {
-    let sm = &ctx.clients.secrets;
-    let name = p.name.as_str();
-    // Scheduled for deletion (a destroy, or deleted out of band): restore it, value and all,
-    // so a database still using that value stays in sync.
-    if let Ok(d) = sm.describe_secret().secret_id(name).send().await {
-        if d.deleted_date().is_some() {
-            if !is_this_env(ctx, d.tags()) {
-                return Err(AwsError::new(
-                    "secretsmanager:CreateSecret",
-                    "ResourceExistsException",
-                    format!("{name} is scheduled for deletion and is not rtech's: rtech will not restore or adopt it; wait for its deletion or remove it"),
-                ));
-            }
-            sm.restore_secret()
-                .secret_id(name)
-                .send()
-                .await
-                .map_err(aws("secretsmanager:RestoreSecret"))?;
-            let arn = d.arn().unwrap_or_default().to_string();
-            sync_tags(&SecretsTags(sm), &arn, &BTreeMap::new(), &p.tags).await?;
-            // The value it had is kept; only a change of what the spec generates is made.
-            return ensure_generated(ctx, &arn, p.generated_key.as_deref()).await;
-        }
-    }
-    let mut json = Map::new();
-    if let Some(key) = &p.generated_key {
-        generate(ctx, &mut json, key).await?;
-    }
-    let out = sm
-        .create_secret()
-        .name(name)
-        .description(&p.description)
-        .secret_string(J::Object(json.clone()).to_string())
-        .set_tags(Some(sm_tags(&p.tags)))
-        .send()
-        .await
-        .map_err(aws("secretsmanager:CreateSecret"))?;
-    let arn = out.arn().required(
-        "secretsmanager:CreateSecret",
-        format!("no ARN returned for {name}"),
-    )?;
-    Ok(attrs_of(arn, &json))
-}
-
-async fn update(ctx: &Ctx, p: &SecretProps, u: Update<'_>) -> Result<Attrs, AwsError> {
-    let sm = &ctx.clients.secrets;
-    let arn = u.prior.physical_id.as_str();
-    if u.changed("description") {
-        sm.update_secret()
-            .secret_id(arn)
-            .description(&p.description)
-            .send()
-            .await
-            .map_err(aws("secretsmanager:UpdateSecret"))?;
-    }
-    if u.changed("tags") {
-        sync_tags(&SecretsTags(sm), arn, &tags_of(&u.prior.props), &p.tags).await?;
-    }
-    if u.changed("generated_key") {
-        return ensure_generated(ctx, arn, p.generated_key.as_deref()).await;
-    }
-    Ok(Attrs::new())
-}
-
-/// Deleted as its `rtech:on-delete` tag says: at once (`force`) or after a recovery window
-/// (`recovery-window-days=N`, 7 days when the tag is missing).
-async fn delete(ctx: &Ctx, o: &Observed) -> Result<(), AwsError> {
-    let req = ctx
-        .clients
-        .secrets
-        .delete_secret()
-        .secret_id(&o.physical_id);
-    let req = match o
-        .tag(TAG_ON_DELETE)
-        .and_then(|t| t.strip_prefix("recovery-window-days="))
-    {
-        Some(days) => req.recovery_window_in_days(days.parse().unwrap_or(7)),
-        None if o.tag(TAG_ON_DELETE) == Some("force") => req.force_delete_without_recovery(true),
-        None => req.recovery_window_in_days(7),
-    };
-    gone_ok(
-        req.send()
-            .await
-            .map(|_| ())
-            .map_err(aws("secretsmanager:DeleteSecret")),
-    )
 }
 
 /// Make the secret hold a generated value under `key` (generating one only if it has none), or

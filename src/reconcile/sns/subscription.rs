@@ -63,7 +63,28 @@ impl Kind for Subscription {
     crate::typed_kind!(SCHEMA, SubscriptionProps);
 
     async fn create(&self, ctx: &Ctx, r: &Resource, _task: &Task) -> Result<Attrs, AwsError> {
-        subscribe(ctx, r).await
+        let p: SubscriptionProps = from_props(&r.props)?;
+        let topic_arn = p
+            .topic_arn
+            .as_ref()
+            .map(|l| l.require("topic_arn"))
+            .transpose()?;
+        let out = ctx
+            .clients
+            .sns
+            .subscribe()
+            .set_topic_arn(topic_arn.map(str::to_string))
+            .protocol(&p.protocol)
+            .endpoint(&p.endpoint)
+            .return_subscription_arn(true)
+            .send()
+            .await
+            .map_err(aws("sns:Subscribe"))?;
+        let arn = out.subscription_arn().unwrap_or(PENDING).to_string();
+        let mut a = Attrs::new();
+        a.insert("id".into(), arn.clone());
+        a.insert("arn".into(), arn);
+        Ok(a)
     }
 
     /// Nothing is updatable: every field forces a new subscription.
@@ -72,48 +93,21 @@ impl Kind for Subscription {
     }
 
     async fn delete(&self, ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
-        unsubscribe(ctx, o, task).await
+        if is_pending(o) {
+            task.status(
+                "pending confirmation: cannot be unsubscribed, AWS deletes it after 3 days",
+            );
+            return Ok(());
+        }
+        gone_ok(
+            ctx.clients
+                .sns
+                .unsubscribe()
+                .subscription_arn(&o.physical_id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(aws("sns:Unsubscribe")),
+        )
     }
-}
-
-async fn subscribe(ctx: &Ctx, r: &Resource) -> Result<Attrs, AwsError> {
-    let p: SubscriptionProps = from_props(&r.props)?;
-    let topic_arn = p
-        .topic_arn
-        .as_ref()
-        .map(|l| l.require("topic_arn"))
-        .transpose()?;
-    let out = ctx
-        .clients
-        .sns
-        .subscribe()
-        .set_topic_arn(topic_arn.map(str::to_string))
-        .protocol(&p.protocol)
-        .endpoint(&p.endpoint)
-        .return_subscription_arn(true)
-        .send()
-        .await
-        .map_err(aws("sns:Subscribe"))?;
-    let arn = out.subscription_arn().unwrap_or(PENDING).to_string();
-    let mut a = Attrs::new();
-    a.insert("id".into(), arn.clone());
-    a.insert("arn".into(), arn);
-    Ok(a)
-}
-
-async fn unsubscribe(ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
-    if is_pending(o) {
-        task.status("pending confirmation: cannot be unsubscribed, AWS deletes it after 3 days");
-        return Ok(());
-    }
-    gone_ok(
-        ctx.clients
-            .sns
-            .unsubscribe()
-            .subscription_arn(&o.physical_id)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(aws("sns:Unsubscribe")),
-    )
 }

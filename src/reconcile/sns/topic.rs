@@ -69,11 +69,51 @@ impl Kind for Topic {
     crate::typed_kind!(SCHEMA, TopicProps);
 
     async fn create(&self, ctx: &Ctx, r: &Resource, _task: &Task) -> Result<Attrs, AwsError> {
-        create(ctx, r).await
+        let p: TopicProps = from_props(&r.props)?;
+        let mut req = ctx
+            .clients
+            .sns
+            .create_topic()
+            .name(&p.name)
+            .set_tags(Some(sns_tags(&p.tags)?));
+        if let Some(k) = &p.kms_master_key_id {
+            req = req.attributes("KmsMasterKeyId", k);
+        }
+        let out = req.send().await.map_err(aws("sns:CreateTopic"))?;
+        let arn = out
+            .topic_arn()
+            .required(
+                "sns:CreateTopic",
+                format!("no topic ARN returned for {}", p.name),
+            )?
+            .to_string();
+        let mut a = Attrs::new();
+        a.insert("id".into(), arn.clone());
+        a.insert("arn".into(), arn);
+        a.insert("name".into(), p.name);
+        Ok(a)
     }
 
     async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
-        update(ctx, u).await
+        let p: TopicProps = from_props(&u.desired.props)?;
+        let arn = u.prior.physical_id.as_str();
+        if u.changed("kms_master_key_id") {
+            ctx.clients
+                .sns
+                .set_topic_attributes()
+                .topic_arn(arn)
+                .attribute_name("KmsMasterKeyId")
+                // No key: an empty value turns encryption off.
+                .attribute_value(p.kms_master_key_id.unwrap_or_default())
+                .send()
+                .await
+                .map_err(aws("sns:SetTopicAttributes"))?;
+        }
+        if u.changed("tags") {
+            let live: TopicProps = from_props(&u.prior.props)?;
+            sync_tags(&SnsTags(&ctx.clients.sns), arn, &live.tags, &p.tags).await?;
+        }
+        Ok(Attrs::new())
     }
 
     async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {
@@ -88,52 +128,4 @@ impl Kind for Topic {
                 .map_err(aws("sns:DeleteTopic")),
         )
     }
-}
-
-async fn create(ctx: &Ctx, r: &Resource) -> Result<Attrs, AwsError> {
-    let p: TopicProps = from_props(&r.props)?;
-    let mut req = ctx
-        .clients
-        .sns
-        .create_topic()
-        .name(&p.name)
-        .set_tags(Some(sns_tags(&p.tags)?));
-    if let Some(k) = &p.kms_master_key_id {
-        req = req.attributes("KmsMasterKeyId", k);
-    }
-    let out = req.send().await.map_err(aws("sns:CreateTopic"))?;
-    let arn = out
-        .topic_arn()
-        .required(
-            "sns:CreateTopic",
-            format!("no topic ARN returned for {}", p.name),
-        )?
-        .to_string();
-    let mut a = Attrs::new();
-    a.insert("id".into(), arn.clone());
-    a.insert("arn".into(), arn);
-    a.insert("name".into(), p.name);
-    Ok(a)
-}
-
-async fn update(ctx: &Ctx, u: Update<'_>) -> Result<Attrs, AwsError> {
-    let p: TopicProps = from_props(&u.desired.props)?;
-    let arn = u.prior.physical_id.as_str();
-    if u.changed("kms_master_key_id") {
-        ctx.clients
-            .sns
-            .set_topic_attributes()
-            .topic_arn(arn)
-            .attribute_name("KmsMasterKeyId")
-            // No key: an empty value turns encryption off.
-            .attribute_value(p.kms_master_key_id.unwrap_or_default())
-            .send()
-            .await
-            .map_err(aws("sns:SetTopicAttributes"))?;
-    }
-    if u.changed("tags") {
-        let live: TopicProps = from_props(&u.prior.props)?;
-        sync_tags(&SnsTags(&ctx.clients.sns), arn, &live.tags, &p.tags).await?;
-    }
-    Ok(Attrs::new())
 }
