@@ -251,7 +251,7 @@ impl Kind for Certificate {
     crate::typed_kind!(SCHEMA, CertificateProps);
 
     async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
-        let p = from_props::<CertificateProps>(&r.props)?;
+        let p: CertificateProps = from_props(&r.props)?;
         let region = p.region.clone().unwrap_or_else(|| ctx.region.clone());
         let c = client(ctx, &region);
         let domain = p.domain_name.as_str();
@@ -302,8 +302,8 @@ impl Kind for Certificate {
         let c = client(ctx, arn_region(arn).unwrap_or(&ctx.region));
         if u.changed("tags") {
             task.status("syncing tags");
-            let had = from_props::<CertificateProps>(&u.prior.props)?;
-            let want = from_props::<CertificateProps>(&u.desired.props)?;
+            let had: CertificateProps = from_props(&u.prior.props)?;
+            let want: CertificateProps = from_props(&u.desired.props)?;
             sync_tags(&AcmTags(c), arn, &had.tags, &want.tags).await?;
         }
         Ok(Attrs::new())

@@ -229,15 +229,7 @@ impl Service for Acm {
         vec![("certificates", certs.into())]
     }
 
-    fn name(&self) -> &'static str {
-        "acm"
-    }
-    fn kinds(&self) -> &'static [&'static dyn Kind] {
-        KINDS
-    }
-    fn expand(&self, spec: &Spec) -> Vec<Resource> {
-        expand(spec)
-    }
+    crate::service_basics!("acm", KINDS, expand);
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         observe::observe(ctx, desired).await
     }

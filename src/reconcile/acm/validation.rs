@@ -232,7 +232,7 @@ impl Kind for CertificateValidation {
 
     /// Wait until the certificate is ISSUED (progress; timeout from `timeout_seconds`).
     async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
-        let p = from_props::<ValidationProps>(&r.props)?;
+        let p: ValidationProps = from_props(&r.props)?;
         let arn = p.certificate_arn.require("certificate_arn")?.to_string();
         let c = client(ctx, arn_region(&arn).unwrap_or(&ctx.region));
         let timeout = Duration::from_secs(p.timeout_seconds.unwrap_or(1800).max(1) as u64);

@@ -184,7 +184,7 @@ impl Kind for AlarmKind {
     crate::typed_kind!(SCHEMA, AlarmProps);
 
     async fn create(&self, ctx: &Ctx, r: &Resource, _task: &Task) -> Result<Attrs, AwsError> {
-        let p = from_props::<AlarmProps>(&r.props)?;
+        let p: AlarmProps = from_props(&r.props)?;
         put(ctx, &p, true).await?;
         let name = p.name.as_str();
         // PutMetricAlarm returns nothing: read the ARN back.
@@ -207,7 +207,7 @@ impl Kind for AlarmKind {
     }
 
     async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
-        let p = from_props::<AlarmProps>(&u.desired.props)?;
+        let p: AlarmProps = from_props(&u.desired.props)?;
         if u.changed.iter().any(|c| c != "tags") {
             put(ctx, &p, false).await?;
         }

@@ -158,15 +158,7 @@ pub struct Alarms;
 
 #[async_trait]
 impl Service for Alarms {
-    fn name(&self) -> &'static str {
-        "alarms"
-    }
-    fn kinds(&self) -> &'static [&'static dyn Kind] {
-        KINDS
-    }
-    fn expand(&self, spec: &Spec) -> Vec<Resource> {
-        expand(spec)
-    }
+    crate::service_basics!("alarms", KINDS, expand);
     async fn observe(&self, ctx: &Ctx, _desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         // Names are derived: destroy (no desired) finds them too.
         let live = describe(ctx, &prefix(&ctx.project, &ctx.env), false).await?;

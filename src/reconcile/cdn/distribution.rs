@@ -34,7 +34,7 @@ impl Kind for Distribution {
     crate::typed_kind!(SCHEMA, DistributionProps);
 
     async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
-        let p = from_props::<DistributionProps>(&r.props)?;
+        let p: DistributionProps = from_props(&r.props)?;
         let c = &ctx.clients.cloudfront;
         let tags = sdk_tags(&p.tags)?;
         let mut caller_ref = caller_reference(&ctx.project, &ctx.env, r);
@@ -85,7 +85,7 @@ impl Kind for Distribution {
             prior,
             changed,
         } = u;
-        let p = from_props::<DistributionProps>(&r.props)?;
+        let p: DistributionProps = from_props(&r.props)?;
         let c = &ctx.clients.cloudfront;
         let id = prior.physical_id.as_str();
         let mut attrs = prior.attrs.clone();

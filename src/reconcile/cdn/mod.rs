@@ -155,17 +155,7 @@ impl Service for Cdn {
         )
     }
 
-    fn name(&self) -> &'static str {
-        "cloudfront"
-    }
-
-    fn kinds(&self) -> &'static [&'static dyn Kind] {
-        KINDS
-    }
-
-    fn expand(&self, spec: &Spec) -> Vec<Resource> {
-        expand(spec)
-    }
+    crate::service_basics!("cloudfront", KINDS, expand);
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         let aliases = wanted_aliases(desired);

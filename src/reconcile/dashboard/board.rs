@@ -256,7 +256,7 @@ impl Kind for Dashboard {
 
     /// PutDashboard creates and updates alike.
     async fn create(&self, ctx: &Ctx, r: &Resource, _task: &Task) -> Result<Attrs, AwsError> {
-        let p = from_props::<DashboardProps>(&r.props)?;
+        let p: DashboardProps = from_props(&r.props)?;
         let text = to_json_text(&p.body)?;
         let out = ctx
             .clients

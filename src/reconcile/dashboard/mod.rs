@@ -135,15 +135,7 @@ impl Service for Dashboard {
         )
     }
 
-    fn name(&self) -> &'static str {
-        "dashboard"
-    }
-    fn kinds(&self) -> &'static [&'static dyn Kind] {
-        KINDS
-    }
-    fn expand(&self, spec: &Spec) -> Vec<Resource> {
-        expand(spec)
-    }
+    crate::service_basics!("dashboard", KINDS, expand);
     async fn observe(&self, ctx: &Ctx, _desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         let name = dashboard_name(&ctx.project, &ctx.env);
         let got = ctx

@@ -65,7 +65,7 @@ impl Kind for HostedZone {
     crate::typed_kind!(SCHEMA, HostedZoneProps);
 
     async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
-        let p = from_props::<HostedZoneProps>(&r.props)?;
+        let p: HostedZoneProps = from_props(&r.props)?;
         let name = p.name.as_str();
         let millis = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -137,7 +137,7 @@ impl Kind for HostedZone {
 
     async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
         let zone = &u.prior.physical_id;
-        let want = from_props::<HostedZoneProps>(&u.desired.props)?;
+        let want: HostedZoneProps = from_props(&u.desired.props)?;
         if u.changed("comment") {
             ctx.clients
                 .route53
@@ -149,7 +149,7 @@ impl Kind for HostedZone {
                 .map_err(aws("route53:UpdateHostedZoneComment"))?;
         }
         if u.changed("tags") {
-            let had = from_props::<HostedZoneProps>(&u.prior.props)?;
+            let had: HostedZoneProps = from_props(&u.prior.props)?;
             sync_tags(
                 &Route53Tags(&ctx.clients.route53),
                 zone,

@@ -418,15 +418,7 @@ impl Service for Dns {
         ]
     }
 
-    fn name(&self) -> &'static str {
-        "route53"
-    }
-    fn kinds(&self) -> &'static [&'static dyn Kind] {
-        KINDS
-    }
-    fn expand(&self, spec: &Spec) -> Vec<Resource> {
-        expand(spec)
-    }
+    crate::service_basics!("route53", KINDS, expand);
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         observe::observe(ctx, desired).await
     }

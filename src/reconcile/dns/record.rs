@@ -59,7 +59,7 @@ pub struct RecordProps {
 
 /// The record a (resolved) desired resource asks for.
 pub fn desired_rrset(r: &Resource) -> Result<Rrset, AwsError> {
-    let p = from_props::<RecordProps>(&r.props)?;
+    let p: RecordProps = from_props(&r.props)?;
     let known = |l: &Link, k: &str| -> Result<String, AwsError> {
         l.known().map(str::to_string).ok_or_else(|| {
             AwsError::new(

@@ -100,7 +100,7 @@ impl Kind for Bucket {
     crate::typed_kind!(SCHEMA, BucketProps);
 
     async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
-        let p = from_props::<BucketProps>(&r.props)?;
+        let p: BucketProps = from_props(&r.props)?;
         let s3 = &ctx.clients.s3;
         let name = p.name.as_str();
         let mut req = s3.create_bucket().bucket(name);
@@ -160,7 +160,7 @@ impl Kind for Bucket {
 
     /// Only the configuration calls whose fields changed.
     async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
-        let p = from_props::<BucketProps>(&u.desired.props)?;
+        let p: BucketProps = from_props(&u.desired.props)?;
         let name = u.prior.physical_id.as_str();
         if u.changed("tags") {
             put_tags(ctx, name, &p.tags).await?;

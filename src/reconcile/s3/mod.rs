@@ -144,17 +144,7 @@ const KINDS: &[&dyn Kind] = &[&bucket::Bucket];
 
 #[async_trait]
 impl Service for S3 {
-    fn name(&self) -> &'static str {
-        "s3"
-    }
-
-    fn kinds(&self) -> &'static [&'static dyn Kind] {
-        KINDS
-    }
-
-    fn expand(&self, spec: &Spec) -> Vec<Resource> {
-        expand(spec)
-    }
+    crate::service_basics!("s3", KINDS, expand);
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         let wanted: BTreeSet<&ResourceId> = desired

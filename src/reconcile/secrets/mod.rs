@@ -221,17 +221,7 @@ impl Service for Secrets {
         )
     }
 
-    fn name(&self) -> &'static str {
-        "secrets"
-    }
-
-    fn kinds(&self) -> &'static [&'static dyn Kind] {
-        KINDS
-    }
-
-    fn expand(&self, spec: &Spec) -> Vec<Resource> {
-        expand(spec)
-    }
+    crate::service_basics!("secrets", KINDS, expand);
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         observe(ctx, desired).await

@@ -215,15 +215,7 @@ impl Service for Sns {
         out
     }
 
-    fn name(&self) -> &'static str {
-        "sns"
-    }
-    fn kinds(&self) -> &'static [&'static dyn Kind] {
-        KINDS
-    }
-    fn expand(&self, spec: &Spec) -> Vec<Resource> {
-        expand(spec)
-    }
+    crate::service_basics!("sns", KINDS, expand);
     async fn observe(&self, ctx: &Ctx, _desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         observe(ctx).await
     }
