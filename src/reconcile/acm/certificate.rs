@@ -38,7 +38,7 @@ use crate::model::{Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
 use crate::reconcile::kit::{from_props, sync_tags, until, Poll};
-use crate::reconcile::{Ctx, Kind, Op};
+use crate::reconcile::{Ctx, Kind, Update};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: CERTIFICATE,
@@ -147,71 +147,6 @@ async fn wait_for_records(c: &Client, arn: &str, task: &Task) -> Result<Attrs, A
     }
 }
 
-async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
-    let p = from_props::<CertificateProps>(&r.props)?;
-    let region = p.region.clone().unwrap_or_else(|| ctx.region.clone());
-    let c = client(ctx, &region);
-    let domain = p.domain_name.as_str();
-    let tags = super::acm_tags(&p.tags);
-    let mut last: Option<AwsError> = None;
-    for attempt in 0..TOKEN_ATTEMPTS {
-        let token = idempotency_token(&ctx.project, &ctx.env, &r.id, &r.props, attempt);
-        task.status(&format!(
-            "requesting a certificate for {domain} in {region}"
-        ));
-        let arn = c
-            .request_certificate()
-            .domain_name(domain)
-            .set_subject_alternative_names(Some(p.subject_alternative_names.clone()))
-            .validation_method(ValidationMethod::from(
-                p.validation_method.as_deref().unwrap_or("DNS"),
-            ))
-            .key_algorithm(KeyAlgorithm::from(
-                p.key_algorithm.as_deref().unwrap_or("RSA_2048"),
-            ))
-            .idempotency_token(&token)
-            .set_tags(Some(tags.clone()))
-            .send()
-            .await
-            .map_err(aws("acm:RequestCertificate"))?
-            .certificate_arn
-            .required(
-                "acm:RequestCertificate",
-                format!("no certificate ARN returned for {domain}"),
-            )?;
-        match wait_for_records(c, &arn, task).await {
-            // The token named a certificate deleted since: try the next one.
-            Err(e) if e.is_not_found() => last = Some(e),
-            other => return other,
-        }
-    }
-    Err(last.unwrap_or_else(|| {
-        AwsError::new(
-            "acm:RequestCertificate",
-            "InvalidResponse",
-            format!("no certificate for {domain}"),
-        )
-    }))
-}
-
-async fn update(
-    ctx: &Ctx,
-    r: &Resource,
-    prior: &Observed,
-    changed: &std::collections::BTreeSet<String>,
-    task: &Task,
-) -> Result<Attrs, AwsError> {
-    let arn = prior.physical_id.as_str();
-    let c = client(ctx, arn_region(arn).unwrap_or(&ctx.region));
-    if changed.contains("tags") {
-        task.status("syncing tags");
-        let had = from_props::<CertificateProps>(&prior.props)?;
-        let want = from_props::<CertificateProps>(&r.props)?;
-        sync_tags(&AcmTags(c), arn, &had.tags, &want.tags).await?;
-    }
-    Ok(prior.attrs.clone())
-}
-
 /// What to do after a DeleteCertificate attempt (pure).
 #[derive(Debug, PartialEq, Eq)]
 pub enum DeleteStep {
@@ -309,47 +244,93 @@ where
     }
 }
 
-pub async fn delete_certificate(ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
-    let arn = o.physical_id.as_str();
-    let c = client(ctx, arn_region(arn).unwrap_or(&ctx.region));
-    task.status(&format!("deleting certificate {arn}"));
-    delete_with_retry(
-        arn,
-        DELETE_TIMEOUT,
-        Duration::from_secs(2),
-        &|m| task.status(m),
-        || async {
-            c.delete_certificate()
-                .certificate_arn(arn)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(aws("acm:DeleteCertificate"))
-        },
-        || async { Ok(describe(c, arn).await?.in_use_by().to_vec()) },
-    )
-    .await
-}
-
 pub struct Certificate;
 
 #[async_trait]
 impl Kind for Certificate {
     crate::typed_kind!(SCHEMA, CertificateProps);
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        match op {
-            Op::Create(r) => create(ctx, r, task).await,
-            Op::Update {
-                desired,
-                prior,
-                changed,
-            } => update(ctx, desired, prior, changed, task).await,
-            Op::Delete(o) => {
-                delete_certificate(ctx, o, task).await?;
-                Ok(Attrs::new())
+
+    async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
+        let p: CertificateProps = from_props(&r.props)?;
+        let region = p.region.clone().unwrap_or_else(|| ctx.region.clone());
+        let c = client(ctx, &region);
+        let domain = p.domain_name.as_str();
+        let tags = super::acm_tags(&p.tags);
+        let mut last: Option<AwsError> = None;
+        for attempt in 0..TOKEN_ATTEMPTS {
+            let token = idempotency_token(&ctx.project, &ctx.env, &r.id, &r.props, attempt);
+            task.status(&format!(
+                "requesting a certificate for {domain} in {region}"
+            ));
+            let arn = c
+                .request_certificate()
+                .domain_name(domain)
+                .set_subject_alternative_names(Some(p.subject_alternative_names.clone()))
+                .validation_method(ValidationMethod::from(
+                    p.validation_method.as_deref().unwrap_or("DNS"),
+                ))
+                .key_algorithm(KeyAlgorithm::from(
+                    p.key_algorithm.as_deref().unwrap_or("RSA_2048"),
+                ))
+                .idempotency_token(&token)
+                .set_tags(Some(tags.clone()))
+                .send()
+                .await
+                .map_err(aws("acm:RequestCertificate"))?
+                .certificate_arn
+                .required(
+                    "acm:RequestCertificate",
+                    format!("no certificate ARN returned for {domain}"),
+                )?;
+            match wait_for_records(c, &arn, task).await {
+                // The token named a certificate deleted since: try the next one.
+                Err(e) if e.is_not_found() => last = Some(e),
+                other => return other,
             }
         }
+        Err(last.unwrap_or_else(|| {
+            AwsError::new(
+                "acm:RequestCertificate",
+                "InvalidResponse",
+                format!("no certificate for {domain}"),
+            )
+        }))
     }
+
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
+        let arn = u.prior.physical_id.as_str();
+        let c = client(ctx, arn_region(arn).unwrap_or(&ctx.region));
+        if u.changed("tags") {
+            task.status("syncing tags");
+            let had: CertificateProps = from_props(&u.prior.props)?;
+            let want: CertificateProps = from_props(&u.desired.props)?;
+            sync_tags(&AcmTags(c), arn, &had.tags, &want.tags).await?;
+        }
+        Ok(Attrs::new())
+    }
+
+    async fn delete(&self, ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
+        let arn = o.physical_id.as_str();
+        let c = client(ctx, arn_region(arn).unwrap_or(&ctx.region));
+        task.status(&format!("deleting certificate {arn}"));
+        delete_with_retry(
+            arn,
+            DELETE_TIMEOUT,
+            Duration::from_secs(2),
+            &|m| task.status(m),
+            || async {
+                c.delete_certificate()
+                    .certificate_arn(arn)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(aws("acm:DeleteCertificate"))
+            },
+            || async { Ok(describe(c, arn).await?.in_use_by().to_vec()) },
+        )
+        .await
+    }
+
     /// A live certificate whose validation CNAMEs are not out yet (seconds after the request
     /// on AWS): wait for them, since the records reference them.
     async fn settle(&self, ctx: &Ctx, o: &Observed, task: &Task) -> Result<Attrs, AwsError> {

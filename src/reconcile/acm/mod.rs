@@ -19,7 +19,7 @@ use aws_sdk_acm::Client;
 
 use crate::aws::{aws, AwsError, Required, CLOUDFRONT_CERT_REGION};
 use crate::model::{tag_pairs, tags_for, Observed, Resource, ResourceId, Value};
-use crate::reconcile::kit::{to_props, Link, TagApi};
+use crate::reconcile::kit::{to_props, Link};
 use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::Spec;
 
@@ -138,25 +138,26 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
         let domain = &edge.domain;
         let mut sans = vec![format!("www.{domain}"), format!("api.{domain}")];
         sans.sort();
-        let mut cert = Resource::new(id.clone(), &display);
-        cert.props = to_props(&CertificateProps {
-            domain_name: domain.clone(),
-            subject_alternative_names: sans,
-            validation_method: Some("DNS".into()),
-            key_algorithm: Some(KeyAlgorithm::Rsa2048.as_str().into()),
-            region: Some(region.into()),
-            tags,
-        });
-        out.push(cert);
-        let mut v = Resource::new(validation_id(name), &display)
-            .dep(&id)
-            .late("records", records.clone());
-        v.props = to_props(&ValidationProps {
-            certificate_arn: Link::to(&id, "arn"),
-            records: None,
-            timeout_seconds: Some(edge.certificate_timeout_seconds),
-        });
-        out.push(v);
+        out.push(
+            Resource::new(id.clone(), &display).with_props(to_props(&CertificateProps {
+                domain_name: domain.clone(),
+                subject_alternative_names: sans,
+                validation_method: Some("DNS".into()),
+                key_algorithm: Some(KeyAlgorithm::Rsa2048.as_str().into()),
+                region: Some(region.into()),
+                tags,
+            })),
+        );
+        out.push(
+            Resource::new(validation_id(name), &display)
+                .dep(&id)
+                .late("records", records.clone())
+                .with_props(to_props(&ValidationProps {
+                    certificate_arn: Link::to(&id, "arn"),
+                    records: None,
+                    timeout_seconds: Some(edge.certificate_timeout_seconds),
+                })),
+        );
     }
     out
 }
@@ -170,37 +171,15 @@ fn acm_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
         .collect()
 }
 
-/// Certificate tags through AddTagsToCertificate / RemoveTagsFromCertificate.
-pub struct AcmTags<'a>(pub &'a Client);
-
-#[async_trait]
-impl TagApi for AcmTags<'_> {
-    async fn untag(&self, arn: &str, keys: Vec<String>) -> Result<(), AwsError> {
-        // A tag given without its value is removed whatever its value.
-        self.0
-            .remove_tags_from_certificate()
-            .certificate_arn(arn)
-            .set_tags(Some(
-                keys.iter()
-                    .filter_map(|k| Tag::builder().key(k).build().ok())
-                    .collect(),
-            ))
-            .send()
-            .await
-            .map_err(aws("acm:RemoveTagsFromCertificate"))?;
-        Ok(())
-    }
-    async fn tag(&self, arn: &str, tags: BTreeMap<String, String>) -> Result<(), AwsError> {
-        self.0
-            .add_tags_to_certificate()
-            .certificate_arn(arn)
-            .set_tags(Some(acm_tags(&tags)))
-            .send()
-            .await
-            .map_err(aws("acm:AddTagsToCertificate"))?;
-        Ok(())
-    }
-}
+// Certificate tags through AddTagsToCertificate / RemoveTagsFromCertificate; a tag given
+// without its value is removed whatever its value.
+crate::tag_api!(AcmTags, Client,
+    untag "acm:RemoveTagsFromCertificate" => |c, arn, keys| c.remove_tags_from_certificate()
+        .certificate_arn(arn)
+        .set_tags(Some(keys.iter().filter_map(|k| Tag::builder().key(k).build().ok()).collect())),
+    tag "acm:AddTagsToCertificate" => |c, arn, tags| c.add_tags_to_certificate()
+        .certificate_arn(arn)
+        .set_tags(Some(acm_tags(&tags))));
 
 async fn describe(c: &Client, arn: &str) -> Result<CertificateDetail, AwsError> {
     c.describe_certificate()
@@ -250,15 +229,7 @@ impl Service for Acm {
         vec![("certificates", certs.into())]
     }
 
-    fn name(&self) -> &'static str {
-        "acm"
-    }
-    fn kinds(&self) -> &'static [&'static dyn Kind] {
-        KINDS
-    }
-    fn expand(&self, spec: &Spec) -> Vec<Resource> {
-        expand(spec)
-    }
+    crate::service_basics!("acm", KINDS, expand);
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         observe::observe(ctx, desired).await
     }

@@ -27,7 +27,7 @@ use super::{
 };
 use crate::aws::{all_pages, AwsError, CLOUDFRONT_CERT_REGION};
 use crate::model::{Attrs, Observed, Resource, ResourceId};
-use crate::reconcile::kit::{claimed_id, from_props, to_props, Link};
+use crate::reconcile::kit::{self, claimed_id, from_props, to_props, Link};
 use crate::reconcile::Ctx;
 
 /// ListTagsForCertificate calls in flight at once while observing.
@@ -129,8 +129,7 @@ pub fn observe_certificate(
         .filter_map(|o| o.validation_method().map(ValidationMethod::as_str))
         .collect();
     let method = (!methods.is_empty()).then(|| methods.into_iter().collect::<Vec<_>>().join(","));
-    let mut o = Observed::new(id, arn);
-    o.props = to_props(&CertificateProps {
+    let props = CertificateProps {
         domain_name: domain,
         subject_alternative_names: sans.into_iter().collect(),
         validation_method: method,
@@ -139,9 +138,11 @@ pub fn observe_certificate(
             .map(|k| normalise_key_algorithm(k.as_str())),
         region: arn_region(arn).map(str::to_string),
         tags: tags.clone(),
-    });
-    o.attrs = certificate_attrs(d);
-    o
+    };
+    Observed {
+        attrs: certificate_attrs(d),
+        ..Observed::new(id, arn).with_props(to_props(&props))
+    }
 }
 
 /// The validation of a certificate that is ISSUED (pure); None while it is not.
@@ -156,15 +157,18 @@ pub fn observe_validation(
     }
     let arn = d.certificate_arn().unwrap_or_default();
     let names: BTreeSet<String> = validation_records(d).into_iter().map(|r| r.name).collect();
-    let mut o = Observed::new(validation_id(name), arn).dep(&certificate_id(name));
-    o.props = to_props(&ValidationProps {
+    let props = ValidationProps {
         certificate_arn: Link::from(arn),
         records: Some(names.into_iter().map(Link::from).collect()),
         timeout_seconds,
-    });
-    o.attrs.insert("arn".into(), arn.to_string());
-    o.attrs.insert("status".into(), "ISSUED".into());
-    Some(o)
+    };
+    Some(
+        Observed::new(validation_id(name), arn)
+            .dep(&certificate_id(name))
+            .with_props(to_props(&props))
+            .attr("arn", arn)
+            .attr("status", "ISSUED"),
+    )
 }
 
 /// Our certificate's id from its tags: project and env ours, rtech:id a certificate.
@@ -298,11 +302,8 @@ async fn observe_region(
         .filter_map(|(arn, t)| Some((owned_id(&ctx.project, &ctx.env, &t)?, arn, t)))
         .collect();
     let found = futures::future::try_join_all(ours.into_iter().map(|(id, arn, tags)| async move {
-        match describe(c, &arn).await {
-            Ok(detail) => Ok(Some(Found { id, detail, tags })),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
+        // Deleted between the list and now: none.
+        kit::found(describe(c, &arn).await).map(|d| d.map(|detail| Found { id, detail, tags }))
     }))
     .await?;
     Ok(found.into_iter().flatten().collect())

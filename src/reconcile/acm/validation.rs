@@ -31,11 +31,11 @@ use serde::{Deserialize, Serialize};
 use super::VALIDATION;
 use super::{arn_region, client, describe, normalise_name, validation_records, ValidationRecord};
 use crate::aws::{aws, AwsError};
-use crate::model::{Attrs, Resource};
+use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
 use crate::reconcile::kit::{from_props, until, Link, Poll};
-use crate::reconcile::{Ctx, Kind, Op};
+use crate::reconcile::{Ctx, Kind, Update};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: VALIDATION,
@@ -224,98 +224,100 @@ fn validation_attrs(arn: &str) -> Attrs {
     a
 }
 
-/// Wait until the certificate is ISSUED (progress; timeout from `timeout_seconds`).
-pub async fn wait_issued(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
-    let p = from_props::<ValidationProps>(&r.props)?;
-    let arn = p.certificate_arn.require("certificate_arn")?.to_string();
-    let c = client(ctx, arn_region(&arn).unwrap_or(&ctx.region));
-    let timeout = Duration::from_secs(p.timeout_seconds.unwrap_or(1800).max(1) as u64);
-    let start = Instant::now();
-    let last: Mutex<Option<CertificateDetail>> = Mutex::new(None);
-    let what = format!("certificate {arn} to be issued");
-    let waited = until(
-        Poll {
-            op: "acm:DescribeCertificate",
-            what: &what,
-            pending: &["PENDING_VALIDATION"],
-            target: &["ISSUED"],
-            timeout,
-        },
-        task,
-        || async {
-            let d = describe(c, &arn).await?;
-            let state = match issue_state(&d) {
-                Issue::Issued => "ISSUED",
-                Issue::Pending => "PENDING_VALIDATION",
-                Issue::Failed(m) => {
-                    return Err(AwsError::new(
-                        "acm:DescribeCertificate",
-                        d.status().map(|s| s.as_str()).unwrap_or("Failed"),
-                        m,
-                    ))
-                }
-            };
-            let pending = d
-                .domain_validation_options()
-                .iter()
-                .filter(|o| o.validation_status().map(|s| s.as_str()) != Some("SUCCESS"))
-                .count();
-            if state != "ISSUED" {
-                task.status(&format!(
-                    "waiting for certificate {arn} to be issued: {pending} name(s) pending DNS validation ({}s of {}s)",
-                    start.elapsed().as_secs(),
-                    timeout.as_secs()
-                ));
-            }
-            *last.lock().expect("not poisoned") = Some(d);
-            Ok((state.to_string(), ()))
-        },
-    )
-    .await;
-    match waited {
-        Ok(()) => return Ok(validation_attrs(&arn)),
-        Err(e) if e.is("WaitTimeout") => {}
-        Err(e) => return Err(e),
-    }
-    let detail = last
-        .lock()
-        .expect("not poisoned")
-        .take()
-        .unwrap_or_else(|| CertificateDetail::builder().build());
-    // Timed out: say which records are missing from the zone.
-    let records = validation_records(&detail);
-    let domain = normalise_name(detail.domain_name().unwrap_or_default());
-    task.status("timed out: checking the validation records in Route 53");
-    let (zone, found) = match find_zone(ctx, &domain).await {
-        Ok(Some((id, name))) => match zone_records(ctx, &id, &records).await {
-            Ok(f) => (Some(name), Some(f)),
-            Err(_) => (Some(name), None),
-        },
-        _ => (None, None),
-    };
-    Err(AwsError::new(
-        "acm:DescribeCertificate",
-        "CertificateValidationTimeout",
-        timeout_message(
-            &arn,
-            start.elapsed().as_secs(),
-            &records,
-            zone.as_deref(),
-            found.as_ref(),
-        ),
-    ))
-}
-
 pub struct CertificateValidation;
 
 #[async_trait]
 impl Kind for CertificateValidation {
     crate::typed_kind!(SCHEMA, ValidationProps);
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        match op {
-            Op::Create(r) | Op::Update { desired: r, .. } => wait_issued(ctx, r, task).await,
-            // The validation is virtual: its certificate's delete is what removes anything.
-            Op::Delete(_) => Ok(Attrs::new()),
+
+    /// Wait until the certificate is ISSUED (progress; timeout from `timeout_seconds`).
+    async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
+        let p: ValidationProps = from_props(&r.props)?;
+        let arn = p.certificate_arn.require("certificate_arn")?.to_string();
+        let c = client(ctx, arn_region(&arn).unwrap_or(&ctx.region));
+        let timeout = Duration::from_secs(p.timeout_seconds.unwrap_or(1800).max(1) as u64);
+        let start = Instant::now();
+        let last: Mutex<Option<CertificateDetail>> = Mutex::new(None);
+        let what = format!("certificate {arn} to be issued");
+        let waited = until(
+            Poll {
+                op: "acm:DescribeCertificate",
+                what: &what,
+                pending: &["PENDING_VALIDATION"],
+                target: &["ISSUED"],
+                timeout,
+            },
+            task,
+            || async {
+                let d = describe(c, &arn).await?;
+                let state = match issue_state(&d) {
+                    Issue::Issued => "ISSUED",
+                    Issue::Pending => "PENDING_VALIDATION",
+                    Issue::Failed(m) => {
+                        return Err(AwsError::new(
+                            "acm:DescribeCertificate",
+                            d.status().map(|s| s.as_str()).unwrap_or("Failed"),
+                            m,
+                        ))
+                    }
+                };
+                let pending = d
+                    .domain_validation_options()
+                    .iter()
+                    .filter(|o| o.validation_status().map(|s| s.as_str()) != Some("SUCCESS"))
+                    .count();
+                if state != "ISSUED" {
+                    task.status(&format!(
+                        "waiting for certificate {arn} to be issued: {pending} name(s) pending DNS validation ({}s of {}s)",
+                        start.elapsed().as_secs(),
+                        timeout.as_secs()
+                    ));
+                }
+                *last.lock().expect("not poisoned") = Some(d);
+                Ok((state.to_string(), ()))
+            },
+        )
+        .await;
+        match waited {
+            Ok(()) => return Ok(validation_attrs(&arn)),
+            Err(e) if e.is("WaitTimeout") => {}
+            Err(e) => return Err(e),
         }
+        let detail = last
+            .lock()
+            .expect("not poisoned")
+            .take()
+            .unwrap_or_else(|| CertificateDetail::builder().build());
+        // Timed out: say which records are missing from the zone.
+        let records = validation_records(&detail);
+        let domain = normalise_name(detail.domain_name().unwrap_or_default());
+        task.status("timed out: checking the validation records in Route 53");
+        let (zone, found) = match find_zone(ctx, &domain).await {
+            Ok(Some((id, name))) => match zone_records(ctx, &id, &records).await {
+                Ok(f) => (Some(name), Some(f)),
+                Err(_) => (Some(name), None),
+            },
+            _ => (None, None),
+        };
+        Err(AwsError::new(
+            "acm:DescribeCertificate",
+            "CertificateValidationTimeout",
+            timeout_message(
+                &arn,
+                start.elapsed().as_secs(),
+                &records,
+                zone.as_deref(),
+                found.as_ref(),
+            ),
+        ))
+    }
+
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
+        self.create(ctx, u.desired, task).await
+    }
+
+    /// The validation is virtual: its certificate's delete is what removes anything.
+    async fn delete(&self, _ctx: &Ctx, _o: &Observed, _task: &Task) -> Result<(), AwsError> {
+        Ok(())
     }
 }

@@ -2,10 +2,10 @@
 //! the whole alarm); tags change through TagResource / UntagResource (PutMetricAlarm ignores
 //! tags on an existing alarm).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use aws_sdk_cloudwatch::types::{ComparisonOperator, MetricAlarm, Tag};
+use aws_sdk_cloudwatch::types::{ComparisonOperator, MetricAlarm};
 use serde::{Deserialize, Serialize};
 
 use crate::aws::{aws, AwsError};
@@ -13,12 +13,12 @@ use crate::model::{tags_for, Attrs, Observed, Ownership, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
 use crate::reconcile::kit::{from_props, is_ours, sync_tags, to_props, Link, PropsError};
-use crate::reconcile::{Ctx, Kind, Op};
+use crate::reconcile::{Ctx, Kind, Update};
 use crate::spec::monitoring::{Alarm, Source, ALARMS};
 use crate::spec::Spec;
 
 use super::metric::{metric_of, metric_of_live, with_metric, MetricProps};
-use super::{alarm_id, alarm_name, describe, id_of_name, CloudWatchTags, ALARM};
+use super::{alarm_id, alarm_name, cw_tags, describe, id_of_name, CloudWatchTags, ALARM};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -112,8 +112,7 @@ pub fn observed_alarm(
         return Some(o);
     }
     let (metric, period) = metric_of_live(a);
-    let mut o = Observed::new(id, name);
-    o.props = to_props(&AlarmProps {
+    let props = AlarmProps {
         name: name.to_string(),
         description: a.alarm_description().map(str::to_string),
         metric,
@@ -130,11 +129,13 @@ pub fn observed_alarm(
         alarm_actions: sorted_list(a.alarm_actions()),
         ok_actions: sorted_list(a.ok_actions()),
         tags: tags.clone(),
-    });
-    o.attrs.insert("name".into(), name.to_string());
-    o.attrs
-        .insert("arn".into(), a.alarm_arn().unwrap_or_default().to_string());
-    Some(o)
+    };
+    Some(
+        Observed::new(id, name)
+            .with_props(to_props(&props))
+            .attr("name", name)
+            .attr("arn", a.alarm_arn().unwrap_or_default()),
+    )
 }
 
 fn known(links: &[Link], field: &str) -> Result<Vec<String>, PropsError> {
@@ -170,62 +171,10 @@ async fn put(ctx: &Ctx, p: &AlarmProps, with_tags: bool) -> Result<(), AwsError>
         .set_ok_actions(Some(known(&p.ok_actions, "ok_actions")?));
     req = with_metric(req, &p.metric, period)?;
     if with_tags {
-        req = req.set_tags(Some(
-            p.tags
-                .iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect(),
-        ));
+        req = req.set_tags(Some(cw_tags(&p.tags)));
     }
     req.send().await.map_err(aws("cloudwatch:PutMetricAlarm"))?;
     Ok(())
-}
-
-async fn create(ctx: &Ctx, r: &Resource) -> Result<Attrs, AwsError> {
-    let p = from_props::<AlarmProps>(&r.props)?;
-    put(ctx, &p, true).await?;
-    let name = p.name.as_str();
-    // PutMetricAlarm returns nothing: read the ARN back.
-    let arn = describe(ctx, name, true)
-        .await?
-        .into_iter()
-        .find_map(|a| a.alarm_arn().map(str::to_string))
-        .ok_or_else(|| {
-            AwsError::new(
-                "cloudwatch:DescribeAlarms",
-                "ResourceNotFound",
-                format!("{name} is not there right after PutMetricAlarm"),
-            )
-        })?;
-    let mut a = Attrs::new();
-    a.insert("id".into(), name.to_string());
-    a.insert("name".into(), name.to_string());
-    a.insert("arn".into(), arn);
-    Ok(a)
-}
-
-async fn update(
-    ctx: &Ctx,
-    desired: &Resource,
-    prior: &Observed,
-    changed: &BTreeSet<String>,
-) -> Result<Attrs, AwsError> {
-    let p = from_props::<AlarmProps>(&desired.props)?;
-    if changed.iter().any(|c| c != "tags") {
-        put(ctx, &p, false).await?;
-    }
-    if changed.contains("tags") {
-        let before = from_props::<AlarmProps>(&prior.props)?.tags;
-        let arn = prior.attrs.get("arn").cloned().unwrap_or_default();
-        sync_tags(
-            &CloudWatchTags(&ctx.clients.cloudwatch),
-            &arn,
-            &before,
-            &p.tags,
-        )
-        .await?;
-    }
-    Ok(prior.attrs.clone())
 }
 
 pub struct AlarmKind;
@@ -233,26 +182,59 @@ pub struct AlarmKind;
 #[async_trait]
 impl Kind for AlarmKind {
     crate::typed_kind!(SCHEMA, AlarmProps);
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, _task: &Task) -> Result<Attrs, AwsError> {
-        match op {
-            Op::Create(r) => create(ctx, r).await,
-            Op::Update {
-                desired,
-                prior,
-                changed,
-            } => update(ctx, desired, prior, changed).await,
-            Op::Delete(o) => {
-                // DeleteAlarms takes up to 100 names, but the contract deletes one resource
-                // per call; an absent name is not an error for DeleteAlarms.
-                ctx.clients
-                    .cloudwatch
-                    .delete_alarms()
-                    .alarm_names(&o.physical_id)
-                    .send()
-                    .await
-                    .map_err(aws("cloudwatch:DeleteAlarms"))?;
-                Ok(Attrs::new())
-            }
+
+    async fn create(&self, ctx: &Ctx, r: &Resource, _task: &Task) -> Result<Attrs, AwsError> {
+        let p: AlarmProps = from_props(&r.props)?;
+        put(ctx, &p, true).await?;
+        let name = p.name.as_str();
+        // PutMetricAlarm returns nothing: read the ARN back.
+        let arn = describe(ctx, name, true)
+            .await?
+            .into_iter()
+            .find_map(|a| a.alarm_arn().map(str::to_string))
+            .ok_or_else(|| {
+                AwsError::new(
+                    "cloudwatch:DescribeAlarms",
+                    "ResourceNotFound",
+                    format!("{name} is not there right after PutMetricAlarm"),
+                )
+            })?;
+        let mut a = Attrs::new();
+        a.insert("id".into(), name.to_string());
+        a.insert("name".into(), name.to_string());
+        a.insert("arn".into(), arn);
+        Ok(a)
+    }
+
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
+        let p: AlarmProps = from_props(&u.desired.props)?;
+        if u.changed.iter().any(|c| c != "tags") {
+            put(ctx, &p, false).await?;
         }
+        if u.changed("tags") {
+            let before = from_props::<AlarmProps>(&u.prior.props)?.tags;
+            let arn = u.prior.attrs.get("arn").cloned().unwrap_or_default();
+            sync_tags(
+                &CloudWatchTags(&ctx.clients.cloudwatch),
+                &arn,
+                &before,
+                &p.tags,
+            )
+            .await?;
+        }
+        Ok(Attrs::new())
+    }
+
+    /// DeleteAlarms takes up to 100 names, but the contract deletes one resource per call; an
+    /// absent name is not an error for DeleteAlarms.
+    async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {
+        ctx.clients
+            .cloudwatch
+            .delete_alarms()
+            .alarm_names(&o.physical_id)
+            .send()
+            .await
+            .map_err(aws("cloudwatch:DeleteAlarms"))?;
+        Ok(())
     }
 }

@@ -37,7 +37,7 @@ use aws_sdk_cloudwatch::types::{MetricAlarm, Tag};
 
 use crate::aws::{aws, AwsError};
 use crate::model::{Observed, Resource, ResourceId};
-use crate::reconcile::kit::{tags::tag_map, TagApi};
+use crate::reconcile::kit::{found, tags::tag_map};
 use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::monitoring::Source;
 use crate::spec::Spec;
@@ -101,35 +101,16 @@ pub fn id_of_name(project: &str, env: &str, aws_name: &str) -> Option<ResourceId
     Some(alarm_id(rest))
 }
 
-/// CloudWatch's tag calls for one alarm (by ARN).
-pub struct CloudWatchTags<'a>(pub &'a aws_sdk_cloudwatch::Client);
+// CloudWatch's tag calls for one alarm (by ARN).
+crate::tag_api!(CloudWatchTags, aws_sdk_cloudwatch::Client,
+    untag "cloudwatch:UntagResource" => |c, arn, keys| c.untag_resource().resource_arn(arn).set_tag_keys(Some(keys)),
+    tag "cloudwatch:TagResource" => |c, arn, tags| c.tag_resource().resource_arn(arn).set_tags(Some(cw_tags(&tags))));
 
-#[async_trait]
-impl TagApi for CloudWatchTags<'_> {
-    async fn untag(&self, arn: &str, keys: Vec<String>) -> Result<(), AwsError> {
-        self.0
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(keys))
-            .send()
-            .await
-            .map_err(aws("cloudwatch:UntagResource"))?;
-        Ok(())
-    }
-    async fn tag(&self, arn: &str, tags: BTreeMap<String, String>) -> Result<(), AwsError> {
-        self.0
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(
-                tags.into_iter()
-                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                    .collect(),
-            ))
-            .send()
-            .await
-            .map_err(aws("cloudwatch:TagResource"))?;
-        Ok(())
-    }
+/// Tags as CloudWatch takes them.
+pub(crate) fn cw_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 /// Every alarm under a name prefix, or the one alarm of an exact name (paginated).
@@ -177,15 +158,7 @@ pub struct Alarms;
 
 #[async_trait]
 impl Service for Alarms {
-    fn name(&self) -> &'static str {
-        "alarms"
-    }
-    fn kinds(&self) -> &'static [&'static dyn Kind] {
-        KINDS
-    }
-    fn expand(&self, spec: &Spec) -> Vec<Resource> {
-        expand(spec)
-    }
+    crate::service_basics!("alarms", KINDS, expand);
     async fn observe(&self, ctx: &Ctx, _desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         // Names are derived: destroy (no desired) finds them too.
         let live = describe(ctx, &prefix(&ctx.project, &ctx.env), false).await?;
@@ -194,11 +167,9 @@ impl Service for Alarms {
             if id_of_name(&ctx.project, &ctx.env, a.alarm_name().unwrap_or_default()).is_none() {
                 continue;
             }
-            let tags = match list_tags(ctx, a.alarm_arn().unwrap_or_default()).await {
-                Ok(t) => t,
-                // Deleted since it was listed.
-                Err(e) if e.is_not_found() => continue,
-                Err(e) => return Err(e),
+            // Deleted since it was listed: none.
+            let Some(tags) = found(list_tags(ctx, a.alarm_arn().unwrap_or_default()).await)? else {
+                continue;
             };
             if let Some(o) = observed_alarm(&ctx.project, &ctx.env, a, &tags) {
                 out.push(o);

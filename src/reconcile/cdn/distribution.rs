@@ -1,8 +1,6 @@
 //! `distribution`: the kind — its schema, and create / update / delete, each waiting until
 //! CloudFront reports the change `Deployed` (unless `apply --no-wait`).
 
-use std::collections::BTreeSet;
-
 use async_trait::async_trait;
 use aws_sdk_cloudfront::types::{DistributionConfig, DistributionConfigWithTags};
 use aws_sdk_cloudfront::Client;
@@ -20,7 +18,7 @@ use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
 use crate::reconcile::kit::{from_props, sync_tags};
-use crate::reconcile::{Ctx, Kind, Op};
+use crate::reconcile::{Ctx, Kind, Update};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: DISTRIBUTION,
@@ -34,19 +32,168 @@ pub struct Distribution;
 #[async_trait]
 impl Kind for Distribution {
     crate::typed_kind!(SCHEMA, DistributionProps);
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        match op {
-            Op::Create(r) => create(ctx, r, task).await,
-            Op::Update {
-                desired,
-                prior,
-                changed,
-            } => update(ctx, desired, prior, changed, task).await,
-            Op::Delete(o) => {
-                delete(ctx, o, task).await?;
-                Ok(Attrs::new())
+
+    async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
+        let p: DistributionProps = from_props(&r.props)?;
+        let c = &ctx.clients.cloudfront;
+        let tags = sdk_tags(&p.tags)?;
+        let mut caller_ref = caller_reference(&ctx.project, &ctx.env, r);
+        task.status(&format!("creating distribution {}", r.name));
+        let mut retried = false;
+        let out = loop {
+            let config = create_config(&caller_ref, r)?;
+            match c
+                .create_distribution_with_tags()
+                .distribution_config_with_tags(
+                    DistributionConfigWithTags::builder()
+                        .distribution_config(config)
+                        .tags(tags.clone())
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(aws("cloudfront:CreateDistributionWithTags"))
+            {
+                Ok(out) => break out,
+                // The reference belongs to another (or a deleted) distribution with another
+                // config: observe found none of ours, so make the reference unique.
+                Err(e) if e.is("DistributionAlreadyExists") && !retried => {
+                    retried = true;
+                    let nanos = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_nanos())
+                        .unwrap_or_default();
+                    caller_ref = format!("{caller_ref}-{nanos}");
+                }
+                Err(e) => return Err(explain(e, &p.aliases)),
+            }
+        };
+        let d = out.distribution().required(
+            "cloudfront:CreateDistributionWithTags",
+            format!("no distribution returned for {}", r.name),
+        )?;
+        let attrs = dist_attrs(d.id(), d.arn(), d.domain_name(), d.status());
+        finish_wait(ctx, d.id(), attrs, task).await
+    }
+
+    /// The config (GetDistributionConfig → the managed fields replaced → UpdateDistribution with
+    /// IfMatch, re-read and retried once on a stale ETag) only when a config field changed; the
+    /// tags only when they did.
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
+        let Update {
+            desired: r,
+            prior,
+            changed,
+        } = u;
+        let p: DistributionProps = from_props(&r.props)?;
+        let c = &ctx.clients.cloudfront;
+        let id = prior.physical_id.as_str();
+        let mut attrs = prior.attrs.clone();
+        let config_changed = changed.iter().any(|p| p != "tags");
+        if config_changed {
+            let mut attempt = 0;
+            loop {
+                task.status(&format!("updating distribution {id}"));
+                let (live, etag) = get_config(c, id).await?;
+                let config = apply_desired(live, r)?;
+                match c
+                    .update_distribution()
+                    .id(id)
+                    .if_match(etag)
+                    .distribution_config(config)
+                    .send()
+                    .await
+                    .map_err(aws("cloudfront:UpdateDistribution"))
+                {
+                    Ok(out) => {
+                        if let Some(d) = out.distribution() {
+                            attrs = dist_attrs(d.id(), d.arn(), d.domain_name(), d.status());
+                        }
+                        break;
+                    }
+                    Err(e) if retry_update(&e, attempt) => {
+                        task.status("the distribution changed meanwhile (ETag): reading it again");
+                        attempt += 1;
+                    }
+                    Err(e) => return Err(explain(e, &p.aliases)),
+                }
             }
         }
+        if u.changed("tags") {
+            let before = from_props::<DistributionProps>(&prior.props)?.tags;
+            let arn = prior
+                .attrs
+                .get("arn")
+                .cloned()
+                .unwrap_or_else(|| prior.physical_id.clone());
+            sync_tags(&CloudFrontTags(c), &arn, &before, &p.tags).await?;
+        }
+        if config_changed {
+            attrs = finish_wait(ctx, id, attrs, task).await?;
+        }
+        Ok(attrs)
+    }
+
+    /// Disable, wait until Deployed, delete with the fresh ETag; tolerant of a distribution that
+    /// is already disabled or gone.
+    async fn delete(&self, ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
+        let c = &ctx.clients.cloudfront;
+        let id = o.physical_id.as_str();
+        for _ in 0..DELETE_ROUNDS {
+            let live = match get_live(c, id).await {
+                Ok(l) => l,
+                Err(e) if on_delete_error(&e) == Recovery::Gone => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            let result = match delete_step(live.config.enabled(), &live.status) {
+                DeleteStep::Disable => {
+                    task.status(&format!("disabling distribution {id}"));
+                    match c
+                        .update_distribution()
+                        .id(id)
+                        .if_match(&live.etag)
+                        .distribution_config(disabled(live.config))
+                        .send()
+                        .await
+                        .map_err(aws("cloudfront:UpdateDistribution"))
+                    {
+                        Ok(_) => wait_deployed(c, id, task).await.map(|_| ()),
+                        Err(e) => Err(e),
+                    }
+                }
+                DeleteStep::Wait => wait_deployed(c, id, task).await.map(|_| ()),
+                DeleteStep::Delete => {
+                    task.status(&format!("deleting distribution {id}"));
+                    match c
+                        .delete_distribution()
+                        .id(id)
+                        .if_match(&live.etag)
+                        .send()
+                        .await
+                        .map_err(aws("cloudfront:DeleteDistribution"))
+                    {
+                        Ok(_) => return Ok(()),
+                        Err(e) => Err(e),
+                    }
+                }
+            };
+            if let Err(e) = result {
+                match on_delete_error(&e) {
+                    Recovery::Gone => return Ok(()),
+                    Recovery::Reread => {
+                        task.status(&format!("{}: reading distribution {id} again", e.code));
+                    }
+                    Recovery::Fail => return Err(e),
+                }
+            }
+        }
+        Err(AwsError::new(
+            "cloudfront:DeleteDistribution",
+            "DeleteNotConverged",
+            format!(
+                "distribution {id} could not be disabled and deleted in {DELETE_ROUNDS} rounds; run destroy again"
+            ),
+        ))
     }
 }
 
@@ -108,168 +255,4 @@ async fn finish_wait(ctx: &Ctx, id: &str, attrs: Attrs, task: &Task) -> Result<A
         return Ok(attrs);
     }
     wait_deployed(&ctx.clients.cloudfront, id, task).await
-}
-
-async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
-    let p = from_props::<DistributionProps>(&r.props)?;
-    let c = &ctx.clients.cloudfront;
-    let tags = sdk_tags(&p.tags)?;
-    let mut caller_ref = caller_reference(&ctx.project, &ctx.env, r);
-    task.status(&format!("creating distribution {}", r.name));
-    let mut retried = false;
-    let out = loop {
-        let config = create_config(&caller_ref, r)?;
-        match c
-            .create_distribution_with_tags()
-            .distribution_config_with_tags(
-                DistributionConfigWithTags::builder()
-                    .distribution_config(config)
-                    .tags(tags.clone())
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(aws("cloudfront:CreateDistributionWithTags"))
-        {
-            Ok(out) => break out,
-            // The reference belongs to another (or a deleted) distribution with another
-            // config: observe found none of ours, so make the reference unique.
-            Err(e) if e.is("DistributionAlreadyExists") && !retried => {
-                retried = true;
-                let nanos = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_nanos())
-                    .unwrap_or_default();
-                caller_ref = format!("{caller_ref}-{nanos}");
-            }
-            Err(e) => return Err(explain(e, &p.aliases)),
-        }
-    };
-    let d = out.distribution().required(
-        "cloudfront:CreateDistributionWithTags",
-        format!("no distribution returned for {}", r.name),
-    )?;
-    let attrs = dist_attrs(d.id(), d.arn(), d.domain_name(), d.status());
-    finish_wait(ctx, d.id(), attrs, task).await
-}
-
-/// The config (GetDistributionConfig → the managed fields replaced → UpdateDistribution with
-/// IfMatch, re-read and retried once on a stale ETag) only when a config field changed; the
-/// tags only when they did.
-async fn update(
-    ctx: &Ctx,
-    r: &Resource,
-    prior: &Observed,
-    changed: &BTreeSet<String>,
-    task: &Task,
-) -> Result<Attrs, AwsError> {
-    let p = from_props::<DistributionProps>(&r.props)?;
-    let c = &ctx.clients.cloudfront;
-    let id = prior.physical_id.as_str();
-    let mut attrs = prior.attrs.clone();
-    let config_changed = changed.iter().any(|p| p != "tags");
-    if config_changed {
-        let mut attempt = 0;
-        loop {
-            task.status(&format!("updating distribution {id}"));
-            let (live, etag) = get_config(c, id).await?;
-            let config = apply_desired(live, r)?;
-            match c
-                .update_distribution()
-                .id(id)
-                .if_match(etag)
-                .distribution_config(config)
-                .send()
-                .await
-                .map_err(aws("cloudfront:UpdateDistribution"))
-            {
-                Ok(out) => {
-                    if let Some(d) = out.distribution() {
-                        attrs = dist_attrs(d.id(), d.arn(), d.domain_name(), d.status());
-                    }
-                    break;
-                }
-                Err(e) if retry_update(&e, attempt) => {
-                    task.status("the distribution changed meanwhile (ETag): reading it again");
-                    attempt += 1;
-                }
-                Err(e) => return Err(explain(e, &p.aliases)),
-            }
-        }
-    }
-    if changed.contains("tags") {
-        let before = from_props::<DistributionProps>(&prior.props)?.tags;
-        let arn = prior
-            .attrs
-            .get("arn")
-            .cloned()
-            .unwrap_or_else(|| prior.physical_id.clone());
-        sync_tags(&CloudFrontTags(c), &arn, &before, &p.tags).await?;
-    }
-    if config_changed {
-        attrs = finish_wait(ctx, id, attrs, task).await?;
-    }
-    Ok(attrs)
-}
-
-/// Disable, wait until Deployed, delete with the fresh ETag; tolerant of a distribution that
-/// is already disabled or gone.
-async fn delete(ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
-    let c = &ctx.clients.cloudfront;
-    let id = o.physical_id.as_str();
-    for _ in 0..DELETE_ROUNDS {
-        let live = match get_live(c, id).await {
-            Ok(l) => l,
-            Err(e) if on_delete_error(&e) == Recovery::Gone => return Ok(()),
-            Err(e) => return Err(e),
-        };
-        let result = match delete_step(live.config.enabled(), &live.status) {
-            DeleteStep::Disable => {
-                task.status(&format!("disabling distribution {id}"));
-                match c
-                    .update_distribution()
-                    .id(id)
-                    .if_match(&live.etag)
-                    .distribution_config(disabled(live.config))
-                    .send()
-                    .await
-                    .map_err(aws("cloudfront:UpdateDistribution"))
-                {
-                    Ok(_) => wait_deployed(c, id, task).await.map(|_| ()),
-                    Err(e) => Err(e),
-                }
-            }
-            DeleteStep::Wait => wait_deployed(c, id, task).await.map(|_| ()),
-            DeleteStep::Delete => {
-                task.status(&format!("deleting distribution {id}"));
-                match c
-                    .delete_distribution()
-                    .id(id)
-                    .if_match(&live.etag)
-                    .send()
-                    .await
-                    .map_err(aws("cloudfront:DeleteDistribution"))
-                {
-                    Ok(_) => return Ok(()),
-                    Err(e) => Err(e),
-                }
-            }
-        };
-        if let Err(e) = result {
-            match on_delete_error(&e) {
-                Recovery::Gone => return Ok(()),
-                Recovery::Reread => {
-                    task.status(&format!("{}: reading distribution {id} again", e.code));
-                }
-                Recovery::Fail => return Err(e),
-            }
-        }
-    }
-    Err(AwsError::new(
-        "cloudfront:DeleteDistribution",
-        "DeleteNotConverged",
-        format!(
-            "distribution {id} could not be disabled and deleted in {DELETE_ROUNDS} rounds; run destroy again"
-        ),
-    ))
 }

@@ -66,7 +66,7 @@ use aws_sdk_cloudfront::Client;
 
 use crate::aws::{all_pages, aws, AwsError, CLOUDFRONT_CERT_REGION};
 use crate::model::{tag_pairs, Attrs, Observed, Ownership, Resource, ResourceId};
-use crate::reconcile::kit::{from_props, is_ours, to_props, Claims, TagApi};
+use crate::reconcile::kit::{self, from_props, is_ours, to_props, Claims};
 use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::Spec;
 
@@ -155,17 +155,7 @@ impl Service for Cdn {
         )
     }
 
-    fn name(&self) -> &'static str {
-        "cloudfront"
-    }
-
-    fn kinds(&self) -> &'static [&'static dyn Kind] {
-        KINDS
-    }
-
-    fn expand(&self, spec: &Spec) -> Vec<Resource> {
-        expand(spec)
-    }
+    crate::service_basics!("cloudfront", KINDS, expand);
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         let aliases = wanted_aliases(desired);
@@ -177,11 +167,11 @@ impl Service for Cdn {
             match ownership {
                 Ownership::Foreign => out.push(observed_foreign(s)),
                 Ownership::Owned => {
-                    let (config, _etag) = match distribution::get_config(c, &s.id).await {
-                        Ok(x) => x,
-                        // Deleted between the list and the get.
-                        Err(e) if e.is_not_found() => continue,
-                        Err(e) => return Err(e),
+                    // Deleted between the list and the get: none.
+                    let Some((config, _etag)) =
+                        kit::found(distribution::get_config(c, &s.id).await)?
+                    else {
+                        continue;
                     };
                     let t = tags.get(&s.arn).unwrap_or(&none);
                     out.push(observed(id.clone(), s, &config, t));
@@ -197,33 +187,12 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
     props::expand(spec)
 }
 
-/// CloudFront's tag calls (TagResource / UntagResource on the distribution's ARN).
-pub struct CloudFrontTags<'a>(pub &'a Client);
-
-#[async_trait]
-impl TagApi for CloudFrontTags<'_> {
-    async fn untag(&self, resource: &str, keys: Vec<String>) -> Result<(), AwsError> {
-        self.0
-            .untag_resource()
-            .resource(resource)
-            .tag_keys(TagKeys::builder().set_items(Some(keys)).build())
-            .send()
-            .await
-            .map_err(aws("cloudfront:UntagResource"))?;
-        Ok(())
-    }
-
-    async fn tag(&self, resource: &str, tags: BTreeMap<String, String>) -> Result<(), AwsError> {
-        self.0
-            .tag_resource()
-            .resource(resource)
-            .tags(sdk_tags(&tags)?)
-            .send()
-            .await
-            .map_err(aws("cloudfront:TagResource"))?;
-        Ok(())
-    }
-}
+// CloudFront's tag calls (TagResource / UntagResource on the distribution's ARN).
+crate::tag_api!(CloudFrontTags, Client,
+    untag "cloudfront:UntagResource" => |c, arn, keys| c.untag_resource()
+        .resource(arn)
+        .tag_keys(TagKeys::builder().set_items(Some(keys)).build()),
+    tag "cloudfront:TagResource" => |c, arn, tags| c.tag_resource().resource(arn).tags(sdk_tags(&tags)?));
 
 // ---------------------------------------------------------------------------------------------
 // observe: classification (pure)
@@ -365,13 +334,11 @@ pub fn observed(
     config: &aws_sdk_cloudfront::types::DistributionConfig,
     tags: &BTreeMap<String, String>,
 ) -> Observed {
-    let mut o = Observed::new(id, &s.id);
-    o.props = to_props(&distribution_props(config, tags));
-    o.attrs = s.attrs();
-    for d in observed_deps() {
-        o.deps.insert(d);
+    Observed {
+        attrs: s.attrs(),
+        deps: observed_deps().into_iter().collect(),
+        ..Observed::new(id, &s.id).with_props(to_props(&distribution_props(config, tags)))
     }
-    o
 }
 
 /// A foreign distribution holding one of our aliases: only what the conflict names.

@@ -183,7 +183,7 @@ pub fn apply_desired(
     mut config: DistributionConfig,
     r: &Resource,
 ) -> Result<DistributionConfig, AwsError> {
-    let p = from_props::<DistributionProps>(&r.props)?;
+    let p: DistributionProps = from_props(&r.props)?;
     config.aliases = Some(
         Aliases::builder()
             .quantity(p.aliases.len() as i32)

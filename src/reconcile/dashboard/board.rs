@@ -6,11 +6,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as J};
 
 use crate::aws::{aws, AwsError};
-use crate::model::{Attrs, Props, ResourceId};
+use crate::model::{Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, Link};
-use crate::reconcile::{Ctx, Kind, Op};
+use crate::reconcile::kit::{from_props, gone_ok, Link};
+use crate::reconcile::{Ctx, Kind, Update};
 use crate::spec::Spec;
 
 use super::{marker_text, DASHBOARD};
@@ -248,60 +248,56 @@ pub fn parse_body(text: &str) -> Option<J> {
     serde_json::from_str::<J>(text).ok().map(by_meaning)
 }
 
-/// PutDashboard creates and updates alike.
-async fn put(ctx: &Ctx, props: &Props) -> Result<Attrs, AwsError> {
-    let p = from_props::<DashboardProps>(props)?;
-    let text = to_json_text(&p.body)?;
-    let out = ctx
-        .clients
-        .cloudwatch
-        .put_dashboard()
-        .dashboard_name(&p.name)
-        .dashboard_body(text)
-        .send()
-        .await
-        .map_err(aws("cloudwatch:PutDashboard"))?;
-    if let Some(m) = out.dashboard_validation_messages().first() {
-        return Err(AwsError::new(
-            "cloudwatch:PutDashboard",
-            "InvalidParameterInput",
-            format!(
-                "{}: {}",
-                m.data_path().unwrap_or_default(),
-                m.message().unwrap_or_default()
-            ),
-        ));
-    }
-    let mut a = Attrs::new();
-    a.insert("id".into(), p.name.clone());
-    a.insert("name".into(), p.name);
-    Ok(a)
-}
-
 pub struct Dashboard;
 
 #[async_trait]
 impl Kind for Dashboard {
     crate::typed_kind!(SCHEMA, DashboardProps);
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, _task: &Task) -> Result<Attrs, AwsError> {
-        match op {
-            Op::Create(r) => put(ctx, &r.props).await,
-            Op::Update { desired, .. } => put(ctx, &desired.props).await,
-            Op::Delete(o) => {
-                match ctx
-                    .clients
-                    .cloudwatch
-                    .delete_dashboards()
-                    .dashboard_names(&o.physical_id)
-                    .send()
-                    .await
-                    .map_err(aws("cloudwatch:DeleteDashboards"))
-                {
-                    Ok(_) => Ok(Attrs::new()),
-                    Err(e) if e.is_not_found() => Ok(Attrs::new()),
-                    Err(e) => Err(e),
-                }
-            }
+
+    /// PutDashboard creates and updates alike.
+    async fn create(&self, ctx: &Ctx, r: &Resource, _task: &Task) -> Result<Attrs, AwsError> {
+        let p: DashboardProps = from_props(&r.props)?;
+        let text = to_json_text(&p.body)?;
+        let out = ctx
+            .clients
+            .cloudwatch
+            .put_dashboard()
+            .dashboard_name(&p.name)
+            .dashboard_body(text)
+            .send()
+            .await
+            .map_err(aws("cloudwatch:PutDashboard"))?;
+        if let Some(m) = out.dashboard_validation_messages().first() {
+            return Err(AwsError::new(
+                "cloudwatch:PutDashboard",
+                "InvalidParameterInput",
+                format!(
+                    "{}: {}",
+                    m.data_path().unwrap_or_default(),
+                    m.message().unwrap_or_default()
+                ),
+            ));
         }
+        let mut a = Attrs::new();
+        a.insert("id".into(), p.name.clone());
+        a.insert("name".into(), p.name);
+        Ok(a)
+    }
+
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
+        self.create(ctx, u.desired, task).await
+    }
+
+    async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {
+        gone_ok(
+            ctx.clients
+                .cloudwatch
+                .delete_dashboards()
+                .dashboard_names(&o.physical_id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(aws("cloudwatch:DeleteDashboards")),
+        )
     }
 }

@@ -30,7 +30,7 @@ use serde_json::Value as J;
 
 use crate::aws::{aws, AwsError};
 use crate::model::{Observed, Ownership, Resource, ResourceId};
-use crate::reconcile::kit::to_props;
+use crate::reconcile::kit::{found, to_props};
 use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::Spec;
 
@@ -108,18 +108,20 @@ pub fn is_ours(body: &J, project: &str, env: &str) -> bool {
 /// A live dashboard → Observed (pure): Owned with its body when the marker is there, else
 /// Foreign.
 pub fn observed(name: &str, body_text: &str, project: &str, env: &str) -> Observed {
-    let mut o = Observed::new(dashboard_id(), name);
+    let o = Observed::new(dashboard_id(), name);
     match parse_body(body_text) {
         Some(b) if is_ours(&b, project, env) => {
-            o.props = to_props(&DashboardProps {
+            let props = DashboardProps {
                 name: name.to_string(),
                 body: b,
-            });
-            o.attrs.insert("name".into(), name.to_string());
+            };
+            o.with_props(to_props(&props)).attr("name", name)
         }
-        _ => o.ownership = Ownership::Foreign,
+        _ => Observed {
+            ownership: Ownership::Foreign,
+            ..o
+        },
     }
-    o
 }
 
 pub struct Dashboard;
@@ -133,34 +135,23 @@ impl Service for Dashboard {
         )
     }
 
-    fn name(&self) -> &'static str {
-        "dashboard"
-    }
-    fn kinds(&self) -> &'static [&'static dyn Kind] {
-        KINDS
-    }
-    fn expand(&self, spec: &Spec) -> Vec<Resource> {
-        expand(spec)
-    }
+    crate::service_basics!("dashboard", KINDS, expand);
     async fn observe(&self, ctx: &Ctx, _desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         let name = dashboard_name(&ctx.project, &ctx.env);
-        match ctx
+        let got = ctx
             .clients
             .cloudwatch
             .get_dashboard()
             .dashboard_name(&name)
             .send()
             .await
-            .map_err(aws("cloudwatch:GetDashboard"))
-        {
-            Ok(out) => Ok(vec![observed(
-                &name,
-                out.dashboard_body().unwrap_or_default(),
-                &ctx.project,
-                &ctx.env,
-            )]),
-            Err(e) if e.is_not_found() => Ok(vec![]),
-            Err(e) => Err(e),
-        }
+            .map_err(aws("cloudwatch:GetDashboard"));
+        Ok(found(got)?
+            .map(|out| {
+                let body = out.dashboard_body().unwrap_or_default();
+                observed(&name, body, &ctx.project, &ctx.env)
+            })
+            .into_iter()
+            .collect())
     }
 }

@@ -7,7 +7,7 @@
 //! - deleted with DeleteHostedZone; AWS refuses (`HostedZoneNotEmpty`) while records other
 //!   than its NS/SOA remain: the error lists them (rtech deletes only its own records).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_route53::types::HostedZoneConfig;
@@ -21,8 +21,8 @@ use crate::aws::{aws, AwsError};
 use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, sync_tags};
-use crate::reconcile::{Ctx, Kind, Op};
+use crate::reconcile::kit::{found, from_props, sync_tags};
+use crate::reconcile::{Ctx, Kind, Update};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: HOSTED_ZONE,
@@ -58,143 +58,141 @@ pub fn zone_not_empty(e: AwsError, zone: &str, rrsets: &[Rrset]) -> AwsError {
     e.with_message(message)
 }
 
-async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
-    let p = from_props::<HostedZoneProps>(&r.props)?;
-    let name = p.name.as_str();
-    let millis = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or_default();
-    let reference = format!(
-        "{}{millis}",
-        caller_reference_prefix(&ctx.project, &ctx.env)
-    );
-    task.status(&format!("creating hosted zone {name}"));
-    let out = ctx
-        .clients
-        .route53
-        .create_hosted_zone()
-        .name(name)
-        .caller_reference(&reference)
-        .hosted_zone_config(
-            HostedZoneConfig::builder()
-                .set_comment(p.comment.clone())
-                .private_zone(false)
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(aws("route53:CreateHostedZone"))
-        .map_err(|e| {
-            if e.is("HostedZoneAlreadyExists") {
-                let message = format!(
-                    "a hosted zone was already created with CallerReference {reference}: run plan again, it finds the zone by its name and tags ({})",
-                    e.message
-                );
-                e.with_message(message)
-            } else {
-                e
-            }
-        })?;
-    let zone = out
-        .hosted_zone()
-        .map(|z| bare_zone_id(z.id()))
-        .unwrap_or_default();
-    task.status("tagging the hosted zone");
-    sync_tags(&Route53Tags(ctx), &zone, &BTreeMap::new(), &p.tags).await?;
-    if let Some(ci) = out.change_info() {
-        wait_insync(ctx, ci.id(), &format!("hosted zone {name}"), task).await?;
-    }
-    let mut a = Attrs::new();
-    a.insert("id".into(), zone);
-    a.insert("name".into(), name.to_string());
-    a.insert(
-        "name_servers".into(),
-        out.delegation_set()
-            .map(|d| {
-                d.name_servers()
-                    .iter()
-                    .map(|n| norm_name(n))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            })
-            .unwrap_or_default(),
-    );
-    Ok(a)
-}
-
-async fn update(
-    ctx: &Ctx,
-    r: &Resource,
-    prior: &Observed,
-    changed: &BTreeSet<String>,
-) -> Result<Attrs, AwsError> {
-    let zone = &prior.physical_id;
-    let want = from_props::<HostedZoneProps>(&r.props)?;
-    if changed.contains("comment") {
-        ctx.clients
-            .route53
-            .update_hosted_zone_comment()
-            .id(zone)
-            .set_comment(want.comment.clone())
-            .send()
-            .await
-            .map_err(aws("route53:UpdateHostedZoneComment"))?;
-    }
-    if changed.contains("tags") {
-        let had = from_props::<HostedZoneProps>(&prior.props)?;
-        sync_tags(&Route53Tags(ctx), zone, &had.tags, &want.tags).await?;
-    }
-    Ok(prior.attrs.clone())
-}
-
-async fn delete(ctx: &Ctx, o: &Observed, task: &Task) -> Result<Attrs, AwsError> {
-    let zone = &o.physical_id;
-    let name = o.get_str("name").unwrap_or_default().to_string();
-    task.status(&format!("deleting hosted zone {name}"));
-    let out = match ctx
-        .clients
-        .route53
-        .delete_hosted_zone()
-        .id(zone)
-        .send()
-        .await
-        .map_err(aws("route53:DeleteHostedZone"))
-    {
-        Ok(o) => o,
-        Err(e) if e.is("NoSuchHostedZone") => return Ok(Attrs::new()),
-        Err(e) if e.is("HostedZoneNotEmpty") => {
-            let left = rrsets(ctx, zone).await.unwrap_or_default();
-            return Err(zone_not_empty(e, &name, &left));
-        }
-        Err(e) => return Err(e),
-    };
-    if let Some(ci) = out.change_info() {
-        wait_insync(
-            ctx,
-            ci.id(),
-            &format!("the deletion of hosted zone {name}"),
-            task,
-        )
-        .await?;
-    }
-    Ok(Attrs::new())
-}
-
 pub struct HostedZone;
 
 #[async_trait]
 impl Kind for HostedZone {
     crate::typed_kind!(SCHEMA, HostedZoneProps);
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        match op {
-            Op::Create(r) => create(ctx, r, task).await,
-            Op::Update {
-                desired,
-                prior,
-                changed,
-            } => update(ctx, desired, prior, changed).await,
-            Op::Delete(o) => delete(ctx, o, task).await,
+
+    async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
+        let p: HostedZoneProps = from_props(&r.props)?;
+        let name = p.name.as_str();
+        let millis = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or_default();
+        let reference = format!(
+            "{}{millis}",
+            caller_reference_prefix(&ctx.project, &ctx.env)
+        );
+        task.status(&format!("creating hosted zone {name}"));
+        let out = ctx
+            .clients
+            .route53
+            .create_hosted_zone()
+            .name(name)
+            .caller_reference(&reference)
+            .hosted_zone_config(
+                HostedZoneConfig::builder()
+                    .set_comment(p.comment.clone())
+                    .private_zone(false)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(aws("route53:CreateHostedZone"))
+            .map_err(|e| {
+                if e.is("HostedZoneAlreadyExists") {
+                    let message = format!(
+                        "a hosted zone was already created with CallerReference {reference}: run plan again, it finds the zone by its name and tags ({})",
+                        e.message
+                    );
+                    e.with_message(message)
+                } else {
+                    e
+                }
+            })?;
+        let zone = out
+            .hosted_zone()
+            .map(|z| bare_zone_id(z.id()))
+            .unwrap_or_default();
+        task.status("tagging the hosted zone");
+        sync_tags(
+            &Route53Tags(&ctx.clients.route53),
+            &zone,
+            &BTreeMap::new(),
+            &p.tags,
+        )
+        .await?;
+        if let Some(ci) = out.change_info() {
+            wait_insync(ctx, ci.id(), &format!("hosted zone {name}"), task).await?;
         }
+        let mut a = Attrs::new();
+        a.insert("id".into(), zone);
+        a.insert("name".into(), name.to_string());
+        a.insert(
+            "name_servers".into(),
+            out.delegation_set()
+                .map(|d| {
+                    d.name_servers()
+                        .iter()
+                        .map(|n| norm_name(n))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .unwrap_or_default(),
+        );
+        Ok(a)
+    }
+
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
+        let zone = &u.prior.physical_id;
+        let want: HostedZoneProps = from_props(&u.desired.props)?;
+        if u.changed("comment") {
+            ctx.clients
+                .route53
+                .update_hosted_zone_comment()
+                .id(zone)
+                .set_comment(want.comment.clone())
+                .send()
+                .await
+                .map_err(aws("route53:UpdateHostedZoneComment"))?;
+        }
+        if u.changed("tags") {
+            let had: HostedZoneProps = from_props(&u.prior.props)?;
+            sync_tags(
+                &Route53Tags(&ctx.clients.route53),
+                zone,
+                &had.tags,
+                &want.tags,
+            )
+            .await?;
+        }
+        Ok(Attrs::new())
+    }
+
+    async fn delete(&self, ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
+        let zone = &o.physical_id;
+        let name = o.get_str("name").unwrap_or_default().to_string();
+        task.status(&format!("deleting hosted zone {name}"));
+        let deleted = ctx
+            .clients
+            .route53
+            .delete_hosted_zone()
+            .id(zone)
+            .send()
+            .await
+            .map_err(aws("route53:DeleteHostedZone"));
+        let out = match deleted {
+            Err(e) if e.is("HostedZoneNotEmpty") => {
+                let left = rrsets(ctx, zone).await.unwrap_or_default();
+                return Err(zone_not_empty(e, &name, &left));
+            }
+            other => found(other)?,
+        };
+        // Gone already: done.
+        let Some(out) = out else {
+            return Ok(());
+        };
+        if let Some(ci) = out.change_info() {
+            wait_insync(
+                ctx,
+                ci.id(),
+                &format!("the deletion of hosted zone {name}"),
+                task,
+            )
+            .await?;
+        }
+        Ok(())
     }
 }

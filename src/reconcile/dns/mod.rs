@@ -34,7 +34,7 @@ use crate::aws::{aws, waited, AwsError};
 use crate::model::Value;
 use crate::model::{tags_for, Observed, Props, Resource, ResourceId};
 use crate::progress::Task;
-use crate::reconcile::kit::{retry_while, to_props, with_ticker, Link, TagApi};
+use crate::reconcile::kit::{retry_while, to_props, with_ticker, Link};
 use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::edge::{RecordStyle, ZoneMode};
 use crate::spec::Spec;
@@ -378,42 +378,15 @@ async fn change(
     }
 }
 
-/// Zone tags through ChangeTagsForResource.
-pub struct Route53Tags<'a>(pub &'a Ctx);
-
-#[async_trait]
-impl TagApi for Route53Tags<'_> {
-    async fn untag(&self, zone: &str, keys: Vec<String>) -> Result<(), AwsError> {
-        self.0
-            .clients
-            .route53
-            .change_tags_for_resource()
-            .resource_type(TagResourceType::Hostedzone)
-            .resource_id(zone)
-            .set_remove_tag_keys(Some(keys))
-            .send()
-            .await
-            .map_err(aws("route53:ChangeTagsForResource"))?;
-        Ok(())
-    }
-    async fn tag(&self, zone: &str, tags: BTreeMap<String, String>) -> Result<(), AwsError> {
-        self.0
-            .clients
-            .route53
-            .change_tags_for_resource()
-            .resource_type(TagResourceType::Hostedzone)
-            .resource_id(zone)
-            .set_add_tags(Some(
-                tags.iter()
-                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                    .collect(),
-            ))
-            .send()
-            .await
-            .map_err(aws("route53:ChangeTagsForResource"))?;
-        Ok(())
-    }
-}
+crate::tag_api!(Route53Tags, aws_sdk_route53::Client,
+    untag "route53:ChangeTagsForResource" => |c, zone, keys| c.change_tags_for_resource()
+        .resource_type(TagResourceType::Hostedzone)
+        .resource_id(zone)
+        .set_remove_tag_keys(Some(keys)),
+    tag "route53:ChangeTagsForResource" => |c, zone, tags| c.change_tags_for_resource()
+        .resource_type(TagResourceType::Hostedzone)
+        .resource_id(zone)
+        .set_add_tags(Some(tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect())));
 
 pub struct Dns;
 
@@ -445,15 +418,7 @@ impl Service for Dns {
         ]
     }
 
-    fn name(&self) -> &'static str {
-        "route53"
-    }
-    fn kinds(&self) -> &'static [&'static dyn Kind] {
-        KINDS
-    }
-    fn expand(&self, spec: &Spec) -> Vec<Resource> {
-        expand(spec)
-    }
+    crate::service_basics!("route53", KINDS, expand);
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         observe::observe(ctx, desired).await
     }

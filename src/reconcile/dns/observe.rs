@@ -70,18 +70,16 @@ pub fn observed_record(
         values,
         alias,
     };
-    let mut o = Observed::new(id.clone(), physical(&zone.id, &name, &rtype));
-    o.props = to_props(&props);
+    let mut o =
+        Observed::new(id.clone(), physical(&zone.id, &name, &rtype)).with_props(to_props(&props));
     if let Some(r) = rr {
         o.attrs.insert(
             "rrset".into(),
             serde_json::to_string(r).expect("a record set serialises"),
         );
     }
-    o.attrs.insert("fqdn".into(), name);
-    o.attrs.insert("zone_id".into(), zone.id.clone());
-    o.attrs.insert(
-        "owner".into(),
+    o = o.attr("fqdn", name).attr("zone_id", &zone.id).attr(
+        "owner",
         serde_json::to_string(owner).expect("a record set serialises"),
     );
     if zone.owned {
@@ -244,16 +242,15 @@ pub fn observed_zone(
     tags: &BTreeMap<String, String>,
     name_servers: &[String],
 ) -> Observed {
-    let mut o = Observed::new(id.clone(), &z.id);
-    o.props = to_props(&HostedZoneProps {
+    let props = HostedZoneProps {
         name: z.name.clone(),
         comment: z.comment.clone(),
         tags: tags.clone(),
-    });
-    o.attrs.insert("name".into(), z.name.clone());
-    o.attrs
-        .insert("name_servers".into(), name_servers.join(","));
-    o
+    };
+    Observed::new(id.clone(), &z.id)
+        .with_props(to_props(&props))
+        .attr("name", &z.name)
+        .attr("name_servers", name_servers.join(","))
 }
 
 /// Of the public zones named like ours, which are ours: the first (tagged first, then oldest)

@@ -18,8 +18,8 @@ use crate::aws::{aws, AwsError};
 use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, Link};
-use crate::reconcile::{Ctx, Kind, Op};
+use crate::reconcile::kit::{from_props, gone_ok, Link};
+use crate::reconcile::{Ctx, Kind, Update};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: RECORD,
@@ -59,7 +59,7 @@ pub struct RecordProps {
 
 /// The record a (resolved) desired resource asks for.
 pub fn desired_rrset(r: &Resource) -> Result<Rrset, AwsError> {
-    let p = from_props::<RecordProps>(&r.props)?;
+    let p: RecordProps = from_props(&r.props)?;
     let known = |l: &Link, k: &str| -> Result<String, AwsError> {
         l.known().map(str::to_string).ok_or_else(|| {
             AwsError::new(
@@ -161,68 +161,8 @@ fn record_what(rr: &Rrset) -> String {
     format!("{} {}", norm_name(&rr.name), rr.rtype)
 }
 
-async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
-    let rr = desired_rrset(r)?;
-    let zone = zone_for(ctx, &from_props::<RecordProps>(&r.props)?).await?;
-    let name = norm_name(&rr.name);
-    let owner = owner_rrset(&ctx.project, &ctx.env, &r.id, &rr.rtype, &name);
-    // Our TXT may be left from a record deleted out of band: look (one call).
-    let existing = lookup(ctx, &zone, &owner).await?;
-    let what = record_what(&rr);
-    let steps = create_steps(rr.clone(), owner, existing.as_ref())
-        .map_err(|m| AwsError::new("route53:ChangeResourceRecordSets", "OwnershipConflict", m))?;
-    change(ctx, &zone, &steps, &what, task).await?;
-    let mut a = Attrs::new();
-    a.insert("id".into(), physical(&zone, &name, &rr.rtype));
-    a.insert("fqdn".into(), name);
-    a.insert("zone_id".into(), zone);
-    Ok(a)
-}
-
 pub(super) fn prior_json<T: for<'de> Deserialize<'de>>(o: &Observed, key: &str) -> Option<T> {
     o.attrs.get(key).and_then(|s| serde_json::from_str(s).ok())
-}
-
-async fn update(ctx: &Ctx, r: &Resource, prior: &Observed, task: &Task) -> Result<Attrs, AwsError> {
-    let rr = desired_rrset(r)?;
-    let zone = prior.attrs.get("zone_id").cloned().unwrap_or_default();
-    let name = norm_name(&rr.name);
-    let owner = owner_rrset(&ctx.project, &ctx.env, &r.id, &rr.rtype, &name);
-    let what = record_what(&rr);
-    change(ctx, &zone, &update_steps(rr, owner), &what, task).await?;
-    Ok(prior.attrs.clone())
-}
-
-async fn delete(ctx: &Ctx, o: &Observed, task: &Task) -> Result<Attrs, AwsError> {
-    let zone = o.attrs.get("zone_id").cloned().unwrap_or_default();
-    let Some(owner) = prior_json::<Rrset>(o, "owner") else {
-        return Err(AwsError::new(
-            "rtech",
-            "NotOwned",
-            format!(
-                "{}: no ownership record observed; rtech deletes only its own records",
-                o.id
-            ),
-        ));
-    };
-    let prior = prior_json::<Rrset>(o, "rrset");
-    // The id the TXT names (a duplicate's observed id has a `~zone` suffix).
-    let ours = owner
-        .values
-        .iter()
-        .find(|v| parse_owner(v).is_some_and(|w| w.project == ctx.project && w.env == ctx.env))
-        .cloned()
-        .unwrap_or_default();
-    let what = prior
-        .as_ref()
-        .map(record_what)
-        .unwrap_or_else(|| format!("ownership record {}", norm_name(&owner.name)));
-    let steps = delete_steps(prior, owner, &ours);
-    match change(ctx, &zone, &steps, &what, task).await {
-        Err(e) if e.is("NoSuchHostedZone") => Ok(Attrs::new()),
-        Err(e) => Err(e),
-        Ok(()) => Ok(Attrs::new()),
-    }
 }
 
 pub struct Record;
@@ -230,13 +170,66 @@ pub struct Record;
 #[async_trait]
 impl Kind for Record {
     crate::typed_kind!(SCHEMA, RecordProps);
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        match op {
-            Op::Create(r) => create(ctx, r, task).await,
-            Op::Update { desired, prior, .. } => update(ctx, desired, prior, task).await,
-            Op::Delete(o) => delete(ctx, o, task).await,
-        }
+
+    async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
+        let rr = desired_rrset(r)?;
+        let zone = zone_for(ctx, &from_props::<RecordProps>(&r.props)?).await?;
+        let name = norm_name(&rr.name);
+        let owner = owner_rrset(&ctx.project, &ctx.env, &r.id, &rr.rtype, &name);
+        // Our TXT may be left from a record deleted out of band: look (one call).
+        let existing = lookup(ctx, &zone, &owner).await?;
+        let what = record_what(&rr);
+        let steps = create_steps(rr.clone(), owner, existing.as_ref()).map_err(|m| {
+            AwsError::new("route53:ChangeResourceRecordSets", "OwnershipConflict", m)
+        })?;
+        change(ctx, &zone, &steps, &what, task).await?;
+        let mut a = Attrs::new();
+        a.insert("id".into(), physical(&zone, &name, &rr.rtype));
+        a.insert("fqdn".into(), name);
+        a.insert("zone_id".into(), zone);
+        Ok(a)
     }
+
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
+        let r = u.desired;
+        let rr = desired_rrset(r)?;
+        let zone = u.prior.attrs.get("zone_id").cloned().unwrap_or_default();
+        let name = norm_name(&rr.name);
+        let owner = owner_rrset(&ctx.project, &ctx.env, &r.id, &rr.rtype, &name);
+        let what = record_what(&rr);
+        change(ctx, &zone, &update_steps(rr, owner), &what, task).await?;
+        Ok(Attrs::new())
+    }
+
+    async fn delete(&self, ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
+        let zone = o.attrs.get("zone_id").cloned().unwrap_or_default();
+        let Some(owner) = prior_json::<Rrset>(o, "owner") else {
+            return Err(AwsError::new(
+                "rtech",
+                "NotOwned",
+                format!(
+                    "{}: no ownership record observed; rtech deletes only its own records",
+                    o.id
+                ),
+            ));
+        };
+        let prior = prior_json::<Rrset>(o, "rrset");
+        // The id the TXT names (a duplicate's observed id has a `~zone` suffix).
+        let ours = owner
+            .values
+            .iter()
+            .find(|v| parse_owner(v).is_some_and(|w| w.project == ctx.project && w.env == ctx.env))
+            .cloned()
+            .unwrap_or_default();
+        let what = prior
+            .as_ref()
+            .map(record_what)
+            .unwrap_or_else(|| format!("ownership record {}", norm_name(&owner.name)));
+        let steps = delete_steps(prior, owner, &ours);
+        // The zone gone already: so is the record.
+        gone_ok(change(ctx, &zone, &steps, &what, task).await)
+    }
+
     fn conflict_message(&self, ctx: &Ctx, c: &crate::plan::Conflict) -> Option<String> {
         conflict_message(&ctx.project, &ctx.env, c)
     }

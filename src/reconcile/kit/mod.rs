@@ -8,6 +8,7 @@ pub mod gone;
 pub mod outputs;
 pub mod owner;
 pub mod props;
+pub mod service;
 pub mod tags;
 pub mod wait;
 

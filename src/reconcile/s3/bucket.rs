@@ -1,7 +1,7 @@
 //! `s3_bucket`: one access-log bucket. Its props, expand, the normaliser observe uses, the
 //! guard against deleting logs, and create / update / delete (with emptying).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -12,7 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value as J;
 
 use super::config::{
-    encryption_value, lifecycle, lifecycle_value, ownership_value, public_access_block,
+    build_err, encryption_value, lifecycle, lifecycle_value, ownership_value, public_access_block,
     public_access_block_value, put_encryption, put_lifecycle, put_ownership, put_policy,
     put_public_access_block, put_tags, Config, Lifecycle, PublicAccessBlock,
 };
@@ -22,8 +22,8 @@ use crate::aws::{aws, AwsError};
 use crate::model::{tags_for, Attrs, Observed, Ownership, Resource, ResourceId};
 use crate::plan::{Action, Change, KindSchema};
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, retry_while, to_props, PropsError};
-use crate::reconcile::{force_delete, refuse_data_loss, Ctx, DataLoss, Kind, Op};
+use crate::reconcile::kit::{found, from_props, gone_ok, retry_while, to_props, PropsError};
+use crate::reconcile::{force_delete, refuse_data_loss, Ctx, DataLoss, Kind, Update};
 use crate::spec::Spec;
 
 pub use crate::reconcile::TAG_FORCE_DELETE;
@@ -98,15 +98,125 @@ pub struct Bucket;
 #[async_trait]
 impl Kind for Bucket {
     crate::typed_kind!(SCHEMA, BucketProps);
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        match op {
-            Op::Create(r) => create(ctx, r, task).await,
-            Op::Update {
-                desired,
-                prior,
-                changed,
-            } => update(ctx, desired, prior, changed).await,
-            Op::Delete(o) => delete(ctx, o, task).await,
+
+    async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
+        let p: BucketProps = from_props(&r.props)?;
+        let s3 = &ctx.clients.s3;
+        let name = p.name.as_str();
+        let mut req = s3.create_bucket().bucket(name);
+        // us-east-1 takes no location constraint (and refuses its own name as one).
+        if ctx.region != "us-east-1" {
+            req = req.create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(ctx.region.as_str()))
+                    .build(),
+            );
+        }
+        match req.send().await.map_err(aws("s3:CreateBucket")) {
+            Ok(_) => {}
+            // Ours already (an earlier apply stopped before tagging it): carry on.
+            Err(e) if e.is("BucketAlreadyOwnedByYou") => {}
+            Err(e) if e.is("BucketAlreadyExists") => {
+                return Err(AwsError::new(
+                    e.op,
+                    e.code,
+                    format!(
+                        "the bucket name {name} ({}) is taken by another AWS account: bucket names are global ({})",
+                        r.id, e.message
+                    ),
+                ))
+            }
+            Err(e) => return Err(e),
+        }
+        // Tags first: they are what makes the bucket ours to the next plan. A new bucket may take
+        // a moment to be visible to its configuration APIs.
+        task.status("tagging");
+        retry_while(&[], &["NoSuchBucket"], NEW_BUCKET_WAIT, || {
+            put_tags(ctx, name, &p.tags)
+        })
+        .await?;
+        task.status("blocking public access");
+        put_public_access_block(
+            ctx,
+            name,
+            want(&p.public_access_block, "public_access_block")?,
+        )
+        .await?;
+        task.status("setting object ownership, encryption, lifecycle and policy");
+        put_ownership(
+            ctx,
+            name,
+            want_str(&p.object_ownership, "object_ownership")?,
+        )
+        .await?;
+        put_encryption(ctx, name, want_str(&p.encryption, "encryption")?).await?;
+        put_lifecycle(ctx, name, want(&p.lifecycle, "lifecycle")?).await?;
+        let policy = want(&p.policy, "policy")?;
+        if !policy.is_null() {
+            put_policy(ctx, name, policy, &Account::new()).await?;
+        }
+        Ok(attrs(&ctx.region, name, false))
+    }
+
+    /// Only the configuration calls whose fields changed.
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
+        let p: BucketProps = from_props(&u.desired.props)?;
+        let name = u.prior.physical_id.as_str();
+        if u.changed("tags") {
+            put_tags(ctx, name, &p.tags).await?;
+        }
+        if u.changed("public_access_block") {
+            put_public_access_block(
+                ctx,
+                name,
+                want(&p.public_access_block, "public_access_block")?,
+            )
+            .await?;
+        }
+        if u.changed("object_ownership") {
+            put_ownership(
+                ctx,
+                name,
+                want_str(&p.object_ownership, "object_ownership")?,
+            )
+            .await?;
+        }
+        if u.changed("encryption") {
+            put_encryption(ctx, name, want_str(&p.encryption, "encryption")?).await?;
+        }
+        if u.changed("lifecycle") {
+            put_lifecycle(ctx, name, want(&p.lifecycle, "lifecycle")?).await?;
+        }
+        if u.changed("policy") {
+            put_policy(ctx, name, want(&p.policy, "policy")?, &Account::new()).await?;
+        }
+        Ok(Attrs::new())
+    }
+
+    async fn delete(&self, ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
+        let name = o.physical_id.as_str();
+        if force_delete(o) {
+            empty(ctx, name, task).await?;
+        }
+        let deleted = ctx
+            .clients
+            .s3
+            .delete_bucket()
+            .bucket(name)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(aws("s3:DeleteBucket"));
+        match gone_ok(deleted) {
+            Err(e) if e.is("BucketNotEmpty") => Err(AwsError::new(
+                e.op,
+                e.code,
+                format!(
+                    "{} ({name}) holds objects and is not marked {TAG_FORCE_DELETE}=true: set [edge] log_buckets_force_delete = true and apply first ({})",
+                    o.id, e.message
+                ),
+            )),
+            other => other,
         }
     }
 
@@ -133,9 +243,7 @@ pub fn bucket(spec: &Spec, role: &str, days: i64, ownership: &str, force: bool) 
         policy: Some(desired_policy(role, &spec.region, &name)),
         tags,
     };
-    let mut r = Resource::new(id, &name);
-    r.props = to_props(&p);
-    r
+    Resource::new(id, &name).with_props(to_props(&p))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -178,10 +286,10 @@ pub fn observed_bucket(
         p.object_ownership = Some(ownership_value(c.ownership.as_ref()));
         p.policy = Some(policy_value(c.policy.as_deref(), account).to_json());
     }
-    let mut o = Observed::new(id, name);
-    o.props = to_props(&p);
-    o.attrs = attrs(region, name, has_objects);
-    o
+    Observed {
+        attrs: attrs(region, name, has_objects),
+        ..Observed::new(id, name).with_props(to_props(&p))
+    }
 }
 
 /// A bucket under one of our names that is not ours.
@@ -220,127 +328,21 @@ pub fn batches(keys: Vec<(String, Option<String>)>) -> Vec<Vec<(String, Option<S
 // ---------------------------------------------------------------------------------------------
 // apply
 
-fn build_err(op: &'static str) -> impl Fn(aws_sdk_s3::error::BuildError) -> AwsError {
-    move |e| AwsError::new(op, "InvalidRequest", e.to_string())
-}
-
-async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
-    let p = from_props::<BucketProps>(&r.props)?;
-    let s3 = &ctx.clients.s3;
-    let name = p.name.as_str();
-    let mut req = s3.create_bucket().bucket(name);
-    // us-east-1 takes no location constraint (and refuses its own name as one).
-    if ctx.region != "us-east-1" {
-        req = req.create_bucket_configuration(
-            CreateBucketConfiguration::builder()
-                .location_constraint(BucketLocationConstraint::from(ctx.region.as_str()))
-                .build(),
-        );
-    }
-    match req.send().await.map_err(aws("s3:CreateBucket")) {
-        Ok(_) => {}
-        // Ours already (an earlier apply stopped before tagging it): carry on.
-        Err(e) if e.is("BucketAlreadyOwnedByYou") => {}
-        Err(e) if e.is("BucketAlreadyExists") => {
-            return Err(AwsError::new(
-                e.op,
-                e.code,
-                format!(
-                    "the bucket name {name} ({}) is taken by another AWS account: bucket names are global ({})",
-                    r.id, e.message
-                ),
-            ))
-        }
-        Err(e) => return Err(e),
-    }
-    // Tags first: they are what makes the bucket ours to the next plan. A new bucket may take
-    // a moment to be visible to its configuration APIs.
-    task.status("tagging");
-    retry_while(&[], &["NoSuchBucket"], NEW_BUCKET_WAIT, || {
-        put_tags(ctx, name, &p.tags)
-    })
-    .await?;
-    task.status("blocking public access");
-    put_public_access_block(
-        ctx,
-        name,
-        want(&p.public_access_block, "public_access_block")?,
-    )
-    .await?;
-    task.status("setting object ownership, encryption, lifecycle and policy");
-    put_ownership(
-        ctx,
-        name,
-        want_str(&p.object_ownership, "object_ownership")?,
-    )
-    .await?;
-    put_encryption(ctx, name, want_str(&p.encryption, "encryption")?).await?;
-    put_lifecycle(ctx, name, want(&p.lifecycle, "lifecycle")?).await?;
-    let policy = want(&p.policy, "policy")?;
-    if !policy.is_null() {
-        put_policy(ctx, name, policy, &Account::new()).await?;
-    }
-    Ok(attrs(&ctx.region, name, false))
-}
-
-/// Only the configuration calls whose fields changed.
-async fn update(
-    ctx: &Ctx,
-    desired: &Resource,
-    prior: &Observed,
-    changed: &BTreeSet<String>,
-) -> Result<Attrs, AwsError> {
-    let p = from_props::<BucketProps>(&desired.props)?;
-    let name = prior.physical_id.as_str();
-    if changed.contains("tags") {
-        put_tags(ctx, name, &p.tags).await?;
-    }
-    if changed.contains("public_access_block") {
-        put_public_access_block(
-            ctx,
-            name,
-            want(&p.public_access_block, "public_access_block")?,
-        )
-        .await?;
-    }
-    if changed.contains("object_ownership") {
-        put_ownership(
-            ctx,
-            name,
-            want_str(&p.object_ownership, "object_ownership")?,
-        )
-        .await?;
-    }
-    if changed.contains("encryption") {
-        put_encryption(ctx, name, want_str(&p.encryption, "encryption")?).await?;
-    }
-    if changed.contains("lifecycle") {
-        put_lifecycle(ctx, name, want(&p.lifecycle, "lifecycle")?).await?;
-    }
-    if changed.contains("policy") {
-        put_policy(ctx, name, want(&p.policy, "policy")?, &Account::new()).await?;
-    }
-    let mut a = prior.attrs.clone();
-    a.insert("id".into(), name.to_string());
-    Ok(a)
-}
-
 /// Delete every object version and delete marker, 1000 at a time.
 async fn empty(ctx: &Ctx, name: &str, task: &Task) -> Result<(), AwsError> {
     let s3 = &ctx.clients.s3;
     let mut deleted = 0usize;
     loop {
-        let out = match s3
+        let listed = s3
             .list_object_versions()
             .bucket(name)
             .max_keys(1000)
             .send()
             .await
-            .map_err(aws("s3:ListObjectVersions"))
-        {
-            Ok(o) => o,
-            Err(e) if e.is("NoSuchBucket") => return Ok(()),
-            Err(e) => return Err(e),
+            .map_err(aws("s3:ListObjectVersions"));
+        // The bucket gone already: nothing to empty.
+        let Some(out) = found(listed)? else {
+            return Ok(());
         };
         let keys: Vec<(String, Option<String>)> = out
             .versions()
@@ -396,33 +398,5 @@ async fn empty(ctx: &Ctx, name: &str, task: &Task) -> Result<(), AwsError> {
             deleted += n;
             task.status(&format!("emptying: {deleted} object(s) deleted"));
         }
-    }
-}
-
-async fn delete(ctx: &Ctx, o: &Observed, task: &Task) -> Result<Attrs, AwsError> {
-    let name = o.physical_id.as_str();
-    if force_delete(o) {
-        empty(ctx, name, task).await?;
-    }
-    match ctx
-        .clients
-        .s3
-        .delete_bucket()
-        .bucket(name)
-        .send()
-        .await
-        .map_err(aws("s3:DeleteBucket"))
-    {
-        Ok(_) => Ok(Attrs::new()),
-        Err(e) if e.is("NoSuchBucket") => Ok(Attrs::new()),
-        Err(e) if e.is("BucketNotEmpty") => Err(AwsError::new(
-            e.op,
-            e.code,
-            format!(
-                "{} ({name}) holds objects and is not marked {TAG_FORCE_DELETE}=true: set [edge] log_buckets_force_delete = true and apply first ({})",
-                o.id, e.message
-            ),
-        )),
-        Err(e) => Err(e),
     }
 }

@@ -166,7 +166,8 @@ pub fn ownership_value(c: Option<&OwnershipControls>) -> Option<String> {
 // ---------------------------------------------------------------------------------------------
 // requests
 
-fn build_err(op: &'static str) -> impl Fn(aws_sdk_s3::error::BuildError) -> AwsError {
+/// An SDK builder's error (a required field left out) as an error of `op`.
+pub(super) fn build_err(op: &'static str) -> impl Fn(aws_sdk_s3::error::BuildError) -> AwsError {
     move |e| AwsError::new(op, "InvalidRequest", e.to_string())
 }
 

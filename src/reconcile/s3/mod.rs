@@ -144,17 +144,7 @@ const KINDS: &[&dyn Kind] = &[&bucket::Bucket];
 
 #[async_trait]
 impl Service for S3 {
-    fn name(&self) -> &'static str {
-        "s3"
-    }
-
-    fn kinds(&self) -> &'static [&'static dyn Kind] {
-        KINDS
-    }
-
-    fn expand(&self, spec: &Spec) -> Vec<Resource> {
-        expand(spec)
-    }
+    crate::service_basics!("s3", KINDS, expand);
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         let wanted: BTreeSet<&ResourceId> = desired
@@ -323,57 +313,41 @@ macro_rules! found {
 
 async fn read_config(ctx: &Ctx, name: &str) -> Result<Option<Config>, AwsError> {
     let s3 = &ctx.clients.s3;
+    // One configuration read: `$get` of the bucket, its answer picked out by `$pick`.
+    macro_rules! read {
+        ($get:ident, $op:literal, $pick:expr) => {
+            async {
+                classify(
+                    s3.$get()
+                        .bucket(name)
+                        .send()
+                        .await
+                        .map($pick)
+                        .map_err(aws($op)),
+                )
+            }
+        };
+    }
     let (enc, pab, lc, own, pol) = tokio::try_join!(
-        async {
-            classify(
-                s3.get_bucket_encryption()
-                    .bucket(name)
-                    .send()
-                    .await
-                    .map(|o| o.server_side_encryption_configuration().cloned())
-                    .map_err(aws("s3:GetBucketEncryption")),
-            )
-        },
-        async {
-            classify(
-                s3.get_public_access_block()
-                    .bucket(name)
-                    .send()
-                    .await
-                    .map(|o| o.public_access_block_configuration().cloned())
-                    .map_err(aws("s3:GetPublicAccessBlock")),
-            )
-        },
-        async {
-            classify(
-                s3.get_bucket_lifecycle_configuration()
-                    .bucket(name)
-                    .send()
-                    .await
-                    .map(|o| o.rules().to_vec())
-                    .map_err(aws("s3:GetBucketLifecycleConfiguration")),
-            )
-        },
-        async {
-            classify(
-                s3.get_bucket_ownership_controls()
-                    .bucket(name)
-                    .send()
-                    .await
-                    .map(|o| o.ownership_controls().cloned())
-                    .map_err(aws("s3:GetBucketOwnershipControls")),
-            )
-        },
-        async {
-            classify(
-                s3.get_bucket_policy()
-                    .bucket(name)
-                    .send()
-                    .await
-                    .map(|o| o.policy().map(str::to_string))
-                    .map_err(aws("s3:GetBucketPolicy")),
-            )
-        },
+        read!(get_bucket_encryption, "s3:GetBucketEncryption", |o| o
+            .server_side_encryption_configuration()
+            .cloned()),
+        read!(get_public_access_block, "s3:GetPublicAccessBlock", |o| o
+            .public_access_block_configuration()
+            .cloned()),
+        read!(
+            get_bucket_lifecycle_configuration,
+            "s3:GetBucketLifecycleConfiguration",
+            |o| o.rules().to_vec()
+        ),
+        read!(
+            get_bucket_ownership_controls,
+            "s3:GetBucketOwnershipControls",
+            |o| o.ownership_controls().cloned()
+        ),
+        read!(get_bucket_policy, "s3:GetBucketPolicy", |o| o
+            .policy()
+            .map(str::to_string)),
     )?;
     Ok(Some(Config {
         encryption: found!(enc).flatten(),

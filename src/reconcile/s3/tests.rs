@@ -466,14 +466,7 @@ fn err(code: &str) -> AwsError {
 
 #[test]
 fn not_configured_errors_read_as_absent() {
-    for code in [
-        "NoSuchTagSet",
-        "ServerSideEncryptionConfigurationNotFoundError",
-        "NoSuchLifecycleConfiguration",
-        "NoSuchBucketPolicy",
-        "OwnershipControlsNotFoundError",
-        "NoSuchPublicAccessBlockConfiguration",
-    ] {
+    for code in NOT_CONFIGURED {
         assert_eq!(
             classify::<()>(Err(err(code))).unwrap(),
             Read::NotConfigured,

@@ -8,13 +8,13 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as J};
 
-use super::{parse, render, secret_id, CONNECTION, GENERATED_ID, GENERATED_KEY};
-use crate::aws::{aws, AwsError};
+use super::{read_json, render, secret_id, write_json, CONNECTION, GENERATED_ID, GENERATED_KEY};
+use crate::aws::AwsError;
 use crate::model::{Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
 use crate::reconcile::kit::{from_props, to_props, Link};
-use crate::reconcile::{Ctx, Kind, Op};
+use crate::reconcile::{Ctx, Kind, Update};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: CONNECTION,
@@ -39,12 +39,37 @@ pub struct Connection;
 #[async_trait]
 impl Kind for Connection {
     crate::typed_kind!(SCHEMA, ConnectionProps);
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, _task: &Task) -> Result<Attrs, AwsError> {
-        match op {
-            Op::Create(r) | Op::Update { desired: r, .. } => write(ctx, r).await,
-            // The connection details go with the secret.
-            Op::Delete(_) => Ok(Attrs::new()),
+
+    /// Merge the connection details into the secret's JSON, keeping the generated value.
+    async fn create(&self, ctx: &Ctx, r: &Resource, _task: &Task) -> Result<Attrs, AwsError> {
+        let p: ConnectionProps = from_props(&r.props)?;
+        let arn = p.secret_arn.require("secret_arn")?;
+        let mut json = read_json(ctx, arn).await?;
+        for (k, v) in &p.fields {
+            json.insert(k.clone(), J::String(v.require(k)?.to_string()));
         }
+        match &p.uri_format {
+            Some(f) => {
+                let uri = render(f, &json);
+                json.insert("uri".into(), J::String(uri));
+            }
+            None => {
+                json.remove("uri");
+            }
+        }
+        write_json(ctx, arn, &json).await?;
+        let mut a = Attrs::new();
+        a.insert("id".into(), format!("{arn}#connection"));
+        Ok(a)
+    }
+
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
+        self.create(ctx, u.desired, task).await
+    }
+
+    /// The connection details go with the secret.
+    async fn delete(&self, _ctx: &Ctx, _o: &Observed, _task: &Task) -> Result<(), AwsError> {
+        Ok(())
     }
 }
 
@@ -98,46 +123,12 @@ pub fn observed(
         fields,
         uri_format,
     };
-    let mut o = Observed::new(
-        ResourceId::new(CONNECTION, &secret.name),
-        format!("{arn}#connection"),
+    Some(
+        Observed::new(
+            ResourceId::new(CONNECTION, &secret.name),
+            format!("{arn}#connection"),
+        )
+        .dep(secret)
+        .with_props(to_props(&props)),
     )
-    .dep(secret);
-    o.props = to_props(&props);
-    Some(o)
-}
-
-/// Merge the connection details into the secret's JSON, keeping the generated value.
-async fn write(ctx: &Ctx, r: &Resource) -> Result<Attrs, AwsError> {
-    let p: ConnectionProps = from_props(&r.props)?;
-    let sm = &ctx.clients.secrets;
-    let arn = p.secret_arn.require("secret_arn")?;
-    let cur = sm
-        .get_secret_value()
-        .secret_id(arn)
-        .send()
-        .await
-        .map_err(aws("secretsmanager:GetSecretValue"))?;
-    let mut json = parse(cur.secret_string());
-    for (k, v) in &p.fields {
-        json.insert(k.clone(), J::String(v.require(k)?.to_string()));
-    }
-    match &p.uri_format {
-        Some(f) => {
-            let uri = render(f, &json);
-            json.insert("uri".into(), J::String(uri));
-        }
-        None => {
-            json.remove("uri");
-        }
-    }
-    sm.put_secret_value()
-        .secret_id(arn)
-        .secret_string(J::Object(json).to_string())
-        .send()
-        .await
-        .map_err(aws("secretsmanager:PutSecretValue"))?;
-    let mut a = Attrs::new();
-    a.insert("id".into(), format!("{arn}#connection"));
-    Ok(a)
 }

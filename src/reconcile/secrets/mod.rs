@@ -18,7 +18,7 @@ use serde_json::{Map, Value as J};
 
 use crate::aws::{aws, AwsError};
 use crate::model::{tags_for, Observed, Ownership, Resource, ResourceId, TAG_ENV, TAG_PROJECT};
-use crate::reconcile::kit::{claimed_id, to_props, Claims, Link, TagApi};
+use crate::reconcile::kit::{claimed_id, to_props, Claims, Link};
 use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::Spec;
 
@@ -65,10 +65,7 @@ fn secret(spec: &Spec, name: &str, what: &str, key: Option<&str>) -> Resource {
         generated_key: key.map(String::from),
         tags,
     };
-    Resource {
-        props: to_props(&props),
-        ..Resource::new(id, aws_name)
-    }
+    Resource::new(id, aws_name).with_props(to_props(&props))
 }
 
 /// Spec → Desired (pure): a secret per database, and its connection details.
@@ -136,15 +133,7 @@ fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
 /// The generated value (password, token) of a secret rtech made. Apply time only: the value
 /// goes straight into the AWS call that needs it and nowhere else.
 pub async fn generated_value(ctx: &Ctx, secret_arn: &str) -> Result<String, AwsError> {
-    let out = ctx
-        .clients
-        .secrets
-        .get_secret_value()
-        .secret_id(secret_arn)
-        .send()
-        .await
-        .map_err(aws("secretsmanager:GetSecretValue"))?;
-    let json = parse(out.secret_string());
+    let json = read_json(ctx, secret_arn).await?;
     json.get(GENERATED_KEY)
         .and_then(J::as_str)
         .and_then(|k| json.get(k))
@@ -157,6 +146,32 @@ pub async fn generated_value(ctx: &Ctx, secret_arn: &str) -> Result<String, AwsE
                 format!("{secret_arn} holds no generated value"),
             )
         })
+}
+
+/// The secret's JSON (an object; anything else reads as empty).
+async fn read_json(ctx: &Ctx, arn: &str) -> Result<Map<String, J>, AwsError> {
+    let out = ctx
+        .clients
+        .secrets
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(aws("secretsmanager:GetSecretValue"))?;
+    Ok(parse(out.secret_string()))
+}
+
+/// Store `json` as the secret's new value.
+async fn write_json(ctx: &Ctx, arn: &str, json: &Map<String, J>) -> Result<(), AwsError> {
+    ctx.clients
+        .secrets
+        .put_secret_value()
+        .secret_id(arn)
+        .secret_string(J::Object(json.clone()).to_string())
+        .send()
+        .await
+        .map_err(aws("secretsmanager:PutSecretValue"))?;
+    Ok(())
 }
 
 async fn random(ctx: &Ctx, len: i64) -> Result<String, AwsError> {
@@ -180,35 +195,15 @@ async fn random(ctx: &Ctx, len: i64) -> Result<String, AwsError> {
     })
 }
 
-/// Secrets Manager's tag calls, for `kit::sync_tags`.
-struct SecretsTags<'a>(&'a aws_sdk_secretsmanager::Client);
+crate::tag_api!(SecretsTags, aws_sdk_secretsmanager::Client,
+    untag "secretsmanager:UntagResource" => |c, arn, keys| c.untag_resource().secret_id(arn).set_tag_keys(Some(keys)),
+    tag "secretsmanager:TagResource" => |c, arn, tags| c.tag_resource().secret_id(arn).set_tags(Some(sm_tags(&tags))));
 
-#[async_trait]
-impl TagApi for SecretsTags<'_> {
-    async fn untag(&self, resource: &str, keys: Vec<String>) -> Result<(), AwsError> {
-        self.0
-            .untag_resource()
-            .secret_id(resource)
-            .set_tag_keys(Some(keys))
-            .send()
-            .await
-            .map_err(aws("secretsmanager:UntagResource"))?;
-        Ok(())
-    }
-    async fn tag(&self, resource: &str, tags: BTreeMap<String, String>) -> Result<(), AwsError> {
-        let tags = tags
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect();
-        self.0
-            .tag_resource()
-            .secret_id(resource)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(aws("secretsmanager:TagResource"))?;
-        Ok(())
-    }
+/// Tags as Secrets Manager takes them.
+fn sm_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 pub struct Secrets;
@@ -226,17 +221,7 @@ impl Service for Secrets {
         )
     }
 
-    fn name(&self) -> &'static str {
-        "secrets"
-    }
-
-    fn kinds(&self) -> &'static [&'static dyn Kind] {
-        KINDS
-    }
-
-    fn expand(&self, spec: &Spec) -> Vec<Resource> {
-        expand(spec)
-    }
+    crate::service_basics!("secrets", KINDS, expand);
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         observe(ctx, desired).await
@@ -353,10 +338,10 @@ async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsEr
                 .map(String::from),
             tags,
         };
-        let mut o = Observed::new(rid.clone(), &arn);
-        o.props = to_props(&props);
-        o.attrs = secret::attrs_of(&arn, &json);
-        result.push(o);
+        result.push(Observed {
+            attrs: secret::attrs_of(&arn, &json),
+            ..Observed::new(rid.clone(), &arn).with_props(to_props(&props))
+        });
         let conn = desired
             .iter()
             .find(|r| r.id == ResourceId::new(CONNECTION, &rid.name));

@@ -35,9 +35,9 @@ use aws_sdk_sns::Client;
 pub use subscription::{observed_subscription, Subscription};
 pub use topic::{observed_topic, Topic};
 
-use crate::aws::{all_pages, aws, AwsError, ErrorKind};
+use crate::aws::{all_pages, aws, AwsError};
 use crate::model::{Observed, Ownership, Resource, ResourceId};
-use crate::reconcile::kit::{is_ours, tags::tag_map, TagApi};
+use crate::reconcile::kit::{found, is_ours, tags::tag_map};
 use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::Spec;
 
@@ -151,85 +151,51 @@ fn sns_tags(m: &BTreeMap<String, String>) -> Result<Vec<Tag>, AwsError> {
         .collect()
 }
 
-/// A delete of something already gone is done.
-fn not_found_ok(r: Result<(), AwsError>) -> Result<crate::model::Attrs, AwsError> {
-    match r {
-        Err(e) if e.kind() != ErrorKind::NotFound => Err(e),
-        _ => Ok(crate::model::Attrs::new()),
-    }
-}
-
-/// SNS's tag calls for one resource (by ARN).
-struct SnsTags<'a>(&'a Client);
-
-#[async_trait]
-impl TagApi for SnsTags<'_> {
-    async fn untag(&self, resource: &str, keys: Vec<String>) -> Result<(), AwsError> {
-        self.0
-            .untag_resource()
-            .resource_arn(resource)
-            .set_tag_keys(Some(keys))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(aws("sns:UntagResource"))
-    }
-    async fn tag(&self, resource: &str, tags: BTreeMap<String, String>) -> Result<(), AwsError> {
-        self.0
-            .tag_resource()
-            .resource_arn(resource)
-            .set_tags(Some(sns_tags(&tags)?))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(aws("sns:TagResource"))
-    }
-}
+crate::tag_api!(SnsTags, Client,
+    untag "sns:UntagResource" => |c, arn, keys| c.untag_resource().resource_arn(arn).set_tag_keys(Some(keys)),
+    tag "sns:TagResource" => |c, arn, tags| c.tag_resource().resource_arn(arn).set_tags(Some(sns_tags(&tags)?)));
 
 async fn observe(ctx: &Ctx) -> Result<Vec<Observed>, AwsError> {
     let sns = &ctx.clients.sns;
     let name = topic_name(&ctx.project, &ctx.env);
     let account = ctx.clients.account_id().await?;
     let arn = topic_arn(&ctx.region, &account, &name);
-    let attrs: BTreeMap<String, String> = match sns
-        .get_topic_attributes()
-        .topic_arn(&arn)
-        .send()
-        .await
-        .map_err(aws("sns:GetTopicAttributes"))
-    {
-        Ok(o) => o
-            .attributes()
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default(),
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(vec![]),
-        Err(e) => return Err(e),
+    let Some(got) = found(
+        sns.get_topic_attributes()
+            .topic_arn(&arn)
+            .send()
+            .await
+            .map_err(aws("sns:GetTopicAttributes")),
+    )?
+    else {
+        return Ok(vec![]);
     };
-    let tags = match sns
-        .list_tags_for_resource()
-        .resource_arn(&arn)
-        .send()
-        .await
-        .map_err(aws("sns:ListTagsForResource"))
-    {
-        Ok(o) => tag_map(o.tags().iter().map(|t| (Some(t.key()), Some(t.value())))),
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(vec![]),
-        Err(e) => return Err(e),
+    let attrs: BTreeMap<String, String> = got
+        .attributes()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    let Some(got) = found(
+        sns.list_tags_for_resource()
+            .resource_arn(&arn)
+            .send()
+            .await
+            .map_err(aws("sns:ListTagsForResource")),
+    )?
+    else {
+        return Ok(vec![]);
     };
+    let tags = tag_map(got.tags().iter().map(|t| (Some(t.key()), Some(t.value()))));
     if !is_ours(&tags, &ctx.project, &ctx.env, &topic_id()) {
         let mut o = Observed::new(topic_id(), &arn);
         o.ownership = Ownership::Foreign;
         return Ok(vec![o]);
     }
     let mut out = vec![observed_topic(&arn, &name, &attrs, &tags)];
-    let subs = match all_pages!(
+    let subs = found(all_pages!(
         sns.list_subscriptions_by_topic().topic_arn(&arn),
         "sns:ListSubscriptionsByTopic"
-    ) {
-        Ok(s) => s,
-        Err(e) if e.kind() == ErrorKind::NotFound => vec![],
-        Err(e) => return Err(e),
-    };
+    ))?
+    .unwrap_or_default();
     out.extend(subs.iter().filter_map(observed_subscription));
     Ok(out)
 }
@@ -249,15 +215,7 @@ impl Service for Sns {
         out
     }
 
-    fn name(&self) -> &'static str {
-        "sns"
-    }
-    fn kinds(&self) -> &'static [&'static dyn Kind] {
-        KINDS
-    }
-    fn expand(&self, spec: &Spec) -> Vec<Resource> {
-        expand(spec)
-    }
+    crate::service_basics!("sns", KINDS, expand);
     async fn observe(&self, ctx: &Ctx, _desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         observe(ctx).await
     }

@@ -5,13 +5,13 @@ use async_trait::async_trait;
 use aws_sdk_sns::types::Subscription as SdkSubscription;
 use serde::{Deserialize, Serialize};
 
-use super::{is_pending, not_found_ok, subscription_id, topic_id, PENDING, SUBSCRIPTION};
+use super::{is_pending, subscription_id, topic_id, PENDING, SUBSCRIPTION};
 use crate::aws::{aws, AwsError};
 use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, to_props, Link};
-use crate::reconcile::{Ctx, Kind, Op};
+use crate::reconcile::kit::{from_props, gone_ok, to_props, Link};
+use crate::reconcile::{Ctx, Kind, Update};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: SUBSCRIPTION,
@@ -37,11 +37,7 @@ pub fn expand(protocol: &str, endpoint: &str, shown: String) -> Resource {
         endpoint: endpoint.to_string(),
         topic_arn: Some(Link::to(&topic_id(), "arn")),
     };
-    // Each property's references become dependencies (`Resource::prop`).
-    let r = Resource::new(subscription_id(protocol, endpoint), shown);
-    to_props(&props)
-        .into_iter()
-        .fold(r, |r, (k, v)| r.prop(&k, v))
+    Resource::new(subscription_id(protocol, endpoint), shown).with_props(to_props(&props))
 }
 
 /// A live subscription of our topic → `Observed` (pure).
@@ -52,11 +48,12 @@ pub fn observed_subscription(s: &SdkSubscription) -> Option<Observed> {
         topic_arn: s.topic_arn().map(Link::from),
     };
     let arn = s.subscription_arn().unwrap_or(PENDING);
-    let mut o =
-        Observed::new(subscription_id(&props.protocol, &props.endpoint), arn).dep(&topic_id());
-    o.props = to_props(&props);
-    o.attrs.insert("arn".into(), arn.to_string());
-    Some(o)
+    Some(
+        Observed::new(subscription_id(&props.protocol, &props.endpoint), arn)
+            .dep(&topic_id())
+            .with_props(to_props(&props))
+            .attr("arn", arn),
+    )
 }
 
 pub struct Subscription;
@@ -64,54 +61,53 @@ pub struct Subscription;
 #[async_trait]
 impl Kind for Subscription {
     crate::typed_kind!(SCHEMA, SubscriptionProps);
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        match op {
-            Op::Create(r) => subscribe(ctx, r).await,
-            // Nothing is updatable: every field forces a new subscription.
-            Op::Update { prior, .. } => Ok(prior.attrs.clone()),
-            Op::Delete(o) => unsubscribe(ctx, o, task).await,
+
+    async fn create(&self, ctx: &Ctx, r: &Resource, _task: &Task) -> Result<Attrs, AwsError> {
+        let p: SubscriptionProps = from_props(&r.props)?;
+        let topic_arn = p
+            .topic_arn
+            .as_ref()
+            .map(|l| l.require("topic_arn"))
+            .transpose()?;
+        let out = ctx
+            .clients
+            .sns
+            .subscribe()
+            .set_topic_arn(topic_arn.map(str::to_string))
+            .protocol(&p.protocol)
+            .endpoint(&p.endpoint)
+            .return_subscription_arn(true)
+            .send()
+            .await
+            .map_err(aws("sns:Subscribe"))?;
+        let arn = out.subscription_arn().unwrap_or(PENDING).to_string();
+        let mut a = Attrs::new();
+        a.insert("id".into(), arn.clone());
+        a.insert("arn".into(), arn);
+        Ok(a)
+    }
+
+    /// Nothing is updatable: every field forces a new subscription.
+    async fn update(&self, _ctx: &Ctx, _u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
+        Ok(Attrs::new())
+    }
+
+    async fn delete(&self, ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
+        if is_pending(o) {
+            task.status(
+                "pending confirmation: cannot be unsubscribed, AWS deletes it after 3 days",
+            );
+            return Ok(());
         }
+        gone_ok(
+            ctx.clients
+                .sns
+                .unsubscribe()
+                .subscription_arn(&o.physical_id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(aws("sns:Unsubscribe")),
+        )
     }
-}
-
-async fn subscribe(ctx: &Ctx, r: &Resource) -> Result<Attrs, AwsError> {
-    let p: SubscriptionProps = from_props(&r.props)?;
-    let topic_arn = p
-        .topic_arn
-        .as_ref()
-        .map(|l| l.require("topic_arn"))
-        .transpose()?;
-    let out = ctx
-        .clients
-        .sns
-        .subscribe()
-        .set_topic_arn(topic_arn.map(str::to_string))
-        .protocol(&p.protocol)
-        .endpoint(&p.endpoint)
-        .return_subscription_arn(true)
-        .send()
-        .await
-        .map_err(aws("sns:Subscribe"))?;
-    let arn = out.subscription_arn().unwrap_or(PENDING).to_string();
-    let mut a = Attrs::new();
-    a.insert("id".into(), arn.clone());
-    a.insert("arn".into(), arn);
-    Ok(a)
-}
-
-async fn unsubscribe(ctx: &Ctx, o: &Observed, task: &Task) -> Result<Attrs, AwsError> {
-    if is_pending(o) {
-        task.status("pending confirmation: cannot be unsubscribed, AWS deletes it after 3 days");
-        return Ok(Attrs::new());
-    }
-    let r = ctx
-        .clients
-        .sns
-        .unsubscribe()
-        .subscription_arn(&o.physical_id)
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(aws("sns:Unsubscribe"));
-    not_found_ok(r)
 }

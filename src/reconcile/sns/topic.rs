@@ -1,17 +1,17 @@
 //! `sns_topic/alerts`: the alerts topic, encrypted with the AWS-managed key and tagged.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{not_found_ok, sns_tags, topic_id, SnsTags, KMS_KEY, TOPIC};
+use super::{sns_tags, topic_id, SnsTags, KMS_KEY, TOPIC};
 use crate::aws::{aws, AwsError, Required};
 use crate::model::{tags_for, Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, sync_tags, to_props};
-use crate::reconcile::{Ctx, Kind, Op};
+use crate::reconcile::kit::{from_props, gone_ok, sync_tags, to_props};
+use crate::reconcile::{Ctx, Kind, Update};
 use crate::spec::Spec;
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -67,79 +67,65 @@ pub struct Topic;
 #[async_trait]
 impl Kind for Topic {
     crate::typed_kind!(SCHEMA, TopicProps);
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, _task: &Task) -> Result<Attrs, AwsError> {
-        match op {
-            Op::Create(r) => create(ctx, r).await,
-            Op::Update {
-                desired,
-                prior,
-                changed,
-            } => update(ctx, desired, prior, changed).await,
-            Op::Delete(o) => {
-                let r = ctx
-                    .clients
-                    .sns
-                    .delete_topic()
-                    .topic_arn(&o.physical_id)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(aws("sns:DeleteTopic"));
-                not_found_ok(r)
-            }
-        }
-    }
-}
 
-async fn create(ctx: &Ctx, r: &Resource) -> Result<Attrs, AwsError> {
-    let p: TopicProps = from_props(&r.props)?;
-    let mut req = ctx
-        .clients
-        .sns
-        .create_topic()
-        .name(&p.name)
-        .set_tags(Some(sns_tags(&p.tags)?));
-    if let Some(k) = &p.kms_master_key_id {
-        req = req.attributes("KmsMasterKeyId", k);
-    }
-    let out = req.send().await.map_err(aws("sns:CreateTopic"))?;
-    let arn = out
-        .topic_arn()
-        .required(
-            "sns:CreateTopic",
-            format!("no topic ARN returned for {}", p.name),
-        )?
-        .to_string();
-    let mut a = Attrs::new();
-    a.insert("id".into(), arn.clone());
-    a.insert("arn".into(), arn);
-    a.insert("name".into(), p.name);
-    Ok(a)
-}
-
-async fn update(
-    ctx: &Ctx,
-    desired: &Resource,
-    prior: &Observed,
-    changed: &BTreeSet<String>,
-) -> Result<Attrs, AwsError> {
-    let p: TopicProps = from_props(&desired.props)?;
-    let arn = prior.physical_id.as_str();
-    if changed.contains("kms_master_key_id") {
-        ctx.clients
+    async fn create(&self, ctx: &Ctx, r: &Resource, _task: &Task) -> Result<Attrs, AwsError> {
+        let p: TopicProps = from_props(&r.props)?;
+        let mut req = ctx
+            .clients
             .sns
-            .set_topic_attributes()
-            .topic_arn(arn)
-            .attribute_name("KmsMasterKeyId")
-            // No key: an empty value turns encryption off.
-            .attribute_value(p.kms_master_key_id.unwrap_or_default())
-            .send()
-            .await
-            .map_err(aws("sns:SetTopicAttributes"))?;
+            .create_topic()
+            .name(&p.name)
+            .set_tags(Some(sns_tags(&p.tags)?));
+        if let Some(k) = &p.kms_master_key_id {
+            req = req.attributes("KmsMasterKeyId", k);
+        }
+        let out = req.send().await.map_err(aws("sns:CreateTopic"))?;
+        let arn = out
+            .topic_arn()
+            .required(
+                "sns:CreateTopic",
+                format!("no topic ARN returned for {}", p.name),
+            )?
+            .to_string();
+        let mut a = Attrs::new();
+        a.insert("id".into(), arn.clone());
+        a.insert("arn".into(), arn);
+        a.insert("name".into(), p.name);
+        Ok(a)
     }
-    if changed.contains("tags") {
-        let live: TopicProps = from_props(&prior.props)?;
-        sync_tags(&SnsTags(&ctx.clients.sns), arn, &live.tags, &p.tags).await?;
+
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
+        let p: TopicProps = from_props(&u.desired.props)?;
+        let arn = u.prior.physical_id.as_str();
+        if u.changed("kms_master_key_id") {
+            ctx.clients
+                .sns
+                .set_topic_attributes()
+                .topic_arn(arn)
+                .attribute_name("KmsMasterKeyId")
+                // No key: an empty value turns encryption off.
+                .attribute_value(p.kms_master_key_id.unwrap_or_default())
+                .send()
+                .await
+                .map_err(aws("sns:SetTopicAttributes"))?;
+        }
+        if u.changed("tags") {
+            let live: TopicProps = from_props(&u.prior.props)?;
+            sync_tags(&SnsTags(&ctx.clients.sns), arn, &live.tags, &p.tags).await?;
+        }
+        Ok(Attrs::new())
     }
-    Ok(prior.attrs.clone())
+
+    async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {
+        gone_ok(
+            ctx.clients
+                .sns
+                .delete_topic()
+                .topic_arn(&o.physical_id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(aws("sns:DeleteTopic")),
+        )
+    }
 }
