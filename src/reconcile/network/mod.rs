@@ -116,17 +116,7 @@ impl Service for Network {
         ]
     }
 
-    fn name(&self) -> &'static str {
-        "network"
-    }
-
-    fn kinds(&self) -> &'static [&'static dyn Kind] {
-        KINDS
-    }
-
-    fn expand(&self, spec: &Spec) -> Vec<Resource> {
-        expand(spec)
-    }
+    crate::service_basics!("network", KINDS, expand);
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         observe::observe(ctx, desired).await
