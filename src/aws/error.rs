@@ -242,6 +242,32 @@ where
     move |e| AwsError::from_sdk(op, e)
 }
 
+/// An SDK call's future, finished as rtech's: `client.op().send().done("svc:Op").await` for a
+/// call whose output nothing reads (a delete, a tag, an attribute change).
+pub trait Call<T, E, R>: std::future::Future<Output = Result<T, SdkError<E, R>>> + Sized
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: fmt::Debug + Send + Sync + 'static,
+{
+    fn done(
+        self,
+        op: &'static str,
+    ) -> impl std::future::Future<Output = Result<(), AwsError>> + Send
+    where
+        Self: Send,
+    {
+        async move { self.await.map(|_| ()).map_err(aws(op)) }
+    }
+}
+
+impl<F, T, E, R> Call<T, E, R> for F
+where
+    F: std::future::Future<Output = Result<T, SdkError<E, R>>>,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: fmt::Debug + Send + Sync + 'static,
+{
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

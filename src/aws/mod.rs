@@ -20,7 +20,7 @@ use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 mod error;
-pub use error::{aws, AwsError, ErrorKind, Required};
+pub use error::{aws, AwsError, Call, ErrorKind, Required};
 
 /// Maps an SDK waiter's failure to an `AwsError` naming what was waited for. A failed poll
 /// keeps AWS's own code and class (a resource deleted meanwhile stays a NotFound, which a

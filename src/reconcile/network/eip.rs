@@ -7,7 +7,7 @@ use aws_sdk_ec2::types::{DomainType, ResourceType};
 use serde::{Deserialize, Serialize};
 
 use super::{attrs, delete_when_free, tag_spec, update_tags, EIP};
-use crate::aws::{aws, AwsError, Required};
+use crate::aws::{aws, AwsError, Call, Required};
 use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
@@ -67,15 +67,13 @@ impl Kind for Eip {
     }
 
     async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {
-        delete_when_free(&["AuthFailure"], || async {
-            ctx.clients
-                .ec2
-                .release_address()
-                .allocation_id(&o.physical_id)
+        let ec2 = &ctx.clients.ec2;
+        let id = &o.physical_id;
+        delete_when_free(&["AuthFailure"], || {
+            ec2.release_address()
+                .allocation_id(id)
                 .send()
-                .await
-                .map(|_| ())
-                .map_err(aws("ec2:ReleaseAddress"))
+                .done("ec2:ReleaseAddress")
         })
         .await
     }

@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::ResourceType;
 use serde::{Deserialize, Serialize};
 
 use super::{attrs, delete_when_free, tag_spec, update_tags, ROUTE_TABLE};
-use crate::aws::{aws, AwsError, Required};
+use crate::aws::{aws, AwsError, Call, Required};
 use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
@@ -58,15 +58,13 @@ impl Kind for RouteTable {
     }
 
     async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {
-        delete_when_free(&[], || async {
-            ctx.clients
-                .ec2
-                .delete_route_table()
-                .route_table_id(&o.physical_id)
+        let ec2 = &ctx.clients.ec2;
+        let id = &o.physical_id;
+        delete_when_free(&[], || {
+            ec2.delete_route_table()
+                .route_table_id(id)
                 .send()
-                .await
-                .map(|_| ())
-                .map_err(aws("ec2:DeleteRouteTable"))
+                .done("ec2:DeleteRouteTable")
         })
         .await
     }

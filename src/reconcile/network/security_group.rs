@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::ResourceType;
 use serde::{Deserialize, Serialize};
 
 use super::{attrs, delete_when_free, tag_spec, update_tags, SG, WAIT};
-use crate::aws::{aws, waited, AwsError, Required};
+use crate::aws::{aws, waited, AwsError, Call, Required};
 use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
@@ -70,15 +70,13 @@ impl Kind for SecurityGroup {
     }
 
     async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {
-        delete_when_free(&[], || async {
-            ctx.clients
-                .ec2
-                .delete_security_group()
-                .group_id(&o.physical_id)
+        let ec2 = &ctx.clients.ec2;
+        let id = &o.physical_id;
+        delete_when_free(&[], || {
+            ec2.delete_security_group()
+                .group_id(id)
                 .send()
-                .await
-                .map(|_| ())
-                .map_err(aws("ec2:DeleteSecurityGroup"))
+                .done("ec2:DeleteSecurityGroup")
         })
         .await
     }

@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 use serde::{Deserialize, Serialize};
 
 use super::{attrs, delete_when_free, sync_tags, tag_spec, VPC, WAIT};
-use crate::aws::{aws, waited, AwsError, Required};
+use crate::aws::{aws, waited, AwsError, Call, Required};
 use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
@@ -106,15 +106,10 @@ impl Kind for Vpc {
     }
 
     async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {
-        delete_when_free(&[], || async {
-            ctx.clients
-                .ec2
-                .delete_vpc()
-                .vpc_id(&o.physical_id)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(aws("ec2:DeleteVpc"))
+        let ec2 = &ctx.clients.ec2;
+        let id = &o.physical_id;
+        delete_when_free(&[], || {
+            ec2.delete_vpc().vpc_id(id).send().done("ec2:DeleteVpc")
         })
         .await
     }
