@@ -10,7 +10,7 @@ use super::{
 };
 use crate::aws::{aws, AwsError};
 use crate::model::{Attrs, Observed, Resource, ResourceId, Value};
-use crate::reconcile::kit::{self, from_props, to_props, Link};
+use crate::reconcile::kit::{self, found, from_props, to_props, Link};
 use crate::reconcile::Ctx;
 
 /// `arn:aws:ecs:…:cluster/NAME` → `NAME`.
@@ -166,15 +166,12 @@ pub(in crate::reconcile::ecs) async fn describe(
         .send()
         .await
         .map_err(aws("ecs:DescribeServices"));
-    match r {
-        Ok(out) => Ok(out
-            .services()
+    Ok(found(r)?.and_then(|out| {
+        out.services()
             .iter()
             .find(|s| s.service_name() == Some(name))
-            .cloned()),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
+            .cloned()
+    }))
 }
 
 /// The task definition the live (ACTIVE) service runs.
