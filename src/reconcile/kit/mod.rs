@@ -8,11 +8,15 @@ pub mod gone;
 pub mod outputs;
 pub mod owner;
 pub mod props;
+pub mod refs;
+pub mod tag_list;
 pub mod tags;
 pub mod wait;
 
 pub use gone::{found, gone_ok};
 pub use owner::{claimed_id, is_ours, Claims};
 pub use props::{from_props, round_trip, to_props, Link, PropsError};
+pub use refs::{refs_in, subnet_links};
+pub use tag_list::try_tag_list;
 pub use tags::{sync_tags, TagApi};
 pub use wait::{retry_while, until, with_ticker, Poll};
