@@ -327,7 +327,7 @@ impl Kind for LogGroup {
     }
 
     async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
-        let Update { prior, changed, .. } = u;
+        let (prior, changed) = (u.prior, u.changed);
         let p: &LogGroupProps = &from_props(&u.desired.props)?;
         let name = prior.physical_id.as_str();
         if changed.contains("retention_in_days") {

@@ -382,7 +382,7 @@ impl Kind for Cluster {
     }
 
     async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        let Update { prior, changed, .. } = u;
+        let (prior, changed) = (u.prior, u.changed);
         let p: &ClusterProps = &from_props(&u.desired.props)?;
         let before: ClusterProps = from_props(&prior.props)?;
         let id = prior.physical_id.as_str();

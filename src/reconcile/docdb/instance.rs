@@ -140,7 +140,7 @@ impl Kind for Instance {
     }
 
     async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        let Update { prior, changed, .. } = u;
+        let (prior, changed) = (u.prior, u.changed);
         let p: &InstanceProps = &from_props(&u.desired.props)?;
         let id = prior.physical_id.as_str();
         let mut attrs = prior.attrs.clone();

@@ -154,7 +154,7 @@ impl Kind for ParamGroup {
     }
 
     async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
-        let Update { prior, changed, .. } = u;
+        let (prior, changed) = (u.prior, u.changed);
         let p: &ParamGroupProps = &from_props(&u.desired.props)?;
         let before: ParamGroupProps = from_props(&prior.props)?;
         if changed.contains("parameters") {

@@ -11,9 +11,10 @@ use crate::aws::{aws, AwsError};
 use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, gone_ok, retry_while, to_props, Link, PropsError};
+use crate::reconcile::kit::{
+    from_props, gone_ok, retry_while, subnet_links, to_props, Link, PropsError,
+};
 use crate::reconcile::{Ctx, Kind, Update};
-use crate::spec::network::Network as NetSpec;
 use crate::spec::Spec;
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -72,15 +73,7 @@ impl SubnetGroupProps {
 pub fn expand(spec: &Spec) -> Resource {
     let id = rid(SUBNET_GROUP, "main");
     let name = spec.name("docdb");
-    let subnet_ids = spec
-        .network
-        .azs
-        .iter()
-        .map(|az| {
-            let subnet = rid("subnet", &format!("private-{}", NetSpec::az_suffix(az)));
-            (az.clone(), Link::to(&subnet, "id"))
-        })
-        .collect();
+    let subnet_ids = subnet_links(spec, "private").into_iter().collect();
     let props = SubnetGroupProps {
         name: name.clone(),
         description: Some(format!(
@@ -118,7 +111,7 @@ impl Kind for SubnetGroup {
     }
 
     async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
-        let Update { prior, changed, .. } = u;
+        let (prior, changed) = (u.prior, u.changed);
         let p: &SubnetGroupProps = &from_props(&u.desired.props)?;
         if changed.contains("description") || changed.contains("subnet_ids") {
             ctx.clients

@@ -37,7 +37,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::aws::{all_pages, aws, AwsError, ErrorKind};
 use crate::model::{Observed, Ownership, Resource, ResourceId};
-use crate::reconcile::kit::{claimed_id, found, tags::tag_map, Claims};
+use crate::reconcile::kit::{claimed_id, found, tags::tag_map, try_tag_list, Claims};
 use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::Spec;
 
@@ -63,15 +63,9 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
 }
 
 pub(crate) fn ecr_tags(m: &BTreeMap<String, String>) -> Result<Vec<Tag>, AwsError> {
-    m.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| AwsError::new("ecr:TagResource", "InvalidTag", e.to_string()))
-        })
-        .collect()
+    try_tag_list(m, "ecr:TagResource", |k, v| {
+        Tag::builder().key(k).value(v).build()
+    })
 }
 
 // ECR's tag calls for one repository (by ARN).

@@ -260,11 +260,7 @@ impl Kind for RepositoryKind {
     }
 
     async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
-        let Update {
-            desired,
-            prior,
-            changed,
-        } = u;
+        let (desired, prior, changed) = (u.desired, u.prior, u.changed);
         let ecr = &ctx.clients.ecr;
         let p = from_props::<RepositoryProps>(&desired.props)?;
         let name = prior.physical_id.as_str();

@@ -63,11 +63,7 @@ impl Kind for EcsCluster {
     }
 
     async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        let Update {
-            desired,
-            prior,
-            changed,
-        } = u;
+        let (desired, prior, changed) = (u.desired, u.prior, u.changed);
         let ecs = &ctx.clients.ecs;
         let p: ClusterProps = from_props(&desired.props)?;
         if changed.contains("container_insights") {

@@ -425,7 +425,7 @@ impl Kind for Listener {
     }
 
     async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        let Update { prior, changed, .. } = u;
+        let (prior, changed) = (u.prior, u.changed);
         let p: &ListenerProps = &from_props(&u.desired.props)?;
         let c = &ctx.clients.elbv2;
         let arn = prior.physical_id.as_str();

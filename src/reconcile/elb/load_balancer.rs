@@ -35,7 +35,7 @@ use crate::model::{tags_for, Attrs, Observed, Resource, ResourceId};
 use crate::plan::{Action as PlanAction, Change, KindSchema};
 use crate::progress::Task;
 use crate::reconcile::kit::{
-    found, from_props, sync_tags, to_props, with_ticker, Link, PropsError,
+    found, from_props, refs_in, subnet_links, sync_tags, to_props, with_ticker, Link, PropsError,
 };
 use crate::reconcile::{Ctx, Kind, Update};
 use crate::spec::network::Network as NetSpec;
@@ -131,14 +131,9 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
         scheme: Some("internet-facing".into()),
         lb_type: Some("application".into()),
         ip_address_type: Some("ipv4".into()),
-        subnets: spec
-            .network
-            .azs
-            .iter()
-            .map(|az| {
-                let s = ResourceId::new("subnet", format!("public-{}", NetSpec::az_suffix(az)));
-                Link::to(&s, "id")
-            })
+        subnets: subnet_links(spec, "public")
+            .into_iter()
+            .map(|(_, l)| l)
             .collect(),
         security_groups: vec![Link::to(&ResourceId::new("sg", "alb"), "id")],
         idle_timeout_seconds: Some(alb.idle_timeout_seconds),
@@ -177,22 +172,6 @@ fn bool_attr(attrs: &[LoadBalancerAttribute], key: &str) -> Option<bool> {
     }
 }
 
-/// The desired resource's subnet references, in order.
-fn subnet_order(desired: Option<&Resource>) -> Vec<ResourceId> {
-    desired
-        .and_then(|d| from_props::<LoadBalancerProps>(&d.props).ok())
-        .map(|p| {
-            p.subnets
-                .into_iter()
-                .filter_map(|l| match l {
-                    Link::Ref { reference } => Some(reference.resource),
-                    _ => None,
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// A live load balancer → `Observed` in the desired shape (pure). Its subnets are listed in
 /// the spec's AZ order (`subnet/public-<az letter>`; AWS promises no order).
 pub fn observe_load_balancer(
@@ -202,7 +181,7 @@ pub fn observe_load_balancer(
     desired: Option<&Resource>,
 ) -> Observed {
     let arn = lb.load_balancer_arn().unwrap_or_default();
-    let order = subnet_order(desired);
+    let order = refs_in(desired, "subnets");
     let mut zones: Vec<(ResourceId, String)> = lb
         .availability_zones()
         .iter()
@@ -396,7 +375,7 @@ impl Kind for LoadBalancer {
     }
 
     async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        let Update { prior, changed, .. } = u;
+        let (prior, changed) = (u.prior, u.changed);
         let p: &LoadBalancerProps = &from_props(&u.desired.props)?;
         let c = &ctx.clients.elbv2;
         let arn = prior.physical_id.as_str();

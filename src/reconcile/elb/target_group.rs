@@ -266,6 +266,23 @@ fn i32_of(v: Option<i64>) -> Option<i32> {
     v.map(|n| n as i32)
 }
 
+/// Every health-check field of `$h` set on the request `$req` (CreateTargetGroup and
+/// ModifyTargetGroup name them alike).
+macro_rules! with_health_check {
+    ($req:expr, $h:expr) => {{
+        let h: &HealthCheck = $h;
+        $req.health_check_enabled(h.enabled)
+            .set_health_check_protocol(h.protocol.as_deref().map(ProtocolEnum::from))
+            .set_health_check_port(h.port.clone())
+            .set_health_check_path(h.path.clone())
+            .set_matcher(matcher(h))
+            .set_health_check_interval_seconds(i32_of(h.interval_seconds))
+            .set_health_check_timeout_seconds(i32_of(h.timeout_seconds))
+            .set_healthy_threshold_count(i32_of(h.healthy_threshold))
+            .set_unhealthy_threshold_count(i32_of(h.unhealthy_threshold))
+    }};
+}
+
 fn matcher(h: &HealthCheck) -> Option<Matcher> {
     h.matcher
         .as_ref()
@@ -276,27 +293,19 @@ pub fn create_request(
     c: &Client,
     p: &TargetGroupProps,
 ) -> Result<CreateTargetGroupFluentBuilder, PropsError> {
-    let h = &p.health_check;
     let vpc_id = match &p.vpc_id {
         Some(l) => Some(l.require("vpc_id")?.to_string()),
         None => None,
     };
-    Ok(c.create_target_group()
+    let req = c
+        .create_target_group()
         .name(&p.name)
         .set_protocol(p.protocol.as_deref().map(ProtocolEnum::from))
         .set_port(i32_of(p.port))
         .set_vpc_id(vpc_id)
         .set_target_type(p.target_type.as_deref().map(TargetTypeEnum::from))
-        .health_check_enabled(h.enabled)
-        .set_health_check_protocol(h.protocol.as_deref().map(ProtocolEnum::from))
-        .set_health_check_port(h.port.clone())
-        .set_health_check_path(h.path.clone())
-        .set_matcher(matcher(h))
-        .set_health_check_interval_seconds(i32_of(h.interval_seconds))
-        .set_health_check_timeout_seconds(i32_of(h.timeout_seconds))
-        .set_healthy_threshold_count(i32_of(h.healthy_threshold))
-        .set_unhealthy_threshold_count(i32_of(h.unhealthy_threshold))
-        .set_tags(Some(elb_tags(&p.tags))))
+        .set_tags(Some(elb_tags(&p.tags)));
+    Ok(with_health_check!(req, &p.health_check))
 }
 
 /// Every health-check field at once (ModifyTargetGroup changes only what it is given).
@@ -305,18 +314,10 @@ pub fn modify_health_check_request(
     arn: &str,
     p: &TargetGroupProps,
 ) -> ModifyTargetGroupFluentBuilder {
-    let h = &p.health_check;
-    c.modify_target_group()
-        .target_group_arn(arn)
-        .health_check_enabled(h.enabled)
-        .set_health_check_protocol(h.protocol.as_deref().map(ProtocolEnum::from))
-        .set_health_check_port(h.port.clone())
-        .set_health_check_path(h.path.clone())
-        .set_matcher(matcher(h))
-        .set_health_check_interval_seconds(i32_of(h.interval_seconds))
-        .set_health_check_timeout_seconds(i32_of(h.timeout_seconds))
-        .set_healthy_threshold_count(i32_of(h.healthy_threshold))
-        .set_unhealthy_threshold_count(i32_of(h.unhealthy_threshold))
+    with_health_check!(
+        c.modify_target_group().target_group_arn(arn),
+        &p.health_check
+    )
 }
 
 pub fn attributes_request(
@@ -408,7 +409,7 @@ impl Kind for TargetGroup {
     }
 
     async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        let Update { prior, changed, .. } = u;
+        let (prior, changed) = (u.prior, u.changed);
         let p: &TargetGroupProps = &from_props(&u.desired.props)?;
         let before: TargetGroupProps = from_props(&prior.props)?;
         let arn = prior.physical_id.as_str();

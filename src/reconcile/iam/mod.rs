@@ -42,7 +42,7 @@ use aws_sdk_iam::types::{AttachedPolicy, Tag};
 
 use crate::aws::{all_pages, aws, AwsError};
 use crate::model::{Observed, Ownership, Resource, ResourceId};
-use crate::reconcile::kit::{found, is_ours};
+use crate::reconcile::kit::{found, is_ours, try_tag_list};
 use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::Spec;
 
@@ -128,15 +128,7 @@ fn about(id: &ResourceId, name: &str) -> impl FnOnce(AwsError) -> AwsError {
 }
 
 pub(crate) fn iam_tags(m: &BTreeMap<String, String>, op: &str) -> Result<Vec<Tag>, AwsError> {
-    m.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| AwsError::new(op, "InvalidTag", e.to_string()))
-        })
-        .collect()
+    try_tag_list(m, op, |k, v| Tag::builder().key(k).value(v).build())
 }
 
 crate::tag_api!(IamTags, aws_sdk_iam::Client,

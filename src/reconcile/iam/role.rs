@@ -124,93 +124,61 @@ fn role_name(o: &Observed) -> String {
     })
 }
 
-/// An IAM write, retried while IAM reports a concurrent change to the same entity.
-async fn write<F, Fut>(f: F) -> Result<(), AwsError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<(), AwsError>>,
-{
-    retry_while(&[ErrorKind::Conflict], &[], RETRY, f).await
+/// An IAM write: the request `$req` builds, sent (as `$op`) and retried while IAM reports a
+/// concurrent change to the same entity.
+macro_rules! write {
+    ($op:literal, $req:expr) => {
+        retry_while(&[ErrorKind::Conflict], &[], RETRY, || {
+            let req = $req;
+            async move { req.send().await.map(|_| ()).map_err(aws($op)) }
+        })
+    };
 }
 
 async fn attach(ctx: &Ctx, name: &str, arn: &str) -> Result<(), AwsError> {
-    write(|| {
-        let req = ctx
-            .clients
-            .iam
-            .attach_role_policy()
-            .role_name(name)
-            .policy_arn(arn);
-        async move {
-            req.send()
-                .await
-                .map(|_| ())
-                .map_err(aws("iam:AttachRolePolicy"))
-                .map_err(|e| {
-                    let msg = format!("{arn}: {}", e.message);
-                    e.with_message(msg)
-                })
-        }
-    })
+    let iam = &ctx.clients.iam;
+    write!(
+        "iam:AttachRolePolicy",
+        iam.attach_role_policy().role_name(name).policy_arn(arn)
+    )
     .await
+    .map_err(|e| {
+        let msg = format!("{arn}: {}", e.message);
+        e.with_message(msg)
+    })
 }
 
 async fn detach(ctx: &Ctx, name: &str, arn: &str) -> Result<(), AwsError> {
+    let iam = &ctx.clients.iam;
     gone_ok(
-        write(|| {
-            let req = ctx
-                .clients
-                .iam
-                .detach_role_policy()
-                .role_name(name)
-                .policy_arn(arn);
-            async move {
-                req.send()
-                    .await
-                    .map(|_| ())
-                    .map_err(aws("iam:DetachRolePolicy"))
-            }
-        })
+        write!(
+            "iam:DetachRolePolicy",
+            iam.detach_role_policy().role_name(name).policy_arn(arn)
+        )
         .await,
     )
 }
 
 async fn put_policy(ctx: &Ctx, name: &str, policy: &str, doc: &J) -> Result<(), AwsError> {
     let text = document_text(doc);
-    write(|| {
-        let req = ctx
-            .clients
-            .iam
-            .put_role_policy()
+    let iam = &ctx.clients.iam;
+    write!(
+        "iam:PutRolePolicy",
+        iam.put_role_policy()
             .role_name(name)
             .policy_name(policy)
-            .policy_document(&text);
-        async move {
-            req.send()
-                .await
-                .map(|_| ())
-                .map_err(aws("iam:PutRolePolicy"))
-        }
-    })
+            .policy_document(&text)
+    )
     .await
 }
 
 async fn delete_policy(ctx: &Ctx, name: &str, policy: &str) -> Result<(), AwsError> {
+    let iam = &ctx.clients.iam;
     gone_ok(
-        write(|| {
-            let req = ctx
-                .clients
-                .iam
-                .delete_role_policy()
-                .role_name(name)
-                .policy_name(policy);
-            async move {
-                req.send()
-                    .await
-                    .map(|_| ())
-                    .map_err(aws("iam:DeleteRolePolicy"))
-            }
-        })
+        write!(
+            "iam:DeleteRolePolicy",
+            iam.delete_role_policy().role_name(name).policy_name(policy)
+        )
         .await,
     )
 }
@@ -271,11 +239,7 @@ impl Kind for RoleKind {
     }
 
     async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        let Update {
-            desired,
-            prior,
-            changed,
-        } = u;
+        let (desired, prior, changed) = (u.desired, u.prior, u.changed);
         let iam = &ctx.clients.iam;
         let want = from_props::<RoleProps>(&desired.props)?;
         let have = from_props::<RoleProps>(&prior.props)?;
@@ -288,18 +252,12 @@ impl Kind for RoleKind {
                 .as_ref()
                 .map(document_text)
                 .unwrap_or_default();
-            write(|| {
-                let req = iam
-                    .update_assume_role_policy()
+            write!(
+                "iam:UpdateAssumeRolePolicy",
+                iam.update_assume_role_policy()
                     .role_name(name)
-                    .policy_document(&doc);
-                async move {
-                    req.send()
-                        .await
-                        .map(|_| ())
-                        .map_err(aws("iam:UpdateAssumeRolePolicy"))
-                }
-            })
+                    .policy_document(&doc)
+            )
             .await?;
         }
         if changed.contains("description") {

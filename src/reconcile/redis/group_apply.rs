@@ -327,11 +327,7 @@ impl Kind for Group {
     }
 
     async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        let Update {
-            desired: r,
-            prior,
-            changed,
-        } = u;
+        let (r, prior, changed) = (u.desired, u.prior, u.changed);
         let ec = &ctx.clients.elasticache;
         let p: RedisProps = from_props(&r.props)?;
         let live: RedisProps = from_props(&prior.props)?;

@@ -16,10 +16,9 @@ use crate::model::{tags_for, Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
 use crate::reconcile::kit::{
-    from_props, gone_ok, retry_while, sync_tags, to_props, Link, PropsError,
+    from_props, gone_ok, retry_while, subnet_links, sync_tags, to_props, Link, PropsError,
 };
 use crate::reconcile::{Ctx, Kind, Update};
-use crate::spec::network::Network as NetSpec;
 use crate::spec::Spec;
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -44,14 +43,9 @@ pub fn expand(spec: &Spec, name: &str) -> Resource {
     let id = rid(SUBNET_GROUP);
     let props = SubnetGroupProps {
         description: format!("rtech {}: private subnets for ElastiCache Redis", spec.env),
-        subnet_ids: spec
-            .network
-            .azs
-            .iter()
-            .map(|az| {
-                let s = ResourceId::new("subnet", format!("private-{}", NetSpec::az_suffix(az)));
-                Link::to(&s, "id")
-            })
+        subnet_ids: subnet_links(spec, "private")
+            .into_iter()
+            .map(|(_, l)| l)
             .collect(),
         tags: tags_for(&spec.project, &spec.env, &id, name, &spec.tags),
     };
@@ -169,11 +163,7 @@ impl Kind for SubnetGroup {
     }
 
     async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
-        let Update {
-            desired: r,
-            prior,
-            changed,
-        } = u;
+        let (r, prior, changed) = (u.desired, u.prior, u.changed);
         let p: SubnetGroupProps = from_props(&r.props)?;
         if changed.contains("description") || changed.contains("subnet_ids") {
             modify_subnet_group_request(&ctx.clients.elasticache, &p, &prior.physical_id)?

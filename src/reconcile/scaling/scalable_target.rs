@@ -146,7 +146,7 @@ impl Kind for ScalableTargetKind {
     }
 
     async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        let Update { desired, prior, .. } = u;
+        let (desired, prior) = (u.desired, u.prior);
         let p: ScalableTargetProps = from_props(&desired.props)?;
         let (register_again, retag) = target_update_calls(u.changed);
         let a = if register_again {

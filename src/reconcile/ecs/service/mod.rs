@@ -43,10 +43,9 @@ use crate::aws::{aws, AwsError};
 use crate::model::{tags_for, Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, to_props, Link};
+use crate::reconcile::kit::{from_props, subnet_links, to_props, Link};
 use crate::reconcile::{Ctx, Kind, Update};
 use crate::spec::app::App;
-use crate::spec::network::Network as NetSpec;
 use crate::spec::Spec;
 
 #[cfg(test)]
@@ -151,11 +150,7 @@ impl Kind for EcsService {
     }
 
     async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        let Update {
-            desired,
-            prior,
-            changed,
-        } = u;
+        let (desired, prior, changed) = (u.desired, u.prior, u.changed);
         let ecs = &ctx.clients.ecs;
         let p: ServiceProps = from_props(&desired.props)?;
         let cluster = match prior.attrs.get("cluster") {
@@ -238,14 +233,9 @@ pub(super) fn expand(spec: &Spec, app: &App) -> Resource {
         launch_type: Some("FARGATE".into()),
         task_definition: Some(Link::to(&task_definition_id(), "arn")),
         desired_count: app.scaling.is_none().then_some(app.desired_count),
-        subnets: spec
-            .network
-            .azs
-            .iter()
-            .map(|az| {
-                let s = ResourceId::new("subnet", format!("private-{}", NetSpec::az_suffix(az)));
-                Link::to(&s, "id")
-            })
+        subnets: subnet_links(spec, "private")
+            .into_iter()
+            .map(|(_, l)| l)
             .collect(),
         security_groups: vec![Link::to(&ResourceId::new("sg", "app"), "id")],
         assign_public_ip: "DISABLED".into(),

@@ -165,11 +165,7 @@ impl Kind for EcsTaskDefinition {
     }
 
     async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        let Update {
-            desired,
-            prior,
-            changed,
-        } = u;
+        let (desired, prior, changed) = (u.desired, u.prior, u.changed);
         let p: TaskDefinitionProps = from_props(&desired.props)?;
         let family = p.family.clone().unwrap_or_else(|| desired.name.clone());
         let new_revision = changed
