@@ -19,7 +19,7 @@
 //! tags is a conflict, never touched. DescribeLogGroups' `arn` ends in `:*`; the tag APIs and
 //! the `arn` attribute use the ARN without it (`logGroupArn`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_cloudwatchlogs::types::LogGroup as AwsLogGroup;
@@ -30,8 +30,8 @@ use crate::aws::{all_pages, aws, AwsError};
 use crate::model::{tags_for, Attrs, Observed, Ownership, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{self, from_props, is_ours, to_props, TagApi};
-use crate::reconcile::{Ctx, Kind, Op, Service};
+use crate::reconcile::kit::{self, found, from_props, gone_ok, is_ours, to_props};
+use crate::reconcile::{Ctx, Kind, Service, Update};
 use crate::spec::Spec;
 
 pub const LOG_GROUP: &str = "log_group";
@@ -234,16 +234,14 @@ async fn list_tags(ctx: &Ctx, arn: &str) -> Result<Option<BTreeMap<String, Strin
         .send()
         .await
         .map_err(aws("logs:ListTagsForResource"));
-    match r {
-        Ok(out) => Ok(Some(kit::tags::tag_map(
+    Ok(found(r)?.map(|out| {
+        kit::tags::tag_map(
             out.tags()
                 .into_iter()
                 .flatten()
                 .map(|(k, v)| (Some(k.as_str()), Some(v.as_str()))),
-        ))),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
+        )
+    }))
 }
 
 /// Every group whose name starts with `prefix` (one paginated DescribeLogGroups).
@@ -265,33 +263,11 @@ async fn describe(ctx: &Ctx, name: &str) -> Result<Option<AwsLogGroup>, AwsError
         .find(|g| g.log_group_name() == Some(name)))
 }
 
-/// CloudWatch Logs' tag calls (TagResource / UntagResource on the group's ARN).
-struct Tags<'a>(&'a Client);
-
-#[async_trait]
-impl TagApi for Tags<'_> {
-    async fn untag(&self, resource: &str, keys: Vec<String>) -> Result<(), AwsError> {
-        self.0
-            .untag_resource()
-            .resource_arn(resource)
-            .set_tag_keys(Some(keys))
-            .send()
-            .await
-            .map_err(aws("logs:UntagResource"))?;
-        Ok(())
-    }
-
-    async fn tag(&self, resource: &str, tags: BTreeMap<String, String>) -> Result<(), AwsError> {
-        self.0
-            .tag_resource()
-            .resource_arn(resource)
-            .set_tags(Some(tags.into_iter().collect()))
-            .send()
-            .await
-            .map_err(aws("logs:TagResource"))?;
-        Ok(())
-    }
-}
+crate::tag_api!(Tags, Client,
+    untag "logs:UntagResource" => |c, arn, keys| c.untag_resource()
+        .resource_arn(arn).set_tag_keys(Some(keys)),
+    tag "logs:TagResource" => |c, arn, tags| c.tag_resource()
+        .resource_arn(arn).set_tags(Some(tags.into_iter().collect())));
 
 async fn set_retention(ctx: &Ctx, name: &str, days: Option<i64>) -> Result<(), AwsError> {
     let logs = &ctx.clients.logs;
@@ -315,83 +291,67 @@ async fn set_retention(ctx: &Ctx, name: &str, days: Option<i64>) -> Result<(), A
     Ok(())
 }
 
-async fn create(ctx: &Ctx, p: &LogGroupProps, task: &Task) -> Result<Attrs, AwsError> {
-    let name = p.name.as_str();
-    ctx.clients
-        .logs
-        .create_log_group()
-        .log_group_name(name)
-        .set_tags(Some(p.tags.clone().into_iter().collect()))
-        .send()
-        .await
-        .map_err(aws("logs:CreateLogGroup"))?;
-    if let Some(d) = p.retention_in_days {
-        task.status("setting the retention");
-        set_retention(ctx, name, Some(d)).await?;
-    }
-    // CreateLogGroup returns nothing: read the ARN back.
-    let g = describe(ctx, name).await?.ok_or_else(|| {
-        AwsError::new(
-            "logs:DescribeLogGroups",
-            "ResourceNotFoundException",
-            format!("{name} is not there right after CreateLogGroup"),
-        )
-    })?;
-    let mut a = Attrs::new();
-    a.insert("id".into(), name.to_string());
-    a.insert("name".into(), name.to_string());
-    a.insert("arn".into(), group_arn(&g));
-    Ok(a)
-}
-
-async fn update(
-    ctx: &Ctx,
-    p: &LogGroupProps,
-    prior: &Observed,
-    changed: &BTreeSet<String>,
-) -> Result<Attrs, AwsError> {
-    let name = prior.physical_id.as_str();
-    if changed.contains("retention_in_days") {
-        set_retention(ctx, name, p.retention_in_days).await?;
-    }
-    if changed.contains("tags") {
-        let before: LogGroupProps = from_props(&prior.props)?;
-        let arn = prior.attrs.get("arn").cloned().unwrap_or_default();
-        kit::sync_tags(&Tags(&ctx.clients.logs), &arn, &before.tags, &p.tags).await?;
-    }
-    Ok(prior.attrs.clone())
-}
-
-async fn delete(ctx: &Ctx, o: &Observed) -> Result<(), AwsError> {
-    let r = ctx
-        .clients
-        .logs
-        .delete_log_group()
-        .log_group_name(&o.physical_id)
-        .send()
-        .await
-        .map_err(aws("logs:DeleteLogGroup"));
-    match r {
-        Err(e) if e.is_not_found() => Ok(()),
-        other => other.map(|_| ()),
-    }
-}
-
 pub struct LogGroup;
 
 #[async_trait]
 impl Kind for LogGroup {
     crate::typed_kind!(SCHEMA, LogGroupProps);
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        match op {
-            Op::Create(r) => create(ctx, &from_props(&r.props)?, task).await,
-            Op::Update {
-                desired,
-                prior,
-                changed,
-            } => update(ctx, &from_props(&desired.props)?, prior, changed).await,
-            Op::Delete(o) => delete(ctx, o).await.map(|_| Attrs::new()),
+    async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
+        let p: &LogGroupProps = &from_props(&r.props)?;
+        let name = p.name.as_str();
+        ctx.clients
+            .logs
+            .create_log_group()
+            .log_group_name(name)
+            .set_tags(Some(p.tags.clone().into_iter().collect()))
+            .send()
+            .await
+            .map_err(aws("logs:CreateLogGroup"))?;
+        if let Some(d) = p.retention_in_days {
+            task.status("setting the retention");
+            set_retention(ctx, name, Some(d)).await?;
         }
+        // CreateLogGroup returns nothing: read the ARN back.
+        let g = describe(ctx, name).await?.ok_or_else(|| {
+            AwsError::new(
+                "logs:DescribeLogGroups",
+                "ResourceNotFoundException",
+                format!("{name} is not there right after CreateLogGroup"),
+            )
+        })?;
+        let mut a = Attrs::new();
+        a.insert("id".into(), name.to_string());
+        a.insert("name".into(), name.to_string());
+        a.insert("arn".into(), group_arn(&g));
+        Ok(a)
+    }
+
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
+        let (prior, changed) = (u.prior, u.changed);
+        let p: &LogGroupProps = &from_props(&u.desired.props)?;
+        let name = prior.physical_id.as_str();
+        if changed.contains("retention_in_days") {
+            set_retention(ctx, name, p.retention_in_days).await?;
+        }
+        if changed.contains("tags") {
+            let before: LogGroupProps = from_props(&prior.props)?;
+            let arn = prior.attrs.get("arn").cloned().unwrap_or_default();
+            kit::sync_tags(&Tags(&ctx.clients.logs), &arn, &before.tags, &p.tags).await?;
+        }
+        Ok(Attrs::new())
+    }
+
+    async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {
+        gone_ok(
+            ctx.clients
+                .logs
+                .delete_log_group()
+                .log_group_name(&o.physical_id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(aws("logs:DeleteLogGroup")),
+        )
     }
 }
 

@@ -17,8 +17,10 @@ use crate::aws::{aws, AwsError};
 use crate::model::{Attrs, Observed, Resource, Value};
 use crate::plan::{Action, Change, KindSchema};
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, retry_while, to_props, until, Link, Poll, PropsError};
-use crate::reconcile::{secrets, Ctx, Kind, Op};
+use crate::reconcile::kit::{
+    found, from_props, retry_while, to_props, until, Link, Poll, PropsError,
+};
+use crate::reconcile::{secrets, Ctx, Kind, Update};
 use crate::spec::data::Docdb as DocdbSpec;
 use crate::spec::network::DOCDB_PORT;
 use crate::spec::Spec;
@@ -325,16 +327,193 @@ pub struct Cluster;
 #[async_trait]
 impl Kind for Cluster {
     crate::typed_kind!(SCHEMA, ClusterProps);
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        match op {
-            Op::Create(r) => create(ctx, &from_props(&r.props)?, task).await,
-            Op::Update {
-                desired,
-                prior,
-                changed,
-            } => update(ctx, &from_props(&desired.props)?, prior, changed, task).await,
-            Op::Delete(o) => delete(ctx, o, task).await.map(|_| Attrs::new()),
+    async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
+        let p: &ClusterProps = &from_props(&r.props)?;
+        let id = p.identifier.as_str();
+        // Straight from the secret into the call: never in a property, an attribute or a log.
+        let password = secrets::generated_value(ctx, p.secret()?).await?;
+        let mut tags = p.tags.clone();
+        tags.extend(p.password_tags()?);
+        let tags = tag_list(&tags);
+        let subnet_group = known(&p.db_subnet_group_name, "db_subnet_group_name")?;
+        let param_group = known(
+            &p.db_cluster_parameter_group_name,
+            "db_cluster_parameter_group_name",
+        )?;
+        let security_groups = p.security_groups()?;
+        let send = || async {
+            ctx.clients
+                .docdb
+                .create_db_cluster()
+                .db_cluster_identifier(id)
+                .engine(&p.engine)
+                .set_engine_version(p.engine_version.clone())
+                .set_master_username(p.master_username.clone())
+                .master_user_password(&password)
+                .storage_encrypted(p.storage_encrypted)
+                .set_db_subnet_group_name(subnet_group.clone())
+                .set_vpc_security_group_ids(Some(security_groups.clone()))
+                .set_port(p.port.map(|n| n as i32))
+                .set_backup_retention_period(p.backup_retention_period.map(|n| n as i32))
+                .set_preferred_backup_window(p.preferred_backup_window.clone())
+                .set_preferred_maintenance_window(p.preferred_maintenance_window.clone())
+                .set_enable_cloudwatch_logs_exports(Some(p.enabled_cloudwatch_logs_exports.clone()))
+                .deletion_protection(p.deletion_protection)
+                .set_db_cluster_parameter_group_name(param_group.clone())
+                .set_tags(Some(tags.clone()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(aws("docdb:CreateDBCluster"))
+        };
+        let deleting = async {
+            let c = describe_cluster(ctx, id).await?;
+            Ok(c.is_some_and(|c| c.status() == Some("deleting")))
+        };
+        create_after_deleting(
+            send,
+            "DBClusterAlreadyExistsFault",
+            deleting,
+            cluster_gone(ctx, id, task),
+        )
+        .await?;
+        let c = cluster_available(ctx, id, task).await?;
+        Ok(cluster_attrs(&c))
+    }
+
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
+        let (prior, changed) = (u.prior, u.changed);
+        let p: &ClusterProps = &from_props(&u.desired.props)?;
+        let before: ClusterProps = from_props(&prior.props)?;
+        let id = prior.physical_id.as_str();
+        let has = |k: &str| changed.contains(k);
+        let mut req = ctx
+            .clients
+            .docdb
+            .modify_db_cluster()
+            .db_cluster_identifier(id);
+        let mut modify = false;
+        // The engine version waits for the maintenance window unless the spec says
+        // apply_immediately; the cluster reports no pending value for it, so a deferred upgrade
+        // is recorded in a tag (observe counts it as done). The password is always applied at
+        // once: the secret already holds the new one.
+        let mut now = p.apply_now();
+        let mut pending_engine = None;
+        if has("engine_version") {
+            let from = before.engine_version.clone().unwrap_or_default();
+            let to = p.engine_version.clone().unwrap_or_default();
+            let major = |v: &str| v.split('.').next().unwrap_or_default().to_string();
+            req = req
+                .engine_version(&to)
+                .allow_major_version_upgrade(major(&from) != major(&to));
+            modify = true;
+            pending_engine = Some(to);
         }
+        if has("backup_retention_period") {
+            req = req.set_backup_retention_period(p.backup_retention_period.map(|n| n as i32));
+            modify = true;
+        }
+        if has("preferred_backup_window") {
+            req = req.set_preferred_backup_window(p.preferred_backup_window.clone());
+            modify = true;
+        }
+        if has("preferred_maintenance_window") {
+            req = req.set_preferred_maintenance_window(p.preferred_maintenance_window.clone());
+            modify = true;
+        }
+        if has("port") {
+            req = req.set_port(p.port.map(|n| n as i32));
+            modify = true;
+        }
+        if has("deletion_protection") {
+            req = req.deletion_protection(p.deletion_protection);
+            modify = true;
+        }
+        if has("vpc_security_group_ids") {
+            req = req.set_vpc_security_group_ids(Some(p.security_groups()?));
+            modify = true;
+        }
+        if has("db_cluster_parameter_group_name") {
+            req = req.set_db_cluster_parameter_group_name(known(
+                &p.db_cluster_parameter_group_name,
+                "db_cluster_parameter_group_name",
+            )?);
+            modify = true;
+        }
+        if has("enabled_cloudwatch_logs_exports") {
+            let from: BTreeSet<&String> = before.enabled_cloudwatch_logs_exports.iter().collect();
+            let to: BTreeSet<&String> = p.enabled_cloudwatch_logs_exports.iter().collect();
+            let cfg = CloudwatchLogsExportConfiguration::builder()
+                .set_enable_log_types(Some(to.difference(&from).map(|s| s.to_string()).collect()))
+                .set_disable_log_types(Some(from.difference(&to).map(|s| s.to_string()).collect()))
+                .build();
+            req = req.cloudwatch_logs_export_configuration(cfg);
+            modify = true;
+        }
+        let password_changed = has("password_id") || has("master_password_secret");
+        if password_changed {
+            let password = secrets::generated_value(ctx, p.secret()?).await?;
+            req = req.master_user_password(password);
+            now = true;
+            modify = true;
+        }
+        if modify {
+            req.apply_immediately(now)
+                .send()
+                .await
+                .map_err(aws("docdb:ModifyDBCluster"))?;
+        }
+        // Deferred only when nothing in the same request had to go now.
+        let pending_engine = pending_engine.filter(|_| !now);
+        if has("tags") || password_changed || pending_engine.is_some() {
+            // The bookkeeping tags are not in the `tags` property: always set when given.
+            let mut after = p.tags.clone();
+            if password_changed {
+                after.extend(p.password_tags()?);
+            }
+            if let Some(v) = pending_engine {
+                after.insert(TAG_PENDING_ENGINE.to_string(), v);
+            }
+            sync_tags(ctx, prior, &before.tags, &after).await?;
+        }
+        let c = cluster_available(ctx, id, task).await?;
+        Ok(cluster_attrs(&c))
+    }
+
+    async fn delete(&self, ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
+        let id = o.physical_id.as_str();
+        // The deletion policy lives on the cluster (destroy has no spec); without the tag, the
+        // safe choice: take a snapshot.
+        let skip = o.tag(TAG_FINAL_SNAPSHOT) == Some("skip");
+        let snapshot = final_snapshot_id(id, std::time::SystemTime::now());
+        if skip {
+            task.status("deleting without a final snapshot (rtech:final-snapshot = skip)");
+        } else {
+            task.status(&format!("deleting with final snapshot {snapshot}"));
+        }
+        // Busy (instances still being deleted, a backup running): retried.
+        let r = retry_while(&[], &["InvalidDBClusterStateFault"], BUSY_RETRY, || async {
+            let req = ctx
+                .clients
+                .docdb
+                .delete_db_cluster()
+                .db_cluster_identifier(id);
+            let req = if skip {
+                req.skip_final_snapshot(true)
+            } else {
+                req.skip_final_snapshot(false)
+                    .final_db_snapshot_identifier(&snapshot)
+            };
+            req.send()
+                .await
+                .map(|_| ())
+                .map_err(aws("docdb:DeleteDBCluster"))
+        })
+        .await;
+        if found(r)?.is_none() {
+            return Ok(());
+        }
+        cluster_gone(ctx, id, task).await
     }
 
     /// A cluster a change references (its endpoint) must be available first, e.g. after an
@@ -391,197 +570,4 @@ async fn cluster_gone(ctx: &Ctx, id: &str, task: &Task) -> Result<(), AwsError> 
         Ok((state, ()))
     })
     .await
-}
-
-async fn create(ctx: &Ctx, p: &ClusterProps, task: &Task) -> Result<Attrs, AwsError> {
-    let id = p.identifier.as_str();
-    // Straight from the secret into the call: never in a property, an attribute or a log.
-    let password = secrets::generated_value(ctx, p.secret()?).await?;
-    let mut tags = p.tags.clone();
-    tags.extend(p.password_tags()?);
-    let tags = tag_list(&tags);
-    let subnet_group = known(&p.db_subnet_group_name, "db_subnet_group_name")?;
-    let param_group = known(
-        &p.db_cluster_parameter_group_name,
-        "db_cluster_parameter_group_name",
-    )?;
-    let security_groups = p.security_groups()?;
-    let send = || async {
-        ctx.clients
-            .docdb
-            .create_db_cluster()
-            .db_cluster_identifier(id)
-            .engine(&p.engine)
-            .set_engine_version(p.engine_version.clone())
-            .set_master_username(p.master_username.clone())
-            .master_user_password(&password)
-            .storage_encrypted(p.storage_encrypted)
-            .set_db_subnet_group_name(subnet_group.clone())
-            .set_vpc_security_group_ids(Some(security_groups.clone()))
-            .set_port(p.port.map(|n| n as i32))
-            .set_backup_retention_period(p.backup_retention_period.map(|n| n as i32))
-            .set_preferred_backup_window(p.preferred_backup_window.clone())
-            .set_preferred_maintenance_window(p.preferred_maintenance_window.clone())
-            .set_enable_cloudwatch_logs_exports(Some(p.enabled_cloudwatch_logs_exports.clone()))
-            .deletion_protection(p.deletion_protection)
-            .set_db_cluster_parameter_group_name(param_group.clone())
-            .set_tags(Some(tags.clone()))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(aws("docdb:CreateDBCluster"))
-    };
-    let deleting = async {
-        let c = describe_cluster(ctx, id).await?;
-        Ok(c.is_some_and(|c| c.status() == Some("deleting")))
-    };
-    create_after_deleting(
-        send,
-        "DBClusterAlreadyExistsFault",
-        deleting,
-        cluster_gone(ctx, id, task),
-    )
-    .await?;
-    let c = cluster_available(ctx, id, task).await?;
-    Ok(cluster_attrs(&c))
-}
-
-async fn update(
-    ctx: &Ctx,
-    p: &ClusterProps,
-    prior: &Observed,
-    changed: &BTreeSet<String>,
-    task: &Task,
-) -> Result<Attrs, AwsError> {
-    let before: ClusterProps = from_props(&prior.props)?;
-    let id = prior.physical_id.as_str();
-    let has = |k: &str| changed.contains(k);
-    let mut req = ctx
-        .clients
-        .docdb
-        .modify_db_cluster()
-        .db_cluster_identifier(id);
-    let mut modify = false;
-    // The engine version waits for the maintenance window unless the spec says
-    // apply_immediately; the cluster reports no pending value for it, so a deferred upgrade
-    // is recorded in a tag (observe counts it as done). The password is always applied at
-    // once: the secret already holds the new one.
-    let mut now = p.apply_now();
-    let mut pending_engine = None;
-    if has("engine_version") {
-        let from = before.engine_version.clone().unwrap_or_default();
-        let to = p.engine_version.clone().unwrap_or_default();
-        let major = |v: &str| v.split('.').next().unwrap_or_default().to_string();
-        req = req
-            .engine_version(&to)
-            .allow_major_version_upgrade(major(&from) != major(&to));
-        modify = true;
-        pending_engine = Some(to);
-    }
-    if has("backup_retention_period") {
-        req = req.set_backup_retention_period(p.backup_retention_period.map(|n| n as i32));
-        modify = true;
-    }
-    if has("preferred_backup_window") {
-        req = req.set_preferred_backup_window(p.preferred_backup_window.clone());
-        modify = true;
-    }
-    if has("preferred_maintenance_window") {
-        req = req.set_preferred_maintenance_window(p.preferred_maintenance_window.clone());
-        modify = true;
-    }
-    if has("port") {
-        req = req.set_port(p.port.map(|n| n as i32));
-        modify = true;
-    }
-    if has("deletion_protection") {
-        req = req.deletion_protection(p.deletion_protection);
-        modify = true;
-    }
-    if has("vpc_security_group_ids") {
-        req = req.set_vpc_security_group_ids(Some(p.security_groups()?));
-        modify = true;
-    }
-    if has("db_cluster_parameter_group_name") {
-        req = req.set_db_cluster_parameter_group_name(known(
-            &p.db_cluster_parameter_group_name,
-            "db_cluster_parameter_group_name",
-        )?);
-        modify = true;
-    }
-    if has("enabled_cloudwatch_logs_exports") {
-        let from: BTreeSet<&String> = before.enabled_cloudwatch_logs_exports.iter().collect();
-        let to: BTreeSet<&String> = p.enabled_cloudwatch_logs_exports.iter().collect();
-        let cfg = CloudwatchLogsExportConfiguration::builder()
-            .set_enable_log_types(Some(to.difference(&from).map(|s| s.to_string()).collect()))
-            .set_disable_log_types(Some(from.difference(&to).map(|s| s.to_string()).collect()))
-            .build();
-        req = req.cloudwatch_logs_export_configuration(cfg);
-        modify = true;
-    }
-    let password_changed = has("password_id") || has("master_password_secret");
-    if password_changed {
-        let password = secrets::generated_value(ctx, p.secret()?).await?;
-        req = req.master_user_password(password);
-        now = true;
-        modify = true;
-    }
-    if modify {
-        req.apply_immediately(now)
-            .send()
-            .await
-            .map_err(aws("docdb:ModifyDBCluster"))?;
-    }
-    // Deferred only when nothing in the same request had to go now.
-    let pending_engine = pending_engine.filter(|_| !now);
-    if has("tags") || password_changed || pending_engine.is_some() {
-        // The bookkeeping tags are not in the `tags` property: always set when given.
-        let mut after = p.tags.clone();
-        if password_changed {
-            after.extend(p.password_tags()?);
-        }
-        if let Some(v) = pending_engine {
-            after.insert(TAG_PENDING_ENGINE.to_string(), v);
-        }
-        sync_tags(ctx, prior, &before.tags, &after).await?;
-    }
-    let c = cluster_available(ctx, id, task).await?;
-    Ok(cluster_attrs(&c))
-}
-
-async fn delete(ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
-    let id = o.physical_id.as_str();
-    // The deletion policy lives on the cluster (destroy has no spec); without the tag, the
-    // safe choice: take a snapshot.
-    let skip = o.tag(TAG_FINAL_SNAPSHOT) == Some("skip");
-    let snapshot = final_snapshot_id(id, std::time::SystemTime::now());
-    if skip {
-        task.status("deleting without a final snapshot (rtech:final-snapshot = skip)");
-    } else {
-        task.status(&format!("deleting with final snapshot {snapshot}"));
-    }
-    // Busy (instances still being deleted, a backup running): retried.
-    let r = retry_while(&[], &["InvalidDBClusterStateFault"], BUSY_RETRY, || async {
-        let req = ctx
-            .clients
-            .docdb
-            .delete_db_cluster()
-            .db_cluster_identifier(id);
-        let req = if skip {
-            req.skip_final_snapshot(true)
-        } else {
-            req.skip_final_snapshot(false)
-                .final_db_snapshot_identifier(&snapshot)
-        };
-        req.send()
-            .await
-            .map(|_| ())
-            .map_err(aws("docdb:DeleteDBCluster"))
-    })
-    .await;
-    match r {
-        Err(e) if e.is_not_found() => return Ok(()),
-        other => other?,
-    }
-    cluster_gone(ctx, id, task).await
 }

@@ -1,7 +1,7 @@
 //! `docdb_instance/<n>`: the cluster's instances, n = 1..instances, spread over the env's AZs
 //! round-robin.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_docdb::client::Waiters;
@@ -18,7 +18,7 @@ use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
 use crate::reconcile::kit::{from_props, to_props, with_ticker, Link};
-use crate::reconcile::{Ctx, Kind, Op};
+use crate::reconcile::{Ctx, Kind, Update};
 use crate::spec::data::Docdb as DocdbSpec;
 use crate::spec::Spec;
 
@@ -101,16 +101,91 @@ pub struct Instance;
 #[async_trait]
 impl Kind for Instance {
     crate::typed_kind!(SCHEMA, InstanceProps);
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        match op {
-            Op::Create(r) => create(ctx, &from_props(&r.props)?, task).await,
-            Op::Update {
-                desired,
-                prior,
-                changed,
-            } => update(ctx, &from_props(&desired.props)?, prior, changed, task).await,
-            Op::Delete(o) => delete(ctx, o, task).await.map(|_| Attrs::new()),
+    async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
+        let p: &InstanceProps = &from_props(&r.props)?;
+        let id = p.identifier.as_str();
+        let cluster = p
+            .cluster_identifier
+            .as_ref()
+            .map(|l| l.require("cluster_identifier").map(String::from))
+            .transpose()?;
+        let send = || async {
+            ctx.clients
+                .docdb
+                .create_db_instance()
+                .db_instance_identifier(id)
+                .set_db_instance_class(p.instance_class.clone())
+                .engine("docdb")
+                .set_db_cluster_identifier(cluster.clone())
+                .set_availability_zone(p.availability_zone.clone())
+                .set_tags(Some(tag_list(&p.tags)))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(aws("docdb:CreateDBInstance"))
+        };
+        let deleting = async {
+            let i = describe_instance(ctx, id).await?;
+            Ok(i.is_some_and(|i| i.db_instance_status() == Some("deleting")))
+        };
+        create_after_deleting(
+            send,
+            "DBInstanceAlreadyExists",
+            deleting,
+            instance_gone(ctx, id, task),
+        )
+        .await?;
+        let i = instance_available(ctx, id, task).await?;
+        Ok(instance_attrs(&i))
+    }
+
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
+        let (prior, changed) = (u.prior, u.changed);
+        let p: &InstanceProps = &from_props(&u.desired.props)?;
+        let id = prior.physical_id.as_str();
+        let mut attrs = prior.attrs.clone();
+        if changed.contains("instance_class") {
+            let now = p.tags.get(TAG_APPLY_IMMEDIATELY).map(String::as_str) == Some("true");
+            ctx.clients
+                .docdb
+                .modify_db_instance()
+                .db_instance_identifier(id)
+                .set_db_instance_class(p.instance_class.clone())
+                .apply_immediately(now)
+                .send()
+                .await
+                .map_err(aws("docdb:ModifyDBInstance"))?;
+            if now {
+                attrs = instance_attrs(&instance_available(ctx, id, task).await?);
+            } else {
+                task.status("the new class is pending until the maintenance window");
+            }
         }
+        if changed.contains("tags") {
+            let before: InstanceProps = from_props(&prior.props)?;
+            sync_tags(ctx, prior, &before.tags, &p.tags).await?;
+        }
+        Ok(attrs)
+    }
+
+    async fn delete(&self, ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
+        let id = o.physical_id.as_str();
+        let r = ctx
+            .clients
+            .docdb
+            .delete_db_instance()
+            .db_instance_identifier(id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(aws("docdb:DeleteDBInstance"));
+        match r {
+            Err(e) if e.is_not_found() => return Ok(()),
+            // Already being deleted: wait for it like any other.
+            Err(e) if e.is("InvalidDBInstanceState") => {}
+            other => other?,
+        }
+        instance_gone(ctx, id, task).await
     }
 }
 
@@ -146,94 +221,4 @@ async fn instance_available(ctx: &Ctx, id: &str, task: &Task) -> Result<DbInstan
             format!("instance {id} disappeared after becoming available"),
         )
     })
-}
-
-async fn create(ctx: &Ctx, p: &InstanceProps, task: &Task) -> Result<Attrs, AwsError> {
-    let id = p.identifier.as_str();
-    let cluster = p
-        .cluster_identifier
-        .as_ref()
-        .map(|l| l.require("cluster_identifier").map(String::from))
-        .transpose()?;
-    let send = || async {
-        ctx.clients
-            .docdb
-            .create_db_instance()
-            .db_instance_identifier(id)
-            .set_db_instance_class(p.instance_class.clone())
-            .engine("docdb")
-            .set_db_cluster_identifier(cluster.clone())
-            .set_availability_zone(p.availability_zone.clone())
-            .set_tags(Some(tag_list(&p.tags)))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(aws("docdb:CreateDBInstance"))
-    };
-    let deleting = async {
-        let i = describe_instance(ctx, id).await?;
-        Ok(i.is_some_and(|i| i.db_instance_status() == Some("deleting")))
-    };
-    create_after_deleting(
-        send,
-        "DBInstanceAlreadyExists",
-        deleting,
-        instance_gone(ctx, id, task),
-    )
-    .await?;
-    let i = instance_available(ctx, id, task).await?;
-    Ok(instance_attrs(&i))
-}
-
-async fn update(
-    ctx: &Ctx,
-    p: &InstanceProps,
-    prior: &Observed,
-    changed: &BTreeSet<String>,
-    task: &Task,
-) -> Result<Attrs, AwsError> {
-    let id = prior.physical_id.as_str();
-    let mut attrs = prior.attrs.clone();
-    if changed.contains("instance_class") {
-        let now = p.tags.get(TAG_APPLY_IMMEDIATELY).map(String::as_str) == Some("true");
-        ctx.clients
-            .docdb
-            .modify_db_instance()
-            .db_instance_identifier(id)
-            .set_db_instance_class(p.instance_class.clone())
-            .apply_immediately(now)
-            .send()
-            .await
-            .map_err(aws("docdb:ModifyDBInstance"))?;
-        if now {
-            attrs = instance_attrs(&instance_available(ctx, id, task).await?);
-        } else {
-            task.status("the new class is pending until the maintenance window");
-        }
-    }
-    if changed.contains("tags") {
-        let before: InstanceProps = from_props(&prior.props)?;
-        sync_tags(ctx, prior, &before.tags, &p.tags).await?;
-    }
-    Ok(attrs)
-}
-
-async fn delete(ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
-    let id = o.physical_id.as_str();
-    let r = ctx
-        .clients
-        .docdb
-        .delete_db_instance()
-        .db_instance_identifier(id)
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(aws("docdb:DeleteDBInstance"));
-    match r {
-        Err(e) if e.is_not_found() => return Ok(()),
-        // Already being deleted: wait for it like any other.
-        Err(e) if e.is("InvalidDBInstanceState") => {}
-        other => other?,
-    }
-    instance_gone(ctx, id, task).await
 }

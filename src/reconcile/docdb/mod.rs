@@ -34,7 +34,7 @@ use aws_sdk_docdb::Client;
 
 use crate::aws::{aws, AwsError};
 use crate::model::{tags_for, Attrs, Observed, Resource, ResourceId};
-use crate::reconcile::kit::{self, TagApi};
+use crate::reconcile::kit::{self, found};
 use crate::reconcile::{logs, Ctx, Kind, Service};
 use crate::spec::Spec;
 
@@ -170,33 +170,11 @@ fn tag_list(tags: &BTreeMap<String, String>) -> Vec<Tag> {
     tags.iter().map(|(k, v)| tag(k, v)).collect()
 }
 
-/// DocumentDB's tag calls (AddTagsToResource / RemoveTagsFromResource on a resource's ARN).
-struct Tags<'a>(&'a Client);
-
-#[async_trait]
-impl TagApi for Tags<'_> {
-    async fn untag(&self, resource: &str, keys: Vec<String>) -> Result<(), AwsError> {
-        self.0
-            .remove_tags_from_resource()
-            .resource_name(resource)
-            .set_tag_keys(Some(keys))
-            .send()
-            .await
-            .map_err(aws("docdb:RemoveTagsFromResource"))?;
-        Ok(())
-    }
-
-    async fn tag(&self, resource: &str, tags: BTreeMap<String, String>) -> Result<(), AwsError> {
-        self.0
-            .add_tags_to_resource()
-            .resource_name(resource)
-            .set_tags(Some(tag_list(&tags)))
-            .send()
-            .await
-            .map_err(aws("docdb:AddTagsToResource"))?;
-        Ok(())
-    }
-}
+crate::tag_api!(Tags, Client,
+    untag "docdb:RemoveTagsFromResource" => |c, arn, keys| c.remove_tags_from_resource()
+        .resource_name(arn).set_tag_keys(Some(keys)),
+    tag "docdb:AddTagsToResource" => |c, arn, tags| c.add_tags_to_resource()
+        .resource_name(arn).set_tags(Some(tag_list(&tags))));
 
 /// Make the live tags of `prior` what `after` says.
 async fn sync_tags(
@@ -235,11 +213,7 @@ async fn list_tags(ctx: &Ctx, arn: &str) -> Result<Option<BTreeMap<String, Strin
         .send()
         .await
         .map_err(aws("docdb:ListTagsForResource"));
-    match r {
-        Ok(o) => Ok(Some(tag_map(o.tag_list()))),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
+    Ok(found(r)?.map(|o| tag_map(o.tag_list())))
 }
 
 async fn describe_cluster(ctx: &Ctx, id: &str) -> Result<Option<DbCluster>, AwsError> {
@@ -251,11 +225,7 @@ async fn describe_cluster(ctx: &Ctx, id: &str) -> Result<Option<DbCluster>, AwsE
         .send()
         .await
         .map_err(aws("docdb:DescribeDBClusters"));
-    match r {
-        Ok(o) => Ok(o.db_clusters().first().cloned()),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
+    Ok(found(r)?.and_then(|o| o.db_clusters().first().cloned()))
 }
 
 async fn describe_instance(ctx: &Ctx, id: &str) -> Result<Option<DbInstance>, AwsError> {
@@ -267,11 +237,7 @@ async fn describe_instance(ctx: &Ctx, id: &str) -> Result<Option<DbInstance>, Aw
         .send()
         .await
         .map_err(aws("docdb:DescribeDBInstances"));
-    match r {
-        Ok(o) => Ok(o.db_instances().first().cloned()),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
+    Ok(found(r)?.and_then(|o| o.db_instances().first().cloned()))
 }
 
 /// Create with `send`. When the name is still taken by a resource being deleted (ours, after
@@ -295,14 +261,6 @@ where
             gone.await?;
             send().await
         }
-        other => other,
-    }
-}
-
-/// A delete that found nothing to delete is done.
-fn gone_is_ok(r: Result<(), AwsError>) -> Result<(), AwsError> {
-    match r {
-        Err(e) if e.is_not_found() => Ok(()),
         other => other,
     }
 }

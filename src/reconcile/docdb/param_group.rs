@@ -1,22 +1,22 @@
 //! `docdb_param_group/main`: the cluster parameter group, `tls`, `audit_logs` and `profiler`
 //! per the spec, named after the engine's major version (an engine upgrade replaces it).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_docdb::types::{ApplyMethod, DbClusterParameterGroup, Parameter};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    cluster_name, describe_cluster, family, gone_is_ok, group_attrs, list_tags, rid, spec_tags,
-    sync_tags, tag_list, BUSY_RETRY, PARAM_GROUP,
+    cluster_name, describe_cluster, family, group_attrs, list_tags, rid, spec_tags, sync_tags,
+    tag_list, BUSY_RETRY, PARAM_GROUP,
 };
 use crate::aws::{aws, AwsError};
 use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{claimed_id, from_props, retry_while, to_props};
-use crate::reconcile::{Ctx, Kind, Op};
+use crate::reconcile::kit::{claimed_id, from_props, gone_ok, retry_while, to_props};
+use crate::reconcile::{Ctx, Kind, Update};
 use crate::spec::data::Docdb as DocdbSpec;
 use crate::spec::Spec;
 
@@ -132,16 +132,93 @@ pub struct ParamGroup;
 #[async_trait]
 impl Kind for ParamGroup {
     crate::typed_kind!(SCHEMA, ParamGroupProps);
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        match op {
-            Op::Create(r) => create(ctx, &from_props(&r.props)?).await,
-            Op::Update {
-                desired,
-                prior,
-                changed,
-            } => update(ctx, &from_props(&desired.props)?, prior, changed).await,
-            Op::Delete(o) => delete(ctx, o, task).await.map(|_| Attrs::new()),
+    async fn create(&self, ctx: &Ctx, r: &Resource, _task: &Task) -> Result<Attrs, AwsError> {
+        let p: &ParamGroupProps = &from_props(&r.props)?;
+        let out = ctx
+            .clients
+            .docdb
+            .create_db_cluster_parameter_group()
+            .db_cluster_parameter_group_name(&p.name)
+            .set_db_parameter_group_family(p.family.clone())
+            .set_description(p.description.clone())
+            .set_tags(Some(tag_list(&p.tags)))
+            .send()
+            .await
+            .map_err(aws("docdb:CreateDBClusterParameterGroup"))?;
+        set_parameters(ctx, &p.name, parameters(&p.parameters, None)).await?;
+        Ok(group_attrs(
+            &p.name,
+            out.db_cluster_parameter_group()
+                .and_then(|g| g.db_cluster_parameter_group_arn()),
+        ))
+    }
+
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
+        let (prior, changed) = (u.prior, u.changed);
+        let p: &ParamGroupProps = &from_props(&u.desired.props)?;
+        let before: ParamGroupProps = from_props(&prior.props)?;
+        if changed.contains("parameters") {
+            set_parameters(
+                ctx,
+                &p.name,
+                parameters(&p.parameters, Some(&before.parameters)),
+            )
+            .await?;
         }
+        if changed.contains("tags") {
+            sync_tags(ctx, prior, &before.tags, &p.tags).await?;
+        }
+        Ok(Attrs::new())
+    }
+
+    /// Delete a parameter group. While our cluster still uses it (an engine upgrade replaces the
+    /// group before the cluster moves to the new one), the cluster is moved to the engine's
+    /// default group first; the update that follows gives it the new group.
+    async fn delete(&self, ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
+        let dd = &ctx.clients.docdb;
+        let name = o.physical_id.as_str();
+        let delete = || async {
+            dd.delete_db_cluster_parameter_group()
+                .db_cluster_parameter_group_name(name)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(aws("docdb:DeleteDBClusterParameterGroup"))
+        };
+        let r = match delete().await {
+            Err(e) if e.is("InvalidDBParameterGroupState") => {
+                let cluster = cluster_name(&ctx.project, &ctx.env);
+                if let Some(c) = describe_cluster(ctx, &cluster).await? {
+                    // Only our own cluster is ever modified here.
+                    let tags = list_tags(ctx, c.db_cluster_arn().unwrap_or_default())
+                        .await?
+                        .unwrap_or_default();
+                    let ours = claimed_id(&tags, &ctx.project, &ctx.env).is_some();
+                    if ours
+                        && c.db_cluster_parameter_group() == Some(name)
+                        && c.status() != Some("deleting")
+                    {
+                        let family = from_props::<ParamGroupProps>(&o.props)?.family;
+                        let default =
+                            format!("default.{}", family.as_deref().unwrap_or("docdb5.0"));
+                        task.status(&format!(
+                            "moving cluster {cluster} to {default} while its parameter group is replaced"
+                        ));
+                        dd.modify_db_cluster()
+                            .db_cluster_identifier(&cluster)
+                            .db_cluster_parameter_group_name(default)
+                            .apply_immediately(true)
+                            .send()
+                            .await
+                            .map_err(aws("docdb:ModifyDBCluster"))?;
+                    }
+                }
+                task.status("deleting (retried while a cluster still uses it)");
+                retry_while(&[], &["InvalidDBParameterGroupState"], BUSY_RETRY, delete).await
+            }
+            other => other,
+        };
+        gone_ok(r)
     }
 }
 
@@ -158,94 +235,4 @@ async fn set_parameters(ctx: &Ctx, name: &str, params: Vec<Parameter>) -> Result
         .await
         .map_err(aws("docdb:ModifyDBClusterParameterGroup"))?;
     Ok(())
-}
-
-async fn create(ctx: &Ctx, p: &ParamGroupProps) -> Result<Attrs, AwsError> {
-    let out = ctx
-        .clients
-        .docdb
-        .create_db_cluster_parameter_group()
-        .db_cluster_parameter_group_name(&p.name)
-        .set_db_parameter_group_family(p.family.clone())
-        .set_description(p.description.clone())
-        .set_tags(Some(tag_list(&p.tags)))
-        .send()
-        .await
-        .map_err(aws("docdb:CreateDBClusterParameterGroup"))?;
-    set_parameters(ctx, &p.name, parameters(&p.parameters, None)).await?;
-    Ok(group_attrs(
-        &p.name,
-        out.db_cluster_parameter_group()
-            .and_then(|g| g.db_cluster_parameter_group_arn()),
-    ))
-}
-
-async fn update(
-    ctx: &Ctx,
-    p: &ParamGroupProps,
-    prior: &Observed,
-    changed: &BTreeSet<String>,
-) -> Result<Attrs, AwsError> {
-    let before: ParamGroupProps = from_props(&prior.props)?;
-    if changed.contains("parameters") {
-        set_parameters(
-            ctx,
-            &p.name,
-            parameters(&p.parameters, Some(&before.parameters)),
-        )
-        .await?;
-    }
-    if changed.contains("tags") {
-        sync_tags(ctx, prior, &before.tags, &p.tags).await?;
-    }
-    Ok(prior.attrs.clone())
-}
-
-/// Delete a parameter group. While our cluster still uses it (an engine upgrade replaces the
-/// group before the cluster moves to the new one), the cluster is moved to the engine's
-/// default group first; the update that follows gives it the new group.
-async fn delete(ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
-    let dd = &ctx.clients.docdb;
-    let name = o.physical_id.as_str();
-    let delete = || async {
-        dd.delete_db_cluster_parameter_group()
-            .db_cluster_parameter_group_name(name)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(aws("docdb:DeleteDBClusterParameterGroup"))
-    };
-    let r = match delete().await {
-        Err(e) if e.is("InvalidDBParameterGroupState") => {
-            let cluster = cluster_name(&ctx.project, &ctx.env);
-            if let Some(c) = describe_cluster(ctx, &cluster).await? {
-                // Only our own cluster is ever modified here.
-                let tags = list_tags(ctx, c.db_cluster_arn().unwrap_or_default())
-                    .await?
-                    .unwrap_or_default();
-                let ours = claimed_id(&tags, &ctx.project, &ctx.env).is_some();
-                if ours
-                    && c.db_cluster_parameter_group() == Some(name)
-                    && c.status() != Some("deleting")
-                {
-                    let family = from_props::<ParamGroupProps>(&o.props)?.family;
-                    let default = format!("default.{}", family.as_deref().unwrap_or("docdb5.0"));
-                    task.status(&format!(
-                        "moving cluster {cluster} to {default} while its parameter group is replaced"
-                    ));
-                    dd.modify_db_cluster()
-                        .db_cluster_identifier(&cluster)
-                        .db_cluster_parameter_group_name(default)
-                        .apply_immediately(true)
-                        .send()
-                        .await
-                        .map_err(aws("docdb:ModifyDBCluster"))?;
-                }
-            }
-            task.status("deleting (retried while a cluster still uses it)");
-            retry_while(&[], &["InvalidDBParameterGroupState"], BUSY_RETRY, delete).await
-        }
-        other => other,
-    };
-    gone_is_ok(r)
 }

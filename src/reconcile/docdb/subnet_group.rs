@@ -1,21 +1,20 @@
 //! `docdb_subnet_group/main`: the env's private subnets, keyed by AZ.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_docdb::types::DbSubnetGroup;
 use serde::{Deserialize, Serialize};
 
-use super::{
-    gone_is_ok, group_attrs, rid, spec_tags, sync_tags, tag_list, BUSY_RETRY, SUBNET_GROUP,
-};
+use super::{group_attrs, rid, spec_tags, sync_tags, tag_list, BUSY_RETRY, SUBNET_GROUP};
 use crate::aws::{aws, AwsError};
 use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, retry_while, to_props, Link, PropsError};
-use crate::reconcile::{Ctx, Kind, Op};
-use crate::spec::network::Network as NetSpec;
+use crate::reconcile::kit::{
+    from_props, gone_ok, retry_while, subnet_links, to_props, Link, PropsError,
+};
+use crate::reconcile::{Ctx, Kind, Update};
 use crate::spec::Spec;
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -74,15 +73,7 @@ impl SubnetGroupProps {
 pub fn expand(spec: &Spec) -> Resource {
     let id = rid(SUBNET_GROUP, "main");
     let name = spec.name("docdb");
-    let subnet_ids = spec
-        .network
-        .azs
-        .iter()
-        .map(|az| {
-            let subnet = rid("subnet", &format!("private-{}", NetSpec::az_suffix(az)));
-            (az.clone(), Link::to(&subnet, "id"))
-        })
-        .collect();
+    let subnet_ids = subnet_links(spec, "private").into_iter().collect();
     let props = SubnetGroupProps {
         name: name.clone(),
         description: Some(format!(
@@ -100,79 +91,65 @@ pub struct SubnetGroup;
 #[async_trait]
 impl Kind for SubnetGroup {
     crate::typed_kind!(SCHEMA, SubnetGroupProps);
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, _task: &Task) -> Result<Attrs, AwsError> {
-        match op {
-            Op::Create(r) => create(ctx, &from_props(&r.props)?).await,
-            Op::Update {
-                desired,
-                prior,
-                changed,
-            } => update(ctx, &from_props(&desired.props)?, prior, changed).await,
-            Op::Delete(o) => delete(ctx, o).await.map(|_| Attrs::new()),
-        }
-    }
-}
-
-async fn create(ctx: &Ctx, p: &SubnetGroupProps) -> Result<Attrs, AwsError> {
-    let out = ctx
-        .clients
-        .docdb
-        .create_db_subnet_group()
-        .db_subnet_group_name(&p.name)
-        .set_db_subnet_group_description(p.description.clone())
-        .set_subnet_ids(Some(p.subnets()?))
-        .set_tags(Some(tag_list(&p.tags)))
-        .send()
-        .await
-        .map_err(aws("docdb:CreateDBSubnetGroup"))?;
-    Ok(group_attrs(
-        &p.name,
-        out.db_subnet_group().and_then(|g| g.db_subnet_group_arn()),
-    ))
-}
-
-async fn update(
-    ctx: &Ctx,
-    p: &SubnetGroupProps,
-    prior: &Observed,
-    changed: &BTreeSet<String>,
-) -> Result<Attrs, AwsError> {
-    if changed.contains("description") || changed.contains("subnet_ids") {
-        ctx.clients
+    async fn create(&self, ctx: &Ctx, r: &Resource, _task: &Task) -> Result<Attrs, AwsError> {
+        let p: &SubnetGroupProps = &from_props(&r.props)?;
+        let out = ctx
+            .clients
             .docdb
-            .modify_db_subnet_group()
+            .create_db_subnet_group()
             .db_subnet_group_name(&p.name)
             .set_db_subnet_group_description(p.description.clone())
             .set_subnet_ids(Some(p.subnets()?))
+            .set_tags(Some(tag_list(&p.tags)))
             .send()
             .await
-            .map_err(aws("docdb:ModifyDBSubnetGroup"))?;
+            .map_err(aws("docdb:CreateDBSubnetGroup"))?;
+        Ok(group_attrs(
+            &p.name,
+            out.db_subnet_group().and_then(|g| g.db_subnet_group_arn()),
+        ))
     }
-    if changed.contains("tags") {
-        let before: SubnetGroupProps = from_props(&prior.props)?;
-        sync_tags(ctx, prior, &before.tags, &p.tags).await?;
-    }
-    Ok(prior.attrs.clone())
-}
 
-/// Retried while a cluster being deleted still uses it.
-async fn delete(ctx: &Ctx, o: &Observed) -> Result<(), AwsError> {
-    gone_is_ok(
-        retry_while(
-            &[],
-            &["InvalidDBSubnetGroupStateFault"],
-            BUSY_RETRY,
-            || async {
-                ctx.clients
-                    .docdb
-                    .delete_db_subnet_group()
-                    .db_subnet_group_name(&o.physical_id)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(aws("docdb:DeleteDBSubnetGroup"))
-            },
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
+        let (prior, changed) = (u.prior, u.changed);
+        let p: &SubnetGroupProps = &from_props(&u.desired.props)?;
+        if changed.contains("description") || changed.contains("subnet_ids") {
+            ctx.clients
+                .docdb
+                .modify_db_subnet_group()
+                .db_subnet_group_name(&p.name)
+                .set_db_subnet_group_description(p.description.clone())
+                .set_subnet_ids(Some(p.subnets()?))
+                .send()
+                .await
+                .map_err(aws("docdb:ModifyDBSubnetGroup"))?;
+        }
+        if changed.contains("tags") {
+            let before: SubnetGroupProps = from_props(&prior.props)?;
+            sync_tags(ctx, prior, &before.tags, &p.tags).await?;
+        }
+        Ok(Attrs::new())
+    }
+
+    /// Retried while a cluster being deleted still uses it.
+    async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {
+        gone_ok(
+            retry_while(
+                &[],
+                &["InvalidDBSubnetGroupStateFault"],
+                BUSY_RETRY,
+                || async {
+                    ctx.clients
+                        .docdb
+                        .delete_db_subnet_group()
+                        .db_subnet_group_name(&o.physical_id)
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(aws("docdb:DeleteDBSubnetGroup"))
+                },
+            )
+            .await,
         )
-        .await,
-    )
+    }
 }

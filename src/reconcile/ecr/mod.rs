@@ -37,7 +37,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::aws::{all_pages, aws, AwsError, ErrorKind};
 use crate::model::{Observed, Ownership, Resource, ResourceId};
-use crate::reconcile::kit::{claimed_id, tags::tag_map, Claims, TagApi};
+use crate::reconcile::kit::{claimed_id, found, tags::tag_map, try_tag_list, Claims};
 use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::Spec;
 
@@ -62,44 +62,18 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
     }
 }
 
-/// ECR's tag calls for one repository (by ARN).
-pub struct EcrTags<'a>(pub &'a aws_sdk_ecr::Client);
-
 pub(crate) fn ecr_tags(m: &BTreeMap<String, String>) -> Result<Vec<Tag>, AwsError> {
-    m.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| AwsError::new("ecr:TagResource", "InvalidTag", e.to_string()))
-        })
-        .collect()
+    try_tag_list(m, "ecr:TagResource", |k, v| {
+        Tag::builder().key(k).value(v).build()
+    })
 }
 
-#[async_trait]
-impl TagApi for EcrTags<'_> {
-    async fn untag(&self, arn: &str, keys: Vec<String>) -> Result<(), AwsError> {
-        self.0
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(keys))
-            .send()
-            .await
-            .map_err(aws("ecr:UntagResource"))?;
-        Ok(())
-    }
-    async fn tag(&self, arn: &str, tags: BTreeMap<String, String>) -> Result<(), AwsError> {
-        self.0
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(ecr_tags(&tags)?))
-            .send()
-            .await
-            .map_err(aws("ecr:TagResource"))?;
-        Ok(())
-    }
-}
+// ECR's tag calls for one repository (by ARN).
+crate::tag_api!(EcrTags, aws_sdk_ecr::Client,
+    untag "ecr:UntagResource" => |c, arn, keys| c.untag_resource().resource_arn(arn)
+        .set_tag_keys(Some(keys)),
+    tag "ecr:TagResource" => |c, arn, tags| c.tag_resource().resource_arn(arn)
+        .set_tags(Some(ecr_tags(&tags)?)));
 
 /// Which repository id a live repository's tags claim for this project and env (None: not
 /// ours, or an id of another kind).
@@ -139,22 +113,16 @@ fn assign_ids(mut ours: Vec<Claimant>, wanted_name: Option<&str>) -> Vec<Claiman
 }
 
 async fn list_tags(ctx: &Ctx, arn: &str) -> Result<Option<BTreeMap<String, String>>, AwsError> {
-    match ctx
+    let r = ctx
         .clients
         .ecr
         .list_tags_for_resource()
         .resource_arn(arn)
         .send()
         .await
-        .map_err(aws("ecr:ListTagsForResource"))
-    {
-        Ok(out) => Ok(Some(tag_map(
-            out.tags().iter().map(|t| (Some(t.key()), Some(t.value()))),
-        ))),
-        // Deleted since it was listed.
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
+        .map_err(aws("ecr:ListTagsForResource"));
+    // None: deleted since it was listed.
+    Ok(found(r)?.map(|out| tag_map(out.tags().iter().map(|t| (Some(t.key()), Some(t.value()))))))
 }
 
 async fn lifecycle_text(ctx: &Ctx, name: &str) -> Result<Option<String>, AwsError> {

@@ -1,7 +1,7 @@
 //! `ecr_repository/app`: the repository, its scanning and tag mutability settings, its
 //! lifecycle policy and its tags.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_ecr::types::{
@@ -15,8 +15,8 @@ use crate::aws::{aws, AwsError, Required};
 use crate::model::{policy, tags_for, Attrs, Observed, Resource, ResourceId};
 use crate::plan::{Action, Change, KindSchema};
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, sync_tags, to_props};
-use crate::reconcile::{force_delete, refuse_data_loss, Ctx, DataLoss, Kind, Op};
+use crate::reconcile::kit::{from_props, gone_ok, sync_tags, to_props};
+use crate::reconcile::{force_delete, refuse_data_loss, Ctx, DataLoss, Kind, Update};
 use crate::spec::app::Ecr as EcrSpec;
 use crate::spec::Spec;
 
@@ -89,16 +89,14 @@ pub fn desired(spec: &Spec, e: &EcrSpec) -> Resource {
     } else {
         "MUTABLE"
     };
-    let mut r = Resource::new(id, e.repository.clone());
-    r.props = to_props(&RepositoryProps {
+    Resource::new(id, e.repository.clone()).with_props(to_props(&RepositoryProps {
         name: e.repository.clone(),
         scan_on_push: e.scan_on_push,
         image_tag_mutability: Some(mutability.to_string()),
         encryption: Some(ENCRYPTION.to_string()),
         lifecycle_policy: Some(lifecycle_policy(e)),
         tags,
-    });
-    r
+    }))
 }
 
 /// A live repository → `Observed` (pure). `policy_text` is GetLifecyclePolicy's text (None when
@@ -111,8 +109,7 @@ pub fn observed_repo(
     image_count: usize,
 ) -> Observed {
     let name = repo.repository_name().unwrap_or_default();
-    let mut o = Observed::new(id, name);
-    o.props = to_props(&RepositoryProps {
+    let mut o = Observed::new(id, name).with_props(to_props(&RepositoryProps {
         name: name.to_string(),
         scan_on_push: repo
             .image_scanning_configuration()
@@ -128,17 +125,15 @@ pub fn observed_repo(
                 .unwrap_or_else(|| J::String(t.to_string()))
         }),
         tags: tags.clone(),
-    });
+    }));
     if let Some(arn) = repo.repository_arn() {
         o.attrs.insert("arn".into(), arn.to_string());
     }
     if let Some(uri) = repo.repository_uri() {
         o.attrs.insert("url".into(), uri.to_string());
     }
-    o.attrs.insert("name".into(), name.to_string());
-    o.attrs
-        .insert("image_count".into(), image_count.to_string());
-    o
+    o.attr("name", name)
+        .attr("image_count", image_count.to_string())
 }
 
 /// The plan's refusal: deleting (or replacing) a repository that still holds images, unless
@@ -231,110 +226,93 @@ async fn put_lifecycle(ctx: &Ctx, name: &str, p: &RepositoryProps) -> Result<(),
     Ok(())
 }
 
-async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
-    let p = from_props::<RepositoryProps>(&r.props)?;
-    let encryption = EncryptionConfiguration::builder()
-        .encryption_type(EncryptionType::from(
-            p.encryption.as_deref().unwrap_or(ENCRYPTION),
-        ))
-        .build()
-        .map_err(|e| AwsError::new("ecr:CreateRepository", "InvalidRequest", e.to_string()))?;
-    let out = ctx
-        .clients
-        .ecr
-        .create_repository()
-        .repository_name(&p.name)
-        .image_scanning_configuration(scanning(&p))
-        .image_tag_mutability(mutability(&p))
-        .encryption_configuration(encryption)
-        .set_tags(Some(ecr_tags(&p.tags)?))
-        .send()
-        .await
-        .map_err(aws("ecr:CreateRepository"))?;
-    let repo = out
-        .repository
-        .required("ecr:CreateRepository", "no repository returned")?;
-    task.status("setting the lifecycle policy");
-    put_lifecycle(ctx, &p.name, &p).await?;
-    Ok(attrs_of(&repo, 0))
-}
-
-async fn update(
-    ctx: &Ctx,
-    desired: &Resource,
-    prior: &Observed,
-    changed: &BTreeSet<String>,
-) -> Result<Attrs, AwsError> {
-    let ecr = &ctx.clients.ecr;
-    let p = from_props::<RepositoryProps>(&desired.props)?;
-    let name = prior.physical_id.as_str();
-    if changed.contains("scan_on_push") {
-        ecr.put_image_scanning_configuration()
-            .repository_name(name)
-            .image_scanning_configuration(scanning(&p))
-            .send()
-            .await
-            .map_err(aws("ecr:PutImageScanningConfiguration"))?;
-    }
-    if changed.contains("image_tag_mutability") {
-        ecr.put_image_tag_mutability()
-            .repository_name(name)
-            .image_tag_mutability(mutability(&p))
-            .send()
-            .await
-            .map_err(aws("ecr:PutImageTagMutability"))?;
-    }
-    if changed.contains("lifecycle_policy") {
-        put_lifecycle(ctx, name, &p).await?;
-    }
-    if changed.contains("tags") {
-        let before = from_props::<RepositoryProps>(&prior.props)?.tags;
-        let arn = prior.attrs.get("arn").cloned().unwrap_or_default();
-        sync_tags(&EcrTags(ecr), &arn, &before, &p.tags).await?;
-    }
-    let mut a = prior.attrs.clone();
-    a.insert("id".into(), name.to_string());
-    Ok(a)
-}
-
-async fn delete(ctx: &Ctx, o: &Observed) -> Result<Attrs, AwsError> {
-    match ctx
-        .clients
-        .ecr
-        .delete_repository()
-        .repository_name(&o.physical_id)
-        .force(force_delete(o))
-        .send()
-        .await
-        .map_err(aws("ecr:DeleteRepository"))
-    {
-        Ok(_) => Ok(Attrs::new()),
-        Err(e) if e.is_not_found() => Ok(Attrs::new()),
-        Err(e) if e.is("RepositoryNotEmptyException") => {
-            let msg = format!(
-                "{} ({}) holds images and is not marked {TAG_FORCE_DELETE}=true: set ecr.force_delete = true and apply first ({})",
-                o.id, o.physical_id, e.message
-            );
-            Err(e.with_message(msg))
-        }
-        Err(e) => Err(e),
-    }
-}
-
 pub struct RepositoryKind;
 
 #[async_trait]
 impl Kind for RepositoryKind {
     crate::typed_kind!(SCHEMA, RepositoryProps);
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        match op {
-            Op::Create(r) => create(ctx, r, task).await,
-            Op::Update {
-                desired,
-                prior,
-                changed,
-            } => update(ctx, desired, prior, changed).await,
-            Op::Delete(o) => delete(ctx, o).await,
+    async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
+        let p = from_props::<RepositoryProps>(&r.props)?;
+        let encryption = EncryptionConfiguration::builder()
+            .encryption_type(EncryptionType::from(
+                p.encryption.as_deref().unwrap_or(ENCRYPTION),
+            ))
+            .build()
+            .map_err(|e| AwsError::new("ecr:CreateRepository", "InvalidRequest", e.to_string()))?;
+        let out = ctx
+            .clients
+            .ecr
+            .create_repository()
+            .repository_name(&p.name)
+            .image_scanning_configuration(scanning(&p))
+            .image_tag_mutability(mutability(&p))
+            .encryption_configuration(encryption)
+            .set_tags(Some(ecr_tags(&p.tags)?))
+            .send()
+            .await
+            .map_err(aws("ecr:CreateRepository"))?;
+        let repo = out
+            .repository
+            .required("ecr:CreateRepository", "no repository returned")?;
+        task.status("setting the lifecycle policy");
+        put_lifecycle(ctx, &p.name, &p).await?;
+        Ok(attrs_of(&repo, 0))
+    }
+
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
+        let (desired, prior, changed) = (u.desired, u.prior, u.changed);
+        let ecr = &ctx.clients.ecr;
+        let p = from_props::<RepositoryProps>(&desired.props)?;
+        let name = prior.physical_id.as_str();
+        if changed.contains("scan_on_push") {
+            ecr.put_image_scanning_configuration()
+                .repository_name(name)
+                .image_scanning_configuration(scanning(&p))
+                .send()
+                .await
+                .map_err(aws("ecr:PutImageScanningConfiguration"))?;
+        }
+        if changed.contains("image_tag_mutability") {
+            ecr.put_image_tag_mutability()
+                .repository_name(name)
+                .image_tag_mutability(mutability(&p))
+                .send()
+                .await
+                .map_err(aws("ecr:PutImageTagMutability"))?;
+        }
+        if changed.contains("lifecycle_policy") {
+            put_lifecycle(ctx, name, &p).await?;
+        }
+        if changed.contains("tags") {
+            let before = from_props::<RepositoryProps>(&prior.props)?.tags;
+            let arn = prior.attrs.get("arn").cloned().unwrap_or_default();
+            sync_tags(&EcrTags(ecr), &arn, &before, &p.tags).await?;
+        }
+        let mut a = prior.attrs.clone();
+        a.insert("id".into(), name.to_string());
+        Ok(a)
+    }
+
+    async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {
+        let r = ctx
+            .clients
+            .ecr
+            .delete_repository()
+            .repository_name(&o.physical_id)
+            .force(force_delete(o))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(aws("ecr:DeleteRepository"));
+        match gone_ok(r) {
+            Err(e) if e.is("RepositoryNotEmptyException") => {
+                let msg = format!(
+                    "{} ({}) holds images and is not marked {TAG_FORCE_DELETE}=true: set ecr.force_delete = true and apply first ({})",
+                    o.id, o.physical_id, e.message
+                );
+                Err(e.with_message(msg))
+            }
+            other => other,
         }
     }
     fn guard(&self, change: &Change) -> Option<String> {

@@ -13,7 +13,7 @@ use crate::model::{tags_for, Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
 use crate::reconcile::kit::{self, from_props, to_props};
-use crate::reconcile::{Ctx, Kind, Op};
+use crate::reconcile::{Ctx, Kind, Update};
 use crate::spec::app::App;
 use crate::spec::Spec;
 
@@ -40,8 +40,70 @@ pub struct EcsCluster;
 #[async_trait]
 impl Kind for EcsCluster {
     crate::typed_kind!(SCHEMA, ClusterProps);
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        apply(ctx, op, task).await
+    async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
+        let ecs = &ctx.clients.ecs;
+        let p: ClusterProps = from_props(&r.props)?;
+        task.status(&format!("creating cluster {}", r.name));
+        let out = ecs
+            .create_cluster()
+            .cluster_name(&r.name)
+            .settings(setting(&p))
+            .set_tags(Some(ecs_tags(&p.tags)))
+            .send()
+            .await
+            .map_err(aws("ecs:CreateCluster"))?;
+        let c = out.cluster().ok_or_else(|| {
+            AwsError::new(
+                "ecs:CreateCluster",
+                "InvalidResponse",
+                "no cluster returned",
+            )
+        })?;
+        Ok(attrs(c))
+    }
+
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
+        let (desired, prior, changed) = (u.desired, u.prior, u.changed);
+        let ecs = &ctx.clients.ecs;
+        let p: ClusterProps = from_props(&desired.props)?;
+        if changed.contains("container_insights") {
+            task.status(&format!("container insights → {}", p.container_insights));
+            // UpdateCluster takes the cluster's settings (as UpdateClusterSettings does).
+            ecs.update_cluster()
+                .cluster(&prior.physical_id)
+                .settings(setting(&p))
+                .send()
+                .await
+                .map_err(aws("ecs:UpdateCluster"))?;
+        }
+        if changed.contains("tags") {
+            let before: ClusterProps = from_props(&prior.props)?;
+            sync_tags(ctx, &prior.physical_id, &before.tags, &p.tags).await?;
+        }
+        Ok(Attrs::new())
+    }
+
+    async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {
+        let ecs = &ctx.clients.ecs;
+        let r = kit::retry_while(
+            &[],
+            &[
+                "ClusterContainsServicesException",
+                "ClusterContainsTasksException",
+                "UpdateInProgressException",
+            ],
+            DRAIN_RETRY,
+            || async {
+                ecs.delete_cluster()
+                    .cluster(&o.physical_id)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(aws("ecs:DeleteCluster"))
+            },
+        )
+        .await;
+        kit::gone_ok(r)
     }
 }
 
@@ -52,9 +114,7 @@ pub(super) fn expand(spec: &Spec, app: &App) -> Resource {
         container_insights: insights(app.container_insights).to_string(),
         tags: tags_for(&spec.project, &spec.env, &id, &name, &spec.tags),
     };
-    let mut r = Resource::new(id, &name);
-    r.props = to_props(&props);
-    r
+    Resource::new(id, &name).with_props(to_props(&props))
 }
 
 fn insights(on: bool) -> &'static str {
@@ -81,18 +141,19 @@ pub fn attrs(c: &Cluster) -> Attrs {
 /// (what a cluster created without it has, unless the account default says otherwise, in
 /// which case AWS lists the setting).
 pub fn observe_cluster(c: &Cluster, tags: &BTreeMap<String, String>) -> Observed {
-    let mut o = Observed::new(cluster_id(), c.cluster_arn().unwrap_or_default());
-    o.attrs = attrs(c);
     let ci = c
         .settings()
         .iter()
         .find(|s| s.name() == Some(&ClusterSettingName::ContainerInsights))
         .and_then(|s| s.value())
         .unwrap_or("disabled");
-    o.props = to_props(&ClusterProps {
-        container_insights: ci.to_lowercase(),
-        tags: visible_tags(tags),
-    });
+    let mut o = Observed::new(cluster_id(), c.cluster_arn().unwrap_or_default()).with_props(
+        to_props(&ClusterProps {
+            container_insights: ci.to_lowercase(),
+            tags: visible_tags(tags),
+        }),
+    );
+    o.attrs = attrs(c);
     o
 }
 
@@ -120,76 +181,4 @@ fn setting(p: &ClusterProps) -> ClusterSetting {
         .name(ClusterSettingName::ContainerInsights)
         .value(&p.container_insights)
         .build()
-}
-
-async fn apply(ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-    let ecs = &ctx.clients.ecs;
-    match op {
-        Op::Create(r) => {
-            let p: ClusterProps = from_props(&r.props)?;
-            task.status(&format!("creating cluster {}", r.name));
-            let out = ecs
-                .create_cluster()
-                .cluster_name(&r.name)
-                .settings(setting(&p))
-                .set_tags(Some(ecs_tags(&p.tags)))
-                .send()
-                .await
-                .map_err(aws("ecs:CreateCluster"))?;
-            let c = out.cluster().ok_or_else(|| {
-                AwsError::new(
-                    "ecs:CreateCluster",
-                    "InvalidResponse",
-                    "no cluster returned",
-                )
-            })?;
-            Ok(attrs(c))
-        }
-        Op::Update {
-            desired,
-            prior,
-            changed,
-        } => {
-            let p: ClusterProps = from_props(&desired.props)?;
-            if changed.contains("container_insights") {
-                task.status(&format!("container insights → {}", p.container_insights));
-                // UpdateCluster takes the cluster's settings (as UpdateClusterSettings does).
-                ecs.update_cluster()
-                    .cluster(&prior.physical_id)
-                    .settings(setting(&p))
-                    .send()
-                    .await
-                    .map_err(aws("ecs:UpdateCluster"))?;
-            }
-            if changed.contains("tags") {
-                let before: ClusterProps = from_props(&prior.props)?;
-                sync_tags(ctx, &prior.physical_id, &before.tags, &p.tags).await?;
-            }
-            Ok(prior.attrs.clone())
-        }
-        Op::Delete(o) => {
-            let r = kit::retry_while(
-                &[],
-                &[
-                    "ClusterContainsServicesException",
-                    "ClusterContainsTasksException",
-                    "UpdateInProgressException",
-                ],
-                DRAIN_RETRY,
-                || async {
-                    ecs.delete_cluster()
-                        .cluster(&o.physical_id)
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(aws("ecs:DeleteCluster"))
-                },
-            )
-            .await;
-            match r {
-                Err(e) if e.is_not_found() => Ok(Attrs::new()),
-                other => other.map(|_| Attrs::new()),
-            }
-        }
-    }
 }

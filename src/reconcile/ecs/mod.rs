@@ -69,10 +69,10 @@ use async_trait::async_trait;
 use aws_sdk_ecs::types::Tag;
 use aws_sdk_ecs::Client;
 
-use crate::aws::{aws, AwsError};
+use crate::aws::AwsError;
 use crate::model::{Observed, Ownership, Resource, ResourceId};
 use crate::progress::Task;
-use crate::reconcile::kit::{self, TagApi};
+use crate::reconcile::kit;
 use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::Spec;
 
@@ -184,33 +184,12 @@ fn foreign(id: ResourceId, physical: &str) -> Observed {
     o
 }
 
-/// ECS speaks TagResource / UntagResource for clusters, services and task definitions alike.
-struct EcsTags<'a>(&'a Client);
-
-#[async_trait]
-impl TagApi for EcsTags<'_> {
-    async fn untag(&self, resource: &str, keys: Vec<String>) -> Result<(), AwsError> {
-        self.0
-            .untag_resource()
-            .resource_arn(resource)
-            .set_tag_keys(Some(keys))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(aws("ecs:UntagResource"))
-    }
-
-    async fn tag(&self, resource: &str, tags: BTreeMap<String, String>) -> Result<(), AwsError> {
-        self.0
-            .tag_resource()
-            .resource_arn(resource)
-            .set_tags(Some(ecs_tags(&tags)))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(aws("ecs:TagResource"))
-    }
-}
+// ECS speaks TagResource / UntagResource for clusters, services and task definitions alike.
+crate::tag_api!(EcsTags, Client,
+    untag "ecs:UntagResource" => |c, arn, keys| c.untag_resource()
+        .resource_arn(arn).set_tag_keys(Some(keys)),
+    tag "ecs:TagResource" => |c, arn, tags| c.tag_resource()
+        .resource_arn(arn).set_tags(Some(ecs_tags(&tags))));
 
 /// Bring the live tags of `arn` from `before` to `after`.
 async fn sync_tags(

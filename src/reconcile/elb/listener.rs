@@ -10,7 +10,7 @@
 //! certificate and actions are changed in place (ModifyListener). The ECS service depends on
 //! it: AWS refuses a service whose target group no listener forwards to.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::operation::create_listener::builders::CreateListenerFluentBuilder;
@@ -29,8 +29,8 @@ use crate::aws::{aws, AwsError, Required};
 use crate::model::{tags_for, Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, sync_tags, to_props, Link, PropsError};
-use crate::reconcile::{Ctx, Kind, Op};
+use crate::reconcile::kit::{from_props, gone_ok, sync_tags, to_props, Link, PropsError};
+use crate::reconcile::{Ctx, Kind, Update};
 use crate::spec::edge::Edge;
 use crate::spec::Spec;
 
@@ -407,63 +407,51 @@ pub struct Listener;
 #[async_trait]
 impl Kind for Listener {
     crate::typed_kind!(SCHEMA, ListenerProps);
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
+    async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
+        task.status(&format!("creating listener {}", r.name));
+        let out = create_listener_request(&ctx.clients.elbv2, &from_props(&r.props)?)?
+            .send()
+            .await
+            .map_err(aws("elbv2:CreateListener"))?;
+        let arn = out
+            .listeners()
+            .first()
+            .and_then(SdkListener::listener_arn)
+            .required(
+                "elbv2:CreateListener",
+                format!("no listener ARN returned for {}", r.name),
+            )?;
+        Ok(listener_attrs(arn))
+    }
+
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
+        let (prior, changed) = (u.prior, u.changed);
+        let p: &ListenerProps = &from_props(&u.desired.props)?;
         let c = &ctx.clients.elbv2;
-        match op {
-            Op::Create(r) => {
-                task.status(&format!("creating listener {}", r.name));
-                let out = create_listener_request(c, &from_props(&r.props)?)?
-                    .send()
-                    .await
-                    .map_err(aws("elbv2:CreateListener"))?;
-                let arn = out
-                    .listeners()
-                    .first()
-                    .and_then(SdkListener::listener_arn)
-                    .required(
-                        "elbv2:CreateListener",
-                        format!("no listener ARN returned for {}", r.name),
-                    )?;
-                Ok(listener_attrs(arn))
-            }
-            Op::Update {
-                desired,
-                prior,
-                changed,
-            } => update(ctx, &from_props(&desired.props)?, prior, changed, task).await,
-            Op::Delete(o) => match c
+        let arn = prior.physical_id.as_str();
+        if changed.iter().any(|k| k != "tags") {
+            task.status("modifying the listener");
+            modify_listener_request(c, arn, p)?
+                .send()
+                .await
+                .map_err(aws("elbv2:ModifyListener"))?;
+        }
+        if changed.contains("tags") {
+            let before = from_props::<ListenerProps>(&prior.props)?;
+            sync_tags(&ElbTags(c), arn, &before.tags, &p.tags).await?;
+        }
+        Ok(listener_attrs(arn))
+    }
+    async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {
+        gone_ok(
+            ctx.clients
+                .elbv2
                 .delete_listener()
                 .listener_arn(&o.physical_id)
                 .send()
                 .await
-                .map_err(aws("elbv2:DeleteListener"))
-            {
-                Err(e) if e.is_not_found() => Ok(Attrs::new()),
-                other => other.map(|_| Attrs::new()),
-            },
-        }
+                .map(|_| ())
+                .map_err(aws("elbv2:DeleteListener")),
+        )
     }
-}
-
-async fn update(
-    ctx: &Ctx,
-    p: &ListenerProps,
-    prior: &Observed,
-    changed: &BTreeSet<String>,
-    task: &Task,
-) -> Result<Attrs, AwsError> {
-    let c = &ctx.clients.elbv2;
-    let arn = prior.physical_id.as_str();
-    if changed.iter().any(|k| k != "tags") {
-        task.status("modifying the listener");
-        modify_listener_request(c, arn, p)?
-            .send()
-            .await
-            .map_err(aws("elbv2:ModifyListener"))?;
-    }
-    if changed.contains("tags") {
-        let before = from_props::<ListenerProps>(&prior.props)?;
-        sync_tags(&ElbTags(c), arn, &before.tags, &p.tags).await?;
-    }
-    Ok(listener_attrs(arn))
 }

@@ -15,7 +15,7 @@
 //! - observed by name with its listeners (`elb::observe_edge`): the load balancer, its
 //!   listeners, their tags and its attributes in four calls (one when there is none).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -34,8 +34,10 @@ use crate::aws::{aws, waited, AwsError, Required};
 use crate::model::{tags_for, Attrs, Observed, Resource, ResourceId};
 use crate::plan::{Action as PlanAction, Change, KindSchema};
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, sync_tags, to_props, with_ticker, Link, PropsError};
-use crate::reconcile::{Ctx, Kind, Op};
+use crate::reconcile::kit::{
+    found, from_props, refs_in, subnet_links, sync_tags, to_props, with_ticker, Link, PropsError,
+};
+use crate::reconcile::{Ctx, Kind, Update};
 use crate::spec::network::Network as NetSpec;
 use crate::spec::Spec;
 
@@ -129,14 +131,9 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
         scheme: Some("internet-facing".into()),
         lb_type: Some("application".into()),
         ip_address_type: Some("ipv4".into()),
-        subnets: spec
-            .network
-            .azs
-            .iter()
-            .map(|az| {
-                let s = ResourceId::new("subnet", format!("public-{}", NetSpec::az_suffix(az)));
-                Link::to(&s, "id")
-            })
+        subnets: subnet_links(spec, "public")
+            .into_iter()
+            .map(|(_, l)| l)
             .collect(),
         security_groups: vec![Link::to(&ResourceId::new("sg", "alb"), "id")],
         idle_timeout_seconds: Some(alb.idle_timeout_seconds),
@@ -175,22 +172,6 @@ fn bool_attr(attrs: &[LoadBalancerAttribute], key: &str) -> Option<bool> {
     }
 }
 
-/// The desired resource's subnet references, in order.
-fn subnet_order(desired: Option<&Resource>) -> Vec<ResourceId> {
-    desired
-        .and_then(|d| from_props::<LoadBalancerProps>(&d.props).ok())
-        .map(|p| {
-            p.subnets
-                .into_iter()
-                .filter_map(|l| match l {
-                    Link::Ref { reference } => Some(reference.resource),
-                    _ => None,
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// A live load balancer → `Observed` in the desired shape (pure). Its subnets are listed in
 /// the spec's AZ order (`subnet/public-<az letter>`; AWS promises no order).
 pub fn observe_load_balancer(
@@ -200,7 +181,7 @@ pub fn observe_load_balancer(
     desired: Option<&Resource>,
 ) -> Observed {
     let arn = lb.load_balancer_arn().unwrap_or_default();
-    let order = subnet_order(desired);
+    let order = refs_in(desired, "subnets");
     let mut zones: Vec<(ResourceId, String)> = lb
         .availability_zones()
         .iter()
@@ -369,40 +350,114 @@ impl Kind for LoadBalancer {
         guard(change)
     }
 
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        match op {
-            Op::Create(r) => create(ctx, &from_props(&r.props)?, task).await,
-            Op::Update {
-                desired,
-                prior,
-                changed,
-            } => update(ctx, &from_props(&desired.props)?, prior, changed, task).await,
-            Op::Delete(o) => delete(ctx, o, task).await.map(|_| Attrs::new()),
-        }
+    async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
+        let p: &LoadBalancerProps = &from_props(&r.props)?;
+        let c = &ctx.clients.elbv2;
+        task.status(&format!("creating load balancer {}", p.name));
+        let out = create_load_balancer_request(c, p)?
+            .send()
+            .await
+            .map_err(aws("elbv2:CreateLoadBalancer"))?;
+        let arn = out
+            .load_balancers()
+            .first()
+            .and_then(SdkLoadBalancer::load_balancer_arn)
+            .required(
+                "elbv2:CreateLoadBalancer",
+                format!("no load balancer ARN returned for {}", p.name),
+            )?
+            .to_string();
+        attributes_request(c, &arn, p)?
+            .send()
+            .await
+            .map_err(aws("elbv2:ModifyLoadBalancerAttributes"))?;
+        wait_active(ctx, &arn, &p.name, task).await
     }
-}
 
-async fn create(ctx: &Ctx, p: &LoadBalancerProps, task: &Task) -> Result<Attrs, AwsError> {
-    let c = &ctx.clients.elbv2;
-    task.status(&format!("creating load balancer {}", p.name));
-    let out = create_load_balancer_request(c, p)?
-        .send()
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
+        let (prior, changed) = (u.prior, u.changed);
+        let p: &LoadBalancerProps = &from_props(&u.desired.props)?;
+        let c = &ctx.clients.elbv2;
+        let arn = prior.physical_id.as_str();
+        let before = from_props::<LoadBalancerProps>(&prior.props)?;
+        if changed.contains("subnets") {
+            task.status("setting the subnets");
+            c.set_subnets()
+                .load_balancer_arn(arn)
+                .set_subnets(Some(known(&p.subnets, "subnets")?))
+                .send()
+                .await
+                .map_err(aws("elbv2:SetSubnets"))?;
+        }
+        if changed.contains("ip_address_type") {
+            task.status("setting the IP address type");
+            c.set_ip_address_type()
+                .load_balancer_arn(arn)
+                .set_ip_address_type(p.ip_address_type.as_deref().map(IpAddressType::from))
+                .send()
+                .await
+                .map_err(aws("elbv2:SetIpAddressType"))?;
+        }
+        if changed.contains("security_groups") {
+            task.status("setting the security groups");
+            c.set_security_groups()
+                .load_balancer_arn(arn)
+                .set_security_groups(Some(known(&p.security_groups, "security_groups")?))
+                .send()
+                .await
+                .map_err(aws("elbv2:SetSecurityGroups"))?;
+        }
+        if ATTRIBUTE_PROPS.iter().any(|k| changed.contains(*k)) {
+            task.status("modifying the attributes");
+            attributes_request(c, arn, p)?
+                .send()
+                .await
+                .map_err(aws("elbv2:ModifyLoadBalancerAttributes"))?;
+        }
+        if changed.contains("tags") {
+            sync_tags(&ElbTags(c), arn, &before.tags, &p.tags).await?;
+        }
+        let mut a = prior.attrs.clone();
+        if ["subnets", "security_groups", "ip_address_type"]
+            .iter()
+            .any(|k| changed.contains(*k))
+        {
+            a = wait_active(ctx, arn, &before.name, task).await?;
+        }
+        Ok(a)
+    }
+
+    async fn delete(&self, ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
+        let c = &ctx.clients.elbv2;
+        let arn = o.physical_id.as_str();
+        let name = from_props::<LoadBalancerProps>(&o.props)
+            .map(|p| p.name)
+            .unwrap_or_else(|_| arn.to_string());
+        let r = c
+            .delete_load_balancer()
+            .load_balancer_arn(arn)
+            .send()
+            .await
+            .map_err(aws("elbv2:DeleteLoadBalancer"));
+        if found(r)?.is_none() {
+            return Ok(());
+        }
+        let what =
+            format!("load balancer {name} to be deleted (its network interfaces go with it)");
+        with_ticker(
+            task,
+            &what,
+            c.wait_until_load_balancers_deleted()
+                .load_balancer_arns(arn)
+                .wait(WAIT),
+        )
         .await
-        .map_err(aws("elbv2:CreateLoadBalancer"))?;
-    let arn = out
-        .load_balancers()
-        .first()
-        .and_then(SdkLoadBalancer::load_balancer_arn)
-        .required(
-            "elbv2:CreateLoadBalancer",
-            format!("no load balancer ARN returned for {}", p.name),
-        )?
-        .to_string();
-    attributes_request(c, &arn, p)?
-        .send()
-        .await
-        .map_err(aws("elbv2:ModifyLoadBalancerAttributes"))?;
-    wait_active(ctx, &arn, &p.name, task).await
+        .map(|_| ())
+        .map_err(waited(
+            "elbv2:DescribeLoadBalancers",
+            format!("{name} to be deleted"),
+        ))
+    }
 }
 
 /// Wait until the load balancer is `active` (the SDK's waiter); return its fresh attributes.
@@ -435,94 +490,4 @@ async fn wait_active(ctx: &Ctx, arn: &str, name: &str, task: &Task) -> Result<At
                 format!("{name} vanished while rtech waited for it"),
             )
         })
-}
-
-async fn update(
-    ctx: &Ctx,
-    p: &LoadBalancerProps,
-    prior: &Observed,
-    changed: &BTreeSet<String>,
-    task: &Task,
-) -> Result<Attrs, AwsError> {
-    let c = &ctx.clients.elbv2;
-    let arn = prior.physical_id.as_str();
-    let before = from_props::<LoadBalancerProps>(&prior.props)?;
-    if changed.contains("subnets") {
-        task.status("setting the subnets");
-        c.set_subnets()
-            .load_balancer_arn(arn)
-            .set_subnets(Some(known(&p.subnets, "subnets")?))
-            .send()
-            .await
-            .map_err(aws("elbv2:SetSubnets"))?;
-    }
-    if changed.contains("ip_address_type") {
-        task.status("setting the IP address type");
-        c.set_ip_address_type()
-            .load_balancer_arn(arn)
-            .set_ip_address_type(p.ip_address_type.as_deref().map(IpAddressType::from))
-            .send()
-            .await
-            .map_err(aws("elbv2:SetIpAddressType"))?;
-    }
-    if changed.contains("security_groups") {
-        task.status("setting the security groups");
-        c.set_security_groups()
-            .load_balancer_arn(arn)
-            .set_security_groups(Some(known(&p.security_groups, "security_groups")?))
-            .send()
-            .await
-            .map_err(aws("elbv2:SetSecurityGroups"))?;
-    }
-    if ATTRIBUTE_PROPS.iter().any(|k| changed.contains(*k)) {
-        task.status("modifying the attributes");
-        attributes_request(c, arn, p)?
-            .send()
-            .await
-            .map_err(aws("elbv2:ModifyLoadBalancerAttributes"))?;
-    }
-    if changed.contains("tags") {
-        sync_tags(&ElbTags(c), arn, &before.tags, &p.tags).await?;
-    }
-    let mut a = prior.attrs.clone();
-    if ["subnets", "security_groups", "ip_address_type"]
-        .iter()
-        .any(|k| changed.contains(*k))
-    {
-        a = wait_active(ctx, arn, &before.name, task).await?;
-    }
-    Ok(a)
-}
-
-async fn delete(ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
-    let c = &ctx.clients.elbv2;
-    let arn = o.physical_id.as_str();
-    let name = from_props::<LoadBalancerProps>(&o.props)
-        .map(|p| p.name)
-        .unwrap_or_else(|_| arn.to_string());
-    match c
-        .delete_load_balancer()
-        .load_balancer_arn(arn)
-        .send()
-        .await
-        .map_err(aws("elbv2:DeleteLoadBalancer"))
-    {
-        Ok(_) => {}
-        Err(e) if e.is_not_found() => return Ok(()),
-        Err(e) => return Err(e),
-    }
-    let what = format!("load balancer {name} to be deleted (its network interfaces go with it)");
-    with_ticker(
-        task,
-        &what,
-        c.wait_until_load_balancers_deleted()
-            .load_balancer_arns(arn)
-            .wait(WAIT),
-    )
-    .await
-    .map(|_| ())
-    .map_err(waited(
-        "elbv2:DescribeLoadBalancers",
-        format!("{name} to be deleted"),
-    ))
 }

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::aws::{all_pages, aws, AwsError};
 use crate::model::{Observed, Ownership, Resource, ResourceId};
-use crate::reconcile::kit::{claimed_id, from_props, is_ours, TagApi};
+use crate::reconcile::kit::{claimed_id, found, from_props, is_ours};
 use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::Spec;
 
@@ -85,33 +85,11 @@ pub fn elb_tags(m: &BTreeMap<String, String>) -> Vec<Tag> {
         .collect()
 }
 
-/// ELB's tag calls (AddTags / RemoveTags), the same for every kind of this service.
-pub struct ElbTags<'a>(pub &'a Client);
-
-#[async_trait]
-impl TagApi for ElbTags<'_> {
-    async fn untag(&self, arn: &str, keys: Vec<String>) -> Result<(), AwsError> {
-        self.0
-            .remove_tags()
-            .resource_arns(arn)
-            .set_tag_keys(Some(keys))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(aws("elbv2:RemoveTags"))
-    }
-
-    async fn tag(&self, arn: &str, tags: BTreeMap<String, String>) -> Result<(), AwsError> {
-        self.0
-            .add_tags()
-            .resource_arns(arn)
-            .set_tags(Some(elb_tags(&tags)))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(aws("elbv2:AddTags"))
-    }
-}
+crate::tag_api!(ElbTags, Client,
+    untag "elbv2:RemoveTags" => |c, arn, keys| c.remove_tags()
+        .resource_arns(arn).set_tag_keys(Some(keys)),
+    tag "elbv2:AddTags" => |c, arn, tags| c.add_tags()
+        .resource_arns(arn).set_tags(Some(elb_tags(&tags))));
 
 /// The tags of ELB resources (target groups, load balancers, listeners…), 20 ARNs per call.
 pub async fn tags_by_arn(
@@ -195,14 +173,11 @@ pub async fn observe_edge(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observe
         Some(r) => from_props::<LoadBalancerProps>(&r.props)?.name,
         None => load_balancer_name(&ctx.project, &ctx.env),
     };
-    let lbs = match all_pages!(
+    let lbs = found(all_pages!(
         c.describe_load_balancers().names(&name),
         "elbv2:DescribeLoadBalancers"
-    ) {
-        Ok(v) => v,
-        Err(e) if e.is_not_found() => vec![],
-        Err(e) => return Err(e),
-    };
+    ))?
+    .unwrap_or_default();
     let Some(lb) = lbs
         .iter()
         .find(|l| l.load_balancer_name() == Some(name.as_str()))

@@ -14,7 +14,7 @@
 //!   service first through its reference): rtech retries for the deregistration delay plus
 //!   five minutes, then fails naming what holds it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -33,9 +33,9 @@ use crate::model::{tags_for, Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
 use crate::reconcile::kit::{
-    from_props, is_ours, retry_while, sync_tags, to_props, Link, PropsError,
+    from_props, gone_ok, is_ours, retry_while, sync_tags, to_props, Link, PropsError,
 };
-use crate::reconcile::{Ctx, Kind, Op};
+use crate::reconcile::{Ctx, Kind, Update};
 use crate::spec::Spec;
 
 pub const TARGET_GROUP: &str = "target_group";
@@ -266,6 +266,23 @@ fn i32_of(v: Option<i64>) -> Option<i32> {
     v.map(|n| n as i32)
 }
 
+/// Every health-check field of `$h` set on the request `$req` (CreateTargetGroup and
+/// ModifyTargetGroup name them alike).
+macro_rules! with_health_check {
+    ($req:expr, $h:expr) => {{
+        let h: &HealthCheck = $h;
+        $req.health_check_enabled(h.enabled)
+            .set_health_check_protocol(h.protocol.as_deref().map(ProtocolEnum::from))
+            .set_health_check_port(h.port.clone())
+            .set_health_check_path(h.path.clone())
+            .set_matcher(matcher(h))
+            .set_health_check_interval_seconds(i32_of(h.interval_seconds))
+            .set_health_check_timeout_seconds(i32_of(h.timeout_seconds))
+            .set_healthy_threshold_count(i32_of(h.healthy_threshold))
+            .set_unhealthy_threshold_count(i32_of(h.unhealthy_threshold))
+    }};
+}
+
 fn matcher(h: &HealthCheck) -> Option<Matcher> {
     h.matcher
         .as_ref()
@@ -276,27 +293,19 @@ pub fn create_request(
     c: &Client,
     p: &TargetGroupProps,
 ) -> Result<CreateTargetGroupFluentBuilder, PropsError> {
-    let h = &p.health_check;
     let vpc_id = match &p.vpc_id {
         Some(l) => Some(l.require("vpc_id")?.to_string()),
         None => None,
     };
-    Ok(c.create_target_group()
+    let req = c
+        .create_target_group()
         .name(&p.name)
         .set_protocol(p.protocol.as_deref().map(ProtocolEnum::from))
         .set_port(i32_of(p.port))
         .set_vpc_id(vpc_id)
         .set_target_type(p.target_type.as_deref().map(TargetTypeEnum::from))
-        .health_check_enabled(h.enabled)
-        .set_health_check_protocol(h.protocol.as_deref().map(ProtocolEnum::from))
-        .set_health_check_port(h.port.clone())
-        .set_health_check_path(h.path.clone())
-        .set_matcher(matcher(h))
-        .set_health_check_interval_seconds(i32_of(h.interval_seconds))
-        .set_health_check_timeout_seconds(i32_of(h.timeout_seconds))
-        .set_healthy_threshold_count(i32_of(h.healthy_threshold))
-        .set_unhealthy_threshold_count(i32_of(h.unhealthy_threshold))
-        .set_tags(Some(elb_tags(&p.tags))))
+        .set_tags(Some(elb_tags(&p.tags)));
+    Ok(with_health_check!(req, &p.health_check))
 }
 
 /// Every health-check field at once (ModifyTargetGroup changes only what it is given).
@@ -305,18 +314,10 @@ pub fn modify_health_check_request(
     arn: &str,
     p: &TargetGroupProps,
 ) -> ModifyTargetGroupFluentBuilder {
-    let h = &p.health_check;
-    c.modify_target_group()
-        .target_group_arn(arn)
-        .health_check_enabled(h.enabled)
-        .set_health_check_protocol(h.protocol.as_deref().map(ProtocolEnum::from))
-        .set_health_check_port(h.port.clone())
-        .set_health_check_path(h.path.clone())
-        .set_matcher(matcher(h))
-        .set_health_check_interval_seconds(i32_of(h.interval_seconds))
-        .set_health_check_timeout_seconds(i32_of(h.timeout_seconds))
-        .set_healthy_threshold_count(i32_of(h.healthy_threshold))
-        .set_unhealthy_threshold_count(i32_of(h.unhealthy_threshold))
+    with_health_check!(
+        c.modify_target_group().target_group_arn(arn),
+        &p.health_check
+    )
 }
 
 pub fn attributes_request(
@@ -382,101 +383,82 @@ pub struct TargetGroup;
 #[async_trait]
 impl Kind for TargetGroup {
     crate::typed_kind!(SCHEMA, TargetGroupProps);
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        match op {
-            Op::Create(r) => create(ctx, &from_props(&r.props)?, task).await,
-            Op::Update {
-                desired,
-                prior,
-                changed,
-            } => {
-                let p = from_props(&desired.props)?;
-                let before = from_props(&prior.props)?;
-                update(ctx, &p, &before, &prior.physical_id, changed, task).await
-            }
-            Op::Delete(o) => delete(ctx, o, task).await.map(|_| Attrs::new()),
-        }
-    }
-}
-
-async fn create(ctx: &Ctx, p: &TargetGroupProps, task: &Task) -> Result<Attrs, AwsError> {
-    let c = &ctx.clients.elbv2;
-    task.status(&format!("creating target group {}", p.name));
-    let out = create_request(c, p)?
-        .send()
-        .await
-        .map_err(aws("elbv2:CreateTargetGroup"))?;
-    let arn = out
-        .target_groups()
-        .first()
-        .and_then(SdkTargetGroup::target_group_arn)
-        .required(
-            "elbv2:CreateTargetGroup",
-            format!("no target group ARN returned for {}", p.name),
-        )?
-        .to_string();
-    if let Some(req) = attributes_request(c, &arn, p) {
-        req.send()
-            .await
-            .map_err(aws("elbv2:ModifyTargetGroupAttributes"))?;
-    }
-    Ok(target_group_attrs(&arn, &p.name))
-}
-
-async fn update(
-    ctx: &Ctx,
-    p: &TargetGroupProps,
-    before: &TargetGroupProps,
-    arn: &str,
-    changed: &BTreeSet<String>,
-    task: &Task,
-) -> Result<Attrs, AwsError> {
-    let c = &ctx.clients.elbv2;
-    if changed.contains("health_check") {
-        task.status("modifying the health check");
-        modify_health_check_request(c, arn, p)
+    async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
+        let p: &TargetGroupProps = &from_props(&r.props)?;
+        let c = &ctx.clients.elbv2;
+        task.status(&format!("creating target group {}", p.name));
+        let out = create_request(c, p)?
             .send()
             .await
-            .map_err(aws("elbv2:ModifyTargetGroup"))?;
-    }
-    if changed.contains("deregistration_delay_seconds") {
-        if let Some(req) = attributes_request(c, arn, p) {
-            task.status("modifying the deregistration delay");
+            .map_err(aws("elbv2:CreateTargetGroup"))?;
+        let arn = out
+            .target_groups()
+            .first()
+            .and_then(SdkTargetGroup::target_group_arn)
+            .required(
+                "elbv2:CreateTargetGroup",
+                format!("no target group ARN returned for {}", p.name),
+            )?
+            .to_string();
+        if let Some(req) = attributes_request(c, &arn, p) {
             req.send()
                 .await
                 .map_err(aws("elbv2:ModifyTargetGroupAttributes"))?;
         }
+        Ok(target_group_attrs(&arn, &p.name))
     }
-    if changed.contains("tags") {
-        sync_tags(&ElbTags(c), arn, &before.tags, &p.tags).await?;
-    }
-    Ok(target_group_attrs(arn, &before.name))
-}
 
-async fn delete(ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
-    let c = &ctx.clients.elbv2;
-    let arn = o.physical_id.as_str();
-    let timeout = in_use_timeout(o);
-    let mut waiting = false;
-    let r = retry_while(&[ErrorKind::InUse], &[], timeout, || {
-        let first = !waiting;
-        waiting = true;
-        async move {
-            if !first {
-                task.status("still in use by a listener, rule or ECS service: retrying");
-            }
-            c.delete_target_group()
-                .target_group_arn(arn)
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
+        let (prior, changed) = (u.prior, u.changed);
+        let p: &TargetGroupProps = &from_props(&u.desired.props)?;
+        let before: TargetGroupProps = from_props(&prior.props)?;
+        let arn = prior.physical_id.as_str();
+        let c = &ctx.clients.elbv2;
+        if changed.contains("health_check") {
+            task.status("modifying the health check");
+            modify_health_check_request(c, arn, p)
                 .send()
                 .await
-                .map(|_| ())
-                .map_err(aws("elbv2:DeleteTargetGroup"))
+                .map_err(aws("elbv2:ModifyTargetGroup"))?;
         }
-    })
-    .await;
-    match r {
-        Err(e) if e.is_not_found() => Ok(()),
-        Err(e) if e.kind() == ErrorKind::InUse => Err(still_in_use(o, timeout, &e)),
-        other => other,
+        if changed.contains("deregistration_delay_seconds") {
+            if let Some(req) = attributes_request(c, arn, p) {
+                task.status("modifying the deregistration delay");
+                req.send()
+                    .await
+                    .map_err(aws("elbv2:ModifyTargetGroupAttributes"))?;
+            }
+        }
+        if changed.contains("tags") {
+            sync_tags(&ElbTags(c), arn, &before.tags, &p.tags).await?;
+        }
+        Ok(target_group_attrs(arn, &before.name))
+    }
+
+    async fn delete(&self, ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
+        let c = &ctx.clients.elbv2;
+        let arn = o.physical_id.as_str();
+        let timeout = in_use_timeout(o);
+        let mut waiting = false;
+        let r = retry_while(&[ErrorKind::InUse], &[], timeout, || {
+            let first = !waiting;
+            waiting = true;
+            async move {
+                if !first {
+                    task.status("still in use by a listener, rule or ECS service: retrying");
+                }
+                c.delete_target_group()
+                    .target_group_arn(arn)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(aws("elbv2:DeleteTargetGroup"))
+            }
+        })
+        .await;
+        match gone_ok(r) {
+            Err(e) if e.kind() == ErrorKind::InUse => Err(still_in_use(o, timeout, &e)),
+            other => other,
+        }
     }
 }

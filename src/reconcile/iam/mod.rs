@@ -42,7 +42,7 @@ use aws_sdk_iam::types::{AttachedPolicy, Tag};
 
 use crate::aws::{all_pages, aws, AwsError};
 use crate::model::{Observed, Ownership, Resource, ResourceId};
-use crate::reconcile::kit::{is_ours, TagApi};
+use crate::reconcile::kit::{found, is_ours, try_tag_list};
 use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::Spec;
 
@@ -128,43 +128,13 @@ fn about(id: &ResourceId, name: &str) -> impl FnOnce(AwsError) -> AwsError {
 }
 
 pub(crate) fn iam_tags(m: &BTreeMap<String, String>, op: &str) -> Result<Vec<Tag>, AwsError> {
-    m.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| AwsError::new(op, "InvalidTag", e.to_string()))
-        })
-        .collect()
+    try_tag_list(m, op, |k, v| Tag::builder().key(k).value(v).build())
 }
 
-/// IAM's tag calls for one role (by role name).
-pub struct IamTags<'a>(pub &'a aws_sdk_iam::Client);
-
-#[async_trait]
-impl TagApi for IamTags<'_> {
-    async fn untag(&self, role: &str, keys: Vec<String>) -> Result<(), AwsError> {
-        self.0
-            .untag_role()
-            .role_name(role)
-            .set_tag_keys(Some(keys))
-            .send()
-            .await
-            .map_err(aws("iam:UntagRole"))?;
-        Ok(())
-    }
-    async fn tag(&self, role: &str, tags: BTreeMap<String, String>) -> Result<(), AwsError> {
-        self.0
-            .tag_role()
-            .role_name(role)
-            .set_tags(Some(iam_tags(&tags, "iam:TagRole")?))
-            .send()
-            .await
-            .map_err(aws("iam:TagRole"))?;
-        Ok(())
-    }
-}
+crate::tag_api!(IamTags, aws_sdk_iam::Client,
+    untag "iam:UntagRole" => |c, role, keys| c.untag_role().role_name(role).set_tag_keys(Some(keys)),
+    tag "iam:TagRole" => |c, role, tags| c.tag_role().role_name(role)
+        .set_tags(Some(iam_tags(&tags, "iam:TagRole")?)));
 
 /// A role's attached managed policies and inline policy names, read concurrently.
 pub(crate) async fn list_policies(
@@ -194,18 +164,16 @@ async fn observe_role(
     wanted: bool,
 ) -> Result<Option<Observed>, AwsError> {
     let iam = &ctx.clients.iam;
-    let role = match iam.get_role().role_name(&name).send().await {
-        Ok(out) => match out.role {
-            Some(r) => r,
-            None => return Ok(None),
-        },
-        Err(e) => {
-            let e = AwsError::from_sdk("iam:GetRole", e);
-            if e.is_not_found() {
-                return Ok(None);
-            }
-            return Err(about(&id, &name)(e));
-        }
+    let out = found(
+        iam.get_role()
+            .role_name(&name)
+            .send()
+            .await
+            .map_err(aws("iam:GetRole")),
+    )
+    .map_err(about(&id, &name))?;
+    let Some(role) = out.and_then(|o| o.role) else {
+        return Ok(None);
     };
     if !is_ours(&role::role_tags(&role), &ctx.project, &ctx.env, &id) {
         // Someone else's role under our name: a conflict if the spec wants it, else nothing.

@@ -1,7 +1,7 @@
 //! `iam_role/<name>`: a role, its trust policy, its attached managed policies, its inline
 //! policies and its tags.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,8 +14,10 @@ use crate::model::{tags_for, Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
 use crate::reconcile::kit::tags::tag_map;
-use crate::reconcile::kit::{from_props, retry_while, sync_tags, to_props, with_ticker};
-use crate::reconcile::{Ctx, Kind, Op};
+use crate::reconcile::kit::{
+    found, from_props, gone_ok, retry_while, sync_tags, to_props, with_ticker,
+};
+use crate::reconcile::{Ctx, Kind, Update};
 use crate::spec::Spec;
 
 use super::document::{document_text, document_value, trust_policy};
@@ -87,23 +89,22 @@ pub fn observed_role(
     managed: Vec<String>,
     inline: Vec<(String, String)>,
 ) -> Observed {
-    let mut o = Observed::new(id, role.arn());
-    o.props = to_props(&RoleProps {
-        name: role.role_name().to_string(),
-        description: role.description().map(str::to_string),
-        assume_role_policy: role
-            .assume_role_policy_document()
-            .map(|d| document_value(d).to_json()),
-        managed_policy_arns: sorted(managed),
-        inline_policies: inline
-            .iter()
-            .map(|(n, doc)| (n.clone(), document_value(doc).to_json()))
-            .collect(),
-        tags: role_tags(role),
-    });
-    o.attrs.insert("arn".into(), role.arn().to_string());
-    o.attrs.insert("name".into(), role.role_name().to_string());
-    o
+    Observed::new(id, role.arn())
+        .with_props(to_props(&RoleProps {
+            name: role.role_name().to_string(),
+            description: role.description().map(str::to_string),
+            assume_role_policy: role
+                .assume_role_policy_document()
+                .map(|d| document_value(d).to_json()),
+            managed_policy_arns: sorted(managed),
+            inline_policies: inline
+                .iter()
+                .map(|(n, doc)| (n.clone(), document_value(doc).to_json()))
+                .collect(),
+            tags: role_tags(role),
+        }))
+        .attr("arn", role.arn())
+        .attr("name", role.role_name())
 }
 
 /// A role's tags, read with the one rule (AWS's own `aws:` tags dropped).
@@ -123,101 +124,61 @@ fn role_name(o: &Observed) -> String {
     })
 }
 
-/// An IAM write, retried while IAM reports a concurrent change to the same entity.
-async fn write<F, Fut>(f: F) -> Result<(), AwsError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<(), AwsError>>,
-{
-    retry_while(&[ErrorKind::Conflict], &[], RETRY, f).await
-}
-
-/// A write whose target being gone already is its goal.
-fn gone_is_fine(r: Result<(), AwsError>) -> Result<(), AwsError> {
-    match r {
-        Err(e) if e.is_not_found() => Ok(()),
-        other => other,
-    }
+/// An IAM write: the request `$req` builds, sent (as `$op`) and retried while IAM reports a
+/// concurrent change to the same entity.
+macro_rules! write {
+    ($op:literal, $req:expr) => {
+        retry_while(&[ErrorKind::Conflict], &[], RETRY, || {
+            let req = $req;
+            async move { req.send().await.map(|_| ()).map_err(aws($op)) }
+        })
+    };
 }
 
 async fn attach(ctx: &Ctx, name: &str, arn: &str) -> Result<(), AwsError> {
-    write(|| {
-        let req = ctx
-            .clients
-            .iam
-            .attach_role_policy()
-            .role_name(name)
-            .policy_arn(arn);
-        async move {
-            req.send()
-                .await
-                .map(|_| ())
-                .map_err(aws("iam:AttachRolePolicy"))
-                .map_err(|e| {
-                    let msg = format!("{arn}: {}", e.message);
-                    e.with_message(msg)
-                })
-        }
-    })
+    let iam = &ctx.clients.iam;
+    write!(
+        "iam:AttachRolePolicy",
+        iam.attach_role_policy().role_name(name).policy_arn(arn)
+    )
     .await
+    .map_err(|e| {
+        let msg = format!("{arn}: {}", e.message);
+        e.with_message(msg)
+    })
 }
 
 async fn detach(ctx: &Ctx, name: &str, arn: &str) -> Result<(), AwsError> {
-    gone_is_fine(
-        write(|| {
-            let req = ctx
-                .clients
-                .iam
-                .detach_role_policy()
-                .role_name(name)
-                .policy_arn(arn);
-            async move {
-                req.send()
-                    .await
-                    .map(|_| ())
-                    .map_err(aws("iam:DetachRolePolicy"))
-            }
-        })
+    let iam = &ctx.clients.iam;
+    gone_ok(
+        write!(
+            "iam:DetachRolePolicy",
+            iam.detach_role_policy().role_name(name).policy_arn(arn)
+        )
         .await,
     )
 }
 
 async fn put_policy(ctx: &Ctx, name: &str, policy: &str, doc: &J) -> Result<(), AwsError> {
     let text = document_text(doc);
-    write(|| {
-        let req = ctx
-            .clients
-            .iam
-            .put_role_policy()
+    let iam = &ctx.clients.iam;
+    write!(
+        "iam:PutRolePolicy",
+        iam.put_role_policy()
             .role_name(name)
             .policy_name(policy)
-            .policy_document(&text);
-        async move {
-            req.send()
-                .await
-                .map(|_| ())
-                .map_err(aws("iam:PutRolePolicy"))
-        }
-    })
+            .policy_document(&text)
+    )
     .await
 }
 
 async fn delete_policy(ctx: &Ctx, name: &str, policy: &str) -> Result<(), AwsError> {
-    gone_is_fine(
-        write(|| {
-            let req = ctx
-                .clients
-                .iam
-                .delete_role_policy()
-                .role_name(name)
-                .policy_name(policy);
-            async move {
-                req.send()
-                    .await
-                    .map(|_| ())
-                    .map_err(aws("iam:DeleteRolePolicy"))
-            }
-        })
+    let iam = &ctx.clients.iam;
+    gone_ok(
+        write!(
+            "iam:DeleteRolePolicy",
+            iam.delete_role_policy().role_name(name).policy_name(policy)
+        )
         .await,
     )
 }
@@ -230,173 +191,146 @@ fn attrs(arn: &str, name: &str) -> Attrs {
     a
 }
 
-async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
-    let iam = &ctx.clients.iam;
-    let p = from_props::<RoleProps>(&r.props)?;
-    let name = p.name.as_str();
-    let out = iam
-        .create_role()
-        .role_name(name)
-        .assume_role_policy_document(
-            p.assume_role_policy
-                .as_ref()
-                .map(document_text)
-                .unwrap_or_default(),
-        )
-        .description(p.description.clone().unwrap_or_default())
-        .set_tags(Some(iam_tags(&p.tags, "iam:CreateRole")?))
-        .send()
-        .await
-        .map_err(aws("iam:CreateRole"))?;
-    let arn = out
-        .role()
-        .map(|x| x.arn().to_string())
-        .required("iam:CreateRole", format!("no role returned for {name}"))?;
-    // IAM is eventually consistent: wait until the new role can be read before using it.
-    let what = format!("role {name} to be visible");
-    with_ticker(
-        task,
-        &what,
-        iam.wait_until_role_exists().role_name(name).wait(WAIT),
-    )
-    .await
-    .map_err(waited("iam:GetRole", &what))?;
-    for arn in &p.managed_policy_arns {
-        task.status(&format!("attaching {arn}"));
-        attach(ctx, name, arn).await?;
-    }
-    for (policy, doc) in &p.inline_policies {
-        task.status(&format!("putting inline policy {policy}"));
-        put_policy(ctx, name, policy, doc).await?;
-    }
-    Ok(attrs(&arn, name))
-}
-
-async fn update(
-    ctx: &Ctx,
-    desired: &Resource,
-    prior: &Observed,
-    changed: &BTreeSet<String>,
-    task: &Task,
-) -> Result<Attrs, AwsError> {
-    let iam = &ctx.clients.iam;
-    let want = from_props::<RoleProps>(&desired.props)?;
-    let have = from_props::<RoleProps>(&prior.props)?;
-    let name = role_name(prior);
-    let name = name.as_str();
-    if changed.contains("assume_role_policy") {
-        task.status("updating the trust policy");
-        let doc = want
-            .assume_role_policy
-            .as_ref()
-            .map(document_text)
-            .unwrap_or_default();
-        write(|| {
-            let req = iam
-                .update_assume_role_policy()
-                .role_name(name)
-                .policy_document(&doc);
-            async move {
-                req.send()
-                    .await
-                    .map(|_| ())
-                    .map_err(aws("iam:UpdateAssumeRolePolicy"))
-            }
-        })
-        .await?;
-    }
-    if changed.contains("description") {
-        iam.update_role()
-            .role_name(name)
-            .description(want.description.clone().unwrap_or_default())
-            .send()
-            .await
-            .map_err(aws("iam:UpdateRole"))?;
-    }
-    if changed.contains("managed_policy_arns") {
-        let (w, h) = (&want.managed_policy_arns, &have.managed_policy_arns);
-        for arn in h.iter().filter(|a| !w.contains(a)) {
-            task.status(&format!("detaching {arn}"));
-            detach(ctx, name, arn).await?;
-        }
-        for arn in w.iter().filter(|a| !h.contains(a)) {
-            task.status(&format!("attaching {arn}"));
-            attach(ctx, name, arn).await?;
-        }
-    }
-    if changed.contains("inline_policies") {
-        let (w, h) = (&want.inline_policies, &have.inline_policies);
-        for policy in h.keys().filter(|p| !w.contains_key(*p)) {
-            task.status(&format!("deleting inline policy {policy}"));
-            delete_policy(ctx, name, policy).await?;
-        }
-        for (policy, doc) in w.iter().filter(|(p, d)| h.get(*p) != Some(*d)) {
-            task.status(&format!("putting inline policy {policy}"));
-            put_policy(ctx, name, policy, doc).await?;
-        }
-    }
-    if changed.contains("tags") {
-        sync_tags(&IamTags(iam), name, &have.tags, &want.tags).await?;
-    }
-    Ok(prior.attrs.clone())
-}
-
-/// Detach and delete every policy the role has now (not only what the plan saw), then the
-/// role. A role already gone is fine.
-async fn delete(ctx: &Ctx, o: &Observed, task: &Task) -> Result<Attrs, AwsError> {
-    let iam = &ctx.clients.iam;
-    let name = role_name(o);
-    let name = name.as_str();
-    let (attached, inline) = match list_policies(iam, name).await {
-        Ok(x) => x,
-        Err(e) if e.is_not_found() => return Ok(Attrs::new()),
-        Err(e) => return Err(e),
-    };
-    for a in &attached {
-        if let Some(arn) = a.policy_arn() {
-            task.status(&format!("detaching {arn}"));
-            detach(ctx, name, arn).await?;
-        }
-    }
-    for p in &inline {
-        task.status(&format!("deleting inline policy {p}"));
-        delete_policy(ctx, name, p).await?;
-    }
-    task.status(&format!("deleting role {name}"));
-    // The detachments may take a moment to be seen: DeleteConflict until then.
-    let r = retry_while(&[ErrorKind::Conflict], &["DeleteConflict"], RETRY, || {
-        let req = iam.delete_role().role_name(name);
-        async move { req.send().await.map(|_| ()).map_err(aws("iam:DeleteRole")) }
-    })
-    .await;
-    match r {
-        Ok(()) => Ok(Attrs::new()),
-        Err(e) if e.is_not_found() => Ok(Attrs::new()),
-        Err(e) if e.is("DeleteConflict") => {
-            let msg = format!(
-                "{} (an instance profile or a policy added since may still hold role {name})",
-                e.message
-            );
-            Err(e.with_message(msg))
-        }
-        Err(e) => Err(e),
-    }
-}
-
 pub struct RoleKind;
 
 #[async_trait]
 impl Kind for RoleKind {
     crate::typed_kind!(SCHEMA, RoleProps);
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        match op {
-            Op::Create(r) => create(ctx, r, task).await,
-            Op::Update {
-                desired,
-                prior,
-                changed,
-            } => update(ctx, desired, prior, changed, task).await,
-            Op::Delete(o) => delete(ctx, o, task).await,
+    async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
+        let iam = &ctx.clients.iam;
+        let p = from_props::<RoleProps>(&r.props)?;
+        let name = p.name.as_str();
+        let out = iam
+            .create_role()
+            .role_name(name)
+            .assume_role_policy_document(
+                p.assume_role_policy
+                    .as_ref()
+                    .map(document_text)
+                    .unwrap_or_default(),
+            )
+            .description(p.description.clone().unwrap_or_default())
+            .set_tags(Some(iam_tags(&p.tags, "iam:CreateRole")?))
+            .send()
+            .await
+            .map_err(aws("iam:CreateRole"))?;
+        let arn = out
+            .role()
+            .map(|x| x.arn().to_string())
+            .required("iam:CreateRole", format!("no role returned for {name}"))?;
+        // IAM is eventually consistent: wait until the new role can be read before using it.
+        let what = format!("role {name} to be visible");
+        with_ticker(
+            task,
+            &what,
+            iam.wait_until_role_exists().role_name(name).wait(WAIT),
+        )
+        .await
+        .map_err(waited("iam:GetRole", &what))?;
+        for arn in &p.managed_policy_arns {
+            task.status(&format!("attaching {arn}"));
+            attach(ctx, name, arn).await?;
+        }
+        for (policy, doc) in &p.inline_policies {
+            task.status(&format!("putting inline policy {policy}"));
+            put_policy(ctx, name, policy, doc).await?;
+        }
+        Ok(attrs(&arn, name))
+    }
+
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
+        let (desired, prior, changed) = (u.desired, u.prior, u.changed);
+        let iam = &ctx.clients.iam;
+        let want = from_props::<RoleProps>(&desired.props)?;
+        let have = from_props::<RoleProps>(&prior.props)?;
+        let name = role_name(prior);
+        let name = name.as_str();
+        if changed.contains("assume_role_policy") {
+            task.status("updating the trust policy");
+            let doc = want
+                .assume_role_policy
+                .as_ref()
+                .map(document_text)
+                .unwrap_or_default();
+            write!(
+                "iam:UpdateAssumeRolePolicy",
+                iam.update_assume_role_policy()
+                    .role_name(name)
+                    .policy_document(&doc)
+            )
+            .await?;
+        }
+        if changed.contains("description") {
+            iam.update_role()
+                .role_name(name)
+                .description(want.description.clone().unwrap_or_default())
+                .send()
+                .await
+                .map_err(aws("iam:UpdateRole"))?;
+        }
+        if changed.contains("managed_policy_arns") {
+            let (w, h) = (&want.managed_policy_arns, &have.managed_policy_arns);
+            for arn in h.iter().filter(|a| !w.contains(a)) {
+                task.status(&format!("detaching {arn}"));
+                detach(ctx, name, arn).await?;
+            }
+            for arn in w.iter().filter(|a| !h.contains(a)) {
+                task.status(&format!("attaching {arn}"));
+                attach(ctx, name, arn).await?;
+            }
+        }
+        if changed.contains("inline_policies") {
+            let (w, h) = (&want.inline_policies, &have.inline_policies);
+            for policy in h.keys().filter(|p| !w.contains_key(*p)) {
+                task.status(&format!("deleting inline policy {policy}"));
+                delete_policy(ctx, name, policy).await?;
+            }
+            for (policy, doc) in w.iter().filter(|(p, d)| h.get(*p) != Some(*d)) {
+                task.status(&format!("putting inline policy {policy}"));
+                put_policy(ctx, name, policy, doc).await?;
+            }
+        }
+        if changed.contains("tags") {
+            sync_tags(&IamTags(iam), name, &have.tags, &want.tags).await?;
+        }
+        Ok(Attrs::new())
+    }
+
+    /// Detach and delete every policy the role has now (not only what the plan saw), then the
+    /// role. A role already gone is fine.
+    async fn delete(&self, ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
+        let iam = &ctx.clients.iam;
+        let name = role_name(o);
+        let name = name.as_str();
+        let Some((attached, inline)) = found(list_policies(iam, name).await)? else {
+            return Ok(());
+        };
+        for a in &attached {
+            if let Some(arn) = a.policy_arn() {
+                task.status(&format!("detaching {arn}"));
+                detach(ctx, name, arn).await?;
+            }
+        }
+        for p in &inline {
+            task.status(&format!("deleting inline policy {p}"));
+            delete_policy(ctx, name, p).await?;
+        }
+        task.status(&format!("deleting role {name}"));
+        // The detachments may take a moment to be seen: DeleteConflict until then.
+        let r = retry_while(&[ErrorKind::Conflict], &["DeleteConflict"], RETRY, || {
+            let req = iam.delete_role().role_name(name);
+            async move { req.send().await.map(|_| ()).map_err(aws("iam:DeleteRole")) }
+        })
+        .await;
+        match gone_ok(r) {
+            Err(e) if e.is("DeleteConflict") => {
+                let msg = format!(
+                    "{} (an instance profile or a policy added since may still hold role {name})",
+                    e.message
+                );
+                Err(e.with_message(msg))
+            }
+            other => other,
         }
     }
 }

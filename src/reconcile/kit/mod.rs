@@ -1,5 +1,6 @@
 //! What every service needs, written once: typed properties ([`props`]), ownership
-//! ([`owner`]), tags ([`tags`]) and waiting ([`wait`]). Services use the kit; they never
+//! ([`owner`]), tags ([`tags`], [`tag_list`]), waiting ([`wait`]), NotFound as an answer
+//! ([`gone`]), references between kinds ([`refs`]) and a service's boilerplate ([`service`]). Services use the kit; they never
 //! depend on the engine or on each other's internals. Progress (`crate::progress::Task`) and
 //! AWS errors (`crate::aws::{AwsError, ErrorKind}`) live outside `reconcile`, so the kit and
 //! the engine share them without depending on each other.
@@ -8,12 +9,16 @@ pub mod gone;
 pub mod outputs;
 pub mod owner;
 pub mod props;
+pub mod refs;
 pub mod service;
+pub mod tag_list;
 pub mod tags;
 pub mod wait;
 
 pub use gone::{found, gone_ok};
 pub use owner::{claimed_id, is_ours, Claims};
 pub use props::{from_props, round_trip, to_props, Link, PropsError};
+pub use refs::{refs_in, subnet_links};
+pub use tag_list::try_tag_list;
 pub use tags::{sync_tags, TagApi};
 pub use wait::{retry_while, until, with_ticker, Poll};

@@ -4,22 +4,18 @@
 
 use std::collections::BTreeMap;
 
-use async_trait::async_trait;
 use aws_sdk_elasticache::types::{CacheCluster, ReplicationGroup};
 use serde::{Deserialize, Serialize};
 
 use super::log_delivery::{observe_log_delivery, slow_log_delivery, Deliveries};
 use super::{
-    group_apply, rid, secret_ref, visible_tags, REDIS, SUBNET_GROUP, TAG_APPLY_IMMEDIATELY,
-    TAG_AUTH_TOKEN_ID, TAG_AUTH_TOKEN_SECRET, TAG_FINAL_SNAPSHOT,
+    rid, secret_ref, visible_tags, REDIS, SUBNET_GROUP, TAG_APPLY_IMMEDIATELY, TAG_AUTH_TOKEN_ID,
+    TAG_AUTH_TOKEN_SECRET, TAG_FINAL_SNAPSHOT,
 };
-use crate::aws::AwsError;
 use crate::model::{tags_for, Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
-use crate::progress::Task;
 use crate::reconcile::kit::{to_props, Link, PropsError};
 use crate::reconcile::logs::{redis_slow_log_id, redis_slow_log_name};
-use crate::reconcile::{Ctx, Kind, Op};
 use crate::spec::network::REDIS_PORT;
 use crate::spec::Spec;
 
@@ -342,26 +338,3 @@ pub fn observe_group(
 }
 
 pub struct Group;
-
-#[async_trait]
-impl Kind for Group {
-    crate::typed_kind!(SCHEMA, RedisProps);
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        match op {
-            Op::Create(r) => group_apply::create(ctx, r, task).await,
-            Op::Update {
-                desired,
-                prior,
-                changed,
-            } => group_apply::update(ctx, desired, prior, changed, task).await,
-            Op::Delete(o) => group_apply::delete(ctx, o, task)
-                .await
-                .map(|_| Attrs::new()),
-        }
-    }
-    /// A group still `creating` (an interrupted apply) has no endpoint yet: wait for it.
-    async fn settle(&self, ctx: &Ctx, o: &Observed, task: &Task) -> Result<Attrs, AwsError> {
-        let g = group_apply::wait_available(ctx, &o.physical_id, task).await?;
-        Ok(group_attrs(&g))
-    }
-}

@@ -4,6 +4,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use async_trait::async_trait;
+
 use aws_sdk_elasticache::client::Waiters;
 use aws_sdk_elasticache::operation::create_replication_group::builders::CreateReplicationGroupFluentBuilder;
 use aws_sdk_elasticache::operation::decrease_replica_count::builders::DecreaseReplicaCountFluentBuilder;
@@ -15,14 +17,14 @@ use aws_sdk_elasticache::Client;
 use aws_smithy_types::date_time::Format;
 use aws_smithy_types::DateTime;
 
-use super::group::{group_attrs, RedisProps, ENGINE};
+use super::group::{group_attrs, Group, RedisProps, ENGINE, SCHEMA};
 use super::log_delivery::log_delivery_requests;
 use super::{ec_tags, Ec, TAG_FINAL_SNAPSHOT};
-use crate::aws::{aws, waited, AwsError, ErrorKind};
+use crate::aws::{aws, waited, AwsError};
 use crate::model::{Attrs, Observed, Resource, ResourceId};
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, sync_tags, with_ticker, PropsError};
-use crate::reconcile::Ctx;
+use crate::reconcile::kit::{found, from_props, sync_tags, with_ticker, PropsError};
+use crate::reconcile::{Ctx, Kind, Update};
 
 /// Creating or modifying a replication group takes minutes, up to 40-60 in the worst case.
 const WAIT: Duration = Duration::from_secs(60 * 60);
@@ -208,11 +210,7 @@ async fn describe(ctx: &Ctx, id: &str) -> Result<Option<ReplicationGroup>, AwsEr
         .send()
         .await
         .map_err(aws("elasticache:DescribeReplicationGroups"));
-    match r {
-        Ok(o) => Ok(o.replication_groups().first().cloned()),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
+    Ok(found(r)?.and_then(|o| o.replication_groups().first().cloned()))
 }
 
 /// Wait (bounded) until the group is `available`, and return it.
@@ -286,29 +284,6 @@ async fn auth_token(
         .map(Some)
 }
 
-pub async fn create(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
-    let p: RedisProps = from_props(&r.props)?;
-    let id = r.name.as_str();
-    // A group of the same name still being deleted (a replace, or an out-of-band delete)
-    // holds the name until it is gone.
-    if let Some(g) = describe(ctx, id).await? {
-        if g.status() == Some("deleting") {
-            task.status(&format!(
-                "waiting for the previous replication group {id} to finish deleting"
-            ));
-            wait_deleted(ctx, id, task).await?;
-        }
-    }
-    let token = auth_token(ctx, &r.id, &p).await?;
-    task.status(&format!("creating replication group {id}"));
-    create_request(&ctx.clients.elasticache, id, &p, token.as_deref())?
-        .send()
-        .await
-        .map_err(aws("elasticache:CreateReplicationGroup"))?;
-    let g = wait_available(ctx, id, task).await?;
-    Ok(group_attrs(&g))
-}
-
 /// One ModifyReplicationGroup, then the wait until the group is available again.
 async fn modify_and_wait(
     ctx: &Ctx,
@@ -325,98 +300,126 @@ async fn modify_and_wait(
     Ok(())
 }
 
-pub async fn update(
-    ctx: &Ctx,
-    r: &Resource,
-    prior: &Observed,
-    changed: &BTreeSet<String>,
-    task: &Task,
-) -> Result<Attrs, AwsError> {
-    let ec = &ctx.clients.elasticache;
-    let p: RedisProps = from_props(&r.props)?;
-    let live: RedisProps = from_props(&prior.props)?;
-    let id = prior.physical_id.as_str();
-    // A modification still in progress (an earlier apply, or someone else) must finish first.
-    if describe(ctx, id)
-        .await?
-        .and_then(|g| g.status().map(str::to_string))
-        .as_deref()
-        != Some("available")
-    {
-        wait_available(ctx, id, task).await?;
-    }
-
-    let want = p.num_cache_clusters as i32;
-    let have = live.num_cache_clusters as i32;
-    // Replicas first when adding (failover needs one), last when removing (after failover
-    // has been turned off).
-    if changed.contains("num_cache_clusters") && want > have {
-        task.status(&format!("adding replicas: {have} → {want} nodes"));
-        increase_replicas_request(ec, id, want)
+#[async_trait]
+impl Kind for Group {
+    crate::typed_kind!(SCHEMA, RedisProps);
+    async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
+        let p: RedisProps = from_props(&r.props)?;
+        let id = r.name.as_str();
+        // A group of the same name still being deleted (a replace, or an out-of-band delete)
+        // holds the name until it is gone.
+        if let Some(g) = describe(ctx, id).await? {
+            if g.status() == Some("deleting") {
+                task.status(&format!(
+                    "waiting for the previous replication group {id} to finish deleting"
+                ));
+                wait_deleted(ctx, id, task).await?;
+            }
+        }
+        let token = auth_token(ctx, &r.id, &p).await?;
+        task.status(&format!("creating replication group {id}"));
+        create_request(&ctx.clients.elasticache, id, &p, token.as_deref())?
             .send()
             .await
-            .map_err(aws("elasticache:IncreaseReplicaCount"))?;
-        wait_available(ctx, id, task).await?;
+            .map_err(aws("elasticache:CreateReplicationGroup"))?;
+        let g = wait_available(ctx, id, task).await?;
+        Ok(group_attrs(&g))
     }
-    if let Some(req) = modify_request(ec, id, &p, changed)? {
-        modify_and_wait(ctx, id, req, "modifying the replication group", task).await?;
-    }
-    if changed.contains("log_delivery") {
-        if let Some(req) = log_delivery_request(ec, id, &p, &live) {
-            let what = "changing the log delivery (applied immediately)";
-            modify_and_wait(ctx, id, req, what, task).await?;
+
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
+        let (r, prior, changed) = (u.desired, u.prior, u.changed);
+        let ec = &ctx.clients.elasticache;
+        let p: RedisProps = from_props(&r.props)?;
+        let live: RedisProps = from_props(&prior.props)?;
+        let id = prior.physical_id.as_str();
+        // A modification still in progress (an earlier apply, or someone else) must finish first.
+        if describe(ctx, id)
+            .await?
+            .and_then(|g| g.status().map(str::to_string))
+            .as_deref()
+            != Some("available")
+        {
+            wait_available(ctx, id, task).await?;
         }
+
+        let want = p.num_cache_clusters as i32;
+        let have = live.num_cache_clusters as i32;
+        // Replicas first when adding (failover needs one), last when removing (after failover
+        // has been turned off).
+        if changed.contains("num_cache_clusters") && want > have {
+            task.status(&format!("adding replicas: {have} → {want} nodes"));
+            increase_replicas_request(ec, id, want)
+                .send()
+                .await
+                .map_err(aws("elasticache:IncreaseReplicaCount"))?;
+            wait_available(ctx, id, task).await?;
+        }
+        if let Some(req) = modify_request(ec, id, &p, changed)? {
+            modify_and_wait(ctx, id, req, "modifying the replication group", task).await?;
+        }
+        if changed.contains("log_delivery") {
+            if let Some(req) = log_delivery_request(ec, id, &p, &live) {
+                let what = "changing the log delivery (applied immediately)";
+                modify_and_wait(ctx, id, req, what, task).await?;
+            }
+        }
+        if changed.contains("num_cache_clusters") && want < have {
+            task.status(&format!("removing replicas: {have} → {want} nodes"));
+            decrease_replicas_request(ec, id, want)
+                .send()
+                .await
+                .map_err(aws("elasticache:DecreaseReplicaCount"))?;
+            wait_available(ctx, id, task).await?;
+        }
+        if changed.contains("auth_token_id") && p.auth_token_id.is_some() {
+            if let Some(token) = auth_token(ctx, &r.id, &p).await? {
+                let req = rotate_token_request(ec, id, &token);
+                modify_and_wait(ctx, id, req, "rotating the AUTH token", task).await?;
+            }
+        }
+
+        // The visible tags and the AUTH token's record: written only where they differ.
+        let arn = prior.attrs.get("arn").cloned().unwrap_or_default();
+        sync_tags(&Ec(ec), &arn, &live.all_tags()?, &p.all_tags()?).await?;
+
+        let g = describe(ctx, id).await?.ok_or_else(|| {
+            AwsError::new(
+                "elasticache:DescribeReplicationGroups",
+                "ReplicationGroupNotFoundFault",
+                format!("{id} vanished during the update"),
+            )
+        })?;
+        Ok(group_attrs(&g))
     }
-    if changed.contains("num_cache_clusters") && want < have {
-        task.status(&format!("removing replicas: {have} → {want} nodes"));
-        decrease_replicas_request(ec, id, want)
+
+    async fn delete(&self, ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
+        let id = o.physical_id.as_str();
+        let req = delete_request(
+            &ctx.clients.elasticache,
+            o,
+            DateTime::from(std::time::SystemTime::now()),
+        );
+        match req.get_final_snapshot_identifier() {
+            Some(s) => task.status(&format!("deleting; final snapshot {s}")),
+            None => task.status("deleting without a final snapshot (rtech:final-snapshot=skip)"),
+        }
+        let r = req
             .send()
             .await
-            .map_err(aws("elasticache:DecreaseReplicaCount"))?;
-        wait_available(ctx, id, task).await?;
-    }
-    if changed.contains("auth_token_id") && p.auth_token_id.is_some() {
-        if let Some(token) = auth_token(ctx, &r.id, &p).await? {
-            let req = rotate_token_request(ec, id, &token);
-            modify_and_wait(ctx, id, req, "rotating the AUTH token", task).await?;
+            .map(|_| ())
+            .map_err(aws("elasticache:DeleteReplicationGroup"));
+        match r {
+            Err(e) if e.is_not_found() => return Ok(()),
+            // Already being deleted: wait for it like for our own delete.
+            Err(e) if e.is("InvalidReplicationGroupState") => {}
+            other => other?,
         }
+        wait_deleted(ctx, id, task).await
     }
 
-    // The visible tags and the AUTH token's record: written only where they differ.
-    let arn = prior.attrs.get("arn").cloned().unwrap_or_default();
-    sync_tags(&Ec(ec), &arn, &live.all_tags()?, &p.all_tags()?).await?;
-
-    let g = describe(ctx, id).await?.ok_or_else(|| {
-        AwsError::new(
-            "elasticache:DescribeReplicationGroups",
-            "ReplicationGroupNotFoundFault",
-            format!("{id} vanished during the update"),
-        )
-    })?;
-    Ok(group_attrs(&g))
-}
-
-pub async fn delete(ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
-    let id = o.physical_id.as_str();
-    let req = delete_request(
-        &ctx.clients.elasticache,
-        o,
-        DateTime::from(std::time::SystemTime::now()),
-    );
-    match req.get_final_snapshot_identifier() {
-        Some(s) => task.status(&format!("deleting; final snapshot {s}")),
-        None => task.status("deleting without a final snapshot (rtech:final-snapshot=skip)"),
+    /// A group still `creating` (an interrupted apply) has no endpoint yet: wait for it.
+    async fn settle(&self, ctx: &Ctx, o: &Observed, task: &Task) -> Result<Attrs, AwsError> {
+        let g = wait_available(ctx, &o.physical_id, task).await?;
+        Ok(group_attrs(&g))
     }
-    let r = req
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(aws("elasticache:DeleteReplicationGroup"));
-    match r {
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
-        // Already being deleted: wait for it like for our own delete.
-        Err(e) if e.is("InvalidReplicationGroupState") => {}
-        other => other?,
-    }
-    wait_deleted(ctx, id, task).await
 }

@@ -51,9 +51,9 @@ use aws_sdk_elasticache::Client;
 use group::{observe_group, primary_member, Group, RedisProps};
 use subnet_group::{observe_subnet_group, SubnetGroup};
 
-use crate::aws::{aws, AwsError, ErrorKind};
+use crate::aws::{aws, AwsError};
 use crate::model::{Observed, Ownership, Resource, ResourceId};
-use crate::reconcile::kit::{claimed_id, from_props, is_ours, tags::tag_map, TagApi};
+use crate::reconcile::kit::{claimed_id, found, from_props, is_ours, tags::tag_map};
 use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::Spec;
 
@@ -100,32 +100,11 @@ fn ec_tags(m: &BTreeMap<String, String>) -> Vec<Tag> {
         .collect()
 }
 
-/// ElastiCache's tag calls for one resource (by ARN).
-struct Ec<'a>(&'a Client);
-
-#[async_trait]
-impl TagApi for Ec<'_> {
-    async fn untag(&self, resource: &str, keys: Vec<String>) -> Result<(), AwsError> {
-        self.0
-            .remove_tags_from_resource()
-            .resource_name(resource)
-            .set_tag_keys(Some(keys))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(aws("elasticache:RemoveTagsFromResource"))
-    }
-    async fn tag(&self, resource: &str, tags: BTreeMap<String, String>) -> Result<(), AwsError> {
-        self.0
-            .add_tags_to_resource()
-            .resource_name(resource)
-            .set_tags(Some(ec_tags(&tags)))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(aws("elasticache:AddTagsToResource"))
-    }
-}
+crate::tag_api!(Ec, Client,
+    untag "elasticache:RemoveTagsFromResource" => |c, arn, keys| c.remove_tags_from_resource()
+        .resource_name(arn).set_tag_keys(Some(keys)),
+    tag "elasticache:AddTagsToResource" => |c, arn, tags| c.add_tags_to_resource()
+        .resource_name(arn).set_tags(Some(ec_tags(&tags))));
 
 fn foreign(kind: &str, physical: &str) -> Observed {
     let mut o = Observed::new(rid(kind), physical);
@@ -248,12 +227,8 @@ impl Service for Redis {
                     .send()
                     .await
                     .map_err(aws("elasticache:DescribeCacheClusters"));
-                match r {
-                    Ok(o) => Ok(o.cache_clusters().first().cloned()),
-                    // Deleted between the two calls.
-                    Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-                    Err(e) => Err(e),
-                }
+                // None: deleted between the two calls.
+                Ok(found(r)?.and_then(|o| o.cache_clusters().first().cloned()))
             },
             async {
                 if subnet_ids.is_empty() {

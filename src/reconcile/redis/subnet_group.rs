@@ -1,7 +1,7 @@
 //! `cache_subnet_group/main`: the env's private subnets, where the replication group's nodes
 //! live. Description and subnets change in place (ModifyCacheSubnetGroup).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_elasticache::operation::delete_cache_subnet_group::builders::DeleteCacheSubnetGroupFluentBuilder;
@@ -11,13 +11,14 @@ use aws_sdk_elasticache::Client;
 use serde::{Deserialize, Serialize};
 
 use super::{ec_tags, rid, visible_tags, Ec, IN_USE_RETRY, SUBNET_GROUP};
-use crate::aws::{aws, AwsError, ErrorKind};
+use crate::aws::{aws, AwsError};
 use crate::model::{tags_for, Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, retry_while, sync_tags, to_props, Link, PropsError};
-use crate::reconcile::{Ctx, Kind, Op};
-use crate::spec::network::Network as NetSpec;
+use crate::reconcile::kit::{
+    from_props, gone_ok, retry_while, subnet_links, sync_tags, to_props, Link, PropsError,
+};
+use crate::reconcile::{Ctx, Kind, Update};
 use crate::spec::Spec;
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -42,14 +43,9 @@ pub fn expand(spec: &Spec, name: &str) -> Resource {
     let id = rid(SUBNET_GROUP);
     let props = SubnetGroupProps {
         description: format!("rtech {}: private subnets for ElastiCache Redis", spec.env),
-        subnet_ids: spec
-            .network
-            .azs
-            .iter()
-            .map(|az| {
-                let s = ResourceId::new("subnet", format!("private-{}", NetSpec::az_suffix(az)));
-                Link::to(&s, "id")
-            })
+        subnet_ids: subnet_links(spec, "private")
+            .into_iter()
+            .map(|(_, l)| l)
             .collect(),
         tags: tags_for(&spec.project, &spec.env, &id, name, &spec.tags),
     };
@@ -145,74 +141,56 @@ pub struct SubnetGroup;
 #[async_trait]
 impl Kind for SubnetGroup {
     crate::typed_kind!(SCHEMA, SubnetGroupProps);
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, _task: &Task) -> Result<Attrs, AwsError> {
-        match op {
-            Op::Create(r) => create(ctx, r).await,
-            Op::Update {
-                desired,
-                prior,
-                changed,
-            } => update(ctx, desired, prior, changed).await,
-            Op::Delete(o) => delete(ctx, o).await.map(|_| Attrs::new()),
+    async fn create(&self, ctx: &Ctx, r: &Resource, _task: &Task) -> Result<Attrs, AwsError> {
+        let p: SubnetGroupProps = from_props(&r.props)?;
+        let out = ctx
+            .clients
+            .elasticache
+            .create_cache_subnet_group()
+            .cache_subnet_group_name(&r.name)
+            .cache_subnet_group_description(&p.description)
+            .set_subnet_ids(Some(subnet_ids(&p)?))
+            .set_tags(Some(ec_tags(&p.tags)))
+            .send()
+            .await
+            .map_err(aws("elasticache:CreateCacheSubnetGroup"))?;
+        let mut a = Attrs::new();
+        a.insert("id".into(), r.name.clone());
+        if let Some(arn) = out.cache_subnet_group().and_then(|s| s.arn()) {
+            a.insert("arn".into(), arn.to_string());
         }
+        Ok(a)
     }
-}
 
-async fn create(ctx: &Ctx, r: &Resource) -> Result<Attrs, AwsError> {
-    let p: SubnetGroupProps = from_props(&r.props)?;
-    let out = ctx
-        .clients
-        .elasticache
-        .create_cache_subnet_group()
-        .cache_subnet_group_name(&r.name)
-        .cache_subnet_group_description(&p.description)
-        .set_subnet_ids(Some(subnet_ids(&p)?))
-        .set_tags(Some(ec_tags(&p.tags)))
-        .send()
-        .await
-        .map_err(aws("elasticache:CreateCacheSubnetGroup"))?;
-    let mut a = Attrs::new();
-    a.insert("id".into(), r.name.clone());
-    if let Some(arn) = out.cache_subnet_group().and_then(|s| s.arn()) {
-        a.insert("arn".into(), arn.to_string());
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
+        let (r, prior, changed) = (u.desired, u.prior, u.changed);
+        let p: SubnetGroupProps = from_props(&r.props)?;
+        if changed.contains("description") || changed.contains("subnet_ids") {
+            modify_subnet_group_request(&ctx.clients.elasticache, &p, &prior.physical_id)?
+                .send()
+                .await
+                .map_err(aws("elasticache:ModifyCacheSubnetGroup"))?;
+        }
+        if changed.contains("tags") {
+            let before: SubnetGroupProps = from_props(&prior.props)?;
+            let arn = prior.attrs.get("arn").cloned().unwrap_or_default();
+            sync_tags(&Ec(&ctx.clients.elasticache), &arn, &before.tags, &p.tags).await?;
+        }
+        Ok(Attrs::new())
     }
-    Ok(a)
-}
 
-async fn update(
-    ctx: &Ctx,
-    r: &Resource,
-    prior: &Observed,
-    changed: &BTreeSet<String>,
-) -> Result<Attrs, AwsError> {
-    let p: SubnetGroupProps = from_props(&r.props)?;
-    if changed.contains("description") || changed.contains("subnet_ids") {
-        modify_subnet_group_request(&ctx.clients.elasticache, &p, &prior.physical_id)?
-            .send()
-            .await
-            .map_err(aws("elasticache:ModifyCacheSubnetGroup"))?;
-    }
-    if changed.contains("tags") {
-        let before: SubnetGroupProps = from_props(&prior.props)?;
-        let arn = prior.attrs.get("arn").cloned().unwrap_or_default();
-        sync_tags(&Ec(&ctx.clients.elasticache), &arn, &before.tags, &p.tags).await?;
-    }
-    Ok(prior.attrs.clone())
-}
-
-async fn delete(ctx: &Ctx, o: &Observed) -> Result<(), AwsError> {
-    let ec = &ctx.clients.elasticache;
-    // A group deleted just before still holds the subnets for a while.
-    let r = retry_while(&[], &["CacheSubnetGroupInUse"], IN_USE_RETRY, || async {
-        delete_subnet_group_request(ec, &o.physical_id)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(aws("elasticache:DeleteCacheSubnetGroup"))
-    })
-    .await;
-    match r {
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
-        other => other,
+    async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {
+        let ec = &ctx.clients.elasticache;
+        // A group deleted just before still holds the subnets for a while.
+        gone_ok(
+            retry_while(&[], &["CacheSubnetGroupInUse"], IN_USE_RETRY, || async {
+                delete_subnet_group_request(ec, &o.physical_id)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(aws("elasticache:DeleteCacheSubnetGroup"))
+            })
+            .await,
+        )
     }
 }

@@ -41,7 +41,7 @@ use aws_sdk_applicationautoscaling::Client;
 
 use crate::aws::{all_pages, aws, AwsError};
 use crate::model::{Observed, Ownership, Resource, ResourceId};
-use crate::reconcile::kit::{is_ours, tags::tag_map, TagApi};
+use crate::reconcile::kit::{found, is_ours, tags::tag_map};
 use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::Spec;
 
@@ -150,27 +150,9 @@ pub fn tag_request(
         .set_tags(Some(tags.into_iter().collect()))
 }
 
-/// Application Auto Scaling's tag calls, on a scalable target's ARN.
-pub struct ScalingTags<'a>(pub &'a Client);
-
-#[async_trait]
-impl TagApi for ScalingTags<'_> {
-    async fn untag(&self, arn: &str, keys: Vec<String>) -> Result<(), AwsError> {
-        untag_request(self.0, arn, keys)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(aws("application-autoscaling:UntagResource"))
-    }
-
-    async fn tag(&self, arn: &str, tags: BTreeMap<String, String>) -> Result<(), AwsError> {
-        tag_request(self.0, arn, tags)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(aws("application-autoscaling:TagResource"))
-    }
-}
+crate::tag_api!(ScalingTags, Client,
+    untag "application-autoscaling:UntagResource" => |c, arn, keys| untag_request(c, arn, keys),
+    tag "application-autoscaling:TagResource" => |c, arn, tags| tag_request(c, arn, tags));
 
 /// The ARN of the ECS service named `name` among DescribeServices' answer, while ACTIVE (pure;
 /// a draining or deleted service is gone: its target goes too). None: no service of that name.
@@ -190,12 +172,6 @@ pub fn live_service(
     )
 }
 
-/// A delete that found nothing to delete: AWS removed it already (a deleted service takes its
-/// target and policies along, a deregistered target its policies).
-pub fn already_gone(e: &AwsError) -> bool {
-    e.is_not_found()
-}
-
 // ---------------------------------------------------------------------------------------------
 // observe
 
@@ -207,13 +183,8 @@ async fn describe_service(ctx: &Ctx) -> Result<Option<String>, AwsError> {
         .describe_services()
         .cluster(cluster_name(&ctx.project, &ctx.env))
         .services(service_name(&ctx.project, &ctx.env));
-    match req.send().await.map_err(aws("ecs:DescribeServices")) {
-        Ok(out) => {
-            Ok(live_service(out.services(), &service_name(&ctx.project, &ctx.env)).flatten())
-        }
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
+    let out = found(req.send().await.map_err(aws("ecs:DescribeServices")))?;
+    Ok(out.and_then(|out| live_service(out.services(), &service_name(&ctx.project, &ctx.env))?))
 }
 
 /// The target's own tags (ListTagsForResource on its ScalableTargetARN). None: it has no

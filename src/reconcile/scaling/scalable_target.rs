@@ -16,13 +16,13 @@ use aws_sdk_applicationautoscaling::types::{ScalableDimension, ScalableTarget, S
 use aws_sdk_applicationautoscaling::Client;
 use serde::{Deserialize, Serialize};
 
-use super::{already_gone, ecs_service, resource_id, ScalingTags, DIMENSION, NAMESPACE};
+use super::{ecs_service, resource_id, ScalingTags, DIMENSION, NAMESPACE};
 use crate::aws::{aws, AwsError};
 use crate::model::{tags_for, Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, sync_tags, to_props, Link};
-use crate::reconcile::{Ctx, Kind, Op};
+use crate::reconcile::kit::{from_props, gone_ok, sync_tags, to_props, Link};
+use crate::reconcile::{Ctx, Kind, Update};
 use crate::spec::app::Scaling as ScalingSpec;
 use crate::spec::Spec;
 
@@ -98,12 +98,11 @@ pub fn observe_target(
         tags,
         service_arn: service_arn.map(Link::from),
     };
-    let mut o = Observed::new(target_id(), t.resource_id()).dep(&ecs_service());
-    o.props = to_props(&props);
-    o.attrs
-        .insert("resource_id".into(), t.resource_id().to_string());
-    o.attrs.insert("arn".into(), target_arn(t).to_string());
-    o
+    Observed::new(target_id(), t.resource_id())
+        .dep(&ecs_service())
+        .with_props(to_props(&props))
+        .attr("resource_id", t.resource_id())
+        .attr("arn", target_arn(t))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -142,63 +141,83 @@ pub struct ScalableTargetKind;
 #[async_trait]
 impl Kind for ScalableTargetKind {
     crate::typed_kind!(SCHEMA, ScalableTargetProps);
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        let c = &ctx.clients.autoscaling;
-        let (r, prior, changed) = match op {
-            Op::Create(r) => (r, None, None),
-            Op::Update {
-                desired,
-                prior,
-                changed,
-            } => (desired, Some(prior), Some(changed)),
-            Op::Delete(o) => return delete(c, o).await,
+    async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
+        register(ctx, &from_props(&r.props)?, true, task).await
+    }
+
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
+        let (desired, prior) = (u.desired, u.prior);
+        let p: ScalableTargetProps = from_props(&desired.props)?;
+        let (register_again, retag) = target_update_calls(u.changed);
+        let a = if register_again {
+            register(ctx, &p, false, task).await?
+        } else {
+            target_attrs(&p.resource_id)
         };
-        let p = from_props::<ScalableTargetProps>(&r.props)?;
-        let rid = p.resource_id.clone();
-        let mut a = Attrs::new();
-        a.insert("id".into(), rid.clone());
-        a.insert("resource_id".into(), rid.clone());
-        let (register, retag) = changed.map(target_update_calls).unwrap_or((true, false));
-        if register {
-            task.status(&format!(
-                "registering {rid} ({}..={} tasks)",
-                p.min_capacity, p.max_capacity
-            ));
-            let out = register_request(c, &p, prior.is_none())
-                .send()
-                .await
-                .map_err(aws("application-autoscaling:RegisterScalableTarget"))?;
-            if let Some(arn) = out.scalable_target_arn() {
-                a.insert("arn".into(), arn.to_string());
-            }
-        }
-        if let (true, Some(prior)) = (retag, prior) {
+        if retag {
             let before = from_props::<ScalableTargetProps>(&prior.props)?;
             let arn = a
                 .get("arn")
                 .or_else(|| prior.attrs.get("arn"))
                 .cloned()
                 .unwrap_or_default();
-            task.status(&format!("tagging {rid}"));
-            sync_tags(&ScalingTags(c), &arn, &before.tags, &p.tags).await?;
+            task.status(&format!("tagging {}", p.resource_id));
+            sync_tags(
+                &ScalingTags(&ctx.clients.autoscaling),
+                &arn,
+                &before.tags,
+                &p.tags,
+            )
+            .await?;
         }
         Ok(a)
     }
+
+    /// Deregister the target (AWS deletes its policies with it); one already gone is done.
+    async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {
+        let p = from_props::<ScalableTargetProps>(&o.props)?;
+        gone_ok(
+            ctx.clients
+                .autoscaling
+                .deregister_scalable_target()
+                .service_namespace(ServiceNamespace::from(p.service_namespace.as_str()))
+                .scalable_dimension(ScalableDimension::from(p.scalable_dimension.as_str()))
+                .resource_id(&o.physical_id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(aws("application-autoscaling:DeregisterScalableTarget")),
+        )
+    }
 }
 
-/// Deregister the target (AWS deletes its policies with it); one already gone is done.
-async fn delete(c: &Client, o: &Observed) -> Result<Attrs, AwsError> {
-    let p = from_props::<ScalableTargetProps>(&o.props)?;
-    let r = c
-        .deregister_scalable_target()
-        .service_namespace(ServiceNamespace::from(p.service_namespace.as_str()))
-        .scalable_dimension(ScalableDimension::from(p.scalable_dimension.as_str()))
-        .resource_id(&o.physical_id)
+/// The target's attributes: its resource id (as `id` too).
+fn target_attrs(rid: &str) -> Attrs {
+    let mut a = Attrs::new();
+    a.insert("id".into(), rid.to_string());
+    a.insert("resource_id".into(), rid.to_string());
+    a
+}
+
+/// RegisterScalableTarget (tags only with `create`); the target's attributes, with the ARN
+/// AWS answers with.
+async fn register(
+    ctx: &Ctx,
+    p: &ScalableTargetProps,
+    create: bool,
+    task: &Task,
+) -> Result<Attrs, AwsError> {
+    let mut a = target_attrs(&p.resource_id);
+    task.status(&format!(
+        "registering {} ({}..={} tasks)",
+        p.resource_id, p.min_capacity, p.max_capacity
+    ));
+    let out = register_request(&ctx.clients.autoscaling, p, create)
         .send()
         .await
-        .map_err(aws("application-autoscaling:DeregisterScalableTarget"));
-    match r {
-        Err(e) if !already_gone(&e) => Err(e),
-        _ => Ok(Attrs::new()),
+        .map_err(aws("application-autoscaling:RegisterScalableTarget"))?;
+    if let Some(arn) = out.scalable_target_arn() {
+        a.insert("arn".into(), arn.to_string());
     }
+    Ok(a)
 }

@@ -15,13 +15,13 @@ use aws_sdk_applicationautoscaling::Client;
 use serde::{Deserialize, Serialize};
 
 use super::scalable_target::target_id;
-use super::{already_gone, resource_id, DIMENSION, NAMESPACE, POLICIES, POLICY_TYPE};
+use super::{resource_id, DIMENSION, NAMESPACE, POLICIES, POLICY_TYPE};
 use crate::aws::{aws, AwsError};
 use crate::model::{Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, to_props, Link};
-use crate::reconcile::{Ctx, Kind, Op};
+use crate::reconcile::kit::{from_props, gone_ok, to_props, Link};
+use crate::reconcile::{Ctx, Kind, Update};
 use crate::spec::app::Scaling as ScalingSpec;
 use crate::spec::Spec;
 
@@ -147,11 +147,11 @@ pub fn observe_policy(id: ResourceId, p: &ScalingPolicy, target_arn: Option<&str
         disable_scale_in: cfg.map(|c| c.disable_scale_in().unwrap_or(false)),
         scalable_target_arn: target_arn.map(Link::from),
     };
-    let mut o = Observed::new(id, p.policy_arn()).dep(&target_id());
-    o.props = to_props(&props);
-    o.attrs.insert("arn".into(), p.policy_arn().to_string());
-    o.attrs.insert("name".into(), p.policy_name().to_string());
-    o
+    Observed::new(id, p.policy_arn())
+        .dep(&target_id())
+        .with_props(to_props(&props))
+        .attr("arn", p.policy_arn())
+        .attr("name", p.policy_name())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -195,38 +195,43 @@ pub struct ScalingPolicyKind;
 #[async_trait]
 impl Kind for ScalingPolicyKind {
     crate::typed_kind!(SCHEMA, ScalingPolicyProps);
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        let c = &ctx.clients.autoscaling;
-        match op {
-            Op::Create(r) | Op::Update { desired: r, .. } => {
-                let p = from_props::<ScalingPolicyProps>(&r.props)?;
-                task.status(&format!("putting scaling policy {}", p.policy_name));
-                let out = put_policy_request(c, &r.id, &p)?
-                    .send()
-                    .await
-                    .map_err(aws("application-autoscaling:PutScalingPolicy"))?;
-                let mut a = Attrs::new();
-                a.insert("id".into(), out.policy_arn().to_string());
-                a.insert("arn".into(), out.policy_arn().to_string());
-                a.insert("name".into(), p.policy_name);
-                Ok(a)
-            }
-            Op::Delete(o) => {
-                let p = from_props::<ScalingPolicyProps>(&o.props)?;
-                let r = c
-                    .delete_scaling_policy()
-                    .policy_name(&p.policy_name)
-                    .service_namespace(ServiceNamespace::from(p.service_namespace.as_str()))
-                    .scalable_dimension(ScalableDimension::from(p.scalable_dimension.as_str()))
-                    .resource_id(&p.resource_id)
-                    .send()
-                    .await
-                    .map_err(aws("application-autoscaling:DeleteScalingPolicy"));
-                match r {
-                    Err(e) if !already_gone(&e) => Err(e),
-                    _ => Ok(Attrs::new()),
-                }
-            }
-        }
+    async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
+        put_policy(ctx, r, task).await
     }
+
+    /// PutScalingPolicy creates and updates alike.
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
+        put_policy(ctx, u.desired, task).await
+    }
+
+    async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {
+        let p = from_props::<ScalingPolicyProps>(&o.props)?;
+        gone_ok(
+            ctx.clients
+                .autoscaling
+                .delete_scaling_policy()
+                .policy_name(&p.policy_name)
+                .service_namespace(ServiceNamespace::from(p.service_namespace.as_str()))
+                .scalable_dimension(ScalableDimension::from(p.scalable_dimension.as_str()))
+                .resource_id(&p.resource_id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(aws("application-autoscaling:DeleteScalingPolicy")),
+        )
+    }
+}
+
+async fn put_policy(ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
+    let p = from_props::<ScalingPolicyProps>(&r.props)?;
+    task.status(&format!("putting scaling policy {}", p.policy_name));
+    let out = put_policy_request(&ctx.clients.autoscaling, &r.id, &p)?
+        .send()
+        .await
+        .map_err(aws("application-autoscaling:PutScalingPolicy"))?;
+    let mut a = Attrs::new();
+    a.insert("id".into(), out.policy_arn().to_string());
+    a.insert("arn".into(), out.policy_arn().to_string());
+    a.insert("name".into(), p.policy_name);
+    Ok(a)
 }

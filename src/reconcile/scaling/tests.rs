@@ -17,7 +17,7 @@ use super::*;
 use crate::model::{tags_for, tags_of, Value, TAG_ENV, TAG_ID};
 use crate::plan::{Action, Plan};
 use crate::reconcile::kit::tags::tag_delta;
-use crate::reconcile::kit::{from_props, is_ours};
+use crate::reconcile::kit::{from_props, gone_ok, is_ours};
 use crate::testutil::{diff_of, env_spec, get};
 
 const RID: &str = "service/rtech-prod/rtech-prod-app";
@@ -500,20 +500,18 @@ fn an_update_registers_only_for_capacity_and_tags_only_for_tags() {
 #[test]
 fn what_aws_removed_already_counts_as_deleted() {
     let e = |code: &str, msg: &str| AwsError::new("op", code, msg);
-    assert!(already_gone(&e(
+    let gone = |e: AwsError| gone_ok(Err::<(), _>(e)).is_ok();
+    assert!(gone(e(
         "ObjectNotFoundException",
         "No scalable target registered"
     )));
     // Only AWS's not-found: a refused request is a failure, whatever its text.
-    assert!(!already_gone(&e(
+    assert!(!gone(e(
         "ValidationException",
         "No scalable target found for service namespace: ecs, resource ID: x"
     )));
-    assert!(!already_gone(&e("ValidationException", "min > max")));
-    assert!(!already_gone(&e(
-        "AccessDeniedException",
-        "No scaling policy found"
-    )));
+    assert!(!gone(e("ValidationException", "min > max")));
+    assert!(!gone(e("AccessDeniedException", "No scaling policy found")));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -40,13 +40,12 @@ use super::{
     CONTAINER, SERVICE, TAG_STABLE_TIMEOUT,
 };
 use crate::aws::{aws, AwsError};
-use crate::model::{tags_for, Attrs, Resource, ResourceId};
+use crate::model::{tags_for, Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, to_props, Link};
-use crate::reconcile::{Ctx, Kind, Op};
+use crate::reconcile::kit::{from_props, subnet_links, to_props, Link};
+use crate::reconcile::{Ctx, Kind, Update};
 use crate::spec::app::App;
-use crate::spec::network::Network as NetSpec;
 use crate::spec::Spec;
 
 #[cfg(test)]
@@ -124,8 +123,105 @@ pub struct EcsService;
 #[async_trait]
 impl Kind for EcsService {
     crate::typed_kind!(SCHEMA, ServiceProps);
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        apply(ctx, op, task).await
+    async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
+        let ecs = &ctx.clients.ecs;
+        let p: ServiceProps = from_props(&r.props)?;
+        let cluster = known(&p.cluster, "cluster")?;
+        let limit = timeout(p.stable_timeout_seconds);
+        // A deleted service of the same name may still be draining: it holds the name.
+        if let Some(s) = describe(ctx, cluster, &r.name).await? {
+            if s.status() == Some("DRAINING") {
+                task.status(&format!(
+                    "waiting for the previous service {} to finish draining",
+                    r.name
+                ));
+                wait::wait_inactive(ctx, cluster, &r.name, limit, task).await?;
+            }
+        }
+        task.status(&format!("creating service {}", r.name));
+        let req = create_request(ecs, r)?;
+        while_role_propagates(task, || async {
+            req.clone().send().await.map_err(aws("ecs:CreateService"))
+        })
+        .await?;
+        let s: Service =
+            wait::wait_stable(ctx, cluster, &r.name, want_td(&p)?, limit, task).await?;
+        Ok(attrs(&s))
+    }
+
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
+        let (desired, prior, changed) = (u.desired, u.prior, u.changed);
+        let ecs = &ctx.clients.ecs;
+        let p: ServiceProps = from_props(&desired.props)?;
+        let cluster = match prior.attrs.get("cluster") {
+            Some(c) => c.clone(),
+            None => known(&p.cluster, "cluster")?.to_string(),
+        };
+        let limit = timeout(p.stable_timeout_seconds);
+        if let Some(req) = update_request(ecs, desired, prior, changed)? {
+            task.status(&format!("updating service {}", desired.name));
+            while_role_propagates(task, || async {
+                req.clone().send().await.map_err(aws("ecs:UpdateService"))
+            })
+            .await?;
+            wait::wait_stable(ctx, &cluster, &desired.name, want_td(&p)?, limit, task).await?;
+        } else if changed.contains("rollout") {
+            // Only the rollout differs: nothing to send, the unfinished rollout to wait for.
+            wait::wait_rollout(ctx, &cluster, &desired.name, want_td(&p)?, limit, task).await?;
+        }
+        if changed.contains("tags") || changed.contains("stable_timeout_seconds") {
+            let before: ServiceProps = from_props(&prior.props)?;
+            sync_tags(
+                ctx,
+                &prior.physical_id,
+                &service_tags(&before),
+                &service_tags(&p),
+            )
+            .await?;
+        }
+        Ok(Attrs::new())
+    }
+
+    async fn delete(&self, ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
+        let ecs = &ctx.clients.ecs;
+        let cluster = o.attrs.get("cluster").cloned().unwrap_or_default();
+        let name = o.attrs.get("name").cloned().unwrap_or_default();
+        let limit = timeout(
+            from_props::<ServiceProps>(&o.props)
+                .ok()
+                .and_then(|p| p.stable_timeout_seconds),
+        );
+        task.status(&format!("scaling service {name} to 0 and deleting it"));
+        // Already gone or inactive: nothing left to wait for.
+        let gone = |r: Result<(), AwsError>| match r {
+            Err(e) if e.is_not_found() || e.is("ServiceNotActiveException") => Ok(true),
+            other => other.map(|_| false),
+        };
+        let scaled = ecs
+            .update_service()
+            .cluster(&cluster)
+            .service(&name)
+            .desired_count(0)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(aws("ecs:UpdateService"));
+        if gone(scaled)? {
+            return Ok(());
+        }
+        let deleted = ecs
+            .delete_service()
+            .cluster(&cluster)
+            .service(&name)
+            .force(true)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(aws("ecs:DeleteService"));
+        if gone(deleted)? {
+            return Ok(());
+        }
+        wait::wait_inactive(ctx, &cluster, &name, limit, task).await
     }
 }
 
@@ -137,14 +233,9 @@ pub(super) fn expand(spec: &Spec, app: &App) -> Resource {
         launch_type: Some("FARGATE".into()),
         task_definition: Some(Link::to(&task_definition_id(), "arn")),
         desired_count: app.scaling.is_none().then_some(app.desired_count),
-        subnets: spec
-            .network
-            .azs
-            .iter()
-            .map(|az| {
-                let s = ResourceId::new("subnet", format!("private-{}", NetSpec::az_suffix(az)));
-                Link::to(&s, "id")
-            })
+        subnets: subnet_links(spec, "private")
+            .into_iter()
+            .map(|(_, l)| l)
             .collect(),
         security_groups: vec![Link::to(&ResourceId::new("sg", "app"), "id")],
         assign_public_ip: "DISABLED".into(),
@@ -209,110 +300,5 @@ fn want_td(p: &ServiceProps) -> Result<&str, AwsError> {
     match &p.task_definition {
         Some(l) => known(l, "task_definition"),
         None => Ok(""),
-    }
-}
-
-async fn apply(ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-    let ecs = &ctx.clients.ecs;
-    match op {
-        Op::Create(r) => {
-            let p: ServiceProps = from_props(&r.props)?;
-            let cluster = known(&p.cluster, "cluster")?;
-            let limit = timeout(p.stable_timeout_seconds);
-            // A deleted service of the same name may still be draining: it holds the name.
-            if let Some(s) = describe(ctx, cluster, &r.name).await? {
-                if s.status() == Some("DRAINING") {
-                    task.status(&format!(
-                        "waiting for the previous service {} to finish draining",
-                        r.name
-                    ));
-                    wait::wait_inactive(ctx, cluster, &r.name, limit, task).await?;
-                }
-            }
-            task.status(&format!("creating service {}", r.name));
-            let req = create_request(ecs, r)?;
-            while_role_propagates(task, || async {
-                req.clone().send().await.map_err(aws("ecs:CreateService"))
-            })
-            .await?;
-            let s: Service =
-                wait::wait_stable(ctx, cluster, &r.name, want_td(&p)?, limit, task).await?;
-            Ok(attrs(&s))
-        }
-        Op::Update {
-            desired,
-            prior,
-            changed,
-        } => {
-            let p: ServiceProps = from_props(&desired.props)?;
-            let cluster = match prior.attrs.get("cluster") {
-                Some(c) => c.clone(),
-                None => known(&p.cluster, "cluster")?.to_string(),
-            };
-            let limit = timeout(p.stable_timeout_seconds);
-            if let Some(req) = update_request(ecs, desired, prior, changed)? {
-                task.status(&format!("updating service {}", desired.name));
-                while_role_propagates(task, || async {
-                    req.clone().send().await.map_err(aws("ecs:UpdateService"))
-                })
-                .await?;
-                wait::wait_stable(ctx, &cluster, &desired.name, want_td(&p)?, limit, task).await?;
-            } else if changed.contains("rollout") {
-                // Only the rollout differs: nothing to send, the unfinished rollout to wait for.
-                wait::wait_rollout(ctx, &cluster, &desired.name, want_td(&p)?, limit, task).await?;
-            }
-            if changed.contains("tags") || changed.contains("stable_timeout_seconds") {
-                let before: ServiceProps = from_props(&prior.props)?;
-                sync_tags(
-                    ctx,
-                    &prior.physical_id,
-                    &service_tags(&before),
-                    &service_tags(&p),
-                )
-                .await?;
-            }
-            Ok(prior.attrs.clone())
-        }
-        Op::Delete(o) => {
-            let cluster = o.attrs.get("cluster").cloned().unwrap_or_default();
-            let name = o.attrs.get("name").cloned().unwrap_or_default();
-            let limit = timeout(
-                from_props::<ServiceProps>(&o.props)
-                    .ok()
-                    .and_then(|p| p.stable_timeout_seconds),
-            );
-            task.status(&format!("scaling service {name} to 0 and deleting it"));
-            let gone = |e: &AwsError| e.is_not_found() || e.is("ServiceNotActiveException");
-            let scaled = ecs
-                .update_service()
-                .cluster(&cluster)
-                .service(&name)
-                .desired_count(0)
-                .send()
-                .await
-                .map_err(aws("ecs:UpdateService"));
-            match scaled {
-                Err(e) if gone(&e) => return Ok(Attrs::new()),
-                other => {
-                    other?;
-                }
-            }
-            let deleted = ecs
-                .delete_service()
-                .cluster(&cluster)
-                .service(&name)
-                .force(true)
-                .send()
-                .await
-                .map_err(aws("ecs:DeleteService"));
-            match deleted {
-                Err(e) if gone(&e) => return Ok(Attrs::new()),
-                other => {
-                    other?;
-                }
-            }
-            wait::wait_inactive(ctx, &cluster, &name, limit, task).await?;
-            Ok(Attrs::new())
-        }
     }
 }

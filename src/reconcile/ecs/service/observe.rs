@@ -10,7 +10,7 @@ use super::{
 };
 use crate::aws::{aws, AwsError};
 use crate::model::{Attrs, Observed, Resource, ResourceId, Value};
-use crate::reconcile::kit::{self, from_props, to_props, Link};
+use crate::reconcile::kit::{self, found, refs_in, to_props, Link};
 use crate::reconcile::Ctx;
 
 /// `arn:aws:ecs:…:cluster/NAME` → `NAME`.
@@ -31,22 +31,6 @@ pub fn attrs(s: &Service) -> Attrs {
     );
     a.insert("cluster".into(), cluster_of(s));
     a
-}
-
-/// The subnets a desired service refers to, in order.
-fn subnet_order(desired: Option<&Resource>) -> Vec<ResourceId> {
-    desired
-        .and_then(|d| from_props::<ServiceProps>(&d.props).ok())
-        .map(|p| {
-            p.subnets
-                .into_iter()
-                .filter_map(|l| match l {
-                    Link::Ref { reference } => Some(reference.resource),
-                    _ => None,
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// The PRIMARY deployment's rollout state, as the `rollout` property shows it (pure):
@@ -75,7 +59,7 @@ pub fn observe_service(
     let vpc = s
         .network_configuration()
         .and_then(|n| n.awsvpc_configuration());
-    let order = subnet_order(desired);
+    let order = refs_in(desired, "subnets");
     let mut subnets: Vec<&str> = vpc
         .map(|v| v.subnets().iter().map(String::as_str).collect())
         .unwrap_or_default();
@@ -166,15 +150,12 @@ pub(in crate::reconcile::ecs) async fn describe(
         .send()
         .await
         .map_err(aws("ecs:DescribeServices"));
-    match r {
-        Ok(out) => Ok(out
-            .services()
+    Ok(found(r)?.and_then(|out| {
+        out.services()
             .iter()
             .find(|s| s.service_name() == Some(name))
-            .cloned()),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
+            .cloned()
+    }))
 }
 
 /// The task definition the live (ACTIVE) service runs.

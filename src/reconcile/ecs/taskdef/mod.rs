@@ -41,11 +41,11 @@ use serde::{Deserialize, Serialize};
 
 use super::{app_name, task_definition_id, CONTAINER, TASK_DEFINITION};
 use crate::aws::AwsError;
-use crate::model::{tags_for, Attrs, Resource, ResourceId};
+use crate::model::{tags_for, Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
 use crate::reconcile::kit::{from_props, to_props, Link};
-use crate::reconcile::{Ctx, Kind, Op};
+use crate::reconcile::{Ctx, Kind, Update};
 use crate::spec::app::App;
 use crate::spec::network::REDIS_PORT;
 use crate::spec::Spec;
@@ -156,8 +156,45 @@ pub struct EcsTaskDefinition;
 #[async_trait]
 impl Kind for EcsTaskDefinition {
     crate::typed_kind!(SCHEMA, TaskDefinitionProps);
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        apply(ctx, op, task).await
+    async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
+        let p: TaskDefinitionProps = from_props(&r.props)?;
+        let family = p.family.clone().unwrap_or_else(|| r.name.clone());
+        let a = revisions::register(ctx, r, &p, &family, task).await?;
+        revisions::prune(ctx, &family, keep(&p), task).await?;
+        Ok(a)
+    }
+
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
+        let (desired, prior, changed) = (u.desired, u.prior, u.changed);
+        let p: TaskDefinitionProps = from_props(&desired.props)?;
+        let family = p.family.clone().unwrap_or_else(|| desired.name.clone());
+        let new_revision = changed
+            .iter()
+            .any(|k| k != "tags" && !TAG_PROPS.contains(&k.as_str()));
+        let a = if new_revision {
+            revisions::register(ctx, desired, &p, &family, task).await?
+        } else {
+            let before: TaskDefinitionProps = from_props(&prior.props)?;
+            super::sync_tags(
+                ctx,
+                &prior.physical_id,
+                &revision_tags(&before),
+                &revision_tags(&p),
+            )
+            .await?;
+            prior.attrs.clone()
+        };
+        revisions::prune(ctx, &family, keep(&p), task).await?;
+        Ok(a)
+    }
+
+    async fn delete(&self, ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
+        let family = o
+            .attrs
+            .get("family")
+            .cloned()
+            .unwrap_or_else(|| app_name(&ctx.project, &ctx.env));
+        revisions::delete_family(ctx, &family, task).await
     }
 }
 
@@ -268,51 +305,4 @@ fn keep(p: &TaskDefinitionProps) -> usize {
 /// The tags a revision carries: its `tags` property and `keep_revisions`.
 fn revision_tags(p: &TaskDefinitionProps) -> BTreeMap<String, String> {
     super::all_tags(&p.tags, &[(super::TAG_KEEP_REVISIONS, p.keep_revisions)])
-}
-
-async fn apply(ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-    match op {
-        Op::Create(r) => {
-            let p: TaskDefinitionProps = from_props(&r.props)?;
-            let family = p.family.clone().unwrap_or_else(|| r.name.clone());
-            let a = revisions::register(ctx, r, &p, &family, task).await?;
-            revisions::prune(ctx, &family, keep(&p), task).await?;
-            Ok(a)
-        }
-        Op::Update {
-            desired,
-            prior,
-            changed,
-        } => {
-            let p: TaskDefinitionProps = from_props(&desired.props)?;
-            let family = p.family.clone().unwrap_or_else(|| desired.name.clone());
-            let new_revision = changed
-                .iter()
-                .any(|k| k != "tags" && !TAG_PROPS.contains(&k.as_str()));
-            let a = if new_revision {
-                revisions::register(ctx, desired, &p, &family, task).await?
-            } else {
-                let before: TaskDefinitionProps = from_props(&prior.props)?;
-                super::sync_tags(
-                    ctx,
-                    &prior.physical_id,
-                    &revision_tags(&before),
-                    &revision_tags(&p),
-                )
-                .await?;
-                prior.attrs.clone()
-            };
-            revisions::prune(ctx, &family, keep(&p), task).await?;
-            Ok(a)
-        }
-        Op::Delete(o) => {
-            let family = o
-                .attrs
-                .get("family")
-                .cloned()
-                .unwrap_or_else(|| app_name(&ctx.project, &ctx.env));
-            revisions::delete_family(ctx, &family, task).await?;
-            Ok(Attrs::new())
-        }
-    }
 }

@@ -15,7 +15,7 @@ use super::{
 };
 use crate::aws::{all_pages, aws, AwsError};
 use crate::model::{Attrs, Observed, ResourceId, Value};
-use crate::reconcile::kit::{to_props, Link};
+use crate::reconcile::kit::{found, to_props, Link};
 use crate::reconcile::Ctx;
 
 /// The health check's defaults when AWS omits them (ECS API reference, HealthCheck).
@@ -327,8 +327,7 @@ pub fn observe_task_definition(td: &TaskDefinition, tags: &BTreeMap<String, Stri
     if p.environment.contains_key("REDIS_HOST") {
         o.deps.insert(ResourceId::new("redis", "main"));
     }
-    o.props = to_props(&p);
-    o
+    o.with_props(to_props(&p))
 }
 
 pub fn attrs(td: &TaskDefinition) -> Attrs {
@@ -560,12 +559,9 @@ pub(in crate::reconcile::ecs) async fn describe(
         .send()
         .await
         .map_err(aws("ecs:DescribeTaskDefinition"));
-    match r {
-        Ok(out) => Ok(out
-            .task_definition()
+    Ok(found(r)?.and_then(|out| {
+        out.task_definition()
             .cloned()
-            .map(|td| (td, out.tags().to_vec()))),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
+            .map(|td| (td, out.tags().to_vec()))
+    }))
 }

@@ -13,6 +13,7 @@ use crate::aws::{aws, AwsError};
 use crate::model::{Attrs, Resource};
 use crate::progress::Task;
 use crate::reconcile::ecs::{app_name, cluster_name, sync_tags, task_definition_id};
+use crate::reconcile::kit::{found, gone_ok};
 use crate::reconcile::Ctx;
 
 /// The newest ACTIVE revision when it is ours and already the definition `r` wants (a
@@ -88,11 +89,10 @@ async fn ours(ctx: &Ctx, arn: &str) -> Result<bool, AwsError> {
         .send()
         .await
         .map_err(aws("ecs:ListTagsForResource"));
-    let tags = match out {
-        Ok(out) => out.tags().to_vec(),
-        Err(e) if e.is_not_found() => return Ok(false),
-        Err(e) => return Err(e),
+    let Some(out) = found(out)? else {
+        return Ok(false);
     };
+    let tags = out.tags().to_vec();
     Ok(super::super::ours(
         ctx,
         &task_definition_id(),
@@ -252,10 +252,7 @@ async fn deregister(ctx: &Ctx, arn: &str) -> Result<(), AwsError> {
         .await
         .map(|_| ())
         .map_err(aws("ecs:DeregisterTaskDefinition"));
-    match r {
-        Err(e) if e.is_not_found() => Ok(()),
-        other => other,
-    }
+    gone_ok(r)
 }
 
 /// Destroy: deregister the family's ACTIVE revisions of ours, then delete them.
