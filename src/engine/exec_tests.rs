@@ -15,7 +15,7 @@ use crate::model::{Attrs, Observed, Resource, ResourceId, Value};
 use crate::plan::{Action, Change, KindSchema, Plan};
 use crate::progress::{Progress, Task};
 use crate::reconcile::kit::PropsError;
-use crate::reconcile::{Ctx, Kind, Op, Registry, Service};
+use crate::reconcile::{Ctx, Kind, Registry, Service, Update};
 use crate::spec::Spec;
 
 static SCHEMA: KindSchema = KindSchema {
@@ -79,18 +79,17 @@ impl Kind for Fake {
         a.insert("endpoint".into(), format!("phys-{}.ready", o.id.name));
         Ok(a)
     }
-    async fn apply(&self, _: &Ctx, op: Op<'_>, _: &Task) -> Result<Attrs, AwsError> {
-        let r = match op {
-            Op::Create(r) => r,
-            Op::Delete(o) => {
-                self.log
-                    .lock()
-                    .unwrap()
-                    .push(format!("delete {}", o.physical_id));
-                return Ok(Attrs::new());
-            }
-            Op::Update { .. } => panic!("no updates here"),
-        };
+    async fn delete(&self, _: &Ctx, o: &Observed, _: &Task) -> Result<(), AwsError> {
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("delete {}", o.physical_id));
+        Ok(())
+    }
+    async fn update(&self, _: &Ctx, _: Update<'_>, _: &Task) -> Result<Attrs, AwsError> {
+        panic!("no updates here")
+    }
+    async fn create(&self, _: &Ctx, r: &Resource, _: &Task) -> Result<Attrs, AwsError> {
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_in_flight.fetch_max(now, Ordering::SeqCst);
         self.log.lock().unwrap().push(format!("start {}", r.id));

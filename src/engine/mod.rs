@@ -12,7 +12,7 @@ use crate::model::{Attrs, Observed, Ownership, ResourceId};
 use crate::plan::steps::{steps, Phase, Step};
 use crate::plan::{Action, Change, Plan, PlanError};
 use crate::progress::{self, Progress};
-use crate::reconcile::{Ctx, Kind, Op, Registry};
+use crate::reconcile::{Ctx, Kind, Registry, Update};
 
 /// Why a change failed, or why the executor would not run a plan.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -307,14 +307,15 @@ async fn run_step(
     match step.phase {
         Phase::Delete => {
             let prior = change.prior.as_ref().expect("delete has a prior");
-            Ok(rec.apply(ctx, Op::Delete(prior), task).await?)
+            rec.delete(ctx, prior, task).await?;
+            Ok(Attrs::new())
         }
         Phase::Create => {
             let d = resolved.expect("create has a desired resource");
             if let Some(e) = unresolved(d) {
                 return Err(e);
             }
-            Ok(rec.apply(ctx, Op::Create(d), task).await?)
+            Ok(rec.create(ctx, d, task).await?)
         }
         Phase::Update => {
             let d = resolved.expect("update has a desired resource");
@@ -324,9 +325,9 @@ async fn run_step(
             let prior = change.prior.as_ref().expect("update has a prior");
             let changed = change.changed_props();
             let mut attrs = rec
-                .apply(
+                .update(
                     ctx,
-                    Op::Update {
+                    Update {
                         desired: d,
                         prior,
                         changed: &changed,

@@ -51,18 +51,6 @@ pub struct Ctx {
     pub no_wait: bool,
 }
 
-/// One change handed to a reconciler, with every reference already resolved.
-pub enum Op<'a> {
-    Create(&'a Resource),
-    Update {
-        desired: &'a Resource,
-        prior: &'a Observed,
-        /// Top-level properties that differ.
-        changed: &'a BTreeSet<String>,
-    },
-    Delete(&'a Observed),
-}
-
 /// An in-place change of one resource, every reference resolved.
 #[derive(Clone, Copy)]
 pub struct Update<'a> {
@@ -89,42 +77,13 @@ pub trait Kind: Send + Sync + 'static {
     #[cfg_attr(not(test), allow(dead_code))]
     fn round_trip(&self, props: &Props) -> Result<Props, kit::PropsError>;
     /// Create the resource and wait until AWS reports it settled; return its attributes.
-    async fn create(&self, _ctx: &Ctx, _r: &Resource, _task: &Task) -> Result<Attrs, AwsError> {
-        unreachable!("transitional: kinds not yet converted override apply")
-    }
+    async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError>;
     /// Change the properties in `changed` in place (the others force a replace, which the plan
     /// runs as a create and a delete) and wait until settled; return the attributes that
     /// changed (the engine keeps the prior ones for the rest).
-    async fn update(&self, _ctx: &Ctx, _u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
-        unreachable!("transitional: kinds not yet converted override apply")
-    }
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError>;
     /// Delete the live resource and wait until it is gone; one already gone is success.
-    async fn delete(&self, _ctx: &Ctx, _o: &Observed, _task: &Task) -> Result<(), AwsError> {
-        unreachable!("transitional: kinds not yet converted override apply")
-    }
-    /// Make one change (transitional: kinds are moving to create / update / delete).
-    async fn apply(&self, ctx: &Ctx, op: Op<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        match op {
-            Op::Create(r) => self.create(ctx, r, task).await,
-            Op::Update {
-                desired,
-                prior,
-                changed,
-            } => {
-                self.update(
-                    ctx,
-                    Update {
-                        desired,
-                        prior,
-                        changed,
-                    },
-                    task,
-                )
-                .await
-            }
-            Op::Delete(o) => self.delete(ctx, o, task).await.map(|_| Attrs::new()),
-        }
-    }
+    async fn delete(&self, ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError>;
     /// Wait until a live resource that a change references is ready, and return its fresh
     /// attributes: e.g. a Redis group still `creating` after an interrupted apply has no
     /// endpoint yet. Called only for resources the plan does not change.
