@@ -25,6 +25,7 @@
 //! there is no traffic, and no gap when there were requests but no 5xx.
 
 pub mod alarm;
+mod iam;
 pub mod metric;
 
 #[cfg(test)]
@@ -177,6 +178,9 @@ pub struct Alarms;
 
 #[async_trait]
 impl Service for Alarms {
+    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
+        iam::GRANTS
+    }
     fn name(&self) -> &'static str {
         "alarms"
     }

@@ -51,6 +51,7 @@
 
 pub mod bucket;
 pub mod config;
+mod iam;
 pub mod policy;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -144,6 +145,9 @@ const KINDS: &[&dyn Kind] = &[&bucket::Bucket];
 
 #[async_trait]
 impl Service for S3 {
+    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
+        iam::GRANTS
+    }
     fn name(&self) -> &'static str {
         "s3"
     }
