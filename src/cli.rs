@@ -75,6 +75,8 @@ pub enum Command {
     Output(OutputArgs),
     /// Invalidate paths in the env's CloudFront cache and wait until that completes.
     Invalidate(InvalidateArgs),
+    /// Print the least-privilege IAM policy a role needs to plan or to apply this env.
+    IamPolicy(IamPolicyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -171,6 +173,34 @@ pub struct InvalidateArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IamPolicyArgs {
+    /// The env: envs/<ENV>.toml.
+    #[arg(long, short)]
+    pub env: String,
+    /// The role: `plan` (read-only: plan, output) or `apply` (apply and destroy too).
+    #[arg(long = "for", value_name = "ROLE", value_parser = ["plan", "apply"])]
+    pub role: String,
+    /// The AWS account the policy is for; without it rtech asks AWS (sts:GetCallerIdentity).
+    #[arg(long, value_name = "ID", value_parser = account_id)]
+    pub account_id: Option<String>,
+    /// Print only document N (from 1) when the policy is split across several.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub part: Option<u16>,
+    /// Print the documents with their names and sizes as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// An AWS account id: twelve digits.
+pub fn account_id(s: &str) -> Result<String, String> {
+    if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(s.to_string())
+    } else {
+        Err(format!("{s:?} is not an AWS account id (12 digits)"))
+    }
 }
 
 /// CloudFront's invalidation paths: absolute, at most 4096 characters, one trailing `*` at most.

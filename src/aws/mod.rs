@@ -71,6 +71,8 @@ pub struct AwsOpts {
     pub profile: Option<String>,
     pub endpoint_url: Option<String>,
     pub retry: RetryOpts,
+    /// The call counter every client of the run shares (the command prints it with `-vv`).
+    pub calls: CallCounter,
 }
 
 /// How hard each AWS call tries: the SDK's own retries (throttling, 5xx, dropped connections,
@@ -132,6 +134,9 @@ pub struct CallCounter {
     /// Attempts sent, retries included: `attempts − total` calls were retried.
     attempts: Arc<AtomicUsize>,
     by_service: Arc<std::sync::Mutex<std::collections::BTreeMap<String, usize>>>,
+    /// Per operation, named as the code names it (`ec2:DescribeVpcs`): `-vv` prints them, and
+    /// they are what `rtech iam-policy` must grant.
+    by_operation: Arc<std::sync::Mutex<std::collections::BTreeMap<String, usize>>>,
 }
 
 impl CallCounter {
@@ -155,8 +160,20 @@ impl CallCounter {
             .unwrap_or_default()
     }
 
-    fn record(&self, service: &str) {
+    /// Calls so far per operation (`ec2:DescribeVpcs`, `elbv2:CreateListener`, …).
+    pub fn by_operation(&self) -> std::collections::BTreeMap<String, usize> {
+        self.by_operation
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_default()
+    }
+
+    fn record(&self, service: &str, operation: &str) {
         self.total.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut m) = self.by_operation.lock() {
+            let prefix = code_prefix(service);
+            *m.entry(format!("{prefix}:{operation}")).or_default() += 1;
+        }
         if let Ok(mut m) = self.by_service.lock() {
             // "Elastic Load Balancing v2" → "elasticloadbalancingv2", as the SDK crates name them.
             let key: String = service
@@ -166,6 +183,22 @@ impl CallCounter {
                 .to_ascii_lowercase();
             *m.entry(key).or_default() += 1;
         }
+    }
+}
+
+/// The code's prefix for an SDK service name as the SDK's operation metadata gives it
+/// (`Elastic Load Balancing v2` → `elbv2`), so that the call counter names operations as the
+/// code does.
+fn code_prefix(sdk_service: &str) -> String {
+    match sdk_service {
+        "Elastic Load Balancing v2" => "elbv2".into(),
+        "CloudWatch Logs" => "logs".into(),
+        "Application Auto Scaling" => "application-autoscaling".into(),
+        other => other
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_lowercase(),
     }
 }
 
@@ -192,11 +225,11 @@ impl Intercept for CallCounter {
     ) -> Result<(), BoxError> {
         // After the operation's own configuration is applied (its Metadata names the service),
         // and once per operation: retries happen after serialization.
-        let service = cfg
+        let (service, operation) = cfg
             .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
-            .map(|m| m.service().to_string())
-            .unwrap_or_else(|| "other".into());
-        self.record(&service);
+            .map(|m| (m.service().to_string(), m.name().to_string()))
+            .unwrap_or_else(|| ("other".into(), "Unknown".into()));
+        self.record(&service, &operation);
         Ok(())
     }
     fn read_before_attempt(
@@ -260,7 +293,7 @@ impl Clients {
             .timeout_config(opts.retry.timeout_config());
         let conf = loader.load().await;
         let endpoint = conf.endpoint_url().map(str::to_string);
-        let calls = CallCounter::default();
+        let calls = opts.calls.clone();
         // One client per service, all counting calls through the same interceptor.
         macro_rules! client {
             ($krate:ident) => {

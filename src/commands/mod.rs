@@ -4,6 +4,7 @@
 
 mod apply;
 mod destroy;
+mod iam_policy;
 mod invalidate;
 mod output;
 mod plan;
@@ -66,13 +67,14 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         region: g.region.clone(),
         profile: g.profile.clone(),
         endpoint_url: g.endpoint_url.clone(),
+        calls: Default::default(),
         retry: RetryOpts {
             max_attempts: g.max_attempts,
             adaptive: g.retry_mode == "adaptive",
             attempt_timeout: std::time::Duration::from_secs(g.attempt_timeout),
         },
     };
-    match &cli.command {
+    let result = match &cli.command {
         Command::Validate(a) => {
             let spec = load(&cli, &a.env)?;
             let n = reconcile::expand(&spec).len();
@@ -85,7 +87,23 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Destroy(a) => destroy::destroy_cmd(&cli, a, &opts, &ui).await,
         Command::Output(a) => output::output_cmd(&cli, a, &opts, &ui).await,
         Command::Invalidate(a) => invalidate::invalidate_cmd(&cli, a, &opts, &ui).await,
+        Command::IamPolicy(a) => iam_policy::iam_policy_cmd(&cli, a, &opts).await,
+    };
+    if g.verbose > 1 {
+        eprint!("{}", calls_by_operation(&opts.calls.by_operation()));
     }
+    result
+}
+
+/// `-vv`: every AWS operation the command called, with how often, as the code and
+/// `rtech iam-policy` name them.
+fn calls_by_operation(ops: &std::collections::BTreeMap<String, usize>) -> String {
+    let total: usize = ops.values().sum();
+    let mut out = format!("API calls by operation ({total}):\n");
+    for (op, n) in ops {
+        out.push_str(&format!("  {op} {n}\n"));
+    }
+    out
 }
 
 pub(crate) fn load(cli: &Cli, env: &str) -> Result<Spec> {

@@ -42,6 +42,9 @@ impl Service for FakeService {
     async fn observe(&self, _: &Ctx, _: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         Ok(vec![])
     }
+    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
+        &[]
+    }
 }
 
 /// A fake that lives as long as the executor's tasks may hold it.

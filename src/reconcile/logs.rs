@@ -19,6 +19,8 @@
 //! tags is a conflict, never touched. DescribeLogGroups' `arn` ends in `:*`; the tag APIs and
 //! the `arn` attribute use the ARN without it (`logGroupArn`).
 
+#[path = "logs_iam.rs"]
+mod iam;
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
@@ -361,6 +363,9 @@ pub struct Logs;
 
 #[async_trait]
 impl Service for Logs {
+    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
+        iam::GRANTS
+    }
     fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
         crate::reconcile::kit::outputs::attrs(
             observed,

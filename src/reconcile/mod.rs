@@ -15,6 +15,7 @@ pub mod ecr;
 pub mod ecs;
 pub mod elb;
 pub mod iam;
+pub mod iam_policy;
 #[allow(unused_imports, dead_code)]
 pub mod kit;
 pub mod logs;
@@ -111,6 +112,9 @@ pub trait Service: Send + Sync + 'static {
     /// Read every live resource of this service's kinds for the env (ours by tag, and
     /// same-named foreign ones as `Ownership::Foreign`).
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError>;
+    /// The operations this service calls, per mode, and on which of the env's resources (its
+    /// `iam.rs`): what `rtech iam-policy` grants. No default: a new service must say.
+    fn iam(&self) -> &'static [iam_policy::Grant];
     /// The env's outputs that come from this service's kinds, read from live state (never
     /// from the spec); `rtech output` prints them in its documented order.
     fn outputs(&self, _observed: &[Observed]) -> Vec<kit::outputs::Output> {

@@ -8,6 +8,7 @@
 //! it is ISSUED.
 
 pub mod certificate;
+mod iam;
 pub mod observe;
 pub mod validation;
 
@@ -212,6 +213,9 @@ pub struct Acm;
 
 #[async_trait]
 impl Service for Acm {
+    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
+        iam::GRANTS
+    }
     fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
         let certs: serde_json::Map<String, serde_json::Value> =
             crate::reconcile::kit::outputs::owned(observed, "certificate", "")

@@ -25,6 +25,7 @@
 //! there is no traffic, and no gap when there were requests but no 5xx.
 
 pub mod alarm;
+mod iam;
 pub mod metric;
 
 #[cfg(test)]
@@ -159,6 +160,9 @@ pub struct Alarms;
 #[async_trait]
 impl Service for Alarms {
     crate::service_basics!("alarms", KINDS, expand);
+    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
+        iam::GRANTS
+    }
     async fn observe(&self, ctx: &Ctx, _desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         // Names are derived: destroy (no desired) finds them too.
         let live = describe(ctx, &prefix(&ctx.project, &ctx.env), false).await?;

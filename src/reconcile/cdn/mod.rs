@@ -53,6 +53,7 @@
 //! distribution itself (no separate policy resources to own).
 
 pub mod distribution;
+mod iam;
 pub mod invalidate;
 pub mod props;
 pub mod request;
@@ -140,6 +141,9 @@ const KINDS: &[&dyn Kind] = &[&distribution::Distribution];
 
 #[async_trait]
 impl Service for Cdn {
+    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
+        iam::GRANTS
+    }
     fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
         crate::reconcile::kit::outputs::attrs(
             observed,

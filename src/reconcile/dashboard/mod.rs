@@ -24,6 +24,7 @@
 //! derived from ctx.project/env, so destroy (no desired) finds it too. Delete: DeleteDashboards.
 
 pub mod board;
+mod iam;
 
 use async_trait::async_trait;
 use serde_json::Value as J;
@@ -128,6 +129,9 @@ pub struct Dashboard;
 
 #[async_trait]
 impl Service for Dashboard {
+    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
+        iam::GRANTS
+    }
     fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
         crate::reconcile::kit::outputs::attrs(
             observed,

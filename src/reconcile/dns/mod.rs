@@ -18,6 +18,7 @@
 //! change waits until Route 53 reports it INSYNC. Observe: [`observe`].
 
 pub mod hosted_zone;
+mod iam;
 pub mod observe;
 pub mod record;
 pub mod rrset;
@@ -392,6 +393,9 @@ pub struct Dns;
 
 #[async_trait]
 impl Service for Dns {
+    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
+        iam::GRANTS
+    }
     fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
         use crate::reconcile::kit::outputs::owned;
         // The zone: ours when rtech created it, else the one our records live in.

@@ -19,6 +19,7 @@
 //! replace a protected cluster.
 
 pub mod cluster;
+mod iam;
 pub mod instance;
 mod observe;
 pub mod param_group;
@@ -77,6 +78,9 @@ pub struct Docdb;
 
 #[async_trait]
 impl Service for Docdb {
+    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
+        iam::GRANTS
+    }
     fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
         crate::reconcile::kit::outputs::attrs(
             observed,

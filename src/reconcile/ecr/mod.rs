@@ -27,6 +27,7 @@
 //! `rtech:force-delete` tag is `true` (for a replace, the spec must say so too); DeleteRepository
 //! is sent with `force` only then.
 
+mod iam;
 pub mod repository;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -162,6 +163,9 @@ pub struct Ecr;
 
 #[async_trait]
 impl Service for Ecr {
+    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
+        iam::GRANTS
+    }
     fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
         crate::reconcile::kit::outputs::attrs(
             observed,

@@ -58,6 +58,7 @@
 //! destroy left are deleted.
 
 mod cluster;
+mod iam;
 mod service;
 mod taskdef;
 
@@ -246,6 +247,9 @@ pub struct Ecs;
 
 #[async_trait]
 impl Service for Ecs {
+    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
+        iam::GRANTS
+    }
     fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
         crate::reconcile::kit::outputs::attrs(
             observed,

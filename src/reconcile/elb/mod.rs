@@ -8,6 +8,7 @@
 //! project, env and resource id (`kit::is_ours`); one under our name without them is foreign,
 //! never modified or deleted.
 
+mod iam;
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
@@ -246,6 +247,9 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
 
 #[async_trait]
 impl Service for Elb {
+    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
+        iam::GRANTS
+    }
     fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
         let tgs: serde_json::Map<String, serde_json::Value> =
             crate::reconcile::kit::outputs::owned(observed, "target_group", "")

@@ -33,6 +33,8 @@
 //! `DeleteConflict` (the detachments may take a moment to be seen), bounded.
 
 pub mod document;
+#[allow(clippy::module_inception)]
+mod iam;
 pub mod role;
 
 use std::collections::BTreeMap;
@@ -206,6 +208,9 @@ pub struct Iam;
 
 #[async_trait]
 impl Service for Iam {
+    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
+        iam::GRANTS
+    }
     fn name(&self) -> &'static str {
         "iam"
     }

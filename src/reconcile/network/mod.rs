@@ -6,6 +6,7 @@
 //! of them in one batch.
 
 mod eip;
+mod iam;
 mod igw;
 mod nat;
 mod observe;
@@ -82,6 +83,9 @@ pub struct Network;
 
 #[async_trait]
 impl Service for Network {
+    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
+        iam::GRANTS
+    }
     fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
         use crate::reconcile::kit::outputs::{ids, owned};
         let sgs: serde_json::Map<String, serde_json::Value> = owned(observed, "sg", "")

@@ -38,6 +38,7 @@
 
 mod group;
 mod group_apply;
+mod iam;
 mod log_delivery;
 mod subnet_group;
 
@@ -126,6 +127,9 @@ pub struct Redis;
 
 #[async_trait]
 impl Service for Redis {
+    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
+        iam::GRANTS
+    }
     fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
         crate::reconcile::kit::outputs::attrs(
             observed,

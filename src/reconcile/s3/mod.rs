@@ -51,6 +51,7 @@
 
 pub mod bucket;
 pub mod config;
+mod iam;
 pub mod policy;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -145,6 +146,9 @@ const KINDS: &[&dyn Kind] = &[&bucket::Bucket];
 #[async_trait]
 impl Service for S3 {
     crate::service_basics!("s3", KINDS, expand);
+    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
+        iam::GRANTS
+    }
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         let wanted: BTreeSet<&ResourceId> = desired

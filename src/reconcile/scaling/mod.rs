@@ -29,6 +29,7 @@
 //! - Target-tracking policies make CloudWatch alarms (`TargetTracking-…`) that AWS owns and
 //!   deletes with the policy: rtech never reads or touches them.
 
+mod iam;
 use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
@@ -307,6 +308,9 @@ const KINDS: &[&dyn Kind] = &[
 
 #[async_trait]
 impl Service for Scaling {
+    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
+        iam::GRANTS
+    }
     fn name(&self) -> &'static str {
         "scaling"
     }

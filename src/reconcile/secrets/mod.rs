@@ -8,6 +8,7 @@
 //! Database reconcilers read it at apply time with [`generated_value`].
 
 mod connection;
+mod iam;
 mod secret;
 
 use std::collections::BTreeMap;
@@ -210,6 +211,9 @@ pub struct Secrets;
 
 #[async_trait]
 impl Service for Secrets {
+    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
+        iam::GRANTS
+    }
     fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
         // ARNs only: a secret's value is never an output.
         crate::reconcile::kit::outputs::attrs(

@@ -23,6 +23,7 @@
 //!
 //! One file per kind: [`topic`] and [`subscription`].
 
+mod iam;
 mod subscription;
 mod topic;
 
@@ -206,6 +207,9 @@ pub struct Sns;
 
 #[async_trait]
 impl Service for Sns {
+    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
+        iam::GRANTS
+    }
     fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
         let mut out = crate::reconcile::kit::outputs::attrs(
             observed,

@@ -1,0 +1,82 @@
+//! The ECS actions the ecs service calls, on the env's cluster and service, and the task
+//! roles it passes.
+
+use crate::reconcile::iam_policy::{Cond, Grant, Mode, ANY};
+
+const CLUSTER_AND_SERVICE: &[&str] = &[
+    "{arn:ecs}:cluster/{prefix}",
+    "{arn:ecs}:service/{prefix}/*",
+    "{arn:ecs}:task-definition/{prefix}-*",
+];
+
+pub static GRANTS: &[Grant] = &[
+    Grant {
+        sid: "EcsReadTheEnvsClusterAndService",
+        mode: Mode::Observe,
+        ops: &[
+            "ecs:DescribeClusters",
+            "ecs:DescribeServices",
+            "ecs:ListTagsForResource",
+        ],
+        also: &[],
+        on: CLUSTER_AND_SERVICE,
+        cond: Cond::None,
+    },
+    Grant {
+        sid: "EcsTaskDefinitionReadsSupportNoResourceScoping",
+        mode: Mode::Observe,
+        ops: &[
+            "ecs:DescribeTaskDefinition",
+            "ecs:ListTaskDefinitions",
+            "ec2:DescribeSubnets",
+        ],
+        also: &[],
+        on: ANY,
+        cond: Cond::None,
+    },
+    Grant {
+        sid: "EcsChangeTheEnvsClusterAndService",
+        mode: Mode::Apply,
+        ops: &[
+            "ecs:CreateCluster",
+            "ecs:UpdateCluster",
+            "ecs:DeleteCluster",
+            "ecs:CreateService",
+            "ecs:UpdateService",
+            "ecs:DeleteService",
+            "ecs:TagResource",
+            "ecs:UntagResource",
+        ],
+        also: &[],
+        on: CLUSTER_AND_SERVICE,
+        cond: Cond::None,
+    },
+    Grant {
+        sid: "EcsTaskDefinitionWritesSupportNoResourceScoping",
+        mode: Mode::Apply,
+        ops: &[
+            "ecs:RegisterTaskDefinition",
+            "ecs:DeregisterTaskDefinition",
+            "ecs:DeleteTaskDefinitions",
+        ],
+        also: &[],
+        on: ANY,
+        cond: Cond::None,
+    },
+    Grant {
+        sid: "EcsPassTheEnvsTaskRolesToEcsTasks",
+        mode: Mode::Apply,
+        ops: &[],
+        also: &["iam:PassRole"],
+        on: &["arn:{partition}:iam::{account}:role/{name:iam_role}"],
+        cond: Cond::PassedTo("ecs-tasks.amazonaws.com"),
+    },
+    Grant {
+        sid: "EcsFirstServiceNeedsEcsServiceLinkedRole",
+        mode: Mode::Apply,
+        ops: &[],
+        also: &["iam:CreateServiceLinkedRole"],
+        on: &["arn:{partition}:iam::{account}:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS"],
+        cond: Cond::None,
+    },
+];

@@ -1,0 +1,90 @@
+//! The EC2 actions the network service calls. EC2's ids are made by AWS, so changes to live
+//! resources are scoped by the env's ownership tags rather than by name.
+
+use crate::reconcile::iam_policy::{Cond, Grant, Mode, ANY};
+
+const RULES: &[&str] = &[
+    "ec2:AuthorizeSecurityGroupIngress",
+    "ec2:AuthorizeSecurityGroupEgress",
+    "ec2:RevokeSecurityGroupIngress",
+    "ec2:RevokeSecurityGroupEgress",
+    "ec2:ModifySecurityGroupRules",
+];
+
+pub static GRANTS: &[Grant] = &[
+    Grant {
+        sid: "NetworkEc2DescribeSupportsNoResourceLevelPermissions",
+        mode: Mode::Observe,
+        ops: &[
+            "ec2:DescribeVpcs",
+            "ec2:DescribeVpcAttribute",
+            "ec2:DescribeSubnets",
+            "ec2:DescribeRouteTables",
+            "ec2:DescribeInternetGateways",
+            "ec2:DescribeNatGateways",
+            "ec2:DescribeAddresses",
+            "ec2:DescribeSecurityGroups",
+            "ec2:DescribeSecurityGroupRules",
+        ],
+        also: &[],
+        on: ANY,
+        cond: Cond::None,
+    },
+    Grant {
+        sid: "NetworkCreateInTheEnvsAccountAndRegion",
+        mode: Mode::Apply,
+        ops: &[
+            "ec2:CreateVpc",
+            "ec2:CreateSubnet",
+            "ec2:CreateRouteTable",
+            "ec2:CreateInternetGateway",
+            "ec2:CreateNatGateway",
+            "ec2:CreateSecurityGroup",
+            "ec2:AllocateAddress",
+        ],
+        also: &[],
+        on: &["{arn:ec2}:*"],
+        cond: Cond::None,
+    },
+    Grant {
+        sid: "NetworkChangeResourcesTaggedWithTheEnv",
+        mode: Mode::Apply,
+        ops: &[
+            "ec2:DeleteVpc",
+            "ec2:ModifyVpcAttribute",
+            "ec2:DeleteSubnet",
+            "ec2:ModifySubnetAttribute",
+            "ec2:DeleteRouteTable",
+            "ec2:CreateRoute",
+            "ec2:ReplaceRoute",
+            "ec2:DeleteRoute",
+            "ec2:AssociateRouteTable",
+            "ec2:DisassociateRouteTable",
+            "ec2:ReplaceRouteTableAssociation",
+            "ec2:AttachInternetGateway",
+            "ec2:DetachInternetGateway",
+            "ec2:DeleteInternetGateway",
+            "ec2:DeleteNatGateway",
+            "ec2:ReleaseAddress",
+            "ec2:DeleteSecurityGroup",
+            "ec2:AuthorizeSecurityGroupIngress",
+            "ec2:AuthorizeSecurityGroupEgress",
+            "ec2:RevokeSecurityGroupIngress",
+            "ec2:RevokeSecurityGroupEgress",
+            "ec2:ModifySecurityGroupRules",
+            "ec2:CreateTags",
+            "ec2:DeleteTags",
+        ],
+        also: &[],
+        on: &["{arn:ec2}:*"],
+        cond: Cond::Owned,
+    },
+    Grant {
+        sid: "NetworkSecurityGroupRulesCarryNoTagsOfTheirOwn",
+        mode: Mode::Apply,
+        ops: RULES,
+        also: &[],
+        on: &["{arn:ec2}:security-group-rule/*"],
+        cond: Cond::None,
+    },
+];
