@@ -15,6 +15,7 @@ mod edge;
 mod emulator;
 mod faults;
 mod iam;
+mod lock;
 mod logs;
 mod network;
 mod redis;
