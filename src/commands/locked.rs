@@ -7,6 +7,10 @@
 //! first stops new changes, the second abandons those in flight); at any other moment the
 //! command stops at once, releases the lock and exits 130. Only SIGKILL (or a lost machine)
 //! leaves the lock behind, for `force-unlock`.
+//!
+//! Every command that changes an env runs its work in [`Session::locked`], right after
+//! `Session::open`: a `deploy` or `rollback` command does the same (with its own name as the
+//! holder's `command`).
 
 use std::future::Future;
 use std::process::ExitCode;
