@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The demo (README.md, "Quick start"): the dev env's whole life cycle against a local emulator.
-#   plan → apply → plan again (must be empty) → output → destroy
+#   bootstrap (the lock bucket, once per account and region) → plan → apply (under the env's
+#   lock) → plan again (must be empty) → output → destroy
 # Needs cargo and python3; installs the emulator into .venv on first use. Touches no real AWS
 # account: every call goes to the emulator, with dummy credentials.
 set -euo pipefail
@@ -42,6 +43,7 @@ step() {
   "$RTECH" "$@"
 }
 
+step bootstrap --env dev --auto-approve
 step plan --env dev
 step apply --env dev --auto-approve
 
@@ -56,4 +58,4 @@ step output --env dev
 step destroy --env dev --auto-approve
 
 echo
-echo "demo OK: planned, applied, re-planned with no changes, read outputs and destroyed env dev"
+echo "demo OK: bootstrapped, planned, applied, re-planned with no changes, read outputs and destroyed env dev"

@@ -21,6 +21,7 @@ Shims:
   as CloudFront spells them).
 - Application Auto Scaling: scripts/moto_autoscaling_shim.py (scalable-target tags, policies
   deleted with their target, ObjectNotFoundException for what does not exist).
+- S3: scripts/moto_s3_shim.py (GetBucketVersioning answered under S3's own root element).
 """
 import sys
 
@@ -164,6 +165,7 @@ if __name__ == "__main__":
     import moto_ecs_shim
     import moto_elasticache_shim
     import moto_route53_acm_shim
+    import moto_s3_shim
 
     # Each shim module has apply() and its own ShimError (a moto name it patches has moved).
     SHIMS = [
@@ -172,6 +174,7 @@ if __name__ == "__main__":
         moto_ecs_shim,
         moto_elasticache_shim,
         moto_route53_acm_shim,
+        moto_s3_shim,
     ]
     try:
         apply_docdb_shim()

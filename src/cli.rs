@@ -1,6 +1,7 @@
 //! Command-line interface (clap derive): commands and flags, nothing else.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -77,6 +78,18 @@ pub enum Command {
     Invalidate(InvalidateArgs),
     /// Print the least-privilege IAM policy a role needs to plan or to apply this env.
     IamPolicy(IamPolicyArgs),
+    /// Create what rtech needs once per account and region (the lock bucket); plans first.
+    Bootstrap(BootstrapArgs),
+    /// Remove the env's lock left by a dead run, only if its id is LOCK_ID.
+    ForceUnlock(ForceUnlockArgs),
+}
+
+/// How long to wait for the env's lock when another run holds it.
+#[derive(Debug, Args)]
+pub struct LockWait {
+    /// Wait up to this long for the env's lock (30s, 5m, 1h; default: fail at once).
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = crate::lock::parse_duration)]
+    pub lock_timeout: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -106,6 +119,12 @@ pub struct PlanArgs {
     /// Deploy this image tag (CI passes the commit SHA); without it the deployed image stays.
     #[arg(long, value_name = "TAG", value_parser = image_tag)]
     pub image_tag: Option<String>,
+    /// Hold the env's lock while planning (for a plan about to be saved and applied).
+    #[arg(long)]
+    pub lock: bool,
+    /// With --lock: wait up to this long for the lock (30s, 5m, 1h; default: fail at once).
+    #[arg(long, value_name = "DURATION", requires = "lock", value_parser = crate::lock::parse_duration)]
+    pub lock_timeout: Option<Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -128,6 +147,8 @@ pub struct ApplyArgs {
     pub no_wait: bool,
     /// A plan saved with `rtech plan --out`: applied exactly, or refused if stale.
     pub planfile: Option<PathBuf>,
+    #[command(flatten)]
+    pub lock: LockWait,
 }
 
 #[derive(Debug, Args)]
@@ -138,6 +159,27 @@ pub struct DestroyArgs {
     /// Do not ask for confirmation.
     #[arg(long)]
     pub auto_approve: bool,
+    #[command(flatten)]
+    pub lock: LockWait,
+}
+
+#[derive(Debug, Args)]
+pub struct BootstrapArgs {
+    /// The env whose account and region to bootstrap: envs/<ENV>.toml.
+    #[arg(long, short)]
+    pub env: String,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ForceUnlockArgs {
+    /// The env: envs/<ENV>.toml.
+    #[arg(long, short)]
+    pub env: String,
+    /// The id of the lock to remove, as the error naming its holder printed it.
+    pub lock_id: String,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,8 @@ mod aws;
 mod cli;
 mod commands;
 mod engine;
+mod interrupt;
+mod lock;
 mod model;
 mod plan;
 mod progress;
@@ -37,19 +39,25 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match rt.block_on(commands::run(cli)) {
+    let code = match rt.block_on(commands::run(cli)) {
         Ok(code) => code,
         Err(e) => {
             report(&e);
             ExitCode::from(exit_code(&e))
         }
-    }
+    };
+    // An interrupted confirmation prompt leaves a thread blocked reading stdin: do not wait
+    // for it.
+    rt.shutdown_background();
+    code
 }
 
 /// The exit code of a failed command, by the error's type: 130 when the user interrupted
-/// twice and rtech left changes in flight, else 1.
+/// (twice while changes were in flight, or once while none was), else 1.
 fn exit_code(e: &anyhow::Error) -> u8 {
-    if e.downcast_ref::<commands::Abandoned>().is_some() {
+    if e.downcast_ref::<commands::Abandoned>().is_some()
+        || e.downcast_ref::<commands::Interrupted>().is_some()
+    {
         130
     } else {
         1

@@ -271,6 +271,13 @@ pub struct Clients {
     pub region: String,
 }
 
+/// The account and the ARN the credentials act as (sts:GetCallerIdentity).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Caller {
+    pub account: String,
+    pub arn: String,
+}
+
 /// CloudFront takes ACM certificates from this region only.
 pub const CLOUDFRONT_CERT_REGION: &str = "us-east-1";
 
@@ -372,10 +379,18 @@ impl Clients {
 
     /// One cheap call that proves the endpoint answers and the credentials are good.
     pub async fn account_id(&self) -> Result<String, AwsError> {
+        Ok(self.caller().await?.account)
+    }
+
+    /// Who the credentials are: sts:GetCallerIdentity.
+    pub async fn caller(&self) -> Result<Caller, AwsError> {
         let out = self.sts.get_caller_identity().send().await.map_err(|e| {
             AwsError::from_sdk("sts:GetCallerIdentity", e).with_endpoint(self.endpoint.as_deref())
         })?;
-        Ok(out.account.unwrap_or_default())
+        Ok(Caller {
+            account: out.account.unwrap_or_default(),
+            arn: out.arn.unwrap_or_default(),
+        })
     }
 }
 

@@ -1,15 +1,19 @@
-//! `rtech apply`: plan, confirm, execute; or apply a saved plan exactly.
+//! `rtech apply`: plan, confirm, execute; or apply a saved plan exactly. Under the env's lock,
+//! taken before observing.
 
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 
-use super::session::Session;
+use super::session::{Session, Target};
 use super::{confirm, load, print_plan, Ui, EXIT_OK};
 use crate::aws::AwsOpts;
 use crate::cli::{ApplyArgs, Cli};
 use crate::plan::{render, saved};
 use crate::reconcile;
+
+/// The lock holder's command, as the lock records it.
+const COMMAND: &str = "rtech apply";
 
 pub(super) async fn apply_cmd(
     cli: &Cli,
@@ -32,48 +36,39 @@ pub(super) async fn apply_cmd(
                 "--target and --image-tag cannot be combined with a saved plan (give them to the plan that made it)"
             );
         }
-        let s = Session::open(
-            &plan.project,
-            &plan.env,
-            &plan.region,
-            opts,
-            &plan.desired,
-            a.no_wait,
-        )
-        .await?;
-        let observed = s.observe(&plan.desired, ui).await?;
-        saved::check_fresh(&plan, &observed)?;
-        if !plan.has_changes() {
-            println!("No changes. The saved plan has nothing to apply.");
-            return Ok(ExitCode::from(EXIT_OK));
-        }
-        ui.info(&render::summary_line(&plan));
-        s.execute(&plan, &observed, cli, ui).await?;
-        return Ok(ExitCode::from(EXIT_OK));
+        let target = Target::of_saved_plan(&plan, &file.display().to_string());
+        let s = Session::open(&target, opts, &plan.desired, a.no_wait, ui).await?;
+        return s
+            .locked(COMMAND, a.lock.lock_timeout, ui, async {
+                let observed = s.observe(&plan.desired, ui).await?;
+                saved::check_fresh(&plan, &observed)?;
+                if !plan.has_changes() {
+                    println!("No changes. The saved plan has nothing to apply.");
+                    return Ok(ExitCode::from(EXIT_OK));
+                }
+                ui.info(&render::summary_line(&plan));
+                s.execute(&plan, &observed, cli, ui).await?;
+                Ok(ExitCode::from(EXIT_OK))
+            })
+            .await;
     }
     let mut spec = load(cli, &a.env)?;
     spec.image_tag = a.image_tag.clone();
     let desired = reconcile::expand(&spec);
-    let s = Session::open(
-        &spec.project,
-        &spec.env,
-        &spec.region,
-        opts,
-        &desired,
-        a.no_wait,
-    )
-    .await?;
-    let observed = s.observe(&desired, ui).await?;
-    let plan = s.plan(&desired, &observed, &a.targets, false)?;
-    print_plan(&plan, false, ui, &spec.file);
-    if !plan.has_changes() || !plan.conflicts.is_empty() {
+    let s = Session::open(&Target::of_spec(&spec), opts, &desired, a.no_wait, ui).await?;
+    s.locked(COMMAND, a.lock.lock_timeout, ui, async {
+        let observed = s.observe(&desired, ui).await?;
+        let plan = s.plan(&desired, &observed, &a.targets, false)?;
+        print_plan(&plan, false, ui, &spec.file);
+        if plan.has_changes() && plan.conflicts.is_empty() {
+            confirm(
+                &format!("Apply these changes to env {}?", spec.env),
+                a.auto_approve,
+            )
+            .await?;
+        }
         s.execute(&plan, &observed, cli, ui).await?;
-        return Ok(ExitCode::from(EXIT_OK));
-    }
-    confirm(
-        &format!("Apply these changes to env {}?", spec.env),
-        a.auto_approve,
-    )?;
-    s.execute(&plan, &observed, cli, ui).await?;
-    Ok(ExitCode::from(EXIT_OK))
+        Ok(ExitCode::from(EXIT_OK))
+    })
+    .await
 }

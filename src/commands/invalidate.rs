@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use super::session::Session;
+use super::session::{Session, Target};
 use super::{load, Ui, EXIT_OK};
 use crate::aws::AwsOpts;
 use crate::cli::Cli;
@@ -19,15 +19,7 @@ pub(super) async fn invalidate_cmd(
 ) -> Result<ExitCode> {
     let spec = load(cli, &a.env)?;
     let desired = reconcile::expand(&spec);
-    let s = Session::open(
-        &spec.project,
-        &spec.env,
-        &spec.region,
-        opts,
-        &desired,
-        a.no_wait,
-    )
-    .await?;
+    let s = Session::open(&Target::of_spec(&spec), opts, &desired, a.no_wait, ui).await?;
     let progress = Progress::new(ui.quiet, ui.stderr_tty);
     let task = progress.start(reconcile::cdn::DISTRIBUTION_ID, "invalidating");
     let inv = reconcile::cdn::invalidate(&s.ctx, &a.paths, !a.no_wait, &task)

@@ -3,9 +3,11 @@
 //! `session.rs`, and the terminal conventions (`Ui`, exit codes, confirmation) are here.
 
 mod apply;
+mod bootstrap;
 mod destroy;
 mod iam_policy;
 mod invalidate;
+mod locked;
 mod output;
 mod plan;
 mod session;
@@ -22,6 +24,7 @@ use crate::plan::{render, Plan};
 use crate::reconcile;
 use crate::spec::{self, Spec};
 
+pub use locked::Interrupted;
 #[cfg(test)]
 pub use output::outputs;
 pub use session::Abandoned;
@@ -79,6 +82,14 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let spec = load(&cli, &a.env)?;
             let n = reconcile::expand(&spec).len();
             println!("{}: valid ({} resources in env {})", spec.file, n, spec.env);
+            if spec.account.is_placeholder() {
+                ui.info(&format!(
+                    "note: {}'s account_id is {}, AWS's example id: a placeholder to replace with the id of the account env {} runs in",
+                    spec.file,
+                    spec::account::PLACEHOLDER_ACCOUNT,
+                    spec.env
+                ));
+            }
             Ok(ExitCode::from(EXIT_OK))
         }
         Command::Show(a) => show::show(a, &ui),
@@ -88,6 +99,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Output(a) => output::output_cmd(&cli, a, &opts, &ui).await,
         Command::Invalidate(a) => invalidate::invalidate_cmd(&cli, a, &opts, &ui).await,
         Command::IamPolicy(a) => iam_policy::iam_policy_cmd(&cli, a, &opts).await,
+        Command::Bootstrap(a) => bootstrap::bootstrap_cmd(&cli, a, &opts, &ui).await,
+        Command::ForceUnlock(a) => locked::force_unlock_cmd(&cli, a, &opts, &ui).await,
     };
     if g.verbose > 1 {
         eprint!("{}", calls_by_operation(&opts.calls.by_operation()));
@@ -121,8 +134,9 @@ pub(crate) fn print_plan(plan: &Plan, json: bool, ui: &Ui, spec_file: &str) {
     }
 }
 
-/// Ask for `yes` on a terminal; refuse without one.
-pub(crate) fn confirm(question: &str, auto_approve: bool) -> Result<()> {
+/// Ask for `yes` on a terminal; refuse without one. The answer is read off the async
+/// runtime, so that Ctrl-C or SIGTERM at the prompt still releases the env's lock.
+pub(crate) async fn confirm(question: &str, auto_approve: bool) -> Result<()> {
     if auto_approve {
         return Ok(());
     }
@@ -131,11 +145,13 @@ pub(crate) fn confirm(question: &str, auto_approve: bool) -> Result<()> {
     }
     print!("{question} Only 'yes' will be accepted: ");
     std::io::stdout().flush().ok();
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .context("reading the answer")?;
+    let line = tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).map(|_| line)
+    })
+    .await
+    .context("reading the answer")?
+    .context("reading the answer")?;
     if line.trim() != "yes" {
         bail!("cancelled: nothing was changed");
     }

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use super::session::Session;
+use super::session::{Session, Target};
 use super::{load, Ui, EXIT_OK};
 use crate::aws::AwsOpts;
 use crate::cli::{Cli, OutputArgs};
@@ -21,15 +21,7 @@ pub(super) async fn output_cmd(
 ) -> Result<ExitCode> {
     let spec = load(cli, &a.env)?;
     let desired = reconcile::expand(&spec);
-    let s = Session::open(
-        &spec.project,
-        &spec.env,
-        &spec.region,
-        opts,
-        &desired,
-        false,
-    )
-    .await?;
+    let s = Session::open(&Target::of_spec(&spec), opts, &desired, false, ui).await?;
     let observed = s.observe(&desired, ui).await?;
     let outputs = outputs(&observed);
     if a.json {

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 
-use super::session::Session;
+use super::session::{Session, Target};
 use super::{load, print_plan, Ui, EXIT_CHANGES, EXIT_OK};
 use crate::aws::AwsOpts;
 use crate::cli::{Cli, PlanArgs};
@@ -15,17 +15,23 @@ pub(super) async fn plan_cmd(cli: &Cli, a: &PlanArgs, opts: &AwsOpts, ui: &Ui) -
     let mut spec = load(cli, &a.env)?;
     spec.image_tag = a.image_tag.clone();
     let desired = reconcile::expand(&spec);
-    let s = Session::open(
-        &spec.project,
-        &spec.env,
-        &spec.region,
-        opts,
-        &desired,
-        false,
-    )
-    .await?;
-    let observed = s.observe(&desired, ui).await?;
-    let plan = s.plan(&desired, &observed, &a.targets, false)?;
+    let s = Session::open(&Target::of_spec(&spec), opts, &desired, false, ui).await?;
+    // No lock unless asked for (`--lock`: a plan about to be saved and applied).
+    let make = async {
+        let observed = s.observe(&desired, ui).await?;
+        s.plan(&desired, &observed, &a.targets, false)
+    };
+    let plan = if a.lock {
+        s.locked(
+            "rtech plan --lock",
+            a.lock_timeout.unwrap_or_default(),
+            ui,
+            make,
+        )
+        .await?
+    } else {
+        make.await?
+    };
     print_plan(&plan, a.json, ui, &spec.file);
     if let Some(out) = &a.out {
         saved::write(out, &plan)?;

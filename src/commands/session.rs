@@ -7,13 +7,16 @@ use std::time::Instant;
 use anyhow::{bail, Result};
 
 use super::Ui;
-use crate::aws::{AwsOpts, Clients};
+use crate::aws::{AwsOpts, Caller, Clients};
 use crate::cli::Cli;
 use crate::engine;
+use crate::lock;
 use crate::model::{Observed, Ownership, Resource, ResourceId};
 use crate::plan::{self, DiffInput, Plan};
 use crate::progress::Progress;
 use crate::reconcile::{self, Ctx, Registry};
+use crate::spec::account::AccountPin;
+use crate::spec::Spec;
 
 /// Interrupted twice: rtech left with changes in flight (exit 130).
 #[derive(Debug, thiserror::Error)]
@@ -23,40 +26,94 @@ pub struct Abandoned {
     pub env: String,
 }
 
+/// What a session is about: the env, where it may run (the account pin) and where its lock
+/// lives. From the spec, or from a saved plan (which is applied in the account it was made in).
+pub(crate) struct Target {
+    pub(crate) project: String,
+    pub(crate) env: String,
+    pub(crate) region: String,
+    pub(crate) pin: AccountPin,
+    /// `[lock] bucket`; `None`: the default for the caller's account and the region.
+    pub(crate) lock_bucket: Option<String>,
+}
+
+impl Target {
+    pub(crate) fn of_spec(spec: &Spec) -> Target {
+        Target {
+            project: spec.project.clone(),
+            env: spec.env.clone(),
+            region: spec.region.clone(),
+            pin: spec.account.clone(),
+            lock_bucket: spec.lock.bucket.clone(),
+        }
+    }
+
+    /// A saved plan's target: the account and lock bucket it was made with.
+    pub(crate) fn of_saved_plan(plan: &Plan, file: &str) -> Target {
+        Target {
+            project: plan.project.clone(),
+            env: plan.env.clone(),
+            region: plan.region.clone(),
+            pin: plan
+                .origin
+                .as_ref()
+                .map(|o| AccountPin::saved_plan(&o.account, file))
+                .unwrap_or_default(),
+            lock_bucket: plan.origin.as_ref().map(|o| o.lock_bucket.clone()),
+        }
+    }
+}
+
 /// A live session against one env: clients, context and the reconcilers.
 pub(crate) struct Session {
     pub(crate) ctx: Arc<Ctx>,
+    /// Who the credentials are (sts:GetCallerIdentity, the session's first call).
+    pub(crate) caller: Caller,
+    /// Where the env's lock lives.
+    pub(crate) lock: lock::Place,
     registry: Registry,
     started: Instant,
 }
 
 impl Session {
     /// `desired` only tells where the env's DNS lives (destroy passes the spec's resources
-    /// here but observes without them).
+    /// here but observes without them). The first call is sts:GetCallerIdentity: bad
+    /// credentials or an unreachable endpoint fail clearly, and an account the pin does not
+    /// allow is refused before any other call.
     pub(crate) async fn open(
-        project: &str,
-        env: &str,
-        region: &str,
+        target: &Target,
         opts: &AwsOpts,
         desired: &[Resource],
         no_wait: bool,
+        ui: &Ui,
     ) -> Result<Session> {
-        let clients = Clients::new(opts, region).await;
-        // One cheap call first: a clear error for bad credentials or an unreachable endpoint.
-        clients
-            .account_id()
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let clients = Clients::new(opts, &target.region).await;
+        let caller = clients.caller().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        target.pin.check(&caller.account)?;
+        ui.verbose(&format!(
+            "account {} ({}) as {}",
+            caller.account, clients.region, caller.arn
+        ));
         let region = clients.region.clone();
+        let lock = lock::Place {
+            bucket: target
+                .lock_bucket
+                .clone()
+                .unwrap_or_else(|| lock::default_bucket(&target.project, &caller.account, &region)),
+            key: lock::key(&target.project, &target.env),
+            env: target.env.clone(),
+        };
         Ok(Session {
             ctx: Arc::new(Ctx {
-                project: project.to_string(),
-                env: env.to_string(),
+                project: target.project.clone(),
+                env: target.env.clone(),
                 region,
                 clients,
                 zone: reconcile::dns::zone_of(desired),
                 no_wait,
             }),
+            caller,
+            lock,
             registry: Registry::all(),
             started: Instant::now(),
         })
@@ -123,6 +180,11 @@ impl Session {
             targets,
             destroy,
         })?;
+        plan.origin = Some(plan::Origin {
+            account: self.caller.account.clone(),
+            caller: self.caller.arn.clone(),
+            lock_bucket: self.lock.bucket.clone(),
+        });
         for c in &mut plan.conflicts {
             if let Some(m) = self
                 .registry

@@ -147,6 +147,7 @@ fn plan(changes: Vec<Change>) -> Plan {
         unchanged: 0,
         fingerprints: BTreeMap::new(),
         desired: vec![],
+        origin: None,
     }
 }
 

@@ -118,7 +118,9 @@ pub async fn execute(
     let mut started: BTreeSet<usize> = BTreeSet::new();
     let mut stop = false;
     let mut set: JoinSet<(usize, Result<Attrs, EngineError>)> = JoinSet::new();
-    let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
+    // Ctrl-C and SIGTERM alike; while this runs, they are ours to handle.
+    let _graceful = crate::interrupt::graceful();
+    let mut interrupts = crate::interrupt::Listener::new().ok();
     let parallelism = parallelism.max(1);
 
     loop {
@@ -245,7 +247,12 @@ pub async fn execute(
                     }
                 }
             }
-            _ = &mut ctrl_c => {
+            _ = async {
+                match interrupts.as_mut() {
+                    Some(l) => l.next().await,
+                    None => std::future::pending().await,
+                }
+            } => {
                 if report.interrupted {
                     // A second Ctrl-C: leave now. Resources are tagged at creation, so the next
                     // plan finds whatever the changes in flight got done.
@@ -263,7 +270,6 @@ pub async fn execute(
                     "Interrupted: waiting for {} change(s) in flight to finish; nothing new starts (Ctrl-C again to exit at once). Run apply again to converge.",
                     set.len()
                 ));
-                ctrl_c.set(tokio::signal::ctrl_c());
             }
         }
     }

@@ -130,6 +130,19 @@ pub struct Plan {
     /// The whole desired model the plan was made from (a saved plan observes with it again).
     #[serde(default)]
     pub desired: Vec<Resource>,
+    /// Where and as whom the plan was made (set by the session; `None` in a plan of an older
+    /// version).
+    #[serde(default)]
+    pub origin: Option<Origin>,
+}
+
+/// The account and caller a plan was made as (sts:GetCallerIdentity), and the env's lock
+/// bucket: a saved plan is applied in that account only, under that bucket's lock.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Origin {
+    pub account: String,
+    pub caller: String,
+    pub lock_bucket: String,
 }
 
 impl Plan {
@@ -489,6 +502,7 @@ pub fn diff(input: &DiffInput) -> Result<Plan, PlanError> {
         unchanged,
         fingerprints,
         desired: filled.clone(),
+        origin: None,
     })
 }
 

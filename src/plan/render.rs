@@ -8,7 +8,7 @@ use super::{Action, Change, FieldDiff, Plan};
 use crate::model::Value;
 
 /// The version of the plan JSON schema (README: "Plan JSON").
-pub const FORMAT_VERSION: &str = "1.1";
+pub const FORMAT_VERSION: &str = "1.2";
 
 #[derive(Clone, Copy)]
 pub struct Style {
@@ -279,6 +279,9 @@ pub fn summary_line(plan: &Plan) -> String {
 /// The human plan.
 pub fn text(plan: &Plan, st: Style, spec_file: &str) -> String {
     let mut out = String::new();
+    if let Some(o) = &plan.origin {
+        let _ = writeln!(out, "{}\n", st.bold(&header(plan, o)));
+    }
     for c in &plan.conflicts {
         let _ = writeln!(
             out,
@@ -332,6 +335,14 @@ pub fn text(plan: &Plan, st: Style, spec_file: &str) -> String {
     out
 }
 
+/// `Plan for env prod in account 123456789012 (us-east-1) as arn:…`: where the plan applies.
+pub fn header(plan: &Plan, o: &super::Origin) -> String {
+    format!(
+        "Plan for env {} in account {} ({}) as {}",
+        plan.env, o.account, plan.region, o.caller
+    )
+}
+
 fn json_value(v: &Option<Value>, sensitive: bool) -> serde_json::Value {
     match v {
         _ if sensitive => serde_json::Value::Null,
@@ -348,6 +359,8 @@ pub fn json(plan: &Plan) -> serde_json::Value {
         "project": plan.project,
         "env": plan.env,
         "region": plan.region,
+        "account": plan.origin.as_ref().map(|o| &o.account),
+        "caller": plan.origin.as_ref().map(|o| &o.caller),
         "destroy": plan.destroy,
         "changes": plan.changes.iter().map(|c| json!({
             "id": c.id.to_string(),

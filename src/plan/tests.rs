@@ -706,7 +706,14 @@ fn mixed_plan() -> Plan {
         foreign(Observed::new(sg, "sg-0f00")),
         Observed::new(rid("secret/api"), "arn:secret:api").prop("token", Value::str(SECRET_OLD)),
     ];
-    plan(&desired, &live)
+    let mut p = plan(&desired, &live);
+    // As the session sets it: the plan header names the account, region and caller.
+    p.origin = Some(crate::plan::Origin {
+        account: "123456789012".into(),
+        caller: "arn:aws:sts::123456789012:assumed-role/ci/run-1".into(),
+        lock_bucket: "rtech-rtech-123456789012-us-east-1".into(),
+    });
+    p
 }
 
 fn no_changes_plan() -> Plan {

@@ -1,6 +1,7 @@
 //! The env spec: `envs/<env>.toml`, parsed with serde (`deny_unknown_fields`) and validated.
 //! Every error names the file, line, column and key path.
 
+pub mod account;
 pub mod app;
 pub mod data;
 pub mod edge;
@@ -108,6 +109,10 @@ pub struct RawSpec {
     pub project: Spanned<String>,
     pub env: Spanned<String>,
     pub region: Spanned<String>,
+    /// The one account the env may run in (compared with sts:GetCallerIdentity first).
+    pub account_id: Option<Spanned<String>>,
+    /// The accounts the env may run in (instead of `account_id`).
+    pub allowed_account_ids: Option<Spanned<Vec<Spanned<String>>>>,
     /// Extra tags on every resource.
     #[serde(default)]
     pub tags: BTreeMap<String, Spanned<String>>,
@@ -119,6 +124,7 @@ pub struct RawSpec {
     pub app: Option<Spanned<app::RawApp>>,
     pub edge: Option<Spanned<edge::RawEdge>>,
     pub monitoring: Option<Spanned<monitoring::RawMonitoring>>,
+    pub lock: Option<Spanned<account::RawLock>>,
 }
 
 /// A validated env spec: what `expand` reads.
@@ -127,6 +133,10 @@ pub struct Spec {
     pub project: String,
     pub env: String,
     pub region: String,
+    /// `account_id` / `allowed_account_ids`: where the env may run.
+    pub account: account::AccountPin,
+    /// `[lock]`: where the env's lock lives.
+    pub lock: account::Lock,
     pub tags: BTreeMap<String, String>,
     pub network: network::Network,
     /// DocumentDB, when the spec has a `[docdb]` section.
@@ -305,6 +315,12 @@ fn validate(src: &Source, raw: RawSpec, expected_env: &str) -> Result<Spec, Vec<
         .as_ref()
         .map(|e| edge::validate_edge(&mut errs, e, raw.app.is_some()));
     let monitoring = monitoring::validate_monitoring(&mut errs, raw.monitoring.as_ref());
+    let account = account::validate_pin(
+        &mut errs,
+        raw.account_id.as_ref(),
+        raw.allowed_account_ids.as_ref(),
+    );
+    let lock = account::validate_lock(&mut errs, raw.lock.as_ref());
     if !errs.list.is_empty() {
         errs.list.sort_by_key(|e| (e.line, e.col));
         return Err(errs.list);
@@ -313,6 +329,8 @@ fn validate(src: &Source, raw: RawSpec, expected_env: &str) -> Result<Spec, Vec<
         project: raw.project.into_inner(),
         env: raw.env.into_inner(),
         region: region.clone(),
+        account,
+        lock,
         tags,
         network: network.expect("no errors means a network"),
         docdb,

@@ -12,6 +12,7 @@ pub struct Emulator {
     log: PathBuf,
     _dir: tempfile::TempDir,
     site_zone: std::sync::Once,
+    lock_buckets: std::sync::Once,
 }
 
 /// The hosted zone the repo's staging and prod specs expect to exist (`hosted_zone =
@@ -95,6 +96,7 @@ impl Emulator {
             log,
             _dir: dir,
             site_zone: std::sync::Once::new(),
+            lock_buckets: std::sync::Once::new(),
         };
         // Poll until it answers (bounded), failing loudly if it died.
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -132,6 +134,51 @@ impl Emulator {
                 "creating the hosted zone {SITE_ZONE} in the emulator"
             );
         });
+    }
+}
+
+/// The regions the e2e specs of project `rtech` use: each has its lock bucket.
+pub const LOCK_REGIONS: &[&str] = &["us-east-1", "eu-west-1"];
+
+/// rtech's default lock bucket of project `rtech` in the emulator's account.
+pub fn lock_bucket(region: &str) -> String {
+    format!("rtech-rtech-{ACCOUNT}-{region}")
+}
+
+/// The emulator's account (moto's default).
+pub const ACCOUNT: &str = "123456789012";
+
+impl Emulator {
+    /// Create the lock buckets of project `rtech` (once), as `rtech bootstrap` would have: an
+    /// apply refuses without its env's lock bucket. Plain buckets through S3's REST API (two
+    /// requests, no rtech run), so that every apply test keeps its speed; the lock tests use
+    /// their own project and bootstrap it with rtech.
+    pub fn ensure_lock_buckets(&self) {
+        self.lock_buckets.call_once(|| {
+            for region in LOCK_REGIONS {
+                let body = if *region == "us-east-1" {
+                    String::new()
+                } else {
+                    format!("<CreateBucketConfiguration><LocationConstraint>{region}</LocationConstraint></CreateBucketConfiguration>")
+                };
+                let status = request(&self.url, "PUT", &format!("/{}", lock_bucket(region)), &body);
+                assert_eq!(status, Some(200), "creating the lock bucket {} in the emulator", lock_bucket(region));
+            }
+        });
+    }
+
+    /// How many requests the emulator has answered so far (its request log).
+    pub fn requests(&self) -> usize {
+        [self.log.clone(), self.log.with_file_name("moto.err")]
+            .iter()
+            .map(|p| {
+                std::fs::read_to_string(p)
+                    .unwrap_or_default()
+                    .lines()
+                    .filter(|l| l.contains(" HTTP/1.1"))
+                    .count()
+            })
+            .sum()
     }
 }
 

@@ -16,6 +16,7 @@ mod emulator;
 mod faults;
 mod iam;
 mod iam_policy;
+mod lock;
 mod logs;
 mod network;
 mod redis;

@@ -96,36 +96,7 @@ async fn alb_log_bucket_apply_drift_repair_and_guarded_destroy() {
     assert_no_changes(&plan_json_in(&emu, d, "dev", &target));
 
     // As S3 has it.
-    let enc = s3
-        .get_bucket_encryption()
-        .bucket(BUCKET)
-        .send()
-        .await
-        .unwrap();
-    let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
-    assert_eq!(
-        rule.apply_server_side_encryption_by_default()
-            .unwrap()
-            .sse_algorithm()
-            .as_str(),
-        "AES256"
-    );
-    let pab = s3
-        .get_public_access_block()
-        .bucket(BUCKET)
-        .send()
-        .await
-        .unwrap();
-    let pab = pab.public_access_block_configuration().unwrap();
-    assert_eq!(
-        (
-            pab.block_public_acls(),
-            pab.ignore_public_acls(),
-            pab.block_public_policy(),
-            pab.restrict_public_buckets()
-        ),
-        (Some(true), Some(true), Some(true), Some(true))
-    );
+    assert_bucket_encrypted_and_private(&s3, BUCKET).await;
     let lc = s3
         .get_bucket_lifecycle_configuration()
         .bucket(BUCKET)

@@ -24,8 +24,10 @@ pub fn rtech_std(emu: &Emulator) -> std::process::Command {
     rtech_bare(emu)
 }
 
-/// rtech against the emulator without any account setup (temporary specs make their own).
+/// rtech against the emulator without any account setup (temporary specs make their own)
+/// but the lock buckets of project `rtech` (see `Emulator::ensure_lock_buckets`).
 fn rtech_bare(emu: &Emulator) -> std::process::Command {
+    emu.ensure_lock_buckets();
     let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("rtech"));
     c.current_dir(root())
         .env("AWS_ENDPOINT_URL", &emu.url)
@@ -72,7 +74,12 @@ pub fn run_ok(cmd: &mut Command, code: i32) -> Run {
 
 /// `rtech --envs-dir <dir>`: rtech on the specs of a temporary envs dir (see `spec_dir`).
 pub fn rtech_in(emu: &Emulator, dir: &Path) -> Command {
-    let mut c = Command::from_std(rtech_bare(emu));
+    Command::from_std(rtech_std_in(emu, dir))
+}
+
+/// The same as a plain std Command (for running it in the background, see `Background`).
+pub fn rtech_std_in(emu: &Emulator, dir: &Path) -> std::process::Command {
+    let mut c = rtech_bare(emu);
     c.arg("--envs-dir").arg(dir);
     c
 }
@@ -546,6 +553,42 @@ pub async fn s3(emu: &Emulator) -> aws_sdk_s3::Client {
     )
 }
 
+/// The bucket, as S3 has it, is encrypted with SSE-S3 (`AES256`) by default and blocks every
+/// kind of public access (all four switches on).
+pub async fn assert_bucket_encrypted_and_private(s3: &aws_sdk_s3::Client, bucket: &str) {
+    let enc = s3
+        .get_bucket_encryption()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
+    assert_eq!(
+        rule.apply_server_side_encryption_by_default()
+            .unwrap()
+            .sse_algorithm()
+            .as_str(),
+        "AES256"
+    );
+    let pab = s3
+        .get_public_access_block()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    let pab = pab.public_access_block_configuration().unwrap();
+    assert_eq!(
+        (
+            pab.block_public_acls(),
+            pab.ignore_public_acls(),
+            pab.block_public_policy(),
+            pab.restrict_public_buckets()
+        ),
+        (Some(true), Some(true), Some(true), Some(true)),
+        "{bucket}: public access block"
+    );
+}
+
 /// The head of a temporary env spec: project, env, tags and a small dev-sized network without
 /// NAT gateways (fast). Tests append the sections they exercise.
 pub fn spec_head(env: &str) -> String {
@@ -979,4 +1022,133 @@ pub async fn leftovers(emu: &Emulator, env: &str) -> BTreeMap<&'static str, usiz
     }
     m.insert("log_group", groups);
     m
+}
+
+/// An rtech run in the background whose stderr lines arrive as they are printed (for stopping
+/// it part-way): waited for with deadlines, never with fixed sleeps.
+pub struct Background {
+    pub child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    stdout: Option<std::thread::JoinHandle<String>>,
+    /// Every stderr line seen so far.
+    pub seen: Vec<String>,
+    pub started: std::time::Instant,
+}
+
+impl Background {
+    /// Start `cmd` with piped stdout and stderr.
+    pub fn spawn(mut cmd: std::process::Command) -> Background {
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start rtech");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut out = child.stdout.take().expect("stdout");
+        // Read all along, so that a long plan never fills the pipe.
+        let stdout = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = std::io::Read::read_to_string(&mut out, &mut s);
+            s
+        });
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Background {
+            child,
+            lines,
+            stdout: Some(stdout),
+            seen: vec![],
+            started: std::time::Instant::now(),
+        }
+    }
+
+    /// Read stderr until a line contains `text` (panics, showing what was seen, if the run
+    /// ends or `within` passes first).
+    pub fn wait_for_line(&mut self, text: &str, within: std::time::Duration) {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let hit = line.contains(text);
+                    self.seen.push(line);
+                    if hit {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let _ = self.child.kill();
+                    panic!(
+                        "no stderr line with {text:?} ({e:?}); stderr so far:\n{}",
+                        self.seen.join("\n")
+                    );
+                }
+            }
+        }
+    }
+
+    /// Send a signal (`libc::SIGTERM`, `libc::SIGINT`, `libc::SIGKILL`).
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        let rc = unsafe { libc::kill(self.child.id() as i32, sig) };
+        assert_eq!(rc, 0, "kill({}, {sig})", self.child.id());
+    }
+
+    /// Whether it has exited, without waiting.
+    pub fn exited(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_some()
+    }
+
+    /// Wait (up to `within`) for it to exit: its exit code (-1 for a signal), stdout and the
+    /// whole stderr.
+    pub fn finish(mut self, within: std::time::Duration) -> Run {
+        let deadline = std::time::Instant::now() + within;
+        let status = loop {
+            if let Some(s) = self.child.try_wait().expect("try_wait") {
+                break s;
+            }
+            if std::time::Instant::now() >= deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "rtech did not exit within {within:?}; stderr so far:\n{}",
+                    self.seen.join("\n")
+                );
+            }
+            // Also drains stderr while waiting (the pipe must not fill up).
+            if let Ok(line) = self
+                .lines
+                .recv_timeout(std::time::Duration::from_millis(50))
+            {
+                self.seen.push(line);
+            }
+        };
+        // The reader thread ends at EOF: collect the rest.
+        while let Ok(line) = self.lines.recv_timeout(std::time::Duration::from_secs(5)) {
+            self.seen.push(line);
+        }
+        let stdout = self
+            .stdout
+            .take()
+            .map(|h| h.join().expect("stdout reader"))
+            .unwrap_or_default();
+        let r = Run {
+            code: status.code().unwrap_or(-1),
+            stdout,
+            stderr: self.seen.join("\n"),
+        };
+        assert!(
+            !r.stderr.contains("panicked"),
+            "rtech panicked:\n{}",
+            r.stderr
+        );
+        r
+    }
 }

@@ -277,7 +277,8 @@ pub(crate) async fn account(ctx: &Ctx, cell: &Account) -> Result<String, AwsErro
         .cloned()
 }
 
-async fn read_tags(ctx: &Ctx, name: &str) -> Result<Probe, AwsError> {
+/// GetBucketTagging: absent, someone else's, or the bucket's tags (also the lock bucket's).
+pub(crate) async fn read_tags(ctx: &Ctx, name: &str) -> Result<Probe, AwsError> {
     probe(
         ctx.clients
             .s3
@@ -315,7 +316,8 @@ macro_rules! found {
     };
 }
 
-async fn read_config(ctx: &Ctx, name: &str) -> Result<Option<Config>, AwsError> {
+/// The bucket's configuration (None: no such bucket); also read for the lock bucket.
+pub(crate) async fn read_config(ctx: &Ctx, name: &str) -> Result<Option<Config>, AwsError> {
     let s3 = &ctx.clients.s3;
     // One configuration read: `$get` of the bucket, its answer picked out by `$pick`.
     macro_rules! read {
