@@ -8,6 +8,23 @@ use crate::spec::Spec;
 /// The common small dev head: project, env, region and a /16 network, nothing else.
 pub const HEAD: &str = "project = \"rtech\"\nenv = \"dev\"\nregion = \"us-east-1\"\n\n[network]\ncidr = \"10.0.0.0/16\"\n";
 
+/// A small dev env on a two-AZ network with one NAT gateway and an `Environment` tag: the head
+/// the service tests put their own sections after.
+pub const DEV_2AZ: &str = r#"project = "rtech"
+env = "dev"
+region = "us-east-1"
+
+[tags]
+Environment = "development"
+
+[network]
+cidr = "10.10.0.0/20"
+az_count = 2
+nat = "single"
+public_subnets = ["10.10.0.0/24", "10.10.1.0/24"]
+private_subnets = ["10.10.8.0/23", "10.10.10.0/23"]
+"#;
+
 /// The repo's `envs/<env>.toml`, parsed.
 pub fn env_spec(env: &str) -> Spec {
     let path = format!("{}/envs/{env}.toml", env!("CARGO_MANIFEST_DIR"));

@@ -22,22 +22,7 @@ use crate::model::{Props, Ref, Value};
 use crate::plan::{Action, Change, Plan};
 use crate::reconcile::kit::to_props;
 use crate::reconcile::Registry;
-use crate::testutil::{diff_of, env_spec, get, parse_as, try_diff};
-
-const NETWORK_DEV: &str = r#"project = "rtech"
-env = "dev"
-region = "us-east-1"
-
-[tags]
-Environment = "development"
-
-[network]
-cidr = "10.10.0.0/20"
-az_count = 2
-nat = "single"
-public_subnets = ["10.10.0.0/24", "10.10.1.0/24"]
-private_subnets = ["10.10.8.0/23", "10.10.10.0/23"]
-"#;
+use crate::testutil::{diff_of, env_spec, get, parse_as, try_diff, DEV_2AZ};
 
 const DOCDB_DEV: &str = r#"
 [docdb]
@@ -67,7 +52,7 @@ deletion_protection = true
 "#;
 
 fn dev_text() -> String {
-    format!("{NETWORK_DEV}{DOCDB_DEV}")
+    format!("{DEV_2AZ}{DOCDB_DEV}")
 }
 
 fn dev() -> Spec {
@@ -149,7 +134,7 @@ fn tags_prop(t: &BTreeMap<String, String>) -> Value {
 
 #[test]
 fn no_docdb_section_means_no_docdb_resources() {
-    assert!(expand(&parse_as("dev", NETWORK_DEV)).is_empty());
+    assert!(expand(&parse_as("dev", DEV_2AZ)).is_empty());
 }
 
 #[test]
@@ -346,7 +331,7 @@ fn more_instances_than_azs_wrap_round_robin() {
 #[test]
 fn spec_switches_shape_parameters_logs_and_the_4_0_family() {
     let text = format!(
-        "{NETWORK_DEV}\n[docdb]\nengine_version = \"4.0.0\"\ntls = false\naudit_logs = false\nmaster_username = \"appadmin\"\n"
+        "{DEV_2AZ}\n[docdb]\nengine_version = \"4.0.0\"\ntls = false\naudit_logs = false\nmaster_username = \"appadmin\"\n"
     );
     let rs = expand(&parse_as("dev", &text));
     let pg = get(&rs, "docdb_param_group/main");
@@ -1052,7 +1037,7 @@ fn final_snapshot_names_carry_the_utc_time() {
 // --- the [docdb] spec section ------------------------------------------------------------------
 
 fn spec_errors(docdb: &str) -> Vec<crate::spec::SpecError> {
-    let text = format!("{NETWORK_DEV}\n[docdb]\n{docdb}");
+    let text = format!("{DEV_2AZ}\n[docdb]\n{docdb}");
     crate::spec::parse("envs/dev.toml", &text, "dev").expect_err("invalid")
 }
 
@@ -1060,7 +1045,7 @@ fn spec_errors(docdb: &str) -> Vec<crate::spec::SpecError> {
 fn located(docdb: &str, needle: &str) -> (crate::spec::SpecError, usize) {
     let errs = spec_errors(docdb);
     assert_eq!(errs.len(), 1, "{errs:?}");
-    let text = format!("{NETWORK_DEV}\n[docdb]\n{docdb}");
+    let text = format!("{DEV_2AZ}\n[docdb]\n{docdb}");
     let line = text.lines().position(|l| l.contains(needle)).unwrap() + 1;
     (errs[0].clone(), line)
 }

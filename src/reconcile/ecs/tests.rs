@@ -28,22 +28,7 @@ use super::taskdef::{
 use super::*;
 use crate::model::{tags_for, Observed, Ref, Resource, ResourceId, Value};
 use crate::plan::{Action, Plan};
-use crate::testutil::{diff_of, get, parse_as, refs};
-
-const HEAD: &str = r#"project = "rtech"
-env = "dev"
-region = "us-east-1"
-
-[tags]
-Environment = "test"
-
-[network]
-cidr = "10.10.0.0/20"
-az_count = 2
-nat = "single"
-public_subnets = ["10.10.0.0/24", "10.10.1.0/24"]
-private_subnets = ["10.10.8.0/23", "10.10.10.0/23"]
-"#;
+use crate::testutil::{diff_of, get, parse_as, refs, DEV_2AZ};
 
 const DATA: &str = r#"
 [docdb]
@@ -125,7 +110,7 @@ fn td_arn(rev: i32) -> String {
 }
 
 fn spec_of(sections: &str, image_tag: Option<&str>) -> Spec {
-    let mut s = parse_as("dev", &format!("{HEAD}{sections}"));
+    let mut s = parse_as("dev", &format!("{DEV_2AZ}{sections}"));
     s.image_tag = image_tag.map(str::to_string);
     s
 }
@@ -231,7 +216,7 @@ fn tags_with(id: &ResourceId, name: &str, extra: &[(&str, &str)]) -> BTreeMap<St
         "dev",
         id,
         name,
-        &BTreeMap::from([("Environment".to_string(), "test".to_string())]),
+        &BTreeMap::from([("Environment".to_string(), "development".to_string())]),
     );
     for (k, v) in extra {
         t.insert(k.to_string(), v.to_string());

@@ -9,25 +9,13 @@ use aws_sdk_iam::types::Role;
 use super::*;
 use crate::model::{policy, tags_of, Ref, Value, TAG_ENV, TAG_ID, TAG_PROJECT};
 use crate::plan::{diff, Action, DiffInput, Plan};
-use crate::testutil::{env_spec, get, parse_as, refs};
+use crate::testutil::{env_spec, get, parse_as, refs, DEV_2AZ};
 use serde_json::{json, Value as J};
-
-const HEAD: &str = r#"project = "rtech"
-env = "dev"
-region = "us-east-1"
-
-[network]
-cidr = "10.10.0.0/20"
-az_count = 2
-nat = "none"
-public_subnets = ["10.10.0.0/24", "10.10.1.0/24"]
-private_subnets = ["10.10.8.0/23", "10.10.10.0/23"]
-"#;
 
 const APP: &str = "\n[ecr]\n\n[app]\n";
 
 fn spec(sections: &str) -> Spec {
-    parse_as("dev", &format!("{HEAD}{sections}"))
+    parse_as("dev", &format!("{DEV_2AZ}{sections}"))
 }
 
 fn inline(r: &Resource) -> &BTreeMap<String, Value> {

@@ -4,29 +4,14 @@ use std::collections::BTreeSet;
 
 use super::*;
 use crate::plan::Action;
-use crate::testutil::{get, parse_as, try_diff};
-
-const DEV: &str = r#"project = "rtech"
-env = "dev"
-region = "us-east-1"
-
-[tags]
-Environment = "development"
-
-[network]
-cidr = "10.10.0.0/20"
-az_count = 2
-nat = "single"
-public_subnets = ["10.10.0.0/24", "10.10.1.0/24"]
-private_subnets = ["10.10.8.0/23", "10.10.10.0/23"]
-"#;
+use crate::testutil::{get, parse_as, try_diff, DEV_2AZ};
 
 fn dev() -> Vec<Resource> {
-    expand(&parse_as("dev", DEV))
+    expand(&parse_as("dev", DEV_2AZ))
 }
 
 fn dev_with(nat: &str, az_count: usize) -> Vec<Resource> {
-    let text = DEV
+    let text = DEV_2AZ
         .replace("nat = \"single\"", &format!("nat = \"{nat}\""))
         .replace("az_count = 2", &format!("az_count = {az_count}"))
         .lines()
@@ -356,7 +341,7 @@ fn security_groups_and_rules() {
 
 #[test]
 fn app_port_and_alb_ingress_cidrs_shape_the_rules() {
-    let text = DEV.replace(
+    let text = DEV_2AZ.replace(
         "[network]",
         "[network]\napp_port = 8080\nalb_ingress_cidrs = [\"203.0.113.0/24\", \"198.51.100.0/24\"]",
     );
@@ -422,7 +407,7 @@ fn taggable_resources_are_tagged_with_ownership_and_name() {
 
 #[test]
 fn expansion_diffs_cleanly_against_an_empty_account() {
-    let rs = crate::reconcile::expand(&parse_as("dev", DEV));
+    let rs = crate::reconcile::expand(&parse_as("dev", DEV_2AZ));
     let plan = try_diff("dev", &rs, &[], false)
         .expect("every dependency is in the expansion and there is no cycle");
     assert_eq!(plan.changes.len(), rs.len());

@@ -25,19 +25,7 @@ use crate::model::{Observed, Resource, ResourceId, Value};
 use crate::plan::{Action, Plan};
 use crate::reconcile::kit::from_props;
 use crate::spec::Spec;
-use crate::testutil::{diff_of, get, parse_as, refs, tag};
-
-const NETWORK: &str = r#"project = "rtech"
-env = "dev"
-region = "us-east-1"
-
-[network]
-cidr = "10.10.0.0/20"
-az_count = 2
-nat = "single"
-public_subnets = ["10.10.0.0/24", "10.10.1.0/24"]
-private_subnets = ["10.10.8.0/23", "10.10.10.0/23"]
-"#;
+use crate::testutil::{diff_of, get, parse_as, refs, tag, DEV_2AZ};
 
 const DEV_REDIS: &str = r#"
 [redis]
@@ -56,7 +44,7 @@ snapshot_retention_days = 7
 "#;
 
 fn spec(redis: &str) -> Spec {
-    parse_as("dev", &format!("{NETWORK}{redis}"))
+    parse_as("dev", &format!("{DEV_2AZ}{redis}"))
 }
 
 fn rid_of(s: &str) -> ResourceId {
@@ -65,7 +53,7 @@ fn rid_of(s: &str) -> ResourceId {
 
 #[test]
 fn no_redis_section_means_no_resources() {
-    let s = parse_as("dev", NETWORK);
+    let s = parse_as("dev", DEV_2AZ);
     assert!(expand(&s).is_empty());
 }
 
