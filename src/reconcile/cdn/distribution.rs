@@ -80,11 +80,7 @@ impl Kind for Distribution {
     /// IfMatch, re-read and retried once on a stale ETag) only when a config field changed; the
     /// tags only when they did.
     async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {
-        let Update {
-            desired: r,
-            prior,
-            changed,
-        } = u;
+        let (r, prior, changed) = (u.desired, u.prior, u.changed);
         let p: DistributionProps = from_props(&r.props)?;
         let c = &ctx.clients.cloudfront;
         let id = prior.physical_id.as_str();

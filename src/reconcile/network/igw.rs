@@ -83,11 +83,7 @@ impl Kind for Igw {
     }
 
     async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
-        let Update {
-            desired: r,
-            prior,
-            changed,
-        } = u;
+        let (r, prior, changed) = (u.desired, u.prior, u.changed);
         let p: IgwProps = from_props(&r.props)?;
         sync_tags(ctx, prior, changed, &p.tags).await?;
         if changed.contains("vpc_id") {

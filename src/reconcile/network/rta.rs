@@ -61,11 +61,7 @@ impl Kind for Rta {
     }
 
     async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
-        let Update {
-            desired: r,
-            prior,
-            changed,
-        } = u;
+        let (r, prior, changed) = (u.desired, u.prior, u.changed);
         if !changed.contains("route_table_id") {
             return Ok(Attrs::new());
         }

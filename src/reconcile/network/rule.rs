@@ -328,11 +328,7 @@ impl Kind for Rule {
     }
 
     async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
-        let Update {
-            desired: r,
-            prior,
-            changed,
-        } = u;
+        let (r, prior, changed) = (u.desired, u.prior, u.changed);
         if !changed.contains("description") {
             return Ok(Attrs::new());
         }

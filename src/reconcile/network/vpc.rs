@@ -94,11 +94,7 @@ impl Kind for Vpc {
     }
 
     async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
-        let Update {
-            desired: r,
-            prior,
-            changed,
-        } = u;
+        let (r, prior, changed) = (u.desired, u.prior, u.changed);
         let p: VpcProps = from_props(&r.props)?;
         sync_tags(ctx, prior, changed, &p.tags).await?;
         set_dns(ctx, &prior.physical_id, &p, changed).await?;
