@@ -21,8 +21,10 @@ pub(super) async fn iam_policy_cmd(
 ) -> Result<ExitCode> {
     let spec = load(cli, &a.env)?;
     let region = opts.region.clone().unwrap_or_else(|| spec.region.clone());
-    let account = match &a.account_id {
-        Some(id) => id.clone(),
+    // --account-id, else the spec's one pinned account (not the shipped placeholder), else
+    // the caller's.
+    let account = match a.account_id.as_deref().or(spec.account.single()) {
+        Some(id) => id.to_string(),
         None => Clients::new(opts, &region)
             .await
             .account_id()

@@ -81,6 +81,16 @@ impl AccountPin {
         }
     }
 
+    /// The one account the env is pinned to, unless that is the shipped placeholder.
+    pub fn single(&self) -> Option<&str> {
+        match self {
+            AccountPin::Only { ids, .. } if ids.len() == 1 && !self.is_placeholder() => {
+                Some(ids[0].as_str())
+            }
+            _ => None,
+        }
+    }
+
     /// Whether the pin still holds the shipped placeholder.
     pub fn is_placeholder(&self) -> bool {
         matches!(self, AccountPin::Only { ids, .. } if ids.iter().any(|i| i == PLACEHOLDER_ACCOUNT))
@@ -242,6 +252,19 @@ mod tests {
                 && e.contains("accounts 111122223333, 444455556666 (allowed_account_ids)"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn single_is_the_one_real_pinned_account() {
+        let only = |ids: &[&str]| AccountPin::Only {
+            ids: ids.iter().map(|s| s.to_string()).collect(),
+            key: "account_id",
+            source: "envs/prod.toml".into(),
+        };
+        assert_eq!(only(&["111122223333"]).single(), Some("111122223333"));
+        assert_eq!(only(&[PLACEHOLDER_ACCOUNT]).single(), None);
+        assert_eq!(only(&["111122223333", "444455556666"]).single(), None);
+        assert_eq!(AccountPin::Any.single(), None);
     }
 
     #[test]
