@@ -73,6 +73,29 @@ pub fn run_ok(cmd: &mut Command, code: i32) -> Run {
 }
 
 /// `rtech --envs-dir <dir>`: rtech on the specs of a temporary envs dir (see `spec_dir`).
+/// After a run killed with SIGKILL, which leaves the env's lock: remove it as a user would,
+/// with `rtech force-unlock` and the id the next run names (`rtech` in `dir`, or the repo's
+/// envs). Panics if the env is not locked.
+pub fn unlock_after_kill(emu: &Emulator, dir: Option<&Path>, env: &str) {
+    let cmd = |args: &[&str]| {
+        let mut c = match dir {
+            Some(d) => rtech_in(emu, d),
+            None => rtech(emu),
+        };
+        c.args(args);
+        c
+    };
+    let locked = run_ok(&mut cmd(&["plan", "--lock", "--env", env]), 1);
+    let hint = format!("force-unlock --env {env} ");
+    let id = locked
+        .stderr
+        .split(&hint)
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("env {env} is not locked:\n{}", locked.stderr));
+    run_ok(&mut cmd(&["force-unlock", "--env", env, id]), 0);
+}
+
 pub fn rtech_in(emu: &Emulator, dir: &Path) -> Command {
     Command::from_std(rtech_std_in(emu, dir))
 }
