@@ -31,10 +31,11 @@ Faults, each a share (0–1) of the requests it applies to:
   mutating request is forwarded (each is held until the connection closes). This is the crash
   sweep: exactly N mutating calls reached the service.
 
-Reproducible: whether a request meets a fault is a function of the seed, the request's content
-(method, path, query, body; not its signature or date) and how many identical requests came
-before it. The same run of rtech therefore meets the same faults whatever the interleaving of
-its concurrent calls, and a retried request draws again.
+Reproducible: whether a request meets a fault is a function of the seed, its service and
+operation (for REST calls the method and path, ids starred) and how many calls of that
+operation came before it; a retried request draws again. The same rtech run therefore meets
+faults on the same operations whatever the timing of its concurrent calls (which of two
+concurrent calls of one operation is hit can vary).
 
 Control API, under `/__faults/` (never an AWS path: S3 bucket names cannot contain `_`):
 - `GET /__faults/stats`: JSON counters: requests, forwarded, mutating_forwarded, faults by type,
@@ -61,7 +62,7 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-READ_PREFIXES = ("Describe", "List", "Get", "Head", "Check")
+READ_PREFIXES = ("Describe", "List", "Get", "BatchGet", "Head", "Check")
 FAULTS = ("throttle", "error", "lost", "reset", "hang")
 
 
@@ -118,7 +119,11 @@ def classify(method, path, headers, body):
         proto = "ec2" if params.get("Version", [""])[0] == "2016-11-15" else "query"
         return proto, service, op, not op.startswith(READ_PREFIXES)
     proto = "s3" if service == "s3" else "restxml"
-    op = f"{method} {url.path}"
+    # `PUT:/bucket?tagging`, `POST:/2013-04-01/hostedzone/*/rrset`: path segments holding a
+    # digit (ids the service made up) are starred, so that the name is the same in every run.
+    path = "/".join("*" if re.search(r"\d", seg) and i > 1 else seg for i, seg in enumerate(url.path.split("/")))
+    keys = "&".join(sorted(urllib.parse.parse_qs(url.query, keep_blank_values=True)))
+    op = f"{method}:{path}" + (f"?{keys}" if keys else "")
     return proto, service, op, method not in ("GET", "HEAD")
 
 
@@ -255,12 +260,11 @@ class Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/moto-api/"):
             return self.relay(*self.forward(body))
         proto, service, op, mutating = classify(self.command, self.path, self.headers, body)
-        key = f"{self.command} {self.path}\n".encode() + body
+        key = f"{service} {op}".encode()
         with st.lock:
             st.requests += 1
-            digest = hashlib.sha256(key).hexdigest()
-            n = st.seen.get(digest, 0)
-            st.seen[digest] = n + 1
+            n = st.seen.get(key, 0)
+            st.seen[key] = n + 1
             cfg = dict(st.cfg)
             killed = st.killed is not None
         seed = cfg["seed"]

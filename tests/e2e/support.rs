@@ -1148,8 +1148,8 @@ pub fn census_diff(
 pub fn retried(stderr: &str) -> usize {
     stderr
         .lines()
-        .filter_map(|l| l.split(" retried").next().filter(|_| l.contains(" retried")))
-        .filter_map(|head| head.rsplit([' ', '(']).next()?.parse().ok())
-        .last()
+        .rev()
+        .filter_map(|l| l.split_once(" retried").map(|(head, _)| head))
+        .find_map(|head| head.rsplit([' ', '(']).next()?.parse().ok())
         .unwrap_or(0)
 }
