@@ -223,8 +223,9 @@ pub enum LockError {
         bucket: String,
         key: String,
     },
-    /// The lock this run held was removed or replaced meanwhile (a force-unlock): left alone.
-    #[error("the lock on env {env} (s3://{bucket}/{key}) was removed or replaced while this run held it (force-unlock?); it was left as it is")]
+    /// The lock this run held was replaced meanwhile (a force-unlock, then another run's lock):
+    /// left alone.
+    #[error("the lock on env {env} (s3://{bucket}/{key}) was replaced while this run held it (force-unlock?); it was left as it is")]
     Lost {
         env: String,
         bucket: String,
@@ -312,6 +313,15 @@ pub async fn acquire(
             return Err(e.into());
         }
         let holder = match read(s3, place).await? {
+            // Our own write: it succeeded, its response was lost and the SDK's retry of it
+            // found the object there. The lock is ours.
+            Some((h, etag)) if h.id == info.id => {
+                return Ok(Held {
+                    place: place.clone(),
+                    info,
+                    etag,
+                })
+            }
             Some((h, _)) => h,
             // Released between our write and our read: try again at once.
             None => continue,
@@ -384,8 +394,11 @@ async fn delete_if(s3: &aws_sdk_s3::Client, place: &Place, etag: &str) -> Result
         .await
         .map_err(aws("s3:DeleteObject"))
     {
+        // Gone already: our delete went through and its response was lost (the SDK's retry
+        // finds nothing), or the lock was force-unlocked since. Either way nobody holds it.
         Ok(_) => Ok(()),
-        Err(e) if e.is("PreconditionFailed") || e.is("NoSuchKey") || e.is("NotFound") => {
+        Err(e) if e.is("NoSuchKey") || e.is("NotFound") => Ok(()),
+        Err(e) if e.is("PreconditionFailed") => {
             Err(LockError::Lost {
                 env: place.env.clone(),
                 bucket: place.bucket.clone(),

@@ -321,7 +321,7 @@ async fn an_unfinished_rollout_is_planned_and_the_next_apply_waits_for_it() {
     let (mut child, _) = apply_until_waiting(&emu, dir.path());
     child.kill().unwrap();
     child.wait().unwrap();
-    unlock_after_kill(&emu, Some(dir.path()), "dev");
+    assert!(unlock_after_kill(&emu, Some(dir.path()), "dev"));
     assert_eq!(counts(&ecs).await, (1, 0));
 
     let p = plan_json_in(&emu, dir.path(), "dev", &[]);

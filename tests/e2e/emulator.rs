@@ -154,17 +154,32 @@ impl Emulator {
     /// requests, no rtech run), so that every apply test keeps its speed; the lock tests use
     /// their own project and bootstrap it with rtech.
     pub fn ensure_lock_buckets(&self) {
-        self.lock_buckets.call_once(|| {
+        self.lock_buckets.call_once(|| self.create_lock_buckets());
+    }
+
+    /// Create the lock buckets of project `rtech` (again, after a reset of the emulator).
+    pub fn create_lock_buckets(&self) {
+        {
             for region in LOCK_REGIONS {
                 let body = if *region == "us-east-1" {
                     String::new()
                 } else {
                     format!("<CreateBucketConfiguration><LocationConstraint>{region}</LocationConstraint></CreateBucketConfiguration>")
                 };
-                let status = request(&self.url, "PUT", &format!("/{}", lock_bucket(region)), &body);
-                assert_eq!(status, Some(200), "creating the lock bucket {} in the emulator", lock_bucket(region));
+                let status = request(
+                    &self.url,
+                    "PUT",
+                    &format!("/{}", lock_bucket(region)),
+                    &body,
+                );
+                assert_eq!(
+                    status,
+                    Some(200),
+                    "creating the lock bucket {} in the emulator",
+                    lock_bucket(region)
+                );
             }
-        });
+        }
     }
 
     /// How many requests the emulator has answered so far (its request log).

@@ -13,6 +13,7 @@ mod ecr;
 mod ecs;
 mod edge;
 mod emulator;
+mod fault_proxy;
 mod faults;
 mod iam;
 mod iam_policy;

@@ -487,7 +487,7 @@ async fn an_apply_killed_part_way_converges_without_duplicates() {
     let (mut child, _) = apply_until_created(&emu, "2", 5);
     child.kill().unwrap();
     child.wait().unwrap();
-    unlock_after_kill(&emu, None, "dev");
+    assert!(unlock_after_kill(&emu, None, "dev"));
     // The first creates may be anything without dependencies (the VPC, ECR, IAM, the log
     // group, the cluster, secrets): count what exists, across services.
     let network = tagged(&ec2, "dev").await;

@@ -75,8 +75,8 @@ pub fn run_ok(cmd: &mut Command, code: i32) -> Run {
 /// `rtech --envs-dir <dir>`: rtech on the specs of a temporary envs dir (see `spec_dir`).
 /// After a run killed with SIGKILL, which leaves the env's lock: remove it as a user would,
 /// with `rtech force-unlock` and the id the next run names (`rtech` in `dir`, or the repo's
-/// envs). Panics if the env is not locked.
-pub fn unlock_after_kill(emu: &Emulator, dir: Option<&Path>, env: &str) {
+/// envs). Whether there was a lock to remove (a run killed after releasing it left none).
+pub fn unlock_after_kill(emu: &Emulator, dir: Option<&Path>, env: &str) -> bool {
     let cmd = |args: &[&str]| {
         let mut c = match dir {
             Some(d) => rtech_in(emu, d),
@@ -85,15 +85,24 @@ pub fn unlock_after_kill(emu: &Emulator, dir: Option<&Path>, env: &str) {
         c.args(args);
         c
     };
-    let locked = run_ok(&mut cmd(&["plan", "--lock", "--env", env]), 1);
+    let probe = run(&mut cmd(&["plan", "--lock", "--env", env]));
+    if probe.code == 0 {
+        return false;
+    }
     let hint = format!("force-unlock --env {env} ");
-    let id = locked
+    let id = probe
         .stderr
         .split(&hint)
         .nth(1)
         .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("env {env} is not locked:\n{}", locked.stderr));
+        .unwrap_or_else(|| {
+            panic!(
+                "plan --lock failed without naming a lock:\n{}",
+                probe.stderr
+            )
+        });
     run_ok(&mut cmd(&["force-unlock", "--env", env, id]), 0);
+    true
 }
 
 pub fn rtech_in(emu: &Emulator, dir: &Path) -> Command {
@@ -1174,4 +1183,177 @@ impl Background {
         );
         r
     }
+}
+
+/// The fault-injecting proxy (`scripts/fault_proxy.py`) between rtech and an emulator: started
+/// on a free port with `args` (`--throttle 0.1`, `--seed 7`, …), killed on drop. Its control
+/// API (`/__faults/stats`, `/__faults/config`) reads its counters and changes its faults.
+pub struct FaultProxy {
+    child: std::process::Child,
+    pub url: String,
+    log: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// One HTTP/1.1 request on loopback: (status, body).
+pub fn http_call(url: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let addr = url.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("{url}: {e}"));
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out)
+        .unwrap_or_else(|e| panic!("{method} {url}{path}: {e}"));
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status from {url}{path}: {head}"));
+    (status, body.to_string())
+}
+
+impl FaultProxy {
+    pub fn start(emu: &Emulator, args: &[&str]) -> FaultProxy {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = dir.path().join("faults.log");
+        let mut child = std::process::Command::new(root().join(".venv/bin/python"))
+            .arg(root().join("scripts/fault_proxy.py"))
+            .args(["--upstream", &emu.url, "--port", "0", "--log"])
+            .arg(&log)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(dir.path().join("proxy.err")).expect("log file"))
+            .spawn()
+            .expect("start scripts/fault_proxy.py (run scripts/install-emulator.sh)");
+        // It prints its address once it accepts connections, or exits.
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read the proxy's address");
+        let Some(url) = line.trim().strip_prefix("listening on ") else {
+            let _ = child.wait();
+            let err = std::fs::read_to_string(dir.path().join("proxy.err")).unwrap_or_default();
+            panic!("the fault proxy did not start: {line}{err}");
+        };
+        FaultProxy {
+            url: url.to_string(),
+            child,
+            log,
+            _dir: dir,
+        }
+    }
+
+    /// The proxy's counters: requests, forwarded, mutating_forwarded, faults by type, …
+    pub fn stats(&self) -> serde_json::Value {
+        let (status, body) = http_call(&self.url, "GET", "/__faults/stats", "");
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).expect("stats JSON")
+    }
+
+    /// Change the proxy's faults (`{"throttle": 0.1}`, `{"zero": true}` zeroes the counters).
+    pub fn configure(&self, cfg: serde_json::Value) -> serde_json::Value {
+        let (status, body) = http_call(&self.url, "POST", "/__faults/config", &cfg.to_string());
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).expect("stats JSON")
+    }
+
+    /// Every fault injected so far, one line each (`fault <type> <service> <operation> …`).
+    pub fn fault_log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// rtech against the emulator through this proxy, with the product's default attempts
+    /// (the suite's fail-fast `AWS_MAX_ATTEMPTS=2` would turn injected faults into failures).
+    pub fn rtech(&self, emu: &Emulator) -> std::process::Command {
+        let mut c = rtech_std(emu);
+        c.env_remove("AWS_MAX_ATTEMPTS")
+            .args(["--endpoint-url", &self.url]);
+        c
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Everything of the env's in the account, by kind, counted through each service's own API:
+/// the network (`ec2/…`), the container platform (`platform/…`), the edge, data tier and
+/// monitoring (`leftovers/…`), and load balancers and DocumentDB instances. Equal to a clean
+/// apply's census means nothing was duplicated and nothing lost.
+pub async fn census(emu: &Emulator, env: &str) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for (k, n) in tagged(&ec2(emu).await, env).await {
+        m.insert(format!("ec2/{k}"), n);
+    }
+    for (k, n) in platform(emu, env).await {
+        m.insert(format!("platform/{k}"), n);
+    }
+    for (k, n) in leftovers(emu, env).await {
+        m.insert(format!("leftovers/{k}"), n);
+    }
+    let lbs = elbv2(emu)
+        .await
+        .describe_load_balancers()
+        .send()
+        .await
+        .unwrap();
+    m.insert("elbv2/load_balancer".into(), lbs.load_balancers().len());
+    let instances = docdb(emu)
+        .await
+        .describe_db_instances()
+        .send()
+        .await
+        .unwrap();
+    m.insert(
+        "docdb/instance".into(),
+        instances
+            .db_instances()
+            .iter()
+            .filter(|i| {
+                i.db_instance_identifier()
+                    .is_some_and(|n| n.starts_with(&format!("rtech-{env}-")))
+            })
+            .count(),
+    );
+    m
+}
+
+/// The kinds whose count differs between two censuses: kind → (wanted, found).
+pub fn census_diff(
+    want: &BTreeMap<String, usize>,
+    got: &BTreeMap<String, usize>,
+) -> BTreeMap<String, (usize, usize)> {
+    want.keys()
+        .chain(got.keys())
+        .filter_map(|k| {
+            let (a, b) = (
+                want.get(k).copied().unwrap_or(0),
+                got.get(k).copied().unwrap_or(0),
+            );
+            (a != b).then(|| (k.clone(), (a, b)))
+        })
+        .collect()
+}
+
+/// The `N retried` of a verbose run's stderr (its last report), 0 when absent.
+pub fn retried(stderr: &str) -> usize {
+    stderr
+        .lines()
+        .rev()
+        .filter_map(|l| l.split_once(" retried").map(|(head, _)| head))
+        .find_map(|head| head.rsplit([' ', '(']).next()?.parse().ok())
+        .unwrap_or(0)
 }

@@ -1,0 +1,480 @@
+//! Issue 14, sections 3 and 4: the whole stack through `scripts/fault_proxy.py`, a seeded proxy
+//! between rtech and the emulator that throttles, fails, loses responses, resets and hangs
+//! connections, and kills rtech right after its N-th mutating call. Each test prints its
+//! figures (faults injected, retries `-v` reported, duplicates found): run with
+//! `cargo test --test e2e fault_proxy:: -- --nocapture` to see them.
+//!
+//! The crash sweep runs a spread sample of N by default; `RTECH_CRASH_SWEEP=full` runs every N.
+
+use std::collections::BTreeMap;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Child, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use serde_json::json;
+
+use crate::emulator::{request, Emulator, SITE_ZONE};
+use crate::support::*;
+
+/// The seed every test here uses: the same run of rtech meets the same faults.
+const SEED: &str = "14";
+
+fn n(v: &serde_json::Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
+}
+
+/// `rtech -v …` through the proxy, as an assert_cmd Command.
+fn via(proxy: &FaultProxy, emu: &Emulator, args: &[&str]) -> Command {
+    let mut c = Command::from_std(proxy.rtech(emu));
+    c.arg("-v").args(args);
+    c
+}
+
+/// The `error: …` lines of a failed run (the resource id, the call and AWS's code).
+fn errors(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .map(String::from)
+        .collect()
+}
+
+/// The duplicates a plan shows: deletes of `kind/name~physical-id`.
+fn duplicates(plan: &serde_json::Value) -> Vec<String> {
+    changes(plan)
+        .into_iter()
+        .filter(|(id, action)| id.contains('~') && action == "delete")
+        .map(|(id, _)| id)
+        .collect()
+}
+
+/// Forget everything in the emulator (`/moto-api/reset`), then give the account its site zone
+/// again (what `Emulator::ensure_site_zone` made once).
+fn reset(emu: &Emulator) {
+    assert_eq!(
+        request(&emu.url, "POST", "/moto-api/reset", ""),
+        Some(200),
+        "resetting the emulator"
+    );
+    emu.create_lock_buckets();
+    let body = format!(
+        "<CreateHostedZoneRequest xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\"><Name>{SITE_ZONE}</Name><CallerReference>e2e-site-zone-again</CallerReference></CreateHostedZoneRequest>"
+    );
+    assert_eq!(
+        request(&emu.url, "POST", "/2013-04-01/hostedzone", &body),
+        Some(201),
+        "re-creating {SITE_ZONE}"
+    );
+}
+
+/// A child's exit status, waiting at most `bound` (then it is killed and the test fails: rtech
+/// hung).
+fn wait_bounded(child: &mut Child, bound: Duration, what: &str) -> ExitStatus {
+    let t = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for rtech") {
+            return status;
+        }
+        if t.elapsed() > bound {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} still running after {bound:?}: it hung");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// rtech through the proxy in the background, its output in `dir`'s out.txt / err.txt.
+fn spawn(proxy: &FaultProxy, emu: &Emulator, args: &[&str], dir: &std::path::Path) -> Child {
+    proxy
+        .rtech(emu)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(dir.join("out.txt")).unwrap())
+        .stderr(std::fs::File::create(dir.join("err.txt")).unwrap())
+        .spawn()
+        .expect("start rtech")
+}
+
+fn read(dir: &std::path::Path, file: &str) -> String {
+    std::fs::read_to_string(dir.join(file)).unwrap_or_default()
+}
+
+/// Faults of the fault log by (type, operation).
+fn faults_by_operation(log: &str) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for l in log.lines().filter(|l| l.starts_with("fault ")) {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        *m.entry(format!("{} {}:{}", w[1], w[2], w[3])).or_default() += 1;
+    }
+    m
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttled_10_percent_prod_applies_in_one_go_then_the_plan_is_empty() {
+    let emu = Emulator::start();
+    let proxy = FaultProxy::start(&emu, &["--seed", SEED, "--throttle", "0.1"]);
+    let r = run_ok(
+        &mut via(&proxy, &emu, &["apply", "--env", "prod", "--auto-approve"]),
+        0,
+    );
+    assert!(
+        r.stdout
+            .contains("Apply complete: 94 added, 0 changed, 0 replaced, 0 destroyed."),
+        "{}",
+        r.stdout
+    );
+    let stats = proxy.stats();
+    let throttled = n(&stats["faults"]["throttle"]);
+    let retries = retried(&r.stderr);
+    println!(
+        "prod apply, 10 % throttled: {} requests, {throttled} throttled, {retries} retried (-v), {} mutating calls",
+        stats["requests"], stats["mutating_forwarded"]
+    );
+    assert!(throttled > 0, "no fault injected: {stats}");
+    // Every throttled attempt was retried by the SDK, and nothing else was.
+    assert_eq!(retries as u64, throttled, "{}", proxy.fault_log());
+
+    // The plan, still throttled, is empty; and so it is without faults.
+    let p = run(&mut via(
+        &proxy,
+        &emu,
+        &["plan", "--env", "prod", "--detailed-exitcode"],
+    ));
+    assert_eq!(p.code, 0, "{}\n{}", p.stdout, p.stderr);
+    assert_plan_empty(&emu, "prod");
+    let dups = duplicates(&plan_json(&emu, "prod"));
+    println!(
+        "then plan (throttled too): {} retried, duplicates found: {dups:?}",
+        retried(&p.stderr)
+    );
+    assert!(dups.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hung_responses_cost_the_attempt_timeout_never_the_whole_apply() {
+    let emu = Emulator::start();
+    // A hung request is held for an hour: only the client's attempt timeout ends it.
+    let proxy = FaultProxy::start(
+        &emu,
+        &["--seed", SEED, "--hang", "0.05", "--hang-seconds", "3600"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let attempt_timeout = 2;
+    let t = Instant::now();
+    let mut child = spawn(
+        &proxy,
+        &emu,
+        &[
+            "-v",
+            "--attempt-timeout",
+            &attempt_timeout.to_string(),
+            "apply",
+            "--env",
+            "dev",
+            "--auto-approve",
+        ],
+        dir.path(),
+    );
+    // Each hung attempt costs at most the attempt timeout plus the SDK's longest backoff
+    // (20 s); the clean dev apply itself takes seconds (60 s of slack on a loaded machine).
+    // The bound is checked once the hung attempts are known; the wait itself stops at the
+    // worst case for this many requests.
+    let status = wait_bounded(&mut child, Duration::from_secs(900), "apply");
+    let elapsed = t.elapsed();
+    let (stdout, stderr) = (read(dir.path(), "out.txt"), read(dir.path(), "err.txt"));
+    let stats = proxy.stats();
+    let hangs = n(&stats["faults"]["hang"]);
+    let bound = Duration::from_secs(60 + hangs * (attempt_timeout + 20));
+    println!(
+        "dev apply, 5 % hung for an hour, attempt timeout {attempt_timeout} s: {} requests, {hangs} hung, {} retried (-v), exit {:?} after {elapsed:.1?} (bound {bound:?})",
+        stats["requests"],
+        retried(&stderr),
+        status.code()
+    );
+    assert!(hangs > 0, "no fault injected: {stats}");
+    assert!(
+        elapsed < bound,
+        "took {elapsed:?}, bound {bound:?}\n{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    match status.code() {
+        Some(0) => assert!(stdout.contains("Apply complete: 65 added"), "{stdout}"),
+        // A call whose every attempt hung: the error names the resource and the call.
+        Some(1) => {
+            assert!(!errors(&stderr).is_empty(), "{stderr}");
+            println!("failed: {:?}", errors(&stderr));
+            proxy.configure(json!({"hang": 0.0}));
+            run_ok(
+                &mut via(&proxy, &emu, &["apply", "--env", "dev", "--auto-approve"]),
+                0,
+            );
+        }
+        c => panic!("exit {c:?}\n{stderr}"),
+    }
+    assert_plan_empty(&emu, "dev");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn destroy_throttled_10_percent_leaves_nothing_of_the_env_and_no_foreign_loss() {
+    let emu = Emulator::start();
+    apply(&emu, "dev");
+    let built = census(&emu, "dev").await;
+    // Resources that are not the env's: another env's VPC, and a VPC and a secret under the
+    // env's names without its ownership tags.
+    let ec2 = ec2(&emu).await;
+    let tag = |k: &str, v: &str| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build();
+    let spec = |tags: Vec<aws_sdk_ec2::types::Tag>| {
+        aws_sdk_ec2::types::TagSpecification::builder()
+            .resource_type(aws_sdk_ec2::types::ResourceType::Vpc)
+            .set_tags(Some(tags))
+            .build()
+    };
+    let mut foreign = vec![];
+    for (cidr, tags) in [
+        (
+            "10.20.0.0/16",
+            vec![
+                tag("rtech:project", "rtech"),
+                tag("rtech:env", "staging"),
+                tag("rtech:id", "vpc/main"),
+                tag("Name", "rtech-staging-vpc"),
+            ],
+        ),
+        ("10.30.0.0/16", vec![tag("Name", "rtech-dev-vpc")]),
+    ] {
+        let v = ec2
+            .create_vpc()
+            .cidr_block(cidr)
+            .tag_specifications(spec(tags))
+            .send()
+            .await
+            .unwrap();
+        foreign.push(v.vpc().unwrap().vpc_id().unwrap().to_string());
+    }
+    let sm = secretsmanager(&emu).await;
+    sm.create_secret()
+        .name("rtech/dev/foreign")
+        .secret_string("not ours")
+        .send()
+        .await
+        .unwrap();
+
+    let proxy = FaultProxy::start(&emu, &["--seed", SEED, "--throttle", "0.1"]);
+    let first = run(&mut via(
+        &proxy,
+        &emu,
+        &["destroy", "--env", "dev", "--auto-approve"],
+    ));
+    let mut runs = vec![(first.code, errors(&first.stderr))];
+    if first.code != 0 {
+        let second = run_ok(
+            &mut via(&proxy, &emu, &["destroy", "--env", "dev", "--auto-approve"]),
+            0,
+        );
+        runs.push((second.code, errors(&second.stderr)));
+    }
+    let stats = proxy.stats();
+    println!(
+        "dev destroy, 10 % throttled: {} requests, {} throttled, {} retried (-v), runs (exit, errors): {runs:?}",
+        stats["requests"],
+        stats["faults"]["throttle"],
+        retried(&first.stderr)
+    );
+    assert!(n(&stats["faults"]["throttle"]) > 0, "no fault injected");
+    assert_eq!(runs[0].0, 0, "one destroy was enough: {runs:?}");
+
+    let left = census(&emu, "dev").await;
+    assert!(built.values().any(|n| *n > 0), "{built:?}");
+    assert!(left.values().all(|n| *n == 0), "left behind: {left:?}");
+    let vpcs = ec2
+        .describe_vpcs()
+        .set_vpc_ids(Some(foreign.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(vpcs.vpcs().len(), 2, "foreign VPCs {foreign:?} untouched");
+    let s = sm
+        .describe_secret()
+        .secret_id("rtech/dev/foreign")
+        .send()
+        .await
+        .unwrap();
+    assert!(s.deleted_date().is_none(), "the foreign secret untouched");
+}
+
+/// Up to `max` applies through the proxy until the plan (read without faults) is empty:
+/// each apply's exit code and errors, and the duplicates the plan showed after it.
+fn apply_until_converged(
+    proxy: &FaultProxy,
+    emu: &Emulator,
+    env: &str,
+    max: usize,
+) -> Vec<(i32, Vec<String>, Vec<String>)> {
+    let mut runs = vec![];
+    for _ in 0..max {
+        let r = run(&mut via(
+            proxy,
+            emu,
+            &["apply", "--env", env, "--auto-approve"],
+        ));
+        let plan = plan_json(emu, env);
+        let empty = plan["changes"].as_array().unwrap().is_empty()
+            && plan["conflicts"].as_array().unwrap().is_empty();
+        runs.push((r.code, errors(&r.stderr), duplicates(&plan)));
+        if empty {
+            break;
+        }
+    }
+    runs
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_responses_converge_without_duplicates() {
+    let emu = Emulator::start();
+    // A clean apply's census, then the same account empty again.
+    apply(&emu, "prod");
+    let clean = census(&emu, "prod").await;
+    reset(&emu);
+
+    let proxy = FaultProxy::start(&emu, &["--seed", SEED, "--lost", "0.05"]);
+    let runs = apply_until_converged(&proxy, &emu, "prod", 4);
+    let stats = proxy.stats();
+    let log = proxy.fault_log();
+    println!(
+        "prod apply, 5 % of mutating responses lost: {} mutating calls, {} lost: {:?}",
+        stats["mutating_forwarded"],
+        stats["faults"]["lost"],
+        faults_by_operation(&log)
+    );
+    for (i, (code, errs, dups)) in runs.iter().enumerate() {
+        println!(
+            "apply {}: exit {code}, errors {errs:?}, then the plan shows duplicates {dups:?}",
+            i + 1
+        );
+    }
+    assert!(n(&stats["faults"]["lost"]) > 0, "no fault injected");
+    // Converged: the plan after the last apply is empty (that apply may still have failed on
+    // a lost response of its own, naming it).
+    assert!(
+        plan_json(&emu, "prod")["changes"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "did not converge in {} applies: {runs:?}",
+        runs.len()
+    );
+    // A failed apply names the resource and AWS's error code.
+    for (_, errs, _) in &runs {
+        for e in errs
+            .iter()
+            .filter(|e| !e.starts_with("error: apply failed"))
+        {
+            assert!(e.contains(": ") && e.contains('/'), "{e}");
+        }
+    }
+    assert_plan_empty(&emu, "prod");
+    let got = census(&emu, "prod").await;
+    assert!(
+        census_diff(&clean, &got).is_empty(),
+        "census differs from a clean apply's (kind: (clean, now)): {:?}",
+        census_diff(&clean, &got)
+    );
+}
+
+/// The values of N the sweep runs: every one with `RTECH_CRASH_SWEEP=full`, else six spread
+/// over 1..=calls (the first and the last included).
+fn sweep(calls: u64) -> Vec<u64> {
+    match std::env::var("RTECH_CRASH_SWEEP").as_deref() {
+        Ok("full") => (1..=calls).collect(),
+        Ok(other) if !other.is_empty() => {
+            panic!("RTECH_CRASH_SWEEP={other}: only `full` (every N) is known")
+        }
+        _ => {
+            let mut v: Vec<u64> = (0..6).map(|i| 1 + i * (calls - 1) / 5).collect();
+            v.dedup();
+            v
+        }
+    }
+}
+
+/// Dev, not prod: the same kinds but CloudFront and its certificate (prod has those too, but
+/// they create in one call each, like the other kinds), 83 mutating calls instead of 123 and
+/// a faster apply, which keeps the default suite's added time small.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_after_any_mutating_call_then_a_re_apply_converges() {
+    let emu = Emulator::start();
+    let proxy = FaultProxy::start(&emu, &["--seed", SEED]);
+    run_ok(
+        &mut via(&proxy, &emu, &["apply", "--env", "dev", "--auto-approve"]),
+        0,
+    );
+    let calls = n(&proxy.stats()["mutating_forwarded"]);
+    let clean = census(&emu, "dev").await;
+    let ns = sweep(calls);
+    println!("a clean dev apply makes {calls} mutating calls; crashing after N = {ns:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut failures = vec![];
+    for &nth in &ns {
+        reset(&emu);
+        proxy.configure(json!({"zero": true, "kill_after": nth, "kill_pid": null}));
+        let mut child = spawn(
+            &proxy,
+            &emu,
+            &["apply", "--env", "dev", "--auto-approve"],
+            dir.path(),
+        );
+        proxy.configure(json!({"kill_pid": child.id()}));
+        let status = wait_bounded(&mut child, Duration::from_secs(300), "the apply to crash");
+        let stats = proxy.stats();
+        assert_eq!(
+            status.signal(),
+            Some(9),
+            "N = {nth}: rtech was not killed ({status}): {stats}\n{}",
+            read(dir.path(), "err.txt")
+        );
+        assert_eq!(n(&stats["mutating_forwarded"]), nth, "{stats}");
+        // SIGKILL leaves the env's lock (unless the crash came after its release).
+        unlock_after_kill(&emu, None, "dev");
+        let last = proxy
+            .fault_log()
+            .lines()
+            .rfind(|l| l.starts_with("killed"))
+            .map(|l| {
+                l.rsplit('(')
+                    .next()
+                    .unwrap_or("")
+                    .trim_end_matches(')')
+                    .to_string()
+            })
+            .unwrap_or_default();
+
+        proxy.configure(json!({"zero": true, "kill_after": null, "kill_pid": null}));
+        let r = run(&mut via(
+            &proxy,
+            &emu,
+            &["apply", "--env", "dev", "--auto-approve"],
+        ));
+        let plan = plan_json(&emu, "dev");
+        let got = census(&emu, "dev").await;
+        let diff = census_diff(&clean, &got);
+        let ok = r.code == 0 && plan["changes"].as_array().unwrap().is_empty() && diff.is_empty();
+        println!(
+            "N = {nth:>3} (after {last}): re-apply exit {}{}, plan changes {:?}, census diff {diff:?}",
+            r.code,
+            if r.code == 0 { String::new() } else { format!(" {:?}", errors(&r.stderr)) },
+            changes(&plan)
+        );
+        if !ok {
+            failures.push((nth, last, errors(&r.stderr), changes(&plan), diff));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} crash points did not converge in one re-apply: {failures:#?}",
+        failures.len(),
+        ns.len()
+    );
+}
