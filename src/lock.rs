@@ -398,13 +398,11 @@ async fn delete_if(s3: &aws_sdk_s3::Client, place: &Place, etag: &str) -> Result
         // finds nothing), or the lock was force-unlocked since. Either way nobody holds it.
         Ok(_) => Ok(()),
         Err(e) if e.is("NoSuchKey") || e.is("NotFound") => Ok(()),
-        Err(e) if e.is("PreconditionFailed") => {
-            Err(LockError::Lost {
-                env: place.env.clone(),
-                bucket: place.bucket.clone(),
-                key: place.key.clone(),
-            })
-        }
+        Err(e) if e.is("PreconditionFailed") => Err(LockError::Lost {
+            env: place.env.clone(),
+            bucket: place.bucket.clone(),
+            key: place.key.clone(),
+        }),
         Err(e) => Err(e.into()),
     }
 }

@@ -49,16 +49,56 @@ pub fn try_diff(
     observed: &[Observed],
     destroy: bool,
 ) -> Result<Plan, PlanError> {
-    diff(&DiffInput {
+    diff(&diff_input(env, desired, observed, &[], destroy))
+}
+
+/// The diff's input for project `rtech` in `env` (us-east-1), limited to `targets`.
+pub fn diff_input<'a>(
+    env: &'a str,
+    desired: &'a [Resource],
+    observed: &'a [Observed],
+    targets: &'a [crate::model::ResourceId],
+    destroy: bool,
+) -> DiffInput<'a> {
+    DiffInput {
         project: "rtech",
         env,
         region: "us-east-1",
         desired,
         observed,
         schema: &crate::reconcile::schema,
-        targets: &[],
+        targets,
         destroy,
-    })
+    }
+}
+
+/// `r` with every reference in its props resolved through `lookup`, as the executor hands a
+/// desired resource to its kind.
+pub fn resolved_with(
+    r: &Resource,
+    lookup: &dyn Fn(&crate::model::Ref) -> Option<String>,
+) -> Resource {
+    let mut r = r.clone();
+    r.props = r
+        .props
+        .iter()
+        .map(|(k, v)| (k.clone(), v.resolve(lookup)))
+        .collect();
+    r
+}
+
+/// An SDK client that never sends anything (us-east-1, no credentials): for tests of request
+/// builders.
+#[macro_export]
+macro_rules! offline_client {
+    ($krate:ident) => {
+        $krate::Client::from_conf(
+            $krate::Config::builder()
+                .behavior_version($krate::config::BehaviorVersion::latest())
+                .region($krate::config::Region::new("us-east-1"))
+                .build(),
+        )
+    };
 }
 
 /// [`try_diff`], unwrapped.

@@ -62,16 +62,7 @@ fn input<'a>(
     targets: &'a [ResourceId],
     destroy: bool,
 ) -> DiffInput<'a> {
-    DiffInput {
-        project: "rtech",
-        env: "dev",
-        region: "us-east-1",
-        desired,
-        observed,
-        schema: &crate::reconcile::schema,
-        targets,
-        destroy,
-    }
+    crate::testutil::diff_input("dev", desired, observed, targets, destroy)
 }
 
 fn plan(desired: &[Resource], observed: &[Observed]) -> Plan {

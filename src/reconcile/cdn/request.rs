@@ -20,7 +20,7 @@ use super::props::{
 };
 use crate::aws::{AwsError, ErrorKind};
 use crate::model::Resource;
-use crate::reconcile::kit::from_props;
+use crate::reconcile::kit::{from_props, try_tag_list};
 
 pub fn build_err(
     what: &str,
@@ -267,16 +267,9 @@ pub fn create_config(caller_ref: &str, r: &Resource) -> Result<DistributionConfi
 }
 
 pub fn sdk_tags(tags: &BTreeMap<String, String>) -> Result<Tags, AwsError> {
-    let items = tags
-        .iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(build_err("tag"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let items = try_tag_list(tags, "cloudfront:TagResource", |k, v| {
+        Tag::builder().key(k).value(v).build()
+    })?;
     Ok(Tags::builder().set_items(Some(items)).build())
 }
 

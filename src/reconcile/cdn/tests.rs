@@ -82,13 +82,7 @@ fn lookup(r: &Ref) -> Option<String> {
 
 /// The desired resource with its references resolved, as apply gets it.
 fn resolved(r: &Resource) -> Resource {
-    let mut r = r.clone();
-    r.props = r
-        .props
-        .iter()
-        .map(|(k, v)| (k.clone(), v.resolve(&lookup)))
-        .collect();
-    r
+    crate::testutil::resolved_with(r, &lookup)
 }
 
 fn summary(id: &str, comment_: &str, aliases: &[&str]) -> Summary {

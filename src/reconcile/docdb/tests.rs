@@ -404,13 +404,7 @@ fn resolve(r: &Resource, rs: &[Resource]) -> Resource {
         }
         Some(fake(&x.resource, &x.attr))
     };
-    let mut r = r.clone();
-    r.props = r
-        .props
-        .iter()
-        .map(|(k, v)| (k.clone(), v.resolve(&lookup)))
-        .collect();
-    r
+    crate::testutil::resolved_with(r, &lookup)
 }
 
 fn tags_of(r: &Resource) -> BTreeMap<String, String> {

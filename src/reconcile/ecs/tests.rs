@@ -1008,11 +1008,7 @@ fn extras_ignore_what_aws_fills_in() {
 // requests
 
 fn client() -> Client {
-    let conf = aws_sdk_ecs::Config::builder()
-        .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
-        .region(aws_sdk_ecs::config::Region::new("us-east-1"))
-        .build();
-    Client::from_conf(conf)
+    crate::offline_client!(aws_sdk_ecs)
 }
 
 #[test]

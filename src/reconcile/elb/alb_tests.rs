@@ -630,13 +630,7 @@ fn actions_round_trip_through_the_sdk_shape() {
 // --- requests ----------------------------------------------------------------------------------
 
 fn client() -> Client {
-    let conf = aws_sdk_elasticloadbalancingv2::Config::builder()
-        .behavior_version(aws_sdk_elasticloadbalancingv2::config::BehaviorVersion::latest())
-        .region(aws_sdk_elasticloadbalancingv2::config::Region::new(
-            "us-east-1",
-        ))
-        .build();
-    Client::from_conf(conf)
+    crate::offline_client!(aws_sdk_elasticloadbalancingv2)
 }
 
 /// `r` with its references resolved, as apply gets it.

@@ -356,13 +356,7 @@ fn destroy_deletes_it_before_the_vpc() {
 // requests
 
 fn client() -> Client {
-    let conf = aws_sdk_elasticloadbalancingv2::Config::builder()
-        .behavior_version(aws_sdk_elasticloadbalancingv2::config::BehaviorVersion::latest())
-        .region(aws_sdk_elasticloadbalancingv2::config::Region::new(
-            "us-east-1",
-        ))
-        .build();
-    Client::from_conf(conf)
+    crate::offline_client!(aws_sdk_elasticloadbalancingv2)
 }
 
 fn props(r: &Resource) -> TargetGroupProps {

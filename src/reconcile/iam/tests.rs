@@ -8,7 +8,7 @@ use aws_sdk_iam::types::Role;
 
 use super::*;
 use crate::model::{policy, tags_of, Ref, Value, TAG_ENV, TAG_ID, TAG_PROJECT};
-use crate::plan::{diff, Action, DiffInput, Plan};
+use crate::plan::{diff, Action, Plan};
 use crate::testutil::{env_spec, get, parse_as, refs, DEV_2AZ};
 use serde_json::{json, Value as J};
 
@@ -335,16 +335,10 @@ fn secret(name: &str, arn: &str) -> Observed {
 }
 
 fn plan(desired: &[Resource], observed: &[Observed]) -> Plan {
-    diff(&DiffInput {
-        project: "rtech",
-        env: "dev",
-        region: "us-east-1",
-        desired,
-        observed,
-        schema: &crate::reconcile::schema,
-        targets: &[role_id(EXECUTION), role_id(TASK)],
-        destroy: false,
-    })
+    let roles = [role_id(EXECUTION), role_id(TASK)];
+    diff(&crate::testutil::diff_input(
+        "dev", desired, observed, &roles, false,
+    ))
     .unwrap()
 }
 

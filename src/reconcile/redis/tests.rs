@@ -515,11 +515,7 @@ fn subnet_group_subnets_follow_the_spec_order() {
 // requests
 
 fn client() -> Client {
-    let conf = aws_sdk_elasticache::Config::builder()
-        .behavior_version(aws_sdk_elasticache::config::BehaviorVersion::latest())
-        .region(aws_sdk_elasticache::config::Region::new("us-east-1"))
-        .build();
-    Client::from_conf(conf)
+    crate::offline_client!(aws_sdk_elasticache)
 }
 
 /// The desired group with its references resolved, as the executor hands it over.

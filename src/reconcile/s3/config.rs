@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::policy::policy_text;
 use super::{account, Account, LIFECYCLE_RULE};
 use crate::aws::{aws, AwsError};
+use crate::reconcile::kit::try_tag_list;
 use crate::reconcile::Ctx;
 
 /// The four public access block switches.
@@ -178,16 +179,9 @@ pub async fn put_tags(
     name: &str,
     tags: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
-    let tags = tags
-        .iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(build_err("s3:PutBucketTagging"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let tags = try_tag_list(tags, "s3:PutBucketTagging", |k, v| {
+        Tag::builder().key(k).value(v).build()
+    })?;
     let tagging = Tagging::builder()
         .set_tag_set(Some(tags))
         .build()

@@ -668,13 +668,7 @@ fn whole_target_values_read_back_as_integers() {
 // requests
 
 fn client() -> Client {
-    let conf = aws_sdk_applicationautoscaling::Config::builder()
-        .behavior_version(aws_sdk_applicationautoscaling::config::BehaviorVersion::latest())
-        .region(aws_sdk_applicationautoscaling::config::Region::new(
-            "us-east-1",
-        ))
-        .build();
-    Client::from_conf(conf)
+    crate::offline_client!(aws_sdk_applicationautoscaling)
 }
 
 #[test]
