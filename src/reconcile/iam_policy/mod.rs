@@ -4,7 +4,8 @@
 //!
 //! Resource patterns are templates over the env's deterministic names:
 //! `{arn:SVC}` is `arn:<partition>:SVC:<region>:<account>`, `{partition}`, `{region}`,
-//! `{account}`, `{project}`, `{env}`, `{prefix}` (`<project>-<env>`), and `{name:KIND}` once
+//! `{account}`, `{project}`, `{env}`, `{prefix}` (`<project>-<env>`), `{lock_bucket}` (the
+//! spec's `[lock] bucket`, else the default for the account and region), and `{name:KIND}` once
 //! per desired resource of that kind (a pattern naming a kind the env has none of is left out).
 
 pub mod actions;
@@ -99,6 +100,7 @@ impl Target<'_> {
                 "{prefix}",
                 &format!("{}-{}", self.spec.project, self.spec.env),
             )
+            .replace("{lock_bucket}", &self.lock_bucket())
             .replace("{project}", &self.spec.project)
             .replace("{env}", &self.spec.env);
         let Some(start) = s.find("{name:") else {
@@ -111,6 +113,12 @@ impl Target<'_> {
             .filter(|r| r.id.kind == kind)
             .map(|r| format!("{}{}{}", &s[..start], r.name, &s[end + 1..]))
             .collect()
+    }
+
+    fn lock_bucket(&self) -> String {
+        self.spec.lock.bucket.clone().unwrap_or_else(|| {
+            crate::lock::default_bucket(&self.spec.project, self.account, self.region())
+        })
     }
 
     fn condition(&self, cond: Cond) -> Option<Value> {

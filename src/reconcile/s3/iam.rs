@@ -6,6 +6,14 @@ const BUCKETS: &[&str] = &["arn:{partition}:s3:::{name:s3_bucket}"];
 
 pub static GRANTS: &[Grant] = &[
     Grant {
+        sid: "S3ReadTheLockBucketsTagsForOutput",
+        mode: Mode::Observe,
+        ops: &["s3:GetBucketTagging"],
+        also: &[],
+        on: &["arn:{partition}:s3:::{lock_bucket}"],
+        cond: Cond::None,
+    },
+    Grant {
         sid: "S3ReadTheEnvsBuckets",
         mode: Mode::Observe,
         ops: &[
