@@ -3,7 +3,7 @@
 //! document of `rtech iam-policy --env <env> --for <plan|apply>`.
 //!
 //! Managed, not inline: IAM caps a role's inline policies at 10,240 characters in all, and an
-//! env's apply policy alone is larger (prod's is three documents of up to 6,144 each), while a
+//! env's apply policy alone is larger (prod's is four documents of up to 6,144 each), while a
 //! role takes 10 managed policies. A changed document becomes a new default version
 //! (CreatePolicyVersion); IAM keeps at most 5 versions, so when there are 5 the oldest that is
 //! not the default is deleted first. Delete removes the non-default versions, then the policy.
