@@ -171,6 +171,10 @@ pub struct BootstrapArgs {
     /// Do not ask for confirmation.
     #[arg(long)]
     pub auto_approve: bool,
+    /// Also make GitHub Actions' OIDC provider and the env's plan and apply roles, trusted by
+    /// this repository (owner/name) only.
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub github_repo: Option<String>,
 }
 
 #[derive(Debug, Args)]

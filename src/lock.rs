@@ -18,7 +18,6 @@ use aws_smithy_types::DateTime;
 use serde::{Deserialize, Serialize};
 
 use crate::aws::{aws, AwsError};
-use crate::reconcile::iam_policy::{Cond, Grant, Mode};
 
 /// Who holds a lock: the body of the lock object.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,18 +131,6 @@ pub fn rfc3339(t: SystemTime) -> String {
 pub fn key(project: &str, env: &str) -> String {
     format!("{project}/{env}.lock")
 }
-
-/// What taking, reading and releasing the env's lock needs: the apply role's (a plan role stays
-/// read-only, so `plan --lock` needs the apply role). Creating the bucket is `rtech bootstrap`'s,
-/// run once with an administrator's credentials, and is in no generated policy.
-pub static GRANTS: &[Grant] = &[Grant {
-    sid: "S3TakeAndReleaseTheEnvsLock",
-    mode: Mode::Apply,
-    ops: &["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
-    also: &[],
-    on: &["arn:{partition}:s3:::{lock_bucket}/{project}/{env}.lock"],
-    cond: Cond::None,
-}];
 
 /// The default lock bucket, one per project, account and region:
 /// `<project>-rtech-<account id>-<region>` (at most 20 + 7 + 12 + 15 characters: S3's 63 hold it).

@@ -11,7 +11,7 @@ use crate::cli::{Cli, OutputArgs};
 use std::collections::BTreeMap;
 
 use crate::model::Observed;
-use crate::reconcile::{self, Registry};
+use crate::reconcile::{self, bootstrap, Registry};
 
 pub(super) async fn output_cmd(
     cli: &Cli,
@@ -22,7 +22,13 @@ pub(super) async fn output_cmd(
     let spec = load(cli, &a.env)?;
     let desired = reconcile::expand(&spec);
     let s = Session::open(&Target::of_spec(&spec), opts, &desired, false, ui).await?;
-    let observed = s.observe(&desired, ui).await?;
+    // The account's bootstrap resources too: the lock bucket and this env's CI roles.
+    let (mut observed, boot) = tokio::try_join!(s.observe(&desired, ui), async {
+        bootstrap::observe_outputs(&s.ctx, &s.lock.bucket)
+            .await
+            .map_err(|e| anyhow::anyhow!("observing bootstrap's resources: {e}"))
+    })?;
+    observed.extend(boot);
     let outputs = outputs(&observed);
     if a.json {
         println!("{}", serde_json::to_string_pretty(&outputs).expect("json"));
@@ -69,15 +75,23 @@ pub const ORDER: &[&str] = &[
     "alerts_topic_arn",
     "pending_subscriptions",
     "dashboard_name",
+    "lock_bucket",
+    "plan_role_arn",
+    "apply_role_arn",
 ];
+
+/// Every service that declares outputs: the env's and bootstrap's.
+fn services() -> impl Iterator<Item = &'static &'static dyn reconcile::Service> {
+    Registry::all()
+        .services()
+        .iter()
+        .chain(Registry::bootstrap().services())
+}
 
 /// The env's outputs, from what is live (never from the spec): each service's, in [`ORDER`].
 pub fn outputs(observed: &[Observed]) -> serde_json::Value {
-    let mut all: BTreeMap<&str, serde_json::Value> = Registry::all()
-        .services()
-        .iter()
-        .flat_map(|s| s.outputs(observed))
-        .collect();
+    let mut all: BTreeMap<&str, serde_json::Value> =
+        services().flat_map(|s| s.outputs(observed)).collect();
     let out: serde_json::Map<String, serde_json::Value> = ORDER
         .iter()
         .map(|k| {
@@ -126,9 +140,7 @@ mod tests {
         assert_eq!(documented, keys, "every output is in the README");
         assert_eq!(keys, ORDER, "every output, in ORDER's order");
         // Every key in ORDER comes from some service (none is null for ever).
-        let produced: Vec<&str> = Registry::all()
-            .services()
-            .iter()
+        let produced: Vec<&str> = services()
             .flat_map(|s| s.outputs(&[]))
             .map(|(k, _)| k)
             .collect();

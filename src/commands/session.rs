@@ -72,6 +72,9 @@ pub(crate) struct Session {
     /// Where the env's lock lives.
     pub(crate) lock: lock::Place,
     registry: Registry,
+    /// The word of `execute`'s last line (`Bootstrap complete: …`); by default `Apply` or
+    /// `Destroy`.
+    label: Option<&'static str>,
     started: Instant,
 }
 
@@ -108,6 +111,7 @@ impl Session {
                 project: target.project.clone(),
                 env: target.env.clone(),
                 region,
+                account: caller.account.clone(),
                 clients,
                 zone: reconcile::dns::zone_of(desired),
                 no_wait,
@@ -115,8 +119,17 @@ impl Session {
             caller,
             lock,
             registry: Registry::all(),
+            label: None,
             started: Instant::now(),
         })
+    }
+
+    /// The same session over bootstrap's services (`Registry::bootstrap`): what it plans
+    /// and executes is the account's lock bucket and CI roles, not the env's resources.
+    pub(crate) fn for_bootstrap(mut self) -> Session {
+        self.registry = Registry::bootstrap();
+        self.label = Some("Bootstrap");
+        self
     }
 
     pub(crate) fn calls(&self) -> usize {
@@ -134,16 +147,16 @@ impl Session {
 
     /// Every service observed at once.
     pub(crate) async fn observe(&self, desired: &[Resource], ui: &Ui) -> Result<Vec<Observed>> {
+        let registry = self.registry;
         let t = Instant::now();
         let before = self.calls();
         let before_by = self.ctx.clients.calls.by_service();
-        let all =
-            futures::future::try_join_all(self.registry.services().iter().map(|r| async move {
-                r.observe(&self.ctx, desired)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("observing {}: {e}", r.name()))
-            }))
-            .await?;
+        let all = futures::future::try_join_all(registry.services().iter().map(|r| async move {
+            r.observe(&self.ctx, desired)
+                .await
+                .map_err(|e| anyhow::anyhow!("observing {}: {e}", r.name()))
+        }))
+        .await?;
         let observed: Vec<Observed> = all.into_iter().flatten().collect();
         let owned = observed
             .iter()
@@ -176,7 +189,7 @@ impl Session {
             region: &self.ctx.region,
             desired,
             observed,
-            schema: &reconcile::schema,
+            schema: &|k| self.registry.kind(k).map(|k| k.schema()),
             targets,
             destroy,
         })?;
@@ -259,7 +272,11 @@ impl Session {
             count(plan::Action::Delete)
         );
         if report.ok() {
-            let what = if plan.destroy { "Destroy" } else { "Apply" };
+            let what = match (self.label, plan.destroy) {
+                (Some(l), _) => l,
+                (None, true) => "Destroy",
+                (None, false) => "Apply",
+            };
             println!("{what} complete: {line}.");
             return Ok(());
         }

@@ -160,6 +160,7 @@ async fn ctx() -> Arc<Ctx> {
         project: "p".into(),
         env: "e".into(),
         region: "us-east-1".into(),
+        account: "123456789012".into(),
         clients: Clients::new(&opts, "us-east-1").await,
         zone: None,
         no_wait: false,

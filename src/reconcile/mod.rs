@@ -7,6 +7,7 @@
 
 pub mod acm;
 pub mod alarms;
+pub mod bootstrap;
 pub mod cdn;
 pub mod dashboard;
 pub mod dns;
@@ -43,6 +44,8 @@ pub struct Ctx {
     pub project: String,
     pub env: String,
     pub region: String,
+    /// The caller's account (sts:GetCallerIdentity, the session's first call).
+    pub account: String,
     pub clients: Clients,
     /// The env's Route 53 zone name from the spec's `[edge]` (also during destroy, whose
     /// observe gets no desired resources): records live in a zone rtech may not own.
@@ -218,6 +221,14 @@ impl Registry {
         Registry { services: SERVICES }
     }
 
+    /// What `rtech bootstrap` makes once per account and region (the lock bucket, the GitHub
+    /// OIDC provider and the CI roles): not an env's resources, so never planned by apply.
+    pub fn bootstrap() -> Registry {
+        Registry {
+            services: bootstrap::SERVICES,
+        }
+    }
+
     #[cfg(test)]
     pub fn of(services: &'static [&'static dyn Service]) -> Registry {
         Registry { services }
@@ -243,7 +254,8 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
     out
 }
 
-/// The schema of a kind, across all services.
+/// The schema of a kind, across all services (a session asks its own registry).
+#[cfg(test)]
 pub fn schema(kind: &str) -> Option<&'static KindSchema> {
     Registry::all().kind(kind).map(|k| k.schema())
 }

@@ -3,6 +3,7 @@
 
 mod acm;
 mod alarms;
+mod bootstrap;
 mod cdn;
 mod cli;
 mod dashboard;

@@ -85,6 +85,36 @@ pub fn document_text(doc: &J) -> String {
     j.to_string()
 }
 
+/// [`document_text`] as short as IAM's grammar allows: a one-item `Action`/`Resource` list
+/// (and their `Not` forms) or condition value is written as the string alone, as
+/// `rtech iam-policy` prints it. IAM counts a managed policy's characters, so a document that
+/// the generator fitted under the limit must reach IAM no longer than that.
+pub fn compact_text(doc: &J) -> String {
+    fn one(v: &mut J) {
+        if let J::Array(a) = v {
+            if a.len() == 1 {
+                *v = a.remove(0);
+            }
+        }
+    }
+    let mut j: J = serde_json::from_str(&document_text(doc)).expect("JSON text");
+    if let Some(J::Array(statements)) = j.get_mut("Statement") {
+        for st in statements.iter_mut().filter_map(J::as_object_mut) {
+            for k in ["Action", "NotAction", "Resource", "NotResource"] {
+                if let Some(v) = st.get_mut(k) {
+                    one(v);
+                }
+            }
+            if let Some(J::Object(ops)) = st.get_mut("Condition") {
+                for keys in ops.values_mut().filter_map(J::as_object_mut) {
+                    keys.values_mut().for_each(one);
+                }
+            }
+        }
+    }
+    j.to_string()
+}
+
 /// The JSON text IAM is given for a (resolved) document value.
 #[cfg(test)]
 pub fn document_json(v: &Value) -> String {

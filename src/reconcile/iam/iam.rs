@@ -6,6 +6,14 @@ const ROLES: &[&str] = &["arn:{partition}:iam::{account}:role/{prefix}-*"];
 
 pub static GRANTS: &[Grant] = &[
     Grant {
+        sid: "IamReadTheCiRolesForOutput",
+        mode: Mode::Observe,
+        ops: &["iam:GetRole"],
+        also: &[],
+        on: &["arn:{partition}:iam::{account}:role/{project}-rtech-{env}-*"],
+        cond: Cond::None,
+    },
+    Grant {
         sid: "IamReadTheEnvsRoles",
         mode: Mode::Observe,
         ops: &[

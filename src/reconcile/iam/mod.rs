@@ -159,10 +159,13 @@ pub(crate) async fn list_policies(
     )
 }
 
-async fn observe_role(
+/// One role by name: absent; ours (tagged for `ctx.project`, `env` and `id`) with its
+/// policies; or, when `wanted`, foreign.
+pub(crate) async fn observe_role(
     ctx: &Ctx,
     id: ResourceId,
     name: String,
+    env: &str,
     wanted: bool,
 ) -> Result<Option<Observed>, AwsError> {
     let iam = &ctx.clients.iam;
@@ -177,7 +180,7 @@ async fn observe_role(
     let Some(role) = out.and_then(|o| o.role) else {
         return Ok(None);
     };
-    if !is_ours(&role::role_tags(&role), &ctx.project, &ctx.env, &id) {
+    if !is_ours(&role::role_tags(&role), &ctx.project, env, &id) {
         // Someone else's role under our name: a conflict if the spec wants it, else nothing.
         if !wanted {
             return Ok(None);
@@ -232,7 +235,7 @@ impl Service for Iam {
             let name = wanted
                 .map(|r| r.name.clone())
                 .unwrap_or_else(|| format!("{}-{}-{suffix}", ctx.project, ctx.env));
-            observe_role(ctx, id, name, wanted.is_some())
+            observe_role(ctx, id, name, &ctx.env, wanted.is_some())
         });
         Ok(futures::future::try_join_all(jobs)
             .await?

@@ -4,7 +4,8 @@
 //!
 //! Resource patterns are templates over the env's deterministic names:
 //! `{arn:SVC}` is `arn:<partition>:SVC:<region>:<account>`, `{partition}`, `{region}`,
-//! `{account}`, `{project}`, `{env}`, `{prefix}` (`<project>-<env>`), `{lock_bucket}`, and `{name:KIND}` once
+//! `{account}`, `{project}`, `{env}`, `{prefix}` (`<project>-<env>`), `{lock_bucket}` (the
+//! spec's `[lock] bucket`, else the default for the account and region), and `{name:KIND}` once
 //! per desired resource of that kind (a pattern naming a kind the env has none of is left out).
 
 pub mod actions;
@@ -143,7 +144,6 @@ fn grants<'a>(
     services
         .iter()
         .flat_map(|s| s.iam().iter())
-        .chain(crate::lock::GRANTS)
         .filter(move |g| mode == Mode::Apply || g.mode == Mode::Observe)
 }
 

@@ -5,16 +5,14 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_s3::types::{
-    BucketLocationConstraint, CreateBucketConfiguration, Delete, ObjectIdentifier,
-};
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value as J;
 
 use super::config::{
-    build_err, encryption_value, lifecycle, lifecycle_value, ownership_value, public_access_block,
-    public_access_block_value, put_encryption, put_lifecycle, put_ownership, put_policy,
-    put_public_access_block, put_tags, Config, Lifecycle, PublicAccessBlock,
+    build_err, create_bucket, encryption_value, lifecycle, lifecycle_value, ownership_value,
+    public_access_block, public_access_block_value, put_encryption, put_lifecycle, put_ownership,
+    put_policy, put_public_access_block, put_tags, Config, Lifecycle, PublicAccessBlock,
 };
 use super::policy::{desired_policy, policy_value};
 use super::{bucket_arn, bucket_id, bucket_name, domain_name, Account, ENCRYPTION};
@@ -101,17 +99,8 @@ impl Kind for Bucket {
 
     async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
         let p: BucketProps = from_props(&r.props)?;
-        let s3 = &ctx.clients.s3;
         let name = p.name.as_str();
-        let mut req = s3.create_bucket().bucket(name);
-        // us-east-1 takes no location constraint (and refuses its own name as one).
-        if ctx.region != "us-east-1" {
-            req = req.create_bucket_configuration(
-                CreateBucketConfiguration::builder()
-                    .location_constraint(BucketLocationConstraint::from(ctx.region.as_str()))
-                    .build(),
-            );
-        }
+        let req = create_bucket(ctx, name);
         match req.send().await.map_err(aws("s3:CreateBucket")) {
             Ok(_) => {}
             // Ours already (an earlier apply stopped before tagging it): carry on.

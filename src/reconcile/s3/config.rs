@@ -313,6 +313,25 @@ pub async fn put_lifecycle(ctx: &Ctx, name: &str, lifecycle: &Lifecycle) -> Resu
     Ok(())
 }
 
+/// CreateBucket of `name` in the session's region: us-east-1 takes no location constraint
+/// (and refuses its own name as one).
+pub fn create_bucket(
+    ctx: &Ctx,
+    name: &str,
+) -> aws_sdk_s3::operation::create_bucket::builders::CreateBucketFluentBuilder {
+    let req = ctx.clients.s3.create_bucket().bucket(name);
+    if ctx.region == "us-east-1" {
+        return req;
+    }
+    req.create_bucket_configuration(
+        aws_sdk_s3::types::CreateBucketConfiguration::builder()
+            .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
+                ctx.region.as_str(),
+            ))
+            .build(),
+    )
+}
+
 /// PutBucketPolicy with the account filled in, or DeleteBucketPolicy for a null policy.
 pub async fn put_policy(
     ctx: &Ctx,

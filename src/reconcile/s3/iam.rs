@@ -6,6 +6,23 @@ const BUCKETS: &[&str] = &["arn:{partition}:s3:::{name:s3_bucket}"];
 
 pub static GRANTS: &[Grant] = &[
     Grant {
+        sid: "S3ReadTheLockBucketsTagsForOutput",
+        mode: Mode::Observe,
+        ops: &["s3:GetBucketTagging"],
+        also: &[],
+        on: &["arn:{partition}:s3:::{lock_bucket}"],
+        cond: Cond::None,
+    },
+    // The env's lock (src/lock.rs): apply, destroy and force-unlock take and release it.
+    Grant {
+        sid: "S3TakeAndReleaseTheEnvsLock",
+        mode: Mode::Apply,
+        ops: &["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
+        also: &[],
+        on: &["arn:{partition}:s3:::{lock_bucket}/{project}/{env}.lock"],
+        cond: Cond::None,
+    },
+    Grant {
         sid: "S3ReadTheEnvsBuckets",
         mode: Mode::Observe,
         ops: &[
