@@ -8,7 +8,8 @@ Shims:
   Teach that backend the engine (port 27017, version 5.0.0). Three moto bugs met on the way
   are fixed here too: ModifyDBCluster ignores CloudwatchLogsExportConfiguration, deleting a
   cluster keeps its automated backups (so re-creating it within a minute fails), and
-  ModifyDBSubnetGroup drops the group from the registry. Every
+  ModifyDBSubnetGroup drops the group from the registry; CreateDBCluster over an existing
+  cluster answers DBClusterAlreadyExistsFault as AWS does (moto replaced it). Every
   patched name is checked first: if moto renames or reshapes one, the launcher exits with an
   error naming it rather than starting an emulator that fails later in obscure ways.
 - ElastiCache: scripts/moto_elasticache_shim.py (member cache clusters, deleted groups that stay
@@ -21,6 +22,7 @@ Shims:
   as CloudFront spells them).
 - Application Auto Scaling: scripts/moto_autoscaling_shim.py (scalable-target tags, policies
   deleted with their target, ObjectNotFoundException for what does not exist).
+- EC2: scripts/moto_ec2_shim.py (ClientToken honoured on CreateRouteTable and CreateNatGateway).
 - S3: scripts/moto_s3_shim.py (GetBucketVersioning answered under S3's own root element).
 """
 import sys
@@ -129,6 +131,20 @@ def apply_docdb_shim():
 
     backend.delete_db_cluster = delete_db_cluster
 
+    # CreateDBCluster with the identifier of an existing cluster: AWS refuses it with
+    # DBClusterAlreadyExistsFault and leaves the cluster alone. moto replaces the cluster in its
+    # registry, then fails saving the new one's automated backup under the old one's name
+    # (DBClusterSnapshotAlreadyExistsFault). A create retried after a lost response meets this.
+    create_cluster = _require(backend, "create_db_cluster")
+    rds_exceptions = _require(rds_models, "RDSClientError")
+
+    def create_db_cluster(self, kwargs):
+        if kwargs.get("db_cluster_identifier") in self.clusters:
+            raise rds_exceptions("DBClusterAlreadyExistsFault", "DB Cluster already exists")
+        return create_cluster(self, kwargs)
+
+    backend.create_db_cluster = create_db_cluster
+
     # ModifyDBSubnetGroup pops the group from the backend's registry and never puts it back, so
     # a modified subnet group vanishes (tags and all). Put it back under its name.
     modify_subnet_group = _require(backend, "modify_db_subnet_group")
@@ -162,6 +178,7 @@ def apply_docdb_shim():
 if __name__ == "__main__":
     import moto_autoscaling_shim
     import moto_cloudfront_shim
+    import moto_ec2_shim
     import moto_ecs_shim
     import moto_elasticache_shim
     import moto_route53_acm_shim
@@ -171,6 +188,7 @@ if __name__ == "__main__":
     SHIMS = [
         moto_autoscaling_shim,
         moto_cloudfront_shim,
+        moto_ec2_shim,
         moto_ecs_shim,
         moto_elasticache_shim,
         moto_route53_acm_shim,

@@ -115,6 +115,7 @@ impl Session {
                 clients,
                 zone: reconcile::dns::zone_of(desired),
                 no_wait,
+                nonce: reconcile::kit::idem::run_nonce(),
             }),
             caller,
             lock,

@@ -164,6 +164,7 @@ async fn ctx() -> Arc<Ctx> {
         clients: Clients::new(&opts, "us-east-1").await,
         zone: None,
         no_wait: false,
+        nonce: 1,
     })
 }
 

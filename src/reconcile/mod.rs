@@ -53,6 +53,10 @@ pub struct Ctx {
     /// `apply --no-wait`: do not wait for slow propagation that nothing else in the plan
     /// needs (CloudFront's `Deployed`); say so instead.
     pub no_wait: bool,
+    /// One random value per apply (`kit::idem::run_nonce`): idempotency tokens derive from it,
+    /// so the SDK's retry of a create within this apply is idempotent and a later apply's
+    /// re-create is not refused.
+    pub nonce: u64,
 }
 
 /// An in-place change of one resource, every reference resolved.

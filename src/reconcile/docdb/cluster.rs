@@ -10,15 +10,16 @@ use aws_sdk_docdb::types::{CloudwatchLogsExportConfiguration, DbCluster};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    apply_now_tag, create_after_deleting, describe_cluster, export_log_groups, rid, spec_tags,
-    sync_tags, tag_list, BUSY_RETRY, CLUSTER, PARAM_GROUP, SUBNET_GROUP, WAIT,
+    apply_now_tag, create_after_deleting, describe_cluster, export_log_groups, list_tags, rid,
+    spec_tags, sync_tags, tag_list, BUSY_RETRY, CLUSTER, PARAM_GROUP, SUBNET_GROUP, WAIT,
 };
 use crate::aws::{aws, AwsError};
 use crate::model::{Attrs, Observed, Resource, Value};
 use crate::plan::{Action, Change, KindSchema};
 use crate::progress::Task;
 use crate::reconcile::kit::{
-    found, from_props, retry_while, to_props, until, Link, Poll, PropsError,
+    adopt_on_exists, found, from_props, retry_while, to_props, until, Existing, Link, Poll,
+    PropsError,
 };
 use crate::reconcile::{secrets, Ctx, Kind, Update};
 use crate::spec::data::Docdb as DocdbSpec;
@@ -370,12 +371,26 @@ impl Kind for Cluster {
             let c = describe_cluster(ctx, id).await?;
             Ok(c.is_some_and(|c| c.status() == Some("deleting")))
         };
-        create_after_deleting(
+        let create = create_after_deleting(
             send,
             "DBClusterAlreadyExistsFault",
             deleting,
             cluster_gone(ctx, id, task),
-        )
+        );
+        // The identifier is unique: an existing cluster that is not being deleted is ours when
+        // tagged so (a retried create whose first attempt succeeded), and adopted.
+        adopt_on_exists(&r.id.to_string(), create, || async {
+            let Some(arn) = describe_cluster(ctx, id)
+                .await?
+                .and_then(|c| c.db_cluster_arn().map(str::to_string))
+            else {
+                return Ok(Existing::Missing);
+            };
+            Ok(match list_tags(ctx, &arn).await? {
+                None => Existing::Missing,
+                Some(tags) => Existing::by_tags(&tags, &ctx.project, &ctx.env, &r.id, ()),
+            })
+        })
         .await?;
         let c = cluster_available(ctx, id, task).await?;
         Ok(cluster_attrs(&c))

@@ -15,7 +15,8 @@ use crate::plan::KindSchema;
 use crate::progress::Task;
 use crate::reconcile::kit::tags::tag_map;
 use crate::reconcile::kit::{
-    found, from_props, gone_ok, retry_while, sync_tags, to_props, with_ticker,
+    adopt_on_exists, found, from_props, gone_ok, retry_while, sync_tags, to_props, with_ticker,
+    Existing,
 };
 use crate::reconcile::{Ctx, Kind, Update};
 use crate::spec::Spec;
@@ -200,24 +201,49 @@ impl Kind for RoleKind {
         let iam = &ctx.clients.iam;
         let p = from_props::<RoleProps>(&r.props)?;
         let name = p.name.as_str();
-        let out = iam
-            .create_role()
-            .role_name(name)
-            .assume_role_policy_document(
-                p.assume_role_policy
-                    .as_ref()
-                    .map(document_text)
-                    .unwrap_or_default(),
-            )
-            .description(p.description.clone().unwrap_or_default())
-            .set_tags(Some(iam_tags(&p.tags, "iam:CreateRole")?))
-            .send()
-            .await
-            .map_err(aws("iam:CreateRole"))?;
-        let arn = out
-            .role()
-            .map(|x| x.arn().to_string())
-            .required("iam:CreateRole", format!("no role returned for {name}"))?;
+        let tags = iam_tags(&p.tags, "iam:CreateRole")?;
+        let create = async {
+            let out = iam
+                .create_role()
+                .role_name(name)
+                .assume_role_policy_document(
+                    p.assume_role_policy
+                        .as_ref()
+                        .map(document_text)
+                        .unwrap_or_default(),
+                )
+                .description(p.description.clone().unwrap_or_default())
+                .set_tags(Some(tags))
+                .send()
+                .await
+                .map_err(aws("iam:CreateRole"))?;
+            out.role()
+                .map(|x| x.arn().to_string())
+                .required("iam:CreateRole", format!("no role returned for {name}"))
+        };
+        // The name is unique: EntityAlreadyExists on a retried create (lost response) adopts
+        // the role when it is ours; the trust policy, description and policies are then set
+        // below or by the next plan's update, like any drift.
+        let arn = adopt_on_exists(&r.id.to_string(), create, || async {
+            let out = found(
+                iam.get_role()
+                    .role_name(name)
+                    .send()
+                    .await
+                    .map_err(aws("iam:GetRole")),
+            )?;
+            Ok(match out.and_then(|o| o.role) {
+                None => Existing::Missing,
+                Some(role) => Existing::by_tags(
+                    &role_tags(&role),
+                    &ctx.project,
+                    &ctx.env,
+                    &r.id,
+                    role.arn().to_string(),
+                ),
+            })
+        })
+        .await?;
         // IAM is eventually consistent: wait until the new role can be read before using it.
         let what = format!("role {name} to be visible");
         with_ticker(

@@ -1,11 +1,12 @@
 //! What every service needs, written once: typed properties ([`props`]), ownership
 //! ([`owner`]), tags ([`tags`], [`tag_list`]), waiting ([`wait`]), NotFound as an answer
-//! ([`gone`]), references between kinds ([`refs`]) and a service's boilerplate ([`service`]). Services use the kit; they never
+//! ([`gone`]), lost create responses ([`idem`]), references between kinds ([`refs`]) and a service's boilerplate ([`service`]). Services use the kit; they never
 //! depend on the engine or on each other's internals. Progress (`crate::progress::Task`) and
 //! AWS errors (`crate::aws::{AwsError, ErrorKind}`) live outside `reconcile`, so the kit and
 //! the engine share them without depending on each other.
 
 pub mod gone;
+pub mod idem;
 pub mod outputs;
 pub mod owner;
 pub mod props;
@@ -16,6 +17,7 @@ pub mod tags;
 pub mod wait;
 
 pub use gone::{found, gone_ok};
+pub use idem::{adopt_on_exists, ctx_token, token, Existing};
 pub use owner::{claimed_id, is_ours, Claims};
 pub use props::{from_props, round_trip, to_props, Link, PropsError};
 pub use refs::{refs_in, subnet_links};

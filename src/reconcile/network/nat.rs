@@ -12,7 +12,7 @@ use crate::aws::{aws, waited, AwsError, Required};
 use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, gone_ok, with_ticker, Link};
+use crate::reconcile::kit::{ctx_token, from_props, gone_ok, with_ticker, Link};
 use crate::reconcile::{Ctx, Kind, Update};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -46,6 +46,8 @@ impl Kind for Nat {
             .subnet_id(p.subnet_id.require("subnet_id")?)
             .set_allocation_id(alloc.transpose()?.map(String::from))
             .tag_specifications(tag_spec(ResourceType::Natgateway, &p.tags))
+            // A retried create (lost response) returns the gateway the first attempt made.
+            .client_token(ctx_token(ctx, &r.id, 32))
             .send()
             .await
             .map_err(aws("ec2:CreateNatGateway"))?;

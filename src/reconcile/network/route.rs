@@ -9,7 +9,7 @@ use crate::aws::{aws, AwsError};
 use crate::model::{Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, gone_ok, Link};
+use crate::reconcile::kit::{adopt_on_exists, from_props, gone_ok, Existing, Link};
 use crate::reconcile::{Ctx, Kind, Update};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -64,6 +64,23 @@ fn target(l: &Option<Link>, field: &str) -> Result<Option<String>, AwsError> {
         .map(String::from))
 }
 
+/// Whether a live route's targets are the desired ones (pure).
+fn existing_route(
+    gateway: Option<&str>,
+    nat: Option<&str>,
+    want_gateway: &Option<String>,
+    want_nat: &Option<String>,
+) -> Existing<()> {
+    if gateway == want_gateway.as_deref() && nat == want_nat.as_deref() {
+        Existing::Ours(())
+    } else {
+        Existing::Differs(format!(
+            "it points at {}",
+            gateway.or(nat).unwrap_or("another target")
+        ))
+    }
+}
+
 #[async_trait]
 impl Kind for Route {
     crate::typed_kind!(SCHEMA, RouteProps);
@@ -72,16 +89,40 @@ impl Kind for Route {
         let p: RouteProps = from_props(&r.props)?;
         let rt = p.route_table_id.require("route_table_id")?;
         let dest = &p.destination_cidr_block;
-        ctx.clients
-            .ec2
-            .create_route()
-            .route_table_id(rt)
-            .destination_cidr_block(dest)
-            .set_gateway_id(target(&p.gateway_id, "gateway_id")?)
-            .set_nat_gateway_id(target(&p.nat_gateway_id, "nat_gateway_id")?)
-            .send()
-            .await
-            .map_err(aws("ec2:CreateRoute"))?;
+        let ec2 = &ctx.clients.ec2;
+        let gw = target(&p.gateway_id, "gateway_id")?;
+        let nat = target(&p.nat_gateway_id, "nat_gateway_id")?;
+        let create = async {
+            ec2.create_route()
+                .route_table_id(rt)
+                .destination_cidr_block(dest)
+                .set_gateway_id(gw.clone())
+                .set_nat_gateway_id(nat.clone())
+                .send()
+                .await
+                .map_err(aws("ec2:CreateRoute"))?;
+            Ok(())
+        };
+        // RouteAlreadyExists on a retried create (lost response): the route the first attempt
+        // made is adopted when it points where we want.
+        adopt_on_exists(&r.id.to_string(), create, || async {
+            let out = ec2
+                .describe_route_tables()
+                .route_table_ids(rt)
+                .send()
+                .await
+                .map_err(aws("ec2:DescribeRouteTables"))?;
+            let found = out
+                .route_tables()
+                .iter()
+                .flat_map(|t| t.routes())
+                .find(|x| x.destination_cidr_block() == Some(dest.as_str()));
+            Ok(match found {
+                None => Existing::Missing,
+                Some(x) => existing_route(x.gateway_id(), x.nat_gateway_id(), &gw, &nat),
+            })
+        })
+        .await?;
         Ok(attrs(&format!("{rt}_{dest}")))
     }
 
@@ -116,5 +157,32 @@ impl Kind for Route {
                 .map(|_| ())
                 .map_err(aws("ec2:DeleteRoute")),
         )
+    }
+}
+
+#[cfg(test)]
+mod lost_response_tests {
+    use super::*;
+
+    #[test]
+    fn an_existing_route_is_adopted_only_when_it_points_where_we_want() {
+        let igw = Some("igw-1".to_string());
+        assert!(matches!(
+            existing_route(Some("igw-1"), None, &igw, &None),
+            Existing::Ours(())
+        ));
+        match existing_route(Some("igw-2"), None, &igw, &None) {
+            Existing::Differs(why) => assert!(why.contains("igw-2"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        let nat = Some("nat-1".to_string());
+        assert!(matches!(
+            existing_route(None, Some("nat-1"), &None, &nat),
+            Existing::Ours(())
+        ));
+        assert!(matches!(
+            existing_route(Some("igw-1"), None, &None, &nat),
+            Existing::Differs(_)
+        ));
     }
 }

@@ -12,7 +12,7 @@ use crate::aws::{aws, AwsError, Call, Required};
 use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, Link};
+use crate::reconcile::kit::{ctx_token, from_props, Link};
 use crate::reconcile::{Ctx, Kind, Update};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -43,6 +43,8 @@ impl Kind for RouteTable {
             .create_route_table()
             .vpc_id(p.vpc_id.require("vpc_id")?)
             .tag_specifications(tag_spec(ResourceType::RouteTable, &p.tags))
+            // A retried create (lost response) returns the table the first attempt made.
+            .client_token(ctx_token(ctx, &r.id, 32))
             .send()
             .await
             .map_err(aws("ec2:CreateRouteTable"))?;

@@ -4,15 +4,15 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::client::Waiters;
-use aws_sdk_ec2::types::ResourceType;
+use aws_sdk_ec2::types::{Filter, ResourceType};
 use serde::{Deserialize, Serialize};
 
-use super::{attrs, delete_when_free, tag_spec, update_tags, SG, WAIT};
+use super::{attrs, delete_when_free, tag_map, tag_spec, update_tags, SG, WAIT};
 use crate::aws::{aws, waited, AwsError, Call, Required};
 use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, with_ticker, Link};
+use crate::reconcile::kit::{adopt_on_exists, from_props, with_ticker, Existing, Link};
 use crate::reconcile::{Ctx, Kind, Update};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -40,19 +40,49 @@ impl Kind for SecurityGroup {
     async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
         let p: SecurityGroupProps = from_props(&r.props)?;
         let ec2 = &ctx.clients.ec2;
-        let out = ec2
-            .create_security_group()
-            .group_name(&p.group_name)
-            .description(&p.description)
-            .vpc_id(p.vpc_id.require("vpc_id")?)
-            .tag_specifications(tag_spec(ResourceType::SecurityGroup, &p.tags))
-            .send()
-            .await
-            .map_err(aws("ec2:CreateSecurityGroup"))?;
-        let gid = out
-            .group_id()
-            .required("ec2:CreateSecurityGroup", "no group id returned")?
-            .to_string();
+        let vpc_id = p.vpc_id.require("vpc_id")?;
+        // The group name is unique in its VPC: a retried create whose first attempt made the
+        // group (lost response) answers InvalidGroup.Duplicate; ours is adopted.
+        let create = async {
+            let out = ec2
+                .create_security_group()
+                .group_name(&p.group_name)
+                .description(&p.description)
+                .vpc_id(vpc_id)
+                .tag_specifications(tag_spec(ResourceType::SecurityGroup, &p.tags))
+                .send()
+                .await
+                .map_err(aws("ec2:CreateSecurityGroup"))?;
+            Ok(out
+                .group_id()
+                .required("ec2:CreateSecurityGroup", "no group id returned")?
+                .to_string())
+        };
+        let gid = adopt_on_exists(&r.id.to_string(), create, || async {
+            let out = ec2
+                .describe_security_groups()
+                .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
+                .filters(
+                    Filter::builder()
+                        .name("group-name")
+                        .values(&p.group_name)
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(aws("ec2:DescribeSecurityGroups"))?;
+            Ok(match out.security_groups().first() {
+                Some(g) => Existing::by_tags(
+                    &tag_map(g.tags()),
+                    &ctx.project,
+                    &ctx.env,
+                    &r.id,
+                    g.group_id().unwrap_or_default().to_string(),
+                ),
+                None => Existing::Missing,
+            })
+        })
+        .await?;
         with_ticker(
             task,
             &format!("security group {gid} to exist"),

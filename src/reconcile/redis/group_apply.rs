@@ -23,7 +23,10 @@ use super::{ec_tags, Ec, TAG_FINAL_SNAPSHOT};
 use crate::aws::{aws, waited, AwsError};
 use crate::model::{Attrs, Observed, Resource, ResourceId};
 use crate::progress::Task;
-use crate::reconcile::kit::{found, from_props, sync_tags, with_ticker, PropsError};
+use crate::reconcile::kit::tags::tag_map;
+use crate::reconcile::kit::{
+    adopt_on_exists, found, from_props, sync_tags, with_ticker, Existing, PropsError,
+};
 use crate::reconcile::{Ctx, Kind, Update};
 
 /// Creating or modifying a replication group takes minutes, up to 40-60 in the worst case.
@@ -318,10 +321,34 @@ impl Kind for Group {
         }
         let token = auth_token(ctx, &r.id, &p).await?;
         task.status(&format!("creating replication group {id}"));
-        create_request(&ctx.clients.elasticache, id, &p, token.as_deref())?
-            .send()
-            .await
-            .map_err(aws("elasticache:CreateReplicationGroup"))?;
+        let req = create_request(&ctx.clients.elasticache, id, &p, token.as_deref())?;
+        let create = async {
+            req.send()
+                .await
+                .map_err(aws("elasticache:CreateReplicationGroup"))?;
+            Ok(())
+        };
+        // The group id is unique: ReplicationGroupAlreadyExists on a retried create (lost
+        // response) adopts the group when it carries our tags.
+        adopt_on_exists(&r.id.to_string(), create, || async {
+            let Some(arn) = describe(ctx, id)
+                .await?
+                .and_then(|g| g.arn().map(str::to_string))
+            else {
+                return Ok(Existing::Missing);
+            };
+            let tags = ctx
+                .clients
+                .elasticache
+                .list_tags_for_resource()
+                .resource_name(arn)
+                .send()
+                .await
+                .map_err(aws("elasticache:ListTagsForResource"))?;
+            let tags = tag_map(tags.tag_list().iter().map(|t| (t.key(), t.value())));
+            Ok(Existing::by_tags(&tags, &ctx.project, &ctx.env, &r.id, ()))
+        })
+        .await?;
         let g = wait_available(ctx, id, task).await?;
         Ok(group_attrs(&g))
     }

@@ -1,0 +1,87 @@
+"""EC2 shim for moto 5.2.5, applied by scripts/moto_server.py before the server starts.
+What it fixes, the way EC2 behaves:
+- ClientToken (idempotency): moto ignores it. On AWS, CreateRouteTable and CreateNatGateway
+  repeated with a token already used and the same parameters return the resource the first
+  call made (no second one); the same token with other parameters is refused with
+  `IdempotentParameterMismatch`. rtech sends a token per resource and apply, so the SDK's
+  retry of a create whose response was lost does not make a duplicate. A token whose resource
+  was deleted since starts afresh (rtech never reuses one across applies anyway).
+Every patched name is checked first, so a moto upgrade that moves one fails loudly at start-up.
+"""
+import threading
+
+import moto
+import moto.ec2.exceptions as ec2_exceptions
+import moto.ec2.responses.nat_gateways as nat_responses
+import moto.ec2.responses.route_tables as rt_responses
+
+
+class ShimError(RuntimeError):
+    pass
+
+
+_LOCK = threading.Lock()
+
+
+def _require(owner, name):
+    if not hasattr(owner, name):
+        raise ShimError(
+            f"moto {moto.__version__}: {getattr(owner, '__name__', owner)}.{name} is gone; "
+            "the EC2 shim in scripts/moto_ec2_shim.py needs updating"
+        )
+    return getattr(owner, name)
+
+
+def _idempotent(cls, method, op, params, registry, key, id_attr):
+    """Wrap the response handler `cls.method` (operation `op`): a repeated ClientToken with the
+    same `params` answers the first call's resource, found in the backend's dict `registry`
+    (its attribute name) under its id (`id_attr` of the result's `key`)."""
+    original = _require(cls, method)
+    error = _require(ec2_exceptions, "EC2ClientError")
+    action_result = _require(rt_responses, "ActionResult")
+
+    def patched(self):
+        token = self._get_param("ClientToken")
+        if not token:
+            return original(self)
+        backend = self.ec2_backend
+        sig = tuple(self._get_param(p) for p in params)
+        with _LOCK:
+            tokens = backend.__dict__.setdefault("_rtech_client_tokens", {})
+            seen = tokens.get((op, token))
+            if seen is not None:
+                first_sig, rid = seen
+                resource = getattr(backend, registry).get(rid)
+                if resource is not None:
+                    if first_sig != sig:
+                        raise error(
+                            "IdempotentParameterMismatch",
+                            f"The client token {token} was used with other parameters.",
+                        )
+                    return action_result({key: resource})
+            result = original(self)
+            tokens[(op, token)] = (sig, getattr(result.result[key], id_attr))
+            return result
+
+    setattr(cls, method, patched)
+
+
+def apply():
+    _idempotent(
+        _require(rt_responses, "RouteTables"),
+        "create_route_table",
+        "CreateRouteTable",
+        ("VpcId",),
+        "route_tables",
+        "RouteTable",
+        "id",
+    )
+    _idempotent(
+        _require(nat_responses, "NatGateways"),
+        "create_nat_gateway",
+        "CreateNatGateway",
+        ("SubnetId", "AllocationId", "ConnectivityType"),
+        "nat_gateways",
+        "NatGateway",
+        "id",
+    )
