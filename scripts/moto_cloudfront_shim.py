@@ -4,6 +4,10 @@ What it fixes, the way CloudFront behaves:
   `InProgress` and `Completed` (the SDK's InvalidationCompleted waiter matches `Completed`
   exactly). A new invalidation is `InProgress`, and `Completed` from its first
   GetInvalidation on (CloudFront takes seconds to minutes), so the real waiter runs unchanged.
+- CallerReference: moto refuses any repeated CallerReference (DistributionAlreadyExists).
+  CloudFront answers a repeated reference whose DistributionConfig is identical with the
+  distribution the first request made (no second one), and refuses it only when the config
+  differs. A create retried after a lost response meets this.
 Every patched name is checked first, so a moto upgrade that moves one fails loudly at start-up.
 """
 import moto
@@ -38,6 +42,20 @@ def apply():
         self.status = IN_PROGRESS
 
     invalidation.__init__ = invalidation_init
+
+    create = _require(backend, "create_distribution_with_tags")
+    find = _require(backend, "_distribution_with_caller_reference")
+
+    def create_distribution_with_tags(self, distribution_config, tags):
+        reference = (distribution_config or {}).get("CallerReference")
+        existing = find(self, reference) if reference else None
+        if existing is not None and getattr(existing, "_rtech_request", None) == (distribution_config, tags):
+            return existing, existing.location, existing.etag
+        dist, location, etag = create(self, distribution_config, tags)
+        dist._rtech_request = (distribution_config, tags)
+        return dist, location, etag
+
+    backend.create_distribution_with_tags = create_distribution_with_tags
 
     get = _require(backend, "get_invalidation")
 

@@ -37,7 +37,7 @@ impl Kind for Distribution {
         let p: DistributionProps = from_props(&r.props)?;
         let c = &ctx.clients.cloudfront;
         let tags = sdk_tags(&p.tags)?;
-        let mut caller_ref = caller_reference(&ctx.project, &ctx.env, r);
+        let mut caller_ref = caller_reference(&ctx.project, &ctx.env, r, ctx.nonce);
         task.status(&format!("creating distribution {}", r.name));
         let mut retried = false;
         let out = loop {

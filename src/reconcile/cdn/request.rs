@@ -246,13 +246,14 @@ pub fn apply_desired(
     Ok(config)
 }
 
-/// The deterministic CallerReference: the env and a hash of the resolved config (a retried
-/// create after an interruption is the same request, which AWS answers with the existing
-/// distribution).
-pub fn caller_reference(project: &str, env: &str, r: &Resource) -> String {
+/// The CallerReference: the env, a hash of the resolved config and the apply's nonce
+/// (`Ctx::nonce`). The SDK's retry of a create whose response was lost repeats it with the same
+/// config, which CloudFront answers with the distribution the first attempt made; a later
+/// apply sends another, never one CloudFront still holds for a deleted distribution.
+pub fn caller_reference(project: &str, env: &str, r: &Resource, nonce: u64) -> String {
     let json = serde_json::to_string(&r.props).expect("props serialise");
     let hash = hex::encode(&Sha256::digest(json.as_bytes())[..6]);
-    format!("rtech-{project}-{env}-main-{hash}")
+    format!("rtech-{project}-{env}-main-{hash}-{nonce:016x}")
 }
 
 /// The create request's config (pure).

@@ -631,18 +631,20 @@ fn logging_request_names_the_bucket_and_prefix() {
 }
 
 #[test]
-fn the_caller_reference_is_deterministic_per_config() {
+fn the_caller_reference_is_deterministic_per_config_and_apply() {
     let spec = seed();
     let r = resolved(&dist(&spec));
-    let a = caller_reference("rtech", "dev", &r);
-    assert_eq!(a, caller_reference("rtech", "dev", &r));
+    let a = caller_reference("rtech", "dev", &r, 7);
+    assert_eq!(a, caller_reference("rtech", "dev", &r, 7));
+    assert_ne!(a, caller_reference("rtech", "dev", &r, 8), "another apply");
+    assert!(a.len() <= 128, "CloudFront allows 128 characters: {a}");
     assert!(a.starts_with("rtech-rtech-dev-main-"), "{a}");
     let other = resolved(&dist(&spec_with(
         "us-east-1",
         "[edge.cloudfront]\nprice_class = \"PriceClass_All\"\n",
     )));
-    assert_ne!(a, caller_reference("rtech", "dev", &other));
-    assert_ne!(a, caller_reference("rtech", "prod", &r));
+    assert_ne!(a, caller_reference("rtech", "dev", &other, 7));
+    assert_ne!(a, caller_reference("rtech", "prod", &r, 7));
 }
 
 #[test]

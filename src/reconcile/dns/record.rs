@@ -11,9 +11,9 @@ use async_trait::async_trait;
 use aws_sdk_route53::types::RrType;
 use serde::{Deserialize, Serialize};
 
+use super::{bare_zone_id, parse_owner, update_steps};
 use super::{change, missing_zone, zones_named, Alias, Rrset, RECORD};
 use super::{create_steps, delete_steps, norm_name, owner_name, owner_rrset, owner_value};
-use super::{parse_owner, update_steps};
 use crate::aws::{aws, AwsError};
 use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
@@ -157,6 +157,46 @@ async fn lookup(ctx: &Ctx, zone: &str, rr: &Rrset) -> Result<Option<Rrset>, AwsE
         .find(|x| x.key() == rr.key()))
 }
 
+/// A CREATE refused because the record set exists (`InvalidChangeBatch`, "already exists").
+fn is_exists(e: &AwsError) -> bool {
+    e.code == "InvalidChangeBatch" && e.message.to_ascii_lowercase().contains("already exists")
+}
+
+/// Whether a CREATE of `record` with its `owner` TXT has landed (pure): the live record equals
+/// the desired one (values in any order) and the live TXT holds our ownership value.
+pub(super) fn landed(
+    record: &Rrset,
+    owner: &Rrset,
+    live: Option<&Rrset>,
+    live_owner: Option<&Rrset>,
+) -> bool {
+    let sorted = |r: &Rrset| {
+        let mut v = r.values.clone();
+        v.sort();
+        v
+    };
+    let alias = |r: &Rrset| {
+        r.alias.as_ref().map(|a| {
+            (
+                norm_name(&a.dns_name),
+                bare_zone_id(&a.zone_id),
+                a.evaluate_target_health,
+            )
+        })
+    };
+    let same = live.is_some_and(|l| {
+        l.key() == record.key()
+            && l.set_identifier.is_none()
+            && l.ttl == record.ttl
+            && sorted(l) == sorted(record)
+            && alias(l) == alias(record)
+    });
+    let owned = live_owner.is_some_and(|o| {
+        o.key() == owner.key() && owner.values.iter().all(|v| o.values.contains(v))
+    });
+    same && owned
+}
+
 fn record_what(rr: &Rrset) -> String {
     format!("{} {}", norm_name(&rr.name), rr.rtype)
 }
@@ -179,10 +219,22 @@ impl Kind for Record {
         // Our TXT may be left from a record deleted out of band: look (one call).
         let existing = lookup(ctx, &zone, &owner).await?;
         let what = record_what(&rr);
-        let steps = create_steps(rr.clone(), owner, existing.as_ref()).map_err(|m| {
+        let steps = create_steps(rr.clone(), owner.clone(), existing.as_ref()).map_err(|m| {
             AwsError::new("route53:ChangeResourceRecordSets", "OwnershipConflict", m)
         })?;
-        change(ctx, &zone, &steps, &what, task).await?;
+        match change(ctx, &zone, &steps, &what, task).await {
+            // The SDK retried a CREATE whose first attempt landed (lost response): the record
+            // and our ownership TXT are there exactly as desired, so the create is done (the
+            // check UPSERT would make). Anything else stays the conflict it is.
+            Err(e) if is_exists(&e) => {
+                let (live, live_owner) =
+                    tokio::try_join!(lookup(ctx, &zone, &rr), lookup(ctx, &zone, &owner))?;
+                if !landed(&rr, &owner, live.as_ref(), live_owner.as_ref()) {
+                    return Err(e);
+                }
+            }
+            other => other?,
+        }
         let mut a = Attrs::new();
         a.insert("id".into(), physical(&zone, &name, &rr.rtype));
         a.insert("fqdn".into(), name);
@@ -232,5 +284,44 @@ impl Kind for Record {
 
     fn conflict_message(&self, ctx: &Ctx, c: &crate::plan::Conflict) -> Option<String> {
         conflict_message(&ctx.project, &ctx.env, c)
+    }
+}
+
+#[cfg(test)]
+mod lost_response_tests {
+    use super::*;
+
+    fn rr(name: &str, rtype: &str, values: &[&str]) -> Rrset {
+        Rrset {
+            name: name.into(),
+            rtype: rtype.into(),
+            ttl: Some(300),
+            values: values.iter().map(|v| v.to_string()).collect(),
+            alias: None,
+            set_identifier: None,
+        }
+    }
+
+    #[test]
+    fn a_create_that_landed_is_recognised_and_anything_else_is_not() {
+        let want = rr("www.example.com", "CNAME", &["a.example.net"]);
+        let owner = rr("_rtech.cname.www.example.com", "TXT", &["\"ours\""]);
+        let live = rr("www.example.com.", "CNAME", &["a.example.net"]);
+        let live_owner = rr(
+            "_rtech.cname.www.example.com.",
+            "TXT",
+            &["\"other\"", "\"ours\""],
+        );
+        assert!(landed(&want, &owner, Some(&live), Some(&live_owner)));
+        // Someone else's value, someone else's TXT, or none: still a conflict.
+        let other = rr("www.example.com.", "CNAME", &["b.example.net"]);
+        assert!(!landed(&want, &owner, Some(&other), Some(&live_owner)));
+        let foreign_owner = rr("_rtech.cname.www.example.com.", "TXT", &["\"other\""]);
+        assert!(!landed(&want, &owner, Some(&live), Some(&foreign_owner)));
+        assert!(!landed(&want, &owner, Some(&live), None));
+        assert!(!landed(&want, &owner, None, Some(&live_owner)));
+        let mut ttl = live.clone();
+        ttl.ttl = Some(60);
+        assert!(!landed(&want, &owner, Some(&ttl), Some(&live_owner)));
     }
 }
