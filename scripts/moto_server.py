@@ -18,7 +18,8 @@ Shims:
   exists; an idempotency token of a deleted certificate returns its ARN).
 - ECS: scripts/moto_ecs_shim.py (services that never run their tasks nor complete their
   rollout, CreateService dropping the deployment configuration and grace period).
-- CloudFront: scripts/moto_cloudfront_shim.py (invalidations `InProgress`, then `Completed`,
+- CloudFront: scripts/moto_cloudfront_shim.py (a repeated CallerReference with the same config
+  returns the first distribution; invalidations `InProgress`, then `Completed`,
   as CloudFront spells them).
 - Application Auto Scaling: scripts/moto_autoscaling_shim.py (scalable-target tags, policies
   deleted with their target, ObjectNotFoundException for what does not exist).
