@@ -4,7 +4,7 @@ Usage (the e2e tests start one per test; see tests/e2e/support.rs, `FaultProxy`)
 
     .venv/bin/python scripts/fault_proxy.py --upstream http://127.0.0.1:PORT \
         [--port 0] [--seed 1] [--throttle 0.1] [--error 0.0] [--lost 0.0] [--reset 0.0] \
-        [--hang 0.0] [--hang-seconds 5] [--kill-after N] [--log FILE]
+        [--hang 0.0] [--hang-seconds 5] [--kill-after N] [--delay MS] [--log FILE]
 
 It prints `listening on http://127.0.0.1:PORT` on stdout once it accepts connections. Every
 flag also reads an environment variable (`FAULT_PROXY_SEED`, `FAULT_PROXY_THROTTLE`, …: the
@@ -31,6 +31,12 @@ Faults, each a share (0–1) of the requests it applies to:
   mutating request is forwarded (each is held until the connection closes). This is the crash
   sweep: exactly N mutating calls reached the service.
 
+Latency (`--delay MS`, issue 16): every request the proxy answers (forwarded or faulted) is
+first held for MS milliseconds, as if AWS were that far away. Whatever the delay, each request's
+start and end (seconds since the proxy started, on its monotonic clock), service and operation
+are recorded; `GET /__faults/calls` returns them with the longest chain of calls that waited on
+each other (see `longest_chain`).
+
 Reproducible: whether a request meets a fault is a function of the seed, its service and
 operation (for REST calls the method and path, ids starred) and how many calls of that
 operation came before it; a retried request draws again. The same rtech run therefore meets
@@ -40,8 +46,11 @@ concurrent calls of one operation is hit can vary).
 Control API, under `/__faults/` (never an AWS path: S3 bucket names cannot contain `_`):
 - `GET /__faults/stats`: JSON counters: requests, forwarded, mutating_forwarded, faults by type,
   mutating operations forwarded by name, killed pid (or null), and the config.
+- `GET /__faults/calls`: JSON `{"calls": [{"start", "end", "service", "operation"}…],
+  "wall": last end − first start, "chain": ["service:operation"…]}` in start order.
 - `POST /__faults/config` with a JSON object: sets any of seed, throttle, error, lost, reset,
-  hang, hang_seconds, kill_after, kill_pid; `"zero": true` also zeroes the counters.
+  hang, hang_seconds, kill_after, kill_pid, delay; `"zero": true` also zeroes the counters and
+  forgets the recorded calls.
 Requests to moto's own `/moto-api/` are forwarded untouched and not counted.
 
 Each injected fault is logged as one line on stderr (or `--log FILE`):
@@ -81,6 +90,7 @@ class State:
         self.mutating_ops = {}
         self.seen = {}
         self.killed = None
+        self.calls = []
 
     def stats(self):
         with self.lock:
@@ -94,6 +104,35 @@ class State:
                 "killed": self.killed,
                 "config": dict(self.cfg),
             }
+
+
+def longest_chain(calls, slack=0.002):
+    """The longest sequence of calls each of which started after the previous one ended (within
+    `slack` seconds): with every request delayed, that is the chain of calls that waited on
+    each other, and its length the dependent depth. `calls` are dicts with start, end,
+    service and operation; returns their `service:operation` names in order."""
+    order = sorted(range(len(calls)), key=lambda i: calls[i]["start"])
+    best, prev = {}, {}
+    for i in order:
+        best[i], prev[i] = 1, None
+        for j in order:
+            if calls[j]["start"] >= calls[i]["start"]:
+                break
+            if calls[j]["end"] > calls[i]["start"] + slack:
+                continue
+            # Of equally long chains, the one whose last call ended latest: the likeliest to be
+            # what this call waited for.
+            later = prev[i] is None or calls[j]["end"] > calls[prev[i]]["end"]
+            if best[j] + 1 > best[i] or (best[j] + 1 == best[i] and later):
+                best[i], prev[i] = best[j] + 1, j
+    if not best:
+        return []
+    i = max(best, key=lambda k: (best[k], -calls[k]["end"]))
+    chain = []
+    while i is not None:
+        chain.append(f"{calls[i]['service']}:{calls[i]['operation']}")
+        i = prev[i]
+    return chain[::-1]
 
 
 def service_of(headers):
@@ -260,6 +299,16 @@ class Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/moto-api/"):
             return self.relay(*self.forward(body))
         proto, service, op, mutating = classify(self.command, self.path, self.headers, body)
+        start = time.monotonic() - self.server.t0
+        try:
+            self.proxy(body, proto, service, op, mutating)
+        finally:
+            end = time.monotonic() - self.server.t0
+            with st.lock:
+                st.calls.append({"start": start, "end": end, "service": service, "operation": op})
+
+    def proxy(self, body, proto, service, op, mutating):
+        st = self.server.state
         key = f"{service} {op}".encode()
         with st.lock:
             st.requests += 1
@@ -268,6 +317,9 @@ class Handler(BaseHTTPRequestHandler):
             cfg = dict(st.cfg)
             killed = st.killed is not None
         seed = cfg["seed"]
+        delay = float(cfg.get("delay") or 0)
+        if delay > 0:
+            time.sleep(delay / 1000.0)
 
         def hit(what):
             share = float(cfg.get(what) or 0)
@@ -348,6 +400,12 @@ class Handler(BaseHTTPRequestHandler):
         st = self.server.state
         if self.path == "/__faults/stats" and self.command == "GET":
             return self.send(200, "application/json", json.dumps(st.stats()))
+        if self.path == "/__faults/calls" and self.command == "GET":
+            with st.lock:
+                calls = sorted(st.calls, key=lambda c: c["start"])
+            wall = (max(c["end"] for c in calls) - calls[0]["start"]) if calls else 0.0
+            out = {"calls": calls, "wall": wall, "chain": longest_chain(calls)}
+            return self.send(200, "application/json", json.dumps(out))
         if self.path == "/__faults/config" and self.command == "POST":
             try:
                 new = json.loads(body or b"{}")
@@ -373,6 +431,7 @@ class Server(ThreadingHTTPServer):
         super().__init__(addr, Handler)
         self.upstream = urllib.parse.urlsplit(upstream)
         self.state = State(cfg)
+        self.t0 = time.monotonic()
         self.log_lock = threading.Lock()
         self.log_file = open(log_file, "a", buffering=1) if log_file else sys.stderr
 
@@ -395,12 +454,15 @@ def main(argv=None):
         p.add_argument(f"--{f}", type=float, default=float(env(f, 0.0)), help=f"share of requests: {f}")
     p.add_argument("--hang-seconds", type=float, default=float(env("hang_seconds", 5.0)))
     p.add_argument("--kill-after", type=int, default=int(env("kill_after", 0)) or None)
+    p.add_argument("--delay", type=float, default=float(env("delay", 0.0)),
+                   help="milliseconds every request is held before it is answered")
     p.add_argument("--log", default=env("log", None), help="fault log file (default: stderr)")
     a = p.parse_args(argv)
     for f in FAULTS:
         if not 0.0 <= getattr(a, f) <= 1.0:
             p.error(f"--{f} is a share between 0 and 1")
-    cfg = {"seed": a.seed, "hang_seconds": a.hang_seconds, "kill_after": a.kill_after, "kill_pid": None}
+    cfg = {"seed": a.seed, "hang_seconds": a.hang_seconds, "kill_after": a.kill_after, "kill_pid": None,
+           "delay": a.delay}
     cfg.update({f: getattr(a, f) for f in FAULTS})
     server = Server((a.host, a.port), a.upstream, cfg, a.log)
     host, port = server.server_address[:2]

@@ -137,6 +137,60 @@ pub struct CallCounter {
     /// Per operation, named as the code names it (`ec2:DescribeVpcs`): `-vv` prints them, and
     /// they are what `rtech iam-policy` must grant.
     by_operation: Arc<std::sync::Mutex<std::collections::BTreeMap<String, usize>>>,
+    /// Every call's operation, start and end (when it has ended), in start order: `-v` prints
+    /// the longest chain of calls that waited on each other (`chain`).
+    timings: Arc<std::sync::Mutex<Vec<Timing>>>,
+}
+
+/// One call's operation (`ec2:DescribeVpcs`) and when it started and ended.
+#[derive(Debug, Clone)]
+struct Timing {
+    operation: String,
+    start: std::time::Instant,
+    end: Option<std::time::Instant>,
+}
+
+/// Which `Timing` an operation's config bag belongs to (put there when it starts).
+#[derive(Debug, Clone, Copy)]
+struct TimingIndex(usize);
+
+impl aws_smithy_types::config_bag::Storable for TimingIndex {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
+}
+
+/// The longest sequence of calls each of which started after the previous one ended, as
+/// (name, start, end) in seconds: the calls that waited on each other, whose number is the
+/// dependent depth that round trips multiply. It is an upper bound: a call that merely started
+/// after another ended counts as waiting for it. Returns their indices in order.
+pub fn longest_chain(calls: &[(String, f64, f64)]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..calls.len()).collect();
+    order.sort_by(|a, b| calls[*a].1.total_cmp(&calls[*b].1));
+    let mut best = vec![0usize; calls.len()];
+    let mut prev: Vec<Option<usize>> = vec![None; calls.len()];
+    for (k, &i) in order.iter().enumerate() {
+        best[i] = 1;
+        for &j in &order[..k] {
+            // Of equally long chains, the one whose last call ended latest: the likeliest
+            // to be what this call waited for.
+            let later = prev[i].is_none_or(|p| calls[j].2 > calls[p].2);
+            if calls[j].2 <= calls[i].1
+                && (best[j] + 1 > best[i] || (best[j] + 1 == best[i] && later))
+            {
+                best[i] = best[j] + 1;
+                prev[i] = Some(j);
+            }
+        }
+    }
+    let Some(mut i) = (0..calls.len()).max_by_key(|i| best[*i]) else {
+        return Vec::new();
+    };
+    let mut chain = vec![i];
+    while let Some(j) = prev[i] {
+        chain.push(j);
+        i = j;
+    }
+    chain.reverse();
+    chain
 }
 
 impl CallCounter {
@@ -168,11 +222,44 @@ impl CallCounter {
             .unwrap_or_default()
     }
 
-    fn record(&self, service: &str, operation: &str) {
+    /// The longest chain of calls that waited on each other among the calls that ended (see
+    /// `longest_chain`), and how long it took from its first call's start to its last's end.
+    pub fn chain(&self) -> (Vec<String>, f64) {
+        let timings = self.timings.lock().map(|t| t.clone()).unwrap_or_default();
+        let Some(t0) = timings.first().map(|t| t.start) else {
+            return (Vec::new(), 0.0);
+        };
+        let calls: Vec<(String, f64, f64)> = timings
+            .iter()
+            .filter_map(|t| {
+                let end = t.end?;
+                let secs = |i: std::time::Instant| i.duration_since(t0).as_secs_f64();
+                Some((t.operation.clone(), secs(t.start), secs(end)))
+            })
+            .collect();
+        let chain = longest_chain(&calls);
+        let span = match (chain.first(), chain.last()) {
+            (Some(a), Some(b)) => calls[*b].2 - calls[*a].1,
+            _ => 0.0,
+        };
+        let names = chain.into_iter().map(|i| calls[i].0.clone()).collect();
+        (names, span)
+    }
+
+    /// Records a call's start; returns its index for `ended`.
+    fn record(&self, service: &str, operation: &str) -> Option<usize> {
         self.total.fetch_add(1, Ordering::Relaxed);
+        let name = format!("{}:{operation}", code_prefix(service));
+        let index = self.timings.lock().ok().map(|mut t| {
+            t.push(Timing {
+                operation: name.clone(),
+                start: std::time::Instant::now(),
+                end: None,
+            });
+            t.len() - 1
+        });
         if let Ok(mut m) = self.by_operation.lock() {
-            let prefix = code_prefix(service);
-            *m.entry(format!("{prefix}:{operation}")).or_default() += 1;
+            *m.entry(name).or_default() += 1;
         }
         if let Ok(mut m) = self.by_service.lock() {
             // "Elastic Load Balancing v2" → "elasticloadbalancingv2", as the SDK crates name them.
@@ -182,6 +269,15 @@ impl CallCounter {
                 .collect::<String>()
                 .to_ascii_lowercase();
             *m.entry(key).or_default() += 1;
+        }
+        index
+    }
+
+    fn ended(&self, index: usize) {
+        if let Ok(mut t) = self.timings.lock() {
+            if let Some(t) = t.get_mut(index) {
+                t.end = Some(std::time::Instant::now());
+            }
         }
     }
 }
@@ -229,7 +325,20 @@ impl Intercept for CallCounter {
             .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
             .map(|m| (m.service().to_string(), m.name().to_string()))
             .unwrap_or_else(|| ("other".into(), "Unknown".into()));
-        self.record(&service, &operation);
+        if let Some(i) = self.record(&service, &operation) {
+            cfg.interceptor_state().store_put(TimingIndex(i));
+        }
+        Ok(())
+    }
+    fn read_after_execution(
+        &self,
+        _ctx: &aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef<'_>,
+        _rc: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(TimingIndex(i)) = cfg.load::<TimingIndex>() {
+            self.ended(*i);
+        }
         Ok(())
     }
     fn read_before_attempt(
@@ -398,6 +507,34 @@ impl Clients {
 mod tests {
     use super::*;
     use aws_config::retry::RetryMode;
+
+    #[test]
+    fn the_longest_chain_follows_calls_that_started_after_another_ended() {
+        let c = |n: &str, s: f64, e: f64| (n.to_string(), s, e);
+        // sts, then two reads at once, one of which is followed by two more in turn.
+        let calls = [
+            c("sts:GetCallerIdentity", 0.0, 1.0),
+            c("ec2:DescribeVpcs", 1.0, 2.0),
+            c("acm:ListCertificates", 1.1, 2.1),
+            c("acm:ListTagsForCertificate", 2.1, 3.1),
+            c("ec2:DescribeSubnets", 1.2, 2.2),
+            c("acm:DescribeCertificate", 3.2, 4.0),
+        ];
+        let names: Vec<&str> = longest_chain(&calls)
+            .into_iter()
+            .map(|i| calls[i].0.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "sts:GetCallerIdentity",
+                "acm:ListCertificates",
+                "acm:ListTagsForCertificate",
+                "acm:DescribeCertificate"
+            ]
+        );
+        assert!(longest_chain(&[]).is_empty());
+    }
 
     #[test]
     fn retries_are_standard_with_eight_attempts_and_adaptive_where_limits_are_low() {

@@ -174,6 +174,14 @@ impl Session {
             t.elapsed().as_secs_f64(),
             per.join(", ")
         ));
+        // What a user waits for is the calls that waited on each other (issue 16): their
+        // number multiplies the round trip to AWS.
+        let (chain, span) = self.ctx.clients.calls.chain();
+        ui.verbose(&format!(
+            "longest chain of calls so far: {} one after another in {span:.2} s ({})",
+            chain.len(),
+            chain.join(" → ")
+        ));
         Ok(observed)
     }
 

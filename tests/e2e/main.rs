@@ -18,6 +18,7 @@ mod fault_proxy;
 mod faults;
 mod iam;
 mod iam_policy;
+mod latency;
 mod lock;
 mod logs;
 mod network;

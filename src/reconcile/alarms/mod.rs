@@ -12,7 +12,7 @@
 //!
 //! Observe: DescribeAlarms with AlarmNamePrefix `{project}-{env}-` (paginated; metric-math
 //! alarms are metric alarms too), then ListTagsForResource per alarm (CloudWatch has no batch
-//! tag read): 1 + N calls. Names are derived, so destroy finds them without a spec.
+//! tag read), eight at once: 1 + N calls, two round trips for up to eight alarms. Names are derived, so destroy finds them without a spec.
 //! Application Auto Scaling's `TargetTracking-…` alarms never carry our prefix and are skipped
 //! explicitly too: never observed, shown or deleted.
 //!
@@ -35,6 +35,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_cloudwatch::types::{MetricAlarm, Tag};
+use futures::{StreamExt, TryStreamExt};
 
 use crate::aws::{aws, AwsError};
 use crate::model::{Observed, Resource, ResourceId};
@@ -143,6 +144,10 @@ pub(crate) async fn describe(
     Ok(out)
 }
 
+/// Alarms whose tags observe reads at once: bounded, so that an env with many alarms does not
+/// burst CloudWatch's request rate (the SDK retries a throttled read).
+const TAG_READS: usize = 8;
+
 async fn list_tags(ctx: &Ctx, arn: &str) -> Result<BTreeMap<String, String>, AwsError> {
     let out = ctx
         .clients
@@ -166,19 +171,29 @@ impl Service for Alarms {
     async fn observe(&self, ctx: &Ctx, _desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         // Names are derived: destroy (no desired) finds them too.
         let live = describe(ctx, &prefix(&ctx.project, &ctx.env), false).await?;
-        let mut out = vec![];
-        for a in &live {
-            if id_of_name(&ctx.project, &ctx.env, a.alarm_name().unwrap_or_default()).is_none() {
-                continue;
-            }
-            // Deleted since it was listed: none.
-            let Some(tags) = found(list_tags(ctx, a.alarm_arn().unwrap_or_default()).await)? else {
-                continue;
-            };
-            if let Some(o) = observed_alarm(&ctx.project, &ctx.env, a, &tags) {
-                out.push(o);
-            }
-        }
+        let ours: Vec<&MetricAlarm> = live
+            .iter()
+            .filter(|a| {
+                id_of_name(&ctx.project, &ctx.env, a.alarm_name().unwrap_or_default()).is_some()
+            })
+            .collect();
+        // One tag read per alarm (CloudWatch has no batch tag read), TAG_READS at once: a
+        // no-op plan waits for one round of them, not one per alarm (issue 16).
+        let arns: Vec<String> = ours
+            .iter()
+            .map(|a| a.alarm_arn().unwrap_or_default().to_string())
+            .collect();
+        let tags: Vec<Option<BTreeMap<String, String>>> = futures::stream::iter(arns)
+            .map(|arn| async move { found(list_tags(ctx, &arn).await) })
+            .buffered(TAG_READS)
+            .try_collect()
+            .await?;
+        // Deleted since it was listed: none.
+        let out = ours
+            .into_iter()
+            .zip(tags)
+            .filter_map(|(a, tags)| observed_alarm(&ctx.project, &ctx.env, a, &tags?))
+            .collect();
         Ok(out)
     }
 }

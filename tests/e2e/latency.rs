@@ -1,0 +1,118 @@
+//! Issue 16: how long a no-op plan waits on the network. `scripts/fault_proxy.py --delay 50`
+//! holds every request 50 ms, as if AWS were that far away, and records each call's start and
+//! end; a no-op plan of dev and of prod through it reports its calls, calls per resource, the
+//! dependent depth (the span of its calls divided by the delay: how many round trips it waits
+//! for one after another) and the longest chain of calls that waited on each other. The budgets
+//! below are ratios, never absolute times. Run with
+//! `cargo test --test e2e latency:: -- --nocapture` to see the figures.
+
+use std::time::Instant;
+
+use assert_cmd::Command;
+use serde_json::json;
+
+use crate::emulator::Emulator;
+use crate::support::*;
+
+/// Milliseconds every request is held.
+const DELAY_MS: f64 = 50.0;
+
+/// What one no-op plan through the delaying proxy cost.
+#[derive(Debug)]
+struct Figures {
+    resources: usize,
+    calls: usize,
+    depth: f64,
+    chain: Vec<String>,
+    wall: f64,
+}
+
+/// A no-op `plan -v` of `env` through `proxy`, with the proxy's records of it.
+fn no_op_plan(proxy: &FaultProxy, emu: &Emulator, env: &str) -> (Figures, String) {
+    proxy.configure(json!({"zero": true, "delay": DELAY_MS}));
+    let t = Instant::now();
+    let r = run_ok(
+        Command::from_std(proxy.rtech(emu)).args([
+            "-v",
+            "plan",
+            "--env",
+            env,
+            "--detailed-exitcode",
+        ]),
+        0,
+    );
+    let wall = t.elapsed().as_secs_f64();
+    proxy.configure(json!({"delay": 0}));
+    let (status, body) = http_call(&proxy.url, "GET", "/__faults/calls", "");
+    assert_eq!(status, 200, "{body}");
+    let rec: serde_json::Value = serde_json::from_str(&body).expect("calls JSON");
+    let chain: Vec<String> = rec["chain"]
+        .as_array()
+        .expect("chain")
+        .iter()
+        .map(|c| c.as_str().expect("a name").to_string())
+        .collect();
+    let f = Figures {
+        resources: observe_stats(&r.stderr).resources,
+        calls: rec["calls"].as_array().expect("calls").len(),
+        depth: rec["wall"].as_f64().expect("wall") * 1000.0 / DELAY_MS,
+        chain,
+        wall,
+    };
+    (f, r.stderr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_no_op_plan_waits_for_few_round_trips_and_makes_fewer_calls_than_resources() {
+    let emu = Emulator::start();
+    apply(&emu, "dev");
+    apply(&emu, "prod");
+    let proxy = FaultProxy::start(&emu, &[]);
+    // Budgets (issue 16's targets: depth 3–5, under one call per resource), each a little above
+    // what the plan costs today; tighten them as observe gets shorter.
+    // The depth is the plan's span over the delay: it also holds the emulator's own time (moto
+    // answers a burst of concurrent reads one after another) and the CPU's; the chain counts
+    // only the calls that waited on each other.
+    // Before issue 16's work: dev 77 calls, depth 13.9, chain 6; prod 106 calls, depth 28.3,
+    // chain 14 (ten CloudWatch tag reads one after another). With the alarms' tags read at
+    // once: prod depth 11.5, chain 7.
+    // env, max dependent depth, max chain, max calls per resource.
+    for (env, max_depth, max_chain, max_per_resource) in
+        [("dev", 18.0, 9, 1.2), ("prod", 18.0, 9, 1.2)]
+    {
+        let (f, stderr) = no_op_plan(&proxy, &emu, env);
+        let per = f.calls as f64 / f.resources as f64;
+        println!(
+            "{env}: {} resources, {} calls ({per:.2} per resource), dependent depth {:.1} at {DELAY_MS} ms ({:.2} s wall for rtech), longest chain {}: {}",
+            f.resources,
+            f.calls,
+            f.depth,
+            f.wall,
+            f.chain.len(),
+            f.chain.join(" → ")
+        );
+        let own = stderr
+            .lines()
+            .find(|l| l.contains("longest chain of calls"))
+            .unwrap_or_else(|| panic!("-v names the longest chain:\n{stderr}"));
+        println!("{env}: rtech -v: {}", own.trim());
+        assert!(
+            f.depth <= max_depth,
+            "{env}: the plan waited for {:.1} round trips one after another (at most {max_depth}): {f:?}",
+            f.depth
+        );
+        assert!(
+            f.chain.len() <= max_chain,
+            "{env}: {} calls waited on each other (at most {max_chain}): {f:?}",
+            f.chain.len()
+        );
+        assert!(
+            per <= max_per_resource,
+            "{env}: {per:.2} calls per resource (at most {max_per_resource}): {f:?}"
+        );
+        assert!(
+            f.chain.len() as f64 <= f.depth + 1.0,
+            "the chain fits in the plan's span: {f:?}"
+        );
+    }
+}
