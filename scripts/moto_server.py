@@ -16,6 +16,8 @@ Shims:
   `deleting`, missing subnet-group calls, ignored NumCacheClusters and Modify settings).
 - Route 53 and ACM: scripts/moto_route53_acm_shim.py (a CREATE refused exactly when the record
   exists; an idempotency token of a deleted certificate returns its ARN).
+- ECR: scripts/moto_ecr_shim.py (every image a task definition names exists, as moto runs
+  tasks without one, unless MOTO_ECR_REAL_IMAGES is set).
 - ECS: scripts/moto_ecs_shim.py (services that never run their tasks nor complete their
   rollout, CreateService dropping the deployment configuration and grace period).
 - CloudFront: scripts/moto_cloudfront_shim.py (a repeated CallerReference with the same config
@@ -180,6 +182,7 @@ if __name__ == "__main__":
     import moto_autoscaling_shim
     import moto_cloudfront_shim
     import moto_ec2_shim
+    import moto_ecr_shim
     import moto_ecs_shim
     import moto_elasticache_shim
     import moto_route53_acm_shim
@@ -190,6 +193,7 @@ if __name__ == "__main__":
         moto_autoscaling_shim,
         moto_cloudfront_shim,
         moto_ec2_shim,
+        moto_ecr_shim,
         moto_ecs_shim,
         moto_elasticache_shim,
         moto_route53_acm_shim,

@@ -82,6 +82,40 @@ pub enum Command {
     Bootstrap(BootstrapArgs),
     /// Remove the env's lock left by a dead run, only if its id is LOCK_ID.
     ForceUnlock(ForceUnlockArgs),
+    /// The app's container image: `rtech image push` builds it and pushes it to the env's ECR
+    /// repository.
+    Image(ImageArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    #[command(subcommand)]
+    pub command: ImageCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Build the app image (docker or podman) and push it to the env's ECR repository.
+    Push(ImagePushArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImagePushArgs {
+    /// The env: envs/<ENV>.toml.
+    #[arg(long, short)]
+    pub env: String,
+    /// The image tag (default: the current git commit's short SHA, in --context).
+    #[arg(long, value_name = "TAG", value_parser = image_tag)]
+    pub tag: Option<String>,
+    /// The build context.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub context: PathBuf,
+    /// The Dockerfile (default: <context>/Dockerfile).
+    #[arg(long, value_name = "FILE")]
+    pub dockerfile: Option<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// How long to wait for the env's lock when another run holds it.
@@ -263,7 +297,7 @@ pub fn invalidation_path(s: &str) -> Result<String, String> {
     Ok(s.to_string())
 }
 
-fn image_tag(s: &str) -> Result<String, String> {
+pub fn image_tag(s: &str) -> Result<String, String> {
     if crate::spec::app::valid_image_tag(s) {
         Ok(s.to_string())
     } else {

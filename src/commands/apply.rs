@@ -42,12 +42,13 @@ pub(super) async fn apply_cmd(
             .locked(COMMAND, a.lock.lock_timeout, ui, async {
                 let observed = s.observe(&plan.desired, ui).await?;
                 saved::check_fresh(&plan, &observed)?;
-                if !plan.has_changes() {
+                if !plan.has_changes() && plan.blocked.is_empty() {
                     println!("No changes. The saved plan has nothing to apply.");
                     return Ok(ExitCode::from(EXIT_OK));
                 }
                 ui.info(&render::summary_line(&plan));
                 s.execute(&plan, &observed, cli, ui).await?;
+                s.blocked_error(&plan)?;
                 Ok(ExitCode::from(EXIT_OK))
             })
             .await;
@@ -58,7 +59,8 @@ pub(super) async fn apply_cmd(
     let s = Session::open(&Target::of_spec(&spec), opts, &desired, a.no_wait, ui).await?;
     s.locked(COMMAND, a.lock.lock_timeout, ui, async {
         let observed = s.observe(&desired, ui).await?;
-        let plan = s.plan(&desired, &observed, &a.targets, false)?;
+        let mut plan = s.plan(&desired, &observed, &a.targets, false)?;
+        s.hold_back(&mut plan).await?;
         print_plan(&plan, false, ui, &spec.file);
         if plan.has_changes() && plan.conflicts.is_empty() {
             confirm(
@@ -68,6 +70,7 @@ pub(super) async fn apply_cmd(
             .await?;
         }
         s.execute(&plan, &observed, cli, ui).await?;
+        s.blocked_error(&plan)?;
         Ok(ExitCode::from(EXIT_OK))
     })
     .await

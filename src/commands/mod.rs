@@ -6,6 +6,7 @@ mod apply;
 mod bootstrap;
 mod destroy;
 mod iam_policy;
+mod image;
 mod invalidate;
 mod locked;
 mod output;
@@ -101,6 +102,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::IamPolicy(a) => iam_policy::iam_policy_cmd(&cli, a, &opts).await,
         Command::Bootstrap(a) => bootstrap::bootstrap_cmd(&cli, a, &opts, &ui).await,
         Command::ForceUnlock(a) => locked::force_unlock_cmd(&cli, a, &opts, &ui).await,
+        Command::Image(a) => image::image_cmd(&cli, a, &opts, &ui).await,
     };
     if g.verbose > 1 {
         eprint!("{}", calls_by_operation(&opts.calls.by_operation()));

@@ -19,7 +19,9 @@ pub(super) async fn plan_cmd(cli: &Cli, a: &PlanArgs, opts: &AwsOpts, ui: &Ui) -
     // No lock unless asked for (`--lock`: a plan about to be saved and applied).
     let make = async {
         let observed = s.observe(&desired, ui).await?;
-        s.plan(&desired, &observed, &a.targets, false)
+        let mut plan = s.plan(&desired, &observed, &a.targets, false)?;
+        s.hold_back(&mut plan).await?;
+        Ok::<_, anyhow::Error>(plan)
     };
     let plan = if a.lock {
         s.locked(
@@ -55,7 +57,7 @@ pub(super) async fn plan_cmd(cli: &Cli, a: &PlanArgs, opts: &AwsOpts, ui: &Ui) -
         );
     }
     Ok(ExitCode::from(
-        if a.detailed_exitcode && plan.has_changes() {
+        if a.detailed_exitcode && (plan.has_changes() || !plan.blocked.is_empty()) {
             EXIT_CHANGES
         } else {
             EXIT_OK

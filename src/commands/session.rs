@@ -230,6 +230,45 @@ impl Session {
         Ok(plan)
     }
 
+    /// Ask each kind whether a planned change must wait for something outside the plan
+    /// (`Kind::blocked`: a new task definition's image not pushed yet), and hold those back
+    /// with their dependants (`Plan::block`).
+    pub(crate) async fn hold_back(&self, plan: &mut Plan) -> Result<()> {
+        let mut found = vec![];
+        for c in plan
+            .changes
+            .iter()
+            .filter(|c| c.action != plan::Action::Delete)
+        {
+            if let Some(k) = self.registry.kind(&c.id.kind) {
+                if let Some(msg) = k
+                    .blocked(&self.ctx, c, &plan.desired)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("planning {}: {e}", c.id))?
+                {
+                    found.push((c.id.clone(), msg));
+                }
+            }
+        }
+        for (id, msg) in found {
+            plan.block(&id, msg);
+        }
+        Ok(())
+    }
+
+    /// After an apply of a plan with blocked changes: the error naming them (exit 1).
+    pub(crate) fn blocked_error(&self, plan: &Plan) -> Result<()> {
+        if plan.blocked.is_empty() {
+            return Ok(());
+        }
+        bail!(
+            "{} change(s) blocked and not made:\n  {}\nOnce that is done, run `rtech apply --env {}` again.",
+            plan.blocked.len(),
+            plan.blocked_steps().join("\n  "),
+            self.ctx.env
+        )
+    }
+
     pub(crate) async fn execute(
         &self,
         plan: &Plan,

@@ -148,6 +148,7 @@ fn plan(changes: Vec<Change>) -> Plan {
         fingerprints: BTreeMap::new(),
         desired: vec![],
         origin: None,
+        blocked: vec![],
     }
 }
 

@@ -104,6 +104,15 @@ pub struct Conflict {
     pub message: String,
 }
 
+/// A change the plan holds back because something outside it is missing (a new task
+/// definition's image not pushed yet), or because it depends on such a change: shown, never
+/// executed; apply makes the other changes and exits 1 naming it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Blocked {
+    pub change: Change,
+    pub message: String,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     pub add: usize,
@@ -134,6 +143,9 @@ pub struct Plan {
     /// version).
     #[serde(default)]
     pub origin: Option<Origin>,
+    /// Changes held back (see [`Blocked`]), in plan order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked: Vec<Blocked>,
 }
 
 /// The account and caller a plan was made as (sts:GetCallerIdentity), and the env's lock
@@ -159,6 +171,53 @@ impl Plan {
     }
     pub fn has_changes(&self) -> bool {
         !self.changes.is_empty()
+    }
+
+    /// Hold back the change to `id` with `message`, and every change that depends on it,
+    /// directly or not (`waits for <id>`). Nothing happens when no change is to `id`.
+    pub fn block(&mut self, id: &ResourceId, message: String) {
+        if !self.changes.iter().any(|c| &c.id == id) {
+            return;
+        }
+        let mut held: BTreeSet<ResourceId> = BTreeSet::from([id.clone()]);
+        loop {
+            let more: Vec<ResourceId> = self
+                .changes
+                .iter()
+                .filter(|c| !held.contains(&c.id))
+                .filter(|c| {
+                    c.desired
+                        .as_ref()
+                        .is_some_and(|d| d.deps.iter().any(|x| held.contains(x)))
+                })
+                .map(|c| c.id.clone())
+                .collect();
+            if more.is_empty() {
+                break;
+            }
+            held.extend(more);
+        }
+        let (out, keep): (Vec<Change>, Vec<Change>) = std::mem::take(&mut self.changes)
+            .into_iter()
+            .partition(|c| held.contains(&c.id));
+        self.changes = keep;
+        for c in out {
+            let message = if &c.id == id {
+                message.clone()
+            } else {
+                format!("waits for {id}")
+            };
+            self.blocked.push(Blocked { change: c, message });
+        }
+    }
+
+    /// `<id>: <message>` of every blocked change that is not only waiting for another.
+    pub fn blocked_steps(&self) -> Vec<String> {
+        self.blocked
+            .iter()
+            .filter(|b| !b.message.starts_with("waits for "))
+            .map(|b| format!("{}: {}", b.change.id, b.message))
+            .collect()
     }
 }
 
@@ -503,6 +562,7 @@ pub fn diff(input: &DiffInput) -> Result<Plan, PlanError> {
         fingerprints,
         desired: filled.clone(),
         origin: None,
+        blocked: vec![],
     })
 }
 

@@ -294,7 +294,13 @@ pub fn text(plan: &Plan, st: Style, spec_file: &str) -> String {
     if !plan.conflicts.is_empty() {
         out.push('\n');
     }
-    if !plan.has_changes() {
+    if !plan.has_changes() && !plan.blocked.is_empty() {
+        let _ = writeln!(
+            out,
+            "No changes can be made to env {} yet: every change is blocked (below).",
+            plan.env
+        );
+    } else if !plan.has_changes() {
         if plan.destroy {
             let _ = writeln!(
                 out,
@@ -321,6 +327,26 @@ pub fn text(plan: &Plan, st: Style, spec_file: &str) -> String {
             out.push('\n');
         }
         let _ = writeln!(out, "{}", st.bold(&summary_line(plan)));
+    }
+    if !plan.blocked.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{}\n",
+            st.red(&format!(
+                "Blocked: {} change(s) apply will leave until what they wait for exists:",
+                plan.blocked.len()
+            ))
+        );
+        for b in &plan.blocked {
+            let _ = writeln!(
+                out,
+                "  {} {}",
+                st.red("  ✗"),
+                st.bold(&format!("{}: {}", b.change.id, b.message))
+            );
+            change_block(&mut out, st, &b.change);
+            out.push('\n');
+        }
     }
     if !plan.conflicts.is_empty() {
         let _ = writeln!(
@@ -354,7 +380,7 @@ fn json_value(v: &Option<Value>, sensitive: bool) -> serde_json::Value {
 /// The machine-readable plan (schema documented in README.md, "Plan JSON").
 pub fn json(plan: &Plan) -> serde_json::Value {
     let s = plan.summary();
-    json!({
+    let mut v = json!({
         "format_version": FORMAT_VERSION,
         "project": plan.project,
         "env": plan.env,
@@ -392,5 +418,19 @@ pub fn json(plan: &Plan) -> serde_json::Value {
             "conflict": s.conflict,
             "unchanged": s.unchanged,
         },
-    })
+    });
+    // Only when a change is held back (README, "Plan JSON schema").
+    if !plan.blocked.is_empty() {
+        v["blocked"] = json!(plan
+            .blocked
+            .iter()
+            .map(|b| json!({
+                "id": b.change.id.to_string(),
+                "kind": b.change.id.kind,
+                "action": b.change.action.to_string(),
+                "message": b.message,
+            }))
+            .collect::<Vec<_>>());
+    }
+    v
 }

@@ -103,6 +103,18 @@ pub trait Kind: Send + Sync + 'static {
     fn guard(&self, _change: &Change) -> Option<String> {
         None
     }
+    /// Whether a planned change must wait for something outside the plan (a new task
+    /// definition's image that is not in the repository yet): the reason, shown in the plan.
+    /// Apply makes every other change, leaves this one and its dependants, and exits 1
+    /// naming it. Read-only; called only for the plan's creates, updates and replaces.
+    async fn blocked(
+        &self,
+        _ctx: &Ctx,
+        _change: &Change,
+        _desired: &[Resource],
+    ) -> Result<Option<String>, AwsError> {
+        Ok(None)
+    }
     /// How to adopt a conflicting resource of this kind when tags are not how it marks
     /// ownership (Route 53 records): replaces the plan's generic conflict message.
     fn conflict_message(&self, _ctx: &Ctx, _conflict: &crate::plan::Conflict) -> Option<String> {

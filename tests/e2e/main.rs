@@ -26,6 +26,7 @@ mod redis;
 mod s3;
 mod scaling;
 mod secrets;
+mod ship;
 mod sns;
 mod stack;
 mod support;

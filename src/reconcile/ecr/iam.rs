@@ -1,6 +1,6 @@
 //! The ECR actions the ecr service calls, on the env's repository.
 
-use crate::reconcile::iam_policy::{Cond, Grant, Mode};
+use crate::reconcile::iam_policy::{Cond, Grant, Mode, ANY};
 
 const REPOSITORY: &[&str] = &["{arn:ecr}:repository/{name:ecr_repository}"];
 
@@ -13,6 +13,7 @@ pub static GRANTS: &[Grant] = &[
             "ecr:GetLifecyclePolicy",
             "ecr:ListTagsForResource",
             "ecr:ListImages",
+            "ecr:DescribeImages",
         ],
         also: &[],
         on: REPOSITORY,
@@ -33,6 +34,31 @@ pub static GRANTS: &[Grant] = &[
         ],
         also: &[],
         on: REPOSITORY,
+        cond: Cond::None,
+    },
+    // `rtech image push` (src/commands/image.rs): the registry login, then the container
+    // engine's push, whose calls AWS checks against these actions.
+    Grant {
+        sid: "EcrPushTheAppImage",
+        mode: Mode::Apply,
+        ops: &[],
+        also: &[
+            "ecr:BatchCheckLayerAvailability",
+            "ecr:BatchGetImage",
+            "ecr:CompleteLayerUpload",
+            "ecr:InitiateLayerUpload",
+            "ecr:PutImage",
+            "ecr:UploadLayerPart",
+        ],
+        on: REPOSITORY,
+        cond: Cond::None,
+    },
+    Grant {
+        sid: "EcrRegistryLoginSupportsNoResourceScoping",
+        mode: Mode::Apply,
+        ops: &["ecr:GetAuthorizationToken"],
+        also: &[],
+        on: ANY,
         cond: Cond::None,
     },
 ];

@@ -28,6 +28,7 @@
 //! is sent with `force` only then.
 
 mod iam;
+pub mod images;
 pub mod repository;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -79,4 +79,12 @@ pub static GRANTS: &[Grant] = &[
         on: &["arn:{partition}:iam::{account}:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS"],
         cond: Cond::None,
     },
+    Grant {
+        sid: "EcsPlanChecksTheNewImageIsInTheRepository",
+        mode: Mode::Observe,
+        ops: &["ecr:BatchGetImage"],
+        also: &[],
+        on: &["{arn:ecr}:repository/{name:ecr_repository}"],
+        cond: Cond::None,
+    },
 ];

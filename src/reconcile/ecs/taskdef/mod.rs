@@ -30,6 +30,7 @@
 //! the RegisterTaskDefinition request in `request.rs`; registering, pruning and deleting
 //! revisions in `revisions.rs`.
 
+mod image;
 mod observe;
 mod request;
 mod revisions;
@@ -42,7 +43,7 @@ use serde::{Deserialize, Serialize};
 use super::{app_name, task_definition_id, CONTAINER, TASK_DEFINITION};
 use crate::aws::AwsError;
 use crate::model::{tags_for, Attrs, Observed, Resource, ResourceId};
-use crate::plan::KindSchema;
+use crate::plan::{Change, KindSchema};
 use crate::progress::Task;
 use crate::reconcile::kit::{from_props, to_props, Link};
 use crate::reconcile::{Ctx, Kind, Update};
@@ -186,6 +187,15 @@ impl Kind for EcsTaskDefinition {
         };
         revisions::prune(ctx, &family, keep(&p), task).await?;
         Ok(a)
+    }
+
+    async fn blocked(
+        &self,
+        ctx: &Ctx,
+        change: &Change,
+        desired: &[Resource],
+    ) -> Result<Option<String>, AwsError> {
+        image::blocked(ctx, change, desired).await
     }
 
     async fn delete(&self, ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
