@@ -75,10 +75,12 @@ async fn a_no_op_plan_waits_for_few_round_trips_and_makes_fewer_calls_than_resou
     // only the calls that waited on each other.
     // Before issue 16's work: dev 77 calls, depth 13.9, chain 6; prod 106 calls, depth 28.3,
     // chain 14 (ten CloudWatch tag reads one after another). With the alarms' tags read at
-    // once: prod depth 11.5, chain 7.
+    // once: prod depth 11.5, chain 7 on a quiet machine, but depth 18.1 while the whole suite
+    // ran beside it: the depth moves with the machine's load, the chain does not. So the chain
+    // is the tight guard and the depth's budget only sits below the old serial 28.3.
     // env, max dependent depth, max chain, max calls per resource.
     for (env, max_depth, max_chain, max_per_resource) in
-        [("dev", 18.0, 9, 1.2), ("prod", 18.0, 9, 1.2)]
+        [("dev", 26.0, 9, 1.2), ("prod", 26.0, 9, 1.2)]
     {
         let (f, stderr) = no_op_plan(&proxy, &emu, env);
         let per = f.calls as f64 / f.resources as f64;
