@@ -31,7 +31,7 @@ Faults, each a share (0–1) of the requests it applies to:
   mutating request is forwarded (each is held until the connection closes). This is the crash
   sweep: exactly N mutating calls reached the service.
 
-Latency (`--delay MS`, issue 16): every request the proxy answers (forwarded or faulted) is
+Latency (`--delay MS`): every request the proxy answers (forwarded or faulted) is
 first held for MS milliseconds, as if AWS were that far away. Whatever the delay, each request's
 start and end (seconds since the proxy started, on its monotonic clock), service and operation
 are recorded; `GET /__faults/calls` returns them with the longest chain of calls that waited on

@@ -174,7 +174,7 @@ impl Session {
             t.elapsed().as_secs_f64(),
             per.join(", ")
         ));
-        // What a user waits for is the calls that waited on each other (issue 16): their
+        // What a user waits for is the calls that waited on each other: their
         // number multiplies the round trip to AWS.
         let (chain, span) = self.ctx.clients.calls.chain();
         ui.verbose(&format!(

@@ -68,16 +68,14 @@ async fn a_no_op_plan_waits_for_few_round_trips_and_makes_fewer_calls_than_resou
     apply(&emu, "dev");
     apply(&emu, "prod");
     let proxy = FaultProxy::start(&emu, &[]);
-    // Budgets (issue 16's targets: depth 3–5, under one call per resource), each a little above
-    // what the plan costs today; tighten them as observe gets shorter.
-    // The depth is the plan's span over the delay: it also holds the emulator's own time (moto
-    // answers a burst of concurrent reads one after another) and the CPU's; the chain counts
-    // only the calls that waited on each other.
-    // Before issue 16's work: dev 77 calls, depth 13.9, chain 6; prod 106 calls, depth 28.3,
-    // chain 14 (ten CloudWatch tag reads one after another). With the alarms' tags read at
-    // once: prod depth 11.5, chain 7 on a quiet machine, but depth 18.1 while the whole suite
-    // ran beside it: the depth moves with the machine's load, the chain does not. So the chain
-    // is the tight guard and the depth's budget only sits below the old serial 28.3.
+    // Budgets, to tighten as observe gets shorter (the goal: a depth of 3–5 and under one call
+    // per resource). The depth is the plan's span over the delay: it also holds the emulator's
+    // own time (moto answers a burst of concurrent reads one after another) and the CPU's, so it
+    // moves with the machine's load; the chain counts only the calls that waited on each other.
+    // Before the alarms' tags were read concurrently: dev 77 calls, depth 13.9, chain 6; prod
+    // 106 calls, depth 28.3, chain 14 (ten CloudWatch tag reads one after another). After: prod
+    // depth 11.5 and chain 7 on a quiet machine, depth 18.1 with the whole suite beside it. So
+    // the chain and the calls are the tight budgets; the depth's only sits below the old 28.3.
     // env, max dependent depth, max chain, max calls per resource.
     for (env, max_depth, max_chain, max_per_resource) in
         [("dev", 26.0, 9, 1.2), ("prod", 26.0, 9, 1.2)]

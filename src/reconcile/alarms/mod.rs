@@ -178,7 +178,7 @@ impl Service for Alarms {
             })
             .collect();
         // One tag read per alarm (CloudWatch has no batch tag read), TAG_READS at once: a
-        // no-op plan waits for one round of them, not one per alarm (issue 16).
+        // no-op plan waits for one round of them, not one per alarm.
         let arns: Vec<String> = ours
             .iter()
             .map(|a| a.alarm_arn().unwrap_or_default().to_string())

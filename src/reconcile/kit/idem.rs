@@ -1,4 +1,4 @@
-//! Lost responses (issue 14, section 2): a create that happened but whose answer never
+//! Lost responses: a create that happened but whose answer never
 //! arrived is retried by the SDK. Two guards, written once:
 //!
 //! - [`token`]: an idempotency token for APIs that take one (EC2 `ClientToken`, ACM
