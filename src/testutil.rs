@@ -2,7 +2,7 @@
 //! observed through the real diff, and finding resources, tags and references in an expansion.
 
 use crate::model::{Observed, Resource, Value};
-use crate::plan::{diff, DiffInput, Plan, PlanError};
+use crate::plan::{diff, Action, DiffInput, Plan, PlanError};
 use crate::spec::Spec;
 
 /// The common small dev head: project, env, region and a /16 network, nothing else.
@@ -104,6 +104,21 @@ macro_rules! offline_client {
 /// [`try_diff`], unwrapped.
 pub fn diff_of(env: &str, desired: &[Resource], observed: &[Observed], destroy: bool) -> Plan {
     try_diff(env, desired, observed, destroy).unwrap()
+}
+
+/// Each change of `p` as (id, action), in the plan's order.
+pub fn actions(p: &Plan) -> Vec<(String, Action)> {
+    p.changes
+        .iter()
+        .map(|c| (c.id.to_string(), c.action))
+        .collect()
+}
+
+/// The props changed by `p`'s one change, which must be an update (panics otherwise).
+pub fn only_update(p: &Plan) -> Vec<String> {
+    assert_eq!(p.changes.len(), 1, "{:#?}", p.changes);
+    assert_eq!(p.changes[0].action, Action::Update, "{:#?}", p.changes[0]);
+    p.changes[0].changed_props().into_iter().collect()
 }
 
 /// The resource whose id is `id` ("kind/name"), panicking if there is none.

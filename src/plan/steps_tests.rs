@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use super::*;
 use crate::model::{Observed, Resource, Value};
 use crate::plan::{diff, DiffInput};
+use crate::testutil::actions;
 
 fn rid(s: &str) -> ResourceId {
     s.parse().unwrap()
@@ -304,13 +305,8 @@ fn steps_from_a_real_diff_are_acyclic_and_ordered() {
         destroy: false,
     })
     .unwrap();
-    let acts: Vec<(String, Action)> = plan
-        .changes
-        .iter()
-        .map(|c| (c.id.to_string(), c.action))
-        .collect();
     assert_eq!(
-        acts,
+        actions(&plan),
         [
             ("vpc/main".into(), Action::Replace),
             ("subnet/a".into(), Action::Replace),

@@ -6,6 +6,7 @@ use super::render::{self, Style};
 use super::saved::{self, SavedError};
 use super::*;
 use crate::model::{Observed, Ownership, Resource, ResourceId, Value};
+use crate::testutil::actions;
 
 // --- fixtures ----------------------------------------------------------------------------------
 
@@ -71,13 +72,6 @@ fn plan(desired: &[Resource], observed: &[Observed]) -> Plan {
 
 fn ids(p: &Plan) -> Vec<String> {
     p.changes.iter().map(|c| c.id.to_string()).collect()
-}
-
-fn actions(p: &Plan) -> Vec<(String, Action)> {
-    p.changes
-        .iter()
-        .map(|c| (c.id.to_string(), c.action))
-        .collect()
 }
 
 fn change<'a>(p: &'a Plan, id: &str) -> &'a Change {

@@ -126,6 +126,27 @@ pub(super) fn int_in(
     }
 }
 
+/// A string key: its value, with an error at its span when `valid` refuses it (`why` completes
+/// "\"value\" …"); `default` when the key is absent.
+pub(super) fn str_checked(
+    errs: &mut Errors,
+    v: &Option<Spanned<String>>,
+    path: &str,
+    valid: impl Fn(&str) -> bool,
+    why: &str,
+    default: impl FnOnce() -> String,
+) -> String {
+    match v {
+        Some(s) => {
+            if !valid(s.get_ref()) {
+                errs.push(s.span(), path, format!("{:?} {why}", s.get_ref()));
+            }
+            s.get_ref().clone()
+        }
+        None => default(),
+    }
+}
+
 /// `prefix.family.size`, e.g. `db.r6g.large`, `cache.t3.micro`.
 fn class(
     errs: &mut Errors,
@@ -173,21 +194,14 @@ pub(super) fn validate_docdb(errs: &mut Errors, raw: &Spanned<RawDocdb>) -> Docd
         "db.t3.medium",
     );
     let instances = int_in(errs, &r.instances, "docdb.instances", 1..=16, 1) as u8;
-    let engine_version = match &r.engine_version {
-        Some(v) if !["4.0.0", "5.0.0"].contains(&v.get_ref().as_str()) => {
-            errs.push(
-                v.span(),
-                "docdb.engine_version",
-                format!(
-                    "{:?} is not a DocumentDB engine version (4.0.0 or 5.0.0)",
-                    v.get_ref()
-                ),
-            );
-            v.get_ref().clone()
-        }
-        Some(v) => v.get_ref().clone(),
-        None => "5.0.0".to_string(),
-    };
+    let engine_version = str_checked(
+        errs,
+        &r.engine_version,
+        "docdb.engine_version",
+        |v| ["4.0.0", "5.0.0"].contains(&v),
+        "is not a DocumentDB engine version (4.0.0 or 5.0.0)",
+        || "5.0.0".to_string(),
+    );
     let master_username = match &r.master_username {
         Some(u) => {
             let s = u.get_ref();

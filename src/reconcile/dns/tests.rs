@@ -9,7 +9,7 @@ use super::record::prior_json;
 use super::*;
 use crate::model::{tags_of, Ownership, TAG_ENV, TAG_ID, TAG_PROJECT};
 use crate::plan::{Action, Plan};
-use crate::testutil::{dev_spec, diff_of, parse_as};
+use crate::testutil::{dev_spec, diff_of, only_update, parse_as};
 
 const ZONE: &str = "Z0123456789ABC";
 
@@ -242,6 +242,32 @@ fn zref(owned: bool) -> ZoneRef {
     }
 }
 
+/// `classify_records` for dev in its zone (`owned`: the zone is ours), nothing seen before.
+fn dev_records(owned: bool, live: &[Rrset], desired: &[Resource]) -> Vec<Observed> {
+    classify_records(
+        "rtech",
+        "dev",
+        &zref(owned),
+        live,
+        desired,
+        &mut BTreeSet::new(),
+    )
+}
+
+/// Each change as (id, action, the paths of its fields).
+fn changes_with_fields(p: &Plan) -> Vec<(String, Action, Vec<String>)> {
+    p.changes
+        .iter()
+        .map(|c| {
+            (
+                c.id.to_string(),
+                c.action,
+                c.fields.iter().map(|f| f.path.clone()).collect(),
+            )
+        })
+        .collect()
+}
+
 /// The records of a (www=cname, api=cname, ALB) spec against `observed`, with the ALB and the
 /// certificate observed as ours; only the record changes are returned.
 fn record_plan(observed: Vec<Observed>, desired: &[Resource]) -> Plan {
@@ -342,14 +368,7 @@ fn live_zone() -> Vec<Rrset> {
 #[test]
 fn records_as_route53_returns_them_are_no_change() {
     let desired = expand(&edge("cname", "cname", false, false));
-    let obs = classify_records(
-        "rtech",
-        "dev",
-        &zref(false),
-        &live_zone(),
-        &desired,
-        &mut BTreeSet::new(),
-    );
+    let obs = dev_records(false, &live_zone(), &desired);
     assert_eq!(obs.len(), 6, "{obs:#?}");
     assert!(obs.iter().all(|o| o.ownership == Ownership::Owned));
     let apex = obs.iter().find(|o| o.id == record_id("apex", "A")).unwrap();
@@ -372,27 +391,10 @@ fn a_changed_value_is_one_field_of_drift_and_a_missing_record_a_create() {
             r.values = vec!["elsewhere.example.net".into()];
         }
     }
-    let obs = classify_records(
-        "rtech",
-        "dev",
-        &zref(false),
-        &live,
-        &desired,
-        &mut BTreeSet::new(),
-    );
+    let obs = dev_records(false, &live, &desired);
     assert!(obs.iter().all(|o| o.id != record_id("www", "CNAME")));
     let p = record_plan(obs, &desired);
-    let got: Vec<(String, Action, Vec<String>)> = p
-        .changes
-        .iter()
-        .map(|c| {
-            (
-                c.id.to_string(),
-                c.action,
-                c.fields.iter().map(|f| f.path.clone()).collect(),
-            )
-        })
-        .collect();
+    let got = changes_with_fields(&p);
     assert_eq!(got[0].0, "record/api-cname");
     assert_eq!(got[0].1, Action::Update);
     assert_eq!(got[0].2, vec!["values".to_string()]);
@@ -428,14 +430,7 @@ fn a_record_without_our_txt_or_with_another_envs_is_foreign() {
             &["other.example.net"],
         ),
     ];
-    let obs = classify_records(
-        "rtech",
-        "dev",
-        &zref(false),
-        &live,
-        &desired,
-        &mut BTreeSet::new(),
-    );
+    let obs = dev_records(false, &live, &desired);
     let foreign: BTreeSet<String> = obs
         .iter()
         .filter(|o| o.ownership == Ownership::Foreign)
@@ -461,14 +456,7 @@ fn a_record_without_our_txt_or_with_another_envs_is_foreign() {
         .all(|c| c.id.to_string() != "record/www-cname"));
 
     // Destroy (nothing desired) sees none of them.
-    let obs = classify_records(
-        "rtech",
-        "dev",
-        &zref(false),
-        &live,
-        &[],
-        &mut BTreeSet::new(),
-    );
+    let obs = dev_records(false, &live, &[]);
     assert!(obs.is_empty(), "{obs:#?}");
 }
 
@@ -482,14 +470,7 @@ fn another_envs_txt_without_a_record_is_a_conflict_too() {
         "CNAME",
         "www.rtech.example.com",
     )];
-    let obs = classify_records(
-        "rtech",
-        "dev",
-        &zref(false),
-        &live,
-        &desired,
-        &mut BTreeSet::new(),
-    );
+    let obs = dev_records(false, &live, &desired);
     assert_eq!(obs.len(), 1);
     assert_eq!(obs[0].ownership, Ownership::Foreign);
     assert!(
@@ -503,14 +484,7 @@ fn another_envs_txt_without_a_record_is_a_conflict_too() {
 fn destroy_finds_ours_by_txt_including_a_lonely_txt() {
     let mut live = live_zone();
     live.retain(|r| !(r.rtype == "CNAME" && norm_name(&r.name) == "www.rtech.example.com"));
-    let obs = classify_records(
-        "rtech",
-        "dev",
-        &zref(true),
-        &live,
-        &[],
-        &mut BTreeSet::new(),
-    );
+    let obs = dev_records(true, &live, &[]);
     let got: BTreeSet<String> = obs.iter().map(|o| o.id.to_string()).collect();
     assert_eq!(got.len(), 6, "{got:?}");
     assert!(
@@ -836,10 +810,7 @@ fn our_zone_is_found_by_tags_or_caller_reference_and_duplicates_are_marked() {
         .cloned()
         .collect();
     let plan = diff_of("dev", &hosted, &[o], false);
-    assert_eq!(plan.changes.len(), 1);
-    assert_eq!(plan.changes[0].action, Action::Update);
-    assert!(plan.changes[0]
-        .changed_props()
+    assert!(only_update(&plan)
         .iter()
         .all(|p| p == "tags" || p == "comment"));
     assert!(!zone_is_ours("rtech", "dev", &zones[0], &BTreeMap::new()));
@@ -853,14 +824,7 @@ fn name_servers_come_from_the_apex_ns_record() {
 
 #[test]
 fn destroy_deletes_records_before_what_they_point_at() {
-    let obs = classify_records(
-        "rtech",
-        "dev",
-        &zref(false),
-        &live_zone(),
-        &[],
-        &mut BTreeSet::new(),
-    );
+    let obs = dev_records(false, &live_zone(), &[]);
     let deps = |id: &str| {
         obs.iter()
             .find(|o| o.id.to_string() == id)

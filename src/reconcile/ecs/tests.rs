@@ -28,7 +28,7 @@ use super::taskdef::{
 use super::*;
 use crate::model::{tags_for, Observed, Ref, Resource, ResourceId, Value};
 use crate::plan::{Action, Plan};
-use crate::testutil::{diff_of, get, parse_as, refs, DEV_2AZ};
+use crate::testutil::{actions, diff_of, get, parse_as, refs, DEV_2AZ};
 
 const DATA: &str = r#"
 [docdb]
@@ -685,13 +685,8 @@ fn a_dev_task_definition_without_health_check_or_secrets_equals_ours() {
 #[test]
 fn an_image_tag_flag_is_one_new_revision_and_a_service_update() {
     let plan = plan_of(&expand(&prod(Some("abc123"))), &live_prod("v1", 2));
-    let ids: Vec<(String, Action)> = plan
-        .changes
-        .iter()
-        .map(|c| (c.id.to_string(), c.action))
-        .collect();
     assert_eq!(
-        ids,
+        actions(&plan),
         [
             ("ecs_task_definition/app".to_string(), Action::Update),
             ("ecs_service/app".to_string(), Action::Update)
@@ -1312,13 +1307,8 @@ fn after_a_rollback_the_plan_keeps_the_image_that_runs_and_leaves_the_service() 
     // Deploying abc123 again is a task definition update (apply reuses revision 5) and a
     // service update.
     let plan = plan_of(&expand(&prod(Some("abc123"))), &live);
-    let ids: Vec<(String, Action)> = plan
-        .changes
-        .iter()
-        .map(|c| (c.id.to_string(), c.action))
-        .collect();
     assert_eq!(
-        ids,
+        actions(&plan),
         [
             ("ecs_task_definition/app".to_string(), Action::Update),
             ("ecs_service/app".to_string(), Action::Update)

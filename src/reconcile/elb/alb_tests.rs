@@ -22,7 +22,7 @@ use crate::plan::Action as PlanAction;
 use crate::plan::{Plan, PlanError};
 use crate::reconcile::kit::{from_props, to_props};
 use crate::spec::Spec;
-use crate::testutil::{parse_as, try_diff};
+use crate::testutil::{only_update, parse_as, try_diff};
 
 const LB_ARN: &str =
     "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/rtech-dev-alb/50dc6c495c0c9188";
@@ -281,6 +281,18 @@ fn set_prop(obs: &mut [Observed], id: &ResourceId, key: &str, v: Value) {
     o.props.insert(key.into(), v);
 }
 
+/// The plan after `key` of `id` drifted to `v` out of band: exactly one update, of `id`, that
+/// changes `key` alone.
+fn one_drift(rs: &[Resource], id: &ResourceId, key: &str, v: Value) -> crate::plan::Change {
+    let mut obs = observed_all(rs);
+    set_prop(&mut obs, id, key, v);
+    let plan = plan_for(rs, obs);
+    assert_eq!(only_update(&plan), [key]);
+    let c = plan.changes.into_iter().next().unwrap();
+    assert_eq!(&c.id, id);
+    c
+}
+
 // --- expand ------------------------------------------------------------------------------------
 
 #[test]
@@ -398,29 +410,17 @@ fn as_created_there_is_no_diff_and_dependants_get_the_dns_name() {
 #[test]
 fn listener_80_turned_into_a_plain_forward_is_shown_and_repaired_by_modify_listener() {
     let rs = expand(&edge_spec());
-    let mut obs = observed_all(&rs);
     // What `aws elbv2 modify-listener --default-actions Type=forward,TargetGroupArn=…` leaves.
     let a = Action::builder()
         .r#type(ActionTypeEnum::Forward)
         .target_group_arn(TG_ARN)
         .order(1)
         .build();
-    set_prop(
-        &mut obs,
+    one_drift(
+        &rs,
         &listener_id("http"),
         "default_actions",
         Value::List(vec![action_value(&a)]),
-    );
-    let plan = plan_for(&rs, obs);
-    assert_eq!(plan.changes.len(), 1, "{:#?}", plan.changes);
-    let c = &plan.changes[0];
-    assert_eq!(
-        (c.id.clone(), c.action),
-        (listener_id("http"), PlanAction::Update)
-    );
-    assert_eq!(
-        c.changed_props().into_iter().collect::<Vec<_>>(),
-        ["default_actions"]
     );
     let req = modify_listener_request(&client(), L_ARN, &listener_props(&http(&rs))).unwrap();
     let i = req.as_input();
@@ -437,17 +437,12 @@ fn listener_80_turned_into_a_plain_forward_is_shown_and_repaired_by_modify_liste
 #[test]
 fn drop_invalid_headers_turned_off_is_exactly_that_update() {
     let rs = expand(&edge_spec());
-    let mut obs = observed_all(&rs);
-    set_prop(
-        &mut obs,
+    let c = one_drift(
+        &rs,
         &load_balancer_id(),
         "drop_invalid_header_fields",
         Value::Bool(false),
     );
-    let plan = plan_for(&rs, obs);
-    assert_eq!(plan.changes.len(), 1);
-    let c = &plan.changes[0];
-    assert_eq!(c.action, PlanAction::Update);
     assert_eq!(c.fields.len(), 1);
     assert_eq!(c.fields[0].path, "drop_invalid_header_fields");
     assert_eq!(c.fields[0].before, Some(Value::Bool(false)));
@@ -811,23 +806,11 @@ fn a_weighted_forward_lists_every_colour_with_its_weight() {
 #[test]
 fn an_ssl_policy_downgraded_out_of_band_is_exactly_that_update_and_modify_sends_it_back() {
     let rs = expand(&edge_spec());
-    let mut obs = observed_all(&rs);
-    set_prop(
-        &mut obs,
+    one_drift(
+        &rs,
         &listener_id("https"),
         "ssl_policy",
         Value::str("ELBSecurityPolicy-2016-08"),
-    );
-    let plan = plan_for(&rs, obs);
-    assert_eq!(plan.changes.len(), 1, "{:#?}", plan.changes);
-    let c = &plan.changes[0];
-    assert_eq!(
-        (c.id.clone(), c.action),
-        (listener_id("https"), PlanAction::Update)
-    );
-    assert_eq!(
-        c.changed_props().into_iter().collect::<Vec<_>>(),
-        ["ssl_policy"]
     );
     let req = modify_listener_request(&client(), L443_ARN, &listener_props(&resolve(&https(&rs))))
         .unwrap();
@@ -871,21 +854,10 @@ fn create_https_listener_sends_certificate_policy_and_the_weighted_forward() {
 #[test]
 fn a_changed_certificate_is_an_in_place_update() {
     let rs = expand(&edge_spec());
-    let mut obs = observed_all(&rs);
-    set_prop(
-        &mut obs,
+    one_drift(
+        &rs,
         &listener_id("https"),
         "certificate_arn",
         Value::str("arn:aws:acm:us-east-1:123456789012:certificate/old"),
-    );
-    let plan = plan_for(&rs, obs);
-    assert_eq!(plan.changes.len(), 1, "{:#?}", plan.changes);
-    assert_eq!(plan.changes[0].action, PlanAction::Update);
-    assert_eq!(
-        plan.changes[0]
-            .changed_props()
-            .into_iter()
-            .collect::<Vec<_>>(),
-        ["certificate_arn"]
     );
 }

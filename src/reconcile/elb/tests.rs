@@ -15,7 +15,7 @@ use crate::aws::AwsError;
 use crate::model::{tags_of, Observed, Resource, ResourceId, Value, TAG_ENV, TAG_ID, TAG_PROJECT};
 use crate::plan::{Action, Plan};
 use crate::reconcile::kit::{from_props, is_ours};
-use crate::testutil::{diff_of, env_spec, parse_as};
+use crate::testutil::{diff_of, env_spec, only_update, parse_as};
 
 const VPC_ID: &str = "vpc-0123";
 const ARN: &str =
@@ -288,15 +288,7 @@ fn a_changed_deregistration_delay_is_exactly_that_update() {
     o.props
         .insert("deregistration_delay_seconds".into(), Value::Int(300));
     let plan = plan_for(&r, o);
-    assert_eq!(plan.changes.len(), 1);
-    assert_eq!(plan.changes[0].action, Action::Update);
-    assert_eq!(
-        plan.changes[0]
-            .changed_props()
-            .into_iter()
-            .collect::<Vec<_>>(),
-        ["deregistration_delay_seconds"]
-    );
+    assert_eq!(only_update(&plan), ["deregistration_delay_seconds"]);
 }
 
 #[test]

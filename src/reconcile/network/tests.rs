@@ -44,26 +44,30 @@ fn rid(s: &str) -> ResourceId {
 
 #[test]
 fn rule_names_are_their_content() {
-    assert_eq!(
-        rule_name("app", false, "tcp", 3000, 3000, "alb"),
-        "app-in-tcp-3000-alb"
-    );
-    assert_eq!(
-        rule_name("alb", false, "tcp", 443, 443, "0.0.0.0/0"),
-        "alb-in-tcp-443-0.0.0.0_0"
-    );
-    assert_eq!(
-        rule_name("alb", true, "-1", -1, -1, "0.0.0.0/0"),
-        "alb-out-all-0.0.0.0_0"
-    );
-    assert_eq!(
-        rule_name("app", false, "tcp", 8000, 8100, "10.0.0.0/8"),
-        "app-in-tcp-8000-8100-10.0.0.0_8"
-    );
-    assert_eq!(
-        rule_name("app", true, "udp", 53, 53, "sg-123"),
-        "app-out-udp-53-sg-123"
-    );
+    for ((group, egress, proto, from, to, peer), want) in [
+        (
+            ("app", false, "tcp", 3000, 3000, "alb"),
+            "app-in-tcp-3000-alb",
+        ),
+        (
+            ("alb", false, "tcp", 443, 443, "0.0.0.0/0"),
+            "alb-in-tcp-443-0.0.0.0_0",
+        ),
+        (
+            ("alb", true, "-1", -1, -1, "0.0.0.0/0"),
+            "alb-out-all-0.0.0.0_0",
+        ),
+        (
+            ("app", false, "tcp", 8000, 8100, "10.0.0.0/8"),
+            "app-in-tcp-8000-8100-10.0.0.0_8",
+        ),
+        (
+            ("app", true, "udp", 53, 53, "sg-123"),
+            "app-out-udp-53-sg-123",
+        ),
+    ] {
+        assert_eq!(rule_name(group, egress, proto, from, to, peer), want);
+    }
 }
 
 #[test]

@@ -18,7 +18,7 @@ use crate::model::{tags_for, tags_of, Value, TAG_ENV, TAG_ID};
 use crate::plan::{Action, Plan};
 use crate::reconcile::kit::tags::tag_delta;
 use crate::reconcile::kit::{from_props, gone_ok, is_ours};
-use crate::testutil::{diff_of, env_spec, get};
+use crate::testutil::{actions, diff_of, env_spec, get, only_update};
 
 const RID: &str = "service/rtech-prod/rtech-prod-app";
 const SERVICE_ARN: &str = "arn:aws:ecs:us-east-1:123456789012:service/rtech-prod/rtech-prod-app";
@@ -271,11 +271,7 @@ fn a_deleted_policy_is_created_and_a_renamed_one_replaced() {
     let mut o = observed_prod(10, 70.0);
     o.retain(|x| x.id != policy_id("memory"));
     let plan = plan_of(&rs, &o, false);
-    let got: Vec<(String, Action)> = plan
-        .changes
-        .iter()
-        .map(|c| (c.id.to_string(), c.action))
-        .collect();
+    let got = actions(&plan);
     assert_eq!(got, [("scaling_policy/memory".to_string(), Action::Create)]);
 
     let mut o = observed_prod(10, 70.0);
@@ -305,15 +301,7 @@ fn a_policy_on_another_metric_or_with_other_cooldowns_is_updated_in_place() {
         Some(TARGET_ARN),
     );
     let plan = plan_of(&rs, &o, false);
-    assert_eq!(plan.changes.len(), 1);
-    assert_eq!(plan.changes[0].action, Action::Update);
-    assert_eq!(
-        plan.changes[0]
-            .changed_props()
-            .into_iter()
-            .collect::<Vec<_>>(),
-        ["metric", "scale_in_cooldown_seconds"]
-    );
+    assert_eq!(only_update(&plan), ["metric", "scale_in_cooldown_seconds"]);
 }
 
 #[test]
@@ -534,13 +522,8 @@ fn a_replaced_service_replaces_the_target_and_puts_the_policies_again() {
     let mut o = observed_prod(10, 70.0);
     o[0] = live_svc;
     let plan = diff_of("prod", &rs, &o, false);
-    let got: Vec<(String, Action)> = plan
-        .changes
-        .iter()
-        .map(|c| (c.id.to_string(), c.action))
-        .collect();
     assert_eq!(
-        got,
+        actions(&plan),
         [
             ("ecs_service/app".to_string(), Action::Replace),
             ("scalable_target/app".to_string(), Action::Replace),
@@ -641,13 +624,8 @@ fn a_service_gone_out_of_band_brings_its_scaling_back() {
     o.remove(0);
     o[0].props.insert("service_arn".into(), Value::Null);
     let plan = diff_of("prod", &with_service, &o, false);
-    let got: Vec<(String, Action)> = plan
-        .changes
-        .iter()
-        .map(|c| (c.id.to_string(), c.action))
-        .collect();
     assert_eq!(
-        got,
+        actions(&plan),
         [
             ("ecs_service/app".to_string(), Action::Create),
             ("scalable_target/app".to_string(), Action::Replace),

@@ -10,7 +10,7 @@ use toml::Spanned;
 mod parts;
 use parts::{validate_scaling, validate_statement, validate_target_group};
 
-use super::data::{flag, int_in};
+use super::data::{flag, int_in, str_checked};
 use super::Errors;
 
 #[derive(Debug, Deserialize)]
@@ -236,21 +236,14 @@ fn valid_repository(s: &str) -> bool {
 
 pub(super) fn validate_ecr(errs: &mut Errors, raw: &Spanned<RawEcr>, project: &str) -> Ecr {
     let r = raw.get_ref();
-    let repository = match &r.repository {
-        Some(n) if !valid_repository(n.get_ref()) => {
-            errs.push(
-                n.span(),
-                "ecr.repository",
-                format!(
-                    "{:?} is not an ECR repository name (2-256 lowercase letters, digits and . _ - /, starting and ending with a letter or digit)",
-                    n.get_ref()
-                ),
-            );
-            n.get_ref().clone()
-        }
-        Some(n) => n.get_ref().clone(),
-        None => format!("{project}-app"),
-    };
+    let repository = str_checked(
+        errs,
+        &r.repository,
+        "ecr.repository",
+        valid_repository,
+        "is not an ECR repository name (2-256 lowercase letters, digits and . _ - /, starting and ending with a letter or digit)",
+        || format!("{project}-app"),
+    );
     Ecr {
         repository,
         scan_on_push: flag(&r.scan_on_push, true),
@@ -289,21 +282,14 @@ pub(super) fn validate_app(
             "the app needs an [ecr] section: its image comes from that repository",
         );
     }
-    let image_tag = match &r.image_tag {
-        Some(t) if !valid_image_tag(t.get_ref()) => {
-            errs.push(
-                t.span(),
-                "app.image_tag",
-                format!(
-                    "{:?} is not a valid image tag (letters, digits, _ . -, not starting with . or -, at most 128)",
-                    t.get_ref()
-                ),
-            );
-            t.get_ref().clone()
-        }
-        Some(t) => t.get_ref().clone(),
-        None => "latest".to_string(),
-    };
+    let image_tag = str_checked(
+        errs,
+        &r.image_tag,
+        "app.image_tag",
+        valid_image_tag,
+        "is not a valid image tag (letters, digits, _ . -, not starting with . or -, at most 128)",
+        || "latest".to_string(),
+    );
     let cpu = r.cpu.as_ref().map(|c| *c.get_ref()).unwrap_or(256);
     let memory = r.memory.as_ref().map(|m| *m.get_ref()).unwrap_or(512);
     match fargate_memory(cpu) {

@@ -4,7 +4,7 @@
 use toml::Spanned;
 
 use super::{RawScaling, RawStatement, RawTargetGroup, Scaling, Statement, TargetGroup};
-use crate::spec::data::int_in;
+use crate::spec::data::{int_in, str_checked};
 use crate::spec::Errors;
 
 pub(super) fn validate_target_group(
@@ -22,34 +22,23 @@ pub(super) fn validate_target_group(
     };
     let r = raw.map(Spanned::get_ref).unwrap_or(&empty);
     let p = "app.target_group";
-    let health_check_path = match &r.health_check_path {
-        Some(s) if !s.get_ref().starts_with('/') || s.get_ref().len() > 1024 => {
-            errs.push(
-                s.span(),
-                &format!("{p}.health_check_path"),
-                format!("{:?} must be a path starting with /", s.get_ref()),
-            );
-            s.get_ref().clone()
-        }
-        Some(s) => s.get_ref().clone(),
-        // Seed 9.2: the app's health endpoint.
-        None => "/api/health".to_string(),
-    };
-    let matcher = match &r.matcher {
-        Some(m) if !valid_matcher(m.get_ref()) => {
-            errs.push(
-                m.span(),
-                &format!("{p}.matcher"),
-                format!(
-                    "{:?} is not an HTTP code matcher (e.g. \"200\", \"200,204\" or \"200-299\")",
-                    m.get_ref()
-                ),
-            );
-            m.get_ref().clone()
-        }
-        Some(m) => m.get_ref().clone(),
-        None => "200".to_string(),
-    };
+    let health_check_path = str_checked(
+        errs,
+        &r.health_check_path,
+        &format!("{p}.health_check_path"),
+        |s| s.starts_with('/') && s.len() <= 1024,
+        "must be a path starting with /",
+        // The app's health endpoint.
+        || "/api/health".to_string(),
+    );
+    let matcher = str_checked(
+        errs,
+        &r.matcher,
+        &format!("{p}.matcher"),
+        valid_matcher,
+        "is not an HTTP code matcher (e.g. \"200\", \"200,204\" or \"200-299\")",
+        || "200".to_string(),
+    );
     let tg = TargetGroup {
         health_check_path,
         matcher,
@@ -162,18 +151,14 @@ pub(super) fn validate_statement(
 ) -> Statement {
     let r = raw.get_ref();
     let p = format!("app.task_role_statements[{i}]");
-    let effect = match &r.effect {
-        Some(e) if !matches!(e.get_ref().as_str(), "Allow" | "Deny") => {
-            errs.push(
-                e.span(),
-                &format!("{p}.effect"),
-                format!("{:?} must be \"Allow\" or \"Deny\"", e.get_ref()),
-            );
-            e.get_ref().clone()
-        }
-        Some(e) => e.get_ref().clone(),
-        None => "Allow".to_string(),
-    };
+    let effect = str_checked(
+        errs,
+        &r.effect,
+        &format!("{p}.effect"),
+        |e| matches!(e, "Allow" | "Deny"),
+        "must be \"Allow\" or \"Deny\"",
+        || "Allow".to_string(),
+    );
     if r.actions.get_ref().is_empty() {
         errs.push(
             r.actions.span(),
