@@ -10,6 +10,9 @@ server starts. What each fixes, the way Application Auto Scaling behaves on AWS:
   the CloudWatch alarms of target-tracking policies) with the target.
 - Deregistering a target or deleting a policy that does not exist is a ValidationException
   in moto; AWS answers ObjectNotFoundException.
+- DescribeScalingActivities answers HTTP 500 (not implemented). moto never scales anything, so
+  it has no activity to report: the shim answers AWS's empty list, for the ServiceNamespace
+  AWS requires.
 Every patched name is checked first, so a moto upgrade that moves one fails loudly at start-up.
 """
 import json
@@ -136,3 +139,11 @@ def apply():
         return delete_policy(self, policy_name, service_namespace, resource_id, scalable_dimension)
 
     backend.delete_scaling_policy = delete_scaling_policy
+
+    # DescribeScalingActivities: moto runs no scaling, so there is none to list.
+    def describe_scaling_activities(self):
+        if not self._get_param("ServiceNamespace"):
+            raise JsonRESTError("ValidationException", "ServiceNamespace is required")
+        return json.dumps({"ScalingActivities": []})
+
+    response.describe_scaling_activities = describe_scaling_activities

@@ -85,6 +85,48 @@ pub enum Command {
     /// The app's container image: `rtech image push` builds it and pushes it to the env's ECR
     /// repository.
     Image(ImageArgs),
+    /// Run a load-test scenario against the env's public URL and judge it by the thresholds
+    /// (exit 1 when one fails), sampling the ECS service's scaling meanwhile.
+    Loadtest(LoadtestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LoadtestArgs {
+    /// The env: envs/<ENV>.toml (its `[loadtest]` paths and thresholds, its ECS service).
+    #[arg(long, short)]
+    pub env: String,
+    /// baseline (100 users, 5m), peak (500, 15m), stress (1,000, 10m) or spike (100 → 1,000
+    /// within a minute, 5m).
+    #[arg(long, value_parser = crate::loadtest::scenario::NAMES.to_vec())]
+    pub scenario: String,
+    /// The base URL to load (default: the env's first public URL, read from live AWS as
+    /// `rtech output` reads it).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// Shrink or stretch every stage in proportion so that the run lasts this long (30s, 2m).
+    #[arg(long, value_name = "DURATION", value_parser = positive_duration)]
+    pub duration: Option<Duration>,
+    /// Scale every stage's users in proportion so that the peak is N.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=20_000))]
+    pub users: Option<u32>,
+    /// How often to sample the ECS service's desired and running counts.
+    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = positive_duration)]
+    pub sample_every: Duration,
+    /// Do not sample the ECS service: with --url, no AWS call at all.
+    #[arg(long)]
+    pub no_sample: bool,
+    /// Print the whole report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A duration above zero (30s, 2m, 1m30s).
+pub fn positive_duration(s: &str) -> Result<Duration, String> {
+    let d = crate::lock::parse_duration(s)?;
+    if d.is_zero() {
+        return Err("must be more than 0s".into());
+    }
+    Ok(d)
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod engine;
 mod interrupt;
+mod loadtest;
 mod lock;
 mod model;
 mod plan;

@@ -8,6 +8,7 @@ mod destroy;
 mod iam_policy;
 mod image;
 mod invalidate;
+mod loadtest;
 mod locked;
 mod output;
 mod plan;
@@ -103,6 +104,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bootstrap(a) => bootstrap::bootstrap_cmd(&cli, a, &opts, &ui).await,
         Command::ForceUnlock(a) => locked::force_unlock_cmd(&cli, a, &opts, &ui).await,
         Command::Image(a) => image::image_cmd(&cli, a, &opts, &ui).await,
+        Command::Loadtest(a) => loadtest::loadtest_cmd(&cli, a, &opts, &ui).await,
     };
     if g.verbose > 1 {
         eprint!("{}", calls_by_operation(&opts.calls.by_operation()));

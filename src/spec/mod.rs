@@ -5,6 +5,7 @@ pub mod account;
 pub mod app;
 pub mod data;
 pub mod edge;
+pub mod loadtest;
 pub mod monitoring;
 pub mod network;
 pub mod windows;
@@ -125,6 +126,7 @@ pub struct RawSpec {
     pub edge: Option<Spanned<edge::RawEdge>>,
     pub monitoring: Option<Spanned<monitoring::RawMonitoring>>,
     pub lock: Option<Spanned<account::RawLock>>,
+    pub loadtest: Option<Spanned<loadtest::RawLoadtest>>,
 }
 
 /// A validated env spec: what `expand` reads.
@@ -155,6 +157,8 @@ pub struct Spec {
     /// Alerts, alarms, dashboard and the data tier's log groups (`[monitoring]`, or its
     /// defaults: every alarm of the services the env has, and the dashboard).
     pub monitoring: monitoring::Monitoring,
+    /// `[loadtest]`: what `rtech loadtest` requests and its thresholds (or their defaults).
+    pub loadtest: loadtest::Loadtest,
     /// `--image-tag` (CI passes the commit SHA). Without it the deployed image is kept
     /// (late-initialised from live state), or `app.image_tag` on first create.
     pub image_tag: Option<String>,
@@ -321,6 +325,7 @@ fn validate(src: &Source, raw: RawSpec, expected_env: &str) -> Result<Spec, Vec<
         raw.allowed_account_ids.as_ref(),
     );
     let lock = account::validate_lock(&mut errs, raw.lock.as_ref());
+    let loadtest = loadtest::validate_loadtest(&mut errs, raw.loadtest.as_ref());
     if !errs.list.is_empty() {
         errs.list.sort_by_key(|e| (e.line, e.col));
         return Err(errs.list);
@@ -340,6 +345,7 @@ fn validate(src: &Source, raw: RawSpec, expected_env: &str) -> Result<Spec, Vec<
         app,
         edge,
         monitoring,
+        loadtest,
         image_tag: None,
         file: src.file.to_string(),
     })

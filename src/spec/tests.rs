@@ -1154,3 +1154,73 @@ fn a_bad_webhook_url_is_located_but_never_echoed() {
         "{err}"
     );
 }
+
+// --- [loadtest] -------------------------------------------------------------------------------
+
+/// BASE with a `[loadtest]` section holding `body` (its first key on line 9).
+fn with_loadtest(body: &str) -> String {
+    format!("{BASE}\n[loadtest]\n{body}")
+}
+
+#[test]
+fn loadtest_defaults_are_the_platforms_thresholds() {
+    let d = ok(BASE).loadtest;
+    assert_eq!(d.paths, ["/api/health"]);
+    assert_eq!((d.p95_ms, d.max_error_percent), (200, 0.1));
+    assert_eq!((d.think_time_ms, d.timeout_ms), (1000, 10_000));
+    let s = ok(&with_loadtest(
+        "paths = [\"/api/health\", \"/api/items?page=1\"]\np95_ms = 300\nmax_error_percent = 1\nthink_time_ms = 100\ntimeout_ms = 2000\n",
+    ))
+    .loadtest;
+    assert_eq!(s.paths, ["/api/health", "/api/items?page=1"]);
+    assert_eq!((s.p95_ms, s.max_error_percent), (300, 1.0));
+    assert_eq!((s.think_time_ms, s.timeout_ms), (100, 2000));
+    assert_eq!(
+        ok(&with_loadtest("max_error_percent = 0.5\n"))
+            .loadtest
+            .max_error_percent,
+        0.5
+    );
+}
+
+#[test]
+fn loadtest_errors_are_located() {
+    located(
+        &with_loadtest("paths = [\"/ok\", \"api/health\"]\n"),
+        (9, 17, "loadtest.paths[1]"),
+        &["\"api/health\" is not a request path"],
+    );
+    located(
+        &with_loadtest("paths = [\"/a\", \"/a\"]\n"),
+        (9, 16, "loadtest.paths[1]"),
+        &["listed twice"],
+    );
+    located(
+        &with_loadtest("paths = []\n"),
+        (9, 9, "loadtest.paths"),
+        &["lists no path"],
+    );
+    located(
+        &with_loadtest("p95_ms = 0\n"),
+        (9, 10, "loadtest.p95_ms"),
+        &["out of range: 1 to 60000"],
+    );
+    located(
+        &with_loadtest("max_error_percent = 120\n"),
+        (9, 21, "loadtest.max_error_percent"),
+        &["not a percentage from 0 to 100"],
+    );
+    located(
+        &with_loadtest("max_error_percent = \"0.1\"\n"),
+        (9, 21, "loadtest.max_error_percent"),
+        &["not a percentage"],
+    );
+    located(
+        &with_loadtest("think_time_ms = 1\n"),
+        (9, 17, "loadtest.think_time_ms"),
+        &["out of range"],
+    );
+    let e = one_err(&with_loadtest("p99_ms = 10\n"));
+    assert_eq!((e.line, e.path.as_str()), (9, "loadtest.p99_ms"), "{e}");
+    assert!(e.message.contains("unknown field `p99_ms`"), "{e}");
+}

@@ -19,6 +19,7 @@ mod faults;
 mod iam;
 mod iam_policy;
 mod latency;
+mod loadtest;
 mod lock;
 mod logs;
 mod network;

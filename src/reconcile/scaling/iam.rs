@@ -13,6 +13,8 @@ pub static GRANTS: &[Grant] = &[
             "application-autoscaling:DescribeScalableTargets",
             "application-autoscaling:DescribeScalingPolicies",
             "application-autoscaling:ListTagsForResource",
+            // rtech loadtest's samples (sample.rs).
+            "application-autoscaling:DescribeScalingActivities",
         ],
         also: &[],
         on: ANY,

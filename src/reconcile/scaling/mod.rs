@@ -46,6 +46,7 @@ use crate::reconcile::kit::{found, is_ours, tags::tag_map};
 use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::Spec;
 
+pub mod sample;
 pub mod scalable_target;
 pub mod scaling_policy;
 
