@@ -195,7 +195,7 @@ async fn load_with_progress(
                 let live = shared.recorder.lock().expect("recorder lock").live();
                 let users = shared.active.load(std::sync::atomic::Ordering::Relaxed);
                 task.status(&format!(
-                    "{users} users, {} req/s, p50 {} ms, p95 {} ms, p99 {} ms, {} errors",
+                    "{users} users, {} req/s, p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, {} errors",
                     live.requests - last, live.p50_ms, live.p95_ms, live.p99_ms, live.errors
                 ));
                 last = live.requests;
