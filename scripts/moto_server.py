@@ -24,7 +24,8 @@ Shims:
   returns the first distribution; invalidations `InProgress`, then `Completed`,
   as CloudFront spells them).
 - Application Auto Scaling: scripts/moto_autoscaling_shim.py (scalable-target tags, policies
-  deleted with their target, ObjectNotFoundException for what does not exist).
+  deleted with their target, ObjectNotFoundException for what does not exist, an empty
+  DescribeScalingActivities).
 - EC2: scripts/moto_ec2_shim.py (ClientToken honoured on CreateRouteTable and CreateNatGateway).
 - S3: scripts/moto_s3_shim.py (GetBucketVersioning answered under S3's own root element).
 """
