@@ -301,14 +301,29 @@ impl Kind for LogGroup {
     async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
         let p: &LogGroupProps = &from_props(&r.props)?;
         let name = p.name.as_str();
-        ctx.clients
-            .logs
-            .create_log_group()
-            .log_group_name(name)
-            .set_tags(Some(p.tags.clone().into_iter().collect()))
-            .send()
-            .await
-            .map_err(aws("logs:CreateLogGroup"))?;
+        let create = async {
+            ctx.clients
+                .logs
+                .create_log_group()
+                .log_group_name(name)
+                .set_tags(Some(p.tags.clone().into_iter().collect()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(aws("logs:CreateLogGroup"))
+        };
+        // The name is unique: a retried create (lost response) adopts the group when it is
+        // ours; the retention is set below either way.
+        kit::adopt_on_exists(&r.id.to_string(), create, || async {
+            Ok(match describe(ctx, name).await? {
+                None => kit::Existing::Missing,
+                Some(g) => {
+                    let tags = list_tags(ctx, &group_arn(&g)).await?;
+                    kit::Existing::of(ctx, &r.id, tags, ())
+                }
+            })
+        })
+        .await?;
         if let Some(d) = p.retention_in_days {
             task.status("setting the retention");
             set_retention(ctx, name, Some(d)).await?;

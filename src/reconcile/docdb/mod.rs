@@ -35,7 +35,7 @@ use aws_sdk_docdb::Client;
 
 use crate::aws::{aws, AwsError};
 use crate::model::{tags_for, Attrs, Observed, Resource, ResourceId};
-use crate::reconcile::kit::{self, found};
+use crate::reconcile::kit::{self, found, Existing};
 use crate::reconcile::{logs, Ctx, Kind, Service};
 use crate::spec::Spec;
 
@@ -218,6 +218,20 @@ async fn list_tags(ctx: &Ctx, arn: &str) -> Result<Option<BTreeMap<String, Strin
         .await
         .map_err(aws("docdb:ListTagsForResource"));
     Ok(found(r)?.map(|o| tag_map(o.tag_list())))
+}
+
+/// What an `AlreadyExists` on create found at `arn` (None: nothing by that name): adopted
+/// when its tags are ours for `r`.
+async fn existing_at<T>(
+    ctx: &Ctx,
+    r: &Resource,
+    arn: Option<&str>,
+    value: T,
+) -> Result<Existing<T>, AwsError> {
+    Ok(match arn {
+        None => Existing::Missing,
+        Some(arn) => Existing::of(ctx, &r.id, list_tags(ctx, arn).await?, value),
+    })
 }
 
 async fn describe_cluster(ctx: &Ctx, id: &str) -> Result<Option<DbCluster>, AwsError> {

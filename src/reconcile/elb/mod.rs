@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 
 use crate::aws::{all_pages, aws, AwsError};
 use crate::model::{Observed, Ownership, Resource, ResourceId};
-use crate::reconcile::kit::{claimed_id, found, from_props, is_ours};
+use crate::reconcile::kit::{claimed_id, found, from_props, is_ours, Existing};
 use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::Spec;
 
@@ -112,6 +112,21 @@ pub async fn tags_by_arn(
         }
     }
     Ok(out)
+}
+
+/// What an `AlreadyExists` on create found at `arn` (None: nothing there): its ARN, adopted
+/// when its tags are ours for `r`.
+async fn existing_at(
+    ctx: &Ctx,
+    r: &Resource,
+    arn: Option<&str>,
+) -> Result<Existing<String>, AwsError> {
+    let Some(arn) = arn else {
+        return Ok(Existing::Missing);
+    };
+    let tags = found(tags_by_arn(&ctx.clients.elbv2, &[arn.to_string()]).await)?
+        .and_then(|mut t| t.remove(arn));
+    Ok(Existing::of(ctx, &r.id, tags, arn.to_string()))
 }
 
 /// A live resource under a name we want that is not ours.

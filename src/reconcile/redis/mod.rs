@@ -54,7 +54,7 @@ use subnet_group::{observe_subnet_group, SubnetGroup};
 
 use crate::aws::{aws, AwsError};
 use crate::model::{Observed, Ownership, Resource, ResourceId};
-use crate::reconcile::kit::{claimed_id, found, from_props, is_ours, tags::tag_map};
+use crate::reconcile::kit::{claimed_id, found, from_props, is_ours, tags::tag_map, Existing};
 use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::Spec;
 
@@ -93,6 +93,30 @@ fn visible_tags(tags: &BTreeMap<String, String>) -> BTreeMap<String, String> {
         .filter(|(k, _)| !INTERNAL_TAGS.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
+}
+
+/// What an `AlreadyExists` on create found at `arn` (None: nothing by that name): adopted
+/// when its tags are ours for `r`.
+async fn existing_at<T>(
+    ctx: &Ctx,
+    r: &Resource,
+    arn: Option<&str>,
+    value: T,
+) -> Result<Existing<T>, AwsError> {
+    let Some(arn) = arn else {
+        return Ok(Existing::Missing);
+    };
+    let out = found(
+        ctx.clients
+            .elasticache
+            .list_tags_for_resource()
+            .resource_name(arn)
+            .send()
+            .await
+            .map_err(aws("elasticache:ListTagsForResource")),
+    )?;
+    let tags = out.map(|o| tag_map(o.tag_list().iter().map(|t| (t.key(), t.value()))));
+    Ok(Existing::of(ctx, &r.id, tags, value))
 }
 
 fn ec_tags(m: &BTreeMap<String, String>) -> Vec<Tag> {
