@@ -378,9 +378,6 @@ pub struct Logs;
 
 #[async_trait]
 impl Service for Logs {
-    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
-        iam::GRANTS
-    }
     fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
         crate::reconcile::kit::outputs::attrs(
             observed,
@@ -388,17 +385,7 @@ impl Service for Logs {
         )
     }
 
-    fn name(&self) -> &'static str {
-        "logs"
-    }
-
-    fn kinds(&self) -> &'static [&'static dyn Kind] {
-        KINDS
-    }
-
-    fn expand(&self, spec: &Spec) -> Vec<Resource> {
-        expand(spec)
-    }
+    crate::service_basics!("logs", KINDS, expand, iam::GRANTS);
 
     async fn observe(&self, ctx: &Ctx, _desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         // Names are deterministic: destroy (no desired) finds the groups too.

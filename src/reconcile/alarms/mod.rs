@@ -164,10 +164,7 @@ pub struct Alarms;
 
 #[async_trait]
 impl Service for Alarms {
-    crate::service_basics!("alarms", KINDS, expand);
-    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
-        iam::GRANTS
-    }
+    crate::service_basics!("alarms", KINDS, expand, iam::GRANTS);
     async fn observe(&self, ctx: &Ctx, _desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         // Names are derived: destroy (no desired) finds them too.
         let live = describe(ctx, &prefix(&ctx.project, &ctx.env), false).await?;

@@ -78,9 +78,6 @@ pub struct Docdb;
 
 #[async_trait]
 impl Service for Docdb {
-    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
-        iam::GRANTS
-    }
     fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
         crate::reconcile::kit::outputs::attrs(
             observed,
@@ -91,17 +88,7 @@ impl Service for Docdb {
         )
     }
 
-    fn name(&self) -> &'static str {
-        "docdb"
-    }
-
-    fn kinds(&self) -> &'static [&'static dyn Kind] {
-        KINDS
-    }
-
-    fn expand(&self, spec: &Spec) -> Vec<Resource> {
-        expand(spec)
-    }
+    crate::service_basics!("docdb", KINDS, expand, iam::GRANTS);
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         observe::observe(ctx, desired).await

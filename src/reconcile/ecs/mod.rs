@@ -247,9 +247,6 @@ pub struct Ecs;
 
 #[async_trait]
 impl Service for Ecs {
-    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
-        iam::GRANTS
-    }
     fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
         crate::reconcile::kit::outputs::attrs(
             observed,
@@ -267,17 +264,7 @@ impl Service for Ecs {
         )
     }
 
-    fn name(&self) -> &'static str {
-        "ecs"
-    }
-
-    fn kinds(&self) -> &'static [&'static dyn Kind] {
-        KINDS
-    }
-
-    fn expand(&self, spec: &Spec) -> Vec<Resource> {
-        expand(spec)
-    }
+    crate::service_basics!("ecs", KINDS, expand, iam::GRANTS);
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         let cluster = cluster_name(&ctx.project, &ctx.env);

@@ -262,9 +262,6 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
 
 #[async_trait]
 impl Service for Elb {
-    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
-        iam::GRANTS
-    }
     fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
         let tgs: serde_json::Map<String, serde_json::Value> =
             crate::reconcile::kit::outputs::owned(observed, "target_group", "")
@@ -283,17 +280,7 @@ impl Service for Elb {
         out
     }
 
-    fn name(&self) -> &'static str {
-        "elb"
-    }
-
-    fn kinds(&self) -> &'static [&'static dyn Kind] {
-        KINDS
-    }
-
-    fn expand(&self, spec: &Spec) -> Vec<Resource> {
-        expand(spec)
-    }
+    crate::service_basics!("elb", KINDS, expand, iam::GRANTS);
 
     /// The target groups (one DescribeTargetGroups, tags in batches, attributes per owned
     /// one) beside the load balancer and its listeners (four calls, one when there is none).

@@ -151,9 +151,6 @@ pub struct Redis;
 
 #[async_trait]
 impl Service for Redis {
-    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
-        iam::GRANTS
-    }
     fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
         crate::reconcile::kit::outputs::attrs(
             observed,
@@ -166,17 +163,7 @@ impl Service for Redis {
         )
     }
 
-    fn name(&self) -> &'static str {
-        "redis"
-    }
-
-    fn kinds(&self) -> &'static [&'static dyn Kind] {
-        KINDS
-    }
-
-    fn expand(&self, spec: &Spec) -> Vec<Resource> {
-        expand(spec)
-    }
+    crate::service_basics!("redis", KINDS, expand, iam::GRANTS);
 
     /// Five calls at most, in two concurrent rounds: the groups and subnet groups, then their
     /// tags, the group's primary member cluster and the subnet group's subnets.

@@ -145,10 +145,7 @@ const KINDS: &[&dyn Kind] = &[&bucket::Bucket];
 
 #[async_trait]
 impl Service for S3 {
-    crate::service_basics!("s3", KINDS, expand);
-    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
-        iam::GRANTS
-    }
+    crate::service_basics!("s3", KINDS, expand, iam::GRANTS);
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         let wanted: BTreeSet<&ResourceId> = desired

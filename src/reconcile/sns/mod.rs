@@ -207,9 +207,6 @@ pub struct Sns;
 
 #[async_trait]
 impl Service for Sns {
-    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
-        iam::GRANTS
-    }
     fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
         let mut out = crate::reconcile::kit::outputs::attrs(
             observed,
@@ -219,7 +216,7 @@ impl Service for Sns {
         out
     }
 
-    crate::service_basics!("sns", KINDS, expand);
+    crate::service_basics!("sns", KINDS, expand, iam::GRANTS);
     async fn observe(&self, ctx: &Ctx, _desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         observe(ctx).await
     }
