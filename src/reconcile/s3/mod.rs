@@ -268,13 +268,11 @@ pub fn owned(tags: &BTreeMap<String, String>, project: &str, env: &str, id: &Res
 // ---------------------------------------------------------------------------------------------
 // observe: AWS calls
 
-/// The caller's account, fetched at most once per observe or apply call.
+/// The caller's account (the session's one STS answer), kept once per observe or apply call.
 pub(crate) type Account = OnceCell<String>;
 
 pub(crate) async fn account(ctx: &Ctx, cell: &Account) -> Result<String, AwsError> {
-    cell.get_or_try_init(|| ctx.clients.account_id())
-        .await
-        .cloned()
+    cell.get_or_try_init(|| ctx.account()).await.cloned()
 }
 
 /// GetBucketTagging: absent, someone else's, or the bucket's tags (also the lock bucket's).
