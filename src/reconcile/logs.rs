@@ -13,8 +13,10 @@
 //! Compared: `retention_in_days` (PutRetentionPolicy; DeleteRetentionPolicy for "never
 //! expire"), `tags` (TagResource / UntagResource on the group's ARN), and `name` (replaced).
 //! Observe: one DescribeLogGroups per name prefix (`/ecs/…-app`, `/aws/docdb/<cluster>/`,
-//! `/elasticache/{project}-{env}/`; paginated; exact names picked client-side) and one
-//! ListTagsForResource per group found, all at once: at most 3 + 4 calls. Names are
+//! `/elasticache/{project}-{env}/`; paginated; exact names picked client-side) beside the env's
+//! tag index (`kit::tag_index`), which holds our groups' tags; a group found that the index
+//! does not list (someone else's, or just tagged) gets its own ListTagsForResource: 3 calls,
+//! at most 3 + 4. Names are
 //! deterministic, so destroy finds the groups without a spec. A same-named group without our
 //! tags is a conflict, never touched. DescribeLogGroups' `arn` ends in `:*`; the tag APIs and
 //! the `arn` attribute use the ARN without it (`logGroupArn`).
@@ -392,9 +394,10 @@ impl Service for Logs {
         let known = known_groups(&ctx.project, &ctx.env);
         let mut prefixes: Vec<&str> = known.iter().map(|(_, _, p)| p.as_str()).collect();
         prefixes.dedup();
-        let pages =
-            futures::future::try_join_all(prefixes.into_iter().map(|p| describe_prefix(ctx, p)))
-                .await?;
+        let (pages, index) = tokio::try_join!(
+            futures::future::try_join_all(prefixes.into_iter().map(|p| describe_prefix(ctx, p))),
+            ctx.tag_index()
+        )?;
         let live: BTreeMap<String, AwsLogGroup> = pages
             .into_iter()
             .flatten()
@@ -404,11 +407,12 @@ impl Service for Logs {
             .into_iter()
             .filter_map(|(id, name, _)| Some((id, live.get(&name)?)))
             .collect();
-        let tags = futures::future::try_join_all(
-            found
-                .iter()
-                .map(|(_, g)| async move { list_tags(ctx, &group_arn(g)).await }),
-        )
+        let tags = futures::future::try_join_all(found.iter().map(|(_, g)| async move {
+            match index.tags(&group_arn(g)) {
+                Some(t) => Ok(Some(t.clone())),
+                None => list_tags(ctx, &group_arn(g)).await,
+            }
+        }))
         .await?;
         Ok(found
             .into_iter()

@@ -5,8 +5,8 @@
 //! - updated in place: health_check (ModifyTargetGroup, every health-check field at once),
 //!   deregistration_delay_seconds (ModifyTargetGroupAttributes
 //!   `deregistration_delay.timeout_seconds`), tags (AddTags / RemoveTags).
-//! - observed by name (one DescribeTargetGroups), tags in batches of 20 ARNs (DescribeTags),
-//!   attributes per owned target group (DescribeTargetGroupAttributes). A target group under
+//! - observed by name (one DescribeTargetGroups), tags from the env's tag index (DescribeTags,
+//!   20 ARNs a call, for those it does not list), attributes per owned target group (DescribeTargetGroupAttributes). A target group under
 //!   our name without our tags (project, env and `rtech:id`) is foreign: never modified or
 //!   deleted.
 //! - deleted with DeleteTargetGroup; AWS refuses (`ResourceInUse`) while a listener or rule
@@ -227,7 +227,7 @@ pub async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, A
         .iter()
         .filter_map(|g| g.target_group_arn().map(str::to_string))
         .collect();
-    let tags = tags_by_arn(c, &arns).await?;
+    let tags = tags_by_arn(ctx, &arns).await?;
 
     let mut out = vec![];
     let mut ours = vec![];

@@ -206,10 +206,15 @@ impl Service for Redis {
             .into_iter()
             .find(|s| s.cache_subnet_group_name() == Some(name.as_str()));
 
+        // The env's tag index holds our group's and subnet group's tags; others (someone
+        // else's under our name) are read.
         let list_tags = |arn: Option<String>, op: &'static str| async move {
             let Some(arn) = arn else {
                 return Ok(BTreeMap::new());
             };
+            if let Some(t) = ctx.tag_index().await?.tags(&arn) {
+                return Ok(t.clone());
+            }
             ec.list_tags_for_resource()
                 .resource_name(arn)
                 .send()
