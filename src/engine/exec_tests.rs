@@ -165,6 +165,7 @@ async fn ctx() -> Arc<Ctx> {
         clients: Clients::new(&opts, "us-east-1").await,
         zone: None,
         no_wait: false,
+        deploy_followed: false,
         nonce: 1,
     })
 }
