@@ -89,6 +89,21 @@ pub enum Command {
     /// (nothing else), followed until ECS reports it done or rolled back; `rtech deploy
     /// status` shows the deployments.
     Deploy(DeployArgs),
+    /// Roll the app back: stop a running deployment with rollback, or deploy the revision
+    /// before the current one (or the one named) again.
+    Rollback(RollbackArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The env: envs/<ENV>.toml.
+    #[arg(long, short)]
+    pub env: String,
+    /// The revision number or image tag to go back to (default: the one before the current).
+    #[arg(long, value_name = "REVISION|TAG")]
+    pub to: Option<String>,
+    #[command(flatten)]
+    pub lock: LockWait,
 }
 
 #[derive(Debug, Args)]

@@ -21,6 +21,7 @@ use crate::reconcile::ecs::deployments::{self, revision_name, Deployment, Outcom
 
 /// The lock holder's command, as the lock records it.
 const COMMAND: &str = "rtech deploy";
+const ROLLBACK_COMMAND: &str = "rtech rollback";
 /// Exit code when the user stops the watching (the deployment goes on).
 const EXIT_INTERRUPTED: u8 = 130;
 /// How many deployments `deploy status` shows, and how many it reads to find the revision a
@@ -46,16 +47,13 @@ pub(super) async fn deploy_cmd(
         bail!("rtech deploy needs --env and --image-tag");
     };
     let mut spec = load(cli, env)?;
-    let Some(app) = &spec.app else {
+    if spec.app.is_none() {
         bail!(
             "{}: env {env} has no [app] section: nothing to deploy",
             spec.file
         );
-    };
-    let follow_limit = match app.stable_timeout_seconds {
-        n if n > 0 => Duration::from_secs(n as u64),
-        _ => DEFAULT_FOLLOW,
-    };
+    }
+    let follow_limit = follow_limit(&spec);
     spec.image_tag = Some(tag.to_string());
     let desired = reconcile::expand(&spec);
     let s = Session::open(&Target::of_spec(&spec), opts, &desired, false, ui)
@@ -98,22 +96,146 @@ pub(super) async fn deploy_cmd(
         return Ok(ExitCode::from(EXIT_OK));
     }
     let t = Instant::now();
+    let end = match watch(&s, &arn, follow_limit, ui, "deploying").await? {
+        Ok(d) => d,
+        Err(code) => return Ok(code),
+    };
+    let (line, ok) = ending(&end, tag, t.elapsed());
+    println!("{line}");
+    Ok(ExitCode::from(if ok { EXIT_OK } else { 1 }))
+}
+
+/// Follow a deployment with a progress line until it ends; Ctrl-C stops the watching only
+/// (`Err` with the exit code, the deployment goes on).
+async fn watch(
+    s: &Session,
+    arn: &str,
+    limit: Duration,
+    ui: &Ui,
+    verb: &str,
+) -> Result<std::result::Result<Deployment, ExitCode>> {
+    let env = &s.ctx.env;
     let progress = Progress::new(ui.quiet, ui.stderr_tty);
-    let task = progress.start(&reconcile::ecs::service_id().to_string(), "deploying");
+    let task = progress.start(&reconcile::ecs::service_id().to_string(), verb);
     let mut interrupts =
         Listener::new().context("listening for Ctrl-C and SIGTERM (to stop watching)")?;
     let end = tokio::select! {
-        r = follow(&s, &arn, follow_limit, &task) => r?,
+        r = follow(s, arn, limit, &task) => r?,
         _ = interrupts.next() => {
             drop(task);
             eprintln!(
                 "Stopped watching: the deployment goes on in ECS. Follow it with `rtech deploy status --env {env}`."
             );
-            return Ok(ExitCode::from(EXIT_INTERRUPTED));
+            return Ok(Err(ExitCode::from(EXIT_INTERRUPTED)));
         }
     };
     task.finish(&end.status.to_lowercase());
-    let (line, ok) = ending(&end, tag, t.elapsed());
+    Ok(Ok(end))
+}
+
+/// The limit on following a deployment: `[app] stable_timeout_seconds`.
+fn follow_limit(spec: &crate::spec::Spec) -> Duration {
+    match spec.app.as_ref().map(|a| a.stable_timeout_seconds) {
+        Some(n) if n > 0 => Duration::from_secs(n as u64),
+        _ => DEFAULT_FOLLOW,
+    }
+}
+
+/// What a rollback does (pure): stop the running deployment, or deploy a revision again.
+#[derive(Debug, PartialEq, Eq)]
+enum RollbackStep {
+    Stop(String),
+    Redeploy(String),
+}
+
+/// `rtech rollback`: while a deployment runs, StopServiceDeployment (ROLLBACK); otherwise
+/// UpdateService to the revision before the current one (or `--to`), followed like a deploy.
+/// Only the service's task definition changes, so the next plan is empty (the plan keeps the
+/// revision that runs).
+pub(super) async fn rollback_cmd(
+    cli: &Cli,
+    a: &crate::cli::RollbackArgs,
+    opts: &AwsOpts,
+    ui: &Ui,
+) -> Result<ExitCode> {
+    let spec = load(cli, &a.env)?;
+    if spec.app.is_none() {
+        bail!(
+            "{}: env {} has no [app] section: nothing to roll back",
+            spec.file,
+            a.env
+        );
+    }
+    let desired = reconcile::expand(&spec);
+    let s = Session::open(&Target::of_spec(&spec), opts, &desired, false, ui).await?;
+    let family = reconcile::ecs::app_name(&spec.project, &spec.env);
+    let err = |e: crate::aws::AwsError| anyhow::anyhow!("{e}");
+    let (step, arn) = s
+        .locked(ROLLBACK_COMMAND, a.lock.lock_timeout, ui, async {
+            let (arns, current) = tokio::try_join!(
+                deployments::list(&s.ctx, READ),
+                deployments::current_task_definition(&s.ctx)
+            )
+            .map_err(err)?;
+            let all = deployments::describe(&s.ctx, &arns).await.map_err(err)?;
+            if let Some(running) = all.iter().find(|d| d.outcome() == Outcome::Running) {
+                if a.to.is_none() {
+                    deployments::stop_with_rollback(&s.ctx, &running.arn)
+                        .await
+                        .map_err(err)?;
+                    return Ok((RollbackStep::Stop(running.arn.clone()), running.arn.clone()));
+                }
+                bail!("a deployment is running ({}): roll it back without --to, or wait for it to end", running.progress());
+            }
+            let to = deployments::resolve_rollback(a.to.as_deref(), &family, current.as_deref(), &all)
+                .map_err(|e| anyhow::anyhow!("env {}: {e}", a.env))?;
+            if current.as_deref().map(revision_name) == Some(revision_name(&to)) {
+                bail!("env {} already runs {}", a.env, revision_name(&to));
+            }
+            deployments::redeploy(&s.ctx, &to).await.map_err(err)?;
+            let after = deployments::list(&s.ctx, READ).await.map_err(err)?;
+            let new = after
+                .into_iter()
+                .find(|d| !arns.contains(d))
+                .context("ECS started no deployment for the rollback")?;
+            Ok((RollbackStep::Redeploy(to), new))
+        })
+        .await?;
+    let t = Instant::now();
+    let end = match watch(&s, &arn, follow_limit(&spec), ui, "rolling back").await? {
+        Ok(d) => d,
+        Err(code) => return Ok(code),
+    };
+    let (line, ok) = match (&step, end.outcome()) {
+        (RollbackStep::Stop(_), Outcome::RolledBack) => (
+            format!(
+                "rolled back to {} in {}",
+                end.rolled_back_to
+                    .as_deref()
+                    .or(end.source_task_definition.as_deref())
+                    .map(revision_name)
+                    .unwrap_or("?"),
+                duration(t.elapsed())
+            ),
+            true,
+        ),
+        (RollbackStep::Redeploy(_), Outcome::Succeeded) => {
+            let to = end
+                .task_definition
+                .as_deref()
+                .map(revision_name)
+                .unwrap_or("?");
+            let tag = end.image_tag.as_deref().unwrap_or("?");
+            (
+                format!("rolled back to {to} ({tag}) in {}", duration(t.elapsed())),
+                true,
+            )
+        }
+        (_, _) => (
+            format!("the rollback ended {}: {}", end.status, end.why()),
+            false,
+        ),
+    };
     println!("{line}");
     Ok(ExitCode::from(if ok { EXIT_OK } else { 1 }))
 }
@@ -419,6 +541,35 @@ mod tests {
              \x20 rtech-dev-app:2 (v2): SUCCESSFUL, started 2026-01-01T00:00:00Z, succeeded\n\
              \x20 rtech-dev-app:1 (v1): SUCCESSFUL, started 2026-01-01T00:00:00Z, succeeded\n\
              a rollback goes to rtech-dev-app:1 (v1) (`rtech rollback --env dev`)\n"
+        );
+    }
+
+    #[test]
+    fn rollback_goes_to_n_minus_1_a_revision_number_or_a_tag() {
+        use crate::reconcile::ecs::deployments::resolve_rollback;
+        let all = [dep(2, "v2", "SUCCESSFUL"), dep(1, "v1", "SUCCESSFUL")];
+        let current = format!("{TD}:2");
+        assert_eq!(
+            resolve_rollback(None, "rtech-dev-app", Some(&current), &all),
+            Ok(format!("{TD}:1"))
+        );
+        assert_eq!(
+            resolve_rollback(Some("7"), "rtech-dev-app", Some(&current), &all),
+            Ok("rtech-dev-app:7".to_string())
+        );
+        assert_eq!(
+            resolve_rollback(Some("v2"), "rtech-dev-app", Some(&current), &all),
+            Ok(format!("{TD}:2"))
+        );
+        assert!(
+            resolve_rollback(Some("nope"), "rtech-dev-app", Some(&current), &all)
+                .unwrap_err()
+                .contains("no deployment of image tag nope")
+        );
+        assert!(
+            resolve_rollback(None, "rtech-dev-app", Some(&format!("{TD}:1")), &all[1..])
+                .unwrap_err()
+                .starts_with("no earlier revision")
         );
     }
 

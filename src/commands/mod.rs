@@ -105,6 +105,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::ForceUnlock(a) => locked::force_unlock_cmd(&cli, a, &opts, &ui).await,
         Command::Image(a) => image::image_cmd(&cli, a, &opts, &ui).await,
         Command::Deploy(a) => deploy::deploy_cmd(&cli, a, &opts, &ui).await,
+        Command::Rollback(a) => deploy::rollback_cmd(&cli, a, &opts, &ui).await,
     };
     if g.verbose > 1 {
         eprint!("{}", calls_by_operation(&opts.calls.by_operation()));

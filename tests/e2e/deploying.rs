@@ -181,3 +181,81 @@ async fn deploy_refuses_a_plan_that_changes_more_than_the_app() {
     let s = status(&emu, dir.path());
     assert_eq!(s["deployments"].as_array().unwrap().len(), 1, "{s:#}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_goes_to_the_previous_revision_or_a_named_tag_and_leaves_the_plan_empty() {
+    let emu = emulator();
+    let ecs = ecs(&emu).await;
+    let dir = spec_dir("dev", SPEC);
+    apply_in(&emu, dir.path(), "dev", &[]);
+    deploy(&emu, dir.path(), "v2", 0);
+    deploy(&emu, dir.path(), "v3", 0);
+
+    // N-1: from 3 back to 2.
+    let r = run_ok(
+        rtech_in(&emu, dir.path()).args(["rollback", "--env", "dev"]),
+        0,
+    );
+    assert!(
+        r.stdout
+            .contains(&format!("rolled back to {APP}:2 (v2) in ")),
+        "{}",
+        r.stdout
+    );
+    assert!(running(&ecs).await.ends_with(&format!("{APP}:2")));
+    assert_no_changes(&plan_json_in(&emu, dir.path(), "dev", &[]));
+
+    // A named tag: v1, revision 1.
+    let r = run_ok(
+        rtech_in(&emu, dir.path()).args(["rollback", "--env", "dev", "--to", "v1"]),
+        0,
+    );
+    assert!(
+        r.stdout
+            .contains(&format!("rolled back to {APP}:1 (v1) in ")),
+        "{}",
+        r.stdout
+    );
+    assert!(running(&ecs).await.ends_with(&format!("{APP}:1")));
+    assert_no_changes(&plan_json_in(&emu, dir.path(), "dev", &[]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_during_a_deployment_stops_it_with_rollback() {
+    let emu = emulator();
+    let ecs = ecs(&emu).await;
+    let dir = spec_dir("dev", SPEC);
+    apply_in(&emu, dir.path(), "dev", &[]);
+    let r = run_ok(
+        rtech_in(&emu, dir.path()).args([
+            "deploy",
+            "--env",
+            "dev",
+            "--image-tag",
+            "v2",
+            "--no-wait",
+        ]),
+        0,
+    );
+    assert!(
+        r.stdout.contains("Deployment of v2 started"),
+        "{}",
+        r.stdout
+    );
+    let r = run_ok(
+        rtech_in(&emu, dir.path()).args(["rollback", "--env", "dev"]),
+        0,
+    );
+    assert!(
+        r.stdout.contains(&format!("rolled back to {APP}:1 in ")),
+        "{}",
+        r.stdout
+    );
+    assert!(running(&ecs).await.ends_with(&format!("{APP}:1")));
+    let s = status(&emu, dir.path());
+    assert_eq!(
+        s["deployments"][0]["status"], "ROLLBACK_SUCCESSFUL",
+        "{s:#}"
+    );
+    assert_no_changes(&plan_json_in(&emu, dir.path(), "dev", &[]));
+}

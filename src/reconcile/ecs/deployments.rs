@@ -297,3 +297,58 @@ pub async fn current_task_definition(ctx: &Ctx) -> Result<Option<String>, AwsErr
     )
     .await
 }
+
+/// Roll back a running deployment: StopServiceDeployment with stop type ROLLBACK.
+pub async fn stop_with_rollback(ctx: &Ctx, arn: &str) -> Result<(), AwsError> {
+    ctx.clients
+        .ecs
+        .stop_service_deployment()
+        .service_deployment_arn(arn)
+        .stop_type(aws_sdk_ecs::types::StopServiceDeploymentStopType::Rollback)
+        .send()
+        .await
+        .map_err(aws("ecs:StopServiceDeployment"))?;
+    Ok(())
+}
+
+/// Deploy an existing task definition revision again: UpdateService with that task
+/// definition and nothing else.
+pub async fn redeploy(ctx: &Ctx, task_definition: &str) -> Result<(), AwsError> {
+    ctx.clients
+        .ecs
+        .update_service()
+        .cluster(cluster_name(&ctx.project, &ctx.env))
+        .service(app_name(&ctx.project, &ctx.env))
+        .task_definition(task_definition)
+        .send()
+        .await
+        .map_err(aws("ecs:UpdateService"))?;
+    Ok(())
+}
+
+/// The task definition `rtech rollback --to` names (pure): a revision number of the env's
+/// family, or an image tag a deployment went to (the newest such); without `to`, the revision
+/// before the current one (`rollback_target`).
+pub fn resolve_rollback(
+    to: Option<&str>,
+    family: &str,
+    current: Option<&str>,
+    deployments: &[Deployment],
+) -> Result<String, String> {
+    match to {
+        None => rollback_target(current, deployments).ok_or_else(|| {
+            "no earlier revision to roll back to: no successful deployment ran before the current one"
+                .to_string()
+        }),
+        Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+            Ok(format!("{family}:{n}"))
+        }
+        Some(tag) => deployments
+            .iter()
+            .find(|d| d.image_tag.as_deref() == Some(tag) && d.task_definition.is_some())
+            .and_then(|d| d.task_definition.clone())
+            .ok_or_else(|| {
+                format!("no deployment of image tag {tag} is known: name a revision number, or deploy the tag with rtech deploy")
+            }),
+    }
+}

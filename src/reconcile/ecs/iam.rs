@@ -70,6 +70,14 @@ pub static GRANTS: &[Grant] = &[
         cond: Cond::None,
     },
     Grant {
+        sid: "EcsRollBackTheEnvsServiceDeployments",
+        mode: Mode::Apply,
+        ops: &["ecs:StopServiceDeployment"],
+        also: &[],
+        on: DEPLOYMENTS,
+        cond: Cond::None,
+    },
+    Grant {
         sid: "EcsTaskDefinitionWritesSupportNoResourceScoping",
         mode: Mode::Apply,
         ops: &[
