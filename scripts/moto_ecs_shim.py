@@ -141,7 +141,10 @@ def _record(backend, service, before_td):
 
 
 def _rollout(service, state, task_definition=None):
-    """The PRIMARY deployment DescribeServices reports follows the service deployment."""
+    """The PRIMARY deployment DescribeServices reports follows the service deployment; tasks
+    that have not started (MOTO_ECS_SERVICE_RUNNING) keep it IN_PROGRESS."""
+    if state == "COMPLETED" and int(service.running_count or 0) < int(service.desired_count or 0):
+        state = "IN_PROGRESS"
     for dep in service.deployments:
         if dep.get("status") == "PRIMARY":
             dep["rolloutState"] = state
