@@ -102,7 +102,35 @@ pub(super) async fn deploy_cmd(
     };
     let (line, ok) = ending(&end, tag, t.elapsed());
     println!("{line}");
-    Ok(ExitCode::from(if ok { EXIT_OK } else { 1 }))
+    if !ok {
+        return Ok(ExitCode::from(1));
+    }
+    // A successful deploy refreshes the edge cache (`[edge.cloudfront] invalidate_on_deploy`);
+    // a rolled-back one changed nothing the cache holds.
+    let paths = spec
+        .edge
+        .as_ref()
+        .and_then(|e| e.cloudfront.as_ref())
+        .map(|c| c.invalidate_on_deploy.clone())
+        .unwrap_or_default();
+    if !paths.is_empty() {
+        let progress = Progress::new(ui.quiet, ui.stderr_tty);
+        let task = progress.start(reconcile::cdn::DISTRIBUTION_ID, "invalidating");
+        let inv = reconcile::cdn::invalidate(&s.ctx, &paths, true, &task)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("the deploy succeeded, but invalidating the cache failed: {e}")
+            })?;
+        task.finish(&format!("invalidation {}: {}", inv.id, inv.status));
+        println!(
+            "Invalidation {} of {} on distribution {}: {}",
+            inv.id,
+            inv.paths.join(" "),
+            inv.distribution_id,
+            inv.status
+        );
+    }
+    Ok(ExitCode::from(EXIT_OK))
 }
 
 /// Follow a deployment with a progress line until it ends; Ctrl-C stops the watching only
