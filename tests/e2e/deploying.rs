@@ -259,3 +259,55 @@ async fn rollback_during_a_deployment_stops_it_with_rollback() {
     );
     assert_no_changes(&plan_json_in(&emu, dir.path(), "dev", &[]));
 }
+
+/// The env's distributions' invalidations, counted.
+async fn invalidations(cf: &aws_sdk_cloudfront::Client) -> usize {
+    let list = cf.list_distributions().send().await.unwrap();
+    let mut n = 0;
+    for d in list
+        .distribution_list()
+        .map(|l| l.items().to_vec())
+        .unwrap_or_default()
+    {
+        let inv = cf
+            .list_invalidations()
+            .distribution_id(d.id())
+            .send()
+            .await
+            .unwrap();
+        n += inv
+            .invalidation_list()
+            .map(|l| l.items().len())
+            .unwrap_or_default();
+    }
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_successful_deploy_invalidates_the_edge_cache_and_a_rolled_back_one_does_not() {
+    let emu = emulator();
+    let cf = cloudfront(&emu).await;
+    let dir = spec_dir(
+        "dev",
+        &format!(
+            "{SPEC}\n[edge]\ndomain = \"deploy-e2e.example.net\"\nhosted_zone = \"create\"\n\n[edge.cloudfront]\ninvalidate_on_deploy = [\"/*\"]\n"
+        ),
+    );
+    apply_in(&emu, dir.path(), "dev", &[]);
+    assert_eq!(invalidations(&cf).await, 0);
+
+    let r = deploy(&emu, dir.path(), "v2", 0);
+    assert!(
+        r.stdout.contains("Invalidation ") && r.stdout.contains("of /* on distribution"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(invalidations(&cf).await, 1);
+
+    deploy(&emu, dir.path(), "broken", 1);
+    assert_eq!(
+        invalidations(&cf).await,
+        1,
+        "a rolled-back deploy invalidates nothing"
+    );
+}
