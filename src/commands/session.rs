@@ -134,6 +134,7 @@ impl Session {
                 tag_index: Default::default(),
                 zone: reconcile::dns::zone_of(desired),
                 no_wait,
+                deploy_followed: false,
                 nonce: reconcile::kit::idem::run_nonce(),
             }),
             pin: target.pin.clone(),
@@ -179,6 +180,15 @@ impl Session {
     pub(crate) fn for_bootstrap(mut self) -> Session {
         self.registry = Registry::bootstrap();
         self.label = Some("Bootstrap");
+        self
+    }
+
+    /// The same session for `rtech deploy`, which follows the service's deployment itself
+    /// (`Ctx::deploy_followed`).
+    pub(crate) fn following_deploys(mut self) -> Session {
+        if let Some(ctx) = Arc::get_mut(&mut self.ctx) {
+            ctx.deploy_followed = true;
+        }
         self
     }
 

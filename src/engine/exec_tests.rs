@@ -169,6 +169,7 @@ async fn ctx() -> Arc<Ctx> {
         tag_index: Default::default(),
         zone: None,
         no_wait: false,
+        deploy_followed: false,
         nonce: 1,
     })
 }

@@ -56,6 +56,9 @@ pub struct Ctx {
     /// `apply --no-wait`: do not wait for slow propagation that nothing else in the plan
     /// needs (CloudFront's `Deployed`); say so instead.
     pub no_wait: bool,
+    /// `rtech deploy`: the command follows the service's deployment itself (through ECS's
+    /// service deployments), so a service update returns once ECS has accepted it.
+    pub deploy_followed: bool,
     /// One random value per apply (`kit::idem::run_nonce`): idempotency tokens derive from it,
     /// so the SDK's retry of a create within this apply is idempotent and a later apply's
     /// re-create is not refused.

@@ -58,6 +58,7 @@
 //! destroy left are deleted.
 
 mod cluster;
+pub mod deployments;
 mod iam;
 mod service;
 mod taskdef;
