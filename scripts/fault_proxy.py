@@ -23,6 +23,10 @@ Faults, each a share (0–1) of the requests it applies to:
 - `--lost`: only mutating requests (every operation but Describe*/List*/Get*/Head*/Check*, and
   any GET/HEAD): forwarded, then the service's answer is thrown away and 500 `InternalError`
   sent instead, as when a create's response never arrives.
+- `--lose-first OP[,OP…]` (control API: `"lose_first": ["OP", …]`): the first forwarded call of
+  each named mutating operation (as in the fault log: `CreateDBSubnetGroup`, `PUT:/bucket`…)
+  loses its response the same way, every time: a lost create of exactly the kinds a test names.
+  `*` names every mutating operation, and `-OP` takes one out again (`*,-CreateVpc`).
 - `--reset`: the connection is reset (TCP RST) without forwarding.
 - `--hang`: the request is held for `--hang-seconds` without forwarding, then the connection is
   closed: a hung connection, which the client must abandon after its attempt timeout.
@@ -45,11 +49,11 @@ concurrent calls of one operation is hit can vary).
 
 Control API, under `/__faults/` (never an AWS path: S3 bucket names cannot contain `_`):
 - `GET /__faults/stats`: JSON counters: requests, forwarded, mutating_forwarded, faults by type,
-  mutating operations forwarded by name, killed pid (or null), and the config.
+  mutating operations forwarded by name, lost responses by operation, killed pid (or null), and the config.
 - `GET /__faults/calls`: JSON `{"calls": [{"start", "end", "service", "operation"}…],
   "wall": last end − first start, "chain": ["service:operation"…]}` in start order.
 - `POST /__faults/config` with a JSON object: sets any of seed, throttle, error, lost, reset,
-  hang, hang_seconds, kill_after, kill_pid, delay; `"zero": true` also zeroes the counters and
+  hang, hang_seconds, kill_after, kill_pid, delay, lose_first; `"zero": true` also zeroes the counters and
   forgets the recorded calls.
 Requests to moto's own `/moto-api/` are forwarded untouched and not counted.
 
@@ -91,6 +95,8 @@ class State:
         self.seen = {}
         self.killed = None
         self.calls = []
+        self.lost_first = {}
+        self.lost_ops = {}
 
     def stats(self):
         with self.lock:
@@ -101,6 +107,7 @@ class State:
                 "faults": dict(self.faults),
                 "faults_total": sum(self.faults.values()),
                 "mutating_operations": dict(self.mutating_ops),
+                "lost_operations": dict(self.lost_ops),
                 "killed": self.killed,
                 "config": dict(self.cfg),
             }
@@ -164,6 +171,13 @@ def classify(method, path, headers, body):
     keys = "&".join(sorted(urllib.parse.parse_qs(url.query, keep_blank_values=True)))
     op = f"{method}:{path}" + (f"?{keys}" if keys else "")
     return proto, service, op, method not in ("GET", "HEAD")
+
+
+def names(ops, op):
+    """Whether the `--lose-first` list `ops` names `op` (`*` all, `-OP` all but OP)."""
+    if "-" + op in ops:
+        return False
+    return op in ops or "*" in ops
 
 
 def error_answer(proto, status, code, message):
@@ -372,7 +386,13 @@ class Handler(BaseHTTPRequestHandler):
             if mutating:
                 st.mutating_forwarded += 1
                 st.mutating_ops[op] = st.mutating_ops.get(op, 0) + 1
-        if hit("lost"):
+        first_lost = False
+        if mutating and names(cfg.get("lose_first") or (), op):
+            with st.lock:
+                lost_before = st.lost_first.setdefault(op, 0)
+                st.lost_first[op] += 1
+            first_lost = lost_before == 0
+        if first_lost or hit("lost"):
             self.count_fault("lost", service, op)
             return self.send(*error_answer(proto, 500, "InternalError", "We encountered an internal error."))
         return self.relay(*answer)
@@ -380,6 +400,8 @@ class Handler(BaseHTTPRequestHandler):
     def count_fault(self, kind, service, op):
         with self.server.state.lock:
             self.server.state.faults[kind] += 1
+            if kind == "lost":
+                self.server.state.lost_ops[op] = self.server.state.lost_ops.get(op, 0) + 1
         self.log_fault(kind, service, op)
 
     def kill(self, op):
@@ -456,13 +478,15 @@ def main(argv=None):
     p.add_argument("--kill-after", type=int, default=int(env("kill_after", 0)) or None)
     p.add_argument("--delay", type=float, default=float(env("delay", 0.0)),
                    help="milliseconds every request is held before it is answered")
+    p.add_argument("--lose-first", default=env("lose_first", ""),
+                   help="comma-separated operations whose first call's response is lost")
     p.add_argument("--log", default=env("log", None), help="fault log file (default: stderr)")
     a = p.parse_args(argv)
     for f in FAULTS:
         if not 0.0 <= getattr(a, f) <= 1.0:
             p.error(f"--{f} is a share between 0 and 1")
     cfg = {"seed": a.seed, "hang_seconds": a.hang_seconds, "kill_after": a.kill_after, "kill_pid": None,
-           "delay": a.delay}
+           "delay": a.delay, "lose_first": [o for o in a.lose_first.split(",") if o]}
     cfg.update({f: getattr(a, f) for f in FAULTS})
     server = Server((a.host, a.port), a.upstream, cfg, a.log)
     host, port = server.server_address[:2]

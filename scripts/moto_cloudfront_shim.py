@@ -10,6 +10,8 @@ What it fixes, the way CloudFront behaves:
   differs. A create retried after a lost response meets this.
 Every patched name is checked first, so a moto upgrade that moves one fails loudly at start-up.
 """
+import copy
+
 import moto
 import moto.cloudfront.models as cf_models
 
@@ -49,10 +51,12 @@ def apply():
     def create_distribution_with_tags(self, distribution_config, tags):
         reference = (distribution_config or {}).get("CallerReference")
         existing = find(self, reference) if reference else None
-        if existing is not None and getattr(existing, "_rtech_request", None) == (distribution_config, tags):
+        # A copy: moto's create changes the dicts it is given.
+        request = copy.deepcopy((distribution_config, tags))
+        if existing is not None and getattr(existing, "_rtech_request", None) == request:
             return existing, existing.location, existing.etag
         dist, location, etag = create(self, distribution_config, tags)
-        dist._rtech_request = (distribution_config, tags)
+        dist._rtech_request = request
         return dist, location, etag
 
     backend.create_distribution_with_tags = create_distribution_with_tags

@@ -6,6 +6,9 @@ What it fixes, the way EC2 behaves:
   `IdempotentParameterMismatch`. rtech sends a token per resource and apply, so the SDK's
   retry of a create whose response was lost does not make a duplicate. A token whose resource
   was deleted since starts afresh (rtech never reuses one across applies anyway).
+- AssociateRouteTable: moto answers a second association of a subnet with the existing
+  association's id, whatever the route table; EC2 refuses it with `Resource.AlreadyAssociated`
+  (a subnet has one explicit association; ReplaceRouteTableAssociation moves it).
 Every patched name is checked first, so a moto upgrade that moves one fails loudly at start-up.
 """
 import threading
@@ -66,7 +69,25 @@ def _idempotent(cls, method, op, params, registry, key, id_attr):
     setattr(cls, method, patched)
 
 
+def _one_association_per_subnet():
+    import moto.ec2.models.route_tables as rt_models
+
+    backend = _require(rt_models, "RouteBackend")
+    original = _require(backend, "associate_route_table")
+    already = _require(ec2_exceptions, "ResourceAlreadyAssociatedError")
+
+    def associate_route_table(self, route_table_id, gateway_id=None, subnet_id=None):
+        if subnet_id is not None:
+            for table in self.route_tables.values():
+                if subnet_id in table._associations.values():
+                    raise already(subnet_id)
+        return original(self, route_table_id, gateway_id=gateway_id, subnet_id=subnet_id)
+
+    backend.associate_route_table = associate_route_table
+
+
 def apply():
+    _one_association_per_subnet()
     _idempotent(
         _require(rt_responses, "RouteTables"),
         "create_route_table",

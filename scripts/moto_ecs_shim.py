@@ -13,11 +13,40 @@ exactly the code it runs against an account (the SDK's services-stable waiter in
   IN_PROGRESS). moto never touches the deployment after CreateService.
 - CreateService keeps deploymentConfiguration and healthCheckGracePeriodSeconds (moto drops
   both; its UpdateService already stores them).
+- Service deployments and service revisions (moto has neither API). On AWS every CreateService,
+  and every UpdateService that changes the task definition, starts a service deployment from the
+  revisions that serve now to a new service revision (the task definition and its images);
+  ListServiceDeployments / DescribeServiceDeployments follow it, DescribeServiceRevisions names
+  the task definition of a revision, and StopServiceDeployment with stopType ROLLBACK rolls a
+  running deployment back. Here each such call stores a deployment and a revision and answers
+  those four calls in AWS's JSON shapes (List: newest first, cluster/service/status filters,
+  maxResults/nextToken; Describe: up to 20 ARNs, unknown ones under `failures` as MISSING). A
+  deployment is PENDING for no time, then IN_PROGRESS through the lifecycle stages SCALE_UP,
+  BAKE_TIME and CLEAN_UP, then SUCCESSFUL (finishedAt set); each stage lasts
+  MOTO_ECS_DEPLOYMENT_STAGE_SECONDS (a float, default 0: done at once, as the services-stable
+  shim above). Time is read when the service or its deployments are read, so a test speeds
+  the clock up by the variable alone. A deployment whose new image tag is listed in
+  MOTO_ECS_FAILING_IMAGE_TAGS (comma-separated) fails as AWS's circuit breaker fails one whose
+  tasks never start: at the end of SCALE_UP its deploymentCircuitBreaker is TRIGGERED, it is
+  ROLLBACK_IN_PROGRESS for one stage, then ROLLBACK_SUCCESSFUL with `rollback` naming the
+  revision it went back to, and the service runs that revision's task definition again (a
+  first deployment, with nothing to go back to, ends ROLLBACK_FAILED). StopServiceDeployment
+  (ROLLBACK) of a PENDING or IN_PROGRESS deployment does the same from that moment
+  (ROLLBACK_REQUESTED, then ROLLBACK_IN_PROGRESS, then ROLLBACK_SUCCESSFUL); of a finished one
+  it is a ConflictException, and stopType ABORT an InvalidParameterException (AWS supports
+  ROLLBACK only). A newer deployment of the same service stops a running one (STOPPED), as
+  ECS does. While a service deployment runs, DescribeServices reports the PRIMARY deployment's
+  rolloutState IN_PROGRESS, as AWS does, and COMPLETED once it succeeded or was rolled back
+  (then with the task definition it went back to).
 Every patched name is checked first, so a moto upgrade that moves one fails loudly at start-up.
 """
+import itertools
+import json
 import os
+import time
 
 import moto
+import moto.ecs.exceptions as ecs_exceptions
 import moto.ecs.models as ecs_models
 import moto.ecs.responses as ecs_responses
 
@@ -27,6 +56,193 @@ TASKS_STUCK = "MOTO_ECS_SERVICE_RUNNING" in os.environ
 
 class ShimError(RuntimeError):
     pass
+
+
+def _stage_seconds():
+    try:
+        return max(float(os.environ.get("MOTO_ECS_DEPLOYMENT_STAGE_SECONDS", "0")), 0.0)
+    except ValueError:
+        return 0.0
+
+
+FAILING_TAGS = {t for t in os.environ.get("MOTO_ECS_FAILING_IMAGE_TAGS", "").split(",") if t}
+STAGES = ["SCALE_UP", "BAKE_TIME", "CLEAN_UP"]
+RUNNING = ("PENDING", "IN_PROGRESS", "ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS")
+
+# Service revision ARN -> revision; service key -> its deployments, oldest first.
+_revisions = {}
+_deployments = {}
+_ids = itertools.count(1)
+
+
+def _key(service):
+    return (service._account_id, service.region_name, service.cluster_name, service.name)
+
+
+def _arn(service, kind, n):
+    return (
+        f"arn:aws:ecs:{service.region_name}:{service._account_id}:{kind}/"
+        f"{service.cluster_name}/{service.name}/{n}"
+    )
+
+
+def _images(backend, td_arn):
+    try:
+        td = backend.describe_task_definition(td_arn)
+    except Exception:
+        return []
+    return [
+        {"containerName": c.get("name"), "image": c.get("image")}
+        for c in td.container_definitions
+    ]
+
+
+def _record(backend, service, before_td):
+    """A service deployment from what serves now to the service's task definition."""
+    deps = _deployments.setdefault(_key(service), [])
+    now = time.time()
+    for d in deps:
+        _advance(backend, service, d, now)
+        if d["status"] in ("PENDING", "IN_PROGRESS"):
+            d["status"] = "STOPPED"
+            d["statusReason"] = "A newer service deployment replaced it."
+            d["stoppedAt"] = d["finishedAt"] = d["updatedAt"] = now
+    source = service._shim_serving if hasattr(service, "_shim_serving") else None
+    n = next(_ids)
+    images = _images(backend, service.task_definition)
+    rev = {
+        "serviceRevisionArn": _arn(service, "service-revision", n),
+        "serviceArn": service.arn,
+        "clusterArn": service.cluster_arn,
+        "taskDefinition": service.task_definition,
+        "containerImages": images,
+        "launchType": service.launch_type,
+        "createdAt": now,
+    }
+    _revisions[rev["serviceRevisionArn"]] = rev
+    tags = {(i.get("image") or "").rsplit(":", 1)[-1] for i in images}
+    deps.append({
+        "serviceDeploymentArn": _arn(service, "service-deployment", n),
+        "serviceArn": service.arn,
+        "clusterArn": service.cluster_arn,
+        "createdAt": now,
+        "startedAt": now,
+        "updatedAt": now,
+        "source": source,
+        "target": rev["serviceRevisionArn"],
+        "fails": bool(tags & FAILING_TAGS),
+        "stopAt": None,
+        "status": "PENDING",
+        "deploymentConfiguration": getattr(service, "deployment_configuration", None),
+    })
+    if source is None:
+        service._shim_serving = None
+    _advance(backend, service, deps[-1], now)
+
+
+def _rollout(service, state, task_definition=None):
+    """The PRIMARY deployment DescribeServices reports follows the service deployment; tasks
+    that have not started (MOTO_ECS_SERVICE_RUNNING) keep it IN_PROGRESS."""
+    if state == "COMPLETED" and int(service.running_count or 0) < int(service.desired_count or 0):
+        state = "IN_PROGRESS"
+    for dep in service.deployments:
+        if dep.get("status") == "PRIMARY":
+            dep["rolloutState"] = state
+            if task_definition:
+                dep["taskDefinition"] = task_definition
+
+
+def _advance(backend, service, d, now):
+    """Move a deployment along the clock; apply what its end does to the service."""
+    if d["status"] not in RUNNING:
+        return
+    _rollout(service, "IN_PROGRESS")
+    s = _stage_seconds()
+    t = now - d["createdAt"]
+    if d["fails"] and d["stopAt"] is None:
+        d["stopAt"] = d["createdAt"] + s
+        d["stopReason"] = "ECS deployment circuit breaker: tasks failed to start."
+        d["breaker"] = True
+    if d["stopAt"] is not None and now >= d["stopAt"]:
+        d["lifecycleStage"] = "CLEAN_UP"
+        if now < d["stopAt"] + s:
+            d["status"] = "ROLLBACK_IN_PROGRESS"
+            d["statusReason"] = d["stopReason"]
+            return
+        d["finishedAt"] = d["updatedAt"] = d["stopAt"] + s
+        d["statusReason"] = d["stopReason"]
+        if d["source"] is None:
+            d["status"] = "ROLLBACK_FAILED"
+            _rollout(service, "FAILED")
+            return
+        d["status"] = "ROLLBACK_SUCCESSFUL"
+        d["rollback"] = {
+            "reason": d["stopReason"],
+            "startedAt": d["stopAt"],
+            "serviceRevisionArn": d["source"],
+        }
+        back = _revisions[d["source"]]["taskDefinition"]
+        service.task_definition = back
+        _rollout(service, "COMPLETED", back)
+        service._shim_serving = d["source"]
+        return
+    if d["stopAt"] is not None and not d.get("breaker"):
+        d["status"] = "ROLLBACK_REQUESTED"
+        return
+    stage = int(t / s) if s > 0 else len(STAGES)
+    if stage < len(STAGES):
+        d["status"] = "IN_PROGRESS"
+        d["lifecycleStage"] = STAGES[stage]
+        d["updatedAt"] = d["createdAt"] + stage * s
+        return
+    d["status"] = "SUCCESSFUL"
+    d["lifecycleStage"] = "CLEAN_UP"
+    d["statusReason"] = "Service deployment completed successfully."
+    d["finishedAt"] = d["updatedAt"] = d["createdAt"] + len(STAGES) * s
+    _rollout(service, "COMPLETED")
+    service._shim_serving = d["target"]
+
+
+def _advance_service(backend, service):
+    now = time.time()
+    for d in _deployments.get(_key(service), []):
+        _advance(backend, service, d, now)
+
+
+def _summary(arn):
+    rev = _revisions.get(arn) or {}
+    return {"arn": arn, "requestedTaskCount": 0, "runningTaskCount": 0, "pendingTaskCount": 0} if rev else None
+
+
+def _brief(d):
+    out = {k: d[k] for k in ("serviceDeploymentArn", "serviceArn", "clusterArn", "startedAt", "createdAt", "status") if d.get(k) is not None}
+    out["targetServiceRevisionArn"] = d["target"]
+    for k in ("finishedAt", "statusReason"):
+        if d.get(k) is not None:
+            out[k] = d[k]
+    return out
+
+
+def _full(d):
+    out = {k: d[k] for k in ("serviceDeploymentArn", "serviceArn", "clusterArn", "createdAt", "startedAt", "updatedAt", "finishedAt", "stoppedAt", "status", "statusReason", "lifecycleStage", "rollback", "deploymentConfiguration") if d.get(k) is not None}
+    out["sourceServiceRevisions"] = [_summary(d["source"])] if d["source"] else []
+    out["targetServiceRevision"] = _summary(d["target"])
+    if d.get("breaker"):
+        out["deploymentCircuitBreaker"] = {"status": "TRIGGERED", "failureCount": 3, "threshold": 3}
+    return out
+
+
+def _all_deployments(backend):
+    """Every stored deployment with its service, advanced to now."""
+    now = time.time()
+    out = []
+    for key, deps in _deployments.items():
+        service = backend.services.get(f"{key[2]}:{key[3]}")
+        for d in deps:
+            if service is not None:
+                _advance(backend, service, d, now)
+            out.append(d)
+    return out
 
 
 def _require(owner, name):
@@ -69,6 +285,9 @@ def apply():
     def backend_create_service(self, *args, **kwargs):
         service = create_service(self, *args, **kwargs)
         _settle(service, run_all=not TASKS_STUCK)
+        _deployments.pop(_key(service), None)
+        if service.task_definition:
+            _record(self, service, None)
         return service
 
     backend.create_service = backend_create_service
@@ -76,8 +295,19 @@ def apply():
     update_service = _require(backend, "update_service")
 
     def backend_update_service(self, service_properties):
+        cluster = service_properties.get("cluster", "default")
+        name = (service_properties.get("service") or "").split("/")[-1]
+        before = None
+        try:
+            prior = self._get_service(cluster, name)
+            _advance_service(self, prior)
+            before = prior.task_definition
+        except Exception:
+            pass
         service = update_service(self, service_properties)
         _settle(service, run_all=not TASKS_STUCK)
+        if service.task_definition and service.task_definition != before:
+            _record(self, service, before)
         return service
 
     backend.update_service = backend_update_service
@@ -98,3 +328,75 @@ def apply():
         return result
 
     response.create_service = respond_create_service
+
+    describe_services = _require(backend, "describe_services")
+
+    def backend_describe_services(self, cluster_str, names):
+        services, failures = describe_services(self, cluster_str, names)
+        for service in services:
+            _advance_service(self, service)
+        return services, failures
+
+    backend.describe_services = backend_describe_services
+
+    def list_service_deployments(self):
+        cluster = self._get_param("cluster") or "default"
+        cluster = cluster.split("/")[-1]
+        name = (self._get_param("service") or "").split("/")[-1]
+        statuses = self._get_param("status") or []
+        found = [
+            d for d in _all_deployments(self.ecs_backend)
+            if d["clusterArn"].split("/")[-1] == cluster
+            and d["serviceArn"].split("/")[-1] == name
+            and (not statuses or d["status"] in statuses)
+        ]
+        found.sort(key=lambda d: d["createdAt"], reverse=True)
+        start = int(self._get_param("nextToken") or 0)
+        size = int(self._get_param("maxResults") or 20)
+        page = found[start:start + size]
+        out = {"serviceDeployments": [_brief(d) for d in page]}
+        if start + size < len(found):
+            out["nextToken"] = str(start + size)
+        return json.dumps(out)
+
+    def describe_service_deployments(self):
+        arns = self._get_param("serviceDeploymentArns") or []
+        by_arn = {d["serviceDeploymentArn"]: d for d in _all_deployments(self.ecs_backend)}
+        return json.dumps({
+            "serviceDeployments": [_full(by_arn[a]) for a in arns if a in by_arn],
+            "failures": [{"arn": a, "reason": "MISSING"} for a in arns if a not in by_arn],
+        })
+
+    def describe_service_revisions(self):
+        arns = self._get_param("serviceRevisionArns") or []
+        return json.dumps({
+            "serviceRevisions": [_revisions[a] for a in arns if a in _revisions],
+            "failures": [{"arn": a, "reason": "MISSING"} for a in arns if a not in _revisions],
+        })
+
+    def stop_service_deployment(self):
+        arn = self._get_param("serviceDeploymentArn")
+        stop = self._get_param("stopType") or "ROLLBACK"
+        if stop != "ROLLBACK":
+            raise ecs_exceptions.InvalidParameterException(f"stopType {stop} is not supported: use ROLLBACK")
+        by_arn = {d["serviceDeploymentArn"]: d for d in _all_deployments(self.ecs_backend)}
+        d = by_arn.get(arn)
+        if d is None:
+            raise ecs_exceptions.ECSException("ServiceDeploymentNotFoundException", f"The service deployment {arn} does not exist.")
+        if d["status"] not in ("PENDING", "IN_PROGRESS"):
+            raise ecs_exceptions.ECSException("ConflictException", f"The service deployment {arn} is {d['status']}: only a running deployment can be stopped.")
+        d["stopAt"] = time.time()
+        d["stopReason"] = "Rollback requested by StopServiceDeployment."
+        d["status"] = "ROLLBACK_REQUESTED"
+        d["updatedAt"] = d["stopAt"]
+        return json.dumps({"serviceDeploymentArn": arn})
+
+    for name, f in [
+        ("list_service_deployments", list_service_deployments),
+        ("describe_service_deployments", describe_service_deployments),
+        ("describe_service_revisions", describe_service_revisions),
+        ("stop_service_deployment", stop_service_deployment),
+    ]:
+        if hasattr(response, name):
+            raise ShimError(f"moto {moto.__version__}: ECS {name} exists now; the shim's would replace it")
+        setattr(response, name, f)

@@ -9,11 +9,17 @@ What it fixes, the way S3 behaves:
   every call rtech makes is over TLS: requests are evaluated with `aws:SecureTransport` true.
   So the lock bucket's TLS-only policy (Deny when `aws:SecureTransport` is false) denies
   nothing here, as on S3 over HTTPS.
+- CreateBucket with tags: S3 tags a bucket from the `<Tags>` of its CreateBucketConfiguration
+  (a bucket is born tagged, so a create whose answer was lost leaves a bucket its owner
+  recognises); moto ignores them. A newly made bucket gets them here; an existing one keeps
+  its own.
 Every patched name is checked first, so a moto upgrade that moves one fails loudly at start-up.
 """
 from xml.sax.saxutils import escape
 
 import json
+
+import xmltodict
 
 import moto
 import moto.iam.access_control as access_control
@@ -38,6 +44,20 @@ def _require(owner, name):
             "the S3 shim in scripts/moto_s3_shim.py needs updating"
         )
     return getattr(owner, name)
+
+
+def _creation_tags(body):
+    """The `<Tags>` of a CreateBucket request's CreateBucketConfiguration, as a dict."""
+    if not body:
+        return {}
+    try:
+        conf = xmltodict.parse(body).get("CreateBucketConfiguration") or {}
+    except Exception:
+        return {}
+    tags = (conf.get("Tags") or {}).get("Tag") or []
+    if isinstance(tags, dict):
+        tags = [tags]
+    return {t["Key"]: t.get("Value") or "" for t in tags}
 
 
 def apply():
@@ -93,3 +113,23 @@ def apply():
         return not rest or statement_cls({**doc, "Condition": rest})._check_conditions(REQUEST_CONTEXT)
 
     bucket.get_permission = get_permission
+
+    put = _require(response, "_bucket_response_put")
+    _require(s3_models.S3Backend, "put_bucket_tagging")
+    _require(s3_models.S3Backend, "get_bucket")
+
+    def _bucket_response_put(self, request, bucket_name, querystring):
+        tags = {} if querystring else _creation_tags(self.body)
+        existed = False
+        if tags:
+            try:
+                self.backend.get_bucket(bucket_name)
+                existed = True
+            except Exception:
+                existed = False
+        out = put(self, request, bucket_name, querystring)
+        if tags and not existed:
+            self.backend.put_bucket_tagging(bucket_name, tags)
+        return out
+
+    response._bucket_response_put = _bucket_response_put

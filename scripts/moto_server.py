@@ -26,8 +26,12 @@ Shims:
 - Application Auto Scaling: scripts/moto_autoscaling_shim.py (scalable-target tags, policies
   deleted with their target, ObjectNotFoundException for what does not exist, an empty
   DescribeScalingActivities).
-- EC2: scripts/moto_ec2_shim.py (ClientToken honoured on CreateRouteTable and CreateNatGateway).
-- S3: scripts/moto_s3_shim.py (GetBucketVersioning answered under S3's own root element).
+- EC2: scripts/moto_ec2_shim.py (ClientToken honoured on CreateRouteTable and CreateNatGateway,
+  one explicit route table association per subnet).
+- ELBv2: scripts/moto_elbv2_shim.py (load balancer names unique: a repeated create with the
+  same settings answers the existing one).
+- S3: scripts/moto_s3_shim.py (GetBucketVersioning answered under S3's own root element,
+  tags given in CreateBucket applied).
 """
 import sys
 
@@ -186,6 +190,7 @@ if __name__ == "__main__":
     import moto_ecr_shim
     import moto_ecs_shim
     import moto_elasticache_shim
+    import moto_elbv2_shim
     import moto_route53_acm_shim
     import moto_s3_shim
 
@@ -197,6 +202,7 @@ if __name__ == "__main__":
         moto_ecr_shim,
         moto_ecs_shim,
         moto_elasticache_shim,
+        moto_elbv2_shim,
         moto_route53_acm_shim,
         moto_s3_shim,
     ]

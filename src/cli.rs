@@ -85,9 +85,62 @@ pub enum Command {
     /// The app's container image: `rtech image push` builds it and pushes it to the env's ECR
     /// repository.
     Image(ImageArgs),
+    /// Deploy an image tag: a new task definition revision and the service updated to it
+    /// (nothing else), followed until ECS reports it done or rolled back; `rtech deploy
+    /// status` shows the deployments.
+    Deploy(DeployArgs),
+    /// Roll the app back: stop a running deployment with rollback, or deploy the revision
+    /// before the current one (or the one named) again.
+    Rollback(RollbackArgs),
     /// Run a load-test scenario against the env's public URL and judge it by the thresholds
     /// (exit 1 when one fails), sampling the ECS service's scaling meanwhile.
     Loadtest(LoadtestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The env: envs/<ENV>.toml.
+    #[arg(long, short)]
+    pub env: String,
+    /// The revision number or image tag to go back to (default: the one before the current).
+    #[arg(long, value_name = "REVISION|TAG")]
+    pub to: Option<String>,
+    #[command(flatten)]
+    pub lock: LockWait,
+}
+
+#[derive(Debug, Args)]
+#[command(subcommand_negates_reqs = true, args_conflicts_with_subcommands = true)]
+pub struct DeployArgs {
+    #[command(subcommand)]
+    pub command: Option<DeployCommand>,
+    /// The env: envs/<ENV>.toml.
+    #[arg(long, short, required = true)]
+    pub env: Option<String>,
+    /// The image tag to deploy (it must be in the env's repository: `rtech image push`).
+    #[arg(long, value_name = "TAG", value_parser = image_tag, required = true)]
+    pub image_tag: Option<String>,
+    /// Return once ECS has started the deployment instead of following it.
+    #[arg(long)]
+    pub no_wait: bool,
+    #[command(flatten)]
+    pub lock: LockWait,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeployCommand {
+    /// The service's current and last deployments, and the revision a rollback goes to.
+    Status(DeployStatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DeployStatusArgs {
+    /// The env: envs/<ENV>.toml.
+    #[arg(long, short)]
+    pub env: String,
+    /// Print them as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

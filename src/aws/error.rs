@@ -53,6 +53,10 @@ impl ErrorKind {
             || c == "HostedZoneAlreadyExists"
             || c == "InvalidGroup.Duplicate"
             || c == "InvalidPermission.Duplicate"
+            // A subnet's CIDR is taken (by the subnet a lost create made), a subnet is
+            // associated with a route table already.
+            || c == "InvalidSubnet.Conflict"
+            || c == "Resource.AlreadyAssociated"
         {
             ErrorKind::AlreadyExists
         } else if c == "DependencyViolation"
@@ -288,6 +292,8 @@ mod tests {
             ("ResourceExistsException", AlreadyExists),
             ("BucketAlreadyOwnedByYou", AlreadyExists),
             ("DuplicateLoadBalancerName", AlreadyExists),
+            ("InvalidSubnet.Conflict", AlreadyExists),
+            ("Resource.AlreadyAssociated", AlreadyExists),
             ("DependencyViolation", InUse),
             ("ResourceInUseException", InUse),
             ("CacheSubnetGroupInUse", InUse),

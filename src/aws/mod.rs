@@ -1,6 +1,7 @@
 //! AWS plumbing: SdkConfig (region, profile, endpoint), the client bundle with an API-call
 //! counter, and one error type that keeps the operation and the AWS error code.
 
+use futures::future::{BoxFuture, FutureExt, Shared};
 use std::fmt;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -375,6 +376,9 @@ pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     pub sns: aws_sdk_sns::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    /// The Resource Groups Tagging API: every tagged resource of the env in one paginated
+    /// read (`reconcile::kit::tag_index`).
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
     pub calls: CallCounter,
     pub endpoint: Option<String>,
     pub region: String,
@@ -447,6 +451,7 @@ impl Clients {
         );
         let sns = client!(aws_sdk_sns);
         let cloudwatch = client!(aws_sdk_cloudwatch);
+        let tagging = client!(aws_sdk_resourcegroupstagging);
         let cloudfront = aws_sdk_cloudfront::Client::from_conf(
             aws_sdk_cloudfront::config::Builder::from(&conf)
                 .retry_config(opts.retry.retry_config(true))
@@ -480,6 +485,7 @@ impl Clients {
             s3,
             sns,
             cloudwatch,
+            tagging,
             calls,
             endpoint,
             region,
@@ -493,14 +499,37 @@ impl Clients {
 
     /// Who the credentials are: sts:GetCallerIdentity.
     pub async fn caller(&self) -> Result<Caller, AwsError> {
-        let out = self.sts.get_caller_identity().send().await.map_err(|e| {
-            AwsError::from_sdk("sts:GetCallerIdentity", e).with_endpoint(self.endpoint.as_deref())
-        })?;
-        Ok(Caller {
-            account: out.account.unwrap_or_default(),
-            arn: out.arn.unwrap_or_default(),
-        })
+        caller(self.sts.clone(), self.endpoint.clone()).await
     }
+
+    /// sts:GetCallerIdentity, started now (on the runtime) and shared: whoever needs the
+    /// account awaits the one answer, and the calls that do not need it go on meanwhile.
+    pub fn identity(&self) -> Identity {
+        let shared = caller(self.sts.clone(), self.endpoint.clone())
+            .boxed()
+            .shared();
+        tokio::spawn(shared.clone());
+        shared
+    }
+}
+
+/// The caller, asked once and shared ([`Clients::identity`]).
+pub type Identity = Shared<BoxFuture<'static, Result<Caller, AwsError>>>;
+
+/// An identity already known (the executor's tests).
+#[cfg(test)]
+pub fn known_identity(c: Caller) -> Identity {
+    futures::future::ready(Ok(c)).boxed().shared()
+}
+
+async fn caller(sts: aws_sdk_sts::Client, endpoint: Option<String>) -> Result<Caller, AwsError> {
+    let out = sts.get_caller_identity().send().await.map_err(|e| {
+        AwsError::from_sdk("sts:GetCallerIdentity", e).with_endpoint(endpoint.as_deref())
+    })?;
+    Ok(Caller {
+        account: out.account.unwrap_or_default(),
+        arn: out.arn.unwrap_or_default(),
+    })
 }
 
 #[cfg(test)]

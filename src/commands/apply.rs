@@ -59,7 +59,7 @@ pub(super) async fn apply_cmd(
     let s = Session::open(&Target::of_spec(&spec), opts, &desired, a.no_wait, ui).await?;
     s.locked(COMMAND, a.lock.lock_timeout, ui, async {
         let observed = s.observe(&desired, ui).await?;
-        let mut plan = s.plan(&desired, &observed, &a.targets, false)?;
+        let mut plan = s.plan(&desired, &observed, &a.targets, false, ui).await?;
         s.hold_back(&mut plan).await?;
         print_plan(&plan, false, ui, &spec.file);
         if plan.has_changes() && plan.conflicts.is_empty() {

@@ -28,14 +28,15 @@ pub(super) async fn bootstrap_cmd(
     let s = Session::open(&Target::of_spec(&spec), opts, &[], false, ui)
         .await?
         .for_bootstrap();
-    let bucket = s.lock.bucket.clone();
-    let desired = bootstrap::desired(&spec, &s.caller.account, &s.ctx.region, &bucket, repo);
+    let who = s.who(ui).await?;
+    let bucket = who.lock.bucket.clone();
+    let desired = bootstrap::desired(&spec, &who.caller.account, &s.ctx.region, &bucket, repo);
     let mut observed = s.observe(&desired, ui).await?;
     if repo.is_none() {
         // Only the lock bucket is planned: the CI provider and roles stay as they are.
         observed.retain(|o| o.id.kind == LOCK_BUCKET);
     }
-    let plan = s.plan(&desired, &observed, &[], false)?;
+    let plan = s.plan(&desired, &observed, &[], false, ui).await?;
     print_plan(&plan, false, ui, &spec.file);
     if !plan.conflicts.is_empty() {
         bail!(
@@ -57,7 +58,7 @@ pub(super) async fn bootstrap_cmd(
     confirm(
         &format!(
             "Bootstrap account {} ({}) for project {}?",
-            s.caller.account, s.ctx.region, spec.project
+            who.caller.account, s.ctx.region, spec.project
         ),
         a.auto_approve,
     )

@@ -22,7 +22,7 @@ pub(super) async fn destroy_cmd(
     let s = Session::open(&Target::of_spec(&spec), opts, &desired, false, ui).await?;
     s.locked("rtech destroy", a.lock.lock_timeout, ui, async {
         let observed = s.observe(&[], ui).await?;
-        let plan = s.plan(&[], &observed, &[], true)?;
+        let plan = s.plan(&[], &observed, &[], true, ui).await?;
         print_plan(&plan, false, ui, &spec.file);
         if !plan.has_changes() {
             return Ok(ExitCode::from(EXIT_OK));

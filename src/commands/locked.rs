@@ -49,8 +49,10 @@ impl Session {
         let mut interrupts =
             Listener::new().context("listening for Ctrl-C and SIGTERM (to release the lock)")?;
         let s3 = &self.ctx.clients.s3;
-        let place = &self.lock;
-        let info = LockInfo::new(&self.caller.arn, command);
+        // The caller, and the pin's check of its account, before the lock's write.
+        let who = self.who(ui).await?;
+        let place = &who.lock;
+        let info = LockInfo::new(&who.caller.arn, command);
         let id = info.id.clone();
         let mut last_report: Option<Instant> = None;
         let mut report = |w: Waiting<'_>| {
@@ -106,14 +108,15 @@ pub(super) async fn force_unlock_cmd(
 ) -> Result<ExitCode> {
     let spec = load(cli, &a.env)?;
     let s = Session::open(&Target::of_spec(&spec), opts, &[], false, ui).await?;
-    let holder = lock::force_unlock(&s.ctx.clients.s3, &s.lock, &a.lock_id)
+    let place = &s.who(ui).await?.lock;
+    let holder = lock::force_unlock(&s.ctx.clients.s3, place, &a.lock_id)
         .await
         .map_err(anyhow::Error::from)?;
     println!(
         "Removed the lock on env {} (s3://{}/{}), held by {}.",
         spec.env,
-        s.lock.bucket,
-        s.lock.key,
+        place.bucket,
+        place.key,
         holder.holder()
     );
     Ok(ExitCode::from(EXIT_OK))

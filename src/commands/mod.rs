@@ -4,6 +4,7 @@
 
 mod apply;
 mod bootstrap;
+mod deploy;
 mod destroy;
 mod iam_policy;
 mod image;
@@ -104,6 +105,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bootstrap(a) => bootstrap::bootstrap_cmd(&cli, a, &opts, &ui).await,
         Command::ForceUnlock(a) => locked::force_unlock_cmd(&cli, a, &opts, &ui).await,
         Command::Image(a) => image::image_cmd(&cli, a, &opts, &ui).await,
+        Command::Deploy(a) => deploy::deploy_cmd(&cli, a, &opts, &ui).await,
+        Command::Rollback(a) => deploy::rollback_cmd(&cli, a, &opts, &ui).await,
         Command::Loadtest(a) => loadtest::loadtest_cmd(&cli, a, &opts, &ui).await,
     };
     if g.verbose > 1 {

@@ -24,7 +24,7 @@ pub(super) async fn output_cmd(
     let s = Session::open(&Target::of_spec(&spec), opts, &desired, false, ui).await?;
     // The account's bootstrap resources too: the lock bucket and this env's CI roles.
     let (mut observed, boot) = tokio::try_join!(s.observe(&desired, ui), async {
-        bootstrap::observe_outputs(&s.ctx, &s.lock.bucket)
+        bootstrap::observe_outputs(&s.ctx, &s.who(ui).await?.lock.bucket)
             .await
             .map_err(|e| anyhow::anyhow!("observing bootstrap's resources: {e}"))
     })?;

@@ -15,11 +15,13 @@ pub(super) async fn plan_cmd(cli: &Cli, a: &PlanArgs, opts: &AwsOpts, ui: &Ui) -
     let mut spec = load(cli, &a.env)?;
     spec.image_tag = a.image_tag.clone();
     let desired = reconcile::expand(&spec);
-    let s = Session::open(&Target::of_spec(&spec), opts, &desired, false, ui).await?;
+    // sts:GetCallerIdentity runs beside observe's first round (a plan reads only; `--lock`
+    // awaits it, and the pin, before the lock's write).
+    let s = Session::open_overlapped(&Target::of_spec(&spec), opts, &desired).await?;
     // No lock unless asked for (`--lock`: a plan about to be saved and applied).
     let make = async {
         let observed = s.observe(&desired, ui).await?;
-        let mut plan = s.plan(&desired, &observed, &a.targets, false)?;
+        let mut plan = s.plan(&desired, &observed, &a.targets, false, ui).await?;
         s.hold_back(&mut plan).await?;
         Ok::<_, anyhow::Error>(plan)
     };

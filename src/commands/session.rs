@@ -64,13 +64,21 @@ impl Target {
     }
 }
 
+/// Who the session acts as: the caller (the pin allows its account) and where the env's lock
+/// lives (its default bucket names the account).
+pub(crate) struct Who {
+    pub(crate) caller: Caller,
+    pub(crate) lock: lock::Place,
+}
+
 /// A live session against one env: clients, context and the reconcilers.
 pub(crate) struct Session {
     pub(crate) ctx: Arc<Ctx>,
-    /// Who the credentials are (sts:GetCallerIdentity, the session's first call).
-    pub(crate) caller: Caller,
-    /// Where the env's lock lives.
-    pub(crate) lock: lock::Place,
+    /// The account pin and the lock's place, checked and resolved once the identity is known.
+    pin: AccountPin,
+    lock_bucket: Option<String>,
+    project: String,
+    who: tokio::sync::OnceCell<Who>,
     registry: Registry,
     /// The word of `execute`'s last line (`Bootstrap complete: …`); by default `Apply` or
     /// `Destroy`.
@@ -80,9 +88,9 @@ pub(crate) struct Session {
 
 impl Session {
     /// `desired` only tells where the env's DNS lives (destroy passes the spec's resources
-    /// here but observes without them). The first call is sts:GetCallerIdentity: bad
-    /// credentials or an unreachable endpoint fail clearly, and an account the pin does not
-    /// allow is refused before any other call.
+    /// here but observes without them). The first call is sts:GetCallerIdentity, awaited
+    /// here: bad credentials or an unreachable endpoint fail clearly, and an account the pin
+    /// does not allow is refused before any other call.
     pub(crate) async fn open(
         target: &Target,
         opts: &AwsOpts,
@@ -90,39 +98,81 @@ impl Session {
         no_wait: bool,
         ui: &Ui,
     ) -> Result<Session> {
+        let s = Session::start(target, opts, desired, no_wait).await;
+        s.who(ui).await?;
+        Ok(s)
+    }
+
+    /// The same, without waiting for sts:GetCallerIdentity: it runs beside the first round of
+    /// reads (`observe` awaits it with them and reports its failure, or the pin's refusal,
+    /// first). For read-only commands: whatever writes (`locked`) awaits [`Session::who`]
+    /// first, so a wrong account is still refused before any mutating call.
+    pub(crate) async fn open_overlapped(
+        target: &Target,
+        opts: &AwsOpts,
+        desired: &[Resource],
+    ) -> Result<Session> {
+        Ok(Session::start(target, opts, desired, false).await)
+    }
+
+    async fn start(
+        target: &Target,
+        opts: &AwsOpts,
+        desired: &[Resource],
+        no_wait: bool,
+    ) -> Session {
         let clients = Clients::new(opts, &target.region).await;
-        let caller = clients.caller().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        target.pin.check(&caller.account)?;
-        ui.verbose(&format!(
-            "account {} ({}) as {}",
-            caller.account, clients.region, caller.arn
-        ));
+        let identity = clients.identity();
         let region = clients.region.clone();
-        let lock = lock::Place {
-            bucket: target
-                .lock_bucket
-                .clone()
-                .unwrap_or_else(|| lock::default_bucket(&target.project, &caller.account, &region)),
-            key: lock::key(&target.project, &target.env),
-            env: target.env.clone(),
-        };
-        Ok(Session {
+        Session {
             ctx: Arc::new(Ctx {
                 project: target.project.clone(),
                 env: target.env.clone(),
                 region,
-                account: caller.account.clone(),
+                identity,
                 clients,
+                tag_index: Default::default(),
                 zone: reconcile::dns::zone_of(desired),
                 no_wait,
+                deploy_followed: false,
                 nonce: reconcile::kit::idem::run_nonce(),
             }),
-            caller,
-            lock,
+            pin: target.pin.clone(),
+            lock_bucket: target.lock_bucket.clone(),
+            project: target.project.clone(),
+            who: tokio::sync::OnceCell::new(),
             registry: Registry::all(),
             label: None,
             started: Instant::now(),
-        })
+        }
+    }
+
+    /// The caller, once the pin allows its account, and the lock's place.
+    pub(crate) async fn who(&self, ui: &Ui) -> Result<&Who> {
+        self.who
+            .get_or_try_init(|| async {
+                let caller = self
+                    .ctx
+                    .identity
+                    .clone()
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                self.pin.check(&caller.account)?;
+                let region = &self.ctx.region;
+                ui.verbose(&format!(
+                    "account {} ({region}) as {}",
+                    caller.account, caller.arn
+                ));
+                let lock = lock::Place {
+                    bucket: self.lock_bucket.clone().unwrap_or_else(|| {
+                        lock::default_bucket(&self.project, &caller.account, region)
+                    }),
+                    key: lock::key(&self.project, &self.ctx.env),
+                    env: self.ctx.env.clone(),
+                };
+                Ok::<_, anyhow::Error>(Who { caller, lock })
+            })
+            .await
     }
 
     /// The same session over bootstrap's services (`Registry::bootstrap`): what it plans
@@ -130,6 +180,15 @@ impl Session {
     pub(crate) fn for_bootstrap(mut self) -> Session {
         self.registry = Registry::bootstrap();
         self.label = Some("Bootstrap");
+        self
+    }
+
+    /// The same session for `rtech deploy`, which follows the service's deployment itself
+    /// (`Ctx::deploy_followed`).
+    pub(crate) fn following_deploys(mut self) -> Session {
+        if let Some(ctx) = Arc::get_mut(&mut self.ctx) {
+            ctx.deploy_followed = true;
+        }
         self
     }
 
@@ -152,12 +211,18 @@ impl Session {
         let t = Instant::now();
         let before = self.calls();
         let before_by = self.ctx.clients.calls.by_service();
-        let all = futures::future::try_join_all(registry.services().iter().map(|r| async move {
-            r.observe(&self.ctx, desired)
-                .await
-                .map_err(|e| anyhow::anyhow!("observing {}: {e}", r.name()))
-        }))
-        .await?;
+        // The identity (when `open_overlapped` did not wait for it) runs beside the reads; its
+        // failure, or the pin's refusal, is the error that counts.
+        let (who, all) = tokio::join!(
+            self.who(ui),
+            futures::future::try_join_all(registry.services().iter().map(|r| async move {
+                r.observe(&self.ctx, desired)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("observing {}: {e}", r.name()))
+            }))
+        );
+        who?;
+        let all = all?;
         let observed: Vec<Observed> = all.into_iter().flatten().collect();
         let owned = observed
             .iter()
@@ -185,13 +250,15 @@ impl Session {
         Ok(observed)
     }
 
-    pub(crate) fn plan(
+    pub(crate) async fn plan(
         &self,
         desired: &[Resource],
         observed: &[Observed],
         targets: &[ResourceId],
         destroy: bool,
+        ui: &Ui,
     ) -> Result<Plan> {
+        let who = self.who(ui).await?;
         let mut plan = plan::diff(&DiffInput {
             project: &self.ctx.project,
             env: &self.ctx.env,
@@ -203,9 +270,9 @@ impl Session {
             destroy,
         })?;
         plan.origin = Some(plan::Origin {
-            account: self.caller.account.clone(),
-            caller: self.caller.arn.clone(),
-            lock_bucket: self.lock.bucket.clone(),
+            account: who.caller.account.clone(),
+            caller: who.caller.arn.clone(),
+            lock_bucket: who.lock.bucket.clone(),
         });
         for c in &mut plan.conflicts {
             if let Some(m) = self

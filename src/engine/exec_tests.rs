@@ -161,10 +161,15 @@ async fn ctx() -> Arc<Ctx> {
         project: "p".into(),
         env: "e".into(),
         region: "us-east-1".into(),
-        account: "123456789012".into(),
+        identity: crate::aws::known_identity(crate::aws::Caller {
+            account: "123456789012".into(),
+            arn: "arn:aws:iam::123456789012:user/t".into(),
+        }),
         clients: Clients::new(&opts, "us-east-1").await,
+        tag_index: Default::default(),
         zone: None,
         no_wait: false,
+        deploy_followed: false,
         nonce: 1,
     })
 }

@@ -13,8 +13,10 @@
 //! Compared: `retention_in_days` (PutRetentionPolicy; DeleteRetentionPolicy for "never
 //! expire"), `tags` (TagResource / UntagResource on the group's ARN), and `name` (replaced).
 //! Observe: one DescribeLogGroups per name prefix (`/ecs/…-app`, `/aws/docdb/<cluster>/`,
-//! `/elasticache/{project}-{env}/`; paginated; exact names picked client-side) and one
-//! ListTagsForResource per group found, all at once: at most 3 + 4 calls. Names are
+//! `/elasticache/{project}-{env}/`; paginated; exact names picked client-side) beside the env's
+//! tag index (`kit::tag_index`), which holds our groups' tags; a group found that the index
+//! does not list (someone else's, or just tagged) gets its own ListTagsForResource: 3 calls,
+//! at most 3 + 4. Names are
 //! deterministic, so destroy finds the groups without a spec. A same-named group without our
 //! tags is a conflict, never touched. DescribeLogGroups' `arn` ends in `:*`; the tag APIs and
 //! the `arn` attribute use the ARN without it (`logGroupArn`).
@@ -301,14 +303,29 @@ impl Kind for LogGroup {
     async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
         let p: &LogGroupProps = &from_props(&r.props)?;
         let name = p.name.as_str();
-        ctx.clients
-            .logs
-            .create_log_group()
-            .log_group_name(name)
-            .set_tags(Some(p.tags.clone().into_iter().collect()))
-            .send()
-            .await
-            .map_err(aws("logs:CreateLogGroup"))?;
+        let create = async {
+            ctx.clients
+                .logs
+                .create_log_group()
+                .log_group_name(name)
+                .set_tags(Some(p.tags.clone().into_iter().collect()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(aws("logs:CreateLogGroup"))
+        };
+        // The name is unique: a retried create (lost response) adopts the group when it is
+        // ours; the retention is set below either way.
+        kit::adopt_on_exists(&r.id.to_string(), create, || async {
+            Ok(match describe(ctx, name).await? {
+                None => kit::Existing::Missing,
+                Some(g) => {
+                    let tags = list_tags(ctx, &group_arn(&g)).await?;
+                    kit::Existing::of(ctx, &r.id, tags, ())
+                }
+            })
+        })
+        .await?;
         if let Some(d) = p.retention_in_days {
             task.status("setting the retention");
             set_retention(ctx, name, Some(d)).await?;
@@ -363,9 +380,6 @@ pub struct Logs;
 
 #[async_trait]
 impl Service for Logs {
-    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
-        iam::GRANTS
-    }
     fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
         crate::reconcile::kit::outputs::attrs(
             observed,
@@ -373,26 +387,17 @@ impl Service for Logs {
         )
     }
 
-    fn name(&self) -> &'static str {
-        "logs"
-    }
-
-    fn kinds(&self) -> &'static [&'static dyn Kind] {
-        KINDS
-    }
-
-    fn expand(&self, spec: &Spec) -> Vec<Resource> {
-        expand(spec)
-    }
+    crate::service_basics!("logs", KINDS, expand, iam::GRANTS);
 
     async fn observe(&self, ctx: &Ctx, _desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         // Names are deterministic: destroy (no desired) finds the groups too.
         let known = known_groups(&ctx.project, &ctx.env);
         let mut prefixes: Vec<&str> = known.iter().map(|(_, _, p)| p.as_str()).collect();
         prefixes.dedup();
-        let pages =
-            futures::future::try_join_all(prefixes.into_iter().map(|p| describe_prefix(ctx, p)))
-                .await?;
+        let (pages, index) = tokio::try_join!(
+            futures::future::try_join_all(prefixes.into_iter().map(|p| describe_prefix(ctx, p))),
+            ctx.tag_index()
+        )?;
         let live: BTreeMap<String, AwsLogGroup> = pages
             .into_iter()
             .flatten()
@@ -402,11 +407,12 @@ impl Service for Logs {
             .into_iter()
             .filter_map(|(id, name, _)| Some((id, live.get(&name)?)))
             .collect();
-        let tags = futures::future::try_join_all(
-            found
-                .iter()
-                .map(|(_, g)| async move { list_tags(ctx, &group_arn(g)).await }),
-        )
+        let tags = futures::future::try_join_all(found.iter().map(|(_, g)| async move {
+            match index.tags(&group_arn(g)) {
+                Some(t) => Ok(Some(t.clone())),
+                None => list_tags(ctx, &group_arn(g)).await,
+            }
+        }))
         .await?;
         Ok(found
             .into_iter()

@@ -33,7 +33,7 @@ use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 
-use crate::aws::{AwsError, Clients};
+use crate::aws::{AwsError, Clients, Identity};
 use crate::model::{Attrs, Observed, Props, Resource};
 use crate::plan::{Change, KindSchema};
 use crate::progress::Task;
@@ -44,19 +44,40 @@ pub struct Ctx {
     pub project: String,
     pub env: String,
     pub region: String,
-    /// The caller's account (sts:GetCallerIdentity, the session's first call).
-    pub account: String,
+    /// The caller (sts:GetCallerIdentity), asked at the session's start and awaited only by
+    /// what needs the account ([`Ctx::account`]).
+    pub identity: Identity,
     pub clients: Clients,
+    /// The env's tagged resources, read once per session on first use ([`Ctx::tag_index`]).
+    pub tag_index: tokio::sync::OnceCell<kit::tag_index::TagIndex>,
     /// The env's Route 53 zone name from the spec's `[edge]` (also during destroy, whose
     /// observe gets no desired resources): records live in a zone rtech may not own.
     pub zone: Option<String>,
     /// `apply --no-wait`: do not wait for slow propagation that nothing else in the plan
     /// needs (CloudFront's `Deployed`); say so instead.
     pub no_wait: bool,
+    /// `rtech deploy`: the command follows the service's deployment itself (through ECS's
+    /// service deployments), so a service update returns once ECS has accepted it.
+    pub deploy_followed: bool,
     /// One random value per apply (`kit::idem::run_nonce`): idempotency tokens derive from it,
     /// so the SDK's retry of a create within this apply is idempotent and a later apply's
     /// re-create is not refused.
     pub nonce: u64,
+}
+
+impl Ctx {
+    /// The caller's account (awaits the session's one sts:GetCallerIdentity).
+    pub async fn account(&self) -> Result<String, AwsError> {
+        Ok(self.identity.clone().await?.account)
+    }
+
+    /// The env's tag index (`kit::tag_index`): one `tag:GetResources` read, paginated, on
+    /// first use; every service after that shares it.
+    pub async fn tag_index(&self) -> Result<&kit::tag_index::TagIndex, AwsError> {
+        self.tag_index
+            .get_or_try_init(|| kit::tag_index::fetch(&self.clients, &self.project, &self.env))
+            .await
+    }
 }
 
 /// An in-place change of one resource, every reference resolved.

@@ -128,6 +128,7 @@ pub struct RawCloudFront {
     pub logs_expire_days: Option<Spanned<i64>>,
     pub default_behavior: Option<Spanned<RawTtl>>,
     pub api_behavior: Option<Spanned<RawTtl>>,
+    pub invalidate_on_deploy: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -186,6 +187,8 @@ pub struct CloudFront {
     pub default_behavior: Ttl,
     /// The `/api/*` behaviour's TTLs (default 0/0/0: the API is never cached).
     pub api_behavior: Ttl,
+    /// Paths a successful `rtech deploy` invalidates (default none).
+    pub invalidate_on_deploy: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -465,8 +468,17 @@ fn validate_cloudfront(errs: &mut Errors, r: &RawCloudFront) -> CloudFront {
         }
         None => "PriceClass_100".to_string(),
     };
+    let mut invalidate_on_deploy: Vec<String> = vec![];
+    for p in r.invalidate_on_deploy.iter().flatten() {
+        match crate::cli::invalidation_path(p.get_ref()) {
+            Ok(path) if !invalidate_on_deploy.contains(&path) => invalidate_on_deploy.push(path),
+            Ok(_) => {}
+            Err(why) => errs.push(p.span(), "edge.cloudfront.invalidate_on_deploy", why),
+        }
+    }
     CloudFront {
         price_class,
+        invalidate_on_deploy,
         logging: flag(&r.logging, false),
         logs_expire_days: int_in(
             errs,

@@ -811,6 +811,7 @@ fn edge_defaults_follow_the_production_plan() {
     assert!(!e.alb.deletion_protection && !e.alb.access_logs);
     let cf = e.cloudfront.expect("cloudfront");
     assert_eq!(cf.price_class, "PriceClass_100");
+    assert!(cf.invalidate_on_deploy.is_empty());
     assert!(!cf.logging);
     assert_eq!(
         cf.default_behavior,
@@ -987,6 +988,11 @@ fn edge_bad_enums_and_ranges_and_missing_app() {
         &with_edge("[edge.cloudfront]\nprice_class = \"PriceClass_50\""),
         (11, 15, "edge.cloudfront.price_class"),
         &[],
+    );
+    located(
+        &with_edge("[edge.cloudfront]\ninvalidate_on_deploy = [\"/*\", \"index.html\"]"),
+        (11, 31, "edge.cloudfront.invalidate_on_deploy"),
+        &["must start with /"],
     );
     located(
         &with_edge("[edge.alb]\nhttp3 = true"),

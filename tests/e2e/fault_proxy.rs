@@ -362,15 +362,15 @@ async fn lost_responses_converge_without_duplicates() {
     // The kinds whose create AWS offers no token and no unique name for (AllocateAddress,
     // CreateVpc, CreateInternetGateway) may leave a tagged duplicate: the plan shows it as a
     // delete of `kind/name~id`, and the next apply removes it. No other kind may.
-    let untokened = ["eip/", "vpc/", "igw/"];
+    let unguarded = ["eip/", "vpc/", "igw/"];
     for d in dups {
         assert!(
-            untokened.iter().any(|k| d.starts_with(k)),
+            unguarded.iter().any(|k| d.starts_with(k)),
             "{d}: a duplicate of a kind with a token or a unique name"
         );
     }
     let fault_ops = faults_by_operation(&log);
-    for op in ["AllocateAddress", "CreateVpc", "CreateInternetGateway"] {
+    for op in NO_GUARD {
         let hit = fault_ops.keys().any(|k| k.ends_with(&format!(":{op}")));
         let kind = match op {
             "AllocateAddress" => "eip/",
@@ -496,4 +496,104 @@ async fn a_crash_after_any_mutating_call_then_a_re_apply_converges() {
         failures.len(),
         ns.len()
     );
+}
+
+/// The operations whose retried create AWS cannot recognise: no idempotency token and no
+/// unique name. A lost response of one leaves a tagged duplicate for the next apply to remove.
+const NO_GUARD: [&str; 3] = ["AllocateAddress", "CreateVpc", "CreateInternetGateway"];
+
+/// Every mutating operation of a prod apply loses its first response: each create is retried
+/// by the SDK against a resource its first attempt made. Every kind recognises its own
+/// resource (a token, or its unique name and our tags) or is idempotent by nature, so the
+/// apply succeeds in one go, nothing is duplicated, and the plan after it is empty. Destroy,
+/// each first delete's response lost the same way, leaves nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_response_of_every_mutating_operation_lost_apply_and_destroy_converge_in_one_go()
+{
+    let emu = Emulator::start();
+    apply(&emu, "prod");
+    let clean = census(&emu, "prod").await;
+    reset(&emu);
+
+    let mut lose: Vec<String> = vec!["*".into()];
+    lose.extend(NO_GUARD.iter().map(|op| format!("-{op}")));
+    let proxy = FaultProxy::start(&emu, &["--seed", SEED]);
+    proxy.configure(json!({ "lose_first": lose }));
+    let r = run(&mut via(
+        &proxy,
+        &emu,
+        &["apply", "--env", "prod", "--auto-approve"],
+    ));
+    let stats = proxy.stats();
+    let lost = stats["lost_operations"]
+        .as_object()
+        .expect("lost_operations");
+    println!(
+        "prod apply, the first response of each of {} mutating operations lost: {:?}",
+        lost.len(),
+        lost.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(r.code, 0, "the apply failed: {:?}", errors(&r.stderr));
+    // The creates of every service rtech manages were among them.
+    for op in [
+        "CreateSubnet",
+        "CreateRouteTable",
+        "AssociateRouteTable",
+        "CreateSecurityGroup",
+        "AuthorizeSecurityGroupIngress",
+        "CreateDBSubnetGroup",
+        "CreateDBClusterParameterGroup",
+        "CreateDBCluster",
+        "CreateDBInstance",
+        "CreateCacheSubnetGroup",
+        "CreateReplicationGroup",
+        "CreateRepository",
+        "CreateSecret",
+        "CreateLogGroup",
+        "CreateCluster",
+        "RegisterTaskDefinition",
+        "CreateService",
+        "CreateLoadBalancer",
+        "CreateTargetGroup",
+        "CreateListener",
+        "CreateRole",
+        "RequestCertificate",
+        "CreateTopic",
+        "Subscribe",
+        "PutMetricAlarm",
+        "RegisterScalableTarget",
+        "PutScalingPolicy",
+    ] {
+        assert!(lost.contains_key(op), "{op} lost no response: {lost:?}");
+    }
+    assert_plan_empty(&emu, "prod");
+    let got = census(&emu, "prod").await;
+    assert!(
+        census_diff(&clean, &got).is_empty(),
+        "census differs from a clean apply's (kind: (clean, now)): {:?}",
+        census_diff(&clean, &got)
+    );
+
+    // Destroy: prod refuses it (deletion protection, final snapshots), so dev, applied without
+    // faults, is destroyed with the first response of every delete lost.
+    reset(&emu);
+    proxy.configure(json!({ "zero": true, "lose_first": [] }));
+    run_ok(
+        &mut via(&proxy, &emu, &["apply", "--env", "dev", "--auto-approve"]),
+        0,
+    );
+    proxy.configure(json!({ "zero": true, "lose_first": ["*"] }));
+    let r = run(&mut via(
+        &proxy,
+        &emu,
+        &["destroy", "--env", "dev", "--auto-approve"],
+    ));
+    let stats = proxy.stats();
+    println!(
+        "dev destroy, the first response of each mutating operation lost: {:?}",
+        stats["lost_operations"]
+    );
+    assert_eq!(r.code, 0, "the destroy failed: {:?}", errors(&r.stderr));
+    let left = census(&emu, "dev").await;
+    assert!(left.values().all(|&n| n == 0), "left behind: {left:?}");
 }

@@ -8,6 +8,7 @@ mod cdn;
 mod cli;
 mod dashboard;
 mod deploy;
+mod deploying;
 mod dns;
 mod docdb;
 mod ecr;

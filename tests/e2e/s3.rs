@@ -142,9 +142,10 @@ async fn alb_log_bucket_apply_drift_repair_and_guarded_destroy() {
     assert_eq!(t["rtech:force-delete"], "false");
     assert_eq!(t["Environment"], "test");
 
-    // Observe's cost: GetBucketTagging for both candidate names, then six reads of ours.
+    // Observe's cost: the env's tag index lists ours, so GetBucketTagging only for the other
+    // candidate name (absent), then six reads of ours.
     let stats = observe_in(&emu, d, "dev", &target);
-    assert_eq!(stats.by_service.get("s3"), Some(&8), "{stats:?}");
+    assert_eq!(stats.by_service.get("s3"), Some(&7), "{stats:?}");
 
     // The ALB takes the bucket for its access logs.
     apply_in(&emu, d, "dev", &["--target", LB]);

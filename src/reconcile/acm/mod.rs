@@ -213,9 +213,6 @@ pub struct Acm;
 
 #[async_trait]
 impl Service for Acm {
-    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
-        iam::GRANTS
-    }
     fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
         let certs: serde_json::Map<String, serde_json::Value> =
             crate::reconcile::kit::outputs::owned(observed, "certificate", "")
@@ -233,7 +230,7 @@ impl Service for Acm {
         vec![("certificates", certs.into())]
     }
 
-    crate::service_basics!("acm", KINDS, expand);
+    crate::service_basics!("acm", KINDS, expand, iam::GRANTS);
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         observe::observe(ctx, desired).await
     }

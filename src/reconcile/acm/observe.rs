@@ -1,11 +1,12 @@
 //! Observe (destroy included, which has no spec): ListCertificates (paginated, every status
 //! and key type) in the env's region, and in us-east-1 too when the env's region is another
-//! (destroy has no spec to say whether CloudFront is on); then ListTagsForCertificate for
-//! every certificate listed (eight at a time: ACM has no tag filter, and a certificate for
-//! names the spec no longer has is still ours to replace or delete); then DescribeCertificate
-//! for ours (rtech:project, rtech:env and an rtech:id of kind `certificate`). Calls: per region
-//! 1 + the region's certificates + ours; an account holding only the env's certificate: 3 (6
-//! with the us-east-1 one). Certificates are not unique by name: one for the same domain
+//! (destroy has no spec to say whether CloudFront is on); then the tags of every certificate
+//! listed: the env's tag index (`kit::tag_index`, the env's region only) holds ours, and
+//! ListTagsForCertificate reads each other one (eight at a time: ACM has no tag filter, and a
+//! certificate for names the spec no longer has is still ours to replace or delete); then
+//! DescribeCertificate for ours (rtech:project, rtech:env and an rtech:id of kind
+//! `certificate`). Calls in the env's region: 1 + the certificates not ours + ours; an account
+//! holding only the env's certificate: 2 (5 with the us-east-1 one of another region's env). Certificates are not unique by name: one for the same domain
 //! without our tags is not a conflict, it is ignored. Two of ours with the same rtech:id (an
 //! interrupted apply past AWS's idempotency hour, or an interrupted replace): the one to keep
 //! (for the spec's names, in the expected region, ISSUED first, then the oldest) keeps the id,
@@ -27,6 +28,7 @@ use super::{
 };
 use crate::aws::{all_pages, AwsError, CLOUDFRONT_CERT_REGION};
 use crate::model::{Attrs, Observed, Resource, ResourceId};
+use crate::reconcile::kit::tag_index::TagIndex;
 use crate::reconcile::kit::{self, claimed_id, from_props, to_props, Link};
 use crate::reconcile::Ctx;
 
@@ -251,6 +253,7 @@ async fn observe_region(
     ctx: &Ctx,
     c: &Client,
     wanted: &BTreeSet<String>,
+    index: Option<&TagIndex>,
 ) -> Result<Vec<Found>, AwsError> {
     let summaries = all_pages!(
         c.list_certificates()
@@ -283,6 +286,10 @@ async fn observe_region(
         .collect();
     let tagged: Vec<Option<(String, BTreeMap<String, String>)>> = futures::stream::iter(arns)
         .map(|(arn, wanted)| async move {
+            // Ours, as the env's tag index lists them: no call.
+            if let Some(t) = index.and_then(|i| i.tags(&arn)) {
+                return Ok(Some((arn, t.clone())));
+            }
             match list_tags(c, &arn).await {
                 Ok(t) => Ok(Some((arn, t))),
                 // Deleted between the list and now.
@@ -316,9 +323,12 @@ pub(super) async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Obser
         .filter_map(|r| from_props::<CertificateProps>(&r.props).ok())
         .map(|p| normalise_name(&p.domain_name))
         .collect();
-    let mut found = observe_region(ctx, &ctx.clients.acm, &wanted).await?;
+    // The env's tag index is the env's region's: us-east-1's certificates (another region's
+    // env) are read one by one.
+    let index = ctx.tag_index().await?;
+    let mut found = observe_region(ctx, &ctx.clients.acm, &wanted, Some(index)).await?;
     if ctx.region != CLOUDFRONT_CERT_REGION {
-        found.extend(observe_region(ctx, &ctx.clients.acm_us_east_1, &wanted).await?);
+        found.extend(observe_region(ctx, &ctx.clients.acm_us_east_1, &wanted, None).await?);
     }
     Ok(classify(&ctx.region, found, desired))
 }

@@ -1,10 +1,20 @@
-//! The CloudWatch alarm actions the alarms service calls, on the env's alarms.
+//! The CloudWatch alarm actions the alarms service calls, on the env's alarms; and the env's
+//! tag index (`kit::tag_index`), which every service's observe shares, declared here.
 
-use crate::reconcile::iam_policy::{Cond, Grant, Mode};
+use crate::reconcile::iam_policy::{Cond, Grant, Mode, ANY};
 
 const ALARMS: &[&str] = &["{arn:cloudwatch}:alarm:{prefix}-*"];
 
 pub static GRANTS: &[Grant] = &[
+    Grant {
+        sid: "TagIndexReadsTheEnvsTaggedResourcesNoResourceLevelPermission",
+        mode: Mode::Observe,
+        ops: &["tag:GetResources"],
+        also: &[],
+        // GetResources has no resource-level permission.
+        on: ANY,
+        cond: Cond::None,
+    },
     Grant {
         sid: "AlarmsDescribeListsTheRegionsAlarms",
         mode: Mode::Observe,

@@ -11,8 +11,11 @@
 //! `tags`.
 //!
 //! Observe: DescribeAlarms with AlarmNamePrefix `{project}-{env}-` (paginated; metric-math
-//! alarms are metric alarms too), then ListTagsForResource per alarm (CloudWatch has no batch
-//! tag read), eight at once: 1 + N calls, two round trips for up to eight alarms. Names are derived, so destroy finds them without a spec.
+//! alarms are metric alarms too) beside the env's tag index (`kit::tag_index`), which holds the
+//! tags of every alarm of ours: one call and one round trip whatever the number of alarms. An
+//! alarm under our prefix that the index does not list gets its own ListTagsForResource
+//! (CloudWatch has no batch tag read), eight at once. Names are derived, so destroy finds them
+//! without a spec.
 //! Application Auto Scaling's `TargetTracking-…` alarms never carry our prefix and are skipped
 //! explicitly too: never observed, shown or deleted.
 //!
@@ -164,27 +167,32 @@ pub struct Alarms;
 
 #[async_trait]
 impl Service for Alarms {
-    crate::service_basics!("alarms", KINDS, expand);
-    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
-        iam::GRANTS
-    }
+    crate::service_basics!("alarms", KINDS, expand, iam::GRANTS);
     async fn observe(&self, ctx: &Ctx, _desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
-        // Names are derived: destroy (no desired) finds them too.
-        let live = describe(ctx, &prefix(&ctx.project, &ctx.env), false).await?;
+        // Names are derived: destroy (no desired) finds them too. The tag index, read beside
+        // DescribeAlarms, holds the tags of every alarm of ours.
+        let prefix = prefix(&ctx.project, &ctx.env);
+        let (live, index) = tokio::try_join!(describe(ctx, &prefix, false), ctx.tag_index())?;
         let ours: Vec<&MetricAlarm> = live
             .iter()
             .filter(|a| {
                 id_of_name(&ctx.project, &ctx.env, a.alarm_name().unwrap_or_default()).is_some()
             })
             .collect();
-        // One tag read per alarm (CloudWatch has no batch tag read), TAG_READS at once: a
-        // no-op plan waits for one round of them, not one per alarm.
+        // An alarm the index does not list (someone else's under our prefix, or tagged too
+        // recently to be indexed): its own tag read (CloudWatch has no batch tag read),
+        // TAG_READS at once.
         let arns: Vec<String> = ours
             .iter()
             .map(|a| a.alarm_arn().unwrap_or_default().to_string())
             .collect();
         let tags: Vec<Option<BTreeMap<String, String>>> = futures::stream::iter(arns)
-            .map(|arn| async move { found(list_tags(ctx, &arn).await) })
+            .map(|arn| async move {
+                match index.tags(&arn) {
+                    Some(t) => Ok(Some(t.clone())),
+                    None => found(list_tags(ctx, &arn).await),
+                }
+            })
             .buffered(TAG_READS)
             .try_collect()
             .await?;

@@ -177,8 +177,9 @@ pub async fn observe(ctx: &Ctx, bucket: &str) -> Result<Option<Observed>, AwsErr
 /// Create the bucket (`changed` None), or set only the properties `changed` names.
 async fn set(ctx: &Ctx, bucket: &str, changed: Option<&BTreeSet<String>>) -> Result<(), AwsError> {
     let s3 = &ctx.clients.s3;
+    let tags = tags_for(&ctx.project, ALL_ENVS, &id(), bucket, &BTreeMap::new());
     if changed.is_none() {
-        let req = create_bucket(ctx, bucket);
+        let req = create_bucket(ctx, bucket, &tags)?;
         match req.send().await.map_err(aws("s3:CreateBucket")) {
             Err(e) if !e.is("BucketAlreadyOwnedByYou") => return Err(e),
             _ => {}
@@ -188,7 +189,6 @@ async fn set(ctx: &Ctx, bucket: &str, changed: Option<&BTreeSet<String>>) -> Res
     // Tags first: they make the bucket ours to the next plan. A new bucket may take a moment
     // to be visible to its configuration calls.
     if wants("tags") {
-        let tags = tags_for(&ctx.project, ALL_ENVS, &id(), bucket, &BTreeMap::new());
         retry_while(&[], &["NoSuchBucket"], NEW_BUCKET_WAIT, || {
             put_tags(ctx, bucket, &tags)
         })

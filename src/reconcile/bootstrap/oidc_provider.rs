@@ -114,7 +114,7 @@ pub fn observed(
 
 /// GetOpenIDConnectProvider on the account's GitHub provider: one call, absent when NotFound.
 pub async fn observe(ctx: &Ctx) -> Result<Option<Observed>, AwsError> {
-    let arn = arn(&ctx.region, &ctx.account);
+    let arn = arn(&ctx.region, &ctx.account().await?);
     let out = found(
         ctx.clients
             .iam

@@ -141,9 +141,6 @@ const KINDS: &[&dyn Kind] = &[&distribution::Distribution];
 
 #[async_trait]
 impl Service for Cdn {
-    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
-        iam::GRANTS
-    }
     fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
         crate::reconcile::kit::outputs::attrs(
             observed,
@@ -159,7 +156,7 @@ impl Service for Cdn {
         )
     }
 
-    crate::service_basics!("cloudfront", KINDS, expand);
+    crate::service_basics!("cloudfront", KINDS, expand, iam::GRANTS);
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         let aliases = wanted_aliases(desired);

@@ -129,9 +129,6 @@ pub struct Dashboard;
 
 #[async_trait]
 impl Service for Dashboard {
-    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
-        iam::GRANTS
-    }
     fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
         crate::reconcile::kit::outputs::attrs(
             observed,
@@ -139,7 +136,7 @@ impl Service for Dashboard {
         )
     }
 
-    crate::service_basics!("dashboard", KINDS, expand);
+    crate::service_basics!("dashboard", KINDS, expand, iam::GRANTS);
     async fn observe(&self, ctx: &Ctx, _desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         let name = dashboard_name(&ctx.project, &ctx.env);
         let got = ctx

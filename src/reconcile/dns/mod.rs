@@ -393,9 +393,6 @@ pub struct Dns;
 
 #[async_trait]
 impl Service for Dns {
-    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
-        iam::GRANTS
-    }
     fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
         use crate::reconcile::kit::outputs::owned;
         // The zone: ours when rtech created it, else the one our records live in.
@@ -422,7 +419,7 @@ impl Service for Dns {
         ]
     }
 
-    crate::service_basics!("route53", KINDS, expand);
+    crate::service_basics!("route53", KINDS, expand, iam::GRANTS);
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         observe::observe(ctx, desired).await
     }

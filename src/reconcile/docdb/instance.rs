@@ -10,14 +10,14 @@ use serde::{Deserialize, Serialize};
 
 use super::cluster::TAG_APPLY_IMMEDIATELY;
 use super::{
-    apply_now_tag, create_after_deleting, describe_instance, rid, spec_tags, sync_tags, tag_list,
-    CLUSTER, INSTANCE, WAIT,
+    apply_now_tag, create_after_deleting, describe_instance, existing_at, rid, spec_tags,
+    sync_tags, tag_list, CLUSTER, INSTANCE, WAIT,
 };
 use crate::aws::{aws, waited, AwsError};
 use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, to_props, with_ticker, Link};
+use crate::reconcile::kit::{adopt_on_exists, from_props, to_props, with_ticker, Link};
 use crate::reconcile::{Ctx, Kind, Update};
 use crate::spec::data::Docdb as DocdbSpec;
 use crate::spec::Spec;
@@ -128,12 +128,18 @@ impl Kind for Instance {
             let i = describe_instance(ctx, id).await?;
             Ok(i.is_some_and(|i| i.db_instance_status() == Some("deleting")))
         };
-        create_after_deleting(
+        let create = create_after_deleting(
             send,
             "DBInstanceAlreadyExists",
             deleting,
             instance_gone(ctx, id, task),
-        )
+        );
+        // The identifier is unique: an existing instance that is not being deleted is ours when
+        // tagged so (a retried create whose first attempt succeeded), and adopted.
+        adopt_on_exists(&r.id.to_string(), create, || async {
+            let i = describe_instance(ctx, id).await?;
+            existing_at(ctx, r, i.as_ref().and_then(|i| i.db_instance_arn()), ()).await
+        })
         .await?;
         let i = instance_available(ctx, id, task).await?;
         Ok(instance_attrs(&i))

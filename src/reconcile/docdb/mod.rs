@@ -35,7 +35,7 @@ use aws_sdk_docdb::Client;
 
 use crate::aws::{aws, AwsError};
 use crate::model::{tags_for, Attrs, Observed, Resource, ResourceId};
-use crate::reconcile::kit::{self, found};
+use crate::reconcile::kit::{self, found, Existing};
 use crate::reconcile::{logs, Ctx, Kind, Service};
 use crate::spec::Spec;
 
@@ -78,9 +78,6 @@ pub struct Docdb;
 
 #[async_trait]
 impl Service for Docdb {
-    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
-        iam::GRANTS
-    }
     fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
         crate::reconcile::kit::outputs::attrs(
             observed,
@@ -91,17 +88,7 @@ impl Service for Docdb {
         )
     }
 
-    fn name(&self) -> &'static str {
-        "docdb"
-    }
-
-    fn kinds(&self) -> &'static [&'static dyn Kind] {
-        KINDS
-    }
-
-    fn expand(&self, spec: &Spec) -> Vec<Resource> {
-        expand(spec)
-    }
+    crate::service_basics!("docdb", KINDS, expand, iam::GRANTS);
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         observe::observe(ctx, desired).await
@@ -218,6 +205,20 @@ async fn list_tags(ctx: &Ctx, arn: &str) -> Result<Option<BTreeMap<String, Strin
         .await
         .map_err(aws("docdb:ListTagsForResource"));
     Ok(found(r)?.map(|o| tag_map(o.tag_list())))
+}
+
+/// What an `AlreadyExists` on create found at `arn` (None: nothing by that name): adopted
+/// when its tags are ours for `r`.
+async fn existing_at<T>(
+    ctx: &Ctx,
+    r: &Resource,
+    arn: Option<&str>,
+    value: T,
+) -> Result<Existing<T>, AwsError> {
+    Ok(match arn {
+        None => Existing::Missing,
+        Some(arn) => Existing::of(ctx, &r.id, list_tags(ctx, arn).await?, value),
+    })
 }
 
 async fn describe_cluster(ctx: &Ctx, id: &str) -> Result<Option<DbCluster>, AwsError> {

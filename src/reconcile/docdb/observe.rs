@@ -1,5 +1,6 @@
-//! Observe: one paginated Describe per kind and one ListTagsForResource per resource under
-//! our name prefix, all at once; then each live resource through its kind's normaliser.
+//! Observe: one paginated Describe per kind and the env's tag index (`kit::tag_index`), all at
+//! once; one ListTagsForResource per resource under our name prefix that the index does not
+//! list; then each live resource through its kind's normaliser.
 
 use std::collections::BTreeMap;
 
@@ -110,7 +111,7 @@ pub async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, A
     let dd = &ctx.clients.docdb;
     // One paginated Describe per kind, all at once. The engine filter keeps RDS and Neptune
     // clusters out (they share this API); groups have no engine filter.
-    let (clusters, instances, subnet_groups, param_groups) = tokio::try_join!(
+    let (clusters, instances, subnet_groups, param_groups, index) = tokio::try_join!(
         async {
             all_pages!(
                 dd.describe_db_clusters().filters(engine_filter()),
@@ -135,11 +136,12 @@ pub async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, A
                 "docdb:DescribeDBClusterParameterGroups"
             )
         },
+        ctx.tag_index(),
     )?;
 
-    // DocumentDB's Describe outputs carry no tags: ListTagsForResource per resource is the
-    // only way to read them. Only resources under our name prefix can be ours or clash with
-    // ours, so only they are asked about, all at once. Something being deleted is already
+    // DocumentDB's Describe outputs carry no tags: the env's tag index holds ours, and
+    // ListTagsForResource reads any other resource under our name prefix (only those can be
+    // ours or clash with ours), all at once. Something being deleted is already
     // gone as far as a plan is concerned.
     let prefix = cluster_name(&ctx.project, &ctx.env);
     let mine = |name: Option<&str>| name.is_some_and(|n| n.starts_with(&prefix));
@@ -172,13 +174,16 @@ pub async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, A
                 .filter_map(|g| g.db_cluster_parameter_group_arn()),
         )
         .collect();
-    let tags: BTreeMap<&str, Option<BTreeMap<String, String>>> = futures::future::try_join_all(
-        arns.into_iter()
-            .map(|a| async move { list_tags(ctx, a).await.map(|t| (a, t)) }),
-    )
-    .await?
-    .into_iter()
-    .collect();
+    let tags: BTreeMap<&str, Option<BTreeMap<String, String>>> =
+        futures::future::try_join_all(arns.into_iter().map(|a| async move {
+            match index.tags(a) {
+                Some(t) => Ok((a, Some(t.clone()))),
+                None => list_tags(ctx, a).await.map(|t| (a, t)),
+            }
+        }))
+        .await?
+        .into_iter()
+        .collect();
     let tags_of =
         |arn: Option<&str>| -> Option<BTreeMap<String, String>> { tags.get(arn?)?.clone() };
 

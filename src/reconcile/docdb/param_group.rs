@@ -8,14 +8,16 @@ use aws_sdk_docdb::types::{ApplyMethod, DbClusterParameterGroup, Parameter};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    cluster_name, describe_cluster, family, group_attrs, list_tags, rid, spec_tags, sync_tags,
-    tag_list, BUSY_RETRY, PARAM_GROUP,
+    cluster_name, describe_cluster, existing_at, family, group_attrs, list_tags, rid, spec_tags,
+    sync_tags, tag_list, BUSY_RETRY, PARAM_GROUP,
 };
 use crate::aws::{aws, AwsError};
 use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{claimed_id, from_props, gone_ok, retry_while, to_props};
+use crate::reconcile::kit::{
+    adopt_on_exists, claimed_id, found, from_props, gone_ok, retry_while, to_props,
+};
 use crate::reconcile::{Ctx, Kind, Update};
 use crate::spec::data::Docdb as DocdbSpec;
 use crate::spec::Spec;
@@ -134,23 +136,42 @@ impl Kind for ParamGroup {
     crate::typed_kind!(SCHEMA, ParamGroupProps);
     async fn create(&self, ctx: &Ctx, r: &Resource, _task: &Task) -> Result<Attrs, AwsError> {
         let p: &ParamGroupProps = &from_props(&r.props)?;
-        let out = ctx
-            .clients
-            .docdb
-            .create_db_cluster_parameter_group()
-            .db_cluster_parameter_group_name(&p.name)
-            .set_db_parameter_group_family(p.family.clone())
-            .set_description(p.description.clone())
-            .set_tags(Some(tag_list(&p.tags)))
-            .send()
-            .await
-            .map_err(aws("docdb:CreateDBClusterParameterGroup"))?;
+        let dd = &ctx.clients.docdb;
+        let create = async {
+            let out = dd
+                .create_db_cluster_parameter_group()
+                .db_cluster_parameter_group_name(&p.name)
+                .set_db_parameter_group_family(p.family.clone())
+                .set_description(p.description.clone())
+                .set_tags(Some(tag_list(&p.tags)))
+                .send()
+                .await
+                .map_err(aws("docdb:CreateDBClusterParameterGroup"))?;
+            Ok(out
+                .db_cluster_parameter_group()
+                .and_then(|g| g.db_cluster_parameter_group_arn())
+                .map(str::to_string))
+        };
+        // The name is unique: a retried create (lost response) adopts the group when it is
+        // ours; the parameters are set below either way.
+        let arn = adopt_on_exists(&r.id.to_string(), create, || async {
+            let r2 = dd
+                .describe_db_cluster_parameter_groups()
+                .db_cluster_parameter_group_name(&p.name)
+                .send()
+                .await
+                .map_err(aws("docdb:DescribeDBClusterParameterGroups"));
+            let arn = found(r2)?.and_then(|o| {
+                o.db_cluster_parameter_groups()
+                    .first()
+                    .and_then(|g| g.db_cluster_parameter_group_arn())
+                    .map(str::to_string)
+            });
+            existing_at(ctx, r, arn.as_deref(), arn.clone()).await
+        })
+        .await?;
         set_parameters(ctx, &p.name, parameters(&p.parameters, None)).await?;
-        Ok(group_attrs(
-            &p.name,
-            out.db_cluster_parameter_group()
-                .and_then(|g| g.db_cluster_parameter_group_arn()),
-        ))
+        Ok(group_attrs(&p.name, arn.as_deref()))
     }
 
     async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {

@@ -6,13 +6,16 @@ use async_trait::async_trait;
 use aws_sdk_docdb::types::DbSubnetGroup;
 use serde::{Deserialize, Serialize};
 
-use super::{group_attrs, rid, spec_tags, sync_tags, tag_list, BUSY_RETRY, SUBNET_GROUP};
+use super::{
+    existing_at, group_attrs, rid, spec_tags, sync_tags, tag_list, BUSY_RETRY, SUBNET_GROUP,
+};
 use crate::aws::{aws, AwsError};
 use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
 use crate::reconcile::kit::{
-    from_props, gone_ok, retry_while, subnet_links, to_props, Link, PropsError,
+    adopt_on_exists, found, from_props, gone_ok, retry_while, subnet_links, to_props, Link,
+    PropsError,
 };
 use crate::reconcile::{Ctx, Kind, Update};
 use crate::spec::Spec;
@@ -93,21 +96,41 @@ impl Kind for SubnetGroup {
     crate::typed_kind!(SCHEMA, SubnetGroupProps);
     async fn create(&self, ctx: &Ctx, r: &Resource, _task: &Task) -> Result<Attrs, AwsError> {
         let p: &SubnetGroupProps = &from_props(&r.props)?;
-        let out = ctx
-            .clients
-            .docdb
-            .create_db_subnet_group()
-            .db_subnet_group_name(&p.name)
-            .set_db_subnet_group_description(p.description.clone())
-            .set_subnet_ids(Some(p.subnets()?))
-            .set_tags(Some(tag_list(&p.tags)))
-            .send()
-            .await
-            .map_err(aws("docdb:CreateDBSubnetGroup"))?;
-        Ok(group_attrs(
-            &p.name,
-            out.db_subnet_group().and_then(|g| g.db_subnet_group_arn()),
-        ))
+        let dd = &ctx.clients.docdb;
+        let create = async {
+            let out = dd
+                .create_db_subnet_group()
+                .db_subnet_group_name(&p.name)
+                .set_db_subnet_group_description(p.description.clone())
+                .set_subnet_ids(Some(p.subnets()?))
+                .set_tags(Some(tag_list(&p.tags)))
+                .send()
+                .await
+                .map_err(aws("docdb:CreateDBSubnetGroup"))?;
+            Ok(out
+                .db_subnet_group()
+                .and_then(|g| g.db_subnet_group_arn())
+                .map(str::to_string))
+        };
+        // The name is unique: a retried create (lost response) adopts the group when it is
+        // ours; its description and subnets are then the next plan's update, like any drift.
+        let arn = adopt_on_exists(&r.id.to_string(), create, || async {
+            let r2 = dd
+                .describe_db_subnet_groups()
+                .db_subnet_group_name(&p.name)
+                .send()
+                .await
+                .map_err(aws("docdb:DescribeDBSubnetGroups"));
+            let arn = found(r2)?.and_then(|o| {
+                o.db_subnet_groups()
+                    .first()
+                    .and_then(|g| g.db_subnet_group_arn())
+                    .map(str::to_string)
+            });
+            existing_at(ctx, r, arn.as_deref(), arn.clone()).await
+        })
+        .await?;
+        Ok(group_attrs(&p.name, arn.as_deref()))
     }
 
     async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {

@@ -15,12 +15,14 @@ use crate::aws::{aws, AwsError, Required};
 use crate::model::{policy, tags_for, Attrs, Observed, Resource, ResourceId};
 use crate::plan::{Action, Change, KindSchema};
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, gone_ok, sync_tags, to_props};
+use crate::reconcile::kit::{
+    adopt_on_exists, found, from_props, gone_ok, sync_tags, to_props, Existing,
+};
 use crate::reconcile::{force_delete, refuse_data_loss, Ctx, DataLoss, Kind, Update};
 use crate::spec::app::Ecr as EcrSpec;
 use crate::spec::Spec;
 
-use super::{ecr_tags, EcrTags, ENCRYPTION, REPOSITORY, TAG_FORCE_DELETE};
+use super::{ecr_tags, list_tags, EcrTags, ENCRYPTION, REPOSITORY, TAG_FORCE_DELETE};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -239,21 +241,41 @@ impl Kind for RepositoryKind {
             ))
             .build()
             .map_err(|e| AwsError::new("ecr:CreateRepository", "InvalidRequest", e.to_string()))?;
-        let out = ctx
-            .clients
-            .ecr
-            .create_repository()
-            .repository_name(&p.name)
-            .image_scanning_configuration(scanning(&p))
-            .image_tag_mutability(mutability(&p))
-            .encryption_configuration(encryption)
-            .set_tags(Some(ecr_tags(&p.tags)?))
-            .send()
-            .await
-            .map_err(aws("ecr:CreateRepository"))?;
-        let repo = out
-            .repository
-            .required("ecr:CreateRepository", "no repository returned")?;
+        let ecr = &ctx.clients.ecr;
+        let create = async {
+            ecr.create_repository()
+                .repository_name(&p.name)
+                .image_scanning_configuration(scanning(&p))
+                .image_tag_mutability(mutability(&p))
+                .encryption_configuration(encryption)
+                .set_tags(Some(ecr_tags(&p.tags)?))
+                .send()
+                .await
+                .map_err(aws("ecr:CreateRepository"))?
+                .repository
+                .required("ecr:CreateRepository", "no repository returned")
+        };
+        // The name is unique: a retried create (lost response) adopts the repository when it
+        // is ours; its settings are then the next plan's update, like any drift.
+        let repo = adopt_on_exists(&r.id.to_string(), create, || async {
+            let out = found(
+                ecr.describe_repositories()
+                    .repository_names(&p.name)
+                    .send()
+                    .await
+                    .map_err(aws("ecr:DescribeRepositories")),
+            )?;
+            let Some(repo) = out.and_then(|o| o.repositories.and_then(|v| v.into_iter().next()))
+            else {
+                return Ok(Existing::Missing);
+            };
+            let tags = match repo.repository_arn() {
+                Some(arn) => list_tags(ctx, arn).await?,
+                None => None,
+            };
+            Ok(Existing::of(ctx, &r.id, tags, repo))
+        })
+        .await?;
         task.status("setting the lifecycle policy");
         put_lifecycle(ctx, &p.name, &p).await?;
         Ok(attrs_of(&repo, 0))

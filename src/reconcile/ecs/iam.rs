@@ -3,6 +3,12 @@
 
 use crate::reconcile::iam_policy::{Cond, Grant, Mode, ANY};
 
+const DEPLOYMENTS: &[&str] = &[
+    "{arn:ecs}:service/{prefix}/*",
+    "{arn:ecs}:service-deployment/{prefix}/*",
+    "{arn:ecs}:service-revision/{prefix}/*",
+];
+
 const CLUSTER_AND_SERVICE: &[&str] = &[
     "{arn:ecs}:cluster/{prefix}",
     "{arn:ecs}:service/{prefix}/*",
@@ -20,6 +26,18 @@ pub static GRANTS: &[Grant] = &[
         ],
         also: &[],
         on: CLUSTER_AND_SERVICE,
+        cond: Cond::None,
+    },
+    Grant {
+        sid: "EcsFollowTheEnvsServiceDeployments",
+        mode: Mode::Observe,
+        ops: &[
+            "ecs:ListServiceDeployments",
+            "ecs:DescribeServiceDeployments",
+            "ecs:DescribeServiceRevisions",
+        ],
+        also: &[],
+        on: DEPLOYMENTS,
         cond: Cond::None,
     },
     Grant {
@@ -49,6 +67,14 @@ pub static GRANTS: &[Grant] = &[
         ],
         also: &[],
         on: CLUSTER_AND_SERVICE,
+        cond: Cond::None,
+    },
+    Grant {
+        sid: "EcsRollBackTheEnvsServiceDeployments",
+        mode: Mode::Apply,
+        ops: &["ecs:StopServiceDeployment"],
+        also: &[],
+        on: DEPLOYMENTS,
         cond: Cond::None,
     },
     Grant {

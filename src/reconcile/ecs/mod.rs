@@ -58,6 +58,7 @@
 //! destroy left are deleted.
 
 mod cluster;
+pub mod deployments;
 mod iam;
 mod service;
 mod taskdef;
@@ -247,9 +248,6 @@ pub struct Ecs;
 
 #[async_trait]
 impl Service for Ecs {
-    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
-        iam::GRANTS
-    }
     fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
         crate::reconcile::kit::outputs::attrs(
             observed,
@@ -267,17 +265,7 @@ impl Service for Ecs {
         )
     }
 
-    fn name(&self) -> &'static str {
-        "ecs"
-    }
-
-    fn kinds(&self) -> &'static [&'static dyn Kind] {
-        KINDS
-    }
-
-    fn expand(&self, spec: &Spec) -> Vec<Resource> {
-        expand(spec)
-    }
+    crate::service_basics!("ecs", KINDS, expand, iam::GRANTS);
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         let cluster = cluster_name(&ctx.project, &ctx.env);

@@ -24,12 +24,14 @@ use aws_sdk_elasticloadbalancingv2::Client;
 use serde::{Deserialize, Serialize};
 
 use super::load_balancer::{certificate_validation_id, load_balancer_id};
-use super::{elb_tags, target_group_id, ElbTags, COLOURS};
+use super::{elb_tags, existing_at, target_group_id, ElbTags, COLOURS};
 use crate::aws::{aws, AwsError, Required};
 use crate::model::{tags_for, Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, gone_ok, sync_tags, to_props, Link, PropsError};
+use crate::reconcile::kit::{
+    adopt_on_exists, found, from_props, gone_ok, sync_tags, to_props, Existing, Link, PropsError,
+};
 use crate::reconcile::{Ctx, Kind, Update};
 use crate::spec::edge::Edge;
 use crate::spec::Spec;
@@ -409,19 +411,48 @@ impl Kind for Listener {
     crate::typed_kind!(SCHEMA, ListenerProps);
     async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
         task.status(&format!("creating listener {}", r.name));
-        let out = create_listener_request(&ctx.clients.elbv2, &from_props(&r.props)?)?
-            .send()
-            .await
-            .map_err(aws("elbv2:CreateListener"))?;
-        let arn = out
-            .listeners()
-            .first()
-            .and_then(SdkListener::listener_arn)
-            .required(
-                "elbv2:CreateListener",
-                format!("no listener ARN returned for {}", r.name),
+        let p: &ListenerProps = &from_props(&r.props)?;
+        let c = &ctx.clients.elbv2;
+        let create = async {
+            let out = create_listener_request(c, p)?
+                .send()
+                .await
+                .map_err(aws("elbv2:CreateListener"))?;
+            Ok(out
+                .listeners()
+                .first()
+                .and_then(SdkListener::listener_arn)
+                .required(
+                    "elbv2:CreateListener",
+                    format!("no listener ARN returned for {}", r.name),
+                )?
+                .to_string())
+        };
+        // A port holds one listener (AWS answers a repeated create with identical settings
+        // with the same listener; other settings are DuplicateListener): the one on our port
+        // is adopted when it is ours, its settings then the next plan's update.
+        let arn = adopt_on_exists(&r.id.to_string(), create, || async {
+            let lb = match &p.load_balancer_arn {
+                Some(l) => l.require("load_balancer_arn")?.to_string(),
+                None => return Ok(Existing::Missing),
+            };
+            let out = found(
+                c.describe_listeners()
+                    .load_balancer_arn(lb)
+                    .send()
+                    .await
+                    .map_err(aws("elbv2:DescribeListeners")),
             )?;
-        Ok(listener_attrs(arn))
+            let on_port = out.and_then(|o| {
+                o.listeners()
+                    .iter()
+                    .find(|l| l.port().map(i64::from) == p.port)
+                    .cloned()
+            });
+            existing_at(ctx, r, on_port.as_ref().and_then(|l| l.listener_arn())).await
+        })
+        .await?;
+        Ok(listener_attrs(&arn))
     }
 
     async fn update(&self, ctx: &Ctx, u: Update<'_>, task: &Task) -> Result<Attrs, AwsError> {

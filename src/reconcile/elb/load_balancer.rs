@@ -29,13 +29,14 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use aws_sdk_elasticloadbalancingv2::Client;
 use serde::{Deserialize, Serialize};
 
-use super::{elb_tags, short_name, ElbTags};
+use super::{elb_tags, existing_at, short_name, ElbTags};
 use crate::aws::{aws, waited, AwsError, Required};
 use crate::model::{tags_for, Attrs, Observed, Resource, ResourceId};
 use crate::plan::{Action as PlanAction, Change, KindSchema};
 use crate::progress::Task;
 use crate::reconcile::kit::{
-    found, from_props, refs_in, subnet_links, sync_tags, to_props, with_ticker, Link, PropsError,
+    adopt_on_exists, found, from_props, refs_in, subnet_links, sync_tags, to_props, with_ticker,
+    Link, PropsError,
 };
 use crate::reconcile::{Ctx, Kind, Update};
 use crate::spec::network::Network as NetSpec;
@@ -354,19 +355,36 @@ impl Kind for LoadBalancer {
         let p: &LoadBalancerProps = &from_props(&r.props)?;
         let c = &ctx.clients.elbv2;
         task.status(&format!("creating load balancer {}", p.name));
-        let out = create_load_balancer_request(c, p)?
-            .send()
-            .await
-            .map_err(aws("elbv2:CreateLoadBalancer"))?;
-        let arn = out
-            .load_balancers()
-            .first()
-            .and_then(SdkLoadBalancer::load_balancer_arn)
-            .required(
-                "elbv2:CreateLoadBalancer",
-                format!("no load balancer ARN returned for {}", p.name),
-            )?
-            .to_string();
+        let create = async {
+            let out = create_load_balancer_request(c, p)?
+                .send()
+                .await
+                .map_err(aws("elbv2:CreateLoadBalancer"))?;
+            Ok(out
+                .load_balancers()
+                .first()
+                .and_then(SdkLoadBalancer::load_balancer_arn)
+                .required(
+                    "elbv2:CreateLoadBalancer",
+                    format!("no load balancer ARN returned for {}", p.name),
+                )?
+                .to_string())
+        };
+        // The name is unique (AWS answers a repeated create with identical settings with the
+        // same load balancer; other settings are DuplicateLoadBalancerName): one that is ours
+        // is adopted, its settings then set below or by the next plan's update.
+        let arn = adopt_on_exists(&r.id.to_string(), create, || async {
+            let out = found(
+                c.describe_load_balancers()
+                    .names(&p.name)
+                    .send()
+                    .await
+                    .map_err(aws("elbv2:DescribeLoadBalancers")),
+            )?;
+            let lb = out.and_then(|o| o.load_balancers().first().cloned());
+            existing_at(ctx, r, lb.as_ref().and_then(|l| l.load_balancer_arn())).await
+        })
+        .await?;
         attributes_request(c, &arn, p)?
             .send()
             .await

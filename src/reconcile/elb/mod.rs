@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 
 use crate::aws::{all_pages, aws, AwsError};
 use crate::model::{Observed, Ownership, Resource, ResourceId};
-use crate::reconcile::kit::{claimed_id, found, from_props, is_ours};
+use crate::reconcile::kit::{claimed_id, found, from_props, is_ours, Existing};
 use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::Spec;
 
@@ -92,13 +92,25 @@ crate::tag_api!(ElbTags, Client,
     tag "elbv2:AddTags" => |c, arn, tags| c.add_tags()
         .resource_arns(arn).set_tags(Some(elb_tags(&tags))));
 
-/// The tags of ELB resources (target groups, load balancers, listeners…), 20 ARNs per call.
+/// The tags of ELB resources (target groups, load balancers, listeners…): from the env's tag
+/// index (`kit::tag_index`) where it lists them, the rest with DescribeTags, 20 ARNs per call.
 pub async fn tags_by_arn(
-    c: &Client,
+    ctx: &Ctx,
     arns: &[String],
 ) -> Result<BTreeMap<String, BTreeMap<String, String>>, AwsError> {
+    let c = &ctx.clients.elbv2;
+    let index = ctx.tag_index().await?;
     let mut out = BTreeMap::new();
-    for chunk in arns.chunks(20) {
+    let mut rest = vec![];
+    for a in arns {
+        match index.tags(a) {
+            Some(t) => {
+                out.insert(a.clone(), t.clone());
+            }
+            None => rest.push(a.clone()),
+        }
+    }
+    for chunk in rest.chunks(20) {
         let r = c
             .describe_tags()
             .set_resource_arns(Some(chunk.to_vec()))
@@ -112,6 +124,35 @@ pub async fn tags_by_arn(
         }
     }
     Ok(out)
+}
+
+/// What an `AlreadyExists` on create found at `arn` (None: nothing there): its ARN, adopted
+/// when its tags are ours for `r`.
+async fn existing_at(
+    ctx: &Ctx,
+    r: &Resource,
+    arn: Option<&str>,
+) -> Result<Existing<String>, AwsError> {
+    let Some(arn) = arn else {
+        return Ok(Existing::Missing);
+    };
+    // Read now, not from the observe-time tag index: the resource is newer than it.
+    let out = found(
+        ctx.clients
+            .elbv2
+            .describe_tags()
+            .resource_arns(arn)
+            .send()
+            .await
+            .map_err(aws("elbv2:DescribeTags")),
+    )?;
+    let tags = out.and_then(|o| {
+        o.tag_descriptions()
+            .iter()
+            .find(|d| d.resource_arn() == Some(arn))
+            .map(|d| tag_map(d.tags()))
+    });
+    Ok(Existing::of(ctx, &r.id, tags, arn.to_string()))
 }
 
 /// A live resource under a name we want that is not ours.
@@ -186,9 +227,38 @@ pub async fn observe_edge(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observe
         return Ok(vec![]);
     };
     let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
-    let listeners = all_pages!(
-        c.describe_listeners().load_balancer_arn(&arn),
-        "elbv2:DescribeListeners"
+    let read_attributes = || async {
+        Ok::<_, AwsError>(
+            c.describe_load_balancer_attributes()
+                .load_balancer_arn(&arn)
+                .send()
+                .await
+                .map_err(aws("elbv2:DescribeLoadBalancerAttributes"))?
+                .attributes()
+                .to_vec(),
+        )
+    };
+    // The tag index says whether the load balancer is ours: its attributes are read beside
+    // its listeners. Otherwise its own tags decide, after.
+    let ours_by_index = ctx
+        .tag_index()
+        .await?
+        .tags(&arn)
+        .is_some_and(|t| is_ours(t, &ctx.project, &ctx.env, &load_balancer_id()));
+    let (listeners, early) = tokio::try_join!(
+        async {
+            all_pages!(
+                c.describe_listeners().load_balancer_arn(&arn),
+                "elbv2:DescribeListeners"
+            )
+        },
+        async {
+            if ours_by_index {
+                read_attributes().await.map(Some)
+            } else {
+                Ok(None)
+            }
+        }
     )?;
     let mut arns = vec![arn.clone()];
     arns.extend(
@@ -196,18 +266,14 @@ pub async fn observe_edge(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observe
             .iter()
             .filter_map(|l| l.listener_arn().map(str::to_string)),
     );
-    let tags = tags_by_arn(c, &arns).await?;
+    let tags = tags_by_arn(ctx, &arns).await?;
     let lb_tags = tags.get(&arn).cloned().unwrap_or_default();
-    let attributes = if is_ours(&lb_tags, &ctx.project, &ctx.env, &load_balancer_id()) {
-        c.describe_load_balancer_attributes()
-            .load_balancer_arn(&arn)
-            .send()
-            .await
-            .map_err(aws("elbv2:DescribeLoadBalancerAttributes"))?
-            .attributes()
-            .to_vec()
-    } else {
-        vec![]
+    let attributes = match early {
+        Some(a) => a,
+        None if is_ours(&lb_tags, &ctx.project, &ctx.env, &load_balancer_id()) => {
+            read_attributes().await?
+        }
+        None => vec![],
     };
     Ok(classify(
         &ctx.project,
@@ -247,9 +313,6 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
 
 #[async_trait]
 impl Service for Elb {
-    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
-        iam::GRANTS
-    }
     fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
         let tgs: serde_json::Map<String, serde_json::Value> =
             crate::reconcile::kit::outputs::owned(observed, "target_group", "")
@@ -268,17 +331,7 @@ impl Service for Elb {
         out
     }
 
-    fn name(&self) -> &'static str {
-        "elb"
-    }
-
-    fn kinds(&self) -> &'static [&'static dyn Kind] {
-        KINDS
-    }
-
-    fn expand(&self, spec: &Spec) -> Vec<Resource> {
-        expand(spec)
-    }
+    crate::service_basics!("elb", KINDS, expand, iam::GRANTS);
 
     /// The target groups (one DescribeTargetGroups, tags in batches, attributes per owned
     /// one) beside the load balancer and its listeners (four calls, one when there is none).

@@ -5,8 +5,8 @@
 //! - updated in place: health_check (ModifyTargetGroup, every health-check field at once),
 //!   deregistration_delay_seconds (ModifyTargetGroupAttributes
 //!   `deregistration_delay.timeout_seconds`), tags (AddTags / RemoveTags).
-//! - observed by name (one DescribeTargetGroups), tags in batches of 20 ARNs (DescribeTags),
-//!   attributes per owned target group (DescribeTargetGroupAttributes). A target group under
+//! - observed by name (one DescribeTargetGroups), tags from the env's tag index (DescribeTags,
+//!   20 ARNs a call, for those it does not list), attributes per owned target group (DescribeTargetGroupAttributes). A target group under
 //!   our name without our tags (project, env and `rtech:id`) is foreign: never modified or
 //!   deleted.
 //! - deleted with DeleteTargetGroup; AWS refuses (`ResourceInUse`) while a listener or rule
@@ -27,13 +27,14 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use aws_sdk_elasticloadbalancingv2::Client;
 use serde::{Deserialize, Serialize};
 
-use super::{elb_tags, foreign, short_name, tags_by_arn, ElbTags, COLOURS};
+use super::{elb_tags, existing_at, foreign, short_name, tags_by_arn, ElbTags, COLOURS};
 use crate::aws::{all_pages, aws, AwsError, ErrorKind, Required};
 use crate::model::{tags_for, Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
 use crate::reconcile::kit::{
-    from_props, gone_ok, is_ours, retry_while, sync_tags, to_props, Link, PropsError,
+    adopt_on_exists, found, from_props, gone_ok, is_ours, retry_while, sync_tags, to_props, Link,
+    PropsError,
 };
 use crate::reconcile::{Ctx, Kind, Update};
 use crate::spec::Spec;
@@ -226,7 +227,7 @@ pub async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, A
         .iter()
         .filter_map(|g| g.target_group_arn().map(str::to_string))
         .collect();
-    let tags = tags_by_arn(c, &arns).await?;
+    let tags = tags_by_arn(ctx, &arns).await?;
 
     let mut out = vec![];
     let mut ours = vec![];
@@ -387,19 +388,36 @@ impl Kind for TargetGroup {
         let p: &TargetGroupProps = &from_props(&r.props)?;
         let c = &ctx.clients.elbv2;
         task.status(&format!("creating target group {}", p.name));
-        let out = create_request(c, p)?
-            .send()
-            .await
-            .map_err(aws("elbv2:CreateTargetGroup"))?;
-        let arn = out
-            .target_groups()
-            .first()
-            .and_then(SdkTargetGroup::target_group_arn)
-            .required(
-                "elbv2:CreateTargetGroup",
-                format!("no target group ARN returned for {}", p.name),
-            )?
-            .to_string();
+        let create = async {
+            let out = create_request(c, p)?
+                .send()
+                .await
+                .map_err(aws("elbv2:CreateTargetGroup"))?;
+            Ok(out
+                .target_groups()
+                .first()
+                .and_then(SdkTargetGroup::target_group_arn)
+                .required(
+                    "elbv2:CreateTargetGroup",
+                    format!("no target group ARN returned for {}", p.name),
+                )?
+                .to_string())
+        };
+        // The name is unique (AWS answers a repeated create with identical settings with the
+        // same group; other settings are DuplicateTargetGroupName): one that is ours is
+        // adopted, its settings then set below or by the next plan's update.
+        let arn = adopt_on_exists(&r.id.to_string(), create, || async {
+            let out = found(
+                c.describe_target_groups()
+                    .names(&p.name)
+                    .send()
+                    .await
+                    .map_err(aws("elbv2:DescribeTargetGroups")),
+            )?;
+            let tg = out.and_then(|o| o.target_groups().first().cloned());
+            existing_at(ctx, r, tg.as_ref().and_then(|t| t.target_group_arn())).await
+        })
+        .await?;
         if let Some(req) = attributes_request(c, &arn, p) {
             req.send()
                 .await

@@ -211,20 +211,7 @@ pub struct Iam;
 
 #[async_trait]
 impl Service for Iam {
-    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
-        iam::GRANTS
-    }
-    fn name(&self) -> &'static str {
-        "iam"
-    }
-
-    fn kinds(&self) -> &'static [&'static dyn Kind] {
-        KINDS
-    }
-
-    fn expand(&self, spec: &Spec) -> Vec<Resource> {
-        expand(spec)
-    }
+    crate::service_basics!("iam", KINDS, expand, iam::GRANTS);
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         // Both names are probed even when the spec has no [app]: destroy and a removed [app]

@@ -62,6 +62,9 @@ const UNNAMED_CALLS: &[(&str, &str)] = &[
     ("s3", "s3:PutObject"),
     ("s3", "s3:GetObject"),
     ("s3", "s3:DeleteObject"),
+    // The env's tag index, read once for every service (src/reconcile/kit/tag_index.rs),
+    // declared by alarms.
+    ("alarms", "tag:GetResources"),
 ];
 
 /// Every `"<prefix>:<Operation>"` literal in the service's source, tests left out, and its

@@ -63,6 +63,20 @@ pub enum Existing<T> {
 }
 
 impl<T> Existing<T> {
+    /// What a read-back found, from the tags it read (`None`: the resource went away in
+    /// between): [`Existing::by_tags`] in `ctx`'s env, or `Missing`.
+    pub fn of(
+        ctx: &crate::reconcile::Ctx,
+        id: &ResourceId,
+        tags: Option<BTreeMap<String, String>>,
+        value: T,
+    ) -> Existing<T> {
+        match tags {
+            None => Existing::Missing,
+            Some(tags) => Existing::by_tags(&tags, &ctx.project, &ctx.env, id, value),
+        }
+    }
+
     /// `Ours(value)` when `tags` are this env's tags for `id`, else `Foreign`.
     pub fn by_tags(
         tags: &BTreeMap<String, String>,

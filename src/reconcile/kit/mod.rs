@@ -12,6 +12,7 @@ pub mod owner;
 pub mod props;
 pub mod refs;
 pub mod service;
+pub mod tag_index;
 pub mod tag_list;
 pub mod tags;
 pub mod wait;

@@ -1,9 +1,16 @@
-//! The three `Service` methods every service writes the same way, inside its `impl Service`:
-//! its name, its kinds and its expand (a pure function of the spec).
+//! The `Service` methods every service writes the same way, inside its `impl Service`: its
+//! name, its kinds, its expand (a pure function of the spec) and its IAM grants.
 
-/// `name`, `kinds` and `expand` of a `Service`: `service_basics!("sns", KINDS, expand)`.
+/// `name`, `kinds`, `expand` (and `iam`, given the grants) of a `Service`:
+/// `service_basics!("sns", KINDS, expand, iam::GRANTS)`.
 #[macro_export]
 macro_rules! service_basics {
+    ($name:literal, $kinds:expr, $expand:path, $grants:expr) => {
+        $crate::service_basics!($name, $kinds, $expand);
+        fn iam(&self) -> &'static [$crate::reconcile::iam_policy::Grant] {
+            $grants
+        }
+    };
     ($name:literal, $kinds:expr, $expand:path) => {
         fn name(&self) -> &'static str {
             $name

@@ -11,7 +11,7 @@ use crate::aws::{aws, AwsError, Required};
 use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, gone_ok, Link};
+use crate::reconcile::kit::{adopt_on_exists, from_props, gone_ok, Existing, Link};
 use crate::reconcile::{Ctx, Kind, Update};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -31,17 +31,43 @@ pub struct IgwProps {
 
 pub struct Igw;
 
+/// Attach the gateway to `vpc`. A retried attach (lost response) meets
+/// Resource.AlreadyAssociated: done when the gateway is attached to that VPC.
 async fn attach(ctx: &Ctx, gid: &str, vpc: &Option<Link>) -> Result<(), AwsError> {
     let Some(vpc) = vpc else { return Ok(()) };
-    ctx.clients
-        .ec2
-        .attach_internet_gateway()
-        .internet_gateway_id(gid)
-        .vpc_id(vpc.require("vpc_id")?)
-        .send()
-        .await
-        .map_err(aws("ec2:AttachInternetGateway"))?;
-    Ok(())
+    let vpc = vpc.require("vpc_id")?;
+    let ec2 = &ctx.clients.ec2;
+    let send = async {
+        ec2.attach_internet_gateway()
+            .internet_gateway_id(gid)
+            .vpc_id(vpc)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(aws("ec2:AttachInternetGateway"))
+    };
+    adopt_on_exists(gid, send, || async {
+        let out = ec2
+            .describe_internet_gateways()
+            .internet_gateway_ids(gid)
+            .send()
+            .await
+            .map_err(aws("ec2:DescribeInternetGateways"))?;
+        let attached: Vec<&str> = out
+            .internet_gateways()
+            .iter()
+            .flat_map(|g| g.attachments())
+            .filter_map(|a| a.vpc_id())
+            .collect();
+        Ok(if attached.contains(&vpc) {
+            Existing::Ours(())
+        } else if attached.is_empty() {
+            Existing::Missing
+        } else {
+            Existing::Differs(format!("it is attached to {}", attached.join(", ")))
+        })
+    })
+    .await
 }
 
 async fn detach(ctx: &Ctx, gid: &str, vpc: &str) -> Result<(), AwsError> {

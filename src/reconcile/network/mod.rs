@@ -83,9 +83,6 @@ pub struct Network;
 
 #[async_trait]
 impl Service for Network {
-    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
-        iam::GRANTS
-    }
     fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
         use crate::reconcile::kit::outputs::{ids, owned};
         let sgs: serde_json::Map<String, serde_json::Value> = owned(observed, "sg", "")
@@ -120,7 +117,7 @@ impl Service for Network {
         ]
     }
 
-    crate::service_basics!("network", KINDS, expand);
+    crate::service_basics!("network", KINDS, expand, iam::GRANTS);
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         observe::observe(ctx, desired).await

@@ -3,12 +3,12 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{attrs, id, RTA};
+use super::{attrs, filter, id, RTA};
 use crate::aws::{aws, AwsError, Required};
 use crate::model::{Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, gone_ok, Link};
+use crate::reconcile::kit::{adopt_on_exists, from_props, gone_ok, Existing, Link};
 use crate::reconcile::{Ctx, Kind, Update};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -45,19 +45,54 @@ impl Kind for Rta {
 
     async fn create(&self, ctx: &Ctx, r: &Resource, _task: &Task) -> Result<Attrs, AwsError> {
         let p: RtaProps = from_props(&r.props)?;
-        let out = ctx
-            .clients
-            .ec2
-            .associate_route_table()
-            .route_table_id(p.route_table_id.require("route_table_id")?)
-            .subnet_id(p.subnet_id.require("subnet_id")?)
-            .send()
-            .await
-            .map_err(aws("ec2:AssociateRouteTable"))?;
-        Ok(attrs(out.association_id().required(
-            "ec2:AssociateRouteTable",
-            "no association id returned",
-        )?))
+        let ec2 = &ctx.clients.ec2;
+        let (rt, subnet) = (
+            p.route_table_id.require("route_table_id")?,
+            p.subnet_id.require("subnet_id")?,
+        );
+        let create = async {
+            let out = ec2
+                .associate_route_table()
+                .route_table_id(rt)
+                .subnet_id(subnet)
+                .send()
+                .await
+                .map_err(aws("ec2:AssociateRouteTable"))?;
+            Ok(out
+                .association_id()
+                .required("ec2:AssociateRouteTable", "no association id returned")?
+                .to_string())
+        };
+        // A subnet has one explicit association: a retried associate (lost response) meets
+        // Resource.AlreadyAssociated, and the association is adopted when it is with our
+        // route table (associations carry no tags; the pair is what identifies it).
+        let association = adopt_on_exists(&r.id.to_string(), create, || async {
+            let out = ec2
+                .describe_route_tables()
+                .filters(filter("association.subnet-id", [subnet]))
+                .send()
+                .await
+                .map_err(aws("ec2:DescribeRouteTables"))?;
+            let found = out
+                .route_tables()
+                .iter()
+                .flat_map(|t| t.associations())
+                .find(|a| a.subnet_id() == Some(subnet));
+            Ok(match found {
+                None => Existing::Missing,
+                Some(a) if a.route_table_id() == Some(rt) => Existing::Ours(
+                    a.route_table_association_id()
+                        .unwrap_or_default()
+                        .to_string(),
+                ),
+                Some(a) => Existing::Differs(format!(
+                    "{subnet} is associated with {}",
+                    a.route_table_id().unwrap_or("another route table")
+                )),
+            })
+        })
+        .await?;
+        Ok(attrs(&association))
     }
 
     async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {

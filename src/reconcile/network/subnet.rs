@@ -7,12 +7,12 @@ use aws_sdk_ec2::client::Waiters;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 use serde::{Deserialize, Serialize};
 
-use super::{attrs, delete_when_free, sync_tags, tag_spec, SUBNET, WAIT};
+use super::{attrs, delete_when_free, filter, sync_tags, tag_map, tag_spec, SUBNET, WAIT};
 use crate::aws::{aws, waited, AwsError, Call, Required};
 use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, with_ticker, Link};
+use crate::reconcile::kit::{adopt_on_exists, from_props, with_ticker, Existing, Link};
 use crate::reconcile::{Ctx, Kind, Update};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -53,20 +53,45 @@ impl Kind for Subnet {
     async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
         let p: SubnetProps = from_props(&r.props)?;
         let ec2 = &ctx.clients.ec2;
-        let out = ec2
-            .create_subnet()
-            .vpc_id(p.vpc_id.require("vpc_id")?)
-            .cidr_block(&p.cidr_block)
-            .availability_zone(&p.availability_zone)
-            .tag_specifications(tag_spec(ResourceType::Subnet, &p.tags))
-            .send()
-            .await
-            .map_err(aws("ec2:CreateSubnet"))?;
-        let sid = out
-            .subnet()
-            .and_then(|v| v.subnet_id())
-            .required("ec2:CreateSubnet", "no subnet id returned")?
-            .to_string();
+        let vpc = p.vpc_id.require("vpc_id")?;
+        let create = async {
+            let out = ec2
+                .create_subnet()
+                .vpc_id(vpc)
+                .cidr_block(&p.cidr_block)
+                .availability_zone(&p.availability_zone)
+                .tag_specifications(tag_spec(ResourceType::Subnet, &p.tags))
+                .send()
+                .await
+                .map_err(aws("ec2:CreateSubnet"))?;
+            Ok(out
+                .subnet()
+                .and_then(|v| v.subnet_id())
+                .required("ec2:CreateSubnet", "no subnet id returned")?
+                .to_string())
+        };
+        // CreateSubnet takes no token, but a CIDR holds one subnet per VPC: a retried create
+        // (lost response) meets InvalidSubnet.Conflict, and the subnet at exactly that CIDR is
+        // adopted when it carries our tags (it was made with them).
+        let sid = adopt_on_exists(&r.id.to_string(), create, || async {
+            let out = ec2
+                .describe_subnets()
+                .filters(filter("vpc-id", [vpc]))
+                .filters(filter("cidr-block", [p.cidr_block.as_str()]))
+                .send()
+                .await
+                .map_err(aws("ec2:DescribeSubnets"))?;
+            Ok(match out.subnets().first() {
+                None => Existing::Missing,
+                Some(s) => Existing::of(
+                    ctx,
+                    &r.id,
+                    Some(tag_map(s.tags())),
+                    s.subnet_id().unwrap_or_default().to_string(),
+                ),
+            })
+        })
+        .await?;
         with_ticker(
             task,
             &format!("{sid} to become available"),

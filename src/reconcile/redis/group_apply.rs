@@ -19,13 +19,12 @@ use aws_smithy_types::DateTime;
 
 use super::group::{group_attrs, Group, RedisProps, ENGINE, SCHEMA};
 use super::log_delivery::log_delivery_requests;
-use super::{ec_tags, Ec, TAG_FINAL_SNAPSHOT};
+use super::{ec_tags, existing_at, Ec, TAG_FINAL_SNAPSHOT};
 use crate::aws::{aws, waited, AwsError};
 use crate::model::{Attrs, Observed, Resource, ResourceId};
 use crate::progress::Task;
-use crate::reconcile::kit::tags::tag_map;
 use crate::reconcile::kit::{
-    adopt_on_exists, found, from_props, sync_tags, with_ticker, Existing, PropsError,
+    adopt_on_exists, found, from_props, sync_tags, with_ticker, PropsError,
 };
 use crate::reconcile::{Ctx, Kind, Update};
 
@@ -331,22 +330,8 @@ impl Kind for Group {
         // The group id is unique: ReplicationGroupAlreadyExists on a retried create (lost
         // response) adopts the group when it carries our tags.
         adopt_on_exists(&r.id.to_string(), create, || async {
-            let Some(arn) = describe(ctx, id)
-                .await?
-                .and_then(|g| g.arn().map(str::to_string))
-            else {
-                return Ok(Existing::Missing);
-            };
-            let tags = ctx
-                .clients
-                .elasticache
-                .list_tags_for_resource()
-                .resource_name(arn)
-                .send()
-                .await
-                .map_err(aws("elasticache:ListTagsForResource"))?;
-            let tags = tag_map(tags.tag_list().iter().map(|t| (t.key(), t.value())));
-            Ok(Existing::by_tags(&tags, &ctx.project, &ctx.env, &r.id, ()))
+            let g = describe(ctx, id).await?;
+            existing_at(ctx, r, g.as_ref().and_then(|g| g.arn()), ()).await
         })
         .await?;
         let g = wait_available(ctx, id, task).await?;

@@ -54,7 +54,7 @@ use subnet_group::{observe_subnet_group, SubnetGroup};
 
 use crate::aws::{aws, AwsError};
 use crate::model::{Observed, Ownership, Resource, ResourceId};
-use crate::reconcile::kit::{claimed_id, found, from_props, is_ours, tags::tag_map};
+use crate::reconcile::kit::{claimed_id, found, from_props, is_ours, tags::tag_map, Existing};
 use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::Spec;
 
@@ -95,6 +95,30 @@ fn visible_tags(tags: &BTreeMap<String, String>) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// What an `AlreadyExists` on create found at `arn` (None: nothing by that name): adopted
+/// when its tags are ours for `r`.
+async fn existing_at<T>(
+    ctx: &Ctx,
+    r: &Resource,
+    arn: Option<&str>,
+    value: T,
+) -> Result<Existing<T>, AwsError> {
+    let Some(arn) = arn else {
+        return Ok(Existing::Missing);
+    };
+    let out = found(
+        ctx.clients
+            .elasticache
+            .list_tags_for_resource()
+            .resource_name(arn)
+            .send()
+            .await
+            .map_err(aws("elasticache:ListTagsForResource")),
+    )?;
+    let tags = out.map(|o| tag_map(o.tag_list().iter().map(|t| (t.key(), t.value()))));
+    Ok(Existing::of(ctx, &r.id, tags, value))
+}
+
 fn ec_tags(m: &BTreeMap<String, String>) -> Vec<Tag> {
     m.iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
@@ -127,9 +151,6 @@ pub struct Redis;
 
 #[async_trait]
 impl Service for Redis {
-    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
-        iam::GRANTS
-    }
     fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
         crate::reconcile::kit::outputs::attrs(
             observed,
@@ -142,17 +163,7 @@ impl Service for Redis {
         )
     }
 
-    fn name(&self) -> &'static str {
-        "redis"
-    }
-
-    fn kinds(&self) -> &'static [&'static dyn Kind] {
-        KINDS
-    }
-
-    fn expand(&self, spec: &Spec) -> Vec<Resource> {
-        expand(spec)
-    }
+    crate::service_basics!("redis", KINDS, expand, iam::GRANTS);
 
     /// Five calls at most, in two concurrent rounds: the groups and subnet groups, then their
     /// tags, the group's primary member cluster and the subnet group's subnets.
@@ -195,10 +206,15 @@ impl Service for Redis {
             .into_iter()
             .find(|s| s.cache_subnet_group_name() == Some(name.as_str()));
 
+        // The env's tag index holds our group's and subnet group's tags; others (someone
+        // else's under our name) are read.
         let list_tags = |arn: Option<String>, op: &'static str| async move {
             let Some(arn) = arn else {
                 return Ok(BTreeMap::new());
             };
+            if let Some(t) = ctx.tag_index().await?.tags(&arn) {
+                return Ok(t.clone());
+            }
             ec.list_tags_for_resource()
                 .resource_name(arn)
                 .send()

@@ -10,13 +10,14 @@ use aws_sdk_elasticache::types::CacheSubnetGroup;
 use aws_sdk_elasticache::Client;
 use serde::{Deserialize, Serialize};
 
-use super::{ec_tags, rid, visible_tags, Ec, IN_USE_RETRY, SUBNET_GROUP};
+use super::{ec_tags, existing_at, rid, visible_tags, Ec, IN_USE_RETRY, SUBNET_GROUP};
 use crate::aws::{aws, AwsError};
 use crate::model::{tags_for, Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
 use crate::reconcile::kit::{
-    from_props, gone_ok, retry_while, subnet_links, sync_tags, to_props, Link, PropsError,
+    adopt_on_exists, found, from_props, gone_ok, retry_while, subnet_links, sync_tags, to_props,
+    Link, PropsError,
 };
 use crate::reconcile::{Ctx, Kind, Update};
 use crate::spec::Spec;
@@ -143,21 +144,45 @@ impl Kind for SubnetGroup {
     crate::typed_kind!(SCHEMA, SubnetGroupProps);
     async fn create(&self, ctx: &Ctx, r: &Resource, _task: &Task) -> Result<Attrs, AwsError> {
         let p: SubnetGroupProps = from_props(&r.props)?;
-        let out = ctx
-            .clients
-            .elasticache
-            .create_cache_subnet_group()
-            .cache_subnet_group_name(&r.name)
-            .cache_subnet_group_description(&p.description)
-            .set_subnet_ids(Some(subnet_ids(&p)?))
-            .set_tags(Some(ec_tags(&p.tags)))
-            .send()
-            .await
-            .map_err(aws("elasticache:CreateCacheSubnetGroup"))?;
+        let ec = &ctx.clients.elasticache;
+        let create = async {
+            let out = ec
+                .create_cache_subnet_group()
+                .cache_subnet_group_name(&r.name)
+                .cache_subnet_group_description(&p.description)
+                .set_subnet_ids(Some(subnet_ids(&p)?))
+                .set_tags(Some(ec_tags(&p.tags)))
+                .send()
+                .await
+                .map_err(aws("elasticache:CreateCacheSubnetGroup"))?;
+            Ok(out
+                .cache_subnet_group()
+                .and_then(|s| s.arn())
+                .map(str::to_string))
+        };
+        // The name is unique: a retried create (lost response) adopts the group when it is
+        // ours; its description and subnets are then the next plan's update, like any drift.
+        let arn = adopt_on_exists(&r.id.to_string(), create, || async {
+            let out = found(
+                ec.describe_cache_subnet_groups()
+                    .cache_subnet_group_name(&r.name)
+                    .send()
+                    .await
+                    .map_err(aws("elasticache:DescribeCacheSubnetGroups")),
+            )?;
+            let arn = out.and_then(|o| {
+                o.cache_subnet_groups()
+                    .first()
+                    .and_then(|g| g.arn())
+                    .map(str::to_string)
+            });
+            existing_at(ctx, r, arn.as_deref(), arn.clone()).await
+        })
+        .await?;
         let mut a = Attrs::new();
         a.insert("id".into(), r.name.clone());
-        if let Some(arn) = out.cache_subnet_group().and_then(|s| s.arn()) {
-            a.insert("arn".into(), arn.to_string());
+        if let Some(arn) = arn {
+            a.insert("arn".into(), arn);
         }
         Ok(a)
     }

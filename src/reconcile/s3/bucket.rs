@@ -15,12 +15,16 @@ use super::config::{
     put_policy, put_public_access_block, put_tags, Config, Lifecycle, PublicAccessBlock,
 };
 use super::policy::{desired_policy, policy_value};
-use super::{bucket_arn, bucket_id, bucket_name, domain_name, Account, ENCRYPTION};
+use super::{
+    bucket_arn, bucket_id, bucket_name, domain_name, read_tags, Account, Probe, ENCRYPTION,
+};
 use crate::aws::{aws, AwsError};
 use crate::model::{tags_for, Attrs, Observed, Ownership, Resource, ResourceId};
 use crate::plan::{Action, Change, KindSchema};
 use crate::progress::Task;
-use crate::reconcile::kit::{found, from_props, gone_ok, retry_while, to_props, PropsError};
+use crate::reconcile::kit::{
+    adopt_on_exists, found, from_props, gone_ok, retry_while, to_props, Existing, PropsError,
+};
 use crate::reconcile::{force_delete, refuse_data_loss, Ctx, DataLoss, Kind, Update};
 use crate::spec::Spec;
 
@@ -100,11 +104,26 @@ impl Kind for Bucket {
     async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
         let p: BucketProps = from_props(&r.props)?;
         let name = p.name.as_str();
-        let req = create_bucket(ctx, name);
-        match req.send().await.map_err(aws("s3:CreateBucket")) {
-            Ok(_) => {}
-            // Ours already (an earlier apply stopped before tagging it): carry on.
-            Err(e) if e.is("BucketAlreadyOwnedByYou") => {}
+        let create = async {
+            create_bucket(ctx, name, &p.tags)?
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(aws("s3:CreateBucket"))
+        };
+        // Bucket names are unique: a retried create (lost response) or an apply killed after
+        // the create finds the bucket born with our tags, and adopts it; an untagged one or
+        // another env's is refused by name.
+        let made = adopt_on_exists(&r.id.to_string(), create, || async {
+            Ok(match read_tags(ctx, name).await? {
+                Probe::Absent => Existing::Missing,
+                Probe::Unreadable => Existing::Foreign,
+                Probe::Tags(t) => Existing::by_tags(&t, &ctx.project, &ctx.env, &r.id, ()),
+            })
+        })
+        .await;
+        match made {
+            Ok(()) => {}
             Err(e) if e.is("BucketAlreadyExists") => {
                 return Err(AwsError::new(
                     e.op,

@@ -315,21 +315,30 @@ pub async fn put_lifecycle(ctx: &Ctx, name: &str, lifecycle: &Lifecycle) -> Resu
 
 /// CreateBucket of `name` in the session's region: us-east-1 takes no location constraint
 /// (and refuses its own name as one).
+/// CreateBucket with the bucket's tags in the call itself, so that a bucket made by a create
+/// whose response was lost, or by an apply killed right after it, is already ours to the next
+/// plan (and a retried create finds it by its tags). S3 wants no location constraint in
+/// us-east-1 and the region's own elsewhere.
 pub fn create_bucket(
     ctx: &Ctx,
     name: &str,
-) -> aws_sdk_s3::operation::create_bucket::builders::CreateBucketFluentBuilder {
-    let req = ctx.clients.s3.create_bucket().bucket(name);
-    if ctx.region == "us-east-1" {
-        return req;
+    tags: &BTreeMap<String, String>,
+) -> Result<aws_sdk_s3::operation::create_bucket::builders::CreateBucketFluentBuilder, AwsError> {
+    let tags = try_tag_list(tags, "s3:CreateBucket", |k, v| {
+        Tag::builder().key(k).value(v).build()
+    })?;
+    let mut conf = aws_sdk_s3::types::CreateBucketConfiguration::builder().set_tags(Some(tags));
+    if ctx.region != "us-east-1" {
+        conf = conf.location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
+            ctx.region.as_str(),
+        ));
     }
-    req.create_bucket_configuration(
-        aws_sdk_s3::types::CreateBucketConfiguration::builder()
-            .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
-                ctx.region.as_str(),
-            ))
-            .build(),
-    )
+    Ok(ctx
+        .clients
+        .s3
+        .create_bucket()
+        .bucket(name)
+        .create_bucket_configuration(conf.build()))
 }
 
 /// PutBucketPolicy with the account filled in, or DeleteBucketPolicy for a null policy.

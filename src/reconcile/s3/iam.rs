@@ -54,7 +54,8 @@ pub static GRANTS: &[Grant] = &[
             "s3:DeleteBucketPolicy",
             "s3:ListObjectVersions",
         ],
-        also: &[],
+        // CreateBucket with tags (they are set in the create call) also checks TagResource.
+        also: &["s3:TagResource"],
         on: BUCKETS,
         cond: Cond::None,
     },

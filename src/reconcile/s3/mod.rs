@@ -31,13 +31,15 @@
 //! CloudFront's logging target) and `has_objects` (for the guard).
 //!
 //! Observe: the names are deterministic, so both candidates are derived from the env (destroy
-//! has no spec): GetBucketTagging per candidate (NoSuchBucket: absent; AccessDenied or a
+//! has no spec): a bucket the env's tag index (`kit::tag_index`) lists is ours with its tags;
+//! any other candidate gets GetBucketTagging (NoSuchBucket: absent; AccessDenied or a
 //! redirect: someone else's bucket; no tags or not ours: `Ownership::Foreign`, a conflict, never
 //! touched), then for each bucket of ours ListObjectsV2 (max 1 key: does it hold objects?) and,
 //! when the spec wants it, GetBucketEncryption, GetPublicAccessBlock,
 //! GetBucketLifecycleConfiguration, GetBucketOwnershipControls and GetBucketPolicy (the
-//! "not configured" errors of each read as absent, [`classify`]), plus one GetCallerIdentity
-//! when a policy was read. Both buckets in the spec: 15 calls; none: 2.
+//! "not configured" errors of each read as absent, [`classify`]); a policy read needs the
+//! account, the session's one GetCallerIdentity. Both buckets ours and in the spec: 12 calls;
+//! none: 2 (the probes).
 //!
 //! Delete: a bucket holding objects is refused in the plan ([`bucket::guard`]) unless its
 //! `rtech:force-delete` tag is `true` (for a replace, the spec must say so too); with it, apply
@@ -145,10 +147,7 @@ const KINDS: &[&dyn Kind] = &[&bucket::Bucket];
 
 #[async_trait]
 impl Service for S3 {
-    crate::service_basics!("s3", KINDS, expand);
-    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
-        iam::GRANTS
-    }
+    crate::service_basics!("s3", KINDS, expand, iam::GRANTS);
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         let wanted: BTreeSet<&ResourceId> = desired
@@ -268,13 +267,11 @@ pub fn owned(tags: &BTreeMap<String, String>, project: &str, env: &str, id: &Res
 // ---------------------------------------------------------------------------------------------
 // observe: AWS calls
 
-/// The caller's account, fetched at most once per observe or apply call.
+/// The caller's account (the session's one STS answer), kept once per observe or apply call.
 pub(crate) type Account = OnceCell<String>;
 
 pub(crate) async fn account(ctx: &Ctx, cell: &Account) -> Result<String, AwsError> {
-    cell.get_or_try_init(|| ctx.clients.account_id())
-        .await
-        .cloned()
+    cell.get_or_try_init(|| ctx.account()).await.cloned()
 }
 
 /// GetBucketTagging: absent, someone else's, or the bucket's tags (also the lock bucket's).
@@ -372,10 +369,20 @@ async fn observe_role(
 ) -> Result<Option<Observed>, AwsError> {
     let id = bucket_id(role);
     let name = bucket_name(&ctx.project, &ctx.env, &ctx.region, role);
-    let tags = match read_tags(ctx, &name).await? {
-        Probe::Absent => return Ok(None),
-        Probe::Unreadable => return Ok(Some(foreign(id, &name))),
-        Probe::Tags(t) => t,
+    // The env's tag index lists our buckets with their tags: no probe. A name it does not list
+    // is probed (absent, someone else's, or ours but just tagged).
+    let indexed = ctx
+        .tag_index()
+        .await?
+        .tags(&bucket_arn(&ctx.region, &name))
+        .cloned();
+    let tags = match indexed {
+        Some(t) => t,
+        None => match read_tags(ctx, &name).await? {
+            Probe::Absent => return Ok(None),
+            Probe::Unreadable => return Ok(Some(foreign(id, &name))),
+            Probe::Tags(t) => t,
+        },
     };
     if !owned(&tags, &ctx.project, &ctx.env, &id) {
         return Ok(Some(foreign(id, &name)));

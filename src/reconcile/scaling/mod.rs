@@ -309,20 +309,7 @@ const KINDS: &[&dyn Kind] = &[
 
 #[async_trait]
 impl Service for Scaling {
-    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
-        iam::GRANTS
-    }
-    fn name(&self) -> &'static str {
-        "scaling"
-    }
-
-    fn kinds(&self) -> &'static [&'static dyn Kind] {
-        KINDS
-    }
-
-    fn expand(&self, spec: &Spec) -> Vec<Resource> {
-        expand(spec)
-    }
+    crate::service_basics!("scaling", KINDS, expand, iam::GRANTS);
 
     async fn observe(&self, ctx: &Ctx, _desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         observe_all(ctx).await

@@ -211,9 +211,6 @@ pub struct Secrets;
 
 #[async_trait]
 impl Service for Secrets {
-    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
-        iam::GRANTS
-    }
     fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
         // ARNs only: a secret's value is never an output.
         crate::reconcile::kit::outputs::attrs(
@@ -225,7 +222,7 @@ impl Service for Secrets {
         )
     }
 
-    crate::service_basics!("secrets", KINDS, expand);
+    crate::service_basics!("secrets", KINDS, expand, iam::GRANTS);
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         observe(ctx, desired).await

@@ -9,14 +9,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as J};
 
 use super::{
-    is_this_env, random, read_json, sm_tags, write_json, SecretsTags, GENERATED_ID, GENERATED_KEY,
+    is_this_env, random, read_json, sm_tags, tag_map, write_json, SecretsTags, GENERATED_ID,
+    GENERATED_KEY,
 };
 use super::{SECRET, TAG_ON_DELETE};
 use crate::aws::{aws, AwsError, Required};
 use crate::model::{tags_of, Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, gone_ok, sync_tags};
+use crate::reconcile::kit::{adopt_on_exists, found, from_props, gone_ok, sync_tags, Existing};
 use crate::reconcile::{Ctx, Kind, Update};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -74,20 +75,45 @@ impl Kind for Secret {
         if let Some(key) = &p.generated_key {
             generate(ctx, &mut json, key).await?;
         }
-        let out = sm
-            .create_secret()
-            .name(name)
-            .description(&p.description)
-            .secret_string(J::Object(json.clone()).to_string())
-            .set_tags(Some(sm_tags(&p.tags)))
-            .send()
-            .await
-            .map_err(aws("secretsmanager:CreateSecret"))?;
-        let arn = out.arn().required(
-            "secretsmanager:CreateSecret",
-            format!("no ARN returned for {name}"),
-        )?;
-        Ok(attrs_of(arn, &json))
+        let create = async {
+            let out = sm
+                .create_secret()
+                .name(name)
+                .description(&p.description)
+                .secret_string(J::Object(json.clone()).to_string())
+                .set_tags(Some(sm_tags(&p.tags)))
+                .send()
+                .await
+                .map_err(aws("secretsmanager:CreateSecret"))?;
+            let arn = out.arn().required(
+                "secretsmanager:CreateSecret",
+                format!("no ARN returned for {name}"),
+            )?;
+            Ok((arn.to_string(), Some(attrs_of(arn, &json))))
+        };
+        // The name is unique: a retried create (lost response) adopts the secret when it is
+        // ours, and then reads back the value it holds instead of assuming this one.
+        let made = adopt_on_exists(&r.id.to_string(), create, || async {
+            let d = found(
+                sm.describe_secret()
+                    .secret_id(name)
+                    .send()
+                    .await
+                    .map_err(aws("secretsmanager:DescribeSecret")),
+            )?;
+            Ok(match d {
+                Some(d) => {
+                    let arn = d.arn().unwrap_or_default().to_string();
+                    Existing::of(ctx, &r.id, Some(tag_map(d.tags())), (arn, None))
+                }
+                None => Existing::Missing,
+            })
+        })
+        .await?;
+        match made {
+            (_, Some(attrs)) => Ok(attrs),
+            (arn, None) => ensure_generated(ctx, &arn, p.generated_key.as_deref()).await,
+        }
     }
 
     async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {

@@ -10,10 +10,12 @@
 //!
 //! The topic exists whenever the env has any alarm or subscription. Alarms reference its `arn`.
 //!
-//! Observe (destroy too: the name derives from ctx.project/env): STS GetCallerIdentity (the
-//! account for the derived ARN `arn:aws:sns:<region>:<account>:<name>`), GetTopicAttributes,
-//! ListTagsForResource, ListSubscriptionsByTopic (paginated, 100 a page): four calls, two when
-//! there is no topic. A same-named topic without our tags is Foreign (a conflict, never touched).
+//! Observe (destroy too: the name derives from ctx.project/env): the env's tag index
+//! (`kit::tag_index`) names our topic's ARN and tags; then GetTopicAttributes and
+//! ListSubscriptionsByTopic (paginated, 100 a page) at once: two calls. A topic the index does
+//! not list is looked for at the ARN derived from the account (the session's STS answer):
+//! GetTopicAttributes and ListTagsForResource at once, and ListSubscriptionsByTopic when its
+//! tags make it ours. A same-named topic without our tags is Foreign (a conflict, never touched).
 //!
 //! A subscription removed out of band shows as a create. An endpoint removed from the spec is
 //! unsubscribed; a subscription still pending confirmation (SubscriptionArn
@@ -159,44 +161,70 @@ crate::tag_api!(SnsTags, Client,
 async fn observe(ctx: &Ctx) -> Result<Vec<Observed>, AwsError> {
     let sns = &ctx.clients.sns;
     let name = topic_name(&ctx.project, &ctx.env);
-    let account = ctx.clients.account_id().await?;
-    let arn = topic_arn(&ctx.region, &account, &name);
-    let Some(got) = found(
-        sns.get_topic_attributes()
-            .topic_arn(&arn)
-            .send()
-            .await
-            .map_err(aws("sns:GetTopicAttributes")),
-    )?
-    else {
+    // The tag index names our topic's ARN (and its tags): no STS, no tag read. Else the ARN
+    // derives from the account, and the topic's own tags say whose it is.
+    let index = ctx.tag_index().await?;
+    let indexed = index
+        .find("sns", &ctx.region, &name)
+        .map(|(arn, tags)| (arn.to_string(), tags.clone()));
+    let arn = match &indexed {
+        Some((arn, _)) => arn.clone(),
+        None => topic_arn(&ctx.region, &ctx.account().await?, &name),
+    };
+    let attrs_read = async {
+        found(
+            sns.get_topic_attributes()
+                .topic_arn(&arn)
+                .send()
+                .await
+                .map_err(aws("sns:GetTopicAttributes")),
+        )
+    };
+    let tags_read = async {
+        if let Some((_, tags)) = &indexed {
+            return Ok(Some(tags.clone()));
+        }
+        Ok(found(
+            sns.list_tags_for_resource()
+                .resource_arn(&arn)
+                .send()
+                .await
+                .map_err(aws("sns:ListTagsForResource")),
+        )?
+        .map(|got| tag_map(got.tags().iter().map(|t| (Some(t.key()), Some(t.value()))))))
+    };
+    // The subscriptions are read beside the rest when the index says the topic is ours.
+    let subs_read = async {
+        if indexed.is_none() {
+            return Ok(None);
+        }
+        found(all_pages!(
+            sns.list_subscriptions_by_topic().topic_arn(&arn),
+            "sns:ListSubscriptionsByTopic"
+        ))
+    };
+    let (got, tags, subs) = tokio::try_join!(attrs_read, tags_read, subs_read)?;
+    let (Some(got), Some(tags)) = (got, tags) else {
         return Ok(vec![]);
     };
     let attrs: BTreeMap<String, String> = got
         .attributes()
         .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default();
-    let Some(got) = found(
-        sns.list_tags_for_resource()
-            .resource_arn(&arn)
-            .send()
-            .await
-            .map_err(aws("sns:ListTagsForResource")),
-    )?
-    else {
-        return Ok(vec![]);
-    };
-    let tags = tag_map(got.tags().iter().map(|t| (Some(t.key()), Some(t.value()))));
     if !is_ours(&tags, &ctx.project, &ctx.env, &topic_id()) {
         let mut o = Observed::new(topic_id(), &arn);
         o.ownership = Ownership::Foreign;
         return Ok(vec![o]);
     }
     let mut out = vec![observed_topic(&arn, &name, &attrs, &tags)];
-    let subs = found(all_pages!(
-        sns.list_subscriptions_by_topic().topic_arn(&arn),
-        "sns:ListSubscriptionsByTopic"
-    ))?
-    .unwrap_or_default();
+    let subs = match subs {
+        Some(s) => s,
+        None => found(all_pages!(
+            sns.list_subscriptions_by_topic().topic_arn(&arn),
+            "sns:ListSubscriptionsByTopic"
+        ))?
+        .unwrap_or_default(),
+    };
     out.extend(subs.iter().filter_map(observed_subscription));
     Ok(out)
 }
@@ -207,9 +235,6 @@ pub struct Sns;
 
 #[async_trait]
 impl Service for Sns {
-    fn iam(&self) -> &'static [crate::reconcile::iam_policy::Grant] {
-        iam::GRANTS
-    }
     fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
         let mut out = crate::reconcile::kit::outputs::attrs(
             observed,
@@ -219,7 +244,7 @@ impl Service for Sns {
         out
     }
 
-    crate::service_basics!("sns", KINDS, expand);
+    crate::service_basics!("sns", KINDS, expand, iam::GRANTS);
     async fn observe(&self, ctx: &Ctx, _desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         observe(ctx).await
     }

@@ -164,8 +164,12 @@ impl Kind for EcsService {
                 req.clone().send().await.map_err(aws("ecs:UpdateService"))
             })
             .await?;
-            wait::wait_stable(ctx, &cluster, &desired.name, want_td(&p)?, limit, task).await?;
-        } else if changed.contains("rollout") {
+            if ctx.deploy_followed {
+                task.status(&format!("service {} is deploying", desired.name));
+            } else {
+                wait::wait_stable(ctx, &cluster, &desired.name, want_td(&p)?, limit, task).await?;
+            }
+        } else if changed.contains("rollout") && !ctx.deploy_followed {
             // Only the rollout differs: nothing to send, the unfinished rollout to wait for.
             wait::wait_rollout(ctx, &cluster, &desired.name, want_td(&p)?, limit, task).await?;
         }

@@ -19,21 +19,55 @@ use crate::reconcile::Ctx;
 /// The newest ACTIVE revision when it is ours and already the definition `r` wants (a
 /// re-run after a rollback with the same `--image-tag`, or an apply interrupted after it
 /// registered and before it updated the service): reused instead of registering a duplicate.
+/// Also the newest ACTIVE revision's number (0 for none).
 async fn reusable(
     ctx: &Ctx,
     r: &Resource,
     family: &str,
-) -> Result<Option<(TaskDefinition, BTreeMap<String, String>)>, AwsError> {
+) -> Result<(i64, Option<(TaskDefinition, BTreeMap<String, String>)>), AwsError> {
     let revs = active_revisions(ctx, family).await?;
-    let Some((_, arn)) = revs.first() else {
-        return Ok(None);
+    let Some((newest, arn)) = revs.first() else {
+        return Ok((0, None));
     };
     let Some((td, tags)) = describe(ctx, arn).await? else {
-        return Ok(None);
+        return Ok((*newest, None));
     };
     let tags = super::super::tag_map(&tags);
     let ours = super::super::ours(ctx, &task_definition_id(), &tags);
-    Ok((ours && same_definition(r, &observe_task_definition(&td, &tags))).then_some((td, tags)))
+    let same = ours && same_definition(r, &observe_task_definition(&td, &tags));
+    Ok((*newest, same.then_some((td, tags))))
+}
+
+/// RegisterTaskDefinition takes no idempotency token: when a response is lost and the SDK
+/// retries, the first attempt's revision stays ACTIVE beside the one returned. Such
+/// revisions are exactly those numbered between the newest seen before registering and the
+/// one registered (the env's lock keeps other runs out); the ones with our tags are
+/// deregistered.
+async fn deregister_retried(
+    ctx: &Ctx,
+    family: &str,
+    before: i64,
+    registered: i64,
+    task: &Task,
+) -> Result<(), AwsError> {
+    if registered <= before + 1 {
+        return Ok(());
+    }
+    let between: Vec<String> = active_revisions(ctx, family)
+        .await?
+        .into_iter()
+        .filter(|(n, _)| *n > before && *n < registered)
+        .map(|(_, arn)| arn)
+        .collect();
+    if between.is_empty() {
+        return Ok(());
+    }
+    task.status(&format!(
+        "deregistering {} revision(s) a retried registration left",
+        between.len()
+    ));
+    deregister_ours(ctx, &between).await?;
+    Ok(())
 }
 
 /// Register a new revision (tags included), or reuse the newest one when it is already the
@@ -50,7 +84,8 @@ pub(super) async fn register(
         .as_ref()
         .map(|t| format!(" (image tag {t})"))
         .unwrap_or_default();
-    if let Some((td, tags)) = reusable(ctx, r, family).await? {
+    let (before, reuse) = reusable(ctx, r, family).await?;
+    if let Some((td, tags)) = reuse {
         task.status(&format!(
             "reusing revision {} of {family}{image}: it is already the definition wanted",
             td.revision()
@@ -75,6 +110,7 @@ pub(super) async fn register(
             "no task definition returned",
         )
     })?;
+    deregister_retried(ctx, family, before, td.revision() as i64, task).await?;
     Ok(attrs(td))
 }
 
