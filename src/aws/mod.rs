@@ -291,6 +291,8 @@ fn code_prefix(sdk_service: &str) -> String {
         "Elastic Load Balancing v2" => "elbv2".into(),
         "CloudWatch Logs" => "logs".into(),
         "Application Auto Scaling" => "application-autoscaling".into(),
+        // The Resource Groups Tagging API: IAM's (and the code's) prefix is `tag`.
+        "Resource Groups Tagging API" => "tag".into(),
         other => other
             .chars()
             .filter(|c| !c.is_whitespace())

@@ -15,9 +15,9 @@ pub(super) async fn plan_cmd(cli: &Cli, a: &PlanArgs, opts: &AwsOpts, ui: &Ui) -
     let mut spec = load(cli, &a.env)?;
     spec.image_tag = a.image_tag.clone();
     let desired = reconcile::expand(&spec);
-    // sts:GetCallerIdentity runs beside observe's first round (a plan reads only; `--lock`
-    // awaits it, and the pin, before the lock's write).
-    let s = Session::open_overlapped(&Target::of_spec(&spec), opts, &desired).await?;
+    // Without an account pin, sts:GetCallerIdentity runs beside observe's first round (a plan
+    // reads only; `--lock` awaits it before the lock's write).
+    let s = Session::open_overlapped(&Target::of_spec(&spec), opts, &desired, ui).await?;
     // No lock unless asked for (`--lock`: a plan about to be saved and applied).
     let make = async {
         let observed = s.observe(&desired, ui).await?;

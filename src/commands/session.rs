@@ -103,16 +103,23 @@ impl Session {
         Ok(s)
     }
 
-    /// The same, without waiting for sts:GetCallerIdentity: it runs beside the first round of
-    /// reads (`observe` awaits it with them and reports its failure, or the pin's refusal,
-    /// first). For read-only commands: whatever writes (`locked`) awaits [`Session::who`]
-    /// first, so a wrong account is still refused before any mutating call.
+    /// For read-only commands: when the spec pins no account, sts:GetCallerIdentity is not
+    /// waited for here but runs beside the first round of reads (`observe` awaits it with them
+    /// and reports its failure first), which saves a round trip. A pinned account is checked
+    /// first, as [`Session::open`] does: the pin promises that no other call reaches an
+    /// account it does not allow, reads included. Whatever writes (`locked`) awaits
+    /// [`Session::who`] first either way.
     pub(crate) async fn open_overlapped(
         target: &Target,
         opts: &AwsOpts,
         desired: &[Resource],
+        ui: &Ui,
     ) -> Result<Session> {
-        Ok(Session::start(target, opts, desired, false).await)
+        let s = Session::start(target, opts, desired, false).await;
+        if !matches!(target.pin, AccountPin::Any) {
+            s.who(ui).await?;
+        }
+        Ok(s)
     }
 
     async fn start(
@@ -209,7 +216,6 @@ impl Session {
     pub(crate) async fn observe(&self, desired: &[Resource], ui: &Ui) -> Result<Vec<Observed>> {
         let registry = self.registry;
         let t = Instant::now();
-        let before = self.calls();
         let before_by = self.ctx.clients.calls.by_service();
         // The identity (when `open_overlapped` did not wait for it) runs beside the reads; its
         // failure, or the pin's refusal, is the error that counts.
@@ -228,14 +234,17 @@ impl Session {
             .iter()
             .filter(|o| o.ownership == Ownership::Owned)
             .count();
-        let per: Vec<String> =
+        // The reads, without sts:GetCallerIdentity: when it overlaps them, it starts
+        // before or after this count's start, as the scheduler has it.
+        let since: Vec<(String, usize)> =
             crate::aws::calls_since(&self.ctx.clients.calls.by_service(), &before_by)
                 .into_iter()
-                .map(|(s, n)| format!("{s} {n}"))
+                .filter(|(s, _)| s != "sts")
                 .collect();
+        let per: Vec<String> = since.iter().map(|(s, n)| format!("{s} {n}")).collect();
         ui.verbose(&format!(
             "observed {owned} resources with {} API calls in {:.2} s ({})",
-            self.calls() - before,
+            since.iter().map(|(_, n)| n).sum::<usize>(),
             t.elapsed().as_secs_f64(),
             per.join(", ")
         ));

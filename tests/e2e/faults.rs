@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use crate::emulator::root;
 
-/// A local endpoint: its URL and how many requests reached it.
+/// A local endpoint: its URL and how many sts:GetCallerIdentity requests reached it (a plan of
+/// an env without an account pin sends its first round of reads beside that call, and those
+/// fail the same way).
 fn endpoint(answer: bool) -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
@@ -21,12 +23,23 @@ fn endpoint(answer: bool) -> (String, Arc<AtomicUsize>) {
             let Ok(mut s) = stream else { continue };
             let counter = counter.clone();
             std::thread::spawn(move || {
-                let mut buf = [0u8; 65536];
                 let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
-                if !matches!(s.read(&mut buf), Ok(n) if n > 0) {
+                // Headers and body may come in separate reads: read until the query's action
+                // (every service here speaks JSON or the query protocol) or the read ends.
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 65536];
+                while let Ok(n @ 1..) = s.read(&mut buf) {
+                    seen.extend_from_slice(&buf[..n]);
+                    if seen.windows(7).any(|w| w == b"Action=") || seen.len() > 1 << 20 {
+                        break;
+                    }
+                }
+                if seen.is_empty() {
                     return;
                 }
-                counter.fetch_add(1, Ordering::SeqCst);
+                if String::from_utf8_lossy(&seen).contains("Action=GetCallerIdentity") {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                }
                 if answer {
                     let body = "<ErrorResponse><Error><Type>Receiver</Type><Code>ServiceUnavailable</Code><Message>try again later</Message></Error><RequestId>req-1</RequestId></ErrorResponse>";
                     let _ = write!(

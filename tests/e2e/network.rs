@@ -544,7 +544,8 @@ async fn verbose_plan_reports_a_small_batched_api_call_count() {
     // (list, tags, describe), route53 3 (zone by name, its tags, its records), cloudfront 1
     // (list: dev has no distribution), s3 2 (one probe per log-bucket name); cloudwatchlogs 7
     // (one DescribeLogGroups per prefix: app, DocumentDB, Redis; one tag read per group),
-    // cloudwatch 2 (the dashboard, the alarms by prefix), sns 1 + sts 1 (dev has no topic).
+    // cloudwatch 2 (the dashboard, the alarms by prefix), sns 1 (dev has no topic); the
+    // identity call is not an observation and is not counted.
     // README.md, "Performance", keeps the breakdown.
     assert!(
         o.calls <= 74,
