@@ -5,13 +5,15 @@ starts. What each fixes, the way AWS behaves:
   same name, type and SetIdentifier. moto instead refuses a CREATE identical to any earlier
   CREATE in the zone's change journal whenever some record sorts at or after its name, so
   re-creating a record deleted since fails, and it lets a CREATE over an existing record with
-  other values through.
+  other values through. Each batch is also applied under one lock: AWS applies a zone's batches
+  atomically, moto's threaded server can lose one of two concurrent DELETEs.
 - ACM RequestCertificate: an IdempotencyToken used within the hour returns the certificate it
   was first used for, even when that certificate has been deleted since (the caller then finds
   the ARN gone). moto looks the deleted ARN up and fails with an internal error.
 Every patched name is checked first, so a moto upgrade that moves one fails loudly at start-up.
 """
 import copy
+import threading
 
 import moto
 import moto.acm.models as acm_models
@@ -36,6 +38,9 @@ def _bare(name):
     return (name or "").rstrip(".").lower()
 
 
+_CHANGES = threading.Lock()
+
+
 def _apply_route53():
     backend = _require(r53_models, "Route53Backend")
     already_exists = _require(r53_exceptions, "ResourceRecordAlreadyExists")
@@ -44,6 +49,14 @@ def _apply_route53():
     _require(r53_models, "FakeZone")
 
     def change_resource_record_sets(self, zoneid, change_list):
+        # AWS applies a zone's change batches atomically, one after another. moto's threaded
+        # server does not: its DELETE rebuilds FakeZone.rrsets from a copy, so two batches
+        # deleting different records of one zone at once could lose one of the deletes (both
+        # report success, one record stays). One lock makes each batch atomic, as on AWS.
+        with _CHANGES:
+            return _change(self, zoneid, change_list)
+
+    def _change(self, zoneid, change_list):
         zone = self.get_hosted_zone(zoneid)
         rrsets = getattr(zone, "rrsets", None)
         journal = getattr(zone, "rr_changes", None)

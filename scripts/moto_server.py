@@ -15,7 +15,8 @@ Shims:
 - ElastiCache: scripts/moto_elasticache_shim.py (member cache clusters, deleted groups that stay
   `deleting`, missing subnet-group calls, ignored NumCacheClusters and Modify settings).
 - Route 53 and ACM: scripts/moto_route53_acm_shim.py (a CREATE refused exactly when the record
-  exists; an idempotency token of a deleted certificate returns its ARN).
+  exists; each change batch atomic, as concurrent batches on one zone could lose a delete; an
+  idempotency token of a deleted certificate returns its ARN).
 - ECR: scripts/moto_ecr_shim.py (every image a task definition names exists, as moto runs
   tasks without one, unless MOTO_ECR_REAL_IMAGES is set).
 - ECS: scripts/moto_ecs_shim.py (services that never run their tasks nor complete their
