@@ -23,9 +23,7 @@ import moto.applicationautoscaling.responses as aas_responses
 from moto.core.exceptions import JsonRESTError
 
 
-class ShimError(RuntimeError):
-    pass
-
+from moto_shimkit import requirer
 
 class ObjectNotFound(JsonRESTError):
     def __init__(self, message):
@@ -37,13 +35,7 @@ class ResourceNotFound(JsonRESTError):
         super().__init__("ResourceNotFoundException", f"No scalable target found for {arn}")
 
 
-def _require(owner, name):
-    if not hasattr(owner, name):
-        raise ShimError(
-            f"moto {moto.__version__}: {getattr(owner, '__name__', owner)}.{name} is gone; "
-            "the Application Auto Scaling shim in scripts/moto_autoscaling_shim.py needs updating"
-        )
-    return getattr(owner, name)
+_require = requirer("the Application Auto Scaling shim", "scripts/moto_autoscaling_shim.py")
 
 
 def _tags(target):

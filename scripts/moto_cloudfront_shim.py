@@ -16,21 +16,13 @@ import moto
 import moto.cloudfront.models as cf_models
 
 
-class ShimError(RuntimeError):
-    pass
-
+from moto_shimkit import requirer
 
 IN_PROGRESS = "InProgress"
 COMPLETED = "Completed"
 
 
-def _require(owner, name):
-    if not hasattr(owner, name):
-        raise ShimError(
-            f"moto {moto.__version__}: {getattr(owner, '__name__', owner)}.{name} is gone; "
-            "the CloudFront shim in scripts/moto_cloudfront_shim.py needs updating"
-        )
-    return getattr(owner, name)
+_require = requirer("the CloudFront shim", "scripts/moto_cloudfront_shim.py")
 
 
 def apply():

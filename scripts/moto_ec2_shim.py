@@ -19,20 +19,12 @@ import moto.ec2.responses.nat_gateways as nat_responses
 import moto.ec2.responses.route_tables as rt_responses
 
 
-class ShimError(RuntimeError):
-    pass
-
+from moto_shimkit import requirer
 
 _LOCK = threading.Lock()
 
 
-def _require(owner, name):
-    if not hasattr(owner, name):
-        raise ShimError(
-            f"moto {moto.__version__}: {getattr(owner, '__name__', owner)}.{name} is gone; "
-            "the EC2 shim in scripts/moto_ec2_shim.py needs updating"
-        )
-    return getattr(owner, name)
+_require = requirer("the EC2 shim", "scripts/moto_ec2_shim.py")
 
 
 def _idempotent(cls, method, op, params, registry, key, id_attr):

@@ -21,17 +21,9 @@ import moto.ecr.models as ecr_models
 REAL_IMAGES = "MOTO_ECR_REAL_IMAGES" in os.environ
 
 
-class ShimError(RuntimeError):
-    pass
+from moto_shimkit import requirer
 
-
-def _require(owner, name):
-    if not hasattr(owner, name):
-        raise ShimError(
-            f"moto {moto.__version__}: {getattr(owner, '__name__', owner)}.{name} is gone; "
-            "the ECR shim in scripts/moto_ecr_shim.py needs updating"
-        )
-    return getattr(owner, name)
+_require = requirer("the ECR shim", "scripts/moto_ecr_shim.py")
 
 
 def _image(backend, repository_name, tag):

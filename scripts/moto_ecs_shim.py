@@ -54,9 +54,7 @@ import moto.ecs.responses as ecs_responses
 TASKS_STUCK = "MOTO_ECS_SERVICE_RUNNING" in os.environ
 
 
-class ShimError(RuntimeError):
-    pass
-
+from moto_shimkit import ShimError, requirer
 
 def _stage_seconds():
     try:
@@ -245,13 +243,7 @@ def _all_deployments(backend):
     return out
 
 
-def _require(owner, name):
-    if not hasattr(owner, name):
-        raise ShimError(
-            f"moto {moto.__version__}: {getattr(owner, '__name__', owner)}.{name} is gone; "
-            "the ECS shim in scripts/moto_ecs_shim.py needs updating"
-        )
-    return getattr(owner, name)
+_require = requirer("the ECS shim", "scripts/moto_ecs_shim.py")
 
 
 def _settle(service, run_all):

@@ -32,9 +32,7 @@ import moto.elasticache.responses as ec_responses
 from moto.core.responses import ActionResult, EmptyResult
 
 
-class ShimError(RuntimeError):
-    pass
-
+from moto_shimkit import requirer
 
 class CacheSubnetGroupInUse(ec_exceptions.ElastiCacheException):
     code = "CacheSubnetGroupInUse"
@@ -47,13 +45,7 @@ class CacheSubnetGroupInUse(ec_exceptions.ElastiCacheException):
 CacheSubnetGroupInUse.__module__ = ec_exceptions.__name__
 
 
-def _require(owner, name):
-    if not hasattr(owner, name):
-        raise ShimError(
-            f"moto {moto.__version__}: {getattr(owner, '__name__', owner)}.{name} is gone; "
-            "the ElastiCache shim in scripts/moto_elasticache_shim.py needs updating"
-        )
-    return getattr(owner, name)
+_require = requirer("the ElastiCache shim", "scripts/moto_elasticache_shim.py")
 
 
 def _full_version(version):

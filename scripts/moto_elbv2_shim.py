@@ -13,17 +13,9 @@ import moto.elbv2.exceptions as elbv2_exceptions
 import moto.elbv2.models as elbv2_models
 
 
-class ShimError(RuntimeError):
-    pass
+from moto_shimkit import requirer
 
-
-def _require(owner, name):
-    if not hasattr(owner, name):
-        raise ShimError(
-            f"moto {moto.__version__}: {getattr(owner, '__name__', owner)}.{name} is gone; "
-            "the ELBv2 shim in scripts/moto_elbv2_shim.py needs updating"
-        )
-    return getattr(owner, name)
+_require = requirer("the ELBv2 shim", "scripts/moto_elbv2_shim.py")
 
 
 def apply():

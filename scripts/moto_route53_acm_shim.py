@@ -21,17 +21,9 @@ import moto.route53.exceptions as r53_exceptions
 import moto.route53.models as r53_models
 
 
-class ShimError(RuntimeError):
-    pass
+from moto_shimkit import ShimError, requirer
 
-
-def _require(owner, name):
-    if not hasattr(owner, name):
-        raise ShimError(
-            f"moto {moto.__version__}: {getattr(owner, '__name__', owner)}.{name} is gone; "
-            "the Route 53/ACM shim in scripts/moto_route53_acm_shim.py needs updating"
-        )
-    return getattr(owner, name)
+_require = requirer("the Route 53/ACM shim", "scripts/moto_route53_acm_shim.py")
 
 
 def _bare(name):

@@ -27,9 +27,7 @@ import moto.s3.models as s3_models
 import moto.s3.responses as s3_responses
 
 
-class ShimError(RuntimeError):
-    pass
-
+from moto_shimkit import requirer
 
 XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 
@@ -37,13 +35,7 @@ XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 REQUEST_CONTEXT = {"aws:SecureTransport": "true"}
 
 
-def _require(owner, name):
-    if not hasattr(owner, name):
-        raise ShimError(
-            f"moto {moto.__version__}: {getattr(owner, '__name__', owner)}.{name} is gone; "
-            "the S3 shim in scripts/moto_s3_shim.py needs updating"
-        )
-    return getattr(owner, name)
+_require = requirer("the S3 shim", "scripts/moto_s3_shim.py")
 
 
 def _creation_tags(body):

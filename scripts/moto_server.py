@@ -46,18 +46,9 @@ DOCDB_PORT = 27017
 DOCDB_VERSION = "5.0.0"
 
 
-class ShimError(RuntimeError):
-    pass
+from moto_shimkit import ShimError, requirer
 
-
-def _require(owner, name):
-    """The attribute `name` of `owner`, or a loud error naming what moto changed."""
-    if not hasattr(owner, name):
-        raise ShimError(
-            f"moto {moto.__version__}: {getattr(owner, '__name__', owner)}.{name} is gone; "
-            "the DocumentDB shim in scripts/moto_server.py needs updating"
-        )
-    return getattr(owner, name)
+_require = requirer("the DocumentDB shim", "scripts/moto_server.py")
 
 
 def _extend_engine_list(cls, method):
@@ -195,7 +186,7 @@ if __name__ == "__main__":
     import moto_route53_acm_shim
     import moto_s3_shim
 
-    # Each shim module has apply() and its own ShimError (a moto name it patches has moved).
+    # Each shim module has apply(); moto_shimkit.ShimError says a moto name it patches has moved.
     SHIMS = [
         moto_autoscaling_shim,
         moto_cloudfront_shim,
@@ -211,7 +202,7 @@ if __name__ == "__main__":
         apply_docdb_shim()
         for shim in SHIMS:
             shim.apply()
-    except (ShimError, *(shim.ShimError for shim in SHIMS)) as e:
+    except ShimError as e:
         print(f"moto_server.py: {e}", file=sys.stderr)
         sys.exit(3)
     sys.exit(main(sys.argv[1:]))
