@@ -33,6 +33,8 @@ Shims:
   same settings answers the existing one).
 - S3: scripts/moto_s3_shim.py (GetBucketVersioning answered under S3's own root element,
   tags given in CreateBucket applied).
+- Resource Groups Tagging API: scripts/moto_tagindex_shim.py (GetResources lists DocumentDB
+  subnet and cluster parameter groups and ELBv2 listeners, as AWS's index does).
 """
 import sys
 
@@ -185,6 +187,7 @@ if __name__ == "__main__":
     import moto_elbv2_shim
     import moto_route53_acm_shim
     import moto_s3_shim
+    import moto_tagindex_shim
 
     # Each shim module has apply(); moto_shimkit.ShimError says a moto name it patches has moved.
     SHIMS = [
@@ -197,6 +200,7 @@ if __name__ == "__main__":
         moto_elbv2_shim,
         moto_route53_acm_shim,
         moto_s3_shim,
+        moto_tagindex_shim,
     ]
     try:
         apply_docdb_shim()

@@ -188,15 +188,21 @@ async fn load_with_progress(
     tokio::pin!(load);
     let mut tick = tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
     let mut last = 0;
+    let plans = run.scenario.schedules(run.think);
     loop {
         tokio::select! {
             _ = &mut load => break,
             _ = tick.tick() => {
                 let live = shared.recorder.lock().expect("recorder lock").live();
                 let users = shared.active.load(std::sync::atomic::Ordering::Relaxed);
+                let elapsed = start.elapsed();
+                // Users and requests the schedule has due by now: a server that falls behind
+                // shows as fewer requests answered than due.
+                let scheduled = run.scenario.users_at(elapsed).round();
+                let due = loadtest::scenario::expected_requests(&plans, run.think, elapsed);
                 task.status(&format!(
-                    "{users} users, {} req/s, p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, {} errors",
-                    live.requests - last, live.p50_ms, live.p95_ms, live.p99_ms, live.errors
+                    "{users}/{scheduled} users, {} req/s, {}/{due} requests, p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, {} errors",
+                    live.requests - last, live.requests, live.p50_ms, live.p95_ms, live.p99_ms, live.errors
                 ));
                 last = live.requests;
             }

@@ -1,4 +1,4 @@
-//! Issue 14, sections 3 and 4: the whole stack through `scripts/fault_proxy.py`, a seeded proxy
+//! Faults on the whole stack, through `scripts/fault_proxy.py`: a seeded proxy
 //! between rtech and the emulator that throttles, fails, loses responses, resets and hangs
 //! connections, and kills rtech right after its N-th mutating call. Each test prints its
 //! figures (faults injected, retries `-v` reported, duplicates found): run with
@@ -150,6 +150,45 @@ async fn throttled_10_percent_prod_applies_in_one_go_then_the_plan_is_empty() {
         retried(&p.stderr)
     );
     assert!(dups.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_and_reset_connections_5_percent_prod_applies_in_one_go() {
+    let emu = Emulator::start();
+    // 500/503 answers and TCP resets, none of them forwarded: the SDK retries each (they are
+    // transient), so no create happens twice and the apply needs no second run.
+    let proxy = FaultProxy::start(
+        &emu,
+        &["--seed", SEED, "--error", "0.05", "--reset", "0.05"],
+    );
+    let r = run_ok(
+        &mut via(&proxy, &emu, &["apply", "--env", "prod", "--auto-approve"]),
+        0,
+    );
+    assert!(
+        r.stdout
+            .contains("Apply complete: 94 added, 0 changed, 0 replaced, 0 destroyed."),
+        "{}",
+        r.stdout
+    );
+    let stats = proxy.stats();
+    let (errors, resets) = (n(&stats["faults"]["error"]), n(&stats["faults"]["reset"]));
+    let retries = retried(&r.stderr);
+    println!(
+        "prod apply, 5 % answered 500/503 and 5 % reset: {} requests, {errors} errors, {resets} resets, {retries} retried (-v)",
+        stats["requests"]
+    );
+    assert!(errors > 0 && resets > 0, "no fault injected: {stats}");
+    assert_eq!(
+        retries as u64,
+        errors + resets,
+        "every injected fault retried, nothing else: {}",
+        proxy.fault_log()
+    );
+    proxy.configure(json!({"error": 0.0, "reset": 0.0}));
+    assert_plan_empty(&emu, "prod");
+    let dups = duplicates(&plan_json(&emu, "prod"));
+    assert!(dups.is_empty(), "{dups:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -355,8 +394,8 @@ async fn lost_responses_converge_without_duplicates() {
         );
     }
     assert!(n(&stats["faults"]["lost"]) > 0, "no fault injected");
-    // Issue 14 §2: every kind with an idempotency token or a unique name takes a lost response
-    // in its stride, so the first apply succeeds.
+    // Every kind with an idempotency token or a unique name takes a lost response in its
+    // stride, so the first apply succeeds.
     let (code, errs, dups) = &runs[0];
     assert_eq!(*code, 0, "the first apply failed: {errs:?}");
     // The kinds whose create AWS offers no token and no unique name for (AllocateAddress,

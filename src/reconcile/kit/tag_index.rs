@@ -1,6 +1,6 @@
 //! The env's tag index: every resource tagged `rtech:project` = project and `rtech:env` = env
 //! in the region, with all of its tags, from the Resource Groups Tagging API
-//! (`tag:GetResources`, TagFilters on both keys, 500 tags a page). Read once per observe, at
+//! (`tag:GetResources`, TagFilters on both keys, 100 resources a page). Read once per observe, at
 //! its start (`Ctx::tag_index`), and shared by every service: it stands in for the per-resource
 //! tag reads of kinds whose Describe carries no tags (alarms, log groups, DocumentDB, ElastiCache,
 //! load balancers and target groups, S3 buckets, ACM certificates, the SNS topic, the scalable
@@ -17,8 +17,9 @@ use crate::aws::{aws, AwsError, Clients};
 use crate::model::{TAG_ENV, TAG_PROJECT};
 use crate::reconcile::kit::tags::tag_map;
 
-/// Tags per page: the API's maximum (100–500), so that one page holds an env's resources.
-pub const TAGS_PER_PAGE: i32 = 500;
+/// Resources per page: the API's maximum. AWS recommends it over `TagsPerPage`, whose 500-tag
+/// maximum holds fewer resources than this (about 70 of ours, which carry 6–8 tags each).
+pub const RESOURCES_PER_PAGE: i32 = 100;
 
 /// ARN → tags of every resource tagged as this env's.
 #[derive(Debug, Default, Clone)]
@@ -94,7 +95,7 @@ pub async fn fetch(clients: &Clients, project: &str, env: &str) -> Result<TagInd
             .get_resources()
             .tag_filters(filter(TAG_PROJECT, project))
             .tag_filters(filter(TAG_ENV, env))
-            .tags_per_page(TAGS_PER_PAGE)
+            .resources_per_page(RESOURCES_PER_PAGE)
             .set_pagination_token(token)
             .send()
             .await

@@ -1,0 +1,87 @@
+"""Resource Groups Tagging API shim: GetResources lists what AWS's does for rtech's kinds.
+
+moto builds GetResources from each backend's `iter_tagged_resources`. Its RDS backend yields
+clusters, instances and snapshots but not DB subnet groups or cluster parameter groups, and its
+ELBv2 backend yields load balancers and target groups but not listeners. AWS's tag index lists
+all of them (resource types `rds:subgrp`, `rds:cluster-pg` and `elasticloadbalancing:listener`),
+so without this rtech would read those resources' tags one call each on the emulator only.
+
+AWS takes either `ResourcesPerPage` or `TagsPerPage`; a request with only `ResourcesPerPage`
+gets pages of up to that many resources, whatever their tags. moto applies its default of
+100 tags a page as well, which cuts a page of 100 resources after 15 or so of rtech's.
+"""
+import sys
+import threading
+import moto.elbv2.models as elbv2_models
+import moto.rds.models as rds_models
+import moto.resourcegroupstaggingapi.models as tagging_models
+import moto.resourcegroupstaggingapi.responses as tagging_responses
+from moto.core.resource_tagging import TaggedResource
+
+from moto_shimkit import requirer
+
+_require = requirer("the tag index shim", "scripts/moto_tagindex_shim.py")
+
+
+# Set while a GetResources request that gave ResourcesPerPage and no TagsPerPage is served.
+_by_resources = threading.local()
+
+
+def apply():
+    responses = tagging_responses.ResourceGroupsTaggingAPIResponse
+    respond = _require(responses, "get_resources")
+
+    def get_resources(self):
+        _by_resources.on = (
+            self._get_param("TagsPerPage") is None
+            and self._get_param("ResourcesPerPage") is not None
+        )
+        try:
+            return respond(self)
+        finally:
+            _by_resources.on = False
+
+    responses.get_resources = get_resources
+
+    backend = tagging_models.ResourceGroupsTaggingAPIBackend
+    page = _require(backend, "get_resources")
+
+    def backend_get_resources(self, *args, **kwargs):
+        if getattr(_by_resources, "on", False):
+            kwargs["tags_per_page"] = sys.maxsize
+        return page(self, *args, **kwargs)
+
+    backend.get_resources = backend_get_resources
+
+    rds_backend = rds_models.RDSBackend
+    rds_iter = _require(rds_backend, "iter_tagged_resources")
+
+    def rds_iter_tagged_resources(self):
+        yield from rds_iter(self)
+        for resource_type, groups in (
+            ("rds:subgrp", self.subnet_groups.values()),
+            ("rds:cluster-pg", self.db_cluster_parameter_groups.values()),
+        ):
+            for g in groups:
+                yield TaggedResource(
+                    arn=g.arn,
+                    tags={t["Key"]: t["Value"] for t in g.get_tags()},
+                    resource_type=resource_type,
+                )
+
+    rds_backend.iter_tagged_resources = rds_iter_tagged_resources
+
+    elbv2_backend = elbv2_models.ELBv2Backend
+    elbv2_iter = _require(elbv2_backend, "iter_tagged_resources")
+
+    def elbv2_iter_tagged_resources(self):
+        yield from elbv2_iter(self)
+        for lb in self.load_balancers.values():
+            for listener in lb.listeners.values():
+                yield TaggedResource(
+                    arn=listener.arn,
+                    tags=self.tagging_service.get_tag_dict_for_resource(listener.arn),
+                    resource_type="elasticloadbalancing:listener",
+                )
+
+    elbv2_backend.iter_tagged_resources = elbv2_iter_tagged_resources
