@@ -1105,7 +1105,7 @@ fn a_flow_logs_value_out_of_the_three_is_located() {
     located(
         &with_network("flow_logs = true"),
         (7, 13, "network.flow_logs"),
-        &["invalid type"],
+        &["wanted string"],
     );
 }
 

@@ -35,6 +35,10 @@ const NOT_CALLS: &[(&str, &str)] = &[
     // The task roles' trust and secret-reading policies.
     ("iam", "sts:AssumeRole"),
     ("iam", "secretsmanager:GetSecretValue"),
+    // The VPC flow log role's policy lets VPC Flow Logs write to its group.
+    ("iam", "logs:CreateLogStream"),
+    ("iam", "logs:DescribeLogStreams"),
+    ("iam", "logs:PutLogEvents"),
     // The ALB log bucket's policy lets the load balancer write.
     ("s3", "s3:PutObject"),
 ];

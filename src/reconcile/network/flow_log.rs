@@ -116,8 +116,8 @@ pub fn observed(rid: ResourceId, f: &FlowLog, vpc: Option<ResourceId>) -> Observ
     let mut o = Observed::new(rid, f.flow_log_id().unwrap_or_default());
     o.props = to_props(&FlowLogProps::observed(f));
     o.deps.extend(vpc);
-    o.deps.push(crate::reconcile::logs::flow_logs_id());
-    o.deps.push(crate::reconcile::iam::role_id(
+    o.deps.insert(crate::reconcile::logs::flow_logs_id());
+    o.deps.insert(crate::reconcile::iam::role_id(
         crate::reconcile::iam::FLOW_LOGS,
     ));
     o
