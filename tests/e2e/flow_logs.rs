@@ -63,6 +63,29 @@ async fn retention(logs: &aws_sdk_cloudwatchlogs::Client, name: &str) -> Option<
         .map(|g| g.retention_in_days())
 }
 
+/// `%XX` escapes decoded (IAM's policy documents are URL-encoded).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 fn fields(plan: &serde_json::Value, id: &str) -> Vec<String> {
     change_of(plan, id).unwrap()["fields"]
         .as_array()
@@ -107,7 +130,8 @@ async fn flow_log_apply_drift_recreate_replace_foreign_destroy() {
         .send()
         .await
         .unwrap();
-    let doc = policy.policy_document();
+    // IAM returns the document URL-encoded.
+    let doc = percent_decode(policy.policy_document());
     for want in [
         "logs:CreateLogStream",
         "logs:PutLogEvents",
