@@ -6,6 +6,11 @@ What it fixes, the way EC2 behaves:
   `IdempotentParameterMismatch`. rtech sends a token per resource and apply, so the SDK's
   retry of a create whose response was lost does not make a duplicate. A token whose resource
   was deleted since starts afresh (rtech never reuses one across applies anyway).
+- CreateFlowLogs' ClientToken: moto ignores it, so a retried create whose response was lost
+  fails with `FlowLogAlreadyExists` (the first call made the flow log). On AWS the same token
+  with the same parameters returns the flow log ids the first call made (and the token); with
+  other parameters, `IdempotentParameterMismatch`. A token whose flow logs were all deleted
+  since starts afresh.
 - AssociateRouteTable: moto answers a second association of a subnet with the existing
   association's id, whatever the route table; EC2 refuses it with `Resource.AlreadyAssociated`
   (a subnet has one explicit association; ReplaceRouteTableAssociation moves it).
@@ -15,6 +20,7 @@ import threading
 
 import moto
 import moto.ec2.exceptions as ec2_exceptions
+import moto.ec2.responses.flow_logs as fl_responses
 import moto.ec2.responses.nat_gateways as nat_responses
 import moto.ec2.responses.route_tables as rt_responses
 
@@ -61,6 +67,53 @@ def _idempotent(cls, method, op, params, registry, key, id_attr):
     setattr(cls, method, patched)
 
 
+def _idempotent_flow_logs():
+    """CreateFlowLogs answers FlowLogIds (a list), not one resource: its own wrapper."""
+    cls = _require(fl_responses, "FlowLogs")
+    original = _require(cls, "create_flow_logs")
+    error = _require(ec2_exceptions, "EC2ClientError")
+    action_result = _require(fl_responses, "ActionResult")
+    params = (
+        "ResourceType",
+        "ResourceIds",
+        "TrafficType",
+        "LogDestinationType",
+        "LogDestination",
+        "LogGroupName",
+        "DeliverLogsPermissionArn",
+        "MaxAggregationInterval",
+        "LogFormat",
+    )
+
+    def create_flow_logs(self):
+        token = self._get_param("ClientToken")
+        if not token:
+            return original(self)
+        backend = self.ec2_backend
+        sig = repr(tuple(self._get_param(p) for p in params))
+        with _LOCK:
+            tokens = backend.__dict__.setdefault("_rtech_client_tokens", {})
+            seen = tokens.get(("CreateFlowLogs", token))
+            if seen is not None:
+                first_sig, ids = seen
+                if any(i in backend.flow_logs for i in ids):
+                    if first_sig != sig:
+                        raise error(
+                            "IdempotentParameterMismatch",
+                            f"The client token {token} was used with other parameters.",
+                        )
+                    return action_result(
+                        {"FlowLogIds": ids, "Unsuccessful": [], "ClientToken": token}
+                    )
+            result = original(self)
+            ids = list(result.result["FlowLogIds"])
+            tokens[("CreateFlowLogs", token)] = (sig, ids)
+            result.result["ClientToken"] = token
+            return result
+
+    cls.create_flow_logs = create_flow_logs
+
+
 def _one_association_per_subnet():
     import moto.ec2.models.route_tables as rt_models
 
@@ -80,6 +133,7 @@ def _one_association_per_subnet():
 
 def apply():
     _one_association_per_subnet()
+    _idempotent_flow_logs()
     _idempotent(
         _require(rt_responses, "RouteTables"),
         "create_route_table",

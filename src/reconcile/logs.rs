@@ -9,14 +9,16 @@
 //!   AWS would create them itself, without retention or tags.
 //! - `log_group/redis-slow-log`: `/elasticache/{project}-{env}/slow-log` (only with `[redis]`),
 //!   `monitoring.redis_log_retention_days`.
+//! - `log_group/vpc-flow-logs`: `/vpc/{project}-{env}/flow-logs` (only with `[network]
+//!   flow_logs` on; the VPC's flow log delivers to it), `monitoring.flow_log_retention_days`.
 //!
 //! Compared: `retention_in_days` (PutRetentionPolicy; DeleteRetentionPolicy for "never
 //! expire"), `tags` (TagResource / UntagResource on the group's ARN), and `name` (replaced).
 //! Observe: one DescribeLogGroups per name prefix (`/ecs/…-app`, `/aws/docdb/<cluster>/`,
-//! `/elasticache/{project}-{env}/`; paginated; exact names picked client-side) beside the env's
-//! tag index (`kit::tag_index`), which holds our groups' tags; a group found that the index
-//! does not list (someone else's, or just tagged) gets its own ListTagsForResource: 3 calls,
-//! at most 3 + 4. Names are
+//! `/elasticache/{project}-{env}/`, `/vpc/{project}-{env}/`; paginated; exact names picked
+//! client-side) beside the env's tag index (`kit::tag_index`), which holds our groups' tags; a
+//! group found that the index does not list (someone else's, or just tagged) gets its own
+//! ListTagsForResource: 4 calls, at most 4 + 5. Names are
 //! deterministic, so destroy finds the groups without a spec. A same-named group without our
 //! tags is a conflict, never touched. DescribeLogGroups' `arn` ends in `:*`; the tag APIs and
 //! the `arn` attribute use the ARN without it (`logGroupArn`).
@@ -86,6 +88,16 @@ pub fn redis_slow_log_id() -> ResourceId {
     ResourceId::new(LOG_GROUP, "redis-slow-log")
 }
 
+/// `log_group/vpc-flow-logs`.
+pub fn flow_logs_id() -> ResourceId {
+    ResourceId::new(LOG_GROUP, "vpc-flow-logs")
+}
+
+/// `/vpc/{project}-{env}/flow-logs`.
+pub fn flow_logs_name(project: &str, env: &str) -> String {
+    format!("/vpc/{project}-{env}/flow-logs")
+}
+
 /// `/ecs/{project}-{env}-app`.
 pub fn group_name(project: &str, env: &str) -> String {
     format!("/ecs/{project}-{env}-app")
@@ -128,6 +140,11 @@ pub fn known_groups(project: &str, env: &str) -> Vec<(ResourceId, String, String
             redis_slow_log_name(project, env),
             format!("/elasticache/{project}-{env}/"),
         ),
+        (
+            flow_logs_id(),
+            flow_logs_name(project, env),
+            format!("/vpc/{project}-{env}/"),
+        ),
     ]
 }
 
@@ -143,7 +160,8 @@ fn group(spec: &Spec, id: ResourceId, name: String, days: i64) -> Resource {
 }
 
 /// Spec → Desired (pure): the app's group with `[app]`, the DocumentDB export groups with
-/// `[docdb]` (each only when its export is on), the Redis slow-log group with `[redis]`.
+/// `[docdb]` (each only when its export is on), the Redis slow-log group with `[redis]`, the
+/// VPC flow log's group with `[network] flow_logs` on.
 pub fn expand(spec: &Spec) -> Vec<Resource> {
     let (p, e) = (spec.project.as_str(), spec.env.as_str());
     let m = &spec.monitoring;
@@ -183,6 +201,14 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
             m.redis_log_retention_days,
         ));
     }
+    if spec.network.flow_logs.traffic_type().is_some() {
+        out.push(group(
+            spec,
+            flow_logs_id(),
+            flow_logs_name(p, e),
+            m.flow_log_retention_days,
+        ));
+    }
     out
 }
 
@@ -197,6 +223,14 @@ pub fn group_arn(g: &AwsLogGroup) -> String {
     }
 }
 
+/// The attributes others refer to: `name`, `arn` (no `:*`), and `streams_arn` (`arn:*`, the
+/// group's log streams, as an IAM policy names them).
+fn group_attrs(a: &mut Attrs, name: &str, arn: String) {
+    a.insert("name".into(), name.to_string());
+    a.insert("streams_arn".into(), format!("{arn}:*"));
+    a.insert("arn".into(), arn);
+}
+
 /// A live log group → `Observed` (pure).
 pub fn observed_group(
     id: ResourceId,
@@ -206,8 +240,7 @@ pub fn observed_group(
     let name = g.log_group_name().unwrap_or_default();
     let mut o = Observed::new(id, name);
     o.props = to_props(&LogGroupProps::observed(g, tags));
-    o.attrs.insert("name".into(), name.to_string());
-    o.attrs.insert("arn".into(), group_arn(g));
+    group_attrs(&mut o.attrs, name, group_arn(g));
     o
 }
 
@@ -340,8 +373,7 @@ impl Kind for LogGroup {
         })?;
         let mut a = Attrs::new();
         a.insert("id".into(), name.to_string());
-        a.insert("name".into(), name.to_string());
-        a.insert("arn".into(), group_arn(&g));
+        group_attrs(&mut a, name, group_arn(&g));
         Ok(a)
     }
 
@@ -475,6 +507,7 @@ mod tests {
         assert_eq!(group_arn(&live(Some(7), true)), want);
         let o = observed_group(group_id(), &live(Some(7), true), &BTreeMap::new());
         assert_eq!(o.attrs["arn"], want);
+        assert_eq!(o.attrs["streams_arn"], format!("{want}:*"));
         assert_eq!(o.attrs["name"], "/ecs/rtech-dev-app");
         assert_eq!(o.physical_id, "/ecs/rtech-dev-app");
     }
@@ -595,6 +628,19 @@ mod tests {
     }
 
     #[test]
+    fn the_flow_log_group_follows_network_flow_logs() {
+        let off = with("");
+        assert!(!ids(&expand(&off)).contains(&"log_group/vpc-flow-logs".to_string()));
+        let mut spec = dev_spec("\n[monitoring]\nflow_log_retention_days = 90\n");
+        spec.network.flow_logs = crate::spec::network::FlowLogs::Reject;
+        let rs = expand(&spec);
+        let g = rs.iter().find(|r| r.id == flow_logs_id()).unwrap();
+        assert_eq!(g.get_str("name"), Some("/vpc/rtech-dev/flow-logs"));
+        assert_eq!(g.props["retention_in_days"], Value::Int(90));
+        assert_eq!(tags_of(&g.props)[TAG_ID], "log_group/vpc-flow-logs");
+    }
+
+    #[test]
     fn known_names_derive_from_project_and_env() {
         let k = known_groups("rtech", "prod");
         let names: Vec<&str> = k.iter().map(|(_, n, _)| n.as_str()).collect();
@@ -605,6 +651,7 @@ mod tests {
                 "/aws/docdb/rtech-prod-docdb/audit",
                 "/aws/docdb/rtech-prod-docdb/profiler",
                 "/elasticache/rtech-prod/slow-log",
+                "/vpc/rtech-prod/flow-logs",
             ]
         );
         for (_, n, prefix) in &k {

@@ -150,6 +150,7 @@ pub struct RawMonitoring {
     pub datapoints_to_alarm: Option<Spanned<i64>>,
     pub docdb_log_retention_days: Option<Spanned<i64>>,
     pub redis_log_retention_days: Option<Spanned<i64>>,
+    pub flow_log_retention_days: Option<Spanned<i64>>,
     pub alarms: Option<BTreeMap<Spanned<String>, Spanned<RawAlarm>>>,
 }
 
@@ -182,6 +183,8 @@ pub struct Monitoring {
     pub docdb_log_retention_days: i64,
     /// `/elasticache/<project>-<env>/slow-log`.
     pub redis_log_retention_days: i64,
+    /// `/vpc/<project>-<env>/flow-logs` (with `[network] flow_logs` on).
+    pub flow_log_retention_days: i64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -317,6 +320,7 @@ fn build(errs: &mut Errors, r: Option<&RawMonitoring>) -> Monitoring {
         datapoints_to_alarm: None,
         docdb_log_retention_days: None,
         redis_log_retention_days: None,
+        flow_log_retention_days: None,
         alarms: None,
     };
     let r = r.unwrap_or(&empty);
@@ -486,6 +490,12 @@ fn build(errs: &mut Errors, r: Option<&RawMonitoring>) -> Monitoring {
             &r.redis_log_retention_days,
             "monitoring.redis_log_retention_days",
             7,
+        ),
+        flow_log_retention_days: retention(
+            errs,
+            &r.flow_log_retention_days,
+            "monitoring.flow_log_retention_days",
+            30,
         ),
     }
 }

@@ -21,6 +21,29 @@ pub enum NatLayout {
     OnePerAz,
 }
 
+/// Which traffic the VPC's flow log records (`[network] flow_logs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowLogs {
+    /// No flow log.
+    Off,
+    /// Only traffic the security groups and network ACLs rejected.
+    Reject,
+    /// Accepted and rejected traffic.
+    All,
+}
+
+impl FlowLogs {
+    /// The flow log's `TrafficType`, or None when off.
+    pub fn traffic_type(self) -> Option<&'static str> {
+        match self {
+            FlowLogs::Off => None,
+            FlowLogs::Reject => Some("REJECT"),
+            FlowLogs::All => Some("ALL"),
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawNetwork {
@@ -32,6 +55,7 @@ pub struct RawNetwork {
     pub private_subnets: Option<Spanned<Vec<Spanned<String>>>>,
     pub app_port: Option<Spanned<i64>>,
     pub alb_ingress_cidrs: Option<Spanned<Vec<Spanned<String>>>>,
+    pub flow_logs: Option<Spanned<FlowLogs>>,
 }
 
 pub const DEFAULT_AZ_COUNT: usize = 2;
@@ -48,6 +72,8 @@ pub struct Network {
     pub private_subnets: Vec<Ipv4Net>,
     pub app_port: u16,
     pub alb_ingress_cidrs: Vec<Ipv4Net>,
+    /// The VPC's flow log to CloudWatch Logs (default off).
+    pub flow_logs: FlowLogs,
 }
 
 impl Network {
@@ -296,5 +322,10 @@ pub(super) fn validate(
         private_subnets: private.into_iter().map(|t| t.0).collect(),
         app_port,
         alb_ingress_cidrs,
+        flow_logs: raw
+            .flow_logs
+            .as_ref()
+            .map(|f| *f.get_ref())
+            .unwrap_or(FlowLogs::Off),
     })
 }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::network::NatLayout;
+use super::network::{FlowLogs, NatLayout};
 use super::*;
 
 const FILE: &str = "envs/dev.toml";
@@ -1078,6 +1078,56 @@ fn monitoring_defaults_have_every_alarm_and_the_dashboard() {
         (m.docdb_log_retention_days, m.redis_log_retention_days),
         (14, 7)
     );
+    assert_eq!(m.flow_log_retention_days, 30);
+}
+
+#[test]
+fn flow_logs_default_off_and_take_the_three_values() {
+    assert_eq!(ok(BASE).network.flow_logs, FlowLogs::Off);
+    for (text, want, traffic) in [
+        ("off", FlowLogs::Off, None),
+        ("reject", FlowLogs::Reject, Some("REJECT")),
+        ("all", FlowLogs::All, Some("ALL")),
+    ] {
+        let s = ok(&with_network(&format!("flow_logs = \"{text}\"")));
+        assert_eq!(s.network.flow_logs, want);
+        assert_eq!(s.network.flow_logs.traffic_type(), traffic);
+    }
+}
+
+#[test]
+fn a_flow_logs_value_out_of_the_three_is_located() {
+    located(
+        &with_network("flow_logs = \"some\""),
+        (7, 13, "network.flow_logs"),
+        &["unknown variant `some`", "`off`, `reject`, `all`"],
+    );
+    located(
+        &with_network("flow_logs = true"),
+        (7, 13, "network.flow_logs"),
+        &["wanted string"],
+    );
+}
+
+#[test]
+fn the_flow_log_retention_is_a_cloudwatch_logs_value() {
+    let s = ok(&with_monitoring("flow_log_retention_days = 90\n"));
+    assert_eq!(s.monitoring.flow_log_retention_days, 90);
+    let e = one_err(&with_monitoring("flow_log_retention_days = 31\n"));
+    assert_eq!(e.path, "monitoring.flow_log_retention_days");
+    assert!(
+        e.message
+            .contains("is not a retention CloudWatch Logs accepts"),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_shipped_envs_record_rejects_in_staging_and_prod_only() {
+    let flow = |env: &str| crate::testutil::env_spec(env).network.flow_logs;
+    assert_eq!(flow("dev"), FlowLogs::Off);
+    assert_eq!(flow("staging"), FlowLogs::Reject);
+    assert_eq!(flow("prod"), FlowLogs::Reject);
 }
 
 #[test]

@@ -580,6 +580,7 @@ async fn the_first_response_of_every_mutating_operation_lost_apply_and_destroy_c
         "AssociateRouteTable",
         "CreateSecurityGroup",
         "AuthorizeSecurityGroupIngress",
+        "CreateFlowLogs",
         "CreateDBSubnetGroup",
         "CreateDBClusterParameterGroup",
         "CreateDBCluster",

@@ -17,6 +17,7 @@ mod edge;
 mod emulator;
 mod fault_proxy;
 mod faults;
+mod flow_logs;
 mod iam;
 mod iam_policy;
 mod latency;

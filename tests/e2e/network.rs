@@ -14,8 +14,10 @@ use crate::support::*;
 /// task definition, service).
 const DEV_RESOURCES: u64 = 65;
 
-const DEV_COUNTS: [(&str, usize); 7] = [
+const DEV_COUNTS: [(&str, usize); 8] = [
     ("eip", 1),
+    // dev has no flow log (`flow_logs = "off"`).
+    ("flow_log", 0),
     ("igw", 1),
     ("nat", 1),
     ("route_table", 3),

@@ -446,6 +446,14 @@ pub async fn tagged(ec2: &aws_sdk_ec2::Client, env: &str) -> BTreeMap<&'static s
             .filter(|v| ours(v.tags(), env))
             .count(),
     );
+    let fls = ec2.describe_flow_logs().send().await.unwrap();
+    m.insert(
+        "flow_log",
+        fls.flow_logs()
+            .iter()
+            .filter(|v| ours(v.tags(), env))
+            .count(),
+    );
     m
 }
 

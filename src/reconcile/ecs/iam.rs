@@ -94,7 +94,10 @@ pub static GRANTS: &[Grant] = &[
         mode: Mode::Apply,
         ops: &[],
         also: &["iam:PassRole"],
-        on: &["arn:{partition}:iam::{account}:role/{name:iam_role}"],
+        on: &[
+            "arn:{partition}:iam::{account}:role/{name:iam_role/execution}",
+            "arn:{partition}:iam::{account}:role/{name:iam_role/task}",
+        ],
         cond: Cond::PassedTo("ecs-tasks.amazonaws.com"),
     },
     Grant {

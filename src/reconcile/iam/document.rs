@@ -11,7 +11,7 @@ use crate::model::{policy, ResourceId, Value};
 use crate::reconcile::kit::Link;
 use crate::spec::Spec;
 
-use super::{ECS_TASKS, SECRETS_POLICY, TASK_POLICY, VERSION};
+use super::{ECS_TASKS, FLOW_LOGS_POLICY, SECRETS_POLICY, TASK_POLICY, VERSION};
 
 /// The data-tier secrets (`secret/<name>`) the execution role may read.
 const DATA_SECRETS: &[&str] = &["docdb", "redis"];
@@ -121,17 +121,44 @@ pub fn document_json(v: &Value) -> String {
     document_text(&v.to_json())
 }
 
-/// Trusted by ECS tasks (both roles).
+/// Trusted by ECS tasks (the execution and task roles).
 pub fn trust_policy() -> Value {
+    trusted_by("EcsTasksAssumeRole", ECS_TASKS)
+}
+
+/// Trusted by the AWS service principal `service` only (statement `sid`).
+pub fn trusted_by(sid: &str, service: &str) -> Value {
     keyed(policy::iam(&json!({
         "Version": VERSION,
         "Statement": [{
-            "Sid": "EcsTasksAssumeRole",
+            "Sid": sid,
             "Effect": "Allow",
-            "Principal": {"Service": ECS_TASKS},
+            "Principal": {"Service": service},
             "Action": "sts:AssumeRole",
         }],
     })))
+}
+
+/// The VPC flow log role's inline policy: write log streams and events to the flow log's own
+/// group and nothing else. Its `Resource` is the group's ARN and its streams (`…:*`), both
+/// references in the order IAM's canonical form sorts them once resolved (`X` before `X:*`).
+pub fn flow_logs_inline() -> BTreeMap<String, J> {
+    let group = ResourceId::new("log_group", "vpc-flow-logs");
+    let statement = json!({
+        "Action": [
+            "logs:CreateLogStream",
+            "logs:DescribeLogStreams",
+            "logs:PutLogEvents",
+        ],
+        "Effect": "Allow",
+        "Resource": [Link::to(&group, "arn"), Link::to(&group, "streams_arn")],
+        "Sid": "DeliverToTheFlowLogGroup",
+    });
+    let doc = json!({
+        "Statement": {"DeliverToTheFlowLogGroup": statement},
+        "Version": VERSION,
+    });
+    BTreeMap::from([(FLOW_LOGS_POLICY.to_string(), doc)])
 }
 
 fn capitalised(s: &str) -> String {

@@ -9,6 +9,11 @@
 //! - `iam_role/task` (`{project}-{env}-ecs-task`): what the application's code runs as. Same
 //!   trust, no permissions by default; the spec's `app.task_role_statements` become the inline
 //!   policy `rtech-app`.
+//! - `iam_role/vpc-flow-logs` (`{project}-{env}-vpc-flow-logs`, only with `[network]
+//!   flow_logs` on): what the VPC flow log delivers with. Trusted by
+//!   `vpc-flow-logs.amazonaws.com` only; the inline policy `rtech-flow-logs` allows
+//!   `logs:CreateLogStream`, `logs:PutLogEvents` and `logs:DescribeLogStreams` on the flow
+//!   log's group (`log_group/vpc-flow-logs`) and its streams, nothing wider.
 //!
 //! Policy documents are compared by meaning: each document is `model::policy::iam`'s canonical
 //! form (sorted, de-duplicated `Action`/`Resource`/principal/condition values, single strings
@@ -22,7 +27,8 @@
 //!
 //! Observe: one GetRole per role name (ListRoles returns no tags), then, for roles that are
 //! ours, ListAttachedRolePolicies, ListRolePolicies and one GetRolePolicy per inline policy, all
-//! concurrent: 7 calls for dev and prod once the roles exist (2 before). A same-named role
+//! concurrent: 7 calls for dev once the roles exist (3 before: every role name is probed), 11
+//! for prod with its flow log role. A same-named role
 //! without our tags (project, env and id) is a conflict, never modified or deleted.
 //!
 //! IAM is eventually consistent on AWS: after CreateRole, apply waits for the role to be
@@ -48,8 +54,9 @@ use crate::reconcile::kit::{found, is_ours, try_tag_list};
 use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::Spec;
 
+use document::trust_policy;
 #[cfg(test)]
-use document::{document_json, document_value, keyed, trust_policy};
+use document::{document_json, document_value, keyed};
 use role::observed_role;
 
 pub const ROLE: &str = "iam_role";
@@ -60,12 +67,22 @@ pub const SECRETS_POLICY: &str = "rtech-secrets";
 /// The task role's inline policy: the spec's `app.task_role_statements`.
 pub const TASK_POLICY: &str = "rtech-app";
 pub const ECS_TASKS: &str = "ecs-tasks.amazonaws.com";
+/// The VPC flow log role's id name and AWS name suffix.
+pub const FLOW_LOGS: &str = "vpc-flow-logs";
+/// The flow log role's inline policy: deliver to the flow log's group.
+pub const FLOW_LOGS_POLICY: &str = "rtech-flow-logs";
+/// The service that assumes the flow log role.
+pub const VPC_FLOW_LOGS: &str = "vpc-flow-logs.amazonaws.com";
 const VERSION: &str = "2012-10-17";
 
 const KINDS: &[&dyn Kind] = &[&role::RoleKind];
 
 /// (id name, AWS name role) of every role rtech makes.
-const ROLES: &[(&str, &str)] = &[(EXECUTION, "ecs-execution"), (TASK, "ecs-task")];
+const ROLES: &[(&str, &str)] = &[
+    (EXECUTION, "ecs-execution"),
+    (TASK, "ecs-task"),
+    (FLOW_LOGS, FLOW_LOGS),
+];
 
 pub fn role_id(name: &str) -> ResourceId {
     ResourceId::new(ROLE, name)
@@ -94,8 +111,27 @@ pub fn execution_managed_policy(region: &str) -> String {
     )
 }
 
-/// Spec → Desired (pure): both roles when the spec has `[app]`.
+/// Spec → Desired (pure): the ECS roles when the spec has `[app]`, the flow log role when
+/// `[network] flow_logs` is on.
 pub fn expand(spec: &Spec) -> Vec<Resource> {
+    let mut out = ecs_roles(spec);
+    if spec.network.flow_logs.traffic_type().is_some() {
+        out.push(role::desired(
+            spec,
+            FLOW_LOGS,
+            &format!(
+                "rtech {}: VPC flow logs delivery to its CloudWatch Logs group",
+                spec.env
+            ),
+            document::trusted_by("VpcFlowLogsAssumeRole", VPC_FLOW_LOGS),
+            vec![],
+            document::flow_logs_inline(),
+        ));
+    }
+    out
+}
+
+fn ecs_roles(spec: &Spec) -> Vec<Resource> {
     let Some(app) = &spec.app else {
         return vec![];
     };
@@ -107,6 +143,7 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
                 "rtech {}: ECS task execution role (image pull, logs, the data-tier secrets)",
                 spec.env
             ),
+            trust_policy(),
             vec![execution_managed_policy(&spec.region)],
             document::execution_inline(spec),
         ),
@@ -114,6 +151,7 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
             spec,
             TASK,
             &format!("rtech {}: the application's task role", spec.env),
+            trust_policy(),
             vec![],
             document::task_inline(app),
         ),
@@ -214,8 +252,8 @@ impl Service for Iam {
     crate::service_basics!("iam", KINDS, expand, iam::GRANTS);
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
-        // Both names are probed even when the spec has no [app]: destroy and a removed [app]
-        // must still find the roles to delete them.
+        // Every name is probed even when the spec has no [app] or no flow log: destroy and a
+        // removed section must still find the roles to delete them.
         let jobs = ROLES.iter().map(|(n, suffix)| {
             let id = role_id(n);
             let wanted = desired.iter().find(|r| r.id == id);

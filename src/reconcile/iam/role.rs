@@ -21,8 +21,9 @@ use crate::reconcile::kit::{
 use crate::reconcile::{Ctx, Kind, Update};
 use crate::spec::Spec;
 
-use super::document::{document_text, document_value, trust_policy};
+use super::document::{document_text, document_value};
 use super::{iam_tags, list_policies, role_id, IamTags, ROLE, ROLES};
+use crate::model::Value;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -60,6 +61,7 @@ pub fn desired(
     spec: &Spec,
     name: &str,
     description: &str,
+    trust: Value,
     managed: Vec<String>,
     inline: BTreeMap<String, J>,
 ) -> Resource {
@@ -74,7 +76,7 @@ pub fn desired(
     let props = to_props(&RoleProps {
         name: aws_name.clone(),
         description: Some(description.to_string()),
-        assume_role_policy: Some(trust_policy().to_json()),
+        assume_role_policy: Some(trust.to_json()),
         managed_policy_arns: sorted(managed),
         inline_policies: inline,
         tags,

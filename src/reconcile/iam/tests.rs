@@ -463,3 +463,103 @@ fn ownership_needs_project_env_and_id() {
     t.remove(TAG_ID);
     assert!(!is_ours(&t, "rtech", "dev", &id));
 }
+
+fn with_flow_logs(value: &str) -> Spec {
+    parse_as(
+        "dev",
+        &DEV_2AZ.replace(
+            "nat = \"single\"",
+            &format!("nat = \"single\"\nflow_logs = \"{value}\""),
+        ),
+    )
+}
+
+#[test]
+fn the_flow_log_role_exists_only_with_flow_logs_on_and_app_or_not() {
+    assert!(expand(&with_flow_logs("off")).is_empty());
+    let rs = expand(&with_flow_logs("reject"));
+    let ids: Vec<String> = rs.iter().map(|r| r.id.to_string()).collect();
+    assert_eq!(ids, ["iam_role/vpc-flow-logs"]);
+    let r = &rs[0];
+    assert_eq!(r.name, "rtech-dev-vpc-flow-logs");
+    assert_eq!(tags_of(&r.props)[TAG_ID], "iam_role/vpc-flow-logs");
+    assert_eq!(r.props["managed_policy_arns"], Value::List(vec![]));
+    // With [app] too: the ECS roles beside it.
+    let mut both = with_flow_logs("all");
+    both.app = spec(APP).app;
+    let ids: Vec<String> = expand(&both).iter().map(|r| r.id.to_string()).collect();
+    assert_eq!(
+        ids,
+        [
+            "iam_role/execution",
+            "iam_role/task",
+            "iam_role/vpc-flow-logs"
+        ]
+    );
+}
+
+#[test]
+fn the_flow_log_role_is_trusted_by_vpc_flow_logs_and_writes_only_to_its_group() {
+    let rs = expand(&with_flow_logs("reject"));
+    let r = &rs[0];
+    let st = statements(&r.props["assume_role_policy"]);
+    assert_eq!(st.len(), 1);
+    assert_eq!(
+        st[0]["Principal"].to_json(),
+        json!({"Service": ["vpc-flow-logs.amazonaws.com"]})
+    );
+    let docs = inline(r);
+    assert_eq!(docs.keys().collect::<Vec<_>>(), ["rtech-flow-logs"]);
+    let st = statements(&docs["rtech-flow-logs"]);
+    assert_eq!(st.len(), 1);
+    assert_eq!(
+        st[0]["Action"].to_json(),
+        json!([
+            "logs:CreateLogStream",
+            "logs:DescribeLogStreams",
+            "logs:PutLogEvents"
+        ])
+    );
+    // The group's ARN and its streams, both references to the group.
+    let group: ResourceId = "log_group/vpc-flow-logs".parse().unwrap();
+    let Value::List(resources) = &st[0]["Resource"] else {
+        panic!("a list: {:?}", st[0]["Resource"]);
+    };
+    let attrs: Vec<(ResourceId, String)> = resources
+        .iter()
+        .map(|v| match v {
+            Value::Ref(r) => (r.resource.clone(), r.attr.clone()),
+            other => panic!("not a reference: {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        attrs,
+        [
+            (group.clone(), "arn".to_string()),
+            (group.clone(), "streams_arn".to_string())
+        ]
+    );
+    assert!(r.deps.contains(&group), "{:?}", r.deps);
+
+    // Resolved and read back as IAM returns it (URL-encoded, reordered): equal.
+    let arn = "arn:aws:logs:us-east-1:123456789012:log-group:/vpc/rtech-dev/flow-logs";
+    let streams = format!("{arn}:*");
+    let resolved = docs["rtech-flow-logs"].resolve(&|r: &Ref| match r.attr.as_str() {
+        "arn" => Some(arn.to_string()),
+        "streams_arn" => Some(streams.clone()),
+        _ => None,
+    });
+    let returned = json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "DeliverToTheFlowLogGroup",
+            "Effect": "Allow",
+            "Resource": [streams, arn],
+            "Action": ["logs:PutLogEvents", "logs:CreateLogStream", "logs:DescribeLogStreams"],
+        }],
+    });
+    assert_eq!(
+        document::document_value(&url_encode(&returned.to_string())),
+        resolved
+    );
+}

@@ -6,7 +6,8 @@
 //! `{arn:SVC}` is `arn:<partition>:SVC:<region>:<account>`, `{partition}`, `{region}`,
 //! `{account}`, `{project}`, `{env}`, `{prefix}` (`<project>-<env>`), `{lock_bucket}` (the
 //! spec's `[lock] bucket`, else the default for the account and region), and `{name:KIND}` once
-//! per desired resource of that kind (a pattern naming a kind the env has none of is left out).
+//! per desired resource of that kind, `{name:KIND/NAME}` for the one resource of that id (a
+//! pattern naming a kind or id the env has none of is left out).
 
 pub mod actions;
 #[cfg(test)]
@@ -107,10 +108,13 @@ impl Target<'_> {
             return vec![s];
         };
         let end = start + s[start..].find('}').expect("closed {name:KIND}");
-        let kind = &s[start + 6..end];
+        let which = &s[start + 6..end];
         self.desired
             .iter()
-            .filter(|r| r.id.kind == kind)
+            .filter(|r| match which.split_once('/') {
+                Some((kind, name)) => r.id.kind == kind && r.id.name == name,
+                None => r.id.kind == which,
+            })
             .map(|r| format!("{}{}{}", &s[..start], r.name, &s[end + 1..]))
             .collect()
     }

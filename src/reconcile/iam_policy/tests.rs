@@ -35,6 +35,10 @@ const NOT_CALLS: &[(&str, &str)] = &[
     // The task roles' trust and secret-reading policies.
     ("iam", "sts:AssumeRole"),
     ("iam", "secretsmanager:GetSecretValue"),
+    // The VPC flow log role's policy lets VPC Flow Logs write to its group.
+    ("iam", "logs:CreateLogStream"),
+    ("iam", "logs:DescribeLogStreams"),
+    ("iam", "logs:PutLogEvents"),
     // The ALB log bucket's policy lets the load balancer write.
     ("s3", "s3:PutObject"),
 ];
@@ -330,4 +334,46 @@ fn scoping_names_the_envs_resources() {
 fn prod_policies_are_pinned() {
     insta::assert_json_snapshot!("prod_plan", target_docs("prod", Mode::Observe));
     insta::assert_json_snapshot!("prod_apply", target_docs("prod", Mode::Apply));
+}
+
+/// The statement `sid` of the env's apply policy, if the env has one.
+fn apply_statement(env: &str, sid: &str) -> Option<Value> {
+    target_docs(env, Mode::Apply)
+        .iter()
+        .flat_map(|d| d["Statement"].as_array().cloned().unwrap_or_default())
+        .find(|s| s["Sid"] == sid)
+}
+
+#[test]
+fn each_role_is_passed_only_to_the_service_that_assumes_it() {
+    // prod has a flow log: its role goes to VPC Flow Logs, and only it.
+    let flow = apply_statement("prod", "NetworkPassTheFlowLogRoleToVpcFlowLogs").unwrap();
+    assert_eq!(flow["Action"], "iam:PassRole");
+    assert_eq!(
+        flow["Resource"],
+        "arn:aws:iam::123456789012:role/rtech-prod-vpc-flow-logs"
+    );
+    assert_eq!(
+        flow["Condition"]["StringEquals"]["iam:PassedToService"],
+        "vpc-flow-logs.amazonaws.com"
+    );
+    // The ECS roles go to ECS tasks; the flow log role does not.
+    let ecs = apply_statement("prod", "EcsPassTheEnvsTaskRolesToEcsTasks").unwrap();
+    assert_eq!(
+        ecs["Resource"],
+        serde_json::json!([
+            "arn:aws:iam::123456789012:role/rtech-prod-ecs-execution",
+            "arn:aws:iam::123456789012:role/rtech-prod-ecs-task"
+        ])
+    );
+    // dev has no flow log: no statement for its role.
+    assert!(apply_statement("dev", "NetworkPassTheFlowLogRoleToVpcFlowLogs").is_none());
+    let text = serde_json::to_string(&target_docs("prod", Mode::Apply)).unwrap();
+    for op in [
+        "ec2:CreateFlowLogs",
+        "ec2:DeleteFlowLogs",
+        "ec2:DescribeFlowLogs",
+    ] {
+        assert!(text.contains(op), "{op}");
+    }
 }

@@ -1,11 +1,13 @@
 //! Network: VPC, subnets, internet gateway, EIPs and NAT gateways, route tables, routes and
-//! associations, security groups and each of their rules as its own resource.
+//! associations, security groups and each of their rules as its own resource, and the VPC's
+//! flow log.
 //!
 //! One file per kind (its props struct, schema and create / update / delete); here the
 //! service itself, the spec's layout (expand) and what the kinds share; `observe` reads all
 //! of them in one batch.
 
 mod eip;
+mod flow_log;
 mod iam;
 mod igw;
 mod nat;
@@ -51,6 +53,7 @@ pub const ROUTE: &str = "route";
 pub const RTA: &str = "rta";
 pub const SG: &str = "sg";
 pub const SG_RULE: &str = "sg_rule";
+pub const FLOW_LOG: &str = "flow_log";
 
 const KINDS: &[&dyn Kind] = &[
     &vpc::Vpc,
@@ -63,6 +66,7 @@ const KINDS: &[&dyn Kind] = &[
     &rta::Rta,
     &security_group::SecurityGroup,
     &rule::Rule,
+    &flow_log::FlowLogKind,
 ];
 
 /// How long to wait for AWS to settle (NAT gateways take minutes on real AWS).
@@ -319,6 +323,16 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
         });
     }
     out.extend(rules.into_iter().map(rule::desired));
+
+    if let Some(traffic) = n.flow_logs.traffic_type() {
+        let rid = id(FLOW_LOG, "main");
+        let name = spec.name("vpc-flow-log");
+        out.push(desired(
+            rid.clone(),
+            &name,
+            &flow_log::desired(traffic, &vpc, tags(&rid, &name)),
+        ));
+    }
     out
 }
 

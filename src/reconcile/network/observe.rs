@@ -8,8 +8,10 @@ use std::collections::BTreeMap;
 use aws_sdk_ec2::types::{AttributeBooleanValue, SecurityGroupRule, Tag, VpcAttributeName};
 
 use super::eip::eip_attrs;
-use super::{eip, igw, nat, route, route_table, rta, rule, security_group, subnet, vpc};
-use super::{filter, id, route_name, tag_map, EIP, IGW, NAT, ROUTE, ROUTE_TABLE, RTA, SG};
+use super::{eip, flow_log, igw, nat, route, route_table, rta, rule, security_group, subnet, vpc};
+use super::{
+    filter, id, route_name, tag_map, EIP, FLOW_LOG, IGW, NAT, ROUTE, ROUTE_TABLE, RTA, SG,
+};
 use super::{SUBNET, VPC};
 use crate::aws::{all_pages, aws, AwsError};
 use crate::model::{Observed, Ownership, Resource, ResourceId, Value, TAG_ENV, TAG_PROJECT};
@@ -81,7 +83,7 @@ pub(super) async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Obser
         filter(&format!("tag:{TAG_ENV}"), [&ctx.env]),
     ];
     // One batched, paginated call per kind, all at once.
-    let (vpcs, subnets, igws, addrs, nats, rts, sgs) = tokio::try_join!(
+    let (vpcs, subnets, igws, addrs, nats, rts, sgs, flow_logs) = tokio::try_join!(
         async {
             all_pages!(
                 ec2.describe_vpcs().set_filters(Some(f.clone())),
@@ -127,6 +129,12 @@ pub(super) async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Obser
             all_pages!(
                 ec2.describe_security_groups().set_filters(Some(f.clone())),
                 "ec2:DescribeSecurityGroups"
+            )
+        },
+        async {
+            all_pages!(
+                ec2.describe_flow_logs().set_filter(Some(f.clone())),
+                "ec2:DescribeFlowLogs"
             )
         },
     )?;
@@ -225,6 +233,15 @@ pub(super) async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Obser
             };
             c.set(i, &props, &[c.rid(g.vpc_id())]);
             sg_ids.push(g.group_id().unwrap_or_default().to_string());
+        }
+    }
+
+    for fl in &flow_logs {
+        let fid = fl.flow_log_id().unwrap_or_default();
+        if let Some((i, _)) = c.add(FLOW_LOG, fid, fl.tags()) {
+            let vpc = c.rid(fl.resource_id());
+            let o = flow_log::observed(c.out[i].id.clone(), fl, vpc);
+            c.out[i] = o;
         }
     }
 

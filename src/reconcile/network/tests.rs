@@ -468,3 +468,132 @@ fn a_live_rule_normalises_to_the_props_and_id_expand_gives_it() {
         kit::to_props(&props)
     );
 }
+
+fn dev_flow_logs(value: &str) -> crate::spec::Spec {
+    let text = DEV_2AZ.replace(
+        "nat = \"single\"",
+        &format!("nat = \"single\"\nflow_logs = \"{value}\""),
+    );
+    parse_as("dev", &text)
+}
+
+#[test]
+fn flow_logs_off_has_no_flow_log() {
+    assert!(ids_of_kind(&expand(&dev_flow_logs("off")), FLOW_LOG).is_empty());
+    assert!(ids_of_kind(&dev(), FLOW_LOG).is_empty());
+}
+
+#[test]
+fn a_flow_log_records_the_vpc_to_its_group_with_its_role() {
+    for (value, traffic) in [("reject", "REJECT"), ("all", "ALL")] {
+        let rs = expand(&dev_flow_logs(value));
+        assert_eq!(ids_of_kind(&rs, FLOW_LOG), ["flow_log/main"]);
+        let fl = get(&rs, "flow_log/main");
+        assert_eq!(reference(fl, "resource_id"), "vpc/main.id");
+        assert_eq!(
+            reference(fl, "log_group_name"),
+            "log_group/vpc-flow-logs.name"
+        );
+        assert_eq!(
+            reference(fl, "deliver_logs_permission_arn"),
+            "iam_role/vpc-flow-logs.arn"
+        );
+        assert_eq!(fl.get_str("traffic_type"), Some(traffic));
+        assert_eq!(fl.get_str("log_destination_type"), Some("cloud-watch-logs"));
+        assert_eq!(fl.props["max_aggregation_interval"], Value::Int(600));
+        let tags = crate::model::tags_of(&fl.props);
+        assert_eq!(tags["rtech:id"], "flow_log/main");
+        assert_eq!(tags["Name"], "rtech-dev-vpc-flow-log");
+        // Created after the VPC, the group and the role: destroyed before them.
+        for dep in [
+            "vpc/main",
+            "log_group/vpc-flow-logs",
+            "iam_role/vpc-flow-logs",
+        ] {
+            assert!(fl.deps.contains(&rid(dep)), "{dep}: {:?}", fl.deps);
+        }
+    }
+}
+
+#[test]
+fn the_whole_env_with_a_flow_log_plans_cleanly_and_a_traffic_change_is_a_replace() {
+    let spec = dev_flow_logs("reject");
+    let rs = crate::reconcile::expand(&spec);
+    let plan = try_diff("dev", &rs, &[], false).expect("no missing dependency, no cycle");
+    let pos = |id: &str| {
+        plan.changes
+            .iter()
+            .position(|c| c.id.to_string() == id)
+            .unwrap_or_else(|| panic!("{id} not planned"))
+    };
+    for before in [
+        "vpc/main",
+        "log_group/vpc-flow-logs",
+        "iam_role/vpc-flow-logs",
+    ] {
+        assert!(pos(before) < pos("flow_log/main"), "{before}");
+    }
+
+    // The live flow log, as observe reads it, against the spec: no change; with the other
+    // traffic type: a replace naming that field.
+    use aws_sdk_ec2::types::{FlowLog, LogDestinationType, Tag, TrafficType};
+    let fl = get(&rs, "flow_log/main");
+    let live = |traffic: TrafficType| {
+        let mut b = FlowLog::builder()
+            .flow_log_id("fl-1")
+            .resource_id("vpc-1")
+            .traffic_type(traffic)
+            .log_destination_type(LogDestinationType::CloudWatchLogs)
+            .log_group_name("/vpc/rtech-dev/flow-logs")
+            .deliver_logs_permission_arn("arn:aws:iam::1:role/rtech-dev-vpc-flow-logs")
+            .max_aggregation_interval(600);
+        for (k, v) in crate::model::tags_of(&fl.props) {
+            b = b.tags(Tag::builder().key(k).value(v).build());
+        }
+        b.build()
+    };
+    let attrs = |rid_: &str, pairs: &[(&str, &str)]| {
+        let mut o = Observed::new(rid(rid_), pairs[0].1);
+        for (k, v) in pairs {
+            o.attrs.insert(k.to_string(), v.to_string());
+        }
+        o
+    };
+    let others = vec![
+        attrs("vpc/main", &[("id", "vpc-1")]),
+        attrs(
+            "log_group/vpc-flow-logs",
+            &[("name", "/vpc/rtech-dev/flow-logs")],
+        ),
+        attrs(
+            "iam_role/vpc-flow-logs",
+            &[("arn", "arn:aws:iam::1:role/rtech-dev-vpc-flow-logs")],
+        ),
+    ];
+    let only = vec![fl.clone()];
+    let diff = |traffic: TrafficType| {
+        let mut observed = others.clone();
+        observed.push(flow_log::observed(
+            rid("flow_log/main"),
+            &live(traffic),
+            Some(rid("vpc/main")),
+        ));
+        try_diff("dev", &only, &observed, false).unwrap()
+    };
+    let same = diff(TrafficType::Reject);
+    let flow: Vec<_> = same
+        .changes
+        .iter()
+        .filter(|c| c.id.kind == FLOW_LOG)
+        .collect();
+    assert!(flow.is_empty(), "{flow:?}");
+    let changed = diff(TrafficType::All);
+    let c = changed
+        .changes
+        .iter()
+        .find(|c| c.id.kind == FLOW_LOG)
+        .expect("a change of the flow log");
+    assert_eq!(c.action, Action::Replace);
+    let paths: Vec<&str> = c.fields.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["traffic_type"]);
+}
