@@ -102,7 +102,8 @@ async fn failover_cmd(
                 "Failover drill: DocumentDB cluster {resource}'s writer {before} hands over to {node_group_or_target}; clients reconnect to the cluster endpoint."
             ),
         };
-        println!("{moving}");
+        // On stderr: stdout holds only the report (JSON with --json).
+        eprintln!("{moving}");
         confirm(
             &format!("Fail {resource} over in env {}?", spec.env),
             a.auto_approve,
@@ -132,12 +133,7 @@ async fn failover_cmd(
     .await
 }
 
-async fn restore_cmd(
-    cli: &Cli,
-    a: &DrillRestoreArgs,
-    opts: &AwsOpts,
-    ui: &Ui,
-) -> Result<ExitCode> {
+async fn restore_cmd(cli: &Cli, a: &DrillRestoreArgs, opts: &AwsOpts, ui: &Ui) -> Result<ExitCode> {
     let spec = load(cli, &a.env)?;
     let Some(d) = &spec.docdb else {
         return Err(anyhow!(
@@ -197,7 +193,7 @@ async fn restore_cmd(
         let started = SystemTime::now();
         let name = drill::drill_cluster_name(&live_name, started);
         let instance = drill::drill_instance_name(&name);
-        println!(
+        eprintln!(
             "Restore drill: snapshot {snap_id} of {live_name} into a new cluster {name} (same subnet group and security groups, one {} instance){}.",
             d.instance_class,
             if a.keep { ", kept afterwards" } else { ", deleted afterwards" }
@@ -317,10 +313,7 @@ mod tests {
             t.get(TAG_DRILL).map(String::as_str),
             Some("1970-01-01T00:00:00Z")
         );
-        assert_eq!(
-            t.get("Environment").map(String::as_str),
-            Some("production")
-        );
+        assert_eq!(t.get("Environment").map(String::as_str), Some("production"));
         assert!(!t.contains_key(crate::model::TAG_ID));
         // Without rtech:id, no kind claims it: the ownership test every observe uses.
         assert!(crate::reconcile::kit::claimed_id(&t, "rtech", "prod").is_none());

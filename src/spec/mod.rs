@@ -4,8 +4,8 @@
 pub mod account;
 pub mod app;
 pub mod data;
-pub mod edge;
 pub mod dr;
+pub mod edge;
 pub mod loadtest;
 pub mod monitoring;
 pub mod network;

@@ -1269,10 +1269,7 @@ fn dr_errors_are_located() {
 #[test]
 fn the_shipped_envs_set_their_recovery_targets() {
     let dr = |env: &str| crate::testutil::env_spec(env).dr;
-    assert_eq!(
-        (dr("prod").rto_minutes, dr("prod").rpo_minutes),
-        (60, 15)
-    );
+    assert_eq!((dr("prod").rto_minutes, dr("prod").rpo_minutes), (60, 15));
     assert_eq!(
         (dr("staging").rto_minutes, dr("staging").rpo_minutes),
         (120, 1440)

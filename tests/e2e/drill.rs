@@ -110,7 +110,14 @@ async fn docdb_failover_moves_the_writer_to_the_replica_and_reports_both() {
 
     // Without a terminal and without --auto-approve: refused, as apply refuses.
     let r = run_ok(
-        rtech_in(&emu, dir.path()).args(["drill", "failover", "--env", "dev", "--service", "docdb"]),
+        rtech_in(&emu, dir.path()).args([
+            "drill",
+            "failover",
+            "--env",
+            "dev",
+            "--service",
+            "docdb",
+        ]),
         1,
     );
     assert!(r.stderr.contains("stdin is not a terminal"), "{}", r.stderr);
@@ -118,7 +125,14 @@ async fn docdb_failover_moves_the_writer_to_the_replica_and_reports_both() {
 
     let r = run_ok(
         rtech_in(&emu, dir.path()).args([
-            "drill", "failover", "--env", "dev", "--service", "docdb", "--auto-approve", "--json",
+            "drill",
+            "failover",
+            "--env",
+            "dev",
+            "--service",
+            "docdb",
+            "--auto-approve",
+            "--json",
         ]),
         0,
     );
@@ -129,7 +143,11 @@ async fn docdb_failover_moves_the_writer_to_the_replica_and_reports_both() {
     assert_eq!(j["primary_before"], "rtech-dev-docdb-1");
     assert_eq!(j["primary_after"], "rtech-dev-docdb-2");
     assert_figures(&j, &[("rto", 30)]);
-    assert!(r.stderr.contains("drill failover docdb: failing over"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("drill failover docdb: failing over"),
+        "{}",
+        r.stderr
+    );
     assert_eq!(writer(&dd, "rtech-dev-docdb").await, "rtech-dev-docdb-2");
 
     // Which instance writes is not part of the spec: the plan stays empty.
@@ -138,7 +156,13 @@ async fn docdb_failover_moves_the_writer_to_the_replica_and_reports_both() {
     // And back, reported as one line.
     let r = run_ok(
         rtech_in(&emu, dir.path()).args([
-            "drill", "failover", "--env", "dev", "--service", "docdb", "--auto-approve",
+            "drill",
+            "failover",
+            "--env",
+            "dev",
+            "--service",
+            "docdb",
+            "--auto-approve",
         ]),
         0,
     );
@@ -161,7 +185,13 @@ async fn docdb_failover_on_one_instance_is_refused_with_the_reason_and_changes_n
     apply_in(&emu, dir.path(), "dev", &[]);
     let r = run_ok(
         rtech_in(&emu, dir.path()).args([
-            "drill", "failover", "--env", "dev", "--service", "docdb", "--auto-approve",
+            "drill",
+            "failover",
+            "--env",
+            "dev",
+            "--service",
+            "docdb",
+            "--auto-approve",
         ]),
         1,
     );
@@ -176,14 +206,23 @@ async fn docdb_failover_on_one_instance_is_refused_with_the_reason_and_changes_n
     // An env without [redis] is refused before any call.
     let r = run_ok(
         rtech_in(&emu, dir.path()).args([
-            "drill", "failover", "--env", "dev", "--service", "redis", "--auto-approve",
+            "drill",
+            "failover",
+            "--env",
+            "dev",
+            "--service",
+            "redis",
+            "--auto-approve",
         ]),
         1,
     );
     assert!(r.stderr.contains("has no [redis] section"), "{}", r.stderr);
     assert_plan_empty_in(&emu, dir.path(), "dev", &[]);
     // The lock was released: a plan under the lock runs.
-    run_ok(rtech_in(&emu, dir.path()).args(["plan", "--lock", "--env", "dev"]), 0);
+    run_ok(
+        rtech_in(&emu, dir.path()).args(["plan", "--lock", "--env", "dev"]),
+        0,
+    );
     destroy_in(&emu, dir.path(), "dev");
 }
 
@@ -211,7 +250,14 @@ async fn redis_failover_hands_the_primary_role_to_the_replica() {
     assert_eq!(primary().await, "rtech-dev-redis-001");
     let r = run_ok(
         rtech_in(&emu, dir.path()).args([
-            "drill", "failover", "--env", "dev", "--service", "redis", "--auto-approve", "--json",
+            "drill",
+            "failover",
+            "--env",
+            "dev",
+            "--service",
+            "redis",
+            "--auto-approve",
+            "--json",
         ]),
         0,
     );
@@ -237,7 +283,14 @@ async fn restore_drills_remove_their_cluster_or_keep_it_out_of_plans_until_destr
     // --latest: the automated snapshot the daily backups made, restored, then deleted.
     let r = run_ok(
         rtech_in(&emu, dir.path()).args([
-            "drill", "restore", "--env", "dev", "--service", "docdb", "--latest", "--auto-approve",
+            "drill",
+            "restore",
+            "--env",
+            "dev",
+            "--service",
+            "docdb",
+            "--latest",
+            "--auto-approve",
             "--json",
         ]),
         0,
@@ -269,13 +322,22 @@ async fn restore_drills_remove_their_cluster_or_keep_it_out_of_plans_until_destr
         .unwrap();
     let r = run_ok(
         rtech_in(&emu, dir.path()).args([
-            "drill", "restore", "--env", "dev", "--service", "docdb", "--snapshot", "before-drill",
-            "--keep", "--auto-approve",
+            "drill",
+            "restore",
+            "--env",
+            "dev",
+            "--service",
+            "docdb",
+            "--snapshot",
+            "before-drill",
+            "--keep",
+            "--auto-approve",
         ]),
         0,
     );
     assert!(
-        r.stdout.contains("restore docdb rtech-dev-docdb from before-drill (manual, ")
+        r.stdout
+            .contains("restore docdb rtech-dev-docdb from before-drill (manual, ")
             && r.stdout.contains(", kept; RTO ")
             && r.stdout.contains("RPO "),
         "{}",
@@ -283,7 +345,11 @@ async fn restore_drills_remove_their_cluster_or_keep_it_out_of_plans_until_destr
     );
     let names = cluster_names(&dd).await;
     assert_eq!(names.len(), 2, "{names:?}");
-    let kept = names.iter().find(|n| n.contains("-drill-")).unwrap().clone();
+    let kept = names
+        .iter()
+        .find(|n| n.contains("-drill-"))
+        .unwrap()
+        .clone();
     let c = dd
         .describe_db_clusters()
         .db_cluster_identifier(&kept)
@@ -297,7 +363,10 @@ async fn restore_drills_remove_their_cluster_or_keep_it_out_of_plans_until_destr
     assert_eq!(c.db_cluster_members().len(), 1);
     let t = docdb_tags(&dd, c.db_cluster_arn().unwrap()).await;
     assert!(is_ours(&t, "dev"), "{t:?}");
-    assert!(t.contains_key("rtech:drill") && !t.contains_key("rtech:id"), "{t:?}");
+    assert!(
+        t.contains_key("rtech:drill") && !t.contains_key("rtech:id"),
+        "{t:?}"
+    );
 
     // Not the env's drift, nor a delete: the plan is empty while it lives.
     assert_plan_empty_in(&emu, dir.path(), "dev", &[]);
@@ -305,12 +374,23 @@ async fn restore_drills_remove_their_cluster_or_keep_it_out_of_plans_until_destr
     // A snapshot of another cluster is refused.
     let r = run_ok(
         rtech_in(&emu, dir.path()).args([
-            "drill", "restore", "--env", "dev", "--service", "docdb", "--snapshot", "nope",
+            "drill",
+            "restore",
+            "--env",
+            "dev",
+            "--service",
+            "docdb",
+            "--snapshot",
+            "nope",
             "--auto-approve",
         ]),
         1,
     );
-    assert!(r.stderr.contains("there is no cluster snapshot nope"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("there is no cluster snapshot nope"),
+        "{}",
+        r.stderr
+    );
 
     // destroy names the kept drill cluster and removes it with the env.
     let r = destroy_in(&emu, dir.path(), "dev");

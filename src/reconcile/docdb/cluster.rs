@@ -545,7 +545,11 @@ impl Kind for Cluster {
 }
 
 /// Wait until the cluster is `available`; its final description.
-pub(super) async fn cluster_available(ctx: &Ctx, id: &str, task: &Task) -> Result<DbCluster, AwsError> {
+pub(super) async fn cluster_available(
+    ctx: &Ctx,
+    id: &str,
+    task: &Task,
+) -> Result<DbCluster, AwsError> {
     let what = format!("cluster {id} to be available");
     let poll = Poll {
         op: "docdb:DescribeDBClusters",

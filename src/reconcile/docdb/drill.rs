@@ -149,7 +149,10 @@ pub fn newest_first<'a>(
         .filter(|s| s.db_cluster_identifier() == Some(cluster) && s.status() == Some("available"))
         .collect();
     v.sort_by(|a, b| {
-        let t = |s: &DbClusterSnapshot| s.snapshot_create_time().map(|t| (t.secs(), t.subsec_nanos()));
+        let t = |s: &DbClusterSnapshot| {
+            s.snapshot_create_time()
+                .map(|t| (t.secs(), t.subsec_nanos()))
+        };
         t(b).cmp(&t(a))
     });
     v

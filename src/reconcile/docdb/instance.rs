@@ -209,7 +209,11 @@ pub(super) async fn instance_gone(ctx: &Ctx, id: &str, task: &Task) -> Result<()
         .map_err(waited("docdb:DescribeDBInstances", what.as_str()))
 }
 
-pub(super) async fn instance_available(ctx: &Ctx, id: &str, task: &Task) -> Result<DbInstance, AwsError> {
+pub(super) async fn instance_available(
+    ctx: &Ctx,
+    id: &str,
+    task: &Task,
+) -> Result<DbInstance, AwsError> {
     let what = format!("instance {id} to be available");
     let waiter = ctx
         .clients

@@ -151,7 +151,11 @@ mod tests {
     use super::*;
     use aws_sdk_elasticache::types::{NodeGroup, NodeGroupMember};
 
-    fn group(status: &str, failover: AutomaticFailoverStatus, roles: &[(&str, &str)]) -> ReplicationGroup {
+    fn group(
+        status: &str,
+        failover: AutomaticFailoverStatus,
+        roles: &[(&str, &str)],
+    ) -> ReplicationGroup {
         let members = roles
             .iter()
             .map(|(id, role)| {
