@@ -125,14 +125,13 @@ pub struct Report {
 }
 
 impl Report {
-    /// A failover drill's report, judged by `dr`.
+    /// A failover drill's report, judged by `dr`: `primaries` before and after.
     pub fn failover(
         env: &str,
         service: &'static str,
         resource: &str,
         started: SystemTime,
-        before: &str,
-        after: &str,
+        (before, after): (&str, &str),
         took_s: f64,
         dr: &Dr,
     ) -> Report {
@@ -304,8 +303,7 @@ mod tests {
             "docdb",
             "rtech-prod-docdb",
             at(0),
-            "rtech-prod-docdb-1",
-            "rtech-prod-docdb-2",
+            ("rtech-prod-docdb-1", "rtech-prod-docdb-2"),
             42.0,
             &PROD,
         );
@@ -319,8 +317,7 @@ mod tests {
             "redis",
             "rtech-prod-redis",
             at(0),
-            "rtech-prod-redis-001",
-            "rtech-prod-redis-002",
+            ("rtech-prod-redis-001", "rtech-prod-redis-002"),
             2.0 * 3600.0 + 300.0,
             &PROD,
         );

@@ -126,7 +126,13 @@ async fn failover_cmd(
         let took = t0.elapsed().as_secs_f64();
         task.finish(&format!("{after} serves as the primary"));
         let report = Report::failover(
-            &spec.env, service, &resource, started, &before, &after, took, &spec.dr,
+            &spec.env,
+            service,
+            &resource,
+            started,
+            (&before, &after),
+            took,
+            &spec.dr,
         );
         finish(&report, a.json, &spec)
     })
@@ -180,8 +186,9 @@ async fn restore_cmd(cli: &Cli, a: &DrillRestoreArgs, opts: &AwsOpts, ui: &Ui) -
             None => {
                 let all = docdb::drill::snapshots(ctx, &live_name).await?;
                 docdb::drill::newest_first(&all, &live_name)
-                    .first()
-                    .map(|s| (*s).clone())
+                    .into_iter()
+                    .next()
+                    .cloned()
                     .ok_or_else(|| {
                         refuse(format!(
                             "cluster {live_name} has no available snapshot (automated backups need [docdb] backup_retention_days of 1 or more; or take a manual one)"

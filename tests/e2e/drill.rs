@@ -94,7 +94,7 @@ fn assert_figures(j: &J, names: &[(&str, u64)]) {
         assert_eq!(got["name"], *name, "{j:#}");
         assert_eq!(got["target_minutes"], *target, "{j:#}");
         let s = got["measured_s"].as_f64().unwrap();
-        assert!(s >= 0.0 && s < (*target * 60) as f64, "{j:#}");
+        assert!((0.0..(*target * 60) as f64).contains(&s), "{j:#}");
         assert_eq!(got["pass"], true, "{j:#}");
     }
     assert_eq!(j["passed"], true, "{j:#}");
