@@ -130,7 +130,7 @@ async fn failover_cmd(
             service,
             &resource,
             started,
-            (&before, &after),
+            (before.as_str(), after.as_str()),
             took,
             &spec.dr,
         );
