@@ -34,6 +34,27 @@ from moto.core.responses import ActionResult, EmptyResult
 
 from moto_shimkit import requirer
 
+class NodeGroupNotFound(ec_exceptions.ElastiCacheException):
+    code = "NodeGroupNotFoundFault"
+
+    def __init__(self, name):
+        super().__init__(f"Node group {name} not found.")
+
+
+class InvalidReplicationGroupState(ec_exceptions.ElastiCacheException):
+    code = "InvalidReplicationGroupState"
+
+    def __init__(self, message):
+        super().__init__(message)
+
+
+class TestFailoverNotAvailable(ec_exceptions.ElastiCacheException):
+    code = "TestFailoverNotAvailableFault"
+
+    def __init__(self, message):
+        super().__init__(message)
+
+
 class CacheSubnetGroupInUse(ec_exceptions.ElastiCacheException):
     code = "CacheSubnetGroupInUse"
 
@@ -42,7 +63,8 @@ class CacheSubnetGroupInUse(ec_exceptions.ElastiCacheException):
 
 
 # moto finds an error's service model from the exception's module (moto.<service>.…).
-CacheSubnetGroupInUse.__module__ = ec_exceptions.__name__
+for _cls in (CacheSubnetGroupInUse, NodeGroupNotFound, InvalidReplicationGroupState, TestFailoverNotAvailable):
+    _cls.__module__ = ec_exceptions.__name__
 
 
 _require = requirer("the ElastiCache shim", "scripts/moto_elasticache_shim.py")
@@ -131,7 +153,16 @@ def apply():
     def delete_replication_group(self, replication_group_id, retain_primary_cluster):
         group = self.replication_groups.get(replication_group_id)
         members = list(group.member_clusters) if group is not None else []
-        primary = members[0] if members else None
+        # The member whose role is primary (a failover moves it), else the first.
+        primary = next(
+            (
+                m.get("cache_cluster_id")
+                for ng in (group.node_groups if group is not None else [])
+                for m in ng.get("node_group_members", [])
+                if m.get("current_role") == "primary"
+            ),
+            members[0] if members else None,
+        )
         deleted = delete_group(self, replication_group_id, retain_primary_cluster)
         self.replication_groups.pop(replication_group_id, None)
         for cluster_id in members:
@@ -306,3 +337,29 @@ def apply():
 
     response.increase_replica_count = change_replica_count
     response.decrease_replica_count = change_replica_count
+
+    def test_failover(self):
+        b = self.elasticache_backend
+        group_id = self._get_param("ReplicationGroupId")
+        node_group_id = self._get_param("NodeGroupId")
+        group = b.replication_groups.get(group_id)
+        if group is None:
+            raise group_not_found(group_id)
+        node_group = next((n for n in group.node_groups if n.get("node_group_id") == node_group_id), None)
+        if node_group is None:
+            raise NodeGroupNotFound(node_group_id)
+        if group.status != "available":
+            raise InvalidReplicationGroupState(f"Replication group {group_id} is {group.status}, not available.")
+        members = node_group.get("node_group_members", [])
+        replicas = [m for m in members if m.get("current_role") != "primary"]
+        if group.automatic_failover != "enabled" or not replicas:
+            raise TestFailoverNotAvailable(
+                f"Replication group {group_id} needs a replica and automatic failover enabled to fail over."
+            )
+        for m in members:
+            if m.get("current_role") == "primary":
+                m["current_role"] = "replica"
+        replicas[0]["current_role"] = "primary"
+        return ActionResult({"ReplicationGroup": group})
+
+    response.test_failover = test_failover

@@ -95,6 +95,73 @@ pub enum Command {
     /// Run a load-test scenario against the env's public URL and judge it by the thresholds
     /// (exit 1 when one fails), sampling the ECS service's scaling meanwhile.
     Loadtest(LoadtestArgs),
+    /// Disaster-recovery drills: fail DocumentDB or Redis over, or restore DocumentDB from a
+    /// snapshot into a temporary cluster, and measure RTO and RPO against the env's `[dr]`
+    /// targets (exit 1 when one is broken).
+    Drill(DrillArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DrillArgs {
+    #[command(subcommand)]
+    pub command: DrillCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DrillCommand {
+    /// Check that the service can fail over (DocumentDB: 2 instances or more; Redis: a replica
+    /// and automatic failover), fail it over, follow it until the new primary serves, and
+    /// report the primaries before and after and the time taken against `[dr] rto_minutes`.
+    Failover(DrillFailoverArgs),
+    /// Restore the newest (or the named) snapshot of the env's DocumentDB cluster into a
+    /// temporary cluster beside it, wait until it serves, report the restore time (RTO) and the
+    /// snapshot's age (RPO) against `[dr]`, then delete it (unless --keep).
+    Restore(DrillRestoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DrillFailoverArgs {
+    /// The env: envs/<ENV>.toml.
+    #[arg(long, short)]
+    pub env: String,
+    /// What to fail over.
+    #[arg(long, value_parser = ["docdb", "redis"])]
+    pub service: String,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// The report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub lock: LockWait,
+}
+
+#[derive(Debug, Args)]
+pub struct DrillRestoreArgs {
+    /// The env: envs/<ENV>.toml.
+    #[arg(long, short)]
+    pub env: String,
+    /// What to restore (DocumentDB only).
+    #[arg(long, value_parser = ["docdb"])]
+    pub service: String,
+    /// The snapshot to restore (automated or manual, of the env's cluster).
+    #[arg(long, value_name = "ID", conflicts_with = "latest")]
+    pub snapshot: Option<String>,
+    /// Restore the newest available snapshot (the default).
+    #[arg(long)]
+    pub latest: bool,
+    /// Leave the restored cluster in place (`rtech destroy` deletes it with the env).
+    #[arg(long)]
+    pub keep: bool,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// The report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub lock: LockWait,
 }
 
 #[derive(Debug, Args)]

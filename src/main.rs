@@ -4,6 +4,7 @@
 mod aws;
 mod cli;
 mod commands;
+mod drill;
 mod engine;
 mod interrupt;
 mod loadtest;

@@ -6,6 +6,7 @@ mod apply;
 mod bootstrap;
 mod deploy;
 mod destroy;
+mod drill;
 mod iam_policy;
 mod image;
 mod invalidate;
@@ -108,6 +109,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Deploy(a) => deploy::deploy_cmd(&cli, a, &opts, &ui).await,
         Command::Rollback(a) => deploy::rollback_cmd(&cli, a, &opts, &ui).await,
         Command::Loadtest(a) => loadtest::loadtest_cmd(&cli, a, &opts, &ui).await,
+        Command::Drill(a) => drill::drill_cmd(&cli, a, &opts, &ui).await,
     };
     if g.verbose > 1 {
         eprint!("{}", calls_by_operation(&opts.calls.by_operation()));

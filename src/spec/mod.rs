@@ -4,6 +4,7 @@
 pub mod account;
 pub mod app;
 pub mod data;
+pub mod dr;
 pub mod edge;
 pub mod loadtest;
 pub mod monitoring;
@@ -127,6 +128,7 @@ pub struct RawSpec {
     pub monitoring: Option<Spanned<monitoring::RawMonitoring>>,
     pub lock: Option<Spanned<account::RawLock>>,
     pub loadtest: Option<Spanned<loadtest::RawLoadtest>>,
+    pub dr: Option<Spanned<dr::RawDr>>,
 }
 
 /// A validated env spec: what `expand` reads.
@@ -159,6 +161,8 @@ pub struct Spec {
     pub monitoring: monitoring::Monitoring,
     /// `[loadtest]`: what `rtech loadtest` requests and its thresholds (or their defaults).
     pub loadtest: loadtest::Loadtest,
+    /// `[dr]`: the recovery targets `rtech drill` judges by (or their defaults).
+    pub dr: dr::Dr,
     /// `--image-tag` (CI passes the commit SHA). Without it the deployed image is kept
     /// (late-initialised from live state), or `app.image_tag` on first create.
     pub image_tag: Option<String>,
@@ -326,6 +330,7 @@ fn validate(src: &Source, raw: RawSpec, expected_env: &str) -> Result<Spec, Vec<
     );
     let lock = account::validate_lock(&mut errs, raw.lock.as_ref());
     let loadtest = loadtest::validate_loadtest(&mut errs, raw.loadtest.as_ref());
+    let dr = dr::validate_dr(&mut errs, raw.dr.as_ref());
     if !errs.list.is_empty() {
         errs.list.sort_by_key(|e| (e.line, e.col));
         return Err(errs.list);
@@ -346,6 +351,7 @@ fn validate(src: &Source, raw: RawSpec, expected_env: &str) -> Result<Spec, Vec<
         edge,
         monitoring,
         loadtest,
+        dr,
         image_tag: None,
         file: src.file.to_string(),
     })

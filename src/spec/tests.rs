@@ -1280,3 +1280,49 @@ fn loadtest_errors_are_located() {
     assert_eq!((e.line, e.path.as_str()), (9, "loadtest.p99_ms"), "{e}");
     assert!(e.message.contains("unknown field `p99_ms`"), "{e}");
 }
+
+// --- [dr] -------------------------------------------------------------------------------------
+
+/// BASE with a `[dr]` section holding `body` (its first key on line 9).
+fn with_dr(body: &str) -> String {
+    format!("{BASE}\n[dr]\n{body}")
+}
+
+#[test]
+fn dr_defaults_are_the_platforms_targets_and_the_keys_override_them() {
+    let d = ok(BASE).dr;
+    assert_eq!((d.rto_minutes, d.rpo_minutes), (60, 15));
+    let s = ok(&with_dr("rto_minutes = 120\nrpo_minutes = 1440\n")).dr;
+    assert_eq!((s.rto_minutes, s.rpo_minutes), (120, 1440));
+    let s = ok(&with_dr("rpo_minutes = 5\n")).dr;
+    assert_eq!((s.rto_minutes, s.rpo_minutes), (60, 5));
+}
+
+#[test]
+fn dr_errors_are_located() {
+    located(
+        &with_dr("rto_minutes = 0\n"),
+        (9, 15, "dr.rto_minutes"),
+        &["out of range: 1 to 10080"],
+    );
+    located(
+        &with_dr("rto_minutes = 60\nrpo_minutes = 60000\n"),
+        (10, 15, "dr.rpo_minutes"),
+        &["out of range: 1 to 50400"],
+    );
+    let e = one_err(&with_dr("rto = 10\n"));
+    assert_eq!((e.line, e.path.as_str()), (9, "dr.rto"), "{e}");
+    let e = one_err(&with_dr("rto_minutes = \"1h\"\n"));
+    assert_eq!((e.line, e.path.as_str()), (9, "dr.rto_minutes"), "{e}");
+}
+
+#[test]
+fn the_shipped_envs_set_their_recovery_targets() {
+    let dr = |env: &str| crate::testutil::env_spec(env).dr;
+    assert_eq!((dr("prod").rto_minutes, dr("prod").rpo_minutes), (60, 15));
+    assert_eq!(
+        (dr("staging").rto_minutes, dr("staging").rpo_minutes),
+        (120, 1440)
+    );
+    assert_eq!((dr("dev").rto_minutes, dr("dev").rpo_minutes), (240, 1440));
+}

@@ -11,6 +11,7 @@ mod deploy;
 mod deploying;
 mod dns;
 mod docdb;
+mod drill;
 mod ecr;
 mod ecs;
 mod edge;

@@ -545,7 +545,11 @@ impl Kind for Cluster {
 }
 
 /// Wait until the cluster is `available`; its final description.
-async fn cluster_available(ctx: &Ctx, id: &str, task: &Task) -> Result<DbCluster, AwsError> {
+pub(super) async fn cluster_available(
+    ctx: &Ctx,
+    id: &str,
+    task: &Task,
+) -> Result<DbCluster, AwsError> {
     let what = format!("cluster {id} to be available");
     let poll = Poll {
         op: "docdb:DescribeDBClusters",
@@ -567,7 +571,7 @@ async fn cluster_available(ctx: &Ctx, id: &str, task: &Task) -> Result<DbCluster
     .await
 }
 
-async fn cluster_gone(ctx: &Ctx, id: &str, task: &Task) -> Result<(), AwsError> {
+pub(super) async fn cluster_gone(ctx: &Ctx, id: &str, task: &Task) -> Result<(), AwsError> {
     let what = format!("cluster {id} to be deleted");
     let any: Vec<&str> = BUSY.iter().chain(SETTLED).copied().collect();
     let poll = Poll {

@@ -195,7 +195,7 @@ impl Kind for Instance {
     }
 }
 
-async fn instance_gone(ctx: &Ctx, id: &str, task: &Task) -> Result<(), AwsError> {
+pub(super) async fn instance_gone(ctx: &Ctx, id: &str, task: &Task) -> Result<(), AwsError> {
     let what = format!("instance {id} to be deleted");
     let waiter = ctx
         .clients
@@ -209,7 +209,11 @@ async fn instance_gone(ctx: &Ctx, id: &str, task: &Task) -> Result<(), AwsError>
         .map_err(waited("docdb:DescribeDBInstances", what.as_str()))
 }
 
-async fn instance_available(ctx: &Ctx, id: &str, task: &Task) -> Result<DbInstance, AwsError> {
+pub(super) async fn instance_available(
+    ctx: &Ctx,
+    id: &str,
+    task: &Task,
+) -> Result<DbInstance, AwsError> {
     let what = format!("instance {id} to be available");
     let waiter = ctx
         .clients

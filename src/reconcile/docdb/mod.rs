@@ -19,6 +19,7 @@
 //! replace a protected cluster.
 
 pub mod cluster;
+pub mod drill;
 mod iam;
 pub mod instance;
 mod observe;

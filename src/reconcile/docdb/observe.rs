@@ -103,7 +103,7 @@ fn observed(
     o
 }
 
-fn engine_filter() -> Filter {
+pub(super) fn engine_filter() -> Filter {
     Filter::builder().name("engine").values("docdb").build()
 }
 

@@ -76,6 +76,10 @@ pub const ACTIONS: &[(&str, &[&str])] = &[
         &["rds:CreateDBCluster", "rds:AddTagsToResource"],
     ),
     (
+        "docdb:RestoreDBClusterFromSnapshot",
+        &["rds:RestoreDBClusterFromSnapshot", "rds:AddTagsToResource"],
+    ),
+    (
         "docdb:CreateDBInstance",
         &["rds:CreateDBInstance", "rds:AddTagsToResource"],
     ),
@@ -217,6 +221,8 @@ const MUTATING: &[&str] = &[
     "Decrease",
     "Request",
     "Restore",
+    "Failover",
+    "TestFailover",
     "Subscribe",
     "Unsubscribe",
     "Pass",

@@ -32,6 +32,7 @@ pub static GRANTS: &[Grant] = &[
             "elasticache:ModifyReplicationGroup",
             "elasticache:IncreaseReplicaCount",
             "elasticache:DecreaseReplicaCount",
+            "elasticache:TestFailover",
             "elasticache:DeleteReplicationGroup",
             "elasticache:CreateCacheSubnetGroup",
             "elasticache:ModifyCacheSubnetGroup",

@@ -36,6 +36,7 @@
 //! One file per kind: [`subnet_group`] and [`group`] (changes in [`group_apply`]); the log
 //! delivery in [`log_delivery`]. Every request is unit-tested (tests.rs).
 
+pub mod drill;
 mod group;
 mod group_apply;
 mod iam;
