@@ -121,7 +121,7 @@ async fn throttled_10_percent_prod_applies_in_one_go_then_the_plan_is_empty() {
     );
     assert!(
         r.stdout
-            .contains("Apply complete: 94 added, 0 changed, 0 replaced, 0 destroyed."),
+            .contains("Apply complete: 97 added, 0 changed, 0 replaced, 0 destroyed."),
         "{}",
         r.stdout
     );
@@ -167,7 +167,7 @@ async fn server_errors_and_reset_connections_5_percent_prod_applies_in_one_go() 
     );
     assert!(
         r.stdout
-            .contains("Apply complete: 94 added, 0 changed, 0 replaced, 0 destroyed."),
+            .contains("Apply complete: 97 added, 0 changed, 0 replaced, 0 destroyed."),
         "{}",
         r.stdout
     );
