@@ -106,7 +106,14 @@ async fn docdb_failover_moves_the_writer_to_the_replica_and_reports_both() {
     let dd = docdb(&emu).await;
     let dir = spec_dir("dev", &docdb_spec(2));
     apply_in(&emu, dir.path(), "dev", &[]);
-    assert_eq!(writer(&dd, "rtech-dev-docdb").await, "rtech-dev-docdb-1");
+    // The instances are created at once: whichever joined the cluster first writes.
+    let first = writer(&dd, "rtech-dev-docdb").await;
+    let other = if first == "rtech-dev-docdb-1" {
+        "rtech-dev-docdb-2"
+    } else {
+        "rtech-dev-docdb-1"
+    };
+    let first = first.as_str();
 
     // Without a terminal and without --auto-approve: refused, as apply refuses.
     let r = run_ok(
@@ -121,7 +128,7 @@ async fn docdb_failover_moves_the_writer_to_the_replica_and_reports_both() {
         1,
     );
     assert!(r.stderr.contains("stdin is not a terminal"), "{}", r.stderr);
-    assert_eq!(writer(&dd, "rtech-dev-docdb").await, "rtech-dev-docdb-1");
+    assert_eq!(writer(&dd, "rtech-dev-docdb").await, first);
 
     let r = run_ok(
         rtech_in(&emu, dir.path()).args([
@@ -140,15 +147,15 @@ async fn docdb_failover_moves_the_writer_to_the_replica_and_reports_both() {
     assert_eq!(j["drill"], "failover");
     assert_eq!(j["service"], "docdb");
     assert_eq!(j["resource"], "rtech-dev-docdb");
-    assert_eq!(j["primary_before"], "rtech-dev-docdb-1");
-    assert_eq!(j["primary_after"], "rtech-dev-docdb-2");
+    assert_eq!(j["primary_before"], first);
+    assert_eq!(j["primary_after"], other);
     assert_figures(&j, &[("rto", 30)]);
     assert!(
         r.stderr.contains("drill failover docdb: failing over"),
         "{}",
         r.stderr
     );
-    assert_eq!(writer(&dd, "rtech-dev-docdb").await, "rtech-dev-docdb-2");
+    assert_eq!(writer(&dd, "rtech-dev-docdb").await, other);
 
     // Which instance writes is not part of the spec: the plan stays empty.
     assert_plan_empty_in(&emu, dir.path(), "dev", &[]);
@@ -167,13 +174,13 @@ async fn docdb_failover_moves_the_writer_to_the_replica_and_reports_both() {
         0,
     );
     assert!(
-        r.stdout.contains(
-            "failover docdb rtech-dev-docdb: writer rtech-dev-docdb-2 -> rtech-dev-docdb-1; RTO "
-        ) && r.stdout.trim_end().ends_with("< 30 min: pass"),
+        r.stdout.contains(&format!(
+            "failover docdb rtech-dev-docdb: writer {other} -> {first}; RTO "
+        )) && r.stdout.trim_end().ends_with("< 30 min: pass"),
         "{}",
         r.stdout
     );
-    assert_eq!(writer(&dd, "rtech-dev-docdb").await, "rtech-dev-docdb-1");
+    assert_eq!(writer(&dd, "rtech-dev-docdb").await, first);
     destroy_in(&emu, dir.path(), "dev");
 }
 
