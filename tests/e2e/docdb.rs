@@ -106,16 +106,6 @@ fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn tags_of(dd: &aws_sdk_docdb::Client, arn: &str) -> BTreeMap<String, String> {
-    let out = dd
-        .list_tags_for_resource()
-        .resource_name(arn)
-        .send()
-        .await
-        .unwrap();
-    tag_map(out.tag_list().iter().map(|t| (t.key(), t.value())))
-}
-
 /// Every DocumentDB resource tagged for the env, by kind, counted through DocumentDB itself.
 async fn tagged_docdb(dd: &aws_sdk_docdb::Client, env: &str) -> BTreeMap<&'static str, usize> {
     let mut arns: Vec<(&'static str, String)> = vec![];
@@ -164,7 +154,7 @@ async fn tagged_docdb(dd: &aws_sdk_docdb::Client, env: &str) -> BTreeMap<&'stati
             .map(|k| (k, 0))
             .collect();
     for (kind, arn) in arns {
-        if is_ours(&tags_of(dd, &arn).await, env) {
+        if is_ours(&docdb_tags(dd, &arn).await, env) {
             *m.get_mut(kind).unwrap() += 1;
         }
     }
@@ -328,7 +318,7 @@ async fn dev_applies_from_empty_to_an_empty_plan_and_destroys_to_nothing() {
             .collect::<Vec<_>>(),
         [sg.as_str()]
     );
-    let t = tags_of(&dd, c.db_cluster_arn().unwrap()).await;
+    let t = docdb_tags(&dd, c.db_cluster_arn().unwrap()).await;
     assert_eq!(t["rtech:id"], "docdb_cluster/main");
     assert_eq!(t["rtech:final-snapshot"], "skip");
     assert_eq!(t["rtech:apply-immediately"], "true");
@@ -497,7 +487,7 @@ async fn drift_is_shown_exactly_and_repaired() {
     );
     apply_in(&emu, envs.path(), "dev", &[]);
     assert_plan_empty_in(&emu, envs.path(), "dev", &[]);
-    assert_eq!(tags_of(&dd, &arn).await["Environment"], "development");
+    assert_eq!(docdb_tags(&dd, &arn).await["Environment"], "development");
 
     // 4. The instance class changed out of band: an in-place update.
     dd.modify_db_instance()
@@ -557,7 +547,7 @@ async fn a_recreated_secret_gives_the_cluster_its_new_password() {
         .db_cluster_arn()
         .unwrap()
         .to_string();
-    let before = tags_of(&dd, &arn).await["rtech:password-id"].clone();
+    let before = docdb_tags(&dd, &arn).await["rtech:password-id"].clone();
 
     secretsmanager(&emu)
         .await
@@ -574,7 +564,7 @@ async fn a_recreated_secret_gives_the_cluster_its_new_password() {
     let a = apply_in(&emu, envs.path(), "dev", &[]);
     assert_plan_empty_in(&emu, envs.path(), "dev", &[]);
     let secret = secret_json(&emu, "rtech/dev/docdb").await;
-    let after = tags_of(&dd, &arn).await["rtech:password-id"].clone();
+    let after = docdb_tags(&dd, &arn).await["rtech:password-id"].clone();
     assert_ne!(after, before);
     assert_eq!(after, secret["generated_id"].as_str().unwrap());
     let password = secret["password"].as_str().unwrap();
@@ -707,7 +697,7 @@ async fn a_same_named_cluster_without_our_tags_is_a_conflict_and_never_touched()
     let c = cluster(&dd, "rtech-dev-docdb").await;
     assert_eq!(c.backup_retention_period(), Some(3));
     assert_eq!(c.master_username(), Some("someoneelse"));
-    let t = tags_of(&dd, c.db_cluster_arn().unwrap()).await;
+    let t = docdb_tags(&dd, c.db_cluster_arn().unwrap()).await;
     assert_eq!(
         t.into_iter().collect::<Vec<_>>(),
         [("owner".to_string(), "another-team".to_string())]

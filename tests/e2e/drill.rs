@@ -9,8 +9,6 @@
 //! that the JSON carries the measured figures against the spec's `[dr]` targets; the verdicts
 //! (and exit 1 on a broken target) are unit-tested in src/drill.rs.
 
-use std::collections::BTreeMap;
-
 use serde_json::Value as J;
 
 use crate::emulator::Emulator;
@@ -74,16 +72,6 @@ async fn cluster_names(dd: &aws_sdk_docdb::Client) -> Vec<String> {
         .filter(|c| c.status() != Some("deleting"))
         .filter_map(|c| c.db_cluster_identifier().map(String::from))
         .collect()
-}
-
-async fn docdb_tags(dd: &aws_sdk_docdb::Client, arn: &str) -> BTreeMap<String, String> {
-    let out = dd
-        .list_tags_for_resource()
-        .resource_name(arn)
-        .send()
-        .await
-        .unwrap();
-    tag_map(out.tag_list().iter().map(|t| (t.key(), t.value())))
 }
 
 /// The RTO (and RPO) figures carry the spec's targets and pass.

@@ -31,6 +31,21 @@ fn via(proxy: &FaultProxy, emu: &Emulator, args: &[&str]) -> Command {
     c
 }
 
+/// A prod apply from empty through the proxy: it succeeds in one run and adds every resource.
+fn prod_applies_in_one_go(proxy: &FaultProxy, emu: &Emulator) -> Run {
+    let r = run_ok(
+        &mut via(proxy, emu, &["apply", "--env", "prod", "--auto-approve"]),
+        0,
+    );
+    assert!(
+        r.stdout
+            .contains("Apply complete: 97 added, 0 changed, 0 replaced, 0 destroyed."),
+        "{}",
+        r.stdout
+    );
+    r
+}
+
 /// The `error: …` lines of a failed run (the resource id, the call and AWS's code).
 fn errors(stderr: &str) -> Vec<String> {
     stderr
@@ -115,16 +130,7 @@ fn faults_by_operation(log: &str) -> BTreeMap<String, usize> {
 async fn throttled_10_percent_prod_applies_in_one_go_then_the_plan_is_empty() {
     let emu = Emulator::start();
     let proxy = FaultProxy::start(&emu, &["--seed", SEED, "--throttle", "0.1"]);
-    let r = run_ok(
-        &mut via(&proxy, &emu, &["apply", "--env", "prod", "--auto-approve"]),
-        0,
-    );
-    assert!(
-        r.stdout
-            .contains("Apply complete: 97 added, 0 changed, 0 replaced, 0 destroyed."),
-        "{}",
-        r.stdout
-    );
+    let r = prod_applies_in_one_go(&proxy, &emu);
     let stats = proxy.stats();
     let throttled = n(&stats["faults"]["throttle"]);
     let retries = retried(&r.stderr);
@@ -161,16 +167,7 @@ async fn server_errors_and_reset_connections_5_percent_prod_applies_in_one_go() 
         &emu,
         &["--seed", SEED, "--error", "0.05", "--reset", "0.05"],
     );
-    let r = run_ok(
-        &mut via(&proxy, &emu, &["apply", "--env", "prod", "--auto-approve"]),
-        0,
-    );
-    assert!(
-        r.stdout
-            .contains("Apply complete: 97 added, 0 changed, 0 replaced, 0 destroyed."),
-        "{}",
-        r.stdout
-    );
+    let r = prod_applies_in_one_go(&proxy, &emu);
     let stats = proxy.stats();
     let (errors, resets) = (n(&stats["faults"]["error"]), n(&stats["faults"]["reset"]));
     let retries = retried(&r.stderr);

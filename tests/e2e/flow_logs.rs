@@ -50,19 +50,6 @@ async fn our_flow_logs(ec2: &aws_sdk_ec2::Client) -> Vec<FlowLog> {
         .collect()
 }
 
-async fn retention(logs: &aws_sdk_cloudwatchlogs::Client, name: &str) -> Option<Option<i32>> {
-    let out = logs
-        .describe_log_groups()
-        .log_group_name_prefix(name)
-        .send()
-        .await
-        .unwrap();
-    out.log_groups()
-        .iter()
-        .find(|g| g.log_group_name() == Some(name))
-        .map(|g| g.retention_in_days())
-}
-
 /// `%XX` escapes decoded (IAM's policy documents are URL-encoded).
 fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();

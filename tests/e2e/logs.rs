@@ -19,19 +19,6 @@ const AUDIT: &str = "/aws/docdb/rtech-dev-docdb/audit";
 const PROFILER: &str = "/aws/docdb/rtech-dev-docdb/profiler";
 const SLOW: &str = "/elasticache/rtech-dev/slow-log";
 
-async fn retention(logs: &aws_sdk_cloudwatchlogs::Client, name: &str) -> Option<Option<i32>> {
-    let out = logs
-        .describe_log_groups()
-        .log_group_name_prefix(name)
-        .send()
-        .await
-        .unwrap();
-    out.log_groups()
-        .iter()
-        .find(|g| g.log_group_name() == Some(name))
-        .map(|g| g.retention_in_days())
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn data_tier_log_groups_apply_drift_repair_recreate_destroy() {
     let emu = Emulator::start();

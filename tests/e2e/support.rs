@@ -1365,3 +1365,29 @@ pub fn retried(stderr: &str) -> usize {
         .find_map(|head| head.rsplit([' ', '(']).next()?.parse().ok())
         .unwrap_or(0)
 }
+
+/// A DocumentDB resource's tags, by ARN.
+pub async fn docdb_tags(dd: &aws_sdk_docdb::Client, arn: &str) -> BTreeMap<String, String> {
+    let out = dd
+        .list_tags_for_resource()
+        .resource_name(arn)
+        .send()
+        .await
+        .unwrap();
+    tag_map(out.tag_list().iter().map(|t| (t.key(), t.value())))
+}
+
+/// The log group `name`'s retention: None when there is no such group, Some(None) when it
+/// keeps its events forever.
+pub async fn retention(logs: &aws_sdk_cloudwatchlogs::Client, name: &str) -> Option<Option<i32>> {
+    let out = logs
+        .describe_log_groups()
+        .log_group_name_prefix(name)
+        .send()
+        .await
+        .unwrap();
+    out.log_groups()
+        .iter()
+        .find(|g| g.log_group_name() == Some(name))
+        .map(|g| g.retention_in_days())
+}

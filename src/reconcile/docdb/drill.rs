@@ -13,7 +13,7 @@ use aws_sdk_docdb::types::{DbCluster, DbClusterSnapshot};
 use aws_sdk_docdb::Client;
 
 use super::cluster::{cluster_available, cluster_gone};
-use super::instance::{instance_available, instance_gone};
+use super::instance::{delete_instance, instance_available};
 use super::{cluster_name, describe_cluster, describe_instance, list_tags, tag_list, BUSY_RETRY};
 use crate::aws::{all_pages, aws, AwsError};
 use crate::drill::{is_drill_cluster_of, TAG_DRILL};
@@ -313,20 +313,7 @@ pub async fn delete_drill(ctx: &Ctx, name: &str, task: &Task) -> Result<(), AwsE
             continue;
         };
         task.status(&format!("deleting instance {id}"));
-        let r = ctx
-            .clients
-            .docdb
-            .delete_db_instance()
-            .db_instance_identifier(id)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(aws("docdb:DeleteDBInstance"));
-        match r {
-            Err(e) if e.is_not_found() || e.is("InvalidDBInstanceState") => {}
-            other => other?,
-        }
-        instance_gone(ctx, id, task).await?;
+        delete_instance(ctx, id, task).await?;
     }
     task.status(&format!("deleting cluster {name} (no final snapshot)"));
     let r = retry_while(&[], &["InvalidDBClusterStateFault"], BUSY_RETRY, || async {

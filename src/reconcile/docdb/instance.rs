@@ -175,24 +175,28 @@ impl Kind for Instance {
     }
 
     async fn delete(&self, ctx: &Ctx, o: &Observed, task: &Task) -> Result<(), AwsError> {
-        let id = o.physical_id.as_str();
-        let r = ctx
-            .clients
-            .docdb
-            .delete_db_instance()
-            .db_instance_identifier(id)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(aws("docdb:DeleteDBInstance"));
-        match r {
-            Err(e) if e.is_not_found() => return Ok(()),
-            // Already being deleted: wait for it like any other.
-            Err(e) if e.is("InvalidDBInstanceState") => {}
-            other => other?,
-        }
-        instance_gone(ctx, id, task).await
+        delete_instance(ctx, &o.physical_id, task).await
     }
+}
+
+/// Delete instance `id` and wait until it is gone; one already gone is deleted, one already
+/// being deleted is waited for like any other.
+pub(super) async fn delete_instance(ctx: &Ctx, id: &str, task: &Task) -> Result<(), AwsError> {
+    let r = ctx
+        .clients
+        .docdb
+        .delete_db_instance()
+        .db_instance_identifier(id)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(aws("docdb:DeleteDBInstance"));
+    match r {
+        Err(e) if e.is_not_found() => return Ok(()),
+        Err(e) if e.is("InvalidDBInstanceState") => {}
+        other => other?,
+    }
+    instance_gone(ctx, id, task).await
 }
 
 pub(super) async fn instance_gone(ctx: &Ctx, id: &str, task: &Task) -> Result<(), AwsError> {

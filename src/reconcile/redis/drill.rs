@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use aws_sdk_elasticache::types::{AutomaticFailoverStatus, ReplicationGroup};
 
+use super::group_apply::describe;
 use super::name;
 use crate::aws::{aws, AwsError};
 use crate::progress::Task;
-use crate::reconcile::kit::{found, until, Poll};
+use crate::reconcile::kit::{until, Poll};
 use crate::reconcile::Ctx;
 
 /// A failover takes seconds to minutes on AWS: generous.
@@ -23,18 +24,6 @@ pub fn live_name(ctx: &Ctx) -> String {
 /// The env's replication group (None: there is none).
 pub async fn live_group(ctx: &Ctx) -> Result<Option<ReplicationGroup>, AwsError> {
     describe(ctx, &live_name(ctx)).await
-}
-
-async fn describe(ctx: &Ctx, id: &str) -> Result<Option<ReplicationGroup>, AwsError> {
-    let r = ctx
-        .clients
-        .elasticache
-        .describe_replication_groups()
-        .replication_group_id(id)
-        .send()
-        .await
-        .map_err(aws("elasticache:DescribeReplicationGroups"));
-    Ok(found(r)?.and_then(|o| o.replication_groups().first().cloned()))
 }
 
 /// The primary member and the id of its node group (pure).

@@ -203,7 +203,7 @@ pub fn delete_request(
 }
 
 /// The group as AWS has it now (None when there is none).
-async fn describe(ctx: &Ctx, id: &str) -> Result<Option<ReplicationGroup>, AwsError> {
+pub(super) async fn describe(ctx: &Ctx, id: &str) -> Result<Option<ReplicationGroup>, AwsError> {
     let r = ctx
         .clients
         .elasticache
