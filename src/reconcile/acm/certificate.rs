@@ -18,12 +18,12 @@
 //! - deleted with DeleteCertificate. AWS refuses (`ResourceInUseException`) while a listener
 //!   or distribution still holds it (detaching takes a while after they are changed or
 //!   deleted): rtech retries with backoff for [`DELETE_TIMEOUT`], then fails naming the users
-//!   (DescribeCertificate `InUseBy`) ([`delete_step`]).
+//!   (DescribeCertificate `InUseBy`) ([`delete_with_retry`]).
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_acm::types::{CertificateDetail, KeyAlgorithm, ValidationMethod};
@@ -37,7 +37,7 @@ use crate::aws::{aws, AwsError, Required};
 use crate::model::{Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, sync_tags, until, Poll};
+use crate::reconcile::kit::{from_props, retry_if, sync_tags, until, Poll};
 use crate::reconcile::{Ctx, Kind, Update};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -147,48 +147,6 @@ async fn wait_for_records(c: &Client, arn: &str, task: &Task) -> Result<Attrs, A
     }
 }
 
-/// What to do after a DeleteCertificate attempt (pure).
-#[derive(Debug, PartialEq, Eq)]
-pub enum DeleteStep {
-    /// Deleted (or already gone).
-    Done,
-    /// Still in use: try again after this long.
-    Retry(Duration),
-    /// Still in use and out of time: fail naming its users.
-    InUse,
-    /// Any other error: fail with it.
-    Fail,
-}
-
-/// The backoff before retry `attempt` (0-based): `base`, doubled each time, at most 30 s.
-pub fn delete_backoff(base: Duration, attempt: u32) -> Duration {
-    (base * 2u32.saturating_pow(attempt.min(16))).min(Duration::from_secs(30))
-}
-
-/// Decide after a delete attempt: `ResourceInUseException` is retried while
-/// `elapsed + backoff < timeout`; not found counts as done.
-pub fn delete_step(
-    result: Result<(), &AwsError>,
-    elapsed: Duration,
-    timeout: Duration,
-    base: Duration,
-    attempt: u32,
-) -> DeleteStep {
-    match result {
-        Ok(()) => DeleteStep::Done,
-        Err(e) if e.is_not_found() => DeleteStep::Done,
-        Err(e) if e.is("ResourceInUseException") => {
-            let delay = delete_backoff(base, attempt);
-            if elapsed + delay < timeout {
-                DeleteStep::Retry(delay)
-            } else {
-                DeleteStep::InUse
-            }
-        }
-        Err(_) => DeleteStep::Fail,
-    }
-}
-
 /// The error once a certificate stayed in use for the whole delete timeout.
 pub fn in_use_error(arn: &str, in_use_by: &[String], waited: Duration) -> AwsError {
     let users = if in_use_by.is_empty() {
@@ -206,13 +164,14 @@ pub fn in_use_error(arn: &str, in_use_by: &[String], waited: Duration) -> AwsErr
     )
 }
 
-/// DeleteCertificate with the in-use retry: `attempt` sends one delete, `users` reads InUseBy.
+/// DeleteCertificate with the in-use retry (the kit's [`retry_if`] on
+/// `ResourceInUseException`, for `timeout`): `attempt_delete` sends one delete, `users` reads
+/// InUseBy for the error once time is up. A certificate already gone counts as deleted.
 pub async fn delete_with_retry<D, DF, U, UF>(
     arn: &str,
     timeout: Duration,
-    base: Duration,
     task: &(dyn Fn(&str) + Sync),
-    mut attempt_delete: D,
+    attempt_delete: D,
     users: U,
 ) -> Result<(), AwsError>
 where
@@ -221,26 +180,22 @@ where
     U: FnOnce() -> UF,
     UF: Future<Output = Result<Vec<String>, AwsError>>,
 {
-    let start = Instant::now();
-    let mut n = 0;
-    loop {
-        let r = attempt_delete().await;
-        match delete_step(r.as_ref().map(|_| ()), start.elapsed(), timeout, base, n) {
-            DeleteStep::Done => return Ok(()),
-            DeleteStep::Fail => return r,
-            DeleteStep::Retry(delay) => {
-                task(&format!(
-                    "certificate {arn} is still in use (a listener or distribution is being detached); retrying in {}s",
-                    delay.as_secs().max(1)
-                ));
-                tokio::time::sleep(delay).await;
-                n += 1;
-            }
-            DeleteStep::InUse => {
-                let who = users().await.unwrap_or_default();
-                return Err(in_use_error(arn, &who, start.elapsed()));
-            }
+    let start = tokio::time::Instant::now();
+    let in_use = |e: &AwsError| e.is("ResourceInUseException");
+    let on_retry = |_: &AwsError, delay: Duration| {
+        task(&format!(
+            "certificate {arn} is still in use (a listener or distribution is being detached); retrying in {}s",
+            delay.as_secs().max(1)
+        ))
+    };
+    match retry_if(in_use, timeout, on_retry, attempt_delete).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) if in_use(&e) => {
+            let who = users().await.unwrap_or_default();
+            Err(in_use_error(arn, &who, start.elapsed()))
         }
+        Err(e) => Err(e),
     }
 }
 
@@ -316,7 +271,6 @@ impl Kind for Certificate {
         delete_with_retry(
             arn,
             DELETE_TIMEOUT,
-            Duration::from_secs(2),
             &|m| task.status(m),
             || async {
                 c.delete_certificate()

@@ -26,9 +26,7 @@ use crate::spec::Spec;
 
 pub use certificate::CertificateProps;
 #[cfg(test)]
-pub use certificate::{
-    delete_step, delete_with_retry, idempotency_token, in_use_error, DeleteStep,
-};
+pub use certificate::{delete_with_retry, idempotency_token, in_use_error};
 pub use observe::*;
 pub use validation::ValidationProps;
 #[cfg(test)]

@@ -627,42 +627,13 @@ fn in_use() -> AwsError {
     )
 }
 
-#[test]
-fn delete_decisions() {
-    let t = Duration::from_secs(600);
-    let base = Duration::from_secs(2);
-    let s = |r: Result<(), &AwsError>, elapsed: u64, n: u32| {
-        delete_step(r, Duration::from_secs(elapsed), t, base, n)
-    };
-    assert_eq!(s(Ok(()), 0, 0), DeleteStep::Done);
-    let gone = AwsError::new("acm:DeleteCertificate", "ResourceNotFoundException", "");
-    assert_eq!(s(Err(&gone), 0, 0), DeleteStep::Done);
-    assert_eq!(
-        s(Err(&in_use()), 0, 0),
-        DeleteStep::Retry(Duration::from_secs(2))
-    );
-    assert_eq!(
-        s(Err(&in_use()), 10, 3),
-        DeleteStep::Retry(Duration::from_secs(16))
-    );
-    assert_eq!(
-        s(Err(&in_use()), 100, 10),
-        DeleteStep::Retry(Duration::from_secs(30)),
-        "capped"
-    );
-    assert_eq!(s(Err(&in_use()), 590, 10), DeleteStep::InUse);
-    let denied = AwsError::new("acm:DeleteCertificate", "AccessDeniedException", "");
-    assert_eq!(s(Err(&denied), 0, 0), DeleteStep::Fail);
-}
-
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn delete_retries_while_in_use_then_succeeds() {
     let calls = AtomicUsize::new(0);
     let statuses = std::sync::Mutex::new(vec![]);
     let r = delete_with_retry(
         ARN,
-        Duration::from_secs(5),
-        Duration::from_millis(1),
+        Duration::from_secs(600),
         &|m| statuses.lock().unwrap().push(m.to_string()),
         || {
             let n = calls.fetch_add(1, Ordering::SeqCst);
@@ -682,14 +653,16 @@ async fn delete_retries_while_in_use_then_succeeds() {
     let st = statuses.lock().unwrap();
     assert_eq!(st.len(), 2);
     assert!(st[0].contains("still in use"), "{st:?}");
+    assert!(st[0].contains("retrying in 1s"), "{st:?}");
+    assert!(st[1].contains("retrying in 2s"), "backs off: {st:?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn delete_still_in_use_at_the_timeout_names_the_users() {
+    let start = tokio::time::Instant::now();
     let r = delete_with_retry(
         ARN,
-        Duration::from_millis(30),
-        Duration::from_millis(5),
+        Duration::from_secs(600),
         &|_| {},
         || async { Err(in_use()) },
         || async {
@@ -709,15 +682,24 @@ async fn delete_still_in_use_at_the_timeout_names_the_users() {
         "{e}"
     );
     assert!(e.message.contains("distribution/E123"), "{e}");
+    // Retried with backoff up to the timeout, and says how long.
+    let waited = start.elapsed();
+    assert!(
+        waited > Duration::from_secs(500) && waited <= Duration::from_secs(600),
+        "{waited:?}"
+    );
+    assert!(
+        e.message.contains(&format!("after {}s", waited.as_secs())),
+        "{e}"
+    );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn delete_fails_at_once_on_other_errors_and_succeeds_when_already_gone() {
     let calls = AtomicUsize::new(0);
     let r = delete_with_retry(
         ARN,
-        Duration::from_secs(5),
-        Duration::from_millis(1),
+        Duration::from_secs(600),
         &|_| {},
         || {
             calls.fetch_add(1, Ordering::SeqCst);
@@ -736,8 +718,7 @@ async fn delete_fails_at_once_on_other_errors_and_succeeds_when_already_gone() {
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     let r = delete_with_retry(
         ARN,
-        Duration::from_secs(5),
-        Duration::from_millis(1),
+        Duration::from_secs(600),
         &|_| {},
         || async {
             Err(AwsError::new(

@@ -65,7 +65,7 @@ mod taskdef;
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_ecs::types::Tag;
@@ -218,30 +218,22 @@ pub fn role_not_ready(e: &AwsError) -> bool {
     m.contains("unable to assume role") || m.contains("unable to assume the role")
 }
 
-/// Run `f`, retrying (2 s, 4 s, 8 s, then every 10 s; at most `ROLE_PROPAGATION` in all)
-/// while it fails because a new role has not propagated yet (`role_not_ready`: ECS says so
-/// only in the message of a generic error code, which `kit::retry_while` cannot tell apart).
-async fn while_role_propagates<T, F, Fut>(task: &Task, mut f: F) -> Result<T, AwsError>
+/// Run `f`, retrying with the kit's backoff for at most `ROLE_PROPAGATION` while it fails
+/// because a new role has not propagated yet (`role_not_ready`); each retry shows on the
+/// progress line, and an error after the last one says how long rtech retried.
+async fn while_role_propagates<T, F, Fut>(task: &Task, f: F) -> Result<T, AwsError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, AwsError>>,
 {
-    let start = Instant::now();
-    let mut delay = Duration::from_secs(2);
-    loop {
-        match f().await {
-            Err(e) if role_not_ready(&e) && start.elapsed() + delay <= ROLE_PROPAGATION => {
-                task.status(&format!(
-                    "{}: ECS cannot assume the role yet (a new role takes a few seconds to propagate); retrying in {} s",
-                    e.op,
-                    delay.as_secs()
-                ));
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(10));
-            }
-            other => return other,
-        }
-    }
+    let on_retry = |e: &AwsError, delay: Duration| {
+        task.status(&format!(
+            "{}: ECS cannot assume the role yet (a new role takes a few seconds to propagate); retrying in {} s",
+            e.op,
+            delay.as_secs()
+        ))
+    };
+    kit::retry_if(role_not_ready, ROLE_PROPAGATION, on_retry, f).await
 }
 
 pub struct Ecs;

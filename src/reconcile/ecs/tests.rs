@@ -1419,6 +1419,55 @@ fn only_a_role_ecs_cannot_assume_yet_is_retried() {
     )));
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_role_not_yet_assumable_is_retried_until_it_propagates_or_the_time_is_up() {
+    let not_ready = || {
+        AwsError::new(
+            "ecs:CreateService",
+            "InvalidParameterException",
+            "ECS was unable to assume the role that was provided for this task.",
+        )
+    };
+    let task = crate::progress::Progress::new(true, false).start("ecs_service/app", "creating");
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    let r = while_role_propagates(&task, || {
+        let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async move {
+            if n < 2 {
+                Err(not_ready())
+            } else {
+                Ok(n)
+            }
+        }
+    })
+    .await;
+    assert_eq!(r.unwrap(), 2);
+
+    let start = tokio::time::Instant::now();
+    let r: Result<(), AwsError> = while_role_propagates(&task, || async { Err(not_ready()) }).await;
+    let e = r.unwrap_err();
+    assert_eq!(e.code, "InvalidParameterException");
+    assert!(e.message.contains("unable to assume the role"), "{e}");
+    assert!(e.message.contains("(retried for "), "{e}");
+    assert!(start.elapsed() <= ROLE_PROPAGATION, "{:?}", start.elapsed());
+
+    // Any other error is not retried.
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    let r: Result<(), AwsError> = while_role_propagates(&task, || {
+        calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async {
+            Err(AwsError::new(
+                "ecs:CreateService",
+                "AccessDeniedException",
+                "no",
+            ))
+        }
+    })
+    .await;
+    assert_eq!(r.unwrap_err().code, "AccessDeniedException");
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
 #[test]
 fn create_service_carries_a_stable_client_token_of_at_most_36_characters() {
     let rs = expand(&prod(None));

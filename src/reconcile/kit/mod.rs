@@ -24,4 +24,4 @@ pub use props::{from_props, round_trip, to_props, Link, PropsError};
 pub use refs::{refs_in, subnet_links};
 pub use tag_list::try_tag_list;
 pub use tags::{sync_tags, TagApi};
-pub use wait::{retry_while, until, with_ticker, Poll};
+pub use wait::{retry_if, retry_while, until, with_ticker, Poll};

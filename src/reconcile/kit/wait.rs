@@ -1,11 +1,14 @@
 //! Waiting, the one way: [`until`] polls a resource's state from `pending` to `target` with
 //! backoff and a timeout (terraform-provider-aws's `StateChangeConf`); [`with_ticker`] runs an
 //! SDK waiter (use one wherever the SDK has it) beside a progress line; [`retry_while`]
-//! retries a call while AWS says the resource is not ready for it (DependencyViolation while
-//! ENIs drain…). Each gives up after its timeout with an error naming what it waited for.
+//! (by error kind or code) and [`retry_if`] (by any test of the error) retry a call while AWS
+//! says the resource is not ready for it (DependencyViolation while ENIs drain, a new IAM role
+//! not yet assumable, a certificate still attached…). Each gives up after its timeout with an error naming what it waited for.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use crate::aws::{AwsError, ErrorKind};
 use crate::progress::Task;
@@ -81,7 +84,7 @@ pub async fn with_ticker<T>(task: &Task, what: &str, fut: impl Future<Output = T
     let start = Instant::now();
     task.status(&format!("waiting for {what}"));
     let mut fut = std::pin::pin!(fut);
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + TICK, TICK);
+    let mut tick = tokio::time::interval_at(Instant::now() + TICK, TICK);
     loop {
         tokio::select! {
             out = &mut fut => return out,
@@ -94,12 +97,30 @@ pub async fn with_ticker<T>(task: &Task, what: &str, fut: impl Future<Output = T
 }
 
 /// Retry `f` while it fails with an error of one of `kinds` or one of `codes` (the resource is
-/// not ready for the call yet), backing off from [`FIRST_DELAY`] to [`MAX_DELAY`], until
-/// `timeout`; then the last error, saying how long rtech retried.
+/// not ready for the call yet): [`retry_if`] with that test and no progress line.
 pub async fn retry_while<T, F, Fut>(
     kinds: &[ErrorKind],
     codes: &[&str],
     timeout: Duration,
+    f: F,
+) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    let retryable = |e: &AwsError| kinds.contains(&e.kind()) || codes.contains(&e.code.as_str());
+    retry_if(retryable, timeout, |_, _| {}, f).await
+}
+
+/// Retry `f` while its error satisfies `retryable` (a resource state AWS reports in a way
+/// kinds and codes cannot tell apart, such as a generic code whose message names the cause),
+/// backing off from [`FIRST_DELAY`] to [`MAX_DELAY`], until `timeout`; `on_retry` hears each
+/// error retried and the delay before the next try (for the progress line). When time is up,
+/// the last error, saying how long rtech retried.
+pub async fn retry_if<T, F, Fut>(
+    retryable: impl Fn(&AwsError) -> bool,
+    timeout: Duration,
+    on_retry: impl Fn(&AwsError, Duration),
     mut f: F,
 ) -> Result<T, AwsError>
 where
@@ -110,7 +131,7 @@ where
     let mut delay = FIRST_DELAY;
     loop {
         match f().await {
-            Err(e) if kinds.contains(&e.kind()) || codes.contains(&e.code.as_str()) => {
+            Err(e) if retryable(&e) => {
                 if start.elapsed() + delay >= timeout {
                     let msg = format!(
                         "{} (retried for {} s)",
@@ -119,6 +140,7 @@ where
                     );
                     return Err(e.with_message(msg));
                 }
+                on_retry(&e, delay);
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(MAX_DELAY);
             }
@@ -216,6 +238,36 @@ mod tests {
             .await;
         let e = r.unwrap_err();
         assert!(e.message.contains("retried for"), "{e}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_if_reports_each_retry_and_says_how_long_it_retried() {
+        let heard = std::sync::Mutex::new(vec![]);
+        let start = Instant::now();
+        let r: Result<(), AwsError> = retry_if(
+            |e| e.message.contains("not yet"),
+            Duration::from_secs(20),
+            |e, d| heard.lock().unwrap().push((e.code.clone(), d.as_secs())),
+            || async { Err(AwsError::new("x:Y", "Generic", "not yet")) },
+        )
+        .await;
+        let e = r.unwrap_err();
+        assert_eq!(e.code, "Generic");
+        assert!(e.message.contains("(retried for 15 s)"), "{e}");
+        assert_eq!(start.elapsed(), Duration::from_secs(15));
+        let heard = heard.into_inner().unwrap();
+        let delays: Vec<u64> = heard.iter().map(|(_, d)| *d).collect();
+        assert_eq!(delays, vec![1, 2, 4, 8]);
+        assert!(heard.iter().all(|(c, _)| c == "Generic"));
+
+        let r: Result<u8, AwsError> = retry_if(
+            |_| true,
+            Duration::from_secs(20),
+            |_, _| panic!("nothing to retry"),
+            || async { Ok(4) },
+        )
+        .await;
+        assert_eq!(r.unwrap(), 4);
     }
 
     #[tokio::test(start_paused = true)]
