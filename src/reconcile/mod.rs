@@ -9,6 +9,8 @@ pub mod acm;
 pub mod alarms;
 pub mod bootstrap;
 pub mod cdn;
+#[cfg(test)]
+mod cpu_bound;
 pub mod dashboard;
 pub mod dns;
 pub mod docdb;
