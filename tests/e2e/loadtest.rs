@@ -215,12 +215,14 @@ async fn measured_latency_and_error_rate_match_the_server_and_thresholds_decide_
         "{}",
         r.stdout
     );
-    assert!(
-        r.stderr
-            .contains("failed its thresholds: error_rate_percent"),
-        "{}",
-        r.stderr
-    );
+    // The error rate fails it; on a loaded machine the p95 (the server's 150–190 ms plus
+    // scheduling) may cross 200 ms and fail it too.
+    let failed = r
+        .stderr
+        .split("failed its thresholds: ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("names the failed thresholds: {}", r.stderr));
+    assert!(failed.contains("error_rate_percent"), "{}", r.stderr);
     let row = r
         .stdout
         .lines()
