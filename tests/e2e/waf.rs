@@ -1,6 +1,6 @@
 //! The WAFv2 web ACL in front of CloudFront end to end, on temporary env specs with `[edge]`,
-//! `[edge.cloudfront]` and `[edge.waf]`, scoped with `--target distribution/main` (which
-//! brings the web ACL and its log group along). Every check goes through WAFv2's, CloudFront's
+//! `[edge.cloudfront]` and `[edge.waf]`, scoped with `--target distribution/main --target
+//! web_acl/main` (which brings the log group along). Every check goes through WAFv2's, CloudFront's
 //! and CloudWatch Logs' own APIs (the SDK), never through rtech.
 
 use aws_sdk_wafv2::types::{
@@ -131,7 +131,8 @@ async fn web_acl_apply_drift_delete_and_destroy() {
     let d = dir.path();
     let w = wafv2(&emu).await;
     let cf = cloudfront(&emu).await;
-    let target = ["--target", DIST];
+    // The ACL too: a target's unchanged dependencies' drift is not in a targeted plan.
+    let target = ["--target", DIST, "--target", ACL];
 
     let r = apply_in(&emu, d, "dev", &target);
     assert!(r.stdout.contains("Apply complete"), "{}", r.stdout);
@@ -207,6 +208,11 @@ async fn web_acl_apply_drift_delete_and_destroy() {
         .send()
         .await
         .unwrap();
+    assert_eq!(
+        rate_limit(&the_one(&w).await.2),
+        5000,
+        "changed out of band"
+    );
     let p = plan_json_in(&emu, d, "dev", &target);
     assert_eq!(
         changes_of_kinds(&p, &["web_acl", "distribution", "log_group"]),
