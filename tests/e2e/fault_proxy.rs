@@ -637,3 +637,34 @@ async fn the_first_response_of_every_mutating_operation_lost_apply_and_destroy_c
     let left = census(&emu, "dev").await;
     assert!(left.values().all(|&n| n == 0), "left behind: {left:?}");
 }
+
+/// The first responses of CreateWebACL and PutLoggingConfiguration lost: the SDK's retry of
+/// the create meets `WAFDuplicateItemException` (web ACL names are unique per scope) and rtech
+/// adopts the ACL its first attempt made, since it carries the env's tags; the logging
+/// configuration is a put. One ACL, the plan after it empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_create_web_acl_response_adopts_the_acl_once() {
+    let emu = Emulator::start();
+    let dir = spec_dir(
+        "dev",
+        "\n[ecr]\nrepository = \"rtech-e2e-waf-lost\"\nforce_delete = true\n\n[app]\ndesired_count = 1\n\n[edge]\ndomain = \"waf-lost.example.net\"\nhosted_zone = \"create\"\n\n[edge.cloudfront]\n\n[edge.waf]\n",
+    );
+    let d = dir.path().to_str().unwrap();
+    let proxy = FaultProxy::start(&emu, &["--seed", SEED]);
+    proxy.configure(json!({ "lose_first": ["CreateWebACL", "PutLoggingConfiguration"] }));
+    let target = ["--target", "distribution/main", "--target", "web_acl/main"];
+    let r = run(via(
+        &proxy,
+        &emu,
+        &["--envs-dir", d, "apply", "--env", "dev", "--auto-approve"],
+    )
+    .args(target));
+    let lost = proxy.stats()["lost_operations"].clone();
+    assert_eq!(r.code, 0, "the apply failed: {:?}", errors(&r.stderr));
+    for op in ["CreateWebACL", "PutLoggingConfiguration"] {
+        assert!(lost.get(op).is_some(), "{op} lost no response: {lost}");
+    }
+    let w = wafv2(&emu).await;
+    assert_eq!(our_web_acls(&w, "dev").await.len(), 1);
+    assert_plan_empty_in(&emu, dir.path(), "dev", &target);
+}
