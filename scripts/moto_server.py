@@ -33,6 +33,9 @@ Shims:
   same settings answers the existing one).
 - S3: scripts/moto_s3_shim.py (GetBucketVersioning answered under S3's own root element,
   tags given in CreateBucket applied).
+- WAFv2: scripts/moto_wafv2_shim.py (WAFDuplicateItemException for a taken name, a web ACL a
+  CloudFront distribution names refused deletion, logging only to `aws-waf-logs-` groups of an
+  existing web ACL).
 - Resource Groups Tagging API: scripts/moto_tagindex_shim.py (GetResources lists DocumentDB
   subnet and cluster parameter groups and ELBv2 listeners, as AWS's index does).
 """
@@ -188,6 +191,7 @@ if __name__ == "__main__":
     import moto_route53_acm_shim
     import moto_s3_shim
     import moto_tagindex_shim
+    import moto_wafv2_shim
 
     # Each shim module has apply(); moto_shimkit.ShimError says a moto name it patches has moved.
     SHIMS = [
@@ -201,6 +205,7 @@ if __name__ == "__main__":
         moto_route53_acm_shim,
         moto_s3_shim,
         moto_tagindex_shim,
+        moto_wafv2_shim,
     ]
     try:
         apply_docdb_shim()

@@ -41,7 +41,11 @@ impl ErrorKind {
     pub fn of(code: &str) -> ErrorKind {
         let c = code;
         let has = |s: &str| c.contains(s);
-        if has("NotFound") || c.starts_with("NoSuch") || c == "ResourceNotFoundException" {
+        if has("NotFound")
+            || c.starts_with("NoSuch")
+            || c == "ResourceNotFoundException"
+            || c == "WAFNonexistentItemException"
+        {
             ErrorKind::NotFound
         } else if has("AlreadyExist")
             || has("AlreadyOwnedByYou")
@@ -57,12 +61,15 @@ impl ErrorKind {
             // associated with a route table already.
             || c == "InvalidSubnet.Conflict"
             || c == "Resource.AlreadyAssociated"
+            || c == "WAFDuplicateItemException"
         {
             ErrorKind::AlreadyExists
         } else if c == "DependencyViolation"
             || has("InUse")
             || has("StillInUse")
             || (c.starts_with("ClusterContains") && c.ends_with("Exception"))
+            // A web ACL still associated with a resource (a CloudFront distribution).
+            || c == "WAFAssociatedItemException"
         {
             ErrorKind::InUse
         } else if has("ConcurrentModification")
@@ -72,6 +79,8 @@ impl ErrorKind {
             || c == "InvalidIfMatchVersion"
             || c == "UpdateInProgressException"
             || c == "ConflictException"
+            // A WAF LockToken older than the resource's last change.
+            || c == "WAFOptimisticLockException"
         {
             ErrorKind::Conflict
         } else if c.starts_with("Throttl")
@@ -91,6 +100,7 @@ impl ErrorKind {
         {
             ErrorKind::AccessDenied
         } else if c.starts_with("Invalid")
+            || c.starts_with("WAFInvalid")
             || has("Validation")
             || has("LimitExceeded")
             || c == "MalformedPolicyDocument"

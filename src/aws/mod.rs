@@ -375,6 +375,8 @@ pub struct Clients {
     pub acm_us_east_1: aws_sdk_acm::Client,
     pub route53: aws_sdk_route53::Client,
     pub cloudfront: aws_sdk_cloudfront::Client,
+    /// WAFv2 in us-east-1, where CloudFront-scoped web ACLs live.
+    pub wafv2_us_east_1: aws_sdk_wafv2::Client,
     pub s3: aws_sdk_s3::Client,
     pub sns: aws_sdk_sns::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
@@ -444,6 +446,12 @@ impl Clients {
                 .interceptor(calls.clone())
                 .build(),
         );
+        let wafv2_us_east_1 = aws_sdk_wafv2::Client::from_conf(
+            aws_sdk_wafv2::config::Builder::from(&conf)
+                .region(Region::new(CLOUDFRONT_CERT_REGION))
+                .interceptor(calls.clone())
+                .build(),
+        );
         // Route 53 (five requests a second per account) and CloudFront: client-side rate limiting.
         let route53 = aws_sdk_route53::Client::from_conf(
             aws_sdk_route53::config::Builder::from(&conf)
@@ -484,6 +492,7 @@ impl Clients {
             acm_us_east_1,
             route53,
             cloudfront,
+            wafv2_us_east_1,
             s3,
             sns,
             cloudwatch,

@@ -11,14 +11,17 @@
 //!   `monitoring.redis_log_retention_days`.
 //! - `log_group/vpc-flow-logs`: `/vpc/{project}-{env}/flow-logs` (only with `[network]
 //!   flow_logs` on; the VPC's flow log delivers to it), `monitoring.flow_log_retention_days`.
+//! - `log_group/waf`: `aws-waf-logs-{project}-{env}` (only with `[edge.waf]`; the web ACL's
+//!   logging configuration delivers to it, and AWS WAF takes only groups named
+//!   `aws-waf-logs-…`), `edge.waf.log_retention_days`.
 //!
 //! Compared: `retention_in_days` (PutRetentionPolicy; DeleteRetentionPolicy for "never
 //! expire"), `tags` (TagResource / UntagResource on the group's ARN), and `name` (replaced).
 //! Observe: one DescribeLogGroups per name prefix (`/ecs/…-app`, `/aws/docdb/<cluster>/`,
-//! `/elasticache/{project}-{env}/`, `/vpc/{project}-{env}/`; paginated; exact names picked
-//! client-side) beside the env's tag index (`kit::tag_index`), which holds our groups' tags; a
-//! group found that the index does not list (someone else's, or just tagged) gets its own
-//! ListTagsForResource: 4 calls, at most 4 + 5. Names are
+//! `/elasticache/{project}-{env}/`, `/vpc/{project}-{env}/`, `aws-waf-logs-{project}-{env}`;
+//! paginated; exact names picked client-side) beside the env's tag index (`kit::tag_index`),
+//! which holds our groups' tags; a group found that the index does not list (someone else's,
+//! or just tagged) gets its own ListTagsForResource: 5 calls, at most 5 + 6. Names are
 //! deterministic, so destroy finds the groups without a spec. A same-named group without our
 //! tags is a conflict, never touched. DescribeLogGroups' `arn` ends in `:*`; the tag APIs and
 //! the `arn` attribute use the ARN without it (`logGroupArn`).
@@ -93,6 +96,16 @@ pub fn flow_logs_id() -> ResourceId {
     ResourceId::new(LOG_GROUP, "vpc-flow-logs")
 }
 
+/// `log_group/waf`.
+pub fn waf_logs_id() -> ResourceId {
+    ResourceId::new(LOG_GROUP, "waf")
+}
+
+/// `aws-waf-logs-{project}-{env}`: AWS WAF delivers only to groups named `aws-waf-logs-…`.
+pub fn waf_logs_name(project: &str, env: &str) -> String {
+    format!("aws-waf-logs-{project}-{env}")
+}
+
 /// `/vpc/{project}-{env}/flow-logs`.
 pub fn flow_logs_name(project: &str, env: &str) -> String {
     format!("/vpc/{project}-{env}/flow-logs")
@@ -145,6 +158,11 @@ pub fn known_groups(project: &str, env: &str) -> Vec<(ResourceId, String, String
             flow_logs_name(project, env),
             format!("/vpc/{project}-{env}/"),
         ),
+        (
+            waf_logs_id(),
+            waf_logs_name(project, env),
+            waf_logs_name(project, env),
+        ),
     ]
 }
 
@@ -161,7 +179,7 @@ fn group(spec: &Spec, id: ResourceId, name: String, days: i64) -> Resource {
 
 /// Spec → Desired (pure): the app's group with `[app]`, the DocumentDB export groups with
 /// `[docdb]` (each only when its export is on), the Redis slow-log group with `[redis]`, the
-/// VPC flow log's group with `[network] flow_logs` on.
+/// VPC flow log's group with `[network] flow_logs` on, the WAF's group with `[edge.waf]`.
 pub fn expand(spec: &Spec) -> Vec<Resource> {
     let (p, e) = (spec.project.as_str(), spec.env.as_str());
     let m = &spec.monitoring;
@@ -207,6 +225,14 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
             flow_logs_id(),
             flow_logs_name(p, e),
             m.flow_log_retention_days,
+        ));
+    }
+    if let Some(waf) = spec.edge.as_ref().and_then(|e| e.waf.as_ref()) {
+        out.push(group(
+            spec,
+            waf_logs_id(),
+            waf_logs_name(p, e),
+            waf.log_retention_days,
         ));
     }
     out
@@ -652,6 +678,7 @@ mod tests {
                 "/aws/docdb/rtech-prod-docdb/profiler",
                 "/elasticache/rtech-prod/slow-log",
                 "/vpc/rtech-prod/flow-logs",
+                "aws-waf-logs-rtech-prod",
             ]
         );
         for (_, n, prefix) in &k {

@@ -30,6 +30,7 @@ pub mod s3;
 pub mod scaling;
 pub mod secrets;
 pub mod sns;
+pub mod waf;
 
 use std::collections::BTreeSet;
 
@@ -243,6 +244,7 @@ pub static SERVICES: &[&dyn Service] = &[
     &s3::S3,
     &acm::Acm,
     &dns::Dns,
+    &waf::Waf,
     &cdn::Cdn,
     &sns::Sns,
     &alarms::Alarms,

@@ -1,6 +1,7 @@
 //! `[edge]`: the public edge: the env's domain and its
 //! Route 53 hosted zone and records, the ACM certificate, the Application Load Balancer with its
-//! listeners and target-group weights, and the optional CloudFront distribution.
+//! listeners and target-group weights, the optional CloudFront distribution and the optional
+//! WAFv2 web ACL in front of it (`[edge.waf]`).
 //!
 //! Optional; it needs `[app]` (the ALB forwards to the app's target groups).
 
@@ -106,7 +107,15 @@ pub struct RawEdge {
     pub alb: Option<Spanned<RawAlb>>,
     pub weights: Option<Spanned<BTreeMap<String, Spanned<i64>>>>,
     pub cloudfront: Option<Spanned<RawCloudFront>>,
+    pub waf: Option<Spanned<RawWaf>>,
     pub log_buckets_force_delete: Option<Spanned<bool>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWaf {
+    pub rate_limit_per_5min: Option<Spanned<i64>>,
+    pub log_retention_days: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -158,6 +167,8 @@ pub struct Edge {
     pub weights: BTreeMap<String, i64>,
     /// The CloudFront distribution, when the spec has `[edge.cloudfront]`.
     pub cloudfront: Option<CloudFront>,
+    /// The WAFv2 web ACL attached to the distribution, when the spec has `[edge.waf]`.
+    pub waf: Option<Waf>,
     /// Whether destroy (or turning logging off) may delete the access-log buckets while they
     /// still hold logs: the buckets carry it as the tag `rtech:force-delete`, since destroy has
     /// no spec. Off by default: logs are evidence.
@@ -190,6 +201,22 @@ pub struct CloudFront {
     /// Paths a successful `rtech deploy` invalidates (default none).
     pub invalidate_on_deploy: Vec<String>,
 }
+
+/// The web ACL: AWS's managed rule groups and a rate-based rule per client IP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Waf {
+    /// Requests one IP may send in 5 minutes before the rate-based rule blocks it.
+    pub rate_limit_per_5min: i64,
+    /// Retention of the WAF log group (`aws-waf-logs-{project}-{env}`).
+    pub log_retention_days: i64,
+}
+
+/// The rate-based rule's limit: AWS takes 10 to 2,000,000,000 requests per evaluation window.
+pub const RATE_LIMIT_MIN: i64 = 10;
+pub const RATE_LIMIT_MAX: i64 = 2_000_000_000;
+
+/// The region of every CloudFront-scoped WAF resource, and of the log group its logs go to.
+pub const WAF_REGION: &str = "us-east-1";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ttl {
@@ -267,7 +294,12 @@ fn tls(v: u8) -> String {
     format!("TLS 1.{}", v - 10)
 }
 
-pub(super) fn validate_edge(errs: &mut Errors, raw: &Spanned<RawEdge>, has_app: bool) -> Edge {
+pub(super) fn validate_edge(
+    errs: &mut Errors,
+    raw: &Spanned<RawEdge>,
+    has_app: bool,
+    region: &str,
+) -> Edge {
     let r = raw.get_ref();
     if !has_app {
         errs.push(
@@ -347,6 +379,10 @@ pub(super) fn validate_edge(errs: &mut Errors, raw: &Spanned<RawEdge>, has_app: 
         .cloudfront
         .as_ref()
         .map(|c| validate_cloudfront(errs, c.get_ref()));
+    let waf = r
+        .waf
+        .as_ref()
+        .map(|w| validate_waf(errs, w, cloudfront.is_some(), region));
     Edge {
         domain,
         zone,
@@ -370,7 +406,50 @@ pub(super) fn validate_edge(errs: &mut Errors, raw: &Spanned<RawEdge>, has_app: 
         alb,
         weights,
         cloudfront,
+        waf,
         log_buckets_force_delete: flag(&r.log_buckets_force_delete, false),
+    }
+}
+
+/// `[edge.waf]`: it protects the distribution, so it needs `[edge.cloudfront]`; its logs go to
+/// a log group in us-east-1 (where CloudFront-scoped WAF lives), which rtech keeps in the env's
+/// region, so the env must be in us-east-1.
+fn validate_waf(
+    errs: &mut Errors,
+    raw: &Spanned<RawWaf>,
+    has_cloudfront: bool,
+    region: &str,
+) -> Waf {
+    let r = raw.get_ref();
+    if !has_cloudfront {
+        errs.push(
+            raw.span(),
+            "edge.waf",
+            "the web ACL is attached to the CloudFront distribution: add [edge.cloudfront]",
+        );
+    } else if region != WAF_REGION {
+        errs.push(
+            raw.span(),
+            "edge.waf",
+            format!(
+                "a CloudFront web ACL logs to a log group in {WAF_REGION}, and rtech keeps the env's log groups in its region ({region}): WAF needs an env in {WAF_REGION}"
+            ),
+        );
+    }
+    Waf {
+        rate_limit_per_5min: int_in(
+            errs,
+            &r.rate_limit_per_5min,
+            "edge.waf.rate_limit_per_5min",
+            RATE_LIMIT_MIN..=RATE_LIMIT_MAX,
+            2000,
+        ),
+        log_retention_days: super::monitoring::retention(
+            errs,
+            &r.log_retention_days,
+            "edge.waf.log_retention_days",
+            30,
+        ),
     }
 }
 

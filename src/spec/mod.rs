@@ -321,7 +321,7 @@ fn validate(src: &Source, raw: RawSpec, expected_env: &str) -> Result<Spec, Vec<
     let edge = raw
         .edge
         .as_ref()
-        .map(|e| edge::validate_edge(&mut errs, e, raw.app.is_some()));
+        .map(|e| edge::validate_edge(&mut errs, e, raw.app.is_some(), region));
     let monitoring = monitoring::validate_monitoring(&mut errs, raw.monitoring.as_ref());
     let account = account::validate_pin(
         &mut errs,

@@ -238,7 +238,12 @@ fn period(errs: &mut Errors, v: &Option<Spanned<i64>>, path: &str, default: i64)
     }
 }
 
-fn retention(errs: &mut Errors, v: &Option<Spanned<i64>>, path: &str, default: i64) -> i64 {
+pub(super) fn retention(
+    errs: &mut Errors,
+    v: &Option<Spanned<i64>>,
+    path: &str,
+    default: i64,
+) -> i64 {
     match v {
         Some(d) if !LOG_RETENTION_DAYS.contains(d.get_ref()) => {
             errs.push(

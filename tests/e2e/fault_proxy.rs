@@ -39,7 +39,7 @@ fn prod_applies_in_one_go(proxy: &FaultProxy, emu: &Emulator) -> Run {
     );
     assert!(
         r.stdout
-            .contains("Apply complete: 97 added, 0 changed, 0 replaced, 0 destroyed."),
+            .contains("Apply complete: 99 added, 0 changed, 0 replaced, 0 destroyed."),
         "{}",
         r.stdout
     );
@@ -600,6 +600,9 @@ async fn the_first_response_of_every_mutating_operation_lost_apply_and_destroy_c
         "PutMetricAlarm",
         "RegisterScalableTarget",
         "PutScalingPolicy",
+        // The web ACL: its name is unique (WAFDuplicateItemException, adopted when ours).
+        "CreateWebACL",
+        "PutLoggingConfiguration",
     ] {
         assert!(lost.contains_key(op), "{op} lost no response: {lost:?}");
     }
@@ -633,4 +636,35 @@ async fn the_first_response_of_every_mutating_operation_lost_apply_and_destroy_c
     assert_eq!(r.code, 0, "the destroy failed: {:?}", errors(&r.stderr));
     let left = census(&emu, "dev").await;
     assert!(left.values().all(|&n| n == 0), "left behind: {left:?}");
+}
+
+/// The first responses of CreateWebACL and PutLoggingConfiguration lost: the SDK's retry of
+/// the create meets `WAFDuplicateItemException` (web ACL names are unique per scope) and rtech
+/// adopts the ACL its first attempt made, since it carries the env's tags; the logging
+/// configuration is a put. One ACL, the plan after it empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_create_web_acl_response_adopts_the_acl_once() {
+    let emu = Emulator::start();
+    let dir = spec_dir(
+        "dev",
+        "\n[ecr]\nrepository = \"rtech-e2e-waf-lost\"\nforce_delete = true\n\n[app]\ndesired_count = 1\n\n[edge]\ndomain = \"waf-lost.example.net\"\nhosted_zone = \"create\"\n\n[edge.cloudfront]\n\n[edge.waf]\n",
+    );
+    let d = dir.path().to_str().unwrap();
+    let proxy = FaultProxy::start(&emu, &["--seed", SEED]);
+    proxy.configure(json!({ "lose_first": ["CreateWebACL", "PutLoggingConfiguration"] }));
+    let target = ["--target", "distribution/main", "--target", "web_acl/main"];
+    let r = run(via(
+        &proxy,
+        &emu,
+        &["--envs-dir", d, "apply", "--env", "dev", "--auto-approve"],
+    )
+    .args(target));
+    let lost = proxy.stats()["lost_operations"].clone();
+    assert_eq!(r.code, 0, "the apply failed: {:?}", errors(&r.stderr));
+    for op in ["CreateWebACL", "PutLoggingConfiguration"] {
+        assert!(lost.get(op).is_some(), "{op} lost no response: {lost}");
+    }
+    let w = wafv2(&emu).await;
+    assert_eq!(our_web_acls(&w, "dev").await.len(), 1);
+    assert_plan_empty_in(&emu, dir.path(), "dev", &target);
 }

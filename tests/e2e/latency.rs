@@ -82,9 +82,12 @@ async fn a_no_op_plan_waits_for_few_round_trips_and_makes_fewer_calls_than_resou
     // beside the suite, measured depth 33.1 for a chain of 8: the span then is the emulator's
     // queue, not rtech's waiting, so the depth's budget is a coarse guard (40) and the chain's
     // is the tight one.
+    // The WAF web ACL's ListWebACLs and its log group's DescribeLogGroups run in dev too, which
+    // has neither (destroy finds them without a spec): dev 68 → 70 calls for 65 resources, so
+    // its budget went from 1.05 to 1.1 calls per resource.
     // env, max dependent depth, max chain, max calls per resource.
     for (env, max_depth, max_chain, max_per_resource) in
-        [("dev", 40.0, 9, 1.05), ("prod", 40.0, 9, 0.9)]
+        [("dev", 40.0, 9, 1.1), ("prod", 40.0, 9, 0.9)]
     {
         let (f, stderr) = no_op_plan(&proxy, &emu, env);
         let per = f.calls as f64 / f.resources as f64;

@@ -34,3 +34,4 @@ mod ship;
 mod sns;
 mod stack;
 mod support;
+mod waf;

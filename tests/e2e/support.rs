@@ -564,6 +564,7 @@ client_fn! {
     cloudfront => aws_sdk_cloudfront,
     sns => aws_sdk_sns,
     cloudwatch => aws_sdk_cloudwatch,
+    wafv2 => aws_sdk_wafv2,
 }
 
 /// The load balancer `name` (e.g. `rtech-dev-alb`) as ELBv2 describes it; it must exist.
@@ -835,6 +836,38 @@ pub async fn our_certificates(acm: &aws_sdk_acm::Client, env: &str) -> Vec<Strin
     ours
 }
 
+/// CloudFront-scoped web ACLs of the account with our tags for `env`, as ARNs.
+pub async fn our_web_acls(w: &aws_sdk_wafv2::Client, env: &str) -> Vec<String> {
+    let list = w
+        .list_web_acls()
+        .scope(aws_sdk_wafv2::types::Scope::Cloudfront)
+        .limit(100)
+        .send()
+        .await
+        .unwrap();
+    let mut ours = vec![];
+    for a in list.web_acls() {
+        let arn = a.arn().unwrap_or_default();
+        let t = w
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .unwrap();
+        let tags = tag_map(
+            t.tag_info_for_resource()
+                .map(|i| i.tag_list())
+                .unwrap_or_default()
+                .iter()
+                .map(|t| (Some(t.key()), Some(t.value()))),
+        );
+        if is_ours(&tags, env) {
+            ours.push(arn.to_string());
+        }
+    }
+    ours
+}
+
 /// Distributions of the account with our tags for `env`, as (id, aliases).
 pub async fn our_distributions(
     cf: &aws_sdk_cloudfront::Client,
@@ -889,6 +922,7 @@ pub async fn leftovers(emu: &Emulator, env: &str) -> BTreeMap<&'static str, usiz
         "distribution",
         our_distributions(&cloudfront(emu).await, env).await.len(),
     );
+    m.insert("web_acl", our_web_acls(&wafv2(emu).await, env).await.len());
     // Route 53: zones tagged ours, and records whose owner TXT names the env.
     let r53 = route53(emu).await;
     let zones = r53.list_hosted_zones().send().await.unwrap();

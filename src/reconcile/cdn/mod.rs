@@ -13,7 +13,9 @@
 //! - ordered behaviour `/api/*`: all seven methods, GET/HEAD cached, every header forwarded
 //!   (`*`), https-only, the spec's TTLs (0/0/0 by default);
 //! - the spec's price class; standard logging to `s3_bucket/cf-logs` (prefix `cloudfront/`)
-//!   when `edge.cloudfront.logging`; no geo restriction; IPv6 on; HTTP/2 (Terraform's default).
+//!   when `edge.cloudfront.logging`; no geo restriction; IPv6 on; HTTP/2 (Terraform's default);
+//! - with `[edge.waf]`, the WAFv2 web ACL `web_acl/main` (`web_acl_id`, its ARN; without it,
+//!   none: one attached out of band shows as drift and apply detaches it).
 //!
 //! Identity: our tags (`rtech:project`, `rtech:env`, `rtech:id`) plus a deterministic
 //! comment ([`comment`]); CreateDistributionWithTags uses a deterministic CallerReference
@@ -115,6 +117,11 @@ pub fn certificate_validation_id(region: &str) -> ResourceId {
 
 pub fn log_bucket_id() -> ResourceId {
     ResourceId::new("s3_bucket", "cf-logs")
+}
+
+/// The WAFv2 web ACL the distribution carries with `[edge.waf]`.
+pub fn web_acl_id() -> ResourceId {
+    ResourceId::new("web_acl", "main")
 }
 
 fn load_balancer_id() -> ResourceId {
@@ -325,6 +332,7 @@ fn observed_deps() -> Vec<ResourceId> {
         ResourceId::new("certificate", "main"),
         ResourceId::new("certificate", "cloudfront"),
         log_bucket_id(),
+        web_acl_id(),
     ]
 }
 

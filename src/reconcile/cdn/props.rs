@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     certificate_validation_id, comment, distribution_id, distribution_name, load_balancer_id,
-    log_bucket_id, ALL_METHODS, API_PATH, CACHED_METHODS, DEFAULT_HEADERS, DEFAULT_METHODS,
-    LOG_PREFIX, ORIGIN_ID,
+    log_bucket_id, web_acl_id, ALL_METHODS, API_PATH, CACHED_METHODS, DEFAULT_HEADERS,
+    DEFAULT_METHODS, LOG_PREFIX, ORIGIN_ID,
 };
 use crate::model::{tags_for, Resource};
 use crate::reconcile::kit::{to_props, Link};
@@ -44,6 +44,9 @@ pub struct DistributionProps {
     pub geo_restriction: String,
     pub http_version: Option<String>,
     pub ipv6: Option<bool>,
+    /// The WAFv2 web ACL's ARN (`WebACLId`), with `[edge.waf]`; absent when none is attached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_acl_id: Option<Link>,
     pub tags: BTreeMap<String, String>,
 }
 
@@ -265,6 +268,7 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
         geo_restriction: "none".into(),
         http_version: Some("http2".into()),
         ipv6: Some(true),
+        web_acl_id: edge.waf.as_ref().map(|_| Link::to(&web_acl_id(), "arn")),
         tags: tags_for(&spec.project, &spec.env, &id, &name, &spec.tags),
     };
     // Through `prop`, so that each reference becomes a dependency.
@@ -430,6 +434,7 @@ pub fn distribution_props(
         geo_restriction: geo,
         http_version: c.http_version().map(|h| HttpVersion::as_str(h).to_string()),
         ipv6: c.is_ipv6_enabled(),
+        web_acl_id: non_empty(c.web_acl_id()).map(Link::from),
         tags: tags.clone(),
     }
 }

@@ -177,7 +177,7 @@ fn sdk_logging(l: &LoggingProps) -> Result<LoggingConfig, AwsError> {
 }
 
 /// `config` with every field rtech manages set from the resolved desired resource; fields
-/// rtech does not manage (CallerReference, default root object, WAF, error responses…) are
+/// rtech does not manage (CallerReference, default root object, error responses…) are
 /// kept. Pure: the create request starts from an empty config, the update from the live one.
 pub fn apply_desired(
     mut config: DistributionConfig,
@@ -243,6 +243,11 @@ pub fn apply_desired(
         p.http_version.as_deref().unwrap_or("http2"),
     ));
     config.is_ipv6_enabled = Some(p.ipv6.unwrap_or(true));
+    // WAFv2 takes the web ACL's ARN here; an empty string detaches it.
+    config.web_acl_id = Some(match &p.web_acl_id {
+        Some(arn) => arn.require("web_acl_id")?.to_string(),
+        None => String::new(),
+    });
     Ok(config)
 }
 

@@ -581,7 +581,8 @@ fn the_update_keeps_what_rtech_does_not_manage() {
     let c = apply_desired(live, &r).unwrap();
     assert_eq!(c.caller_reference(), "theirs-123");
     assert_eq!(c.default_root_object(), Some("index.html"));
-    assert_eq!(c.web_acl_id(), Some("waf-1"));
+    // The web ACL is managed: a spec without `[edge.waf]` detaches one attached out of band.
+    assert_eq!(c.web_acl_id(), Some(""));
     assert!(c.enabled());
     assert_eq!(c.price_class(), Some(&PriceClass::PriceClass100));
     let vc = c.viewer_certificate().unwrap();

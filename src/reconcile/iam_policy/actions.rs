@@ -48,6 +48,11 @@ pub const ACTIONS: &[(&str, &[&str])] = &[
         "cloudfront:CreateDistributionWithTags",
         &["cloudfront:CreateDistribution", "cloudfront:TagResource"],
     ),
+    // The create call carries the tags, which needs the tagging action.
+    (
+        "wafv2:CreateWebACL",
+        &["wafv2:CreateWebACL", "wafv2:TagResource"],
+    ),
     // Tag-on-create: the create call carries the tags, which needs the tagging action.
     ("ec2:CreateVpc", &["ec2:CreateVpc", "ec2:CreateTags"]),
     ("ec2:CreateSubnet", &["ec2:CreateSubnet", "ec2:CreateTags"]),

@@ -27,6 +27,7 @@ const PREFIXES: &[&str] = &[
     "secretsmanager",
     "sns",
     "sts",
+    "wafv2",
 ];
 
 /// Literals in a service's source that name an IAM action inside a policy it writes, not a
@@ -81,6 +82,7 @@ fn called_ops(service: &str) -> BTreeSet<String> {
         let folder = match service {
             "cloudfront" => "cdn",
             "route53" => "dns",
+            "wafv2" => "waf",
             other => other,
         };
         rust_files(&format!("{root}/{folder}").into())
