@@ -57,6 +57,8 @@ impl ErrorKind {
             // associated with a route table already.
             || c == "InvalidSubnet.Conflict"
             || c == "Resource.AlreadyAssociated"
+            // A listener rule's priority is taken (by the rule a lost create made).
+            || c == "PriorityInUse"
         {
             ErrorKind::AlreadyExists
         } else if c == "DependencyViolation"
@@ -294,6 +296,7 @@ mod tests {
             ("DuplicateLoadBalancerName", AlreadyExists),
             ("InvalidSubnet.Conflict", AlreadyExists),
             ("Resource.AlreadyAssociated", AlreadyExists),
+            ("PriorityInUse", AlreadyExists),
             ("DependencyViolation", InUse),
             ("ResourceInUseException", InUse),
             ("CacheSubnetGroupInUse", InUse),

@@ -101,6 +101,14 @@ pub static GRANTS: &[Grant] = &[
         cond: Cond::PassedTo("ecs-tasks.amazonaws.com"),
     },
     Grant {
+        sid: "EcsPassTheInfrastructureRoleToEcs",
+        mode: Mode::Apply,
+        ops: &[],
+        also: &["iam:PassRole"],
+        on: &["arn:{partition}:iam::{account}:role/{name:iam_role}"],
+        cond: Cond::PassedTo("ecs.amazonaws.com"),
+    },
+    Grant {
         sid: "EcsFirstServiceNeedsEcsServiceLinkedRole",
         mode: Mode::Apply,
         ops: &[],

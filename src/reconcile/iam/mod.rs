@@ -62,6 +62,9 @@ use role::observed_role;
 pub const ROLE: &str = "iam_role";
 pub const EXECUTION: &str = "execution";
 pub const TASK: &str = "task";
+/// The role ECS shifts load balancer traffic with (canary and blue/green deployments).
+pub const INFRASTRUCTURE: &str = "ecs_infrastructure";
+pub const ECS: &str = "ecs.amazonaws.com";
 /// The execution role's inline policy: read this env's data-tier secrets.
 pub const SECRETS_POLICY: &str = "rtech-secrets";
 /// The task role's inline policy: the spec's `app.task_role_statements`.
@@ -82,6 +85,7 @@ const ROLES: &[(&str, &str)] = &[
     (EXECUTION, "ecs-execution"),
     (TASK, "ecs-task"),
     (FLOW_LOGS, FLOW_LOGS),
+    (INFRASTRUCTURE, "ecs-infra"),
 ];
 
 pub fn role_id(name: &str) -> ResourceId {
@@ -111,8 +115,18 @@ pub fn execution_managed_policy(region: &str) -> String {
     )
 }
 
-/// Spec → Desired (pure): the ECS roles when the spec has `[app]`, the flow log role when
-/// `[network] flow_logs` is on.
+/// The AWS managed policy of ECS's infrastructure role for load balancers (move listener rule
+/// weights, read target groups).
+pub fn infrastructure_managed_policy(region: &str) -> String {
+    format!(
+        "arn:{}:iam::aws:policy/service-role/AmazonECSInfrastructureRolePolicyForLoadBalancers",
+        partition(region)
+    )
+}
+
+/// Spec → Desired (pure): the ECS roles when the spec has `[app]` (with ECS's infrastructure
+/// role when its deployment strategy shifts traffic: canary, blue/green), the flow log role
+/// when `[network] flow_logs` is on.
 pub fn expand(spec: &Spec) -> Vec<Resource> {
     let mut out = ecs_roles(spec);
     if spec.network.flow_logs.traffic_type().is_some() {
@@ -135,7 +149,7 @@ fn ecs_roles(spec: &Spec) -> Vec<Resource> {
     let Some(app) = &spec.app else {
         return vec![];
     };
-    vec![
+    let mut roles = vec![
         role::desired(
             spec,
             EXECUTION,
@@ -155,7 +169,21 @@ fn ecs_roles(spec: &Spec) -> Vec<Resource> {
             vec![],
             document::task_inline(app),
         ),
-    ]
+    ];
+    if app.deploy.strategy.shifts_traffic() {
+        roles.push(role::desired(
+            spec,
+            INFRASTRUCTURE,
+            &format!(
+                "rtech {}: ECS infrastructure role (shifts the load balancer's traffic during deployments)",
+                spec.env
+            ),
+            document::ecs_trust_policy(),
+            vec![infrastructure_managed_policy(&spec.region)],
+            BTreeMap::new(),
+        ));
+    }
+    roles
 }
 
 /// The error, naming the role it was about.
