@@ -47,6 +47,7 @@ pub static GRANTS: &[Grant] = &[
             "ecs:DescribeTaskDefinition",
             "ecs:ListTaskDefinitions",
             "ec2:DescribeSubnets",
+            "elbv2:DescribeRules",
         ],
         also: &[],
         on: ANY,

@@ -401,3 +401,7 @@ mod tests;
 #[cfg(test)]
 #[path = "alb_tests.rs"]
 mod alb_tests;
+
+#[cfg(test)]
+#[path = "rule_tests.rs"]
+mod rule_tests;
