@@ -323,9 +323,10 @@ async fn follow(
     let mut delay = POLL_FIRST;
     let mut last = String::new();
     let mut canary_share: Option<i64> = None;
+    let arns = [arn.to_string()];
     loop {
         let (found, split) = tokio::try_join!(
-            deployments::describe(&s.ctx, &[arn.to_string()]),
+            deployments::describe(&s.ctx, &arns),
             async {
                 if new_colour.is_some() {
                     deployments::traffic(&s.ctx).await

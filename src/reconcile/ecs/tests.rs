@@ -374,35 +374,47 @@ fn live_cluster(insights: &str) -> Observed {
 }
 
 fn aws_service(desired_count: i32, subnets: &[&str], td: &str) -> Service {
+    aws_service_with(
+        desired_count,
+        subnets,
+        td,
+        DeploymentConfiguration::builder()
+            .deployment_circuit_breaker(
+                DeploymentCircuitBreaker::builder()
+                    .enable(true)
+                    .rollback(true)
+                    .build(),
+            )
+            .maximum_percent(200)
+            .minimum_healthy_percent(100)
+            .build(),
+        LoadBalancer::builder()
+            .target_group_arn(TG_ARN)
+            .container_name("app")
+            .container_port(3000)
+            .build(),
+    )
+}
+
+fn aws_service_with(
+    desired_count: i32,
+    subnets: &[&str],
+    td: &str,
+    dc: DeploymentConfiguration,
+    lb: LoadBalancer,
+) -> Service {
     Service::builder()
         .service_arn(SERVICE_ARN)
         .service_name("rtech-dev-app")
         .cluster_arn(CLUSTER_ARN)
-        .load_balancers(
-            LoadBalancer::builder()
-                .target_group_arn(TG_ARN)
-                .container_name("app")
-                .container_port(3000)
-                .build(),
-        )
+        .load_balancers(lb)
         .status("ACTIVE")
         .desired_count(desired_count)
         .running_count(desired_count)
         .launch_type(LaunchType::Fargate)
         .platform_version("LATEST")
         .task_definition(td)
-        .deployment_configuration(
-            DeploymentConfiguration::builder()
-                .deployment_circuit_breaker(
-                    DeploymentCircuitBreaker::builder()
-                        .enable(true)
-                        .rollback(true)
-                        .build(),
-                )
-                .maximum_percent(200)
-                .minimum_healthy_percent(100)
-                .build(),
-        )
+        .deployment_configuration(dc)
         .network_configuration(
             NetworkConfiguration::builder()
                 .awsvpc_configuration(
@@ -1183,10 +1195,13 @@ fn aws_canary_service() -> Service {
     use aws_sdk_ecs::types::{
         AdvancedConfiguration, CanaryConfiguration, DeploymentAlarms, DeploymentStrategy,
     };
-    let base = aws_service(2, &["subnet-aaa", "subnet-bbb"], &td_arn(4));
-    let dc = base.deployment_configuration().unwrap().clone();
     let dc = DeploymentConfiguration::builder()
-        .set_deployment_circuit_breaker(dc.deployment_circuit_breaker().cloned())
+        .deployment_circuit_breaker(
+            DeploymentCircuitBreaker::builder()
+                .enable(true)
+                .rollback(true)
+                .build(),
+        )
         .maximum_percent(200)
         .minimum_healthy_percent(100)
         .strategy(DeploymentStrategy::Canary)
@@ -1220,9 +1235,7 @@ fn aws_canary_service() -> Service {
                 .build(),
         )
         .build();
-    let mut b = base.into_builder();
-    b = b.deployment_configuration(dc).set_load_balancers(Some(vec![lb]));
-    b.build()
+    aws_service_with(2, &["subnet-aaa", "subnet-bbb"], &td_arn(4), dc, lb)
 }
 
 #[test]

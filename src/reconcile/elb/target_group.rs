@@ -5,7 +5,7 @@
 //! - updated in place: health_check (ModifyTargetGroup, every health-check field at once),
 //!   deregistration_delay_seconds (ModifyTargetGroupAttributes
 //!   `deregistration_delay.timeout_seconds`), tags (AddTags / RemoveTags).
-//! - observed by name (one DescribeTargetGroups), tags from the env's tag index (DescribeTags,
+//! - observed by name (one DescribeTargetGroups listing the account's, filtered by our names), tags from the env's tag index (DescribeTags,
 //!   20 ARNs a call, for those it does not list), attributes per owned target group (DescribeTargetGroupAttributes). A target group under
 //!   our name without our tags (project, env and `rtech:id`) is foreign: never modified or
 //!   deleted.
@@ -174,23 +174,24 @@ pub fn observe_target_group(
     o
 }
 
-/// Target groups by name in one call. DescribeTargetGroups fails as a whole when one name is
-/// missing: with several names that falls back to listing them all (paginated).
+/// Target groups by name: one DescribeTargetGroups by name for one name; for several (blue and
+/// green, of which an env has one or both), the account's target groups listed (paginated)
+/// and filtered, since DescribeTargetGroups by names fails as a whole when one is missing.
 pub async fn describe_target_groups(
     c: &Client,
     names: &[String],
 ) -> Result<Vec<SdkTargetGroup>, AwsError> {
-    if names.is_empty() {
-        return Ok(vec![]);
-    }
-    let by_name = all_pages!(
-        c.describe_target_groups().set_names(Some(names.to_vec())),
-        "elbv2:DescribeTargetGroups"
-    );
-    match by_name {
-        Ok(v) => Ok(v),
-        Err(e) if e.is_not_found() && names.len() == 1 => Ok(vec![]),
-        Err(e) if e.is_not_found() => {
+    match names {
+        [] => Ok(vec![]),
+        [one] => match all_pages!(
+            c.describe_target_groups().names(one),
+            "elbv2:DescribeTargetGroups"
+        ) {
+            Ok(v) => Ok(v),
+            Err(e) if e.is_not_found() => Ok(vec![]),
+            Err(e) => Err(e),
+        },
+        _ => {
             let all = all_pages!(c.describe_target_groups(), "elbv2:DescribeTargetGroups")?;
             Ok(all
                 .into_iter()
@@ -200,7 +201,6 @@ pub async fn describe_target_groups(
                 })
                 .collect())
         }
-        Err(e) => Err(e),
     }
 }
 

@@ -14,6 +14,10 @@
 //!   `vpc-flow-logs.amazonaws.com` only; the inline policy `rtech-flow-logs` allows
 //!   `logs:CreateLogStream`, `logs:PutLogEvents` and `logs:DescribeLogStreams` on the flow
 //!   log's group (`log_group/vpc-flow-logs`) and its streams, nothing wider.
+//! - `iam_role/ecs_infrastructure` (`{project}-{env}-ecs-infra`), with a canary or blue/green
+//!   `[app.deploy]` strategy: the role ECS moves the production listener rule's weights with.
+//!   Trusted by `ecs.amazonaws.com`; the AWS managed
+//!   `AmazonECSInfrastructureRolePolicyForLoadBalancers`; no inline policy.
 //!
 //! Policy documents are compared by meaning: each document is `model::policy::iam`'s canonical
 //! form (sorted, de-duplicated `Action`/`Resource`/principal/condition values, single strings
@@ -27,8 +31,8 @@
 //!
 //! Observe: one GetRole per role name (ListRoles returns no tags), then, for roles that are
 //! ours, ListAttachedRolePolicies, ListRolePolicies and one GetRolePolicy per inline policy, all
-//! concurrent: 7 calls for dev once the roles exist (3 before: every role name is probed), 11
-//! for prod with its flow log role. A same-named role
+//! concurrent: 9 calls for dev once the roles exist (4 before: every role name is probed), 15
+//! for prod with its flow log role and the infrastructure role its canary adds. A same-named role
 //! without our tags (project, env and id) is a conflict, never modified or deleted.
 //!
 //! IAM is eventually consistent on AWS: after CreateRole, apply waits for the role to be
