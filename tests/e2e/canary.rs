@@ -28,7 +28,7 @@ stable_timeout_seconds = 120
 strategy = "canary"
 canary_percent = 10
 canary_bake_minutes = 4
-bake_minutes = 2
+bake_minutes = 5
 
 [edge]
 domain = "canary-e2e.example.net"
@@ -259,17 +259,23 @@ async fn a_canary_deploy_shifts_10_percent_then_all_and_ecs_weights_are_never_dr
     assert_no_changes(&plan_json_in(&emu, dir.path(), "dev", &[]));
     assert_eq!(weights(&elb).await.1, (50, 50), "the repair kept ECS's weights");
 
-    // Deleted out of band: a create.
+    // Deleted out of band: a create, and the service pointed at the new rule.
     elb.delete_rule().rule_arn(&rule).send().await.unwrap();
     let plan = plan_json_in(&emu, dir.path(), "dev", &[]);
     assert_eq!(
         changes(&plan),
-        [(
-            "listener_rule/production".to_string(),
-            "create".to_string()
-        )],
+        [
+            (
+                "listener_rule/production".to_string(),
+                "create".to_string()
+            ),
+            ("ecs_service/app".to_string(), "update".to_string())
+        ],
         "{plan:#}"
     );
+    apply_in(&emu, dir.path(), "dev", &[]);
+    assert_no_changes(&plan_json_in(&emu, dir.path(), "dev", &[]));
+    assert_eq!(weights(&elb).await.1, (100, 0), "created with [edge.weights]");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

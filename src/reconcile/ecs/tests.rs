@@ -1296,6 +1296,7 @@ fn a_canary_service_as_ecs_reports_it_plans_nothing_and_a_rolling_one_is_that_dr
         ("target_group/green", GREEN_ARN),
         ("listener_rule/production", RULE_ARN),
         ("iam_role/ecs_infrastructure", INFRA_ROLE),
+        ("listener/https", "arn:listener"),
     ] {
         world_extra.push(Observed::new(id.parse::<ResourceId>().unwrap(), arn).attr("arn", arn));
     }

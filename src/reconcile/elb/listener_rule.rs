@@ -228,22 +228,6 @@ pub fn listener_of(rule_arn: &str) -> String {
     }
 }
 
-/// The `(colour → weight)` split of a live rule's weights, for the deploy progress line
-/// (pure): by the target group names of each colour.
-pub fn split(weights: &[(String, i64)], tg_names: &[(String, String)]) -> Vec<(String, i64)> {
-    tg_names
-        .iter()
-        .map(|(colour, name)| {
-            let w = weights
-                .iter()
-                .find(|(arn, _)| arn.contains(&format!("targetgroup/{name}/")))
-                .map(|(_, w)| *w)
-                .unwrap_or(0);
-            (colour.clone(), w)
-        })
-        .collect()
-}
-
 // ---------------------------------------------------------------------------------------------
 // apply: the requests (pure builders, unit-tested)
 
