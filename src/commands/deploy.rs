@@ -78,7 +78,10 @@ pub(super) async fn deploy_cmd(
             )?;
             s.execute(&plan, &observed, cli, ui).await?;
             let after = deployments::list(&s.ctx, READ).await?;
-            Ok(Some((after.into_iter().find(|d| !before.contains(d)), split)))
+            Ok(Some((
+                after.into_iter().find(|d| !before.contains(d)),
+                split,
+            )))
         })
         .await?;
     let (arn, split) = match started {
@@ -100,7 +103,16 @@ pub(super) async fn deploy_cmd(
     }
     let t = Instant::now();
     let new_colour = canary_colour(&split);
-    let end = match watch(&s, &arn, follow_limit, ui, "deploying", new_colour.as_deref()).await? {
+    let end = match watch(
+        &s,
+        &arn,
+        follow_limit,
+        ui,
+        "deploying",
+        new_colour.as_deref(),
+    )
+    .await?
+    {
         Ok(d) => d,
         Err(code) => return Ok(code),
     };
@@ -325,16 +337,13 @@ async fn follow(
     let mut canary_share: Option<i64> = None;
     let arns = [arn.to_string()];
     loop {
-        let (found, split) = tokio::try_join!(
-            deployments::describe(&s.ctx, &arns),
-            async {
-                if new_colour.is_some() {
-                    deployments::traffic(&s.ctx).await
-                } else {
-                    Ok(vec![])
-                }
+        let (found, split) = tokio::try_join!(deployments::describe(&s.ctx, &arns), async {
+            if new_colour.is_some() {
+                deployments::traffic(&s.ctx).await
+            } else {
+                Ok(vec![])
             }
-        )
+        })
         .map_err(|e| anyhow::anyhow!("{e}"))?;
         let d = found
             .into_iter()
@@ -376,12 +385,7 @@ async fn follow(
 /// The last line of a followed deployment, and whether it succeeded (pure). `canary_share`:
 /// the largest share of the traffic the new revision was seen to get (traffic-shifting
 /// strategies), named when an alarm rolled it back.
-fn ending(
-    d: &Deployment,
-    tag: &str,
-    took: Duration,
-    canary_share: Option<i64>,
-) -> (String, bool) {
+fn ending(d: &Deployment, tag: &str, took: Duration, canary_share: Option<i64>) -> (String, bool) {
     let to = d
         .task_definition
         .as_deref()

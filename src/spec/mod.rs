@@ -394,10 +394,7 @@ fn check_app_deploy(
     if a.deploy.strategy.shifts_traffic() {
         return;
     }
-    let weights = raw
-        .edge
-        .as_ref()
-        .and_then(|e| e.get_ref().weights.as_ref());
+    let weights = raw.edge.as_ref().and_then(|e| e.get_ref().weights.as_ref());
     for (colour, w) in weights.iter().flat_map(|w| w.get_ref().iter()) {
         if colour != edge::COLOURS[0] && edge::COLOURS.contains(&colour.as_str()) {
             errs.push(

@@ -1357,8 +1357,14 @@ fn a_canary_rolls_back_on_the_envs_error_rate_5xx_and_latency_alarms_by_default(
     let d = &s.app.expect("app").deploy;
     assert_eq!(d.strategy, Strategy::Canary);
     assert_eq!(d.strategy.ecs(), "CANARY");
-    assert_eq!((d.canary_percent, d.canary_bake_minutes, d.bake_minutes), (10, 5, 5));
-    assert_eq!(d.rollback_alarms, ["error-rate", "elb-5xx", "alb-latency-p95"]);
+    assert_eq!(
+        (d.canary_percent, d.canary_bake_minutes, d.bake_minutes),
+        (10, 5, 5)
+    );
+    assert_eq!(
+        d.rollback_alarms,
+        ["error-rate", "elb-5xx", "alb-latency-p95"]
+    );
 
     let s = ok(&with_deploy(
         "strategy = \"blue_green\"\nbake_minutes = 0\nrollback_alarms = [\"ecs-cpu\", \"error-rate\", \"ecs-cpu\"]",
@@ -1432,14 +1438,20 @@ fn a_canary_needs_the_edge_and_alarms_the_env_has() {
         &["need an [edge] section"],
     );
     let e = located(
-        &with_deploy("strategy = \"canary\"\nrollback_alarms = [\"error-rate\", \"nope\"]", true),
+        &with_deploy(
+            "strategy = \"canary\"\nrollback_alarms = [\"error-rate\", \"nope\"]",
+            true,
+        ),
         (11, 34, "app.deploy.rollback_alarms[1]"),
         &["\"nope\" is not an alarm of this env"],
     );
     assert!(e.message.contains("error-rate"), "{e}");
     // DocumentDB's alarms exist only with [docdb].
     located(
-        &with_deploy("strategy = \"canary\"\nrollback_alarms = [\"docdb-cpu\"]", true),
+        &with_deploy(
+            "strategy = \"canary\"\nrollback_alarms = [\"docdb-cpu\"]",
+            true,
+        ),
         (11, 20, "app.deploy.rollback_alarms[0]"),
         &["not an alarm of this env"],
     );

@@ -61,7 +61,12 @@ async fn weights(elb: &aws_sdk_elasticloadbalancingv2::Client) -> (String, (i32,
         .unwrap()
         .listener_arn()
         .unwrap();
-    let rules = elb.describe_rules().listener_arn(https).send().await.unwrap();
+    let rules = elb
+        .describe_rules()
+        .listener_arn(https)
+        .send()
+        .await
+        .unwrap();
     let rule = rules
         .rules()
         .iter()
@@ -79,7 +84,10 @@ async fn weights(elb: &aws_sdk_elasticloadbalancingv2::Client) -> (String, (i32,
             .and_then(|g| g.weight())
             .unwrap()
     };
-    (rule.rule_arn().unwrap().to_string(), (w("blue"), w("green")))
+    (
+        rule.rule_arn().unwrap().to_string(),
+        (w("blue"), w("green")),
+    )
 }
 
 /// Poll the rule until its weights are `want` (panics after `within`).
@@ -155,10 +163,17 @@ async fn a_canary_deploy_shifts_10_percent_then_all_and_ecs_weights_are_never_dr
         dc.canary_configuration().unwrap().canary_percent(),
         Some(10.0)
     );
-    assert!(dc.alarms().unwrap().alarm_names().contains(&ALARM.to_string()));
+    assert!(dc
+        .alarms()
+        .unwrap()
+        .alarm_names()
+        .contains(&ALARM.to_string()));
     let adv = s.load_balancers()[0].advanced_configuration().unwrap();
     assert_eq!(adv.production_listener_rule(), Some(rule.as_str()));
-    assert!(adv.role_arn().unwrap().ends_with(":role/rtech-dev-ecs-infra"));
+    assert!(adv
+        .role_arn()
+        .unwrap()
+        .ends_with(":role/rtech-dev-ecs-infra"));
 
     // Mid-deploy the rule reads 90/10; at the end 0/100 with the new revision serving.
     let bg = deploy_bg(&emu, dir.path(), "v2");
@@ -171,7 +186,8 @@ async fn a_canary_deploy_shifts_10_percent_then_all_and_ecs_weights_are_never_dr
         r.stdout
     );
     assert!(
-        r.stderr.contains("stage PRODUCTION_TRAFFIC_SHIFT, traffic blue 90 % / green 10 %, bake "),
+        r.stderr
+            .contains("stage PRODUCTION_TRAFFIC_SHIFT, traffic blue 90 % / green 10 %, bake "),
         "{}",
         r.stderr
     );
@@ -238,10 +254,7 @@ async fn a_canary_deploy_shifts_10_percent_then_all_and_ecs_weights_are_never_dr
     let plan = plan_json_in(&emu, dir.path(), "dev", &[]);
     assert_eq!(
         changes(&plan),
-        [(
-            "listener_rule/production".to_string(),
-            "update".to_string()
-        )],
+        [("listener_rule/production".to_string(), "update".to_string())],
         "{plan:#}"
     );
     let c = change_of(&plan, "listener_rule/production").unwrap();
@@ -251,13 +264,14 @@ async fn a_canary_deploy_shifts_10_percent_then_all_and_ecs_weights_are_never_dr
         .iter()
         .filter_map(|f| f["path"].as_str())
         .collect();
-    assert!(
-        fields.iter().all(|f| f.starts_with("conditions")),
-        "{c:#}"
-    );
+    assert!(fields.iter().all(|f| f.starts_with("conditions")), "{c:#}");
     apply_in(&emu, dir.path(), "dev", &[]);
     assert_no_changes(&plan_json_in(&emu, dir.path(), "dev", &[]));
-    assert_eq!(weights(&elb).await.1, (50, 50), "the repair kept ECS's weights");
+    assert_eq!(
+        weights(&elb).await.1,
+        (50, 50),
+        "the repair kept ECS's weights"
+    );
 
     // Deleted out of band: a create, and the service pointed at the new rule.
     elb.delete_rule().rule_arn(&rule).send().await.unwrap();
@@ -265,17 +279,18 @@ async fn a_canary_deploy_shifts_10_percent_then_all_and_ecs_weights_are_never_dr
     assert_eq!(
         changes(&plan),
         [
-            (
-                "listener_rule/production".to_string(),
-                "create".to_string()
-            ),
+            ("listener_rule/production".to_string(), "create".to_string()),
             ("ecs_service/app".to_string(), "update".to_string())
         ],
         "{plan:#}"
     );
     apply_in(&emu, dir.path(), "dev", &[]);
     assert_no_changes(&plan_json_in(&emu, dir.path(), "dev", &[]));
-    assert_eq!(weights(&elb).await.1, (100, 0), "created with [edge.weights]");
+    assert_eq!(
+        weights(&elb).await.1,
+        (100, 0),
+        "created with [edge.weights]"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -363,6 +378,10 @@ async fn an_alarm_during_the_canary_rolls_back_and_rollback_stops_a_running_cana
             .iter()
             .all(|r| !r.role_name().starts_with("rtech-dev-")),
         "{:?}",
-        roles.roles().iter().map(|r| r.role_name()).collect::<Vec<_>>()
+        roles
+            .roles()
+            .iter()
+            .map(|r| r.role_name())
+            .collect::<Vec<_>>()
     );
 }

@@ -167,7 +167,6 @@ impl Deployment {
     pub fn progress(&self) -> String {
         self.progress_at(&[], None)
     }
-
 }
 
 /// `arn:…:task-definition/rtech-dev-app:3` → `rtech-dev-app:3` (pure).
@@ -324,8 +323,10 @@ pub async fn traffic(ctx: &Ctx) -> Result<Split, AwsError> {
     }) else {
         return Ok(vec![]);
     };
-    let (Some(rule), Some(green)) = (adv.production_listener_rule(), adv.alternate_target_group_arn())
-    else {
+    let (Some(rule), Some(green)) = (
+        adv.production_listener_rule(),
+        adv.alternate_target_group_arn(),
+    ) else {
         return Ok(vec![]);
     };
     let out = crate::reconcile::kit::found(

@@ -103,7 +103,8 @@ const TG_ARN: &str =
     "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/rtech-dev-blue/0123456789abcdef";
 const GREEN_ARN: &str =
     "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/rtech-dev-green/fedcba9876543210";
-const RULE_ARN: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/rtech-dev-alb/1/2/3";
+const RULE_ARN: &str =
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/rtech-dev-alb/1/2/3";
 const INFRA_ROLE: &str = "arn:aws:iam::123456789012:role/rtech-dev-ecs-infra";
 const CLUSTER_ARN: &str = "arn:aws:ecs:us-east-1:123456789012:cluster/rtech-dev";
 const SERVICE_ARN: &str = "arn:aws:ecs:us-east-1:123456789012:service/rtech-dev/rtech-dev-app";
@@ -1281,7 +1282,9 @@ fn a_canary_service_sends_strategy_bakes_alarms_and_the_blue_green_wiring() {
         "iam_role/ecs_infrastructure",
     ] {
         assert!(
-            get(&rs, "ecs_service/app").deps.contains(&d.parse().unwrap()),
+            get(&rs, "ecs_service/app")
+                .deps
+                .contains(&d.parse().unwrap()),
             "{d}"
         );
     }
@@ -1300,7 +1303,11 @@ fn a_canary_service_as_ecs_reports_it_plans_nothing_and_a_rolling_one_is_that_dr
     ] {
         world_extra.push(Observed::new(id.parse::<ResourceId>().unwrap(), arn).attr("arn", arn));
     }
-    let tags = tags_with(&service_id(), "rtech-dev-app", &[(TAG_STABLE_TIMEOUT, "600")]);
+    let tags = tags_with(
+        &service_id(),
+        "rtech-dev-app",
+        &[(TAG_STABLE_TIMEOUT, "600")],
+    );
     let live = observe_service(&aws_canary_service(), &tags, &subnet_rids(), Some(desired));
     let mut ecs_live = vec![live_cluster("enabled"), live_td("v1"), live];
     ecs_live.extend(world_extra.clone());
@@ -1349,7 +1356,11 @@ fn a_canary_service_as_ecs_reports_it_plans_nothing_and_a_rolling_one_is_that_dr
     )
     .unwrap()
     .unwrap();
-    let dc = req.as_input().get_deployment_configuration().clone().unwrap();
+    let dc = req
+        .as_input()
+        .get_deployment_configuration()
+        .clone()
+        .unwrap();
     assert_eq!(dc.strategy().map(|s| s.as_str()), Some("CANARY"));
     assert_eq!(dc.maximum_percent(), Some(200));
     assert!(req.as_input().get_load_balancers().is_none());

@@ -513,7 +513,16 @@ fn a_load_balancer_or_listener_without_our_tags_is_a_conflict_and_left_alone() {
     let (_, lt, _) = live_lb(&lb_r);
     let mut tags = BTreeMap::new();
     tags.insert(LB_ARN.to_string(), lt);
-    let obs = classify("rtech", "dev", Some(&l), &[ls], &tags, &la, &[], Some(&lb_r));
+    let obs = classify(
+        "rtech",
+        "dev",
+        Some(&l),
+        &[ls],
+        &tags,
+        &la,
+        &[],
+        Some(&lb_r),
+    );
     assert_eq!(obs[1].id, listener_id("http"));
     assert_eq!(obs[1].ownership, Ownership::Foreign);
     let plan = plan_for(&rs, obs);
@@ -528,7 +537,16 @@ fn a_load_balancer_or_listener_without_our_tags_is_a_conflict_and_left_alone() {
         .build();
     let (_, lt, _) = live_lb(&lb_r);
     let tags = BTreeMap::from([(LB_ARN.to_string(), lt)]);
-    let obs = classify("rtech", "dev", Some(&l), &[other], &tags, &la, &[], Some(&lb_r));
+    let obs = classify(
+        "rtech",
+        "dev",
+        Some(&l),
+        &[other],
+        &tags,
+        &la,
+        &[],
+        Some(&lb_r),
+    );
     assert_eq!(obs.len(), 1);
 }
 

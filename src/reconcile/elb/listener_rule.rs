@@ -291,7 +291,9 @@ fn forward(weights: &[(String, i64)]) -> Action {
                         .collect(),
                 ))
                 .target_group_stickiness_config(
-                    TargetGroupStickinessConfig::builder().enabled(false).build(),
+                    TargetGroupStickinessConfig::builder()
+                        .enabled(false)
+                        .build(),
                 )
                 .build(),
         )

@@ -17,10 +17,12 @@ use crate::reconcile::kit::{from_props, Link};
 use crate::spec::Spec;
 use crate::testutil::{only_update, parse_as, try_diff};
 
-const BLUE: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/rtech-dev-blue/b1";
+const BLUE: &str =
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/rtech-dev-blue/b1";
 const GREEN: &str =
     "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/rtech-dev-green/g1";
-const L443: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/rtech-dev-alb/50dc/0443";
+const L443: &str =
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/rtech-dev-alb/50dc/0443";
 const RULE: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/rtech-dev-alb/50dc/0443/r1";
 
 fn spec(deploy: &str) -> Spec {
@@ -128,7 +130,10 @@ fn only_a_traffic_shifting_strategy_gets_green_and_the_production_rule() {
         "[app.deploy]\nstrategy = \"blue_green\"\n",
     ] {
         let rs = expand(&spec(deploy));
-        assert!(rs.iter().any(|r| r.id == target_group_id("green")), "{deploy}");
+        assert!(
+            rs.iter().any(|r| r.id == target_group_id("green")),
+            "{deploy}"
+        );
         let r = rule(&rs);
         assert_eq!(r.name, "rtech-dev-alb:443/production");
         let p: ListenerRuleProps = from_props(&r.props).unwrap();
@@ -165,7 +170,10 @@ fn only_a_traffic_shifting_strategy_gets_green_and_the_production_rule() {
         ] {
             assert!(r.deps.contains(&d), "{d}");
         }
-        assert_eq!(crate::model::tags_of(&r.props)[TAG_ID], "listener_rule/production");
+        assert_eq!(
+            crate::model::tags_of(&r.props)[TAG_ID],
+            "listener_rule/production"
+        );
         // The listener's default action stays on blue alone.
         let https = rs.iter().find(|r| r.id == listener_id("https")).unwrap();
         let l: ListenerProps = from_props(&https.props).unwrap();
@@ -177,7 +185,8 @@ fn only_a_traffic_shifting_strategy_gets_green_and_the_production_rule() {
 
 #[test]
 fn edge_weights_are_the_rules_initial_weights() {
-    let s = spec("[app.deploy]\nstrategy = \"blue_green\"\n[edge.weights]\nblue = 0\ngreen = 100\n");
+    let s =
+        spec("[app.deploy]\nstrategy = \"blue_green\"\n[edge.weights]\nblue = 0\ngreen = 100\n");
     let r = rule(&expand(&s));
     let p = try_diff("dev", std::slice::from_ref(&r), &neighbours(), false).unwrap();
     let c = p
@@ -335,7 +344,8 @@ fn modify_keeps_live_weights_and_never_leaves_the_rule_forwarding_nowhere() {
 #[test]
 fn a_rule_at_our_priority_without_our_tags_is_foreign_and_other_rules_are_ignored() {
     use aws_sdk_elasticloadbalancingv2::types::{Listener, LoadBalancer};
-    let lb_arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/rtech-dev-alb/50dc";
+    let lb_arn =
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/rtech-dev-alb/50dc";
     let lb = LoadBalancer::builder()
         .load_balancer_arn(lb_arn)
         .load_balancer_name("rtech-dev-alb")

@@ -214,7 +214,11 @@ pub fn check_deploy(
                         &format!("app.deploy.rollback_alarms[{i}]"),
                         format!(
                             "{name:?} is not an alarm of this env ({})",
-                            if known.is_empty() { "it has none".to_string() } else { known.join(", ") }
+                            if known.is_empty() {
+                                "it has none".to_string()
+                            } else {
+                                known.join(", ")
+                            }
                         ),
                     );
                 } else if !out.contains(name) {

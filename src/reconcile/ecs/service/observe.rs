@@ -162,7 +162,8 @@ pub fn observe_service(
     o.deps.insert(ResourceId::new("target_group", "blue"));
     // Canary and blue/green: its alternate target group, production rule and ECS's role.
     o.deps.insert(ResourceId::new("target_group", "green"));
-    o.deps.insert(crate::reconcile::elb::listener_rule::production_rule_id());
+    o.deps
+        .insert(crate::reconcile::elb::listener_rule::production_rule_id());
     o.deps.insert(crate::reconcile::iam::role_id(
         crate::reconcile::iam::INFRASTRUCTURE,
     ));
