@@ -123,7 +123,7 @@ pub fn execution_managed_policy(region: &str) -> String {
 /// weights, read target groups).
 pub fn infrastructure_managed_policy(region: &str) -> String {
     format!(
-        "arn:{}:iam::aws:policy/service-role/AmazonECSInfrastructureRolePolicyForLoadBalancers",
+        "arn:{}:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers",
         partition(region)
     )
 }
