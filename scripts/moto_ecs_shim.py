@@ -50,8 +50,11 @@ exactly the code it runs against an account (the SDK's services-stable waiter in
   rollback alarm (deploymentConfiguration.alarms with enable and rollback) in ALARM in moto's
   CloudWatch rolls the deployment back: the rule goes back to 100/0, the deployment reports
   `alarms` TRIGGERED with the alarm's name and ends ROLLBACK_SUCCESSFUL, the service runs the
-  previous revision. SetAlarmState brings every running deployment up to date at once, so an
-  alarm set during the bake is seen during the bake. A StopServiceDeployment (ROLLBACK) or a
+  previous revision. The deployments move on a clock that is read lazily: every ECS call about
+  the service, SetAlarmState and ELBv2 DescribeRules first bring every running deployment up
+  to date, so an alarm set during the bake is seen during the bake, and the rule's weights read
+  through the ELB API are those of the stage the deployment is in now, whether or not anyone
+  follows it through ECS (on AWS, ECS moves them by itself). A StopServiceDeployment (ROLLBACK) or a
   circuit-breaker rollback of such a deployment restores the weights too.
 Every patched name is checked first, so a moto upgrade that moves one fails loudly at start-up.
 """
@@ -157,11 +160,15 @@ def _record(backend, service, before_td):
     _advance(backend, service, deps[-1], now)
 
 
-def _rule(service_or_arn, account, region):
+# moto's own ELBv2 DescribeRules (the shim's wraps it to bring deployments up to date first).
+_describe_rules = None
+
+
+def _rule(arn, account, region):
     """moto's listener rule of that ARN (None when it is gone)."""
     try:
         backend = elbv2_models.elbv2_backends[account][region]
-        found = backend.describe_rules(listener_arn=None, rule_arns=[service_or_arn])
+        found = _describe_rules(backend, None, [arn])
     except Exception:
         return None
     return found[0] if found else None
@@ -403,7 +410,7 @@ _require = requirer("the ECS shim", "scripts/moto_ecs_shim.py")
 def _advance_everything():
     """Every stored deployment of every account and region, advanced to now."""
     now = time.time()
-    for key, deps in _deployments.items():
+    for key, deps in list(_deployments.items()):
         try:
             backend = ecs_models.ecs_backends[key[0]][key[1]]
         except KeyError:
@@ -411,7 +418,7 @@ def _advance_everything():
         service = backend.services.get(f"{key[2]}:{key[3]}")
         if service is None:
             continue
-        for d in deps:
+        for d in list(deps):
             _advance(backend, service, d, now)
 
 
@@ -556,7 +563,9 @@ def apply():
     set_alarm_state = _require(cw_backend, "set_alarm_state")
     _require(elbv2_models, "elbv2_backends")
     _require(cw_models, "cloudwatch_backends")
-    _require(_require(elbv2_models, "ELBv2Backend"), "describe_rules")
+    elbv2_backend = _require(elbv2_models, "ELBv2Backend")
+    global _describe_rules
+    _describe_rules = _require(elbv2_backend, "describe_rules")
 
     def backend_set_alarm_state(self, *args, **kwargs):
         result = set_alarm_state(self, *args, **kwargs)
@@ -564,6 +573,12 @@ def apply():
         return result
 
     cw_backend.set_alarm_state = backend_set_alarm_state
+
+    def backend_describe_rules(self, listener_arn, rule_arns):
+        _advance_everything()
+        return _describe_rules(self, listener_arn, rule_arns)
+
+    elbv2_backend.describe_rules = backend_describe_rules
 
     for name, f in [
         ("list_service_deployments", list_service_deployments),

@@ -106,7 +106,7 @@ pub static GRANTS: &[Grant] = &[
         mode: Mode::Apply,
         ops: &[],
         also: &["iam:PassRole"],
-        on: &["arn:{partition}:iam::{account}:role/{name:iam_role}"],
+        on: &["arn:{partition}:iam::{account}:role/{name:iam_role/ecs_infrastructure}"],
         cond: Cond::PassedTo("ecs.amazonaws.com"),
     },
     Grant {
