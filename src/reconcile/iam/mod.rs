@@ -31,7 +31,7 @@
 //!
 //! Observe: one GetRole per role name (ListRoles returns no tags), then, for roles that are
 //! ours, ListAttachedRolePolicies, ListRolePolicies and one GetRolePolicy per inline policy, all
-//! concurrent: 9 calls for dev once the roles exist (4 before: every role name is probed), 15
+//! concurrent: 9 calls for dev once the roles exist (4 before: every role name is probed), 14
 //! for prod with its flow log role and the infrastructure role its canary adds. A same-named role
 //! without our tags (project, env and id) is a conflict, never modified or deleted.
 //!
