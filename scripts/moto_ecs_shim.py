@@ -38,6 +38,24 @@ exactly the code it runs against an account (the SDK's services-stable waiter in
   ECS does. While a service deployment runs, DescribeServices reports the PRIMARY deployment's
   rolloutState IN_PROGRESS, as AWS does, and COMPLETED once it succeeded or was rolled back
   (then with the task definition it went back to).
+- ECS's built-in traffic-shifting strategies (moto has none). A deployment of a service whose
+  deploymentConfiguration.strategy is CANARY or BLUE_GREEN and whose load balancer carries an
+  advancedConfiguration (alternateTargetGroupArn, productionListenerRule) moves that listener
+  rule's weights in moto's ELBv2, as AWS does: the target group holding the larger weight when
+  the deployment starts is production, the other one receives the new revision. CANARY:
+  SCALE_UP, then PRODUCTION_TRAFFIC_SHIFT at (100 - canaryPercent)/canaryPercent for the canary
+  bake, then 0/100 through BAKE_TIME (bakeTimeInMinutes), CLEAN_UP, SUCCESSFUL. BLUE_GREEN: the
+  same with the whole shift at once. A minute of bake lasts MOTO_ECS_DEPLOYMENT_STAGE_SECONDS
+  (each of these stages at least that long). While the traffic shift and the bake run, a
+  rollback alarm (deploymentConfiguration.alarms with enable and rollback) in ALARM in moto's
+  CloudWatch rolls the deployment back: the rule goes back to 100/0, the deployment reports
+  `alarms` TRIGGERED with the alarm's name and ends ROLLBACK_SUCCESSFUL, the service runs the
+  previous revision. The deployments move on a clock that is read lazily: every ECS call about
+  the service, SetAlarmState and ELBv2 DescribeRules first bring every running deployment up
+  to date, so an alarm set during the bake is seen during the bake, and the rule's weights read
+  through the ELB API are those of the stage the deployment is in now, whether or not anyone
+  follows it through ECS (on AWS, ECS moves them by itself). A StopServiceDeployment (ROLLBACK) or a
+  circuit-breaker rollback of such a deployment restores the weights too.
 Every patched name is checked first, so a moto upgrade that moves one fails loudly at start-up.
 """
 import itertools
@@ -49,6 +67,8 @@ import moto
 import moto.ecs.exceptions as ecs_exceptions
 import moto.ecs.models as ecs_models
 import moto.ecs.responses as ecs_responses
+import moto.cloudwatch.models as cw_models
+import moto.elbv2.models as elbv2_models
 
 # Set in the emulator's environment: tasks do not start by themselves (moto's own behaviour).
 TASKS_STUCK = "MOTO_ECS_SERVICE_RUNNING" in os.environ
@@ -119,7 +139,9 @@ def _record(backend, service, before_td):
     }
     _revisions[rev["serviceRevisionArn"]] = rev
     tags = {(i.get("image") or "").rsplit(":", 1)[-1] for i in images}
+    shift = _shift_plan(service)
     deps.append({
+        "shift": shift,
         "serviceDeploymentArn": _arn(service, "service-deployment", n),
         "serviceArn": service.arn,
         "clusterArn": service.cluster_arn,
@@ -136,6 +158,127 @@ def _record(backend, service, before_td):
     if source is None:
         service._shim_serving = None
     _advance(backend, service, deps[-1], now)
+
+
+# moto's own ELBv2 DescribeRules (the shim's wraps it to bring deployments up to date first).
+_describe_rules = None
+
+
+def _rule(arn, account, region):
+    """moto's listener rule of that ARN (None when it is gone)."""
+    try:
+        backend = elbv2_models.elbv2_backends[account][region]
+        found = _describe_rules(backend, None, [arn])
+    except Exception:
+        return None
+    return found[0] if found else None
+
+
+def _weights(rule):
+    """{target group ARN: weight} of the rule's forward."""
+    for a in rule.actions:
+        groups = (a.data.get("ForwardConfig") or {}).get("TargetGroups") or []
+        if groups:
+            return {g["TargetGroupArn"]: int(g.get("Weight", 1)) for g in groups}
+    return {}
+
+
+def _set_weights(d, new_percent):
+    """Put `new_percent` of the production rule's traffic on the deployment's new target
+    group and the rest on the production one (as ECS does through its infrastructure role)."""
+    shift = d["shift"]
+    rule = _rule(shift["rule"], shift["account"], shift["region"])
+    if rule is None:
+        return
+    weights = {shift["prod"]: 100 - new_percent, shift["new"]: new_percent}
+    for a in rule.actions:
+        fc = a.data.get("ForwardConfig")
+        if not fc or not fc.get("TargetGroups"):
+            continue
+        for g in fc["TargetGroups"]:
+            if g["TargetGroupArn"] in weights:
+                g["Weight"] = weights[g["TargetGroupArn"]]
+        a.__dict__.update(a.data)
+
+
+def _shift_plan(service):
+    """What a CANARY or BLUE_GREEN deployment of the service does to its production rule:
+    the rule, which target group is production now, which gets the new revision, and the
+    stages (name, seconds, percent on the new group); None for other deployments."""
+    dc = getattr(service, "deployment_configuration", None) or {}
+    strategy = dc.get("strategy")
+    if strategy not in ("CANARY", "BLUE_GREEN"):
+        return None
+    lb = next((l for l in service.load_balancers or [] if l.get("advancedConfiguration")), None)
+    if lb is None:
+        return None
+    adv = lb["advancedConfiguration"]
+    rule = _rule(adv.get("productionListenerRule"), service._account_id, service.region_name)
+    if rule is None:
+        return None
+    pair = [lb.get("targetGroupArn"), adv.get("alternateTargetGroupArn")]
+    w = _weights(rule)
+    prod = max(pair, key=lambda t: w.get(t, 0))
+    new = pair[1] if prod == pair[0] else pair[0]
+    s = _stage_seconds()
+    bake = max(float(dc.get("bakeTimeInMinutes") or 0) * s, s)
+    if strategy == "CANARY":
+        canary = dc.get("canaryConfiguration") or {}
+        percent = int(round(float(canary.get("canaryPercent") or 10)))
+        canary_bake = max(float(canary.get("canaryBakeTimeInMinutes") or 0) * s, s)
+        stages = [("SCALE_UP", s, 0), ("PRODUCTION_TRAFFIC_SHIFT", canary_bake, percent),
+                  ("BAKE_TIME", bake, 100), ("CLEAN_UP", s, 100)]
+    else:
+        stages = [("SCALE_UP", s, 0), ("PRODUCTION_TRAFFIC_SHIFT", s, 100),
+                  ("BAKE_TIME", bake, 100), ("CLEAN_UP", s, 100)]
+    alarms = dc.get("alarms") or {}
+    watched = list(alarms.get("alarmNames") or []) if alarms.get("enable") and alarms.get("rollback") else []
+    return {"rule": rule.arn, "prod": prod, "new": new, "stages": stages, "alarms": watched,
+            "account": service._account_id, "region": service.region_name, "percent": None}
+
+
+def _alarm_firing(shift):
+    """The first watched alarm in ALARM in moto's CloudWatch, or None."""
+    try:
+        cw = cw_models.cloudwatch_backends[shift["account"]][shift["region"]]
+    except Exception:
+        return None
+    for name in shift["alarms"]:
+        alarm = cw.alarms.get(name)
+        if alarm is not None and alarm.state_value == "ALARM":
+            return name
+    return None
+
+
+def _advance_shift(d, now):
+    """A traffic-shifting deployment along its stages: weights set as each stage starts, and
+    a rollback (stopAt) when a watched alarm fires during the shift or the bake. True when the
+    deployment finished its stages (the caller marks it SUCCESSFUL)."""
+    shift = d["shift"]
+    t = now - d["createdAt"]
+    start = 0.0
+    for name, length, percent in shift["stages"]:
+        if t < start + length:
+            if name in ("PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME"):
+                if shift["percent"] != percent:
+                    _set_weights(d, percent)
+                    shift["percent"] = percent
+                fired = _alarm_firing(shift)
+                if fired is not None:
+                    d["stopAt"] = now
+                    d["stopReason"] = f"Alarm {fired} is in ALARM: rolling the deployment back."
+                    d["triggered"] = [fired]
+                    d["status"] = "ROLLBACK_IN_PROGRESS"
+                    return False
+            d["status"] = "IN_PROGRESS"
+            d["lifecycleStage"] = name
+            d["updatedAt"] = d["createdAt"] + start
+            return False
+        if percent and shift["percent"] != percent:
+            _set_weights(d, percent)
+            shift["percent"] = percent
+        start += length
+    return True
 
 
 def _rollout(service, state, task_definition=None):
@@ -162,6 +305,9 @@ def _advance(backend, service, d, now):
         d["stopReason"] = "ECS deployment circuit breaker: tasks failed to start."
         d["breaker"] = True
     if d["stopAt"] is not None and now >= d["stopAt"]:
+        if d.get("shift") and d["shift"]["percent"] != 0:
+            _set_weights(d, 0)
+            d["shift"]["percent"] = 0
         d["lifecycleStage"] = "CLEAN_UP"
         if now < d["stopAt"] + s:
             d["status"] = "ROLLBACK_IN_PROGRESS"
@@ -187,16 +333,24 @@ def _advance(backend, service, d, now):
     if d["stopAt"] is not None and not d.get("breaker"):
         d["status"] = "ROLLBACK_REQUESTED"
         return
-    stage = int(t / s) if s > 0 else len(STAGES)
-    if stage < len(STAGES):
-        d["status"] = "IN_PROGRESS"
-        d["lifecycleStage"] = STAGES[stage]
-        d["updatedAt"] = d["createdAt"] + stage * s
-        return
+    if d.get("shift"):
+        if not _advance_shift(d, now):
+            if d["stopAt"] is not None:
+                _advance(backend, service, d, now)
+            return
+        total = sum(length for _, length, _ in d["shift"]["stages"])
+    else:
+        stage = int(t / s) if s > 0 else len(STAGES)
+        if stage < len(STAGES):
+            d["status"] = "IN_PROGRESS"
+            d["lifecycleStage"] = STAGES[stage]
+            d["updatedAt"] = d["createdAt"] + stage * s
+            return
+        total = len(STAGES) * s
     d["status"] = "SUCCESSFUL"
     d["lifecycleStage"] = "CLEAN_UP"
     d["statusReason"] = "Service deployment completed successfully."
-    d["finishedAt"] = d["updatedAt"] = d["createdAt"] + len(STAGES) * s
+    d["finishedAt"] = d["updatedAt"] = d["createdAt"] + total
     _rollout(service, "COMPLETED")
     service._shim_serving = d["target"]
 
@@ -227,6 +381,13 @@ def _full(d):
     out["targetServiceRevision"] = _summary(d["target"])
     if d.get("breaker"):
         out["deploymentCircuitBreaker"] = {"status": "TRIGGERED", "failureCount": 3, "threshold": 3}
+    if d.get("shift") and d["shift"]["alarms"]:
+        done = d["status"] not in RUNNING
+        out["alarms"] = {
+            "status": "TRIGGERED" if d.get("triggered") else ("MONITORING_COMPLETE" if done else "MONITORING"),
+            "alarmNames": d["shift"]["alarms"],
+            "triggeredAlarmNames": d.get("triggered") or [],
+        }
     return out
 
 
@@ -244,6 +405,21 @@ def _all_deployments(backend):
 
 
 _require = requirer("the ECS shim", "scripts/moto_ecs_shim.py")
+
+
+def _advance_everything():
+    """Every stored deployment of every account and region, advanced to now."""
+    now = time.time()
+    for key, deps in list(_deployments.items()):
+        try:
+            backend = ecs_models.ecs_backends[key[0]][key[1]]
+        except KeyError:
+            continue
+        service = backend.services.get(f"{key[2]}:{key[3]}")
+        if service is None:
+            continue
+        for d in list(deps):
+            _advance(backend, service, d, now)
 
 
 def _settle(service, run_all):
@@ -382,6 +558,27 @@ def apply():
         d["status"] = "ROLLBACK_REQUESTED"
         d["updatedAt"] = d["stopAt"]
         return json.dumps({"serviceDeploymentArn": arn})
+
+    cw_backend = _require(cw_models, "CloudWatchBackend")
+    set_alarm_state = _require(cw_backend, "set_alarm_state")
+    _require(elbv2_models, "elbv2_backends")
+    _require(cw_models, "cloudwatch_backends")
+    elbv2_backend = _require(elbv2_models, "ELBv2Backend")
+    global _describe_rules
+    _describe_rules = _require(elbv2_backend, "describe_rules")
+
+    def backend_set_alarm_state(self, *args, **kwargs):
+        result = set_alarm_state(self, *args, **kwargs)
+        _advance_everything()
+        return result
+
+    cw_backend.set_alarm_state = backend_set_alarm_state
+
+    def backend_describe_rules(self, listener_arn, rule_arns):
+        _advance_everything()
+        return _describe_rules(self, listener_arn, rule_arns)
+
+    elbv2_backend.describe_rules = backend_describe_rules
 
     for name, f in [
         ("list_service_deployments", list_service_deployments),

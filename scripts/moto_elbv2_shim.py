@@ -6,8 +6,15 @@ What it fixes, the way Elastic Load Balancing behaves:
   (scheme, type, IP address type, subnets, security groups) are the same with the existing
   load balancer, and refuses one with other settings with `DuplicateLoadBalancerName`. A
   create retried after a lost response meets the first case.
+- A load balancer has at most one listener per port. moto compares the port with its
+  listeners' ARNs, so a second CreateListener on a port makes a second listener there. ELB's
+  CreateListener is idempotent: a repeated create with the same settings (here: protocol and
+  certificate) answers the existing listener, one with other settings on that port is
+  `DuplicateListener`. A create retried after a lost response meets the first case.
 Every patched name is checked first, so a moto upgrade that moves one fails loudly at start-up.
 """
+import inspect
+
 import moto
 import moto.elbv2.exceptions as elbv2_exceptions
 import moto.elbv2.models as elbv2_models
@@ -45,3 +52,25 @@ def apply():
                       ip_address_type=ip_address_type, tags=tags)
 
     backend.create_load_balancer = create_load_balancer
+
+    create_listener = _require(backend, "create_listener")
+    duplicate_listener = _require(elbv2_exceptions, "DuplicateListenerError")
+    listener_args = inspect.signature(create_listener)
+
+    def backend_create_listener(self, *args, **kwargs):
+        a = listener_args.bind(self, *args, **kwargs).arguments
+        balancer = self.load_balancers.get(a.get("load_balancer_arn"))
+        if balancer is not None:
+            for listener in balancer.listeners.values():
+                if str(listener.port) != str(a.get("port")):
+                    continue
+                same = (
+                    listener.protocol == (a.get("protocol") or "").upper()
+                    and listener.certificate == a.get("certificate")
+                )
+                if same:
+                    return listener
+                raise duplicate_listener()
+        return create_listener(self, *args, **kwargs)
+
+    backend.create_listener = backend_create_listener

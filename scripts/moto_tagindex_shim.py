@@ -2,8 +2,10 @@
 
 moto builds GetResources from each backend's `iter_tagged_resources`. Its RDS backend yields
 clusters, instances and snapshots but not DB subnet groups or cluster parameter groups, and its
-ELBv2 backend yields load balancers and target groups but not listeners. AWS's tag index lists
-all of them (resource types `rds:subgrp`, `rds:cluster-pg` and `elasticloadbalancing:listener`),
+ELBv2 backend yields load balancers and target groups but not listeners or their rules. AWS's
+tag index lists all of them (resource types `rds:subgrp`, `rds:cluster-pg`,
+`elasticloadbalancing:listener` and `elasticloadbalancing:listener-rule`; a listener's default
+rule carries no tags of its own),
 so without this rtech would read those resources' tags one call each on the emulator only.
 
 AWS takes either `ResourcesPerPage` or `TagsPerPage`; a request with only `ResourcesPerPage`
@@ -83,5 +85,13 @@ def apply():
                     tags=self.tagging_service.get_tag_dict_for_resource(listener.arn),
                     resource_type="elasticloadbalancing:listener",
                 )
+                for rule in listener.rules.values():
+                    if getattr(rule, "is_default", False):
+                        continue
+                    yield TaggedResource(
+                        arn=rule.arn,
+                        tags=self.tagging_service.get_tag_dict_for_resource(rule.arn),
+                        resource_type="elasticloadbalancing:listener-rule",
+                    )
 
     elbv2_backend.iter_tagged_resources = elbv2_iter_tagged_resources

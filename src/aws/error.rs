@@ -62,6 +62,8 @@ impl ErrorKind {
             || c == "InvalidSubnet.Conflict"
             || c == "Resource.AlreadyAssociated"
             || c == "WAFDuplicateItemException"
+            // A listener rule's priority is taken (by the rule a lost create made).
+            || c == "PriorityInUse"
         {
             ErrorKind::AlreadyExists
         } else if c == "DependencyViolation"
@@ -304,6 +306,7 @@ mod tests {
             ("DuplicateLoadBalancerName", AlreadyExists),
             ("InvalidSubnet.Conflict", AlreadyExists),
             ("Resource.AlreadyAssociated", AlreadyExists),
+            ("PriorityInUse", AlreadyExists),
             ("DependencyViolation", InUse),
             ("ResourceInUseException", InUse),
             ("CacheSubnetGroupInUse", InUse),

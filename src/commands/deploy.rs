@@ -72,22 +72,28 @@ pub(super) async fn deploy_cmd(
                 return Ok(None);
             }
             print_plan(&plan, false, ui, &spec.file);
-            let before = deployments::list(&s.ctx, READ).await?;
+            let (before, split) = tokio::try_join!(
+                deployments::list(&s.ctx, READ),
+                deployments::traffic(&s.ctx)
+            )?;
             s.execute(&plan, &observed, cli, ui).await?;
             let after = deployments::list(&s.ctx, READ).await?;
-            Ok(Some(after.into_iter().find(|d| !before.contains(d))))
+            Ok(Some((
+                after.into_iter().find(|d| !before.contains(d)),
+                split,
+            )))
         })
         .await?;
-    let arn = match started {
+    let (arn, split) = match started {
         None => {
             println!("{tag} is already deployed to env {env}: nothing to do.");
             return Ok(ExitCode::from(EXIT_OK));
         }
-        Some(None) => {
+        Some((None, _)) => {
             println!("ECS started no deployment: the service already runs this definition.");
             return Ok(ExitCode::from(EXIT_OK));
         }
-        Some(Some(arn)) => arn,
+        Some((Some(arn), split)) => (arn, split),
     };
     if a.no_wait {
         println!(
@@ -96,11 +102,21 @@ pub(super) async fn deploy_cmd(
         return Ok(ExitCode::from(EXIT_OK));
     }
     let t = Instant::now();
-    let end = match watch(&s, &arn, follow_limit, ui, "deploying").await? {
+    let new_colour = canary_colour(&split);
+    let end = match watch(
+        &s,
+        &arn,
+        follow_limit,
+        ui,
+        "deploying",
+        new_colour.as_deref(),
+    )
+    .await?
+    {
         Ok(d) => d,
         Err(code) => return Ok(code),
     };
-    let (line, ok) = ending(&end, tag, t.elapsed());
+    let (line, ok) = ending(&end.0, tag, t.elapsed(), end.1);
     println!("{line}");
     if !ok {
         return Ok(ExitCode::from(1));
@@ -141,14 +157,15 @@ async fn watch(
     limit: Duration,
     ui: &Ui,
     verb: &str,
-) -> Result<std::result::Result<Deployment, ExitCode>> {
+    new_colour: Option<&str>,
+) -> Result<std::result::Result<(Deployment, Option<i64>), ExitCode>> {
     let env = &s.ctx.env;
     let progress = Progress::new(ui.quiet, ui.stderr_tty);
     let task = progress.start(&reconcile::ecs::service_id().to_string(), verb);
     let mut interrupts =
         Listener::new().context("listening for Ctrl-C and SIGTERM (to stop watching)")?;
     let end = tokio::select! {
-        r = follow(s, arn, limit, &task) => r?,
+        r = follow(s, arn, limit, &task, new_colour) => r?,
         _ = interrupts.next() => {
             drop(task);
             eprintln!(
@@ -157,8 +174,17 @@ async fn watch(
             return Ok(Err(ExitCode::from(EXIT_INTERRUPTED)));
         }
     };
-    task.finish(&end.status.to_lowercase());
+    task.finish(&end.0.status.to_lowercase());
     Ok(Ok(end))
+}
+
+/// The colour a traffic-shifting deployment sends the new revision to (pure): the one with
+/// the smaller weight when it starts (none for a rolling deployment).
+fn canary_colour(split: &[(String, i64)]) -> Option<String> {
+    if split.len() < 2 {
+        return None;
+    }
+    split.iter().min_by_key(|(_, w)| *w).map(|(c, _)| c.clone())
 }
 
 /// The limit on following a deployment: `[app] stable_timeout_seconds`.
@@ -230,8 +256,8 @@ pub(super) async fn rollback_cmd(
         })
         .await?;
     let t = Instant::now();
-    let end = match watch(&s, &arn, follow_limit(&spec), ui, "rolling back").await? {
-        Ok(d) => d,
+    let end = match watch(&s, &arn, follow_limit(&spec), ui, "rolling back", None).await? {
+        Ok(d) => d.0,
         Err(code) => return Ok(code),
     };
     let (line, ok) = match (&step, end.outcome()) {
@@ -295,27 +321,50 @@ fn only_the_app(plan: &Plan, env: &str, tag: &str) -> Result<()> {
     )
 }
 
-/// Follow the deployment until it ends (or `limit` passes), its progress on `task`.
+/// Follow the deployment until it ends (or `limit` passes), its progress on `task`: the
+/// deployment and, with a traffic-shifting strategy, the production rule's split. Ends with
+/// the largest share `new_colour` (the canary) was seen to get.
 async fn follow(
     s: &Session,
     arn: &str,
     limit: Duration,
     task: &crate::progress::Task,
-) -> Result<Deployment> {
+    new_colour: Option<&str>,
+) -> Result<(Deployment, Option<i64>)> {
     let start = Instant::now();
     let mut delay = POLL_FIRST;
     let mut last = String::new();
+    let mut canary_share: Option<i64> = None;
+    let arns = [arn.to_string()];
     loop {
-        let d = deployments::describe(&s.ctx, &[arn.to_string()])
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?
+        let (found, split) = tokio::try_join!(deployments::describe(&s.ctx, &arns), async {
+            if new_colour.is_some() {
+                deployments::traffic(&s.ctx).await
+            } else {
+                Ok(vec![])
+            }
+        })
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let d = found
             .into_iter()
             .next()
             .with_context(|| format!("ECS no longer knows the deployment {arn}"))?;
-        if d.outcome() != Outcome::Running {
-            return Ok(d);
+        if let Some(w) = split
+            .iter()
+            .find(|(c, _)| Some(c.as_str()) == new_colour)
+            .map(|(_, w)| *w)
+            .filter(|_| d.outcome() == Outcome::Running)
+        {
+            canary_share = Some(canary_share.map_or(w, |m: i64| m.max(w)));
         }
-        let line = d.progress();
+        if d.outcome() != Outcome::Running {
+            return Ok((d, canary_share));
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|t| t.as_secs() as i64)
+            .ok();
+        let line = d.progress_at(&split, now);
         if line != last {
             task.status(&line);
             last = line;
@@ -333,8 +382,10 @@ async fn follow(
     }
 }
 
-/// The last line of a followed deployment, and whether it succeeded (pure).
-fn ending(d: &Deployment, tag: &str, took: Duration) -> (String, bool) {
+/// The last line of a followed deployment, and whether it succeeded (pure). `canary_share`:
+/// the largest share of the traffic the new revision was seen to get (traffic-shifting
+/// strategies), named when an alarm rolled it back.
+fn ending(d: &Deployment, tag: &str, took: Duration, canary_share: Option<i64>) -> (String, bool) {
     let to = d
         .task_definition
         .as_deref()
@@ -349,7 +400,16 @@ fn ending(d: &Deployment, tag: &str, took: Duration) -> (String, bool) {
                 .or(d.source_task_definition.as_deref())
                 .map(revision_name)
                 .unwrap_or("?");
-            (format!("rolled back to {back}: {}", d.why()), false)
+            // The share seen on the rule, else (the rule was not read while the canary ran)
+            // the canary's configured percent.
+            let share = canary_share.filter(|p| *p > 0).or(d
+                .canary_percent
+                .filter(|_| d.strategy.as_deref() == Some("CANARY")));
+            let at = match share {
+                Some(p) if !d.alarms_fired.is_empty() => format!(" at {p} % canary"),
+                _ => String::new(),
+            };
+            (format!("rolled back to {back}: {}{at}", d.why()), false)
         }
         _ => (
             format!(
@@ -528,14 +588,14 @@ mod tests {
     fn the_last_line_names_the_revision_and_the_reason() {
         let ok = dep(2, "v2", "SUCCESSFUL");
         assert_eq!(
-            ending(&ok, "v2", Duration::from_secs(72)),
+            ending(&ok, "v2", Duration::from_secs(72), None),
             ("deployed rtech-dev-app:2 (v2) in 1m12s".to_string(), true)
         );
         let mut back = dep(3, "bad", "ROLLBACK_SUCCESSFUL");
         back.rolled_back_to = Some(format!("{TD}:2"));
         back.reason = Some("ECS deployment circuit breaker: tasks failed to start.".into());
         assert_eq!(
-            ending(&back, "bad", Duration::from_secs(8)),
+            ending(&back, "bad", Duration::from_secs(8), None),
             (
                 "rolled back to rtech-dev-app:2: ECS deployment circuit breaker: tasks failed to start"
                     .to_string(),
@@ -543,9 +603,73 @@ mod tests {
             )
         );
         back.alarms_fired = vec!["rtech-dev-5xx".into()];
-        assert!(ending(&back, "bad", Duration::ZERO)
+        assert!(ending(&back, "bad", Duration::ZERO, None)
             .0
             .ends_with("alarm rtech-dev-5xx fired"));
+    }
+
+    #[test]
+    fn an_alarm_rollback_of_a_canary_names_the_alarm_and_the_share_it_fired_at() {
+        let mut back = dep(3, "bad", "ROLLBACK_SUCCESSFUL");
+        back.rolled_back_to = Some(format!("{TD}:2"));
+        back.alarms_fired = vec!["rtech-prod-error-rate".into()];
+        assert_eq!(
+            ending(&back, "bad", Duration::from_secs(30), Some(10)),
+            (
+                "rolled back to rtech-dev-app:2: alarm rtech-prod-error-rate fired at 10 % canary"
+                    .to_string(),
+                false
+            )
+        );
+        // Not seen on the rule: the canary's configured percent.
+        back.strategy = Some("CANARY".into());
+        back.canary_percent = Some(15);
+        assert!(ending(&back, "bad", Duration::ZERO, None)
+            .0
+            .ends_with("fired at 15 % canary"));
+        // A circuit-breaker rollback names no share, even during a canary.
+        back.alarms_fired.clear();
+        back.circuit_breaker_tripped = true;
+        assert_eq!(
+            ending(&back, "bad", Duration::ZERO, Some(10)).0,
+            "rolled back to rtech-dev-app:2: the deployment circuit breaker tripped"
+        );
+    }
+
+    #[test]
+    fn the_canary_goes_to_the_colour_with_the_smaller_weight() {
+        let s = |b: i64, g: i64| vec![("blue".to_string(), b), ("green".to_string(), g)];
+        assert_eq!(canary_colour(&s(100, 0)).as_deref(), Some("green"));
+        assert_eq!(canary_colour(&s(0, 100)).as_deref(), Some("blue"));
+        // A rolling deployment has no production rule.
+        assert_eq!(canary_colour(&[]), None);
+    }
+
+    #[test]
+    fn the_progress_line_shows_stage_split_bake_left_and_alarms() {
+        let mut d = dep(3, "v3", "IN_PROGRESS");
+        d.stage = Some("PRODUCTION_TRAFFIC_SHIFT".into());
+        d.strategy = Some("CANARY".into());
+        d.canary_bake_minutes = Some(5);
+        d.bake_minutes = Some(10);
+        d.stage_since = Some(1_000);
+        d.running = 2;
+        d.requested = 2;
+        let split = vec![("blue".to_string(), 90), ("green".to_string(), 10)];
+        assert_eq!(
+            d.progress_at(&split, Some(1_060)),
+            "rtech-dev-app:2 → rtech-dev-app:3: IN_PROGRESS, stage PRODUCTION_TRAFFIC_SHIFT, traffic blue 90 % / green 10 %, bake 4m00s left, 2/2 tasks running"
+        );
+        d.stage = Some("BAKE_TIME".into());
+        d.alarms_fired = vec!["rtech-prod-elb-5xx".into()];
+        assert_eq!(d.bake_left(1_000 + 590), Some(10));
+        assert!(d
+            .progress_at(&split, Some(1_000 + 700))
+            .ends_with("bake 0s left, 2/2 tasks running, alarm rtech-prod-elb-5xx fired"));
+        // Scaling up: no bake to count down; no split for a rolling deployment.
+        d.stage = Some("SCALE_UP".into());
+        assert_eq!(d.bake_left(1_000), None);
+        assert!(!d.progress_at(&[], Some(1_000)).contains("traffic"));
     }
 
     #[test]

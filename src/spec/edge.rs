@@ -20,9 +20,9 @@ pub const DEFAULT_SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 /// The oldest policy accepted: TLS 1.2 minimum (ELBSecurityPolicy-TLS-1-2-2017-01).
 pub const OLDEST_SSL_POLICY: &str = "ELBSecurityPolicy-TLS-1-2-2017-01";
 
-/// The target-group colours a weight may name. Only `blue` exists today (see
-/// `reconcile::elb::COLOURS`, which a unit test keeps in step); `green` joins for canaries.
-pub const COLOURS: &[&str] = &["blue"];
+/// The target-group colours a weight may name (`reconcile::elb::COLOURS`, which a unit test
+/// keeps in step). `green` exists only with a canary or blue/green `[app.deploy]` strategy.
+pub const COLOURS: &[&str] = &["blue", "green"];
 
 /// The ELB security policies for HTTPS listeners, with the oldest TLS version each accepts
 /// (10 = TLS 1.0, 11, 12, 13). Policies below TLS 1.2 are known, and refused.
@@ -163,7 +163,10 @@ pub struct Edge {
     /// How long apply waits for a certificate to be ISSUED.
     pub certificate_timeout_seconds: i64,
     pub alb: Alb,
-    /// Forward weights of the HTTPS listener's default action, by colour; they sum to 100.
+    /// Forward weights by colour, summing to 100: the HTTPS listener's default action with a
+    /// rolling deployment strategy; with canary or blue/green, the production listener rule's
+    /// weights when rtech creates it (ECS owns them afterwards), the default action then
+    /// forwarding to blue alone.
     pub weights: BTreeMap<String, i64>,
     /// The CloudFront distribution, when the spec has `[edge.cloudfront]`.
     pub cloudfront: Option<CloudFront>,

@@ -314,7 +314,7 @@ fn validate(src: &Source, raw: RawSpec, expected_env: &str) -> Result<Spec, Vec<
         .ecr
         .as_ref()
         .map(|e| app::validate_ecr(&mut errs, e, raw.project.get_ref()));
-    let app = raw.app.as_ref().map(|a| {
+    let mut app = raw.app.as_ref().map(|a| {
         let port = network.as_ref().map(|n| n.app_port);
         app::validate_app(&mut errs, a, raw.ecr.is_some(), port)
     });
@@ -323,6 +323,9 @@ fn validate(src: &Source, raw: RawSpec, expected_env: &str) -> Result<Spec, Vec<
         .as_ref()
         .map(|e| edge::validate_edge(&mut errs, e, raw.app.is_some(), region));
     let monitoring = monitoring::validate_monitoring(&mut errs, raw.monitoring.as_ref());
+    if let (Some(a), Some(raw_app)) = (app.as_mut(), raw.app.as_ref()) {
+        check_app_deploy(&mut errs, raw_app, a, &raw, &monitoring);
+    }
     let account = account::validate_pin(
         &mut errs,
         raw.account_id.as_ref(),
@@ -355,6 +358,52 @@ fn validate(src: &Source, raw: RawSpec, expected_env: &str) -> Result<Spec, Vec<
         image_tag: None,
         file: src.file.to_string(),
     })
+}
+
+/// `[app.deploy]` against the rest of the spec: `[edge]` for a traffic-shifting strategy, the
+/// rollback alarms among the env's alarms, and `[edge.weights]`'s green target group only
+/// with such a strategy.
+fn check_app_deploy(
+    errs: &mut Errors,
+    raw_app: &Spanned<app::RawApp>,
+    a: &mut app::App,
+    raw: &RawSpec,
+    monitoring: &monitoring::Monitoring,
+) {
+    use monitoring::Source;
+    let has = |s: Source| match s {
+        Source::Alb => raw.edge.is_some(),
+        Source::Ecs => true,
+        Source::Docdb => raw.docdb.is_some(),
+        Source::Redis => raw.redis.is_some(),
+    };
+    let alarms: Vec<String> = monitoring
+        .alarms
+        .iter()
+        .filter(|(_, al)| has(al.source))
+        .map(|(n, _)| n.clone())
+        .collect();
+    app::deploy::check_deploy(
+        errs,
+        raw_app.get_ref().deploy.as_ref(),
+        raw_app.span(),
+        &mut a.deploy,
+        raw.edge.is_some(),
+        &alarms,
+    );
+    if a.deploy.strategy.shifts_traffic() {
+        return;
+    }
+    let weights = raw.edge.as_ref().and_then(|e| e.get_ref().weights.as_ref());
+    for (colour, w) in weights.iter().flat_map(|w| w.get_ref().iter()) {
+        if colour != edge::COLOURS[0] && edge::COLOURS.contains(&colour.as_str()) {
+            errs.push(
+                w.span(),
+                &format!("edge.weights.{colour}"),
+                format!("the {colour} target group exists only with [app.deploy] strategy = \"canary\" or \"blue_green\""),
+            );
+        }
+    }
 }
 
 /// Project and env names end up in every AWS name (`{project}-{env}-{role}`), the tightest

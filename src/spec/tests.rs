@@ -960,6 +960,11 @@ fn edge_weights_must_sum_to_100() {
     located(
         &with_edge("[edge.weights]\nblue = 100\ngreen = 0"),
         (12, 9, "edge.weights.green"),
+        &["exists only with [app.deploy] strategy = \"canary\" or \"blue_green\""],
+    );
+    located(
+        &with_edge("[edge.weights]\nblue = 100\nred = 0"),
+        (12, 7, "edge.weights.red"),
         &["not a target group colour"],
     );
     located(
@@ -1325,4 +1330,129 @@ fn the_shipped_envs_set_their_recovery_targets() {
         (120, 1440)
     );
     assert_eq!((dr("dev").rto_minutes, dr("dev").rpo_minutes), (240, 1440));
+}
+
+// --- [app.deploy] ------------------------------------------------------------------------------
+
+/// `[app.deploy]` holding `deploy` (line 10 on), with `[edge]` after it when `edge`.
+fn with_deploy(deploy: &str, edge: bool) -> String {
+    let edge = if edge { "[edge]\n" } else { "" };
+    format!("{BASE}[ecr]\n[app]\n[app.deploy]\n{deploy}\n{edge}")
+}
+
+#[test]
+fn deploy_defaults_to_rolling_without_alarms() {
+    use super::app::Strategy;
+    let s = ok(&with_app(""));
+    let d = &s.app.expect("app").deploy;
+    assert_eq!(d.strategy, Strategy::Rolling);
+    assert!(d.rollback_alarms.is_empty());
+    assert!(!d.strategy.shifts_traffic());
+}
+
+#[test]
+fn a_canary_rolls_back_on_the_envs_error_rate_5xx_and_latency_alarms_by_default() {
+    use super::app::Strategy;
+    let s = ok(&with_deploy("strategy = \"canary\"", true));
+    let d = &s.app.expect("app").deploy;
+    assert_eq!(d.strategy, Strategy::Canary);
+    assert_eq!(d.strategy.ecs(), "CANARY");
+    assert_eq!(
+        (d.canary_percent, d.canary_bake_minutes, d.bake_minutes),
+        (10, 5, 5)
+    );
+    assert_eq!(
+        d.rollback_alarms,
+        ["error-rate", "elb-5xx", "alb-latency-p95"]
+    );
+
+    let s = ok(&with_deploy(
+        "strategy = \"blue_green\"\nbake_minutes = 0\nrollback_alarms = [\"ecs-cpu\", \"error-rate\", \"ecs-cpu\"]",
+        true,
+    ));
+    let d = &s.app.expect("app").deploy;
+    assert_eq!(d.strategy.ecs(), "BLUE_GREEN");
+    assert_eq!(d.bake_minutes, 0);
+    // Listed order, duplicates once.
+    assert_eq!(d.rollback_alarms, ["ecs-cpu", "error-rate"]);
+
+    // An alarm turned off is not a default.
+    let s = ok(&format!(
+        "{}[monitoring]\n[monitoring.alarms.elb-5xx]\nenabled = false\n",
+        with_deploy("strategy = \"canary\"", true)
+    ));
+    assert_eq!(
+        s.app.expect("app").deploy.rollback_alarms,
+        ["error-rate", "alb-latency-p95"]
+    );
+}
+
+#[test]
+fn deploy_values_out_of_range_or_unknown_are_located() {
+    located(
+        &with_deploy("strategy = \"linear\"", true),
+        (10, 12, "app.deploy.strategy"),
+        &["\"linear\" is not a strategy: rolling, canary or blue_green"],
+    );
+    located(
+        &with_deploy("strategy = \"canary\"\ncanary_percent = 0", true),
+        (11, 18, "app.deploy.canary_percent"),
+        &["0 is out of range: 1 to 99"],
+    );
+    located(
+        &with_deploy("strategy = \"canary\"\ncanary_percent = 100", true),
+        (11, 18, "app.deploy.canary_percent"),
+        &["1 to 99"],
+    );
+    located(
+        &with_deploy("strategy = \"canary\"\ncanary_bake_minutes = 1441", true),
+        (11, 23, "app.deploy.canary_bake_minutes"),
+        &["0 to 1440"],
+    );
+    located(
+        &with_deploy("strategy = \"blue_green\"\nbake_minutes = -1", true),
+        (11, 16, "app.deploy.bake_minutes"),
+        &["0 to 1440"],
+    );
+}
+
+#[test]
+fn deploy_settings_of_another_strategy_are_refused() {
+    located(
+        &with_deploy("strategy = \"blue_green\"\ncanary_percent = 20", true),
+        (11, 18, "app.deploy.canary_percent"),
+        &["applies to strategy = \"canary\" only"],
+    );
+    located(
+        &with_deploy("bake_minutes = 3", true),
+        (10, 16, "app.deploy.bake_minutes"),
+        &["applies to strategy = \"canary\" or \"blue_green\" only"],
+    );
+}
+
+#[test]
+fn a_canary_needs_the_edge_and_alarms_the_env_has() {
+    located(
+        &with_deploy("strategy = \"canary\"", false),
+        (10, 12, "app.deploy.strategy"),
+        &["need an [edge] section"],
+    );
+    let e = located(
+        &with_deploy(
+            "strategy = \"canary\"\nrollback_alarms = [\"error-rate\", \"nope\"]",
+            true,
+        ),
+        (11, 34, "app.deploy.rollback_alarms[1]"),
+        &["\"nope\" is not an alarm of this env"],
+    );
+    assert!(e.message.contains("error-rate"), "{e}");
+    // DocumentDB's alarms exist only with [docdb].
+    located(
+        &with_deploy(
+            "strategy = \"canary\"\nrollback_alarms = [\"docdb-cpu\"]",
+            true,
+        ),
+        (11, 20, "app.deploy.rollback_alarms[0]"),
+        &["not an alarm of this env"],
+    );
 }

@@ -39,7 +39,7 @@ fn prod_applies_in_one_go(proxy: &FaultProxy, emu: &Emulator) -> Run {
     );
     assert!(
         r.stdout
-            .contains("Apply complete: 99 added, 0 changed, 0 replaced, 0 destroyed."),
+            .contains("Apply complete: 102 added, 0 changed, 0 replaced, 0 destroyed."),
         "{}",
         r.stdout
     );
@@ -593,6 +593,7 @@ async fn the_first_response_of_every_mutating_operation_lost_apply_and_destroy_c
         "CreateLoadBalancer",
         "CreateTargetGroup",
         "CreateListener",
+        "CreateRule",
         "CreateRole",
         "RequestCertificate",
         "CreateTopic",

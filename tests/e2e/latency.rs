@@ -85,9 +85,15 @@ async fn a_no_op_plan_waits_for_few_round_trips_and_makes_fewer_calls_than_resou
     // The WAF web ACL's ListWebACLs and its log group's DescribeLogGroups run in dev too, which
     // has neither (destroy finds them without a spec): dev 68 → 70 calls for 65 resources, so
     // its budget went from 1.05 to 1.1 calls per resource.
+    // Canary deployments add three calls to every env's plan, whatever its strategy (destroy has
+    // no spec and must find what a canary env has): `DescribeRules` on the HTTPS listener,
+    // `GetRole` of ECS's infrastructure role and a second `DescribeTargetGroups` (one per
+    // colour, by name, at once); prod also gets three resources (green target group, production
+    // rule, that role) and the role's two policy lists. With both, dev's budget is 1.15 and
+    // prod's 0.95 calls per resource.
     // env, max dependent depth, max chain, max calls per resource.
     for (env, max_depth, max_chain, max_per_resource) in
-        [("dev", 40.0, 9, 1.1), ("prod", 40.0, 9, 0.9)]
+        [("dev", 40.0, 9, 1.15), ("prod", 40.0, 9, 0.95)]
     {
         let (f, stderr) = no_op_plan(&proxy, &emu, env);
         let per = f.calls as f64 / f.resources as f64;

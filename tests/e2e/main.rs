@@ -4,6 +4,7 @@
 mod acm;
 mod alarms;
 mod bootstrap;
+mod canary;
 mod cdn;
 mod cli;
 mod dashboard;

@@ -71,10 +71,11 @@ fn assert_dependency_order_and_overlap(stderr: &str) {
 async fn prod_from_empty_then_an_image_deploy_is_one_revision_and_one_service_update() {
     let emu = Emulator::start();
     let r = apply(&emu, "prod");
-    // 99: the WAF web ACL and its log group joined the 97 before.
+    // 102: the WAF web ACL and its log group, and the canary's green target group, production
+    // rule and ECS infrastructure role joined the 97 before.
     assert!(
         r.stdout
-            .contains("Apply complete: 99 added, 0 changed, 0 replaced, 0 destroyed."),
+            .contains("Apply complete: 102 added, 0 changed, 0 replaced, 0 destroyed."),
         "{}",
         r.stdout
     );

@@ -42,6 +42,42 @@ pub struct Deployment {
     /// Alarms that fired, and whether the circuit breaker tripped.
     pub alarms_fired: Vec<String>,
     pub circuit_breaker_tripped: bool,
+    /// The deployment's strategy (`ROLLING`, `CANARY`, `BLUE_GREEN`) and bakes, as it was
+    /// started with them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canary_percent: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canary_bake_minutes: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bake_minutes: Option<i64>,
+    /// When the current lifecycle stage began (ECS's `updatedAt`), seconds since the epoch.
+    #[serde(skip)]
+    pub stage_since: Option<i64>,
+}
+
+/// The production listener rule's split, by colour (`blue`: the service's target group,
+/// `green`: its alternate), in percent.
+pub type Split = Vec<(String, i64)>;
+
+/// `blue 90 % / green 10 %` (pure).
+pub fn split_text(split: &[(String, i64)]) -> String {
+    split
+        .iter()
+        .map(|(c, w)| format!("{c} {w} %"))
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
+/// `3m05s`, `42s` (pure).
+pub fn minutes_text(secs: i64) -> String {
+    let s = secs.max(0);
+    if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
 }
 
 /// How a deployment ended (pure).
@@ -81,8 +117,21 @@ impl Deployment {
         }
     }
 
-    /// The live progress line: stage, status and the new revision's task counts.
-    pub fn progress(&self) -> String {
+    /// Seconds left in the bake the deployment is in at `now` (epoch seconds), if it is in
+    /// one (pure): the canary's bake during a CANARY deployment's production traffic shift,
+    /// the bake time during BAKE_TIME.
+    pub fn bake_left(&self, now: i64) -> Option<i64> {
+        let minutes = match (self.stage.as_deref(), self.strategy.as_deref()) {
+            (Some("PRODUCTION_TRAFFIC_SHIFT"), Some("CANARY")) => self.canary_bake_minutes?,
+            (Some("BAKE_TIME"), _) => self.bake_minutes?,
+            _ => return None,
+        };
+        Some((self.stage_since? + minutes * 60 - now).max(0))
+    }
+
+    /// The live progress line with the production rule's traffic split and, given `now`, the
+    /// bake's time left (pure).
+    pub fn progress_at(&self, split: &[(String, i64)], now: Option<i64>) -> String {
         let mut line = format!(
             "{} → {}: {}",
             self.source_task_definition
@@ -98,6 +147,12 @@ impl Deployment {
         if let Some(s) = &self.stage {
             line.push_str(&format!(", stage {s}"));
         }
+        if !split.is_empty() {
+            line.push_str(&format!(", traffic {}", split_text(split)));
+        }
+        if let Some(left) = now.and_then(|n| self.bake_left(n)) {
+            line.push_str(&format!(", bake {} left", minutes_text(left)));
+        }
         line.push_str(&format!(
             ", {}/{} tasks running",
             self.running, self.requested
@@ -106,6 +161,11 @@ impl Deployment {
             line.push_str(&format!(", alarm {} fired", self.alarms_fired.join(", ")));
         }
         line
+    }
+
+    /// The live progress line: stage, status and the new revision's task counts.
+    pub fn progress(&self) -> String {
+        self.progress_at(&[], None)
     }
 }
 
@@ -196,7 +256,92 @@ pub fn deployment_of(
             .deployment_circuit_breaker()
             .and_then(|c| c.status())
             .is_some_and(|s| s.as_str() == "TRIGGERED"),
+        strategy: d
+            .deployment_configuration()
+            .and_then(|c| c.strategy())
+            .map(|s| s.as_str().to_string()),
+        canary_percent: d
+            .deployment_configuration()
+            .and_then(|c| c.canary_configuration())
+            .and_then(|c| c.canary_percent())
+            .map(|p| p.round() as i64),
+        canary_bake_minutes: d
+            .deployment_configuration()
+            .and_then(|c| c.canary_configuration())
+            .and_then(|c| c.canary_bake_time_in_minutes())
+            .map(i64::from),
+        bake_minutes: d
+            .deployment_configuration()
+            .and_then(|c| c.bake_time_in_minutes())
+            .map(i64::from),
+        stage_since: d.updated_at().map(|t| t.secs()),
     }
+}
+
+/// The production listener rule's weights by target group ARN (pure, from DescribeRules).
+pub fn rule_weights(rule: &aws_sdk_elasticloadbalancingv2::types::Rule) -> Vec<(String, i64)> {
+    rule.actions()
+        .iter()
+        .filter_map(|a| a.forward_config())
+        .flat_map(|f| f.target_groups())
+        .map(|t| {
+            (
+                t.target_group_arn().unwrap_or_default().to_string(),
+                i64::from(t.weight().unwrap_or(1)),
+            )
+        })
+        .collect()
+}
+
+/// The split by colour (pure): `blue` is the service's target group, `green` its alternate.
+pub fn colour_split(weights: &[(String, i64)], blue: &str, green: &str) -> Split {
+    let w = |arn: &str| {
+        weights
+            .iter()
+            .find(|(a, _)| a == arn)
+            .map(|(_, w)| *w)
+            .unwrap_or(0)
+    };
+    vec![("blue".into(), w(blue)), ("green".into(), w(green))]
+}
+
+/// The service's production listener rule's split (empty when the service has none: a
+/// rolling deployment): DescribeServices and DescribeRules.
+pub async fn traffic(ctx: &Ctx) -> Result<Split, AwsError> {
+    let Some(s) = super::service::describe(
+        ctx,
+        &cluster_name(&ctx.project, &ctx.env),
+        &app_name(&ctx.project, &ctx.env),
+    )
+    .await?
+    else {
+        return Ok(vec![]);
+    };
+    let Some((blue, adv)) = s.load_balancers().iter().find_map(|l| {
+        l.advanced_configuration()
+            .map(|a| (l.target_group_arn().unwrap_or_default(), a))
+    }) else {
+        return Ok(vec![]);
+    };
+    let (Some(rule), Some(green)) = (
+        adv.production_listener_rule(),
+        adv.alternate_target_group_arn(),
+    ) else {
+        return Ok(vec![]);
+    };
+    let out = crate::reconcile::kit::found(
+        ctx.clients
+            .elbv2
+            .describe_rules()
+            .rule_arns(rule)
+            .send()
+            .await
+            .map_err(aws("elbv2:DescribeRules")),
+    )?;
+    let weights = out
+        .and_then(|o| o.rules().first().map(rule_weights))
+        .unwrap_or_default();
+    Ok(colour_split(&weights, blue, green))
 }
 
 /// The ARNs of the env's service deployments, newest first, at most `max`.

@@ -47,6 +47,7 @@ pub static GRANTS: &[Grant] = &[
             "ecs:DescribeTaskDefinition",
             "ecs:ListTaskDefinitions",
             "ec2:DescribeSubnets",
+            "elbv2:DescribeRules",
         ],
         also: &[],
         on: ANY,
@@ -99,6 +100,14 @@ pub static GRANTS: &[Grant] = &[
             "arn:{partition}:iam::{account}:role/{name:iam_role/task}",
         ],
         cond: Cond::PassedTo("ecs-tasks.amazonaws.com"),
+    },
+    Grant {
+        sid: "EcsPassTheInfrastructureRoleToEcs",
+        mode: Mode::Apply,
+        ops: &[],
+        also: &["iam:PassRole"],
+        on: &["arn:{partition}:iam::{account}:role/{name:iam_role/ecs_infrastructure}"],
+        cond: Cond::PassedTo("ecs.amazonaws.com"),
     },
     Grant {
         sid: "EcsFirstServiceNeedsEcsServiceLinkedRole",

@@ -101,6 +101,11 @@ const REDIS_SECRET: &str =
 const REDIS_HOST: &str = "rtech-dev-redis.abc123.ng.0001.use1.cache.amazonaws.com";
 const TG_ARN: &str =
     "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/rtech-dev-blue/0123456789abcdef";
+const GREEN_ARN: &str =
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/rtech-dev-green/fedcba9876543210";
+const RULE_ARN: &str =
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/rtech-dev-alb/1/2/3";
+const INFRA_ROLE: &str = "arn:aws:iam::123456789012:role/rtech-dev-ecs-infra";
 const CLUSTER_ARN: &str = "arn:aws:ecs:us-east-1:123456789012:cluster/rtech-dev";
 const SERVICE_ARN: &str = "arn:aws:ecs:us-east-1:123456789012:service/rtech-dev/rtech-dev-app";
 const HEALTH: &str = "wget -q -O /dev/null http://localhost:3000/api/health || exit 1";
@@ -137,6 +142,9 @@ fn lookup(r: &Ref) -> Option<String> {
         ("subnet/private-b", "id") => "subnet-bbb".into(),
         ("sg/app", "id") => "sg-app".into(),
         ("target_group/blue", "arn") => TG_ARN.into(),
+        ("target_group/green", "arn") => GREEN_ARN.into(),
+        ("listener_rule/production", "arn") => RULE_ARN.into(),
+        ("iam_role/ecs_infrastructure", "arn") => INFRA_ROLE.into(),
         ("ecs_cluster/main", "name") => "rtech-dev".into(),
         ("ecs_task_definition/app", "arn") => td_arn(4),
         _ => return None,
@@ -367,35 +375,47 @@ fn live_cluster(insights: &str) -> Observed {
 }
 
 fn aws_service(desired_count: i32, subnets: &[&str], td: &str) -> Service {
+    aws_service_with(
+        desired_count,
+        subnets,
+        td,
+        DeploymentConfiguration::builder()
+            .deployment_circuit_breaker(
+                DeploymentCircuitBreaker::builder()
+                    .enable(true)
+                    .rollback(true)
+                    .build(),
+            )
+            .maximum_percent(200)
+            .minimum_healthy_percent(100)
+            .build(),
+        LoadBalancer::builder()
+            .target_group_arn(TG_ARN)
+            .container_name("app")
+            .container_port(3000)
+            .build(),
+    )
+}
+
+fn aws_service_with(
+    desired_count: i32,
+    subnets: &[&str],
+    td: &str,
+    dc: DeploymentConfiguration,
+    lb: LoadBalancer,
+) -> Service {
     Service::builder()
         .service_arn(SERVICE_ARN)
         .service_name("rtech-dev-app")
         .cluster_arn(CLUSTER_ARN)
-        .load_balancers(
-            LoadBalancer::builder()
-                .target_group_arn(TG_ARN)
-                .container_name("app")
-                .container_port(3000)
-                .build(),
-        )
+        .load_balancers(lb)
         .status("ACTIVE")
         .desired_count(desired_count)
         .running_count(desired_count)
         .launch_type(LaunchType::Fargate)
         .platform_version("LATEST")
         .task_definition(td)
-        .deployment_configuration(
-            DeploymentConfiguration::builder()
-                .deployment_circuit_breaker(
-                    DeploymentCircuitBreaker::builder()
-                        .enable(true)
-                        .rollback(true)
-                        .build(),
-                )
-                .maximum_percent(200)
-                .minimum_healthy_percent(100)
-                .build(),
-        )
+        .deployment_configuration(dc)
         .network_configuration(
             NetworkConfiguration::builder()
                 .awsvpc_configuration(
@@ -1159,6 +1179,191 @@ fn update_service_sends_only_what_changed() {
     assert!(update_request(&client(), &same, &prior, &set(&["tags"]))
         .unwrap()
         .is_none());
+}
+
+/// Prod with ECS running a 10 % canary behind the edge.
+fn canary_prod() -> Spec {
+    spec_of(
+        &format!(
+            "{DATA}{ECR}{PROD_APP}\n[app.deploy]\nstrategy = \"canary\"\ncanary_percent = 10\ncanary_bake_minutes = 5\nbake_minutes = 10\n\n[edge]\n"
+        ),
+        None,
+    )
+}
+
+/// `aws_service` as ECS reports a service created from the canary spec.
+fn aws_canary_service() -> Service {
+    use aws_sdk_ecs::types::{
+        AdvancedConfiguration, CanaryConfiguration, DeploymentAlarms, DeploymentStrategy,
+    };
+    let dc = DeploymentConfiguration::builder()
+        .deployment_circuit_breaker(
+            DeploymentCircuitBreaker::builder()
+                .enable(true)
+                .rollback(true)
+                .build(),
+        )
+        .maximum_percent(200)
+        .minimum_healthy_percent(100)
+        .strategy(DeploymentStrategy::Canary)
+        .canary_configuration(
+            CanaryConfiguration::builder()
+                .canary_percent(10.0)
+                .canary_bake_time_in_minutes(5)
+                .build(),
+        )
+        .bake_time_in_minutes(10)
+        .alarms(
+            DeploymentAlarms::builder()
+                .alarm_names("rtech-dev-error-rate")
+                .alarm_names("rtech-dev-elb-5xx")
+                .alarm_names("rtech-dev-alb-latency-p95")
+                .enable(true)
+                .rollback(true)
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let lb = LoadBalancer::builder()
+        .target_group_arn(TG_ARN)
+        .container_name("app")
+        .container_port(3000)
+        .advanced_configuration(
+            AdvancedConfiguration::builder()
+                .alternate_target_group_arn(GREEN_ARN)
+                .production_listener_rule(RULE_ARN)
+                .role_arn(INFRA_ROLE)
+                .build(),
+        )
+        .build();
+    aws_service_with(2, &["subnet-aaa", "subnet-bbb"], &td_arn(4), dc, lb)
+}
+
+#[test]
+fn a_canary_service_sends_strategy_bakes_alarms_and_the_blue_green_wiring() {
+    let rs = expand(&canary_prod());
+    let r = resolved(get(&rs, "ecs_service/app"), None);
+    let req = create_request(&client(), &r).unwrap();
+    let i = req.as_input();
+    let dc = i.get_deployment_configuration().as_ref().unwrap();
+    assert_eq!(dc.strategy().map(|s| s.as_str()), Some("CANARY"));
+    let c = dc.canary_configuration().unwrap();
+    assert_eq!(
+        (c.canary_percent(), c.canary_bake_time_in_minutes()),
+        (Some(10.0), Some(5))
+    );
+    assert_eq!(dc.bake_time_in_minutes(), Some(10));
+    let a = dc.alarms().unwrap();
+    assert!(a.enable() && a.rollback());
+    assert_eq!(
+        a.alarm_names(),
+        [
+            "rtech-dev-error-rate",
+            "rtech-dev-elb-5xx",
+            "rtech-dev-alb-latency-p95"
+        ]
+    );
+    // The circuit breaker stays on beside them.
+    assert!(dc.deployment_circuit_breaker().unwrap().rollback());
+    let adv = i.get_load_balancers().as_ref().unwrap()[0]
+        .advanced_configuration()
+        .unwrap();
+    assert_eq!(
+        (
+            adv.alternate_target_group_arn(),
+            adv.production_listener_rule(),
+            adv.role_arn()
+        ),
+        (Some(GREEN_ARN), Some(RULE_ARN), Some(INFRA_ROLE))
+    );
+    for d in [
+        "target_group/green",
+        "listener_rule/production",
+        "iam_role/ecs_infrastructure",
+    ] {
+        assert!(
+            get(&rs, "ecs_service/app")
+                .deps
+                .contains(&d.parse().unwrap()),
+            "{d}"
+        );
+    }
+}
+
+#[test]
+fn a_canary_service_as_ecs_reports_it_plans_nothing_and_a_rolling_one_is_that_drift() {
+    let rs = expand(&canary_prod());
+    let desired = get(&rs, "ecs_service/app");
+    let mut world_extra = vec![];
+    for (id, arn) in [
+        ("target_group/green", GREEN_ARN),
+        ("listener_rule/production", RULE_ARN),
+        ("iam_role/ecs_infrastructure", INFRA_ROLE),
+        ("listener/https", "arn:listener"),
+    ] {
+        world_extra.push(Observed::new(id.parse::<ResourceId>().unwrap(), arn).attr("arn", arn));
+    }
+    let tags = tags_with(
+        &service_id(),
+        "rtech-dev-app",
+        &[(TAG_STABLE_TIMEOUT, "600")],
+    );
+    let live = observe_service(&aws_canary_service(), &tags, &subnet_rids(), Some(desired));
+    let mut ecs_live = vec![live_cluster("enabled"), live_td("v1"), live];
+    ecs_live.extend(world_extra.clone());
+    let only_service = |p: &Plan| -> Vec<String> {
+        p.changes
+            .iter()
+            .filter(|c| c.id == service_id())
+            .flat_map(|c| c.changed_props())
+            .collect()
+    };
+    let desired_ecs: Vec<Resource> = rs
+        .iter()
+        .filter(|r| r.id.kind.starts_with("ecs_"))
+        .cloned()
+        .collect();
+    assert!(only_service(&plan_of(&desired_ecs, &ecs_live)).is_empty());
+
+    // Someone switched it back to a rolling deployment without alarms.
+    let rolling = observe_service(
+        &aws_service(2, &["subnet-aaa", "subnet-bbb"], &td_arn(4)),
+        &tags,
+        &subnet_rids(),
+        Some(desired),
+    );
+    let mut ecs_live = vec![live_cluster("enabled"), live_td("v1"), rolling.clone()];
+    ecs_live.extend(world_extra);
+    let mut changed = only_service(&plan_of(&desired_ecs, &ecs_live));
+    changed.sort();
+    assert_eq!(
+        changed,
+        [
+            "bake_minutes",
+            "canary",
+            "load_balancers",
+            "rollback_alarms",
+            "strategy"
+        ]
+    );
+    // Repaired by one UpdateService with the whole deployment configuration.
+    let r = resolved(desired, Some(&rolling));
+    let req = update_request(
+        &client(),
+        &r,
+        &rolling,
+        &set(&["strategy", "canary", "bake_minutes", "rollback_alarms"]),
+    )
+    .unwrap()
+    .unwrap();
+    let dc = req
+        .as_input()
+        .get_deployment_configuration()
+        .clone()
+        .unwrap();
+    assert_eq!(dc.strategy().map(|s| s.as_str()), Some("CANARY"));
+    assert_eq!(dc.maximum_percent(), Some(200));
+    assert!(req.as_input().get_load_balancers().is_none());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -255,6 +255,7 @@ fn observed_all(rs: &[Resource]) -> Vec<Observed> {
         &[ls, l443],
         &tags,
         &la,
+        &[],
         Some(&lb_r),
     )
 }
@@ -499,6 +500,7 @@ fn a_load_balancer_or_listener_without_our_tags_is_a_conflict_and_left_alone() {
         std::slice::from_ref(&ls),
         &tags,
         &la,
+        &[],
         None,
     );
     assert_eq!(obs.len(), 1);
@@ -511,7 +513,16 @@ fn a_load_balancer_or_listener_without_our_tags_is_a_conflict_and_left_alone() {
     let (_, lt, _) = live_lb(&lb_r);
     let mut tags = BTreeMap::new();
     tags.insert(LB_ARN.to_string(), lt);
-    let obs = classify("rtech", "dev", Some(&l), &[ls], &tags, &la, Some(&lb_r));
+    let obs = classify(
+        "rtech",
+        "dev",
+        Some(&l),
+        &[ls],
+        &tags,
+        &la,
+        &[],
+        Some(&lb_r),
+    );
     assert_eq!(obs[1].id, listener_id("http"));
     assert_eq!(obs[1].ownership, Ownership::Foreign);
     let plan = plan_for(&rs, obs);
@@ -526,7 +537,16 @@ fn a_load_balancer_or_listener_without_our_tags_is_a_conflict_and_left_alone() {
         .build();
     let (_, lt, _) = live_lb(&lb_r);
     let tags = BTreeMap::from([(LB_ARN.to_string(), lt)]);
-    let obs = classify("rtech", "dev", Some(&l), &[other], &tags, &la, Some(&lb_r));
+    let obs = classify(
+        "rtech",
+        "dev",
+        Some(&l),
+        &[other],
+        &tags,
+        &la,
+        &[],
+        Some(&lb_r),
+    );
     assert_eq!(obs.len(), 1);
 }
 

@@ -151,10 +151,24 @@ pub fn expand_listeners(spec: &Spec, edge: &Edge, lb_name: &str) -> Vec<Resource
         protocol: Some("HTTPS".into()),
         ssl_policy: Some(edge.ssl_policy.clone()),
         certificate_arn: Some(Link::to(&certificate_validation_id(), "arn")),
-        default_actions: vec![weighted_forward(&edge.weights)],
+        default_actions: vec![weighted_forward(&default_weights(spec, edge))],
         ..http.clone()
     };
     vec![listener("http", 80, http), listener("https", 443, https)]
+}
+
+/// The default action's weights: the spec's with a rolling deployment; blue alone when ECS
+/// shifts traffic on the production rule (`listener_rule`), which catches every path first.
+pub fn default_weights(spec: &Spec, edge: &Edge) -> BTreeMap<String, i64> {
+    let shifts = spec
+        .app
+        .as_ref()
+        .is_some_and(|a| a.deploy.strategy.shifts_traffic());
+    if shifts {
+        BTreeMap::from([(COLOURS[0].to_string(), 100)])
+    } else {
+        edge.weights.clone()
+    }
 }
 
 /// Forward to the app's target groups by colour with the spec's weights (one colour at 100

@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
-    Listener as SdkListener, LoadBalancer as SdkLoadBalancer, LoadBalancerAttribute, Tag,
+    Listener as SdkListener, LoadBalancer as SdkLoadBalancer, LoadBalancerAttribute,
+    Rule as SdkRule, Tag,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 use sha2::{Digest, Sha256};
@@ -25,10 +26,12 @@ use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::Spec;
 
 pub mod listener;
+pub mod listener_rule;
 pub mod load_balancer;
 pub mod target_group;
 
 use listener::{listener_id, observe_listener, LISTENER, LISTENERS};
+use listener_rule::{observe_rule, production_rule_id, LISTENER_RULE, PRODUCTION_PRIORITY};
 use load_balancer::{
     load_balancer_id, load_balancer_name, observe_load_balancer, LoadBalancerProps, LOAD_BALANCER,
 };
@@ -41,8 +44,9 @@ pub mod alb {
 }
 
 /// The target groups an env can have, by colour (the resource name). Observe looks for every
-/// one of them, so destroy finds them without a spec.
-pub const COLOURS: &[&str] = &["blue"];
+/// one of them, so destroy finds them without a spec. `green` exists with a canary or
+/// blue/green `[app.deploy]` strategy (ECS's alternate target group).
+pub const COLOURS: &[&str] = &["blue", "green"];
 
 /// ELB's limit for target group and load balancer names.
 pub const NAME_MAX: usize = 32;
@@ -166,7 +170,9 @@ fn foreign(id: &ResourceId, physical: &str) -> Observed {
 // observe: the load balancer and its listeners
 
 /// Sort what observe read into ours and foreign (pure). `lb` is the load balancer under our
-/// name (if any), `listeners` its listeners, `tags` by ARN.
+/// name (if any), `listeners` its listeners, `tags` by ARN, `rules` the HTTPS listener's.
+/// Each argument is one of observe's reads, kept apart so the unit tests build them one by one.
+#[allow(clippy::too_many_arguments)]
 pub fn classify(
     project: &str,
     env: &str,
@@ -174,6 +180,7 @@ pub fn classify(
     listeners: &[SdkListener],
     tags: &BTreeMap<String, BTreeMap<String, String>>,
     attributes: &[LoadBalancerAttribute],
+    rules: &[SdkRule],
     desired: Option<&Resource>,
 ) -> Vec<Observed> {
     let Some(lb) = lb else {
@@ -201,6 +208,22 @@ pub fn classify(
             (_, Some(pid)) => out.push(foreign(&pid, larn)),
             // Someone else's listener on another port of our load balancer: not ours.
             _ => {}
+        }
+    }
+    let tg_names: Vec<String> = COLOURS
+        .iter()
+        .map(|c| target_group::target_group_name(project, env, c))
+        .collect();
+    for r in rules.iter().filter(|r| r.is_default() != Some(true)) {
+        let rarn = r.rule_arn().unwrap_or_default();
+        let rt = tags.get(rarn).cloned().unwrap_or_default();
+        let by_tag = claimed_id(&rt, project, env).filter(|i| i.kind == LISTENER_RULE);
+        let at_ours = r.priority() == Some(PRODUCTION_PRIORITY.to_string().as_str());
+        match by_tag {
+            Some(tid) => out.push(observe_rule(&tid, r, &rt, &tg_names)),
+            // A rule at our priority without our tags: foreign.
+            None if at_ours => out.push(foreign(&production_rule_id(), rarn)),
+            None => {}
         }
     }
     out
@@ -260,11 +283,30 @@ pub async fn observe_edge(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observe
             }
         }
     )?;
+    // The HTTPS listener's rules (the production rule of a canary or blue/green env).
+    let https = listeners
+        .iter()
+        .find(|l| l.port() == Some(443))
+        .and_then(|l| l.listener_arn());
+    let rules = match https {
+        Some(l) => found(all_pages!(
+            c.describe_rules().listener_arn(l),
+            "elbv2:DescribeRules"
+        ))?
+        .unwrap_or_default(),
+        None => vec![],
+    };
     let mut arns = vec![arn.clone()];
     arns.extend(
         listeners
             .iter()
             .filter_map(|l| l.listener_arn().map(str::to_string)),
+    );
+    arns.extend(
+        rules
+            .iter()
+            .filter(|r| r.is_default() != Some(true))
+            .filter_map(|r| r.rule_arn().map(str::to_string)),
     );
     let tags = tags_by_arn(ctx, &arns).await?;
     let lb_tags = tags.get(&arn).cloned().unwrap_or_default();
@@ -282,6 +324,7 @@ pub async fn observe_edge(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observe
         &listeners,
         &tags,
         &attributes,
+        &rules,
         desired_lb,
     ))
 }
@@ -295,19 +338,27 @@ const KINDS: &[&dyn Kind] = &[
     &target_group::TargetGroup,
     &load_balancer::LoadBalancer,
     &listener::Listener,
+    &listener_rule::ListenerRule,
 ];
 
-/// Spec → Desired (pure): the target groups with an `[app]` section, the load balancer and
-/// its listeners with `[edge]` (which needs `[app]`).
+/// Spec → Desired (pure): the target groups with an `[app]` section (blue; green too with a
+/// canary or blue/green strategy), the load balancer and its listeners with `[edge]` (which
+/// needs `[app]`), and the HTTPS listener's production rule with such a strategy.
 pub fn expand(spec: &Spec) -> Vec<Resource> {
-    if spec.app.is_none() {
+    let Some(app) = &spec.app else {
         return vec![];
-    }
+    };
+    let shifts = app.deploy.strategy.shifts_traffic();
     let mut out: Vec<Resource> = COLOURS
         .iter()
+        .filter(|c| shifts || **c == COLOURS[0])
         .map(|c| target_group::expand_colour(spec, c))
         .collect();
     out.extend(load_balancer::expand(spec));
+    if shifts {
+        let lb = load_balancer_name(&spec.project, &spec.env);
+        out.extend(listener_rule::expand(spec, &lb));
+    }
     out
 }
 
@@ -352,3 +403,7 @@ mod tests;
 #[cfg(test)]
 #[path = "alb_tests.rs"]
 mod alb_tests;
+
+#[cfg(test)]
+#[path = "rule_tests.rs"]
+mod rule_tests;

@@ -5,8 +5,9 @@
 //! - updated in place: health_check (ModifyTargetGroup, every health-check field at once),
 //!   deregistration_delay_seconds (ModifyTargetGroupAttributes
 //!   `deregistration_delay.timeout_seconds`), tags (AddTags / RemoveTags).
-//! - observed by name (one DescribeTargetGroups), tags from the env's tag index (DescribeTags,
-//!   20 ARNs a call, for those it does not list), attributes per owned target group (DescribeTargetGroupAttributes). A target group under
+//! - observed by name (one DescribeTargetGroups per colour's name, concurrently), tags from the
+//!   env's tag index (DescribeTags, 20 ARNs a call, for those it does not list), attributes per
+//!   owned target group (DescribeTargetGroupAttributes). A target group under
 //!   our name without our tags (project, env and `rtech:id`) is foreign: never modified or
 //!   deleted.
 //! - deleted with DeleteTargetGroup; AWS refuses (`ResourceInUse`) while a listener or rule
@@ -174,38 +175,29 @@ pub fn observe_target_group(
     o
 }
 
-/// Target groups by name in one call. DescribeTargetGroups fails as a whole when one name is
-/// missing: with several names that falls back to listing them all (paginated).
+/// Target groups by name: one DescribeTargetGroups per name, all at once (by a list of
+/// names it fails as a whole when one is missing, and an env has blue alone or blue and green),
+/// so the reads depend on our names only, never on how many target groups the account has.
 pub async fn describe_target_groups(
     c: &Client,
     names: &[String],
 ) -> Result<Vec<SdkTargetGroup>, AwsError> {
-    if names.is_empty() {
-        return Ok(vec![]);
-    }
-    let by_name = all_pages!(
-        c.describe_target_groups().set_names(Some(names.to_vec())),
-        "elbv2:DescribeTargetGroups"
-    );
-    match by_name {
-        Ok(v) => Ok(v),
-        Err(e) if e.is_not_found() && names.len() == 1 => Ok(vec![]),
-        Err(e) if e.is_not_found() => {
-            let all = all_pages!(c.describe_target_groups(), "elbv2:DescribeTargetGroups")?;
-            Ok(all
-                .into_iter()
-                .filter(|t| {
-                    t.target_group_name()
-                        .is_some_and(|n| names.iter().any(|x| x == n))
-                })
-                .collect())
-        }
-        Err(e) => Err(e),
-    }
+    let each = names.iter().map(|n| async move {
+        found(all_pages!(
+            c.describe_target_groups().names(n),
+            "elbv2:DescribeTargetGroups"
+        ))
+        .map(Option::unwrap_or_default)
+    });
+    Ok(futures::future::try_join_all(each)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect())
 }
 
 /// Every colour's target group (destroy has no desired) and whatever the desired ones are
-/// called: one DescribeTargetGroups, their tags, and the attributes of the owned ones.
+/// called: one DescribeTargetGroups per name, their tags, and the attributes of the owned ones.
 pub async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
     let c = &ctx.clients.elbv2;
     let mut wanted: BTreeMap<String, ResourceId> = COLOURS

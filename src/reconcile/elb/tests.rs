@@ -93,20 +93,21 @@ fn no_app_means_no_target_group() {
 }
 
 #[test]
-fn dev_and_prod_expand_to_one_blue_target_group_and_the_alb_with_two_listeners() {
+fn dev_expands_to_the_blue_target_group_and_prods_canary_to_blue_green_and_the_rule() {
     for env in ["dev", "prod"] {
         let rs = expand(&env_spec(env));
         let ids: Vec<String> = rs.iter().map(|r| r.id.to_string()).collect();
-        assert_eq!(
-            ids,
-            [
-                "target_group/blue",
-                "load_balancer/main",
-                "listener/http",
-                "listener/https"
-            ],
-            "{env}"
-        );
+        let mut want = vec![
+            "target_group/blue",
+            "load_balancer/main",
+            "listener/http",
+            "listener/https",
+        ];
+        if env == "prod" {
+            want.insert(1, "target_group/green");
+            want.push("listener_rule/production");
+        }
+        assert_eq!(ids, want, "{env}");
         let r = blue(&rs);
         assert_eq!(r.name, format!("rtech-{env}-blue"));
         assert_eq!(r.get_str("name"), Some(r.name.as_str()));

@@ -126,6 +126,11 @@ pub fn trust_policy() -> Value {
     trusted_by("EcsTasksAssumeRole", ECS_TASKS)
 }
 
+/// Trusted by ECS itself (the infrastructure role it shifts load balancer traffic with).
+pub fn ecs_trust_policy() -> Value {
+    trusted_by("EcsAssumeRole", super::ECS)
+}
+
 /// Trusted by the AWS service principal `service` only (statement `sid`).
 pub fn trusted_by(sid: &str, service: &str) -> Value {
     keyed(policy::iam(&json!({

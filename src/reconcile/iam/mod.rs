@@ -14,6 +14,10 @@
 //!   `vpc-flow-logs.amazonaws.com` only; the inline policy `rtech-flow-logs` allows
 //!   `logs:CreateLogStream`, `logs:PutLogEvents` and `logs:DescribeLogStreams` on the flow
 //!   log's group (`log_group/vpc-flow-logs`) and its streams, nothing wider.
+//! - `iam_role/ecs_infrastructure` (`{project}-{env}-ecs-infra`), with a canary or blue/green
+//!   `[app.deploy]` strategy: the role ECS moves the production listener rule's weights with.
+//!   Trusted by `ecs.amazonaws.com`; the AWS managed
+//!   `AmazonECSInfrastructureRolePolicyForLoadBalancers`; no inline policy.
 //!
 //! Policy documents are compared by meaning: each document is `model::policy::iam`'s canonical
 //! form (sorted, de-duplicated `Action`/`Resource`/principal/condition values, single strings
@@ -27,8 +31,8 @@
 //!
 //! Observe: one GetRole per role name (ListRoles returns no tags), then, for roles that are
 //! ours, ListAttachedRolePolicies, ListRolePolicies and one GetRolePolicy per inline policy, all
-//! concurrent: 7 calls for dev once the roles exist (3 before: every role name is probed), 11
-//! for prod with its flow log role. A same-named role
+//! concurrent: 9 calls for dev once the roles exist (4 before: every role name is probed), 14
+//! for prod with its flow log role and the infrastructure role its canary adds. A same-named role
 //! without our tags (project, env and id) is a conflict, never modified or deleted.
 //!
 //! IAM is eventually consistent on AWS: after CreateRole, apply waits for the role to be
@@ -62,6 +66,9 @@ use role::observed_role;
 pub const ROLE: &str = "iam_role";
 pub const EXECUTION: &str = "execution";
 pub const TASK: &str = "task";
+/// The role ECS shifts load balancer traffic with (canary and blue/green deployments).
+pub const INFRASTRUCTURE: &str = "ecs_infrastructure";
+pub const ECS: &str = "ecs.amazonaws.com";
 /// The execution role's inline policy: read this env's data-tier secrets.
 pub const SECRETS_POLICY: &str = "rtech-secrets";
 /// The task role's inline policy: the spec's `app.task_role_statements`.
@@ -82,6 +89,7 @@ const ROLES: &[(&str, &str)] = &[
     (EXECUTION, "ecs-execution"),
     (TASK, "ecs-task"),
     (FLOW_LOGS, FLOW_LOGS),
+    (INFRASTRUCTURE, "ecs-infra"),
 ];
 
 pub fn role_id(name: &str) -> ResourceId {
@@ -111,8 +119,18 @@ pub fn execution_managed_policy(region: &str) -> String {
     )
 }
 
-/// Spec → Desired (pure): the ECS roles when the spec has `[app]`, the flow log role when
-/// `[network] flow_logs` is on.
+/// The AWS managed policy of ECS's infrastructure role for load balancers (move listener rule
+/// weights, read target groups).
+pub fn infrastructure_managed_policy(region: &str) -> String {
+    format!(
+        "arn:{}:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers",
+        partition(region)
+    )
+}
+
+/// Spec → Desired (pure): the ECS roles when the spec has `[app]` (with ECS's infrastructure
+/// role when its deployment strategy shifts traffic: canary, blue/green), the flow log role
+/// when `[network] flow_logs` is on.
 pub fn expand(spec: &Spec) -> Vec<Resource> {
     let mut out = ecs_roles(spec);
     if spec.network.flow_logs.traffic_type().is_some() {
@@ -135,7 +153,7 @@ fn ecs_roles(spec: &Spec) -> Vec<Resource> {
     let Some(app) = &spec.app else {
         return vec![];
     };
-    vec![
+    let mut roles = vec![
         role::desired(
             spec,
             EXECUTION,
@@ -155,7 +173,21 @@ fn ecs_roles(spec: &Spec) -> Vec<Resource> {
             vec![],
             document::task_inline(app),
         ),
-    ]
+    ];
+    if app.deploy.strategy.shifts_traffic() {
+        roles.push(role::desired(
+            spec,
+            INFRASTRUCTURE,
+            &format!(
+                "rtech {}: ECS infrastructure role (shifts the load balancer's traffic during deployments)",
+                spec.env
+            ),
+            document::ecs_trust_policy(),
+            vec![infrastructure_managed_policy(&spec.region)],
+            BTreeMap::new(),
+        ));
+    }
+    roles
 }
 
 /// The error, naming the role it was about.

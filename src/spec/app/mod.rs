@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
+pub mod deploy;
 mod parts;
+pub use deploy::{Deploy, Strategy};
 use parts::{validate_scaling, validate_statement, validate_target_group};
 
 use super::data::{flag, int_in, str_checked};
@@ -59,6 +61,7 @@ pub struct RawApp {
     pub health_check: Option<Spanned<RawHealthCheck>>,
     pub target_group: Option<Spanned<RawTargetGroup>>,
     pub scaling: Option<Spanned<RawScaling>>,
+    pub deploy: Option<Spanned<deploy::RawDeploy>>,
     #[serde(default)]
     pub task_role_statements: Vec<Spanned<RawStatement>>,
 }
@@ -134,6 +137,8 @@ pub struct App {
     pub health_check: Option<HealthCheck>,
     pub target_group: TargetGroup,
     pub scaling: Option<Scaling>,
+    /// `[app.deploy]`: the deployment strategy (rolling by default).
+    pub deploy: Deploy,
     /// Extra statements for the task role (none by default).
     pub task_role_statements: Vec<Statement>,
 }
@@ -487,6 +492,7 @@ pub(super) fn validate_app(
         health_check,
         target_group,
         scaling,
+        deploy: deploy::validate_deploy(errs, r.deploy.as_ref()),
         task_role_statements,
     }
 }

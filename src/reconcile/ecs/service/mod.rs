@@ -45,7 +45,7 @@ use crate::plan::KindSchema;
 use crate::progress::Task;
 use crate::reconcile::kit::{from_props, subnet_links, to_props, Link};
 use crate::reconcile::{Ctx, Kind, Update};
-use crate::spec::app::App;
+use crate::spec::app::{App, Strategy};
 use crate::spec::Spec;
 
 #[cfg(test)]
@@ -68,6 +68,10 @@ pub const ROLLOUT_COMPLETED: &str = "COMPLETED";
 pub const ROLLOUT_IN_PROGRESS: &str = "IN_PROGRESS";
 pub const ROLLOUT_FAILED: &str = "FAILED";
 
+/// ECS's deployment strategies, as `deploymentConfiguration.strategy` spells them.
+pub const STRATEGY_ROLLING: &str = "ROLLING";
+pub const STRATEGY_CANARY: &str = "CANARY";
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceProps {
@@ -85,6 +89,19 @@ pub struct ServiceProps {
     pub deployment_circuit_breaker: CircuitBreakerProps,
     pub minimum_healthy_percent: Option<i64>,
     pub maximum_percent: Option<i64>,
+    /// ECS's deployment strategy: `ROLLING` (also what a service without one reads as),
+    /// `CANARY` or `BLUE_GREEN`.
+    pub strategy: String,
+    /// CANARY only: the share the new revision gets first and for how long.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<CanaryProps>,
+    /// CANARY and BLUE_GREEN: minutes both revisions stay up after the shift.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bake_minutes: Option<i64>,
+    /// CloudWatch alarm names whose ALARM state rolls a deployment back (enabled, rollback on);
+    /// none: no deployment alarms.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rollback_alarms: Vec<String>,
     /// Kept in the `rtech:stable-timeout` tag.
     pub stable_timeout_seconds: Option<i64>,
     /// The PRIMARY deployment's rollout state; the spec wants COMPLETED (module docs).
@@ -101,6 +118,24 @@ pub struct LoadBalancerProps {
     pub load_balancer_name: Option<String>,
     pub container_name: Option<String>,
     pub container_port: Option<i64>,
+    /// ECS's blue/green wiring of the load balancer (canary and blue/green strategies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advanced: Option<AdvancedProps>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdvancedProps {
+    pub alternate_target_group_arn: Link,
+    pub production_listener_rule: Link,
+    pub role_arn: Link,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CanaryProps {
+    pub percent: i64,
+    pub bake_minutes: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -231,6 +266,9 @@ impl Kind for EcsService {
 
 pub(super) fn expand(spec: &Spec, app: &App) -> Resource {
     let id = service_id();
+    let deploy = &app.deploy;
+    // ECS shifts traffic between two target groups only behind the edge's listener rule.
+    let shifts = deploy.strategy.shifts_traffic() && spec.edge.is_some();
     let name = spec.name("app");
     let props = ServiceProps {
         cluster: Link::to(&cluster_id(), "name"),
@@ -248,6 +286,20 @@ pub(super) fn expand(spec: &Spec, app: &App) -> Resource {
             load_balancer_name: None,
             container_name: Some(CONTAINER.into()),
             container_port: Some(app.port),
+            advanced: shifts.then(|| AdvancedProps {
+                alternate_target_group_arn: Link::to(
+                    &ResourceId::new("target_group", "green"),
+                    "arn",
+                ),
+                production_listener_rule: Link::to(
+                    &crate::reconcile::elb::listener_rule::production_rule_id(),
+                    "arn",
+                ),
+                role_arn: Link::to(
+                    &crate::reconcile::iam::role_id(crate::reconcile::iam::INFRASTRUCTURE),
+                    "arn",
+                ),
+            }),
         }],
         health_check_grace_period_seconds: app.health_check_grace_seconds,
         deployment_circuit_breaker: CircuitBreakerProps {
@@ -256,6 +308,17 @@ pub(super) fn expand(spec: &Spec, app: &App) -> Resource {
         },
         minimum_healthy_percent: Some(100),
         maximum_percent: Some(200),
+        strategy: deploy.strategy.ecs().into(),
+        canary: (deploy.strategy == Strategy::Canary).then_some(CanaryProps {
+            percent: deploy.canary_percent,
+            bake_minutes: deploy.canary_bake_minutes,
+        }),
+        bake_minutes: shifts.then_some(deploy.bake_minutes),
+        rollback_alarms: deploy
+            .rollback_alarms
+            .iter()
+            .map(|n| crate::reconcile::alarms::alarm_name(&spec.project, &spec.env, n))
+            .collect(),
         stable_timeout_seconds: Some(app.stable_timeout_seconds),
         // An unfinished rollout of a live service is an update (module docs).
         rollout: ROLLOUT_COMPLETED.into(),

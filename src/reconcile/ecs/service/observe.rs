@@ -6,7 +6,8 @@ use aws_sdk_ecs::types::{DeploymentRolloutState, Service, ServiceField};
 
 use super::super::{cluster_id, service_id, tag_int, task_definition_id, visible_tags};
 use super::{
-    CircuitBreakerProps, LoadBalancerProps, ServiceProps, ROLLOUT_COMPLETED, TAG_STABLE_TIMEOUT,
+    AdvancedProps, CanaryProps, CircuitBreakerProps, LoadBalancerProps, ServiceProps,
+    ROLLOUT_COMPLETED, STRATEGY_CANARY, STRATEGY_ROLLING, TAG_STABLE_TIMEOUT,
 };
 use crate::aws::{aws, AwsError};
 use crate::model::{Attrs, Observed, Resource, ResourceId, Value};
@@ -89,11 +90,30 @@ pub fn observe_service(
             load_balancer_name: lb.load_balancer_name().map(str::to_string),
             container_name: lb.container_name().map(str::to_string),
             container_port: lb.container_port().map(i64::from),
+            advanced: lb.advanced_configuration().map(|a| AdvancedProps {
+                alternate_target_group_arn: Link::from(
+                    a.alternate_target_group_arn().unwrap_or_default(),
+                ),
+                production_listener_rule: Link::from(
+                    a.production_listener_rule().unwrap_or_default(),
+                ),
+                role_arn: Link::from(a.role_arn().unwrap_or_default()),
+            }),
         })
         .collect();
     lbs.sort_by_key(|lb| Value::Map(to_props(lb)).to_string());
     let dc = s.deployment_configuration();
     let cb = dc.and_then(|d| d.deployment_circuit_breaker());
+    let strategy = dc
+        .and_then(|d| d.strategy())
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_else(|| STRATEGY_ROLLING.to_string());
+    let shifts = strategy != STRATEGY_ROLLING;
+    let alarms = dc
+        .and_then(|d| d.alarms())
+        .filter(|a| a.enable() && a.rollback())
+        .map(|a| a.alarm_names().to_vec())
+        .unwrap_or_default();
     let p = ServiceProps {
         cluster: Link::from(cluster_of(s)),
         launch_type: s.launch_type().map(|l| l.as_str().to_string()),
@@ -116,6 +136,20 @@ pub fn observe_service(
         },
         minimum_healthy_percent: dc.and_then(|d| d.minimum_healthy_percent()).map(i64::from),
         maximum_percent: dc.and_then(|d| d.maximum_percent()).map(i64::from),
+        // What a strategy does not use is not compared (AWS may report defaults there).
+        canary: dc
+            .and_then(|d| d.canary_configuration())
+            .filter(|_| strategy == STRATEGY_CANARY)
+            .map(|c| CanaryProps {
+                percent: c.canary_percent().unwrap_or(0.0).round() as i64,
+                bake_minutes: i64::from(c.canary_bake_time_in_minutes().unwrap_or(0)),
+            }),
+        bake_minutes: dc
+            .and_then(|d| d.bake_time_in_minutes())
+            .filter(|_| shifts)
+            .map(i64::from),
+        rollback_alarms: alarms,
+        strategy,
         stable_timeout_seconds: tag_int(tags, TAG_STABLE_TIMEOUT),
         rollout: rollout_state(s),
         tags: visible_tags(tags),
@@ -126,6 +160,13 @@ pub fn observe_service(
     o.deps.insert(cluster_id());
     o.deps.insert(task_definition_id());
     o.deps.insert(ResourceId::new("target_group", "blue"));
+    // Canary and blue/green: its alternate target group, production rule and ECS's role.
+    o.deps.insert(ResourceId::new("target_group", "green"));
+    o.deps
+        .insert(crate::reconcile::elb::listener_rule::production_rule_id());
+    o.deps.insert(crate::reconcile::iam::role_id(
+        crate::reconcile::iam::INFRASTRUCTURE,
+    ));
     o.deps.insert(ResourceId::new("sg", "app"));
     o
 }

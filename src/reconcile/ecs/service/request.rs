@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 use aws_sdk_ecs::operation::create_service::builders::CreateServiceFluentBuilder;
 use aws_sdk_ecs::operation::update_service::builders::UpdateServiceFluentBuilder;
 use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration,
+    AdvancedConfiguration, AssignPublicIp, AwsVpcConfiguration, CanaryConfiguration,
+    DeploymentAlarms, DeploymentCircuitBreaker, DeploymentConfiguration, DeploymentStrategy,
     LaunchType, LoadBalancer, NetworkConfiguration,
 };
 use aws_sdk_ecs::Client;
@@ -43,17 +44,53 @@ fn load_balancers(p: &ServiceProps) -> Result<Vec<LoadBalancer>, AwsError> {
                 Some(l) => Some(known(l, "load_balancers.target_group_arn")?.to_string()),
                 None => None,
             };
+            let advanced = match &lb.advanced {
+                Some(a) => Some(
+                    AdvancedConfiguration::builder()
+                        .alternate_target_group_arn(known(
+                            &a.alternate_target_group_arn,
+                            "load_balancers.advanced.alternate_target_group_arn",
+                        )?)
+                        .production_listener_rule(known(
+                            &a.production_listener_rule,
+                            "load_balancers.advanced.production_listener_rule",
+                        )?)
+                        .role_arn(known(&a.role_arn, "load_balancers.advanced.role_arn")?)
+                        .build(),
+                ),
+                None => None,
+            };
             Ok(LoadBalancer::builder()
                 .set_target_group_arn(tg)
                 .set_container_name(lb.container_name.clone())
                 .set_container_port(lb.container_port.map(|n| n as i32))
+                .set_advanced_configuration(advanced)
                 .build())
         })
         .collect()
 }
 
-fn deployment_configuration(p: &ServiceProps) -> DeploymentConfiguration {
+/// The whole deployment configuration (UpdateService replaces it as a whole): circuit
+/// breaker, percents, strategy with its canary and bake settings, and the rollback alarms.
+pub fn deployment_configuration(p: &ServiceProps) -> DeploymentConfiguration {
+    let alarms = (!p.rollback_alarms.is_empty()).then(|| {
+        DeploymentAlarms::builder()
+            .set_alarm_names(Some(p.rollback_alarms.clone()))
+            .enable(true)
+            .rollback(true)
+            .build()
+            .expect("names, enable and rollback are all set")
+    });
     DeploymentConfiguration::builder()
+        .strategy(DeploymentStrategy::from(p.strategy.as_str()))
+        .set_canary_configuration(p.canary.as_ref().map(|c| {
+            CanaryConfiguration::builder()
+                .canary_percent(c.percent as f64)
+                .canary_bake_time_in_minutes(c.bake_minutes as i32)
+                .build()
+        }))
+        .set_bake_time_in_minutes(p.bake_minutes.map(|n| n as i32))
+        .set_alarms(alarms)
         .deployment_circuit_breaker(
             DeploymentCircuitBreaker::builder()
                 .enable(p.deployment_circuit_breaker.enable)
@@ -171,7 +208,17 @@ pub fn update_request(
         req = req.health_check_grace_period_seconds(grace(&p));
         any = true;
     }
-    if has("deployment_circuit_breaker") || has("minimum_healthy_percent") || has("maximum_percent")
+    if [
+        "deployment_circuit_breaker",
+        "minimum_healthy_percent",
+        "maximum_percent",
+        "strategy",
+        "canary",
+        "bake_minutes",
+        "rollback_alarms",
+    ]
+    .iter()
+    .any(|k| has(k))
     {
         req = req.deployment_configuration(deployment_configuration(&p));
         any = true;
