@@ -99,6 +99,19 @@ pub enum Command {
     /// snapshot into a temporary cluster, and measure RTO and RPO against the env's `[dr]`
     /// targets (exit 1 when one is broken).
     Drill(DrillArgs),
+    /// Judge the env, as the plan would leave it, by every policy rule: pass, fail, waived or
+    /// not applicable, with the evidence (exit 1 when a rule fails).
+    Policy(PolicyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// The env: envs/<ENV>.toml.
+    #[arg(long, short)]
+    pub env: String,
+    /// Print the verdicts as JSON (schema in README.md, "Policy").
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

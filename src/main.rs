@@ -11,6 +11,7 @@ mod loadtest;
 mod lock;
 mod model;
 mod plan;
+mod policy;
 mod progress;
 mod reconcile;
 mod spec;

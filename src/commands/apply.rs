@@ -62,7 +62,8 @@ pub(super) async fn apply_cmd(
         let mut plan = s.plan(&desired, &observed, &a.targets, false, ui).await?;
         s.hold_back(&mut plan).await?;
         print_plan(&plan, false, ui, &spec.file);
-        if plan.has_changes() && plan.conflicts.is_empty() {
+        let blocked = plan.policy.as_ref().is_some_and(|p| p.blocks());
+        if plan.has_changes() && plan.conflicts.is_empty() && !blocked {
             confirm(
                 &format!("Apply these changes to env {}?", spec.env),
                 a.auto_approve,

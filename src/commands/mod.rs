@@ -14,6 +14,7 @@ mod loadtest;
 mod locked;
 mod output;
 mod plan;
+mod policy;
 mod session;
 mod show;
 
@@ -110,6 +111,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Rollback(a) => deploy::rollback_cmd(&cli, a, &opts, &ui).await,
         Command::Loadtest(a) => loadtest::loadtest_cmd(&cli, a, &opts, &ui).await,
         Command::Drill(a) => drill::drill_cmd(&cli, a, &opts, &ui).await,
+        Command::Policy(a) => policy::policy_cmd(&cli, a, &opts, &ui).await,
     };
     if g.verbose > 1 {
         eprint!("{}", calls_by_operation(&opts.calls.by_operation()));
@@ -128,8 +130,13 @@ fn calls_by_operation(ops: &std::collections::BTreeMap<String, usize>) -> String
     out
 }
 
+/// The env's spec, validated; its policy waivers checked against the rule table and the
+/// resources the env has (a spec error otherwise).
 pub(crate) fn load(cli: &Cli, env: &str) -> Result<Spec> {
-    Ok(spec::load(&cli.global.envs_dir, env)?)
+    let spec = spec::load(&cli.global.envs_dir, env)?;
+    crate::policy::check_waivers(&spec, &reconcile::expand(&spec))
+        .map_err(spec::LoadError::Invalid)?;
+    Ok(spec)
 }
 
 pub(crate) fn print_plan(plan: &Plan, json: bool, ui: &Ui, spec_file: &str) {

@@ -52,6 +52,12 @@ pub(super) async fn plan_cmd(cli: &Cli, a: &PlanArgs, opts: &AwsOpts, ui: &Ui) -
         s.elapsed(),
         s.retried()
     ));
+    let violations = plan.policy.as_ref().map_or(0, |p| p.violation_count());
+    if plan.policy.as_ref().is_some_and(|p| p.blocks()) {
+        bail!(
+            "the plan breaks {violations} policy rule(s) (shown above): apply will refuse it; fix the spec or waive them with a reason ([[policy.waivers]])"
+        );
+    }
     if !plan.conflicts.is_empty() {
         bail!(
             "the plan is blocked by {} problem(s): conflicts with resources rtech does not own, or changes a service refuses",

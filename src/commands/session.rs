@@ -13,9 +13,11 @@ use crate::engine;
 use crate::lock;
 use crate::model::{Observed, Ownership, Resource, ResourceId};
 use crate::plan::{self, DiffInput, Plan};
+use crate::policy;
 use crate::progress::Progress;
 use crate::reconcile::{self, Ctx, Registry};
 use crate::spec::account::AccountPin;
+use crate::spec::policy::Policy as SpecPolicy;
 use crate::spec::Spec;
 
 /// Interrupted twice: rtech left with changes in flight (exit 130).
@@ -35,6 +37,8 @@ pub(crate) struct Target {
     pub(crate) pin: AccountPin,
     /// `[lock] bucket`; `None`: the default for the caller's account and the region.
     pub(crate) lock_bucket: Option<String>,
+    /// The spec's `[policy]`; `None` for a saved plan, which carries its own verdict.
+    pub(crate) policy: Option<SpecPolicy>,
 }
 
 impl Target {
@@ -45,6 +49,7 @@ impl Target {
             region: spec.region.clone(),
             pin: spec.account.clone(),
             lock_bucket: spec.lock.bucket.clone(),
+            policy: Some(spec.policy.clone()),
         }
     }
 
@@ -60,6 +65,7 @@ impl Target {
                 .map(|o| AccountPin::saved_plan(&o.account, file))
                 .unwrap_or_default(),
             lock_bucket: plan.origin.as_ref().map(|o| o.lock_bucket.clone()),
+            policy: None,
         }
     }
 }
@@ -83,6 +89,9 @@ pub(crate) struct Session {
     /// The word of `execute`'s last line (`Bootstrap complete: …`); by default `Apply` or
     /// `Destroy`.
     label: Option<&'static str>,
+    /// The spec's `[policy]`: `Some` when plans are judged by the policy (an env's plans, not
+    /// bootstrap's nor a saved plan's).
+    policy: Option<SpecPolicy>,
     started: Instant,
 }
 
@@ -150,6 +159,7 @@ impl Session {
             who: tokio::sync::OnceCell::new(),
             registry: Registry::all(),
             label: None,
+            policy: target.policy.clone(),
             started: Instant::now(),
         }
     }
@@ -187,6 +197,7 @@ impl Session {
     pub(crate) fn for_bootstrap(mut self) -> Session {
         self.registry = Registry::bootstrap();
         self.label = Some("Bootstrap");
+        self.policy = None;
         self
     }
 
@@ -292,6 +303,11 @@ impl Session {
                 c.message = m;
             }
         }
+        // The policy judges the env as the plan leaves it (not a destroy: `evaluate` skips it).
+        if let Some(p) = &self.policy {
+            plan.policy = policy::evaluate(&plan, observed, &p.waivers, &policy::today())
+                .map(|r| r.with_enforcement(p.enforcement));
+        }
         // A service may refuse a change outright (a protected database's delete or replace):
         // shown in the plan beside conflicts, and apply refuses the whole plan.
         for c in &plan.changes {
@@ -363,6 +379,17 @@ impl Session {
                 list.len(),
                 list.join("\n  ")
             );
+        }
+        if let Some(p) = plan.policy.as_ref().filter(|p| p.blocks()) {
+            let list: Vec<String> = p.violations().map(|v| v.line()).collect();
+            if !list.is_empty() {
+                bail!(
+                    "refusing to apply: {} policy violation(s), nothing was changed:\n  {}\nFix them in the spec, or waive them with a reason ([[policy.waivers]]); `rtech policy --env {}` shows every rule.",
+                    list.len(),
+                    list.join("\n  "),
+                    self.ctx.env
+                );
+            }
         }
         if !plan.has_changes() {
             return Ok(());

@@ -149,6 +149,7 @@ fn plan(changes: Vec<Change>) -> Plan {
         desired: vec![],
         origin: None,
         blocked: vec![],
+        policy: None,
     }
 }
 

@@ -146,6 +146,10 @@ pub struct Plan {
     /// Changes held back (see [`Blocked`]), in plan order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blocked: Vec<Blocked>,
+    /// The policy's verdict on the env after this plan (set by the session; `None` for a
+    /// destroy, and in a plan of an older version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<crate::policy::Report>,
 }
 
 /// The account and caller a plan was made as (sts:GetCallerIdentity), and the env's lock
@@ -563,6 +567,7 @@ pub fn diff(input: &DiffInput) -> Result<Plan, PlanError> {
         desired: filled.clone(),
         origin: None,
         blocked: vec![],
+        policy: None,
     })
 }
 

@@ -6,9 +6,10 @@ use serde_json::json;
 
 use super::{Action, Change, FieldDiff, Plan};
 use crate::model::Value;
+use crate::policy::Report;
 
 /// The version of the plan JSON schema (README: "Plan JSON").
-pub const FORMAT_VERSION: &str = "1.2";
+pub const FORMAT_VERSION: &str = "1.3";
 
 #[derive(Clone, Copy)]
 pub struct Style {
@@ -242,7 +243,7 @@ fn field_line(out: &mut String, st: Style, action: Action, f: &FieldDiff, width:
     let _ = writeln!(out, "      {line}{replace_note}");
 }
 
-fn change_block(out: &mut String, st: Style, c: &Change) {
+fn change_block(out: &mut String, st: Style, c: &Change, policy: Option<&Report>) {
     let mut head = format!(
         "{} {}",
         st.action(c.action, &format!("{:>3}", c.symbol())),
@@ -262,6 +263,9 @@ fn change_block(out: &mut String, st: Style, c: &Change) {
         let _ = write!(head, " — {r}");
     }
     let _ = writeln!(out, "  {head}");
+    for v in policy.into_iter().flat_map(|p| p.of_change(&c.id)) {
+        let _ = writeln!(out, "      {} {}", st.red("✗ policy"), st.red(&v.line()));
+    }
     let width = c.fields.iter().map(|f| f.path.len()).max().unwrap_or(0);
     for f in &c.fields {
         field_line(out, st, c.action, f, width);
@@ -323,7 +327,7 @@ pub fn text(plan: &Plan, st: Style, spec_file: &str) -> String {
             plan.env, plan.project, plan.region
         );
         for c in &plan.changes {
-            change_block(&mut out, st, c);
+            change_block(&mut out, st, c, plan.policy.as_ref());
             out.push('\n');
         }
         let _ = writeln!(out, "{}", st.bold(&summary_line(plan)));
@@ -344,7 +348,7 @@ pub fn text(plan: &Plan, st: Style, spec_file: &str) -> String {
                 st.red("  ✗"),
                 st.bold(&format!("{}: {}", b.change.id, b.message))
             );
-            change_block(&mut out, st, &b.change);
+            change_block(&mut out, st, &b.change, plan.policy.as_ref());
             out.push('\n');
         }
     }
@@ -358,7 +362,42 @@ pub fn text(plan: &Plan, st: Style, spec_file: &str) -> String {
             ))
         );
     }
+    if let Some(p) = &plan.policy {
+        policy_end(&mut out, st, p);
+    }
     out
+}
+
+/// The policy's part of the plan's end: violations of the live state the plan leaves as it
+/// is (those a change causes are shown beside it), what apply will do, and the policy line.
+fn policy_end(out: &mut String, st: Style, p: &Report) {
+    let live: Vec<String> = p.of_live().map(|v| v.line()).collect();
+    if !live.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{}",
+            st.red("Policy violations in the live state, which this plan leaves as they are:")
+        );
+        for l in live {
+            let _ = writeln!(out, "  {} {}", st.red("  ✗"), l);
+        }
+    }
+    let n = p.violation_count();
+    if n > 0 && p.advisory {
+        let _ = writeln!(
+            out,
+            "\n{n} policy violation(s) above: the env's policy is advisory, so apply goes ahead."
+        );
+    } else if n > 0 {
+        let _ = writeln!(
+            out,
+            "\n{}",
+            st.red(&format!(
+                "{n} policy violation(s) above: apply will refuse until they are fixed or waived ([[policy.waivers]] in the spec)."
+            ))
+        );
+    }
+    let _ = writeln!(out, "\n{}", st.bold(&p.summary_line()));
 }
 
 /// `Plan for env prod in account 123456789012 (us-east-1) as arn:…`: where the plan applies.
@@ -419,6 +458,10 @@ pub fn json(plan: &Plan) -> serde_json::Value {
             "unchanged": s.unchanged,
         },
     });
+    // Not in a destroy plan (README, "Plan JSON schema").
+    if let Some(p) = &plan.policy {
+        v["policy"] = p.plan_json();
+    }
     // Only when a change is held back (README, "Plan JSON schema").
     if !plan.blocked.is_empty() {
         v["blocked"] = json!(plan

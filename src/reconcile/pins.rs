@@ -8,7 +8,9 @@ use crate::testutil::{env_spec, try_diff};
 fn pin(env: &str) {
     let spec = env_spec(env);
     let desired = super::expand(&spec);
-    let plan = try_diff(env, &desired, &[], false).expect("plan from empty");
+    let mut plan = try_diff(env, &desired, &[], false).expect("plan from empty");
+    // As the session judges it: the env's waivers, on a fixed day.
+    plan.policy = crate::policy::evaluate(&plan, &[], &spec.policy.waivers, "2026-12-02");
     let text = render::text(
         &plan,
         render::Style { color: false },

@@ -9,6 +9,7 @@ pub mod edge;
 pub mod loadtest;
 pub mod monitoring;
 pub mod network;
+pub mod policy;
 pub mod windows;
 
 use std::collections::BTreeMap;
@@ -129,6 +130,8 @@ pub struct RawSpec {
     pub lock: Option<Spanned<account::RawLock>>,
     pub loadtest: Option<Spanned<loadtest::RawLoadtest>>,
     pub dr: Option<Spanned<dr::RawDr>>,
+    /// Not spanned: `[[policy.waivers]]` alone (without a `[policy]` header) is the usual form.
+    pub policy: Option<policy::RawPolicy>,
 }
 
 /// A validated env spec: what `expand` reads.
@@ -163,6 +166,9 @@ pub struct Spec {
     pub loadtest: loadtest::Loadtest,
     /// `[dr]`: the recovery targets `rtech drill` judges by (or their defaults).
     pub dr: dr::Dr,
+    /// `[policy]`: whether violations block apply, and the rules this env may fail (where,
+    /// why and until when).
+    pub policy: policy::Policy,
     /// `--image-tag` (CI passes the commit SHA). Without it the deployed image is kept
     /// (late-initialised from live state), or `app.image_tag` on first create.
     pub image_tag: Option<String>,
@@ -334,6 +340,7 @@ fn validate(src: &Source, raw: RawSpec, expected_env: &str) -> Result<Spec, Vec<
     let lock = account::validate_lock(&mut errs, raw.lock.as_ref());
     let loadtest = loadtest::validate_loadtest(&mut errs, raw.loadtest.as_ref());
     let dr = dr::validate_dr(&mut errs, raw.dr.as_ref());
+    let policy = policy::validate_policy(&mut errs, raw.policy.as_ref());
     if !errs.list.is_empty() {
         errs.list.sort_by_key(|e| (e.line, e.col));
         return Err(errs.list);
@@ -355,6 +362,7 @@ fn validate(src: &Source, raw: RawSpec, expected_env: &str) -> Result<Spec, Vec<
         monitoring,
         loadtest,
         dr,
+        policy,
         image_tag: None,
         file: src.file.to_string(),
     })

@@ -36,6 +36,10 @@ apply_immediately = true
 
 [secrets]
 force_delete = true
+
+# These specs exercise DocumentDB alone (no flow logs, no alarms): the policy reports.
+[policy]
+enforcement = "advisory"
 "#;
 
 const PROD: &str = r#"project = "rtech"
@@ -60,6 +64,10 @@ deletion_protection = true
 
 [secrets]
 force_delete = true
+
+# These specs exercise DocumentDB alone (no flow logs, no alarms): the policy reports.
+[policy]
+enforcement = "advisory"
 "#;
 
 /// A temp envs dir holding the given specs.

@@ -27,6 +27,7 @@ mod loadtest;
 mod lock;
 mod logs;
 mod network;
+mod policy;
 mod redis;
 mod s3;
 mod scaling;

@@ -631,7 +631,10 @@ pub async fn assert_bucket_encrypted_and_private(s3: &aws_sdk_s3::Client, bucket
 }
 
 /// The head of a temporary env spec: project, env, tags and a small dev-sized network without
-/// NAT gateways (fast). Tests append the sections they exercise.
+/// NAT gateways (fast), and an advisory policy: these envs exercise one service at a time at
+/// dev sizes (no flow logs, no deletion protection), so the policy reports what they break
+/// without blocking (`policy::` runs the mandatory gate). Tests append the sections they
+/// exercise.
 pub fn spec_head(env: &str) -> String {
     format!(
         r#"project = "rtech"
@@ -650,6 +653,9 @@ private_subnets = ["10.10.8.0/23", "10.10.10.0/23"]
 
 [secrets]
 force_delete = true
+
+[policy]
+enforcement = "advisory"
 "#
     )
 }
