@@ -31,6 +31,8 @@ Shims:
   one explicit route table association per subnet).
 - ELBv2: scripts/moto_elbv2_shim.py (load balancer names unique: a repeated create with the
   same settings answers the existing one).
+- RDS/DocumentDB event subscriptions: scripts/moto_rds_shim.py (ModifyEventSubscription
+  implemented; a new subscription enabled unless Enabled=false).
 - S3: scripts/moto_s3_shim.py (GetBucketVersioning answered under S3's own root element,
   tags given in CreateBucket applied).
 - Resource Groups Tagging API: scripts/moto_tagindex_shim.py (GetResources lists DocumentDB
@@ -185,6 +187,7 @@ if __name__ == "__main__":
     import moto_ecs_shim
     import moto_elasticache_shim
     import moto_elbv2_shim
+    import moto_rds_shim
     import moto_route53_acm_shim
     import moto_s3_shim
     import moto_tagindex_shim
@@ -198,6 +201,7 @@ if __name__ == "__main__":
         moto_ecs_shim,
         moto_elasticache_shim,
         moto_elbv2_shim,
+        moto_rds_shim,
         moto_route53_acm_shim,
         moto_s3_shim,
         moto_tagindex_shim,
