@@ -3,6 +3,9 @@ before the server starts. What each fixes, the way DocumentDB (and RDS) behave:
 - ModifyEventSubscription answers HTTP 500 (not implemented): implemented. SnsTopicArn,
   SourceType, EventCategories and Enabled each change when given and stay as they were when
   not; an unknown subscription is SubscriptionNotFound; the answer is the subscription.
+- AddSourceIdentifierToSubscription and RemoveSourceIdentifierFromSubscription answer HTTP 500:
+  implemented (adding an id already there, or removing one that is not, changes nothing; the
+  answer is the subscription).
 - CreateEventSubscription stores Enabled as given, or false when not given: AWS enables a new
   subscription unless Enabled=false is sent.
 Every patched name is checked first, so a moto upgrade that moves one fails loudly at start-up.
@@ -54,3 +57,25 @@ def apply():
         return ActionResult({"EventSubscription": sub})
 
     response.modify_event_subscription = modify_event_subscription
+
+    def _source_ids(self, change):
+        p = self.params
+        name = p.get("subscription_name")
+        sub = self.backend.event_subscriptions.get(name)
+        if sub is None:
+            raise not_found(name)
+        ids = list(sub.source_ids or [])
+        change(ids, p.get("source_identifier"))
+        sub.source_ids = ids
+        return ActionResult({"EventSubscription": sub})
+
+    def add(ids, source):
+        if source and source not in ids:
+            ids.append(source)
+
+    def remove(ids, source):
+        if source in ids:
+            ids.remove(source)
+
+    response.add_source_identifier_to_subscription = lambda self: _source_ids(self, add)
+    response.remove_source_identifier_from_subscription = lambda self: _source_ids(self, remove)

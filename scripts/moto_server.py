@@ -31,8 +31,9 @@ Shims:
   one explicit route table association per subnet).
 - ELBv2: scripts/moto_elbv2_shim.py (load balancer names unique: a repeated create with the
   same settings answers the existing one).
-- RDS/DocumentDB event subscriptions: scripts/moto_rds_shim.py (ModifyEventSubscription
-  implemented; a new subscription enabled unless Enabled=false).
+- RDS/DocumentDB event subscriptions: scripts/moto_rds_shim.py (ModifyEventSubscription,
+  AddSourceIdentifierToSubscription, RemoveSourceIdentifierFromSubscription implemented; a new
+  subscription enabled unless Enabled=false).
 - S3: scripts/moto_s3_shim.py (GetBucketVersioning answered under S3's own root element,
   tags given in CreateBucket applied).
 - Resource Groups Tagging API: scripts/moto_tagindex_shim.py (GetResources lists DocumentDB

@@ -15,6 +15,7 @@ mod drill;
 mod ecr;
 mod ecs;
 mod edge;
+mod events;
 mod emulator;
 mod fault_proxy;
 mod faults;
