@@ -31,6 +31,9 @@ Shims:
   one explicit route table association per subnet).
 - ELBv2: scripts/moto_elbv2_shim.py (load balancer names unique: a repeated create with the
   same settings answers the existing one).
+- AWS Backup: scripts/moto_backup_shim.py (backup selections and UpdateBackupPlan implemented;
+  CreatorRequestId answered with the first result; plans with selections and vaults with
+  recovery points refused on delete; deleted plans free their name).
 - RDS/DocumentDB event subscriptions: scripts/moto_rds_shim.py (ModifyEventSubscription,
   AddSourceIdentifierToSubscription, RemoveSourceIdentifierFromSubscription implemented; a new
   subscription enabled unless Enabled=false).
@@ -182,6 +185,7 @@ def apply_docdb_shim():
 
 if __name__ == "__main__":
     import moto_autoscaling_shim
+    import moto_backup_shim
     import moto_cloudfront_shim
     import moto_ec2_shim
     import moto_ecr_shim
@@ -196,6 +200,7 @@ if __name__ == "__main__":
     # Each shim module has apply(); moto_shimkit.ShimError says a moto name it patches has moved.
     SHIMS = [
         moto_autoscaling_shim,
+        moto_backup_shim,
         moto_cloudfront_shim,
         moto_ec2_shim,
         moto_ecr_shim,
