@@ -377,6 +377,8 @@ pub struct Clients {
     pub cloudfront: aws_sdk_cloudfront::Client,
     pub s3: aws_sdk_s3::Client,
     pub sns: aws_sdk_sns::Client,
+    /// AWS Backup (the DocumentDB cluster's vault, plan and selection).
+    pub backup: aws_sdk_backup::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     /// The Resource Groups Tagging API: every tagged resource of the env in one paginated
     /// read (`reconcile::kit::tag_index`).
@@ -452,6 +454,7 @@ impl Clients {
                 .build(),
         );
         let sns = client!(aws_sdk_sns);
+        let backup = client!(aws_sdk_backup);
         let cloudwatch = client!(aws_sdk_cloudwatch);
         let tagging = client!(aws_sdk_resourcegroupstagging);
         let cloudfront = aws_sdk_cloudfront::Client::from_conf(
@@ -486,6 +489,7 @@ impl Clients {
             cloudfront,
             s3,
             sns,
+            backup,
             cloudwatch,
             tagging,
             calls,

@@ -7,6 +7,7 @@
 
 pub mod acm;
 pub mod alarms;
+pub mod backup;
 pub mod bootstrap;
 pub mod cdn;
 pub mod dashboard;
@@ -243,6 +244,7 @@ pub static SERVICES: &[&dyn Service] = &[
     &dns::Dns,
     &cdn::Cdn,
     &sns::Sns,
+    &backup::Backup,
     &alarms::Alarms,
     &dashboard::Dashboard,
 ];

@@ -75,6 +75,53 @@ pub struct Redis {
     pub apply_immediately: bool,
 }
 
+/// `[backup]`: an AWS Backup plan for the DocumentDB cluster (needs `[docdb]`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackup {
+    pub retention_days: Option<Spanned<i64>>,
+    pub schedule: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Backup {
+    /// Days each recovery point is kept (the rule's lifecycle DeleteAfterDays).
+    pub retention_days: i64,
+    /// The rule's schedule, an AWS Backup `cron(…)` expression in UTC.
+    pub schedule: String,
+}
+
+/// A daily backup at 05:00 UTC.
+pub const DEFAULT_BACKUP_SCHEDULE: &str = "cron(0 5 ? * * *)";
+
+pub(super) fn validate_backup(errs: &mut Errors, raw: &Spanned<RawBackup>, docdb: bool) -> Backup {
+    let r = raw.get_ref();
+    if !docdb {
+        errs.push(
+            raw.span(),
+            "backup",
+            "AWS Backup protects the DocumentDB cluster: add a [docdb] section or remove [backup]",
+        );
+    }
+    let retention_days = int_in(errs, &r.retention_days, "backup.retention_days", 1..=36500, 35);
+    let schedule = str_checked(
+        errs,
+        &r.schedule,
+        "backup.schedule",
+        |s| {
+            s.strip_prefix("cron(")
+                .and_then(|x| x.strip_suffix(')'))
+                .is_some_and(|x| x.split_whitespace().count() == 6)
+        },
+        "is not an AWS Backup schedule: cron(minutes hours day-of-month month day-of-week year), e.g. \"cron(0 5 ? * * *)\"",
+        || DEFAULT_BACKUP_SCHEDULE.to_string(),
+    );
+    Backup {
+        retention_days,
+        schedule,
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSecrets {
