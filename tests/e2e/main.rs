@@ -3,6 +3,7 @@
 
 mod acm;
 mod alarms;
+mod backup;
 mod bootstrap;
 mod cdn;
 mod cli;

@@ -564,6 +564,7 @@ client_fn! {
     cloudfront => aws_sdk_cloudfront,
     sns => aws_sdk_sns,
     cloudwatch => aws_sdk_cloudwatch,
+    backup => aws_sdk_backup,
 }
 
 /// The load balancer `name` (e.g. `rtech-dev-alb`) as ELBv2 describes it; it must exist.
