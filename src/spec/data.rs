@@ -103,7 +103,13 @@ pub(super) fn validate_backup(errs: &mut Errors, raw: &Spanned<RawBackup>, docdb
             "AWS Backup protects the DocumentDB cluster: add a [docdb] section or remove [backup]",
         );
     }
-    let retention_days = int_in(errs, &r.retention_days, "backup.retention_days", 1..=36500, 35);
+    let retention_days = int_in(
+        errs,
+        &r.retention_days,
+        "backup.retention_days",
+        1..=36500,
+        35,
+    );
     let schedule = str_checked(
         errs,
         &r.schedule,

@@ -27,9 +27,20 @@ const CLUSTER_ARN: &str = "arn:aws:rds:us-east-1:123456789012:cluster:rtech-dev-
 /// Our plans (not deleted) by id: (name, vault, retention days).
 async fn plans(bk: &aws_sdk_backup::Client) -> BTreeMap<String, (String, String, Option<i64>)> {
     let mut m = BTreeMap::new();
-    for p in bk.list_backup_plans().send().await.unwrap().backup_plans_list() {
+    for p in bk
+        .list_backup_plans()
+        .send()
+        .await
+        .unwrap()
+        .backup_plans_list()
+    {
         let id = p.backup_plan_id().unwrap().to_string();
-        let got = bk.get_backup_plan().backup_plan_id(&id).send().await.unwrap();
+        let got = bk
+            .get_backup_plan()
+            .backup_plan_id(&id)
+            .send()
+            .await
+            .unwrap();
         let doc = got.backup_plan().unwrap();
         let rule = &doc.rules()[0];
         m.insert(
@@ -111,7 +122,10 @@ async fn vault_plan_and_selection_apply_drift_repair_and_destroy() {
     let ps = plans(&bk).await;
     assert_eq!(ps.len(), 1, "{ps:?}");
     let (plan_id, (name, target, days)) = ps.iter().next().unwrap();
-    assert_eq!((name.as_str(), target.as_str(), *days), (NAME, NAME, Some(7)));
+    assert_eq!(
+        (name.as_str(), target.as_str(), *days),
+        (NAME, NAME, Some(7))
+    );
     let role = iam
         .get_role()
         .role_name("rtech-dev-backup")
@@ -136,7 +150,12 @@ async fn vault_plan_and_selection_apply_drift_repair_and_destroy() {
     assert_eq!(sels[0].3, [CLUSTER_ARN]);
 
     // The retention changed out of band: exactly that drift, repaired in place.
-    let got = bk.get_backup_plan().backup_plan_id(plan_id).send().await.unwrap();
+    let got = bk
+        .get_backup_plan()
+        .backup_plan_id(plan_id)
+        .send()
+        .await
+        .unwrap();
     let doc = got.backup_plan().unwrap();
     let r = &doc.rules()[0];
     let changed = aws_sdk_backup::types::BackupPlanInput::builder()
@@ -201,7 +220,12 @@ async fn vault_plan_and_selection_apply_drift_repair_and_destroy() {
     assert!(plans(&bk).await.is_empty());
     let vaults = bk.list_backup_vaults().send().await.unwrap();
     assert!(vaults.backup_vault_list().is_empty(), "{vaults:?}");
-    assert!(iam.get_role().role_name("rtech-dev-backup").send().await.is_err());
+    assert!(iam
+        .get_role()
+        .role_name("rtech-dev-backup")
+        .send()
+        .await
+        .is_err());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -29,7 +29,14 @@ fn sections() -> String {
 
 /// Our event subscriptions, by name: (topic, source type, sorted source ids, sorted
 /// categories, enabled, tags).
-type Sub = (String, String, Vec<String>, Vec<String>, bool, BTreeMap<String, String>);
+type Sub = (
+    String,
+    String,
+    Vec<String>,
+    Vec<String>,
+    bool,
+    BTreeMap<String, String>,
+);
 
 async fn subscriptions(dd: &aws_sdk_docdb::Client) -> BTreeMap<String, Sub> {
     let out = dd.describe_event_subscriptions().send().await.unwrap();

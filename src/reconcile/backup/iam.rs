@@ -4,7 +4,7 @@ use crate::reconcile::iam_policy::{Cond, Grant, Mode, ANY};
 
 pub static GRANTS: &[Grant] = &[
     Grant {
-        sid: "BackupListsTheRegionsVaultsAndPlans",
+        sid: "BackupListCallsSupportNoResourceScoping",
         mode: Mode::Observe,
         ops: &["backup:ListBackupVaults", "backup:ListBackupPlans"],
         also: &[],
@@ -50,7 +50,7 @@ pub static GRANTS: &[Grant] = &[
         cond: Cond::None,
     },
     Grant {
-        sid: "BackupVaultCreationUsesBackupStorageAndTheDefaultKey",
+        sid: "BackupVaultStorageAndKeyGrantsHaveNoNarrowerResource",
         mode: Mode::Apply,
         ops: &[],
         also: &[

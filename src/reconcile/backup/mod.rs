@@ -67,7 +67,8 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
     let (Some(b), Some(_)) = (&spec.backup, &spec.docdb) else {
         return vec![];
     };
-    let tags = |id: &ResourceId, name: &str| tags_for(&spec.project, &spec.env, id, name, &spec.tags);
+    let tags =
+        |id: &ResourceId, name: &str| tags_for(&spec.project, &spec.env, id, name, &spec.tags);
     let vault_name = vault_name(&spec.project, &spec.env);
     let plan_name = plan_name(&spec.project, &spec.env);
     vec![

@@ -44,7 +44,12 @@ pub fn expand(name: &str) -> Resource {
 }
 
 /// A live selection of plan `plan_id` (pure).
-pub fn observed(id: ResourceId, plan_id: &str, selection_id: &str, s: &BackupSelection) -> Observed {
+pub fn observed(
+    id: ResourceId,
+    plan_id: &str,
+    selection_id: &str,
+    s: &BackupSelection,
+) -> Observed {
     let mut resources: Vec<&String> = s.resources().iter().collect();
     resources.sort();
     let mut o = Observed::new(id, selection_id)
@@ -52,7 +57,10 @@ pub fn observed(id: ResourceId, plan_id: &str, selection_id: &str, s: &BackupSel
             name: s.selection_name().to_string(),
             plan_id: Link::from(plan_id),
             iam_role_arn: Link::from(s.iam_role_arn()),
-            resources: resources.into_iter().map(|r| Link::from(r.as_str())).collect(),
+            resources: resources
+                .into_iter()
+                .map(|r| Link::from(r.as_str()))
+                .collect(),
         }))
         .attr("id", selection_id)
         .attr("plan_id", plan_id);
@@ -75,7 +83,13 @@ pub fn selection_input(p: &SelectionProps) -> Result<BackupSelection, AwsError> 
         .iam_role_arn(p.iam_role_arn.require("iam_role_arn")?)
         .set_resources(Some(resources))
         .build()
-        .map_err(|e| AwsError::new("backup:CreateBackupSelection", "InvalidRequest", e.to_string()))
+        .map_err(|e| {
+            AwsError::new(
+                "backup:CreateBackupSelection",
+                "InvalidRequest",
+                e.to_string(),
+            )
+        })
 }
 
 pub struct SelectionKind;

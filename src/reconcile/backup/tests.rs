@@ -23,7 +23,8 @@ fn spec(sections: &str) -> Spec {
 }
 
 fn errors(sections: &str) -> Vec<crate::spec::SpecError> {
-    crate::spec::parse("envs/dev.toml", &format!("{DEV_2AZ}{sections}"), "dev").expect_err("invalid")
+    crate::spec::parse("envs/dev.toml", &format!("{DEV_2AZ}{sections}"), "dev")
+        .expect_err("invalid")
 }
 
 fn line_of(sections: &str, needle: &str) -> usize {
@@ -44,7 +45,10 @@ fn the_backup_section_defaults_to_a_daily_plan_kept_35_days() {
         "{DOCDB}\n[backup]\nretention_days = 7\nschedule = \"cron(30 2 ? * * *)\"\n"
     ));
     let b = s.backup.as_ref().unwrap();
-    assert_eq!((b.retention_days, b.schedule.as_str()), (7, "cron(30 2 ? * * *)"));
+    assert_eq!(
+        (b.retention_days, b.schedule.as_str()),
+        (7, "cron(30 2 ? * * *)")
+    );
     assert!(spec(DOCDB).backup.is_none());
 }
 
@@ -66,10 +70,9 @@ fn bad_backup_settings_are_located() {
         (e[0].line, e[0].path.as_str()),
         (line_of(&text, "schedule"), "backup.schedule")
     );
-    assert!(e[0].to_string().starts_with(&format!(
-        "envs/dev.toml:{}:",
-        line_of(&text, "schedule")
-    )));
+    assert!(e[0]
+        .to_string()
+        .starts_with(&format!("envs/dev.toml:{}:", line_of(&text, "schedule"))));
 
     // AWS Backup here protects the DocumentDB cluster: no [docdb], no [backup].
     let text = "\n[backup]\nretention_days = 7\n";
@@ -100,13 +103,17 @@ fn prod_backs_its_cluster_up_daily_for_35_days_and_the_others_do_not() {
     let role = get(&rs, "iam_role/backup");
     assert_eq!(role.name, "rtech-prod-backup");
     let managed = role.props["managed_policy_arns"].to_json().to_string();
-    assert!(managed.contains("AWSBackupServiceRolePolicyForBackup"), "{managed}");
+    assert!(
+        managed.contains("AWSBackupServiceRolePolicyForBackup"),
+        "{managed}"
+    );
     let trust = role.props["assume_role_policy"].to_json().to_string();
     assert!(trust.contains("backup.amazonaws.com"), "{trust}");
     for env in ["dev", "staging"] {
         let rs = crate::reconcile::expand(&crate::testutil::env_spec(env));
         assert!(
-            !rs.iter().any(|r| r.id.kind.starts_with("backup_") || r.id.to_string() == "iam_role/backup"),
+            !rs.iter()
+                .any(|r| r.id.kind.starts_with("backup_") || r.id.to_string() == "iam_role/backup"),
             "{env}"
         );
     }
@@ -146,7 +153,13 @@ fn live_all(rs: &[Resource], retention: i64, extra_rule: bool) -> Vec<Observed> 
     let v = get(rs, "backup_vault/docdb");
     let vt: super::vault::VaultProps = from_props(&v.props).unwrap();
     let mut out = vec![
-        super::vault::observed(rid(VAULT), &vt.name, "arn:aws:backup:us-east-1:1:backup-vault:x", 0, vt.tags),
+        super::vault::observed(
+            rid(VAULT),
+            &vt.name,
+            "arn:aws:backup:us-east-1:1:backup-vault:x",
+            0,
+            vt.tags,
+        ),
         live_plan(rs, retention, extra_rule),
     ];
     let sel = BackupSelection::builder()
@@ -157,10 +170,18 @@ fn live_all(rs: &[Resource], retention: i64, extra_rule: bool) -> Vec<Observed> 
         .unwrap();
     out.push(selection::observed(rid(SELECTION), "plan-1", "sel-1", &sel));
     // The resources the selection references, as live.
-    let mut plan_attrs = Observed::new("iam_role/backup".parse().unwrap(), "arn:aws:iam::1:role/rtech-prod-backup");
-    plan_attrs.attrs.insert("arn".into(), "arn:aws:iam::1:role/rtech-prod-backup".into());
+    let mut plan_attrs = Observed::new(
+        "iam_role/backup".parse().unwrap(),
+        "arn:aws:iam::1:role/rtech-prod-backup",
+    );
+    plan_attrs
+        .attrs
+        .insert("arn".into(), "arn:aws:iam::1:role/rtech-prod-backup".into());
     let mut cluster = Observed::new("docdb_cluster/main".parse().unwrap(), "rtech-prod-docdb");
-    cluster.attrs.insert("arn".into(), "arn:aws:rds:us-east-1:1:cluster:rtech-prod-docdb".into());
+    cluster.attrs.insert(
+        "arn".into(),
+        "arn:aws:rds:us-east-1:1:cluster:rtech-prod-docdb".into(),
+    );
     out.push(plan_attrs);
     out.push(cluster);
     out
@@ -190,13 +211,18 @@ fn a_retention_or_rule_changed_out_of_band_is_exactly_that_drift() {
     assert_eq!(only_update(&p), ["rules"]);
     let field = &p.changes[0].fields;
     assert!(
-        field.iter().any(|f| f.path == "rules.daily.delete_after_days"),
+        field
+            .iter()
+            .any(|f| f.path == "rules.daily.delete_after_days"),
         "{field:#?}"
     );
     let p = plan_of(&live_all(&rs, 35, true));
     assert_eq!(only_update(&p), ["rules"]);
     assert!(
-        p.changes[0].fields.iter().any(|f| f.path.starts_with("rules.hourly")),
+        p.changes[0]
+            .fields
+            .iter()
+            .any(|f| f.path.starts_with("rules.hourly")),
         "{:#?}",
         p.changes[0].fields
     );
@@ -233,8 +259,14 @@ fn destroy_deletes_the_selection_then_the_plan_then_the_vault() {
     let p = diff_of("prod", &[], &live, true);
     let order: Vec<String> = p.changes.iter().map(|c| c.id.to_string()).collect();
     let pos = |id: &str| order.iter().position(|x| x == id).unwrap();
-    assert!(pos("backup_selection/docdb") < pos("backup_plan/docdb"), "{order:?}");
-    assert!(pos("backup_plan/docdb") < pos("backup_vault/docdb"), "{order:?}");
+    assert!(
+        pos("backup_selection/docdb") < pos("backup_plan/docdb"),
+        "{order:?}"
+    );
+    assert!(
+        pos("backup_plan/docdb") < pos("backup_vault/docdb"),
+        "{order:?}"
+    );
 }
 
 #[test]
@@ -257,7 +289,10 @@ fn requests_carry_the_rule_and_the_selection() {
     let sel = selection_input(&s).unwrap();
     assert_eq!(sel.selection_name(), "rtech-prod-docdb-cluster");
     assert_eq!(sel.iam_role_arn(), "arn:aws:iam::1:role/rtech-prod-backup");
-    assert_eq!(sel.resources(), ["arn:aws:rds:us-east-1:1:cluster:rtech-prod-docdb"]);
+    assert_eq!(
+        sel.resources(),
+        ["arn:aws:rds:us-east-1:1:cluster:rtech-prod-docdb"]
+    );
 }
 
 #[test]
@@ -280,7 +315,10 @@ fn a_vault_with_recovery_points_says_what_to_do_and_keeps_the_code() {
 #[test]
 fn props_round_trip_through_their_structs() {
     let rs = backup_desired();
-    for o in live_all(&rs, 35, false).iter().filter(|o| o.id.kind.starts_with("backup_")) {
+    for o in live_all(&rs, 35, false)
+        .iter()
+        .filter(|o| o.id.kind.starts_with("backup_"))
+    {
         let back = match o.id.kind.as_str() {
             VAULT => to_props(&from_props::<super::vault::VaultProps>(&o.props).unwrap()),
             PLAN => to_props(&from_props::<PlanProps>(&o.props).unwrap()),

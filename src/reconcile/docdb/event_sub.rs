@@ -161,7 +161,7 @@ pub fn modify_request(
 ) -> Result<
     Option<aws_sdk_docdb::operation::modify_event_subscription::builders::ModifyEventSubscriptionFluentBuilder>,
     crate::reconcile::kit::PropsError,
-> {
+>{
     let has = |k: &str| changed.contains(k);
     if !(has("sns_topic_arn") || has("event_categories") || has("enabled")) {
         return Ok(None);

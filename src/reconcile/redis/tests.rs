@@ -7,9 +7,9 @@ use aws_sdk_elasticache::types::{
     AuthTokenUpdateStrategyType, AutomaticFailoverStatus, CacheCluster, CacheSubnetGroup,
     CloudWatchLogsDestinationDetails, DestinationDetails, DestinationType, Endpoint,
     KinesisFirehoseDestinationDetails, LogDeliveryConfiguration, LogDeliveryConfigurationStatus,
-    LogFormat, LogType, MultiAzStatus, NodeGroup, NodeGroupMember, PendingAutomaticFailoverStatus,
-    PendingModifiedValues, ReplicationGroup, ReplicationGroupPendingModifiedValues,
-    NotificationConfiguration, SecurityGroupMembership, Subnet, Tag,
+    LogFormat, LogType, MultiAzStatus, NodeGroup, NodeGroupMember, NotificationConfiguration,
+    PendingAutomaticFailoverStatus, PendingModifiedValues, ReplicationGroup,
+    ReplicationGroupPendingModifiedValues, SecurityGroupMembership, Subnet, Tag,
 };
 use aws_sdk_elasticache::Client;
 use aws_smithy_types::DateTime;
@@ -929,7 +929,10 @@ fn a_firehose_delivery_reads_back_in_the_same_shape() {
 #[test]
 fn the_group_sends_its_events_to_the_alerts_topic_when_the_env_has_one() {
     let g = group_of(&expand(&spec(PROD_REDIS)));
-    assert_eq!(refs(&g.props["notification_topic_arn"]), ["sns_topic/alerts.arn"]);
+    assert_eq!(
+        refs(&g.props["notification_topic_arn"]),
+        ["sns_topic/alerts.arn"]
+    );
     assert!(g.deps.contains(&rid_of("sns_topic/alerts")));
     let quiet = group_of(&expand(&spec(&format!(
         "{PROD_REDIS}\n[monitoring]\nalarms_enabled = false\n"
@@ -944,7 +947,10 @@ fn the_group_sends_its_events_to_the_alerts_topic_when_the_env_has_one() {
 #[test]
 fn notifications_turned_off_or_repointed_are_that_drift_and_modify_sets_them_back() {
     let d = group_of(&expand(&spec(PROD_REDIS)));
-    for (status, arn) in [("inactive", TOPIC_ARN), ("active", "arn:aws:sns:us-east-1:1:other")] {
+    for (status, arn) in [
+        ("inactive", TOPIC_ARN),
+        ("active", "arn:aws:sns:us-east-1:1:other"),
+    ] {
         let (g, m, tags) = live(&d);
         let m = m.notification_configuration(
             NotificationConfiguration::builder()
@@ -954,13 +960,22 @@ fn notifications_turned_off_or_repointed_are_that_drift_and_modify_sets_them_bac
         );
         let o = observe_group(&g.build(), Some(&m.build()), &tags, Some(&props(&d)));
         let plan = plan_for(&d, o);
-        assert_eq!(only_update(&plan), ["notification_topic_arn"], "{status} {arn}");
+        assert_eq!(
+            only_update(&plan),
+            ["notification_topic_arn"],
+            "{status} {arn}"
+        );
     }
 
     let prod = resolved(PROD_REDIS);
-    let i = modify_request(&client(), "g", &props(&prod), &set(&["notification_topic_arn"]))
-        .unwrap()
-        .unwrap();
+    let i = modify_request(
+        &client(),
+        "g",
+        &props(&prod),
+        &set(&["notification_topic_arn"]),
+    )
+    .unwrap()
+    .unwrap();
     let i = i.as_input();
     assert_eq!(i.get_notification_topic_arn().as_deref(), Some(TOPIC_ARN));
     assert_eq!(i.get_notification_topic_status().as_deref(), Some("active"));
@@ -972,5 +987,8 @@ fn notifications_turned_off_or_repointed_are_that_drift_and_modify_sets_them_bac
     let i = modify_request(&client(), "g", &none, &set(&["notification_topic_arn"]))
         .unwrap()
         .unwrap();
-    assert_eq!(i.as_input().get_notification_topic_status().as_deref(), Some("inactive"));
+    assert_eq!(
+        i.as_input().get_notification_topic_status().as_deref(),
+        Some("inactive")
+    );
 }
