@@ -16,6 +16,10 @@ What each fixes, the way AWS Backup behaves:
 - DeleteBackupVault deletes a vault holding recovery points and answers a missing vault with
   success: AWS refuses the first (InvalidRequestException: the recovery points must be deleted
   first) and answers the second with ResourceNotFoundException.
+- ListTags reads the ARN from the path's second-to-last segment, so a request to
+  `/tags/{ResourceArn}` without a trailing slash (the form the current AWS model and the Rust
+  SDK send) is answered with no tags at all: the ARN is read as the segment after `tags`, with
+  or without the slash.
 Every patched name is checked first, so a moto upgrade that moves one fails loudly at start-up.
 """
 import json
@@ -48,6 +52,12 @@ def _plan_id(path):
 def _selection_id(path):
     parts = [p for p in path.split("?")[0].split("/") if p]
     return unquote(parts[4]) if len(parts) > 4 else None
+
+
+def _tagged_arn(path):
+    # /tags/{arn} or /tags/{arn}/ (an ARN has no "/" once decoded, and none encoded)
+    parts = [p for p in path.split("?")[0].split("/") if p]
+    return unquote(parts[1]) if len(parts) > 1 and parts[0] == "tags" else None
 
 
 def _fill_rule_defaults(plan_doc):
@@ -203,6 +213,14 @@ def apply():
         if _selections(b).get(plan_id, {}).pop(sid, None) is None:
             raise not_found(f"Backup selection {sid} not found")
         return "{}"
+
+    _require(response, "list_tags")
+
+    def list_tags(self):
+        arn = _tagged_arn(self.path)
+        return json.dumps({"Tags": self.backup_backend.list_tags(resource_arn=arn) if arn else {}})
+
+    response.list_tags = list_tags
 
     response.create_backup_selection = create_backup_selection
     response.get_backup_selection = get_backup_selection
