@@ -189,7 +189,7 @@ async fn vault_plan_and_selection_apply_drift_repair_and_destroy() {
         vec![(
             "backup_plan/docdb".to_string(),
             "update".to_string(),
-            vec!["rules".to_string()]
+            vec!["rules.daily.delete_after_days".to_string()]
         )],
         "{p:#}"
     );

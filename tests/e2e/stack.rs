@@ -73,7 +73,7 @@ async fn prod_from_empty_then_an_image_deploy_is_one_revision_and_one_service_up
     let r = apply(&emu, "prod");
     assert!(
         r.stdout
-            .contains("Apply complete: 97 added, 0 changed, 0 replaced, 0 destroyed."),
+            .contains("Apply complete: 103 added, 0 changed, 0 replaced, 0 destroyed."),
         "{}",
         r.stdout
     );
