@@ -82,9 +82,13 @@ async fn a_no_op_plan_waits_for_few_round_trips_and_makes_fewer_calls_than_resou
     // beside the suite, measured depth 33.1 for a chain of 8: the span then is the emulator's
     // queue, not rtech's waiting, so the depth's budget is a coarse guard (40) and the chain's
     // is the tight one.
+    // Dev then made 68 calls for 65 resources (1.05). It now makes 72 (1.11): without
+    // `[backup]` or an alerts topic it still lists AWS Backup's vaults and plans, DocumentDB's
+    // event subscriptions and probes the backup role (4 calls for none of its resources), so
+    // that destroy finds them without the spec: dev's budget is 1.15, prod's stays 0.9.
     // env, max dependent depth, max chain, max calls per resource.
     for (env, max_depth, max_chain, max_per_resource) in
-        [("dev", 40.0, 9, 1.05), ("prod", 40.0, 9, 0.9)]
+        [("dev", 40.0, 9, 1.15), ("prod", 40.0, 9, 0.9)]
     {
         let (f, stderr) = no_op_plan(&proxy, &emu, env);
         let per = f.calls as f64 / f.resources as f64;
