@@ -604,8 +604,8 @@ async fn the_first_response_of_every_mutating_operation_lost_apply_and_destroy_c
         // AWS Backup's REST calls, by method and path: CreateBackupVault, CreateBackupPlan,
         // CreateBackupSelection (the plan id starred).
         "PUT:/backup-vaults/rtech-prod-docdb",
-        "PUT:/backup/plans/",
-        "PUT:/backup/plans/*/selections/",
+        "PUT:/backup/plans",
+        "PUT:/backup/plans/*/selections",
     ] {
         assert!(lost.contains_key(op), "{op} lost no response: {lost:?}");
     }

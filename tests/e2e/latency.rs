@@ -85,10 +85,14 @@ async fn a_no_op_plan_waits_for_few_round_trips_and_makes_fewer_calls_than_resou
     // Dev then made 68 calls for 65 resources (1.05). It now makes 72 (1.11): without
     // `[backup]` or an alerts topic it still lists AWS Backup's vaults and plans, DocumentDB's
     // event subscriptions and probes the backup role (4 calls for none of its resources), so
-    // that destroy finds them without the spec: dev's budget is 1.15, prod's stays 0.9.
+    // that destroy finds them without the spec: dev's budget is 1.15. Prod went from 84 calls
+    // for 97 resources to 96 for 103 (0.93): AWS Backup 6 (vaults, plans, the plan's tags, its
+    // document, its selections, the selection), the backup role 3, DocumentDB's event
+    // subscriptions 3 (one Describe, and their tags: the emulator's tag index does not list
+    // them): prod's budget is 0.95.
     // env, max dependent depth, max chain, max calls per resource.
     for (env, max_depth, max_chain, max_per_resource) in
-        [("dev", 40.0, 9, 1.15), ("prod", 40.0, 9, 0.9)]
+        [("dev", 40.0, 9, 1.15), ("prod", 40.0, 9, 0.95)]
     {
         let (f, stderr) = no_op_plan(&proxy, &emu, env);
         let per = f.calls as f64 / f.resources as f64;
