@@ -52,7 +52,7 @@ pub fn observed(
         }))
         .attr("id", name)
         .attr("arn", arn)
-        .attr("recovery_points", &recovery_points.to_string())
+        .attr("recovery_points", recovery_points.to_string())
 }
 
 /// AWS refuses to delete a vault holding recovery points (InvalidRequestException): the error
