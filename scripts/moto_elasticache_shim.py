@@ -11,6 +11,10 @@ What each fixes, each the way ElastiCache behaves:
   members take the security groups and windows at once; engine version and node type apply at
   once with ApplyImmediately=true, and otherwise wait in each member's PendingModifiedValues
   (the maintenance window), the group keeping its current node type meanwhile.
+- NotificationTopicArn (CreateReplicationGroup, ModifyReplicationGroup with
+  NotificationTopicStatus) is stored but never reported: each member cluster reports it as
+  NotificationConfiguration {TopicArn, TopicStatus} (`active`, or `inactive` once turned off),
+  as DescribeCacheClusters does on AWS.
 - ModifyReplicationGroup ignores LogDeliveryConfigurations (CreateReplicationGroup stores them):
   honoured, an entry with Enabled=false removing that log type's delivery.
 - DeleteReplicationGroup leaves the group `deleting` for ever: the group and its member
@@ -133,7 +137,16 @@ def _create_members(backend, cluster_cls, group, only_missing=False):
         c.replication_group_log_delivery_enabled = bool(group.log_delivery_configurations)
         _set_security_groups(c, c.security_group_ids)
         c.pending_modified_values = {}
+        _set_notification(c, group.notification_topic_arn, "active")
         backend.cache_clusters[cluster_id] = c
+
+
+def _set_notification(cluster, topic_arn, status):
+    """Each member reports the group's SNS topic as NotificationConfiguration."""
+    cluster.notification_topic_arn = topic_arn
+    cluster.notification_configuration = (
+        {"TopicArn": topic_arn, "TopicStatus": status} if topic_arn else None
+    )
 
 
 def _set_security_groups(cluster, ids):
@@ -266,6 +279,10 @@ def apply():
         sgs = self._get_param("SecurityGroupIds")
         maintenance = self._get_param("PreferredMaintenanceWindow")
         snapshot_window = self._get_param("SnapshotWindow")
+        topic = self._get_param("NotificationTopicArn")
+        topic_status = self._get_param("NotificationTopicStatus")
+        if topic:
+            group.notification_topic_arn = topic
         if snapshot_window:
             group.snapshot_window = snapshot_window
         if maintenance:
@@ -284,6 +301,13 @@ def apply():
             if sgs:
                 _set_security_groups(m, sgs)
             m.snapshot_retention_limit = group.snapshot_retention_limit
+            if topic or topic_status:
+                current = m.notification_configuration or {}
+                _set_notification(
+                    m,
+                    topic or current.get("TopicArn") or group.notification_topic_arn,
+                    topic_status or "active",
+                )
             m.replication_group_log_delivery_enabled = bool(group.log_delivery_configurations)
             pending = dict(getattr(m, "pending_modified_values", None) or {})
             if node_type:

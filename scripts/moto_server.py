@@ -31,6 +31,12 @@ Shims:
   one explicit route table association per subnet).
 - ELBv2: scripts/moto_elbv2_shim.py (load balancer names unique: a repeated create with the
   same settings answers the existing one).
+- AWS Backup: scripts/moto_backup_shim.py (backup selections and UpdateBackupPlan implemented;
+  CreatorRequestId answered with the first result; plans with selections and vaults with
+  recovery points refused on delete; deleted plans free their name).
+- RDS/DocumentDB event subscriptions: scripts/moto_rds_shim.py (ModifyEventSubscription,
+  AddSourceIdentifierToSubscription, RemoveSourceIdentifierFromSubscription implemented; a new
+  subscription enabled unless Enabled=false).
 - S3: scripts/moto_s3_shim.py (GetBucketVersioning answered under S3's own root element,
   tags given in CreateBucket applied).
 - WAFv2: scripts/moto_wafv2_shim.py (WAFDuplicateItemException for a taken name, a web ACL a
@@ -182,12 +188,14 @@ def apply_docdb_shim():
 
 if __name__ == "__main__":
     import moto_autoscaling_shim
+    import moto_backup_shim
     import moto_cloudfront_shim
     import moto_ec2_shim
     import moto_ecr_shim
     import moto_ecs_shim
     import moto_elasticache_shim
     import moto_elbv2_shim
+    import moto_rds_shim
     import moto_route53_acm_shim
     import moto_s3_shim
     import moto_tagindex_shim
@@ -196,12 +204,14 @@ if __name__ == "__main__":
     # Each shim module has apply(); moto_shimkit.ShimError says a moto name it patches has moved.
     SHIMS = [
         moto_autoscaling_shim,
+        moto_backup_shim,
         moto_cloudfront_shim,
         moto_ec2_shim,
         moto_ecr_shim,
         moto_ecs_shim,
         moto_elasticache_shim,
         moto_elbv2_shim,
+        moto_rds_shim,
         moto_route53_acm_shim,
         moto_s3_shim,
         moto_tagindex_shim,

@@ -379,6 +379,8 @@ pub struct Clients {
     pub wafv2_us_east_1: aws_sdk_wafv2::Client,
     pub s3: aws_sdk_s3::Client,
     pub sns: aws_sdk_sns::Client,
+    /// AWS Backup (the DocumentDB cluster's vault, plan and selection).
+    pub backup: aws_sdk_backup::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     /// The Resource Groups Tagging API: every tagged resource of the env in one paginated
     /// read (`reconcile::kit::tag_index`).
@@ -460,6 +462,7 @@ impl Clients {
                 .build(),
         );
         let sns = client!(aws_sdk_sns);
+        let backup = client!(aws_sdk_backup);
         let cloudwatch = client!(aws_sdk_cloudwatch);
         let tagging = client!(aws_sdk_resourcegroupstagging);
         let cloudfront = aws_sdk_cloudfront::Client::from_conf(
@@ -495,6 +498,7 @@ impl Clients {
             wafv2_us_east_1,
             s3,
             sns,
+            backup,
             cloudwatch,
             tagging,
             calls,

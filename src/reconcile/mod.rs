@@ -7,6 +7,7 @@
 
 pub mod acm;
 pub mod alarms;
+pub mod backup;
 pub mod bootstrap;
 pub mod cdn;
 #[cfg(test)]
@@ -247,6 +248,7 @@ pub static SERVICES: &[&dyn Service] = &[
     &waf::Waf,
     &cdn::Cdn,
     &sns::Sns,
+    &backup::Backup,
     &alarms::Alarms,
     &dashboard::Dashboard,
 ];

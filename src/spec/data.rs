@@ -19,6 +19,7 @@ pub struct RawDocdb {
     pub maintenance_window: Option<Spanned<String>>,
     pub deletion_protection: Option<Spanned<bool>>,
     pub skip_final_snapshot: Option<Spanned<bool>>,
+    pub copy_tags_to_snapshot: Option<Spanned<bool>>,
     pub apply_immediately: Option<Spanned<bool>>,
     pub audit_logs: Option<Spanned<bool>>,
     pub profiler_logs: Option<Spanned<bool>>,
@@ -36,6 +37,8 @@ pub struct Docdb {
     pub maintenance_window: String,
     pub deletion_protection: bool,
     pub skip_final_snapshot: bool,
+    /// Snapshots (automated, manual, final) carry the cluster's tags.
+    pub copy_tags_to_snapshot: bool,
     pub apply_immediately: bool,
     pub audit_logs: bool,
     pub profiler_logs: bool,
@@ -70,6 +73,59 @@ pub struct Redis {
     pub at_rest_encryption: bool,
     pub skip_final_snapshot: bool,
     pub apply_immediately: bool,
+}
+
+/// `[backup]`: an AWS Backup plan for the DocumentDB cluster (needs `[docdb]`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackup {
+    pub retention_days: Option<Spanned<i64>>,
+    pub schedule: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Backup {
+    /// Days each recovery point is kept (the rule's lifecycle DeleteAfterDays).
+    pub retention_days: i64,
+    /// The rule's schedule, an AWS Backup `cron(…)` expression in UTC.
+    pub schedule: String,
+}
+
+/// A daily backup at 05:00 UTC.
+pub const DEFAULT_BACKUP_SCHEDULE: &str = "cron(0 5 ? * * *)";
+
+pub(super) fn validate_backup(errs: &mut Errors, raw: &Spanned<RawBackup>, docdb: bool) -> Backup {
+    let r = raw.get_ref();
+    if !docdb {
+        errs.push(
+            raw.span(),
+            "backup",
+            "AWS Backup protects the DocumentDB cluster: add a [docdb] section or remove [backup]",
+        );
+    }
+    let retention_days = int_in(
+        errs,
+        &r.retention_days,
+        "backup.retention_days",
+        1..=36500,
+        35,
+    );
+    let schedule = str_checked(
+        errs,
+        &r.schedule,
+        "backup.schedule",
+        |s| {
+            s.strip_prefix("cron(")
+                .and_then(|x| x.strip_suffix(')'))
+                .is_some_and(|x| x.split_whitespace().count() == 6)
+        },
+        "is not an AWS Backup schedule: cron(minutes hours day-of-month month day-of-week year), e.g. \"cron(0 5 ? * * *)\"",
+        || DEFAULT_BACKUP_SCHEDULE.to_string(),
+    );
+    Backup {
+        retention_days,
+        schedule,
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -260,6 +316,7 @@ pub(super) fn validate_docdb(errs: &mut Errors, raw: &Spanned<RawDocdb>) -> Docd
         maintenance_window,
         deletion_protection: flag(&r.deletion_protection, false),
         skip_final_snapshot: flag(&r.skip_final_snapshot, false),
+        copy_tags_to_snapshot: flag(&r.copy_tags_to_snapshot, true),
         apply_immediately: flag(&r.apply_immediately, false),
         audit_logs: flag(&r.audit_logs, true),
         profiler_logs: flag(&r.profiler_logs, true),

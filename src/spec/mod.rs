@@ -123,6 +123,7 @@ pub struct RawSpec {
     pub docdb: Option<Spanned<data::RawDocdb>>,
     pub redis: Option<Spanned<data::RawRedis>>,
     pub secrets: Option<Spanned<data::RawSecrets>>,
+    pub backup: Option<Spanned<data::RawBackup>>,
     pub ecr: Option<Spanned<app::RawEcr>>,
     pub app: Option<Spanned<app::RawApp>>,
     pub edge: Option<Spanned<edge::RawEdge>>,
@@ -152,6 +153,8 @@ pub struct Spec {
     pub redis: Option<data::Redis>,
     /// How the data tier's secrets are deleted.
     pub secrets: data::Secrets,
+    /// AWS Backup of the DocumentDB cluster, when the spec has a `[backup]` section.
+    pub backup: Option<data::Backup>,
     /// The image repository, when the spec has an `[ecr]` section.
     pub ecr: Option<app::Ecr>,
     /// The ECS Fargate service, when the spec has an `[app]` section.
@@ -316,6 +319,10 @@ fn validate(src: &Source, raw: RawSpec, expected_env: &str) -> Result<Spec, Vec<
         .as_ref()
         .map(|s| data::validate_secrets(&mut errs, s))
         .unwrap_or_default();
+    let backup = raw
+        .backup
+        .as_ref()
+        .map(|b| data::validate_backup(&mut errs, b, raw.docdb.is_some()));
     let ecr = raw
         .ecr
         .as_ref()
@@ -356,6 +363,7 @@ fn validate(src: &Source, raw: RawSpec, expected_env: &str) -> Result<Spec, Vec<
         docdb,
         redis,
         secrets,
+        backup,
         ecr,
         app,
         edge,

@@ -3,6 +3,7 @@
 
 mod acm;
 mod alarms;
+mod backup;
 mod bootstrap;
 mod canary;
 mod cdn;
@@ -17,6 +18,7 @@ mod ecr;
 mod ecs;
 mod edge;
 mod emulator;
+mod events;
 mod fault_proxy;
 mod faults;
 mod flow_logs;

@@ -557,15 +557,18 @@ async fn verbose_plan_reports_a_small_batched_api_call_count() {
     // find what a canary env has): iam 9 with the GetRole of ECS's infrastructure role, and
     // elasticloadbalancingv2 9 with DescribeRules on the HTTPS listener and one
     // DescribeTargetGroups per colour (blue and green, by name) (dev 70 calls with both).
+    // AWS Backup and events: docdb 6 with DescribeEventSubscriptions, backup 2 (ListBackupVaults,
+    // ListBackupPlans: destroy finds a vault and plan without the spec), iam 9 with the backup
+    // role's GetRole (probed in every env for the same reason): dev 74 calls with all three.
     // README.md, "Performance", keeps the breakdown.
     assert!(
-        o.calls <= 74,
+        o.calls <= 76,
         "observe is batched per kind, not per resource: {o:?}"
     );
     let bounds = [
         ("ec2", 14),
         ("docdb", 10),
-        ("iam", 9),
+        ("iam", 10),
         ("ecs", 5),
         ("ecr", 4),
         ("elasticloadbalancingv2", 9),

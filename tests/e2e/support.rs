@@ -564,6 +564,7 @@ client_fn! {
     cloudfront => aws_sdk_cloudfront,
     sns => aws_sdk_sns,
     cloudwatch => aws_sdk_cloudwatch,
+    backup => aws_sdk_backup,
     wafv2 => aws_sdk_wafv2,
 }
 
@@ -1046,6 +1047,47 @@ pub async fn leftovers(emu: &Emulator, env: &str) -> BTreeMap<&'static str, usiz
                     .is_some_and(|i| i.starts_with(&format!("rtech-{env}")))
                     && g.status() != Some("deleting")
             })
+            .count(),
+    );
+    // DocumentDB event subscriptions, and AWS Backup vaults and (not deleted) plans, named for
+    // the env.
+    let prefix = format!("rtech-{env}-");
+    let subs = docdb(emu)
+        .await
+        .describe_event_subscriptions()
+        .send()
+        .await
+        .unwrap();
+    m.insert(
+        "event_subscription",
+        subs.event_subscriptions_list()
+            .iter()
+            .filter(|s| {
+                s.cust_subscription_id()
+                    .is_some_and(|i| i.starts_with(&prefix))
+            })
+            .count(),
+    );
+    let bk = backup(emu).await;
+    let vaults = bk.list_backup_vaults().send().await.unwrap();
+    m.insert(
+        "backup_vault",
+        vaults
+            .backup_vault_list()
+            .iter()
+            .filter(|v| {
+                v.backup_vault_name()
+                    .is_some_and(|n| n.starts_with(&prefix))
+            })
+            .count(),
+    );
+    let plans = bk.list_backup_plans().send().await.unwrap();
+    m.insert(
+        "backup_plan",
+        plans
+            .backup_plans_list()
+            .iter()
+            .filter(|p| p.backup_plan_name().is_some_and(|n| n.starts_with(&prefix)))
             .count(),
     );
     // Monitoring: the alerts topic, alarms and the dashboard by their derived names, and every

@@ -108,6 +108,7 @@ pub struct ClusterProps {
     /// Sorted.
     pub enabled_cloudwatch_logs_exports: Vec<String>,
     pub deletion_protection: bool,
+    pub copy_tags_to_snapshot: bool,
     pub db_cluster_parameter_group_name: Option<Link>,
     pub tags: BTreeMap<String, String>,
 }
@@ -173,6 +174,7 @@ impl ClusterProps {
                 c.enabled_cloudwatch_logs_exports().iter().cloned(),
             ),
             deletion_protection: c.deletion_protection().unwrap_or(false),
+            copy_tags_to_snapshot: c.copy_tags_to_snapshot().unwrap_or(false),
             db_cluster_parameter_group_name: c.db_cluster_parameter_group().map(Link::from),
             tags: tags
                 .iter()
@@ -259,6 +261,7 @@ pub fn expand(spec: &Spec, d: &DocdbSpec) -> Resource {
         preferred_maintenance_window: Some(d.maintenance_window.to_lowercase()),
         enabled_cloudwatch_logs_exports: logs,
         deletion_protection: d.deletion_protection,
+        copy_tags_to_snapshot: d.copy_tags_to_snapshot,
         db_cluster_parameter_group_name: Some(Link::to(&rid(PARAM_GROUP, "main"), "id")),
         tags: spec_tags(
             spec,
@@ -360,6 +363,7 @@ impl Kind for Cluster {
                 .set_preferred_maintenance_window(p.preferred_maintenance_window.clone())
                 .set_enable_cloudwatch_logs_exports(Some(p.enabled_cloudwatch_logs_exports.clone()))
                 .deletion_protection(p.deletion_protection)
+                .copy_tags_to_snapshot(p.copy_tags_to_snapshot)
                 .set_db_cluster_parameter_group_name(param_group.clone())
                 .set_tags(Some(tags.clone()))
                 .send()
@@ -442,6 +446,10 @@ impl Kind for Cluster {
         }
         if has("deletion_protection") {
             req = req.deletion_protection(p.deletion_protection);
+            modify = true;
+        }
+        if has("copy_tags_to_snapshot") {
+            req = req.copy_tags_to_snapshot(p.copy_tags_to_snapshot);
             modify = true;
         }
         if has("vpc_security_group_ids") {

@@ -12,6 +12,9 @@
 //!   password.
 //! - `docdb_instance/<n>` ([`instance`]): n = 1..instances, spread over the env's AZs
 //!   round-robin.
+//! - `docdb_event_sub/cluster` and `docdb_event_sub/instance` ([`event_sub`]): DocumentDB event
+//!   subscriptions sending the cluster's and the instances' failover and failure events to the
+//!   alerts topic, when the env has one.
 //!
 //! There is no state file, and destroy has no spec: how the cluster is deleted (final snapshot
 //! or not) lives on the cluster itself, in the tag `rtech:final-snapshot`. Deletion protection
@@ -20,6 +23,7 @@
 
 pub mod cluster;
 pub mod drill;
+pub mod event_sub;
 mod iam;
 pub mod instance;
 mod observe;
@@ -44,12 +48,14 @@ pub const SUBNET_GROUP: &str = "docdb_subnet_group";
 pub const PARAM_GROUP: &str = "docdb_param_group";
 pub const CLUSTER: &str = "docdb_cluster";
 pub const INSTANCE: &str = "docdb_instance";
+pub const EVENT_SUB: &str = "docdb_event_sub";
 
 const KINDS: &[&dyn Kind] = &[
     &subnet_group::SubnetGroup,
     &param_group::ParamGroup,
     &cluster::Cluster,
     &instance::Instance,
+    &event_sub::EventSub,
 ];
 
 /// Cluster creation takes ~10 minutes on AWS and instance deletion ~7: generous.
@@ -107,6 +113,7 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
         cluster::expand(spec, d),
     ];
     out.extend(instance::expand(spec, d));
+    out.extend(event_sub::expand(spec, d));
     out
 }
 

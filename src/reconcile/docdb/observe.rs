@@ -4,19 +4,23 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_docdb::types::{DbCluster, DbClusterParameterGroup, DbInstance, DbSubnetGroup, Filter};
+use aws_sdk_docdb::types::{
+    DbCluster, DbClusterParameterGroup, DbInstance, DbSubnetGroup, EventSubscription, Filter,
+};
 
 use super::cluster::{cluster_attrs, ClusterProps, TAG_PASSWORD_SECRET};
+use super::event_sub::{sub_attrs, EventSubProps};
 use super::instance::{instance_attrs, InstanceProps};
 use super::param_group::ParamGroupProps;
 use super::subnet_group::SubnetGroupProps;
 use super::{
-    cluster_name, export_log_groups, list_tags, rid, CLUSTER, INSTANCE, PARAM_GROUP, SUBNET_GROUP,
+    cluster_name, export_log_groups, list_tags, rid, CLUSTER, EVENT_SUB, INSTANCE, PARAM_GROUP,
+    SUBNET_GROUP,
 };
 use crate::aws::{all_pages, AwsError};
 use crate::model::{Observed, Ownership, Resource, ResourceId};
 use crate::reconcile::kit::{claimed_id, from_props, to_props, Claims};
-use crate::reconcile::{secrets, Ctx};
+use crate::reconcile::{secrets, sns, Ctx};
 use crate::spec::network::Network as NetSpec;
 
 /// Decides whose a live resource is: ours (by tags, under the id its `rtech:id` tag names),
@@ -49,6 +53,10 @@ impl<'a> Owners<'a> {
                 INSTANCE => (
                     INSTANCE,
                     from_props::<InstanceProps>(&r.props).map(|p| p.identifier),
+                ),
+                EVENT_SUB => (
+                    EVENT_SUB,
+                    from_props::<EventSubProps>(&r.props).map(|p| p.name),
                 ),
                 _ => continue,
             };
@@ -111,7 +119,7 @@ pub async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, A
     let dd = &ctx.clients.docdb;
     // One paginated Describe per kind, all at once. The engine filter keeps RDS and Neptune
     // clusters out (they share this API); groups have no engine filter.
-    let (clusters, instances, subnet_groups, param_groups, index) = tokio::try_join!(
+    let (clusters, instances, subnet_groups, param_groups, subs, index) = tokio::try_join!(
         async {
             all_pages!(
                 dd.describe_db_clusters().filters(engine_filter()),
@@ -134,6 +142,12 @@ pub async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, A
             all_pages!(
                 dd.describe_db_cluster_parameter_groups(),
                 "docdb:DescribeDBClusterParameterGroups"
+            )
+        },
+        async {
+            all_pages!(
+                dd.describe_event_subscriptions(),
+                "docdb:DescribeEventSubscriptions"
             )
         },
         ctx.tag_index(),
@@ -163,6 +177,10 @@ pub async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, A
         .iter()
         .filter(|g| mine(g.db_cluster_parameter_group_name()))
         .collect();
+    let subs: Vec<&EventSubscription> = subs
+        .iter()
+        .filter(|s| mine(s.cust_subscription_id()))
+        .collect();
     let arns: Vec<&str> = clusters
         .iter()
         .filter_map(|c| c.db_cluster_arn())
@@ -173,6 +191,7 @@ pub async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, A
                 .iter()
                 .filter_map(|g| g.db_cluster_parameter_group_arn()),
         )
+        .chain(subs.iter().filter_map(|s| s.event_subscription_arn()))
         .collect();
     let tags: BTreeMap<&str, Option<BTreeMap<String, String>>> =
         futures::future::try_join_all(arns.into_iter().map(|a| async move {
@@ -322,6 +341,22 @@ pub async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, A
                 o.deps.insert(d.clone());
             }
         }
+        out.push(o);
+    }
+
+    for s in &subs {
+        let name = s.cust_subscription_id().unwrap_or_default();
+        let Some(t) = tags_of(s.event_subscription_arn()) else {
+            continue;
+        };
+        let Some((id, own)) = owners.classify(EVENT_SUB, name, &t) else {
+            continue;
+        };
+        let props = to_props(&EventSubProps::observed(s, t));
+        let mut o = observed(id, own, name, props, None);
+        o.attrs = sub_attrs(s);
+        // Deleted before the alerts topic it publishes to.
+        o.deps.insert(sns::topic_id());
         out.push(o);
     }
     Ok(out)

@@ -7,12 +7,16 @@ use std::time::Duration;
 
 use aws_sdk_docdb::types::{
     ApplyMethod, AvailabilityZone, DbCluster, DbClusterParameterGroup, DbInstance, DbSubnetGroup,
-    Parameter, PendingModifiedValues, Subnet, Tag, VpcSecurityGroupMembership,
+    EventSubscription, Parameter, PendingModifiedValues, Subnet, Tag, VpcSecurityGroupMembership,
 };
 
 use super::cluster::{
     cluster_attrs, final_snapshot_id, guard, ClusterProps, ENGINE_DOWNGRADE, TAG_APPLY_IMMEDIATELY,
     TAG_FINAL_SNAPSHOT, TAG_PASSWORD_ID, TAG_PASSWORD_SECRET, TAG_PENDING_ENGINE,
+};
+use super::event_sub::{
+    create_request, modify_request, source_changes, EventSubProps, CLUSTER_CATEGORIES,
+    INSTANCE_CATEGORIES,
 };
 use super::instance::InstanceProps;
 use super::param_group::{parameters, ParamGroupProps};
@@ -147,7 +151,9 @@ fn dev_expands_to_groups_cluster_and_one_instance() {
             "docdb_subnet_group/main",
             "docdb_param_group/main",
             "docdb_cluster/main",
-            "docdb_instance/1"
+            "docdb_instance/1",
+            "docdb_event_sub/cluster",
+            "docdb_event_sub/instance"
         ]
     );
     for r in &rs {
@@ -475,6 +481,7 @@ fn live(r: &Resource, rs: &[Resource]) -> Observed {
                 // AWS may answer in another case: normalised.
                 .preferred_maintenance_window(s(&r, "preferred_maintenance_window").to_uppercase())
                 .deletion_protection(flag(&r, "deletion_protection"))
+                .copy_tags_to_snapshot(flag(&r, "copy_tags_to_snapshot"))
                 .db_cluster_parameter_group(s(&r, "db_cluster_parameter_group_name"))
                 .db_cluster_arn(format!(
                     "arn:aws:rds:us-east-1:1:cluster:{}",
@@ -510,6 +517,12 @@ fn live(r: &Resource, rs: &[Resource]) -> Observed {
             o.attrs = cluster_attrs(&c);
             return o;
         }
+        EVENT_SUB => {
+            let e = event_sub(&r, flag(&r, "enabled"), None);
+            let mut o = Observed::new(r.id.clone(), s(&r, "name"));
+            o.props = to_props(&EventSubProps::observed(&e, t.clone()));
+            return o;
+        }
         INSTANCE => {
             let i = instance(&r, s(&r, "instance_class"), None);
             let mut o = Observed::new(r.id.clone(), s(&r, "identifier"));
@@ -520,6 +533,33 @@ fn live(r: &Resource, rs: &[Resource]) -> Observed {
     };
     o.props.insert("tags".into(), tags_prop(&t));
     o
+}
+
+/// A subscription as DocumentDB describes it: categories as given (else the desired ones, in
+/// AWS's own order and case), source ids in reverse.
+fn event_sub(r: &Resource, enabled: bool, categories: Option<&[&str]>) -> EventSubscription {
+    let mut b = EventSubscription::builder()
+        .cust_subscription_id(s(r, "name"))
+        .event_subscription_arn(format!("arn:aws:rds:us-east-1:1:es:{}", s(r, "name")))
+        .sns_topic_arn(s(r, "sns_topic_arn"))
+        .source_type(s(r, "source_type"))
+        .status("active")
+        .enabled(enabled);
+    for i in strs(&r.props["source_ids"]).into_iter().rev() {
+        b = b.source_ids_list(i);
+    }
+    let cats: Vec<String> = match categories {
+        Some(c) => c.iter().map(|c| c.to_string()).collect(),
+        None => strs(&r.props["event_categories"])
+            .into_iter()
+            .rev()
+            .map(|c| c.to_uppercase())
+            .collect(),
+    };
+    for c in cats {
+        b = b.event_categories_list(c);
+    }
+    b.build()
 }
 
 fn instance(r: &Resource, class: &str, pending: Option<&str>) -> DbInstance {
@@ -785,7 +825,9 @@ fn instance_count_changes_add_and_remove_instances() {
     let (_, obs) = world(&prod());
     let three = parse_as("prod", &PROD.replace("instances = 2", "instances = 3"));
     let (rs3, _) = world(&three);
-    let p = plan_of(&rs3, &obs, false);
+    let mut p = plan_of(&rs3, &obs, false);
+    // The instance subscription takes the new id (its own test).
+    p.changes.retain(|c| c.id.kind != EVENT_SUB);
     let c = only_change(&p, "docdb_instance/3");
     assert_eq!(c.action, Action::Create);
     assert_eq!(
@@ -795,7 +837,8 @@ fn instance_count_changes_add_and_remove_instances() {
 
     let one = parse_as("prod", &PROD.replace("instances = 2", "instances = 1"));
     let (rs1, _) = world(&one);
-    let p = plan_of(&rs1, &obs, false);
+    let mut p = plan_of(&rs1, &obs, false);
+    p.changes.retain(|c| c.id.kind != EVENT_SUB);
     let c = only_change(&p, "docdb_instance/2");
     assert_eq!(c.action, Action::Delete);
 }
@@ -1149,5 +1192,238 @@ fn an_upgrade_deferred_to_the_maintenance_window_counts_as_done() {
     assert_eq!(
         cluster_props(&live, &BTreeMap::new(), Some("5.0.0"))["engine_version"],
         Value::str("4.0.0")
+    );
+}
+
+// --- copy_tags_to_snapshot -----------------------------------------------------------------
+
+#[test]
+fn copy_tags_to_snapshot_is_on_unless_the_spec_turns_it_off_and_drift_shows() {
+    let on = |s: &Spec| s.docdb.as_ref().unwrap().copy_tags_to_snapshot;
+    assert!(on(&dev()), "default: snapshots carry the cluster's tags");
+    assert!(on(&prod()));
+    let off = parse_as(
+        "dev",
+        &format!("{}copy_tags_to_snapshot = false\n", dev_text()),
+    );
+    assert!(!on(&off));
+    let c = get(&crate::reconcile::expand(&off), "docdb_cluster/main").clone();
+    assert_eq!(c.props["copy_tags_to_snapshot"], Value::Bool(false));
+
+    // Turned off out of band: an in-place update of exactly that field.
+    let (rs, mut obs) = world(&prod());
+    with(&mut obs, "docdb_cluster/main", |o| {
+        o.props
+            .insert("copy_tags_to_snapshot".into(), Value::Bool(false));
+    });
+    let p = plan_of(&rs, &obs, false);
+    let c = only_change(&p, "docdb_cluster/main");
+    assert_eq!(c.action, Action::Update);
+    assert_eq!(paths(c), ["copy_tags_to_snapshot"]);
+}
+
+#[test]
+fn copy_tags_to_snapshot_of_the_wrong_type_is_located() {
+    let errs = spec_errors("copy_tags_to_snapshot = \"yes\"\n");
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    let text = format!("{DEV_2AZ}\n[docdb]\ncopy_tags_to_snapshot = \"yes\"\n");
+    let line = text
+        .lines()
+        .position(|l| l.contains("copy_tags_to_snapshot"))
+        .unwrap()
+        + 1;
+    assert_eq!(errs[0].line, line, "{}", errs[0]);
+    assert!(
+        errs[0].to_string().starts_with("envs/dev.toml:"),
+        "{}",
+        errs[0]
+    );
+}
+
+// --- event subscriptions -------------------------------------------------------------------
+
+fn sub_props(rs: &[Resource], id: &str) -> EventSubProps {
+    crate::reconcile::kit::from_props(&resolve(get(rs, id), rs).props).unwrap()
+}
+
+#[test]
+fn event_subscriptions_send_cluster_and_instance_events_to_the_alerts_topic() {
+    let rs = crate::reconcile::expand(&prod());
+    let c = sub_props(&rs, "docdb_event_sub/cluster");
+    assert_eq!(c.name, "rtech-prod-docdb-cluster-events");
+    assert_eq!(c.source_type, "db-cluster");
+    assert_eq!(c.source_ids, ["rtech-prod-docdb"]);
+    assert_eq!(c.event_categories, CLUSTER_CATEGORIES);
+    assert!(c.enabled);
+    assert_eq!(
+        c.sns_topic_arn.require("sns_topic_arn").unwrap(),
+        "sns_topic/alerts:arn"
+    );
+    let i = sub_props(&rs, "docdb_event_sub/instance");
+    assert_eq!(i.source_type, "db-instance");
+    assert_eq!(i.source_ids, ["rtech-prod-docdb-1", "rtech-prod-docdb-2"]);
+    assert_eq!(i.event_categories, INSTANCE_CATEGORIES);
+    assert!(i.event_categories.contains(&"failure".to_string()));
+    assert!(c.event_categories.contains(&"failover".to_string()));
+    // Created after what they name and the topic they publish to.
+    let deps = |id: &str| get(&rs, id).deps.clone();
+    assert!(deps("docdb_event_sub/cluster").contains(&id("docdb_cluster/main")));
+    assert!(deps("docdb_event_sub/cluster").contains(&id("sns_topic/alerts")));
+    assert!(deps("docdb_event_sub/instance").contains(&id("docdb_instance/2")));
+    assert_eq!(
+        tags_of(get(&rs, "docdb_event_sub/cluster"))["rtech:id"],
+        "docdb_event_sub/cluster"
+    );
+}
+
+#[test]
+fn without_the_alerts_topic_there_are_no_event_subscriptions() {
+    let quiet = parse_as(
+        "dev",
+        &format!("{}\n[monitoring]\nalarms_enabled = false\n", dev_text()),
+    );
+    assert!(!crate::reconcile::sns::wanted(&quiet));
+    assert!(!crate::reconcile::expand(&quiet)
+        .iter()
+        .any(|r| r.id.kind == EVENT_SUB));
+}
+
+#[test]
+fn a_disabled_subscription_or_changed_categories_are_exactly_that_drift() {
+    let (rs, mut obs) = world(&prod());
+    let desired = resolve(get(&rs, "docdb_event_sub/instance"), &rs);
+    with(&mut obs, "docdb_event_sub/instance", |o| {
+        let tags = o.props["tags"].clone();
+        o.props = to_props(&EventSubProps::observed(
+            &event_sub(&desired, false, None),
+            BTreeMap::new(),
+        ));
+        o.props.insert("tags".into(), tags);
+    });
+    let p = plan_of(&rs, &obs, false);
+    let c = only_change(&p, "docdb_event_sub/instance");
+    assert_eq!((c.action, paths(c)), (Action::Update, vec!["enabled"]));
+
+    let (rs, mut obs) = world(&prod());
+    with(&mut obs, "docdb_event_sub/cluster", |o| {
+        let tags = o.props["tags"].clone();
+        let desired = resolve(get(&rs, "docdb_event_sub/cluster"), &rs);
+        o.props = to_props(&EventSubProps::observed(
+            &event_sub(&desired, true, Some(&["FAILOVER"])),
+            BTreeMap::new(),
+        ));
+        o.props.insert("tags".into(), tags);
+    });
+    let p = plan_of(&rs, &obs, false);
+    let c = only_change(&p, "docdb_event_sub/cluster");
+    assert_eq!(
+        (c.action, paths(c)),
+        (Action::Update, vec!["event_categories"])
+    );
+
+    // Another source type can only be replaced.
+    let (rs, mut obs) = world(&prod());
+    with(&mut obs, "docdb_event_sub/cluster", |o| {
+        o.props
+            .insert("source_type".into(), Value::str("db-instance"));
+    });
+    let p = plan_of(&rs, &obs, false);
+    assert_eq!(
+        only_change(&p, "docdb_event_sub/cluster").action,
+        Action::Replace
+    );
+}
+
+#[test]
+fn an_extra_instance_adds_its_id_to_the_instance_subscription() {
+    let (_, obs) = world(&prod());
+    let three = parse_as("prod", &PROD.replace("instances = 2", "instances = 3"));
+    let rs = crate::reconcile::expand(&three);
+    let p = plan_of(&rs, &obs, false);
+    let c = p
+        .changes
+        .iter()
+        .find(|c| c.id == id("docdb_event_sub/instance"))
+        .expect("the subscription changes");
+    assert_eq!((c.action, paths(c)), (Action::Update, vec!["source_ids"]));
+    let (add, remove) = source_changes(
+        &["a".to_string(), "b".to_string()],
+        &["b".to_string(), "c".to_string()],
+    );
+    assert_eq!(
+        (add, remove),
+        (vec!["c".to_string()], vec!["a".to_string()])
+    );
+}
+
+fn docdb_client() -> aws_sdk_docdb::Client {
+    crate::offline_client!(aws_sdk_docdb)
+}
+
+#[test]
+fn subscription_requests_carry_the_spec_and_only_what_changed() {
+    let rs = crate::reconcile::expand(&prod());
+    let p = sub_props(&rs, "docdb_event_sub/instance");
+    let c = docdb_client();
+    let req = create_request(&c, &p).unwrap();
+    assert_eq!(
+        req.get_subscription_name().as_deref(),
+        Some("rtech-prod-docdb-instance-events")
+    );
+    assert_eq!(
+        req.get_sns_topic_arn().as_deref(),
+        Some("sns_topic/alerts:arn")
+    );
+    assert_eq!(req.get_source_type().as_deref(), Some("db-instance"));
+    assert_eq!(req.get_source_ids().clone().unwrap(), p.source_ids);
+    assert_eq!(
+        req.get_event_categories().clone().unwrap(),
+        p.event_categories
+    );
+    assert_eq!(req.get_enabled(), &Some(true));
+    assert!(req
+        .get_tags()
+        .iter()
+        .flatten()
+        .any(|t| t.key() == Some("rtech:id") && t.value() == Some("docdb_event_sub/instance")));
+
+    let changed = |k: &[&str]| k.iter().map(|s| s.to_string()).collect();
+    assert!(modify_request(&c, &p, &changed(&["tags"]))
+        .unwrap()
+        .is_none());
+    assert!(modify_request(&c, &p, &changed(&["source_ids"]))
+        .unwrap()
+        .is_none());
+    let m = modify_request(&c, &p, &changed(&["enabled"]))
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.get_enabled(), &Some(true));
+    assert!(m.get_event_categories().is_none() && m.get_sns_topic_arn().is_none());
+    let m = modify_request(&c, &p, &changed(&["event_categories"]))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        m.get_event_categories().clone().unwrap(),
+        p.event_categories
+    );
+    assert_eq!(m.get_enabled(), &None);
+
+    // An unresolved topic is an error, not an empty ARN.
+    let unresolved: EventSubProps =
+        crate::reconcile::kit::from_props(&get(&rs, "docdb_event_sub/cluster").props).unwrap();
+    assert!(create_request(&c, &unresolved).is_err());
+}
+
+#[test]
+fn a_live_subscription_reads_back_sorted_and_lower_case() {
+    let rs = crate::reconcile::expand(&prod());
+    let r = resolve(get(&rs, "docdb_event_sub/instance"), &rs);
+    let e = event_sub(&r, true, Some(&["Failure", "AVAILABILITY", "recovery"]));
+    let p = EventSubProps::observed(&e, BTreeMap::new());
+    assert_eq!(p.event_categories, ["availability", "failure", "recovery"]);
+    assert_eq!(p.source_ids, ["rtech-prod-docdb-1", "rtech-prod-docdb-2"]);
+    assert_eq!(
+        super::event_sub::sub_attrs(&e)["arn"],
+        "arn:aws:rds:us-east-1:1:es:rtech-prod-docdb-instance-events"
     );
 }

@@ -19,6 +19,10 @@
 //!   Trusted by `ecs.amazonaws.com`; the AWS managed
 //!   `AmazonECSInfrastructureRolePolicyForLoadBalancers`; no inline policy.
 //!
+//! - `iam_role/backup` (`{project}-{env}-backup`, only with `[backup]` and `[docdb]`): what
+//!   AWS Backup runs the DocumentDB cluster's backups as. Trusted by `backup.amazonaws.com`; the
+//!   AWS managed `AWSBackupServiceRolePolicyForBackup`; no inline policy.
+//!
 //! Policy documents are compared by meaning: each document is `model::policy::iam`'s canonical
 //! form (sorted, de-duplicated `Action`/`Resource`/principal/condition values, single strings
 //! and one-item lists alike, whitespace and key order gone; IAM returns documents URL-encoded,
@@ -80,6 +84,10 @@ pub const FLOW_LOGS: &str = "vpc-flow-logs";
 pub const FLOW_LOGS_POLICY: &str = "rtech-flow-logs";
 /// The service that assumes the flow log role.
 pub const VPC_FLOW_LOGS: &str = "vpc-flow-logs.amazonaws.com";
+/// The AWS Backup role's id name and AWS name suffix.
+pub const BACKUP: &str = "backup";
+/// The service that assumes the backup role.
+pub const BACKUP_SERVICE: &str = "backup.amazonaws.com";
 const VERSION: &str = "2012-10-17";
 
 const KINDS: &[&dyn Kind] = &[&role::RoleKind];
@@ -90,6 +98,7 @@ const ROLES: &[(&str, &str)] = &[
     (TASK, "ecs-task"),
     (FLOW_LOGS, FLOW_LOGS),
     (INFRASTRUCTURE, "ecs-infra"),
+    (BACKUP, "backup"),
 ];
 
 pub fn role_id(name: &str) -> ResourceId {
@@ -128,11 +137,34 @@ pub fn infrastructure_managed_policy(region: &str) -> String {
     )
 }
 
+/// The AWS managed policy AWS Backup needs to back up (and tag recovery points of) the
+/// resources a plan selects.
+pub fn backup_managed_policy(region: &str) -> String {
+    format!(
+        "arn:{}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup",
+        partition(region)
+    )
+}
+
 /// Spec → Desired (pure): the ECS roles when the spec has `[app]` (with ECS's infrastructure
 /// role when its deployment strategy shifts traffic: canary, blue/green), the flow log role
-/// when `[network] flow_logs` is on.
+/// when `[network] flow_logs` is on, the backup role with `[backup]` and `[docdb]`.
 pub fn expand(spec: &Spec) -> Vec<Resource> {
-    let mut out = ecs_roles(spec);
+    let mut out = vec![];
+    if spec.backup.is_some() && spec.docdb.is_some() {
+        out.push(role::desired(
+            spec,
+            BACKUP,
+            &format!(
+                "rtech {}: AWS Backup's role for the DocumentDB cluster",
+                spec.env
+            ),
+            document::trusted_by("BackupAssumeRole", BACKUP_SERVICE),
+            vec![backup_managed_policy(&spec.region)],
+            BTreeMap::new(),
+        ));
+    }
+    out.extend(ecs_roles(spec));
     if spec.network.flow_logs.traffic_type().is_some() {
         out.push(role::desired(
             spec,

@@ -12,6 +12,7 @@ use crate::testutil::env_spec;
 const PREFIXES: &[&str] = &[
     "acm",
     "application-autoscaling",
+    "backup",
     "cloudfront",
     "cloudwatch",
     "docdb",

@@ -63,6 +63,10 @@ pub struct RedisProps {
     /// Lower case (AWS accepts any case and reports lower case).
     pub preferred_maintenance_window: Option<String>,
     pub log_delivery: Deliveries,
+    /// The SNS topic ElastiCache sends the group's events to (failover, node failure and
+    /// replacement, snapshot failure): the alerts topic when the env has one. Read from the
+    /// primary member's NotificationConfiguration; an `inactive` topic counts as none.
+    pub notification_topic_arn: Option<Link>,
     /// Every tag but the ones kept behind the two properties below.
     pub tags: BTreeMap<String, String>,
     /// With transit encryption: the secret holding the AUTH token (its ARN), and which
@@ -142,6 +146,8 @@ pub fn expand(spec: &Spec, name: &str) -> Option<Resource> {
         snapshot_window: (r.snapshot_retention_days > 0).then(|| r.snapshot_window.clone()),
         preferred_maintenance_window: Some(r.maintenance_window.to_lowercase()),
         log_delivery: slow_log_delivery(&redis_slow_log_name(&spec.project, &spec.env)),
+        notification_topic_arn: crate::reconcile::sns::wanted(spec)
+            .then(|| Link::to(&crate::reconcile::sns::topic_id(), "arn")),
         tags,
         auth_token_secret: transit.then(|| Link::to(&secret_ref(), "arn")),
         auth_token_id: transit.then(|| Link::to(&secret_ref(), "generated_id")),
@@ -318,6 +324,11 @@ pub fn observe_group(
             .and_then(|m| m.preferred_maintenance_window())
             .map(str::to_lowercase),
         log_delivery: observe_log_delivery(g),
+        notification_topic_arn: member
+            .and_then(|m| m.notification_configuration())
+            .filter(|n| n.topic_status() == Some("active"))
+            .and_then(|n| n.topic_arn())
+            .map(Link::from),
         tags: visible_tags(tags),
         auth_token_secret: tags
             .get(TAG_AUTH_TOKEN_SECRET)
@@ -333,6 +344,10 @@ pub fn observe_group(
     o.deps.insert(redis_slow_log_id());
     if tags.contains_key(TAG_AUTH_TOKEN_SECRET) {
         o.deps.insert(secret_ref());
+    }
+    // Its event topic goes after it.
+    if props.notification_topic_arn.is_some() {
+        o.deps.insert(crate::reconcile::sns::topic_id());
     }
     o
 }

@@ -55,6 +55,12 @@ pub fn create_request(
         .snapshot_retention_limit(p.snapshot_retention_limit as i32)
         .set_snapshot_window(p.snapshot_window.clone())
         .set_preferred_maintenance_window(p.preferred_maintenance_window.clone())
+        .set_notification_topic_arn(
+            p.notification_topic_arn
+                .as_ref()
+                .map(|l| l.require("notification_topic_arn").map(str::to_string))
+                .transpose()?,
+        )
         .set_tags(Some(ec_tags(&p.all_tags()?)));
     let delivery = log_delivery_requests(&p.log_delivery, &Default::default());
     if !delivery.is_empty() {
@@ -114,6 +120,16 @@ pub fn modify_request(
     }
     if has("security_group_ids") {
         req = req.set_security_group_ids(Some(p.security_group_ids()?));
+        any = true;
+    }
+    // Takes effect at once whatever ApplyImmediately says; no topic: notifications off.
+    if has("notification_topic_arn") {
+        req = match &p.notification_topic_arn {
+            Some(l) => req
+                .notification_topic_arn(l.require("notification_topic_arn")?)
+                .notification_topic_status("active"),
+            None => req.notification_topic_status("inactive"),
+        };
         any = true;
     }
     Ok(any.then_some(req))

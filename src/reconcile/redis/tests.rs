@@ -7,9 +7,9 @@ use aws_sdk_elasticache::types::{
     AuthTokenUpdateStrategyType, AutomaticFailoverStatus, CacheCluster, CacheSubnetGroup,
     CloudWatchLogsDestinationDetails, DestinationDetails, DestinationType, Endpoint,
     KinesisFirehoseDestinationDetails, LogDeliveryConfiguration, LogDeliveryConfigurationStatus,
-    LogFormat, LogType, MultiAzStatus, NodeGroup, NodeGroupMember, PendingAutomaticFailoverStatus,
-    PendingModifiedValues, ReplicationGroup, ReplicationGroupPendingModifiedValues,
-    SecurityGroupMembership, Subnet, Tag,
+    LogFormat, LogType, MultiAzStatus, NodeGroup, NodeGroupMember, NotificationConfiguration,
+    PendingAutomaticFailoverStatus, PendingModifiedValues, ReplicationGroup,
+    ReplicationGroupPendingModifiedValues, SecurityGroupMembership, Subnet, Tag,
 };
 use aws_sdk_elasticache::Client;
 use aws_smithy_types::DateTime;
@@ -161,6 +161,7 @@ fn versions_normalise_to_the_spec_line_and_downgrades_are_spotted() {
 
 const ARN: &str = "arn:aws:elasticache:us-east-1:123456789012:replicationgroup:rtech-dev-redis";
 const SECRET_ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rtech/dev/redis-AbC";
+const TOPIC_ARN: &str = "arn:aws:sns:us-east-1:123456789012:rtech-dev-alerts";
 
 /// What AWS reports for the group `desired` describes, as the SDK types.
 fn live(
@@ -238,6 +239,17 @@ fn live(
                 .build(),
         )
         .preferred_maintenance_window("sun:06:00-sun:07:00");
+    // The events topic, when the env has one.
+    let member = if desired.props["notification_topic_arn"] != Value::Null {
+        member.notification_configuration(
+            NotificationConfiguration::builder()
+                .topic_arn(TOPIC_ARN)
+                .topic_status("active")
+                .build(),
+        )
+    } else {
+        member
+    };
     let mut tags: BTreeMap<String, String> = desired.props["tags"]
         .as_map()
         .unwrap()
@@ -283,7 +295,9 @@ fn neighbours() -> Vec<Observed> {
         rid_of("log_group/redis-slow-log"),
         "/elasticache/rtech-dev/slow-log",
     );
-    vec![sg, secret, sng, slow_log]
+    let mut topic = Observed::new(rid_of("sns_topic/alerts"), TOPIC_ARN);
+    topic.attrs.insert("arn".into(), TOPIC_ARN.into());
+    vec![sg, secret, sng, slow_log, topic]
 }
 
 /// The plan for `redis/main` alone (its neighbours are observed, not desired).
@@ -518,6 +532,7 @@ fn resolved(redis: &str) -> Resource {
             ("sg/redis", "id") => "sg-redis".into(),
             ("secret/redis", "arn") => SECRET_ARN.into(),
             ("secret/redis", "generated_id") => "gen-1".into(),
+            ("sns_topic/alerts", "arn") => TOPIC_ARN.into(),
             _ => return None,
         })
     };
@@ -905,5 +920,75 @@ fn a_firehose_delivery_reads_back_in_the_same_shape() {
             .and_then(|d| d.kinesis_firehose_details())
             .and_then(|d| d.delivery_stream()),
         Some("s")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// event notifications
+
+#[test]
+fn the_group_sends_its_events_to_the_alerts_topic_when_the_env_has_one() {
+    let g = group_of(&expand(&spec(PROD_REDIS)));
+    assert_eq!(
+        refs(&g.props["notification_topic_arn"]),
+        ["sns_topic/alerts.arn"]
+    );
+    assert!(g.deps.contains(&rid_of("sns_topic/alerts")));
+    let quiet = group_of(&expand(&spec(&format!(
+        "{PROD_REDIS}\n[monitoring]\nalarms_enabled = false\n"
+    ))));
+    assert_eq!(quiet.props["notification_topic_arn"], Value::Null);
+
+    let d = resolved(PROD_REDIS);
+    let req = create_request(&client(), "g", &props(&d), None).unwrap();
+    assert_eq!(req.get_notification_topic_arn().as_deref(), Some(TOPIC_ARN));
+}
+
+#[test]
+fn notifications_turned_off_or_repointed_are_that_drift_and_modify_sets_them_back() {
+    let d = group_of(&expand(&spec(PROD_REDIS)));
+    for (status, arn) in [
+        ("inactive", TOPIC_ARN),
+        ("active", "arn:aws:sns:us-east-1:1:other"),
+    ] {
+        let (g, m, tags) = live(&d);
+        let m = m.notification_configuration(
+            NotificationConfiguration::builder()
+                .topic_arn(arn)
+                .topic_status(status)
+                .build(),
+        );
+        let o = observe_group(&g.build(), Some(&m.build()), &tags, Some(&props(&d)));
+        let plan = plan_for(&d, o);
+        assert_eq!(
+            only_update(&plan),
+            ["notification_topic_arn"],
+            "{status} {arn}"
+        );
+    }
+
+    let prod = resolved(PROD_REDIS);
+    let i = modify_request(
+        &client(),
+        "g",
+        &props(&prod),
+        &set(&["notification_topic_arn"]),
+    )
+    .unwrap()
+    .unwrap();
+    let i = i.as_input();
+    assert_eq!(i.get_notification_topic_arn().as_deref(), Some(TOPIC_ARN));
+    assert_eq!(i.get_notification_topic_status().as_deref(), Some("active"));
+    assert_eq!(i.get_snapshot_retention_limit(), &None);
+
+    // No topic in the spec any more: notifications are turned off.
+    let mut none = props(&prod);
+    none.notification_topic_arn = None;
+    let i = modify_request(&client(), "g", &none, &set(&["notification_topic_arn"]))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        i.as_input().get_notification_topic_status().as_deref(),
+        Some("inactive")
     );
 }
