@@ -261,7 +261,7 @@ impl Report {
             .count()
     }
 
-    /// `Policy: 30 rules, 0 violations, 1 waived` (`, advisory` when violations do not block)
+    /// `Policy: 31 rules, 0 violations, 1 waived` (`, advisory` when violations do not block)
     pub fn summary_line(&self) -> String {
         format!(
             "Policy: {} rules, {} violation{}, {} waived{}",

@@ -192,6 +192,12 @@ pub static RULES: &[Rule] = &[
         prod_waivable: false,
         check: rtech_backups,
     },
+    Rule {
+        id: "rtech.waf",
+        title: "Prod's CloudFront distribution is behind a WAF web ACL",
+        prod_waivable: false,
+        check: rtech_waf,
+    },
 ];
 
 fn is_true(v: Option<&Value>) -> bool {
@@ -744,4 +750,17 @@ fn rtech_backups(v: &View) -> Vec<Evidence> {
     let mut out = each(v, "docdb_cluster", "backup_retention_period", at_least);
     out.extend(each(v, "redis", "snapshot_retention_limit", at_least));
     out
+}
+
+/// rtech's own: in prod, the distribution carries a web ACL (`[edge.waf]`: the link to
+/// `web_acl/main` before apply, its ARN once live).
+fn rtech_waf(v: &View) -> Vec<Evidence> {
+    if !v.is_prod() {
+        return vec![];
+    }
+    each(v, "distribution", "web_acl_id", |x| match x {
+        Some(Value::Str(arn)) => !arn.is_empty(),
+        Some(Value::Ref(_)) | Some(Value::Unknown) => true,
+        _ => false,
+    })
 }
