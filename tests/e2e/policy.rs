@@ -165,10 +165,10 @@ async fn policy_json_reports_every_rule_with_its_evidence() {
     let j: serde_json::Value = serde_json::from_str(&policy(&["--json"])).expect("policy JSON");
     assert_eq!(j["env"], "dev");
     assert_eq!(j["enforcement"], "mandatory");
-    assert_eq!(j["rules"], 30);
+    assert_eq!(j["rules"], 31);
     assert_eq!(j["violations"], 0);
     let results = j["results"].as_array().unwrap();
-    assert_eq!(results.len(), 30);
+    assert_eq!(results.len(), 31);
     let rule = |id: &str| results.iter().find(|r| r["rule"] == id).unwrap().clone();
     let ec2_6 = rule("EC2.6");
     assert_eq!(ec2_6["status"], "pass");
@@ -186,6 +186,7 @@ async fn policy_json_reports_every_rule_with_its_evidence() {
         "ELB.6",
         "CloudFront.15",
         "rtech.backups",
+        "rtech.waf",
     ] {
         assert_eq!(rule(id)["status"], "not_applicable", "{id}");
     }
