@@ -1,4 +1,4 @@
-//! Canary deployments run by ECS (`[app.deploy] strategy = "canary"`) against the emulator,
+//! Canary and blue/green deployments run by ECS (`[app.deploy] strategy = "canary"` / `"blue_green"`) against the emulator,
 //! whose ECS shim moves the production listener rule's weights in moto's ELBv2 through the
 //! lifecycle stages (a minute of bake lasts MOTO_ECS_DEPLOYMENT_STAGE_SECONDS) and rolls back
 //! when a rollback alarm is put into ALARM (scripts/moto_ecs_shim.py).
@@ -384,4 +384,51 @@ async fn an_alarm_during_the_canary_rolls_back_and_rollback_stops_a_running_cana
             .map(|r| r.role_name())
             .collect::<Vec<_>>()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blue_green_deploy_moves_all_traffic_at_once_and_the_next_one_moves_it_back() {
+    let emu = emulator();
+    let (elb, ecs) = (elbv2(&emu).await, ecs(&emu).await);
+    let spec = SPEC.replace(
+        "strategy = \"canary\"\ncanary_percent = 10\ncanary_bake_minutes = 4\nbake_minutes = 5",
+        "strategy = \"blue_green\"\nbake_minutes = 5",
+    );
+    assert!(
+        spec.contains("blue_green"),
+        "the canary spec's deploy section moved"
+    );
+    let dir = spec_dir("dev", &spec);
+    apply_in(&emu, dir.path(), "dev", &[]);
+    assert_no_changes(&plan_json_in(&emu, dir.path(), "dev", &[]));
+    let svc = ecs
+        .describe_services()
+        .cluster(CLUSTER)
+        .services(APP)
+        .send()
+        .await
+        .unwrap();
+    let dc = svc.services()[0].deployment_configuration().unwrap();
+    assert_eq!(dc.strategy().map(|s| s.as_str()), Some("BLUE_GREEN"));
+    assert_eq!(weights(&elb).await.1, (100, 0));
+
+    // The whole shift at once: green takes everything, with no canary split on the way.
+    let bg = deploy_bg(&emu, dir.path(), "v2");
+    until_weights(&elb, (0, 100), Duration::from_secs(60)).await;
+    let r = bg.finish(Duration::from_secs(120));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(!r.stderr.contains("blue 90 %"), "{}", r.stderr);
+    assert!(running(&ecs).await.ends_with(&format!("{APP}:2")));
+    let st = status(&emu, dir.path());
+    assert_eq!(st["deployments"][0]["status"], "SUCCESSFUL", "{st:#}");
+    assert_eq!(st["deployments"][0]["strategy"], "BLUE_GREEN", "{st:#}");
+    assert_no_changes(&plan_json_in(&emu, dir.path(), "dev", &[]));
+
+    // Green is production now: the next deploy goes to blue and moves everything back.
+    let bg = deploy_bg(&emu, dir.path(), "v3");
+    until_weights(&elb, (100, 0), Duration::from_secs(60)).await;
+    let r = bg.finish(Duration::from_secs(120));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(running(&ecs).await.ends_with(&format!("{APP}:3")));
+    assert_no_changes(&plan_json_in(&emu, dir.path(), "dev", &[]));
 }
