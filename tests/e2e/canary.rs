@@ -1,7 +1,8 @@
 //! Canary and blue/green deployments run by ECS (`[app.deploy] strategy = "canary"` or
-//! `"blue_green"`) against the emulator, whose ECS shim moves the production listener rule's weights in moto's ELBv2 through the
-//! lifecycle stages (a minute of bake lasts MOTO_ECS_DEPLOYMENT_STAGE_SECONDS) and rolls back
-//! when a rollback alarm is put into ALARM (scripts/moto_ecs_shim.py).
+//! `"blue_green"`) against the emulator, whose ECS shim moves the production listener rule's
+//! weights in moto's ELBv2 through the lifecycle stages (a minute of bake lasts
+//! MOTO_ECS_DEPLOYMENT_STAGE_SECONDS) and rolls back when a rollback alarm is put into ALARM
+//! (scripts/moto_ecs_shim.py).
 
 use std::time::{Duration, Instant};
 
