@@ -1,11 +1,12 @@
 """Resource Groups Tagging API shim: GetResources lists what AWS's does for rtech's kinds.
 
 moto builds GetResources from each backend's `iter_tagged_resources`. Its RDS backend yields
-clusters, instances and snapshots but not DB subnet groups or cluster parameter groups, and its
-ELBv2 backend yields load balancers and target groups but not listeners or their rules. AWS's
-tag index lists all of them (resource types `rds:subgrp`, `rds:cluster-pg`,
-`elasticloadbalancing:listener` and `elasticloadbalancing:listener-rule`; a listener's default
-rule carries no tags of its own),
+clusters, instances and snapshots but not DB subnet groups, cluster parameter groups or event
+subscriptions; its ELBv2 backend yields load balancers and target groups but not listeners or
+their rules; its AWS Backup backend yields vaults but not plans. AWS's tag index lists all of
+them (resource types `rds:subgrp`, `rds:cluster-pg`, `rds:es`, `elasticloadbalancing:listener`,
+`elasticloadbalancing:listener-rule` and `backup:backup-plan`; a listener's default rule carries
+no tags of its own, and a deleted plan is gone from it),
 so without this rtech would read those resources' tags one call each on the emulator only.
 
 AWS takes either `ResourcesPerPage` or `TagsPerPage`; a request with only `ResourcesPerPage`
@@ -14,6 +15,7 @@ gets pages of up to that many resources, whatever their tags. moto applies its d
 """
 import sys
 import threading
+import moto.backup.models as backup_models
 import moto.elbv2.models as elbv2_models
 import moto.rds.models as rds_models
 import moto.resourcegroupstaggingapi.models as tagging_models
@@ -63,6 +65,7 @@ def apply():
         for resource_type, groups in (
             ("rds:subgrp", self.subnet_groups.values()),
             ("rds:cluster-pg", self.db_cluster_parameter_groups.values()),
+            ("rds:es", self.event_subscriptions.values()),
         ):
             for g in groups:
                 yield TaggedResource(
@@ -95,3 +98,19 @@ def apply():
                     )
 
     elbv2_backend.iter_tagged_resources = elbv2_iter_tagged_resources
+
+    backup_backend = backup_models.BackupBackend
+    backup_iter = _require(backup_backend, "iter_tagged_resources")
+
+    def backup_iter_tagged_resources(self):
+        yield from backup_iter(self)
+        for plan in self.plans.values():
+            if plan.deletion_date is not None:
+                continue
+            yield TaggedResource(
+                arn=plan.backup_plan_arn,
+                tags=self.tagger.get_tag_dict_for_resource(plan.backup_plan_arn),
+                resource_type="backup:backup-plan",
+            )
+
+    backup_backend.iter_tagged_resources = backup_iter_tagged_resources

@@ -17,7 +17,8 @@
 //! the vault and AWS's code, and says to delete the recovery points first.
 //!
 //! Observe: ListBackupVaults and ListBackupPlans (paginated) beside the env's tag index; tags
-//! from the index, ListTags for what it does not list (moto's index has no plans); then, for
+//! from the index (it lists vaults and plans), ListTags for what it does not list (a resource
+//! tagged too recently, or someone else's under our name); then, for
 //! our plan, GetBackupPlan and ListBackupSelections at once, and GetBackupSelection per
 //! selection (one).
 
