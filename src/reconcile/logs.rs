@@ -438,14 +438,7 @@ pub struct Logs;
 
 #[async_trait]
 impl Service for Logs {
-    fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
-        crate::reconcile::kit::outputs::attrs(
-            observed,
-            &[("app_log_group", "log_group", "app", "name")],
-        )
-    }
-
-    crate::service_basics!("logs", KINDS, expand, iam::GRANTS);
+    crate::service_basics!("logs", KINDS, expand, iam::GRANTS, outputs: [("app_log_group", "log_group", "app", "name")]);
 
     async fn observe(&self, ctx: &Ctx, _desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         // Names are deterministic: destroy (no desired) finds the groups too.

@@ -148,22 +148,13 @@ const KINDS: &[&dyn Kind] = &[&distribution::Distribution];
 
 #[async_trait]
 impl Service for Cdn {
-    fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
-        crate::reconcile::kit::outputs::attrs(
-            observed,
-            &[
-                ("cloudfront_distribution_id", "distribution", "main", "id"),
-                (
-                    "cloudfront_domain_name",
-                    "distribution",
-                    "main",
-                    "domain_name",
-                ),
-            ],
-        )
-    }
-
-    crate::service_basics!("cloudfront", KINDS, expand, iam::GRANTS);
+    crate::service_basics!("cloudfront", KINDS, expand, iam::GRANTS, outputs: [("cloudfront_distribution_id", "distribution", "main", "id"),
+    (
+        "cloudfront_domain_name",
+        "distribution",
+        "main",
+        "domain_name",
+    )]);
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         let aliases = wanted_aliases(desired);

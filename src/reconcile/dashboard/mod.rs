@@ -129,14 +129,7 @@ pub struct Dashboard;
 
 #[async_trait]
 impl Service for Dashboard {
-    fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
-        crate::reconcile::kit::outputs::attrs(
-            observed,
-            &[("dashboard_name", "dashboard", "main", "name")],
-        )
-    }
-
-    crate::service_basics!("dashboard", KINDS, expand, iam::GRANTS);
+    crate::service_basics!("dashboard", KINDS, expand, iam::GRANTS, outputs: [("dashboard_name", "dashboard", "main", "name")]);
     async fn observe(&self, ctx: &Ctx, _desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         let name = dashboard_name(&ctx.project, &ctx.env);
         let got = ctx

@@ -85,17 +85,8 @@ pub struct Docdb;
 
 #[async_trait]
 impl Service for Docdb {
-    fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
-        crate::reconcile::kit::outputs::attrs(
-            observed,
-            &[
-                ("docdb_endpoint", CLUSTER, "main", "endpoint"),
-                ("docdb_reader_endpoint", CLUSTER, "main", "reader_endpoint"),
-            ],
-        )
-    }
-
-    crate::service_basics!("docdb", KINDS, expand, iam::GRANTS);
+    crate::service_basics!("docdb", KINDS, expand, iam::GRANTS, outputs: [("docdb_endpoint", CLUSTER, "main", "endpoint"),
+                ("docdb_reader_endpoint", CLUSTER, "main", "reader_endpoint")]);
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         observe::observe(ctx, desired).await

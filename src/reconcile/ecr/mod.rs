@@ -164,14 +164,7 @@ pub struct Ecr;
 
 #[async_trait]
 impl Service for Ecr {
-    fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
-        crate::reconcile::kit::outputs::attrs(
-            observed,
-            &[("ecr_repository_url", "ecr_repository", "app", "url")],
-        )
-    }
-
-    crate::service_basics!("ecr", KINDS, expand, iam::GRANTS);
+    crate::service_basics!("ecr", KINDS, expand, iam::GRANTS, outputs: [("ecr_repository_url", "ecr_repository", "app", "url")]);
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         let repos = all_pages!(

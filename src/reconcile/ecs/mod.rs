@@ -240,24 +240,15 @@ pub struct Ecs;
 
 #[async_trait]
 impl Service for Ecs {
-    fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
-        crate::reconcile::kit::outputs::attrs(
-            observed,
-            &[
-                ("ecs_cluster_name", "ecs_cluster", "main", "name"),
-                ("ecs_service_name", "ecs_service", "app", "name"),
-                ("task_definition_arn", "ecs_task_definition", "app", "arn"),
-                (
-                    "task_definition_revision",
-                    "ecs_task_definition",
-                    "app",
-                    "revision",
-                ),
-            ],
-        )
-    }
-
-    crate::service_basics!("ecs", KINDS, expand, iam::GRANTS);
+    crate::service_basics!("ecs", KINDS, expand, iam::GRANTS, outputs: [("ecs_cluster_name", "ecs_cluster", "main", "name"),
+    ("ecs_service_name", "ecs_service", "app", "name"),
+    ("task_definition_arn", "ecs_task_definition", "app", "arn"),
+    (
+        "task_definition_revision",
+        "ecs_task_definition",
+        "app",
+        "revision",
+    )]);
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         let cluster = cluster_name(&ctx.project, &ctx.env);

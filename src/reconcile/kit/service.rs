@@ -5,6 +5,17 @@
 /// `service_basics!("sns", KINDS, expand, iam::GRANTS)`.
 #[macro_export]
 macro_rules! service_basics {
+    // With `outputs: [(output, kind, name, attribute), …]`: outputs that are each one
+    // attribute of one resource.
+    ($name:literal, $kinds:expr, $expand:path, $grants:expr, outputs: [$($row:expr),* $(,)?]) => {
+        $crate::service_basics!($name, $kinds, $expand, $grants);
+        fn outputs(
+            &self,
+            observed: &[$crate::model::Observed],
+        ) -> Vec<$crate::reconcile::kit::outputs::Output> {
+            $crate::reconcile::kit::outputs::attrs(observed, &[$($row),*])
+        }
+    };
     ($name:literal, $kinds:expr, $expand:path, $grants:expr) => {
         $crate::service_basics!($name, $kinds, $expand);
         fn iam(&self) -> &'static [$crate::reconcile::iam_policy::Grant] {

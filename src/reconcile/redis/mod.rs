@@ -152,19 +152,12 @@ pub struct Redis;
 
 #[async_trait]
 impl Service for Redis {
-    fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
-        crate::reconcile::kit::outputs::attrs(
-            observed,
-            &[(
-                "redis_primary_endpoint",
-                "redis",
-                "main",
-                "primary_endpoint",
-            )],
-        )
-    }
-
-    crate::service_basics!("redis", KINDS, expand, iam::GRANTS);
+    crate::service_basics!("redis", KINDS, expand, iam::GRANTS, outputs: [(
+        "redis_primary_endpoint",
+        "redis",
+        "main",
+        "primary_endpoint",
+    )]);
 
     /// Five calls at most, in two concurrent rounds: the groups and subnet groups, then their
     /// tags, the group's primary member cluster and the subnet group's subnets.

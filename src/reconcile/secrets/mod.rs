@@ -211,18 +211,9 @@ pub struct Secrets;
 
 #[async_trait]
 impl Service for Secrets {
-    fn outputs(&self, observed: &[Observed]) -> Vec<crate::reconcile::kit::outputs::Output> {
-        // ARNs only: a secret's value is never an output.
-        crate::reconcile::kit::outputs::attrs(
-            observed,
-            &[
-                ("docdb_secret_arn", "secret", "docdb", "arn"),
-                ("redis_secret_arn", "secret", "redis", "arn"),
-            ],
-        )
-    }
-
-    crate::service_basics!("secrets", KINDS, expand, iam::GRANTS);
+    // ARNs only: a secret's value is never an output.
+    crate::service_basics!("secrets", KINDS, expand, iam::GRANTS, outputs: [("docdb_secret_arn", "secret", "docdb", "arn"),
+                ("redis_secret_arn", "secret", "redis", "arn")]);
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         observe(ctx, desired).await
