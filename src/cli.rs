@@ -322,18 +322,25 @@ pub struct PlanArgs {
     /// Exit 2 when the plan has changes (0: none, 1: error).
     #[arg(long)]
     pub detailed_exitcode: bool,
-    /// Limit the plan to these resources (and what they depend on).
-    #[arg(long = "target", value_name = "ID")]
-    pub targets: Vec<ResourceId>,
-    /// Deploy this image tag (CI passes the commit SHA); without it the deployed image stays.
-    #[arg(long, value_name = "TAG", value_parser = image_tag)]
-    pub image_tag: Option<String>,
+    #[command(flatten)]
+    pub select: Selection,
     /// Hold the env's lock while planning (for a plan about to be saved and applied).
     #[arg(long)]
     pub lock: bool,
     /// With --lock: wait up to this long for the lock (30s, 5m, 1h; default: fail at once).
     #[arg(long, value_name = "DURATION", requires = "lock", value_parser = crate::lock::parse_duration)]
     pub lock_timeout: Option<Duration>,
+}
+
+/// What a plan or apply covers: some resources only, and the image tag to deploy.
+#[derive(Debug, Args)]
+pub struct Selection {
+    /// Limit the command to these resources (and what they depend on).
+    #[arg(long = "target", value_name = "ID")]
+    pub targets: Vec<ResourceId>,
+    /// Deploy this image tag (CI passes the commit SHA); without it the deployed image stays.
+    #[arg(long, value_name = "TAG", value_parser = image_tag)]
+    pub image_tag: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -344,12 +351,8 @@ pub struct ApplyArgs {
     /// Do not ask for confirmation.
     #[arg(long)]
     pub auto_approve: bool,
-    /// Limit the apply to these resources (and what they depend on).
-    #[arg(long = "target", value_name = "ID")]
-    pub targets: Vec<ResourceId>,
-    /// Deploy this image tag (CI passes the commit SHA); without it the deployed image stays.
-    #[arg(long, value_name = "TAG", value_parser = image_tag)]
-    pub image_tag: Option<String>,
+    #[command(flatten)]
+    pub select: Selection,
     /// Do not wait for CloudFront to finish deploying a change (minutes on AWS); apply says
     /// which changes it did not wait for.
     #[arg(long)]

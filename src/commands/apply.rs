@@ -10,7 +10,6 @@ use super::{confirm, load, print_plan, Ui, EXIT_OK};
 use crate::aws::AwsOpts;
 use crate::cli::{ApplyArgs, Cli};
 use crate::plan::{render, saved};
-use crate::reconcile;
 
 /// The lock holder's command, as the lock records it.
 const COMMAND: &str = "rtech apply";
@@ -31,7 +30,7 @@ pub(super) async fn apply_cmd(
                 a.env
             );
         }
-        if !a.targets.is_empty() || a.image_tag.is_some() {
+        if !a.select.targets.is_empty() || a.select.image_tag.is_some() {
             bail!(
                 "--target and --image-tag cannot be combined with a saved plan (give them to the plan that made it)"
             );
@@ -54,12 +53,13 @@ pub(super) async fn apply_cmd(
             .await;
     }
     let mut spec = load(cli, &a.env)?;
-    spec.image_tag = a.image_tag.clone();
-    let desired = reconcile::expand(&spec);
-    let s = Session::open(&Target::of_spec(&spec), opts, &desired, a.no_wait, ui).await?;
+    spec.image_tag = a.select.image_tag.clone();
+    let (desired, s) = Session::of_spec(&spec, opts, a.no_wait, ui).await?;
     s.locked(COMMAND, a.lock.lock_timeout, ui, async {
         let observed = s.observe(&desired, ui).await?;
-        let mut plan = s.plan(&desired, &observed, &a.targets, false, ui).await?;
+        let mut plan = s
+            .plan(&desired, &observed, &a.select.targets, false, ui)
+            .await?;
         s.hold_back(&mut plan).await?;
         print_plan(&plan, false, ui, &spec.file);
         let blocked = plan.policy.as_ref().is_some_and(|p| p.blocks());

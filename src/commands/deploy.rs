@@ -220,8 +220,7 @@ pub(super) async fn rollback_cmd(
             a.env
         );
     }
-    let desired = reconcile::expand(&spec);
-    let s = Session::open(&Target::of_spec(&spec), opts, &desired, false, ui).await?;
+    let (_, s) = Session::of_spec(&spec, opts, false, ui).await?;
     let family = reconcile::ecs::app_name(&spec.project, &spec.env);
     let err = |e: crate::aws::AwsError| anyhow::anyhow!("{e}");
     let (step, arn) = s
@@ -435,8 +434,7 @@ fn duration(d: Duration) -> String {
 /// `rtech deploy status`: the service's current and last deployments.
 async fn status_cmd(cli: &Cli, a: &DeployStatusArgs, opts: &AwsOpts, ui: &Ui) -> Result<ExitCode> {
     let spec = load(cli, &a.env)?;
-    let desired = reconcile::expand(&spec);
-    let s = Session::open(&Target::of_spec(&spec), opts, &desired, false, ui).await?;
+    let (_, s) = Session::of_spec(&spec, opts, false, ui).await?;
     let err = |e: crate::aws::AwsError| anyhow::anyhow!("{e}");
     let (arns, current) = tokio::try_join!(
         deployments::list(&s.ctx, READ),

@@ -7,12 +7,12 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use super::session::{Session, Target};
+use super::session::Session;
 use super::{confirm, load, print_plan, Ui, EXIT_OK};
 use crate::aws::AwsOpts;
 use crate::cli::{Cli, DestroyArgs};
 use crate::progress::Progress;
-use crate::reconcile::{self, docdb};
+use crate::reconcile::docdb;
 
 pub(super) async fn destroy_cmd(
     cli: &Cli,
@@ -21,8 +21,7 @@ pub(super) async fn destroy_cmd(
     ui: &Ui,
 ) -> Result<ExitCode> {
     let spec = load(cli, &a.env)?;
-    let desired = reconcile::expand(&spec);
-    let s = Session::open(&Target::of_spec(&spec), opts, &desired, false, ui).await?;
+    let (_, s) = Session::of_spec(&spec, opts, false, ui).await?;
     s.locked("rtech destroy", a.lock.lock_timeout, ui, async {
         let (observed, drills) = tokio::try_join!(
             s.observe(&[], ui),

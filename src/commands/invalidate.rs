@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use super::session::{Session, Target};
+use super::session::Session;
 use super::{load, Ui, EXIT_OK};
 use crate::aws::AwsOpts;
 use crate::cli::Cli;
@@ -18,8 +18,7 @@ pub(super) async fn invalidate_cmd(
     ui: &Ui,
 ) -> Result<ExitCode> {
     let spec = load(cli, &a.env)?;
-    let desired = reconcile::expand(&spec);
-    let s = Session::open(&Target::of_spec(&spec), opts, &desired, a.no_wait, ui).await?;
+    let (_, s) = Session::of_spec(&spec, opts, a.no_wait, ui).await?;
     let progress = Progress::new(ui.quiet, ui.stderr_tty);
     let task = progress.start(reconcile::cdn::DISTRIBUTION_ID, "invalidating");
     let inv = reconcile::cdn::invalidate(&s.ctx, &a.paths, !a.no_wait, &task)

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use super::session::{Session, Target};
+use super::session::Session;
 use super::{load, Ui, EXIT_OK};
 use crate::aws::AwsOpts;
 use crate::cli::{Cli, OutputArgs};
@@ -20,8 +20,7 @@ pub(super) async fn output_cmd(
     ui: &Ui,
 ) -> Result<ExitCode> {
     let spec = load(cli, &a.env)?;
-    let desired = reconcile::expand(&spec);
-    let s = Session::open(&Target::of_spec(&spec), opts, &desired, false, ui).await?;
+    let (desired, s) = Session::of_spec(&spec, opts, false, ui).await?;
     // The account's bootstrap resources too: the lock bucket and this env's CI roles.
     let (mut observed, boot) = tokio::try_join!(s.observe(&desired, ui), async {
         bootstrap::observe_outputs(&s.ctx, &s.who(ui).await?.lock.bucket)

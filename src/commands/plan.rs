@@ -13,7 +13,7 @@ use crate::reconcile;
 
 pub(super) async fn plan_cmd(cli: &Cli, a: &PlanArgs, opts: &AwsOpts, ui: &Ui) -> Result<ExitCode> {
     let mut spec = load(cli, &a.env)?;
-    spec.image_tag = a.image_tag.clone();
+    spec.image_tag = a.select.image_tag.clone();
     let desired = reconcile::expand(&spec);
     // Without an account pin, sts:GetCallerIdentity runs beside observe's first round (a plan
     // reads only; `--lock` awaits it before the lock's write).
@@ -21,7 +21,9 @@ pub(super) async fn plan_cmd(cli: &Cli, a: &PlanArgs, opts: &AwsOpts, ui: &Ui) -
     // No lock unless asked for (`--lock`: a plan about to be saved and applied).
     let make = async {
         let observed = s.observe(&desired, ui).await?;
-        let mut plan = s.plan(&desired, &observed, &a.targets, false, ui).await?;
+        let mut plan = s
+            .plan(&desired, &observed, &a.select.targets, false, ui)
+            .await?;
         s.hold_back(&mut plan).await?;
         Ok::<_, anyhow::Error>(plan)
     };

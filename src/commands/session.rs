@@ -112,6 +112,18 @@ impl Session {
         Ok(s)
     }
 
+    /// The spec's resources and a session in its account: what most commands start with.
+    pub(crate) async fn of_spec(
+        spec: &Spec,
+        opts: &AwsOpts,
+        no_wait: bool,
+        ui: &Ui,
+    ) -> Result<(Vec<Resource>, Session)> {
+        let desired = reconcile::expand(spec);
+        let s = Session::open(&Target::of_spec(spec), opts, &desired, no_wait, ui).await?;
+        Ok((desired, s))
+    }
+
     /// For read-only commands: when the spec pins no account, sts:GetCallerIdentity is not
     /// waited for here but runs beside the first round of reads (`observe` awaits it with them
     /// and reports its failure first), which saves a round trip. A pinned account is checked

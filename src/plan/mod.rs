@@ -240,6 +240,19 @@ pub struct KindSchema {
     pub create_before_destroy: bool,
 }
 
+impl KindSchema {
+    /// A kind whose updates keep its attributes and whose replace deletes first: only the
+    /// properties that force a replace vary.
+    pub const fn replaced_on(kind: &'static str, force_new: &'static [&'static str]) -> Self {
+        KindSchema {
+            kind,
+            force_new,
+            new_attrs_on_update: false,
+            create_before_destroy: false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum PlanError {
     #[error("{0}: depends on {1}, which is neither in the spec nor in AWS")]

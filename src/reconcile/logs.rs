@@ -45,12 +45,7 @@ use crate::spec::Spec;
 
 pub const LOG_GROUP: &str = "log_group";
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: LOG_GROUP,
-    force_new: &["name"],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+pub static SCHEMA: KindSchema = KindSchema::replaced_on(LOG_GROUP, &["name"]);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -38,12 +38,7 @@ pub struct AlarmProps {
     pub tags: BTreeMap<String, String>,
 }
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: ALARM,
-    force_new: &["name"],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+pub static SCHEMA: KindSchema = KindSchema::replaced_on(ALARM, &["name"]);
 
 /// The shortest display of a threshold: `5`, `0.2`, `268435456`.
 pub fn threshold_str(t: f64) -> String {

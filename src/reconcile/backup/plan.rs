@@ -20,12 +20,7 @@ use crate::reconcile::kit::{
 use crate::reconcile::{Ctx, Kind, Update};
 use crate::spec::data::Backup as BackupSpec;
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: PLAN,
-    force_new: &["name"],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+pub static SCHEMA: KindSchema = KindSchema::replaced_on(PLAN, &["name"]);
 
 /// The one rule rtech makes.
 pub const RULE: &str = "daily";

@@ -14,12 +14,8 @@ use crate::progress::Task;
 use crate::reconcile::kit::{ctx_token, from_props, gone_ok, to_props, Link, PropsError};
 use crate::reconcile::{docdb, iam, Ctx, Kind, Update};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: SELECTION,
-    force_new: &["name", "plan_id", "iam_role_arn", "resources"],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+pub static SCHEMA: KindSchema =
+    KindSchema::replaced_on(SELECTION, &["name", "plan_id", "iam_role_arn", "resources"]);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

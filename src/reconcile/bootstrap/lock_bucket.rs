@@ -48,12 +48,7 @@ pub struct LockBucketProps {
     pub tags: BTreeMap<String, String>,
 }
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: KIND,
-    force_new: &["name"],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+pub static SCHEMA: KindSchema = KindSchema::replaced_on(KIND, &["name"]);
 
 /// How long a new bucket may take to be visible to its configuration calls.
 const NEW_BUCKET_WAIT: Duration = Duration::from_secs(60);

@@ -50,12 +50,7 @@ pub struct ManagedPolicyProps {
     pub tags: BTreeMap<String, String>,
 }
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: KIND,
-    force_new: &["name", "path"],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+pub static SCHEMA: KindSchema = KindSchema::replaced_on(KIND, &["name", "path"]);
 
 /// The policy's ARN (deterministic from its name).
 pub fn arn(region: &str, account: &str, name: &str) -> String {

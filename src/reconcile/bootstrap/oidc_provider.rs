@@ -49,12 +49,7 @@ pub struct OidcProviderProps {
     pub tags: BTreeMap<String, String>,
 }
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: KIND,
-    force_new: &["url"],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+pub static SCHEMA: KindSchema = KindSchema::replaced_on(KIND, &["url"]);
 
 pub fn id() -> ResourceId {
     ResourceId::new(KIND, "github")

@@ -20,12 +20,7 @@ use crate::progress::Task;
 use crate::reconcile::kit::{from_props, sync_tags};
 use crate::reconcile::{Ctx, Kind, Update};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: DISTRIBUTION,
-    force_new: &[],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+pub static SCHEMA: KindSchema = KindSchema::replaced_on(DISTRIBUTION, &[]);
 
 pub struct Distribution;
 

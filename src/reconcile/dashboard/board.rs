@@ -24,12 +24,7 @@ pub struct DashboardProps {
     pub body: J,
 }
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: DASHBOARD,
-    force_new: &["name"],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+pub static SCHEMA: KindSchema = KindSchema::replaced_on(DASHBOARD, &["name"]);
 
 /// Metric widgets' period, in seconds.
 const PERIOD: i64 = 300;

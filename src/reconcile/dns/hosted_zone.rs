@@ -24,12 +24,7 @@ use crate::progress::Task;
 use crate::reconcile::kit::{found, from_props, sync_tags};
 use crate::reconcile::{Ctx, Kind, Update};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: HOSTED_ZONE,
-    force_new: &["name"],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+pub static SCHEMA: KindSchema = KindSchema::replaced_on(HOSTED_ZONE, &["name"]);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -21,12 +21,8 @@ use crate::progress::Task;
 use crate::reconcile::kit::{from_props, gone_ok, Link};
 use crate::reconcile::{Ctx, Kind, Update};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: RECORD,
-    force_new: &["name", "type", "zone", "zone_id"],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+pub static SCHEMA: KindSchema =
+    KindSchema::replaced_on(RECORD, &["name", "type", "zone", "zone_id"]);
 
 /// An alias target (A/AAAA; Route 53 has no TTL on aliases).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -30,9 +30,9 @@ use crate::spec::Spec;
 /// the spec's, the cluster must be replaced (DocumentDB cannot downgrade in place).
 pub const ENGINE_DOWNGRADE: &str = "engine_version_downgrade";
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: CLUSTER,
-    force_new: &[
+pub static SCHEMA: KindSchema = KindSchema::replaced_on(
+    CLUSTER,
+    &[
         "identifier",
         "engine",
         ENGINE_DOWNGRADE,
@@ -40,9 +40,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         "storage_encrypted",
         "db_subnet_group_name",
     ],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+);
 
 /// The generated id of the master password the cluster was last given (`secret/docdb`'s
 /// `generated_id`), and the secret that holds it.
@@ -514,29 +512,7 @@ impl Kind for Cluster {
         } else {
             task.status(&format!("deleting with final snapshot {snapshot}"));
         }
-        // Busy (instances still being deleted, a backup running): retried.
-        let r = retry_while(&[], &["InvalidDBClusterStateFault"], BUSY_RETRY, || async {
-            let req = ctx
-                .clients
-                .docdb
-                .delete_db_cluster()
-                .db_cluster_identifier(id);
-            let req = if skip {
-                req.skip_final_snapshot(true)
-            } else {
-                req.skip_final_snapshot(false)
-                    .final_db_snapshot_identifier(&snapshot)
-            };
-            req.send()
-                .await
-                .map(|_| ())
-                .map_err(aws("docdb:DeleteDBCluster"))
-        })
-        .await;
-        if found(r)?.is_none() {
-            return Ok(());
-        }
-        cluster_gone(ctx, id, task).await
+        delete_cluster(ctx, id, (!skip).then_some(snapshot.as_str()), task).await
     }
 
     /// A cluster a change references (its endpoint) must be available first, e.g. after an
@@ -597,4 +573,37 @@ pub(super) async fn cluster_gone(ctx: &Ctx, id: &str, task: &Task) -> Result<(),
         Ok((state, ()))
     })
     .await
+}
+
+/// DeleteDBCluster `id`, with a final snapshot of that name or without one, retried while the
+/// cluster is busy (instances still being deleted, a backup running); then waits until it is
+/// gone. What is already gone counts as deleted.
+pub async fn delete_cluster(
+    ctx: &Ctx,
+    id: &str,
+    final_snapshot: Option<&str>,
+    task: &Task,
+) -> Result<(), AwsError> {
+    let r = retry_while(&[], &["InvalidDBClusterStateFault"], BUSY_RETRY, || async {
+        let req = ctx
+            .clients
+            .docdb
+            .delete_db_cluster()
+            .db_cluster_identifier(id);
+        let req = match final_snapshot {
+            None => req.skip_final_snapshot(true),
+            Some(snapshot) => req
+                .skip_final_snapshot(false)
+                .final_db_snapshot_identifier(snapshot),
+        };
+        req.send()
+            .await
+            .map(|_| ())
+            .map_err(aws("docdb:DeleteDBCluster"))
+    })
+    .await;
+    if found(r)?.is_none() {
+        return Ok(());
+    }
+    cluster_gone(ctx, id, task).await
 }

@@ -12,14 +12,14 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_docdb::types::{DbCluster, DbClusterSnapshot};
 use aws_sdk_docdb::Client;
 
-use super::cluster::{cluster_available, cluster_gone};
+use super::cluster::{cluster_available, delete_cluster};
 use super::instance::{delete_instance, instance_available};
-use super::{cluster_name, describe_cluster, describe_instance, list_tags, tag_list, BUSY_RETRY};
+use super::{cluster_name, describe_cluster, describe_instance, list_tags, tag_list};
 use crate::aws::{all_pages, aws, AwsError};
 use crate::drill::{is_drill_cluster_of, TAG_DRILL};
 use crate::model::{TAG_ENV, TAG_PROJECT};
 use crate::progress::Task;
-use crate::reconcile::kit::{adopt_on_exists, found, retry_while, until, Existing, Poll};
+use crate::reconcile::kit::{adopt_on_exists, found, until, Existing, Poll};
 use crate::reconcile::Ctx;
 
 /// A failover takes seconds to a couple of minutes on AWS: generous.
@@ -316,22 +316,7 @@ pub async fn delete_drill(ctx: &Ctx, name: &str, task: &Task) -> Result<(), AwsE
         delete_instance(ctx, id, task).await?;
     }
     task.status(&format!("deleting cluster {name} (no final snapshot)"));
-    let r = retry_while(&[], &["InvalidDBClusterStateFault"], BUSY_RETRY, || async {
-        ctx.clients
-            .docdb
-            .delete_db_cluster()
-            .db_cluster_identifier(name)
-            .skip_final_snapshot(true)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(aws("docdb:DeleteDBCluster"))
-    })
-    .await;
-    if found(r)?.is_none() {
-        return Ok(());
-    }
-    cluster_gone(ctx, name, task).await
+    delete_cluster(ctx, name, None, task).await
 }
 
 /// The drill clusters a `rtech drill restore --keep` left in the env: named after the live

@@ -32,12 +32,7 @@ use crate::reconcile::{sns, Ctx, Kind, Update};
 use crate::spec::data::Docdb as DocdbSpec;
 use crate::spec::Spec;
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: EVENT_SUB,
-    force_new: &["name", "source_type"],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+pub static SCHEMA: KindSchema = KindSchema::replaced_on(EVENT_SUB, &["name", "source_type"]);
 
 /// The cluster's categories on the alerts topic.
 pub const CLUSTER_CATEGORIES: &[&str] = &["failover", "maintenance", "notification"];

@@ -22,12 +22,10 @@ use crate::reconcile::{Ctx, Kind, Update};
 use crate::spec::data::Docdb as DocdbSpec;
 use crate::spec::Spec;
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: INSTANCE,
-    force_new: &["identifier", "cluster_identifier", "availability_zone"],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+pub static SCHEMA: KindSchema = KindSchema::replaced_on(
+    INSTANCE,
+    &["identifier", "cluster_identifier", "availability_zone"],
+);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

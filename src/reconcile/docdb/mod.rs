@@ -214,10 +214,10 @@ async fn existing_at<T>(
     arn: Option<&str>,
     value: T,
 ) -> Result<Existing<T>, AwsError> {
-    Ok(match arn {
-        None => Existing::Missing,
-        Some(arn) => Existing::of(ctx, &r.id, list_tags(ctx, arn).await?, value),
+    Existing::at(ctx, &r.id, arn, value, |a| async move {
+        list_tags(ctx, &a).await
     })
+    .await
 }
 
 async fn describe_cluster(ctx: &Ctx, id: &str) -> Result<Option<DbCluster>, AwsError> {

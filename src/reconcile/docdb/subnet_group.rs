@@ -20,12 +20,7 @@ use crate::reconcile::kit::{
 use crate::reconcile::{Ctx, Kind, Update};
 use crate::spec::Spec;
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: SUBNET_GROUP,
-    force_new: &["name"],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+pub static SCHEMA: KindSchema = KindSchema::replaced_on(SUBNET_GROUP, &["name"]);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

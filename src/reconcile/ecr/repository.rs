@@ -38,12 +38,7 @@ pub struct RepositoryProps {
     pub tags: BTreeMap<String, String>,
 }
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: REPOSITORY,
-    force_new: &["name", "encryption"],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+pub static SCHEMA: KindSchema = KindSchema::replaced_on(REPOSITORY, &["name", "encryption"]);
 
 pub fn repo_id() -> ResourceId {
     ResourceId::new(REPOSITORY, "app")

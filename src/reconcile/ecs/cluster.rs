@@ -28,12 +28,7 @@ pub struct ClusterProps {
     pub tags: BTreeMap<String, String>,
 }
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: CLUSTER,
-    force_new: &[],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+pub static SCHEMA: KindSchema = KindSchema::replaced_on(CLUSTER, &[]);
 
 pub struct EcsCluster;
 

@@ -38,12 +38,7 @@ use crate::spec::Spec;
 
 pub const LISTENER: &str = "listener";
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: LISTENER,
-    force_new: &["load_balancer_arn"],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+pub static SCHEMA: KindSchema = KindSchema::replaced_on(LISTENER, &["load_balancer_arn"]);
 
 /// The listeners rtech manages, by resource name and port. Observe maps a listener on our
 /// load balancer to its id by port.

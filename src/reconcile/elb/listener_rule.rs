@@ -45,12 +45,8 @@ pub const PRODUCTION_PRIORITY: i64 = 10;
 /// The colours it forwards to, in this order.
 pub const RULE_COLOURS: &[&str] = &["blue", "green"];
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: LISTENER_RULE,
-    force_new: &["listener_arn", "priority"],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+pub static SCHEMA: KindSchema =
+    KindSchema::replaced_on(LISTENER_RULE, &["listener_arn", "priority"]);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

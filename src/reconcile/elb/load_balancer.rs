@@ -44,12 +44,7 @@ use crate::spec::Spec;
 
 pub const LOAD_BALANCER: &str = "load_balancer";
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: LOAD_BALANCER,
-    force_new: &["name", "scheme", "type"],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+pub static SCHEMA: KindSchema = KindSchema::replaced_on(LOAD_BALANCER, &["name", "scheme", "type"]);
 
 /// How long apply waits for a load balancer to become active or to be deleted.
 const WAIT: Duration = Duration::from_secs(15 * 60);

@@ -137,26 +137,25 @@ async fn existing_at(
     r: &Resource,
     arn: Option<&str>,
 ) -> Result<Existing<String>, AwsError> {
-    let Some(arn) = arn else {
-        return Ok(Existing::Missing);
-    };
-    // Read now, not from the observe-time tag index: the resource is newer than it.
-    let out = found(
-        ctx.clients
-            .elbv2
-            .describe_tags()
-            .resource_arns(arn)
-            .send()
-            .await
-            .map_err(aws("elbv2:DescribeTags")),
-    )?;
-    let tags = out.and_then(|o| {
-        o.tag_descriptions()
-            .iter()
-            .find(|d| d.resource_arn() == Some(arn))
-            .map(|d| tag_map(d.tags()))
-    });
-    Ok(Existing::of(ctx, &r.id, tags, arn.to_string()))
+    let value = arn.unwrap_or_default().to_string();
+    Existing::at(ctx, &r.id, arn, value, |arn| async move {
+        let out = found(
+            ctx.clients
+                .elbv2
+                .describe_tags()
+                .resource_arns(&arn)
+                .send()
+                .await
+                .map_err(aws("elbv2:DescribeTags")),
+        )?;
+        Ok(out.and_then(|o| {
+            o.tag_descriptions()
+                .iter()
+                .find(|d| d.resource_arn() == Some(arn.as_str()))
+                .map(|d| tag_map(d.tags()))
+        }))
+    })
+    .await
 }
 
 /// A live resource under a name we want that is not ours.

@@ -42,12 +42,10 @@ use crate::spec::Spec;
 
 pub const TARGET_GROUP: &str = "target_group";
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: TARGET_GROUP,
-    force_new: &["name", "port", "protocol", "target_type", "vpc_id"],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+pub static SCHEMA: KindSchema = KindSchema::replaced_on(
+    TARGET_GROUP,
+    &["name", "port", "protocol", "target_type", "vpc_id"],
+);
 
 /// The target group attribute holding the deregistration delay.
 pub const DEREGISTRATION_DELAY: &str = "deregistration_delay.timeout_seconds";

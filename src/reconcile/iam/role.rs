@@ -39,12 +39,7 @@ pub struct RoleProps {
     pub tags: BTreeMap<String, String>,
 }
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: ROLE,
-    force_new: &["name"],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+pub static SCHEMA: KindSchema = KindSchema::replaced_on(ROLE, &["name"]);
 
 /// How long to wait for a new role to become readable, and for DeleteRole to stop conflicting.
 const WAIT: Duration = Duration::from_secs(120);

@@ -77,6 +77,26 @@ impl<T> Existing<T> {
         }
     }
 
+    /// What an `AlreadyExists` on create found at `arn` (None: nothing by that name), from the
+    /// tags `read` fetches for it now (None: it went away in between); the observe-time tag
+    /// index is older than the resource.
+    pub async fn at<F, Fut>(
+        ctx: &crate::reconcile::Ctx,
+        id: &ResourceId,
+        arn: Option<&str>,
+        value: T,
+        read: F,
+    ) -> Result<Existing<T>, AwsError>
+    where
+        F: FnOnce(String) -> Fut,
+        Fut: Future<Output = Result<Option<BTreeMap<String, String>>, AwsError>>,
+    {
+        Ok(match arn {
+            None => Existing::Missing,
+            Some(arn) => Existing::of(ctx, id, read(arn.to_string()).await?, value),
+        })
+    }
+
     /// `Ours(value)` when `tags` are this env's tags for `id`, else `Foreign`.
     pub fn by_tags(
         tags: &BTreeMap<String, String>,

@@ -14,12 +14,7 @@ use crate::progress::Task;
 use crate::reconcile::kit::from_props;
 use crate::reconcile::{Ctx, Kind, Update};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: EIP,
-    force_new: &["domain"],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+pub static SCHEMA: KindSchema = KindSchema::replaced_on(EIP, &["domain"]);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

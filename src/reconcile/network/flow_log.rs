@@ -25,9 +25,9 @@ use crate::progress::Task;
 use crate::reconcile::kit::{ctx_token, from_props, gone_ok, to_props, Link};
 use crate::reconcile::{Ctx, Kind, Update};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: FLOW_LOG,
-    force_new: &[
+pub static SCHEMA: KindSchema = KindSchema::replaced_on(
+    FLOW_LOG,
+    &[
         "resource_id",
         "traffic_type",
         "log_destination_type",
@@ -35,9 +35,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         "deliver_logs_permission_arn",
         "max_aggregation_interval",
     ],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+);
 
 /// Where flow logs go: CloudWatch Logs.
 pub const CLOUD_WATCH_LOGS: &str = "cloud-watch-logs";

@@ -15,12 +15,7 @@ use crate::progress::Task;
 use crate::reconcile::kit::{ctx_token, from_props, gone_ok, with_ticker, Link};
 use crate::reconcile::{Ctx, Kind, Update};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: NAT,
-    force_new: &["subnet_id", "allocation_id"],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+pub static SCHEMA: KindSchema = KindSchema::replaced_on(NAT, &["subnet_id", "allocation_id"]);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

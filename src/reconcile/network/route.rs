@@ -12,12 +12,8 @@ use crate::progress::Task;
 use crate::reconcile::kit::{adopt_on_exists, from_props, gone_ok, Existing, Link};
 use crate::reconcile::{Ctx, Kind, Update};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: ROUTE,
-    force_new: &["route_table_id", "destination_cidr_block"],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+pub static SCHEMA: KindSchema =
+    KindSchema::replaced_on(ROUTE, &["route_table_id", "destination_cidr_block"]);
 
 /// Exactly one of the targets is set; the other is null.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

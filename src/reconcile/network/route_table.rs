@@ -15,12 +15,7 @@ use crate::progress::Task;
 use crate::reconcile::kit::{ctx_token, from_props, Link};
 use crate::reconcile::{Ctx, Kind, Update};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: ROUTE_TABLE,
-    force_new: &["vpc_id"],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+pub static SCHEMA: KindSchema = KindSchema::replaced_on(ROUTE_TABLE, &["vpc_id"]);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -11,12 +11,7 @@ use crate::progress::Task;
 use crate::reconcile::kit::{adopt_on_exists, from_props, gone_ok, Existing, Link};
 use crate::reconcile::{Ctx, Kind, Update};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: RTA,
-    force_new: &["subnet_id"],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+pub static SCHEMA: KindSchema = KindSchema::replaced_on(RTA, &["subnet_id"]);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -17,9 +17,9 @@ use crate::progress::Task;
 use crate::reconcile::kit::{from_props, gone_ok, Link};
 use crate::reconcile::{Ctx, Kind, Update};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: SG_RULE,
-    force_new: &[
+pub static SCHEMA: KindSchema = KindSchema::replaced_on(
+    SG_RULE,
+    &[
         "group_id",
         "direction",
         "protocol",
@@ -28,9 +28,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         "cidr_ipv4",
         "referenced_group_id",
     ],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+);
 
 /// The peer is a CIDR or another group (an IPv6 CIDR only on a rule added out of band).
 /// Ports are -1 for protocol -1.

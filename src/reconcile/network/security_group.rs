@@ -15,12 +15,8 @@ use crate::progress::Task;
 use crate::reconcile::kit::{adopt_on_exists, from_props, with_ticker, Existing, Link};
 use crate::reconcile::{Ctx, Kind, Update};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: SG,
-    force_new: &["group_name", "description", "vpc_id"],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+pub static SCHEMA: KindSchema =
+    KindSchema::replaced_on(SG, &["group_name", "description", "vpc_id"]);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

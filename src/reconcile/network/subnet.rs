@@ -15,12 +15,8 @@ use crate::progress::Task;
 use crate::reconcile::kit::{adopt_on_exists, from_props, with_ticker, Existing, Link};
 use crate::reconcile::{Ctx, Kind, Update};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: SUBNET,
-    force_new: &["vpc_id", "cidr_block", "availability_zone"],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+pub static SCHEMA: KindSchema =
+    KindSchema::replaced_on(SUBNET, &["vpc_id", "cidr_block", "availability_zone"]);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -15,12 +15,7 @@ use crate::progress::Task;
 use crate::reconcile::kit::{from_props, with_ticker};
 use crate::reconcile::{Ctx, Kind, Update};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: VPC,
-    force_new: &["cidr_block"],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+pub static SCHEMA: KindSchema = KindSchema::replaced_on(VPC, &["cidr_block"]);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

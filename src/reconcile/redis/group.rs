@@ -21,9 +21,9 @@ use crate::spec::Spec;
 
 pub const ENGINE: &str = "redis";
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: REDIS,
-    force_new: &[
+pub static SCHEMA: KindSchema = KindSchema::replaced_on(
+    REDIS,
+    &[
         "engine",
         "engine_version_downgrade",
         "port",
@@ -31,9 +31,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         "at_rest_encryption",
         "transit_encryption",
     ],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+);
 
 /// The group's properties. The string settings are `None` only in observed state, where AWS
 /// did not report them (a group still creating has no endpoint, hence no port; a group being

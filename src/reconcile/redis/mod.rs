@@ -104,20 +104,19 @@ async fn existing_at<T>(
     arn: Option<&str>,
     value: T,
 ) -> Result<Existing<T>, AwsError> {
-    let Some(arn) = arn else {
-        return Ok(Existing::Missing);
-    };
-    let out = found(
-        ctx.clients
-            .elasticache
-            .list_tags_for_resource()
-            .resource_name(arn)
-            .send()
-            .await
-            .map_err(aws("elasticache:ListTagsForResource")),
-    )?;
-    let tags = out.map(|o| tag_map(o.tag_list().iter().map(|t| (t.key(), t.value()))));
-    Ok(Existing::of(ctx, &r.id, tags, value))
+    Existing::at(ctx, &r.id, arn, value, |arn| async move {
+        let out = found(
+            ctx.clients
+                .elasticache
+                .list_tags_for_resource()
+                .resource_name(&arn)
+                .send()
+                .await
+                .map_err(aws("elasticache:ListTagsForResource")),
+        )?;
+        Ok(out.map(|o| tag_map(o.tag_list().iter().map(|t| (t.key(), t.value())))))
+    })
+    .await
 }
 
 fn ec_tags(m: &BTreeMap<String, String>) -> Vec<Tag> {

@@ -32,12 +32,7 @@ pub use crate::reconcile::TAG_FORCE_DELETE;
 
 pub const BUCKET: &str = "s3_bucket";
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: BUCKET,
-    force_new: &["name"],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+pub static SCHEMA: KindSchema = KindSchema::replaced_on(BUCKET, &["name"]);
 
 /// How long apply retries a configuration call while a new bucket is not visible yet.
 const NEW_BUCKET_WAIT: Duration = Duration::from_secs(60);

@@ -28,17 +28,15 @@ use crate::spec::Spec;
 
 pub const SCALABLE_TARGET: &str = "scalable_target";
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: SCALABLE_TARGET,
-    force_new: &[
+pub static SCHEMA: KindSchema = KindSchema::replaced_on(
+    SCALABLE_TARGET,
+    &[
         "service_namespace",
         "scalable_dimension",
         "resource_id",
         "service_arn",
     ],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -27,18 +27,16 @@ use crate::spec::Spec;
 
 pub const SCALING_POLICY: &str = "scaling_policy";
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: SCALING_POLICY,
-    force_new: &[
+pub static SCHEMA: KindSchema = KindSchema::replaced_on(
+    SCALING_POLICY,
+    &[
         "policy_name",
         "service_namespace",
         "scalable_dimension",
         "resource_id",
         "policy_type",
     ],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -20,12 +20,7 @@ use crate::progress::Task;
 use crate::reconcile::kit::{adopt_on_exists, found, from_props, gone_ok, sync_tags, Existing};
 use crate::reconcile::{Ctx, Kind, Update};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: SECRET,
-    force_new: &["name"],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+pub static SCHEMA: KindSchema = KindSchema::replaced_on(SECRET, &["name"]);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

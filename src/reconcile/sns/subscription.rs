@@ -13,12 +13,8 @@ use crate::progress::Task;
 use crate::reconcile::kit::{from_props, gone_ok, to_props, Link};
 use crate::reconcile::{Ctx, Kind, Update};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: SUBSCRIPTION,
-    force_new: &["protocol", "endpoint", "topic_arn"],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+pub static SCHEMA: KindSchema =
+    KindSchema::replaced_on(SUBSCRIPTION, &["protocol", "endpoint", "topic_arn"]);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

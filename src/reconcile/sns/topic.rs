@@ -14,12 +14,7 @@ use crate::reconcile::kit::{from_props, gone_ok, sync_tags, to_props};
 use crate::reconcile::{Ctx, Kind, Update};
 use crate::spec::Spec;
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: TOPIC,
-    force_new: &["name"],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+pub static SCHEMA: KindSchema = KindSchema::replaced_on(TOPIC, &["name"]);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

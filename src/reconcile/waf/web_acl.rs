@@ -23,12 +23,7 @@ use crate::reconcile::kit::{self, from_props, sync_tags, to_props, try_tag_list,
 use crate::reconcile::{Ctx, Kind, Update};
 use crate::spec::Spec;
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: WEB_ACL,
-    force_new: &["name"],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+pub static SCHEMA: KindSchema = KindSchema::replaced_on(WEB_ACL, &["name"]);
 
 /// The vendor of AWS's managed rule groups.
 pub const AWS_VENDOR: &str = "AWS";
