@@ -381,6 +381,8 @@ pub struct Clients {
     pub sns: aws_sdk_sns::Client,
     /// AWS Backup (the DocumentDB cluster's vault, plan and selection).
     pub backup: aws_sdk_backup::Client,
+    /// KMS (the alerts topic's customer managed key).
+    pub kms: aws_sdk_kms::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     /// The Resource Groups Tagging API: every tagged resource of the env in one paginated
     /// read (`reconcile::kit::tag_index`).
@@ -463,6 +465,7 @@ impl Clients {
         );
         let sns = client!(aws_sdk_sns);
         let backup = client!(aws_sdk_backup);
+        let kms = client!(aws_sdk_kms);
         let cloudwatch = client!(aws_sdk_cloudwatch);
         let tagging = client!(aws_sdk_resourcegroupstagging);
         let cloudfront = aws_sdk_cloudfront::Client::from_conf(
@@ -499,6 +502,7 @@ impl Clients {
             s3,
             sns,
             backup,
+            kms,
             cloudwatch,
             tagging,
             calls,

@@ -176,7 +176,7 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         id: "SNS.1",
-        title: "SNS topics are encrypted at rest with KMS",
+        title: "SNS topics are encrypted at rest with a customer managed KMS key",
         prod_waivable: true,
         check: sns_1,
     },
@@ -661,9 +661,16 @@ fn ec2_19(v: &View) -> Vec<Evidence> {
         .collect()
 }
 
+/// SNS.1 as rtech applies it: encrypted, and not with an AWS managed key (`alias/aws/sns`),
+/// which the services that publish to the alerts topic (CloudWatch alarms, RDS and
+/// ElastiCache events, AWS Backup) cannot use: the env's key (the link to `kms_key/…` before
+/// apply), or a key's ARN, id or other alias.
 fn sns_1(v: &View) -> Vec<Evidence> {
-    each(v, "sns_topic", "kms_master_key_id", |x| {
-        str_of(x).is_some_and(|k| !k.is_empty())
+    each(v, "sns_topic", "kms_master_key_id", |x| match x {
+        Some(Value::Str(k)) => !k.is_empty() && !k.starts_with("alias/aws/"),
+        Some(Value::Ref(r)) => r.resource.kind == "kms_key",
+        Some(Value::Unknown) => true,
+        _ => false,
     })
 }
 

@@ -22,6 +22,7 @@ pub mod iam;
 pub mod iam_policy;
 #[allow(unused_imports, dead_code)]
 pub mod kit;
+pub mod kms;
 pub mod logs;
 pub mod network;
 #[cfg(test)]
@@ -247,6 +248,7 @@ pub static SERVICES: &[&dyn Service] = &[
     &dns::Dns,
     &waf::Waf,
     &cdn::Cdn,
+    &kms::Kms,
     &sns::Sns,
     &backup::Backup,
     &alarms::Alarms,

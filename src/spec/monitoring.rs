@@ -152,7 +152,29 @@ pub struct RawMonitoring {
     pub redis_log_retention_days: Option<Spanned<i64>>,
     pub flow_log_retention_days: Option<Spanned<i64>>,
     pub alarms: Option<BTreeMap<Spanned<String>, Spanned<RawAlarm>>>,
+    pub alerts_key: Option<Spanned<RawAlertsKey>>,
 }
+
+/// `[monitoring.alerts_key]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlertsKey {
+    pub deletion_window_days: Option<Spanned<i64>>,
+}
+
+/// `[monitoring.alerts_key]`: the alerts topic is encrypted with a customer managed KMS key
+/// (`alias/{project}-{env}-alerts`) whose policy lets the event publishers (CloudWatch
+/// alarms, RDS/DocumentDB event subscriptions, AWS Backup, ElastiCache) use it; without the
+/// table the topic keeps the AWS managed key `alias/aws/sns`, which they cannot use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertsKey {
+    /// Days between destroy's ScheduleKeyDeletion and the key's deletion (KMS: 7 to 30).
+    pub deletion_window_days: i64,
+}
+
+/// KMS's shortest and longest waiting period before a scheduled key deletion, and its default.
+pub const KEY_DELETION_WINDOW_DAYS: std::ops::RangeInclusive<i64> = 7..=30;
+pub const DEFAULT_KEY_DELETION_WINDOW_DAYS: i64 = 30;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -185,6 +207,8 @@ pub struct Monitoring {
     pub redis_log_retention_days: i64,
     /// `/vpc/<project>-<env>/flow-logs` (with `[network] flow_logs` on).
     pub flow_log_retention_days: i64,
+    /// `[monitoring.alerts_key]`: the alerts topic's customer managed key, when the spec asks.
+    pub alerts_key: Option<AlertsKey>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -327,6 +351,7 @@ fn build(errs: &mut Errors, r: Option<&RawMonitoring>) -> Monitoring {
         redis_log_retention_days: None,
         flow_log_retention_days: None,
         alarms: None,
+        alerts_key: None,
     };
     let r = r.unwrap_or(&empty);
     let missing = r
@@ -502,5 +527,14 @@ fn build(errs: &mut Errors, r: Option<&RawMonitoring>) -> Monitoring {
             "monitoring.flow_log_retention_days",
             30,
         ),
+        alerts_key: r.alerts_key.as_ref().map(|k| AlertsKey {
+            deletion_window_days: int_in(
+                errs,
+                &k.get_ref().deletion_window_days,
+                "monitoring.alerts_key.deletion_window_days",
+                KEY_DELETION_WINDOW_DAYS,
+                DEFAULT_KEY_DELETION_WINDOW_DAYS,
+            ),
+        }),
     }
 }

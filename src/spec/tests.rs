@@ -1197,6 +1197,37 @@ fn monitoring_bad_values_are_located() {
 }
 
 #[test]
+fn alerts_key_is_optional_and_its_deletion_window_defaults_to_30_days() {
+    assert_eq!(ok(BASE).monitoring.alerts_key, None);
+    let s = ok(&with_monitoring("[monitoring.alerts_key]\n"));
+    assert_eq!(
+        s.monitoring.alerts_key,
+        Some(super::monitoring::AlertsKey {
+            deletion_window_days: 30
+        })
+    );
+    let s = ok(&with_monitoring(
+        "[monitoring.alerts_key]\ndeletion_window_days = 7\n",
+    ));
+    assert_eq!(s.monitoring.alerts_key.unwrap().deletion_window_days, 7);
+}
+
+#[test]
+fn alerts_key_deletion_window_outside_7_to_30_days_is_located() {
+    for bad in ["6", "31", "0"] {
+        located(
+            &with_monitoring(&format!(
+                "[monitoring.alerts_key]\ndeletion_window_days = {bad}\n"
+            )),
+            (9, 24, "monitoring.alerts_key.deletion_window_days"),
+            &["out of range: 7 to 30"],
+        );
+    }
+    let e = one_err(&with_monitoring("[monitoring.alerts_key]\nwindow = 7\n"));
+    assert!(e.message.contains("unknown field"), "{e}");
+}
+
+#[test]
 fn a_bad_webhook_url_is_located_but_never_echoed() {
     let text = "project = \"rtech\"\nenv = \"dev\"\nregion = \"us-east-1\"\n\n[network]\ncidr = \"10.0.0.0/16\"\n\n[monitoring]\nhttps_endpoints = [\"http://hooks.example.com/KEY123\"]\nemails = [\"not-an-email\"]\n";
     let err = crate::spec::parse("envs/dev.toml", text, "dev")

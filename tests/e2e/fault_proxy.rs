@@ -39,7 +39,7 @@ fn prod_applies_in_one_go(proxy: &FaultProxy, emu: &Emulator) -> Run {
     );
     assert!(
         r.stdout
-            .contains("Apply complete: 108 added, 0 changed, 0 replaced, 0 destroyed."),
+            .contains("Apply complete: 110 added, 0 changed, 0 replaced, 0 destroyed."),
         "{}",
         r.stdout
     );

@@ -24,6 +24,7 @@ mod faults;
 mod flow_logs;
 mod iam;
 mod iam_policy;
+mod kms;
 mod latency;
 mod loadtest;
 mod lock;

@@ -75,7 +75,7 @@ async fn prod_from_empty_then_an_image_deploy_is_one_revision_and_one_service_up
     // rule and ECS infrastructure role joined the 97 before.
     assert!(
         r.stdout
-            .contains("Apply complete: 108 added, 0 changed, 0 replaced, 0 destroyed."),
+            .contains("Apply complete: 110 added, 0 changed, 0 replaced, 0 destroyed."),
         "{}",
         r.stdout
     );

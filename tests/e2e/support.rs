@@ -550,6 +550,7 @@ macro_rules! client_fn {
 
 client_fn! {
     ec2 => aws_sdk_ec2,
+    kms => aws_sdk_kms,
     docdb => aws_sdk_docdb,
     elasticache => aws_sdk_elasticache,
     secretsmanager => aws_sdk_secretsmanager,
@@ -992,6 +993,41 @@ pub async fn leftovers(emu: &Emulator, env: &str) -> BTreeMap<&'static str, usiz
         }
     }
     m.insert("s3_bucket", buckets);
+    // KMS: keys carrying our tags that are not pending deletion (destroy schedules deletion),
+    // and aliases naming one.
+    let kms = kms(emu).await;
+    let (mut keys, mut aliases) = (0, 0);
+    let aliased: Vec<String> = kms
+        .list_aliases()
+        .send()
+        .await
+        .unwrap()
+        .aliases()
+        .iter()
+        .filter_map(|a| a.target_key_id().map(str::to_string))
+        .collect();
+    for k in kms.list_keys().send().await.unwrap().keys() {
+        let id = k.key_id().unwrap_or_default();
+        let Ok(t) = kms.list_resource_tags().key_id(id).send().await else {
+            continue;
+        };
+        let tags: BTreeMap<String, String> = t
+            .tags()
+            .iter()
+            .map(|t| (t.tag_key().to_string(), t.tag_value().to_string()))
+            .collect();
+        let meta = kms.describe_key().key_id(id).send().await.unwrap();
+        let pending = meta.key_metadata().and_then(|m| m.key_state())
+            == Some(&aws_sdk_kms::types::KeyState::PendingDeletion);
+        if is_ours(&tags, env) && !pending {
+            keys += 1;
+        }
+        if is_ours(&tags, env) {
+            aliases += aliased.iter().filter(|a| *a == id).count();
+        }
+    }
+    m.insert("kms_key", keys);
+    m.insert("kms_alias", aliases);
     // Secrets Manager: secrets with our tags.
     let secrets = secretsmanager(emu)
         .await

@@ -54,6 +54,7 @@ pub const ACTIONS: &[(&str, &[&str])] = &[
         &["wafv2:CreateWebACL", "wafv2:TagResource"],
     ),
     // Tag-on-create: the create call carries the tags, which needs the tagging action.
+    ("kms:CreateKey", &["kms:CreateKey", "kms:TagResource"]),
     ("ec2:CreateVpc", &["ec2:CreateVpc", "ec2:CreateTags"]),
     ("ec2:CreateSubnet", &["ec2:CreateSubnet", "ec2:CreateTags"]),
     (

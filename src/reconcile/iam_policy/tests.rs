@@ -22,6 +22,7 @@ const PREFIXES: &[&str] = &[
     "elasticache",
     "elbv2",
     "iam",
+    "kms",
     "logs",
     "route53",
     "s3",
@@ -43,6 +44,8 @@ const NOT_CALLS: &[(&str, &str)] = &[
     ("iam", "logs:PutLogEvents"),
     // The ALB log bucket's policy lets the load balancer write.
     ("s3", "s3:PutObject"),
+    // The alerts key's policy lets the event publishers use it.
+    ("kms", "kms:Decrypt"),
 ];
 
 /// The `.rs` files below `dir`, its subfolders' too, but not tests and not `iam.rs`.

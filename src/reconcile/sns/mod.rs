@@ -1,5 +1,7 @@
-//! SNS: `sns_topic/alerts`, the alerts topic `{project}-{env}-alerts`, encrypted with
-//! the AWS-managed key `alias/aws/sns` (attribute `KmsMasterKeyId`) and tagged; and one
+//! SNS: `sns_topic/alerts`, the alerts topic `{project}-{env}-alerts`, encrypted (attribute
+//! `KmsMasterKeyId`) with the env's customer managed key `kms_key/alerts` where the spec has
+//! `[monitoring.alerts_key]` (the kms service), else with the AWS managed key `alias/aws/sns`
+//! (which the AWS services that publish events cannot use), and tagged; and one
 //! `sns_subscription/<protocol>-<h>` per endpoint of `spec.monitoring.emails` (protocol
 //! `email`) and `spec.monitoring.https_endpoints` (protocol `https`).
 //!
@@ -46,7 +48,7 @@ use crate::spec::Spec;
 
 pub const TOPIC: &str = "sns_topic";
 pub const SUBSCRIPTION: &str = "sns_subscription";
-/// The AWS-managed SNS key.
+/// The AWS managed SNS key, for envs without `[monitoring.alerts_key]`.
 pub const KMS_KEY: &str = "alias/aws/sns";
 /// SubscriptionArn of a subscription not yet confirmed.
 pub const PENDING: &str = "PendingConfirmation";

@@ -1,4 +1,6 @@
-//! `sns_topic/alerts`: the alerts topic, encrypted with the AWS-managed key and tagged.
+//! `sns_topic/alerts`: the alerts topic, encrypted and tagged: with the env's customer managed
+//! key `kms_key/alerts` (a reference to its ARN) where the spec has `[monitoring.alerts_key]`,
+//! else with the AWS managed key `alias/aws/sns`.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +12,7 @@ use crate::aws::{aws, AwsError, Required};
 use crate::model::{tags_for, Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, gone_ok, sync_tags, to_props};
+use crate::reconcile::kit::{from_props, gone_ok, sync_tags, to_props, Link};
 use crate::reconcile::{Ctx, Kind, Update};
 use crate::spec::Spec;
 
@@ -20,8 +22,9 @@ pub static SCHEMA: KindSchema = KindSchema::replaced_on(TOPIC, &["name"]);
 #[serde(deny_unknown_fields)]
 pub struct TopicProps {
     pub name: String,
-    /// The topic's KMS key (`KmsMasterKeyId`); None when the live topic is not encrypted.
-    pub kms_master_key_id: Option<String>,
+    /// The topic's KMS key (`KmsMasterKeyId`): the alerts key's ARN or `alias/aws/sns`; None
+    /// when the live topic is not encrypted.
+    pub kms_master_key_id: Option<Link>,
     pub tags: BTreeMap<String, String>,
 }
 
@@ -30,7 +33,11 @@ pub fn expand(spec: &Spec, name: &str) -> Resource {
     let id = topic_id();
     let props = TopicProps {
         name: name.to_string(),
-        kms_master_key_id: Some(KMS_KEY.to_string()),
+        kms_master_key_id: Some(if crate::reconcile::kms::wanted(spec) {
+            Link::to(&crate::reconcile::kms::key_id(), "arn")
+        } else {
+            Link::from(KMS_KEY)
+        }),
         tags: tags_for(&spec.project, &spec.env, &id, name, &spec.tags),
     };
     Resource::new(id, name).with_props(to_props(&props))
@@ -48,7 +55,7 @@ pub fn observed_topic(
         kms_master_key_id: attrs
             .get("KmsMasterKeyId")
             .filter(|k| !k.is_empty())
-            .cloned(),
+            .map(|k| Link::from(k.as_str())),
         tags: tags.clone(),
     };
     Observed::new(topic_id(), arn)
@@ -72,7 +79,7 @@ impl Kind for Topic {
             .name(&p.name)
             .set_tags(Some(sns_tags(&p.tags)?));
         if let Some(k) = &p.kms_master_key_id {
-            req = req.attributes("KmsMasterKeyId", k);
+            req = req.attributes("KmsMasterKeyId", k.require("kms_master_key_id")?);
         }
         let out = req.send().await.map_err(aws("sns:CreateTopic"))?;
         let arn = out
@@ -99,7 +106,10 @@ impl Kind for Topic {
                 .topic_arn(arn)
                 .attribute_name("KmsMasterKeyId")
                 // No key: an empty value turns encryption off.
-                .attribute_value(p.kms_master_key_id.unwrap_or_default())
+                .attribute_value(match &p.kms_master_key_id {
+                    Some(k) => k.require("kms_master_key_id")?,
+                    None => "",
+                })
                 .send()
                 .await
                 .map_err(aws("sns:SetTopicAttributes"))?;

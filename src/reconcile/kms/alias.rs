@@ -1,0 +1,108 @@
+//! `kms_alias/alerts`: `alias/{project}-{env}-alerts`, naming the alerts key. An alias carries
+//! no tags: it is ours when the key it names carries ours; one naming any other key is
+//! foreign (a conflict, never touched).
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::{alias_id, key_id, ALIAS};
+use crate::aws::{aws, AwsError};
+use crate::model::{Attrs, Observed, Resource};
+use crate::plan::KindSchema;
+use crate::progress::Task;
+use crate::reconcile::kit::{from_props, gone_ok, to_props, Link};
+use crate::reconcile::{Ctx, Kind, Update};
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: ALIAS,
+    force_new: &["name"],
+    new_attrs_on_update: false,
+    create_before_destroy: false,
+};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AliasProps {
+    /// `alias/…`.
+    pub name: String,
+    /// The key's id (ListAliases' `TargetKeyId`).
+    pub target_key_id: Link,
+}
+
+/// The wanted alias (pure), naming the env's alerts key.
+pub fn expand(name: &str) -> Resource {
+    let props = AliasProps {
+        name: name.to_string(),
+        target_key_id: Link::to(&key_id(), "key_id"),
+    };
+    Resource::new(alias_id(), name).with_props(to_props(&props))
+}
+
+/// The live alias → `Observed` (pure).
+pub fn observed(name: &str, arn: &str, target: &str) -> Observed {
+    let props = AliasProps {
+        name: name.to_string(),
+        target_key_id: Link::Known(target.to_string()),
+    };
+    Observed::new(alias_id(), name)
+        .with_props(to_props(&props))
+        .attr("arn", arn)
+        .attr("name", name)
+        .dep(&key_id())
+}
+
+pub struct Alias;
+
+#[async_trait]
+impl Kind for Alias {
+    crate::typed_kind!(SCHEMA, AliasProps);
+
+    async fn create(&self, ctx: &Ctx, r: &Resource, _task: &Task) -> Result<Attrs, AwsError> {
+        let p: AliasProps = from_props(&r.props)?;
+        let target = p.target_key_id.require("target_key_id")?;
+        ctx.clients
+            .kms
+            .create_alias()
+            .alias_name(&p.name)
+            .target_key_id(target)
+            .send()
+            .await
+            .map_err(aws("kms:CreateAlias"))
+            .map_err(|e| {
+                let m = format!("{} ({}): {}", r.id, p.name, e.message);
+                e.with_message(m)
+            })?;
+        let mut a = Attrs::new();
+        a.insert("id".into(), p.name.clone());
+        a.insert("name".into(), p.name);
+        Ok(a)
+    }
+
+    async fn update(&self, ctx: &Ctx, u: Update<'_>, _task: &Task) -> Result<Attrs, AwsError> {
+        let p: AliasProps = from_props(&u.desired.props)?;
+        if u.changed("target_key_id") {
+            ctx.clients
+                .kms
+                .update_alias()
+                .alias_name(&p.name)
+                .target_key_id(p.target_key_id.require("target_key_id")?)
+                .send()
+                .await
+                .map_err(aws("kms:UpdateAlias"))?;
+        }
+        Ok(Attrs::new())
+    }
+
+    async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {
+        gone_ok(
+            ctx.clients
+                .kms
+                .delete_alias()
+                .alias_name(&o.physical_id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(aws("kms:DeleteAlias")),
+        )
+    }
+}
