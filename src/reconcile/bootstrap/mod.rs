@@ -42,14 +42,18 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use serde_json::{json, Value as J};
 
-use crate::aws::AwsError;
+use crate::aws::{aws, AwsError};
 use crate::model::{policy, tags_for, Observed, Ownership, Resource, ResourceId};
 use crate::reconcile::iam::document::keyed;
 use crate::reconcile::iam::role::RoleProps;
-use crate::reconcile::iam::{observe_role, role::RoleKind, ROLE};
+use crate::reconcile::iam::{
+    about, list_policies,
+    role::{observed_role, RoleKind},
+    ROLE,
+};
 use crate::reconcile::iam_policy::{documents, Grant, Mode, Target};
 use crate::reconcile::kit::outputs::{attr, owned, Output};
-use crate::reconcile::kit::to_props;
+use crate::reconcile::kit::{found, is_ours, to_props};
 use crate::reconcile::{Ctx, Kind, Service, SERVICES as ENV_SERVICES};
 use crate::spec::Spec;
 
@@ -296,6 +300,59 @@ pub async fn observe_outputs(ctx: &Ctx, bucket: &str) -> Result<Vec<Observed>, A
         .into_iter()
         .chain(roles.into_iter().flatten())
         .collect())
+}
+
+/// One CI role by name (GetRole, then its policies): absent; ours (tagged for `ctx.project`, `env` and `id`) with its
+/// policies; or, when `wanted`, foreign.
+pub(crate) async fn observe_role(
+    ctx: &Ctx,
+    id: ResourceId,
+    name: String,
+    env: &str,
+    wanted: bool,
+) -> Result<Option<Observed>, AwsError> {
+    let iam = &ctx.clients.iam;
+    let out = found(
+        iam.get_role()
+            .role_name(&name)
+            .send()
+            .await
+            .map_err(aws("iam:GetRole")),
+    )
+    .map_err(about(&id, &name))?;
+    let Some(role) = out.and_then(|o| o.role) else {
+        return Ok(None);
+    };
+    if !is_ours(
+        &crate::reconcile::iam::role::role_tags(&role),
+        &ctx.project,
+        env,
+        &id,
+    ) {
+        // Someone else's role under our name: a conflict if the spec wants it, else nothing.
+        if !wanted {
+            return Ok(None);
+        }
+        let mut o =
+            Observed::new(id, role.arn()).prop("name", crate::model::Value::str(role.role_name()));
+        o.ownership = Ownership::Foreign;
+        return Ok(Some(o));
+    }
+    let (attached, names) = list_policies(iam, &name).await.map_err(about(&id, &name))?;
+    let inline = futures::future::try_join_all(names.into_iter().map(|p| {
+        let req = iam.get_role_policy().role_name(&name).policy_name(&p);
+        async move {
+            let out = req.send().await.map_err(aws("iam:GetRolePolicy"))?;
+            Ok::<_, AwsError>((p, out.policy_document().to_string()))
+        }
+    }))
+    .await
+    .map_err(about(&id, &name))?;
+    let managed = attached
+        .iter()
+        .filter_map(|a| a.policy_arn().map(str::to_string))
+        .collect();
+    Ok(Some(observed_role(id, &role, managed, inline)))
 }
 
 const KINDS: &[&dyn Kind] = &[

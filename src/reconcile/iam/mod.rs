@@ -33,11 +33,16 @@
 //! resolved: rtech's own statements carry a `Sid` and a single resource each, so nothing in the
 //! desired document depends on how the resolved ARNs would sort.
 //!
-//! Observe: one GetRole per role name (ListRoles returns no tags), then, for roles that are
-//! ours, ListAttachedRolePolicies, ListRolePolicies and one GetRolePolicy per inline policy, all
-//! concurrent: 9 calls for dev once the roles exist (4 before: every role name is probed), 14
-//! for prod with its flow log role and the infrastructure role its canary adds. A same-named role
-//! without our tags (project, env and id) is a conflict, never modified or deleted.
+//! Observe: every role of the account in two calls at once, whatever the number of roles:
+//! GetAccountAuthorizationDetails (`Filter=Role`) returns each role's trust policy, tags,
+//! attached managed policies and inline policy documents, and ListRoles the description it
+//! lacks (both paged to the end, 1,000 a page). Each role name rtech makes is then looked up in
+//! them: 2 calls for dev and prod alike (it was one GetRole per name, then the policy lists
+//! and one GetRolePolicy per inline policy: 9 for dev, 14 for prod). A role of ours ListRoles
+//! has not listed yet gets its description from GetRole. Neither call can be scoped to the env's
+//! roles: the plan policy grants them on `*` (`IamReadEveryRoleAtOnceSupportsNoResourceScoping`).
+//! A same-named role without our tags (project, env and id) is a conflict, never modified or
+//! deleted.
 //!
 //! IAM is eventually consistent on AWS: after CreateRole, apply waits for the role to be
 //! readable (the SDK's role-exists waiter) before attaching policies, and IAM's
@@ -54,7 +59,7 @@ pub mod role;
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use aws_sdk_iam::types::{AttachedPolicy, Tag};
+use aws_sdk_iam::types::{AttachedPolicy, EntityType, RoleDetail, Tag};
 
 use crate::aws::{all_pages, aws, AwsError};
 use crate::model::{Observed, Ownership, Resource, ResourceId};
@@ -65,6 +70,7 @@ use crate::spec::Spec;
 use document::trust_policy;
 #[cfg(test)]
 use document::{document_json, document_value, keyed};
+#[cfg(test)]
 use role::observed_role;
 
 pub const ROLE: &str = "iam_role";
@@ -223,7 +229,7 @@ fn ecs_roles(spec: &Spec) -> Vec<Resource> {
 }
 
 /// The error, naming the role it was about.
-fn about(id: &ResourceId, name: &str) -> impl FnOnce(AwsError) -> AwsError {
+pub(crate) fn about(id: &ResourceId, name: &str) -> impl FnOnce(AwsError) -> AwsError {
     let what = format!("{id} ({name})");
     move |e| {
         let msg = format!("{what}: {}", e.message);
@@ -261,52 +267,92 @@ pub(crate) async fn list_policies(
     )
 }
 
-/// One role by name: absent; ours (tagged for `ctx.project`, `env` and `id`) with its
-/// policies; or, when `wanted`, foreign.
-pub(crate) async fn observe_role(
+/// Every role of the account, read at once whatever their number: GetAccountAuthorizationDetails
+/// (`Filter=Role`, 1,000 a page) returns each role's trust policy, tags, attached managed
+/// policies and inline policy documents, and ListRoles (1,000 a page, beside it) the description
+/// the former lacks. Both are paged to the end; each page waits only on its own previous one.
+pub(crate) struct AccountRoles {
+    details: Vec<RoleDetail>,
+    /// Role name → description, from ListRoles.
+    descriptions: BTreeMap<String, Option<String>>,
+}
+
+impl AccountRoles {
+    pub(crate) async fn read(iam: &aws_sdk_iam::Client) -> Result<Self, AwsError> {
+        let (pages, listed) = tokio::try_join!(
+            async {
+                iam.get_account_authorization_details()
+                    .filter(EntityType::Role)
+                    .into_paginator()
+                    .page_size(PAGE)
+                    .send()
+                    .collect::<Result<Vec<_>, _>>()
+                    .await
+                    .map_err(aws("iam:GetAccountAuthorizationDetails"))
+            },
+            async { all_pages!(iam.list_roles().max_items(PAGE), "iam:ListRoles") },
+        )?;
+        Ok(AccountRoles {
+            details: pages
+                .into_iter()
+                .flat_map(|p| p.role_detail_list.unwrap_or_default())
+                .collect(),
+            descriptions: listed
+                .into_iter()
+                .map(|r| (r.role_name, r.description))
+                .collect(),
+        })
+    }
+
+    fn detail(&self, name: &str) -> Option<&RoleDetail> {
+        self.details.iter().find(|d| d.role_name() == Some(name))
+    }
+}
+
+/// IAM's largest page (MaxItems) for GetAccountAuthorizationDetails and ListRoles.
+const PAGE: i32 = 1000;
+
+/// One role by name, from the account's roles: absent; ours (tagged for `ctx.project`, `env`
+/// and `id`) with its policies; or, when `wanted`, foreign. A role of ours that ListRoles did
+/// not list (created between the two reads) gets its description from GetRole.
+async fn observe_listed(
     ctx: &Ctx,
+    roles: &AccountRoles,
     id: ResourceId,
     name: String,
-    env: &str,
     wanted: bool,
 ) -> Result<Option<Observed>, AwsError> {
-    let iam = &ctx.clients.iam;
-    let out = found(
-        iam.get_role()
-            .role_name(&name)
-            .send()
-            .await
-            .map_err(aws("iam:GetRole")),
-    )
-    .map_err(about(&id, &name))?;
-    let Some(role) = out.and_then(|o| o.role) else {
+    let Some(d) = roles.detail(&name) else {
         return Ok(None);
     };
-    if !is_ours(&role::role_tags(&role), &ctx.project, env, &id) {
-        // Someone else's role under our name: a conflict if the spec wants it, else nothing.
+    let live = role::LiveRole::from_detail(d, None);
+    if !is_ours(&live.tags, &ctx.project, &ctx.env, &id) {
         if !wanted {
             return Ok(None);
         }
-        let mut o =
-            Observed::new(id, role.arn()).prop("name", crate::model::Value::str(role.role_name()));
+        let mut o = Observed::new(id, live.arn).prop("name", crate::model::Value::str(live.name));
         o.ownership = Ownership::Foreign;
         return Ok(Some(o));
     }
-    let (attached, names) = list_policies(iam, &name).await.map_err(about(&id, &name))?;
-    let inline = futures::future::try_join_all(names.into_iter().map(|p| {
-        let req = iam.get_role_policy().role_name(&name).policy_name(&p);
-        async move {
-            let out = req.send().await.map_err(aws("iam:GetRolePolicy"))?;
-            Ok::<_, AwsError>((p, out.policy_document().to_string()))
+    let description = match roles.descriptions.get(&name) {
+        Some(d) => d.clone(),
+        None => {
+            let out = found(
+                ctx.clients
+                    .iam
+                    .get_role()
+                    .role_name(&name)
+                    .send()
+                    .await
+                    .map_err(aws("iam:GetRole")),
+            )
+            .map_err(about(&id, &name))?;
+            out.and_then(|o| o.role)
+                .and_then(|r| r.description().map(str::to_string))
         }
-    }))
-    .await
-    .map_err(about(&id, &name))?;
-    let managed = attached
-        .iter()
-        .filter_map(|a| a.policy_arn().map(str::to_string))
-        .collect();
-    Ok(Some(observed_role(id, &role, managed, inline)))
+    };
+    let live = role::LiveRole::from_detail(d, description.as_deref());
+    Ok(Some(role::observed_live(id, live)))
 }
 
 pub struct Iam;
@@ -315,17 +361,32 @@ pub struct Iam;
 impl Service for Iam {
     crate::service_basics!("iam", KINDS, expand, iam::GRANTS);
 
+    /// The account's roles in two calls at once ([`AccountRoles`]), then each of ours by name.
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
-        // Every name is probed even when the spec has no [app] or no flow log: destroy and a
-        // removed section must still find the roles to delete them.
-        let jobs = ROLES.iter().map(|(n, suffix)| {
-            let id = role_id(n);
-            let wanted = desired.iter().find(|r| r.id == id);
-            let name = wanted
-                .map(|r| r.name.clone())
-                .unwrap_or_else(|| format!("{}-{}-{suffix}", ctx.project, ctx.env));
-            observe_role(ctx, id, name, &ctx.env, wanted.is_some())
-        });
+        let names: Vec<(ResourceId, String, bool)> = ROLES
+            .iter()
+            .map(|(n, suffix)| {
+                let id = role_id(n);
+                let wanted = desired.iter().find(|r| r.id == id);
+                let name = wanted
+                    .map(|r| r.name.clone())
+                    .unwrap_or_else(|| format!("{}-{}-{suffix}", ctx.project, ctx.env));
+                (id, name, wanted.is_some())
+            })
+            .collect();
+        let roles = AccountRoles::read(&ctx.clients.iam).await.map_err(|e| {
+            let all: Vec<String> = names
+                .iter()
+                .map(|(id, n, _)| format!("{id} ({n})"))
+                .collect();
+            let msg = format!("{}: {}", all.join(", "), e.message);
+            e.with_message(msg)
+        })?;
+        // Every name is looked up even when the spec has no [app] or no flow log: destroy and
+        // a removed section must still find the roles to delete them.
+        let jobs = names
+            .into_iter()
+            .map(|(id, name, wanted)| observe_listed(ctx, &roles, id, name, wanted));
         Ok(futures::future::try_join_all(jobs)
             .await?
             .into_iter()

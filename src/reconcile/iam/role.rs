@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_iam::client::Waiters;
+use aws_sdk_iam::types::RoleDetail;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as J;
 
@@ -80,6 +81,50 @@ pub fn desired(
     Resource::new(id, aws_name).with_props(props)
 }
 
+/// A live role as IAM returned it, from whichever calls read it: GetRole with the role's
+/// policy lists, or one `RoleDetail` of GetAccountAuthorizationDetails with ListRoles's
+/// description.
+pub struct LiveRole<'a> {
+    pub arn: &'a str,
+    pub name: &'a str,
+    pub description: Option<&'a str>,
+    /// As IAM returns it (URL-encoded JSON).
+    pub trust: Option<&'a str>,
+    pub tags: BTreeMap<String, String>,
+    pub managed: Vec<String>,
+    /// (policy name, document as IAM returns it).
+    pub inline: Vec<(String, String)>,
+}
+
+impl<'a> LiveRole<'a> {
+    /// A role of GetAccountAuthorizationDetails (which holds everything but the description),
+    /// with the description ListRoles (or GetRole) gave.
+    pub fn from_detail(d: &'a RoleDetail, description: Option<&'a str>) -> Self {
+        LiveRole {
+            arn: d.arn().unwrap_or_default(),
+            name: d.role_name().unwrap_or_default(),
+            description,
+            trust: d.assume_role_policy_document(),
+            tags: tag_map(d.tags().iter().map(|t| (Some(t.key()), Some(t.value())))),
+            managed: d
+                .attached_managed_policies()
+                .iter()
+                .filter_map(|a| a.policy_arn().map(str::to_string))
+                .collect(),
+            inline: d
+                .role_policy_list()
+                .iter()
+                .map(|p| {
+                    (
+                        p.policy_name().unwrap_or_default().to_string(),
+                        p.policy_document().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
 /// A live role in the plan's shape (pure: from what the IAM calls returned).
 pub fn observed_role(
     id: crate::model::ResourceId,
@@ -87,22 +132,37 @@ pub fn observed_role(
     managed: Vec<String>,
     inline: Vec<(String, String)>,
 ) -> Observed {
-    Observed::new(id, role.arn())
+    observed_live(
+        id,
+        LiveRole {
+            arn: role.arn(),
+            name: role.role_name(),
+            description: role.description(),
+            trust: role.assume_role_policy_document(),
+            tags: role_tags(role),
+            managed,
+            inline,
+        },
+    )
+}
+
+/// A live role in the plan's shape (pure).
+pub fn observed_live(id: crate::model::ResourceId, role: LiveRole<'_>) -> Observed {
+    Observed::new(id, role.arn)
         .with_props(to_props(&RoleProps {
-            name: role.role_name().to_string(),
-            description: role.description().map(str::to_string),
-            assume_role_policy: role
-                .assume_role_policy_document()
-                .map(|d| document_value(d).to_json()),
-            managed_policy_arns: sorted(managed),
-            inline_policies: inline
+            name: role.name.to_string(),
+            description: role.description.map(str::to_string),
+            assume_role_policy: role.trust.map(|d| document_value(d).to_json()),
+            managed_policy_arns: sorted(role.managed),
+            inline_policies: role
+                .inline
                 .iter()
                 .map(|(n, doc)| (n.clone(), document_value(doc).to_json()))
                 .collect(),
-            tags: role_tags(role),
+            tags: role.tags,
         }))
-        .attr("arn", role.arn())
-        .attr("name", role.role_name())
+        .attr("arn", role.arn)
+        .attr("name", role.name)
 }
 
 /// A role's tags, read with the one rule (AWS's own `aws:` tags dropped).

@@ -386,6 +386,60 @@ fn roles(spec: &Spec) -> Vec<Resource> {
     expand(spec).into_iter().chain(secrets).collect()
 }
 
+/// A role as GetAccountAuthorizationDetails returns it (no description), from a GetRole one.
+fn detail_of(role: &Role, managed: &[String], inline: &[(String, String)]) -> RoleDetail {
+    let mut b = RoleDetail::builder()
+        .role_name(role.role_name())
+        .arn(role.arn())
+        .path("/")
+        .assume_role_policy_document(role.assume_role_policy_document().unwrap());
+    for t in role.tags() {
+        b = b.tags(t.clone());
+    }
+    for arn in managed {
+        b = b.attached_managed_policies(AttachedPolicy::builder().policy_arn(arn).build());
+    }
+    for (n, doc) in inline {
+        b = b.role_policy_list(
+            aws_sdk_iam::types::PolicyDetail::builder()
+                .policy_name(n)
+                .policy_document(doc)
+                .build(),
+        );
+    }
+    b.build()
+}
+
+#[test]
+fn a_role_read_from_the_account_details_is_the_role_read_by_name() {
+    let rs = roles(&env_spec("dev"));
+    let ex = get(&rs, "iam_role/execution");
+    let trust = url_encode(&document_json(&trust_policy()));
+    let role = live_role(
+        ex,
+        "arn:aws:iam::123456789012:role/rtech-dev-ecs-execution",
+        &trust,
+    );
+    let managed = vec![execution_managed_policy("us-east-1")];
+    let secrets_doc = resolve(&inline(ex)[SECRETS_POLICY], DOCDB_ARN, REDIS_ARN);
+    let inline = vec![(
+        SECRETS_POLICY.to_string(),
+        url_encode(&document_json(&secrets_doc)),
+    )];
+    let by_name = observed_role(ex.id.clone(), &role, managed.clone(), inline.clone());
+    let d = detail_of(&role, &managed, &inline);
+    let from_details = role::observed_live(
+        ex.id.clone(),
+        role::LiveRole::from_detail(&d, role.description()),
+    );
+    assert_eq!(from_details.props, by_name.props);
+    assert_eq!(from_details.attrs, by_name.attrs);
+    assert_eq!(from_details.physical_id, by_name.physical_id);
+    // Without ListRoles's description the role would show a description drift.
+    let bare = role::observed_live(ex.id.clone(), role::LiveRole::from_detail(&d, None));
+    assert_ne!(bare.props, by_name.props);
+}
+
 #[test]
 fn live_roles_as_applied_are_no_change() {
     let rs = roles(&env_spec("dev"));
