@@ -13,12 +13,7 @@ use crate::progress::Task;
 use crate::reconcile::kit::{from_props, gone_ok, to_props, Link};
 use crate::reconcile::{Ctx, Kind, Update};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: ALIAS,
-    force_new: &["name"],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+pub static SCHEMA: KindSchema = KindSchema::replaced_on(ALIAS, &["name"]);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -30,12 +30,7 @@ use crate::reconcile::kit::{from_props, gone_ok, retry_if, sync_tags, to_props};
 use crate::reconcile::{Ctx, Kind, Update};
 use crate::spec::monitoring::DEFAULT_KEY_DELETION_WINDOW_DAYS;
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: KEY,
-    force_new: &["key_spec", "key_usage"],
-    new_attrs_on_update: false,
-    create_before_destroy: false,
-};
+pub static SCHEMA: KindSchema = KindSchema::replaced_on(KEY, &["key_spec", "key_usage"]);
 
 pub const KEY_SPEC: &str = "SYMMETRIC_DEFAULT";
 pub const KEY_USAGE: &str = "ENCRYPT_DECRYPT";
