@@ -246,12 +246,12 @@ async fn an_alias_of_our_name_on_a_foreign_key_is_a_conflict_and_never_touched()
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_lost_create_key_response_converges_without_a_duplicate_key() {
+async fn lost_create_key_and_create_alias_responses_converge_in_one_apply_without_a_duplicate() {
     let emu = Emulator::start();
     let dir = spec();
     let d = dir.path();
     let kms = kms(&emu).await;
-    let proxy = FaultProxy::start(&emu, &["--lose-first", "CreateKey"]);
+    let proxy = FaultProxy::start(&emu, &["--lose-first", "CreateKey,CreateAlias"]);
 
     let mut c = assert_cmd::Command::from_std(proxy.rtech(&emu));
     c.arg("--envs-dir").arg(d).arg("-v");
@@ -268,6 +268,11 @@ async fn a_lost_create_key_response_converges_without_a_duplicate_key() {
     );
     // Sent once: the lost answer was not retried blindly (that would make a second key).
     assert_eq!(stats["mutating_operations"]["CreateKey"], 1, "{stats:#}");
+    // CreateAlias's SDK retry meets the alias its first attempt made, naming our key: adopted.
+    assert_eq!(
+        stats["lost_operations"]["CreateAlias"], 1,
+        "the CreateAlias response was lost: {stats:#}"
+    );
     assert_no_changes(&plan_json_in(&emu, d, "dev", TARGETS));
     let keys = our_keys(&kms).await;
     assert_eq!(keys.len(), 1, "one key, no duplicate: {keys:?}");

@@ -13,12 +13,14 @@ use aws_sdk_ec2::types::Tag;
 use crate::emulator::Emulator;
 use crate::support::*;
 
-/// The test env's spec (network only) under the mandatory policy, with `extra` appended.
+/// The test env's spec (network only, and the alerts topic under its own key: SNS.1 asks for a
+/// customer managed key) under the mandatory policy, with `extra` appended.
 fn write_spec(dir: &Path, network: &str, extra: &str) {
     let head = spec_head("dev")
         .replace("enforcement = \"advisory\"", "enforcement = \"mandatory\"")
         .replace("nat = \"none\"\n", &format!("nat = \"none\"\n{network}"));
-    std::fs::write(dir.join("dev.toml"), format!("{head}{extra}")).expect("write spec");
+    let key = "\n[monitoring]\n[monitoring.alerts_key]\ndeletion_window_days = 7\n";
+    std::fs::write(dir.join("dev.toml"), format!("{head}{key}{extra}")).expect("write spec");
 }
 
 fn waiver(expires: &str) -> String {

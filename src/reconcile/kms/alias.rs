@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::{alias_id, key_id, ALIAS};
-use crate::aws::{aws, AwsError};
+use crate::aws::{all_pages, aws, AwsError, ErrorKind};
 use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
@@ -46,6 +46,16 @@ pub fn observed(name: &str, arn: &str, target: &str) -> Observed {
         .dep(&key_id())
 }
 
+/// Whether the alias `name` exists and names the key `key` (its id or ARN).
+async fn names(ctx: &Ctx, name: &str, key: &str) -> Result<bool, AwsError> {
+    let aliases = all_pages!(ctx.clients.kms.list_aliases(), "kms:ListAliases")?;
+    Ok(aliases.iter().any(|a| {
+        a.alias_name() == Some(name)
+            && a.target_key_id()
+                .is_some_and(|t| key == t || key.ends_with(&format!(":key/{t}")))
+    }))
+}
+
 pub struct Alias;
 
 #[async_trait]
@@ -55,18 +65,27 @@ impl Kind for Alias {
     async fn create(&self, ctx: &Ctx, r: &Resource, _task: &Task) -> Result<Attrs, AwsError> {
         let p: AliasProps = from_props(&r.props)?;
         let target = p.target_key_id.require("target_key_id")?;
-        ctx.clients
+        let made = ctx
+            .clients
             .kms
             .create_alias()
             .alias_name(&p.name)
             .target_key_id(target)
             .send()
             .await
-            .map_err(aws("kms:CreateAlias"))
-            .map_err(|e| {
+            .map(|_| ())
+            .map_err(aws("kms:CreateAlias"));
+        match made {
+            // The SDK's retry of a CreateAlias whose answer was lost: the alias is there,
+            // naming our key, so our first attempt made it.
+            Err(e)
+                if e.kind() == ErrorKind::AlreadyExists && names(ctx, &p.name, target).await? => {}
+            Err(e) => {
                 let m = format!("{} ({}): {}", r.id, p.name, e.message);
-                e.with_message(m)
-            })?;
+                return Err(e.with_message(m));
+            }
+            Ok(()) => {}
+        }
         let mut a = Attrs::new();
         a.insert("id".into(), p.name.clone());
         a.insert("name".into(), p.name);

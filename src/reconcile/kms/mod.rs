@@ -14,8 +14,9 @@
 //! days): a key pending deletion counts as gone (a plan shows a create, and apply makes a new
 //! key; CancelKeyDeletion out of band brings the old one back for adoption).
 //!
-//! Observe: the env's tag index (the keys tagged as ours, with their tags) and ListAliases
-//! (paginated) at once; then per key of ours DescribeKey, GetKeyPolicy and
+//! Observe: the env's tag index (the keys tagged as ours, with their tags), then ListAliases
+//! (paginated) when the spec wants the alias or the index lists a key of ours (an env without
+//! the key makes no KMS call); per key of ours DescribeKey, GetKeyPolicy and
 //! GetKeyRotationStatus at once (three calls). An alias of our name naming a key the index does
 //! not list is read with ListResourceTags on that key: ours (the index lags) or foreign.
 
@@ -155,14 +156,12 @@ async fn read_key(
     Ok(Some((meta, policy, rotation)))
 }
 
-async fn observe(ctx: &Ctx) -> Result<Vec<Observed>, AwsError> {
+async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
     let kms = &ctx.clients.kms;
     let wanted_alias = alias_name(&ctx.project, &ctx.env);
-    let (index, aliases) = tokio::try_join!(ctx.tag_index(), async {
-        all_pages!(kms.list_aliases(), "kms:ListAliases")
-    })?;
-    // Our keys in this region, by key id: (ARN, tags).
-    let mut ours: BTreeMap<String, (String, BTreeMap<String, String>)> = index
+    let index = ctx.tag_index().await?;
+    // Our keys in this region (pending deletion too), by key id: (ARN, tags).
+    let ours: BTreeMap<String, (String, BTreeMap<String, String>)> = index
         .with_prefix("arn:")
         .filter_map(|(arn, tags)| {
             let (region, id) = key_arn_parts(arn)?;
@@ -171,6 +170,24 @@ async fn observe(ctx: &Ctx) -> Result<Vec<Observed>, AwsError> {
                 .then(|| (id.to_string(), (arn.to_string(), tags.clone())))
         })
         .collect();
+    // The alias matters when the spec wants it (a foreign one is a conflict) or when we have a
+    // key it may name; otherwise an env without the key makes no KMS call at all. It is read
+    // beside the keys the index names.
+    let read_aliases = async {
+        if ours.is_empty() && !desired.iter().any(|r| r.id.kind == ALIAS) {
+            return Ok(vec![]);
+        }
+        all_pages!(kms.list_aliases(), "kms:ListAliases")
+    };
+    let read_keys =
+        futures::future::try_join_all(ours.iter().map(|(id, (arn, tags))| async move {
+            Ok::<_, AwsError>(
+                read_key(ctx, arn)
+                    .await?
+                    .map(|k| (id.clone(), k, tags.clone())),
+            )
+        }));
+    let (aliases, mut reads) = tokio::try_join!(read_aliases, read_keys)?;
     let alias = aliases
         .iter()
         .find(|a| a.alias_name() == Some(wanted_alias.as_str()));
@@ -188,7 +205,11 @@ async fn observe(ctx: &Ctx) -> Result<Vec<Observed>, AwsError> {
                         Some((prefix, _)) => format!("{prefix}:key/{key}"),
                         None => key.clone(),
                     };
-                    ours.insert(key.clone(), (arn, tags));
+                    reads.push(
+                        read_key(ctx, &arn)
+                            .await?
+                            .map(|k| (key.clone(), k, tags.clone())),
+                    );
                     owned = true;
                 }
             }
@@ -202,14 +223,6 @@ async fn observe(ctx: &Ctx) -> Result<Vec<Observed>, AwsError> {
             out.push(o);
         }
     }
-    let reads = futures::future::try_join_all(ours.iter().map(|(id, (arn, tags))| async move {
-        Ok::<_, AwsError>(
-            read_key(ctx, arn)
-                .await?
-                .map(|k| (id.clone(), k, tags.clone())),
-        )
-    }))
-    .await?;
     let mut keys: Vec<_> = reads.into_iter().flatten().collect();
     // The key the alias names keeps the id, then the oldest: any other is a duplicate
     // (`kms_key/alerts~<key id>`), which the plan deletes.
@@ -244,8 +257,8 @@ pub struct Kms;
 impl Service for Kms {
     crate::service_basics!("kms", KINDS, expand, iam::GRANTS);
 
-    async fn observe(&self, ctx: &Ctx, _desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
-        observe(ctx).await
+    async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
+        observe(ctx, desired).await
     }
 }
 
