@@ -34,6 +34,8 @@ Shims:
 - AWS Backup: scripts/moto_backup_shim.py (backup selections and UpdateBackupPlan implemented;
   CreatorRequestId answered with the first result; plans with selections and vaults with
   recovery points refused on delete; deleted plans free their name).
+- CloudWatch Logs: scripts/moto_logs_shim.py (DescribeLogGroups' logGroupNamePattern, a
+  substring of the name, honoured).
 - RDS/DocumentDB event subscriptions: scripts/moto_rds_shim.py (ModifyEventSubscription,
   AddSourceIdentifierToSubscription, RemoveSourceIdentifierFromSubscription implemented; a new
   subscription enabled unless Enabled=false).
@@ -195,6 +197,7 @@ if __name__ == "__main__":
     import moto_ecs_shim
     import moto_elasticache_shim
     import moto_elbv2_shim
+    import moto_logs_shim
     import moto_rds_shim
     import moto_route53_acm_shim
     import moto_s3_shim
@@ -211,6 +214,7 @@ if __name__ == "__main__":
         moto_ecs_shim,
         moto_elasticache_shim,
         moto_elbv2_shim,
+        moto_logs_shim,
         moto_rds_shim,
         moto_route53_acm_shim,
         moto_s3_shim,

@@ -17,11 +17,12 @@
 //!
 //! Compared: `retention_in_days` (PutRetentionPolicy; DeleteRetentionPolicy for "never
 //! expire"), `tags` (TagResource / UntagResource on the group's ARN), and `name` (replaced).
-//! Observe: one DescribeLogGroups per name prefix (`/ecs/…-app`, `/aws/docdb/<cluster>/`,
-//! `/elasticache/{project}-{env}/`, `/vpc/{project}-{env}/`, `aws-waf-logs-{project}-{env}`;
-//! paginated; exact names picked client-side) beside the env's tag index (`kit::tag_index`),
-//! which holds our groups' tags; a group found that the index does not list (someone else's,
-//! or just tagged) gets its own ListTagsForResource: 5 calls, at most 5 + 6. Names are
+//! Observe: one DescribeLogGroups by `logGroupNamePattern` `{project}-{env}`, which every
+//! name holds (`/ecs/…-app`, `/aws/docdb/<cluster>/`, `/elasticache/{project}-{env}/`,
+//! `/vpc/{project}-{env}/`, `aws-waf-logs-{project}-{env}`; paginated; exact names picked
+//! client-side) beside the env's tag index (`kit::tag_index`), which holds our groups' tags; a
+//! group found that the index does not list (someone else's, or just tagged) gets its own
+//! ListTagsForResource: 1 call, at most 1 + 6. Names are
 //! deterministic, so destroy finds the groups without a spec. A same-named group without our
 //! tags is a conflict, never touched. DescribeLogGroups' `arn` ends in `:*`; the tag APIs and
 //! the `arn` attribute use the ARN without it (`logGroupArn`).
@@ -127,38 +128,25 @@ pub fn redis_slow_log_name(project: &str, env: &str) -> String {
 }
 
 /// Every group rtech may own in an env, derived from project/env only (observe and destroy):
-/// (id, name, DescribeLogGroups prefix).
-pub fn known_groups(project: &str, env: &str) -> Vec<(ResourceId, String, String)> {
-    let docdb_prefix = format!("/aws/docdb/{}/", docdb_cluster(project, env));
-    let app = group_name(project, env);
+/// (id, name). Each name holds [`name_pattern`].
+pub fn known_groups(project: &str, env: &str) -> Vec<(ResourceId, String)> {
     vec![
-        (group_id(), app.clone(), app),
-        (
-            docdb_audit_id(),
-            docdb_group_name(project, env, "audit"),
-            docdb_prefix.clone(),
-        ),
+        (group_id(), group_name(project, env)),
+        (docdb_audit_id(), docdb_group_name(project, env, "audit")),
         (
             docdb_profiler_id(),
             docdb_group_name(project, env, "profiler"),
-            docdb_prefix,
         ),
-        (
-            redis_slow_log_id(),
-            redis_slow_log_name(project, env),
-            format!("/elasticache/{project}-{env}/"),
-        ),
-        (
-            flow_logs_id(),
-            flow_logs_name(project, env),
-            format!("/vpc/{project}-{env}/"),
-        ),
-        (
-            waf_logs_id(),
-            waf_logs_name(project, env),
-            waf_logs_name(project, env),
-        ),
+        (redis_slow_log_id(), redis_slow_log_name(project, env)),
+        (flow_logs_id(), flow_logs_name(project, env)),
+        (waf_logs_id(), waf_logs_name(project, env)),
     ]
+}
+
+/// What every group name of the env holds (`{project}-{env}`): DescribeLogGroups'
+/// `logGroupNamePattern` (a substring of the name) finds them all with one paginated call.
+pub fn name_pattern(project: &str, env: &str) -> String {
+    format!("{project}-{env}")
 }
 
 fn group(spec: &Spec, id: ResourceId, name: String, days: i64) -> Resource {
@@ -302,6 +290,17 @@ async fn list_tags(ctx: &Ctx, arn: &str) -> Result<Option<BTreeMap<String, Strin
     }))
 }
 
+/// Every group whose name holds `pattern` (one paginated DescribeLogGroups).
+async fn describe_pattern(ctx: &Ctx, pattern: &str) -> Result<Vec<AwsLogGroup>, AwsError> {
+    all_pages!(
+        ctx.clients
+            .logs
+            .describe_log_groups()
+            .log_group_name_pattern(pattern),
+        "logs:DescribeLogGroups"
+    )
+}
+
 /// Every group whose name starts with `prefix` (one paginated DescribeLogGroups).
 async fn describe_prefix(ctx: &Ctx, prefix: &str) -> Result<Vec<AwsLogGroup>, AwsError> {
     all_pages!(
@@ -438,20 +437,15 @@ impl Service for Logs {
     async fn observe(&self, ctx: &Ctx, _desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         // Names are deterministic: destroy (no desired) finds the groups too.
         let known = known_groups(&ctx.project, &ctx.env);
-        let mut prefixes: Vec<&str> = known.iter().map(|(_, _, p)| p.as_str()).collect();
-        prefixes.dedup();
-        let (pages, index) = tokio::try_join!(
-            futures::future::try_join_all(prefixes.into_iter().map(|p| describe_prefix(ctx, p))),
-            ctx.tag_index()
-        )?;
-        let live: BTreeMap<String, AwsLogGroup> = pages
+        let pattern = name_pattern(&ctx.project, &ctx.env);
+        let (groups, index) = tokio::try_join!(describe_pattern(ctx, &pattern), ctx.tag_index())?;
+        let live: BTreeMap<String, AwsLogGroup> = groups
             .into_iter()
-            .flatten()
             .filter_map(|g| Some((g.log_group_name()?.to_string(), g)))
             .collect();
         let found: Vec<(ResourceId, &AwsLogGroup)> = known
             .into_iter()
-            .filter_map(|(id, name, _)| Some((id, live.get(&name)?)))
+            .filter_map(|(id, name)| Some((id, live.get(&name)?)))
             .collect();
         let tags = futures::future::try_join_all(found.iter().map(|(_, g)| async move {
             match index.tags(&group_arn(g)) {
@@ -657,7 +651,7 @@ mod tests {
     #[test]
     fn known_names_derive_from_project_and_env() {
         let k = known_groups("rtech", "prod");
-        let names: Vec<&str> = k.iter().map(|(_, n, _)| n.as_str()).collect();
+        let names: Vec<&str> = k.iter().map(|(_, n)| n.as_str()).collect();
         assert_eq!(
             names,
             [
@@ -669,8 +663,9 @@ mod tests {
                 "aws-waf-logs-rtech-prod",
             ]
         );
-        for (_, n, prefix) in &k {
-            assert!(n.starts_with(prefix.as_str()), "{n} {prefix}");
+        let pattern = name_pattern("rtech", "prod");
+        for (_, n) in &k {
+            assert!(n.contains(pattern.as_str()), "{n} {pattern}");
         }
     }
 

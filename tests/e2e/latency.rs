@@ -33,7 +33,7 @@ fn no_op_plan(proxy: &FaultProxy, emu: &Emulator, env: &str) -> (Figures, String
     let t = Instant::now();
     let r = run_ok(
         Command::from_std(proxy.rtech(emu)).args([
-            "-v",
+            "-vv",
             "plan",
             "--env",
             env,
@@ -114,6 +114,9 @@ async fn a_no_op_plan_waits_for_few_round_trips_and_makes_fewer_calls_than_resou
             .find(|l| l.contains("longest chain of calls"))
             .unwrap_or_else(|| panic!("-v names the longest chain:\n{stderr}"));
         println!("{env}: rtech -v: {}", own.trim());
+        if let Some((_, ops)) = stderr.split_once("API calls by operation") {
+            println!("{env}: API calls by operation{ops}");
+        }
         assert!(
             f.depth <= max_depth,
             "{env}: the plan waited for {:.1} round trips one after another (at most {max_depth}): {f:?}",
