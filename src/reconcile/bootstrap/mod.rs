@@ -53,7 +53,7 @@ use crate::reconcile::iam::{
 };
 use crate::reconcile::iam_policy::{documents, Grant, Mode, Target};
 use crate::reconcile::kit::outputs::{attr, owned, Output};
-use crate::reconcile::kit::{found, is_ours, to_props};
+use crate::reconcile::kit::{is_ours, to_props};
 use crate::reconcile::{Ctx, Kind, Service, SERVICES as ENV_SERVICES};
 use crate::spec::Spec;
 
@@ -268,17 +268,9 @@ fn is_env_policy(env: &str, id: &ResourceId) -> bool {
 pub async fn observe_outputs(ctx: &Ctx, bucket: &str) -> Result<Vec<Observed>, AwsError> {
     let roles = futures::future::try_join_all(CiRole::ALL.iter().map(|r| async move {
         let name = r.name(&ctx.project, &ctx.env);
-        let got = crate::reconcile::kit::found(
-            ctx.clients
-                .iam
-                .get_role()
-                .role_name(&name)
-                .send()
-                .await
-                .map_err(crate::aws::aws("iam:GetRole")),
-        )?;
+        let got = crate::reconcile::iam::role::get_role(ctx, &name).await?;
         let id = r.id(&ctx.env);
-        Ok::<_, AwsError>(got.and_then(|o| o.role).and_then(|role| {
+        Ok::<_, AwsError>(got.and_then(|role| {
             let tags = crate::reconcile::iam::role::role_tags(&role);
             crate::reconcile::kit::is_ours(&tags, &ctx.project, ALL_ENVS, &id)
                 .then(|| Observed::new(id, role.arn()).attr("arn", role.arn()))
@@ -312,15 +304,10 @@ pub(crate) async fn observe_role(
     wanted: bool,
 ) -> Result<Option<Observed>, AwsError> {
     let iam = &ctx.clients.iam;
-    let out = found(
-        iam.get_role()
-            .role_name(&name)
-            .send()
-            .await
-            .map_err(aws("iam:GetRole")),
-    )
-    .map_err(about(&id, &name))?;
-    let Some(role) = out.and_then(|o| o.role) else {
+    let got = crate::reconcile::iam::role::get_role(ctx, &name)
+        .await
+        .map_err(about(&id, &name))?;
+    let Some(role) = got else {
         return Ok(None);
     };
     if !is_ours(

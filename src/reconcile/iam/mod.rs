@@ -63,7 +63,7 @@ use aws_sdk_iam::types::{AttachedPolicy, EntityType, RoleDetail, Tag};
 
 use crate::aws::{all_pages, aws, AwsError};
 use crate::model::{Observed, Ownership, Resource, ResourceId};
-use crate::reconcile::kit::{found, is_ours, try_tag_list};
+use crate::reconcile::kit::{is_ours, try_tag_list};
 use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::Spec;
 
@@ -336,20 +336,10 @@ async fn observe_listed(
     }
     let description = match roles.descriptions.get(&name) {
         Some(d) => d.clone(),
-        None => {
-            let out = found(
-                ctx.clients
-                    .iam
-                    .get_role()
-                    .role_name(&name)
-                    .send()
-                    .await
-                    .map_err(aws("iam:GetRole")),
-            )
-            .map_err(about(&id, &name))?;
-            out.and_then(|o| o.role)
-                .and_then(|r| r.description().map(str::to_string))
-        }
+        None => role::get_role(ctx, &name)
+            .await
+            .map_err(about(&id, &name))?
+            .and_then(|r| r.description().map(str::to_string)),
     };
     let live = role::LiveRole::from_detail(d, description.as_deref());
     Ok(Some(role::observed_live(id, live)))

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_iam::client::Waiters;
-use aws_sdk_iam::types::RoleDetail;
+use aws_sdk_iam::types::{Role, RoleDetail};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as J;
 
@@ -282,14 +282,7 @@ impl Kind for RoleKind {
         // the role when it is ours; the trust policy, description and policies are then set
         // below or by the next plan's update, like any drift.
         let arn = adopt_on_exists(&r.id.to_string(), create, || async {
-            let out = found(
-                iam.get_role()
-                    .role_name(name)
-                    .send()
-                    .await
-                    .map_err(aws("iam:GetRole")),
-            )?;
-            Ok(match out.and_then(|o| o.role) {
+            Ok(match get_role(ctx, name).await? {
                 None => Existing::Missing,
                 Some(role) => Existing::by_tags(
                     &role_tags(&role),
@@ -416,4 +409,18 @@ impl Kind for RoleKind {
             other => other,
         }
     }
+}
+
+/// GetRole `name`: the role, or None when there is none of that name.
+pub async fn get_role(ctx: &Ctx, name: &str) -> Result<Option<Role>, AwsError> {
+    let out = found(
+        ctx.clients
+            .iam
+            .get_role()
+            .role_name(name)
+            .send()
+            .await
+            .map_err(aws("iam:GetRole")),
+    )?;
+    Ok(out.and_then(|o| o.role))
 }
