@@ -128,9 +128,26 @@ pub(super) fn kms_tags(m: &BTreeMap<String, String>) -> Result<Vec<Tag>, AwsErro
         .collect()
 }
 
-/// An error after which the CreateKey may have run: no answer, or a server error.
-fn maybe_ran(e: &AwsError) -> bool {
-    e.kind() == ErrorKind::Other
+/// Errors after which the CreateKey may have run: no answer (the connection dropped, the
+/// attempt timed out, an answer that is not one) or a server-side failure (5xx).
+const MAYBE_RAN: &[&str] = &[
+    "EndpointUnreachable",
+    "Timeout",
+    "DispatchFailure",
+    "InvalidResponse",
+    "Unknown",
+    "InternalError",
+    "InternalFailure",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "KMSInternalException",
+    "DependencyTimeoutException",
+];
+
+/// An error after which the CreateKey may have run (anything else, such as a malformed
+/// policy or a limit, is AWS refusing it: no retry).
+pub(super) fn maybe_ran(e: &AwsError) -> bool {
+    MAYBE_RAN.contains(&e.code.as_str())
 }
 
 /// The env's live (not pending deletion) key tagged as ours, from the tag index read now

@@ -322,3 +322,31 @@ fn key_arn_parts_and_alias_name() {
         ("aws".to_string(), ACCOUNT.to_string())
     );
 }
+
+#[test]
+fn only_a_create_key_that_may_have_run_is_looked_for_and_retried() {
+    use crate::aws::AwsError;
+    for code in [
+        "EndpointUnreachable",
+        "Timeout",
+        "InternalError",
+        "KMSInternalException",
+    ] {
+        assert!(
+            key::maybe_ran(&AwsError::new("kms:CreateKey", code, "")),
+            "{code}"
+        );
+    }
+    for code in [
+        "MalformedPolicyDocumentException",
+        "LimitExceededException",
+        "TagException",
+        "AccessDeniedException",
+        "ThrottlingException",
+    ] {
+        assert!(
+            !key::maybe_ran(&AwsError::new("kms:CreateKey", code, "")),
+            "{code}"
+        );
+    }
+}
