@@ -44,7 +44,7 @@ pub struct KeyPolicy {
     pub statements: Vec<Statement>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Statement {
     /// `Sid`, empty when the statement has none.
@@ -148,13 +148,8 @@ impl KeyPolicy {
                 return KeyPolicy::canonical(
                     String::new(),
                     vec![Statement {
-                        sid: String::new(),
-                        effect: String::new(),
-                        principals: BTreeMap::new(),
-                        actions: vec![],
-                        resources: vec![],
-                        conditions: BTreeMap::new(),
                         other: BTreeMap::from([("document".into(), text.to_string())]),
+                        ..Statement::default()
                     }],
                 )
             }
@@ -172,15 +167,7 @@ impl KeyPolicy {
         let statements = raw
             .iter()
             .map(|s| {
-                let mut st = Statement {
-                    sid: String::new(),
-                    effect: String::new(),
-                    principals: BTreeMap::new(),
-                    actions: vec![],
-                    resources: vec![],
-                    conditions: BTreeMap::new(),
-                    other: BTreeMap::new(),
-                };
+                let mut st = Statement::default();
                 let Some(obj) = s.as_object() else {
                     st.other.insert("statement".into(), s.to_string());
                     return st;
