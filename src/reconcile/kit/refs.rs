@@ -33,44 +33,6 @@ pub fn refs_in(desired: Option<&Resource>, key: &str) -> Vec<ResourceId> {
     refs.into_iter().map(|r| r.resource).collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::Value;
-
-    #[test]
-    fn the_references_of_one_property_in_order() {
-        let (b, a) = (
-            ResourceId::new("subnet", "b"),
-            ResourceId::new("subnet", "a"),
-        );
-        let r = Resource::new(ResourceId::new("x", "y"), "y").prop(
-            "subnets",
-            Value::List(vec![
-                Value::reference(&b, "id"),
-                Value::str("subnet-1"),
-                Value::reference(&a, "id"),
-            ]),
-        );
-        assert_eq!(refs_in(Some(&r), "subnets"), vec![b, a]);
-        assert!(refs_in(Some(&r), "other").is_empty());
-        assert!(refs_in(None, "subnets").is_empty());
-    }
-
-    #[test]
-    fn one_subnet_link_per_az_in_order() {
-        let spec = crate::testutil::env_spec("dev");
-        let links = subnet_links(&spec, "private");
-        assert_eq!(links.len(), spec.network.azs.len());
-        for ((az, l), want) in links.iter().zip(&spec.network.azs) {
-            assert_eq!(az, want);
-            let suffix = NetSpec::az_suffix(want);
-            let subnet = ResourceId::new("subnet", format!("private-{suffix}"));
-            assert_eq!(l, &Link::to(&subnet, "id"));
-        }
-    }
-}
-
 /// Our resource id (`subnet/private-a`) of each subnet in `ids` that carries the env's tags,
 /// for services that hold subnet ids (a cache subnet group, an ECS service): from the env's tag
 /// index, which lists our subnets with their tags, and one DescribeSubnets for the ids it does
@@ -116,4 +78,42 @@ pub async fn subnet_rids(
         }
     }
     Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Value;
+
+    #[test]
+    fn the_references_of_one_property_in_order() {
+        let (b, a) = (
+            ResourceId::new("subnet", "b"),
+            ResourceId::new("subnet", "a"),
+        );
+        let r = Resource::new(ResourceId::new("x", "y"), "y").prop(
+            "subnets",
+            Value::List(vec![
+                Value::reference(&b, "id"),
+                Value::str("subnet-1"),
+                Value::reference(&a, "id"),
+            ]),
+        );
+        assert_eq!(refs_in(Some(&r), "subnets"), vec![b, a]);
+        assert!(refs_in(Some(&r), "other").is_empty());
+        assert!(refs_in(None, "subnets").is_empty());
+    }
+
+    #[test]
+    fn one_subnet_link_per_az_in_order() {
+        let spec = crate::testutil::env_spec("dev");
+        let links = subnet_links(&spec, "private");
+        assert_eq!(links.len(), spec.network.azs.len());
+        for ((az, l), want) in links.iter().zip(&spec.network.azs) {
+            assert_eq!(az, want);
+            let suffix = NetSpec::az_suffix(want);
+            let subnet = ResourceId::new("subnet", format!("private-{suffix}"));
+            assert_eq!(l, &Link::to(&subnet, "id"));
+        }
+    }
 }
