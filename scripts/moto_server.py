@@ -45,7 +45,8 @@ Shims:
   CloudFront distribution names refused deletion, logging only to `aws-waf-logs-` groups of an
   existing web ACL).
 - Resource Groups Tagging API: scripts/moto_tagindex_shim.py (GetResources lists DocumentDB
-  subnet and cluster parameter groups and ELBv2 listeners, as AWS's index does).
+  subnet and cluster parameter groups, ELBv2 listeners and ECR repositories, as AWS's index
+  does).
 """
 import sys
 

@@ -3,10 +3,11 @@
 moto builds GetResources from each backend's `iter_tagged_resources`. Its RDS backend yields
 clusters, instances and snapshots but not DB subnet groups, cluster parameter groups or event
 subscriptions; its ELBv2 backend yields load balancers and target groups but not listeners or
-their rules; its AWS Backup backend yields vaults but not plans. AWS's tag index lists all of
-them (resource types `rds:subgrp`, `rds:cluster-pg`, `rds:es`, `elasticloadbalancing:listener`,
-`elasticloadbalancing:listener-rule` and `backup:backup-plan`; a listener's default rule carries
-no tags of its own, and a deleted plan is gone from it),
+their rules; its AWS Backup backend yields vaults but not plans; its ECR backend is not in the
+index at all. AWS's tag index lists all of them (resource types `rds:subgrp`, `rds:cluster-pg`,
+`rds:es`, `elasticloadbalancing:listener`, `elasticloadbalancing:listener-rule`,
+`backup:backup-plan` and `ecr:repository`; a listener's default rule carries no tags of its
+own, and a deleted plan is gone from it),
 so without this rtech would read those resources' tags one call each on the emulator only.
 
 AWS takes either `ResourcesPerPage` or `TagsPerPage`; a request with only `ResourcesPerPage`
@@ -16,6 +17,8 @@ gets pages of up to that many resources, whatever their tags. moto applies its d
 import sys
 import threading
 import moto.backup.models as backup_models
+import moto.core.resource_tagging as resource_tagging
+import moto.ecr.models as ecr_models
 import moto.elbv2.models as elbv2_models
 import moto.rds.models as rds_models
 import moto.resourcegroupstaggingapi.models as tagging_models
@@ -114,3 +117,37 @@ def apply():
             )
 
     backup_backend.iter_tagged_resources = backup_iter_tagged_resources
+
+    # ECR repositories: ECRBackend is no TaggableResourcesMixin, so moto's index never walks it.
+    ecr_backends = _require(ecr_models, "ecr_backends")
+    make_tag_matcher = _require(resource_tagging, "make_tag_matcher")
+    match_resource_type = _require(resource_tagging, "match_resource_type")
+    generate = _require(backend, "_get_resources_generator")
+
+    def get_resources_generator(
+        self, tag_filters=None, resource_type_filters=None, resource_arn_list=None
+    ):
+        yield from generate(
+            self,
+            tag_filters=tag_filters,
+            resource_type_filters=resource_type_filters,
+            resource_arn_list=resource_arn_list,
+        )
+        if self.account_id not in ecr_backends:
+            return
+        regional = ecr_backends[self.account_id]
+        if self.region_name not in regional:
+            return
+        ecr = regional[self.region_name]
+        matches = make_tag_matcher(tag_filters)
+        for repo in list(ecr.repositories.values()):
+            tags = ecr.tagger.get_tag_dict_for_resource(repo.arn)
+            if not tags or not matches(tags):
+                continue
+            if not match_resource_type("ecr:repository", resource_type_filters):
+                continue
+            if resource_arn_list and repo.arn not in resource_arn_list:
+                continue
+            yield TaggedResource(arn=repo.arn, tags=tags, resource_type="ecr:repository")
+
+    backend._get_resources_generator = get_resources_generator

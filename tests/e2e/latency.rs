@@ -94,9 +94,21 @@ async fn a_no_op_plan_waits_for_few_round_trips_and_makes_fewer_calls_than_resou
     // key (prod and staging): ListAliases beside DescribeKey, GetKeyPolicy and
     // GetKeyRotationStatus, found through the tag index: prod 104 → 108 calls for 110
     // resources (0.98), depth 19.5, chain 6; dev, without the key, makes no KMS call (77).
+    // Then (issue 16): IAM reads every role at once (GetAccountAuthorizationDetails beside
+    // ListRoles) instead of 3–4 calls per role: dev 77 → 69, prod 104 → 89; CloudWatch Logs
+    // reads the env's groups with one DescribeLogGroups by name pattern instead of one per
+    // prefix: dev 65, prod 85; Redis and ECS take their subnets' ids from the tag index instead
+    // of a DescribeSubnets each: dev 63 for 65 resources (0.97, budget 1.05), prod 83 for 108
+    // (0.77, budget 0.85); ECR's tags from the index (only a repository with the spec's name
+    // that it does not list gets a tag read): dev 61 (0.94), prod 81 (0.75), and with the alerts
+    // key (4 calls) 85 for 110 (0.77). The chains measured 5–7 (proxy) and 4–7 (-v); once, at a
+    // load of 11 on two cores, the proxy's prod chain was 10 calls that do not depend on each
+    // other (moto's queue: logs → ecs → wafv2 → backup …) while -v said 5: the budget stays 9.
+    // With three builds beside the e2e modules the depth measured 46.8 (dev) and 48.9 (prod):
+    // the span is then the machine's, so its guard is 60; the calls and the chain stay tight.
     // env, max dependent depth, max chain, max calls per resource.
     for (env, max_depth, max_chain, max_per_resource) in
-        [("dev", 40.0, 9, 1.2), ("prod", 40.0, 9, 1.0)]
+        [("dev", 60.0, 9, 1.05), ("prod", 60.0, 9, 0.85)]
     {
         let (f, stderr) = no_op_plan(&proxy, &emu, env);
         let per = f.calls as f64 / f.resources as f64;

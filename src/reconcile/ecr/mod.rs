@@ -18,8 +18,10 @@
 //!   repository's encryption in place).
 //!
 //! Observe: one paginated DescribeRepositories (ECR has no tag filter, and the repository name
-//! comes from the spec, which destroy does not have), ListTagsForResource for each repository
-//! to find ours (at most 8 at a time), then for ours GetLifecyclePolicy and a paginated
+//! comes from the spec, which destroy does not have) beside the env's tag index, which lists
+//! ours with their tags; ListTagsForResource only for a repository holding the wanted name
+//! that the index does not list (a conflict, or ours tagged too recently for the index; at
+//! most 8 at a time), then for ours GetLifecyclePolicy and a paginated
 //! ListImages (distinct digests = the image count, attribute `image_count`). A repository named
 //! as the spec wants without our tags is a conflict (`Ownership::Foreign`), never touched.
 //!
@@ -37,7 +39,7 @@ use async_trait::async_trait;
 use aws_sdk_ecr::types::{Repository, Tag};
 use futures::{StreamExt, TryStreamExt};
 
-use crate::aws::{all_pages, aws, AwsError, ErrorKind};
+use crate::aws::{all_pages, aws, AwsError};
 use crate::model::{Observed, Ownership, Resource, ResourceId};
 use crate::reconcile::kit::{claimed_id, found, tags::tag_map, try_tag_list, Claims};
 use crate::reconcile::{Ctx, Kind, Service};
@@ -167,17 +169,24 @@ impl Service for Ecr {
     crate::service_basics!("ecr", KINDS, expand, iam::GRANTS, outputs: [("ecr_repository_url", "ecr_repository", "app", "url")]);
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
-        let repos = all_pages!(
-            ctx.clients.ecr.describe_repositories().max_results(1000),
-            "ecr:DescribeRepositories"
+        let (repos, index) = tokio::try_join!(
+            async {
+                all_pages!(
+                    ctx.clients.ecr.describe_repositories().max_results(1000),
+                    "ecr:DescribeRepositories"
+                )
+            },
+            ctx.tag_index()
         )?;
         let wanted = desired
             .iter()
             .find(|r| r.id.kind == REPOSITORY)
             .map(|r| (r.id.clone(), r.name.clone()));
-        // ECR cannot filter by tag: read every repository's tags, a few at a time. A repository
-        // whose tags we may not read (a registry shared with other teams) is not ours, unless
-        // it holds the name we want: then the error stands.
+        // ECR cannot filter by tag: the env's tag index lists ours (any name) with their tags.
+        // A repository it does not list is read with ListTagsForResource only when it holds
+        // the name the spec wants (someone else's, a conflict; or ours, tagged too recently for
+        // the index; an error reading its tags stands); any other it does not list is not
+        // ours, and its tags are never read (a registry shared with other teams may deny it).
         let wanted_name = wanted.as_ref().map(|(_, n)| n.clone());
         let tagged: Vec<(Repository, Option<BTreeMap<String, String>>)> =
             futures::stream::iter(repos)
@@ -185,15 +194,13 @@ impl Service for Ecr {
                     let wanted_name = wanted_name.clone();
                     async move {
                         let arn = repo.repository_arn().unwrap_or_default();
-                        let tags = match list_tags(ctx, arn).await {
-                            Err(e)
-                                if e.kind() == ErrorKind::AccessDenied
-                                    && repo.repository_name() != wanted_name.as_deref() =>
-                            {
-                                None
-                            }
-                            other => other?,
-                        };
+                        if let Some(t) = index.tags(arn) {
+                            return Ok::<_, AwsError>((repo, Some(t.clone())));
+                        }
+                        if repo.repository_name() != wanted_name.as_deref() {
+                            return Ok((repo, None));
+                        }
+                        let tags = list_tags(ctx, arn).await?;
                         Ok::<_, AwsError>((repo, tags))
                     }
                 })

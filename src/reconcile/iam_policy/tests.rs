@@ -74,6 +74,10 @@ const UNNAMED_CALLS: &[(&str, &str)] = &[
     // The env's tag index, read once for every service (src/reconcile/kit/tag_index.rs),
     // declared by alarms.
     ("alarms", "tag:GetResources"),
+    // The subnets a cache subnet group or an ECS service holds that the tag index does not
+    // list (src/reconcile/kit/refs.rs, subnet_rids), called for redis and ecs.
+    ("redis", "ec2:DescribeSubnets"),
+    ("ecs", "ec2:DescribeSubnets"),
 ];
 
 /// Every `"<prefix>:<Operation>"` literal in the service's source, tests left out, and its

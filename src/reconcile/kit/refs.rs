@@ -2,8 +2,12 @@
 //! read back from a desired resource (observe orders what AWS lists, subnets in any order, the
 //! way the spec does, by the resources the desired property refers to).
 
+use std::collections::BTreeMap;
+
 use super::Link;
+use crate::aws::{all_pages, AwsError};
 use crate::model::{Resource, ResourceId};
+use crate::reconcile::Ctx;
 use crate::spec::network::Network as NetSpec;
 use crate::spec::Spec;
 
@@ -27,6 +31,53 @@ pub fn refs_in(desired: Option<&Resource>, key: &str) -> Vec<ResourceId> {
         v.refs(&mut refs);
     }
     refs.into_iter().map(|r| r.resource).collect()
+}
+
+/// Our resource id (`subnet/private-a`) of each subnet in `ids` that carries the env's tags,
+/// for services that hold subnet ids (a cache subnet group, an ECS service): from the env's tag
+/// index, which lists our subnets with their tags, and one DescribeSubnets for the ids it does
+/// not list (someone else's subnets, or ours tagged too recently for the index).
+pub async fn subnet_rids(
+    ctx: &Ctx,
+    ids: &[String],
+) -> Result<BTreeMap<String, ResourceId>, AwsError> {
+    let mut m = BTreeMap::new();
+    if ids.is_empty() {
+        return Ok(m);
+    }
+    let index = ctx.tag_index().await?;
+    let mut unlisted = vec![];
+    for id in ids {
+        match index.find("ec2", &ctx.region, &format!("subnet/{id}")) {
+            Some((_, t)) => {
+                if let Some(r) = super::claimed_id(t, &ctx.project, &ctx.env) {
+                    m.insert(id.clone(), r);
+                }
+            }
+            None => unlisted.push(id.clone()),
+        }
+    }
+    if unlisted.is_empty() {
+        return Ok(m);
+    }
+    let f = aws_sdk_ec2::types::Filter::builder()
+        .name("subnet-id")
+        .set_values(Some(unlisted))
+        .build();
+    let subnets = all_pages!(
+        ctx.clients.ec2.describe_subnets().filters(f),
+        "ec2:DescribeSubnets"
+    )?;
+    for sn in subnets {
+        let t = super::tags::tag_map(sn.tags().iter().map(|t| (t.key(), t.value())));
+        if let (Some(id), Some(r)) = (
+            sn.subnet_id(),
+            super::claimed_id(&t, &ctx.project, &ctx.env),
+        ) {
+            m.insert(id.to_string(), r);
+        }
+    }
+    Ok(m)
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 //! (`tag:GetResources`, TagFilters on both keys, 100 resources a page). Read once per observe, at
 //! its start (`Ctx::tag_index`), and shared by every service: it stands in for the per-resource
 //! tag reads of kinds whose Describe carries no tags (alarms, log groups, DocumentDB, ElastiCache,
-//! load balancers and target groups, S3 buckets, ACM certificates, the SNS topic, the scalable
+//! load balancers and target groups, S3 buckets, ACM certificates, ECR repositories, EC2 subnets
+//! (the ids Redis and ECS hold), the SNS topic, the scalable
 //! target).
 //!
 //! It only ever answers "ours, with these tags". A resource a service describes whose ARN is

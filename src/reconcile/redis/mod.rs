@@ -55,7 +55,7 @@ use subnet_group::{observe_subnet_group, SubnetGroup};
 
 use crate::aws::{aws, AwsError};
 use crate::model::{Observed, Ownership, Resource, ResourceId};
-use crate::reconcile::kit::{claimed_id, found, from_props, is_ours, tags::tag_map, Existing};
+use crate::reconcile::kit::{found, from_props, is_ours, tags::tag_map, Existing};
 use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::Spec;
 
@@ -243,36 +243,7 @@ impl Service for Redis {
                 // None: deleted between the two calls.
                 Ok(found(r)?.and_then(|o| o.cache_clusters().first().cloned()))
             },
-            async {
-                if subnet_ids.is_empty() {
-                    return Ok(BTreeMap::new());
-                }
-                let f = aws_sdk_ec2::types::Filter::builder()
-                    .name("subnet-id")
-                    .set_values(Some(subnet_ids.clone()))
-                    .build();
-                let subnets = ctx
-                    .clients
-                    .ec2
-                    .describe_subnets()
-                    .filters(f)
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .collect::<Result<Vec<_>, _>>()
-                    .await
-                    .map_err(aws("ec2:DescribeSubnets"))?;
-                let mut m = BTreeMap::new();
-                for s in subnets {
-                    let t = tag_map(s.tags().iter().map(|t| (t.key(), t.value())));
-                    if let (Some(id), Some(r)) =
-                        (s.subnet_id(), claimed_id(&t, &ctx.project, &ctx.env))
-                    {
-                        m.insert(id.to_string(), r);
-                    }
-                }
-                Ok::<_, AwsError>(m)
-            },
+            crate::reconcile::kit::subnet_rids(ctx, &subnet_ids),
         )?;
 
         let mut out = vec![];

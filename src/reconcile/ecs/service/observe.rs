@@ -211,7 +211,8 @@ pub(in crate::reconcile::ecs) async fn current_task_definition(
         .and_then(|s| s.task_definition().map(str::to_string)))
 }
 
-/// Subnet id → rtech id of the service's subnets that are ours (one DescribeSubnets).
+/// Subnet id → rtech id of the service's subnets that are ours (`kit::subnet_rids`: the tag
+/// index, a DescribeSubnets only for subnets it does not list).
 pub(in crate::reconcile::ecs) async fn subnet_rids(
     ctx: &Ctx,
     s: &Service,
@@ -224,20 +225,5 @@ pub(in crate::reconcile::ecs) async fn subnet_rids(
     if ids.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let f = aws_sdk_ec2::types::Filter::builder()
-        .name("subnet-id")
-        .set_values(Some(ids))
-        .build();
-    let subnets = crate::aws::all_pages!(
-        ctx.clients.ec2.describe_subnets().filters(f),
-        "ec2:DescribeSubnets"
-    )?;
-    let mut m = BTreeMap::new();
-    for sn in subnets {
-        let t = kit::tags::tag_map(sn.tags().iter().map(|t| (t.key(), t.value())));
-        if let (Some(id), Some(r)) = (sn.subnet_id(), kit::claimed_id(&t, &ctx.project, &ctx.env)) {
-            m.insert(id.to_string(), r);
-        }
-    }
-    Ok(m)
+    kit::subnet_rids(ctx, &ids).await
 }
