@@ -35,6 +35,48 @@ pub const GENERATED_ID: &str = "generated_id";
 /// Tag telling destroy how to delete the secret (kept on the secret: there is no state file).
 pub const TAG_ON_DELETE: &str = "rtech:on-delete";
 
+/// `secret/origin-header`: the value CloudFront sends the load balancer in [`ORIGIN_HEADER`]
+/// (with `[edge.cloudfront]`), under the JSON key [`ORIGIN_HEADER_KEY`]. Its `generated_id` is
+/// the value's [`marker`], so the distribution and the listener rule, which hold the value
+/// itself, are compared by marker without it.
+pub const ORIGIN_HEADER_SECRET: &str = "origin-header";
+pub const ORIGIN_HEADER_KEY: &str = "value";
+/// While a rotation rolls out: the value before it, still accepted by the load balancer.
+pub const ORIGIN_HEADER_PREVIOUS: &str = "previous";
+pub const ORIGIN_HEADER: &str = "X-Origin-Verify";
+
+/// What a plan shows for a secret value: `sha256:` and the first 16 hex digits of its SHA-256.
+pub fn marker(value: &str) -> String {
+    use sha2::{Digest, Sha256};
+    format!(
+        "sha256:{}",
+        hex::encode(&Sha256::digest(value.as_bytes())[..8])
+    )
+}
+
+/// The origin header's value and, while a rotation rolls out, the previous one: apply time
+/// only, read from `<project>/<env>/origin-header`; they go straight into the AWS call.
+pub async fn origin_header_values(ctx: &Ctx) -> Result<(String, Option<String>), AwsError> {
+    let name = format!("{}/{}/{ORIGIN_HEADER_SECRET}", ctx.project, ctx.env);
+    let json = read_json(ctx, &name).await?;
+    let current = json
+        .get(ORIGIN_HEADER_KEY)
+        .and_then(J::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| {
+            AwsError::new(
+                "secretsmanager:GetSecretValue",
+                "NoGeneratedValue",
+                format!("secret/{ORIGIN_HEADER_SECRET} ({name}) holds no generated value"),
+            )
+        })?;
+    let previous = json
+        .get(ORIGIN_HEADER_PREVIOUS)
+        .and_then(J::as_str)
+        .map(str::to_string);
+    Ok((current, previous))
+}
+
 pub fn secret_id(name: &str) -> ResourceId {
     ResourceId::new(SECRET, name)
 }
@@ -92,6 +134,14 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
             Some(format!(
                 "mongodb://{{username}}:{{password}}@{{host}}:{{port}}/?tls={tls}&replicaSet=rs0&readPreference=secondaryPreferred&retryWrites=false"
             )),
+        ));
+    }
+    if spec.edge.as_ref().is_some_and(|e| e.cloudfront.is_some()) {
+        out.push(secret(
+            spec,
+            ORIGIN_HEADER_SECRET,
+            "the header CloudFront sends the load balancer to prove a request came through it",
+            Some(ORIGIN_HEADER_KEY),
         ));
     }
     if let Some(r) = &spec.redis {
