@@ -44,6 +44,9 @@ pub const ORIGIN_HEADER_KEY: &str = "value";
 /// While a rotation rolls out: the value before it, still accepted by the load balancer.
 pub const ORIGIN_HEADER_PREVIOUS: &str = "previous";
 pub const ORIGIN_HEADER: &str = "X-Origin-Verify";
+/// The origin header secret's attribute: the markers of the values accepted (see
+/// `secret::accepted_ids`).
+pub const ACCEPTED_IDS: &str = "accepted_ids";
 
 /// What a plan shows for a secret value: `sha256:` and the first 16 hex digits of its SHA-256.
 pub fn marker(value: &str) -> String {
@@ -57,6 +60,12 @@ pub fn marker(value: &str) -> String {
 /// The origin header's value and, while a rotation rolls out, the previous one: apply time
 /// only, read from `<project>/<env>/origin-header`; they go straight into the AWS call.
 pub async fn origin_header_values(ctx: &Ctx) -> Result<(String, Option<String>), AwsError> {
+    let (current, previous, _) = origin_header_json(ctx).await?;
+    Ok((current, previous))
+}
+
+/// The origin header's secret: its value, the previous one, and its ARN.
+pub async fn origin_header_json(ctx: &Ctx) -> Result<(String, Option<String>, String), AwsError> {
     let name = format!("{}/{}/{ORIGIN_HEADER_SECRET}", ctx.project, ctx.env);
     let json = read_json(ctx, &name).await?;
     let current = json
@@ -74,7 +83,17 @@ pub async fn origin_header_values(ctx: &Ctx) -> Result<(String, Option<String>),
         .get(ORIGIN_HEADER_PREVIOUS)
         .and_then(J::as_str)
         .map(str::to_string);
-    Ok((current, previous))
+    Ok((current, previous, name))
+}
+
+/// The markers (sorted, comma-joined) of the origin header values the secret holds now.
+pub fn accepted_markers(current: &str, previous: Option<&str>) -> String {
+    let mut json = Map::new();
+    json.insert(ORIGIN_HEADER_KEY.into(), J::String(current.into()));
+    if let Some(p) = previous {
+        json.insert(ORIGIN_HEADER_PREVIOUS.into(), J::String(p.into()));
+    }
+    secret::accepted_ids(&json).unwrap_or_default()
 }
 
 pub fn secret_id(name: &str) -> ResourceId {

@@ -10,7 +10,7 @@ use serde_json::{Map, Value as J};
 
 use super::{
     is_this_env, marker, random, read_json, sm_tags, tag_map, write_json, SecretsTags,
-    GENERATED_ID, GENERATED_KEY, ORIGIN_HEADER_KEY,
+    ACCEPTED_IDS, GENERATED_ID, GENERATED_KEY, ORIGIN_HEADER_KEY, ORIGIN_HEADER_PREVIOUS,
 };
 use super::{SECRET, TAG_ON_DELETE};
 use crate::aws::{aws, AwsError, Required};
@@ -167,7 +167,23 @@ pub fn attrs_of(arn: &str, json: &Map<String, J>) -> Attrs {
     if let Some(g) = json.get(GENERATED_ID).and_then(J::as_str) {
         a.insert("generated_id".into(), g.to_string());
     }
+    if let Some(ids) = accepted_ids(json) {
+        a.insert(ACCEPTED_IDS.into(), ids);
+    }
     a
+}
+
+/// The origin header's values the load balancer accepts, by marker (sorted, comma-joined): the
+/// current one, and the previous one while a rotation rolls out.
+pub fn accepted_ids(json: &Map<String, J>) -> Option<String> {
+    let current = json.get(ORIGIN_HEADER_KEY).and_then(J::as_str)?;
+    let mut ids = vec![marker(current)];
+    if let Some(p) = json.get(ORIGIN_HEADER_PREVIOUS).and_then(J::as_str) {
+        ids.push(marker(p));
+    }
+    ids.sort();
+    ids.dedup();
+    Some(ids.join(","))
 }
 
 /// A new value under `key` (40 characters for a password, 64 for a token or the origin
