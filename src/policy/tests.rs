@@ -225,6 +225,10 @@ const CASES: &[Case] = &[
     ("rtech.backups", "redis/main", |d| {
         set(d, "redis/main", "snapshot_retention_limit", Value::Int(3))
     }),
+    ("rtech.alb_via_cloudfront", PL_RULE, |d| {
+        open_to_anywhere(d, 443);
+        set(d, PL_RULE, "prefix_list_name", Value::Null);
+    }),
     ("rtech.waf", "distribution/main", |d| {
         set(d, "distribution/main", "web_acl_id", Value::Null)
     }),

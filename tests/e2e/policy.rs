@@ -59,7 +59,7 @@ async fn apply_blocked_by_a_violation_changes_nothing_and_exits_1() {
     assert!(
         plan.stdout
             .trim_end()
-            .ends_with("Policy: 31 rules, 1 violation, 0 waived"),
+            .ends_with("Policy: 32 rules, 1 violation, 0 waived"),
         "{}",
         plan.stdout
     );
@@ -197,7 +197,7 @@ async fn policy_json_reports_every_rule_with_its_evidence() {
     );
     assert!(
         text.trim_end()
-            .ends_with("Policy: 31 rules, 0 violations, 0 waived"),
+            .ends_with("Policy: 32 rules, 0 violations, 0 waived"),
         "{text}"
     );
 

@@ -253,6 +253,21 @@ pub(super) async fn get_config(
 }
 
 /// The distribution now: its config, status and ETag.
+/// Whether distribution `id` is `Deployed` and sends `value` as the origin header: a rotation
+/// may then stop accepting the previous value.
+pub async fn sends_origin_header(ctx: &Ctx, id: &str, value: &str) -> Result<bool, AwsError> {
+    let live = get_live(&ctx.clients.cloudfront, id).await?;
+    let sends = live
+        .config
+        .origins()
+        .map(|o| o.items())
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|o| o.custom_headers().map(|h| h.items()).unwrap_or_default())
+        .any(|h| h.header_name() == ORIGIN_HEADER && h.header_value() == value);
+    Ok(live.status == "Deployed" && sends)
+}
+
 struct Live {
     config: DistributionConfig,
     status: String,

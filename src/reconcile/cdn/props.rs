@@ -286,7 +286,11 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
         tags: tags_for(&spec.project, &spec.env, &id, &name, &spec.tags),
     };
     // Through `prop`, so that each reference becomes a dependency.
-    let r = Resource::new(id, &name).with_props(to_props(&p));
+    let mut r = Resource::new(id, &name).with_props(to_props(&p));
+    // A new origin header value goes out only once the load balancer accepts it (rotation).
+    if spec.app.is_some() {
+        r = r.dep(&crate::reconcile::elb::listener_rule::production_rule_id());
+    }
     vec![r]
 }
 

@@ -149,6 +149,9 @@ fn neighbours() -> Vec<Observed> {
         crate::reconcile::secrets::marker(HEADER_VALUE),
     );
     out.push(secret);
+    out.push(
+        Observed::new("listener_rule/production".parse().unwrap(), "x").attr("arn", "rule-arn"),
+    );
     out
 }
 
@@ -245,6 +248,7 @@ fn expand_follows_the_seed() {
         deps,
         [
             "certificate_validation/main",
+            "listener_rule/production",
             "load_balancer/main",
             "secret/origin-header"
         ]

@@ -86,6 +86,39 @@ pub async fn origin_header_json(ctx: &Ctx) -> Result<(String, Option<String>, St
     Ok((current, previous, name))
 }
 
+/// `apply --rotate origin-header`: a new value, the current one kept as `previous` (the load
+/// balancer accepts both until CloudFront sends the new one). Refused while an earlier
+/// rotation is still rolling out. Returns the new value's marker.
+pub async fn rotate_origin_header(ctx: &Ctx) -> Result<String, AwsError> {
+    let (current, previous, name) = origin_header_json(ctx).await?;
+    if previous.is_some() {
+        return Err(AwsError::new(
+            "secretsmanager:PutSecretValue",
+            "RotationInProgress",
+            format!("secret/{ORIGIN_HEADER_SECRET} ({name}): the previous rotation has not finished rolling out; run apply without --rotate to finish it first"),
+        ));
+    }
+    let mut json = read_json(ctx, &name).await?;
+    let value = random(ctx, 64).await?;
+    let id = marker(&value);
+    json.insert(ORIGIN_HEADER_PREVIOUS.into(), J::String(current));
+    json.insert(ORIGIN_HEADER_KEY.into(), J::String(value));
+    json.insert(GENERATED_ID.into(), J::String(id.clone()));
+    write_json(ctx, &name, &json).await?;
+    Ok(id)
+}
+
+/// The end of a rotation, once CloudFront sends the new value everywhere: the previous value
+/// is dropped from the secret (the next plan then drops it from the load balancer's rule).
+pub async fn forget_previous_origin_header(ctx: &Ctx) -> Result<(), AwsError> {
+    let name = format!("{}/{}/{ORIGIN_HEADER_SECRET}", ctx.project, ctx.env);
+    let mut json = read_json(ctx, &name).await?;
+    if json.remove(ORIGIN_HEADER_PREVIOUS).is_some() {
+        write_json(ctx, &name, &json).await?;
+    }
+    Ok(())
+}
+
 /// The markers (sorted, comma-joined) of the origin header values the secret holds now.
 pub fn accepted_markers(current: &str, previous: Option<&str>) -> String {
     let mut json = Map::new();
