@@ -196,3 +196,95 @@ async fn only_cloudfront_reaches_the_load_balancer_and_the_header_never_shows() 
 
     destroy_in(&emu, d, "dev");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotation_accepts_both_values_until_cloudfront_sends_the_new_one() {
+    let emu = Emulator::start();
+    let dir = spec_dir("dev", &spec());
+    let d = dir.path();
+    apply_in(&emu, d, "dev", &TARGETS);
+    let old = secret_json(&emu, SECRET).await["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Not waiting for CloudFront: the rotation stays half-way, both values accepted.
+    let mut args = vec!["--rotate", "origin-header", "--no-wait"];
+    args.extend(TARGETS);
+    let r = run_ok(
+        rtech_in(&emu, d)
+            .args(["-v", "apply", "--env", "dev", "--auto-approve"])
+            .args(&args),
+        0,
+    );
+    let secret = secret_json(&emu, SECRET).await;
+    let new = secret["value"].as_str().unwrap().to_string();
+    assert_ne!(new, old);
+    assert_eq!(secret["previous"].as_str(), Some(old.as_str()));
+    let mut both = vec![old.clone(), new.clone()];
+    both.sort();
+    assert_eq!(rule_values(&emu).await.0, both);
+    assert_eq!(distribution_header(&emu).await, new);
+    let shown = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        !shown.contains(&old) && !shown.contains(&new),
+        "apply printed a value"
+    );
+    assert!(
+        shown.contains("sha256:"),
+        "the plan shows the markers: {shown}"
+    );
+
+    // A second rotation while one rolls out is refused, naming the secret.
+    let r = run(rtech_in(&emu, d)
+        .args([
+            "apply",
+            "--env",
+            "dev",
+            "--auto-approve",
+            "--rotate",
+            "origin-header",
+        ])
+        .args(TARGETS));
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("RotationInProgress") && r.stderr.contains("secret/origin-header"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains(&old) && !r.stderr.contains(&new));
+
+    // The next apply finds the distribution Deployed with the new value: the old one goes.
+    let r = apply_in(&emu, d, "dev", &TARGETS);
+    assert!(
+        r.stdout.contains("Finished rotating") || r.stderr.contains("Finished rotating"),
+        "{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+    assert!(secret_json(&emu, SECRET).await.get("previous").is_none());
+    assert_eq!(rule_values(&emu).await.0, [new.clone()]);
+    assert_plan_empty_in(&emu, d, "dev", &TARGETS);
+
+    // A rotation that waits finishes in one apply.
+    let mut args = vec!["--rotate", "origin-header"];
+    args.extend(TARGETS);
+    let r = apply_in(&emu, d, "dev", &args);
+    let newer = secret_json(&emu, SECRET).await["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(newer, new);
+    assert_eq!(rule_values(&emu).await.0, [newer.clone()]);
+    assert_eq!(distribution_header(&emu).await, newer);
+    assert!(!format!("{}{}", r.stdout, r.stderr).contains(&newer));
+    assert_plan_empty_in(&emu, d, "dev", &TARGETS);
+    let all = all_outputs(&emu, d);
+    for v in [&old, &new, &newer] {
+        assert!(
+            !all.contains(v.as_str()),
+            "an output holds an origin header value"
+        );
+    }
+    destroy_in(&emu, d, "dev");
+}
