@@ -165,10 +165,10 @@ async fn policy_json_reports_every_rule_with_its_evidence() {
     let j: serde_json::Value = serde_json::from_str(&policy(&["--json"])).expect("policy JSON");
     assert_eq!(j["env"], "dev");
     assert_eq!(j["enforcement"], "mandatory");
-    assert_eq!(j["rules"], 31);
+    assert_eq!(j["rules"], 32);
     assert_eq!(j["violations"], 0);
     let results = j["results"].as_array().unwrap();
-    assert_eq!(results.len(), 31);
+    assert_eq!(results.len(), 32);
     let rule = |id: &str| results.iter().find(|r| r["rule"] == id).unwrap().clone();
     let ec2_6 = rule("EC2.6");
     assert_eq!(ec2_6["status"], "pass");
@@ -187,6 +187,7 @@ async fn policy_json_reports_every_rule_with_its_evidence() {
         "CloudFront.15",
         "rtech.backups",
         "rtech.waf",
+        "rtech.alb_via_cloudfront",
     ] {
         assert_eq!(rule(id)["status"], "not_applicable", "{id}");
     }
