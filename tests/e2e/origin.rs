@@ -180,7 +180,7 @@ async fn only_cloudfront_reaches_the_load_balancer_and_the_header_never_shows() 
     // CloudFront sends the secret's value; the rule requires it; anything else gets a 403.
     assert_eq!(distribution_header(&emu).await, value);
     let (values, default, status) = rule_values(&emu).await;
-    assert_eq!(values, [value.clone()]);
+    assert_eq!(values, std::slice::from_ref(&value));
     assert_eq!(
         (default.as_str(), status.as_deref()),
         ("fixed-response", Some("403"))
@@ -263,7 +263,7 @@ async fn rotation_accepts_both_values_until_cloudfront_sends_the_new_one() {
         r.stderr
     );
     assert!(secret_json(&emu, SECRET).await.get("previous").is_none());
-    assert_eq!(rule_values(&emu).await.0, [new.clone()]);
+    assert_eq!(rule_values(&emu).await.0, std::slice::from_ref(&new));
     assert_plan_empty_in(&emu, d, "dev", &TARGETS);
 
     // A rotation that waits finishes in one apply.
@@ -275,7 +275,7 @@ async fn rotation_accepts_both_values_until_cloudfront_sends_the_new_one() {
         .unwrap()
         .to_string();
     assert_ne!(newer, new);
-    assert_eq!(rule_values(&emu).await.0, [newer.clone()]);
+    assert_eq!(rule_values(&emu).await.0, std::slice::from_ref(&newer));
     assert_eq!(distribution_header(&emu).await, newer);
     assert!(!format!("{}{}", r.stdout, r.stderr).contains(&newer));
     assert_plan_empty_in(&emu, d, "dev", &TARGETS);
