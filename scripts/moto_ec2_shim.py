@@ -14,6 +14,9 @@ What it fixes, the way EC2 behaves:
 - AssociateRouteTable: moto answers a second association of a subnet with the existing
   association's id, whatever the route table; EC2 refuses it with `Resource.AlreadyAssociated`
   (a subnet has one explicit association; ReplaceRouteTableAssociation moves it).
+- Security group rules to a prefix list: moto drops the description given with the
+  PrefixListId (AuthorizeSecurityGroupIngress/Egress), and DescribeSecurityGroupRules answers
+  none; EC2 keeps and returns it, as for a CIDR rule.
 Every patched name is checked first, so a moto upgrade that moves one fails loudly at start-up.
 """
 import threading
@@ -131,7 +134,32 @@ def _one_association_per_subnet():
     backend.associate_route_table = associate_route_table
 
 
+def _prefix_list_rule_descriptions():
+    import moto.ec2.models.security_groups as sg_models
+
+    rule = _require(sg_models, "SecurityGroupRule")
+    init = _require(rule, "__init__")
+    prop = _require(rule, "description")
+
+    def __init__(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        pl = kwargs.get("prefix_list_id")
+        if pl is None and len(args) >= 8:
+            pl = args[7]
+        self._rtech_pl_description = (pl or {}).get("Description")
+
+    def description(self):
+        d = prop.fget(self)
+        if d is None and self.prefix_list_id:
+            return getattr(self, "_rtech_pl_description", None)
+        return d
+
+    rule.__init__ = __init__
+    rule.description = property(description)
+
+
 def apply():
+    _prefix_list_rule_descriptions()
     _one_association_per_subnet()
     _idempotent_flow_logs()
     _idempotent(

@@ -28,7 +28,7 @@ Shims:
   deleted with their target, ObjectNotFoundException for what does not exist, an empty
   DescribeScalingActivities).
 - EC2: scripts/moto_ec2_shim.py (ClientToken honoured on CreateRouteTable and CreateNatGateway,
-  one explicit route table association per subnet).
+  one explicit route table association per subnet, a prefix-list rule keeps its description).
 - ELBv2: scripts/moto_elbv2_shim.py (load balancer names unique: a repeated create with the
   same settings answers the existing one).
 - AWS Backup: scripts/moto_backup_shim.py (backup selections and UpdateBackupPlan implemented;

@@ -359,6 +359,10 @@ pub struct ApplyArgs {
     pub no_wait: bool,
     /// A plan saved with `rtech plan --out`: applied exactly, or refused if stale.
     pub planfile: Option<PathBuf>,
+    /// Rotate a generated secret before planning: `origin-header` (CloudFront's header to the
+    /// load balancer; both values are accepted until the distribution is Deployed).
+    #[arg(long, value_name = "SECRET", value_parser = ["origin-header"])]
+    pub rotate: Option<String>,
     #[command(flatten)]
     pub lock: LockWait,
 }

@@ -9,7 +9,9 @@ use super::session::{Session, Target};
 use super::{confirm, load, print_plan, Ui, EXIT_OK};
 use crate::aws::AwsOpts;
 use crate::cli::{ApplyArgs, Cli};
+use crate::model::{Resource, ResourceId};
 use crate::plan::{render, saved};
+use crate::reconcile::{cdn, secrets};
 
 /// The lock holder's command, as the lock records it.
 const COMMAND: &str = "rtech apply";
@@ -30,9 +32,9 @@ pub(super) async fn apply_cmd(
                 a.env
             );
         }
-        if !a.select.targets.is_empty() || a.select.image_tag.is_some() {
+        if !a.select.targets.is_empty() || a.select.image_tag.is_some() || a.rotate.is_some() {
             bail!(
-                "--target and --image-tag cannot be combined with a saved plan (give them to the plan that made it)"
+                "--target, --image-tag and --rotate cannot be combined with a saved plan (give them to the plan that made it)"
             );
         }
         let target = Target::of_saved_plan(&plan, &file.display().to_string());
@@ -54,8 +56,21 @@ pub(super) async fn apply_cmd(
     }
     let mut spec = load(cli, &a.env)?;
     spec.image_tag = a.select.image_tag.clone();
+    let cloudfront = spec.edge.as_ref().is_some_and(|e| e.cloudfront.is_some());
+    if a.rotate.is_some() && !cloudfront {
+        bail!(
+            "--rotate origin-header: env {} has no [edge.cloudfront], so no origin header",
+            spec.env
+        );
+    }
     let (desired, s) = Session::of_spec(&spec, opts, a.no_wait, ui).await?;
     s.locked(COMMAND, a.lock.lock_timeout, ui, async {
+        if a.rotate.is_some() {
+            let id = secrets::rotate_origin_header(&s.ctx).await?;
+            ui.info(&format!(
+                "Rotated secret/origin-header: the new value is {id}; the load balancer accepts both until CloudFront is Deployed with it."
+            ));
+        }
         let observed = s.observe(&desired, ui).await?;
         let mut plan = s
             .plan(&desired, &observed, &a.select.targets, false, ui)
@@ -72,7 +87,42 @@ pub(super) async fn apply_cmd(
         }
         s.execute(&plan, &observed, cli, ui).await?;
         s.blocked_error(&plan)?;
+        if cloudfront && !a.no_wait {
+            finish_rotation(&s, &desired, &spec.file, cli, ui).await?;
+        }
         Ok(ExitCode::from(EXIT_OK))
     })
     .await
+}
+
+/// The end of an origin header rotation (this apply's or an interrupted one's): once the
+/// distribution is Deployed sending the new value, the previous one is dropped from the secret
+/// and then from the load balancer's production rule (one more targeted pass).
+async fn finish_rotation(
+    s: &Session,
+    desired: &[Resource],
+    spec_file: &str,
+    cli: &Cli,
+    ui: &Ui,
+) -> Result<()> {
+    let Ok((current, Some(_))) = secrets::origin_header_values(&s.ctx).await else {
+        return Ok(());
+    };
+    let observed = s.observe(desired, ui).await?;
+    let dist = ResourceId::new(cdn::DISTRIBUTION, "main");
+    let Some(d) = observed.iter().find(|o| o.id == dist) else {
+        return Ok(());
+    };
+    if !cdn::distribution::sends_origin_header(&s.ctx, &d.physical_id, &current).await? {
+        ui.info("The origin header rotation is still rolling out: the load balancer accepts both values until the next apply finds the distribution Deployed with the new one.");
+        return Ok(());
+    }
+    secrets::forget_previous_origin_header(&s.ctx).await?;
+    let observed = s.observe(desired, ui).await?;
+    let rule = crate::reconcile::elb::listener_rule::production_rule_id();
+    let plan = s.plan(desired, &observed, &[rule], false, ui).await?;
+    print_plan(&plan, false, ui, spec_file);
+    s.execute(&plan, &observed, cli, ui).await?;
+    ui.info("Finished rotating secret/origin-header: the previous value is no longer accepted.");
+    Ok(())
 }

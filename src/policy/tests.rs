@@ -27,6 +27,16 @@ fn waiver(rule: &str, resource: &str, expires: Option<&str>) -> Waiver {
     }
 }
 
+/// prod's only ALB ingress rule: 443 from CloudFront's origin-facing prefix list.
+const PL_RULE: &str = "sg_rule/alb-in-tcp-443-pl-origin-facing";
+
+/// prod's ALB rule opened to anywhere on `port`.
+fn open_to_anywhere(d: &mut [Resource], port: i64) {
+    set(d, PL_RULE, "cidr_ipv4", s("0.0.0.0/0"));
+    set(d, PL_RULE, "from_port", Value::Int(port));
+    set(d, PL_RULE, "to_port", Value::Int(port));
+}
+
 /// Set the value at a dotted path of a resource's props.
 fn set(desired: &mut [Resource], id: &str, path: &str, v: Value) {
     let r = desired
@@ -204,34 +214,8 @@ const CASES: &[Case] = &[
     ("EC2.6", "vpc/main", |d| {
         set(d, "flow_log/main", "traffic_type", s("ACCEPT"))
     }),
-    ("EC2.18", "sg_rule/alb-in-tcp-443-0.0.0.0_0", |d| {
-        set(
-            d,
-            "sg_rule/alb-in-tcp-443-0.0.0.0_0",
-            "from_port",
-            Value::Int(8443),
-        );
-        set(
-            d,
-            "sg_rule/alb-in-tcp-443-0.0.0.0_0",
-            "to_port",
-            Value::Int(8443),
-        );
-    }),
-    ("EC2.19", "sg_rule/alb-in-tcp-80-0.0.0.0_0", |d| {
-        set(
-            d,
-            "sg_rule/alb-in-tcp-80-0.0.0.0_0",
-            "from_port",
-            Value::Int(22),
-        );
-        set(
-            d,
-            "sg_rule/alb-in-tcp-80-0.0.0.0_0",
-            "to_port",
-            Value::Int(22),
-        );
-    }),
+    ("EC2.18", PL_RULE, |d| open_to_anywhere(d, 8443)),
+    ("EC2.19", PL_RULE, |d| open_to_anywhere(d, 22)),
     ("SNS.1", "sns_topic/alerts", |d| {
         set(d, "sns_topic/alerts", "kms_master_key_id", Value::Null)
     }),
@@ -240,6 +224,10 @@ const CASES: &[Case] = &[
     }),
     ("rtech.backups", "redis/main", |d| {
         set(d, "redis/main", "snapshot_retention_limit", Value::Int(3))
+    }),
+    ("rtech.alb_via_cloudfront", PL_RULE, |d| {
+        open_to_anywhere(d, 443);
+        set(d, PL_RULE, "prefix_list_name", Value::Null);
     }),
     ("rtech.waf", "distribution/main", |d| {
         set(d, "distribution/main", "web_acl_id", Value::Null)
@@ -463,13 +451,21 @@ fn security_group_rules_judge_only_ingress_from_anywhere() {
     let plan = prod_plan(|_| {});
     let r = evaluate(&plan, &[], &[], TODAY).unwrap();
     let ec2_18 = r.results.iter().find(|r| r.rule == "EC2.18").unwrap();
-    // The ALB's 80 and 443 from 0.0.0.0/0; egress and group-referenced rules are not judged.
-    assert_eq!(ec2_18.findings.len(), 2, "{:?}", ec2_18.findings);
-    assert_eq!(ec2_18.status, Status::Pass);
-    // All traffic from anywhere breaks both.
-    let plan = prod_plan(|d| set(d, "sg_rule/alb-in-tcp-80-0.0.0.0_0", "protocol", s("-1")));
+    // The ALB admits only CloudFront's prefix list; egress, group- and prefix-list-referenced
+    // rules are not judged.
+    assert_eq!(ec2_18.findings.len(), 0, "{:?}", ec2_18.findings);
+    // The same rule from anywhere on 443 passes EC2.18; all traffic from anywhere breaks both.
+    let plan = prod_plan(|d| open_to_anywhere(d, 443));
     let r = evaluate(&plan, &[], &[], TODAY).unwrap();
-    assert!(fails(&r, "EC2.18", "sg_rule/alb-in-tcp-80-0.0.0.0_0"));
+    let ec2_18 = r.results.iter().find(|r| r.rule == "EC2.18").unwrap();
+    assert_eq!(ec2_18.findings.len(), 1, "{:?}", ec2_18.findings);
+    assert_eq!(ec2_18.status, Status::Pass);
+    let plan = prod_plan(|d| {
+        open_to_anywhere(d, 443);
+        set(d, PL_RULE, "protocol", s("-1"));
+    });
+    let r = evaluate(&plan, &[], &[], TODAY).unwrap();
+    assert!(fails(&r, "EC2.18", PL_RULE));
     let v = r.violations().find(|v| v.rule.rule == "EC2.19").unwrap();
     assert!(v
         .finding

@@ -335,6 +335,18 @@ fn validate(src: &Source, raw: RawSpec, expected_env: &str) -> Result<Spec, Vec<
         .edge
         .as_ref()
         .map(|e| edge::validate_edge(&mut errs, e, raw.app.is_some(), region));
+    // With CloudFront the ALB admits only CloudFront's origin-facing addresses: a CIDR list
+    // would be silently unused.
+    if let (Some(c), Some(_)) = (
+        raw.network.get_ref().alb_ingress_cidrs.as_ref(),
+        edge.as_ref().and_then(|e| e.cloudfront.as_ref()),
+    ) {
+        errs.push(
+            c.span(),
+            "network.alb_ingress_cidrs",
+            "with [edge.cloudfront] the load balancer admits only CloudFront's origin-facing addresses (the com.amazonaws.global.cloudfront.origin-facing prefix list): remove alb_ingress_cidrs",
+        );
+    }
     let monitoring = monitoring::validate_monitoring(&mut errs, raw.monitoring.as_ref());
     if let (Some(a), Some(raw_app)) = (app.as_mut(), raw.app.as_ref()) {
         check_app_deploy(&mut errs, raw_app, a, &raw, &monitoring);

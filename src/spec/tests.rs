@@ -1487,3 +1487,21 @@ fn a_canary_needs_the_edge_and_alarms_the_env_has() {
         &["not an alarm of this env"],
     );
 }
+
+#[test]
+fn alb_ingress_cidrs_are_refused_with_cloudfront() {
+    let edge = "\n[ecr]\n[app]\n[edge]\n[edge.cloudfront]\n";
+    let text = format!(
+        "{}{edge}",
+        with_network("alb_ingress_cidrs = [\"203.0.113.0/24\"]")
+    );
+    let e = one_err(&text);
+    assert_eq!(e.path, "network.alb_ingress_cidrs", "{e}");
+    assert!(e.message.contains("origin-facing"), "{e}");
+    // Without the list, or without CloudFront, the spec is valid.
+    ok(&format!("{}{edge}", with_network("")));
+    ok(&format!(
+        "{}\n[ecr]\n[app]\n[edge]\n",
+        with_network("alb_ingress_cidrs = [\"203.0.113.0/24\"]")
+    ));
+}

@@ -439,8 +439,7 @@ async fn staging_builds_the_whole_edge_and_destroy_removes_exactly_ours() {
     assert!(r.stdout.contains("Apply complete"), "{}", r.stdout);
     assert_plan_empty(&emu, "staging");
 
-    // The HTTPS listener serves the issued certificate with the default policy, forwarding
-    // all traffic to the blue target group.
+    // The HTTPS listener serves the issued certificate with the default policy.
     let elb = elbv2(&emu).await;
     let lb = elb
         .describe_load_balancers()
@@ -487,9 +486,33 @@ async fn staging_builds_the_whole_edge_and_destroy_removes_exactly_ours() {
             "www.staging.rtech.example.com"
         ]
     );
-    let fwd = https.default_actions()[0].forward_config().unwrap();
+    // With CloudFront the default answers 403; the production rule (which requires CloudFront's
+    // origin header) forwards all traffic to the blue target group.
+    let default = &https.default_actions()[0];
+    assert_eq!(
+        default
+            .fixed_response_config()
+            .and_then(|f| f.status_code()),
+        Some("403")
+    );
+    let rules = elb
+        .describe_rules()
+        .listener_arn(https.listener_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let prod = rules
+        .rules()
+        .iter()
+        .find(|r| r.priority() == Some("10"))
+        .expect("the production rule");
+    let fwd = prod.actions()[0].forward_config().unwrap();
     assert_eq!(fwd.target_groups().len(), 1);
     assert_eq!(fwd.target_groups()[0].weight(), Some(100));
+    assert!(prod.conditions().iter().any(|c| c
+        .http_header_config()
+        .and_then(|h| h.http_header_name())
+        == Some("X-Origin-Verify")));
 
     // CloudFront serves the site's names.
     let cf = cloudfront(&emu).await;

@@ -30,6 +30,7 @@ mod loadtest;
 mod lock;
 mod logs;
 mod network;
+mod origin;
 mod policy;
 mod redis;
 mod s3;

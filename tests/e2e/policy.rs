@@ -61,7 +61,7 @@ async fn apply_blocked_by_a_violation_changes_nothing_and_exits_1() {
     assert!(
         plan.stdout
             .trim_end()
-            .ends_with("Policy: 31 rules, 1 violation, 0 waived"),
+            .ends_with("Policy: 32 rules, 1 violation, 0 waived"),
         "{}",
         plan.stdout
     );
@@ -167,10 +167,10 @@ async fn policy_json_reports_every_rule_with_its_evidence() {
     let j: serde_json::Value = serde_json::from_str(&policy(&["--json"])).expect("policy JSON");
     assert_eq!(j["env"], "dev");
     assert_eq!(j["enforcement"], "mandatory");
-    assert_eq!(j["rules"], 31);
+    assert_eq!(j["rules"], 32);
     assert_eq!(j["violations"], 0);
     let results = j["results"].as_array().unwrap();
-    assert_eq!(results.len(), 31);
+    assert_eq!(results.len(), 32);
     let rule = |id: &str| results.iter().find(|r| r["rule"] == id).unwrap().clone();
     let ec2_6 = rule("EC2.6");
     assert_eq!(ec2_6["status"], "pass");
@@ -189,6 +189,7 @@ async fn policy_json_reports_every_rule_with_its_evidence() {
         "CloudFront.15",
         "rtech.backups",
         "rtech.waf",
+        "rtech.alb_via_cloudfront",
     ] {
         assert_eq!(rule(id)["status"], "not_applicable", "{id}");
     }
@@ -199,7 +200,7 @@ async fn policy_json_reports_every_rule_with_its_evidence() {
     );
     assert!(
         text.trim_end()
-            .ends_with("Policy: 31 rules, 0 violations, 0 waived"),
+            .ends_with("Policy: 32 rules, 0 violations, 0 waived"),
         "{text}"
     );
 

@@ -178,3 +178,63 @@ pub(super) fn cloudfront_15(v: &View) -> Vec<Evidence> {
         |x| str_of(x).is_some_and(|p| CLOUDFRONT_POLICIES.contains(&p)),
     )
 }
+
+/// With a CloudFront distribution, the load balancer is reachable only through it: each
+/// ingress rule of the ALB's group is from CloudFront's origin-facing prefix list, the HTTPS
+/// listener's default answers a fixed response (no forward), and the production rule requires
+/// the origin header. Not applicable without a distribution.
+pub(super) fn rtech_alb_via_cloudfront(v: &View) -> Vec<Evidence> {
+    if v.of_kind("distribution").next().is_none() {
+        return vec![];
+    }
+    let origin_facing = crate::reconcile::network::CLOUDFRONT_ORIGIN_FACING;
+    let mut out: Vec<Evidence> = v
+        .of_kind("sg_rule")
+        .filter(|s| s.id.name.starts_with("alb-in-"))
+        .map(|s| {
+            let pl = str_of(s.get("prefix_list_name"));
+            let peer = pl
+                .or(str_of(s.get("cidr_ipv4")))
+                .or(str_of(s.get("cidr_ipv6")))
+                .unwrap_or("another security group");
+            Evidence {
+                resource: s.id.clone(),
+                field: "peer".into(),
+                value: peer.to_string(),
+                ok: pl == Some(origin_facing),
+            }
+        })
+        .collect();
+    for s in listeners(v, &["HTTPS"]) {
+        let kinds: Vec<String> = match s.get("default_actions") {
+            Some(Value::List(l)) => l
+                .iter()
+                .map(|a| show(a.as_map().and_then(|m| m.get("type"))))
+                .collect(),
+            _ => vec![],
+        };
+        out.push(Evidence {
+            resource: s.id.clone(),
+            field: "default_actions".into(),
+            ok: !kinds.is_empty() && kinds.iter().all(|k| !k.contains("forward")),
+            value: format!("[{}]", kinds.join(", ")),
+        });
+    }
+    for s in v.of_kind("listener_rule") {
+        let header = s.get("origin_header");
+        out.push(Evidence {
+            resource: s.id.clone(),
+            field: "origin_header".into(),
+            value: match header {
+                Some(Value::Str(m)) => m.clone(),
+                Some(Value::Ref(_)) | Some(Value::Unknown) => "(known after apply)".into(),
+                _ => "none".into(),
+            },
+            ok: matches!(
+                header,
+                Some(Value::Str(_)) | Some(Value::Ref(_)) | Some(Value::Unknown)
+            ),
+        });
+    }
+    out
+}

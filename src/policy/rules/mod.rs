@@ -203,6 +203,12 @@ pub static RULES: &[Rule] = &[
         check: rtech_backups,
     },
     Rule {
+        id: "rtech.alb_via_cloudfront",
+        title: "With CloudFront, the load balancer admits only CloudFront's origin-facing addresses carrying the origin header",
+        prod_waivable: false,
+        check: rtech_alb_via_cloudfront,
+    },
+    Rule {
         id: "rtech.waf",
         title: "Prod's CloudFront distribution is behind a WAF web ACL",
         prod_waivable: false,

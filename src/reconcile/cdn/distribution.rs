@@ -5,7 +5,9 @@ use async_trait::async_trait;
 use aws_sdk_cloudfront::types::{DistributionConfig, DistributionConfigWithTags};
 use aws_sdk_cloudfront::Client;
 
-use super::props::DistributionProps;
+use std::collections::BTreeMap;
+
+use super::props::{DistributionProps, OriginProps};
 use super::request::{
     apply_desired, caller_reference, create_config, disabled, explain, retry_update, sdk_tags,
 };
@@ -18,6 +20,9 @@ use crate::model::{Attrs, Observed, Resource};
 use crate::plan::KindSchema;
 use crate::progress::Task;
 use crate::reconcile::kit::{from_props, sync_tags};
+use crate::reconcile::secrets::{
+    marker, origin_header_values, ORIGIN_HEADER, ORIGIN_HEADER_SECRET,
+};
 use crate::reconcile::{Ctx, Kind, Update};
 
 pub static SCHEMA: KindSchema = KindSchema::replaced_on(DISTRIBUTION, &[]);
@@ -32,11 +37,12 @@ impl Kind for Distribution {
         let p: DistributionProps = from_props(&r.props)?;
         let c = &ctx.clients.cloudfront;
         let tags = sdk_tags(&p.tags)?;
+        let headers = header_values(ctx, r, &p).await?;
         let mut caller_ref = caller_reference(&ctx.project, &ctx.env, r, ctx.nonce);
         task.status(&format!("creating distribution {}", r.name));
         let mut retried = false;
         let out = loop {
-            let config = create_config(&caller_ref, r)?;
+            let config = create_config(&caller_ref, r, &headers)?;
             match c
                 .create_distribution_with_tags()
                 .distribution_config_with_tags(
@@ -82,11 +88,12 @@ impl Kind for Distribution {
         let mut attrs = prior.attrs.clone();
         let config_changed = changed.iter().any(|p| p != "tags");
         if config_changed {
+            let headers = header_values(ctx, r, &p).await?;
             let mut attempt = 0;
             loop {
                 task.status(&format!("updating distribution {id}"));
                 let (live, etag) = get_config(c, id).await?;
-                let config = apply_desired(live, r)?;
+                let config = apply_desired(live, r, &headers)?;
                 match c
                     .update_distribution()
                     .id(id)
@@ -188,6 +195,46 @@ impl Kind for Distribution {
     }
 }
 
+/// The values of the origins' custom headers (apply time only, from Secrets Manager): each must
+/// be the one the plan was made with (its marker), or the secret changed since.
+async fn header_values(
+    ctx: &Ctx,
+    r: &Resource,
+    p: &DistributionProps,
+) -> Result<BTreeMap<String, String>, AwsError> {
+    let mut out = BTreeMap::new();
+    for o in p.origins.values() {
+        let OriginProps::Custom(o) = o else { continue };
+        for (name, want) in &o.custom_headers {
+            if name != ORIGIN_HEADER {
+                return Err(AwsError::new(
+                    "cloudfront",
+                    "InvalidRequest",
+                    format!(
+                        "{}: rtech sets only the {ORIGIN_HEADER} header, not {name}",
+                        r.id
+                    ),
+                ));
+            }
+            let (value, _) = origin_header_values(ctx).await?;
+            let want = want.require(&format!("custom_headers.{name}"))?;
+            if marker(&value) != want {
+                return Err(AwsError::new(
+                    "cloudfront",
+                    "StaleSecret",
+                    format!(
+                        "{}: secret/{ORIGIN_HEADER_SECRET} holds {} now, the plan has {want}: plan again",
+                        r.id,
+                        marker(&value)
+                    ),
+                ));
+            }
+            out.insert(name.clone(), value);
+        }
+    }
+    Ok(out)
+}
+
 pub(super) async fn get_config(
     c: &Client,
     id: &str,
@@ -206,6 +253,21 @@ pub(super) async fn get_config(
 }
 
 /// The distribution now: its config, status and ETag.
+/// Whether distribution `id` is `Deployed` and sends `value` as the origin header: a rotation
+/// may then stop accepting the previous value.
+pub async fn sends_origin_header(ctx: &Ctx, id: &str, value: &str) -> Result<bool, AwsError> {
+    let live = get_live(&ctx.clients.cloudfront, id).await?;
+    let sends = live
+        .config
+        .origins()
+        .map(|o| o.items())
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|o| o.custom_headers().map(|h| h.items()).unwrap_or_default())
+        .any(|h| h.header_name() == ORIGIN_HEADER && h.header_value() == value);
+    Ok(live.status == "Deployed" && sends)
+}
+
 struct Live {
     config: DistributionConfig,
     status: String,

@@ -23,6 +23,9 @@ use super::{
 };
 use crate::model::{tags_for, Resource};
 use crate::reconcile::kit::{to_props, Link};
+use crate::reconcile::secrets::{
+    marker, secret_id, GENERATED_ID, ORIGIN_HEADER, ORIGIN_HEADER_SECRET,
+};
 use crate::spec::edge::Ttl;
 use crate::spec::Spec;
 
@@ -66,6 +69,11 @@ pub struct CustomOrigin {
     pub https_port: i64,
     pub protocol_policy: String,
     pub ssl_protocols: Vec<String>,
+    /// Headers CloudFront adds to each request to the origin: name → the value's marker
+    /// (`sha256:…`), never the value. Apply reads `X-Origin-Verify`'s value from
+    /// `secret/origin-header`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub custom_headers: BTreeMap<String, Link>,
 }
 
 /// An origin that is not a custom origin (an S3 origin added out of band): drift.
@@ -179,6 +187,7 @@ fn custom_origin(
     https: i64,
     policy: &str,
     ssl: &[String],
+    custom_headers: BTreeMap<String, Link>,
 ) -> OriginProps {
     OriginProps::Custom(CustomOrigin {
         domain_name,
@@ -186,6 +195,7 @@ fn custom_origin(
         https_port: https,
         protocol_policy: policy.to_string(),
         ssl_protocols: set(ssl),
+        custom_headers,
     })
 }
 
@@ -249,6 +259,10 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
                 443,
                 "https-only",
                 &["TLSv1.2".to_string()],
+                BTreeMap::from([(
+                    ORIGIN_HEADER.to_string(),
+                    Link::to(&secret_id(ORIGIN_HEADER_SECRET), GENERATED_ID),
+                )]),
             ),
         )]),
         default_behavior: Some(default_behavior(cf.default_behavior)),
@@ -272,7 +286,11 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
         tags: tags_for(&spec.project, &spec.env, &id, &name, &spec.tags),
     };
     // Through `prop`, so that each reference becomes a dependency.
-    let r = Resource::new(id, &name).with_props(to_props(&p));
+    let mut r = Resource::new(id, &name).with_props(to_props(&p));
+    // A new origin header value goes out only once the load balancer accepts it (rotation).
+    if spec.app.is_some() {
+        r = r.dep(&crate::reconcile::elb::listener_rule::production_rule_id());
+    }
     vec![r]
 }
 
@@ -362,6 +380,17 @@ pub fn distribution_props(
                                 .collect::<Vec<_>>()
                         })
                         .unwrap_or_default(),
+                    o.custom_headers()
+                        .map(|h| h.items())
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|h| {
+                            (
+                                h.header_name().to_string(),
+                                Link::from(marker(h.header_value()).as_str()),
+                            )
+                        })
+                        .collect(),
                 ),
                 None => OriginProps::Other(OtherOrigin {
                     domain_name: o.domain_name().to_string(),

@@ -7,16 +7,16 @@ use std::collections::BTreeMap;
 
 use aws_sdk_cloudfront::types::{
     Aliases, AllowedMethods, CacheBehavior, CacheBehaviors, CachedMethods, CookiePreference,
-    CustomOriginConfig, DefaultCacheBehavior, DistributionConfig, ForwardedValues, GeoRestriction,
-    GeoRestrictionType, Headers, HttpVersion, ItemSelection, LoggingConfig, Method,
-    MinimumProtocolVersion, Origin, OriginProtocolPolicy, OriginSslProtocols, Origins, PriceClass,
-    Restrictions, SslProtocol, SslSupportMethod, Tag, Tags, ViewerCertificate,
+    CustomHeaders, CustomOriginConfig, DefaultCacheBehavior, DistributionConfig, ForwardedValues,
+    GeoRestriction, GeoRestrictionType, Headers, HttpVersion, ItemSelection, LoggingConfig, Method,
+    MinimumProtocolVersion, Origin, OriginCustomHeader, OriginProtocolPolicy, OriginSslProtocols,
+    Origins, PriceClass, Restrictions, SslProtocol, SslSupportMethod, Tag, Tags, ViewerCertificate,
     ViewerProtocolPolicy,
 };
 use sha2::{Digest, Sha256};
 
 use super::props::{
-    Behavior, DistributionProps, LoggingProps, OriginProps, ViewerCertificateProps,
+    Behavior, CustomOrigin, DistributionProps, LoggingProps, OriginProps, ViewerCertificateProps,
 };
 use crate::aws::{AwsError, ErrorKind};
 use crate::model::Resource;
@@ -98,7 +98,43 @@ pub fn sdk_cache_behavior(path: &str, b: &Behavior) -> Result<CacheBehavior, Aws
         .map_err(build_err("cache behavior"))
 }
 
-fn sdk_origin(id: &str, o: &OriginProps) -> Result<Origin, AwsError> {
+/// The origin's custom headers with their values (`values`: header name → value, read at
+/// apply time; never in props).
+fn sdk_headers(
+    id: &str,
+    o: &CustomOrigin,
+    values: &BTreeMap<String, String>,
+) -> Result<CustomHeaders, AwsError> {
+    let items = o
+        .custom_headers
+        .keys()
+        .map(|name| {
+            let value = values.get(name).ok_or_else(|| {
+                AwsError::new(
+                    "cloudfront",
+                    "InvalidRequest",
+                    format!("origin {id}: no value for header {name}"),
+                )
+            })?;
+            OriginCustomHeader::builder()
+                .header_name(name)
+                .header_value(value)
+                .build()
+                .map_err(build_err("origin custom header"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    CustomHeaders::builder()
+        .quantity(items.len() as i32)
+        .set_items((!items.is_empty()).then_some(items))
+        .build()
+        .map_err(build_err("origin custom headers"))
+}
+
+fn sdk_origin(
+    id: &str,
+    o: &OriginProps,
+    values: &BTreeMap<String, String>,
+) -> Result<Origin, AwsError> {
     let OriginProps::Custom(o) = o else {
         return Err(AwsError::new(
             "cloudfront",
@@ -112,6 +148,7 @@ fn sdk_origin(id: &str, o: &OriginProps) -> Result<Origin, AwsError> {
     Origin::builder()
         .id(id)
         .domain_name(domain)
+        .custom_headers(sdk_headers(id, o, values)?)
         .origin_path("")
         .connection_attempts(3)
         .connection_timeout(10)
@@ -182,6 +219,7 @@ fn sdk_logging(l: &LoggingProps) -> Result<LoggingConfig, AwsError> {
 pub fn apply_desired(
     mut config: DistributionConfig,
     r: &Resource,
+    header_values: &BTreeMap<String, String>,
 ) -> Result<DistributionConfig, AwsError> {
     let p: DistributionProps = from_props(&r.props)?;
     config.aliases = Some(
@@ -194,7 +232,7 @@ pub fn apply_desired(
     let origins = p
         .origins
         .iter()
-        .map(|(id, o)| sdk_origin(id, o))
+        .map(|(id, o)| sdk_origin(id, o, header_values))
         .collect::<Result<Vec<_>, _>>()?;
     config.origins = Some(
         Origins::builder()
@@ -262,14 +300,18 @@ pub fn caller_reference(project: &str, env: &str, r: &Resource, nonce: u64) -> S
 }
 
 /// The create request's config (pure).
-pub fn create_config(caller_ref: &str, r: &Resource) -> Result<DistributionConfig, AwsError> {
+pub fn create_config(
+    caller_ref: &str,
+    r: &Resource,
+    header_values: &BTreeMap<String, String>,
+) -> Result<DistributionConfig, AwsError> {
     let empty = DistributionConfig::builder()
         .caller_reference(caller_ref)
         .comment("")
         .enabled(true)
         .build()
         .map_err(build_err("distribution config"))?;
-    apply_desired(empty, r)
+    apply_desired(empty, r, header_values)
 }
 
 pub fn sdk_tags(tags: &BTreeMap<String, String>) -> Result<Tags, AwsError> {

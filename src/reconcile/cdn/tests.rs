@@ -67,7 +67,22 @@ fn dist(spec: &Spec) -> Resource {
     rs[0].clone()
 }
 
+/// The origin header's value in these tests: it must never reach props or a plan.
+const HEADER_VALUE: &str = "Zq7origin0header0value0that0must0never0be0printed";
+
+fn headers() -> BTreeMap<String, String> {
+    BTreeMap::from([(
+        crate::reconcile::secrets::ORIGIN_HEADER.to_string(),
+        HEADER_VALUE.to_string(),
+    )])
+}
+
 fn lookup(r: &Ref) -> Option<String> {
+    if (r.resource.to_string().as_str(), r.attr.as_str())
+        == ("secret/origin-header", "generated_id")
+    {
+        return Some(crate::reconcile::secrets::marker(HEADER_VALUE));
+    }
     Some(
         match (r.resource.to_string().as_str(), r.attr.as_str()) {
             ("load_balancer/main", "dns_name") => DNS,
@@ -103,7 +118,7 @@ fn our_tags(spec: &Spec) -> BTreeMap<String, String> {
 
 /// What AWS would hold after creating `r` (resolved): the create request's config.
 fn live_config(r: &Resource) -> DistributionConfig {
-    create_config("rtech-rtech-dev-main-x", &resolved(r)).unwrap()
+    create_config("rtech-rtech-dev-main-x", &resolved(r), &headers()).unwrap()
 }
 
 fn observed_of(spec: &Spec, config: &DistributionConfig) -> Observed {
@@ -128,6 +143,15 @@ fn neighbours() -> Vec<Observed> {
         o.attrs.insert(attr.into(), v.into());
         out.push(o);
     }
+    let mut secret = Observed::new("secret/origin-header".parse().unwrap(), "x");
+    secret.attrs.insert(
+        "generated_id".into(),
+        crate::reconcile::secrets::marker(HEADER_VALUE),
+    );
+    out.push(secret);
+    out.push(
+        Observed::new("listener_rule/production".parse().unwrap(), "x").attr("arn", "rule-arn"),
+    );
     out
 }
 
@@ -220,7 +244,26 @@ fn expand_follows_the_seed() {
     assert_eq!(t[TAG_ENV], "dev");
     // Depends on the load balancer and the certificate; not on a log bucket with logging off.
     let deps: Vec<String> = r.deps.iter().map(ToString::to_string).collect();
-    assert_eq!(deps, ["certificate_validation/main", "load_balancer/main"]);
+    assert_eq!(
+        deps,
+        [
+            "certificate_validation/main",
+            "listener_rule/production",
+            "load_balancer/main",
+            "secret/origin-header"
+        ]
+    );
+    // The origin header by its secret's marker, never a value.
+    let origin = r.props["origins"].as_map().unwrap()["alb"]
+        .as_map()
+        .unwrap();
+    assert_eq!(
+        origin["custom_headers"],
+        map([(
+            "X-Origin-Verify",
+            Value::reference(&"secret/origin-header".parse().unwrap(), "generated_id")
+        )])
+    );
 }
 
 #[test]
@@ -309,7 +352,7 @@ fn shuffled_methods(items: &[&str]) -> Vec<Method> {
 /// filled in (cloudfront default certificate flag, empty origin path, field-level encryption).
 fn shuffled(r: &Resource) -> DistributionConfig {
     let r = resolved(r);
-    let mut c = create_config("x", &r).unwrap();
+    let mut c = create_config("x", &r, &headers()).unwrap();
     let mut aliases = from_props::<DistributionProps>(&r.props).unwrap().aliases;
     aliases.reverse();
     c.aliases = Some(
@@ -578,7 +621,7 @@ fn the_update_keeps_what_rtech_does_not_manage() {
     live.web_acl_id = Some("waf-1".into());
     live.enabled = false;
     live.price_class = Some(PriceClass::PriceClassAll);
-    let c = apply_desired(live, &r).unwrap();
+    let c = apply_desired(live, &r, &headers()).unwrap();
     assert_eq!(c.caller_reference(), "theirs-123");
     assert_eq!(c.default_root_object(), Some("index.html"));
     // The web ACL is managed: a spec without `[edge.waf]` detaches one attached out of band.
@@ -594,6 +637,17 @@ fn the_update_keeps_what_rtech_does_not_manage() {
     );
     let o = &c.origins().unwrap().items()[0];
     assert_eq!((o.id(), o.domain_name()), ("alb", DNS));
+    // The origin header goes out with its value, read at apply time, never from props.
+    let h = &o.custom_headers().unwrap().items()[0];
+    assert_eq!(
+        (h.header_name(), h.header_value()),
+        ("X-Origin-Verify", HEADER_VALUE)
+    );
+    assert!(!format!("{:?}", r.props).contains(HEADER_VALUE));
+    assert!(apply_desired(c.clone(), &r, &BTreeMap::new())
+        .unwrap_err()
+        .to_string()
+        .contains("no value for header X-Origin-Verify"));
     let co = o.custom_origin_config().unwrap();
     assert_eq!(
         co.origin_protocol_policy(),
@@ -623,7 +677,7 @@ fn logging_request_names_the_bucket_and_prefix() {
         "us-east-1",
         "[edge.cloudfront]\nlogging = true\n",
     )));
-    let c = create_config("ref", &r).unwrap();
+    let c = create_config("ref", &r, &headers()).unwrap();
     let l = c.logging().unwrap();
     assert!(l.enabled() && !l.include_cookies());
     assert_eq!((l.bucket(), l.prefix()), (LOGS, LOG_PREFIX));

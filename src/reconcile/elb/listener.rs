@@ -16,9 +16,9 @@ use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::operation::create_listener::builders::CreateListenerFluentBuilder;
 use aws_sdk_elasticloadbalancingv2::operation::modify_listener::builders::ModifyListenerFluentBuilder;
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, Certificate, ForwardActionConfig, Listener as SdkListener,
-    ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum, TargetGroupStickinessConfig,
-    TargetGroupTuple,
+    Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, ForwardActionConfig,
+    Listener as SdkListener, ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum,
+    TargetGroupStickinessConfig, TargetGroupTuple,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 use serde::{Deserialize, Serialize};
@@ -102,7 +102,8 @@ pub struct WeightedGroup {
     pub weight: i64,
 }
 
-/// Observed only (rtech never sets one): shown when someone did.
+/// A fixed response: the HTTPS listener's default with CloudFront (403: the request did not
+/// come through CloudFront; the production rule forwards those that did).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FixedResponse {
@@ -146,7 +147,11 @@ pub fn expand_listeners(spec: &Spec, edge: &Edge, lb_name: &str) -> Vec<Resource
         protocol: Some("HTTPS".into()),
         ssl_policy: Some(edge.ssl_policy.clone()),
         certificate_arn: Some(Link::to(&certificate_validation_id(), "arn")),
-        default_actions: vec![weighted_forward(&default_weights(spec, edge))],
+        default_actions: vec![if edge.cloudfront.is_some() {
+            forbidden()
+        } else {
+            weighted_forward(&default_weights(spec, edge))
+        }],
         ..http.clone()
     };
     vec![listener("http", 80, http), listener("https", 443, https)]
@@ -183,6 +188,20 @@ pub fn weighted_forward(weights: &BTreeMap<String, i64>) -> ListenerAction {
             stickiness: false,
         }),
         fixed_response: None,
+    }
+}
+
+/// 403 with a plain-text body: what a request that did not come through CloudFront gets.
+pub fn forbidden() -> ListenerAction {
+    ListenerAction {
+        action_type: "fixed-response".into(),
+        redirect: None,
+        forward: None,
+        fixed_response: Some(FixedResponse {
+            status_code: Some("403".into()),
+            content_type: Some("text/plain".into()),
+            message_body: Some("Forbidden".into()),
+        }),
     }
 }
 
@@ -325,6 +344,15 @@ pub fn sdk_action(a: &ListenerAction, order: i32) -> Result<Action, PropsError> 
                         .as_deref()
                         .map(RedirectActionStatusCodeEnum::from),
                 )
+                .build(),
+        );
+    }
+    if let Some(f) = &a.fixed_response {
+        b = b.fixed_response_config(
+            FixedResponseActionConfig::builder()
+                .set_status_code(f.status_code.clone())
+                .set_content_type(f.content_type.clone())
+                .set_message_body(f.message_body.clone())
                 .build(),
         );
     }

@@ -8,6 +8,13 @@
 //! condition or set of target groups is one ModifyRule, which keeps the live weights
 //! ([`weights_for`]); listener and priority force a replacement.
 //!
+//!
+//! With `[edge.cloudfront]` the rule exists whatever the strategy (forwarding to blue alone
+//! with a rolling one) and also requires CloudFront's `X-Origin-Verify` header
+//! (`origin_header`: the accepted values by their markers, never the values, read from
+//! `secret/origin-header` at apply); the listener's default action is then a fixed 403, so a
+//! request that bypasses CloudFront reaches no target group.
+//!
 //! Observed through its listener (DescribeRules on our HTTPS listener, in
 //! `elb::observe_edge`), ownership by its tags; a rule at our priority without them is
 //! foreign. A create whose response was lost meets `PriorityInUse`: the rule at that priority
@@ -19,8 +26,9 @@ use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::operation::create_rule::builders::CreateRuleFluentBuilder;
 use aws_sdk_elasticloadbalancingv2::operation::modify_rule::builders::ModifyRuleFluentBuilder;
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, ForwardActionConfig, PathPatternConditionConfig, Rule as SdkRule,
-    RuleCondition, TargetGroupStickinessConfig, TargetGroupTuple,
+    Action, ActionTypeEnum, ForwardActionConfig, HttpHeaderConditionConfig,
+    PathPatternConditionConfig, Rule as SdkRule, RuleCondition, TargetGroupStickinessConfig,
+    TargetGroupTuple,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 use serde::{Deserialize, Serialize};
@@ -33,6 +41,9 @@ use crate::plan::KindSchema;
 use crate::progress::Task;
 use crate::reconcile::kit::{
     adopt_on_exists, found, from_props, gone_ok, sync_tags, to_props, Existing, Link, PropsError,
+};
+use crate::reconcile::secrets::{
+    accepted_markers, marker, origin_header_values, secret_id, ORIGIN_HEADER, ORIGIN_HEADER_SECRET,
 };
 use crate::reconcile::{Ctx, Kind, Update};
 use crate::spec::Spec;
@@ -60,6 +71,10 @@ pub struct ListenerRuleProps {
     /// from expand's map, present once the plan filled it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weights: Option<Vec<WeightedGroup>>,
+    /// With CloudFront: the `X-Origin-Verify` values the rule requires (an http-header
+    /// condition), by marker, sorted and comma-joined (the secret's `accepted_ids`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin_header: Option<Link>,
     pub tags: BTreeMap<String, String>,
 }
 
@@ -94,9 +109,18 @@ fn weights_value(w: &[WeightedGroup]) -> Value {
 // expand
 
 /// The production rule of the HTTPS listener (pure; the caller checks that the strategy
-/// shifts traffic). `lb_name` is the load balancer's.
+/// shifts traffic or the env has CloudFront). `lb_name` is the load balancer's.
 pub fn expand(spec: &Spec, lb_name: &str) -> Option<Resource> {
     let edge = spec.edge.as_ref()?;
+    let shifts = spec
+        .app
+        .as_ref()
+        .is_some_and(|a| a.deploy.strategy.shifts_traffic());
+    let colours = if shifts {
+        RULE_COLOURS
+    } else {
+        &RULE_COLOURS[..1]
+    };
     let id = production_rule_id();
     let full = format!("{lb_name}:443/{PRODUCTION}");
     let props = ListenerRuleProps {
@@ -106,14 +130,20 @@ pub fn expand(spec: &Spec, lb_name: &str) -> Option<Resource> {
             field: "path-pattern".into(),
             values: vec!["/*".into()],
         }],
-        target_groups: RULE_COLOURS
+        target_groups: colours
             .iter()
             .map(|c| Link::to(&target_group_id(c), "arn"))
             .collect(),
         weights: None,
+        origin_header: edge.cloudfront.as_ref().map(|_| {
+            Link::to(
+                &secret_id(ORIGIN_HEADER_SECRET),
+                crate::reconcile::secrets::ACCEPTED_IDS,
+            )
+        }),
         tags: tags_for(&spec.project, &spec.env, &id, &full, &spec.tags),
     };
-    let initial: Vec<WeightedGroup> = RULE_COLOURS
+    let initial: Vec<WeightedGroup> = colours
         .iter()
         .map(|c| WeightedGroup {
             arn: Link::to(&target_group_id(c), "arn"),
@@ -139,10 +169,34 @@ pub fn observe_rule(
     tg_names: &[String],
 ) -> Observed {
     let arn = rule.rule_arn().unwrap_or_default();
+    let is_origin_header = |c: &&RuleCondition| {
+        c.field() == Some("http-header")
+            && c.http_header_config().and_then(|h| h.http_header_name()) == Some(ORIGIN_HEADER)
+    };
+    let origin_header = rule.conditions().iter().find(is_origin_header).map(|c| {
+        let values = c
+            .http_header_config()
+            .map(|h| h.values())
+            .unwrap_or_default();
+        let mut ids: Vec<String> = values.iter().map(|v| marker(v)).collect();
+        ids.sort();
+        ids.dedup();
+        Link::from(ids.join(",").as_str())
+    });
     let mut conditions: Vec<Condition> = rule
         .conditions()
         .iter()
+        .filter(|c| !is_origin_header(c))
         .map(|c| {
+            // Another header's values may be secret too: markers only.
+            if let Some(h) = c.http_header_config() {
+                let mut values: Vec<String> = h.values().iter().map(|v| marker(v)).collect();
+                values.sort();
+                return Condition {
+                    field: format!("http-header:{}", h.http_header_name().unwrap_or_default()),
+                    values,
+                };
+            }
             let mut values: Vec<String> = match c.path_pattern_config() {
                 Some(p) if !p.values().is_empty() => p.values().to_vec(),
                 _ => c.values().to_vec(),
@@ -203,6 +257,7 @@ pub fn observe_rule(
                 })
                 .collect(),
         ),
+        origin_header,
         tags: tags.clone(),
     };
     // Deleted before its listener and the target groups it forwards to.
@@ -250,7 +305,19 @@ pub fn weights_for(targets: &[String], live: &[WeightedGroup]) -> Vec<(String, i
     out
 }
 
-fn sdk_conditions(p: &ListenerRuleProps) -> Vec<RuleCondition> {
+/// The conditions, and the origin header's with `header_values` (apply time only).
+fn sdk_conditions(p: &ListenerRuleProps, header_values: &[String]) -> Vec<RuleCondition> {
+    let header = p.origin_header.as_ref().map(|_| {
+        RuleCondition::builder()
+            .field("http-header")
+            .http_header_config(
+                HttpHeaderConditionConfig::builder()
+                    .http_header_name(ORIGIN_HEADER)
+                    .set_values(Some(header_values.to_vec()))
+                    .build(),
+            )
+            .build()
+    });
     p.conditions
         .iter()
         .map(|c| {
@@ -266,6 +333,7 @@ fn sdk_conditions(p: &ListenerRuleProps) -> Vec<RuleCondition> {
                 b.set_values(Some(c.values.clone())).build()
             }
         })
+        .chain(header)
         .collect()
 }
 
@@ -307,13 +375,14 @@ fn resolved(p: &ListenerRuleProps) -> Result<Vec<String>, PropsError> {
 pub fn create_request(
     c: &Client,
     p: &ListenerRuleProps,
+    header_values: &[String],
 ) -> Result<CreateRuleFluentBuilder, PropsError> {
     let targets = resolved(p)?;
     let weights = weights_for(&targets, p.weights.as_deref().unwrap_or_default());
     Ok(c.create_rule()
         .listener_arn(p.listener_arn.require("listener_arn")?)
         .priority(p.priority as i32)
-        .set_conditions(Some(sdk_conditions(p)))
+        .set_conditions(Some(sdk_conditions(p, header_values)))
         .actions(forward(&weights))
         .set_tags(Some(elb_tags(&p.tags))))
 }
@@ -324,13 +393,40 @@ pub fn modify_request(
     c: &Client,
     arn: &str,
     p: &ListenerRuleProps,
+    header_values: &[String],
 ) -> Result<ModifyRuleFluentBuilder, PropsError> {
     let targets = resolved(p)?;
     let weights = weights_for(&targets, p.weights.as_deref().unwrap_or_default());
     Ok(c.modify_rule()
         .rule_arn(arn)
-        .set_conditions(Some(sdk_conditions(p)))
+        .set_conditions(Some(sdk_conditions(p, header_values)))
         .actions(forward(&weights)))
+}
+
+/// The origin header values the rule must accept (apply time only, from Secrets Manager): those
+/// the plan was made with (by marker), or the secret changed since. None without CloudFront.
+async fn header_values(
+    ctx: &Ctx,
+    r: &Resource,
+    p: &ListenerRuleProps,
+) -> Result<Vec<String>, AwsError> {
+    let Some(want) = &p.origin_header else {
+        return Ok(vec![]);
+    };
+    let want = want.require("origin_header")?;
+    let (current, previous) = origin_header_values(ctx).await?;
+    let have = accepted_markers(&current, previous.as_deref());
+    if have != want {
+        return Err(AwsError::new(
+            "elbv2",
+            "StaleSecret",
+            format!(
+                "{}: secret/{ORIGIN_HEADER_SECRET} holds {have} now, the plan has {want}: plan again",
+                r.id
+            ),
+        ));
+    }
+    Ok(std::iter::once(current).chain(previous).collect())
 }
 
 fn rule_attrs(arn: &str) -> Attrs {
@@ -352,8 +448,9 @@ impl Kind for ListenerRule {
         task.status(&format!("creating listener rule {}", r.name));
         let p: &ListenerRuleProps = &from_props(&r.props)?;
         let c = &ctx.clients.elbv2;
+        let values = header_values(ctx, r, p).await?;
         let create = async {
-            let out = create_request(c, p)?
+            let out = create_request(c, p, &values)?
                 .send()
                 .await
                 .map_err(aws("elbv2:CreateRule"))?;
@@ -398,9 +495,13 @@ impl Kind for ListenerRule {
         let p: &ListenerRuleProps = &from_props(&u.desired.props)?;
         let c = &ctx.clients.elbv2;
         let arn = prior.physical_id.as_str();
-        if changed.contains("conditions") || changed.contains("target_groups") {
+        if changed.contains("conditions")
+            || changed.contains("target_groups")
+            || changed.contains("origin_header")
+        {
             task.status("modifying the listener rule (its weights stay ECS's)");
-            modify_request(c, arn, p)?
+            let values = header_values(ctx, u.desired, p).await?;
+            modify_request(c, arn, p, &values)?
                 .send()
                 .await
                 .map_err(aws("elbv2:ModifyRule"))?;

@@ -354,7 +354,8 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
         .map(|c| target_group::expand_colour(spec, c))
         .collect();
     out.extend(load_balancer::expand(spec));
-    if shifts {
+    let cloudfront = spec.edge.as_ref().is_some_and(|e| e.cloudfront.is_some());
+    if shifts || cloudfront {
         let lb = load_balancer_name(&spec.project, &spec.env);
         out.extend(listener_rule::expand(spec, &lb));
     }

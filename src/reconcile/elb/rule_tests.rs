@@ -253,7 +253,7 @@ fn a_changed_condition_is_drift_repaired_by_modify_rule_keeping_the_weights() {
     });
     let props: ListenerRuleProps = from_props(&resolved.props).unwrap();
     let c = crate::offline_client!(aws_sdk_elasticloadbalancingv2);
-    let req = modify_request(&c, RULE, &props).unwrap();
+    let req = modify_request(&c, RULE, &props, &[]).unwrap();
     let input = req.as_input();
     assert_eq!(input.get_rule_arn().as_deref(), Some(RULE));
     let cond = &input.get_conditions().as_ref().unwrap()[0];
@@ -291,7 +291,7 @@ fn a_missing_rule_is_a_create_with_the_initial_weights() {
     });
     let p: ListenerRuleProps = from_props(&resolved.props).unwrap();
     let c = crate::offline_client!(aws_sdk_elasticloadbalancingv2);
-    let req = create_request(&c, &p).unwrap();
+    let req = create_request(&c, &p, &[]).unwrap();
     let input = req.as_input();
     assert_eq!(input.get_listener_arn().as_deref(), Some(L443));
     assert_eq!(*input.get_priority(), Some(PRODUCTION_PRIORITY as i32));
@@ -384,4 +384,117 @@ fn a_rule_at_our_priority_without_our_tags_is_foreign_and_other_rules_are_ignore
 #[test]
 fn a_rule_arn_names_its_listener() {
     assert_eq!(listener_of(RULE), L443);
+}
+
+// --- only CloudFront reaches the app (issue 19 §1) ------------------------------------------
+
+const ORIGIN_VALUE: &str = "Zq7origin0header0value0that0must0never0be0printed";
+const OLD_VALUE: &str = "Yp6the0previous0origin0header0value0still0accepted";
+
+fn with_cloudfront(deploy: &str) -> Spec {
+    let text = format!(
+        "project = \"rtech\"\nenv = \"dev\"\nregion = \"us-east-1\"\n\n[network]\ncidr = \"10.0.0.0/16\"\n\n[ecr]\n[app]\n{deploy}\n[edge]\n[edge.cloudfront]\n"
+    );
+    parse_as("dev", &text)
+}
+
+/// The live rule with the origin header condition holding `values`.
+fn live_with_header(values: &[&str]) -> Rule {
+    let mut r = live_rule(&["/*"], 100, 0);
+    r.conditions.get_or_insert_with(Vec::new).push(
+        RuleCondition::builder()
+            .field("http-header")
+            .http_header_config(
+                aws_sdk_elasticloadbalancingv2::types::HttpHeaderConditionConfig::builder()
+                    .http_header_name("X-Origin-Verify")
+                    .set_values(Some(values.iter().map(|v| v.to_string()).collect()))
+                    .build(),
+            )
+            .build(),
+    );
+    r
+}
+
+fn secret_neighbour(accepted: &str) -> Observed {
+    Observed::new("secret/origin-header".parse().unwrap(), "arn:secret")
+        .attr("accepted_ids", accepted)
+}
+
+#[test]
+fn with_cloudfront_the_rule_requires_the_origin_header_by_marker_and_the_default_is_403() {
+    use crate::reconcile::secrets::{accepted_markers, marker};
+    // A rolling env gets the rule too, forwarding to blue alone.
+    let rs = expand(&with_cloudfront(""));
+    let r = rule(&rs);
+    let p: ListenerRuleProps = from_props(&r.props).unwrap();
+    assert_eq!(p.target_groups.len(), 1);
+    assert_eq!(
+        r.props["origin_header"],
+        Value::reference(&"secret/origin-header".parse().unwrap(), "accepted_ids")
+    );
+    let https = rs.iter().find(|x| x.id == listener_id("https")).unwrap();
+    let lp: ListenerProps = from_props(&https.props).unwrap();
+    assert_eq!(lp.default_actions.len(), 1);
+    assert_eq!(lp.default_actions[0].action_type, "fixed-response");
+    let fixed = lp.default_actions[0].fixed_response.as_ref().unwrap();
+    assert_eq!(fixed.status_code.as_deref(), Some("403"));
+    let sdk = super::listener::sdk_action(&lp.default_actions[0], 1).unwrap();
+    assert_eq!(
+        sdk.fixed_response_config().unwrap().status_code(),
+        Some("403")
+    );
+
+    // Observed: the live values become markers, and the next plan is empty.
+    let r = rule(&expand(&with_cloudfront(
+        "[app.deploy]\nstrategy = \"canary\"\n",
+    )));
+    let live = live_with_header(&[ORIGIN_VALUE]);
+    let o = observed(&r, &live);
+    let shown = format!("{:?}", o.props);
+    assert!(
+        !shown.contains(ORIGIN_VALUE),
+        "the header value leaked: {shown}"
+    );
+    assert_eq!(o.props["origin_header"], Value::str(marker(ORIGIN_VALUE)));
+    let mut obs = neighbours();
+    obs.push(secret_neighbour(&accepted_markers(ORIGIN_VALUE, None)));
+    obs.push(o);
+    let mut plan = try_diff("dev", std::slice::from_ref(&r), &obs, false).unwrap();
+    plan.changes.retain(|c| c.id == production_rule_id());
+    assert!(plan.changes.is_empty(), "{:?}", plan.changes);
+
+    // While a rotation rolls out the secret accepts both: one update, showing markers only.
+    let mut obs = neighbours();
+    obs.push(secret_neighbour(&accepted_markers(
+        ORIGIN_VALUE,
+        Some(OLD_VALUE),
+    )));
+    obs.push(observed(&r, &live));
+    let mut plan = try_diff("dev", std::slice::from_ref(&r), &obs, false).unwrap();
+    plan.changes.retain(|c| c.id == production_rule_id());
+    assert_eq!(only_update(&plan), ["origin_header"]);
+    let text = format!("{:?}", plan.changes);
+    assert!(!text.contains(ORIGIN_VALUE) && !text.contains(OLD_VALUE));
+
+    // The requests carry the values, given at apply time.
+    let c = crate::offline_client!(aws_sdk_elasticloadbalancingv2);
+    let filled = crate::plan::late_initialise(std::slice::from_ref(&r), &obs);
+    let resolved = crate::testutil::resolved_with(&filled[0], &|rf| {
+        obs.iter()
+            .find(|o| o.id == rf.resource)
+            .and_then(|o| o.attrs.get(&rf.attr).cloned())
+    });
+    let p: ListenerRuleProps = from_props(&resolved.props).unwrap();
+    let values = [ORIGIN_VALUE.to_string(), OLD_VALUE.to_string()];
+    let req = modify_request(&c, RULE, &p, &values).unwrap();
+    let conds = req.as_input().get_conditions().clone().unwrap();
+    let h = conds
+        .iter()
+        .find(|c| c.field() == Some("http-header"))
+        .unwrap()
+        .http_header_config()
+        .unwrap();
+    assert_eq!(h.http_header_name(), Some("X-Origin-Verify"));
+    assert_eq!(h.values(), values);
+    assert!(conds.iter().any(|c| c.field() == Some("path-pattern")));
 }

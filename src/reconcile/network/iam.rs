@@ -26,6 +26,7 @@ pub static GRANTS: &[Grant] = &[
             "ec2:DescribeSecurityGroups",
             "ec2:DescribeSecurityGroupRules",
             "ec2:DescribeFlowLogs",
+            "ec2:DescribeManagedPrefixLists",
         ],
         also: &[],
         on: ANY,

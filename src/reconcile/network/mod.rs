@@ -55,6 +55,10 @@ pub const SG: &str = "sg";
 pub const SG_RULE: &str = "sg_rule";
 pub const FLOW_LOG: &str = "flow_log";
 
+/// AWS's managed prefix list of CloudFront's origin-facing addresses, by name (its `pl-` id
+/// differs per region).
+pub const CLOUDFRONT_ORIGIN_FACING: &str = "com.amazonaws.global.cloudfront.origin-facing";
+
 const KINDS: &[&dyn Kind] = &[
     &vpc::Vpc,
     &subnet::Subnet,
@@ -279,18 +283,38 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
         ));
     }
     let mut rules: Vec<rule::RuleSpec> = Vec::new();
-    for cidr in &n.alb_ingress_cidrs {
-        for port in [80, 443] {
-            rules.push(rule::RuleSpec {
-                sg: "alb",
-                egress: false,
-                protocol: "tcp",
-                from: port,
-                to: port,
-                cidr: Some(cidr.to_string()),
-                peer_sg: None,
-                description: format!("{} from {cidr}", if port == 80 { "HTTP" } else { "HTTPS" }),
-            });
+    if spec.edge.as_ref().is_some_and(|e| e.cloudfront.is_some()) {
+        // Only CloudFront reaches the load balancer: 443 from its origin-facing addresses
+        // (the origin is https-only, so port 80, whose listener only redirects, is not open).
+        rules.push(rule::RuleSpec {
+            sg: "alb",
+            egress: false,
+            protocol: "tcp",
+            from: 443,
+            to: 443,
+            cidr: None,
+            peer_sg: None,
+            prefix_list: Some(CLOUDFRONT_ORIGIN_FACING),
+            description: "HTTPS from CloudFront".into(),
+        });
+    } else {
+        for cidr in &n.alb_ingress_cidrs {
+            for port in [80, 443] {
+                rules.push(rule::RuleSpec {
+                    sg: "alb",
+                    egress: false,
+                    protocol: "tcp",
+                    from: port,
+                    to: port,
+                    cidr: Some(cidr.to_string()),
+                    peer_sg: None,
+                    prefix_list: None,
+                    description: format!(
+                        "{} from {cidr}",
+                        if port == 80 { "HTTP" } else { "HTTPS" }
+                    ),
+                });
+            }
         }
     }
     for (sg, port, from) in [
@@ -306,6 +330,7 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
             to: port as i64,
             cidr: None,
             peer_sg: Some(from),
+            prefix_list: None,
             description: format!("port {port} from the {from} security group"),
         });
     }
@@ -318,6 +343,7 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
             to: -1,
             cidr: Some("0.0.0.0/0".into()),
             peer_sg: None,
+            prefix_list: None,
             // AWS gives every new group exactly this rule, without a description: match it.
             description: String::new(),
         });

@@ -3,7 +3,7 @@
 //! groups' rules and same-named foreign groups. Routes and associations come with their
 //! route tables.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ec2::types::{AttributeBooleanValue, SecurityGroupRule, Tag, VpcAttributeName};
 
@@ -368,12 +368,18 @@ pub(super) async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Obser
         };
         c.set(i, &props, &[]);
     }
+    // The names of the prefix lists our rules refer to (rules name them, never by id).
+    let pl_ids: BTreeSet<String> = rules
+        .iter()
+        .filter_map(|r| r.prefix_list_id().map(str::to_string))
+        .collect();
+    let prefix_lists = rule::prefix_list_names(ctx, pl_ids.into_iter().collect()).await?;
     for r in &rules {
         let Some(sg_rid) = c.rid(r.group_id()) else {
             continue;
         };
         let peer_rid = c.rid(r.referenced_group_info().and_then(|g| g.group_id()));
-        let (rid, props) = rule::observed(r, &sg_rid, peer_rid.as_ref());
+        let (rid, props) = rule::observed(r, &sg_rid, peer_rid.as_ref(), &prefix_lists);
         let mut o = Observed::new(rid, r.security_group_rule_id().unwrap_or_default()).dep(&sg_rid);
         o.props = to_props(&props);
         o.deps.extend(peer_rid);

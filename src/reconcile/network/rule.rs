@@ -2,15 +2,17 @@
 //! named by its content so that a rule added out of band has an id too.
 
 use async_trait::async_trait;
+use std::collections::BTreeMap;
+
 use aws_sdk_ec2::types::{
-    IpPermission, IpRange, SecurityGroupRule, SecurityGroupRuleRequest, SecurityGroupRuleUpdate,
-    UserIdGroupPair,
+    IpPermission, IpRange, PrefixListId, SecurityGroupRule, SecurityGroupRuleRequest,
+    SecurityGroupRuleUpdate, UserIdGroupPair,
 };
 use serde::{Deserialize, Serialize};
 
-use super::{all_rules, attrs, desired as resource, id, sanitize};
+use super::{all_rules, attrs, desired as resource, filter, id, sanitize};
 use super::{SG, SG_RULE};
-use crate::aws::{aws, AwsError};
+use crate::aws::{all_pages, aws, AwsError};
 use crate::model::{Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
@@ -27,11 +29,17 @@ pub static SCHEMA: KindSchema = KindSchema::replaced_on(
         "to_port",
         "cidr_ipv4",
         "referenced_group_id",
+        "prefix_list_name",
     ],
 );
 
-/// The peer is a CIDR or another group (an IPv6 CIDR only on a rule added out of band).
-/// Ports are -1 for protocol -1.
+/// The peer is a CIDR, another group or a managed prefix list by name (an IPv6 CIDR only on a
+/// rule added out of band). Ports are -1 for protocol -1.
+///
+/// A prefix list is named, never given by id (`pl-…` differs per region and account): create
+/// resolves the name with DescribeManagedPrefixLists (filter `prefix-list-name`), observe turns
+/// the live rule's id back into its name, and `prefix_list_id` is observed only (shown, never
+/// compared).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleProps {
@@ -49,6 +57,12 @@ pub struct RuleProps {
     pub referenced_group_id: Option<Link>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cidr_ipv6: Option<String>,
+    /// `com.amazonaws.global.cloudfront.origin-facing`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix_list_name: Option<String>,
+    /// Observed only: the id the name resolved to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix_list_id: Option<String>,
 }
 
 impl RuleProps {
@@ -103,6 +117,8 @@ pub struct RuleSpec<'a> {
     pub to: i64,
     pub cidr: Option<String>,
     pub peer_sg: Option<&'a str>,
+    /// A managed prefix list, by name.
+    pub prefix_list: Option<&'a str>,
     pub description: String,
 }
 
@@ -110,6 +126,7 @@ pub fn desired(r: RuleSpec<'_>) -> Resource {
     let peer = r
         .cidr
         .clone()
+        .or_else(|| r.prefix_list.map(prefix_list_peer))
         .unwrap_or_else(|| r.peer_sg.unwrap_or_default().to_string());
     let rid = id(
         SG_RULE,
@@ -128,16 +145,71 @@ pub fn desired(r: RuleSpec<'_>) -> Resource {
             _ => None,
         },
         cidr_ipv6: None,
+        prefix_list_name: r.prefix_list.map(str::to_string),
+        prefix_list_id: None,
     };
     resource(rid, "", &props)
 }
 
+/// How a prefix list names the peer in a rule's id: its last dotted part
+/// (`com.amazonaws.global.cloudfront.origin-facing` → `pl-origin-facing`).
+pub fn prefix_list_peer(name: &str) -> String {
+    format!("pl-{}", name.rsplit('.').next().unwrap_or(name))
+}
+
+/// The names of the managed prefix lists `ids` (one call; none without ids).
+pub async fn prefix_list_names(
+    ctx: &Ctx,
+    ids: Vec<String>,
+) -> Result<BTreeMap<String, String>, AwsError> {
+    if ids.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let lists = all_pages!(
+        ctx.clients
+            .ec2
+            .describe_managed_prefix_lists()
+            .set_prefix_list_ids(Some(ids)),
+        "ec2:DescribeManagedPrefixLists"
+    )?;
+    Ok(lists
+        .iter()
+        .filter_map(|l| Some((l.prefix_list_id()?.into(), l.prefix_list_name()?.into())))
+        .collect())
+}
+
+/// The id of the managed prefix list named `name` in the env's region, for rule `r`.
+async fn prefix_list_id(ctx: &Ctx, r: &Resource, name: &str) -> Result<String, AwsError> {
+    let lists = all_pages!(
+        ctx.clients
+            .ec2
+            .describe_managed_prefix_lists()
+            .filters(filter("prefix-list-name", [name])),
+        "ec2:DescribeManagedPrefixLists"
+    )?;
+    lists
+        .iter()
+        .find_map(|l| l.prefix_list_id().map(str::to_string))
+        .ok_or_else(|| {
+            AwsError::new(
+                "ec2:DescribeManagedPrefixLists",
+                "InvalidPrefixListName.NotFound",
+                format!(
+                    "{}: no managed prefix list named {name} in this region",
+                    r.id
+                ),
+            )
+        })
+}
+
 /// A live rule of group `sg` (its resource id), with the resource id of the group it refers
-/// to when that is ours: its id and its props.
+/// to when that is ours and the names of the prefix lists it may refer to: its id and its
+/// props.
 pub fn observed(
     r: &SecurityGroupRule,
     sg: &ResourceId,
     peer_rid: Option<&ResourceId>,
+    prefix_lists: &BTreeMap<String, String>,
 ) -> (ResourceId, RuleProps) {
     let egress = r.is_egress().unwrap_or(false);
     let proto = normalise_protocol(r.ip_protocol().unwrap_or("-1"));
@@ -159,7 +231,10 @@ pub fn observed(
     ) {
         (Some(c4), _, _, _, _) => c4.to_string(),
         (_, Some(c6), _, _, _) => c6.to_string(),
-        (_, _, Some(pl), _, _) => pl.to_string(),
+        (_, _, Some(pl), _, _) => prefix_lists
+            .get(pl)
+            .map(|n| prefix_list_peer(n))
+            .unwrap_or_else(|| pl.to_string()),
         (_, _, _, Some(p), _) => p.name.clone(),
         (_, _, _, _, Some(g)) => g.to_string(),
         _ => "unknown".into(),
@@ -181,11 +256,18 @@ pub fn observed(
         cidr_ipv4: r.cidr_ipv4().map(str::to_string),
         referenced_group_id: peer_group.map(Link::from),
         cidr_ipv6: r.cidr_ipv6().map(str::to_string),
+        prefix_list_name: r.prefix_list_id().map(|pl| {
+            prefix_lists
+                .get(pl)
+                .cloned()
+                .unwrap_or_else(|| pl.to_string())
+        }),
+        prefix_list_id: r.prefix_list_id().map(str::to_string),
     };
     (rid, props)
 }
 
-fn permission(p: &RuleProps) -> Result<IpPermission, AwsError> {
+fn permission(p: &RuleProps, pl: Option<&str>) -> Result<IpPermission, AwsError> {
     let mut b = IpPermission::builder().ip_protocol(&p.protocol);
     if p.protocol != "-1" {
         b = b.from_port(p.from_port as i32).to_port(p.to_port as i32);
@@ -194,6 +276,14 @@ fn permission(p: &RuleProps) -> Result<IpPermission, AwsError> {
         b = b.ip_ranges(
             IpRange::builder()
                 .cidr_ip(c)
+                .set_description(p.description.clone())
+                .build(),
+        );
+    }
+    if let Some(pl) = pl {
+        b = b.prefix_list_ids(
+            PrefixListId::builder()
+                .prefix_list_id(pl)
                 .set_description(p.description.clone())
                 .build(),
         );
@@ -210,7 +300,13 @@ fn permission(p: &RuleProps) -> Result<IpPermission, AwsError> {
 }
 
 /// The live rule of `gid` that is `p`, when AWS says it already exists.
-async fn find_rule(ctx: &Ctx, r: &Resource, gid: &str, p: &RuleProps) -> Result<String, AwsError> {
+async fn find_rule(
+    ctx: &Ctx,
+    r: &Resource,
+    gid: &str,
+    p: &RuleProps,
+    pl: Option<&str>,
+) -> Result<String, AwsError> {
     let peer = p.peer_group()?;
     let rules = all_rules(ctx, vec![gid.to_string()]).await?;
     rules
@@ -223,6 +319,7 @@ async fn find_rule(ctx: &Ctx, r: &Resource, gid: &str, p: &RuleProps) -> Result<
                         && x.to_port().unwrap_or(-1) as i64 == p.to_port))
                 && x.cidr_ipv4() == p.cidr_ipv4.as_deref()
                 && x.referenced_group_info().and_then(|g| g.group_id()) == peer
+                && x.prefix_list_id() == pl
         })
         .and_then(|x| x.security_group_rule_id().map(str::to_string))
         .ok_or_else(|| {
@@ -254,7 +351,13 @@ async fn find_rule_description(ctx: &Ctx, rule_id: &str) -> Result<Option<String
         .map(str::to_string))
 }
 
-async fn modify_rule(ctx: &Ctx, gid: &str, rule_id: &str, p: &RuleProps) -> Result<(), AwsError> {
+async fn modify_rule(
+    ctx: &Ctx,
+    gid: &str,
+    rule_id: &str,
+    p: &RuleProps,
+    pl: Option<&str>,
+) -> Result<(), AwsError> {
     // Protocol -1 (all traffic) takes ports -1 to -1, as AWS reports them.
     let u = SecurityGroupRuleRequest::builder()
         .ip_protocol(&p.protocol)
@@ -262,6 +365,7 @@ async fn modify_rule(ctx: &Ctx, gid: &str, rule_id: &str, p: &RuleProps) -> Resu
         .to_port(p.to_port as i32)
         .set_cidr_ipv4(p.cidr_ipv4.clone())
         .set_referenced_group_id(p.peer_group()?.map(String::from))
+        .set_prefix_list_id(pl.map(String::from))
         .set_description(p.description.clone());
     ctx.clients
         .ec2
@@ -289,10 +393,15 @@ impl Kind for Rule {
         let p: RuleProps = from_props(&r.props)?;
         let ec2 = &ctx.clients.ec2;
         let gid = p.group_id.require("group_id")?;
+        let pl = match &p.prefix_list_name {
+            Some(name) => Some(prefix_list_id(ctx, r, name).await?),
+            None => None,
+        };
+        let pl = pl.as_deref();
         let res = if p.egress() {
             ec2.authorize_security_group_egress()
                 .group_id(gid)
-                .ip_permissions(permission(&p)?)
+                .ip_permissions(permission(&p, pl)?)
                 .send()
                 .await
                 .map_err(aws("ec2:AuthorizeSecurityGroupEgress"))
@@ -300,7 +409,7 @@ impl Kind for Rule {
         } else {
             ec2.authorize_security_group_ingress()
                 .group_id(gid)
-                .ip_permissions(permission(&p)?)
+                .ip_permissions(permission(&p, pl)?)
                 .send()
                 .await
                 .map_err(aws("ec2:AuthorizeSecurityGroupIngress"))
@@ -316,11 +425,11 @@ impl Kind for Rule {
         };
         let rule_id = match rule_id {
             Some(id) => id,
-            None => find_rule(ctx, r, gid, &p).await?,
+            None => find_rule(ctx, r, gid, &p, pl).await?,
         };
         // Descriptions on an adopted rule may differ: make them what the spec says.
         if find_rule_description(ctx, &rule_id).await? != p.description {
-            modify_rule(ctx, gid, &rule_id, &p).await?;
+            modify_rule(ctx, gid, &rule_id, &p, pl).await?;
         }
         Ok(attrs(&rule_id))
     }
@@ -331,7 +440,16 @@ impl Kind for Rule {
             return Ok(Attrs::new());
         }
         let p: RuleProps = from_props(&r.props)?;
-        modify_rule(ctx, p.group_id.require("group_id")?, &prior.physical_id, &p).await?;
+        // The live rule's own id: the name is not re-resolved for a description change.
+        let live: RuleProps = from_props(&prior.props)?;
+        modify_rule(
+            ctx,
+            p.group_id.require("group_id")?,
+            &prior.physical_id,
+            &p,
+            live.prefix_list_id.as_deref(),
+        )
+        .await?;
         Ok(Attrs::new())
     }
 

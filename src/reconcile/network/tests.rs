@@ -450,7 +450,12 @@ fn a_live_rule_normalises_to_the_props_and_id_expand_gives_it() {
         .description("port 3000 from the alb security group")
         .security_group_rule_id("sgr-1")
         .build();
-    let (id, props) = rule::observed(&live, &rid("sg/app"), Some(&rid("sg/alb")));
+    let (id, props) = rule::observed(
+        &live,
+        &rid("sg/app"),
+        Some(&rid("sg/alb")),
+        &Default::default(),
+    );
     assert_eq!(id, rid("sg_rule/app-in-tcp-3000-alb"));
     let rs = dev();
     let want: rule::RuleProps = kit::from_props(&get(&rs, &id.to_string()).props).unwrap();
@@ -467,6 +472,77 @@ fn a_live_rule_normalises_to_the_props_and_id_expand_gives_it() {
         kit::round_trip::<rule::RuleProps>(&kit::to_props(&props)).unwrap(),
         kit::to_props(&props)
     );
+}
+
+#[test]
+fn with_cloudfront_the_alb_admits_443_only_from_the_origin_facing_prefix_list() {
+    let rs = expand(&crate::testutil::env_spec("prod"));
+    let alb_in: Vec<String> = ids_of_kind(&rs, SG_RULE)
+        .into_iter()
+        .filter(|i| i.starts_with("sg_rule/alb-in-"))
+        .collect();
+    assert_eq!(alb_in, vec!["sg_rule/alb-in-tcp-443-pl-origin-facing"]);
+    let r = get(&rs, &alb_in[0]);
+    let p: rule::RuleProps = kit::from_props(&r.props).unwrap();
+    assert_eq!(
+        p.prefix_list_name.as_deref(),
+        Some(CLOUDFRONT_ORIGIN_FACING)
+    );
+    assert_eq!((p.from_port, p.to_port), (443, 443));
+    assert_eq!(p.cidr_ipv4, None);
+    assert_eq!(
+        p.prefix_list_id, None,
+        "the id is resolved at apply, never in the spec"
+    );
+    // Without CloudFront, today's rules from the spec's CIDRs stay.
+    let dev_in: Vec<String> = ids_of_kind(&dev(), SG_RULE)
+        .into_iter()
+        .filter(|i| i.starts_with("sg_rule/alb-in-"))
+        .collect();
+    assert_eq!(
+        dev_in,
+        vec![
+            "sg_rule/alb-in-tcp-443-0.0.0.0_0",
+            "sg_rule/alb-in-tcp-80-0.0.0.0_0"
+        ]
+    );
+}
+
+#[test]
+fn a_live_prefix_list_rule_observes_to_its_name_and_plans_nothing() {
+    use aws_sdk_ec2::types::SecurityGroupRule;
+    let live = SecurityGroupRule::builder()
+        .group_id("sg-alb")
+        .is_egress(false)
+        .ip_protocol("tcp")
+        .from_port(443)
+        .to_port(443)
+        .prefix_list_id("pl-123")
+        .description("HTTPS from CloudFront")
+        .security_group_rule_id("sgr-1")
+        .build();
+    let names = [("pl-123".to_string(), CLOUDFRONT_ORIGIN_FACING.to_string())].into();
+    let (id, props) = rule::observed(&live, &rid("sg/alb"), None, &names);
+    assert_eq!(id, rid("sg_rule/alb-in-tcp-443-pl-origin-facing"));
+    assert_eq!(props.prefix_list_id.as_deref(), Some("pl-123"));
+    let rs = expand(&crate::testutil::env_spec("prod"));
+    let want: rule::RuleProps = kit::from_props(&get(&rs, &id.to_string()).props).unwrap();
+    assert_eq!(
+        rule::RuleProps {
+            group_id: want.group_id.clone(),
+            prefix_list_id: None,
+            ..props.clone()
+        },
+        want
+    );
+    assert_eq!(
+        kit::round_trip::<rule::RuleProps>(&kit::to_props(&props)).unwrap(),
+        kit::to_props(&props)
+    );
+    // An unknown list keeps its id as its name (shown, and deleted as not desired).
+    let (id, props) = rule::observed(&live, &rid("sg/alb"), None, &Default::default());
+    assert_eq!(id, rid("sg_rule/alb-in-tcp-443-pl-123"));
+    assert_eq!(props.prefix_list_name.as_deref(), Some("pl-123"));
 }
 
 fn dev_flow_logs(value: &str) -> crate::spec::Spec {

@@ -35,6 +35,100 @@ pub const GENERATED_ID: &str = "generated_id";
 /// Tag telling destroy how to delete the secret (kept on the secret: there is no state file).
 pub const TAG_ON_DELETE: &str = "rtech:on-delete";
 
+/// `secret/origin-header`: the value CloudFront sends the load balancer in [`ORIGIN_HEADER`]
+/// (with `[edge.cloudfront]`), under the JSON key [`ORIGIN_HEADER_KEY`]. Its `generated_id` is
+/// the value's [`marker`], so the distribution and the listener rule, which hold the value
+/// itself, are compared by marker without it.
+pub const ORIGIN_HEADER_SECRET: &str = "origin-header";
+pub const ORIGIN_HEADER_KEY: &str = "value";
+/// While a rotation rolls out: the value before it, still accepted by the load balancer.
+pub const ORIGIN_HEADER_PREVIOUS: &str = "previous";
+pub const ORIGIN_HEADER: &str = "X-Origin-Verify";
+/// The origin header secret's attribute: the markers of the values accepted (see
+/// `secret::accepted_ids`).
+pub const ACCEPTED_IDS: &str = "accepted_ids";
+
+/// What a plan shows for a secret value: `sha256:` and the first 16 hex digits of its SHA-256.
+pub fn marker(value: &str) -> String {
+    use sha2::{Digest, Sha256};
+    format!(
+        "sha256:{}",
+        hex::encode(&Sha256::digest(value.as_bytes())[..8])
+    )
+}
+
+/// The origin header's value and, while a rotation rolls out, the previous one: apply time
+/// only, read from `<project>/<env>/origin-header`; they go straight into the AWS call.
+pub async fn origin_header_values(ctx: &Ctx) -> Result<(String, Option<String>), AwsError> {
+    let (current, previous, _) = origin_header_json(ctx).await?;
+    Ok((current, previous))
+}
+
+/// The origin header's secret: its value, the previous one, and its ARN.
+pub async fn origin_header_json(ctx: &Ctx) -> Result<(String, Option<String>, String), AwsError> {
+    let name = format!("{}/{}/{ORIGIN_HEADER_SECRET}", ctx.project, ctx.env);
+    let json = read_json(ctx, &name).await?;
+    let current = json
+        .get(ORIGIN_HEADER_KEY)
+        .and_then(J::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| {
+            AwsError::new(
+                "secretsmanager:GetSecretValue",
+                "NoGeneratedValue",
+                format!("secret/{ORIGIN_HEADER_SECRET} ({name}) holds no generated value"),
+            )
+        })?;
+    let previous = json
+        .get(ORIGIN_HEADER_PREVIOUS)
+        .and_then(J::as_str)
+        .map(str::to_string);
+    Ok((current, previous, name))
+}
+
+/// `apply --rotate origin-header`: a new value, the current one kept as `previous` (the load
+/// balancer accepts both until CloudFront sends the new one). Refused while an earlier
+/// rotation is still rolling out. Returns the new value's marker.
+pub async fn rotate_origin_header(ctx: &Ctx) -> Result<String, AwsError> {
+    let (current, previous, name) = origin_header_json(ctx).await?;
+    if previous.is_some() {
+        return Err(AwsError::new(
+            "secretsmanager:PutSecretValue",
+            "RotationInProgress",
+            format!("secret/{ORIGIN_HEADER_SECRET} ({name}): the previous rotation has not finished rolling out; run apply without --rotate to finish it first"),
+        ));
+    }
+    let mut json = read_json(ctx, &name).await?;
+    let value = random(ctx, 64).await?;
+    let id = marker(&value);
+    json.insert(ORIGIN_HEADER_PREVIOUS.into(), J::String(current));
+    json.insert(ORIGIN_HEADER_KEY.into(), J::String(value));
+    json.insert(GENERATED_ID.into(), J::String(id.clone()));
+    write_json(ctx, &name, &json).await?;
+    Ok(id)
+}
+
+/// The end of a rotation, once CloudFront sends the new value everywhere: the previous value
+/// is dropped from the secret (the next plan then drops it from the load balancer's rule).
+pub async fn forget_previous_origin_header(ctx: &Ctx) -> Result<(), AwsError> {
+    let name = format!("{}/{}/{ORIGIN_HEADER_SECRET}", ctx.project, ctx.env);
+    let mut json = read_json(ctx, &name).await?;
+    if json.remove(ORIGIN_HEADER_PREVIOUS).is_some() {
+        write_json(ctx, &name, &json).await?;
+    }
+    Ok(())
+}
+
+/// The markers (sorted, comma-joined) of the origin header values the secret holds now.
+pub fn accepted_markers(current: &str, previous: Option<&str>) -> String {
+    let mut json = Map::new();
+    json.insert(ORIGIN_HEADER_KEY.into(), J::String(current.into()));
+    if let Some(p) = previous {
+        json.insert(ORIGIN_HEADER_PREVIOUS.into(), J::String(p.into()));
+    }
+    secret::accepted_ids(&json).unwrap_or_default()
+}
+
 pub fn secret_id(name: &str) -> ResourceId {
     ResourceId::new(SECRET, name)
 }
@@ -92,6 +186,14 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
             Some(format!(
                 "mongodb://{{username}}:{{password}}@{{host}}:{{port}}/?tls={tls}&replicaSet=rs0&readPreference=secondaryPreferred&retryWrites=false"
             )),
+        ));
+    }
+    if spec.edge.as_ref().is_some_and(|e| e.cloudfront.is_some()) {
+        out.push(secret(
+            spec,
+            ORIGIN_HEADER_SECRET,
+            "the header CloudFront sends the load balancer to prove a request came through it",
+            Some(ORIGIN_HEADER_KEY),
         ));
     }
     if let Some(r) = &spec.redis {

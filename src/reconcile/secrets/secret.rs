@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as J};
 
 use super::{
-    is_this_env, random, read_json, sm_tags, tag_map, write_json, SecretsTags, GENERATED_ID,
-    GENERATED_KEY,
+    is_this_env, marker, random, read_json, sm_tags, tag_map, write_json, SecretsTags,
+    ACCEPTED_IDS, GENERATED_ID, GENERATED_KEY, ORIGIN_HEADER_KEY, ORIGIN_HEADER_PREVIOUS,
 };
 use super::{SECRET, TAG_ON_DELETE};
 use crate::aws::{aws, AwsError, Required};
@@ -167,16 +167,43 @@ pub fn attrs_of(arn: &str, json: &Map<String, J>) -> Attrs {
     if let Some(g) = json.get(GENERATED_ID).and_then(J::as_str) {
         a.insert("generated_id".into(), g.to_string());
     }
+    if let Some(ids) = accepted_ids(json) {
+        a.insert(ACCEPTED_IDS.into(), ids);
+    }
     a
 }
 
-/// A new value under `key` (40 characters for a password, 64 for a token), with the keys that
-/// say where it is and which generation it is.
-async fn generate(ctx: &Ctx, json: &mut Map<String, J>, key: &str) -> Result<(), AwsError> {
+/// The origin header's values the load balancer accepts, by marker (sorted, comma-joined): the
+/// current one, and the previous one while a rotation rolls out.
+pub fn accepted_ids(json: &Map<String, J>) -> Option<String> {
+    let current = json.get(ORIGIN_HEADER_KEY).and_then(J::as_str)?;
+    let mut ids = vec![marker(current)];
+    if let Some(p) = json.get(ORIGIN_HEADER_PREVIOUS).and_then(J::as_str) {
+        ids.push(marker(p));
+    }
+    ids.sort();
+    ids.dedup();
+    Some(ids.join(","))
+}
+
+/// A new value under `key` (40 characters for a password, 64 for a token or the origin
+/// header), with the keys that say where it is and which generation it is (the origin header's
+/// generation is its value's marker: what the distribution and the listener rule observe).
+pub(super) async fn generate(
+    ctx: &Ctx,
+    json: &mut Map<String, J>,
+    key: &str,
+) -> Result<(), AwsError> {
     let len = if key == "password" { 40 } else { 64 };
-    json.insert(key.to_string(), J::String(random(ctx, len).await?));
+    let value = random(ctx, len).await?;
+    let id = if key == ORIGIN_HEADER_KEY {
+        marker(&value)
+    } else {
+        random(ctx, 16).await?
+    };
+    json.insert(key.to_string(), J::String(value));
     json.insert(GENERATED_KEY.into(), J::String(key.to_string()));
-    json.insert(GENERATED_ID.into(), J::String(random(ctx, 16).await?));
+    json.insert(GENERATED_ID.into(), J::String(id));
     Ok(())
 }
 

@@ -337,6 +337,10 @@ pub(super) fn expand(spec: &Spec, app: &App) -> Resource {
     if spec.edge.is_some() {
         r = r.dep(&crate::reconcile::elb::alb::listener_id("https"));
     }
+    // With CloudFront the listener's default is a fixed 403: the production rule forwards.
+    if spec.edge.as_ref().is_some_and(|e| e.cloudfront.is_some()) {
+        r = r.dep(&crate::reconcile::elb::listener_rule::production_rule_id());
+    }
     match &app.scaling {
         // The scaler owns the count inside [min, max] (never drift there); outside, the
         // nearest bound.
