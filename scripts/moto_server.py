@@ -17,8 +17,6 @@ Shims:
 - Route 53 and ACM: scripts/moto_route53_acm_shim.py (a CREATE refused exactly when the record
   exists; each change batch atomic, as concurrent batches on one zone could lose a delete; an
   idempotency token of a deleted certificate returns its ARN).
-- ECR: scripts/moto_ecr_shim.py (every image a task definition names exists, as moto runs
-  tasks without one, unless MOTO_ECR_REAL_IMAGES is set).
 - ECS: scripts/moto_ecs_shim.py (services that never run their tasks nor complete their
   rollout, CreateService dropping the deployment configuration and grace period).
 - CloudFront: scripts/moto_cloudfront_shim.py (a repeated CallerReference with the same config
@@ -194,7 +192,6 @@ if __name__ == "__main__":
     import moto_backup_shim
     import moto_cloudfront_shim
     import moto_ec2_shim
-    import moto_ecr_shim
     import moto_ecs_shim
     import moto_elasticache_shim
     import moto_elbv2_shim
@@ -211,7 +208,6 @@ if __name__ == "__main__":
         moto_backup_shim,
         moto_cloudfront_shim,
         moto_ec2_shim,
-        moto_ecr_shim,
         moto_ecs_shim,
         moto_elasticache_shim,
         moto_elbv2_shim,

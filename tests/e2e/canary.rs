@@ -127,6 +127,7 @@ async fn running(ecs: &aws_sdk_ecs::Client) -> String {
 }
 
 fn deploy_bg(emu: &Emulator, dir: &std::path::Path, tag: &str) -> Background {
+    push_app_image(emu, Some(dir), "dev", &["--image-tag", tag]);
     let mut c = rtech_std_in(emu, dir);
     c.args(["deploy", "--env", "dev", "--image-tag", tag]);
     Background::spawn(c)
@@ -338,6 +339,7 @@ async fn an_alarm_during_the_canary_rolls_back_and_rollback_stops_a_running_cana
         .send()
         .await
         .unwrap();
+    push_app_image(&emu, Some(dir.path()), "dev", &["--image-tag", "v3"]);
     run_ok(
         rtech_in(&emu, dir.path()).args([
             "deploy",

@@ -248,6 +248,7 @@ async fn counts(ecs: &aws_sdk_ecs::Client) -> (i32, i32) {
 /// `apply` in the background, its stderr read up to the line where it starts waiting for the
 /// service to become stable; the rest is left to read.
 fn apply_until_waiting(emu: &Emulator, dir: &Path) -> (Child, Lines<BufReader<ChildStderr>>) {
+    push_app_image(emu, Some(dir), "dev", &[]);
     let mut child = rtech_std(emu)
         .arg("--envs-dir")
         .arg(dir)

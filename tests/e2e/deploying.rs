@@ -32,6 +32,7 @@ fn emulator() -> Emulator {
 }
 
 fn deploy(emu: &Emulator, dir: &std::path::Path, tag: &str, code: i32) -> Run {
+    push_app_image(emu, Some(dir), "dev", &["--image-tag", tag]);
     run_ok(
         rtech_in(emu, dir).args(["deploy", "--env", "dev", "--image-tag", tag]),
         code,
@@ -226,6 +227,7 @@ async fn rollback_during_a_deployment_stops_it_with_rollback() {
     let ecs = ecs(&emu).await;
     let dir = spec_dir("dev", SPEC);
     apply_in(&emu, dir.path(), "dev", &[]);
+    push_app_image(&emu, Some(dir.path()), "dev", &["--image-tag", "v2"]);
     let r = run_ok(
         rtech_in(&emu, dir.path()).args([
             "deploy",

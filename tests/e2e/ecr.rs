@@ -36,8 +36,10 @@ log_retention_days = 7
     )
 }
 
+/// The targeted apply: neither target runs the app, so no image is pushed (an image in the
+/// repository would change what deleting it does).
 fn apply_scoped(emu: &Emulator, dir: &Path) -> Run {
-    apply_in(emu, dir, "dev", &TARGETS)
+    apply_with(rtech_in(emu, dir), "dev", &TARGETS)
 }
 
 fn plan_scoped(emu: &Emulator, dir: &Path) -> serde_json::Value {

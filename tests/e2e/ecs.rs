@@ -228,7 +228,9 @@ async fn an_image_tag_is_one_new_revision_and_later_applies_keep_it() {
     assert!(image.ends_with("/rtech-e2e-ecs:v1"), "{image}");
     let repo = image.trim_end_matches(":v1").to_string();
 
-    // CI passes the commit: exactly one new revision and a service update.
+    // CI pushes the commit's image and passes its tag: exactly one new revision and a service
+    // update.
+    push_app_image(&emu, Some(dir.path()), "dev", &["--image-tag", "abc123"]);
     let p = plan_json_in(&emu, dir.path(), "dev", &["--image-tag", "abc123"]);
     assert_eq!(
         changes(&p),
@@ -613,6 +615,7 @@ async fn a_service_that_never_becomes_stable_fails_apply_with_its_rollout() {
             "stable_timeout_seconds = 30",
         ),
     );
+    push_app_image(&emu, Some(dir.path()), "dev", &[]);
     let started = std::time::Instant::now();
     let r = run(rtech_in(&emu, dir.path()).args(["apply", "--env", "dev", "--auto-approve"]));
     assert_ne!(r.code, 0, "{}\n{}", r.stdout, r.stderr);

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use crate::emulator::Emulator;
-use crate::support::{rtech, run_ok};
+use crate::support::{push_app_image, rtech, run_ok};
 
 /// The operations `-vv` listed on stderr (`  ec2:DescribeVpcs 3`).
 fn called(stderr: &str) -> BTreeSet<String> {
@@ -78,6 +78,7 @@ async fn a_dev_apply_plan_and_destroy_call_only_what_the_generated_policies_gran
     let plan = policy(&emu, "plan");
     assert!(plan.is_subset(&apply));
 
+    push_app_image(&emu, None, "dev", &[]);
     let r = run_ok(
         rtech(&emu).args(["-vv", "apply", "--env", "dev", "--auto-approve"]),
         0,

@@ -50,6 +50,7 @@ fn setup() -> (Emulator, tempfile::TempDir) {
         rtech_in(&emu, dir.path()).args(["bootstrap", "--env", "dev", "--auto-approve"]),
         0,
     );
+    push_app_image(&emu, Some(dir.path()), "dev", &[]);
     (emu, dir)
 }
 

@@ -90,14 +90,34 @@ async fn dev_apply_plan_empty_output_destroy_leaves_nothing() {
         .len();
     assert_eq!(default_vpcs_before, 1, "the emulator has a default VPC");
 
+    // From empty, everything is a create, and what runs the app's image waits for its push
+    // (README, "First deploy").
     let first = plan_json(&emu, "dev");
-    assert_eq!(first["summary"]["add"], DEV_RESOURCES);
+    let blocked = first["blocked"].as_array().expect("blocked changes");
+    assert_eq!(
+        first["summary"]["add"].as_u64().unwrap() + blocked.len() as u64,
+        DEV_RESOURCES
+    );
     assert!(changes(&first).iter().all(|(_, a)| a == "create"));
+    assert!(
+        blocked.iter().all(|b| b["action"] == "create"),
+        "{blocked:?}"
+    );
+    assert!(
+        blocked.iter().any(|b| b["message"]
+            .as_str()
+            .unwrap()
+            .contains("push it with rtech image push --env dev")),
+        "{blocked:?}"
+    );
 
+    // The push makes the repository first (a targeted apply), so the apply adds the rest.
+    push_app_image(&emu, None, "dev", &[]);
     let r = apply(&emu, "dev");
     assert!(
         r.stdout.contains(&format!(
-            "Apply complete: {DEV_RESOURCES} added, 0 changed, 0 replaced, 0 destroyed."
+            "Apply complete: {} added, 0 changed, 0 replaced, 0 destroyed.",
+            DEV_RESOURCES - 1
         )),
         "{}",
         r.stdout
@@ -401,6 +421,7 @@ async fn same_named_security_group_without_our_tags_is_never_touched() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn saved_plans_apply_exactly_or_are_refused_when_stale() {
     let emu = Emulator::start();
+    push_app_image(&emu, None, "dev", &[]);
     let ec2 = ec2(&emu).await;
     let dir = tempfile::tempdir().unwrap();
     let from_empty = dir.path().join("empty.plan");

@@ -9,6 +9,7 @@ use crate::support::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generated_values_never_appear_in_any_output() {
     let emu = Emulator::start();
+    push_app_image(&emu, None, "dev", &[]);
     let sm = secretsmanager(&emu).await;
     let dir = tempfile::tempdir().unwrap();
     let mut seen = String::new();

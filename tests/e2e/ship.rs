@@ -1,8 +1,7 @@
 //! Shipping the app (README "Deploying an image"): `rtech image push` with a fake container
 //! engine on PATH (a script that records its arguments and stdin, and pushes through the
 //! emulator's ECR PutImage), and the first-deploy order (a task definition whose image is not
-//! in the env's repository is blocked, with the command that pushes it). The emulator runs
-//! with MOTO_ECR_REAL_IMAGES (scripts/moto_ecr_shim.py): BatchGetImage answers as AWS does.
+//! in the env's repository is blocked, with the command that pushes it).
 
 use std::path::{Path, PathBuf};
 
@@ -92,7 +91,7 @@ fn push(emu: &Emulator, dir: &Path, bin: &Path, tag: &str) -> Run {
 
 #[test]
 fn image_push_logs_in_on_stdin_and_an_immutable_tag_is_never_overwritten() {
-    let emu = Emulator::start_with(&[("MOTO_ECR_REAL_IMAGES", "1")]);
+    let emu = Emulator::start();
     let dir = spec_dir("dev", &sections(true));
     let state = tempfile::tempdir().unwrap();
     let bin = fake_docker(state.path());
@@ -171,7 +170,7 @@ fn image_push_logs_in_on_stdin_and_an_immutable_tag_is_never_overwritten() {
 
 #[test]
 fn the_first_deploy_waits_for_the_image_then_deploys_it() {
-    let emu = Emulator::start_with(&[("MOTO_ECR_REAL_IMAGES", "1")]);
+    let emu = Emulator::start();
     let dir = spec_dir("dev", &sections(false));
     let state = tempfile::tempdir().unwrap();
     let bin = fake_docker(state.path());

@@ -71,11 +71,11 @@ fn assert_dependency_order_and_overlap(stderr: &str) {
 async fn prod_from_empty_then_an_image_deploy_is_one_revision_and_one_service_update() {
     let emu = Emulator::start();
     let r = apply(&emu, "prod");
-    // 102: the WAF web ACL and its log group, and the canary's green target group, production
-    // rule and ECS infrastructure role joined the 97 before.
+    // 110 resources; the repository, the 110th, was made before by the image push
+    // (support::push_app_image), as a first deploy does (README, "First deploy").
     assert!(
         r.stdout
-            .contains("Apply complete: 110 added, 0 changed, 0 replaced, 0 destroyed."),
+            .contains("Apply complete: 109 added, 0 changed, 0 replaced, 0 destroyed."),
         "{}",
         r.stdout
     );
@@ -100,7 +100,8 @@ async fn prod_from_empty_then_an_image_deploy_is_one_revision_and_one_service_up
         .await
         .ends_with("/rtech-app:latest"));
 
-    // CI deploys a commit: exactly one new revision, and the service follows it.
+    // CI pushes and deploys a commit: exactly one new revision, and the service follows it.
+    push_app_image(&emu, None, "prod", &["--image-tag", "3f9c2ab"]);
     let p = plan_json_with(rtech(&emu), "prod", &["--image-tag", "3f9c2ab"]);
     assert_eq!(
         changes(&p),
@@ -169,6 +170,7 @@ async fn dev_and_staging_from_empty_then_the_plan_exits_0() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_saved_prod_plan_applies_exactly() {
     let emu = Emulator::start();
+    push_app_image(&emu, None, "prod", &[]);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("prod.plan");
     run_ok(

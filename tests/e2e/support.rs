@@ -118,13 +118,185 @@ pub fn rtech_std_in(emu: &Emulator, dir: &Path) -> std::process::Command {
 
 /// `apply --auto-approve` of the repo's envs/<env>.toml, which must succeed.
 pub fn apply(emu: &Emulator, env: &str) -> Run {
+    push_app_image(emu, None, env, &[]);
     apply_with(rtech(emu), env, &[])
 }
 
 /// `apply --auto-approve` in a temporary envs dir with `extra` arguments (`--target …`,
 /// `--image-tag …`), which must succeed.
 pub fn apply_in(emu: &Emulator, dir: &Path, env: &str, extra: &[&str]) -> Run {
+    push_app_image(emu, Some(dir), env, extra);
     apply_with(rtech_in(emu, dir), env, extra)
+}
+
+/// What CI does before it applies or deploys the app: the image the command runs (`--image-tag`
+/// in `extra`, else the spec's `app.image_tag`, default `latest`) is pushed to the env's
+/// repository. The task definition is registered only once its image is there, and the
+/// emulator answers as AWS does, so a test that deploys the app pushes it first. A new env has
+/// no repository yet: a targeted apply makes it, as `rtech image push` asks. Nothing for a spec
+/// without `[app]`. `dir` is the envs dir (`None`: the repo's envs/).
+pub fn push_app_image(emu: &Emulator, dir: Option<&Path>, env: &str, extra: &[&str]) {
+    let Some(app) = AppImage::of(dir, env, extra) else {
+        return;
+    };
+    let url = emu.url.clone();
+    let pushed = {
+        let (repository, tag) = (app.repository.clone(), app.tag.clone());
+        move || put_image(&url, &repository, &tag)
+    };
+    if in_thread(pushed.clone()) == Pushed::NoRepository {
+        let c = match dir {
+            Some(d) => rtech_in(emu, d),
+            None => rtech(emu),
+        };
+        apply_with(c, env, &["--target", "ecr_repository/app"]);
+        let again = in_thread(pushed);
+        assert_eq!(again, Pushed::Yes, "pushing {}:{}", app.repository, app.tag);
+    }
+}
+
+/// The env's app image: its repository, the tag a command with `extra` runs, and whether
+/// destroy may delete the repository's images (`ecr.force_delete`).
+struct AppImage {
+    repository: String,
+    tag: String,
+    force_delete: bool,
+}
+
+impl AppImage {
+    /// `None` for a spec without `[app]`. `dir` is the envs dir (`None`: the repo's envs/).
+    fn of(dir: Option<&Path>, env: &str, extra: &[&str]) -> Option<AppImage> {
+        let path = dir
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| root().join("envs"))
+            .join(format!("{env}.toml"));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let spec: toml::Value =
+            toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let app = spec.get("app")?;
+        let text_of = |v: Option<&toml::Value>| v.and_then(toml::Value::as_str).map(str::to_string);
+        let ecr = spec.get("ecr");
+        let project = text_of(spec.get("project")).expect("project");
+        Some(AppImage {
+            repository: text_of(ecr.and_then(|e| e.get("repository")))
+                .unwrap_or_else(|| format!("{project}-app")),
+            tag: extra
+                .windows(2)
+                .find(|w| w[0] == "--image-tag")
+                .map(|w| w[1].to_string())
+                .or_else(|| text_of(app.get("image_tag")))
+                .unwrap_or_else(|| "latest".to_string()),
+            force_delete: ecr
+                .and_then(|e| e.get("force_delete"))
+                .and_then(toml::Value::as_bool)
+                .unwrap_or(false),
+        })
+    }
+}
+
+/// What an operator does before destroying an env whose repository keeps its images
+/// (`ecr.force_delete = false`; destroy refuses otherwise): the images are deleted first.
+/// Nothing when destroy may delete them itself, or when there is no repository.
+pub fn delete_app_images(emu: &Emulator, dir: Option<&Path>, env: &str) {
+    let Some(app) = AppImage::of(dir, env, &[]) else {
+        return;
+    };
+    if app.force_delete {
+        return;
+    }
+    let url = emu.url.clone();
+    in_thread(move || {
+        block_on(async {
+            let ecr = aws_sdk_ecr::Client::new(&sdk_conf_at(&url).await);
+            let listed = ecr
+                .list_images()
+                .repository_name(&app.repository)
+                .send()
+                .await;
+            let ids = match listed {
+                Ok(out) => out.image_ids().to_vec(),
+                Err(e) => match e.as_service_error() {
+                    Some(s) if s.is_repository_not_found_exception() => return,
+                    _ => panic!("ListImages {}: {e:?}", app.repository),
+                },
+            };
+            if !ids.is_empty() {
+                ecr.batch_delete_image()
+                    .repository_name(&app.repository)
+                    .set_image_ids(Some(ids))
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("BatchDeleteImage {}: {e:?}", app.repository));
+            }
+        })
+    });
+}
+
+/// Runs a future on a runtime of its own (with `in_thread`, callable inside another runtime).
+fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(f)
+}
+
+#[derive(Debug, PartialEq)]
+enum Pushed {
+    Yes,
+    NoRepository,
+}
+
+/// Runs an async SDK call on a runtime of its own (the caller may be inside one).
+fn in_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::spawn(f).join().expect("SDK thread")
+}
+
+/// PutImage of a small manifest made from the tag; an image already there (same manifest, or
+/// the tag taken in an immutable repository) counts as pushed.
+fn put_image(url: &str, repository: &str, tag: &str) -> Pushed {
+    block_on(async {
+        let ecr = aws_sdk_ecr::Client::new(&sdk_conf_at(url).await);
+        // Asked first: the emulator answers PutImage into a missing repository with a 500.
+        if let Err(e) = ecr
+            .describe_repositories()
+            .repository_names(repository)
+            .send()
+            .await
+        {
+            match e.as_service_error() {
+                Some(s) if s.is_repository_not_found_exception() => return Pushed::NoRepository,
+                _ => panic!("DescribeRepositories {repository}: {e:?}"),
+            }
+        }
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"digest": format!("e2e-{tag}")},
+            "layers": [],
+        });
+        let out = ecr
+            .put_image()
+            .repository_name(repository)
+            .image_tag(tag)
+            .image_manifest(manifest.to_string())
+            .send()
+            .await;
+        match out {
+            Ok(_) => Pushed::Yes,
+            Err(e) => match e.as_service_error() {
+                Some(s) if s.is_repository_not_found_exception() => Pushed::NoRepository,
+                Some(s)
+                    if s.is_image_already_exists_exception()
+                        || s.is_image_tag_already_exists_exception() =>
+                {
+                    Pushed::Yes
+                }
+                _ => panic!("PutImage {repository}:{tag}: {e:?}"),
+            },
+        }
+    })
 }
 
 /// `apply --auto-approve` with `extra` arguments by `c` (`rtech` or `rtech_in`), which must
@@ -139,11 +311,13 @@ pub fn apply_with(mut c: Command, env: &str, extra: &[&str]) -> Run {
 
 /// `destroy --auto-approve` of the repo's envs/<env>.toml, which must succeed.
 pub fn destroy(emu: &Emulator, env: &str) -> Run {
+    delete_app_images(emu, None, env);
     destroy_with(rtech(emu), env)
 }
 
 /// `destroy --auto-approve` in a temporary envs dir, which must succeed.
 pub fn destroy_in(emu: &Emulator, dir: &Path, env: &str) -> Run {
+    delete_app_images(emu, Some(dir), env);
     destroy_with(rtech_in(emu, dir), env)
 }
 
@@ -525,9 +699,13 @@ pub async fn physical(ec2: &aws_sdk_ec2::Client, env: &str, rid: &str) -> String
 /// SDK configuration for out-of-band calls: the emulator, dummy credentials, and one attempt
 /// (the emulator's 500s for unimplemented calls fail fast).
 pub async fn sdk_conf(emu: &Emulator) -> aws_config::SdkConfig {
+    sdk_conf_at(&emu.url).await
+}
+
+async fn sdk_conf_at(url: &str) -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .endpoint_url(&emu.url)
+        .endpoint_url(url)
         .credentials_provider(aws_sdk_ec2::config::Credentials::new(
             "test", "test", None, None, "e2e",
         ))
