@@ -96,6 +96,11 @@ fn acm_changes(plan: &J) -> Vec<(String, String, Vec<String>)> {
     changes_of_kinds(plan, &["certificate", "certificate_validation"])
 }
 
+/// A targeted `apply` that must succeed. Every apply here targets certificates or the HTTPS
+/// listener, none of which runs the app, so the harness pushes no image first.
+fn apply_targets(emu: &Emulator, dir: &std::path::Path, extra: &[&str]) -> Run {
+    apply_with(rtech_in(emu, dir), "dev", extra)
+}
 #[tokio::test(flavor = "multi_thread")]
 async fn certificate_apply_drift_duplicate_and_destroy() {
     let emu = Emulator::start_with(&[("MOTO_ACM_VALIDATION_WAIT", "0")]);
@@ -116,7 +121,7 @@ async fn certificate_apply_drift_duplicate_and_destroy() {
         .certificate_arn
         .unwrap();
 
-    let r = apply_in(&emu, d, "dev", &target);
+    let r = apply_targets(&emu, d, &target);
     assert!(r.stdout.contains("Apply complete"), "{}", r.stdout);
     assert_no_changes(&plan_json_in(&emu, d, "dev", &target));
 
@@ -176,7 +181,7 @@ async fn certificate_apply_drift_duplicate_and_destroy() {
             vec!["tags.Environment".to_string(), "tags.owner".to_string()]
         )]
     );
-    apply_in(&emu, d, "dev", &target);
+    apply_targets(&emu, d, &target);
     assert_no_changes(&plan_json_in(&emu, d, "dev", &target));
     let mine = ours(&acm, "dev").await;
     assert_eq!(
@@ -202,7 +207,7 @@ async fn certificate_apply_drift_duplicate_and_destroy() {
             .collect::<Vec<_>>(),
         vec![(CERT.to_string(), "create".to_string())]
     );
-    apply_in(&emu, d, "dev", &target);
+    apply_targets(&emu, d, &target);
     assert_no_changes(&plan_json_in(&emu, d, "dev", &target));
     let mine = ours(&acm, "dev").await;
     assert_eq!(mine.len(), 1);
@@ -260,7 +265,7 @@ async fn certificate_apply_drift_duplicate_and_destroy() {
             .collect::<Vec<_>>(),
         vec![(dup_id.clone(), "delete".to_string())]
     );
-    apply_in(&emu, d, "dev", &["--target", &dup_id]);
+    apply_targets(&emu, d, &["--target", &dup_id]);
     let mine = ours(&acm, "dev").await;
     assert_eq!(mine.len(), 1);
     assert_eq!(
@@ -376,7 +381,7 @@ async fn pending_certificate_times_out_naming_it_then_converges() {
     // With a timeout long enough, the next apply waits until ISSUED; then nothing is left.
     let dir2 = spec_dir("dev", &edge("certificate_timeout_seconds = 120"));
     let d2 = dir2.path();
-    let r = apply_in(&emu, d2, "dev", &target);
+    let r = apply_targets(&emu, d2, &target);
     assert!(r.stdout.contains(VALIDATION), "{}", r.stdout);
     assert_eq!(
         ours(&acm, "dev").await[0].0.status().map(|s| s.as_str()),
@@ -408,7 +413,7 @@ async fn cloudfront_certificate_in_us_east_1_beside_the_env_region() {
             .build(),
     );
     let target = ["--target", CERT, "--target", "certificate/cloudfront"];
-    apply_in(&emu, d, "dev", &target);
+    apply_targets(&emu, d, &target);
     assert_no_changes(&plan_json_in(&emu, d, "dev", &target));
     let main = ours(&eu, "dev").await;
     let cf = ours(&us, "dev").await;
@@ -471,7 +476,7 @@ async fn new_names_create_the_new_certificate_first_and_delete_the_old_one_last(
     let d = dir.path();
     let acm = acm(&emu).await;
     let target = ["--target", "listener/https"];
-    apply_in(&emu, d, "dev", &target);
+    apply_targets(&emu, d, &target);
     let old = ours(&acm, "dev").await;
     assert_eq!(old.len(), 1);
     let old_arn = old[0].0.certificate_arn().unwrap().to_string();
@@ -496,7 +501,7 @@ async fn new_names_create_the_new_certificate_first_and_delete_the_old_one_last(
     .stdout;
     assert!(text.contains("+/- certificate/main"), "{text}");
 
-    let r = apply_in(&emu, d, "dev", &target);
+    let r = apply_targets(&emu, d, &target);
     let line = |needle: &str| {
         r.stderr
             .lines()

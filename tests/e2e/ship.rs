@@ -105,7 +105,12 @@ fn image_push_logs_in_on_stdin_and_an_immutable_tag_is_never_overwritten() {
         r.stderr
     );
 
-    apply_in(&emu, dir.path(), "dev", &["--target", "ecr_repository/app"]);
+    // The repository alone, and no image pushed by the harness: this test pushes its own.
+    apply_with(
+        rtech_in(&emu, dir.path()),
+        "dev",
+        &["--target", "ecr_repository/app"],
+    );
     let r = push(&emu, dir.path(), &bin, "v1");
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(

@@ -142,7 +142,8 @@ pub fn push_app_image(emu: &Emulator, dir: Option<&Path>, env: &str, extra: &[&s
     let url = emu.url.clone();
     let pushed = {
         let (repository, tag) = (app.repository.clone(), app.tag.clone());
-        move || put_image(&url, &repository, &tag)
+        let region = app.region.clone();
+        move || put_image(&url, &region, &repository, &tag)
     };
     if in_thread(pushed.clone()) == Pushed::NoRepository {
         let c = match dir {
@@ -158,6 +159,7 @@ pub fn push_app_image(emu: &Emulator, dir: Option<&Path>, env: &str, extra: &[&s
 /// The env's app image: its repository, the tag a command with `extra` runs, and whether
 /// destroy may delete the repository's images (`ecr.force_delete`).
 struct AppImage {
+    region: String,
     repository: String,
     tag: String,
     force_delete: bool,
@@ -179,6 +181,7 @@ impl AppImage {
         let ecr = spec.get("ecr");
         let project = text_of(spec.get("project")).expect("project");
         Some(AppImage {
+            region: text_of(spec.get("region")).unwrap_or_else(|| "us-east-1".to_string()),
             repository: text_of(ecr.and_then(|e| e.get("repository")))
                 .unwrap_or_else(|| format!("{project}-app")),
             tag: extra
@@ -208,7 +211,7 @@ pub fn delete_app_images(emu: &Emulator, dir: Option<&Path>, env: &str) {
     let url = emu.url.clone();
     in_thread(move || {
         block_on(async {
-            let ecr = aws_sdk_ecr::Client::new(&sdk_conf_at(&url).await);
+            let ecr = ecr_in(&url, &app.region).await;
             let listed = ecr
                 .list_images()
                 .repository_name(&app.repository)
@@ -233,6 +236,15 @@ pub fn delete_app_images(emu: &Emulator, dir: Option<&Path>, env: &str) {
     });
 }
 
+/// An ECR client of the emulator in the spec's region.
+async fn ecr_in(url: &str, region: &str) -> aws_sdk_ecr::Client {
+    aws_sdk_ecr::Client::from_conf(
+        aws_sdk_ecr::config::Builder::from(&sdk_conf_at(url).await)
+            .region(aws_sdk_ecr::config::Region::new(region.to_string()))
+            .build(),
+    )
+}
+
 /// Runs a future on a runtime of its own (with `in_thread`, callable inside another runtime).
 fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
     tokio::runtime::Builder::new_current_thread()
@@ -255,9 +267,9 @@ fn in_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
 
 /// PutImage of a small manifest made from the tag; an image already there (same manifest, or
 /// the tag taken in an immutable repository) counts as pushed.
-fn put_image(url: &str, repository: &str, tag: &str) -> Pushed {
+fn put_image(url: &str, region: &str, repository: &str, tag: &str) -> Pushed {
     block_on(async {
-        let ecr = aws_sdk_ecr::Client::new(&sdk_conf_at(url).await);
+        let ecr = ecr_in(url, region).await;
         // Asked first: the emulator answers PutImage into a missing repository with a 500.
         if let Err(e) = ecr
             .describe_repositories()
