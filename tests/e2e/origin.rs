@@ -422,13 +422,32 @@ async fn a_force_deleted_origin_header_is_regenerated_and_cloudfront_sends_the_n
         .await
         .unwrap();
 
+    // The plan: the secret is created, and the rule and the distribution take its new value
+    // (known at apply only: no marker yet).
     let plan = plan_json_in(&emu, d, "dev", &TARGETS);
-    let c = changes(&plan);
-    assert!(
-        c.contains(&("secret/origin-header".to_string(), "create".to_string())),
-        "{c:?}"
+    let fields = |id: &str| -> Vec<String> {
+        change_of(&plan, id).unwrap()["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["path"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        changes(&plan),
+        [
+            ("secret/origin-header".to_string(), "create".to_string()),
+            ("listener_rule/production".to_string(), "update".to_string()),
+            ("distribution/main".to_string(), "update".to_string()),
+        ],
+        "{plan:#}"
     );
-    eprintln!("plan after the force delete: {c:?}");
+    assert_eq!(fields("listener_rule/production"), ["origin_header"]);
+    assert_eq!(
+        fields("distribution/main"),
+        ["origins.alb.custom_headers.X-Origin-Verify"],
+        "{plan:#}"
+    );
     assert!(
         !all_outputs(&emu, d).contains(&old),
         "an output holds the old value"
@@ -461,4 +480,38 @@ async fn a_force_deleted_origin_header_is_regenerated_and_cloudfront_sends_the_n
         "an output holds a value"
     );
     destroy_in(&emu, d, "dev");
+}
+
+/// Someone else's secret under the origin header's name (not our tags) is a conflict: the plan
+/// is blocked, apply refuses, destroy leaves it, and its value is what its owner put there.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_same_named_secret_without_our_tags_is_never_touched() {
+    let emu = Emulator::start();
+    let dir = spec_dir("dev", &spec());
+    let d = dir.path();
+    let theirs = r#"{"value":"someone-elses"}"#;
+    secretsmanager(&emu)
+        .await
+        .create_secret()
+        .name(SECRET)
+        .secret_string(theirs)
+        .send()
+        .await
+        .unwrap();
+    assert_conflicts_left_alone_in(&emu, d, "dev", &["secret/origin-header"], &TARGETS);
+    let left = secretsmanager(&emu)
+        .await
+        .get_secret_value()
+        .secret_id(SECRET)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        left.secret_string(),
+        Some(theirs),
+        "left as its owner put it"
+    );
+    assert!(our_distributions(&cloudfront(&emu).await, "dev")
+        .await
+        .is_empty());
 }
