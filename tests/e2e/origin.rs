@@ -24,8 +24,9 @@ fn spec() -> String {
     edge_spec("origin", DOMAIN, "\n[edge.cloudfront]")
 }
 
-/// Every output of rtech for the env: plan (text, JSON, -v), output, policy.
-fn all_outputs(emu: &Emulator, d: &std::path::Path) -> String {
+/// No output of rtech for the env (plan as text with -v and as JSON, output, policy) holds any
+/// of `values`.
+fn assert_no_output_holds(emu: &Emulator, d: &std::path::Path, values: &[&str]) {
     let mut all = String::new();
     let targets: &[&str] = &TARGETS;
     for (args, scoped) in [
@@ -40,7 +41,17 @@ fn all_outputs(emu: &Emulator, d: &std::path::Path) -> String {
         all.push_str(&r.stdout);
         all.push_str(&r.stderr);
     }
-    all
+    for v in values {
+        assert!(!all.contains(v), "an output holds a value of {SECRET}");
+    }
+}
+
+/// A temporary env with CloudFront, applied (scoped to the lock), and its envs dir.
+fn applied() -> (Emulator, tempfile::TempDir) {
+    let emu = Emulator::start();
+    let dir = spec_dir("dev", &spec());
+    apply_in(&emu, dir.path(), "dev", &TARGETS);
+    (emu, dir)
 }
 
 /// The X-Origin-Verify values the production rule requires, as ELBv2 has them, and the HTTPS
@@ -80,13 +91,7 @@ async fn distribution_header(emu: &Emulator) -> String {
 /// by name), as EC2 has it: its group id and rule id.
 async fn assert_only_cloudfront_ingress(emu: &Emulator) -> (String, String) {
     let ec2 = ec2(emu).await;
-    let pl = ec2
-        .describe_managed_prefix_lists()
-        .filters(by_name("prefix-list-name", ORIGIN_FACING))
-        .send()
-        .await
-        .unwrap();
-    let pl_id = pl.prefix_lists()[0].prefix_list_id().unwrap().to_string();
+    let pl_id = origin_facing_prefix_list(&ec2).await;
     let sg = physical(&ec2, "dev", "sg/alb").await;
     let rules = ec2
         .describe_security_group_rules()
@@ -149,21 +154,15 @@ async fn only_cloudfront_reaches_the_load_balancer_and_the_header_never_shows() 
 
     // The next plan is empty, and no output holds the value.
     assert_plan_empty_in(&emu, d, "dev", &TARGETS);
-    let all = all_outputs(&emu, d);
-    assert!(
-        !all.contains(&value),
-        "an output holds the origin header's value"
-    );
+    assert_no_output_holds(&emu, d, &[&value]);
 
     destroy_in(&emu, d, "dev");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rotation_accepts_both_values_until_cloudfront_sends_the_new_one() {
-    let emu = Emulator::start();
-    let dir = spec_dir("dev", &spec());
+    let (emu, dir) = applied();
     let d = dir.path();
-    apply_in(&emu, d, "dev", &TARGETS);
     let old = secret_json(&emu, SECRET).await["value"]
         .as_str()
         .unwrap()
@@ -240,13 +239,7 @@ async fn rotation_accepts_both_values_until_cloudfront_sends_the_new_one() {
     assert_eq!(distribution_header(&emu).await, newer);
     assert!(!format!("{}{}", r.stdout, r.stderr).contains(&newer));
     assert_plan_empty_in(&emu, d, "dev", &TARGETS);
-    let all = all_outputs(&emu, d);
-    for v in [&old, &new, &newer] {
-        assert!(
-            !all.contains(v.as_str()),
-            "an output holds an origin header value"
-        );
-    }
+    assert_no_output_holds(&emu, d, &[&old, &new, &newer]);
     destroy_in(&emu, d, "dev");
 }
 
@@ -258,8 +251,8 @@ async fn current_value(emu: &Emulator) -> String {
         .to_string()
 }
 
-/// The plan's only change is `id`'s `action` (its field paths are returned); the plan text, run
-/// as well, holds none of `secrets`.
+/// The plan's only change is `id`'s `action` (its field paths are returned), and no output
+/// holds any of `secrets`.
 fn assert_only_change(
     emu: &Emulator,
     d: &std::path::Path,
@@ -273,23 +266,8 @@ fn assert_only_change(
         [(id.to_string(), action.to_string())],
         "{plan:#}"
     );
-    let paths = change_of(&plan, id).unwrap()["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["path"].as_str().unwrap().to_string())
-        .collect();
-    let text = run(rtech_in(emu, d)
-        .args(["plan", "--env", "dev"])
-        .args(TARGETS));
-    let json = plan.to_string();
-    for s in secrets {
-        assert!(
-            !json.contains(s) && !text.stdout.contains(s) && !text.stderr.contains(s),
-            "the plan shows a value of {SECRET}"
-        );
-    }
-    paths
+    assert_no_output_holds(emu, d, secrets);
+    fields_of(&plan, id)
 }
 
 /// Each part of the lock undone out of band with the SDK (the production rule's header
@@ -299,13 +277,9 @@ fn assert_only_change(
 /// ingress rule from CloudFront's prefix list.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_lock_undone_out_of_band_shows_as_drift_and_apply_restores_it() {
-    use aws_sdk_elasticloadbalancingv2::types::{
-        Action, ActionTypeEnum, PathPatternConditionConfig, RuleCondition,
-    };
-    let emu = Emulator::start();
-    let dir = spec_dir("dev", &spec());
+    use aws_sdk_elasticloadbalancingv2::types::{PathPatternConditionConfig, RuleCondition};
+    let (emu, dir) = applied();
     let d = dir.path();
-    apply_in(&emu, d, "dev", &TARGETS);
     let value = current_value(&emu).await;
     let elb = elbv2(&emu).await;
 
@@ -370,17 +344,7 @@ async fn the_lock_undone_out_of_band_shows_as_drift_and_apply_restores_it() {
         .target_group_arn()
         .unwrap()
         .to_string();
-    elb.modify_listener()
-        .listener_arn(https.listener_arn().unwrap())
-        .default_actions(
-            Action::builder()
-                .r#type(ActionTypeEnum::Forward)
-                .target_group_arn(&blue)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    forward_by_default(&elb, https.listener_arn().unwrap(), &blue).await;
     assert_eq!(rule_values(&emu).await.1, "forward");
     let fields = assert_only_change(&emu, d, "listener/https", "update", &[&value]);
     assert_eq!(fields, ["default_actions"]);
@@ -408,10 +372,8 @@ async fn the_lock_undone_out_of_band_shows_as_drift_and_apply_restores_it() {
 /// rule alone accepts; no output shows either value.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_force_deleted_origin_header_is_regenerated_and_cloudfront_sends_the_new_value() {
-    let emu = Emulator::start();
-    let dir = spec_dir("dev", &spec());
+    let (emu, dir) = applied();
     let d = dir.path();
-    apply_in(&emu, d, "dev", &TARGETS);
     let old = current_value(&emu).await;
     secretsmanager(&emu)
         .await
@@ -425,14 +387,6 @@ async fn a_force_deleted_origin_header_is_regenerated_and_cloudfront_sends_the_n
     // The plan: the secret is created, and the rule and the distribution take its new value
     // (known at apply only: no marker yet).
     let plan = plan_json_in(&emu, d, "dev", &TARGETS);
-    let fields = |id: &str| -> Vec<String> {
-        change_of(&plan, id).unwrap()["fields"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| f["path"].as_str().unwrap().to_string())
-            .collect()
-    };
     assert_eq!(
         changes(&plan),
         [
@@ -442,16 +396,16 @@ async fn a_force_deleted_origin_header_is_regenerated_and_cloudfront_sends_the_n
         ],
         "{plan:#}"
     );
-    assert_eq!(fields("listener_rule/production"), ["origin_header"]);
     assert_eq!(
-        fields("distribution/main"),
+        fields_of(&plan, "listener_rule/production"),
+        ["origin_header"]
+    );
+    assert_eq!(
+        fields_of(&plan, "distribution/main"),
         ["origins.alb.custom_headers.X-Origin-Verify"],
         "{plan:#}"
     );
-    assert!(
-        !all_outputs(&emu, d).contains(&old),
-        "an output holds the old value"
-    );
+    assert_no_output_holds(&emu, d, &[&old]);
 
     let r = apply_in(&emu, d, "dev", &TARGETS);
     let new = current_value(&emu).await;
@@ -474,11 +428,7 @@ async fn a_force_deleted_origin_header_is_regenerated_and_cloudfront_sends_the_n
     );
     assert_eq!(default, "fixed-response");
     assert_plan_empty_in(&emu, d, "dev", &TARGETS);
-    let all = all_outputs(&emu, d);
-    assert!(
-        !all.contains(&new) && !all.contains(&old),
-        "an output holds a value"
-    );
+    assert_no_output_holds(&emu, d, &[&new, &old]);
     destroy_in(&emu, d, "dev");
 }
 

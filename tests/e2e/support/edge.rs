@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_elasticloadbalancingv2::types::{Listener, Rule};
+use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, Listener, Rule};
 use aws_sdk_elasticloadbalancingv2::Client as Elb;
 
-use super::{by_name, is_ours, tag_map, tags};
+use super::{by_name, change_of, is_ours, tag_map, tags};
 
 /// The production rule's priority on the HTTPS listener.
 pub const PRODUCTION_PRIORITY: &str = "10";
@@ -37,6 +37,28 @@ hosted_zone = "create"
     )
 }
 
+/// The listeners of the load balancer `lb_arn`.
+pub async fn listeners_of(elb: &Elb, lb_arn: &str) -> Vec<Listener> {
+    elb.describe_listeners()
+        .load_balancer_arn(lb_arn)
+        .send()
+        .await
+        .unwrap()
+        .listeners()
+        .to_vec()
+}
+
+/// The rules of the listener `listener_arn`, its default rule included.
+pub async fn rules_of(elb: &Elb, listener_arn: &str) -> Vec<Rule> {
+    elb.describe_rules()
+        .listener_arn(listener_arn)
+        .send()
+        .await
+        .unwrap()
+        .rules()
+        .to_vec()
+}
+
 /// The HTTPS (443) listener of the load balancer `lb_name`, which must exist.
 pub async fn https_listener(elb: &Elb, lb_name: &str) -> Listener {
     let lb = elb
@@ -46,29 +68,33 @@ pub async fn https_listener(elb: &Elb, lb_name: &str) -> Listener {
         .await
         .unwrap_or_else(|e| panic!("no load balancer {lb_name}: {e:?}"));
     let arn = lb.load_balancers()[0].load_balancer_arn().unwrap();
-    elb.describe_listeners()
-        .load_balancer_arn(arn)
-        .send()
+    listeners_of(elb, arn)
         .await
-        .unwrap()
-        .listeners()
-        .iter()
+        .into_iter()
         .find(|l| l.port() == Some(443))
         .unwrap_or_else(|| panic!("{lb_name} has no HTTPS listener"))
-        .clone()
+}
+
+/// The listener `listener_arn`'s default action turned into a forward to `tg_arn`, out of band.
+pub async fn forward_by_default(elb: &Elb, listener_arn: &str, tg_arn: &str) {
+    elb.modify_listener()
+        .listener_arn(listener_arn)
+        .default_actions(
+            Action::builder()
+                .r#type(ActionTypeEnum::Forward)
+                .target_group_arn(tg_arn)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
 }
 
 /// The HTTPS listener of `lb_name` and its production rule (priority 10), which must exist.
 pub async fn production_rule(elb: &Elb, lb_name: &str) -> (Listener, Rule) {
     let https = https_listener(elb, lb_name).await;
-    let rules = elb
-        .describe_rules()
-        .listener_arn(https.listener_arn().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let rules = rules_of(elb, https.listener_arn().unwrap()).await;
     let prod = rules
-        .rules()
         .iter()
         .find(|r| r.priority() == Some(PRODUCTION_PRIORITY))
         .unwrap_or_else(|| panic!("{lb_name}: no production rule in {rules:#?}"))
@@ -131,6 +157,27 @@ pub async fn our_listener_rules(elb: &Elb, env: &str) -> Vec<String> {
     ours
 }
 
+/// The id (`pl-…`) of CloudFront's origin-facing prefix list, looked up by name.
+pub async fn origin_facing_prefix_list(ec2: &aws_sdk_ec2::Client) -> String {
+    let pl = ec2
+        .describe_managed_prefix_lists()
+        .filters(by_name("prefix-list-name", ORIGIN_FACING))
+        .send()
+        .await
+        .unwrap();
+    pl.prefix_lists()[0].prefix_list_id().unwrap().to_string()
+}
+
+/// The field paths of `id`'s change in a JSON plan (which must have one).
+pub fn fields_of(plan: &serde_json::Value, id: &str) -> Vec<String> {
+    change_of(plan, id).unwrap_or_else(|| panic!("no change of {id} in {plan:#}"))["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_string())
+        .collect()
+}
+
 /// Security groups with our tags for `env` (ids), and every ingress rule in the account (any
 /// group's) from CloudFront's origin-facing prefix list (rule ids).
 pub async fn origin_lock_network(
@@ -147,13 +194,7 @@ pub async fn origin_lock_network(
         .filter(|g| is_ours(&tags(g.tags()), env))
         .filter_map(|g| g.group_id().map(str::to_string))
         .collect();
-    let pl = ec2
-        .describe_managed_prefix_lists()
-        .filters(by_name("prefix-list-name", ORIGIN_FACING))
-        .send()
-        .await
-        .unwrap();
-    let pl_id = pl.prefix_lists()[0].prefix_list_id().unwrap().to_string();
+    let pl_id = origin_facing_prefix_list(ec2).await;
     let rules = ec2
         .describe_security_group_rules()
         .send()
