@@ -556,7 +556,7 @@ pub fn diff(input: &DiffInput) -> Result<Plan, PlanError> {
     }
 
     if !input.targets.is_empty() {
-        changes = filter_targets(changes, input.targets);
+        changes = filter_targets(changes, input.targets, &desired_by_id);
     }
     steps::decide_replace_order(&mut changes);
 
@@ -585,8 +585,14 @@ pub fn diff(input: &DiffInput) -> Result<Plan, PlanError> {
 }
 
 /// Keep the targeted changes and the changes they depend on (as Terraform's -target does),
-/// and the users of a resource replaced by creating first.
-fn filter_targets(changes: Vec<Change>, targets: &[ResourceId]) -> Vec<Change> {
+/// and the users of a resource replaced by creating first. Dependencies are followed through
+/// the spec's resources whether they change or not: an unchanged rule still brings a drifted
+/// listener it depends on.
+fn filter_targets(
+    changes: Vec<Change>,
+    targets: &[ResourceId],
+    desired: &BTreeMap<&ResourceId, &Resource>,
+) -> Vec<Change> {
     let by_id: BTreeMap<&ResourceId, &Change> = changes.iter().map(|c| (&c.id, c)).collect();
     let mut keep: BTreeSet<ResourceId> = BTreeSet::new();
     let mut stack: Vec<ResourceId> = targets.to_vec();
@@ -594,10 +600,10 @@ fn filter_targets(changes: Vec<Change>, targets: &[ResourceId]) -> Vec<Change> {
         if !keep.insert(id.clone()) {
             continue;
         }
+        if let Some(r) = desired.get(&id) {
+            stack.extend(r.deps.iter().cloned());
+        }
         if let Some(c) = by_id.get(&id) {
-            if let Some(d) = &c.desired {
-                stack.extend(d.deps.iter().filter(|x| by_id.contains_key(x)).cloned());
-            }
             // A replace that creates first deletes the old resource only once its users have
             // moved to the new one: they come along (else the delete would find it in use).
             if c.create_first {

@@ -546,6 +546,26 @@ fn target_keeps_the_target_and_the_changes_it_depends_on() {
 }
 
 #[test]
+fn target_keeps_the_changes_of_what_an_unchanged_target_depends_on() {
+    // The subnet matches; the VPC it depends on has drifted (its Name tag): targeting the
+    // subnet still plans the VPC's repair, as targeting the VPC does.
+    let desired = [vpc("10.0.0.0/16"), subnet("public-a", "10.0.1.0/24")];
+    let live = [
+        Observed::new(rid("vpc/main"), "vpc-1")
+            .prop("cidr_block", Value::str("10.0.0.0/16"))
+            .prop(
+                "tags",
+                tags(&[("Name", "renamed"), ("rtech:id", "vpc/main")]),
+            ),
+        subnet_live("public-a", "subnet-1", "10.0.1.0/24"),
+    ];
+    let p = diff(&input(&desired, &live, &[], false)).unwrap();
+    assert_eq!(ids(&p), ["vpc/main"]);
+    let p = diff(&input(&desired, &live, &[rid("subnet/public-a")], false)).unwrap();
+    assert_eq!(actions(&p), [("vpc/main".into(), Action::Update)]);
+}
+
+#[test]
 fn an_unknown_target_is_an_error() {
     let err = diff(&input(
         &[vpc("10.0.0.0/16")],

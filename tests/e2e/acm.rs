@@ -441,21 +441,10 @@ async fn cloudfront_certificate_in_us_east_1_beside_the_env_region() {
 
 /// The certificate the HTTPS listener of `rtech-dev-alb` serves.
 async fn listener_certificate(emu: &Emulator) -> String {
-    let elb = elbv2(emu).await;
-    let lb = load_balancer_named(emu, "rtech-dev-alb")
+    https_listener(&elbv2(emu).await, "rtech-dev-alb")
         .await
-        .load_balancer_arn()
-        .unwrap()
-        .to_string();
-    elb.describe_listeners()
-        .load_balancer_arn(lb)
-        .send()
-        .await
-        .unwrap()
-        .listeners()
-        .iter()
-        .find(|l| l.port() == Some(443))
-        .and_then(|l| l.certificates().first())
+        .certificates()
+        .first()
         .and_then(|c| c.certificate_arn())
         .expect("the HTTPS listener's certificate")
         .to_string()

@@ -42,37 +42,7 @@ fn emulator() -> Emulator {
 
 /// The production rule's ARN and its (blue, green) weights, read through the ELB API.
 async fn weights(elb: &aws_sdk_elasticloadbalancingv2::Client) -> (String, (i32, i32)) {
-    let lb = elb
-        .describe_load_balancers()
-        .names("rtech-dev-alb")
-        .send()
-        .await
-        .unwrap();
-    let lb_arn = lb.load_balancers()[0].load_balancer_arn().unwrap();
-    let ls = elb
-        .describe_listeners()
-        .load_balancer_arn(lb_arn)
-        .send()
-        .await
-        .unwrap();
-    let https = ls
-        .listeners()
-        .iter()
-        .find(|l| l.port() == Some(443))
-        .unwrap()
-        .listener_arn()
-        .unwrap();
-    let rules = elb
-        .describe_rules()
-        .listener_arn(https)
-        .send()
-        .await
-        .unwrap();
-    let rule = rules
-        .rules()
-        .iter()
-        .find(|r| r.priority() == Some("10"))
-        .expect("the production rule");
+    let (_, rule) = production_rule(elb, "rtech-dev-alb").await;
     let groups = rule.actions()[0].forward_config().unwrap().target_groups();
     let w = |colour: &str| {
         groups

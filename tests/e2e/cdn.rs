@@ -20,23 +20,7 @@ const DIST: &str = "distribution/main";
 const DOMAIN: &str = "cdn-e2e.example.net";
 
 fn edge(cloudfront: &str) -> String {
-    format!(
-        r#"
-[ecr]
-repository = "rtech-e2e-cdn"
-force_delete = true
-
-[app]
-desired_count = 1
-
-[edge]
-domain = "{DOMAIN}"
-hosted_zone = "create"
-
-[edge.cloudfront]
-{cloudfront}
-"#
-    )
+    edge_spec("cdn", DOMAIN, &format!("\n[edge.cloudfront]\n{cloudfront}"))
 }
 
 /// Every distribution with its tags.

@@ -6,9 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, Listener, LoadBalancer, LoadBalancerAttribute,
-};
+use aws_sdk_elasticloadbalancingv2::types::{ActionTypeEnum, LoadBalancer, LoadBalancerAttribute};
 use serde_json::Value as J;
 
 use crate::emulator::Emulator;
@@ -18,21 +16,13 @@ const LB: &str = "load_balancer/main";
 const HTTP: &str = "listener/http";
 const LB_NAME: &str = "rtech-dev-alb";
 
-const EDGE: &str = r#"
-[ecr]
-repository = "rtech-e2e-edge"
-force_delete = true
-
-[app]
-desired_count = 1
-
-[edge]
-domain = "rtech.example.com"
-hosted_zone = "create"
-
-[edge.alb]
-idle_timeout_seconds = 120
-"#;
+fn spec() -> String {
+    edge_spec(
+        "edge",
+        "rtech.example.com",
+        "\n[edge.alb]\nidle_timeout_seconds = 120",
+    )
+}
 
 async fn load_balancer(elb: &aws_sdk_elasticloadbalancingv2::Client) -> Option<LoadBalancer> {
     elb.describe_load_balancers()
@@ -62,16 +52,6 @@ async fn attributes(
         .collect()
 }
 
-async fn listeners(elb: &aws_sdk_elasticloadbalancingv2::Client, arn: &str) -> Vec<Listener> {
-    elb.describe_listeners()
-        .load_balancer_arn(arn)
-        .send()
-        .await
-        .unwrap()
-        .listeners()
-        .to_vec()
-}
-
 async fn elb_tags(
     elb: &aws_sdk_elasticloadbalancingv2::Client,
     arn: &str,
@@ -99,7 +79,7 @@ fn edge_changes(plan: &J) -> Vec<(String, String, Vec<String>)> {
 #[tokio::test(flavor = "multi_thread")]
 async fn alb_and_redirect_listener_apply_drift_and_destroy() {
     let emu = Emulator::start();
-    let dir = spec_dir("dev", EDGE);
+    let dir = spec_dir("dev", &spec());
     let d = dir.path();
     let elb = elbv2(&emu).await;
     let target = ["--target", HTTP];
@@ -140,7 +120,7 @@ async fn alb_and_redirect_listener_apply_drift_and_destroy() {
     let t = elb_tags(&elb, &arn).await;
     assert_eq!(t["rtech:id"], LB);
     assert_eq!(t["Environment"], "test");
-    let ls = listeners(&elb, &arn).await;
+    let ls = listeners_of(&elb, &arn).await;
     assert_eq!(ls.len(), 1);
     let l = &ls[0];
     let larn = l.listener_arn().unwrap().to_string();
@@ -191,17 +171,7 @@ async fn alb_and_redirect_listener_apply_drift_and_destroy() {
                 .to_string()
         }
     };
-    elb.modify_listener()
-        .listener_arn(&larn)
-        .default_actions(
-            Action::builder()
-                .r#type(ActionTypeEnum::Forward)
-                .target_group_arn(&tg_arn)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    forward_by_default(&elb, &larn, &tg_arn).await;
     elb.modify_load_balancer_attributes()
         .load_balancer_arn(&arn)
         .attributes(
@@ -232,7 +202,7 @@ async fn alb_and_redirect_listener_apply_drift_and_destroy() {
     );
     apply_in(&emu, d, "dev", &target);
     assert_no_changes(&plan_json_in(&emu, d, "dev", &target));
-    let l = &listeners(&elb, &arn).await[0];
+    let l = &listeners_of(&elb, &arn).await[0];
     assert_eq!(l.listener_arn(), Some(larn.as_str()), "modified in place");
     assert_eq!(
         l.default_actions()[0].r#type(),
@@ -284,7 +254,9 @@ async fn alb_and_redirect_listener_apply_drift_and_destroy() {
     let lb = load_balancer(&elb).await.expect("re-created");
     assert_ne!(lb.load_balancer_arn(), Some(arn.as_str()), "a new one");
     assert_eq!(
-        listeners(&elb, lb.load_balancer_arn().unwrap()).await.len(),
+        listeners_of(&elb, lb.load_balancer_arn().unwrap())
+            .await
+            .len(),
         1
     );
 
@@ -296,7 +268,7 @@ async fn alb_and_redirect_listener_apply_drift_and_destroy() {
 #[tokio::test(flavor = "multi_thread")]
 async fn deletion_protection_blocks_destroy_until_turned_off() {
     let emu = Emulator::start();
-    let protected = format!("{EDGE}deletion_protection = true\n");
+    let protected = format!("{}deletion_protection = true\n", spec());
     let dir = spec_dir("dev", &protected);
     let d = dir.path();
     let elb = elbv2(&emu).await;
@@ -320,7 +292,11 @@ async fn deletion_protection_blocks_destroy_until_turned_off() {
     // Turned off in the spec and applied: destroy goes through.
     std::fs::write(
         d.join("dev.toml"),
-        format!("{}{EDGE}deletion_protection = false\n", spec_head("dev")),
+        format!(
+            "{}{}deletion_protection = false\n",
+            spec_head("dev"),
+            spec()
+        ),
     )
     .unwrap();
     apply_in(&emu, d, "dev", &["--target", LB]);
@@ -331,7 +307,7 @@ async fn deletion_protection_blocks_destroy_until_turned_off() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_same_named_load_balancer_without_our_tags_is_never_touched() {
     let emu = Emulator::start();
-    let dir = spec_dir("dev", EDGE);
+    let dir = spec_dir("dev", &spec());
     let d = dir.path();
     let elb = elbv2(&emu).await;
     let ec2 = ec2(&emu).await;
@@ -450,8 +426,7 @@ async fn staging_builds_the_whole_edge_and_destroy_removes_exactly_ours() {
         .load_balancers()[0]
         .clone();
     let alb_dns = lb.dns_name().unwrap().to_string();
-    let ls = listeners(&elb, lb.load_balancer_arn().unwrap()).await;
-    let https = ls.iter().find(|l| l.port() == Some(443)).expect("443");
+    let (https, prod) = production_rule(&elb, "rtech-staging-alb").await;
     assert_eq!(
         https.ssl_policy(),
         Some("ELBSecurityPolicy-TLS13-1-2-2021-06")
@@ -495,24 +470,14 @@ async fn staging_builds_the_whole_edge_and_destroy_removes_exactly_ours() {
             .and_then(|f| f.status_code()),
         Some("403")
     );
-    let rules = elb
-        .describe_rules()
-        .listener_arn(https.listener_arn().unwrap())
-        .send()
-        .await
-        .unwrap();
-    let prod = rules
-        .rules()
-        .iter()
-        .find(|r| r.priority() == Some("10"))
-        .expect("the production rule");
     let fwd = prod.actions()[0].forward_config().unwrap();
     assert_eq!(fwd.target_groups().len(), 1);
     assert_eq!(fwd.target_groups()[0].weight(), Some(100));
-    assert!(prod.conditions().iter().any(|c| c
-        .http_header_config()
-        .and_then(|h| h.http_header_name())
-        == Some("X-Origin-Verify")));
+    let origin_header = secret_json(&emu, "rtech/staging/origin-header").await;
+    assert_eq!(
+        origin_header_values(&prod),
+        [origin_header["value"].as_str().unwrap()]
+    );
 
     // CloudFront serves the site's names.
     let cf = cloudfront(&emu).await;
@@ -641,7 +606,7 @@ async fn staging_builds_the_whole_edge_and_destroy_removes_exactly_ours() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_ssl_policy_downgraded_out_of_band_is_shown_and_repaired() {
     let emu = Emulator::start();
-    let dir = spec_dir("dev", EDGE);
+    let dir = spec_dir("dev", &spec());
     let d = dir.path();
     let target = ["--target", "listener/https"];
     apply_in(&emu, d, "dev", &target);
@@ -649,7 +614,7 @@ async fn an_ssl_policy_downgraded_out_of_band_is_shown_and_repaired() {
     let elb = elbv2(&emu).await;
     let lb = load_balancer(&elb).await.expect("created");
     let arn = lb.load_balancer_arn().unwrap();
-    let https = listeners(&elb, arn)
+    let https = listeners_of(&elb, arn)
         .await
         .into_iter()
         .find(|l| l.port() == Some(443))
@@ -671,7 +636,7 @@ async fn an_ssl_policy_downgraded_out_of_band_is_shown_and_repaired() {
     );
     apply_in(&emu, d, "dev", &target);
     assert_no_changes(&plan_json_in(&emu, d, "dev", &target));
-    let fixed = listeners(&elb, arn)
+    let fixed = listeners_of(&elb, arn)
         .await
         .into_iter()
         .find(|l| l.port() == Some(443))

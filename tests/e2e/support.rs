@@ -12,6 +12,9 @@ use aws_sdk_ec2::types::{Filter, Tag};
 
 use crate::emulator::{root, Emulator};
 
+mod edge;
+pub use edge::*;
+
 /// `rtech` with the emulator's endpoint and dummy credentials, run from the repo root.
 /// The repo's staging and prod use the account's existing zone: it is made first.
 pub fn rtech(emu: &Emulator) -> Command {

@@ -16,24 +16,10 @@ const NAME: &str = "rtech-dev-edge";
 const DOMAIN: &str = "waf-e2e.example.net";
 
 fn spec(waf: &str) -> String {
-    format!(
-        r#"
-[ecr]
-repository = "rtech-e2e-waf"
-force_delete = true
-
-[app]
-desired_count = 1
-
-[edge]
-domain = "{DOMAIN}"
-hosted_zone = "create"
-
-[edge.cloudfront]
-
-[edge.waf]
-{waf}
-"#
+    edge_spec(
+        "waf",
+        DOMAIN,
+        &format!("\n[edge.cloudfront]\n\n[edge.waf]\n{waf}"),
     )
 }
 
