@@ -10,7 +10,9 @@ index at all. AWS's tag index lists all of them (resource types `rds:subgrp`, `r
 own, and a deleted plan is gone from it). Its WAFv2 backend is no TaggableResourcesMixin either:
 AWS lists web ACLs (`wafv2:webacl`), the CLOUDFRONT-scoped ones (ARN
 `arn:aws:wafv2:us-east-1:ACCOUNT:global/webacl/NAME/ID`) in us-east-1 only, and this lists
-them the same way (moto keeps those in its `global` WAFv2 backend),
+them the same way (moto keeps those in its `global` WAFv2 backend). Application Auto Scaling's
+scalable targets (`application-autoscaling:scalable-target`, tagged through
+scripts/moto_autoscaling_shim.py, which keeps their tags on moto's target) are listed too,
 so without this rtech would read those resources' tags one call each on the emulator only.
 
 AWS takes either `ResourcesPerPage` or `TagsPerPage`; a request with only `ResourcesPerPage`
@@ -19,6 +21,7 @@ gets pages of up to that many resources, whatever their tags. moto applies its d
 """
 import sys
 import threading
+import moto.applicationautoscaling.models as aas_models
 import moto.backup.models as backup_models
 import moto.core.resource_tagging as resource_tagging
 import moto.ecr.models as ecr_models
@@ -128,6 +131,7 @@ def apply():
     match_resource_type = _require(resource_tagging, "match_resource_type")
     generate = _require(backend, "_get_resources_generator")
     wafv2_backends = _require(wafv2_models, "wafv2_backends")
+    aas_backends = _require(aas_models, "applicationautoscaling_backends")
     waf_global = _require(wafv2_models, "GLOBAL_REGION")
     _require(wafv2_models.WAFV2Backend, "list_tags_for_resource")
 
@@ -157,6 +161,16 @@ def apply():
                 tags = ecr.tagger.get_tag_dict_for_resource(repo.arn)
                 if wanted(repo.arn, tags, "ecr:repository"):
                     yield TaggedResource(arn=repo.arn, tags=tags, resource_type="ecr:repository")
+        scaling = aas_backends.get(self.account_id, {})
+        if self.region_name in scaling:
+            for targets in list(scaling[self.region_name].targets.values()):
+                for target in list(targets.values()):
+                    tags = dict(target.__dict__.get("rtech_tags", {}))
+                    arn = getattr(target, "arn", None)
+                    if arn and wanted(arn, tags, "application-autoscaling:scalable-target"):
+                        yield TaggedResource(
+                            arn=arn, tags=tags, resource_type="application-autoscaling:scalable-target"
+                        )
         waf = wafv2_backends.get(self.account_id, {})
         # The region's own web ACLs, and in us-east-1 the CLOUDFRONT-scoped (global) ones.
         scopes = [self.region_name] + (
