@@ -252,3 +252,53 @@ async fn a_bigger_env_in_a_fuller_account_costs_pages_not_calls_per_resource() {
     // coarse guard only.
     assert!(big.depth <= 80.0, "{big:?}");
 }
+
+/// Issue 16 §4: an apply's critical path. dev applied from empty through the proxy at 50 ms a
+/// request: its wall time over its longest chain of calls that waited on each other (each call
+/// one round trip) says how much of it is spent outside calls — waiters sleeping between polls,
+/// changes waiting for a slot, CPU. 1 would be every moment spent in a call of the chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apply_spends_its_time_in_its_chain_of_calls() {
+    let emu = Emulator::start();
+    let proxy = FaultProxy::start(&emu, &[]);
+    proxy.configure(json!({"zero": true, "delay": DELAY_MS}));
+    let t = Instant::now();
+    run_ok(
+        Command::from_std(proxy.rtech(&emu)).args(["apply", "--env", "dev", "--auto-approve"]),
+        0,
+    );
+    let wall = t.elapsed().as_secs_f64();
+    proxy.configure(json!({"delay": 0}));
+    let (status, body) = http_call(&proxy.url, "GET", "/__faults/calls", "");
+    assert_eq!(status, 200, "{body}");
+    let rec: serde_json::Value = serde_json::from_str(&body).expect("calls JSON");
+    let calls = rec["calls"].as_array().expect("calls").len();
+    let chain = rec["chain"].as_array().expect("chain").len();
+    let span = rec["wall"].as_f64().expect("wall");
+    // A call lasts the delay plus the emulator's own time (which the machine's load lengthens):
+    // the chain's time at the calls' median duration as well as at the bare delay.
+    let mut durations: Vec<f64> = rec["calls"]
+        .as_array()
+        .expect("calls")
+        .iter()
+        .map(|c| c["end"].as_f64().unwrap_or(0.0) - c["start"].as_f64().unwrap_or(0.0))
+        .collect();
+    durations.sort_by(f64::total_cmp);
+    let mean = durations[durations.len() / 2];
+    let ratio = span * 1000.0 / (chain as f64 * DELAY_MS);
+    let ratio_mean = span / (chain as f64 * mean);
+    println!(
+        "dev apply from empty: {calls} calls in {span:.2} s ({wall:.2} s for rtech), longest chain {chain} calls: {:.2} s at {DELAY_MS} ms (wall / chain {ratio:.2}), {:.2} s at the calls' median {:.0} ms (wall / chain {ratio_mean:.2})",
+        chain as f64 * DELAY_MS / 1000.0,
+        chain as f64 * mean,
+        mean * 1000.0
+    );
+    assert!(chain > 0 && chain <= calls, "{calls} calls, chain {chain}");
+    // Measured with three builds beside (load 13): 193 calls in 7.5 s, a chain of 36, 4.2
+    // times the chain at the bare delay. The waits poll at once and then back off from 1 s
+    // (kit::wait), so the rest is the emulator's queue and the machine: a coarse guard.
+    assert!(
+        ratio <= 8.0,
+        "the apply spent {ratio:.2} times its chain's round trips"
+    );
+}
