@@ -4,7 +4,9 @@
 //! dependent depth (the span of its calls divided by the delay: how many round trips it waits
 //! for one after another) and the longest chain of calls that waited on each other. The budgets
 //! below are ratios, never absolute times. Run with
-//! `cargo test --test e2e latency:: -- --nocapture` to see the figures.
+//! `cargo test --test e2e latency:: -- --nocapture` to see the figures. Beside it: the same plan of
+//! prod at everything its spec can multiply in an account holding dev and staging too (issue 16
+//! §3), and an apply's wall time against its longest chain of calls (§4).
 
 use std::time::Instant;
 
