@@ -124,7 +124,8 @@ async fn a_no_op_plan_waits_for_few_round_trips_and_makes_fewer_calls_than_resou
     // a bucket's objects and a repository's images read only for a delete or replace, no tag
     // read of another env's certificate, the index started beside the identity: prod 76 for
     // 110 resources (0.69, budget 0.75), dev 56 for 65 (0.86, budget 0.95); chains 5–7 (proxy)
-    // and 4–6 (-v). With three builds beside, prod's depth measured 56.6 for a chain of 7 (4 s
+    // and 4–6 (-v); on a quieter machine prod's depth 18.3, chains 5 (proxy) and 4 (-v: the
+    // backup plan's three dependent reads after STS). With three builds beside, prod's depth measured 56.6 for a chain of 7 (4 s
     // of wall time for 76 calls: moto's queue), so the depth's guard is 80.
     // env, max dependent depth, max chain, max calls per resource.
     for (env, max_depth, max_chain, max_per_resource) in
