@@ -7,7 +7,12 @@ their rules; its AWS Backup backend yields vaults but not plans; its ECR backend
 index at all. AWS's tag index lists all of them (resource types `rds:subgrp`, `rds:cluster-pg`,
 `rds:es`, `elasticloadbalancing:listener`, `elasticloadbalancing:listener-rule`,
 `backup:backup-plan` and `ecr:repository`; a listener's default rule carries no tags of its
-own, and a deleted plan is gone from it),
+own, and a deleted plan is gone from it). Its WAFv2 backend is no TaggableResourcesMixin either:
+AWS lists web ACLs (`wafv2:webacl`), the CLOUDFRONT-scoped ones (ARN
+`arn:aws:wafv2:us-east-1:ACCOUNT:global/webacl/NAME/ID`) in us-east-1 only, and this lists
+them the same way (moto keeps those in its `global` WAFv2 backend). Application Auto Scaling's
+scalable targets (`application-autoscaling:scalable-target`, tagged through
+scripts/moto_autoscaling_shim.py, which keeps their tags on moto's target) are listed too,
 so without this rtech would read those resources' tags one call each on the emulator only.
 
 AWS takes either `ResourcesPerPage` or `TagsPerPage`; a request with only `ResourcesPerPage`
@@ -16,11 +21,13 @@ gets pages of up to that many resources, whatever their tags. moto applies its d
 """
 import sys
 import threading
+import moto.applicationautoscaling.models as aas_models
 import moto.backup.models as backup_models
 import moto.core.resource_tagging as resource_tagging
 import moto.ecr.models as ecr_models
 import moto.elbv2.models as elbv2_models
 import moto.rds.models as rds_models
+import moto.wafv2.models as wafv2_models
 import moto.resourcegroupstaggingapi.models as tagging_models
 import moto.resourcegroupstaggingapi.responses as tagging_responses
 from moto.core.resource_tagging import TaggedResource
@@ -123,6 +130,10 @@ def apply():
     make_tag_matcher = _require(resource_tagging, "make_tag_matcher")
     match_resource_type = _require(resource_tagging, "match_resource_type")
     generate = _require(backend, "_get_resources_generator")
+    wafv2_backends = _require(wafv2_models, "wafv2_backends")
+    aas_backends = _require(aas_models, "applicationautoscaling_backends")
+    waf_global = _require(wafv2_models, "GLOBAL_REGION")
+    _require(wafv2_models.WAFV2Backend, "list_tags_for_resource")
 
     def get_resources_generator(
         self, tag_filters=None, resource_type_filters=None, resource_arn_list=None
@@ -133,21 +144,48 @@ def apply():
             resource_type_filters=resource_type_filters,
             resource_arn_list=resource_arn_list,
         )
-        if self.account_id not in ecr_backends:
-            return
-        regional = ecr_backends[self.account_id]
-        if self.region_name not in regional:
-            return
-        ecr = regional[self.region_name]
         matches = make_tag_matcher(tag_filters)
-        for repo in list(ecr.repositories.values()):
-            tags = ecr.tagger.get_tag_dict_for_resource(repo.arn)
-            if not tags or not matches(tags):
+
+        def wanted(arn, tags, resource_type):
+            return (
+                tags
+                and matches(tags)
+                and match_resource_type(resource_type, resource_type_filters)
+                and not (resource_arn_list and arn not in resource_arn_list)
+            )
+
+        regional = ecr_backends.get(self.account_id, {})
+        if self.region_name in regional:
+            ecr = regional[self.region_name]
+            for repo in list(ecr.repositories.values()):
+                tags = ecr.tagger.get_tag_dict_for_resource(repo.arn)
+                if wanted(repo.arn, tags, "ecr:repository"):
+                    yield TaggedResource(arn=repo.arn, tags=tags, resource_type="ecr:repository")
+        scaling = aas_backends.get(self.account_id, {})
+        if self.region_name in scaling:
+            for targets in list(scaling[self.region_name].targets.values()):
+                for target in list(targets.values()):
+                    tags = dict(target.__dict__.get("rtech_tags", {}))
+                    arn = getattr(target, "arn", None)
+                    if arn and wanted(arn, tags, "application-autoscaling:scalable-target"):
+                        yield TaggedResource(
+                            arn=arn, tags=tags, resource_type="application-autoscaling:scalable-target"
+                        )
+        waf = wafv2_backends.get(self.account_id, {})
+        # The region's own web ACLs, and in us-east-1 the CLOUDFRONT-scoped (global) ones.
+        scopes = [self.region_name] + (
+            [waf_global] if self.region_name == "us-east-1" else []
+        )
+        for scope in scopes:
+            if scope not in waf:
                 continue
-            if not match_resource_type("ecr:repository", resource_type_filters):
-                continue
-            if resource_arn_list and repo.arn not in resource_arn_list:
-                continue
-            yield TaggedResource(arn=repo.arn, tags=tags, resource_type="ecr:repository")
+            backend_ = waf[scope]
+            for acl in list(backend_.wacls.values()):
+                tags = {
+                    t["Key"]: t["Value"]
+                    for t in backend_.tagging_service.list_tags_for_resource(acl.arn)["Tags"]
+                }
+                if wanted(acl.arn, tags, "wafv2:webacl"):
+                    yield TaggedResource(arn=acl.arn, tags=tags, resource_type="wafv2:webacl")
 
     backend._get_resources_generator = get_resources_generator

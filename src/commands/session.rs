@@ -242,8 +242,15 @@ impl Session {
         let before_by = self.ctx.clients.calls.by_service();
         // The identity (when `open_overlapped` did not wait for it) runs beside the reads; its
         // failure, or the pin's refusal, is the error that counts.
-        let (who, all) = tokio::join!(
+        // The env's tag index starts at once too, beside the identity: most services wait for
+        // it, and one that asked for it only after its own first read would make that read and
+        // the index two round trips one after another. Its error, if any, is the one the
+        // services that use it report.
+        let (who, _, all) = tokio::join!(
             self.who(ui),
+            async {
+                let _ = self.ctx.tag_index().await;
+            },
             futures::future::try_join_all(registry.services().iter().map(|r| async move {
                 r.observe(&self.ctx, desired)
                     .await
@@ -319,6 +326,29 @@ impl Session {
         if let Some(p) = &self.policy {
             plan.policy = policy::evaluate(&plan, observed, &p.waivers, &policy::today())
                 .map(|r| r.with_enforcement(p.enforcement));
+        }
+        // What only a delete or replace needs (the data a bucket or repository holds), read for
+        // those changes alone, all at once, before the guards below judge them.
+        let reads = plan
+            .changes
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| matches!(c.action, plan::Action::Delete | plan::Action::Replace))
+            .filter_map(|(i, c)| {
+                let k = self.registry.kind(&c.id.kind)?;
+                let prior = c.prior.as_ref()?;
+                let id = c.id.clone();
+                Some(async move {
+                    k.data_held(&self.ctx, prior)
+                        .await
+                        .map(|a| (i, a))
+                        .map_err(|e| anyhow::anyhow!("planning {id}: {e}"))
+                })
+            });
+        for (i, attrs) in futures::future::try_join_all(reads).await? {
+            if let Some(p) = plan.changes[i].prior.as_mut() {
+                p.attrs.extend(attrs);
+            }
         }
         // A service may refuse a change outright (a protected database's delete or replace):
         // shown in the plan beside conflicts, and apply refuses the whole plan.

@@ -124,6 +124,13 @@ pub trait Kind: Send + Sync + 'static {
     async fn settle(&self, _ctx: &Ctx, o: &Observed, _task: &Task) -> Result<Attrs, AwsError> {
         Ok(o.attrs.clone())
     }
+    /// What only a delete or replace of this live resource needs to know: the data it holds
+    /// (a bucket's objects, a repository's images), read after the diff for those changes
+    /// alone and added to their prior's attributes before [`Kind::guard`] runs, so that a plan
+    /// that keeps the resource does not pay for it. Read-only.
+    async fn data_held(&self, _ctx: &Ctx, _prior: &Observed) -> Result<Attrs, AwsError> {
+        Ok(Attrs::new())
+    }
     /// Refuse a planned change before anything runs (e.g. deleting a protected cluster):
     /// the reason is shown in the plan and apply refuses the whole plan.
     fn guard(&self, _change: &Change) -> Option<String> {

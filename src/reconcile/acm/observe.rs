@@ -276,7 +276,9 @@ async fn observe_region(
         "acm:ListCertificates"
     )?;
     // Every certificate's tags: a certificate for names the spec no longer has (the domain
-    // changed) is still ours, and ACM has no tag filter. At most TAG_PROBES at once.
+    // changed) is still ours, and ACM has no tag filter. The env's tag index has ours; without
+    // it (us-east-1's certificates of another region's env) each is read, at most TAG_PROBES at
+    // once.
     let arns: Vec<(String, bool)> = summaries
         .iter()
         .filter_map(|s| {
@@ -289,6 +291,13 @@ async fn observe_region(
             // Ours, as the env's tag index lists them: no call.
             if let Some(t) = index.and_then(|i| i.tags(&arn)) {
                 return Ok(Some((arn, t.clone())));
+            }
+            // The index lists every certificate of ours, whatever its names: one it does not
+            // list is someone else's (another env's, another team's), and its tags are read only
+            // when it holds a name the spec wants (a conflict, or ours tagged too recently for
+            // the index). So other envs' certificates in the account cost no call.
+            if index.is_some() && !wanted {
+                return Ok(None);
             }
             match list_tags(c, &arn).await {
                 Ok(t) => Ok(Some((arn, t))),

@@ -24,12 +24,15 @@
 //!
 //! Observe (read-only), API calls:
 //! 1. ListDistributions, paginated (1 call per 100 distributions);
-//! 2. ListTagsForResource for each candidate: a distribution whose comment is ours, or whose
-//!    aliases include one of the spec's (or, without a spec, a name in the env's zone) —
-//!    usually 1 call;
+//! 2. the tags of each candidate: a distribution whose comment is ours, or whose aliases include
+//!    one of the spec's (or, without a spec, a name in the env's zone): from the env's tag
+//!    index when the env's region is us-east-1 (AWS lists distributions in that region's index
+//!    only), else, or for a candidate the index does not list (someone else's),
+//!    ListTagsForResource;
 //! 3. GetDistributionConfig for each distribution of ours (1 call).
 //!
-//! So a plan costs 3 CloudFront calls with a distribution, 1 without. A distribution carrying
+//! So a plan costs 2 CloudFront calls with a distribution in a us-east-1 env (3 elsewhere), 1
+//! without. A distribution carrying
 //! one of our aliases without our tags is foreign: a conflict, never touched. A second
 //! distribution of ours (an interrupted apply) is observed as `distribution/main~<id>` and
 //! deleted.
@@ -361,12 +364,23 @@ type Found = (
 );
 
 /// ListDistributions (paginated), then ListTagsForResource for each candidate; classified.
+/// The region whose tag index lists CloudFront's distributions.
+const INDEX_REGION: &str = "us-east-1";
+
 async fn find(ctx: &Ctx, aliases: &[String]) -> Result<Found, AwsError> {
     let c = &ctx.clients.cloudfront;
-    let all: Vec<Summary> = all_pages!(c.list_distributions(), "cloudfront:ListDistributions")?
-        .iter()
-        .map(Summary::of)
-        .collect();
+    // AWS lists distributions (global) in us-east-1's tag index only.
+    let (all, index) = tokio::try_join!(
+        async { all_pages!(c.list_distributions(), "cloudfront:ListDistributions") },
+        async {
+            if ctx.region == INDEX_REGION {
+                ctx.tag_index().await.map(Some)
+            } else {
+                Ok(None)
+            }
+        }
+    )?;
+    let all: Vec<Summary> = all.iter().map(Summary::of).collect();
     let cands = candidates(
         &all,
         &comment(&ctx.project, &ctx.env),
@@ -375,6 +389,10 @@ async fn find(ctx: &Ctx, aliases: &[String]) -> Result<Found, AwsError> {
     );
     let mut tags = BTreeMap::new();
     for d in &cands {
+        if let Some(t) = index.and_then(|i| i.tags(&d.arn)) {
+            tags.insert(d.arn.clone(), t.clone());
+            continue;
+        }
         let out = c
             .list_tags_for_resource()
             .resource(&d.arn)

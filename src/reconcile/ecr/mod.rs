@@ -146,7 +146,7 @@ async fn lifecycle_text(ctx: &Ctx, name: &str) -> Result<Option<String>, AwsErro
 }
 
 /// Distinct image digests in a repository (ListImages lists one id per tag).
-async fn image_count(ctx: &Ctx, name: &str) -> Result<usize, AwsError> {
+pub(crate) async fn image_count(ctx: &Ctx, name: &str) -> Result<usize, AwsError> {
     let ids = all_pages!(
         ctx.clients
             .ecr
@@ -225,11 +225,13 @@ impl Service for Ecr {
         let ours = assign_ids(ours, wanted.as_ref().map(|(_, n)| n.as_str()));
         let details = futures::future::try_join_all(ours.iter().map(|(_, repo, _)| async move {
             let name = repo.repository_name().unwrap_or_default();
-            tokio::try_join!(lifecycle_text(ctx, name), image_count(ctx, name))
+            lifecycle_text(ctx, name).await
         }))
         .await?;
-        for ((id, repo, tags), (text, count)) in ours.into_iter().zip(details) {
-            result.push(observed_repo(id, &repo, &tags, text.as_deref(), count));
+        // The image count is read only when the plan deletes or replaces the repository
+        // (`Kind::data_held`).
+        for ((id, repo, tags), text) in ours.into_iter().zip(details) {
+            result.push(observed_repo(id, &repo, &tags, text.as_deref(), 0));
         }
         Ok(result)
     }

@@ -129,8 +129,14 @@ pub fn observed_repo(
     if let Some(uri) = repo.repository_uri() {
         o.attrs.insert("url".into(), uri.to_string());
     }
-    o.attr("name", name)
-        .attr("image_count", image_count.to_string())
+    let o = o.attr("name", name);
+    // Set by `data_held` when the plan deletes or replaces the repository (observe does not
+    // read it); a repository known to hold images says how many.
+    if image_count > 0 {
+        o.attr("image_count", image_count.to_string())
+    } else {
+        o
+    }
 }
 
 /// The plan's refusal: deleting (or replacing) a repository that still holds images, unless
@@ -332,6 +338,12 @@ impl Kind for RepositoryKind {
             other => other,
         }
     }
+    /// How many images the repository holds (ListImages): what the guard needs.
+    async fn data_held(&self, ctx: &Ctx, prior: &Observed) -> Result<Attrs, AwsError> {
+        let n = super::image_count(ctx, &prior.physical_id).await?;
+        Ok([("image_count".to_string(), n.to_string())].into())
+    }
+
     fn guard(&self, change: &Change) -> Option<String> {
         guard(change)
     }

@@ -5,7 +5,8 @@
 //! - updated in place: health_check (ModifyTargetGroup, every health-check field at once),
 //!   deregistration_delay_seconds (ModifyTargetGroupAttributes
 //!   `deregistration_delay.timeout_seconds`), tags (AddTags / RemoveTags).
-//! - observed by name (one DescribeTargetGroups per colour's name, concurrently), tags from the
+//! - observed by name (one DescribeTargetGroups for the desired names and every colour's name
+//!   the env's tag index lists; one per name when one of them is missing), tags from the
 //!   env's tag index (DescribeTags, 20 ARNs a call, for those it does not list), attributes per
 //!   owned target group (DescribeTargetGroupAttributes). A target group under
 //!   our name without our tags (project, env and `rtech:id`) is foreign: never modified or
@@ -173,13 +174,26 @@ pub fn observe_target_group(
     o
 }
 
-/// Target groups by name: one DescribeTargetGroups per name, all at once (by a list of
-/// names it fails as a whole when one is missing, and an env has blue alone or blue and green),
-/// so the reads depend on our names only, never on how many target groups the account has.
+/// Target groups by name: one DescribeTargetGroups for all the names; by a list of names it
+/// fails as a whole (`TargetGroupNotFound`) when one is missing, and then each name is read on
+/// its own, all at once. So the reads depend on our names only, never on how many target groups
+/// the account has: one call when every name exists (a no-op plan), one per name otherwise.
 pub async fn describe_target_groups(
     c: &Client,
     names: &[String],
 ) -> Result<Vec<SdkTargetGroup>, AwsError> {
+    if names.is_empty() {
+        return Ok(vec![]);
+    }
+    if let Some(all) = found(all_pages!(
+        c.describe_target_groups().set_names(Some(names.to_vec())),
+        "elbv2:DescribeTargetGroups"
+    ))? {
+        return Ok(all);
+    }
+    if names.len() == 1 {
+        return Ok(vec![]);
+    }
     let each = names.iter().map(|n| async move {
         found(all_pages!(
             c.describe_target_groups().names(n),
@@ -198,6 +212,9 @@ pub async fn describe_target_groups(
 /// called: one DescribeTargetGroups per name, their tags, and the attributes of the owned ones.
 pub async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
     let c = &ctx.clients.elbv2;
+    let index = ctx.tag_index().await?;
+    // The desired names, and every colour's name that the tag index lists as ours (destroy has
+    // no desired; a colour the spec dropped is still found to be deleted).
     let mut wanted: BTreeMap<String, ResourceId> = COLOURS
         .iter()
         .map(|col| {
@@ -205,6 +222,11 @@ pub async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, A
                 target_group_name(&ctx.project, &ctx.env, col),
                 target_group_id(col),
             )
+        })
+        .filter(|(name, _)| {
+            index
+                .with_prefix("arn:")
+                .any(|(arn, _)| arn.contains(&format!(":targetgroup/{name}/")))
         })
         .collect();
     for r in desired.iter().filter(|r| r.id.kind == TARGET_GROUP) {

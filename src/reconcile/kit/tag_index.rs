@@ -5,7 +5,9 @@
 //! tag reads of kinds whose Describe carries no tags (alarms, log groups, DocumentDB, ElastiCache,
 //! load balancers and target groups, S3 buckets, ACM certificates, ECR repositories, EC2 subnets
 //! (the ids Redis and ECS hold), the SNS topic, the scalable
-//! target).
+//! target; and, when the env's region is us-east-1, where AWS lists them, the CloudFront
+//! distribution and the WAF's CLOUDFRONT-scoped web ACL). Observe starts it beside the
+//! identity call, before any service asks for it.
 //!
 //! It only ever answers "ours, with these tags". A resource a service describes whose ARN is
 //! not in the index (someone else's under one of our names, untagged, or tagged too recently

@@ -159,7 +159,16 @@ async fn read_key(
 async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
     let kms = &ctx.clients.kms;
     let wanted_alias = alias_name(&ctx.project, &ctx.env);
-    let index = ctx.tag_index().await?;
+    // The spec wants the alias: ListAliases runs beside the tag index (without it, only once
+    // the index names a key of ours).
+    let wants_alias = desired.iter().any(|r| r.id.kind == ALIAS);
+    let (index, early_aliases) = tokio::try_join!(ctx.tag_index(), async {
+        if wants_alias {
+            all_pages!(kms.list_aliases(), "kms:ListAliases").map(Some)
+        } else {
+            Ok(None)
+        }
+    })?;
     // Our keys in this region (pending deletion too), by key id: (ARN, tags).
     let ours: BTreeMap<String, (String, BTreeMap<String, String>)> = index
         .with_prefix("arn:")
@@ -174,7 +183,10 @@ async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsEr
     // key it may name; otherwise an env without the key makes no KMS call at all. It is read
     // beside the keys the index names.
     let read_aliases = async {
-        if ours.is_empty() && !desired.iter().any(|r| r.id.kind == ALIAS) {
+        if let Some(a) = early_aliases {
+            return Ok(a);
+        }
+        if ours.is_empty() {
             return Ok(vec![]);
         }
         all_pages!(kms.list_aliases(), "kms:ListAliases")

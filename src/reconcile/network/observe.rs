@@ -1,7 +1,8 @@
 //! Observe: every network resource of the env, in one batch of concurrent, paginated
-//! Describe calls filtered by our tags (one per kind), then the VPC's DNS attributes, the
-//! groups' rules and same-named foreign groups. Routes and associations come with their
-//! route tables.
+//! Describe calls filtered by our tags (one per kind; security groups by name, which also
+//! finds same-named foreign groups, with the tag index for any of ours named otherwise; the
+//! prefix lists the spec's rules name), then the VPC's DNS attributes and the groups' rules.
+//! Routes and associations come with their route tables.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,6 +18,11 @@ use crate::aws::{all_pages, aws, AwsError};
 use crate::model::{Observed, Ownership, Resource, ResourceId, Value, TAG_ENV, TAG_PROJECT};
 use crate::reconcile::kit::{claimed_id, to_props, Claims, Link};
 use crate::reconcile::Ctx;
+
+/// `{project}-{env}-*`: the name of every security group rtech makes for the env.
+fn group_name_pattern(ctx: &Ctx) -> String {
+    format!("{}-{}-*", ctx.project, ctx.env)
+}
 
 /// Every rule of the groups `ids`, in one paginated call.
 pub(super) async fn all_rules(
@@ -83,7 +89,7 @@ pub(super) async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Obser
         filter(&format!("tag:{TAG_ENV}"), [&ctx.env]),
     ];
     // One batched, paginated call per kind, all at once.
-    let (vpcs, subnets, igws, addrs, nats, rts, sgs, flow_logs) = tokio::try_join!(
+    let (vpcs, subnets, igws, addrs, nats, rts, named_sgs, flow_logs, index, mut prefix_lists) = tokio::try_join!(
         async {
             all_pages!(
                 ec2.describe_vpcs().set_filters(Some(f.clone())),
@@ -125,9 +131,13 @@ pub(super) async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Obser
                 "ec2:DescribeRouteTables"
             )
         },
+        // Groups by name: every group named like the env's (`{project}-{env}-*`: ours, and
+        // someone else's under one of our names, a conflict), in one call. Ownership is still
+        // decided by tags below.
         async {
             all_pages!(
-                ec2.describe_security_groups().set_filters(Some(f.clone())),
+                ec2.describe_security_groups()
+                    .filters(filter("group-name", [group_name_pattern(ctx)])),
                 "ec2:DescribeSecurityGroups"
             )
         },
@@ -137,7 +147,42 @@ pub(super) async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Obser
                 "ec2:DescribeFlowLogs"
             )
         },
+        ctx.tag_index(),
+        // The prefix lists the spec's rules name, resolved beside the first round (their ids
+        // differ per region and account).
+        async {
+            let names: BTreeSet<String> = desired
+                .iter()
+                .filter(|r| r.id.kind == super::SG_RULE)
+                .filter_map(|r| r.get_str("prefix_list_name").map(str::to_string))
+                .collect();
+            rule::prefix_lists_named(ctx, names.into_iter().collect()).await
+        },
     )?;
+    // A group the tag index lists as ours that is named otherwise (not made by rtech under
+    // its deterministic name, but tagged as the env's): read by id, so that ownership stays
+    // decided by tags (usually no call).
+    let named_ids: BTreeSet<&str> = named_sgs.iter().filter_map(|g| g.group_id()).collect();
+    let other_ids: Vec<String> = index
+        .with_prefix("arn:")
+        .filter_map(|(arn, _)| {
+            let (_, rest) = arn.split_once(":security-group/")?;
+            (arn.split(':').nth(2) == Some("ec2") && !named_ids.contains(rest))
+                .then(|| rest.to_string())
+        })
+        .collect();
+    let mut sgs = named_sgs.clone();
+    if !other_ids.is_empty() {
+        sgs.extend(all_pages!(
+            ec2.describe_security_groups().set_filters(Some(
+                f.iter()
+                    .cloned()
+                    .chain([filter("group-id", other_ids)])
+                    .collect()
+            )),
+            "ec2:DescribeSecurityGroups"
+        )?);
+    }
 
     let mut c = Collector {
         ctx,
@@ -313,7 +358,7 @@ pub(super) async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Obser
         .filter(|r| r.id.kind == SG)
         .filter_map(|r| Some((r.id.clone(), r.get_str("group_name")?.to_string())))
         .collect();
-    let (dns, rules, same_named) = tokio::try_join!(
+    let (dns, rules) = tokio::try_join!(
         async {
             let mut out = vec![];
             for (i, _, _) in &vpc_idx {
@@ -344,21 +389,12 @@ pub(super) async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Obser
             }
             all_rules(ctx, sg_ids.clone()).await
         },
-        async {
-            let Some(v) = &our_vpc else { return Ok(vec![]) };
-            if wanted_groups.is_empty() {
-                return Ok(vec![]);
-            }
-            let req = ec2
-                .describe_security_groups()
-                .filters(filter("vpc-id", [v.clone()]))
-                .filters(filter(
-                    "group-name",
-                    wanted_groups.iter().map(|(_, n)| n.clone()),
-                ));
-            all_pages!(req, "ec2:DescribeSecurityGroups")
-        },
     )?;
+    // Same-named groups in our VPC that are not ours: from the groups read by name.
+    let same_named: Vec<_> = named_sgs
+        .iter()
+        .filter(|g| our_vpc.is_some() && g.vpc_id() == our_vpc.as_deref())
+        .collect();
     for ((i, tags, cidr_block), (sup, host)) in vpc_idx.into_iter().zip(dns) {
         let props = vpc::VpcProps {
             tags,
@@ -373,7 +409,13 @@ pub(super) async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Obser
         .iter()
         .filter_map(|r| r.prefix_list_id().map(str::to_string))
         .collect();
-    let prefix_lists = rule::prefix_list_names(ctx, pl_ids.into_iter().collect()).await?;
+    // Those the spec names came with the first round; any other (a rule added out of band, or
+    // destroy's, which has no spec) costs one call.
+    let unknown: Vec<String> = pl_ids
+        .into_iter()
+        .filter(|i| !prefix_lists.contains_key(i))
+        .collect();
+    prefix_lists.extend(rule::prefix_list_names(ctx, unknown).await?);
     for r in &rules {
         let Some(sg_rid) = c.rid(r.group_id()) else {
             continue;

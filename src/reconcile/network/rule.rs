@@ -178,6 +178,28 @@ pub async fn prefix_list_names(
         .collect())
 }
 
+/// id → name of the managed prefix lists named `names` in the env's region (one call; none
+/// without names).
+pub async fn prefix_lists_named(
+    ctx: &Ctx,
+    names: Vec<String>,
+) -> Result<BTreeMap<String, String>, AwsError> {
+    if names.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let lists = all_pages!(
+        ctx.clients
+            .ec2
+            .describe_managed_prefix_lists()
+            .filters(filter("prefix-list-name", names)),
+        "ec2:DescribeManagedPrefixLists"
+    )?;
+    Ok(lists
+        .iter()
+        .filter_map(|l| Some((l.prefix_list_id()?.into(), l.prefix_list_name()?.into())))
+        .collect())
+}
+
 /// The id of the managed prefix list named `name` in the env's region, for rule `r`.
 async fn prefix_list_id(ctx: &Ctx, r: &Resource, name: &str) -> Result<String, AwsError> {
     let lists = all_pages!(

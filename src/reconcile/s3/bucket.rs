@@ -223,6 +223,13 @@ impl Kind for Bucket {
         }
     }
 
+    /// Whether the bucket holds objects (ListObjectsV2, one key): what the guard needs.
+    async fn data_held(&self, ctx: &Ctx, prior: &Observed) -> Result<Attrs, AwsError> {
+        let read = super::read_has_objects(ctx, &prior.physical_id).await?;
+        let held = matches!(read, super::Read::Found(true));
+        Ok([("has_objects".to_string(), held.to_string())].into())
+    }
+
     fn guard(&self, change: &Change) -> Option<String> {
         guard(change)
     }
@@ -258,7 +265,11 @@ pub fn attrs(region: &str, name: &str, has_objects: bool) -> Attrs {
     a.insert("name".into(), name.to_string());
     a.insert("arn".into(), bucket_arn(region, name));
     a.insert("domain_name".into(), domain_name(name));
-    a.insert("has_objects".into(), has_objects.to_string());
+    // Set by `data_held` when the plan deletes or replaces the bucket (observe does not read
+    // it); a bucket known to hold objects says so.
+    if has_objects {
+        a.insert("has_objects".into(), "true".into());
+    }
     a
 }
 

@@ -288,7 +288,7 @@ pub(crate) async fn read_tags(ctx: &Ctx, name: &str) -> Result<Probe, AwsError> 
     )
 }
 
-async fn read_has_objects(ctx: &Ctx, name: &str) -> Result<Read<bool>, AwsError> {
+pub(crate) async fn read_has_objects(ctx: &Ctx, name: &str) -> Result<Read<bool>, AwsError> {
     classify(
         ctx.clients
             .s3
@@ -387,14 +387,13 @@ async fn observe_role(
     if !owned(&tags, &ctx.project, &ctx.env, &id) {
         return Ok(Some(foreign(id, &name)));
     }
-    let (has_objects, config) = if wanted {
-        tokio::try_join!(read_has_objects(ctx, &name), async {
-            read_config(ctx, &name).await
-        })?
+    // Whether it holds objects is read only when the plan deletes or replaces it
+    // (`Kind::data_held`).
+    let config = if wanted {
+        read_config(ctx, &name).await?
     } else {
-        (read_has_objects(ctx, &name).await?, Some(Config::default()))
+        Some(Config::default())
     };
-    let has_objects = found!(has_objects).unwrap_or(false);
     let Some(config) = config else {
         return Ok(None);
     };
@@ -407,7 +406,7 @@ async fn observe_role(
         &ctx.region,
         &name,
         &tags,
-        has_objects,
+        false,
         wanted.then_some(&config),
         account.as_deref(),
     )))

@@ -189,7 +189,8 @@ async fn describe_service(ctx: &Ctx) -> Result<Option<String>, AwsError> {
     Ok(out.and_then(|out| live_service(out.services(), &service_name(&ctx.project, &ctx.env))?))
 }
 
-/// The target's own tags (ListTagsForResource on its ScalableTargetARN). None: it has no
+/// The target's own tags (from the tag index, else ListTagsForResource on its
+/// ScalableTargetARN). None: it has no
 /// ARN to ask about (then it cannot be shown to be ours). Err(not found): it just went away.
 async fn target_tags(
     ctx: &Ctx,
@@ -198,6 +199,10 @@ async fn target_tags(
     let Some(arn) = t.scalable_target_arn() else {
         return Ok(None);
     };
+    // The env's tag index lists ours; a target it does not list gets its own tag read.
+    if let Some(tags) = ctx.tag_index().await?.tags(arn) {
+        return Ok(Some(tags.clone()));
+    }
     let out = ctx
         .clients
         .autoscaling

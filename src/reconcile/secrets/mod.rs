@@ -11,7 +11,7 @@ mod connection;
 mod iam;
 mod secret;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, SecretListEntry, Tag};
@@ -351,40 +351,65 @@ fn filter(key: FilterNameStringType, values: &[&str]) -> Filter {
         .build()
 }
 
-/// Our secrets (by tag) with their values read in batches of 20, their connection details
-/// from those values, and same-named secrets that are not ours (conflicts, never touched).
+/// Our secrets with their values read in batches of 20, their connection details from those
+/// values, and same-named secrets that are not ours (conflicts, never touched).
+///
+/// Every secret rtech makes is named `{project}/{env}/…`: one ListSecrets by that name prefix
+/// (including secrets scheduled for deletion: their name is taken until they go) finds ours and
+/// someone else's under our names at once. Ownership is decided by the tags it returns. A
+/// secret the env's tag index lists as ours that the prefix did not find (named otherwise) is
+/// looked up by tag, as before (usually no call).
 async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
     let sm = &ctx.clients.secrets;
-    let entries = list(
-        ctx,
-        vec![
-            filter(FilterNameStringType::TagKey, &[TAG_ENV]),
-            filter(FilterNameStringType::TagValue, &[&ctx.env]),
-        ],
-        false,
-    )
-    .await?;
+    let prefix = format!("{}/{}/", ctx.project, ctx.env);
+    let (mut named, index) = tokio::try_join!(
+        list(
+            ctx,
+            vec![filter(FilterNameStringType::Name, &[&prefix])],
+            true
+        ),
+        ctx.tag_index()
+    )?;
+    let listed: BTreeSet<String> = named
+        .iter()
+        .filter_map(|e| e.arn().map(str::to_string))
+        .collect();
+    let elsewhere = index
+        .with_prefix("arn:")
+        .any(|(arn, _)| arn.split(':').nth(2) == Some("secretsmanager") && !listed.contains(arn));
+    if elsewhere {
+        for e in list(
+            ctx,
+            vec![
+                filter(FilterNameStringType::TagKey, &[TAG_ENV]),
+                filter(FilterNameStringType::TagValue, &[&ctx.env]),
+            ],
+            false,
+        )
+        .await?
+        {
+            if !e.arn().is_some_and(|a| listed.contains(a)) {
+                named.push(e);
+            }
+        }
+    }
     let wanted: Vec<(ResourceId, String)> = desired
         .iter()
         .filter(|r| r.id.kind == SECRET)
         .filter_map(|r| Some((r.id.clone(), r.get_str("name")?.to_string())))
         .collect();
     let mut foreign = vec![];
-    if !wanted.is_empty() {
-        let names: Vec<&str> = wanted.iter().map(|(_, n)| n.as_str()).collect();
-        // Including secrets scheduled for deletion: their name is taken until they go.
-        for e in list(ctx, vec![filter(FilterNameStringType::Name, &names)], true).await? {
-            if let Some((rid, _)) = wanted.iter().find(|(_, n)| Some(n.as_str()) == e.name()) {
-                if !is_this_env(ctx, e.tags()) {
-                    let mut o = Observed::new(rid.clone(), e.arn().unwrap_or_default());
-                    o.ownership = Ownership::Foreign;
-                    foreign.push(o);
-                }
+    for e in &named {
+        if let Some((rid, _)) = wanted.iter().find(|(_, n)| Some(n.as_str()) == e.name()) {
+            if !is_this_env(ctx, e.tags()) {
+                let mut o = Observed::new(rid.clone(), e.arn().unwrap_or_default());
+                o.ownership = Ownership::Foreign;
+                foreign.push(o);
             }
         }
     }
-    // Ours (checked client-side too), not scheduled for deletion (that is absent).
-    let ours: Vec<_> = entries
+    // Ours (checked client-side), not scheduled for deletion (that is absent).
+    let ours: Vec<_> = named
         .into_iter()
         .filter(|e| e.deleted_date().is_none() && is_this_env(ctx, e.tags()))
         .map(|e| {

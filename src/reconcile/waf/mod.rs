@@ -20,8 +20,10 @@
 //! (`rules.rate-limit.limit`); rules and priorities are compared as AWS reports them.
 //!
 //! Observe (read-only), API calls: ListWebACLs (scope CLOUDFRONT, 100 a page); then, for the
-//! ACL with our name, ListTagsForResource; and for ours, GetWebACL and GetLoggingConfiguration
-//! at once: 4 calls with the ACL, 1 without. A same-named ACL without our tags is foreign: a
+//! ACL with our name, its tags: from the env's tag index when the env's region is us-east-1
+//! (where AWS lists CLOUDFRONT-scoped ACLs), else (or for an ACL the index does not list)
+//! ListTagsForResource; and for ours, GetWebACL and GetLoggingConfiguration at once: 3 calls
+//! with the ACL in us-east-1 (4 elsewhere), 1 without. A same-named ACL without our tags is foreign: a
 //! conflict, never touched.
 //!
 //! Apply: CreateWebACL with the tags in the call (names are unique per scope: a retried create
@@ -58,6 +60,9 @@ pub fn web_acl_name(project: &str, env: &str) -> String {
     format!("{project}-{env}-edge")
 }
 
+/// Where CLOUDFRONT-scoped web ACLs are managed (and listed by the tagging API).
+pub const WAF_REGION: &str = "us-east-1";
+
 /// CloudFront web ACLs are global, managed through us-east-1.
 pub fn scope() -> Scope {
     Scope::Cloudfront
@@ -81,9 +86,21 @@ impl Service for Waf {
             let (Some(arn), Some(id)) = (s.arn(), s.id()) else {
                 continue;
             };
-            // Deleted between the list and the read: none.
-            let Some(tags) = kit::found(list_tags(c, arn).await)? else {
-                continue;
+            // The env's tag index lists the ACL with its tags when the env's region is
+            // us-east-1 (AWS lists CLOUDFRONT-scoped ACLs there); else, or for an ACL it does
+            // not list (someone else's under our name), one tag read. Deleted between the
+            // list and the read: none.
+            let indexed = if ctx.region == WAF_REGION {
+                ctx.tag_index().await?.tags(arn).cloned()
+            } else {
+                None
+            };
+            let tags = match indexed {
+                Some(t) => t,
+                None => match kit::found(list_tags(c, arn).await)? {
+                    Some(t) => t,
+                    None => continue,
+                },
             };
             if !is_ours(&tags, &ctx.project, &ctx.env, &web_acl_id()) {
                 let mut o = Observed::new(web_acl_id(), id);
