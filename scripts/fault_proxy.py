@@ -13,7 +13,8 @@ flag's name in upper case), the flag winning.
 Faults, each a share (0–1) of the requests it applies to:
 - `--throttle`: answered, without forwarding, with the protocol's throttling error, in the shape
   the AWS SDKs classify as a retryable throttle (aws-runtime's THROTTLING_ERRORS):
-  JSON protocols (an `x-amz-target` header) 400 `{"__type": "ThrottlingException"}`; EC2's
+  JSON protocols (an `x-amz-target` header) and REST-JSON ones (AWS Backup) 400
+  `{"__type": "ThrottlingException"}`; EC2's
   query protocol (`Version=2016-11-15`) 503 `RequestLimitExceeded` in EC2's `<Response><Errors>`
   shape; other query protocols (`Action=`) 400 `Throttling` in `<ErrorResponse>`; S3 503
   `SlowDown` in S3's bare `<Error>`; Route 53 and CloudFront (REST-XML) 400 `Throttling` in
@@ -148,6 +149,11 @@ def service_of(headers):
     return m.group(1) if m else "s3"
 
 
+# Services whose protocol is REST-JSON (no X-Amz-Target, JSON bodies): their errors are JSON
+# with `__type`, which the SDKs read as the error code (AWS Backup sends ThrottlingException so).
+REST_JSON = {"backup"}
+
+
 def classify(method, path, headers, body):
     """(protocol, service, operation, mutating) of one request."""
     service = service_of(headers)
@@ -164,7 +170,7 @@ def classify(method, path, headers, body):
         op = params["Action"][0]
         proto = "ec2" if params.get("Version", [""])[0] == "2016-11-15" else "query"
         return proto, service, op, not op.startswith(READ_PREFIXES)
-    proto = "s3" if service == "s3" else "restxml"
+    proto = "s3" if service == "s3" else "restjson" if service in REST_JSON else "restxml"
     # `PUT:/bucket?tagging`, `POST:/2013-04-01/hostedzone/*/rrset`: path segments holding a
     # digit (ids the service made up) are starred, so that the name is the same in every run.
     path = "/".join("*" if re.search(r"\d", seg) and i > 1 else seg for i, seg in enumerate(url.path.split("/")))
@@ -186,6 +192,8 @@ def error_answer(proto, status, code, message):
     if proto == "json":
         body = json.dumps({"__type": code, "message": message})
         return status, "application/x-amz-json-1.1", body
+    if proto == "restjson":
+        return status, "application/json", json.dumps({"__type": code, "message": message})
     if proto == "ec2":
         body = (f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message>"
                 f"</Error></Errors><RequestID>{rid}</RequestID></Response>")
@@ -201,7 +209,7 @@ def error_answer(proto, status, code, message):
 
 
 def throttle_answer(proto):
-    if proto == "json":
+    if proto in ("json", "restjson"):
         return error_answer(proto, 400, "ThrottlingException", "Rate exceeded")
     if proto == "ec2":
         return error_answer(proto, 503, "RequestLimitExceeded", "Request limit exceeded.")

@@ -52,12 +52,23 @@ pub struct Global {
     /// No colours (also when NO_COLOR is set or output is not a terminal).
     #[arg(long, global = true)]
     pub no_color: bool,
-    /// More detail (API call counts, timings).
+    /// More detail: -v rtech's own events (API calls and timings per service, retries, the
+    /// lock), -vv also every AWS operation and the SDK's events. RUST_LOG overrides both.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Only errors and the essential result.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// How diagnostics (-v, -vv, RUST_LOG) are written on stderr: `text`, or `json` (one
+    /// object per event, for CI log shippers). The plan and progress lines are unchanged.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        value_name = "FORMAT"
+    )]
+    pub log_format: crate::diag::LogFormat,
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,6 +4,7 @@
 mod aws;
 mod cli;
 mod commands;
+mod diag;
 mod drill;
 mod engine;
 mod interrupt;
@@ -32,6 +33,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    diag::init(cli.global.verbose, cli.global.quiet, cli.global.log_format);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

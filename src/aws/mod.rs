@@ -274,13 +274,29 @@ impl CallCounter {
         index
     }
 
-    fn ended(&self, index: usize) {
-        if let Ok(mut t) = self.timings.lock() {
-            if let Some(t) = t.get_mut(index) {
-                t.end = Some(std::time::Instant::now());
-            }
-        }
+    /// Records a call's end; returns how long it took.
+    fn ended(&self, index: usize) -> Option<Duration> {
+        let mut t = self.timings.lock().ok()?;
+        let t = t.get_mut(index)?;
+        let now = std::time::Instant::now();
+        t.end = Some(now);
+        Some(now - t.start)
     }
+}
+
+/// `service:Operation` of the call a config bag belongs to, as the code and the IAM policy name
+/// it (for diagnostics).
+fn operation_name(cfg: &ConfigBag) -> String {
+    cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
+        .map(|m| format!("{}:{}", code_prefix(m.service()), m.name()))
+        .unwrap_or_else(|| "other:Unknown".into())
+}
+
+/// Which attempt of its call a config bag is on (1 for the first).
+fn attempt_number(cfg: &ConfigBag) -> u32 {
+    cfg.load::<aws_smithy_runtime_api::client::retries::RequestAttempts>()
+        .map(|a| a.attempts())
+        .unwrap_or(1)
 }
 
 /// The code's prefix for an SDK service name as the SDK's operation metadata gives it
@@ -340,7 +356,15 @@ impl Intercept for CallCounter {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if let Some(TimingIndex(i)) = cfg.load::<TimingIndex>() {
-            self.ended(*i);
+            if let Some(took) = self.ended(*i) {
+                tracing::trace!(
+                    target: "rtech::aws",
+                    "{} took {:.3} s ({} attempt(s))",
+                    operation_name(cfg),
+                    took.as_secs_f64(),
+                    attempt_number(cfg)
+                );
+            }
         }
         Ok(())
     }
@@ -348,9 +372,37 @@ impl Intercept for CallCounter {
         &self,
         _ctx: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
         _rc: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
-        _cfg: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         self.attempts.fetch_add(1, Ordering::Relaxed);
+        let n = attempt_number(cfg);
+        if n > 1 {
+            tracing::debug!(target: "rtech::aws", "retrying {} (attempt {n})", operation_name(cfg));
+        }
+        Ok(())
+    }
+    fn read_after_attempt(
+        &self,
+        ctx: &aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef<
+            '_,
+        >,
+        _rc: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        // Why a retry follows: the failed attempt's HTTP status, or that no answer came.
+        let status = ctx.response().map(|r| r.status().as_u16());
+        if status.is_none_or(|s| s >= 400) {
+            let what = match status {
+                Some(s) => format!("HTTP {s}"),
+                None => "no response (connection or timeout)".to_string(),
+            };
+            tracing::debug!(
+                target: "rtech::aws",
+                "{} attempt {} failed: {what}",
+                operation_name(cfg),
+                attempt_number(cfg)
+            );
+        }
         Ok(())
     }
 }
@@ -399,11 +451,48 @@ pub struct Caller {
     pub arn: String,
 }
 
+/// The region the shared config file gives the profile (`AWS_PROFILE`/`--profile`, else
+/// `default`), if any.
+async fn profile_region(profile: Option<&str>) -> Option<String> {
+    use aws_config::meta::region::ProvideRegion;
+    let mut b = aws_config::profile::ProfileFileRegionProvider::builder();
+    if let Some(p) = profile {
+        b = b.profile_name(p);
+    }
+    b.build().region().await.map(|r| r.to_string())
+}
+
+/// The warning when the environment (`AWS_REGION`, else `AWS_DEFAULT_REGION`) or the profile
+/// names a region other than the spec's, which rtech uses (only `--region` overrides it): a
+/// Terraform user expects the environment to win, so saying nothing would mislead.
+fn ignored_region(
+    env: impl Fn(&str) -> Option<String>,
+    profile_region: Option<String>,
+    spec_region: &str,
+) -> Option<String> {
+    let (source, region) = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+        .into_iter()
+        .find_map(|k| env(k).filter(|v| !v.is_empty()).map(|v| (k.to_string(), v)))
+        .or_else(|| profile_region.map(|r| ("the profile's region".to_string(), r)))?;
+    (region != spec_region).then(|| {
+        format!(
+            "{source} is {region}, but the env's spec says region = \"{spec_region}\": rtech uses the spec's region (--region overrides it)"
+        )
+    })
+}
+
 /// CloudFront takes ACM certificates from this region only.
 pub const CLOUDFRONT_CERT_REGION: &str = "us-east-1";
 
 impl Clients {
     pub async fn new(opts: &AwsOpts, spec_region: &str) -> Clients {
+        if opts.region.is_none() {
+            let profile_region = profile_region(opts.profile.as_deref()).await;
+            let env = |k: &str| std::env::var(k).ok();
+            if let Some(w) = ignored_region(env, profile_region, spec_region) {
+                tracing::warn!(target: "rtech", "{w}");
+            }
+        }
         let region = opts
             .region
             .clone()
@@ -555,6 +644,42 @@ async fn caller(sts: aws_sdk_sts::Client, endpoint: Option<String>) -> Result<Ca
 mod tests {
     use super::*;
     use aws_config::retry::RetryMode;
+
+    #[test]
+    fn a_region_from_the_environment_or_profile_that_is_not_the_specs_is_warned_about() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let w = ignored_region(vars(&[("AWS_REGION", "eu-west-1")]), None, "us-east-1").unwrap();
+        assert_eq!(
+            w,
+            "AWS_REGION is eu-west-1, but the env's spec says region = \"us-east-1\": rtech uses the spec's region (--region overrides it)"
+        );
+        // AWS_REGION first, as the SDK reads them; an empty one is not set.
+        let w = ignored_region(
+            vars(&[("AWS_REGION", ""), ("AWS_DEFAULT_REGION", "eu-west-2")]),
+            Some("us-east-1".into()),
+            "us-east-1",
+        );
+        assert!(w.unwrap().starts_with("AWS_DEFAULT_REGION is eu-west-2"));
+        // The environment agreeing wins over a profile that does not.
+        assert_eq!(
+            ignored_region(
+                vars(&[("AWS_REGION", "us-east-1")]),
+                Some("eu-west-1".into()),
+                "us-east-1"
+            ),
+            None
+        );
+        let w = ignored_region(vars(&[]), Some("ap-south-1".into()), "us-east-1").unwrap();
+        assert!(w.starts_with("the profile's region is ap-south-1"), "{w}");
+        assert_eq!(ignored_region(vars(&[]), None, "us-east-1"), None);
+    }
 
     #[test]
     fn the_longest_chain_follows_calls_that_started_after_another_ended() {

@@ -40,7 +40,6 @@ pub const EXIT_CHANGES: u8 = 2;
 
 pub(crate) struct Ui {
     color: bool,
-    verbose: u8,
     pub(crate) quiet: bool,
     pub(crate) stderr_tty: bool,
 }
@@ -54,10 +53,10 @@ impl Ui {
             eprintln!("{msg}");
         }
     }
+    /// A diagnostic for `-v` (a `tracing` event of rtech's: `RUST_LOG` and `--log-format`
+    /// apply; see `diag`).
     pub(crate) fn verbose(&self, msg: &str) {
-        if self.verbose > 0 {
-            eprintln!("{msg}");
-        }
+        tracing::debug!(target: "rtech", "{msg}");
     }
 }
 
@@ -65,9 +64,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     let g = &cli.global;
     let ui = Ui {
         color: !g.no_color
-            && std::env::var_os("NO_COLOR").is_none()
+            && no_color_unset(std::env::var_os("NO_COLOR").as_deref())
             && std::io::stdout().is_terminal(),
-        verbose: g.verbose,
         quiet: g.quiet,
         stderr_tty: std::io::stderr().is_terminal(),
     };
@@ -113,10 +111,14 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Drill(a) => drill::drill_cmd(&cli, a, &opts, &ui).await,
         Command::Policy(a) => policy::policy_cmd(&cli, a, &opts, &ui).await,
     };
-    if g.verbose > 1 {
-        eprint!("{}", calls_by_operation(&opts.calls.by_operation()));
-    }
+    tracing::trace!(target: "rtech", "{}", calls_by_operation(&opts.calls.by_operation()).trim_end());
     result
+}
+
+/// The no-color convention (no-color.org): `NO_COLOR` turns colours off only when it is set
+/// and not empty.
+fn no_color_unset(v: Option<&std::ffi::OsStr>) -> bool {
+    v.is_none_or(|v| v.is_empty())
 }
 
 /// `-vv`: every AWS operation the command called, with how often, as the code and
@@ -172,4 +174,16 @@ pub(crate) async fn confirm(question: &str, auto_approve: bool) -> Result<()> {
         bail!("cancelled: nothing was changed");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_color_counts_only_when_set_and_not_empty() {
+        assert!(no_color_unset(None));
+        assert!(no_color_unset(Some(std::ffi::OsStr::new(""))));
+        assert!(!no_color_unset(Some(std::ffi::OsStr::new("1"))));
+    }
 }

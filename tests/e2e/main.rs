@@ -11,6 +11,7 @@ mod cli;
 mod dashboard;
 mod deploy;
 mod deploying;
+mod diag;
 mod dns;
 mod docdb;
 mod drill;
