@@ -113,6 +113,30 @@ pub enum Command {
     /// Judge the env, as the plan would leave it, by every policy rule: pass, fail, waived or
     /// not applicable, with the evidence (exit 1 when a rule fails).
     Policy(PolicyArgs),
+    /// Print the shell completion script for SHELL (`rtech completions bash > …`; README,
+    /// "Shell completions and the man page").
+    Completions(CompletionsArgs),
+    /// Print rtech's man page (roff: `rtech man | man -l -`).
+    Man,
+    /// Print the plan's step graph in Graphviz DOT (`rtech graph --env prod | dot -Tsvg`):
+    /// which change waits for which, as apply would run them.
+    Graph(GraphArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// The env: envs/<ENV>.toml.
+    #[arg(long, short)]
+    pub env: String,
+    #[command(flatten)]
+    pub select: Selection,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell the script is for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -427,9 +451,28 @@ pub struct OutputArgs {
     /// The env: envs/<ENV>.toml.
     #[arg(long, short)]
     pub env: String,
+    /// One output only (e.g. `alb_dns_name`); every output when left out.
+    #[arg(value_name = "NAME", value_parser = output_name)]
+    pub name: Option<String>,
     /// Print the outputs as JSON.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "raw")]
     pub json: bool,
+    /// The one output's bare value, for `$(…)` in scripts: a string as is, a list one item per
+    /// line (NAME needed).
+    #[arg(long, requires = "name")]
+    pub raw: bool,
+}
+
+/// An output name `rtech output` knows.
+fn output_name(s: &str) -> Result<String, String> {
+    if crate::commands::OUTPUTS.contains(&s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "no output is named {s:?}; the outputs are: {}",
+            crate::commands::OUTPUTS.join(", ")
+        ))
+    }
 }
 
 #[derive(Debug, Args)]

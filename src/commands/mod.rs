@@ -32,6 +32,8 @@ use crate::spec::{self, Spec};
 pub use locked::Interrupted;
 #[cfg(test)]
 pub use output::outputs;
+/// Every output name, in the order `rtech output` prints them.
+pub use output::ORDER as OUTPUTS;
 pub use session::Abandoned;
 
 /// Exit codes as Terraform's.
@@ -110,9 +112,35 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Loadtest(a) => loadtest::loadtest_cmd(&cli, a, &opts, &ui).await,
         Command::Drill(a) => drill::drill_cmd(&cli, a, &opts, &ui).await,
         Command::Policy(a) => policy::policy_cmd(&cli, a, &opts, &ui).await,
+        Command::Completions(a) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut text = Vec::new();
+            clap_complete::generate(a.shell, &mut cmd, "rtech", &mut text);
+            print_all(&text)
+        }
+        Command::Graph(a) => plan::graph_cmd(&cli, a, &opts, &ui).await,
+        Command::Man => {
+            let mut text = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+                .render(&mut text)
+                .map_err(|e| anyhow::anyhow!("rendering the man page: {e}"))?;
+            print_all(&text)
+        }
     };
     tracing::trace!(target: "rtech", "{}", calls_by_operation(&opts.calls.by_operation()).trim_end());
     result
+}
+
+/// Writes generated text to stdout; a reader that stopped early (`| head`) is not an error.
+fn print_all(text: &[u8]) -> Result<ExitCode> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::anyhow!("writing to stdout: {e}"))
+        }
+        _ => Ok(ExitCode::from(EXIT_OK)),
+    }
 }
 
 /// The no-color convention (no-color.org): `NO_COLOR` turns colours off only when it is set

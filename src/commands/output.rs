@@ -29,6 +29,17 @@ pub(super) async fn output_cmd(
     })?;
     observed.extend(boot);
     let outputs = outputs(&observed);
+    if let Some(name) = &a.name {
+        let value = &outputs[name.as_str()];
+        if value.is_null() {
+            anyhow::bail!(
+                "output {name} has no value in env {}: what it names does not exist (yet)",
+                spec.env
+            );
+        }
+        print!("{}", one(value, a.raw)?);
+        return Ok(ExitCode::from(EXIT_OK));
+    }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&outputs).expect("json"));
     } else {
@@ -40,6 +51,27 @@ pub(super) async fn output_cmd(
         }
     }
     Ok(ExitCode::from(EXIT_OK))
+}
+
+/// One output's text: its JSON (a string quoted), or with `raw` the bare value — a string as
+/// is, a number or boolean as written, a list one item per line; a map has no raw form.
+fn one(value: &serde_json::Value, raw: bool) -> Result<String> {
+    use serde_json::Value;
+    if !raw {
+        return Ok(format!("{}\n", serde_json::to_string_pretty(value)?));
+    }
+    let scalar = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(_) | Value::Bool(_) => Some(v.to_string()),
+        _ => None,
+    };
+    let lines: Option<Vec<String>> = match value {
+        Value::Array(items) => items.iter().map(scalar).collect(),
+        v => scalar(v).map(|s| vec![s]),
+    };
+    let lines = lines
+        .ok_or_else(|| anyhow::anyhow!("this output is a map: it has no --raw form; use --json"))?;
+    Ok(lines.iter().map(|l| format!("{l}\n")).collect())
 }
 
 /// Every output key, in the order `rtech output` prints them (and README documents them).
@@ -111,6 +143,25 @@ pub fn outputs(observed: &[Observed]) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_output_prints_as_json_or_bare() {
+        use serde_json::json;
+        assert_eq!(one(&json!("vpc-1"), false).unwrap(), "\"vpc-1\"\n");
+        assert_eq!(one(&json!("vpc-1"), true).unwrap(), "vpc-1\n");
+        assert_eq!(one(&json!(7), true).unwrap(), "7\n");
+        assert_eq!(
+            one(&json!(["subnet-a", "subnet-b"]), true).unwrap(),
+            "subnet-a\nsubnet-b\n"
+        );
+        assert_eq!(
+            one(&json!({"app": "sg-1"}), false).unwrap(),
+            "{\n  \"app\": \"sg-1\"\n}\n"
+        );
+        let e = one(&json!({"app": "sg-1"}), true).unwrap_err().to_string();
+        assert!(e.contains("use --json"), "{e}");
+        assert!(one(&json!([{"a": 1}]), true).is_err());
+    }
     use crate::model::{Ownership, ResourceId};
 
     fn live(kind: &str, name: &str, physical: &str, attrs: &[(&str, &str)]) -> Observed {

@@ -7,26 +7,44 @@ use anyhow::{bail, Result};
 use super::session::{Session, Target};
 use super::{load, print_plan, Ui, EXIT_CHANGES, EXIT_OK};
 use crate::aws::AwsOpts;
-use crate::cli::{Cli, PlanArgs};
+use crate::cli::{Cli, GraphArgs, PlanArgs, Selection};
+use crate::model::Resource;
 use crate::plan::saved;
+use crate::plan::Plan;
 use crate::reconcile;
+use crate::spec::Spec;
+
+/// The env's spec with the selection's image tag, its desired model, and a session on it.
+/// Without an account pin, sts:GetCallerIdentity runs beside observe's first round (a plan
+/// reads only; `--lock` awaits it before the lock's write).
+async fn reading(
+    cli: &Cli,
+    env: &str,
+    select: &Selection,
+    opts: &AwsOpts,
+    ui: &Ui,
+) -> Result<(Spec, Vec<Resource>, Session)> {
+    let mut spec = load(cli, env)?;
+    spec.image_tag = select.image_tag.clone();
+    let desired = reconcile::expand(&spec);
+    let s = Session::open_overlapped(&Target::of_spec(&spec), opts, &desired, ui).await?;
+    Ok((spec, desired, s))
+}
+
+/// The plan as `rtech plan` makes it: observe, diff, and hold back what cannot run yet.
+async fn made(s: &Session, desired: &[Resource], select: &Selection, ui: &Ui) -> Result<Plan> {
+    let observed = s.observe(desired, ui).await?;
+    let mut plan = s
+        .plan(desired, &observed, &select.targets, false, ui)
+        .await?;
+    s.hold_back(&mut plan).await?;
+    Ok(plan)
+}
 
 pub(super) async fn plan_cmd(cli: &Cli, a: &PlanArgs, opts: &AwsOpts, ui: &Ui) -> Result<ExitCode> {
-    let mut spec = load(cli, &a.env)?;
-    spec.image_tag = a.select.image_tag.clone();
-    let desired = reconcile::expand(&spec);
-    // Without an account pin, sts:GetCallerIdentity runs beside observe's first round (a plan
-    // reads only; `--lock` awaits it before the lock's write).
-    let s = Session::open_overlapped(&Target::of_spec(&spec), opts, &desired, ui).await?;
+    let (spec, desired, s) = reading(cli, &a.env, &a.select, opts, ui).await?;
     // No lock unless asked for (`--lock`: a plan about to be saved and applied).
-    let make = async {
-        let observed = s.observe(&desired, ui).await?;
-        let mut plan = s
-            .plan(&desired, &observed, &a.select.targets, false, ui)
-            .await?;
-        s.hold_back(&mut plan).await?;
-        Ok::<_, anyhow::Error>(plan)
-    };
+    let make = made(&s, &desired, &a.select, ui);
     let plan = if a.lock {
         s.locked(
             "rtech plan --lock",
@@ -73,4 +91,18 @@ pub(super) async fn plan_cmd(cli: &Cli, a: &PlanArgs, opts: &AwsOpts, ui: &Ui) -
             EXIT_OK
         },
     ))
+}
+
+/// `rtech graph`: the plan (as `rtech plan` makes it, without a lock) as its step graph in DOT
+/// on stdout.
+pub(super) async fn graph_cmd(
+    cli: &Cli,
+    a: &GraphArgs,
+    opts: &AwsOpts,
+    ui: &Ui,
+) -> Result<ExitCode> {
+    let (_, desired, s) = reading(cli, &a.env, &a.select, opts, ui).await?;
+    let plan = made(&s, &desired, &a.select, ui).await?;
+    print!("{}", crate::plan::graph::dot(&plan)?);
+    Ok(ExitCode::from(EXIT_OK))
 }

@@ -1,5 +1,6 @@
 //! Plans: the pure diff of Desired against Observed, ordering, rendering and saved plans.
 
+pub mod graph;
 pub mod render;
 pub mod saved;
 pub mod steps;

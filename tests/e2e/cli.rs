@@ -222,3 +222,81 @@ fn a_bad_image_tag_flag_is_refused_before_any_aws_call() {
         );
     }
 }
+
+/// `rtech completions SHELL` and `rtech man`: generated from the CLI's definitions, offline,
+/// naming the commands and flags `--help` names.
+#[test]
+fn completions_for_each_shell_and_the_man_page_name_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    for (shell, marker) in [
+        ("bash", "complete -F _rtech"),
+        ("zsh", "#compdef rtech"),
+        ("fish", "complete -c rtech"),
+        ("powershell", "Register-ArgumentCompleter"),
+        ("elvish", "edit:completion:arg-completer[rtech]"),
+    ] {
+        let r = run(offline(dir.path()).args(["completions", shell]));
+        assert_eq!(r.code, 0, "{shell}: {}", r.stderr);
+        assert!(r.stdout.contains(marker), "{shell}: {}", r.stdout);
+        for word in [
+            "plan",
+            "apply",
+            "destroy",
+            "deploy",
+            // fish names long flags without their dashes (`-l auto-approve`).
+            "env",
+            "auto-approve",
+        ] {
+            assert!(r.stdout.contains(word), "{shell} lacks {word}");
+        }
+    }
+    let r = run(offline(dir.path()).args(["completions", "tcsh"]));
+    assert_eq!(r.code, 1, "an unknown shell is a usage error");
+
+    // A reader that stops early (`| head`) ends the output quietly, without a panic.
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("rtech"))
+        .args(["completions", "bash"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    let r = run(offline(dir.path()).arg("man"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.starts_with(".ie") || r.stdout.contains(".TH rtech"),
+        "{}",
+        &r.stdout[..200.min(r.stdout.len())]
+    );
+    for word in [
+        "plan",
+        "apply",
+        "destroy",
+        "completions",
+        "\\-\\-envs\\-dir",
+    ] {
+        assert!(r.stdout.contains(word), "the man page lacks {word}");
+    }
+}
+
+/// `rtech output NAME`: a name it does not know is a usage error listing the names, before any
+/// AWS call; `--raw` needs a name.
+#[test]
+fn output_names_are_checked_before_any_aws_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(offline(dir.path()).args(["output", "--env", "dev", "vpc"]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("no output is named \"vpc\"; the outputs are: vpc_id, vpc_cidr"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("cannot reach"), "{}", r.stderr);
+    let r = run(offline(dir.path()).args(["output", "--env", "dev", "--raw"]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+}

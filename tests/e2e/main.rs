@@ -23,6 +23,7 @@ mod events;
 mod fault_proxy;
 mod faults;
 mod flow_logs;
+mod graph;
 mod iam;
 mod iam_policy;
 mod kms;

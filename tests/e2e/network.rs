@@ -136,6 +136,41 @@ async fn dev_apply_plan_empty_output_destroy_leaves_nothing() {
 
     let o = output_json(&emu, "dev");
     assert_eq!(o["vpc_id"].as_str().unwrap(), vpc_id(&ec2, "dev").await);
+    // One output, bare for $(…): a string as is, a list one item per line; JSON otherwise.
+    let one = |args: &[&str]| run_ok(rtech(&emu).args(["output", "--env", "dev"]).args(args), 0);
+    assert_eq!(
+        one(&["vpc_id", "--raw"]).stdout,
+        format!("{}\n", o["vpc_id"].as_str().unwrap())
+    );
+    let subnets: Vec<&str> = o["public_subnet_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        one(&["public_subnet_ids", "--raw"]).stdout,
+        format!("{}\n", subnets.join("\n"))
+    );
+    let groups: serde_json::Value =
+        serde_json::from_str(&one(&["security_group_ids"]).stdout).unwrap();
+    assert_eq!(groups, o["security_group_ids"]);
+    // A map has no raw form; an output with no value (dev has no distribution) is an error.
+    let r = run_ok(
+        rtech(&emu).args(["output", "--env", "dev", "security_group_ids", "--raw"]),
+        1,
+    );
+    assert!(r.stderr.contains("use --json"), "{}", r.stderr);
+    let r = run_ok(
+        rtech(&emu).args(["output", "--env", "dev", "cloudfront_distribution_id"]),
+        1,
+    );
+    assert!(
+        r.stderr
+            .contains("output cloudfront_distribution_id has no value in env dev"),
+        "{}",
+        r.stderr
+    );
     assert_eq!(o["vpc_cidr"], "10.10.0.0/20");
     assert_eq!(o["public_subnet_ids"].as_array().unwrap().len(), 2);
     assert_eq!(o["private_subnet_ids"].as_array().unwrap().len(), 2);

@@ -165,11 +165,16 @@ pub async fn prefix_list_names(
     if ids.is_empty() {
         return Ok(BTreeMap::new());
     }
+    prefix_lists(ctx, |r| r.set_prefix_list_ids(Some(ids))).await
+}
+
+/// id → name of the managed prefix lists the request `by` selects (every page).
+async fn prefix_lists(
+    ctx: &Ctx,
+    by: impl FnOnce(DescribePrefixLists) -> DescribePrefixLists,
+) -> Result<BTreeMap<String, String>, AwsError> {
     let lists = all_pages!(
-        ctx.clients
-            .ec2
-            .describe_managed_prefix_lists()
-            .set_prefix_list_ids(Some(ids)),
+        by(ctx.clients.ec2.describe_managed_prefix_lists()),
         "ec2:DescribeManagedPrefixLists"
     )?;
     Ok(lists
@@ -177,6 +182,8 @@ pub async fn prefix_list_names(
         .filter_map(|l| Some((l.prefix_list_id()?.into(), l.prefix_list_name()?.into())))
         .collect())
 }
+
+type DescribePrefixLists = aws_sdk_ec2::operation::describe_managed_prefix_lists::builders::DescribeManagedPrefixListsFluentBuilder;
 
 /// id → name of the managed prefix lists named `names` in the env's region (one call; none
 /// without names).
@@ -187,17 +194,7 @@ pub async fn prefix_lists_named(
     if names.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let lists = all_pages!(
-        ctx.clients
-            .ec2
-            .describe_managed_prefix_lists()
-            .filters(filter("prefix-list-name", names)),
-        "ec2:DescribeManagedPrefixLists"
-    )?;
-    Ok(lists
-        .iter()
-        .filter_map(|l| Some((l.prefix_list_id()?.into(), l.prefix_list_name()?.into())))
-        .collect())
+    prefix_lists(ctx, |r| r.filters(filter("prefix-list-name", names))).await
 }
 
 /// The id of the managed prefix list named `name` in the env's region, for rule `r`.
