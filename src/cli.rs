@@ -357,6 +357,10 @@ pub struct PlanArgs {
     /// Exit 2 when the plan has changes (0: none, 1: error).
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Show what `rtech destroy` would delete (everything carrying the env's tags, in reverse
+    /// dependency order), changing nothing.
+    #[arg(long, conflicts_with_all = ["targets", "image_tag", "out"])]
+    pub destroy: bool,
     #[command(flatten)]
     pub select: Selection,
     /// Hold the env's lock while planning (for a plan about to be saved and applied).

@@ -31,11 +31,19 @@ async fn reading(
     Ok((spec, desired, s))
 }
 
-/// The plan as `rtech plan` makes it: observe, diff, and hold back what cannot run yet.
-async fn made(s: &Session, desired: &[Resource], select: &Selection, ui: &Ui) -> Result<Plan> {
+/// The plan as `rtech plan` makes it: observe, diff, and hold back what cannot run yet. A
+/// destroy plan observes everything carrying the env's tags, as `rtech destroy` does.
+async fn made(
+    s: &Session,
+    desired: &[Resource],
+    select: &Selection,
+    destroy: bool,
+    ui: &Ui,
+) -> Result<Plan> {
+    let desired = if destroy { &[][..] } else { desired };
     let observed = s.observe(desired, ui).await?;
     let mut plan = s
-        .plan(desired, &observed, &select.targets, false, ui)
+        .plan(desired, &observed, &select.targets, destroy, ui)
         .await?;
     s.hold_back(&mut plan).await?;
     Ok(plan)
@@ -44,7 +52,7 @@ async fn made(s: &Session, desired: &[Resource], select: &Selection, ui: &Ui) ->
 pub(super) async fn plan_cmd(cli: &Cli, a: &PlanArgs, opts: &AwsOpts, ui: &Ui) -> Result<ExitCode> {
     let (spec, desired, s) = reading(cli, &a.env, &a.select, opts, ui).await?;
     // No lock unless asked for (`--lock`: a plan about to be saved and applied).
-    let make = made(&s, &desired, &a.select, ui);
+    let make = made(&s, &desired, &a.select, a.destroy, ui);
     let plan = if a.lock {
         s.locked(
             "rtech plan --lock",
@@ -102,7 +110,7 @@ pub(super) async fn graph_cmd(
     ui: &Ui,
 ) -> Result<ExitCode> {
     let (_, desired, s) = reading(cli, &a.env, &a.select, opts, ui).await?;
-    let plan = made(&s, &desired, &a.select, ui).await?;
+    let plan = made(&s, &desired, &a.select, false, ui).await?;
     print!("{}", crate::plan::graph::dot(&plan)?);
     Ok(ExitCode::from(EXIT_OK))
 }

@@ -179,6 +179,39 @@ async fn dev_apply_plan_empty_output_destroy_leaves_nothing() {
         .unwrap()
         .starts_with("sg-"));
 
+    // `plan --destroy` shows what destroy would delete, and deletes nothing.
+    let before = tagged(&ec2, "dev").await;
+    let r = run_ok(
+        rtech(&emu).args([
+            "plan",
+            "--env",
+            "dev",
+            "--destroy",
+            "--json",
+            "--detailed-exitcode",
+        ]),
+        2,
+    );
+    let p: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(p["summary"]["destroy"], DEV_RESOURCES);
+    assert!(changes(&p).iter().all(|(_, a)| a == "delete"), "{p}");
+    assert_eq!(tagged(&ec2, "dev").await, before, "nothing was deleted");
+    let r = run_ok(rtech(&emu).args(["plan", "--env", "dev", "--destroy"]), 0);
+    assert!(
+        r.stdout.contains(&format!("{DEV_RESOURCES} to destroy")),
+        "{}",
+        r.stdout
+    );
+    // A destroy plan is not saved, nor narrowed: `rtech destroy` is the command that acts.
+    for extra in [["--out", "x.plan"], ["--target", "vpc/main"]] {
+        run_ok(
+            rtech(&emu)
+                .args(["plan", "--env", "dev", "--destroy"])
+                .args(extra),
+            1,
+        );
+    }
+
     let d = destroy(&emu, "dev");
     assert!(
         d.stdout.contains(&format!("{DEV_RESOURCES} destroyed")),
