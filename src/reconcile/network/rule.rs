@@ -199,16 +199,10 @@ pub async fn prefix_lists_named(
 
 /// The id of the managed prefix list named `name` in the env's region, for rule `r`.
 async fn prefix_list_id(ctx: &Ctx, r: &Resource, name: &str) -> Result<String, AwsError> {
-    let lists = all_pages!(
-        ctx.clients
-            .ec2
-            .describe_managed_prefix_lists()
-            .filters(filter("prefix-list-name", [name])),
-        "ec2:DescribeManagedPrefixLists"
-    )?;
-    lists
-        .iter()
-        .find_map(|l| l.prefix_list_id().map(str::to_string))
+    prefix_lists_named(ctx, vec![name.to_string()])
+        .await?
+        .into_keys()
+        .next()
         .ok_or_else(|| {
             AwsError::new(
                 "ec2:DescribeManagedPrefixLists",
