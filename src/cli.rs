@@ -118,6 +118,9 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print rtech's man page (roff: `rtech man | man -l -`).
     Man,
+    /// Print the env file's JSON Schema (`rtech schema > schema/env.schema.json`): editors
+    /// read it through the `#:schema` line atop each env file (README, "Editor support").
+    Schema,
     /// Print the plan's step graph in Graphviz DOT (`rtech graph --env prod | dot -Tsvg`):
     /// which change waits for which, as apply would run them.
     Graph(GraphArgs),

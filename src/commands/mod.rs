@@ -119,6 +119,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             print_all(&text)
         }
         Command::Graph(a) => plan::graph_cmd(&cli, a, &opts, &ui).await,
+        Command::Schema => print_all(crate::spec::schema::env_schema_text().as_bytes()),
         Command::Man => {
             let mut text = Vec::new();
             clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())

@@ -4,8 +4,9 @@
 //! The pin is compared with `sts:GetCallerIdentity` before any other AWS call; a spec with
 //! neither key runs in whatever account the credentials are for.
 
+use crate::spec::Spanned;
+use schemars::JsonSchema;
 use serde::Deserialize;
-use toml::Spanned;
 
 use super::Errors;
 
@@ -97,10 +98,12 @@ impl AccountPin {
     }
 }
 
-/// `[lock]` as written.
-#[derive(Debug, Deserialize)]
+/// `[lock]`: where the env's lock lives.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawLock {
+    /// The S3 bucket holding the env's lock, a valid bucket name (default `<project>-rtech-<account
+    /// id>-<region>`).
     pub bucket: Option<Spanned<String>>,
 }
 

@@ -1,28 +1,50 @@
 //! `[docdb]`, `[redis]` and `[secrets]`: the data tier.
 //! Each section is optional; without it the env has no such service.
 
+use crate::spec::Spanned;
+use schemars::JsonSchema;
 use serde::Deserialize;
-use toml::Spanned;
 
 use super::windows::{backup_and_maintenance, WindowField};
 use super::Errors;
 
-#[derive(Debug, Deserialize)]
+/// `[docdb]`: the DocumentDB cluster and its instances.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawDocdb {
+    /// `db.<family>.<size>`: family `t3`, `t4g`, `r5`, `r6g`, `r6gd` or `r8g`; size
+    /// `micro`…`xlarge` or `<n>xlarge` (default `db.t3.medium`).
     pub instance_class: Option<Spanned<String>>,
+    /// Instances in the cluster, round-robin over the AZs (1–16; default 1).
     pub instances: Option<Spanned<i64>>,
+    /// `4.0.0` or `5.0.0` (default `5.0.0`). An upgrade is applied in place, a downgrade replaces
+    /// the cluster.
     pub engine_version: Option<Spanned<String>>,
+    /// 1–63 letters and digits, starting with a letter; not `admin`, `root` or `serviceadmin`
+    /// (default `rtechadmin`). Changing it replaces the cluster.
     pub master_username: Option<Spanned<String>>,
+    /// Days automated backups are kept (1–35; default 7).
     pub backup_retention_days: Option<Spanned<i64>>,
+    /// Daily backup window `hh:mm-hh:mm` UTC, at least 30 minutes (default `03:00-04:00`).
     pub backup_window: Option<Spanned<String>>,
+    /// Weekly maintenance window `ddd:hh:mm-ddd:hh:mm` UTC, at least 30 minutes, not overlapping
+    /// `backup_window` (default `sun:04:00-sun:05:00`).
     pub maintenance_window: Option<Spanned<String>>,
+    /// While on, rtech refuses any plan that deletes or replaces the cluster (default false).
     pub deletion_protection: Option<Spanned<bool>>,
+    /// Delete the cluster without the final snapshot `<cluster>-final-<UTC yyyymmddHHMMSS>`
+    /// (default false).
     pub skip_final_snapshot: Option<Spanned<bool>>,
+    /// Copy the cluster's tags to its automated, manual and final snapshots (default true).
     pub copy_tags_to_snapshot: Option<Spanned<bool>>,
+    /// Instance class changes and engine upgrades happen now instead of in the maintenance window
+    /// (default false).
     pub apply_immediately: Option<Spanned<bool>>,
+    /// The `audit_logs` parameter and the CloudWatch Logs export `audit` (default true).
     pub audit_logs: Option<Spanned<bool>>,
+    /// The `profiler` parameter and the CloudWatch Logs export `profiler` (default true).
     pub profiler_logs: Option<Spanned<bool>>,
+    /// The `tls` parameter: clients must connect with TLS (default true).
     pub tls: Option<Spanned<bool>>,
 }
 
@@ -45,18 +67,35 @@ pub struct Docdb {
     pub tls: bool,
 }
 
-#[derive(Debug, Deserialize)]
+/// `[redis]`: the ElastiCache Redis replication group.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRedis {
+    /// `cache.<family>.<size>`, families `t2`, `t3`, `t4g`, `m5`, `m6g`, `m7g`, `r5`, `r6g`,
+    /// `r6gd`, `r7g` (default `cache.t3.micro`).
     pub node_type: Option<Spanned<String>>,
+    /// Replicas beside the primary (0–5; default 0). 1 or more turns on automatic failover and
+    /// Multi-AZ.
     pub replicas: Option<Spanned<i64>>,
+    /// Redis 7.x (default `7.1`). A live engine newer than this is a replace, never a downgrade in
+    /// place.
     pub engine_version: Option<Spanned<String>>,
+    /// Days automatic snapshots are kept (0–35, 0: none; default 1).
     pub snapshot_retention_days: Option<Spanned<i64>>,
+    /// Daily snapshot window `hh:mm-hh:mm` UTC, not overlapping `maintenance_window` (default
+    /// `05:00-06:00`).
     pub snapshot_window: Option<Spanned<String>>,
+    /// Weekly maintenance window `ddd:hh:mm-ddd:hh:mm` UTC (default `sun:06:00-sun:07:00`).
     pub maintenance_window: Option<Spanned<String>>,
+    /// TLS, with an AUTH token generated into the secret `{project}/{env}/redis` (default true).
+    /// Changing it replaces the group.
     pub transit_encryption: Option<Spanned<bool>>,
+    /// Encryption at rest (default true). Changing it replaces the group.
     pub at_rest_encryption: Option<Spanned<bool>>,
+    /// Delete the group without the final snapshot `<group>-final-<UTC yyyymmddHHMMSS>` (default
+    /// false).
     pub skip_final_snapshot: Option<Spanned<bool>>,
+    /// Changes happen now instead of in the maintenance window (default false).
     pub apply_immediately: Option<Spanned<bool>>,
 }
 
@@ -76,10 +115,13 @@ pub struct Redis {
 }
 
 /// `[backup]`: an AWS Backup plan for the DocumentDB cluster (needs `[docdb]`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawBackup {
+    /// Days each recovery point is kept (1–36500; default 35).
     pub retention_days: Option<Spanned<i64>>,
+    /// An AWS Backup `cron(minutes hours day-of-month month day-of-week year)` expression in UTC
+    /// (default `cron(0 5 ? * * *)`, daily at 05:00).
     pub schedule: Option<Spanned<String>>,
 }
 
@@ -128,10 +170,13 @@ pub(super) fn validate_backup(errs: &mut Errors, raw: &Spanned<RawBackup>, docdb
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// `[secrets]`: how the data tier's secrets are deleted.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSecrets {
+    /// Days a secret deleted by `destroy` can still be restored (7–30; default 7).
     pub recovery_window_days: Option<Spanned<i64>>,
+    /// Delete at once, without a recovery window (default false).
     pub force_delete: Option<Spanned<bool>>,
 }
 

@@ -3,17 +3,22 @@
 //! Optional: without it the targets are the platform's, a recovery time (RTO) under 60 minutes
 //! and a recovery point (RPO) under 15 minutes.
 
+use crate::spec::Spanned;
+use schemars::JsonSchema;
 use serde::Deserialize;
-use toml::Spanned;
 
 use super::data::int_in;
 use super::Errors;
 
-/// `[dr]` as written.
-#[derive(Debug, Default, Deserialize)]
+/// `[dr]`: the recovery targets `rtech drill` judges its measurements by.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawDr {
+    /// A failover or restore passes only if the service serves again in less than this (1–10080;
+    /// default 60).
     pub rto_minutes: Option<Spanned<i64>>,
+    /// A restore passes only if its snapshot is younger than this when the drill starts (1–50400;
+    /// default 15).
     pub rpo_minutes: Option<Spanned<i64>>,
 }
 

@@ -4,8 +4,9 @@
 //! run passes when the 95th percentile latency is under 200 ms and under 0.1 % of requests
 //! fail.
 
+use crate::spec::Spanned;
+use schemars::JsonSchema;
 use serde::Deserialize;
-use toml::Spanned;
 
 use super::data::int_in;
 use super::Errors;
@@ -13,14 +14,24 @@ use super::Errors;
 /// The path every virtual user requests unless `[loadtest] paths` says otherwise.
 pub const DEFAULT_PATH: &str = "/api/health";
 
-/// `[loadtest]` as written.
-#[derive(Debug, Default, Deserialize)]
+/// `[loadtest]`: what `rtech loadtest` requests and the thresholds it judges a run by.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawLoadtest {
+    /// The paths a virtual user requests, in turn: each starts with `/`, no spaces, at most 1024
+    /// characters, none twice (default `["/api/health"]`).
     pub paths: Option<Spanned<Vec<Spanned<String>>>>,
+    /// The run passes only if the p95 latency is under this many milliseconds (1–60000; default
+    /// 200).
     pub p95_ms: Option<Spanned<i64>>,
+    /// The run passes only if the share of failed requests is under this percentage (0–100, 0: none
+    /// may fail; default 0.1).
+    #[schemars(with = "Option<f64>")]
     pub max_error_percent: Option<Spanned<toml::Value>>,
+    /// A user's next request is due this long after its previous one was due (10–600000; default
+    /// 1000).
     pub think_time_ms: Option<Spanned<i64>>,
+    /// A request without a response this long after it was due fails (100–300000; default 10000).
     pub timeout_ms: Option<Spanned<i64>>,
 }
 

@@ -10,6 +10,7 @@ pub mod loadtest;
 pub mod monitoring;
 pub mod network;
 pub mod policy;
+pub mod schema;
 pub mod windows;
 
 use std::collections::BTreeMap;
@@ -17,8 +18,42 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use schemars::JsonSchema;
 use serde::Deserialize;
-use toml::Spanned;
+
+/// A value as written, with its byte span in the file (for `file:line:col` errors): toml's
+/// `Spanned`, which in the env file's JSON Schema (`rtech schema`) is the bare value.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(transparent)]
+pub struct Spanned<T>(toml::Spanned<T>);
+
+impl<T> Spanned<T> {
+    /// The byte range of the value in the file.
+    pub fn span(&self) -> Range<usize> {
+        self.0.span()
+    }
+    pub fn get_ref(&self) -> &T {
+        self.0.get_ref()
+    }
+    pub fn into_inner(self) -> T {
+        self.0.into_inner()
+    }
+}
+
+impl<T: schemars::JsonSchema> schemars::JsonSchema for Spanned<T> {
+    fn is_referenceable() -> bool {
+        T::is_referenceable()
+    }
+    fn schema_name() -> String {
+        T::schema_name()
+    }
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        T::schema_id()
+    }
+    fn json_schema(generator: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+        T::json_schema(generator)
+    }
+}
 
 /// A spec error located in its file: `file:line:col: key.path: what is wrong`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,33 +140,63 @@ impl<'a> Errors<'a> {
     }
 }
 
-/// The file as written (spans kept for validation).
-#[derive(Debug, Deserialize)]
+// The file as written (spans kept for validation); its doc comments are the JSON Schema's
+// descriptions (`rtech schema`), what editors show.
+/// An rtech env file, `envs/<env>.toml`: one env of the platform's AWS stack. Unknown keys are
+/// errors everywhere; `rtech validate --env ENV` checks the rest (ranges, CIDRs, windows,
+/// cross-section rules) without any AWS call.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSpec {
+    /// The project name (required): 1–20 lowercase letters, digits and inner hyphens, starting with
+    /// a letter. It begins every AWS name (`{project}-{env}-{role}`).
     pub project: Spanned<String>,
+    /// The env name (required): 1–10 lowercase letters, digits and inner hyphens, starting with a
+    /// letter; must equal the file's name (`dev` in `dev.toml`).
     pub env: Spanned<String>,
+    /// The AWS region (required), e.g. `us-east-1`.
     pub region: Spanned<String>,
-    /// The one account the env may run in (compared with sts:GetCallerIdentity first).
+    /// The 12-digit id of the only account the env may run in, compared with
+    /// `sts:GetCallerIdentity` before any other call (default: any account). `123456789012` is
+    /// the shipped placeholder.
     pub account_id: Option<Spanned<String>>,
-    /// The accounts the env may run in (instead of `account_id`).
+    /// Instead of `account_id`: the accounts the env may run in (12-digit ids, at least one).
+    /// Setting both is an error.
     pub allowed_account_ids: Option<Spanned<Vec<Spanned<String>>>>,
-    /// Extra tags on every resource.
+    /// Extra tags on every taggable resource. Keys 1–128 characters, not `Name` and not
+    /// starting with `aws:` or `rtech:` (rtech sets those); values at most 256 characters.
     #[serde(default)]
     pub tags: BTreeMap<String, Spanned<String>>,
+    /// `[network]` (required): the VPC, its subnets, the NAT layout and the ports the security
+    /// groups open.
     pub network: Spanned<network::RawNetwork>,
+    /// `[docdb]`: a DocumentDB cluster. Without it the env has none.
     pub docdb: Option<Spanned<data::RawDocdb>>,
+    /// `[redis]`: an ElastiCache Redis replication group. Without it the env has none.
     pub redis: Option<Spanned<data::RawRedis>>,
+    /// `[secrets]`: how the data tier's secrets are deleted.
     pub secrets: Option<Spanned<data::RawSecrets>>,
+    /// `[backup]`: AWS Backup of the DocumentDB cluster (needs `[docdb]`).
     pub backup: Option<Spanned<data::RawBackup>>,
+    /// `[ecr]`: the app's image repository (`[app]` needs it).
     pub ecr: Option<Spanned<app::RawEcr>>,
+    /// `[app]`: the application on ECS Fargate (needs `[ecr]`).
     pub app: Option<Spanned<app::RawApp>>,
+    /// `[edge]`: the public edge: domain, certificate, ALB, DNS records, optionally CloudFront and
+    /// WAF (needs `[app]`).
     pub edge: Option<Spanned<edge::RawEdge>>,
+    /// `[monitoring]`: the alerts topic and its subscriptions, alarms, dashboard, and the data
+    /// tier's log groups (default: every alarm of the services the env has, and the dashboard).
     pub monitoring: Option<Spanned<monitoring::RawMonitoring>>,
+    /// `[lock]`: where the env's lock lives.
     pub lock: Option<Spanned<account::RawLock>>,
+    /// `[loadtest]`: what `rtech loadtest` requests and the thresholds it judges a run by.
     pub loadtest: Option<Spanned<loadtest::RawLoadtest>>,
+    /// `[dr]`: the recovery targets `rtech drill` judges its measurements by.
     pub dr: Option<Spanned<dr::RawDr>>,
-    /// Not spanned: `[[policy.waivers]]` alone (without a `[policy]` header) is the usual form.
+    /// `[policy]`: whether policy violations block apply, and the rules this env may fail
+    /// (`[[policy.waivers]]`).
+    // Not spanned: `[[policy.waivers]]` alone (without a `[policy]` header) is the usual form.
     pub policy: Option<policy::RawPolicy>,
 }
 

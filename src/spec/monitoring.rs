@@ -8,8 +8,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::spec::Spanned;
+use schemars::JsonSchema;
 use serde::Deserialize;
-use toml::Spanned;
 
 use super::app::LOG_RETENTION_DAYS;
 use super::data::{flag, int_in};
@@ -137,28 +138,47 @@ pub const ALARMS: &[AlarmDefault] = &[
     },
 ];
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawMonitoring {
+    /// `false`: no alarms, unless one is switched on under `[monitoring.alarms.<name>]` (default
+    /// true).
     pub alarms_enabled: Option<Spanned<bool>>,
+    /// The `{project}-{env}` CloudWatch dashboard (default true).
     pub dashboard: Option<Spanned<bool>>,
+    /// Email addresses subscribed to the alerts topic `{project}-{env}-alerts` (each must confirm).
     pub emails: Option<Vec<Spanned<String>>>,
+    /// `https://` URLs subscribed to the alerts topic; treated as secrets (shown by host only).
     pub https_endpoints: Option<Vec<Spanned<String>>>,
+    /// `breaching`, `notBreaching`, `ignore` or `missing` (default `notBreaching`).
     pub treat_missing_data: Option<Spanned<String>>,
+    /// The alarms' period: a multiple of 60, 60–86400 (default 300).
     pub period_seconds: Option<Spanned<i64>>,
+    /// Periods each alarm evaluates (1–100; default 2).
     pub evaluation_periods: Option<Spanned<i64>>,
+    /// Breaching datapoints that raise an alarm, at most `evaluation_periods` (1–100; default 2).
     pub datapoints_to_alarm: Option<Spanned<i64>>,
+    /// Days DocumentDB's audit and profiler log groups keep events: a CloudWatch Logs retention
+    /// value (default 14).
     pub docdb_log_retention_days: Option<Spanned<i64>>,
+    /// Days the Redis slow-log group keeps events: a CloudWatch Logs retention value (default 7).
     pub redis_log_retention_days: Option<Spanned<i64>>,
+    /// Days the VPC flow-log group keeps events: a CloudWatch Logs retention value (default 30).
     pub flow_log_retention_days: Option<Spanned<i64>>,
+    /// `[monitoring.alarms.<name>]`: overrides of one alarm (`error-rate`, `ecs-cpu`, `ecs-memory`,
+    /// `alb-latency-p95`, `unhealthy-hosts`, `elb-5xx`, `docdb-cpu`, `docdb-freeable-memory`,
+    /// `redis-cpu`, `redis-memory`).
     pub alarms: Option<BTreeMap<Spanned<String>, Spanned<RawAlarm>>>,
+    /// `[monitoring.alerts_key]`: encrypt the alerts topic with the env's own KMS key
+    /// (`alias/{project}-{env}-alerts`) instead of `alias/aws/sns`.
     pub alerts_key: Option<Spanned<RawAlertsKey>>,
 }
 
-/// `[monitoring.alerts_key]` as written.
-#[derive(Debug, Default, Deserialize)]
+/// `[monitoring.alerts_key]`: the alerts topic's customer managed KMS key.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAlertsKey {
+    /// Days KMS keeps the key after `destroy` before deleting it for good (7–30; default 30).
     pub deletion_window_days: Option<Spanned<i64>>,
 }
 
@@ -176,16 +196,28 @@ pub struct AlertsKey {
 pub const KEY_DELETION_WINDOW_DAYS: std::ops::RangeInclusive<i64> = 7..=30;
 pub const DEFAULT_KEY_DELETION_WINDOW_DAYS: i64 = 30;
 
-#[derive(Debug, Default, Deserialize)]
+/// `[monitoring.alarms.<name>]`: overrides of one alarm.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAlarm {
+    /// Whether the alarm exists (default `monitoring.alarms_enabled`).
     pub enabled: Option<Spanned<bool>>,
+    /// The threshold, a number in the metric's unit.
+    #[schemars(with = "Option<f64>")]
     pub threshold: Option<Spanned<toml::Value>>,
+    /// `SampleCount`, `Average`, `Sum`, `Minimum`, `Maximum` or a percentile like `p95`.
     pub statistic: Option<Spanned<String>>,
+    /// `GreaterThanThreshold`, `GreaterThanOrEqualToThreshold`, `LessThanThreshold` or
+    /// `LessThanOrEqualToThreshold`.
     pub comparison: Option<Spanned<String>>,
+    /// The period: a multiple of 60, 60–86400 (default `monitoring.period_seconds`).
     pub period_seconds: Option<Spanned<i64>>,
+    /// Periods evaluated (1–100; default `monitoring.evaluation_periods`).
     pub evaluation_periods: Option<Spanned<i64>>,
+    /// Breaching datapoints that raise the alarm (1–100; default `monitoring.datapoints_to_alarm`).
     pub datapoints_to_alarm: Option<Spanned<i64>>,
+    /// `breaching`, `notBreaching`, `ignore` or `missing` (default
+    /// `monitoring.treat_missing_data`).
     pub treat_missing_data: Option<Spanned<String>>,
 }
 

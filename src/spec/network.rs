@@ -3,14 +3,15 @@
 
 use std::ops::Range;
 
+use crate::spec::Spanned;
 use ipnet::Ipv4Net;
+use schemars::JsonSchema;
 use serde::Deserialize;
-use toml::Spanned;
 
 use super::Errors;
 
 /// How private subnets reach the internet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NatLayout {
     /// No NAT gateway: private subnets have no route out.
@@ -22,7 +23,7 @@ pub enum NatLayout {
 }
 
 /// Which traffic the VPC's flow log records (`[network] flow_logs`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FlowLogs {
     /// No flow log.
@@ -44,17 +45,34 @@ impl FlowLogs {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// `[network]`: the VPC, its subnets across the AZs, the NAT layout and the ports the security
+/// groups open.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawNetwork {
+    /// The VPC's IPv4 CIDR (required): prefix /16 to /28, no host bits set.
     pub cidr: Spanned<String>,
+    /// How many AZs (1–6; default 2). Without `azs`, the first `az_count` of
+    /// `{region}a`…`{region}f`.
     pub az_count: Option<Spanned<i64>>,
+    /// The AZs by name (`us-east-1a` form): 1–6 distinct AZs of `region`; must agree with
+    /// `az_count` when both are set.
     pub azs: Option<Spanned<Vec<Spanned<String>>>>,
+    /// How private subnets reach the internet (default `single`).
     pub nat: Option<Spanned<NatLayout>>,
+    /// The public subnets' CIDRs, one per AZ in AZ order (default: blocks 1, 2, … of the VPC, 8
+    /// bits longer than its prefix, at most /28).
     pub public_subnets: Option<Spanned<Vec<Spanned<String>>>>,
+    /// The private subnets' CIDRs, one per AZ in AZ order (default: blocks 11, 12, … of the VPC, 8
+    /// bits longer than its prefix, at most /28).
     pub private_subnets: Option<Spanned<Vec<Spanned<String>>>>,
+    /// The port the `app` security group opens to the `alb` group (1–65535; default 3000).
     pub app_port: Option<Spanned<i64>>,
+    /// Sources allowed to reach the load balancer on TCP 80 and 443, each at most once (default
+    /// `["0.0.0.0/0"]`). Refused with `[edge.cloudfront]`, where only CloudFront reaches it.
     pub alb_ingress_cidrs: Option<Spanned<Vec<Spanned<String>>>>,
+    /// The VPC's flow log to CloudWatch Logs (default `off`). Changing it between `reject` and
+    /// `all` replaces the flow log.
     pub flow_logs: Option<Spanned<FlowLogs>>,
 }
 

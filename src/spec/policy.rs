@@ -16,23 +16,27 @@
 //! checked against the rule table and the expanded model (`crate::policy::check_waivers`),
 //! with the locations kept here.
 
+use crate::spec::Spanned;
+use schemars::JsonSchema;
 use serde::Deserialize;
-use toml::Spanned;
 
 use super::Errors;
 use crate::model::ResourceId;
 
-/// `[policy]` as written.
-#[derive(Debug, Default, Deserialize)]
+/// `[policy]`: how the policy gate treats this env.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawPolicy {
+    /// Whether violations block apply (default `mandatory`).
     pub enforcement: Option<Spanned<Enforcement>>,
+    /// `[[policy.waivers]]`: a rule this env may fail on one resource, with the reason and an
+    /// optional expiry.
     #[serde(default)]
     pub waivers: Vec<Spanned<RawWaiver>>,
 }
 
 /// Whether violations block apply.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Enforcement {
     /// Violations block `apply` (exit 1) before any change.
@@ -49,13 +53,17 @@ pub struct Policy {
     pub waivers: Vec<Waiver>,
 }
 
-/// One `[[policy.waivers]]` as written.
-#[derive(Debug, Deserialize)]
+/// `[[policy.waivers]]`: a rule this env may fail on one resource, and why.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawWaiver {
+    /// The rule's id, e.g. `ELB.6` or `rtech.alb_via_cloudfront` (required).
     pub rule: Spanned<String>,
+    /// The resource, `kind/name` as the plan names it, e.g. `load_balancer/main` (required).
     pub resource: Spanned<String>,
+    /// Why the env may fail the rule (required).
     pub reason: Option<Spanned<String>>,
+    /// `YYYY-MM-DD` (UTC): the last day the waiver counts.
     pub expires: Option<Spanned<String>>,
 }
 

@@ -1,7 +1,7 @@
 //! AWS maintenance and backup windows: `hh:mm-hh:mm` (daily) and `ddd:hh:mm-ddd:hh:mm`
 //! (weekly), validated with their location, and overlap checks between them.
 
-use toml::Spanned;
+use crate::spec::Spanned;
 
 use super::Errors;
 

@@ -283,6 +283,53 @@ fn completions_for_each_shell_and_the_man_page_name_every_command() {
     }
 }
 
+/// `rtech schema`: the env file's JSON Schema, offline, exactly the checked-in
+/// `schema/env.schema.json` the env files name in their `#:schema` line.
+#[test]
+fn schema_prints_the_checked_in_json_schema_of_the_env_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(offline(dir.path()).arg("schema"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.is_empty(), "{}", r.stderr);
+    let schema: serde_json::Value = serde_json::from_str(&r.stdout).expect("JSON on stdout");
+    assert_eq!(
+        schema["$schema"], "http://json-schema.org/draft-07/schema#",
+        "{}",
+        r.stdout
+    );
+    assert_eq!(schema["additionalProperties"], false);
+    assert_eq!(
+        schema["required"],
+        serde_json::json!(["env", "network", "project", "region"])
+    );
+    for key in ["network", "docdb", "app", "edge", "monitoring", "policy"] {
+        assert!(
+            schema["properties"][key]["description"].is_string(),
+            "{key}: {}",
+            schema["properties"][key]
+        );
+    }
+    let checked_in = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/env.schema.json"),
+    )
+    .unwrap();
+    assert!(
+        r.stdout == checked_in,
+        "schema/env.schema.json is stale: cargo run -- schema > schema/env.schema.json"
+    );
+    for env in ["dev", "staging", "prod"] {
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("envs/{env}.toml")),
+        )
+        .unwrap();
+        assert_eq!(
+            text.lines().next(),
+            Some("#:schema ../schema/env.schema.json"),
+            "envs/{env}.toml"
+        );
+    }
+}
+
 /// `rtech output NAME`: a name it does not know is a usage error listing the names, before any
 /// AWS call; `--raw` needs a name.
 #[test]

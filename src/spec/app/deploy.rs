@@ -5,8 +5,9 @@
 //! `canary_bake_minutes`, then all of it), waits `bake_minutes`, and rolls back when one of
 //! `rollback_alarms` goes into ALARM meanwhile.
 
+use crate::spec::Spanned;
+use schemars::JsonSchema;
 use serde::Deserialize;
-use toml::Spanned;
 
 use super::super::data::int_in;
 use super::super::Errors;
@@ -14,13 +15,22 @@ use super::super::Errors;
 /// The alarms a canary or blue/green deployment rolls back on by default (those the env has).
 pub const DEFAULT_ROLLBACK_ALARMS: &[&str] = &["error-rate", "elb-5xx", "alb-latency-p95"];
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawDeploy {
+    /// `rolling` (tasks replaced in place, the circuit breaker rolls back), `canary` or
+    /// `blue_green` (need `[edge]`: ECS shifts traffic between two target groups). Default
+    /// `rolling`.
     pub strategy: Option<Spanned<String>>,
+    /// `canary` only: the share of traffic the new revision gets first (1–99; default 10).
     pub canary_percent: Option<Spanned<i64>>,
+    /// `canary` only: how long it keeps that share before taking all traffic (0–1440; default 5).
     pub canary_bake_minutes: Option<Spanned<i64>>,
+    /// `canary`/`blue_green` only: how long the old revision stays up once the new one takes all
+    /// traffic (0–1440; default 5).
     pub bake_minutes: Option<Spanned<i64>>,
+    /// `canary`/`blue_green` only: `[monitoring.alarms]` names (at most 10) whose ALARM rolls the
+    /// deployment back (default those of `error-rate`, `elb-5xx`, `alb-latency-p95` the env has).
     pub rollback_alarms: Option<Spanned<Vec<Spanned<String>>>>,
 }
 

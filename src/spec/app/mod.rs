@@ -4,8 +4,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::spec::Spanned;
+use schemars::JsonSchema;
 use serde::Deserialize;
-use toml::Spanned;
 
 pub mod deploy;
 mod parts;
@@ -15,14 +16,22 @@ use parts::{validate_scaling, validate_statement, validate_target_group};
 use super::data::{flag, int_in, str_checked};
 use super::Errors;
 
-#[derive(Debug, Deserialize)]
+/// `[ecr]`: the app's image repository.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawEcr {
+    /// The repository name: 2–256 lowercase letters, digits and `. _ - /`, starting and ending with
+    /// a letter or digit (default `{project}-app`).
     pub repository: Option<Spanned<String>>,
+    /// Scan images on push (default true).
     pub scan_on_push: Option<Spanned<bool>>,
+    /// A pushed tag can never be overwritten (default false).
     pub immutable_tags: Option<Spanned<bool>>,
+    /// The lifecycle policy keeps the newest N images (1–1000; default 30).
     pub keep_tagged_images: Option<Spanned<i64>>,
+    /// The lifecycle policy expires untagged images after D days (1–365; default 7).
     pub untagged_expire_days: Option<Spanned<i64>>,
+    /// `destroy` may delete the repository while it still holds images (default false).
     pub force_delete: Option<Spanned<bool>>,
 }
 
@@ -41,70 +50,118 @@ pub struct Ecr {
     pub force_delete: bool,
 }
 
-#[derive(Debug, Deserialize)]
+/// `[app]`: the application on ECS Fargate, with its task definition, roles, log group, target
+/// group and auto scaling.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawApp {
+    /// The tag deployed when the service is first created (default `latest`); later applies keep
+    /// the deployed tag unless `--image-tag` names another.
     pub image_tag: Option<Spanned<String>>,
+    /// Fargate CPU units: 256, 512, 1024, 2048, 4096, 8192 or 16384 (default 256).
     pub cpu: Option<Spanned<i64>>,
+    /// MiB, a size Fargate accepts with `cpu` (default 512).
     pub memory: Option<Spanned<i64>>,
+    /// The container port and the target group's (1–65535); must equal `network.app_port` (default
+    /// that).
     pub port: Option<Spanned<i64>>,
+    /// Tasks on create (0–1000; default 1, with scaling `scaling.min`). With scaling the scaler
+    /// owns the count afterwards.
     pub desired_count: Option<Spanned<i64>>,
+    /// The cluster's Container Insights (default true).
     pub container_insights: Option<Spanned<bool>>,
+    /// Days the log group `/ecs/{project}-{env}-app` keeps events: a CloudWatch Logs retention
+    /// value (1, 3, 5, 7, 14, 30, 60, 90, …, 3653; default 30).
     pub log_retention_days: Option<Spanned<i64>>,
+    /// Seconds the service ignores failing load balancer health checks after a task starts (0–7200;
+    /// default 60).
     pub health_check_grace_seconds: Option<Spanned<i64>>,
+    /// Task definition revisions kept ACTIVE; older ones are deregistered (1–100; default 5).
     pub keep_revisions: Option<Spanned<i64>>,
+    /// How long apply waits for the service to become stable (30–7200; default 900).
     pub stable_timeout_seconds: Option<Spanned<i64>>,
+    /// Run the container as this non-root user (`"1000"`, `"node"`); `root` and `0` are refused.
     pub user: Option<Spanned<String>>,
+    /// Mount the container's root filesystem read-only (default false).
     pub read_only_root_filesystem: Option<Spanned<bool>>,
+    /// Plain environment variables (never secrets). `MONGODB_URI`, `REDIS_HOST`, `REDIS_PORT` and
+    /// `REDIS_AUTH_TOKEN` are set by rtech from the data tier and refused here.
     #[serde(default)]
     pub environment: BTreeMap<String, Spanned<String>>,
+    /// `[app.health_check]`: the container's health check, run with `CMD-SHELL`.
     pub health_check: Option<Spanned<RawHealthCheck>>,
+    /// `[app.target_group]`: the target group's health check and deregistration delay.
     pub target_group: Option<Spanned<RawTargetGroup>>,
+    /// `[app.scaling]`: target-tracking auto scaling on CPU and memory.
     pub scaling: Option<Spanned<RawScaling>>,
+    /// `[app.deploy]`: how ECS rolls a new revision out (default `rolling`).
     pub deploy: Option<Spanned<deploy::RawDeploy>>,
+    /// `[[app.task_role_statements]]`: extra IAM statements for the task role.
     #[serde(default)]
     pub task_role_statements: Vec<Spanned<RawStatement>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawHealthCheck {
+    /// The command, run with `CMD-SHELL` (required).
     pub command: Spanned<String>,
+    /// Seconds between checks (5–300; default 30).
     pub interval_seconds: Option<Spanned<i64>>,
+    /// Seconds a check may take, shorter than the interval (2–60; default 5).
     pub timeout_seconds: Option<Spanned<i64>>,
+    /// Failures before the container is unhealthy (1–10; default 3).
     pub retries: Option<Spanned<i64>>,
+    /// Seconds after start during which failures do not count (0–300; default 0).
     pub start_period_seconds: Option<Spanned<i64>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawTargetGroup {
+    /// The path the load balancer checks (default `/api/health`).
     pub health_check_path: Option<Spanned<String>>,
+    /// HTTP codes that count as healthy: 200–499, lists and ranges (default `200`).
     pub matcher: Option<Spanned<String>>,
+    /// Seconds a deregistering target keeps its connections (0–3600; default 30).
     pub deregistration_delay_seconds: Option<Spanned<i64>>,
+    /// Successes before a target is healthy (2–10; default 2).
     pub healthy_threshold: Option<Spanned<i64>>,
+    /// Failures before a target is unhealthy (2–10; default 3).
     pub unhealthy_threshold: Option<Spanned<i64>>,
+    /// Seconds between checks (5–300; default 30).
     pub interval_seconds: Option<Spanned<i64>>,
+    /// Seconds a check may take, shorter than the interval (2–120; default 5).
     pub timeout_seconds: Option<Spanned<i64>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawScaling {
+    /// The fewest tasks (default 2).
     pub min: Option<Spanned<i64>>,
+    /// The most tasks, at least `min` (default 10).
     pub max: Option<Spanned<i64>>,
+    /// Target CPU utilisation, percent (default 70).
     pub cpu_target: Option<Spanned<i64>>,
+    /// Target memory utilisation, percent (default 80).
     pub memory_target: Option<Spanned<i64>>,
+    /// Seconds after a scale-in before the next (default 300).
     pub scale_in_cooldown_seconds: Option<Spanned<i64>>,
+    /// Seconds after a scale-out before the next (default 60).
     pub scale_out_cooldown_seconds: Option<Spanned<i64>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawStatement {
+    /// The statement's `Sid`.
     pub sid: Option<Spanned<String>>,
+    /// `Allow` or `Deny` (default `Allow`).
     pub effect: Option<Spanned<String>>,
+    /// IAM actions, `service:Action` (required).
     pub actions: Spanned<Vec<Spanned<String>>>,
+    /// ARNs or `*` (required).
     pub resources: Spanned<Vec<Spanned<String>>>,
 }
 

@@ -1,7 +1,7 @@
 //! `[app]`'s nested tables: the target group's health check, auto scaling, and the task
 //! role's policy statements, each validated with located errors.
 
-use toml::Spanned;
+use crate::spec::Spanned;
 
 use super::{RawScaling, RawStatement, RawTargetGroup, Scaling, Statement, TargetGroup};
 use crate::spec::data::{int_in, str_checked};

@@ -7,8 +7,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::spec::Spanned;
+use schemars::JsonSchema;
 use serde::Deserialize;
-use toml::Spanned;
 
 mod cdn;
 
@@ -77,7 +78,7 @@ pub const PRICE_CLASSES: &[&str] = &["PriceClass_100", "PriceClass_200", "PriceC
 pub const MAX_TTL: i64 = 3_153_600_000;
 
 /// Whether rtech manages the hosted zone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ZoneMode {
     /// Found by name; never created or deleted by rtech.
@@ -87,7 +88,7 @@ pub enum ZoneMode {
 }
 
 /// How the `www` and `api` names point at the site.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordStyle {
     /// `CNAME` to the apex (the platform's DNS layout).
@@ -98,57 +99,94 @@ pub enum RecordStyle {
     None,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawEdge {
+    /// The apex DNS name, lowercase, no trailing dot, at most 249 characters (default
+    /// `rtech.example.com`). The certificate covers it, `www.` and `api.`.
     pub domain: Option<Spanned<String>>,
+    /// The Route 53 hosted zone's name: the domain or one of its parents (default the domain).
     pub zone: Option<Spanned<String>>,
+    /// Whether rtech manages the hosted zone (default `existing`).
     pub hosted_zone: Option<Spanned<ZoneMode>>,
+    /// The record for `www.<domain>` (default `cname`).
     pub www: Option<Spanned<RecordStyle>>,
+    /// The record for `api.<domain>` (default `cname`).
     pub api: Option<Spanned<RecordStyle>>,
+    /// The HTTPS listener's ELB security policy (default `ELBSecurityPolicy-TLS13-1-2-2021-06`);
+    /// policies accepting TLS 1.0 or 1.1 are refused.
     pub ssl_policy: Option<Spanned<String>>,
+    /// How long apply waits for the ACM certificate to be ISSUED (1–7200; default 1800).
     pub certificate_timeout_seconds: Option<Spanned<i64>>,
+    /// `[edge.alb]`: the Application Load Balancer's settings.
     pub alb: Option<Spanned<RawAlb>>,
+    /// `[edge.weights]`: forward weights per target-group colour (`blue`, `green`), percent
+    /// (0–100), summing to 100 (default `blue = 100`); `green` only with a `canary` or `blue_green`
+    /// strategy.
     pub weights: Option<Spanned<BTreeMap<String, Spanned<i64>>>>,
+    /// `[edge.cloudfront]`: a CloudFront distribution in front of the ALB (without it the apex
+    /// points at the ALB).
     pub cloudfront: Option<Spanned<RawCloudFront>>,
+    /// `[edge.waf]`: a WAFv2 web ACL on the distribution (needs `[edge.cloudfront]` and us-east-1).
     pub waf: Option<Spanned<RawWaf>>,
+    /// Destroy (or a replace) may empty and delete the access-log buckets while they hold logs
+    /// (default false).
     pub log_buckets_force_delete: Option<Spanned<bool>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawWaf {
+    /// Requests a client IP may make in 5 minutes before the `rate-limit` rule blocks it
+    /// (10–2000000000; default 2000).
     pub rate_limit_per_5min: Option<Spanned<i64>>,
+    /// Days the log group `aws-waf-logs-{project}-{env}` keeps events: a CloudWatch Logs retention
+    /// value (default 30).
     pub log_retention_days: Option<Spanned<i64>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAlb {
+    /// Seconds an idle connection stays open (1–4000; default 60).
     pub idle_timeout_seconds: Option<Spanned<i64>>,
+    /// HTTP/2 (default true).
     pub http2: Option<Spanned<bool>>,
+    /// Drop header fields that are not valid HTTP (default true).
     pub drop_invalid_header_fields: Option<Spanned<bool>>,
+    /// The load balancer cannot be deleted while on (default false).
     pub deletion_protection: Option<Spanned<bool>>,
+    /// Access logs to an S3 bucket of the env's (default false).
     pub access_logs: Option<Spanned<bool>>,
+    /// The log bucket's lifecycle expiry, days (1–3650; default 90).
     pub access_logs_expire_days: Option<Spanned<i64>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawCloudFront {
+    /// `PriceClass_100`, `PriceClass_200` or `PriceClass_All` (default `PriceClass_100`).
     pub price_class: Option<Spanned<String>>,
+    /// Standard logs to an S3 bucket of the env's (default false).
     pub logging: Option<Spanned<bool>>,
+    /// The log bucket's lifecycle expiry, days (1–3650; default 90).
     pub logs_expire_days: Option<Spanned<i64>>,
+    /// `[edge.cloudfront.default_behavior]`: the default behaviour's TTLs (default 0/3600/86400).
     pub default_behavior: Option<Spanned<RawTtl>>,
+    /// `[edge.cloudfront.api_behavior]`: the `/api/*` behaviour's TTLs (default 0/0/0).
     pub api_behavior: Option<Spanned<RawTtl>>,
+    /// Paths a successful `rtech deploy` invalidates, e.g. `["/*"]` (default none).
     pub invalidate_on_deploy: Option<Vec<Spanned<String>>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawTtl {
+    /// Seconds (0–3153600000), at most `default_ttl`.
     pub min_ttl: Option<Spanned<i64>>,
+    /// Seconds (0–3153600000), between `min_ttl` and `max_ttl`.
     pub default_ttl: Option<Spanned<i64>>,
+    /// Seconds (0–3153600000), at least `default_ttl`.
     pub max_ttl: Option<Spanned<i64>>,
 }
 
