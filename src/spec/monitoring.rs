@@ -151,6 +151,7 @@ pub struct RawMonitoring {
     /// `https://` URLs subscribed to the alerts topic; treated as secrets (shown by host only).
     pub https_endpoints: Option<Vec<Spanned<String>>>,
     /// `breaching`, `notBreaching`, `ignore` or `missing` (default `notBreaching`).
+    #[schemars(with = "Option<crate::spec::schema::TreatMissingData>")]
     pub treat_missing_data: Option<Spanned<String>>,
     /// The alarms' period: a multiple of 60, 60–86400 (default 300).
     pub period_seconds: Option<Spanned<i64>>,
@@ -168,6 +169,7 @@ pub struct RawMonitoring {
     /// `[monitoring.alarms.<name>]`: overrides of one alarm (`error-rate`, `ecs-cpu`, `ecs-memory`,
     /// `alb-latency-p95`, `unhealthy-hosts`, `elb-5xx`, `docdb-cpu`, `docdb-freeable-memory`,
     /// `redis-cpu`, `redis-memory`).
+    #[schemars(with = "Option<crate::spec::schema::AlarmOverrides>")]
     pub alarms: Option<BTreeMap<Spanned<String>, Spanned<RawAlarm>>>,
     /// `[monitoring.alerts_key]`: encrypt the alerts topic with the env's own KMS key
     /// (`alias/{project}-{env}-alerts`) instead of `alias/aws/sns`.
@@ -209,6 +211,7 @@ pub struct RawAlarm {
     pub statistic: Option<Spanned<String>>,
     /// `GreaterThanThreshold`, `GreaterThanOrEqualToThreshold`, `LessThanThreshold` or
     /// `LessThanOrEqualToThreshold`.
+    #[schemars(with = "Option<crate::spec::schema::Comparison>")]
     pub comparison: Option<Spanned<String>>,
     /// The period: a multiple of 60, 60–86400 (default `monitoring.period_seconds`).
     pub period_seconds: Option<Spanned<i64>>,
@@ -218,6 +221,7 @@ pub struct RawAlarm {
     pub datapoints_to_alarm: Option<Spanned<i64>>,
     /// `breaching`, `notBreaching`, `ignore` or `missing` (default
     /// `monitoring.treat_missing_data`).
+    #[schemars(with = "Option<crate::spec::schema::TreatMissingData>")]
     pub treat_missing_data: Option<Spanned<String>>,
 }
 

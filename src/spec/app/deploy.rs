@@ -21,6 +21,7 @@ pub struct RawDeploy {
     /// `rolling` (tasks replaced in place, the circuit breaker rolls back), `canary` or
     /// `blue_green` (need `[edge]`: ECS shifts traffic between two target groups). Default
     /// `rolling`.
+    #[schemars(with = "Option<crate::spec::schema::DeployStrategy>")]
     pub strategy: Option<Spanned<String>>,
     /// `canary` only: the share of traffic the new revision gets first (1–99; default 10).
     pub canary_percent: Option<Spanned<i64>>,

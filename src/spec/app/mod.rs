@@ -158,6 +158,7 @@ pub struct RawStatement {
     /// The statement's `Sid`.
     pub sid: Option<Spanned<String>>,
     /// `Allow` or `Deny` (default `Allow`).
+    #[schemars(with = "Option<crate::spec::schema::StatementEffect>")]
     pub effect: Option<Spanned<String>>,
     /// IAM actions, `service:Action` (required).
     pub actions: Spanned<Vec<Spanned<String>>>,

@@ -115,6 +115,7 @@ pub struct RawEdge {
     pub api: Option<Spanned<RecordStyle>>,
     /// The HTTPS listener's ELB security policy (default `ELBSecurityPolicy-TLS13-1-2-2021-06`);
     /// policies accepting TLS 1.0 or 1.1 are refused.
+    #[schemars(with = "Option<crate::spec::schema::SslPolicy>")]
     pub ssl_policy: Option<Spanned<String>>,
     /// How long apply waits for the ACM certificate to be ISSUED (1–7200; default 1800).
     pub certificate_timeout_seconds: Option<Spanned<i64>>,
@@ -166,6 +167,7 @@ pub struct RawAlb {
 #[serde(deny_unknown_fields)]
 pub struct RawCloudFront {
     /// `PriceClass_100`, `PriceClass_200` or `PriceClass_All` (default `PriceClass_100`).
+    #[schemars(with = "Option<crate::spec::schema::PriceClass>")]
     pub price_class: Option<Spanned<String>>,
     /// Standard logs to an S3 bucket of the env's (default false).
     pub logging: Option<Spanned<bool>>,

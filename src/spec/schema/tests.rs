@@ -240,6 +240,27 @@ fn misspelt_keys_and_wrong_types_fail_like_rtech() {
             "instances = true",
             "docdb.instances: true is not of type",
         ),
+        // values from a fixed set, and [monitoring.alarms.<name>] only for alarms rtech has
+        (
+            "[dr]\n",
+            "[monitoring.alarms.ecs-cpuu]\nenabled = true\n\n[dr]\n",
+            "monitoring.alarms.ecs-cpuu: the key",
+        ),
+        (
+            "[dr]\n",
+            "[monitoring.alarms.ecs-cpu]\ncomparison = \"Bigger\"\n\n[dr]\n",
+            "monitoring.alarms.ecs-cpu.comparison: \"Bigger\" is not one of",
+        ),
+        (
+            "[dr]\n",
+            "[app.deploy]\nstrategy = \"rollin\"\n\n[dr]\n",
+            "app.deploy.strategy: \"rollin\" is not one of",
+        ),
+        (
+            "hosted_zone = \"create\"\n",
+            "hosted_zone = \"create\"\nssl_policy = \"ELBSecurityPolicy-2016-08\"\n",
+            "edge.ssl_policy: \"ELBSecurityPolicy-2016-08\" is not one of",
+        ),
     ];
     for (from, to, want) in cases {
         assert!(dev.contains(from), "envs/dev.toml has no {from:?}");
@@ -254,6 +275,14 @@ fn misspelt_keys_and_wrong_types_fail_like_rtech() {
             "{to}: rtech accepts it"
         );
     }
+    // The same tables, rightly spelt, pass both.
+    let text = dev.replacen(
+        "[dr]\n",
+        "[monitoring.alarms.ecs-cpu]\nenabled = true\ncomparison = \"GreaterThanOrEqualToThreshold\"\ntreat_missing_data = \"breaching\"\n\n[dr]\n",
+        1,
+    );
+    assert_eq!(errors_of(&text), Vec::<String>::new());
+    crate::spec::parse("envs/dev.toml", &text, "dev").unwrap();
     let errs = errors_of(&dev.replacen("project = \"rtech\"\n", "", 1));
     assert!(
         errs.iter().any(|e| e.contains("required key \"project\"")),
