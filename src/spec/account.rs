@@ -4,11 +4,11 @@
 //! The pin is compared with `sts:GetCallerIdentity` before any other AWS call; a spec with
 //! neither key runs in whatever account the credentials are for.
 
-use crate::spec::Spanned;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::Errors;
+use crate::spec::Spanned;
 
 /// AWS's documentation example account id. The shipped staging and prod specs carry it as the
 /// placeholder for their real account: a mismatch against it says how to set the real one.

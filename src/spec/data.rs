@@ -1,12 +1,12 @@
 //! `[docdb]`, `[redis]` and `[secrets]`: the data tier.
 //! Each section is optional; without it the env has no such service.
 
-use crate::spec::Spanned;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::windows::{backup_and_maintenance, WindowField};
 use super::Errors;
+use crate::spec::Spanned;
 
 /// `[docdb]`: the DocumentDB cluster and its instances.
 #[derive(Debug, Deserialize, JsonSchema)]

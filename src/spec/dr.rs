@@ -3,12 +3,12 @@
 //! Optional: without it the targets are the platform's, a recovery time (RTO) under 60 minutes
 //! and a recovery point (RPO) under 15 minutes.
 
-use crate::spec::Spanned;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::data::int_in;
 use super::Errors;
+use crate::spec::Spanned;
 
 /// `[dr]`: the recovery targets `rtech drill` judges its measurements by.
 #[derive(Debug, Default, Deserialize, JsonSchema)]

@@ -4,12 +4,12 @@
 //! run passes when the 95th percentile latency is under 200 ms and under 0.1 % of requests
 //! fail.
 
-use crate::spec::Spanned;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::data::int_in;
 use super::Errors;
+use crate::spec::Spanned;
 
 /// The path every virtual user requests unless `[loadtest] paths` says otherwise.
 pub const DEFAULT_PATH: &str = "/api/health";

@@ -8,13 +8,13 @@
 
 use std::collections::BTreeMap;
 
-use crate::spec::Spanned;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::app::LOG_RETENTION_DAYS;
 use super::data::{flag, int_in};
 use super::Errors;
+use crate::spec::Spanned;
 
 /// CloudWatch's comparison operators for static thresholds.
 pub const COMPARISONS: &[&str] = &[

@@ -3,12 +3,12 @@
 
 use std::ops::Range;
 
-use crate::spec::Spanned;
 use ipnet::Ipv4Net;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::Errors;
+use crate::spec::Spanned;
 
 /// How private subnets reach the internet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]

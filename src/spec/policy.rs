@@ -16,12 +16,12 @@
 //! checked against the rule table and the expanded model (`crate::policy::check_waivers`),
 //! with the locations kept here.
 
-use crate::spec::Spanned;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::Errors;
 use crate::model::ResourceId;
+use crate::spec::Spanned;
 
 /// `[policy]`: how the policy gate treats this env.
 #[derive(Debug, Default, Deserialize, JsonSchema)]

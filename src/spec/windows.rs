@@ -1,9 +1,8 @@
 //! AWS maintenance and backup windows: `hh:mm-hh:mm` (daily) and `ddd:hh:mm-ddd:hh:mm`
 //! (weekly), validated with their location, and overlap checks between them.
 
-use crate::spec::Spanned;
-
 use super::Errors;
+use crate::spec::Spanned;
 
 const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 const WEEK: u32 = 7 * 24 * 60;

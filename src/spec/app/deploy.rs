@@ -5,12 +5,12 @@
 //! `canary_bake_minutes`, then all of it), waits `bake_minutes`, and rolls back when one of
 //! `rollback_alarms` goes into ALARM meanwhile.
 
-use crate::spec::Spanned;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::super::data::int_in;
 use super::super::Errors;
+use crate::spec::Spanned;
 
 /// The alarms a canary or blue/green deployment rolls back on by default (those the env has).
 pub const DEFAULT_ROLLBACK_ALARMS: &[&str] = &["error-rate", "elb-5xx", "alb-latency-p95"];

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::spec::Spanned;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -15,6 +14,7 @@ use parts::{validate_scaling, validate_statement, validate_target_group};
 
 use super::data::{flag, int_in, str_checked};
 use super::Errors;
+use crate::spec::Spanned;
 
 /// `[ecr]`: the app's image repository.
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -1,11 +1,10 @@
 //! `[app]`'s nested tables: the target group's health check, auto scaling, and the task
 //! role's policy statements, each validated with located errors.
 
-use crate::spec::Spanned;
-
 use super::{RawScaling, RawStatement, RawTargetGroup, Scaling, Statement, TargetGroup};
 use crate::spec::data::{int_in, str_checked};
 use crate::spec::Errors;
+use crate::spec::Spanned;
 
 pub(super) fn validate_target_group(
     errs: &mut Errors,

@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::spec::Spanned;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -17,6 +16,7 @@ use cdn::{validate_cloudfront, validate_waf};
 
 use crate::spec::data::{flag, int_in};
 use crate::spec::Errors;
+use crate::spec::Spanned;
 
 /// The platform's domain.
 pub const DEFAULT_DOMAIN: &str = "rtech.example.com";

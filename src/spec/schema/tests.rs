@@ -90,14 +90,16 @@ fn check(root: &Value, schema: &Value, value: &toml::Value, path: &str, errs: &m
             Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
             _ => panic!("{path}: type {t}"),
         };
-        let ok = types.iter().any(|t| match (*t, value) {
-            ("string", toml::Value::String(_)) => true,
-            ("integer", toml::Value::Integer(_)) => true,
-            ("number", toml::Value::Integer(_) | toml::Value::Float(_)) => true,
-            ("boolean", toml::Value::Boolean(_)) => true,
-            ("array", toml::Value::Array(_)) => true,
-            ("object", toml::Value::Table(_)) => true,
-            _ => false,
+        let ok = types.iter().any(|t| {
+            matches!(
+                (*t, value),
+                ("string", toml::Value::String(_))
+                    | ("integer", toml::Value::Integer(_))
+                    | ("number", toml::Value::Integer(_) | toml::Value::Float(_))
+                    | ("boolean", toml::Value::Boolean(_))
+                    | ("array", toml::Value::Array(_))
+                    | ("object", toml::Value::Table(_))
+            )
         });
         if !ok {
             errs.push(format!("{path}: {value} is not of type {t}"));
