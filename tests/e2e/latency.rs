@@ -127,9 +127,14 @@ async fn a_no_op_plan_waits_for_few_round_trips_and_makes_fewer_calls_than_resou
     // and 4–6 (-v); on a quieter machine prod's depth 18.3, chains 5 (proxy) and 4 (-v: the
     // backup plan's three dependent reads after STS). With three builds beside, prod's depth measured 56.6 for a chain of 7 (4 s
     // of wall time for 76 calls: moto's queue), so the depth's guard is 80.
+    // Then Application Auto Scaling takes the service's ARN from ECS's own DescribeServices
+    // (one read per observe, shared), and the alerts key's alias is read by DescribeKey on its
+    // name (which also answers the key's own DescribeKey) instead of ListAliases: prod 74 for
+    // 110 (0.67, budget 0.72). At a load of 13 the proxy's chain once measured 10 (moto's queue
+    // again), -v's 5.
     // env, max dependent depth, max chain, max calls per resource.
     for (env, max_depth, max_chain, max_per_resource) in
-        [("dev", 80.0, 9, 0.95), ("prod", 80.0, 9, 0.75)]
+        [("dev", 80.0, 9, 0.95), ("prod", 80.0, 9, 0.72)]
     {
         let (f, stderr) = no_op_plan(&proxy, &emu, env);
         let per = f.calls as f64 / f.resources as f64;
