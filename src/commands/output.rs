@@ -74,7 +74,7 @@ fn one(value: &serde_json::Value, raw: bool) -> Result<String> {
     Ok(lines.iter().map(|l| format!("{l}\n")).collect())
 }
 
-/// Every output key, in the order `rtech output` prints them (and README documents them).
+/// Every output key, in the order `rtech output` prints them (and docs/outputs.md documents them, one row each).
 pub const ORDER: &[&str] = &[
     "vpc_id",
     "vpc_cidr",
