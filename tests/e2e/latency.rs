@@ -130,7 +130,8 @@ async fn a_no_op_plan_waits_for_few_round_trips_and_makes_fewer_calls_than_resou
     // Then Application Auto Scaling takes the service's ARN from ECS's own DescribeServices
     // (one read per observe, shared), and the alerts key's alias is read by DescribeKey on its
     // name (which also answers the key's own DescribeKey) instead of ListAliases: prod 74 for
-    // 110 (0.67, budget 0.72). At a load of 13 the proxy's chain once measured 10 (moto's queue
+    // 110 (0.67, budget 0.72); the web ACL read by the name and id of the ARN the tag index
+    // lists, without ListWebACLs: 73 (0.66). At a load of 13 the proxy's chain once measured 10 (moto's queue
     // again), -v's 5.
     // env, max dependent depth, max chain, max calls per resource.
     for (env, max_depth, max_chain, max_per_resource) in
