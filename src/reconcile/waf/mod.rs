@@ -19,12 +19,13 @@
 //! Rules are a map keyed by rule name with typed fields, so a changed rate limit is one field
 //! (`rules.rate-limit.limit`); rules and priorities are compared as AWS reports them.
 //!
-//! Observe (read-only), API calls: ListWebACLs (scope CLOUDFRONT, 100 a page); then, for the
-//! ACL with our name, its tags: from the env's tag index when the env's region is us-east-1
-//! (where AWS lists CLOUDFRONT-scoped ACLs), else (or for an ACL the index does not list)
-//! ListTagsForResource; and for ours, GetWebACL and GetLoggingConfiguration at once: 3 calls
-//! with the ACL in us-east-1 (4 elsewhere), 1 without. A same-named ACL without our tags is foreign: a
-//! conflict, never touched.
+//! Observe (read-only), API calls: when the env's region is us-east-1 (where AWS lists
+//! CLOUDFRONT-scoped ACLs in the tag index) and the index lists our ACL, GetWebACL and
+//! GetLoggingConfiguration at once by its ARN's name and id: 2 calls. Otherwise ListWebACLs
+//! (scope CLOUDFRONT, 100 a page); then, for the ACL with our name, its tags (the index's, or
+//! ListTagsForResource for one it does not list) and for ours the same two reads: 1 call
+//! without an ACL, 4 with one in another region's env. A same-named ACL without our tags is
+//! foreign: a conflict, never touched.
 //!
 //! Apply: CreateWebACL with the tags in the call (names are unique per scope: a retried create
 //! whose first attempt succeeded meets `WAFDuplicateItemException` and adopts the ACL when its
@@ -80,16 +81,34 @@ impl Service for Waf {
         // The name is deterministic: destroy (no desired) finds the ACL too.
         let c = &ctx.clients.wafv2_us_east_1;
         let name = web_acl_name(&ctx.project, &ctx.env);
+        // The env's tag index lists the ACL with its tags when the env's region is us-east-1
+        // (AWS lists CLOUDFRONT-scoped ACLs there), and its ARN names it: then it is read at
+        // once, without ListWebACLs (names are unique in a scope, so no one else's ACL can
+        // hold ours). One the index lists that is gone (deleted since) is looked for by name.
+        if ctx.region == WAF_REGION {
+            let index = ctx.tag_index().await?;
+            let indexed = index.with_prefix("arn:").find_map(|(arn, tags)| {
+                let (region, acl, id) = acl_of_arn(arn)?;
+                (region == WAF_REGION
+                    && acl == name
+                    && is_ours(tags, &ctx.project, &ctx.env, &web_acl_id()))
+                .then(|| (arn.to_string(), id.to_string(), tags.clone()))
+            });
+            if let Some((arn, id, tags)) = indexed {
+                if let Some(o) = read_ours(c, &name, &id, &arn, &tags).await? {
+                    return Ok(vec![o]);
+                }
+            }
+        }
         let all = list(c).await?;
         let mut out = vec![];
         for s in all.iter().filter(|s| s.name() == Some(name.as_str())) {
             let (Some(arn), Some(id)) = (s.arn(), s.id()) else {
                 continue;
             };
-            // The env's tag index lists the ACL with its tags when the env's region is
-            // us-east-1 (AWS lists CLOUDFRONT-scoped ACLs there); else, or for an ACL it does
-            // not list (someone else's under our name), one tag read. Deleted between the
-            // list and the read: none.
+            // Not in the index (someone else's under our name, ours tagged too recently for
+            // it, or another region's env): one tag read. Deleted between the list and the
+            // read: none.
             let indexed = if ctx.region == WAF_REGION {
                 ctx.tag_index().await?.tags(arn).cloned()
             } else {
@@ -109,15 +128,37 @@ impl Service for Waf {
                 out.push(o);
                 continue;
             }
-            let (acl, logging) =
-                tokio::join!(web_acl::get(c, &name, id), web_acl::get_logging(c, arn));
-            let Some((acl, _lock)) = kit::found(acl)? else {
-                continue;
-            };
-            out.push(web_acl::observed(&acl, logging?.as_ref(), &tags));
+            out.extend(read_ours(c, &name, id, arn, &tags).await?);
         }
         Ok(out)
     }
+}
+
+/// Our ACL and its logging configuration, read at once (None: it is gone).
+async fn read_ours(
+    c: &Client,
+    name: &str,
+    id: &str,
+    arn: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<Option<Observed>, AwsError> {
+    let (acl, logging) = tokio::join!(web_acl::get(c, name, id), web_acl::get_logging(c, arn));
+    let Some((acl, _lock)) = kit::found(acl)? else {
+        return Ok(None);
+    };
+    Ok(Some(web_acl::observed(&acl, logging?.as_ref(), tags)))
+}
+
+/// `(region, name, id)` of a web ACL's ARN,
+/// `arn:<partition>:wafv2:<region>:<account>:global/webacl/<name>/<id>` (pure; None for any
+/// other ARN, a regional ACL's included).
+pub fn acl_of_arn(arn: &str) -> Option<(&str, &str, &str)> {
+    let p: Vec<&str> = arn.splitn(6, ':').collect();
+    if p.len() != 6 || p[0] != "arn" || p[2] != "wafv2" {
+        return None;
+    }
+    let (name, id) = p[5].strip_prefix("global/webacl/")?.split_once('/')?;
+    (!name.is_empty() && !id.is_empty() && !id.contains('/')).then_some((p[3], name, id))
 }
 
 /// Every CloudFront-scoped web ACL (ListWebACLs, 100 a page, following NextMarker).

@@ -281,3 +281,20 @@ fn the_props_round_trip_and_metric_names_are_clean() {
         "rtech-prod-rate-limit"
     );
 }
+
+#[test]
+fn a_web_acl_arn_names_its_region_name_and_id() {
+    assert_eq!(
+        acl_of_arn("arn:aws:wafv2:us-east-1:123456789012:global/webacl/rtech-prod-edge/a1b2-c3"),
+        Some(("us-east-1", "rtech-prod-edge", "a1b2-c3"))
+    );
+    for other in [
+        // A regional ACL, a rule group, another service, a cut ARN.
+        "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/rtech-prod-edge/a1b2",
+        "arn:aws:wafv2:us-east-1:123456789012:global/rulegroup/rtech-prod-edge/a1b2",
+        "arn:aws:cloudfront::123456789012:distribution/E123",
+        "arn:aws:wafv2:us-east-1:123456789012:global/webacl/rtech-prod-edge",
+    ] {
+        assert_eq!(acl_of_arn(other), None, "{other}");
+    }
+}
