@@ -164,6 +164,7 @@ async fn imported_resources_are_planned_as_updates_applied_and_destroyed() {
     let scoped: Vec<&str> = scoped.iter().map(String::as_str).collect();
 
     // The VPC: the preview shows the drift the next plan shows, and what the import adds.
+    let mut previews = BTreeMap::new();
     let r = import(&emu, d, "vpc/main", &vid);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(
@@ -177,6 +178,7 @@ async fn imported_resources_are_planned_as_updates_applied_and_destroyed() {
     let t = vpc_tags(&ec2, &vid).await;
     assert!(owned_as(&t, "vpc/main"), "{t:?}");
     assert_eq!(t["Name"], "legacy-vpc", "the import adds tags only");
+    previews.insert("vpc/main", r.stdout);
 
     for (id, physical) in [
         ("ecr_repository/app", REPO),
@@ -191,6 +193,7 @@ async fn imported_resources_are_planned_as_updates_applied_and_destroyed() {
             r.stdout
         );
         assert!(!r.stdout.contains("WARNING"), "{id}: {}", r.stdout);
+        previews.insert(id, r.stdout);
     }
     assert!(owned_as(&repo_tags(&ecr, REPO).await, "ecr_repository/app"));
     assert!(owned_as(
@@ -199,12 +202,24 @@ async fn imported_resources_are_planned_as_updates_applied_and_destroyed() {
     ));
     assert!(owned_as(&zone_tags(&r53, &zone).await, "hosted_zone/main"));
 
-    // The next plan adopts them: updates of the drift, no create, no conflict.
+    // The next plan adopts them: updates of the drift each preview showed, no create, no
+    // conflict.
     let p = plan_json_in(&emu, d, "dev", &scoped);
     assert!(p["conflicts"].as_array().unwrap().is_empty(), "{p:#}");
-    for (id, action) in changes(&p) {
+    for (id, action, fields) in
+        changes_of_kinds(&p, &["vpc", "ecr_repository", "s3_bucket", "hosted_zone"])
+    {
         assert_eq!(action, "update", "{id}: {p:#}");
+        let shown = &previews[id.as_str()];
+        for f in fields {
+            let top = f.split('.').next().unwrap();
+            assert!(
+                shown.contains(top),
+                "{id}: {f} not in the preview:\n{shown}"
+            );
+        }
     }
+    assert_eq!(changes(&p).len(), 4, "{p:#}");
     let vpc = change_of(&p, "vpc/main").expect("the VPC's drift");
     let fields: Vec<&str> = vpc["fields"]
         .as_array()
