@@ -392,7 +392,7 @@ mod tests {
         .to_string();
         assert_eq!(
             e,
-            "igw/main: rtech cannot import a igw; the kinds it can import: ecr_repository, hosted_zone, s3_bucket, vpc"
+            "igw/main: rtech cannot import a igw; the kinds it can import: ecr_repository, hosted_zone, log_group, s3_bucket, vpc"
         );
         let (r, imp) = resolve(&d, Registry::all(), &"vpc/main".parse().unwrap(), "f").unwrap();
         assert_eq!(r.id.to_string(), "vpc/main");
@@ -413,6 +413,8 @@ mod tests {
         assert!(imp("ecr_repository").accepts("team/app"));
         assert!(!imp("ecr_repository").accepts("App"));
         assert!(!imp("ecr_repository").accepts("-app"));
+        assert!(imp("log_group").accepts("/ecs/rtech-dev-app"));
+        assert!(!imp("log_group").accepts("has space"));
     }
 
     fn live(tags: &[(&str, &str)]) -> Observed {

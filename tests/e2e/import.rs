@@ -16,6 +16,7 @@ const REPO: &str = "rtech-e2e-import";
 const BUCKET: &str = "rtech-dev-us-east-1-alb-logs";
 const DOMAIN: &str = "import.rtech.example.net";
 const CIDR: &str = "10.10.0.0/20";
+const GROUP: &str = "/ecs/rtech-dev-app";
 
 fn sections() -> String {
     format!(
@@ -131,6 +132,7 @@ async fn imported_resources_are_planned_as_updates_applied_and_destroyed() {
         s3(&emu).await,
         route53(&emu).await,
     );
+    let cwl = logs(&emu).await;
 
     // Made outside rtech, without its tags.
     let vid = make_vpc(&ec2, &[("Name", "legacy-vpc")]).await;
@@ -140,6 +142,12 @@ async fn imported_resources_are_planned_as_updates_applied_and_destroyed() {
         .await
         .unwrap();
     s3c.create_bucket().bucket(BUCKET).send().await.unwrap();
+    cwl.create_log_group()
+        .log_group_name(GROUP)
+        .tags("team", "payments")
+        .send()
+        .await
+        .unwrap();
     let zone = r53
         .create_hosted_zone()
         .name(DOMAIN)
@@ -159,6 +167,7 @@ async fn imported_resources_are_planned_as_updates_applied_and_destroyed() {
         "ecr_repository/app",
         "s3_bucket/alb-logs",
         "hosted_zone/main",
+        "log_group/app",
     ];
     let scoped = targets(&ids);
     let scoped: Vec<&str> = scoped.iter().map(String::as_str).collect();
@@ -184,6 +193,7 @@ async fn imported_resources_are_planned_as_updates_applied_and_destroyed() {
         ("ecr_repository/app", REPO),
         ("s3_bucket/alb-logs", BUCKET),
         ("hosted_zone/main", zone.as_str()),
+        ("log_group/app", GROUP),
     ] {
         let r = import(&emu, d, id, physical);
         assert_eq!(r.code, 0, "{id}:\n{}\n{}", r.stdout, r.stderr);
@@ -201,14 +211,44 @@ async fn imported_resources_are_planned_as_updates_applied_and_destroyed() {
         "s3_bucket/alb-logs"
     ));
     assert!(owned_as(&zone_tags(&r53, &zone).await, "hosted_zone/main"));
+    let arn = cwl
+        .describe_log_groups()
+        .log_group_name_prefix(GROUP)
+        .send()
+        .await
+        .unwrap()
+        .log_groups()[0]
+        .log_group_arn()
+        .unwrap()
+        .to_string();
+    let t = cwl
+        .list_tags_for_resource()
+        .resource_arn(arn.trim_end_matches(":*"))
+        .send()
+        .await
+        .unwrap();
+    let t = t.tags().cloned().unwrap_or_default();
+    assert_eq!(
+        t.get("rtech:id").map(String::as_str),
+        Some("log_group/app"),
+        "{t:?}"
+    );
+    assert_eq!(t.get("team").map(String::as_str), Some("payments"), "{t:?}");
 
     // The next plan adopts them: updates of the drift each preview showed, no create, no
     // conflict.
     let p = plan_json_in(&emu, d, "dev", &scoped);
     assert!(p["conflicts"].as_array().unwrap().is_empty(), "{p:#}");
-    for (id, action, fields) in
-        changes_of_kinds(&p, &["vpc", "ecr_repository", "s3_bucket", "hosted_zone"])
-    {
+    for (id, action, fields) in changes_of_kinds(
+        &p,
+        &[
+            "vpc",
+            "ecr_repository",
+            "s3_bucket",
+            "hosted_zone",
+            "log_group",
+        ],
+    ) {
         assert_eq!(action, "update", "{id}: {p:#}");
         let shown = &previews[id.as_str()];
         for f in fields {
@@ -219,7 +259,7 @@ async fn imported_resources_are_planned_as_updates_applied_and_destroyed() {
             );
         }
     }
-    assert_eq!(changes(&p).len(), 4, "{p:#}");
+    assert_eq!(changes(&p).len(), 5, "{p:#}");
     let vpc = change_of(&p, "vpc/main").expect("the VPC's drift");
     let fields: Vec<&str> = vpc["fields"]
         .as_array()
@@ -257,6 +297,13 @@ async fn imported_resources_are_planned_as_updates_applied_and_destroyed() {
         .is_err());
     assert!(s3c.head_bucket().bucket(BUCKET).send().await.is_err());
     assert!(r53.get_hosted_zone().id(&zone).send().await.is_err());
+    let left = cwl
+        .describe_log_groups()
+        .log_group_name_prefix(GROUP)
+        .send()
+        .await
+        .unwrap();
+    assert!(left.log_groups().is_empty(), "{left:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -295,7 +342,7 @@ async fn import_refusals_change_nothing() {
     refused(
         "igw/main",
         "igw-0abc",
-        "the kinds it can import: ecr_repository, hosted_zone, s3_bucket, vpc",
+        "the kinds it can import: ecr_repository, hosted_zone, log_group, s3_bucket, vpc",
     );
     // A bucket under a name the spec does not give it: the next plan would not see it.
     let s3c = s3(&emu).await;
