@@ -79,6 +79,9 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Delete everything rtech owns in the env, in reverse dependency order.
     Destroy(DestroyArgs),
+    /// Adopt an existing resource as the spec's ID: check it, show what the next plan would
+    /// change on it, then add rtech's ownership tags (nothing else).
+    Import(ImportArgs),
     /// Check the spec only: no AWS call, no credentials needed.
     Validate(EnvArg),
     /// Print a saved plan.
@@ -402,6 +405,25 @@ pub struct ApplyArgs {
     /// load balancer; both values are accepted until the distribution is Deployed).
     #[arg(long, value_name = "SECRET", value_parser = ["origin-header"])]
     pub rotate: Option<String>,
+    #[command(flatten)]
+    pub lock: LockWait,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The env: envs/<ENV>.toml.
+    #[arg(long, short)]
+    pub env: String,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// The spec's resource id to adopt the resource as (`vpc/main`, `ecr_repository/app`).
+    #[arg(value_name = "ID")]
+    pub id: ResourceId,
+    /// What AWS calls the resource: a VPC id (vpc-…), a hosted zone id, a bucket or
+    /// repository name.
+    #[arg(value_name = "PHYSICAL_ID")]
+    pub physical_id: String,
     #[command(flatten)]
     pub lock: LockWait,
 }

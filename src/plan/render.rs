@@ -243,7 +243,7 @@ fn field_line(out: &mut String, st: Style, action: Action, f: &FieldDiff, width:
     let _ = writeln!(out, "      {line}{replace_note}");
 }
 
-fn change_block(out: &mut String, st: Style, c: &Change, policy: Option<&Report>) {
+pub(crate) fn change_block(out: &mut String, st: Style, c: &Change, policy: Option<&Report>) {
     let mut head = format!(
         "{} {}",
         st.action(c.action, &format!("{:>3}", c.symbol())),

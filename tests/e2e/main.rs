@@ -26,6 +26,7 @@ mod flow_logs;
 mod graph;
 mod iam;
 mod iam_policy;
+mod import;
 mod kms;
 mod latency;
 mod loadtest;
