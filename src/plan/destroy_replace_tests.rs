@@ -132,13 +132,13 @@ fn close_ids_rank_by_edit_distance() {
         close_ids(&rid("subnet/pubic-a"), known.iter()),
         [rid("subnet/public-a")]
     );
+    assert_eq!(close_ids(&rid("vpc/mian"), known.iter()), [rid("vpc/main")]);
     // Nearest first.
     let known = [rid("subnet/public-a"), rid("subnet/public-b")];
     assert_eq!(
         close_ids(&rid("subnet/publi-b"), known.iter()),
         [rid("subnet/public-b"), rid("subnet/public-a")]
     );
-    assert_eq!(close_ids(&rid("vpc/mian"), known.iter()), [rid("vpc/main")]);
 }
 
 // --- --replace -----------------------------------------------------------------------------------
