@@ -151,7 +151,10 @@ async fn apply_saved_destroy(
             println!("No changes. The saved destroy plan has nothing to delete.");
             return Ok(ExitCode::from(EXIT_OK));
         }
-        ui.info(&format!("Destroy plan: {}", render::summary_line(plan)));
+        ui.info(&format!(
+            "Applying the saved destroy plan: {} to destroy.",
+            plan.summary().destroy
+        ));
         destroy::execute(s, plan, &observed, cli, ui).await?;
         Ok(ExitCode::from(EXIT_OK))
     })
