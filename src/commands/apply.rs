@@ -9,7 +9,7 @@ use super::session::{Session, Target};
 use super::{confirm, destroy, load, print_plan, Ui, EXIT_OK};
 use crate::aws::AwsOpts;
 use crate::cli::{ApplyArgs, Cli};
-use crate::model::{Resource, ResourceId};
+use crate::model::{Ownership, Resource, ResourceId};
 use crate::plan::{render, saved, Action, Plan};
 use crate::reconcile::{cdn, docdb, secrets};
 
@@ -134,6 +134,24 @@ async fn apply_saved_destroy(
             Ok::<_, anyhow::Error>(docdb::drill::kept_drills(&s.ctx).await?)
         })?;
         saved::check_fresh(plan, &observed)?;
+        // Destroy's safety: each delete is of a resource carrying the env's tags now, by the
+        // same AWS id (a file edited by hand cannot point a delete elsewhere).
+        for c in &plan.changes {
+            let ours = observed.iter().any(|o| {
+                o.id == c.id
+                    && o.ownership == Ownership::Owned
+                    && Some(o.physical_id.as_str()) == c.physical_id()
+            });
+            if !ours {
+                bail!(
+                    "{}: not a valid destroy plan: {} ({}) is not a resource of env {} in AWS",
+                    file.display(),
+                    c.id,
+                    c.physical_id().unwrap_or("no AWS id"),
+                    plan.env
+                );
+            }
+        }
         if !plan.drills.is_empty() || destroy::deletes_the_cluster(plan) {
             let mut now = drills;
             now.sort();
