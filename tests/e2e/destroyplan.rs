@@ -95,6 +95,35 @@ async fn a_saved_destroy_plan_applies_exactly_and_is_refused_once_stale() {
         rtech_in(&emu, d).args(["plan", "--env", "dev", "--destroy", "--out", file_s]),
         0,
     );
+    // Edited by hand to point a delete at another AWS id, or to create: refused, nothing done.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["plan"]["changes"][0]["prior"]["physical_id"] = "sg-0123456789abcdef0".into();
+    let edited = d.join("edited.plan");
+    std::fs::write(&edited, v.to_string()).unwrap();
+    let r = run_ok(
+        rtech_in(&emu, d).args(["apply", "--env", "dev", edited.to_str().unwrap()]),
+        1,
+    );
+    assert!(
+        r.stderr.contains("not a valid destroy plan")
+            && r.stderr.contains("is not a resource of env dev in AWS"),
+        "{}",
+        r.stderr
+    );
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["plan"]["changes"][0]["action"] = "create".into();
+    std::fs::write(&edited, v.to_string()).unwrap();
+    let r = run_ok(
+        rtech_in(&emu, d).args(["apply", "--env", "dev", edited.to_str().unwrap()]),
+        1,
+    );
+    assert!(
+        r.stderr.contains("a destroy plan only deletes"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(owned(&emu, d).len(), 28, "the edited plans deleted nothing");
     for extra in [["--target", "vpc/main"], ["--replace", "vpc/main"]] {
         run_ok(
             rtech_in(&emu, d)
