@@ -114,7 +114,7 @@ pub enum Command {
     /// Judge the env, as the plan would leave it, by every policy rule: pass, fail, waived or
     /// not applicable, with the evidence (exit 1 when a rule fails).
     Policy(PolicyArgs),
-    /// Print the shell completion script for SHELL (`rtech completions bash > …`; README,
+    /// Print the shell completion script for SHELL (`rtech completions bash > …`; docs/usage.md,
     /// "Shell completions and the man page").
     Completions(CompletionsArgs),
     /// Print rtech's man page (roff: `rtech man | man -l -`).
@@ -145,7 +145,7 @@ pub struct PolicyArgs {
     /// The env: envs/<ENV>.toml.
     #[arg(long, short)]
     pub env: String,
-    /// Print the verdicts as JSON (schema in README.md, "Policy").
+    /// Print the verdicts as JSON (schema in docs/policy.md, "Policy JSON").
     #[arg(long)]
     pub json: bool,
 }
@@ -352,7 +352,7 @@ pub struct PlanArgs {
     /// Save the plan to FILE for `rtech apply FILE`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Print the plan as JSON (schema in README.md).
+    /// Print the plan as JSON (schema in docs/plan-format.md).
     #[arg(long)]
     pub json: bool,
     /// Exit 2 when the plan has changes (0: none, 1: error).
@@ -457,7 +457,7 @@ pub struct ForceUnlockArgs {
 pub struct ShowArgs {
     /// A plan saved with `rtech plan --out`.
     pub planfile: PathBuf,
-    /// Print it as JSON (schema in README.md).
+    /// Print it as JSON (schema in docs/plan-format.md).
     #[arg(long)]
     pub json: bool,
 }

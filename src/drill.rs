@@ -219,7 +219,7 @@ fn measure_text(m: &Measure) -> String {
 pub fn render(r: &Report) -> String {
     let what = match r.drill {
         "failover" => format!(
-            "failover {} {}: {} {} -> {}",
+            "failover {} {}: {} {} → {}",
             r.service,
             r.resource,
             if r.service == "docdb" {
@@ -310,7 +310,7 @@ mod tests {
         assert!(r.passed);
         assert_eq!(
             render(&r),
-            "failover docdb rtech-prod-docdb: writer rtech-prod-docdb-1 -> rtech-prod-docdb-2; RTO 42.0s < 60 min: pass\n"
+            "failover docdb rtech-prod-docdb: writer rtech-prod-docdb-1 → rtech-prod-docdb-2; RTO 42.0s < 60 min: pass\n"
         );
         let slow = Report::failover(
             "prod",
@@ -325,7 +325,7 @@ mod tests {
         assert_eq!(slow.failed(), ["rto"]);
         assert_eq!(
             render(&slow),
-            "failover redis rtech-prod-redis: primary rtech-prod-redis-001 -> rtech-prod-redis-002; RTO 2h05m >= 60 min: FAIL\n"
+            "failover redis rtech-prod-redis: primary rtech-prod-redis-001 → rtech-prod-redis-002; RTO 2h05m >= 60 min: FAIL\n"
         );
         let j = serde_json::to_value(&slow).unwrap();
         assert_eq!(j["started_at"], "1970-01-01T00:00:00Z");

@@ -5,6 +5,8 @@ mod aws;
 mod cli;
 mod commands;
 mod diag;
+#[cfg(test)]
+mod doc_coverage;
 mod drill;
 mod engine;
 mod interrupt;

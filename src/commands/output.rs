@@ -74,7 +74,7 @@ fn one(value: &serde_json::Value, raw: bool) -> Result<String> {
     Ok(lines.iter().map(|l| format!("{l}\n")).collect())
 }
 
-/// Every output key, in the order `rtech output` prints them (and README documents them).
+/// Every output key, in the order `rtech output` prints them (and docs/outputs.md documents them, one row each).
 pub const ORDER: &[&str] = &[
     "vpc_id",
     "vpc_cidr",
@@ -173,7 +173,7 @@ mod tests {
     }
 
     #[test]
-    fn outputs_have_every_key_in_a_fixed_order_and_each_is_in_the_readme() {
+    fn outputs_have_every_key_in_a_fixed_order_and_one_row_each_in_outputs_md() {
         let out = outputs(&[]);
         let keys: Vec<&str> = out
             .as_object()
@@ -181,14 +181,18 @@ mod tests {
             .keys()
             .map(String::as_str)
             .collect();
-        let readme = include_str!("../../README.md");
-        let documented: Vec<&str> = keys
-            .iter()
-            .copied()
-            .filter(|k| readme.contains(&format!("`{k}`")))
-            .collect();
-        assert_eq!(documented, keys, "every output is in the README");
         assert_eq!(keys, ORDER, "every output, in ORDER's order");
+        // docs/outputs.md's table: one row per output, in the same order, and no other row.
+        let doc = crate::doc_coverage::page("outputs.md");
+        let rows: Vec<&str> = doc
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| l.split_once("` |").map(|(cell, _)| cell))
+            .collect();
+        assert_eq!(
+            rows, ORDER,
+            "docs/outputs.md: one row per output, in ORDER's order"
+        );
         // Every key in ORDER comes from some service (none is null for ever).
         let produced: Vec<&str> = services()
             .flat_map(|s| s.outputs(&[]))

@@ -171,6 +171,7 @@ impl Session {
                 no_wait,
                 deploy_followed: false,
                 nonce: reconcile::kit::idem::run_nonce(),
+                round: Default::default(),
             }),
             pin: target.pin.clone(),
             lock_bucket: target.lock_bucket.clone(),
@@ -245,6 +246,7 @@ impl Session {
     /// Every service observed at once.
     pub(crate) async fn observe(&self, desired: &[Resource], ui: &Ui) -> Result<Vec<Observed>> {
         let registry = self.registry;
+        self.ctx.new_round();
         let t = Instant::now();
         let before_by = self.ctx.clients.calls.by_service();
         // The identity (when `open_overlapped` did not wait for it) runs beside the reads; its

@@ -174,6 +174,7 @@ async fn ctx() -> Arc<Ctx> {
         no_wait: false,
         deploy_followed: false,
         nonce: 1,
+        round: Default::default(),
     })
 }
 

@@ -8,7 +8,7 @@ use super::{Action, Change, FieldDiff, Plan};
 use crate::model::Value;
 use crate::policy::Report;
 
-/// The version of the plan JSON schema (README: "Plan JSON").
+/// The version of the plan JSON schema (docs/plan-format.md, "Plan JSON schema").
 pub const FORMAT_VERSION: &str = "1.3";
 
 #[derive(Clone, Copy)]
@@ -427,7 +427,7 @@ fn json_value(v: &Option<Value>, sensitive: bool) -> serde_json::Value {
     }
 }
 
-/// The machine-readable plan (schema documented in README.md, "Plan JSON").
+/// The machine-readable plan (schema documented in docs/plan-format.md, "Plan JSON schema").
 pub fn json(plan: &Plan) -> serde_json::Value {
     let s = plan.summary();
     let mut v = json!({
@@ -469,15 +469,15 @@ pub fn json(plan: &Plan) -> serde_json::Value {
             "unchanged": s.unchanged,
         },
     });
-    // Only in a destroy plan that deletes them (README, "Plan JSON schema").
+    // Only in a destroy plan that deletes them (docs/plan-format.md, "Plan JSON schema").
     if !plan.drills.is_empty() {
         v["drill_clusters"] = json!(plan.drills);
     }
-    // Not in a destroy plan (README, "Plan JSON schema").
+    // Not in a destroy plan (docs/plan-format.md, "Plan JSON schema").
     if let Some(p) = &plan.policy {
         v["policy"] = p.plan_json();
     }
-    // Only when a change is held back (README, "Plan JSON schema").
+    // Only when a change is held back (docs/plan-format.md, "Plan JSON schema").
     if !plan.blocked.is_empty() {
         v["blocked"] = json!(plan
             .blocked

@@ -285,7 +285,7 @@ impl Report {
             .filter(|v| v.finding.source == Source::Live)
     }
 
-    /// The documented JSON (README, "Policy"): every rule's status and evidence.
+    /// The documented JSON (docs/policy.md, "Policy JSON"): every rule's status and evidence.
     pub fn json(&self) -> serde_json::Value {
         serde_json::json!({
             "enforcement": if self.advisory { "advisory" } else { "mandatory" },

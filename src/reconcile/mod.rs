@@ -68,9 +68,30 @@ pub struct Ctx {
     /// so the SDK's retry of a create within this apply is idempotent and a later apply's
     /// re-create is not refused.
     pub nonce: u64,
+    /// Reads that more than one service needs within one observe ([`Round`]); each
+    /// `Session::observe` starts a new round, so a later observe never sees an older answer.
+    pub round: std::sync::Mutex<std::sync::Arc<Round>>,
+}
+
+/// The reads services share within one observe, each made once on first use: ECS's
+/// DescribeServices answers both ECS (the service itself) and Application Auto Scaling (the
+/// ARN of the service its target scales, while active).
+#[derive(Default)]
+pub struct Round {
+    pub ecs_service: tokio::sync::OnceCell<Option<aws_sdk_ecs::types::Service>>,
 }
 
 impl Ctx {
+    /// Starts a new observe round: what the previous one read is forgotten.
+    pub fn new_round(&self) {
+        *self.round.lock().unwrap_or_else(|e| e.into_inner()) = Default::default();
+    }
+
+    /// The current observe round's shared reads.
+    pub fn round(&self) -> std::sync::Arc<Round> {
+        self.round.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// The caller's account (awaits the session's one sts:GetCallerIdentity).
     pub async fn account(&self) -> Result<String, AwsError> {
         Ok(self.identity.clone().await?.account)

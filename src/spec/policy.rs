@@ -1,4 +1,4 @@
-//! `[policy]`: the env's waivers of policy rules (README, "Policy").
+//! `[policy]`: the env's waivers of policy rules (docs/policy.md).
 //!
 //! ```toml
 //! [[policy.waivers]]

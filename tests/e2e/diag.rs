@@ -1,4 +1,4 @@
-//! Diagnostics through `tracing` (issue 18 §1): `-v` shows rtech's own events, `-vv` adds the
+//! Diagnostics through `tracing`: `-v` shows rtech's own events, `-vv` adds the
 //! SDK's, `RUST_LOG` overrides both, `--log-format json` writes one object per event; retries
 //! are visible; a region from the environment or the profile that the spec overrides is
 //! warned about once. The plan on stdout is the same whatever the diagnostics.

@@ -163,7 +163,7 @@ async fn docdb_failover_moves_the_writer_to_the_replica_and_reports_both() {
     );
     assert!(
         r.stdout.contains(&format!(
-            "failover docdb rtech-dev-docdb: writer {other} -> {first}; RTO "
+            "failover docdb rtech-dev-docdb: writer {other} → {first}; RTO "
         )) && r.stdout.trim_end().ends_with("< 30 min: pass"),
         "{}",
         r.stdout

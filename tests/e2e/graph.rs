@@ -1,4 +1,4 @@
-//! `rtech graph` (issue 18 §2): the plan's step graph in DOT, as apply would run it.
+//! `rtech graph`: the plan's step graph in DOT, as apply would run it.
 
 use std::collections::BTreeSet;
 

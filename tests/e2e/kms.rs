@@ -214,12 +214,36 @@ async fn key_alias_and_topic_apply_drift_repair_recreate_and_destroy() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_alias_of_our_name_on_a_foreign_key_is_a_conflict_and_never_touched() {
+    foreign_alias_is_left_alone(None).await;
+}
+
+/// The alias is read by DescribeKey on its name: a key whose policy refuses us that read
+/// (AccessDenied) is someone else's, and its alias a conflict, not an error.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_alias_of_our_name_on_a_key_we_may_not_describe_is_a_conflict_and_never_touched() {
+    let deny = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "NobodyElseDescribes",
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Action": "kms:DescribeKey",
+            "Resource": "*"
+        }]
+    });
+    foreign_alias_is_left_alone(Some(deny.to_string())).await;
+}
+
+/// An alias of our name on someone else's key (with `policy`, when given): plan and apply
+/// show the conflict, and neither the alias nor the key changes.
+async fn foreign_alias_is_left_alone(policy: Option<String>) {
     let emu = Emulator::start();
     let dir = spec();
     let kms = kms(&emu).await;
     let foreign = kms
         .create_key()
         .description("someone else's")
+        .set_policy(policy.clone())
         .send()
         .await
         .unwrap();
@@ -230,15 +254,24 @@ async fn an_alias_of_our_name_on_a_foreign_key_is_a_conflict_and_never_touched()
         .send()
         .await
         .unwrap();
+    if policy.is_some() {
+        let refused = kms.describe_key().key_id(ALIAS_NAME).send().await;
+        assert!(
+            format!("{:?}", refused.unwrap_err()).contains("AccessDenied"),
+            "the key's policy refuses DescribeKey"
+        );
+    }
 
     assert_conflicts_left_alone_in(&emu, dir.path(), "dev", &[ALIAS], TARGETS);
 
     assert_eq!(alias_target(&kms).await.as_deref(), Some(foreign.as_str()));
-    let meta = kms.describe_key().key_id(&foreign).send().await.unwrap();
-    assert_eq!(
-        meta.key_metadata().unwrap().key_state(),
-        Some(&KeyState::Enabled)
-    );
+    if policy.is_none() {
+        let meta = kms.describe_key().key_id(&foreign).send().await.unwrap();
+        assert_eq!(
+            meta.key_metadata().unwrap().key_state(),
+            Some(&KeyState::Enabled)
+        );
+    }
     assert!(
         our_keys(&kms).await.is_empty(),
         "apply refused: no key made"

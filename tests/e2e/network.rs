@@ -91,7 +91,7 @@ async fn dev_apply_plan_empty_output_destroy_leaves_nothing() {
     assert_eq!(default_vpcs_before, 1, "the emulator has a default VPC");
 
     // From empty, everything is a create, and what runs the app's image waits for its push
-    // (README, "First deploy").
+    // (docs/usage.md, "The first deploy").
     let first = plan_json(&emu, "dev");
     let blocked = first["blocked"].as_array().expect("blocked changes");
     assert_eq!(
@@ -652,7 +652,7 @@ async fn verbose_plan_reports_a_small_batched_api_call_count() {
     // role's GetRole (probed in every env for the same reason): dev 74 calls with all three.
     // IAM reads every role of the account at once (GetAccountAuthorizationDetails and
     // ListRoles): iam 9 → 2, dev 74 → 67 calls.
-    // README.md, "Performance", keeps the breakdown.
+    // docs/performance.md keeps the breakdown.
     assert!(
         o.calls <= 69,
         "observe is batched per kind, not per resource: {o:?}"

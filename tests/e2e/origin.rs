@@ -1,4 +1,4 @@
-//! Only CloudFront reaches the load balancer (issue 19 §1), end to end on a temporary env with
+//! Only CloudFront reaches the load balancer, end to end on a temporary env with
 //! `[edge.cloudfront]`, scoped to the distribution, the production listener rule and the ALB's
 //! ingress rule (their dependencies come along). Every check goes through the service's own API
 //! (the SDK), never through rtech; the origin header's value, read from Secrets Manager, must

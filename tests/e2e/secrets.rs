@@ -24,7 +24,7 @@ async fn generated_values_never_appear_in_any_output() {
     record(
         &mut seen,
         run_ok(
-            rtech(&emu).args(["-v", "apply", "--env", "dev", "--auto-approve"]),
+            rtech(&emu).args(["-vv", "apply", "--env", "dev", "--auto-approve"]),
             0,
         ),
     );
@@ -86,15 +86,22 @@ async fn generated_values_never_appear_in_any_output() {
         run_ok(rtech(&emu).args(["show", "--json"]).arg(&saved), 0),
     );
     record(&mut seen, run_ok(rtech(&emu).args(["show"]).arg(&saved), 0));
-    record(
-        &mut seen,
-        run_ok(
-            rtech(&emu)
-                .args(["-v", "apply", "--env", "dev"])
-                .arg(&saved),
-            0,
-        ),
+    // The apply writes the secret (PutSecretValue carries the password): at the SDK's most
+    // verbose level, asked for by RUST_LOG, nothing shows it either.
+    let traced = run_ok(
+        rtech(&emu)
+            .env("RUST_LOG", "trace")
+            .args(["apply", "--env", "dev"])
+            .arg(&saved),
+        0,
     );
+    assert!(
+        traced.stderr.contains("TRACE aws_smithy_runtime")
+            && traced.stderr.contains("PutSecretValue"),
+        "RUST_LOG=trace showed the SDK's trace events:\n{}",
+        traced.stderr
+    );
+    record(&mut seen, traced);
     let out = run_ok(rtech(&emu).args(["output", "--env", "dev", "--json"]), 0);
     let o: J = serde_json::from_str(&out.stdout).unwrap();
     assert!(o["docdb_secret_arn"]

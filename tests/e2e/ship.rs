@@ -1,4 +1,4 @@
-//! Shipping the app (README "Deploying an image"): `rtech image push` with a fake container
+//! Shipping the app (docs/usage.md, "Deploying an image"): `rtech image push` with a fake container
 //! engine on PATH (a script that records its arguments and stdin, and pushes through the
 //! emulator's ECR PutImage), and the first-deploy order (a task definition whose image is not
 //! in the env's repository is blocked, with the command that pushes it).

@@ -72,7 +72,7 @@ async fn prod_from_empty_then_an_image_deploy_is_one_revision_and_one_service_up
     let emu = Emulator::start();
     let r = apply(&emu, "prod");
     // 110 resources; the repository, the 110th, was made before by the image push
-    // (support::push_app_image), as a first deploy does (README, "First deploy").
+    // (support::push_app_image), as a first deploy does (docs/usage.md, "The first deploy").
     assert!(
         r.stdout
             .contains("Apply complete: 109 added, 0 changed, 0 replaced, 0 destroyed."),

@@ -4,7 +4,7 @@
 //!
 //! Adding a rule: write `fn my_rule(v: &View) -> Vec<Evidence>` in its service's file (one `Evidence` per
 //! resource and field it judges; none when the env has nothing it applies to) and add its
-//! entry to `RULES`. Its unit tests go in `policy/tests.rs`; README's rules table lists it.
+//! entry to `RULES`. Its unit tests go in `policy/tests.rs`; the rules table in docs/policy.md lists it.
 
 mod alerts;
 mod app;

@@ -236,6 +236,24 @@ where
     kit::retry_if(role_not_ready, ROLE_PROPAGATION, on_retry, f).await
 }
 
+/// The env's ECS service, whatever its status (None: no cluster or no service of its name),
+/// read once per observe round and shared with Application Auto Scaling, whose target needs
+/// the service's ARN.
+pub async fn observed_service(ctx: &Ctx) -> Result<Option<aws_sdk_ecs::types::Service>, AwsError> {
+    let round = ctx.round();
+    let s = round
+        .ecs_service
+        .get_or_try_init(|| async {
+            let (cluster, app) = (
+                cluster_name(&ctx.project, &ctx.env),
+                app_name(&ctx.project, &ctx.env),
+            );
+            service::describe(ctx, &cluster, &app).await
+        })
+        .await?;
+    Ok(s.clone())
+}
+
 pub struct Ecs;
 
 #[async_trait]
@@ -258,7 +276,7 @@ impl Service for Ecs {
         let (c, revs, s) = tokio::try_join!(
             cluster::describe(ctx, &cluster),
             taskdef::active_revisions(ctx, &app),
-            service::describe(ctx, &cluster, &app),
+            observed_service(ctx),
         )?;
         // A deleted (INACTIVE) or draining service is gone as far as planning goes; apply
         // waits for a draining one before creating its successor.

@@ -386,7 +386,7 @@ fn a_rule_arn_names_its_listener() {
     assert_eq!(listener_of(RULE), L443);
 }
 
-// --- only CloudFront reaches the app (issue 19 §1) ------------------------------------------
+// --- only CloudFront reaches the app -------------------------------------------------------
 
 const ORIGIN_VALUE: &str = "Zq7origin0header0value0that0must0never0be0printed";
 const OLD_VALUE: &str = "Yp6the0previous0origin0header0value0still0accepted";

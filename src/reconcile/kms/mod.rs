@@ -14,11 +14,14 @@
 //! days): a key pending deletion counts as gone (a plan shows a create, and apply makes a new
 //! key; CancelKeyDeletion out of band brings the old one back for adoption).
 //!
-//! Observe: the env's tag index (the keys tagged as ours, with their tags), then ListAliases
-//! (paginated) when the spec wants the alias or the index lists a key of ours (an env without
-//! the key makes no KMS call); per key of ours DescribeKey, GetKeyPolicy and
-//! GetKeyRotationStatus at once (three calls). An alias of our name naming a key the index does
-//! not list is read with ListResourceTags on that key: ours (the index lags) or foreign.
+//! Observe: the env's tag index (the keys tagged as ours, with their tags) and, beside it when
+//! the spec wants the alias, DescribeKey on the alias's name (the key it names; NotFound: no
+//! alias; AccessDenied: a key we may not read, someone else's). Without the alias in the spec,
+//! that read runs only when the index lists a key of ours (an env without the key makes no KMS
+//! call). Per key of ours GetKeyPolicy and GetKeyRotationStatus at once, and DescribeKey unless
+//! the alias's read already described it: three calls for the key and its alias. An alias of
+//! our name naming a key the index does not list is read with ListResourceTags on that key:
+//! ours (the index lags) or foreign.
 
 pub mod alias;
 pub mod key;
@@ -29,10 +32,10 @@ mod iam;
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use aws_sdk_kms::types::KeyState;
+use aws_sdk_kms::types::{KeyMetadata, KeyState};
 use aws_sdk_kms::Client;
 
-use crate::aws::{all_pages, aws, AwsError};
+use crate::aws::{all_pages, aws, AwsError, ErrorKind};
 use crate::model::{tags_for, Observed, Ownership, Resource, ResourceId};
 use crate::reconcile::kit::{claimed_id, found, tags::tag_map, Claims};
 use crate::reconcile::{Ctx, Kind, Service};
@@ -106,21 +109,63 @@ async fn list_tags(ctx: &Ctx, key: &str) -> Result<Option<BTreeMap<String, Strin
     }))
 }
 
-/// One of our keys as read: None when it is gone or pending deletion.
+/// What DescribeKey by the alias's name says.
+#[derive(Clone)]
+enum Named {
+    /// The key the alias names.
+    Key(Box<KeyMetadata>),
+    /// The alias exists, but its key's policy does not let us describe it: someone else's.
+    Unreadable,
+}
+
+/// The key the alias `name` names (DescribeKey takes an alias name): None when there is no
+/// such alias.
+async fn alias_target(ctx: &Ctx, name: &str) -> Result<Option<Named>, AwsError> {
+    let r = ctx
+        .clients
+        .kms
+        .describe_key()
+        .key_id(name)
+        .send()
+        .await
+        .map_err(aws("kms:DescribeKey"));
+    match found(r) {
+        Ok(d) => Ok(d.and_then(|d| d.key_metadata().cloned().map(|m| Named::Key(Box::new(m))))),
+        Err(e) if e.kind() == ErrorKind::AccessDenied => Ok(Some(Named::Unreadable)),
+        Err(e) => Err(e),
+    }
+}
+
+/// The alias `name`'s ARN, beside the ARN of the key it names (pure).
+fn alias_arn(key_arn: &str, name: &str) -> String {
+    match key_arn.split_once(":key/") {
+        Some((prefix, _)) => format!("{prefix}:{name}"),
+        None => name.to_string(),
+    }
+}
+
+/// One of our keys as read: None when it is gone or pending deletion. `known`: its
+/// DescribeKey answer when the alias's read already gave it (then only its policy and
+/// rotation are read).
 async fn read_key(
     ctx: &Ctx,
     arn: &str,
-) -> Result<Option<(aws_sdk_kms::types::KeyMetadata, String, bool)>, AwsError> {
+    known: Option<&KeyMetadata>,
+) -> Result<Option<(KeyMetadata, String, bool)>, AwsError> {
     let kms = &ctx.clients.kms;
     let (described, policy, rotation) = tokio::join!(
         async {
-            found(
+            if let Some(meta) = known.filter(|m| m.arn() == Some(arn)) {
+                return Ok::<_, AwsError>(Some(meta.clone()));
+            }
+            Ok(found(
                 kms.describe_key()
                     .key_id(arn)
                     .send()
                     .await
                     .map_err(aws("kms:DescribeKey")),
-            )
+            )?
+            .and_then(|d| d.key_metadata().cloned()))
         },
         async {
             kms.get_key_policy()
@@ -138,7 +183,7 @@ async fn read_key(
                 .map_err(aws("kms:GetKeyRotationStatus"))
         },
     );
-    let Some(meta) = described?.and_then(|d| d.key_metadata().cloned()) else {
+    let Some(meta) = described? else {
         return Ok(None);
     };
     // Pending deletion: gone for rtech (the other two reads may refuse such a key).
@@ -157,14 +202,13 @@ async fn read_key(
 }
 
 async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
-    let kms = &ctx.clients.kms;
     let wanted_alias = alias_name(&ctx.project, &ctx.env);
-    // The spec wants the alias: ListAliases runs beside the tag index (without it, only once
-    // the index names a key of ours).
+    // The spec wants the alias: the key it names is read (DescribeKey by the alias's name)
+    // beside the tag index; without it, only once the index names a key of ours.
     let wants_alias = desired.iter().any(|r| r.id.kind == ALIAS);
-    let (index, early_aliases) = tokio::try_join!(ctx.tag_index(), async {
+    let (index, early_alias) = tokio::try_join!(ctx.tag_index(), async {
         if wants_alias {
-            all_pages!(kms.list_aliases(), "kms:ListAliases").map(Some)
+            alias_target(ctx, &wanted_alias).await.map(Some)
         } else {
             Ok(None)
         }
@@ -180,56 +224,62 @@ async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsEr
         })
         .collect();
     // The alias matters when the spec wants it (a foreign one is a conflict) or when we have a
-    // key it may name; otherwise an env without the key makes no KMS call at all. It is read
-    // beside the keys the index names.
-    let read_aliases = async {
-        if let Some(a) = early_aliases {
+    // key it may name; otherwise an env without the key makes no KMS call at all. Without the
+    // spec (a destroy) it is read beside the keys the index names.
+    let known = match &early_alias {
+        Some(Some(Named::Key(m))) => Some(m.as_ref().clone()),
+        _ => None,
+    };
+    let read_alias = async {
+        if let Some(a) = early_alias {
             return Ok(a);
         }
         if ours.is_empty() {
-            return Ok(vec![]);
+            return Ok(None);
         }
-        all_pages!(kms.list_aliases(), "kms:ListAliases")
+        alias_target(ctx, &wanted_alias).await
     };
+    let known = known.as_ref();
     let read_keys =
         futures::future::try_join_all(ours.iter().map(|(id, (arn, tags))| async move {
             Ok::<_, AwsError>(
-                read_key(ctx, arn)
+                read_key(ctx, arn, known)
                     .await?
                     .map(|k| (id.clone(), k, tags.clone())),
             )
         }));
-    let (aliases, mut reads) = tokio::try_join!(read_aliases, read_keys)?;
-    let alias = aliases
-        .iter()
-        .find(|a| a.alias_name() == Some(wanted_alias.as_str()));
+    let (alias, mut reads) = tokio::try_join!(read_alias, read_keys)?;
     let mut out = vec![];
     let mut target = None;
-    if let Some(a) = alias {
-        let alias_arn = a.alias_arn().unwrap_or_default();
-        let key = a.target_key_id().unwrap_or_default().to_string();
-        let mut owned = ours.contains_key(&key);
-        if !owned && !key.is_empty() {
-            // Not in the index: someone else's key, or ours tagged too recently for it.
-            if let Some(tags) = list_tags(ctx, &key).await? {
-                if claimed_id(&tags, &ctx.project, &ctx.env).is_some_and(|id| id.kind == KEY) {
-                    let arn = match alias_arn.split_once(":alias/") {
-                        Some((prefix, _)) => format!("{prefix}:key/{key}"),
-                        None => key.clone(),
-                    };
-                    reads.push(
-                        read_key(ctx, &arn)
-                            .await?
-                            .map(|k| (key.clone(), k, tags.clone())),
-                    );
-                    owned = true;
+    if let Some(named) = alias {
+        let mut owned = false;
+        if let Named::Key(named) = &named {
+            let key_arn = named.arn().unwrap_or_default().to_string();
+            let key = named.key_id().to_string();
+            owned = ours.contains_key(&key);
+            if !owned && !key.is_empty() {
+                // Not in the index: someone else's key, or ours tagged too recently for it.
+                if let Some(tags) = list_tags(ctx, &key).await? {
+                    if claimed_id(&tags, &ctx.project, &ctx.env).is_some_and(|id| id.kind == KEY) {
+                        reads.push(
+                            read_key(ctx, &key_arn, Some(named))
+                                .await?
+                                .map(|k| (key.clone(), k, tags.clone())),
+                        );
+                        owned = true;
+                    }
                 }
             }
+            if owned {
+                out.push(alias::observed(
+                    &wanted_alias,
+                    &alias_arn(&key_arn, &wanted_alias),
+                    &key,
+                ));
+                target = Some(key);
+            }
         }
-        if owned {
-            out.push(alias::observed(&wanted_alias, alias_arn, &key));
-            target = Some(key);
-        } else {
+        if !owned {
             let mut o = Observed::new(alias_id(), &wanted_alias);
             o.ownership = Ownership::Foreign;
             out.push(o);

@@ -350,3 +350,19 @@ fn only_a_create_key_that_may_have_run_is_looked_for_and_retried() {
         );
     }
 }
+
+#[test]
+fn the_alias_arn_sits_beside_the_arn_of_the_key_it_names() {
+    assert_eq!(
+        alias_arn(
+            "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "alias/rtech-prod-alerts"
+        ),
+        "arn:aws:kms:eu-west-1:123456789012:alias/rtech-prod-alerts"
+    );
+    // A key id without an ARN (never answered by DescribeKey, but not a panic): the name.
+    assert_eq!(
+        alias_arn("1234abcd", "alias/rtech-prod-alerts"),
+        "alias/rtech-prod-alerts"
+    );
+}

@@ -42,7 +42,7 @@ use aws_sdk_applicationautoscaling::Client;
 
 use crate::aws::{all_pages, aws, AwsError};
 use crate::model::{Observed, Ownership, Resource, ResourceId};
-use crate::reconcile::kit::{found, is_ours, tags::tag_map};
+use crate::reconcile::kit::{is_ours, tags::tag_map};
 use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::Spec;
 
@@ -177,16 +177,14 @@ pub fn live_service(
 // ---------------------------------------------------------------------------------------------
 // observe
 
-/// The ARN of the ECS service the target scales (one DescribeServices).
+/// The ARN of the ECS service the target scales: ECS's own read of the service, shared with
+/// it within the observe (`ecs::observed_service`), so it costs no call of its own.
 async fn describe_service(ctx: &Ctx) -> Result<Option<String>, AwsError> {
-    let req = ctx
-        .clients
-        .ecs
-        .describe_services()
-        .cluster(cluster_name(&ctx.project, &ctx.env))
-        .services(service_name(&ctx.project, &ctx.env));
-    let out = found(req.send().await.map_err(aws("ecs:DescribeServices")))?;
-    Ok(out.and_then(|out| live_service(out.services(), &service_name(&ctx.project, &ctx.env))?))
+    let services: Vec<_> = crate::reconcile::ecs::observed_service(ctx)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(live_service(&services, &service_name(&ctx.project, &ctx.env)).flatten())
 }
 
 /// The target's own tags (from the tag index, else ListTagsForResource on its
