@@ -65,7 +65,7 @@ pub(super) async fn import_cmd(
         let mut after: Vec<Observed> = observed.into_iter().filter(|o| o.id != a.id).collect();
         after.push(adopted(live.clone(), &tags));
         let plan = s
-            .plan(&desired, &after, std::slice::from_ref(&a.id), false, ui)
+            .plan(&desired, &after, std::slice::from_ref(&a.id), &[], false, ui)
             .await?;
         print!(
             "{}",
@@ -509,6 +509,8 @@ mod tests {
             origin: None,
             blocked: vec![],
             policy: None,
+            zone: None,
+            drills: vec![],
         }
     }
 

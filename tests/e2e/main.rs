@@ -11,6 +11,7 @@ mod cli;
 mod dashboard;
 mod deploy;
 mod deploying;
+mod destroyplan;
 mod diag;
 mod dns;
 mod docdb;
