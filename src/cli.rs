@@ -77,8 +77,12 @@ pub enum Command {
     Plan(PlanArgs),
     /// Make live AWS match the spec (or apply a saved plan exactly).
     Apply(ApplyArgs),
-    /// Delete everything rtech owns in the env, in reverse dependency order.
+    /// Delete everything rtech owns in the env (or --target resources and what depends on
+    /// them), in reverse dependency order.
     Destroy(DestroyArgs),
+    /// Adopt an existing resource as the spec's ID: check it, show what the next plan would
+    /// change on it, then add rtech's ownership tags (nothing else).
+    Import(ImportArgs),
     /// Check the spec only: no AWS call, no credentials needed.
     Validate(EnvArg),
     /// Print a saved plan.
@@ -360,9 +364,10 @@ pub struct PlanArgs {
     /// Exit 2 when the plan has changes (0: none, 1: error).
     #[arg(long)]
     pub detailed_exitcode: bool,
-    /// Show what `rtech destroy` would delete (everything carrying the env's tags, in reverse
-    /// dependency order), changing nothing.
-    #[arg(long, conflicts_with_all = ["targets", "image_tag", "out"])]
+    /// Plan what `rtech destroy` would delete (everything carrying the env's tags, or with
+    /// --target those and what depends on them, in reverse dependency order), changing
+    /// nothing; with --out, saved for `rtech apply FILE`.
+    #[arg(long, conflicts_with_all = ["image_tag", "replace"])]
     pub destroy: bool,
     #[command(flatten)]
     pub select: Selection,
@@ -377,9 +382,15 @@ pub struct PlanArgs {
 /// What a plan or apply covers: some resources only, and the image tag to deploy.
 #[derive(Debug, Args)]
 pub struct Selection {
-    /// Limit the command to these resources (and what they depend on).
+    /// Limit the command to these resources (and what they depend on; with plan --destroy,
+    /// what depends on them).
     #[arg(long = "target", value_name = "ID")]
     pub targets: Vec<ResourceId>,
+    /// Replace this resource even though nothing forces it (delete and create, or create
+    /// first where the kind does); one that does not exist yet is created. With --target it
+    /// is one more target.
+    #[arg(long = "replace", value_name = "ID")]
+    pub replace: Vec<ResourceId>,
     /// Deploy this image tag (CI passes the commit SHA); without it the deployed image stays.
     #[arg(long, value_name = "TAG", value_parser = image_tag)]
     pub image_tag: Option<String>,
@@ -399,7 +410,8 @@ pub struct ApplyArgs {
     /// which changes it did not wait for.
     #[arg(long)]
     pub no_wait: bool,
-    /// A plan saved with `rtech plan --out`: applied exactly, or refused if stale.
+    /// A plan saved with `rtech plan --out` (or `plan --destroy --out`): applied exactly, or
+    /// refused if stale.
     pub planfile: Option<PathBuf>,
     /// Rotate a generated secret before planning: `origin-header` (CloudFront's header to the
     /// load balancer; both values are accepted until the distribution is Deployed).
@@ -410,10 +422,32 @@ pub struct ApplyArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The env: envs/<ENV>.toml.
+    #[arg(long, short)]
+    pub env: String,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// The spec's resource id to adopt the resource as (`vpc/main`, `ecr_repository/app`).
+    #[arg(value_name = "ID")]
+    pub id: ResourceId,
+    /// What AWS calls the resource: a VPC id (vpc-…), a hosted zone id, a bucket or
+    /// repository name.
+    #[arg(value_name = "PHYSICAL_ID")]
+    pub physical_id: String,
+    #[command(flatten)]
+    pub lock: LockWait,
+}
+
+#[derive(Debug, Args)]
 pub struct DestroyArgs {
     /// The env: envs/<ENV>.toml.
     #[arg(long, short)]
     pub env: String,
+    /// Destroy only this resource and everything that depends on it (repeatable).
+    #[arg(long = "target", value_name = "ID")]
+    pub targets: Vec<ResourceId>,
     /// Do not ask for confirmation.
     #[arg(long)]
     pub auto_approve: bool,

@@ -68,6 +68,7 @@ pub fn diff_input<'a>(
         observed,
         schema: &crate::reconcile::schema,
         targets,
+        replace: &[],
         destroy,
     }
 }

@@ -36,7 +36,7 @@ pub(super) async fn bootstrap_cmd(
         // Only the lock bucket is planned: the CI provider and roles stay as they are.
         observed.retain(|o| o.id.kind == LOCK_BUCKET);
     }
-    let plan = s.plan(&desired, &observed, &[], false, ui).await?;
+    let plan = s.plan(&desired, &observed, &[], &[], false, ui).await?;
     print_plan(&plan, false, ui, &spec.file);
     if !plan.conflicts.is_empty() {
         bail!(

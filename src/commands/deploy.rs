@@ -62,7 +62,7 @@ pub(super) async fn deploy_cmd(
     let started = s
         .locked(COMMAND, a.lock.lock_timeout, ui, async {
             let observed = s.observe(&desired, ui).await?;
-            let mut plan = s.plan(&desired, &observed, &[], false, ui).await?;
+            let mut plan = s.plan(&desired, &observed, &[], &[], false, ui).await?;
             s.hold_back(&mut plan).await?;
             only_the_app(&plan, env, tag)?;
             if !plan.blocked.is_empty() {

@@ -9,6 +9,7 @@ mod destroy;
 mod drill;
 mod iam_policy;
 mod image;
+mod import;
 mod invalidate;
 mod loadtest;
 mod locked;
@@ -101,6 +102,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Plan(a) => plan::plan_cmd(&cli, a, &opts, &ui).await,
         Command::Apply(a) => apply::apply_cmd(&cli, a, &opts, &ui).await,
         Command::Destroy(a) => destroy::destroy_cmd(&cli, a, &opts, &ui).await,
+        Command::Import(a) => import::import_cmd(&cli, a, &opts, &ui).await,
         Command::Output(a) => output::output_cmd(&cli, a, &opts, &ui).await,
         Command::Invalidate(a) => invalidate::invalidate_cmd(&cli, a, &opts, &ui).await,
         Command::IamPolicy(a) => iam_policy::iam_policy_cmd(&cli, a, &opts).await,

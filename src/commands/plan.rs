@@ -32,7 +32,8 @@ async fn reading(
 }
 
 /// The plan as `rtech plan` makes it: observe, diff, and hold back what cannot run yet. A
-/// destroy plan observes everything carrying the env's tags, as `rtech destroy` does.
+/// destroy plan is `rtech destroy`'s: everything carrying the env's tags (or the targets and
+/// what depends on them).
 async fn made(
     s: &Session,
     desired: &[Resource],
@@ -40,10 +41,19 @@ async fn made(
     destroy: bool,
     ui: &Ui,
 ) -> Result<Plan> {
-    let desired = if destroy { &[][..] } else { desired };
+    if destroy {
+        return Ok(super::destroy::planned(s, &select.targets, ui).await?.0);
+    }
     let observed = s.observe(desired, ui).await?;
     let mut plan = s
-        .plan(desired, &observed, &select.targets, destroy, ui)
+        .plan(
+            desired,
+            &observed,
+            &select.targets,
+            &select.replace,
+            false,
+            ui,
+        )
         .await?;
     s.hold_back(&mut plan).await?;
     Ok(plan)
@@ -68,7 +78,8 @@ pub(super) async fn plan_cmd(cli: &Cli, a: &PlanArgs, opts: &AwsOpts, ui: &Ui) -
     if let Some(out) = &a.out {
         saved::write(out, &plan)?;
         ui.info(&format!(
-            "Saved the plan to {}; apply it exactly with: rtech apply --env {} {}",
+            "Saved the {}plan to {}; apply it exactly with: rtech apply --env {} {}",
+            if plan.destroy { "destroy " } else { "" },
             out.display(),
             spec.env,
             out.display()

@@ -22,7 +22,7 @@ pub(super) async fn policy_cmd(
     let desired = reconcile::expand(&spec);
     let s = Session::open_overlapped(&Target::of_spec(&spec), opts, &desired, ui).await?;
     let observed = s.observe(&desired, ui).await?;
-    let plan = s.plan(&desired, &observed, &[], false, ui).await?;
+    let plan = s.plan(&desired, &observed, &[], &[], false, ui).await?;
     let Some(report) = plan.policy.as_ref() else {
         bail!("env {}: the plan carries no policy verdict", spec.env);
     };

@@ -39,6 +39,8 @@ pub(crate) struct Target {
     pub(crate) lock_bucket: Option<String>,
     /// The spec's `[policy]`; `None` for a saved plan, which carries its own verdict.
     pub(crate) policy: Option<SpecPolicy>,
+    /// The env's Route 53 zone when no desired resource tells it (a saved destroy plan's).
+    pub(crate) zone: Option<String>,
 }
 
 impl Target {
@@ -50,6 +52,7 @@ impl Target {
             pin: spec.account.clone(),
             lock_bucket: spec.lock.bucket.clone(),
             policy: Some(spec.policy.clone()),
+            zone: None,
         }
     }
 
@@ -66,6 +69,7 @@ impl Target {
                 .unwrap_or_default(),
             lock_bucket: plan.origin.as_ref().map(|o| o.lock_bucket.clone()),
             policy: None,
+            zone: plan.zone.clone(),
         }
     }
 }
@@ -160,7 +164,10 @@ impl Session {
                 identity,
                 clients,
                 tag_index: Default::default(),
-                zone: reconcile::dns::zone_of(desired),
+                zone: target
+                    .zone
+                    .clone()
+                    .or_else(|| reconcile::dns::zone_of(desired)),
                 no_wait,
                 deploy_followed: false,
                 nonce: reconcile::kit::idem::run_nonce(),
@@ -296,6 +303,7 @@ impl Session {
         desired: &[Resource],
         observed: &[Observed],
         targets: &[ResourceId],
+        replace: &[ResourceId],
         destroy: bool,
         ui: &Ui,
     ) -> Result<Plan> {
@@ -308,8 +316,12 @@ impl Session {
             observed,
             schema: &|k| self.registry.kind(k).map(|k| k.schema()),
             targets,
+            replace,
             destroy,
         })?;
+        if destroy {
+            plan.zone = self.ctx.zone.clone();
+        }
         plan.origin = Some(plan::Origin {
             account: who.caller.account.clone(),
             caller: who.caller.arn.clone(),

@@ -150,6 +150,8 @@ fn plan(changes: Vec<Change>) -> Plan {
         origin: None,
         blocked: vec![],
         policy: None,
+        zone: None,
+        drills: vec![],
     }
 }
 

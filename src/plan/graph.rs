@@ -118,6 +118,8 @@ mod tests {
             origin: None,
             blocked: vec![],
             policy: None,
+            zone: None,
+            drills: vec![],
         }
     }
 

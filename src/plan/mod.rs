@@ -151,6 +151,15 @@ pub struct Plan {
     /// destroy, and in a plan of an older version).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<crate::policy::Report>,
+    /// A destroy plan's Route 53 zone (the spec's): applying it saved observes the env's
+    /// records there again, as the plan did (set by the session).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    /// A destroy plan's DocumentDB clusters kept by `rtech drill restore --keep`: deleted
+    /// first, as they use the subnet group and security group the plan deletes (set by the
+    /// command, when the plan deletes the env's cluster).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drills: Vec<String>,
 }
 
 /// The account and caller a plan was made as (sts:GetCallerIdentity), and the env's lock
@@ -260,12 +269,77 @@ pub enum PlanError {
     MissingDep(ResourceId, ResourceId),
     #[error("dependency cycle through {0}")]
     Cycle(ResourceId),
-    #[error("--target {0}: no such resource in the spec or in AWS")]
-    UnknownTarget(ResourceId),
+    /// `--target` or `--replace` naming nothing the plan knows (`place`: where it looked),
+    /// with the known ids closest to it.
+    #[error("{flag} {id}: no such resource {place}{}", close_hint(close))]
+    UnknownId {
+        flag: &'static str,
+        id: ResourceId,
+        place: &'static str,
+        close: Vec<ResourceId>,
+    },
     #[error("{0}: declared twice")]
     Duplicate(ResourceId),
     #[error("the plan's changes cannot be ordered (a cycle through {0}); run plan again")]
     Unorderable(ResourceId),
+}
+
+/// `; did you mean: a, b?` when there are close ids.
+fn close_hint(close: &[ResourceId]) -> String {
+    if close.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = close.iter().map(ToString::to_string).collect();
+    format!("; did you mean: {}?", list.join(", "))
+}
+
+/// Edit distance (Levenshtein, by character).
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                prev
+            } else {
+                1 + prev.min(cur).min(row[j])
+            };
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// Up to five known ids closest to `id`: within a third of its length in edits, or of its
+/// kind when none is (`subnet/nope` → the subnets), nearest first.
+pub fn close_ids<'a>(
+    id: &ResourceId,
+    known: impl Iterator<Item = &'a ResourceId>,
+) -> Vec<ResourceId> {
+    let want = id.to_string();
+    let mut scored: Vec<(usize, &ResourceId)> = known
+        .map(|k| (distance(&want, &k.to_string()), k))
+        .collect();
+    scored.sort();
+    scored.dedup_by(|a, b| a.1 == b.1);
+    let near: Vec<ResourceId> = scored
+        .iter()
+        .filter(|(d, _)| *d <= (want.chars().count() / 3).max(2))
+        .map(|(_, k)| (*k).clone())
+        .take(5)
+        .collect();
+    if !near.is_empty() {
+        return near;
+    }
+    scored
+        .iter()
+        .filter(|(_, k)| k.kind == id.kind)
+        .map(|(_, k)| (*k).clone())
+        .take(5)
+        .collect()
 }
 
 /// Fingerprint recorded for a resource that did not exist.
@@ -278,7 +352,10 @@ pub struct DiffInput<'a> {
     pub desired: &'a [Resource],
     pub observed: &'a [Observed],
     pub schema: &'a dyn Fn(&str) -> Option<&'static KindSchema>,
+    /// Limit the plan to these (and what they depend on; in a destroy, what depends on them).
     pub targets: &'a [ResourceId],
+    /// Replace these even though nothing forces it (`--replace`); created when absent.
+    pub replace: &'a [ResourceId],
     pub destroy: bool,
 }
 
@@ -401,9 +478,28 @@ pub fn diff(input: &DiffInput) -> Result<Plan, PlanError> {
             }
         }
     }
+    let known = |id: &ResourceId| desired_by_id.contains_key(id) || owned.contains_key(id);
+    let unknown = |flag: &'static str, id: &ResourceId| PlanError::UnknownId {
+        flag,
+        id: id.clone(),
+        place: if input.destroy {
+            "of rtech's in AWS"
+        } else {
+            "in the spec or in AWS"
+        },
+        close: close_ids(
+            id,
+            desired_by_id.keys().copied().chain(owned.keys().copied()),
+        ),
+    };
     for t in input.targets {
-        if !desired_by_id.contains_key(t) && !owned.contains_key(t) {
-            return Err(PlanError::UnknownTarget(t.clone()));
+        if !known(t) {
+            return Err(unknown("--target", t));
+        }
+    }
+    for t in input.replace {
+        if !known(t) {
+            return Err(unknown("--replace", t));
         }
     }
     for r in desired_list {
@@ -469,7 +565,11 @@ pub fn diff(input: &DiffInput) -> Result<Plan, PlanError> {
                 changes.push(Change {
                     id: id.clone(),
                     action: Action::Create,
-                    reason: None,
+                    // Terraform's habit: a replace asked for something absent is a create.
+                    reason: input
+                        .replace
+                        .contains(id)
+                        .then(|| "--replace: does not exist yet, so it is created".to_string()),
                     name: r.name.clone(),
                     fields,
                     desired: Some(r.clone()),
@@ -489,7 +589,8 @@ pub fn diff(input: &DiffInput) -> Result<Plan, PlanError> {
                         &mut fields,
                     );
                 }
-                if fields.is_empty() {
+                let requested = input.replace.contains(id);
+                if fields.is_empty() && !requested {
                     unchanged += 1;
                     continue;
                 }
@@ -500,7 +601,13 @@ pub fn diff(input: &DiffInput) -> Result<Plan, PlanError> {
                     .collect::<BTreeSet<_>>()
                     .into_iter()
                     .collect();
-                let (action, reason) = if forcing.is_empty() {
+                let (action, reason) = if forcing.is_empty() && requested {
+                    pending.insert(id.clone());
+                    (
+                        Action::Replace,
+                        Some("replacement requested with --replace".to_string()),
+                    )
+                } else if forcing.is_empty() {
                     if schema.is_some_and(|s| s.new_attrs_on_update) {
                         pending.insert(id.clone());
                     }
@@ -556,8 +663,14 @@ pub fn diff(input: &DiffInput) -> Result<Plan, PlanError> {
         });
     }
 
-    if !input.targets.is_empty() {
-        changes = filter_targets(changes, input.targets, &desired_by_id);
+    if input.destroy && !input.targets.is_empty() {
+        let keep = destroy_closure(input.targets, owned.values().copied());
+        changes.retain(|c| keep.contains(&c.id));
+    } else if !input.targets.is_empty() {
+        // A resource to replace is one more target.
+        let mut targets = input.targets.to_vec();
+        targets.extend(input.replace.iter().cloned());
+        changes = filter_targets(changes, &targets, &desired_by_id);
     }
     steps::decide_replace_order(&mut changes);
 
@@ -582,7 +695,30 @@ pub fn diff(input: &DiffInput) -> Result<Plan, PlanError> {
         origin: None,
         blocked: vec![],
         policy: None,
+        zone: None,
+        drills: vec![],
     })
+}
+
+/// What `destroy --target` deletes: the targets and every resource of ours that depends on
+/// one of them, directly or not (by the live dependencies, as destroy orders its deletes).
+/// Terraform's habit: a resource cannot outlive what it needs.
+pub fn destroy_closure<'a>(
+    targets: &[ResourceId],
+    owned: impl Iterator<Item = &'a Observed> + Clone,
+) -> BTreeSet<ResourceId> {
+    let mut keep: BTreeSet<ResourceId> = targets.iter().cloned().collect();
+    loop {
+        let more: Vec<ResourceId> = owned
+            .clone()
+            .filter(|o| !keep.contains(&o.id) && o.deps.iter().any(|d| keep.contains(d)))
+            .map(|o| o.id.clone())
+            .collect();
+        if more.is_empty() {
+            return keep;
+        }
+        keep.extend(more);
+    }
 }
 
 /// Keep the targeted changes and the changes they depend on (as Terraform's -target does),
@@ -626,5 +762,7 @@ fn filter_targets(
         .collect()
 }
 
+#[cfg(test)]
+mod destroy_replace_tests;
 #[cfg(test)]
 mod tests;

@@ -243,7 +243,7 @@ fn field_line(out: &mut String, st: Style, action: Action, f: &FieldDiff, width:
     let _ = writeln!(out, "      {line}{replace_note}");
 }
 
-fn change_block(out: &mut String, st: Style, c: &Change, policy: Option<&Report>) {
+pub(crate) fn change_block(out: &mut String, st: Style, c: &Change, policy: Option<&Report>) {
     let mut head = format!(
         "{} {}",
         st.action(c.action, &format!("{:>3}", c.symbol())),
@@ -321,9 +321,14 @@ pub fn text(plan: &Plan, st: Style, spec_file: &str) -> String {
             );
         }
     } else {
+        let what = if plan.destroy {
+            "This is a destroy plan: rtech will delete these resources of"
+        } else {
+            "rtech will make these changes to"
+        };
         let _ = writeln!(
             out,
-            "rtech will make these changes to env {} (project {}, {}), in this order:\n",
+            "{what} env {} (project {}, {}), in this order:\n",
             plan.env, plan.project, plan.region
         );
         for c in &plan.changes {
@@ -331,6 +336,12 @@ pub fn text(plan: &Plan, st: Style, spec_file: &str) -> String {
             out.push('\n');
         }
         let _ = writeln!(out, "{}", st.bold(&summary_line(plan)));
+    }
+    for d in &plan.drills {
+        let _ = writeln!(
+            out,
+            "Also deleted first: DocumentDB cluster {d} and its instance, kept by `rtech drill restore --keep`."
+        );
     }
     if !plan.blocked.is_empty() {
         let _ = writeln!(
@@ -458,6 +469,10 @@ pub fn json(plan: &Plan) -> serde_json::Value {
             "unchanged": s.unchanged,
         },
     });
+    // Only in a destroy plan that deletes them (docs/plan-format.md, "Plan JSON schema").
+    if !plan.drills.is_empty() {
+        v["drill_clusters"] = json!(plan.drills);
+    }
     // Not in a destroy plan (docs/plan-format.md, "Plan JSON schema").
     if let Some(p) = &plan.policy {
         v["policy"] = p.plan_json();

@@ -302,6 +302,7 @@ fn steps_from_a_real_diff_are_acyclic_and_ordered() {
         observed: &observed,
         schema: &crate::reconcile::schema,
         targets: &[],
+        replace: &[],
         destroy: false,
     })
     .unwrap();

@@ -41,7 +41,7 @@ use crate::model::{tags_for, Attrs, Observed, Ownership, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
 use crate::reconcile::kit::{self, found, from_props, gone_ok, is_ours, to_props};
-use crate::reconcile::{Ctx, Kind, Service, Update};
+use crate::reconcile::{Ctx, Import, Kind, Service, Update};
 use crate::spec::Spec;
 
 pub const LOG_GROUP: &str = "log_group";
@@ -350,9 +350,61 @@ async fn set_retention(ctx: &Ctx, name: &str, days: Option<i64>) -> Result<(), A
 
 pub struct LogGroup;
 
+/// A log group name as CloudWatch Logs allows it: 1–512 letters, digits and `._-/#`.
+pub fn is_group_name(s: &str) -> bool {
+    (1..=512).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/#".contains(c))
+}
+
+/// `rtech import log_group/… NAME`: DescribeLogGroups of that name and its tags, read as
+/// observe reads ours. Observe finds groups by the names the spec gives them.
+#[async_trait]
+impl Import for LogGroup {
+    fn physical_form(&self) -> &'static str {
+        "a log group name"
+    }
+
+    fn accepts(&self, physical: &str) -> bool {
+        is_group_name(physical)
+    }
+
+    fn found_by_name(&self) -> bool {
+        true
+    }
+
+    async fn read(&self, ctx: &Ctx, id: &ResourceId, name: &str) -> Result<Observed, AwsError> {
+        let missing = || {
+            AwsError::new(
+                "logs:DescribeLogGroups",
+                "ResourceNotFoundException",
+                format!("no log group named {name}"),
+            )
+        };
+        let g = describe(ctx, name).await?.ok_or_else(missing)?;
+        let tags = list_tags(ctx, &group_arn(&g)).await?.ok_or_else(missing)?;
+        Ok(observed_group(id.clone(), &g, &tags))
+    }
+
+    async fn add_tags(
+        &self,
+        ctx: &Ctx,
+        live: &Observed,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), AwsError> {
+        let before: LogGroupProps = from_props(&live.props)?;
+        let arn = live.attrs.get("arn").cloned().unwrap_or_default();
+        kit::tags::add_tags(&Tags(&ctx.clients.logs), &arn, &before.tags, tags).await
+    }
+}
+
 #[async_trait]
 impl Kind for LogGroup {
     crate::typed_kind!(SCHEMA, LogGroupProps);
+
+    fn import(&self) -> Option<&dyn Import> {
+        Some(self)
+    }
     async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
         let p: &LogGroupProps = &from_props(&r.props)?;
         let name = p.name.as_str();

@@ -34,12 +34,12 @@ pub mod secrets;
 pub mod sns;
 pub mod waf;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 
 use crate::aws::{AwsError, Clients, Identity};
-use crate::model::{Attrs, Observed, Props, Resource};
+use crate::model::{Attrs, Observed, Props, Resource, ResourceId};
 use crate::plan::{Change, KindSchema};
 use crate::progress::Task;
 use crate::spec::Spec;
@@ -174,6 +174,37 @@ pub trait Kind: Send + Sync + 'static {
     fn conflict_message(&self, _ctx: &Ctx, _conflict: &crate::plan::Conflict) -> Option<String> {
         None
     }
+    /// `rtech import`: how a live resource of this kind that rtech did not create is adopted,
+    /// for a kind that can read one resource by its physical id cheaply (None: not importable).
+    fn import(&self) -> Option<&dyn Import> {
+        None
+    }
+}
+
+/// A kind's part of `rtech import`: read one live resource by the id AWS gives it, through the
+/// same normaliser observe uses, and add rtech's ownership tags to it (and nothing else).
+#[async_trait]
+pub trait Import: Send + Sync {
+    /// What the physical id is, for messages: `a VPC id (vpc-…)`.
+    fn physical_form(&self) -> &'static str;
+    /// Whether `physical` can name a resource of this kind (pure): an id of another kind
+    /// (`subnet-…` for a VPC) is refused before any call.
+    fn accepts(&self, physical: &str) -> bool;
+    /// Observe finds this kind by the name the spec gives it (a bucket, a hosted zone): a live
+    /// resource under another name would stay invisible to the next plan, so it is refused.
+    fn found_by_name(&self) -> bool {
+        false
+    }
+    /// The live resource `physical` as observe normalises it, as `id`, with every tag it
+    /// carries (ownership is the caller's to judge); AWS's NotFound error when there is none.
+    async fn read(&self, ctx: &Ctx, id: &ResourceId, physical: &str) -> Result<Observed, AwsError>;
+    /// Add `tags` to the live resource (read by [`Import::read`]), changing nothing else.
+    async fn add_tags(
+        &self,
+        ctx: &Ctx,
+        live: &Observed,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), AwsError>;
 }
 
 /// One AWS service: the kinds it owns, expand for all of them (pure) and one batched observe.
@@ -309,6 +340,19 @@ impl Registry {
 
     pub fn services(&self) -> &'static [&'static dyn Service] {
         self.services
+    }
+
+    /// The kinds `rtech import` can adopt, by name.
+    pub fn importable(&self) -> Vec<&'static str> {
+        let mut out: Vec<&'static str> = self
+            .services
+            .iter()
+            .flat_map(|s| s.kinds().iter())
+            .filter(|k| k.import().is_some())
+            .map(|k| k.schema().kind)
+            .collect();
+        out.sort_unstable();
+        out
     }
 
     /// The kind of that name, across all services.

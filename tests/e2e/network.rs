@@ -202,8 +202,9 @@ async fn dev_apply_plan_empty_output_destroy_leaves_nothing() {
         "{}",
         r.stdout
     );
-    // A destroy plan is not saved, nor narrowed: `rtech destroy` is the command that acts.
-    for extra in [["--out", "x.plan"], ["--target", "vpc/main"]] {
+    // A destroy plan deploys no image and replaces nothing (saved and targeted destroy plans:
+    // the destroyplan module).
+    for extra in [["--image-tag", "abc"], ["--replace", "vpc/main"]] {
         run_ok(
             rtech(&emu)
                 .args(["plan", "--env", "dev", "--destroy"])

@@ -121,6 +121,7 @@ fn plan(desired: &[Resource], observed: &[Observed]) -> Plan {
         observed,
         schema: &crate::reconcile::schema,
         targets: &[],
+        replace: &[],
         destroy: false,
     })
     .unwrap()

@@ -37,6 +37,7 @@ fn plan_of(desired: &[Resource], observed: &[Observed]) -> Plan {
         observed,
         schema: &|k| reg.kind(k).map(|k| k.schema()),
         targets: &[],
+        replace: &[],
         destroy: false,
     })
     .unwrap();

@@ -13,16 +13,17 @@ use async_trait::async_trait;
 use aws_sdk_route53::types::HostedZoneConfig;
 use serde::{Deserialize, Serialize};
 
+use super::observe::{observed_zone, ZoneSummary};
 use super::{
-    bare_zone_id, caller_reference_prefix, norm_name, rrsets, wait_insync, Route53Tags, Rrset,
-    HOSTED_ZONE,
+    bare_zone_id, caller_reference_prefix, norm_name, rrsets, wait_insync, zone_tags, Route53Tags,
+    Rrset, HOSTED_ZONE,
 };
-use crate::aws::{aws, AwsError};
-use crate::model::{Attrs, Observed, Resource};
+use crate::aws::{aws, AwsError, Required};
+use crate::model::{Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{found, from_props, sync_tags};
-use crate::reconcile::{Ctx, Kind, Update};
+use crate::reconcile::kit::{self, found, from_props, sync_tags};
+use crate::reconcile::{Ctx, Import, Kind, Update};
 
 pub static SCHEMA: KindSchema = KindSchema::replaced_on(HOSTED_ZONE, &["name"]);
 
@@ -55,9 +56,92 @@ pub fn zone_not_empty(e: AwsError, zone: &str, rrsets: &[Rrset]) -> AwsError {
 
 pub struct HostedZone;
 
+/// A hosted zone id (`Z0123456789ABC`, or `/hostedzone/Z…` as some answers spell it):
+/// uppercase letters and digits.
+pub fn is_zone_id(s: &str) -> bool {
+    let id = s.strip_prefix("/hostedzone/").unwrap_or(s);
+    (1..=32).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+/// `rtech import hosted_zone/main ZONE_ID`: GetHostedZone of that id and its tags
+/// (ListTagsForResources), read as observe reads ours. Observe finds the zone by the spec's
+/// domain, and only a public zone can be the env's.
+#[async_trait]
+impl Import for HostedZone {
+    fn physical_form(&self) -> &'static str {
+        "a hosted zone id (Z…)"
+    }
+
+    fn accepts(&self, physical: &str) -> bool {
+        is_zone_id(physical)
+    }
+
+    fn found_by_name(&self) -> bool {
+        true
+    }
+
+    async fn read(&self, ctx: &Ctx, id: &ResourceId, zone: &str) -> Result<Observed, AwsError> {
+        let zone = bare_zone_id(zone);
+        let out = ctx
+            .clients
+            .route53
+            .get_hosted_zone()
+            .id(&zone)
+            .send()
+            .await
+            .map_err(aws("route53:GetHostedZone"))?;
+        let z = ZoneSummary::from_sdk(
+            out.hosted_zone()
+                .required("route53:GetHostedZone", "no hosted zone returned")?,
+        );
+        if z.private {
+            return Err(AwsError::new(
+                "route53:GetHostedZone",
+                "InvalidInput",
+                format!(
+                    "{zone} ({}) is a private hosted zone: {id} is the env's public zone",
+                    z.name
+                ),
+            ));
+        }
+        let tags = zone_tags(ctx, std::slice::from_ref(&zone))
+            .await?
+            .remove(&zone)
+            .unwrap_or_default();
+        let name_servers: Vec<String> = out
+            .delegation_set()
+            .map(|d| d.name_servers().iter().map(|n| norm_name(n)).collect())
+            .unwrap_or_default();
+        Ok(observed_zone(id, &z, &tags, &name_servers))
+    }
+
+    async fn add_tags(
+        &self,
+        ctx: &Ctx,
+        live: &Observed,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), AwsError> {
+        let had: HostedZoneProps = from_props(&live.props)?;
+        kit::tags::add_tags(
+            &Route53Tags(&ctx.clients.route53),
+            &live.physical_id,
+            &had.tags,
+            tags,
+        )
+        .await
+    }
+}
+
 #[async_trait]
 impl Kind for HostedZone {
     crate::typed_kind!(SCHEMA, HostedZoneProps);
+
+    fn import(&self) -> Option<&dyn Import> {
+        Some(self)
+    }
 
     async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
         let p: HostedZoneProps = from_props(&r.props)?;

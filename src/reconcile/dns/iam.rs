@@ -20,6 +20,7 @@ pub static GRANTS: &[Grant] = &[
         ops: &[
             "route53:ListResourceRecordSets",
             "route53:ListTagsForResources",
+            "route53:GetHostedZone",
         ],
         also: &[],
         on: ZONES,

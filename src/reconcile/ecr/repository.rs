@@ -16,13 +16,15 @@ use crate::model::{policy, tags_for, Attrs, Observed, Resource, ResourceId};
 use crate::plan::{Action, Change, KindSchema};
 use crate::progress::Task;
 use crate::reconcile::kit::{
-    adopt_on_exists, found, from_props, gone_ok, sync_tags, to_props, Existing,
+    self, adopt_on_exists, found, from_props, gone_ok, sync_tags, to_props, Existing,
 };
-use crate::reconcile::{force_delete, refuse_data_loss, Ctx, DataLoss, Kind, Update};
+use crate::reconcile::{force_delete, refuse_data_loss, Ctx, DataLoss, Import, Kind, Update};
 use crate::spec::app::Ecr as EcrSpec;
 use crate::spec::Spec;
 
-use super::{ecr_tags, list_tags, EcrTags, ENCRYPTION, REPOSITORY, TAG_FORCE_DELETE};
+use super::{
+    ecr_tags, lifecycle_text, list_tags, EcrTags, ENCRYPTION, REPOSITORY, TAG_FORCE_DELETE,
+};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -231,9 +233,74 @@ async fn put_lifecycle(ctx: &Ctx, name: &str, p: &RepositoryProps) -> Result<(),
 
 pub struct RepositoryKind;
 
+/// A repository name as ECR allows it: 2–256 lowercase letters, digits and `._-/`, starting
+/// and ending with a letter or digit.
+pub fn is_repository_name(s: &str) -> bool {
+    (2..=256).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/".contains(c))
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+/// `rtech import ecr_repository/app NAME`: DescribeRepositories of that name, its tags and its
+/// lifecycle policy, read as observe reads ours.
+#[async_trait]
+impl Import for RepositoryKind {
+    fn physical_form(&self) -> &'static str {
+        "a repository name"
+    }
+
+    fn accepts(&self, physical: &str) -> bool {
+        is_repository_name(physical)
+    }
+
+    async fn read(&self, ctx: &Ctx, id: &ResourceId, name: &str) -> Result<Observed, AwsError> {
+        let out = ctx
+            .clients
+            .ecr
+            .describe_repositories()
+            .repository_names(name)
+            .send()
+            .await
+            .map_err(aws("ecr:DescribeRepositories"))?;
+        let repo = out.repositories().first().ok_or_else(|| {
+            AwsError::new(
+                "ecr:DescribeRepositories",
+                "RepositoryNotFoundException",
+                format!("no repository named {name}"),
+            )
+        })?;
+        let arn = repo.repository_arn().unwrap_or_default();
+        let (tags, text) = tokio::try_join!(list_tags(ctx, arn), lifecycle_text(ctx, name))?;
+        Ok(observed_repo(
+            id.clone(),
+            repo,
+            &tags.unwrap_or_default(),
+            text.as_deref(),
+            0,
+        ))
+    }
+
+    async fn add_tags(
+        &self,
+        ctx: &Ctx,
+        live: &Observed,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), AwsError> {
+        let before = from_props::<RepositoryProps>(&live.props)?.tags;
+        let arn = live.attrs.get("arn").cloned().unwrap_or_default();
+        kit::tags::add_tags(&EcrTags(&ctx.clients.ecr), &arn, &before, tags).await
+    }
+}
+
 #[async_trait]
 impl Kind for RepositoryKind {
     crate::typed_kind!(SCHEMA, RepositoryProps);
+
+    fn import(&self) -> Option<&dyn Import> {
+        Some(self)
+    }
     async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
         let p = from_props::<RepositoryProps>(&r.props)?;
         let encryption = EncryptionConfiguration::builder()

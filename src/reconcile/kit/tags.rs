@@ -80,6 +80,19 @@ pub async fn sync_tags(
     Ok(())
 }
 
+/// Add `tags` to a resource whose live tags are `before` (what `rtech import` does): every
+/// other tag stays as it is.
+pub async fn add_tags(
+    api: &dyn TagApi,
+    resource: &str,
+    before: &BTreeMap<String, String>,
+    tags: &BTreeMap<String, String>,
+) -> Result<(), AwsError> {
+    let mut after = before.clone();
+    after.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+    sync_tags(api, resource, before, &after).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_ec2::types::{AttributeBooleanValue, SecurityGroupRule, Tag, VpcAttributeName};
+use aws_sdk_ec2::types::{SecurityGroupRule, Tag};
 
 use super::eip::eip_attrs;
 use super::{eip, flow_log, igw, nat, route, route_table, rta, rule, security_group, subnet, vpc};
@@ -359,30 +359,11 @@ pub(super) async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Obser
         .filter_map(|r| Some((r.id.clone(), r.get_str("group_name")?.to_string())))
         .collect();
     let (dns, rules) = tokio::try_join!(
-        async {
-            let mut out = vec![];
-            for (i, _, _) in &vpc_idx {
-                let vid = c.out[*i].physical_id.clone();
-                let attribute = |a: VpcAttributeName| {
-                    ec2.describe_vpc_attribute()
-                        .vpc_id(&vid)
-                        .attribute(a)
-                        .send()
-                };
-                let (sup, host) = tokio::try_join!(
-                    attribute(VpcAttributeName::EnableDnsSupport),
-                    attribute(VpcAttributeName::EnableDnsHostnames),
-                )
-                .map_err(aws("ec2:DescribeVpcAttribute"))?;
-                let on =
-                    |v: Option<&AttributeBooleanValue>| v.and_then(|v| v.value()).unwrap_or(false);
-                out.push((
-                    on(sup.enable_dns_support()),
-                    on(host.enable_dns_hostnames()),
-                ));
-            }
-            Ok::<_, AwsError>(out)
-        },
+        futures::future::try_join_all(
+            vpc_idx
+                .iter()
+                .map(|(i, _, _)| vpc::dns_attributes(ctx, &c.out[*i].physical_id))
+        ),
         async {
             if sg_ids.is_empty() {
                 return Ok(vec![]);
@@ -396,12 +377,7 @@ pub(super) async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Obser
         .filter(|g| our_vpc.is_some() && g.vpc_id() == our_vpc.as_deref())
         .collect();
     for ((i, tags, cidr_block), (sup, host)) in vpc_idx.into_iter().zip(dns) {
-        let props = vpc::VpcProps {
-            tags,
-            cidr_block,
-            enable_dns_support: sup,
-            enable_dns_hostnames: host,
-        };
+        let props = vpc::props(tags, cidr_block, (sup, host));
         c.set(i, &props, &[]);
     }
     // The names of the prefix lists our rules refer to (rules name them, never by id).

@@ -4,16 +4,16 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use aws_sdk_ec2::client::Waiters;
-use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
 use serde::{Deserialize, Serialize};
 
-use super::{attrs, delete_when_free, sync_tags, tag_spec, VPC, WAIT};
+use super::{attrs, delete_when_free, sync_tags, tag_map, tag_spec, Ec2Tags, VPC, WAIT};
 use crate::aws::{aws, waited, AwsError, Call, Required};
-use crate::model::{Attrs, Observed, Resource};
+use crate::model::{tags_of, Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{from_props, with_ticker};
-use crate::reconcile::{Ctx, Kind, Update};
+use crate::reconcile::kit::{self, from_props, to_props, with_ticker};
+use crate::reconcile::{Ctx, Import, Kind, Update};
 
 pub static SCHEMA: KindSchema = KindSchema::replaced_on(VPC, &["cidr_block"]);
 
@@ -27,6 +27,101 @@ pub struct VpcProps {
 }
 
 pub struct Vpc;
+
+/// The VPC's DNS attributes, (support, hostnames): DescribeVpcAttribute takes one attribute
+/// per call, so two calls at once.
+pub(super) async fn dns_attributes(ctx: &Ctx, vid: &str) -> Result<(bool, bool), AwsError> {
+    let attribute = |a: VpcAttributeName| {
+        ctx.clients
+            .ec2
+            .describe_vpc_attribute()
+            .vpc_id(vid)
+            .attribute(a)
+            .send()
+    };
+    let (sup, host) = tokio::try_join!(
+        attribute(VpcAttributeName::EnableDnsSupport),
+        attribute(VpcAttributeName::EnableDnsHostnames),
+    )
+    .map_err(aws("ec2:DescribeVpcAttribute"))?;
+    let on = |v: Option<&AttributeBooleanValue>| v.and_then(|v| v.value()).unwrap_or(false);
+    Ok((
+        on(sup.enable_dns_support()),
+        on(host.enable_dns_hostnames()),
+    ))
+}
+
+/// A live VPC → its props (pure): what observe and `rtech import` read.
+pub(super) fn props(
+    tags: BTreeMap<String, String>,
+    cidr_block: String,
+    (enable_dns_support, enable_dns_hostnames): (bool, bool),
+) -> VpcProps {
+    VpcProps {
+        tags,
+        cidr_block,
+        enable_dns_support,
+        enable_dns_hostnames,
+    }
+}
+
+/// A VPC id: `vpc-` and hex digits.
+pub fn is_vpc_id(s: &str) -> bool {
+    s.strip_prefix("vpc-")
+        .is_some_and(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// `rtech import vpc/main vpc-…`: DescribeVpcs of that id, then its DNS attributes.
+#[async_trait]
+impl Import for Vpc {
+    fn physical_form(&self) -> &'static str {
+        "a VPC id (vpc-…)"
+    }
+
+    fn accepts(&self, physical: &str) -> bool {
+        is_vpc_id(physical)
+    }
+
+    async fn read(&self, ctx: &Ctx, id: &ResourceId, vid: &str) -> Result<Observed, AwsError> {
+        let out = ctx
+            .clients
+            .ec2
+            .describe_vpcs()
+            .vpc_ids(vid)
+            .send()
+            .await
+            .map_err(aws("ec2:DescribeVpcs"))?;
+        let v = out.vpcs().first().ok_or_else(|| {
+            AwsError::new(
+                "ec2:DescribeVpcs",
+                "InvalidVpcID.NotFound",
+                format!("The vpc ID '{vid}' does not exist"),
+            )
+        })?;
+        let dns = dns_attributes(ctx, vid).await?;
+        let p = props(
+            tag_map(v.tags()),
+            v.cidr_block().unwrap_or_default().to_string(),
+            dns,
+        );
+        Ok(Observed::new(id.clone(), vid).with_props(to_props(&p)))
+    }
+
+    async fn add_tags(
+        &self,
+        ctx: &Ctx,
+        live: &Observed,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), AwsError> {
+        kit::tags::add_tags(
+            &Ec2Tags(&ctx.clients.ec2),
+            &live.physical_id,
+            &tags_of(&live.props),
+            tags,
+        )
+        .await
+    }
+}
 
 /// The DNS attributes named in `changed` (ModifyVpcAttribute takes one attribute per call).
 async fn set_dns(
@@ -57,6 +152,10 @@ async fn set_dns(
 #[async_trait]
 impl Kind for Vpc {
     crate::typed_kind!(SCHEMA, VpcProps);
+
+    fn import(&self) -> Option<&dyn Import> {
+        Some(self)
+    }
 
     async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
         let p: VpcProps = from_props(&r.props)?;

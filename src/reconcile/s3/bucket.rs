@@ -19,13 +19,15 @@ use super::{
     bucket_arn, bucket_id, bucket_name, domain_name, read_tags, Account, Probe, ENCRYPTION,
 };
 use crate::aws::{aws, AwsError};
-use crate::model::{tags_for, Attrs, Observed, Ownership, Resource, ResourceId};
+use crate::model::{
+    tag_pairs, tags_for, tags_of, Attrs, Observed, Ownership, Resource, ResourceId,
+};
 use crate::plan::{Action, Change, KindSchema};
 use crate::progress::Task;
 use crate::reconcile::kit::{
     adopt_on_exists, found, from_props, gone_ok, retry_while, to_props, Existing, PropsError,
 };
-use crate::reconcile::{force_delete, refuse_data_loss, Ctx, DataLoss, Kind, Update};
+use crate::reconcile::{force_delete, refuse_data_loss, Ctx, DataLoss, Import, Kind, Update};
 use crate::spec::Spec;
 
 pub use crate::reconcile::TAG_FORCE_DELETE;
@@ -92,9 +94,89 @@ fn want_str<'a>(v: &'a Option<Option<String>>, field: &str) -> Result<&'a str, P
 
 pub struct Bucket;
 
+/// A bucket name as S3 allows it: 3–63 lowercase letters, digits, dots and hyphens, starting
+/// and ending with a letter or digit.
+pub fn is_bucket_name(s: &str) -> bool {
+    (3..=63).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+/// `rtech import s3_bucket/… NAME`: the bucket's tags (GetBucketTagging: NoSuchBucket, or
+/// AccessDenied for another account's bucket, is the error) and its configuration, read as
+/// observe reads ours. Observe finds buckets by the name the spec gives them.
+#[async_trait]
+impl Import for Bucket {
+    fn physical_form(&self) -> &'static str {
+        "a bucket name"
+    }
+
+    fn accepts(&self, physical: &str) -> bool {
+        is_bucket_name(physical)
+    }
+
+    fn found_by_name(&self) -> bool {
+        true
+    }
+
+    async fn read(&self, ctx: &Ctx, id: &ResourceId, name: &str) -> Result<Observed, AwsError> {
+        let read = ctx
+            .clients
+            .s3
+            .get_bucket_tagging()
+            .bucket(name)
+            .send()
+            .await
+            .map_err(aws("s3:GetBucketTagging"));
+        let tags = match read {
+            Ok(o) => tag_pairs(o.tag_set().iter().map(|t| (Some(t.key()), Some(t.value())))),
+            Err(e) if e.is("NoSuchTagSet") => BTreeMap::new(),
+            Err(e) => return Err(e),
+        };
+        let config = super::read_config(ctx, name).await?.ok_or_else(|| {
+            AwsError::new(
+                "s3:GetBucketEncryption",
+                "NoSuchBucket",
+                format!("no bucket named {name}"),
+            )
+        })?;
+        let account = match &config.policy {
+            Some(_) => Some(ctx.account().await?),
+            None => None,
+        };
+        Ok(observed_bucket(
+            id.clone(),
+            &ctx.region,
+            name,
+            &tags,
+            false,
+            Some(&config),
+            account.as_deref(),
+        ))
+    }
+
+    /// PutBucketTagging replaces the set: the live tags and the new ones.
+    async fn add_tags(
+        &self,
+        ctx: &Ctx,
+        live: &Observed,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), AwsError> {
+        let mut all = tags_of(&live.props);
+        all.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+        put_tags(ctx, &live.physical_id, &all).await
+    }
+}
+
 #[async_trait]
 impl Kind for Bucket {
     crate::typed_kind!(SCHEMA, BucketProps);
+
+    fn import(&self) -> Option<&dyn Import> {
+        Some(self)
+    }
 
     async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
         let p: BucketProps = from_props(&r.props)?;
