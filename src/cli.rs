@@ -49,7 +49,7 @@ pub struct Global {
     /// How many changes may run at once.
     #[arg(long, global = true, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub parallelism: u16,
-    /// No colours (also when NO_COLOR is set or output is not a terminal).
+    /// No colours (also when NO_COLOR is set and not empty, or output is not a terminal).
     #[arg(long, global = true)]
     pub no_color: bool,
     /// More detail: -v rtech's own events (API calls and timings per service, retries, the
@@ -123,7 +123,7 @@ pub enum Command {
     /// Print rtech's man page (roff: `rtech man | man -l -`).
     Man,
     /// Print the env file's JSON Schema (`rtech schema > schema/env.schema.json`): editors
-    /// read it through the `#:schema` line atop each env file (README, "Editor support").
+    /// read it through the `#:schema` line atop each env file (docs/usage.md, "Editor support").
     Schema,
     /// Print the plan's step graph in Graphviz DOT (`rtech graph --env prod | dot -Tsvg`):
     /// which change waits for which, as apply would run them.

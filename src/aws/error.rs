@@ -132,6 +132,10 @@ impl fmt::Display for AwsError {
         if !self.message.is_empty() {
             write!(f, ": {}", self.message)?;
         }
+        // What AWS support asks for first.
+        if let Some(id) = &self.request_id {
+            write!(f, " (request id {id})")?;
+        }
         Ok(())
     }
 }
@@ -351,6 +355,14 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "ec2:CreateVpc failed: VpcLimitExceeded: too many"
+        );
+        // AWS's request id, when the response had one, ends the line: a support case starts
+        // from it.
+        let mut e = e;
+        e.request_id = Some("7c1e2d3f-0000-4a5b-9c8d-0123456789ab".into());
+        assert_eq!(
+            e.to_string(),
+            "ec2:CreateVpc failed: VpcLimitExceeded: too many (request id 7c1e2d3f-0000-4a5b-9c8d-0123456789ab)"
         );
     }
 }

@@ -194,6 +194,27 @@ pub fn longest_chain(calls: &[(String, f64, f64)]) -> Vec<usize> {
     chain
 }
 
+/// Per service (the operation's prefix: `ec2`, `elbv2`, …), how many of `calls` (name, start,
+/// end in seconds) it made and how long it was busy: from its first call's start to its last
+/// call's end (pure).
+pub fn service_spans(
+    calls: &[(String, f64, f64)],
+) -> std::collections::BTreeMap<String, (usize, f64)> {
+    let mut by: std::collections::BTreeMap<String, (usize, f64, f64)> = Default::default();
+    for (name, start, end) in calls {
+        let service = name.split_once(':').map_or(name.as_str(), |(s, _)| s);
+        let e = by
+            .entry(service.to_string())
+            .or_insert((0, f64::INFINITY, f64::NEG_INFINITY));
+        e.0 += 1;
+        e.1 = e.1.min(*start);
+        e.2 = e.2.max(*end);
+    }
+    by.into_iter()
+        .map(|(s, (n, a, b))| (s, (n, (b - a).max(0.0))))
+        .collect()
+}
+
 impl CallCounter {
     pub fn get(&self) -> usize {
         self.total.load(Ordering::Relaxed)
@@ -245,6 +266,24 @@ impl CallCounter {
         };
         let names = chain.into_iter().map(|i| calls[i].0.clone()).collect();
         (names, span)
+    }
+
+    /// The calls that started at or after `since` and ended, per service: their number and the
+    /// time from the first one's start to the last one's end (`service_spans`).
+    pub fn service_times(
+        &self,
+        since: std::time::Instant,
+    ) -> std::collections::BTreeMap<String, (usize, f64)> {
+        let timings = self.timings.lock().map(|t| t.clone()).unwrap_or_default();
+        let calls: Vec<(String, f64, f64)> = timings
+            .iter()
+            .filter(|t| t.start >= since)
+            .filter_map(|t| {
+                let secs = |i: std::time::Instant| i.duration_since(since).as_secs_f64();
+                Some((t.operation.clone(), secs(t.start), secs(t.end?)))
+            })
+            .collect();
+        service_spans(&calls)
     }
 
     /// Records a call's start; returns its index for `ended`.
@@ -723,6 +762,24 @@ mod tests {
         };
         assert_eq!(asked.retry_config(false).mode(), RetryMode::Adaptive);
         assert_eq!(asked.retry_config(false).max_attempts(), 2);
+    }
+
+    #[test]
+    fn each_service_is_busy_from_its_first_call_to_its_last() {
+        let calls = [
+            ("ec2:DescribeVpcs".to_string(), 0.0, 0.1),
+            ("ec2:DescribeSubnets".to_string(), 0.05, 0.3),
+            ("elbv2:DescribeRules".to_string(), 0.4, 0.45),
+        ];
+        let spans = service_spans(&calls);
+        assert_eq!(spans.len(), 2);
+        let (n, secs) = spans["ec2"];
+        assert_eq!(n, 2);
+        assert!((secs - 0.3).abs() < 1e-9, "{secs}");
+        let (n, secs) = spans["elbv2"];
+        assert_eq!(n, 1);
+        assert!((secs - 0.05).abs() < 1e-9, "{secs}");
+        assert!(service_spans(&[]).is_empty());
     }
 
     #[test]

@@ -119,7 +119,7 @@ pub fn resolve<'a>(
     let imp = registry.kind(&id.kind).and_then(|k| k.import());
     let Some(imp) = imp else {
         bail!(
-            "{id}: rtech cannot import a {}; the kinds it can import: {}",
+            "{id}: rtech cannot import kind {}; the kinds it can import: {}",
             id.kind,
             registry.importable().join(", ")
         );
@@ -392,7 +392,7 @@ mod tests {
         .to_string();
         assert_eq!(
             e,
-            "igw/main: rtech cannot import a igw; the kinds it can import: ecr_repository, hosted_zone, log_group, s3_bucket, vpc"
+            "igw/main: rtech cannot import kind igw; the kinds it can import: ecr_repository, hosted_zone, log_group, s3_bucket, vpc"
         );
         let (r, imp) = resolve(&d, Registry::all(), &"vpc/main".parse().unwrap(), "f").unwrap();
         assert_eq!(r.id.to_string(), "vpc/main");

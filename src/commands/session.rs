@@ -287,6 +287,18 @@ impl Session {
             t.elapsed().as_secs_f64(),
             per.join(", ")
         ));
+        // Which service kept the plan waiting: each one's calls and the time from its first
+        // call's start to its last one's end.
+        let times: Vec<String> = self
+            .ctx
+            .clients
+            .calls
+            .service_times(t)
+            .into_iter()
+            .filter(|(s, _)| s != "sts")
+            .map(|(s, (n, secs))| format!("{s} {n} in {secs:.2} s"))
+            .collect();
+        ui.verbose(&format!("observe time per service: {}", times.join(", ")));
         // What a user waits for is the calls that waited on each other: their
         // number multiplies the round trip to AWS.
         let (chain, span) = self.ctx.clients.calls.chain();

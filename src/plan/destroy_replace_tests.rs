@@ -1,4 +1,4 @@
-//! Terraform's destroy and replace habits (issue 18 §3): `destroy --target` deletes the
+//! Terraform's destroy and replace habits: `destroy --target` deletes the
 //! targets and what depends on them, `--replace` forces a replace, and a saved destroy plan
 //! survives its file.
 

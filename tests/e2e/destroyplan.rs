@@ -1,4 +1,4 @@
-//! Terraform's destroy and replace habits (issue 18 §3) on a small env (the network, its
+//! Terraform's destroy and replace habits on a small env (the network, its
 //! security groups and the alerts topic and dashboard: 29 resources, no NAT): a saved destroy
 //! plan applied with `apply FILE`, refused once stale; `destroy --target` of a leaf and of
 //! something with dependants; `apply --replace`.

@@ -33,6 +33,13 @@ fn verbosity_and_rust_log_choose_whose_events_are_shown_and_stdout_never_changes
         v.stderr
     );
     assert!(v.stderr.contains("longest chain of calls"), "{}", v.stderr);
+    // and each service's calls and time, e.g. `ec2 11 in 0.12 s`.
+    let times = v
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("observe time per service: "))
+        .unwrap_or_else(|| panic!("-v times each service: {}", v.stderr));
+    assert!(times.contains("ec2 ") && times.contains(" s, "), "{times}");
     assert!(!v.stderr.contains("aws_smithy_runtime"), "{}", v.stderr);
     assert_eq!(v.stdout, quiet.stdout, "diagnostics never go to stdout");
 

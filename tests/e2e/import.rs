@@ -331,6 +331,8 @@ async fn import_refusals_change_nothing() {
         "vpc-0123456789abcdef0",
         "vpc-0123456789abcdef0 (for vpc/main): ec2:DescribeVpcs failed: InvalidVpcID.NotFound",
     );
+    // The same refusal keeps AWS's request id, for a support case.
+    refused("vpc/main", "vpc-0123456789abcdef0", " (request id ");
     // A repository that does not exist (a bucket's name is no repository).
     refused(
         "ecr_repository/app",
