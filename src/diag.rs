@@ -115,6 +115,41 @@ fn prefix(ours: bool, level: Level, target: &str) -> String {
     }
 }
 
+/// A buffer the text format writes to, in tests.
+#[cfg(test)]
+pub struct Sink(pub std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+#[cfg(test)]
+impl std::io::Write for Sink {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// In tests: this thread's events at `verbose`, in the text format, into the returned buffer
+/// (until the guard is dropped).
+#[cfg(test)]
+pub fn capture(
+    verbose: u8,
+) -> (
+    tracing::subscriber::DefaultGuard,
+    std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+) {
+    let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let sink = buf.clone();
+    let sub = tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::new(directives(verbose, false, None)))
+        .with_writer(move || Sink(sink.clone()))
+        .with_ansi(false)
+        .event_format(Plain)
+        .finish();
+    (tracing::subscriber::set_default(sub), buf)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,16 +212,5 @@ mod tests {
             text,
             "observed 5 resources calls=3\nwarning: the spec's region wins\n"
         );
-    }
-
-    struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-    impl std::io::Write for Sink {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
     }
 }

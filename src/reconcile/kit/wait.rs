@@ -39,9 +39,16 @@ where
     let start = Instant::now();
     let mut delay = FIRST_DELAY;
     let mut last = String::new();
+    let mut reads = 0;
     loop {
         let (state, value) = refresh().await?;
+        reads += 1;
         if poll.target.contains(&state.as_str()) {
+            tracing::debug!(
+                "waited {:.1} s for {} ({state}; {reads} reads)",
+                start.elapsed().as_secs_f64(),
+                poll.what
+            );
             return Ok(value);
         }
         if !poll.pending.contains(&state.as_str()) {
@@ -87,7 +94,10 @@ pub async fn with_ticker<T>(task: &Task, what: &str, fut: impl Future<Output = T
     let mut tick = tokio::time::interval_at(Instant::now() + TICK, TICK);
     loop {
         tokio::select! {
-            out = &mut fut => return out,
+            out = &mut fut => {
+                tracing::debug!("waited {:.1} s for {what}", start.elapsed().as_secs_f64());
+                return out;
+            }
             _ = tick.tick() => task.status(&format!(
                 "waiting for {what} ({} s so far)",
                 start.elapsed().as_secs()
@@ -160,6 +170,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn until_returns_at_the_target_and_fails_on_an_unexpected_state() {
+        let (_guard, seen) = crate::diag::capture(1);
         let mut states = vec!["creating", "creating", "available"].into_iter();
         let v = until(
             Poll {
@@ -178,6 +189,9 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(v, 7);
+        // -v says how long the wait took: two pauses of 1 s and 2 s.
+        let seen = String::from_utf8(seen.lock().unwrap().clone()).unwrap();
+        assert_eq!(seen, "waited 3.0 s for x (available; 3 reads)\n");
 
         let e = stuck_in("failed", Duration::from_secs(60)).await;
         assert_eq!(e.code, "UnexpectedState");
