@@ -142,3 +142,28 @@ pub fn refs(v: &Value) -> Vec<String> {
         .map(|r| format!("{}.{}", r.resource, r.attr))
         .collect()
 }
+
+/// A plan of `project`/`env` in us-east-1 with these changes and conflicts, nothing else.
+pub fn plan_of(
+    project: &str,
+    env: &str,
+    changes: Vec<crate::plan::Change>,
+    conflicts: Vec<crate::plan::Conflict>,
+) -> Plan {
+    Plan {
+        project: project.into(),
+        env: env.into(),
+        region: "us-east-1".into(),
+        destroy: false,
+        changes,
+        conflicts,
+        unchanged: 0,
+        fingerprints: Default::default(),
+        desired: vec![],
+        origin: None,
+        blocked: vec![],
+        policy: None,
+        zone: None,
+        drills: vec![],
+    }
+}

@@ -101,7 +101,7 @@ pub fn resolve<'a>(
 ) -> Result<(&'a Resource, &'static dyn Import)> {
     let Some(r) = desired.iter().find(|r| &r.id == id) else {
         let ids: Vec<ResourceId> = desired.iter().map(|r| r.id.clone()).collect();
-        let near = close_ids(id, &ids);
+        let near = crate::plan::close_ids(id, ids.iter());
         let hint = if near.is_empty() {
             let importable = registry.importable();
             let same: Vec<String> = ids
@@ -133,38 +133,6 @@ fn list_or_none(items: &[String]) -> String {
     } else {
         items.join(", ")
     }
-}
-
-/// Levenshtein distance between two strings (by chars).
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let here = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb))
-                .min(row[j] + 1)
-                .min(here + 1);
-            prev = here;
-        }
-    }
-    row[b.len()]
-}
-
-/// The spec's ids close to `id` (a typo away, or the only ones of its kind), nearest first, at
-/// most five.
-pub fn close_ids(id: &ResourceId, ids: &[ResourceId]) -> Vec<ResourceId> {
-    let wanted = id.to_string();
-    let limit = (wanted.len() / 3).max(2);
-    let mut near: Vec<(usize, &ResourceId)> = ids
-        .iter()
-        .map(|i| (distance(&wanted, &i.to_string()), i))
-        .filter(|(d, i)| *d <= limit || i.kind == id.kind)
-        .collect();
-    near.sort();
-    near.into_iter().take(5).map(|(_, i)| i.clone()).collect()
 }
 
 /// rtech's three ownership tags for `id` in this env.
@@ -370,11 +338,12 @@ mod tests {
             "queue/jobs: no such resource in envs/dev.toml; the ids rtech can import in it: vpc/main, ecr_repository/app"
         );
         assert_eq!(
-            close_ids(
+            crate::plan::close_ids(
                 &"subnet/public-b".parse().unwrap(),
-                &ids(&["subnet/public-a", "subnet/private-a", "vpc/main"])
+                ids(&["subnet/public-a", "subnet/private-a", "vpc/main"]).iter()
             ),
-            ids(&["subnet/public-a", "subnet/private-a"])
+            // The typo's neighbour alone: the rest of its kind only when nothing is that close.
+            ids(&["subnet/public-a"])
         );
     }
 
@@ -496,22 +465,7 @@ mod tests {
     }
 
     fn plan_with(changes: Vec<Change>, conflicts: Vec<Conflict>) -> Plan {
-        Plan {
-            project: "rtech".into(),
-            env: "dev".into(),
-            region: "us-east-1".into(),
-            destroy: false,
-            changes,
-            conflicts,
-            unchanged: 0,
-            fingerprints: Default::default(),
-            desired: vec![],
-            origin: None,
-            blocked: vec![],
-            policy: None,
-            zone: None,
-            drills: vec![],
-        }
+        crate::testutil::plan_of("rtech", "dev", changes, conflicts)
     }
 
     fn change(action: Action, fields: Vec<FieldDiff>, reason: Option<&str>) -> Change {

@@ -1,7 +1,7 @@
 //! The executor with a fake reconciler: real concurrency within the bound, dependency order,
 //! and a failure that stops new work while keeping what succeeded.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -137,22 +137,7 @@ fn create(name: &str, parent: Option<&str>) -> Change {
 }
 
 fn plan(changes: Vec<Change>) -> Plan {
-    Plan {
-        project: "p".into(),
-        env: "e".into(),
-        region: "us-east-1".into(),
-        destroy: false,
-        changes,
-        conflicts: vec![],
-        unchanged: 0,
-        fingerprints: BTreeMap::new(),
-        desired: vec![],
-        origin: None,
-        blocked: vec![],
-        policy: None,
-        zone: None,
-        drills: vec![],
-    }
+    crate::testutil::plan_of("p", "e", changes, vec![])
 }
 
 async fn ctx() -> Arc<Ctx> {

@@ -105,22 +105,7 @@ mod tests {
     }
 
     fn empty_plan(env: &str) -> Plan {
-        Plan {
-            project: "rtech".into(),
-            env: env.into(),
-            region: "us-east-1".into(),
-            destroy: false,
-            changes: vec![],
-            conflicts: vec![],
-            unchanged: 0,
-            fingerprints: Default::default(),
-            desired: vec![],
-            origin: None,
-            blocked: vec![],
-            policy: None,
-            zone: None,
-            drills: vec![],
-        }
+        crate::testutil::plan_of("rtech", env, vec![], vec![])
     }
 
     #[test]
