@@ -52,7 +52,8 @@ Control API, under `/__faults/` (never an AWS path: S3 bucket names cannot conta
 - `GET /__faults/stats`: JSON counters: requests, forwarded, mutating_forwarded, faults by type,
   mutating operations forwarded by name, lost responses by operation, killed pid (or null), and the config.
 - `GET /__faults/calls`: JSON `{"calls": [{"start", "end", "service", "operation"}…],
-  "wall": last end − first start, "chain": ["service:operation"…]}` in start order.
+  "wall": last end − first start, "chain": ["service:operation"…], "heaviest": […],
+  "heaviest_seconds": s}` in start order (see `longest_chain` and `heaviest_chain`).
 - `POST /__faults/config` with a JSON object: sets any of seed, throttle, error, lost, reset,
   hang, hang_seconds, kill_after, kill_pid, delay, lose_first; `"zero": true` also zeroes the counters and
   forgets the recorded calls.
@@ -143,6 +144,34 @@ def longest_chain(calls, slack=0.002):
     return chain[::-1]
 
 
+def heaviest_chain(calls, slack=0.002):
+    """Of the sequences of calls each of which started after the previous one ended (within
+    `slack` seconds), the one whose calls took longest in sum: the critical path's time as the
+    calls measure it (each call its delay plus the emulator's own time). The run's wall time
+    over it is how much of the run went outside that chain: waiters sleeping, changes waiting
+    for a slot, CPU. Returns (seconds, ["service:operation"…])."""
+    order = sorted(range(len(calls)), key=lambda i: calls[i]["start"])
+    best, prev = {}, {}
+    for i in order:
+        own = calls[i]["end"] - calls[i]["start"]
+        best[i], prev[i] = own, None
+        for j in order:
+            if calls[j]["start"] >= calls[i]["start"]:
+                break
+            if calls[j]["end"] > calls[i]["start"] + slack:
+                continue
+            if best[j] + own > best[i]:
+                best[i], prev[i] = best[j] + own, j
+    if not best:
+        return 0.0, []
+    i = max(best, key=lambda k: best[k])
+    seconds, chain = best[i], []
+    while i is not None:
+        chain.append(f"{calls[i]['service']}:{calls[i]['operation']}")
+        i = prev[i]
+    return seconds, chain[::-1]
+
+
 def service_of(headers):
     """The service named in the SigV4 credential scope (`…/us-east-1/route53/aws4_request`)."""
     m = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request", headers.get("Authorization", ""))
@@ -227,6 +256,9 @@ def draw(seed, key, n, what):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: with Nagle on, the body waits for the client's
+    # delayed ACK of the headers (40 ms on Linux), which would show as time between calls.
+    disable_nagle_algorithm = True
     server_version = "fault-proxy"
 
     def log_message(self, *args):
@@ -434,7 +466,14 @@ class Handler(BaseHTTPRequestHandler):
             with st.lock:
                 calls = sorted(st.calls, key=lambda c: c["start"])
             wall = (max(c["end"] for c in calls) - calls[0]["start"]) if calls else 0.0
-            out = {"calls": calls, "wall": wall, "chain": longest_chain(calls)}
+            heavy_s, heavy = heaviest_chain(calls)
+            out = {
+                "calls": calls,
+                "wall": wall,
+                "chain": longest_chain(calls),
+                "heaviest": heavy,
+                "heaviest_seconds": heavy_s,
+            }
             return self.send(200, "application/json", json.dumps(out))
         if self.path == "/__faults/config" and self.command == "POST":
             try:
