@@ -36,10 +36,10 @@ pub(super) async fn import_cmd(
     let desired = reconcile::expand(&spec);
     let (wanted, imp) = resolve(&desired, Registry::all(), &a.id, &spec.file)?;
     let physical = a.physical_id.trim();
-    if !imp.accepts(physical) {
+    if !imp.physical().accepts(physical) {
         bail!(
             "refused: {physical} is not {}, and {} is a {}; nothing was changed",
-            imp.physical_form(),
+            imp.physical().form,
             a.id,
             a.id.kind
         );
@@ -54,7 +54,7 @@ pub(super) async fn import_cmd(
         if let Some(why) = ownership_refusal(&live, &observed, &a.id, &spec.project, &spec.env) {
             bail!("{why}; nothing was changed");
         }
-        if imp.found_by_name() {
+        if imp.physical().found_by_name {
             if let Some(why) = name_refusal(wanted, &live) {
                 bail!("{why}; nothing was changed");
             }
@@ -365,25 +365,27 @@ mod tests {
         );
         let (r, imp) = resolve(&d, Registry::all(), &"vpc/main".parse().unwrap(), "f").unwrap();
         assert_eq!(r.id.to_string(), "vpc/main");
-        assert!(imp.accepts("vpc-0abc123"));
-        assert!(!imp.accepts("subnet-0abc123"));
-        assert!(!imp.accepts("vpc-"));
+        assert!(imp.physical().accepts("vpc-0abc123"));
+        assert!(!imp.physical().accepts("subnet-0abc123"));
+        assert!(!imp.physical().accepts("vpc-"));
     }
 
     #[test]
     fn the_physical_id_forms_refuse_ids_of_other_kinds() {
         let imp = |k: &str| Registry::all().kind(k).unwrap().import().unwrap();
-        assert!(imp("hosted_zone").accepts("Z0123456789ABCDEF"));
-        assert!(imp("hosted_zone").accepts("/hostedzone/Z0123"));
-        assert!(!imp("hosted_zone").accepts("vpc-0abc"));
-        assert!(imp("s3_bucket").accepts("rtech-dev-us-east-1-alb-logs"));
-        assert!(!imp("s3_bucket").accepts("Upper-Case"));
-        assert!(!imp("s3_bucket").accepts("ab"));
-        assert!(imp("ecr_repository").accepts("team/app"));
-        assert!(!imp("ecr_repository").accepts("App"));
-        assert!(!imp("ecr_repository").accepts("-app"));
-        assert!(imp("log_group").accepts("/ecs/rtech-dev-app"));
-        assert!(!imp("log_group").accepts("has space"));
+        assert!(imp("hosted_zone").physical().accepts("Z0123456789ABCDEF"));
+        assert!(imp("hosted_zone").physical().accepts("/hostedzone/Z0123"));
+        assert!(!imp("hosted_zone").physical().accepts("vpc-0abc"));
+        assert!(imp("s3_bucket")
+            .physical()
+            .accepts("rtech-dev-us-east-1-alb-logs"));
+        assert!(!imp("s3_bucket").physical().accepts("Upper-Case"));
+        assert!(!imp("s3_bucket").physical().accepts("ab"));
+        assert!(imp("ecr_repository").physical().accepts("team/app"));
+        assert!(!imp("ecr_repository").physical().accepts("App"));
+        assert!(!imp("ecr_repository").physical().accepts("-app"));
+        assert!(imp("log_group").physical().accepts("/ecs/rtech-dev-app"));
+        assert!(!imp("log_group").physical().accepts("has space"));
     }
 
     fn live(tags: &[(&str, &str)]) -> Observed {

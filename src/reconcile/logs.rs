@@ -40,8 +40,8 @@ use crate::aws::{all_pages, aws, AwsError};
 use crate::model::{tags_for, Attrs, Observed, Ownership, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{self, found, from_props, gone_ok, is_ours, to_props};
-use crate::reconcile::{Ctx, Import, Kind, Service, Update};
+use crate::reconcile::kit::{self, found, from_props, gone_ok, is_ours, to_props, TagApi};
+use crate::reconcile::{Ctx, Import, Kind, PhysicalId, Service, Update};
 use crate::spec::Spec;
 
 pub const LOG_GROUP: &str = "log_group";
@@ -357,20 +357,18 @@ pub fn is_group_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "._-/#".contains(c))
 }
 
+static GROUP_NAME: PhysicalId = PhysicalId {
+    form: "a log group name",
+    check: is_group_name,
+    found_by_name: true,
+};
+
 /// `rtech import log_group/… NAME`: DescribeLogGroups of that name and its tags, read as
 /// observe reads ours. Observe finds groups by the names the spec gives them.
 #[async_trait]
 impl Import for LogGroup {
-    fn physical_form(&self) -> &'static str {
-        "a log group name"
-    }
-
-    fn accepts(&self, physical: &str) -> bool {
-        is_group_name(physical)
-    }
-
-    fn found_by_name(&self) -> bool {
-        true
+    fn physical(&self) -> &'static PhysicalId {
+        &GROUP_NAME
     }
 
     async fn read(&self, ctx: &Ctx, id: &ResourceId, name: &str) -> Result<Observed, AwsError> {
@@ -386,25 +384,16 @@ impl Import for LogGroup {
         Ok(observed_group(id.clone(), &g, &tags))
     }
 
-    async fn add_tags(
-        &self,
-        ctx: &Ctx,
-        live: &Observed,
-        tags: &BTreeMap<String, String>,
-    ) -> Result<(), AwsError> {
-        let before: LogGroupProps = from_props(&live.props)?;
+    fn tag_calls<'a>(&self, ctx: &'a Ctx, live: &Observed) -> (Box<dyn TagApi + 'a>, String) {
         let arn = live.attrs.get("arn").cloned().unwrap_or_default();
-        kit::tags::add_tags(&Tags(&ctx.clients.logs), &arn, &before.tags, tags).await
+        (Box::new(Tags(&ctx.clients.logs)), arn)
     }
 }
 
 #[async_trait]
 impl Kind for LogGroup {
-    crate::typed_kind!(SCHEMA, LogGroupProps);
+    crate::typed_kind!(SCHEMA, LogGroupProps, import);
 
-    fn import(&self) -> Option<&dyn Import> {
-        Some(self)
-    }
     async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
         let p: &LogGroupProps = &from_props(&r.props)?;
         let name = p.name.as_str();

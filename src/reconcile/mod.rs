@@ -181,31 +181,49 @@ pub trait Kind: Send + Sync + 'static {
     }
 }
 
+/// The id AWS gives a resource of an importable kind, as `rtech import` takes it: data, so
+/// that each kind states only its own facts.
+pub struct PhysicalId {
+    /// What the physical id is, for messages: `a VPC id (vpc-…)`.
+    pub form: &'static str,
+    /// Whether a string can name a resource of this kind (pure): an id of another kind
+    /// (`subnet-…` for a VPC) is refused before any call.
+    pub check: fn(&str) -> bool,
+    /// Observe finds this kind by the name the spec gives it (a bucket, a hosted zone): a live
+    /// resource under another name would stay invisible to the next plan, so it is refused.
+    pub found_by_name: bool,
+}
+
+impl PhysicalId {
+    /// `physical` can name a resource of this kind.
+    pub fn accepts(&self, physical: &str) -> bool {
+        (self.check)(physical)
+    }
+}
+
 /// A kind's part of `rtech import`: read one live resource by the id AWS gives it, through the
 /// same normaliser observe uses, and add rtech's ownership tags to it (and nothing else).
 #[async_trait]
 pub trait Import: Send + Sync {
-    /// What the physical id is, for messages: `a VPC id (vpc-…)`.
-    fn physical_form(&self) -> &'static str;
-    /// Whether `physical` can name a resource of this kind (pure): an id of another kind
-    /// (`subnet-…` for a VPC) is refused before any call.
-    fn accepts(&self, physical: &str) -> bool;
-    /// Observe finds this kind by the name the spec gives it (a bucket, a hosted zone): a live
-    /// resource under another name would stay invisible to the next plan, so it is refused.
-    fn found_by_name(&self) -> bool {
-        false
-    }
+    /// The physical id this kind is imported by.
+    fn physical(&self) -> &'static PhysicalId;
     /// The live resource `physical` as observe normalises it, as `id`, with every tag it
     /// carries (ownership is the caller's to judge); AWS's NotFound error when there is none.
     async fn read(&self, ctx: &Ctx, id: &ResourceId, physical: &str) -> Result<Observed, AwsError>;
-    /// Add `tags` to the live resource (read by [`Import::read`]), changing nothing else.
-    async fn add_tags(
-        &self,
-        ctx: &Ctx,
-        live: &Observed,
-        tags: &BTreeMap<String, String>,
-    ) -> Result<(), AwsError>;
+    /// The tag calls the kind's update syncs tags through, and the name they take for `live`
+    /// (its id, or the ARN [`Import::read`] found).
+    fn tag_calls<'a>(&self, ctx: &'a Ctx, live: &Observed) -> (Box<dyn kit::TagApi + 'a>, String);
+    /// Add `tags` to the live resource (read by [`Import::read`]) through its tag calls: every
+    /// other tag stays as it is.
+    async fn add_tags(&self, ctx: &Ctx, live: &Observed, tags: &Tags) -> Result<(), AwsError> {
+        let (api, resource) = self.tag_calls(ctx, live);
+        let before = crate::model::tags_of(&live.props);
+        kit::tags::add_tags(api.as_ref(), &resource, &before, tags).await
+    }
 }
+
+/// A resource's tags, key to value.
+pub type Tags = BTreeMap<String, String>;
 
 /// One AWS service: the kinds it owns, expand for all of them (pure) and one batched observe.
 #[async_trait]

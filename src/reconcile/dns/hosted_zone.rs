@@ -22,8 +22,8 @@ use crate::aws::{aws, AwsError, Required};
 use crate::model::{Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{self, found, from_props, sync_tags};
-use crate::reconcile::{Ctx, Import, Kind, Update};
+use crate::reconcile::kit::{found, from_props, sync_tags, TagApi};
+use crate::reconcile::{Ctx, Import, Kind, PhysicalId, Update};
 
 pub static SCHEMA: KindSchema = KindSchema::replaced_on(HOSTED_ZONE, &["name"]);
 
@@ -66,21 +66,19 @@ pub fn is_zone_id(s: &str) -> bool {
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
 }
 
+static ZONE_ID: PhysicalId = PhysicalId {
+    form: "a hosted zone id (Z…)",
+    check: is_zone_id,
+    found_by_name: true,
+};
+
 /// `rtech import hosted_zone/main ZONE_ID`: GetHostedZone of that id and its tags
 /// (ListTagsForResources), read as observe reads ours. Observe finds the zone by the spec's
 /// domain, and only a public zone can be the env's.
 #[async_trait]
 impl Import for HostedZone {
-    fn physical_form(&self) -> &'static str {
-        "a hosted zone id (Z…)"
-    }
-
-    fn accepts(&self, physical: &str) -> bool {
-        is_zone_id(physical)
-    }
-
-    fn found_by_name(&self) -> bool {
-        true
+    fn physical(&self) -> &'static PhysicalId {
+        &ZONE_ID
     }
 
     async fn read(&self, ctx: &Ctx, id: &ResourceId, zone: &str) -> Result<Observed, AwsError> {
@@ -118,30 +116,15 @@ impl Import for HostedZone {
         Ok(observed_zone(id, &z, &tags, &name_servers))
     }
 
-    async fn add_tags(
-        &self,
-        ctx: &Ctx,
-        live: &Observed,
-        tags: &BTreeMap<String, String>,
-    ) -> Result<(), AwsError> {
-        let had: HostedZoneProps = from_props(&live.props)?;
-        kit::tags::add_tags(
-            &Route53Tags(&ctx.clients.route53),
-            &live.physical_id,
-            &had.tags,
-            tags,
-        )
-        .await
+    fn tag_calls<'a>(&self, ctx: &'a Ctx, live: &Observed) -> (Box<dyn TagApi + 'a>, String) {
+        let api = Route53Tags(&ctx.clients.route53);
+        (Box::new(api), live.physical_id.clone())
     }
 }
 
 #[async_trait]
 impl Kind for HostedZone {
-    crate::typed_kind!(SCHEMA, HostedZoneProps);
-
-    fn import(&self) -> Option<&dyn Import> {
-        Some(self)
-    }
+    crate::typed_kind!(SCHEMA, HostedZoneProps, import);
 
     async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
         let p: HostedZoneProps = from_props(&r.props)?;

@@ -19,19 +19,7 @@ pub struct Repo {
 
 /// The repository named `name` (DescribeRepositories, ListTagsForResource), or None.
 pub async fn repository(ctx: &Ctx, name: &str) -> Result<Option<Repo>, AwsError> {
-    let out = ctx
-        .clients
-        .ecr
-        .describe_repositories()
-        .repository_names(name)
-        .send()
-        .await
-        .map_err(aws("ecr:DescribeRepositories"));
-    let out = match out {
-        Err(e) if e.is("RepositoryNotFoundException") => return Ok(None),
-        other => other?,
-    };
-    let Some(r) = out.repositories().first() else {
+    let Some(r) = super::describe_repository(ctx, name).await? else {
         return Ok(None);
     };
     let tags = super::list_tags(ctx, r.repository_arn().unwrap_or_default())

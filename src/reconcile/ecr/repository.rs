@@ -16,14 +16,17 @@ use crate::model::{policy, tags_for, Attrs, Observed, Resource, ResourceId};
 use crate::plan::{Action, Change, KindSchema};
 use crate::progress::Task;
 use crate::reconcile::kit::{
-    self, adopt_on_exists, found, from_props, gone_ok, sync_tags, to_props, Existing,
+    adopt_on_exists, from_props, gone_ok, sync_tags, to_props, Existing, OrNotFound, TagApi,
 };
-use crate::reconcile::{force_delete, refuse_data_loss, Ctx, DataLoss, Import, Kind, Update};
+use crate::reconcile::{
+    force_delete, refuse_data_loss, Ctx, DataLoss, Import, Kind, PhysicalId, Update,
+};
 use crate::spec::app::Ecr as EcrSpec;
 use crate::spec::Spec;
 
 use super::{
-    ecr_tags, lifecycle_text, list_tags, EcrTags, ENCRYPTION, REPOSITORY, TAG_FORCE_DELETE,
+    describe_repository, ecr_tags, lifecycle_text, list_tags, EcrTags, ENCRYPTION, REPOSITORY,
+    TAG_FORCE_DELETE,
 };
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -243,64 +246,43 @@ pub fn is_repository_name(s: &str) -> bool {
         && s.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
 
+static REPOSITORY_NAME: PhysicalId = PhysicalId {
+    form: "a repository name",
+    check: is_repository_name,
+    found_by_name: false,
+};
+
 /// `rtech import ecr_repository/app NAME`: DescribeRepositories of that name, its tags and its
 /// lifecycle policy, read as observe reads ours.
 #[async_trait]
 impl Import for RepositoryKind {
-    fn physical_form(&self) -> &'static str {
-        "a repository name"
-    }
-
-    fn accepts(&self, physical: &str) -> bool {
-        is_repository_name(physical)
+    fn physical(&self) -> &'static PhysicalId {
+        &REPOSITORY_NAME
     }
 
     async fn read(&self, ctx: &Ctx, id: &ResourceId, name: &str) -> Result<Observed, AwsError> {
-        let out = ctx
-            .clients
-            .ecr
-            .describe_repositories()
-            .repository_names(name)
-            .send()
-            .await
-            .map_err(aws("ecr:DescribeRepositories"))?;
-        let repo = out.repositories().first().ok_or_else(|| {
-            AwsError::new(
-                "ecr:DescribeRepositories",
-                "RepositoryNotFoundException",
-                format!("no repository named {name}"),
-            )
-        })?;
+        let missing = format!("no repository named {name}");
+        let repo = describe_repository(ctx, name).await?.or_not_found(
+            "ecr:DescribeRepositories",
+            "RepositoryNotFoundException",
+            missing,
+        )?;
         let arn = repo.repository_arn().unwrap_or_default();
         let (tags, text) = tokio::try_join!(list_tags(ctx, arn), lifecycle_text(ctx, name))?;
-        Ok(observed_repo(
-            id.clone(),
-            repo,
-            &tags.unwrap_or_default(),
-            text.as_deref(),
-            0,
-        ))
+        let tags = tags.unwrap_or_default();
+        Ok(observed_repo(id.clone(), &repo, &tags, text.as_deref(), 0))
     }
 
-    async fn add_tags(
-        &self,
-        ctx: &Ctx,
-        live: &Observed,
-        tags: &BTreeMap<String, String>,
-    ) -> Result<(), AwsError> {
-        let before = from_props::<RepositoryProps>(&live.props)?.tags;
+    fn tag_calls<'a>(&self, ctx: &'a Ctx, live: &Observed) -> (Box<dyn TagApi + 'a>, String) {
         let arn = live.attrs.get("arn").cloned().unwrap_or_default();
-        kit::tags::add_tags(&EcrTags(&ctx.clients.ecr), &arn, &before, tags).await
+        (Box::new(EcrTags(&ctx.clients.ecr)), arn)
     }
 }
 
 #[async_trait]
 impl Kind for RepositoryKind {
-    crate::typed_kind!(SCHEMA, RepositoryProps);
+    crate::typed_kind!(SCHEMA, RepositoryProps, import);
 
-    fn import(&self) -> Option<&dyn Import> {
-        Some(self)
-    }
     async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
         let p = from_props::<RepositoryProps>(&r.props)?;
         let encryption = EncryptionConfiguration::builder()
@@ -326,15 +308,7 @@ impl Kind for RepositoryKind {
         // The name is unique: a retried create (lost response) adopts the repository when it
         // is ours; its settings are then the next plan's update, like any drift.
         let repo = adopt_on_exists(&r.id.to_string(), create, || async {
-            let out = found(
-                ecr.describe_repositories()
-                    .repository_names(&p.name)
-                    .send()
-                    .await
-                    .map_err(aws("ecr:DescribeRepositories")),
-            )?;
-            let Some(repo) = out.and_then(|o| o.repositories.and_then(|v| v.into_iter().next()))
-            else {
+            let Some(repo) = describe_repository(ctx, &p.name).await? else {
                 return Ok(Existing::Missing);
             };
             let tags = match repo.repository_arn() {

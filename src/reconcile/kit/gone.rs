@@ -21,6 +21,18 @@ pub fn found<T>(r: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
     }
 }
 
+/// The other way round: an answer with nothing in it (a read by id or name that answers an
+/// empty list, where other APIs answer NotFound) as AWS's NotFound error `code` of `op`.
+pub trait OrNotFound<T> {
+    fn or_not_found(self, op: &str, code: &str, message: impl Into<String>) -> Result<T, AwsError>;
+}
+
+impl<T> OrNotFound<T> for Option<T> {
+    fn or_not_found(self, op: &str, code: &str, message: impl Into<String>) -> Result<T, AwsError> {
+        self.ok_or_else(|| AwsError::new(op, code, message))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,5 +52,10 @@ mod tests {
         );
         assert_eq!(found(Ok(1)).unwrap(), Some(1));
         assert!(found::<u8>(Err(err("Throttling"))).is_err());
+        let e = None::<u8>
+            .or_not_found("ec2:DescribeVpcs", "InvalidVpcID.NotFound", "no vpc-1")
+            .unwrap_err();
+        assert!(e.is_not_found());
+        assert_eq!(Some(2).or_not_found("svc:Op", "NotFound", "m").unwrap(), 2);
     }
 }

@@ -17,7 +17,7 @@ pub mod tag_list;
 pub mod tags;
 pub mod wait;
 
-pub use gone::{found, gone_ok};
+pub use gone::{found, gone_ok, OrNotFound};
 pub use idem::{adopt_on_exists, ctx_token, token, Existing};
 pub use owner::{claimed_id, is_ours, Claims};
 pub use props::{from_props, round_trip, to_props, Link, PropsError};

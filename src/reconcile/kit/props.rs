@@ -90,7 +90,8 @@ impl From<PropsError> for crate::aws::AwsError {
 }
 
 /// The two `Kind` methods every typed kind writes the same way, inside its `impl Kind`: its
-/// schema (a `static KindSchema`) and its props struct (`round_trip` through it).
+/// schema (a `static KindSchema`) and its props struct (`round_trip` through it); with
+/// `import`, also `Kind::import` for a kind that implements `Import`.
 #[macro_export]
 macro_rules! typed_kind {
     ($schema:expr, $props:ty) => {
@@ -102,6 +103,13 @@ macro_rules! typed_kind {
             p: &$crate::model::Props,
         ) -> Result<$crate::model::Props, $crate::reconcile::kit::PropsError> {
             $crate::reconcile::kit::round_trip::<$props>(p)
+        }
+    };
+    // A kind that `rtech import` can adopt: it implements `Import` too.
+    ($schema:expr, $props:ty, import) => {
+        $crate::typed_kind!($schema, $props);
+        fn import(&self) -> Option<&dyn $crate::reconcile::Import> {
+            Some(self)
         }
     };
 }

@@ -9,11 +9,11 @@ use serde::{Deserialize, Serialize};
 
 use super::{attrs, delete_when_free, sync_tags, tag_map, tag_spec, Ec2Tags, VPC, WAIT};
 use crate::aws::{aws, waited, AwsError, Call, Required};
-use crate::model::{tags_of, Attrs, Observed, Resource, ResourceId};
+use crate::model::{Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
 use crate::progress::Task;
-use crate::reconcile::kit::{self, from_props, to_props, with_ticker};
-use crate::reconcile::{Ctx, Import, Kind, Update};
+use crate::reconcile::kit::{from_props, to_props, with_ticker, OrNotFound, TagApi};
+use crate::reconcile::{Ctx, Import, Kind, PhysicalId, Update};
 
 pub static SCHEMA: KindSchema = KindSchema::replaced_on(VPC, &["cidr_block"]);
 
@@ -71,33 +71,28 @@ pub fn is_vpc_id(s: &str) -> bool {
         .is_some_and(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
+static VPC_ID: PhysicalId = PhysicalId {
+    form: "a VPC id (vpc-…)",
+    check: is_vpc_id,
+    found_by_name: false,
+};
+
 /// `rtech import vpc/main vpc-…`: DescribeVpcs of that id, then its DNS attributes.
 #[async_trait]
 impl Import for Vpc {
-    fn physical_form(&self) -> &'static str {
-        "a VPC id (vpc-…)"
-    }
-
-    fn accepts(&self, physical: &str) -> bool {
-        is_vpc_id(physical)
+    fn physical(&self) -> &'static PhysicalId {
+        &VPC_ID
     }
 
     async fn read(&self, ctx: &Ctx, id: &ResourceId, vid: &str) -> Result<Observed, AwsError> {
-        let out = ctx
-            .clients
-            .ec2
-            .describe_vpcs()
-            .vpc_ids(vid)
-            .send()
-            .await
-            .map_err(aws("ec2:DescribeVpcs"))?;
-        let v = out.vpcs().first().ok_or_else(|| {
-            AwsError::new(
-                "ec2:DescribeVpcs",
-                "InvalidVpcID.NotFound",
-                format!("The vpc ID '{vid}' does not exist"),
-            )
-        })?;
+        let op = "ec2:DescribeVpcs";
+        let req = ctx.clients.ec2.describe_vpcs().vpc_ids(vid);
+        let out = req.send().await.map_err(aws(op))?;
+        let missing = format!("The vpc ID '{vid}' does not exist");
+        let v = out
+            .vpcs()
+            .first()
+            .or_not_found(op, "InvalidVpcID.NotFound", missing)?;
         let dns = dns_attributes(ctx, vid).await?;
         let p = props(
             tag_map(v.tags()),
@@ -107,19 +102,11 @@ impl Import for Vpc {
         Ok(Observed::new(id.clone(), vid).with_props(to_props(&p)))
     }
 
-    async fn add_tags(
-        &self,
-        ctx: &Ctx,
-        live: &Observed,
-        tags: &BTreeMap<String, String>,
-    ) -> Result<(), AwsError> {
-        kit::tags::add_tags(
-            &Ec2Tags(&ctx.clients.ec2),
-            &live.physical_id,
-            &tags_of(&live.props),
-            tags,
+    fn tag_calls<'a>(&self, ctx: &'a Ctx, live: &Observed) -> (Box<dyn TagApi + 'a>, String) {
+        (
+            Box::new(Ec2Tags(&ctx.clients.ec2)),
+            live.physical_id.clone(),
         )
-        .await
     }
 }
 
@@ -151,11 +138,7 @@ async fn set_dns(
 
 #[async_trait]
 impl Kind for Vpc {
-    crate::typed_kind!(SCHEMA, VpcProps);
-
-    fn import(&self) -> Option<&dyn Import> {
-        Some(self)
-    }
+    crate::typed_kind!(SCHEMA, VpcProps, import);
 
     async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
         let p: VpcProps = from_props(&r.props)?;

@@ -12,7 +12,8 @@ use serde_json::Value as J;
 use super::config::{
     build_err, create_bucket, encryption_value, lifecycle, lifecycle_value, ownership_value,
     public_access_block, public_access_block_value, put_encryption, put_lifecycle, put_ownership,
-    put_policy, put_public_access_block, put_tags, Config, Lifecycle, PublicAccessBlock,
+    put_policy, put_public_access_block, put_tags, BucketTags, Config, Lifecycle,
+    PublicAccessBlock,
 };
 use super::policy::{desired_policy, policy_value};
 use super::{
@@ -26,8 +27,11 @@ use crate::plan::{Action, Change, KindSchema};
 use crate::progress::Task;
 use crate::reconcile::kit::{
     adopt_on_exists, found, from_props, gone_ok, retry_while, to_props, Existing, PropsError,
+    TagApi,
 };
-use crate::reconcile::{force_delete, refuse_data_loss, Ctx, DataLoss, Import, Kind, Update};
+use crate::reconcile::{
+    force_delete, refuse_data_loss, Ctx, DataLoss, Import, Kind, PhysicalId, Update,
+};
 use crate::spec::Spec;
 
 pub use crate::reconcile::TAG_FORCE_DELETE;
@@ -104,21 +108,19 @@ pub fn is_bucket_name(s: &str) -> bool {
         && s.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
 
+static BUCKET_NAME: PhysicalId = PhysicalId {
+    form: "a bucket name",
+    check: is_bucket_name,
+    found_by_name: true,
+};
+
 /// `rtech import s3_bucket/… NAME`: the bucket's tags (GetBucketTagging: NoSuchBucket, or
 /// AccessDenied for another account's bucket, is the error) and its configuration, read as
 /// observe reads ours. Observe finds buckets by the name the spec gives them.
 #[async_trait]
 impl Import for Bucket {
-    fn physical_form(&self) -> &'static str {
-        "a bucket name"
-    }
-
-    fn accepts(&self, physical: &str) -> bool {
-        is_bucket_name(physical)
-    }
-
-    fn found_by_name(&self) -> bool {
-        true
+    fn physical(&self) -> &'static PhysicalId {
+        &BUCKET_NAME
     }
 
     async fn read(&self, ctx: &Ctx, id: &ResourceId, name: &str) -> Result<Observed, AwsError> {
@@ -157,26 +159,15 @@ impl Import for Bucket {
         ))
     }
 
-    /// PutBucketTagging replaces the set: the live tags and the new ones.
-    async fn add_tags(
-        &self,
-        ctx: &Ctx,
-        live: &Observed,
-        tags: &BTreeMap<String, String>,
-    ) -> Result<(), AwsError> {
-        let mut all = tags_of(&live.props);
-        all.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
-        put_tags(ctx, &live.physical_id, &all).await
+    fn tag_calls<'a>(&self, ctx: &'a Ctx, live: &Observed) -> (Box<dyn TagApi + 'a>, String) {
+        let api = BucketTags::new(ctx, tags_of(&live.props));
+        (Box::new(api), live.physical_id.clone())
     }
 }
 
 #[async_trait]
 impl Kind for Bucket {
-    crate::typed_kind!(SCHEMA, BucketProps);
-
-    fn import(&self) -> Option<&dyn Import> {
-        Some(self)
-    }
+    crate::typed_kind!(SCHEMA, BucketProps, import);
 
     async fn create(&self, ctx: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
         let p: BucketProps = from_props(&r.props)?;

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::policy::policy_text;
 use super::{account, Account, LIFECYCLE_RULE};
 use crate::aws::{aws, AwsError};
-use crate::reconcile::kit::try_tag_list;
+use crate::reconcile::kit::{try_tag_list, TagApi};
 use crate::reconcile::Ctx;
 
 /// The four public access block switches.
@@ -195,6 +195,47 @@ pub async fn put_tags(
         .await
         .map_err(aws("s3:PutBucketTagging"))?;
     Ok(())
+}
+
+/// [`TagApi`] over PutBucketTagging, which replaces the whole set: each call sends the set as
+/// it stands, the bucket's live tags with every call so far applied.
+pub struct BucketTags<'a> {
+    ctx: &'a Ctx,
+    set: std::sync::Mutex<BTreeMap<String, String>>,
+}
+
+impl<'a> BucketTags<'a> {
+    /// The bucket's tag calls, from its live tags `live`.
+    pub fn new(ctx: &'a Ctx, live: BTreeMap<String, String>) -> Self {
+        BucketTags {
+            ctx,
+            set: std::sync::Mutex::new(live),
+        }
+    }
+
+    /// Send the set as `edit` leaves it, and keep it.
+    async fn put(
+        &self,
+        name: &str,
+        edit: impl FnOnce(&mut BTreeMap<String, String>),
+    ) -> Result<(), AwsError> {
+        let mut set = self.set.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        edit(&mut set);
+        put_tags(self.ctx, name, &set).await?;
+        *self.set.lock().unwrap_or_else(|e| e.into_inner()) = set;
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl TagApi for BucketTags<'_> {
+    async fn untag(&self, name: &str, keys: Vec<String>) -> Result<(), AwsError> {
+        self.put(name, |set| set.retain(|k, _| !keys.contains(k)))
+            .await
+    }
+    async fn tag(&self, name: &str, tags: BTreeMap<String, String>) -> Result<(), AwsError> {
+        self.put(name, |set| set.extend(tags)).await
+    }
 }
 
 pub async fn put_public_access_block(
