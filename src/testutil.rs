@@ -32,6 +32,14 @@ pub fn env_spec(env: &str) -> Spec {
     parse_as(env, &text)
 }
 
+/// A data store's `[section]` as the dev envs write it: `settings` (one a line), then no final
+/// snapshot and changes applied at once, so that a test env goes quickly.
+pub fn dev_store(section: &str, settings: &[&str]) -> String {
+    let quick = ["skip_final_snapshot = true", "apply_immediately = true"];
+    let lines: Vec<&str> = settings.iter().chain(&quick).copied().collect();
+    format!("\n[{section}]\n{}\n", lines.join("\n"))
+}
+
 /// `text` parsed as `envs/<env>.toml`, panicking with the errors.
 pub fn parse_as(env: &str, text: &str) -> Spec {
     crate::spec::parse(&format!("envs/{env}.toml"), text, env).unwrap_or_else(|e| panic!("{e:?}"))

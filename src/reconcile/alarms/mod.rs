@@ -42,7 +42,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::aws::{aws, AwsError};
 use crate::model::{Observed, Resource, ResourceId};
-use crate::reconcile::kit::{found, tags::tag_map};
+use crate::reconcile::kit::{tags::tag_map, TagRead};
 use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::monitoring::Source;
 use crate::spec::Spec;
@@ -109,7 +109,9 @@ pub fn id_of_name(project: &str, env: &str, aws_name: &str) -> Option<ResourceId
 // CloudWatch's tag calls for one alarm (by ARN).
 crate::tag_api!(CloudWatchTags, aws_sdk_cloudwatch::Client,
     untag "cloudwatch:UntagResource" => |c, arn, keys| c.untag_resource().resource_arn(arn).set_tag_keys(Some(keys)),
-    tag "cloudwatch:TagResource" => |c, arn, tags| c.tag_resource().resource_arn(arn).set_tags(Some(cw_tags(&tags))));
+    tag "cloudwatch:TagResource" => |c, arn, tags| c.tag_resource().resource_arn(arn).set_tags(Some(cw_tags(&tags))),
+    read "cloudwatch:ListTagsForResource" => |c, arn| c.list_tags_for_resource().resource_arn(arn),
+        |o| tag_map(o.tags().iter().map(|t| (t.key(), t.value()))));
 
 /// Tags as CloudWatch takes them.
 pub(crate) fn cw_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
@@ -151,18 +153,6 @@ pub(crate) async fn describe(
 /// burst CloudWatch's request rate (the SDK retries a throttled read).
 const TAG_READS: usize = 8;
 
-async fn list_tags(ctx: &Ctx, arn: &str) -> Result<BTreeMap<String, String>, AwsError> {
-    let out = ctx
-        .clients
-        .cloudwatch
-        .list_tags_for_resource()
-        .resource_arn(arn)
-        .send()
-        .await
-        .map_err(aws("cloudwatch:ListTagsForResource"))?;
-    Ok(tag_map(out.tags().iter().map(|t| (t.key(), t.value()))))
-}
-
 pub struct Alarms;
 
 #[async_trait]
@@ -190,7 +180,7 @@ impl Service for Alarms {
             .map(|arn| async move {
                 match index.tags(&arn) {
                     Some(t) => Ok(Some(t.clone())),
-                    None => found(list_tags(ctx, &arn).await),
+                    None => CloudWatchTags(&ctx.clients.cloudwatch).read(&arn).await,
                 }
             })
             .buffered(TAG_READS)

@@ -40,7 +40,7 @@ use aws_sdk_docdb::Client;
 
 use crate::aws::{aws, AwsError};
 use crate::model::{tags_for, Attrs, Observed, Resource, ResourceId};
-use crate::reconcile::kit::{self, found, Existing};
+use crate::reconcile::kit::{self, found, Existing, ReadBack, TagRead};
 use crate::reconcile::{logs, Ctx, Kind, Service};
 use crate::spec::Spec;
 
@@ -164,7 +164,9 @@ crate::tag_api!(Tags, Client,
     untag "docdb:RemoveTagsFromResource" => |c, arn, keys| c.remove_tags_from_resource()
         .resource_name(arn).set_tag_keys(Some(keys)),
     tag "docdb:AddTagsToResource" => |c, arn, tags| c.add_tags_to_resource()
-        .resource_name(arn).set_tags(Some(tag_list(&tags))));
+        .resource_name(arn).set_tags(Some(tag_list(&tags))),
+    read "docdb:ListTagsForResource" => |c, arn| c.list_tags_for_resource().resource_name(arn),
+        |o| tag_map(o.tag_list()));
 
 /// Make the live tags of `prior` what `after` says.
 async fn sync_tags(
@@ -195,29 +197,13 @@ fn group_attrs(name: &str, arn: Option<&str>) -> Attrs {
 
 /// The resource's tags (None: it was deleted between the Describe and now).
 async fn list_tags(ctx: &Ctx, arn: &str) -> Result<Option<BTreeMap<String, String>>, AwsError> {
-    let r = ctx
-        .clients
-        .docdb
-        .list_tags_for_resource()
-        .resource_name(arn)
-        .send()
-        .await
-        .map_err(aws("docdb:ListTagsForResource"));
-    Ok(found(r)?.map(|o| tag_map(o.tag_list())))
+    Tags(&ctx.clients.docdb).read(arn).await
 }
 
 /// What an `AlreadyExists` on create found at `arn` (None: nothing by that name): adopted
 /// when its tags are ours for `r`.
-async fn existing_at<T>(
-    ctx: &Ctx,
-    r: &Resource,
-    arn: Option<&str>,
-    value: T,
-) -> Result<Existing<T>, AwsError> {
-    Existing::at(ctx, &r.id, arn, value, |a| async move {
-        list_tags(ctx, &a).await
-    })
-    .await
+async fn existing_at<T>(ctx: &Ctx, r: &Resource, arn: Option<&str>, v: T) -> ReadBack<T> {
+    Existing::at(ctx, &r.id, arn, v, &Tags(&ctx.clients.docdb)).await
 }
 
 async fn describe_cluster(ctx: &Ctx, id: &str) -> Result<Option<DbCluster>, AwsError> {

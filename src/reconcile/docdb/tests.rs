@@ -26,16 +26,7 @@ use crate::model::{Props, Ref, Value};
 use crate::plan::{Action, Change, Plan};
 use crate::reconcile::kit::to_props;
 use crate::reconcile::Registry;
-use crate::testutil::{diff_of, env_spec, get, parse_as, try_diff, DEV_2AZ};
-
-const DOCDB_DEV: &str = r#"
-[docdb]
-instance_class = "db.t3.medium"
-instances = 1
-backup_retention_days = 1
-skip_final_snapshot = true
-apply_immediately = true
-"#;
+use crate::testutil::{dev_store, diff_of, env_spec, get, parse_as, try_diff, DEV_2AZ};
 
 const PROD: &str = r#"project = "rtech"
 env = "prod"
@@ -56,7 +47,12 @@ deletion_protection = true
 "#;
 
 fn dev_text() -> String {
-    format!("{DEV_2AZ}{DOCDB_DEV}")
+    let settings = [
+        r#"instance_class = "db.t3.medium""#,
+        "instances = 1",
+        "backup_retention_days = 1",
+    ];
+    format!("{DEV_2AZ}{}", dev_store("docdb", &settings))
 }
 
 fn dev() -> Spec {

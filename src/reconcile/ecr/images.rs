@@ -19,7 +19,7 @@ pub struct Repo {
 
 /// The repository named `name` (DescribeRepositories, ListTagsForResource), or None.
 pub async fn repository(ctx: &Ctx, name: &str) -> Result<Option<Repo>, AwsError> {
-    let Some(r) = super::describe_repository(ctx, name).await? else {
+    let Some(r) = super::describe_one(ctx, name).await? else {
         return Ok(None);
     };
     let tags = super::list_tags(ctx, r.repository_arn().unwrap_or_default())

@@ -117,15 +117,9 @@ fn assign_ids(mut ours: Vec<Claimant>, wanted_name: Option<&str>) -> Vec<Claiman
 }
 
 /// The repository named `name` (DescribeRepositories of that name), or None when there is none.
-pub(super) async fn describe_repository(
-    ctx: &Ctx,
-    name: &str,
-) -> Result<Option<Repository>, AwsError> {
-    let req = ctx
-        .clients
-        .ecr
-        .describe_repositories()
-        .repository_names(name);
+pub(super) async fn describe_one(ctx: &Ctx, name: &str) -> Result<Option<Repository>, AwsError> {
+    let ecr = &ctx.clients.ecr;
+    let req = ecr.describe_repositories().repository_names(name);
     let out = found(req.send().await.map_err(aws("ecr:DescribeRepositories")))?;
     Ok(out.and_then(|o| o.repositories.and_then(|v| v.into_iter().next())))
 }

@@ -25,7 +25,7 @@ use crate::spec::app::Ecr as EcrSpec;
 use crate::spec::Spec;
 
 use super::{
-    describe_repository, ecr_tags, lifecycle_text, list_tags, EcrTags, ENCRYPTION, REPOSITORY,
+    describe_one, ecr_tags, lifecycle_text, list_tags, EcrTags, ENCRYPTION, REPOSITORY,
     TAG_FORCE_DELETE,
 };
 
@@ -262,7 +262,7 @@ impl Import for RepositoryKind {
 
     async fn read(&self, ctx: &Ctx, id: &ResourceId, name: &str) -> Result<Observed, AwsError> {
         let missing = format!("no repository named {name}");
-        let repo = describe_repository(ctx, name).await?.or_not_found(
+        let repo = describe_one(ctx, name).await?.or_not_found(
             "ecr:DescribeRepositories",
             "RepositoryNotFoundException",
             missing,
@@ -308,7 +308,7 @@ impl Kind for RepositoryKind {
         // The name is unique: a retried create (lost response) adopts the repository when it
         // is ours; its settings are then the next plan's update, like any drift.
         let repo = adopt_on_exists(&r.id.to_string(), create, || async {
-            let Some(repo) = describe_repository(ctx, &p.name).await? else {
+            let Some(repo) = describe_one(ctx, &p.name).await? else {
                 return Ok(Existing::Missing);
             };
             let tags = match repo.repository_arn() {

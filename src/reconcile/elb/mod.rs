@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 
 use crate::aws::{all_pages, aws, AwsError};
 use crate::model::{Observed, Ownership, Resource, ResourceId};
-use crate::reconcile::kit::{claimed_id, found, from_props, is_ours, Existing};
+use crate::reconcile::kit::{claimed_id, found, from_props, is_ours, Existing, ReadBack, TagRead};
 use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::Spec;
 
@@ -132,30 +132,24 @@ pub async fn tags_by_arn(
 
 /// What an `AlreadyExists` on create found at `arn` (None: nothing there): its ARN, adopted
 /// when its tags are ours for `r`.
-async fn existing_at(
-    ctx: &Ctx,
-    r: &Resource,
-    arn: Option<&str>,
-) -> Result<Existing<String>, AwsError> {
+async fn existing_at(ctx: &Ctx, r: &Resource, arn: Option<&str>) -> ReadBack<String> {
     let value = arn.unwrap_or_default().to_string();
-    Existing::at(ctx, &r.id, arn, value, |arn| async move {
-        let out = found(
-            ctx.clients
-                .elbv2
-                .describe_tags()
-                .resource_arns(&arn)
-                .send()
-                .await
-                .map_err(aws("elbv2:DescribeTags")),
-        )?;
+    Existing::at(ctx, &r.id, arn, value, &ElbTags(&ctx.clients.elbv2)).await
+}
+
+/// DescribeTags of one resource: its entry in the answer.
+#[async_trait]
+impl TagRead for ElbTags<'_> {
+    async fn read(&self, arn: &str) -> Result<Option<BTreeMap<String, String>>, AwsError> {
+        let req = self.0.describe_tags().resource_arns(arn);
+        let out = found(req.send().await.map_err(aws("elbv2:DescribeTags")))?;
         Ok(out.and_then(|o| {
             o.tag_descriptions()
                 .iter()
-                .find(|d| d.resource_arn() == Some(arn.as_str()))
+                .find(|d| d.resource_arn() == Some(arn))
                 .map(|d| tag_map(d.tags()))
         }))
-    })
-    .await
+    }
 }
 
 /// A live resource under a name we want that is not ours.

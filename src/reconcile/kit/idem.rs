@@ -16,6 +16,7 @@ use std::future::Future;
 use sha2::{Digest, Sha256};
 
 use super::owner::is_ours;
+use super::tags::TagRead;
 use crate::aws::{AwsError, ErrorKind};
 use crate::model::ResourceId;
 
@@ -49,6 +50,9 @@ pub fn ctx_token(ctx: &crate::reconcile::Ctx, id: &ResourceId, len: usize) -> St
     token(&ctx.project, &ctx.env, id, ctx.nonce, len)
 }
 
+/// What a read-back answers: what it found, or why it could not read.
+pub type ReadBack<T> = Result<Existing<T>, AwsError>;
+
 /// What a read-back of a uniquely-named resource found after an `AlreadyExists`.
 #[derive(Debug)]
 pub enum Existing<T> {
@@ -78,22 +82,18 @@ impl<T> Existing<T> {
     }
 
     /// What an `AlreadyExists` on create found at `arn` (None: nothing by that name), from the
-    /// tags `read` fetches for it now (None: it went away in between); the observe-time tag
-    /// index is older than the resource.
-    pub async fn at<F, Fut>(
+    /// tags the service's `tags` reads for it now (None: it went away in between); the
+    /// observe-time tag index is older than the resource.
+    pub async fn at(
         ctx: &crate::reconcile::Ctx,
         id: &ResourceId,
         arn: Option<&str>,
         value: T,
-        read: F,
-    ) -> Result<Existing<T>, AwsError>
-    where
-        F: FnOnce(String) -> Fut,
-        Fut: Future<Output = Result<Option<BTreeMap<String, String>>, AwsError>>,
-    {
+        tags: &dyn TagRead,
+    ) -> Result<Existing<T>, AwsError> {
         Ok(match arn {
             None => Existing::Missing,
-            Some(arn) => Existing::of(ctx, id, read(arn.to_string()).await?, value),
+            Some(arn) => Existing::of(ctx, id, tags.read(arn).await?, value),
         })
     }
 

@@ -18,10 +18,10 @@ pub mod tags;
 pub mod wait;
 
 pub use gone::{found, gone_ok, OrNotFound};
-pub use idem::{adopt_on_exists, ctx_token, token, Existing};
+pub use idem::{adopt_on_exists, ctx_token, token, Existing, ReadBack};
 pub use owner::{claimed_id, is_ours, Claims};
 pub use props::{from_props, round_trip, to_props, Link, PropsError};
 pub use refs::{refs_in, subnet_links, subnet_rids};
 pub use tag_list::try_tag_list;
-pub use tags::{sync_tags, TagApi};
+pub use tags::{sync_tags, TagApi, TagRead};
 pub use wait::{retry_if, retry_while, until, with_ticker, Poll};

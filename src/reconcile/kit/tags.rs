@@ -16,6 +16,13 @@ pub trait TagApi: Send + Sync {
     async fn tag(&self, resource: &str, tags: BTreeMap<String, String>) -> Result<(), AwsError>;
 }
 
+/// A service's read of one resource's tags, by the name its tag calls take (None: the
+/// resource is gone).
+#[async_trait]
+pub trait TagRead: Send + Sync {
+    async fn read(&self, resource: &str) -> Result<Option<BTreeMap<String, String>>, AwsError>;
+}
+
 /// [`TagApi`] over one SDK client, as a struct `$name<'a>(&'a Client)`: each side names its
 /// operation (for errors) and builds the request from the client, the resource and the keys
 /// or tags; the macro sends it.
@@ -25,8 +32,32 @@ pub trait TagApi: Send + Sync {
 ///     untag "ecs:UntagResource" => |c, arn, keys| c.untag_resource().resource_arn(arn).set_tag_keys(Some(keys)),
 ///     tag "ecs:TagResource" => |c, arn, tags| c.tag_resource().resource_arn(arn).set_tags(Some(ecs_tags(&tags))));
 /// ```
+///
+/// With a third side, `read "op" => |c, arn| request, |answer| tags`, the struct is also the
+/// service's [`TagRead`]: NotFound reads as None.
 #[macro_export]
 macro_rules! tag_api {
+    ($name:ident, $client:ty,
+     untag $untag_op:literal => |$c1:ident, $r1:ident, $keys:ident| $untag:expr,
+     tag $tag_op:literal => |$c2:ident, $r2:ident, $tags:ident| $tag:expr,
+     read $read_op:literal => |$c3:ident, $r3:ident| $read:expr, |$out:ident| $read_tags:expr $(,)?) => {
+        $crate::tag_api!($name, $client,
+            untag $untag_op => |$c1, $r1, $keys| $untag,
+            tag $tag_op => |$c2, $r2, $tags| $tag);
+
+        #[async_trait::async_trait]
+        impl $crate::reconcile::kit::TagRead for $name<'_> {
+            async fn read(
+                &self,
+                $r3: &str,
+            ) -> Result<Option<std::collections::BTreeMap<String, String>>, $crate::aws::AwsError>
+            {
+                let $c3 = self.0;
+                let r = $read.send().await.map_err($crate::aws::aws($read_op));
+                Ok($crate::reconcile::kit::found(r)?.map(|$out| $read_tags))
+            }
+        }
+    };
     ($name:ident, $client:ty,
      untag $untag_op:literal => |$c1:ident, $r1:ident, $keys:ident| $untag:expr,
      tag $tag_op:literal => |$c2:ident, $r2:ident, $tags:ident| $tag:expr $(,)?) => {

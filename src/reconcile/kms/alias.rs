@@ -65,16 +65,9 @@ impl Kind for Alias {
     async fn create(&self, ctx: &Ctx, r: &Resource, _task: &Task) -> Result<Attrs, AwsError> {
         let p: AliasProps = from_props(&r.props)?;
         let target = p.target_key_id.require("target_key_id")?;
-        let made = ctx
-            .clients
-            .kms
-            .create_alias()
-            .alias_name(&p.name)
-            .target_key_id(target)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(aws("kms:CreateAlias"));
+        let req = ctx.clients.kms.create_alias().alias_name(&p.name);
+        let made = req.target_key_id(target).send().await;
+        let made = made.map(|_| ()).map_err(aws("kms:CreateAlias"));
         match made {
             // The SDK's retry of a CreateAlias whose answer was lost: the alias is there,
             // naming our key, so our first attempt made it.

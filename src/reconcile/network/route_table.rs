@@ -56,13 +56,7 @@ impl Kind for RouteTable {
 
     async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {
         let ec2 = &ctx.clients.ec2;
-        let id = &o.physical_id;
-        delete_when_free(&[], || {
-            ec2.delete_route_table()
-                .route_table_id(id)
-                .send()
-                .done("ec2:DeleteRouteTable")
-        })
-        .await
+        let req = ec2.delete_route_table().route_table_id(&o.physical_id);
+        delete_when_free(&[], || req.clone().send().done("ec2:DeleteRouteTable")).await
     }
 }

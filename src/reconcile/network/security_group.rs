@@ -97,13 +97,7 @@ impl Kind for SecurityGroup {
 
     async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {
         let ec2 = &ctx.clients.ec2;
-        let id = &o.physical_id;
-        delete_when_free(&[], || {
-            ec2.delete_security_group()
-                .group_id(id)
-                .send()
-                .done("ec2:DeleteSecurityGroup")
-        })
-        .await
+        let req = ec2.delete_security_group().group_id(&o.physical_id);
+        delete_when_free(&[], || req.clone().send().done("ec2:DeleteSecurityGroup")).await
     }
 }

@@ -115,13 +115,7 @@ impl Kind for Subnet {
 
     async fn delete(&self, ctx: &Ctx, o: &Observed, _task: &Task) -> Result<(), AwsError> {
         let ec2 = &ctx.clients.ec2;
-        let id = &o.physical_id;
-        delete_when_free(&[], || {
-            ec2.delete_subnet()
-                .subnet_id(id)
-                .send()
-                .done("ec2:DeleteSubnet")
-        })
-        .await
+        let req = ec2.delete_subnet().subnet_id(&o.physical_id);
+        delete_when_free(&[], || req.clone().send().done("ec2:DeleteSubnet")).await
     }
 }

@@ -55,7 +55,7 @@ use subnet_group::{observe_subnet_group, SubnetGroup};
 
 use crate::aws::{aws, AwsError};
 use crate::model::{Observed, Ownership, Resource, ResourceId};
-use crate::reconcile::kit::{found, from_props, is_ours, tags::tag_map, Existing};
+use crate::reconcile::kit::{found, from_props, is_ours, tags::tag_map, Existing, ReadBack};
 use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::Spec;
 
@@ -98,25 +98,8 @@ fn visible_tags(tags: &BTreeMap<String, String>) -> BTreeMap<String, String> {
 
 /// What an `AlreadyExists` on create found at `arn` (None: nothing by that name): adopted
 /// when its tags are ours for `r`.
-async fn existing_at<T>(
-    ctx: &Ctx,
-    r: &Resource,
-    arn: Option<&str>,
-    value: T,
-) -> Result<Existing<T>, AwsError> {
-    Existing::at(ctx, &r.id, arn, value, |arn| async move {
-        let out = found(
-            ctx.clients
-                .elasticache
-                .list_tags_for_resource()
-                .resource_name(&arn)
-                .send()
-                .await
-                .map_err(aws("elasticache:ListTagsForResource")),
-        )?;
-        Ok(out.map(|o| tag_map(o.tag_list().iter().map(|t| (t.key(), t.value())))))
-    })
-    .await
+async fn existing_at<T>(ctx: &Ctx, r: &Resource, arn: Option<&str>, v: T) -> ReadBack<T> {
+    Existing::at(ctx, &r.id, arn, v, &Ec(&ctx.clients.elasticache)).await
 }
 
 fn ec_tags(m: &BTreeMap<String, String>) -> Vec<Tag> {
@@ -129,7 +112,9 @@ crate::tag_api!(Ec, Client,
     untag "elasticache:RemoveTagsFromResource" => |c, arn, keys| c.remove_tags_from_resource()
         .resource_name(arn).set_tag_keys(Some(keys)),
     tag "elasticache:AddTagsToResource" => |c, arn, tags| c.add_tags_to_resource()
-        .resource_name(arn).set_tags(Some(ec_tags(&tags))));
+        .resource_name(arn).set_tags(Some(ec_tags(&tags))),
+    read "elasticache:ListTagsForResource" => |c, arn| c.list_tags_for_resource()
+        .resource_name(arn), |o| tag_map(o.tag_list().iter().map(|t| (t.key(), t.value()))));
 
 fn foreign(kind: &str, physical: &str) -> Observed {
     let mut o = Observed::new(rid(kind), physical);

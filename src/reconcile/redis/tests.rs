@@ -25,16 +25,16 @@ use crate::model::{Observed, Resource, ResourceId, Value};
 use crate::plan::{Action, Plan};
 use crate::reconcile::kit::from_props;
 use crate::spec::Spec;
-use crate::testutil::{diff_of, get, only_update, parse_as, refs, tag, DEV_2AZ};
+use crate::testutil::{dev_store, diff_of, get, only_update, parse_as, refs, tag, DEV_2AZ};
 
-const DEV_REDIS: &str = r#"
-[redis]
-node_type = "cache.t3.micro"
-replicas = 0
-snapshot_retention_days = 0
-skip_final_snapshot = true
-apply_immediately = true
-"#;
+fn dev_redis() -> String {
+    let settings = [
+        r#"node_type = "cache.t3.micro""#,
+        "replicas = 0",
+        "snapshot_retention_days = 0",
+    ];
+    dev_store("redis", &settings)
+}
 
 const PROD_REDIS: &str = r#"
 [redis]
@@ -59,7 +59,7 @@ fn no_redis_section_means_no_resources() {
 
 #[test]
 fn dev_is_one_node_without_failover_and_skips_the_final_snapshot() {
-    let rs = expand(&spec(DEV_REDIS));
+    let rs = expand(&spec(&dev_redis()));
     assert_eq!(rs.len(), 2);
     let sng = get(&rs, "cache_subnet_group/main");
     assert_eq!(sng.name, "rtech-dev-redis");
@@ -321,7 +321,7 @@ fn props(r: &Resource) -> RedisProps {
 
 #[test]
 fn a_group_as_created_has_no_diff_and_the_attributes_dependants_need() {
-    for redis in [DEV_REDIS, PROD_REDIS] {
+    for redis in [dev_redis().as_str(), PROD_REDIS] {
         let d = group_of(&expand(&spec(redis)));
         let (g, m, tags) = live(&d);
         let o = observe_group(&g.build(), Some(&m.build()), &tags, Some(&props(&d)));
@@ -462,7 +462,7 @@ fn a_new_token_in_the_secret_is_an_update_not_a_replace() {
 
 #[test]
 fn member_settings_come_from_the_primary_member_and_are_unknown_without_it() {
-    let d = group_of(&expand(&spec(DEV_REDIS)));
+    let d = group_of(&expand(&spec(&dev_redis())));
     let (g, m, tags) = live(&d);
     let g = g.build();
     let o = observe_group(&g, Some(&m.build()), &tags, Some(&props(&d)));
@@ -494,7 +494,7 @@ fn member_settings_come_from_the_primary_member_and_are_unknown_without_it() {
 
 #[test]
 fn subnet_group_subnets_follow_the_spec_order() {
-    let rs = expand(&spec(DEV_REDIS));
+    let rs = expand(&spec(&dev_redis()));
     let d = get(&rs, "cache_subnet_group/main");
     let sng = CacheSubnetGroup::builder()
         .cache_subnet_group_name("rtech-dev-redis")
@@ -591,7 +591,7 @@ fn create_asks_for_primary_plus_replicas_and_the_token_only_with_transit() {
     );
     assert_eq!(tag_of(&tags, TAG_FINAL_SNAPSHOT).as_deref(), Some("take"));
 
-    let dev = resolved(&DEV_REDIS.replace(
+    let dev = resolved(&dev_redis().replace(
         "apply_immediately",
         "transit_encryption = false\napply_immediately",
     ));
@@ -636,7 +636,7 @@ fn modify_sends_only_the_changed_fields_and_the_specs_apply_immediately() {
     assert_eq!(i.get_security_group_ids(), &None);
     assert_eq!(i.get_auth_token(), &None);
 
-    let dev = resolved(DEV_REDIS);
+    let dev = resolved(&dev_redis());
     let req = modify_request(
         &client(),
         "g",
@@ -743,7 +743,7 @@ fn delete_takes_a_final_snapshot_unless_the_group_says_skip() {
 
 #[test]
 fn subnet_group_modify_and_delete_requests() {
-    let rs = expand(&spec(DEV_REDIS));
+    let rs = expand(&spec(&dev_redis()));
     let mut d = get(&rs, "cache_subnet_group/main").clone();
     d.props.insert(
         "subnet_ids".into(),
@@ -776,7 +776,7 @@ fn subnet_group_modify_and_delete_requests() {
 
 #[test]
 fn the_slow_log_goes_to_its_log_group_as_json_and_the_group_waits_for_it() {
-    let d = group_of(&expand(&spec(DEV_REDIS)));
+    let d = group_of(&expand(&spec(&dev_redis())));
     assert_eq!(
         props(&d).log_delivery,
         slow_log_delivery("/elasticache/rtech-dev/slow-log")
@@ -834,7 +834,7 @@ fn delivery_turned_off_or_pointed_elsewhere_is_an_in_place_update() {
 
 #[test]
 fn create_and_modify_send_the_delivery_and_turn_off_what_the_spec_lacks() {
-    let dev = resolved(DEV_REDIS);
+    let dev = resolved(&dev_redis());
     let req = create_request(&client(), &dev.name, &props(&dev), None).unwrap();
     let sent = req
         .as_input()

@@ -68,21 +68,10 @@ pub async fn origin_header_values(ctx: &Ctx) -> Result<(String, Option<String>),
 pub async fn origin_header_json(ctx: &Ctx) -> Result<(String, Option<String>, String), AwsError> {
     let name = format!("{}/{}/{ORIGIN_HEADER_SECRET}", ctx.project, ctx.env);
     let json = read_json(ctx, &name).await?;
-    let current = json
-        .get(ORIGIN_HEADER_KEY)
-        .and_then(J::as_str)
-        .map(str::to_string)
-        .ok_or_else(|| {
-            AwsError::new(
-                "secretsmanager:GetSecretValue",
-                "NoGeneratedValue",
-                format!("secret/{ORIGIN_HEADER_SECRET} ({name}) holds no generated value"),
-            )
-        })?;
-    let previous = json
-        .get(ORIGIN_HEADER_PREVIOUS)
-        .and_then(J::as_str)
-        .map(str::to_string);
+    let field = |key: &str| json.get(key).and_then(J::as_str).map(str::to_string);
+    let what = format!("secret/{ORIGIN_HEADER_SECRET} ({name})");
+    let current = generated(field(ORIGIN_HEADER_KEY), &what)?;
+    let previous = field(ORIGIN_HEADER_PREVIOUS);
     Ok((current, previous, name))
 }
 
@@ -237,18 +226,20 @@ fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
 /// goes straight into the AWS call that needs it and nowhere else.
 pub async fn generated_value(ctx: &Ctx, secret_arn: &str) -> Result<String, AwsError> {
     let json = read_json(ctx, secret_arn).await?;
-    json.get(GENERATED_KEY)
-        .and_then(J::as_str)
-        .and_then(|k| json.get(k))
-        .and_then(J::as_str)
-        .map(str::to_string)
-        .ok_or_else(|| {
-            AwsError::new(
-                "secretsmanager:GetSecretValue",
-                "NoGeneratedValue",
-                format!("{secret_arn} holds no generated value"),
-            )
-        })
+    let key = json.get(GENERATED_KEY).and_then(J::as_str);
+    let value = key.and_then(|k| json.get(k)).and_then(J::as_str);
+    generated(value.map(str::to_string), secret_arn)
+}
+
+/// A generated value read from the secret `what`, or the error that it holds none.
+fn generated(value: Option<String>, what: &str) -> Result<String, AwsError> {
+    value.ok_or_else(|| {
+        AwsError::new(
+            "secretsmanager:GetSecretValue",
+            "NoGeneratedValue",
+            format!("{what} holds no generated value"),
+        )
+    })
 }
 
 /// The secret's JSON (an object; anything else reads as empty).
