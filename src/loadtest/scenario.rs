@@ -257,24 +257,23 @@ mod tests {
         assert_eq!(firsts, [0, 250, 500, 750]);
     }
 
+    /// A scenario of `(seconds, from, to)` stages.
+    fn stages(stages: &[(u32, u32, u32)]) -> Scenario {
+        let stage = |&(secs, from, to): &(u32, u32, u32)| Stage {
+            duration: secs * S,
+            from,
+            to,
+        };
+        Scenario {
+            name: "t".into(),
+            stages: stages.iter().map(stage).collect(),
+        }
+    }
+
     #[test]
     fn ramped_users_join_when_the_count_reaches_them() {
         // 1 user for 10 s, then 1 → 5 over 40 s: users 1..4 join every 10 s of the ramp.
-        let s = Scenario {
-            name: "t".into(),
-            stages: vec![
-                Stage {
-                    duration: 10 * S,
-                    from: 1,
-                    to: 1,
-                },
-                Stage {
-                    duration: 40 * S,
-                    from: 1,
-                    to: 5,
-                },
-            ],
-        };
+        let s = stages(&[(10, 1, 1), (40, 1, 5)]);
         let joins: Vec<u64> = s
             .schedules(S)
             .iter()
@@ -282,21 +281,7 @@ mod tests {
             .collect();
         assert_eq!(joins, [0, 20, 30, 40, 50]);
         // A step up between stages lets users in at once.
-        let step = Scenario {
-            name: "t".into(),
-            stages: vec![
-                Stage {
-                    duration: 10 * S,
-                    from: 1,
-                    to: 1,
-                },
-                Stage {
-                    duration: 10 * S,
-                    from: 3,
-                    to: 3,
-                },
-            ],
-        };
+        let step = stages(&[(10, 1, 1), (10, 3, 3)]);
         assert_eq!(step.joins_at(2), Some(10 * S));
         assert_eq!(step.joins_at(3), None);
     }

@@ -418,6 +418,18 @@ fn attrs(physical: &str) -> Attrs {
     a
 }
 
+/// The route tables a DescribeRouteTables request `req` answers (one page: a read-back by one
+/// table id or one subnet's association).
+async fn route_tables(
+    req: aws_sdk_ec2::operation::describe_route_tables::builders::DescribeRouteTablesFluentBuilder,
+) -> Result<Vec<aws_sdk_ec2::types::RouteTable>, AwsError> {
+    let out = req
+        .send()
+        .await
+        .map_err(crate::aws::aws("ec2:DescribeRouteTables"))?;
+    Ok(out.route_tables.unwrap_or_default())
+}
+
 /// Retry a delete while AWS says something still uses the resource (DependencyViolation,
 /// `InvalidIPAddress.InUse`) or one of `codes`; a resource already gone is success.
 async fn delete_when_free<F, Fut>(codes: &[&str], f: F) -> Result<(), AwsError>

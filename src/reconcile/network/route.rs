@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{attrs, desired, id, sanitize, ROUTE};
+use super::{attrs, desired, id, route_tables, sanitize, ROUTE};
 use crate::aws::{aws, AwsError};
 use crate::model::{Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
@@ -102,17 +102,9 @@ impl Kind for Route {
         // RouteAlreadyExists on a retried create (lost response): the route the first attempt
         // made is adopted when it points where we want.
         adopt_on_exists(&r.id.to_string(), create, || async {
-            let out = ec2
-                .describe_route_tables()
-                .route_table_ids(rt)
-                .send()
-                .await
-                .map_err(aws("ec2:DescribeRouteTables"))?;
-            let found = out
-                .route_tables()
-                .iter()
-                .flat_map(|t| t.routes())
-                .find(|x| x.destination_cidr_block() == Some(dest.as_str()));
+            let tables = route_tables(ec2.describe_route_tables().route_table_ids(rt)).await?;
+            let mut routes = tables.iter().flat_map(|t| t.routes());
+            let found = routes.find(|x| x.destination_cidr_block() == Some(dest.as_str()));
             Ok(match found {
                 None => Existing::Missing,
                 Some(x) => existing_route(x.gateway_id(), x.nat_gateway_id(), &gw, &nat),

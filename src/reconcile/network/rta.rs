@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{attrs, filter, id, RTA};
+use super::{attrs, filter, id, route_tables, RTA};
 use crate::aws::{aws, AwsError, Required};
 use crate::model::{Attrs, Observed, Resource, ResourceId};
 use crate::plan::KindSchema;
@@ -62,17 +62,10 @@ impl Kind for Rta {
         // Resource.AlreadyAssociated, and the association is adopted when it is with our
         // route table (associations carry no tags; the pair is what identifies it).
         let association = adopt_on_exists(&r.id.to_string(), create, || async {
-            let out = ec2
-                .describe_route_tables()
-                .filters(filter("association.subnet-id", [subnet]))
-                .send()
-                .await
-                .map_err(aws("ec2:DescribeRouteTables"))?;
-            let found = out
-                .route_tables()
-                .iter()
-                .flat_map(|t| t.associations())
-                .find(|a| a.subnet_id() == Some(subnet));
+            let by_subnet = filter("association.subnet-id", [subnet]);
+            let tables = route_tables(ec2.describe_route_tables().filters(by_subnet)).await?;
+            let mut associations = tables.iter().flat_map(|t| t.associations());
+            let found = associations.find(|a| a.subnet_id() == Some(subnet));
             Ok(match found {
                 None => Existing::Missing,
                 Some(a) if a.route_table_id() == Some(rt) => Existing::Ours(
