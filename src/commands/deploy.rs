@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use super::session::{Session, Target};
-use super::{load, print_plan, Ui, EXIT_OK};
+use super::{load, need_section, print_plan, Ui, EXIT_OK};
 use crate::aws::AwsOpts;
 use crate::cli::{Cli, DeployArgs, DeployCommand, DeployStatusArgs};
 use crate::interrupt::Listener;
@@ -47,12 +47,7 @@ pub(super) async fn deploy_cmd(
         bail!("rtech deploy needs --env and --image-tag");
     };
     let mut spec = load(cli, env)?;
-    if spec.app.is_none() {
-        bail!(
-            "{}: env {env} has no [app] section: nothing to deploy",
-            spec.file
-        );
-    }
+    need_section(&spec, spec.app.is_some(), "app", ": nothing to deploy")?;
     let follow_limit = follow_limit(&spec);
     spec.image_tag = Some(tag.to_string());
     let desired = reconcile::expand(&spec);
@@ -213,13 +208,7 @@ pub(super) async fn rollback_cmd(
     ui: &Ui,
 ) -> Result<ExitCode> {
     let spec = load(cli, &a.env)?;
-    if spec.app.is_none() {
-        bail!(
-            "{}: env {} has no [app] section: nothing to roll back",
-            spec.file,
-            a.env
-        );
-    }
+    need_section(&spec, spec.app.is_some(), "app", ": nothing to roll back")?;
     let (_, s) = Session::of_spec(&spec, opts, false, ui).await?;
     let family = reconcile::ecs::app_name(&spec.project, &spec.env);
     let err = |e: crate::aws::AwsError| anyhow::anyhow!("{e}");

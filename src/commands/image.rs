@@ -16,7 +16,7 @@ use std::process::{Command, ExitCode, Stdio};
 use anyhow::{anyhow, bail, Context, Result};
 
 use super::session::{Session, Target};
-use super::{load, Ui, EXIT_OK};
+use super::{load, need_section, Ui, EXIT_OK};
 use crate::aws::AwsOpts;
 use crate::cli::{Cli, ImageArgs, ImageCommand, ImagePushArgs};
 use crate::reconcile;
@@ -119,13 +119,8 @@ impl Engine {
 
 async fn push(cli: &Cli, a: &ImagePushArgs, opts: &AwsOpts, ui: &Ui) -> Result<ExitCode> {
     let spec = load(cli, &a.env)?;
-    if spec.ecr.is_none() {
-        bail!(
-            "{}: env {} has no [ecr] section, so no repository to push to",
-            spec.file,
-            spec.env
-        );
-    }
+    let then = ", so no repository to push to";
+    need_section(&spec, spec.ecr.is_some(), "ecr", then)?;
     let tag = match &a.tag {
         Some(t) => t.clone(),
         None => crate::cli::image_tag(&git_short_sha(&a.context)?).map_err(|e| anyhow!(e))?,

@@ -172,6 +172,19 @@ pub(crate) fn load(cli: &Cli, env: &str) -> Result<Spec> {
     Ok(spec)
 }
 
+/// Refuse a command that needs the spec's `[section]` when the env has none:
+/// `{file}: env {env} has no [{section}] section{then}`.
+pub(crate) fn need_section(spec: &Spec, present: bool, section: &str, then: &str) -> Result<()> {
+    if !present {
+        bail!(
+            "{}: env {} has no [{section}] section{then}",
+            spec.file,
+            spec.env
+        );
+    }
+    Ok(())
+}
+
 pub(crate) fn print_plan(plan: &Plan, json: bool, ui: &Ui, spec_file: &str) {
     if json {
         println!(
