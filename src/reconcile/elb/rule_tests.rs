@@ -119,6 +119,20 @@ fn plan(r: &Resource, live: Option<&Rule>) -> Vec<crate::plan::Change> {
         .collect()
 }
 
+/// The target groups and weights of a request's first action (a forward).
+fn forward_weights(
+    actions: &Option<Vec<aws_sdk_elasticloadbalancingv2::types::Action>>,
+) -> Vec<(String, i32)> {
+    let forward = actions.as_ref().unwrap()[0].forward_config().unwrap();
+    let weight = |t: &aws_sdk_elasticloadbalancingv2::types::TargetGroupTuple| {
+        (
+            t.target_group_arn().unwrap().to_string(),
+            t.weight().unwrap(),
+        )
+    };
+    forward.target_groups().iter().map(weight).collect()
+}
+
 #[test]
 fn only_a_traffic_shifting_strategy_gets_green_and_the_production_rule() {
     let rolling = expand(&spec(""));
@@ -261,18 +275,7 @@ fn a_changed_condition_is_drift_repaired_by_modify_rule_keeping_the_weights() {
         cond.path_pattern_config().unwrap().values(),
         ["/*".to_string()]
     );
-    let groups: Vec<(String, i32)> = input.get_actions().as_ref().unwrap()[0]
-        .forward_config()
-        .unwrap()
-        .target_groups()
-        .iter()
-        .map(|t| {
-            (
-                t.target_group_arn().unwrap().to_string(),
-                t.weight().unwrap(),
-            )
-        })
-        .collect();
+    let groups = forward_weights(input.get_actions());
     assert_eq!(groups, [(BLUE.to_string(), 90), (GREEN.to_string(), 10)]);
 }
 
@@ -295,18 +298,7 @@ fn a_missing_rule_is_a_create_with_the_initial_weights() {
     let input = req.as_input();
     assert_eq!(input.get_listener_arn().as_deref(), Some(L443));
     assert_eq!(*input.get_priority(), Some(PRODUCTION_PRIORITY as i32));
-    let groups: Vec<(String, i32)> = input.get_actions().as_ref().unwrap()[0]
-        .forward_config()
-        .unwrap()
-        .target_groups()
-        .iter()
-        .map(|t| {
-            (
-                t.target_group_arn().unwrap().to_string(),
-                t.weight().unwrap(),
-            )
-        })
-        .collect();
+    let groups = forward_weights(input.get_actions());
     assert_eq!(groups, [(BLUE.to_string(), 100), (GREEN.to_string(), 0)]);
     let tags: BTreeMap<String, String> = super::tag_map(input.get_tags().as_deref().unwrap());
     assert_eq!(tags[TAG_ID], "listener_rule/production");
