@@ -374,27 +374,33 @@ fn live_cluster(insights: &str) -> Observed {
     )
 }
 
+/// The deployment configuration every service of ours has: the circuit breaker with rollback,
+/// 200 % up and 100 % healthy.
+fn deployment_config() -> aws_sdk_ecs::types::builders::DeploymentConfigurationBuilder {
+    let breaker = DeploymentCircuitBreaker::builder()
+        .enable(true)
+        .rollback(true);
+    DeploymentConfiguration::builder()
+        .deployment_circuit_breaker(breaker.build())
+        .maximum_percent(200)
+        .minimum_healthy_percent(100)
+}
+
+/// The app container behind the blue target group.
+fn app_load_balancer() -> aws_sdk_ecs::types::builders::LoadBalancerBuilder {
+    let lb = LoadBalancer::builder().target_group_arn(TG_ARN);
+    lb.container_name("app").container_port(3000)
+}
+
+/// A request's tags, key to value.
+fn request_tags(tags: &Option<Vec<aws_sdk_ecs::types::Tag>>) -> BTreeMap<&str, &str> {
+    let tags = tags.as_ref().unwrap().iter();
+    tags.filter_map(|t| Some((t.key()?, t.value()?))).collect()
+}
+
 fn aws_service(desired_count: i32, subnets: &[&str], td: &str) -> Service {
-    aws_service_with(
-        desired_count,
-        subnets,
-        td,
-        DeploymentConfiguration::builder()
-            .deployment_circuit_breaker(
-                DeploymentCircuitBreaker::builder()
-                    .enable(true)
-                    .rollback(true)
-                    .build(),
-            )
-            .maximum_percent(200)
-            .minimum_healthy_percent(100)
-            .build(),
-        LoadBalancer::builder()
-            .target_group_arn(TG_ARN)
-            .container_name("app")
-            .container_port(3000)
-            .build(),
-    )
+    let (dc, lb) = (deployment_config().build(), app_load_balancer().build());
+    aws_service_with(desired_count, subnets, td, dc, lb)
 }
 
 fn aws_service_with(
@@ -1074,13 +1080,7 @@ fn register_sends_fargate_strings_sorted_environment_and_secrets_as_value_from()
     assert_eq!(c.user(), Some("1000"));
     assert_eq!(c.readonly_root_filesystem(), Some(true));
     assert_eq!(c.health_check().unwrap().command(), ["CMD-SHELL", HEALTH]);
-    let tags: BTreeMap<&str, &str> = i
-        .get_tags()
-        .as_ref()
-        .unwrap()
-        .iter()
-        .filter_map(|t| Some((t.key()?, t.value()?)))
-        .collect();
+    let tags = request_tags(i.get_tags());
     assert_eq!(tags[TAG_KEEP_REVISIONS], "3");
     assert_eq!(tags["rtech:id"], "ecs_task_definition/app");
 }
@@ -1122,13 +1122,7 @@ fn create_service_sends_the_whole_rollout_configuration() {
         (dc.minimum_healthy_percent(), dc.maximum_percent()),
         (Some(100), Some(200))
     );
-    let tags: BTreeMap<&str, &str> = i
-        .get_tags()
-        .as_ref()
-        .unwrap()
-        .iter()
-        .filter_map(|t| Some((t.key()?, t.value()?)))
-        .collect();
+    let tags = request_tags(i.get_tags());
     assert_eq!(tags[TAG_STABLE_TIMEOUT], "600");
 }
 
@@ -1196,15 +1190,7 @@ fn aws_canary_service() -> Service {
     use aws_sdk_ecs::types::{
         AdvancedConfiguration, CanaryConfiguration, DeploymentAlarms, DeploymentStrategy,
     };
-    let dc = DeploymentConfiguration::builder()
-        .deployment_circuit_breaker(
-            DeploymentCircuitBreaker::builder()
-                .enable(true)
-                .rollback(true)
-                .build(),
-        )
-        .maximum_percent(200)
-        .minimum_healthy_percent(100)
+    let dc = deployment_config()
         .strategy(DeploymentStrategy::Canary)
         .canary_configuration(
             CanaryConfiguration::builder()
@@ -1224,10 +1210,7 @@ fn aws_canary_service() -> Service {
                 .unwrap(),
         )
         .build();
-    let lb = LoadBalancer::builder()
-        .target_group_arn(TG_ARN)
-        .container_name("app")
-        .container_port(3000)
+    let lb = app_load_balancer()
         .advanced_configuration(
             AdvancedConfiguration::builder()
                 .alternate_target_group_arn(GREEN_ARN)
