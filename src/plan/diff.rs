@@ -18,11 +18,36 @@ pub struct DiffInput<'a> {
     pub desired: &'a [Resource],
     pub observed: &'a [Observed],
     pub schema: &'a dyn Fn(&str) -> Option<&'static KindSchema>,
+    /// Whether `rtech import` can adopt a live resource of this kind (a conflict then says how).
+    pub importable: &'a dyn Fn(&str) -> bool,
     /// Limit the plan to these (and what they depend on; in a destroy, what depends on them).
     pub targets: &'a [ResourceId],
     /// Replace these even though nothing forces it (`--replace`); created when absent.
     pub replace: &'a [ResourceId],
     pub destroy: bool,
+}
+
+/// What a plan says of a live resource that holds the name `id` wants but lacks rtech's tags:
+/// what rtech will not do, and the ways out (for a kind `rtech import` adopts, its command).
+fn conflict_message(input: &DiffInput, id: &ResourceId, name: &str, physical: &str) -> String {
+    let adopt = if (input.importable)(&id.kind) {
+        format!(
+            "or adopt it with `rtech import --env {} {id} {physical}`",
+            input.env
+        )
+    } else {
+        format!(
+            "or tag it {}={} {}={} {}={id} to adopt it",
+            crate::model::TAG_PROJECT,
+            input.project,
+            crate::model::TAG_ENV,
+            input.env,
+            crate::model::TAG_ID
+        )
+    };
+    format!(
+        "conflict: {name} ({physical}) already exists without rtech's tags; rtech will not modify or delete it (delete or rename it, {adopt})"
+    )
 }
 
 /// Order resources so that each comes after what it depends on (ties by id).
@@ -208,10 +233,7 @@ pub fn diff(input: &DiffInput) -> Result<Plan, PlanError> {
                     conflicts.push(Conflict {
                         id: id.clone(),
                         physical_id: f.physical_id.clone(),
-                        message: format!(
-                            "conflict: {} ({}) already exists without rtech's tags; rtech will not modify or delete it (delete or rename it, or tag it {}={} {}={} {}={} to adopt it)",
-                            r.name, f.physical_id, crate::model::TAG_PROJECT, input.project, crate::model::TAG_ENV, input.env, crate::model::TAG_ID, id
-                        ),
+                        message: conflict_message(input, id, &r.name, &f.physical_id),
                     });
                     pending.insert(id.clone());
                     continue;
