@@ -37,7 +37,10 @@ Faults, each a share (0–1) of the requests it applies to:
   sweep: exactly N mutating calls reached the service.
 
 Latency (`--delay MS`): every request the proxy answers (forwarded or faulted) is
-first held for MS milliseconds, as if AWS were that far away. Whatever the delay, each request's
+first held for MS milliseconds, as if AWS were that far away. Round trip (`rtt`, config only): every request is forwarded at once and its answer held until
+MS milliseconds after it arrived, as AWS's own time sits inside its round trip: as long as the
+emulator answers a burst within MS, a run's span over MS counts its dependent round trips, with
+no emulator queue in it. Whatever the delay, each request's
 start and end (seconds since the proxy started, on its monotonic clock), service and operation
 are recorded; `GET /__faults/calls` returns them with the longest chain of calls that waited on
 each other (see `longest_chain`).
@@ -55,7 +58,7 @@ Control API, under `/__faults/` (never an AWS path: S3 bucket names cannot conta
   "wall": last end − first start, "chain": ["service:operation"…], "heaviest": […],
   "heaviest_seconds": s}` in start order (see `longest_chain` and `heaviest_chain`).
 - `POST /__faults/config` with a JSON object: sets any of seed, throttle, error, lost, reset,
-  hang, hang_seconds, kill_after, kill_pid, delay, lose_first; `"zero": true` also zeroes the counters and
+  hang, hang_seconds, kill_after, kill_pid, delay, rtt, lose_first; `"zero": true` also zeroes the counters and
   forgets the recorded calls.
 Requests to moto's own `/moto-api/` are forwarded untouched and not counted.
 
@@ -287,7 +290,17 @@ class Handler(BaseHTTPRequestHandler):
             return b"".join(chunks)
         return b""
 
+    def hold(self):
+        """With `rtt`: wait until the answer is due (see the module's docs)."""
+        due = getattr(self, "due", None)
+        if due is not None:
+            self.due = None
+            left = due - time.monotonic()
+            if left > 0:
+                time.sleep(left)
+
     def send(self, status, ctype, body, extra=()):
+        self.hold()
         data = body.encode() if isinstance(body, str) else body
         self.send_response(status)
         self.send_header("Content-Type", ctype)
@@ -314,6 +327,7 @@ class Handler(BaseHTTPRequestHandler):
         return resp.status, hdrs, data
 
     def relay(self, status, hdrs, data):
+        self.hold()
         self.send_response(status)
         for k, v in hdrs:
             self.send_header(k, v)
@@ -347,6 +361,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def handle_any(self):
         st = self.server.state
+        self.due = None
         body = self.read_body()
         if self.path.startswith("/__faults/"):
             return self.control(body)
@@ -374,6 +389,8 @@ class Handler(BaseHTTPRequestHandler):
         delay = float(cfg.get("delay") or 0)
         if delay > 0:
             time.sleep(delay / 1000.0)
+        rtt = float(cfg.get("rtt") or 0)
+        self.due = time.monotonic() + rtt / 1000.0 if rtt > 0 else None
 
         def hit(what):
             share = float(cfg.get(what) or 0)
@@ -533,7 +550,7 @@ def main(argv=None):
         if not 0.0 <= getattr(a, f) <= 1.0:
             p.error(f"--{f} is a share between 0 and 1")
     cfg = {"seed": a.seed, "hang_seconds": a.hang_seconds, "kill_after": a.kill_after, "kill_pid": None,
-           "delay": a.delay, "lose_first": [o for o in a.lose_first.split(",") if o]}
+           "delay": a.delay, "rtt": 0.0, "lose_first": [o for o in a.lose_first.split(",") if o]}
     cfg.update({f: getattr(a, f) for f in FAULTS})
     server = Server((a.host, a.port), a.upstream, cfg, a.log)
     host, port = server.server_address[:2]

@@ -46,7 +46,8 @@ pub struct Global {
     /// connection costs this, not the whole apply.
     #[arg(long, global = true, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600), value_name = "SECS")]
     pub attempt_timeout: u64,
-    /// How many changes may run at once.
+    /// How many changes may be at work at once (one waiting for AWS to settle gives its slot
+    /// to the next ready change).
     #[arg(long, global = true, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub parallelism: u16,
     /// No colours (also when NO_COLOR is set and not empty, or output is not a terminal).

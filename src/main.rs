@@ -17,6 +17,7 @@ mod plan;
 mod policy;
 mod progress;
 mod reconcile;
+mod slots;
 mod spec;
 #[cfg(test)]
 mod testutil;

@@ -66,6 +66,8 @@ struct Fake {
     max_in_flight: AtomicUsize,
     log: Mutex<Vec<String>>,
     fail: Option<&'static str>,
+    /// The change that, its work done, waits for its resource to settle (two polls pending).
+    waits: Option<&'static str>,
 }
 
 #[async_trait]
@@ -92,7 +94,7 @@ impl Kind for Fake {
     async fn update(&self, _: &Ctx, _: Update<'_>, _: &Task) -> Result<Attrs, AwsError> {
         panic!("no updates here")
     }
-    async fn create(&self, _: &Ctx, r: &Resource, _: &Task) -> Result<Attrs, AwsError> {
+    async fn create(&self, _: &Ctx, r: &Resource, task: &Task) -> Result<Attrs, AwsError> {
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_in_flight.fetch_max(now, Ordering::SeqCst);
         self.log.lock().unwrap().push(format!("start {}", r.id));
@@ -100,6 +102,22 @@ impl Kind for Fake {
         tokio::time::sleep(Duration::from_millis(40)).await;
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
         self.log.lock().unwrap().push(format!("end {}", r.id));
+        if Some(r.id.name.as_str()) == self.waits {
+            let mut states = ["creating", "creating", "available"].into_iter();
+            let poll = crate::reconcile::kit::Poll {
+                op: "fake:Describe",
+                what: "fake",
+                pending: &["creating"],
+                target: &["available"],
+                timeout: Duration::from_secs(60),
+            };
+            crate::reconcile::kit::until(poll, task, || {
+                let state = states.next().expect("three polls").to_string();
+                async move { Ok((state, ())) }
+            })
+            .await?;
+            self.log.lock().unwrap().push(format!("settled {}", r.id));
+        }
         if Some(r.id.name.as_str()) == self.fail {
             return Err(AwsError::new("fake:Create", "LimitExceeded", "no more"));
         }
@@ -201,6 +219,37 @@ async fn independent_changes_run_concurrently_within_the_bound() {
         fake.max_in_flight.load(Ordering::SeqCst),
         3,
         "three at once, never more"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_change_waiting_for_aws_to_settle_does_not_hold_its_slot() {
+    let fake = leak(Fake {
+        waits: Some("slow"),
+        ..Default::default()
+    });
+    let regs = registry(fake);
+    let p = plan(vec![
+        create("slow", None),
+        create("fast1", None),
+        create("fast2", None),
+    ]);
+    let report = execute(&p, regs, ctx().await, &[], 1, &Progress::new(true, false)).await;
+    assert!(report.ok(), "{report:?}");
+    let log = fake.log.lock().unwrap().clone();
+    // One change at work at a time; the others run during slow's 3 s of waiting, not after it.
+    assert_eq!(fake.max_in_flight.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        log,
+        vec![
+            "start fake/slow",
+            "end fake/slow",
+            "start fake/fast1",
+            "end fake/fast1",
+            "start fake/fast2",
+            "end fake/fast2",
+            "settled fake/slow",
+        ]
     );
 }
 

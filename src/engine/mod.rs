@@ -13,6 +13,7 @@ use crate::plan::steps::{steps, Phase, Step};
 use crate::plan::{Action, Change, Plan, PlanError};
 use crate::progress::{self, Progress};
 use crate::reconcile::{Ctx, Kind, Registry, Update};
+use crate::slots::{Slot, Slots};
 
 /// Why a change failed, or why the executor would not run a plan.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -121,19 +122,25 @@ pub async fn execute(
     // Ctrl-C and SIGTERM alike; while this runs, they are ours to handle.
     let _graceful = crate::interrupt::graceful();
     let mut interrupts = crate::interrupt::Listener::new().ok();
-    let parallelism = parallelism.max(1);
+    // `parallelism` changes at work at once; a change waiting for AWS to settle gives its slot
+    // back meanwhile (kit::wait), so waits never keep a ready change from starting.
+    let slots = Slots::new(parallelism);
+    // A slot taken while every slot was busy, for the next ready change.
+    let mut spare: Option<Slot> = None;
+    let mut ready: Vec<usize> = vec![];
 
     loop {
+        ready.clear();
         if !stop {
-            let ready: Vec<usize> = (0..graph.len())
+            ready = (0..graph.len())
                 .filter(|s| {
                     !started.contains(s) && graph[*s].after.iter().all(|a| finished.contains(a))
                 })
                 .collect();
-            for s in ready {
-                if set.len() >= parallelism {
+            for &s in &ready {
+                let Some(slot) = spare.take().or_else(|| slots.try_take()) else {
                     break;
-                }
+                };
                 started.insert(s);
                 let step = graph[s].clone();
                 let change = plan.changes[step.change].clone();
@@ -175,7 +182,7 @@ pub async fn execute(
                 let ctx = ctx.clone();
                 let (v_start, _) = verb(step.phase, change.action);
                 let task = progress.start(&change.id.to_string(), v_start);
-                set.spawn(async move {
+                set.spawn(slot.run(async move {
                     let result = async {
                         let mut snapshot = snapshot;
                         for (rr, o) in &settle {
@@ -199,13 +206,16 @@ pub async fn execute(
                         Err(e) => task.finish(&format!("failed: {e}")),
                     }
                     (s, result)
-                });
+                }));
             }
         }
         if set.is_empty() {
             break;
         }
+        // Ready changes left waiting for a slot: one coming back free wakes the loop too.
+        let wants_slot = !stop && spare.is_none() && ready.iter().any(|s| !started.contains(s));
         tokio::select! {
+            slot = slots.take(), if wants_slot => spare = Some(slot),
             joined = set.join_next() => {
                 let Some(joined) = joined else { break };
                 let (s, result) = match joined {

@@ -378,3 +378,79 @@ async fn an_apply_spends_its_time_in_its_chain_of_calls() {
         );
     }
 }
+
+/// The dependent round trips of a no-op plan, without the emulator's queue: the proxy forwards
+/// every request at once and holds its answer until [`RTT_MS`] after it arrived (AWS's own time
+/// sits inside its round trip). moto answers a round's burst of reads within that, so the
+/// plan's span over the round trip counts the calls that had to wait for an earlier answer.
+/// Three rounds of reads: the tag index → the target groups it names → their attributes; the
+/// load balancer → its listeners → the HTTPS listener's rules; AWS Backup's plans → our plan's
+/// selections → the selection. prod pins its account, which is checked before any other call
+/// reaches AWS: one round more. dev pins none: its identity call runs beside the first round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_no_op_plan_is_three_round_trips_deep_and_a_pinned_account_one_more() {
+    // Long enough for a loaded machine's moto to answer a round's burst (45 reads for prod) in it.
+    const RTT_MS: f64 = 2000.0;
+    let emu = Emulator::start();
+    apply(&emu, "dev");
+    apply(&emu, "prod");
+    let proxy = FaultProxy::start(&emu, &[]);
+    for (env, rounds) in [("dev", 3.0), ("prod", 4.0)] {
+        proxy.configure(json!({"zero": true, "rtt": RTT_MS}));
+        let r = run_ok(
+            Command::from_std(proxy.rtech(&emu)).args([
+                "plan",
+                "--env",
+                env,
+                "--detailed-exitcode",
+                "-v",
+            ]),
+            0,
+        );
+        proxy.configure(json!({"rtt": 0}));
+        let (status, body) = http_call(&proxy.url, "GET", "/__faults/calls", "");
+        assert_eq!(status, 200, "{body}");
+        let rec: serde_json::Value = serde_json::from_str(&body).expect("calls JSON");
+        let calls = rec["calls"].as_array().expect("calls");
+        let depth = rec["wall"].as_f64().expect("wall") * 1000.0 / RTT_MS;
+        let chain: Vec<&str> = rec["chain"]
+            .as_array()
+            .expect("chain")
+            .iter()
+            .filter_map(|c| c.as_str())
+            .collect();
+        let slow: Vec<String> = calls
+            .iter()
+            .filter(|c| {
+                c["end"].as_f64().unwrap_or(0.0) - c["start"].as_f64().unwrap_or(0.0)
+                    > RTT_MS / 1000.0 + 0.05
+            })
+            .map(|c| {
+                format!(
+                    "{}:{} {:.2}-{:.2}",
+                    c["service"].as_str().unwrap_or(""),
+                    c["operation"].as_str().unwrap_or(""),
+                    c["start"].as_f64().unwrap_or(0.0),
+                    c["end"].as_f64().unwrap_or(0.0)
+                )
+            })
+            .collect();
+        println!(
+            "{env} at a {RTT_MS} ms round trip: {} calls, depth {depth:.2}, chain {}: {}; slower than the round trip: {slow:?}",
+            calls.len(),
+            chain.len(),
+            chain.join(" → ")
+        );
+        let own = r
+            .stderr
+            .lines()
+            .find(|l| l.contains("longest chain of calls"))
+            .unwrap_or_else(|| panic!("-v names the longest chain:\n{}", r.stderr));
+        println!("{env}: rtech -v: {}", own.trim());
+        assert!(
+            depth <= rounds + 0.5,
+            "{env}'s no-op plan waited for {depth:.2} round trips (at most {rounds} and a margin)"
+        );
+        assert!(chain.len() as f64 <= rounds, "{env}: {chain:?}");
+    }
+}

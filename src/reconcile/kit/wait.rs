@@ -30,7 +30,8 @@ pub struct Poll<'a> {
 }
 
 /// Poll `refresh` (which returns the state and what was read) until the state is in
-/// `target`; return what the last read returned.
+/// `target`; return what the last read returned. Between polls the change's slot is free for
+/// others (`crate::slots::idle`).
 pub async fn until<T, F, Fut>(poll: Poll<'_>, task: &Task, mut refresh: F) -> Result<T, AwsError>
 where
     F: FnMut() -> Fut,
@@ -77,7 +78,7 @@ where
             task.status(&format!("waiting for {} (now {state})", poll.what));
             last = state;
         }
-        tokio::time::sleep(delay).await;
+        crate::slots::idle(tokio::time::sleep(delay)).await;
         delay = (delay * 2).min(MAX_DELAY);
     }
 }
@@ -87,23 +88,27 @@ pub const TICK: Duration = Duration::from_secs(30);
 
 /// Run `fut` (an SDK waiter, usually) while the progress line says what is waited for and,
 /// every [`TICK`], for how long.
+/// The change's slot is free for others meanwhile (the waiter's polls are a few reads a minute).
 pub async fn with_ticker<T>(task: &Task, what: &str, fut: impl Future<Output = T>) -> T {
     let start = Instant::now();
     task.status(&format!("waiting for {what}"));
     let mut fut = std::pin::pin!(fut);
     let mut tick = tokio::time::interval_at(Instant::now() + TICK, TICK);
-    loop {
-        tokio::select! {
-            out = &mut fut => {
-                tracing::debug!("waited {:.1} s for {what}", start.elapsed().as_secs_f64());
-                return out;
+    crate::slots::idle(async {
+        loop {
+            tokio::select! {
+                out = &mut fut => {
+                    tracing::debug!("waited {:.1} s for {what}", start.elapsed().as_secs_f64());
+                    return out;
+                }
+                _ = tick.tick() => task.status(&format!(
+                    "waiting for {what} ({} s so far)",
+                    start.elapsed().as_secs()
+                )),
             }
-            _ = tick.tick() => task.status(&format!(
-                "waiting for {what} ({} s so far)",
-                start.elapsed().as_secs()
-            )),
         }
-    }
+    })
+    .await
 }
 
 /// Retry `f` while it fails with an error of one of `kinds` or one of `codes` (the resource is
@@ -151,7 +156,7 @@ where
                     return Err(e.with_message(msg));
                 }
                 on_retry(&e, delay);
-                tokio::time::sleep(delay).await;
+                crate::slots::idle(tokio::time::sleep(delay)).await;
                 delay = (delay * 2).min(MAX_DELAY);
             }
             other => return other,

@@ -171,12 +171,16 @@ pub(super) async fn wait_stable(
             }
         }
     };
-    let ended = tokio::select! {
-        r = waiter => r
-            .map(|_| true)
-            .map_err(waited("ecs:DescribeServices", format!("service {name} to become stable"))),
-        r = watch => r.map(|()| false),
-    };
+    // Both sides only read: the change's slot is free for others until one of them ends.
+    let ended = crate::slots::idle(async {
+        tokio::select! {
+            r = waiter => r
+                .map(|_| true)
+                .map_err(waited("ecs:DescribeServices", format!("service {name} to become stable"))),
+            r = watch => r.map(|()| false),
+        }
+    })
+    .await;
     let ended = match ended {
         // The waiter saw the counts settle: the rollout may still be finishing.
         Ok(true) => {
