@@ -237,7 +237,7 @@ async fn observe_vault(ctx: &Ctx) -> Result<Vec<Observed>, AwsError> {
     let vault_name = vault_name(&ctx.project, &ctx.env);
     let index = ctx.tag_index().await?;
     if let Some((name, arn, tags)) = indexed(
-        &index,
+        index,
         (&ctx.project, &ctx.env, &ctx.region),
         VAULT,
         "backup-vault:",
@@ -278,7 +278,7 @@ async fn observe_plan(ctx: &Ctx) -> Result<Vec<Observed>, AwsError> {
     let plan_name = plan_name(&ctx.project, &ctx.env);
     let index = ctx.tag_index().await?;
     if let Some((plan_id, arn, tags)) = indexed(
-        &index,
+        index,
         (&ctx.project, &ctx.env, &ctx.region),
         PLAN,
         "backup-plan:",

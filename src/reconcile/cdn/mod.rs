@@ -414,7 +414,7 @@ async fn find_indexed(ctx: &Ctx, aliases: &[String]) -> Result<Option<Found>, Aw
         return Ok(None);
     }
     let index = ctx.tag_index().await?;
-    let listed = indexed_ours(&ctx.project, &ctx.env, &index);
+    let listed = indexed_ours(&ctx.project, &ctx.env, index);
     if listed.is_empty() {
         return Ok(None);
     }

@@ -232,7 +232,7 @@ pub async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, A
         .map(|p| p.name)
         .collect();
     let subnet_groups: Vec<DbSubnetGroup> = match subnet_groups_from_instances(
-        &index,
+        index,
         (&ctx.project, &ctx.env, &ctx.region),
         &instances,
         &wanted_groups,

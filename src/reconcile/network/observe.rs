@@ -216,7 +216,7 @@ pub(super) async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Obser
         .map(|r| r.id.clone())
         .collect();
     let addrs = match addresses_from_nats(
-        &index,
+        index,
         (&ctx.project, &ctx.env, &ctx.region),
         &nats,
         &wanted_eips,
