@@ -67,6 +67,7 @@ pub fn diff_input<'a>(
         desired,
         observed,
         schema: &crate::reconcile::schema,
+        importable: &crate::reconcile::importable,
         targets,
         replace: &[],
         destroy,

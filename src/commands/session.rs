@@ -327,6 +327,7 @@ impl Session {
             desired,
             observed,
             schema: &|k| self.registry.kind(k).map(|k| k.schema()),
+            importable: &|k| self.registry.kind(k).is_some_and(|k| k.import().is_some()),
             targets,
             replace,
             destroy,

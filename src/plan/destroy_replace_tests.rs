@@ -258,6 +258,7 @@ fn replaced_certificate() -> Plan {
     let replace = [cert];
     diff(&DiffInput {
         schema: &schema,
+        importable: &|_| false,
         ..input(&desired, &live, &[], &replace, false)
     })
     .unwrap()

@@ -301,6 +301,7 @@ fn steps_from_a_real_diff_are_acyclic_and_ordered() {
         desired: &desired,
         observed: &observed,
         schema: &crate::reconcile::schema,
+        importable: &crate::reconcile::importable,
         targets: &[],
         replace: &[],
         destroy: false,

@@ -490,6 +490,26 @@ fn a_foreign_resource_with_a_wanted_id_is_a_conflict_not_a_change() {
 }
 
 #[test]
+fn a_conflict_of_a_kind_rtech_import_adopts_names_its_command() {
+    let vpc = rid("vpc/main");
+    let desired =
+        [Resource::new(vpc.clone(), "rtech-dev").prop("cidr_block", Value::str("10.0.0.0/16"))];
+    let live = [foreign(vpc_live("10.0.0.0/16"))];
+    let p = plan(&desired, &live);
+    assert_eq!(p.conflicts.len(), 1);
+    let c = &p.conflicts[0];
+    assert!(
+        c.message.ends_with(&format!(
+            "(delete or rename it, or adopt it with `rtech import --env dev vpc/main {}`)",
+            c.physical_id
+        )),
+        "{}",
+        c.message
+    );
+    assert!(!c.message.contains("rtech:id="), "{}", c.message);
+}
+
+#[test]
 fn foreign_resources_are_never_deleted() {
     let p = plan(&[], &[foreign(vpc_live("10.0.0.0/16"))]);
     assert!(p.changes.is_empty());

@@ -376,3 +376,11 @@ pub fn expand(spec: &Spec) -> Vec<Resource> {
 pub fn schema(kind: &str) -> Option<&'static KindSchema> {
     Registry::all().kind(kind).map(|k| k.schema())
 }
+
+/// Whether `rtech import` can adopt a live resource of `kind`, across all services.
+#[cfg(test)]
+pub fn importable(kind: &str) -> bool {
+    Registry::all()
+        .kind(kind)
+        .is_some_and(|k| k.import().is_some())
+}

@@ -172,6 +172,29 @@ async fn imported_resources_are_planned_as_updates_applied_and_destroyed() {
     let scoped = targets(&ids);
     let scoped: Vec<&str> = scoped.iter().map(String::as_str).collect();
 
+    // The plan (exit 1: conflicts) names the command that adopts each same-named one, with its
+    // physical id.
+    let r = run(rtech_in(&emu, d)
+        .args(["plan", "--env", "dev", "--json"])
+        .args(&scoped));
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let p: serde_json::Value = serde_json::from_str(&r.stdout).expect("plan JSON");
+    let conflicts = p["conflicts"].as_array().expect("conflicts");
+    for (id, physical) in [
+        ("ecr_repository/app", REPO),
+        ("s3_bucket/alb-logs", BUCKET),
+        ("hosted_zone/main", zone.as_str()),
+        ("log_group/app", GROUP),
+    ] {
+        let c = conflicts
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap_or_else(|| panic!("{id} is a conflict: {p:#}"));
+        let hint = format!("`rtech import --env dev {id} {physical}`");
+        let message = c["message"].as_str().unwrap_or_default();
+        assert!(message.contains(&hint), "{id}: {message}");
+    }
+
     // The VPC: the preview shows the drift the next plan shows, and what the import adds.
     let mut previews = BTreeMap::new();
     let r = import(&emu, d, "vpc/main", &vid);

@@ -120,6 +120,7 @@ fn plan(desired: &[Resource], observed: &[Observed]) -> Plan {
         desired,
         observed,
         schema: &crate::reconcile::schema,
+        importable: &crate::reconcile::importable,
         targets: &[],
         replace: &[],
         destroy: false,

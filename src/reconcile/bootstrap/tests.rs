@@ -36,6 +36,7 @@ fn plan_of(desired: &[Resource], observed: &[Observed]) -> Plan {
         desired,
         observed,
         schema: &|k| reg.kind(k).map(|k| k.schema()),
+        importable: &|k| reg.kind(k).is_some_and(|k| k.import().is_some()),
         targets: &[],
         replace: &[],
         destroy: false,
