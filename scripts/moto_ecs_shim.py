@@ -56,6 +56,11 @@ exactly the code it runs against an account (the SDK's services-stable waiter in
   through the ELB API are those of the stage the deployment is in now, whether or not anyone
   follows it through ECS (on AWS, ECS moves them by itself). A StopServiceDeployment (ROLLBACK) or a
   circuit-breaker rollback of such a deployment restores the weights too.
+- DescribeTaskDefinition by a family's name alone answers its newest ACTIVE revision, as AWS
+  does; a family with no ACTIVE revision (all deregistered, or none) is AWS's ClientException
+  "Unable to describe task definition.". moto answers its highest revision whatever its status
+  (an INACTIVE one). A family:revision or an ARN is moto's own answer (INACTIVE ones included,
+  as on AWS).
 Every patched name is checked first, so a moto upgrade that moves one fails loudly at start-up.
 """
 import itertools
@@ -558,6 +563,21 @@ def apply():
         d["status"] = "ROLLBACK_REQUESTED"
         d["updatedAt"] = d["stopAt"]
         return json.dumps({"serviceDeploymentArn": arn})
+
+    describe_task_definition = _require(backend, "describe_task_definition")
+    _require(ecs_exceptions, "TaskDefinitionNotFoundException")
+
+    def backend_describe_task_definition(self, task_definition_str):
+        name = task_definition_str.split("/")[-1]
+        if ":" in name:
+            return describe_task_definition(self, task_definition_str)
+        revisions = self.task_definitions.get(name) or {}
+        active = [r for r, td in revisions.items() if getattr(td, "status", "ACTIVE") == "ACTIVE"]
+        if not active:
+            raise ecs_exceptions.TaskDefinitionNotFoundException()
+        return describe_task_definition(self, f"{name}:{max(active)}")
+
+    backend.describe_task_definition = backend_describe_task_definition
 
     cw_backend = _require(cw_models, "CloudWatchBackend")
     set_alarm_state = _require(cw_backend, "set_alarm_state")

@@ -5,6 +5,8 @@ behaviour it reproduces. Usage: moto_server.py -H 127.0.0.1 -p PORT
 
 Shims:
 - DocumentDB: moto serves the DocDB API from its RDS backend, which rejects Engine=docdb.
+  (Also: a DocumentDB instance answers its cluster's subnet group in DescribeDBInstances, as on
+  AWS; moto gives a cluster member none.)
   Teach that backend the engine (port 27017, version 5.0.0). Three moto bugs met on the way
   are fixed here too: ModifyDBCluster ignores CloudwatchLogsExportConfiguration, deleting a
   cluster keeps its automated backups (so re-creating it within a minute fails), and
@@ -167,6 +169,26 @@ def apply_docdb_shim():
         return group
 
     backend.modify_db_subnet_group = modify_db_subnet_group
+
+    # A DocumentDB instance takes its cluster's subnet group, and DescribeDBInstances answers it
+    # in the instance's DBSubnetGroup (name, description, VPC, subnets and their AZs), as AWS
+    # does. moto leaves a cluster member without a subnet group (CreateDBInstance for DocumentDB
+    # takes none), so the answer has no DBSubnetGroup.
+    create_instance = _require(backend, "create_db_instance")
+
+    def create_db_instance(self, db_kwargs):
+        database = create_instance(self, db_kwargs)
+        cluster = self.clusters.get(getattr(database, "db_cluster_identifier", None) or "")
+        group = getattr(cluster, "db_subnet_group_name", None) if cluster is not None else None
+        if (
+            getattr(database, "engine", None) == DOCDB_ENGINE
+            and getattr(database, "db_subnet_group", None) is None
+            and group in self.subnet_groups
+        ):
+            database.db_subnet_group_name = group
+        return database
+
+    backend.create_db_instance = create_db_instance
 
     versions = _require(instance, "default_engine_versions")
     if not isinstance(versions, dict):

@@ -6,7 +6,8 @@ subscriptions; its ELBv2 backend yields load balancers and target groups but not
 their rules; its AWS Backup backend yields vaults but not plans; its ECR backend is not in the
 index at all. AWS's tag index lists all of them (resource types `rds:subgrp`, `rds:cluster-pg`,
 `rds:es`, `elasticloadbalancing:listener`, `elasticloadbalancing:listener-rule`,
-`backup:backup-plan` and `ecr:repository`; a listener's default rule carries no tags of its
+`backup:backup-plan` and `ecr:repository`; its EC2 backend lists no Elastic IPs, which AWS
+lists as `ec2:elastic-ip`; a listener's default rule carries no tags of its
 own, and a deleted plan is gone from it). Its WAFv2 backend is no TaggableResourcesMixin either:
 AWS lists web ACLs (`wafv2:webacl`), the CLOUDFRONT-scoped ones (ARN
 `arn:aws:wafv2:us-east-1:ACCOUNT:global/webacl/NAME/ID`) in us-east-1 only, and this lists
@@ -25,6 +26,7 @@ import moto.applicationautoscaling.models as aas_models
 import moto.backup.models as backup_models
 import moto.core.resource_tagging as resource_tagging
 import moto.ecr.models as ecr_models
+import moto.ec2.models as ec2_models
 import moto.elbv2.models as elbv2_models
 import moto.rds.models as rds_models
 import moto.wafv2.models as wafv2_models
@@ -108,6 +110,24 @@ def apply():
                     )
 
     elbv2_backend.iter_tagged_resources = elbv2_iter_tagged_resources
+
+    # EC2's Elastic IPs: moto's EC2 backend lists VPCs, subnets, NAT gateways… but no addresses;
+    # AWS lists them (`ec2:elastic-ip`, ARN `arn:aws:ec2:REGION:ACCOUNT:elastic-ip/eipalloc-…`).
+    ec2_backend = _require(ec2_models, "EC2Backend")
+    ec2_iter = _require(ec2_backend, "iter_tagged_resources")
+
+    def ec2_iter_tagged_resources(self):
+        yield from ec2_iter(self)
+        for a in self.addresses:
+            if not getattr(a, "allocation_id", None):
+                continue
+            yield TaggedResource(
+                arn=f"arn:{self.partition}:ec2:{self.region_name}:{self.account_id}:elastic-ip/{a.allocation_id}",
+                tags=dict(self.tags.get(a.allocation_id, {})),
+                resource_type="ec2:elastic-ip",
+            )
+
+    ec2_backend.iter_tagged_resources = ec2_iter_tagged_resources
 
     backup_backend = backup_models.BackupBackend
     backup_iter = _require(backup_backend, "iter_tagged_resources")

@@ -147,10 +147,11 @@ async fn certificate_apply_drift_duplicate_and_destroy() {
     assert_eq!(tags["Environment"], "test");
     assert_eq!(tags["Name"], "rtech-dev-cert-main");
 
-    // Observe: ListCertificates + ListTagsForCertificate for the foreign certificate of the
-    // domain (the env's tag index holds ours) + DescribeCertificate for ours.
+    // Observe: DescribeCertificate for ours, which the env's tag index lists: no
+    // ListCertificates, and the foreign certificate of the domain costs nothing (certificates
+    // are not unique by name: no conflict).
     let stats = observe_in(&emu, d, "dev", &target);
-    assert_eq!(stats.by_service.get("acm"), Some(&3), "{stats:?}");
+    assert_eq!(stats.by_service.get("acm"), Some(&1), "{stats:?}");
 
     // Out of band: a tag changed and one added → exactly that drift, repaired in place.
     acm.add_tags_to_certificate()
@@ -428,11 +429,10 @@ async fn cloudfront_certificate_in_us_east_1_beside_the_env_region() {
         .unwrap()
         .starts_with("arn:aws:acm:us-east-1:"));
 
-    // The env's region (its tag index holds ours): ListCertificates and DescribeCertificate;
-    // us-east-1 (another region's index): ListCertificates, ListTagsForCertificate and
-    // DescribeCertificate.
+    // The env's region (its tag index lists ours): DescribeCertificate; us-east-1 (another
+    // region's index): ListCertificates, ListTagsForCertificate and DescribeCertificate.
     let stats = observe_in(&emu, d, "dev", &target);
-    assert_eq!(stats.by_service.get("acm"), Some(&5), "{stats:?}");
+    assert_eq!(stats.by_service.get("acm"), Some(&4), "{stats:?}");
 
     destroy_in(&emu, d, "dev");
     assert!(ours(&eu, "dev").await.is_empty());

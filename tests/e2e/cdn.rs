@@ -204,10 +204,11 @@ async fn distribution_apply_drift_invalidate_and_destroy() {
     assert!(c.caller_reference().starts_with("rtech-rtech-dev-main-"));
     assert_eq!(c.comment(), "rtech rtech-dev distribution/main");
 
-    // Observe: ListDistributions + GetDistributionConfig; the distribution's tags come from
-    // the env's tag index (us-east-1's lists distributions), not ListTagsForResource.
+    // Observe: GetDistribution (config, status and ETag) by the id the env's tag index lists
+    // (us-east-1's lists distributions) with its tags: no ListDistributions, no
+    // ListTagsForResource.
     let stats = observe_in(&emu, d, "dev", &target);
-    assert_eq!(stats.by_service.get("cloudfront"), Some(&2), "{stats:?}");
+    assert_eq!(stats.by_service.get("cloudfront"), Some(&1), "{stats:?}");
 
     // Out of band: the /api/* TTLs raised and an alias added → exactly those drifts,
     // repaired in place (same distribution).

@@ -1,12 +1,19 @@
-//! Observe (destroy included, which has no spec): ListCertificates (paginated, every status
+//! Observe (destroy included, which has no spec): in the env's region, when the env's tag index
+//! lists a certificate of ours for each one the spec wants there (in a destroy: always), those
+//! it lists are described at once, without ListCertificates: a certificate without our tags
+//! for the same names is no conflict (below), and every other one of ours is in the index (one
+//! tagged too recently for it is found by the next plan). One it lists that is gone, or a
+//! wanted certificate it does not list (a plan that creates it, ours tagged too recently):
+//! ListCertificates (paginated, every status
 //! and key type) in the env's region, and in us-east-1 too when the env's region is another
 //! (destroy has no spec to say whether CloudFront is on); then the tags of every certificate
 //! listed: the env's tag index (`kit::tag_index`, the env's region only) holds ours, and
 //! ListTagsForCertificate reads each other one (eight at a time: ACM has no tag filter, and a
 //! certificate for names the spec no longer has is still ours to replace or delete); then
 //! DescribeCertificate for ours (rtech:project, rtech:env and an rtech:id of kind
-//! `certificate`). Calls in the env's region: 1 + the certificates not ours + ours; an account
-//! holding only the env's certificate: 2 (5 with the us-east-1 one of another region's env). Certificates are not unique by name: one for the same domain
+//! `certificate`). Calls in the env's region: one per certificate of ours with the index (a no-op
+//! plan: 1; 4 with the us-east-1 one of another region's env), else 1 + the certificates not
+//! ours holding a wanted name + ours. Certificates are not unique by name: one for the same domain
 //! without our tags is not a conflict, it is ignored. Two of ours with the same rtech:id (an
 //! interrupted apply past AWS's idempotency hour, or an interrupted replace): the one to keep
 //! (for the spec's names, in the expected region, ISSUED first, then the oldest) keeps the id,
@@ -249,12 +256,68 @@ pub fn classify(env_region: &str, found: Vec<Found>, desired: &[Resource]) -> Ve
     out
 }
 
+/// The certificates of ours (in `region`) the env's tag index lists: (id, ARN, tags). Pure.
+pub fn indexed_certificates(
+    index: &TagIndex,
+    project: &str,
+    env: &str,
+    region: &str,
+) -> Vec<(ResourceId, String, BTreeMap<String, String>)> {
+    index
+        .with_prefix("arn:")
+        .filter_map(|(arn, t)| {
+            let p: Vec<&str> = arn.splitn(6, ':').collect();
+            let cert =
+                p.len() == 6 && p[2] == "acm" && p[3] == region && p[5].starts_with("certificate/");
+            cert.then_some(())?;
+            Some((owned_id(project, env, t)?, arn.to_string(), t.clone()))
+        })
+        .collect()
+}
+
+/// Whether the index's certificates of ours hold every certificate the spec wants here
+/// (`desired`: their ids; none in a destroy). Then ListCertificates would add nothing the plan
+/// needs: a certificate of someone else's for the same names is no conflict (certificates are
+/// not unique by name), and every other one of ours is in the index. Pure.
+pub fn index_covers(
+    desired: &BTreeSet<ResourceId>,
+    listed: &[(ResourceId, String, BTreeMap<String, String>)],
+) -> bool {
+    desired
+        .iter()
+        .all(|id| listed.iter().any(|(i, _, _)| i == id))
+}
+
+/// DescribeCertificate of each, at once (None: one of them is gone).
+async fn describe_all(
+    c: &Client,
+    ours: Vec<(ResourceId, String, BTreeMap<String, String>)>,
+) -> Result<Option<Vec<Found>>, AwsError> {
+    let found = futures::future::try_join_all(ours.into_iter().map(|(id, arn, tags)| async move {
+        kit::found(describe(c, &arn).await).map(|d| d.map(|detail| Found { id, detail, tags }))
+    }))
+    .await?;
+    Ok(found.into_iter().collect())
+}
+
 async fn observe_region(
     ctx: &Ctx,
     c: &Client,
     wanted: &BTreeSet<String>,
+    desired: &BTreeSet<ResourceId>,
     index: Option<&TagIndex>,
 ) -> Result<Vec<Found>, AwsError> {
+    // The index lists ours, each for a certificate the spec wants (or, in a destroy, whatever
+    // it lists): those are described at once, without ListCertificates. One of them gone (the
+    // index lags behind a delete): the list decides.
+    if let Some(index) = index {
+        let listed = indexed_certificates(index, &ctx.project, &ctx.env, &ctx.region);
+        if index_covers(desired, &listed) {
+            if let Some(found) = describe_all(c, listed).await? {
+                return Ok(found);
+            }
+        }
+    }
     let summaries = all_pages!(
         c.list_certificates()
             .set_certificate_statuses(Some(
@@ -334,10 +397,21 @@ pub(super) async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Obser
         .collect();
     // The env's tag index is the env's region's: us-east-1's certificates (another region's
     // env) are read one by one.
+    // The certificates the spec wants in each region.
+    let homed = |region: &str| -> BTreeSet<ResourceId> {
+        desired
+            .iter()
+            .filter(|r| r.id.kind == CERTIFICATE && home_region(&r.id.name, &ctx.region) == region)
+            .map(|r| r.id.clone())
+            .collect()
+    };
     let index = ctx.tag_index().await?;
-    let mut found = observe_region(ctx, &ctx.clients.acm, &wanted, Some(index)).await?;
+    let here = homed(&ctx.region);
+    let mut found = observe_region(ctx, &ctx.clients.acm, &wanted, &here, Some(index)).await?;
     if ctx.region != CLOUDFRONT_CERT_REGION {
-        found.extend(observe_region(ctx, &ctx.clients.acm_us_east_1, &wanted, None).await?);
+        let there = homed(CLOUDFRONT_CERT_REGION);
+        let c = &ctx.clients.acm_us_east_1;
+        found.extend(observe_region(ctx, c, &wanted, &there, None).await?);
     }
     Ok(classify(&ctx.region, found, desired))
 }

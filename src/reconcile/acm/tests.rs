@@ -807,3 +807,35 @@ fn after_an_interrupted_replace_the_certificate_for_the_specs_names_is_kept() {
         "{p:?}"
     );
 }
+
+#[test]
+fn the_index_stands_for_the_list_only_when_it_holds_every_wanted_certificate() {
+    use crate::reconcile::kit::tag_index::TagIndex;
+    let mut other_env = our_tags("certificate/main");
+    other_env.insert("rtech:env".into(), "staging".into());
+    let index = TagIndex::from_pairs([
+        (ARN.to_string(), our_tags("certificate/main")),
+        (
+            "arn:aws:acm:us-east-1:123456789012:certificate/theirs".to_string(),
+            other_env,
+        ),
+        (
+            "arn:aws:sns:us-east-1:123456789012:alerts".to_string(),
+            our_tags("sns_topic/alerts"),
+        ),
+    ]);
+    let region = ARN.split(':').nth(3).unwrap();
+    let listed = indexed_certificates(&index, "rtech", "dev", region);
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].0, certificate_id("main"));
+    assert_eq!(listed[0].1, ARN);
+    let want = |names: &[&str]| names.iter().map(|n| certificate_id(n)).collect();
+    assert!(index_covers(&want(&["main"]), &listed));
+    // A destroy (no spec) reads what the index lists; a wanted certificate it does not list
+    // (to create, or tagged too recently) sends observe to ListCertificates.
+    assert!(index_covers(&want(&[]), &listed));
+    assert!(!index_covers(&want(&["main", "cloudfront"]), &listed));
+    assert!(!index_covers(&want(&["main"]), &[]));
+    // Another region's index holds none of them.
+    assert!(indexed_certificates(&index, "rtech", "dev", "eu-west-9").is_empty());
+}

@@ -16,11 +16,13 @@
 //! before). AWS refuses to delete a vault that holds recovery points: the delete fails naming
 //! the vault and AWS's code, and says to delete the recovery points first.
 //!
-//! Observe: ListBackupVaults and ListBackupPlans (paginated) beside the env's tag index; tags
-//! from the index (it lists vaults and plans), ListTags for what it does not list (a resource
-//! tagged too recently, or someone else's under our name); then, for
-//! our plan, GetBackupPlan and ListBackupSelections at once, and GetBackupSelection per
-//! selection (one).
+//! Observe, from the env's tag index (it lists vaults and plans with their tags): the vault the
+//! index lists as ours under our name is observed from it (its props are its name and tags);
+//! our plan is read by the id its indexed ARN holds: GetBackupPlan and ListBackupSelections
+//! at once, then GetBackupSelection per selection (one). What the index does not list (a
+//! resource tagged too recently, someone else's under our name), and an indexed plan that is
+//! gone, are looked for by name: ListBackupVaults / ListBackupPlans (paginated), ListTags for
+//! one the index does not list. A no-op plan: 3 calls (5 before the index stood in for the lists).
 
 pub mod plan;
 pub mod selection;
@@ -35,7 +37,7 @@ use aws_sdk_backup::Client;
 
 use crate::aws::{all_pages, aws, AwsError};
 use crate::model::{tags_for, Observed, Ownership, Resource, ResourceId};
-use crate::reconcile::kit::{claimed_id, found, tags::tag_map, Claims};
+use crate::reconcile::kit::{claimed_id, found, tag_index::TagIndex, tags::tag_map, Claims};
 use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::Spec;
 
@@ -131,23 +133,128 @@ fn classify(
     }
 }
 
-async fn observe(ctx: &Ctx) -> Result<Vec<Observed>, AwsError> {
+/// The AWS Backup resource the index lists as the env's `kind` (its `rtech:id` tag), in
+/// `region`, whose ARN's resource part starts with `prefix` (`backup-vault:`, `backup-plan:`):
+/// (the rest of it: the vault's name or the plan's id, the ARN, its tags). Pure.
+pub fn indexed(
+    index: &TagIndex,
+    (project, env, region): (&str, &str, &str),
+    kind: &str,
+    prefix: &str,
+) -> Option<(String, String, BTreeMap<String, String>)> {
+    index.with_prefix("arn:").find_map(|(arn, tags)| {
+        let p: Vec<&str> = arn.splitn(6, ':').collect();
+        let rest = (p.len() == 6 && p[2] == "backup" && p[3] == region)
+            .then(|| p[5].strip_prefix(prefix))
+            .flatten()?;
+        (claimed_id(tags, project, env) == Some(rid(kind)))
+            .then(|| (rest.to_string(), arn.to_string(), tags.clone()))
+    })
+}
+
+/// Our plan (by its id) and its selections: GetBackupPlan and ListBackupSelections at once,
+/// then GetBackupSelection per selection. None: the plan is gone (deleted, or only a deleted
+/// plan's record).
+async fn read_plan(
+    ctx: &Ctx,
+    claims: &mut Claims,
+    id: ResourceId,
+    plan_id: &str,
+    arn: &str,
+    tags: BTreeMap<String, String>,
+) -> Result<Option<Vec<Observed>>, AwsError> {
     let bk = &ctx.clients.backup;
-    let vault_name = vault_name(&ctx.project, &ctx.env);
-    let plan_name = plan_name(&ctx.project, &ctx.env);
-    let (vaults, plans) = tokio::try_join!(
-        async { all_pages!(bk.list_backup_vaults(), "backup:ListBackupVaults") },
-        async { all_pages!(bk.list_backup_plans(), "backup:ListBackupPlans") },
+    let (got, selections) = tokio::try_join!(
+        async {
+            found(
+                bk.get_backup_plan()
+                    .backup_plan_id(plan_id)
+                    .send()
+                    .await
+                    .map_err(aws("backup:GetBackupPlan")),
+            )
+        },
+        async {
+            found(all_pages!(
+                bk.list_backup_selections().backup_plan_id(plan_id),
+                "backup:ListBackupSelections"
+            ))
+        },
     )?;
+    let Some(doc) = got.as_ref().and_then(|g| g.backup_plan()) else {
+        return Ok(None);
+    };
+    if got.as_ref().is_some_and(|g| g.deletion_date().is_some()) {
+        return Ok(None);
+    }
+    let mut out = vec![plan::observed(id, plan_id, arn, doc, tags)];
+    let selections = selections.unwrap_or_default();
+    let details = futures::future::try_join_all(selections.iter().map(|s| async move {
+        let sid = s.selection_id().unwrap_or_default();
+        let r = bk
+            .get_backup_selection()
+            .backup_plan_id(plan_id)
+            .selection_id(sid)
+            .send()
+            .await
+            .map_err(aws("backup:GetBackupSelection"));
+        Ok::<_, AwsError>((sid.to_string(), found(r)?))
+    }))
+    .await?;
+    for (sid, got) in details {
+        let Some(sel) = got.as_ref().and_then(|g| g.backup_selection()) else {
+            continue;
+        };
+        let wanted = selection_name(&ctx.project, &ctx.env);
+        let name = sel.selection_name();
+        // Every selection of our plan is ours: the desired one under its id, any other
+        // under one of its own (deleted by the next apply).
+        let id = if name == wanted {
+            rid(SELECTION)
+        } else {
+            ResourceId::new(SELECTION, format!("docdb~{name}"))
+        };
+        out.push(selection::observed(
+            claims.claim(id, &sid),
+            plan_id,
+            &sid,
+            sel,
+        ));
+    }
+    Ok(Some(out))
+}
+
+async fn observe(ctx: &Ctx) -> Result<Vec<Observed>, AwsError> {
+    let (vaults, plans) = tokio::try_join!(observe_vault(ctx), observe_plan(ctx))?;
+    Ok(vaults.into_iter().chain(plans).collect())
+}
+
+/// The vault. Its props are its name and tags, both in the index: a vault the index lists as
+/// ours under our name is observed from it, without a read (vault names are unique in a
+/// region, so no one else's can hold ours). Otherwise ListBackupVaults (paginated): ours
+/// tagged too recently for the index, or someone else's under our name (a conflict).
+async fn observe_vault(ctx: &Ctx) -> Result<Vec<Observed>, AwsError> {
+    let vault_name = vault_name(&ctx.project, &ctx.env);
+    let index = ctx.tag_index().await?;
+    if let Some((name, arn, tags)) = indexed(
+        index,
+        (&ctx.project, &ctx.env, &ctx.region),
+        VAULT,
+        "backup-vault:",
+    ) {
+        if name == vault_name {
+            return Ok(vec![vault::observed(rid(VAULT), &name, &arn, None, tags)]);
+        }
+    }
+    let bk = &ctx.clients.backup;
+    let vaults = all_pages!(bk.list_backup_vaults(), "backup:ListBackupVaults")?;
     let mut claims = Claims::new();
     let mut out = vec![];
-
     // Only resources under our names can be ours or clash with ours.
-    let vaults: Vec<_> = vaults
+    for v in vaults
         .iter()
         .filter(|v| v.backup_vault_name() == Some(vault_name.as_str()))
-        .collect();
-    for v in vaults {
+    {
         let (Some(name), Some(arn)) = (v.backup_vault_name(), v.backup_vault_arn()) else {
             continue;
         };
@@ -157,16 +264,41 @@ async fn observe(ctx: &Ctx) -> Result<Vec<Observed>, AwsError> {
         let Some((id, own)) = classify(ctx, &mut claims, VAULT, name, &vault_name, &tags) else {
             continue;
         };
-        let mut o = vault::observed(id, name, arn, v.number_of_recovery_points(), tags);
+        let mut o = vault::observed(id, name, arn, Some(v.number_of_recovery_points()), tags);
         o.ownership = own;
         out.push(o);
     }
+    Ok(out)
+}
 
-    let plans: Vec<_> = plans
+/// The plan: the one the index lists as ours is read by the id its ARN holds (plan names are
+/// unique in a region: no one else's can hold ours). Not listed, or gone since, or renamed out
+/// of band: ListBackupPlans (paginated), by name.
+async fn observe_plan(ctx: &Ctx) -> Result<Vec<Observed>, AwsError> {
+    let plan_name = plan_name(&ctx.project, &ctx.env);
+    let index = ctx.tag_index().await?;
+    if let Some((plan_id, arn, tags)) = indexed(
+        index,
+        (&ctx.project, &ctx.env, &ctx.region),
+        PLAN,
+        "backup-plan:",
+    ) {
+        let mut claims = Claims::new();
+        if let Some(out) = read_plan(ctx, &mut claims, rid(PLAN), &plan_id, &arn, tags).await? {
+            let named = out.first().and_then(|o| o.get_str("name")) == Some(plan_name.as_str());
+            if named {
+                return Ok(out);
+            }
+        }
+    }
+    let bk = &ctx.clients.backup;
+    let plans = all_pages!(bk.list_backup_plans(), "backup:ListBackupPlans")?;
+    let mut claims = Claims::new();
+    let mut out = vec![];
+    for p in plans
         .iter()
         .filter(|p| p.backup_plan_name() == Some(plan_name.as_str()))
-        .collect();
-    for p in plans {
+    {
         let (Some(plan_id), Some(arn)) = (p.backup_plan_id(), p.backup_plan_arn()) else {
             continue;
         };
@@ -183,63 +315,9 @@ async fn observe(ctx: &Ctx) -> Result<Vec<Observed>, AwsError> {
             out.push(o);
             continue;
         }
-        let (got, selections) = tokio::try_join!(
-            async {
-                found(
-                    bk.get_backup_plan()
-                        .backup_plan_id(plan_id)
-                        .send()
-                        .await
-                        .map_err(aws("backup:GetBackupPlan")),
-                )
-            },
-            async {
-                found(all_pages!(
-                    bk.list_backup_selections().backup_plan_id(plan_id),
-                    "backup:ListBackupSelections"
-                ))
-            },
-        )?;
         // Deleted in between (or only a deleted plan's record): gone.
-        let Some(doc) = got.as_ref().and_then(|g| g.backup_plan()) else {
-            continue;
-        };
-        if got.as_ref().is_some_and(|g| g.deletion_date().is_some()) {
-            continue;
-        }
-        out.push(plan::observed(id, plan_id, arn, doc, tags));
-        let selections = selections.unwrap_or_default();
-        let details = futures::future::try_join_all(selections.iter().map(|s| async move {
-            let sid = s.selection_id().unwrap_or_default();
-            let r = bk
-                .get_backup_selection()
-                .backup_plan_id(plan_id)
-                .selection_id(sid)
-                .send()
-                .await
-                .map_err(aws("backup:GetBackupSelection"));
-            Ok::<_, AwsError>((sid.to_string(), found(r)?))
-        }))
-        .await?;
-        for (sid, got) in details {
-            let Some(sel) = got.as_ref().and_then(|g| g.backup_selection()) else {
-                continue;
-            };
-            let wanted = selection_name(&ctx.project, &ctx.env);
-            let name = sel.selection_name();
-            // Every selection of our plan is ours: the desired one under its id, any other
-            // under one of its own (deleted by the next apply).
-            let id = if name == wanted {
-                rid(SELECTION)
-            } else {
-                ResourceId::new(SELECTION, format!("docdb~{name}"))
-            };
-            out.push(selection::observed(
-                claims.claim(id, &sid),
-                plan_id,
-                &sid,
-                sel,
-            ));
+        if let Some(o) = read_plan(ctx, &mut claims, id, plan_id, arn, tags).await? {
+            out.extend(o);
         }
     }
     Ok(out)

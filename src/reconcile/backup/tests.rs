@@ -157,7 +157,7 @@ fn live_all(rs: &[Resource], retention: i64, extra_rule: bool) -> Vec<Observed> 
             rid(VAULT),
             &vt.name,
             "arn:aws:backup:us-east-1:1:backup-vault:x",
-            0,
+            Some(0),
             vt.tags,
         ),
         live_plan(rs, retention, extra_rule),
@@ -326,4 +326,57 @@ fn props_round_trip_through_their_structs() {
         };
         assert_eq!(back, o.props, "{}", o.id);
     }
+}
+
+#[test]
+fn the_index_names_our_vault_and_our_plan_id_and_nothing_else() {
+    use crate::reconcile::kit::tag_index::TagIndex;
+    let tags = |p: &str, e: &str, id: &str| -> BTreeMap<String, String> {
+        [
+            ("rtech:project".to_string(), p.to_string()),
+            ("rtech:env".to_string(), e.to_string()),
+            ("rtech:id".to_string(), id.to_string()),
+        ]
+        .into()
+    };
+    let index = TagIndex::from_pairs([
+        (
+            "arn:aws:backup:us-east-1:1:backup-vault:rtech-prod-docdb".into(),
+            tags("rtech", "prod", "backup_vault/docdb"),
+        ),
+        (
+            "arn:aws:backup:us-east-1:1:backup-plan:abc-123".into(),
+            tags("rtech", "prod", "backup_plan/docdb"),
+        ),
+        // Another region's plan and a resource claiming another kind: not ours here.
+        (
+            "arn:aws:backup:eu-west-1:1:backup-plan:zzz".into(),
+            tags("rtech", "prod", "backup_plan/docdb"),
+        ),
+        (
+            "arn:aws:backup:us-east-1:1:backup-vault:other".into(),
+            tags("rtech", "prod", "x/y"),
+        ),
+    ]);
+    let scope = ("rtech", "prod", "us-east-1");
+    let (name, arn, _) = indexed(&index, scope, VAULT, "backup-vault:").unwrap();
+    assert_eq!(name, "rtech-prod-docdb");
+    assert_eq!(
+        arn,
+        "arn:aws:backup:us-east-1:1:backup-vault:rtech-prod-docdb"
+    );
+    let (id, _, t) = indexed(&index, scope, PLAN, "backup-plan:").unwrap();
+    assert_eq!(id, "abc-123");
+    assert_eq!(
+        t.get("rtech:id").map(String::as_str),
+        Some("backup_plan/docdb")
+    );
+    assert!(indexed(&index, ("rtech", "dev", "us-east-1"), PLAN, "backup-plan:").is_none());
+    assert!(indexed(
+        &index,
+        ("rtech", "prod", "eu-west-2"),
+        VAULT,
+        "backup-vault:"
+    )
+    .is_none());
 }

@@ -32,22 +32,26 @@ pub fn expand(name: &str, tags: BTreeMap<String, String>) -> Resource {
     Resource::new(rid(VAULT), name).with_props(to_props(&props))
 }
 
-/// A live vault (pure); `recovery_points` is kept as an attribute for the delete's message.
+/// A live vault (pure); `recovery_points` (when ListBackupVaults read it) is kept as an
+/// attribute.
 pub fn observed(
     id: ResourceId,
     name: &str,
     arn: &str,
-    recovery_points: i64,
+    recovery_points: Option<i64>,
     tags: BTreeMap<String, String>,
 ) -> Observed {
-    Observed::new(id, name)
+    let o = Observed::new(id, name)
         .with_props(to_props(&VaultProps {
             name: name.to_string(),
             tags,
         }))
         .attr("id", name)
-        .attr("arn", arn)
-        .attr("recovery_points", recovery_points.to_string())
+        .attr("arn", arn);
+    match recovery_points {
+        Some(n) => o.attr("recovery_points", n.to_string()),
+        None => o,
+    }
 }
 
 /// AWS refuses to delete a vault holding recovery points (InvalidRequestException): the error

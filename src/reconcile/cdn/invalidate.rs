@@ -84,7 +84,7 @@ pub async fn invalidate(
     let paths = invalidation_paths(paths)?;
     let c = &ctx.clients.cloudfront;
     task.status("finding the env's distribution");
-    let (found, _) = find(ctx, &[]).await?;
+    let (found, _, _) = find(ctx, &[]).await?;
     let dist = pick_for_invalidation(&ctx.env, &found)?;
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

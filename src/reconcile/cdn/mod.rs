@@ -22,16 +22,20 @@
 //! ([`request::caller_reference`]: a hash of the env and the resolved config, so an interrupted create
 //! that is retried is idempotent on AWS).
 //!
-//! Observe (read-only), API calls:
+//! Observe (read-only), API calls: when the env's region is us-east-1 (AWS lists distributions
+//! in that region's tag index only) and the index lists a distribution of ours, GetDistribution
+//! for each one it lists (its summary, config and status at once; one call), and nothing
+//! else: a distribution holding one of our aliases without our tags is reported only when
+//! none of ours exists (CloudFront refuses an alias held elsewhere). Otherwise, or when one the
+//! index lists is gone:
 //! 1. ListDistributions, paginated (1 call per 100 distributions);
 //! 2. the tags of each candidate: a distribution whose comment is ours, or whose aliases include
 //!    one of the spec's (or, without a spec, a name in the env's zone): from the env's tag
-//!    index when the env's region is us-east-1 (AWS lists distributions in that region's index
-//!    only), else, or for a candidate the index does not list (someone else's),
-//!    ListTagsForResource;
+//!    index when the env's region is us-east-1, else, or for a candidate the index does not
+//!    list (someone else's), ListTagsForResource;
 //! 3. GetDistributionConfig for each distribution of ours (1 call).
 //!
-//! So a plan costs 2 CloudFront calls with a distribution in a us-east-1 env (3 elsewhere), 1
+//! So a plan costs 1 CloudFront call with a distribution in a us-east-1 env (3 elsewhere), 1
 //! without. A distribution carrying
 //! one of our aliases without our tags is foreign: a conflict, never touched. A second
 //! distribution of ours (an interrupted apply) is observed as `distribution/main~<id>` and
@@ -67,12 +71,12 @@ pub mod wait;
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use aws_sdk_cloudfront::types::{DistributionSummary, TagKeys};
+use aws_sdk_cloudfront::types::{Distribution, DistributionConfig, DistributionSummary, TagKeys};
 use aws_sdk_cloudfront::Client;
 
 use crate::aws::{all_pages, aws, AwsError, CLOUDFRONT_CERT_REGION};
 use crate::model::{tag_pairs, Attrs, Observed, Ownership, Resource, ResourceId};
-use crate::reconcile::kit::{self, from_props, is_ours, to_props, Claims};
+use crate::reconcile::kit::{self, from_props, is_ours, tag_index::TagIndex, to_props, Claims};
 use crate::reconcile::{Ctx, Kind, Service};
 use crate::spec::Spec;
 
@@ -161,7 +165,7 @@ impl Service for Cdn {
 
     async fn observe(&self, ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
         let aliases = wanted_aliases(desired);
-        let (found, tags) = find(ctx, &aliases).await?;
+        let (found, tags, mut configs) = find(ctx, &aliases).await?;
         let c = &ctx.clients.cloudfront;
         let none = BTreeMap::new();
         let mut out = vec![];
@@ -169,11 +173,14 @@ impl Service for Cdn {
             match ownership {
                 Ownership::Foreign => out.push(observed_foreign(s)),
                 Ownership::Owned => {
-                    // Deleted between the list and the get: none.
-                    let Some((config, _etag)) =
-                        kit::found(distribution::get_config(c, &s.id).await)?
-                    else {
-                        continue;
+                    // Read with the distribution (the index's path), or now; deleted between
+                    // the list and the get: none.
+                    let config = match configs.remove(&s.id) {
+                        Some(config) => config,
+                        None => match kit::found(distribution::get_config(c, &s.id).await)? {
+                            Some((config, _etag)) => config,
+                            None => continue,
+                        },
                     };
                     let t = tags.get(&s.arn).unwrap_or(&none);
                     out.push(observed(id.clone(), s, &config, t));
@@ -224,9 +231,41 @@ impl Summary {
         }
     }
 
+    /// GetDistribution's answer as a summary, with its config.
+    pub fn of_distribution(d: &Distribution) -> Option<(Summary, DistributionConfig)> {
+        let config = d.distribution_config()?.clone();
+        let s = Summary {
+            id: d.id().to_string(),
+            arn: d.arn().to_string(),
+            domain_name: d.domain_name().to_string(),
+            status: d.status().to_string(),
+            enabled: config.enabled(),
+            comment: config.comment().to_string(),
+            aliases: config
+                .aliases()
+                .map(|a| a.items().to_vec())
+                .unwrap_or_default(),
+        };
+        Some((s, config))
+    }
+
     pub fn attrs(&self) -> Attrs {
         dist_attrs(&self.id, &self.arn, &self.domain_name, &self.status)
     }
+}
+
+/// The ids of the distributions the index lists as this env's `distribution/main` (pure).
+pub fn indexed_ours(project: &str, env: &str, index: &TagIndex) -> Vec<(String, String)> {
+    index
+        .with_prefix("arn:")
+        .filter_map(|(arn, tags)| {
+            let p: Vec<&str> = arn.splitn(6, ':').collect();
+            let id = (p.len() == 6 && p[2] == "cloudfront")
+                .then(|| p[5].strip_prefix("distribution/"))
+                .flatten()?;
+            owned(project, env, tags).then(|| (id.to_string(), arn.to_string()))
+        })
+        .collect()
 }
 
 pub fn dist_attrs(id: &str, arn: &str, domain_name: &str, status: &str) -> Attrs {
@@ -357,17 +396,70 @@ pub fn observed_foreign(s: &Summary) -> Observed {
 // ---------------------------------------------------------------------------------------------
 // observe: AWS calls
 
-/// Every candidate, classified, with the tags of each (by ARN).
+/// Every candidate, classified, with the tags of each (by ARN), and the config of those read
+/// whole already (by id).
 type Found = (
     Vec<(Summary, Ownership, ResourceId)>,
     BTreeMap<String, BTreeMap<String, String>>,
+    BTreeMap<String, DistributionConfig>,
 );
 
-/// ListDistributions (paginated), then ListTagsForResource for each candidate; classified.
 /// The region whose tag index lists CloudFront's distributions.
 const INDEX_REGION: &str = "us-east-1";
 
+/// The distributions the index lists as ours, each read whole (GetDistribution, at once).
+/// None: the index lists none, or one of them is gone (the list decides then).
+async fn find_indexed(ctx: &Ctx, aliases: &[String]) -> Result<Option<Found>, AwsError> {
+    if ctx.region != INDEX_REGION {
+        return Ok(None);
+    }
+    let index = ctx.tag_index().await?;
+    let listed = indexed_ours(&ctx.project, &ctx.env, index);
+    if listed.is_empty() {
+        return Ok(None);
+    }
+    let c = &ctx.clients.cloudfront;
+    let got = futures::future::try_join_all(listed.iter().map(|(id, _)| async move {
+        kit::found(
+            c.get_distribution()
+                .id(id)
+                .send()
+                .await
+                .map_err(aws("cloudfront:GetDistribution")),
+        )
+    }))
+    .await?;
+    let mut all = vec![];
+    let mut configs = BTreeMap::new();
+    let mut tags = BTreeMap::new();
+    for ((_, arn), got) in listed.iter().zip(got) {
+        let Some((s, config)) = got
+            .as_ref()
+            .and_then(|g| g.distribution())
+            .and_then(Summary::of_distribution)
+        else {
+            return Ok(None);
+        };
+        if let Some(t) = index.tags(arn) {
+            tags.insert(s.arn.clone(), t.clone());
+        }
+        configs.insert(s.id.clone(), config);
+        all.push(s);
+    }
+    let cands: Vec<&Summary> = all.iter().collect();
+    let classified = classify(&ctx.project, &ctx.env, &cands, &tags, aliases)
+        .into_iter()
+        .map(|(s, o, id)| (s.clone(), o, id))
+        .collect();
+    Ok(Some((classified, tags, configs)))
+}
+
+/// The indexed distributions of ours ([`find_indexed`]); else ListDistributions (paginated),
+/// then ListTagsForResource for each candidate the index does not list; classified.
 async fn find(ctx: &Ctx, aliases: &[String]) -> Result<Found, AwsError> {
+    if let Some(found) = find_indexed(ctx, aliases).await? {
+        return Ok(found);
+    }
     let c = &ctx.clients.cloudfront;
     // AWS lists distributions (global) in us-east-1's tag index only.
     let (all, index) = tokio::try_join!(
@@ -412,7 +504,7 @@ async fn find(ctx: &Ctx, aliases: &[String]) -> Result<Found, AwsError> {
         .into_iter()
         .map(|(s, o, id)| (s.clone(), o, id))
         .collect();
-    Ok((classified, tags))
+    Ok((classified, tags, BTreeMap::new()))
 }
 
 #[cfg(test)]

@@ -832,3 +832,35 @@ fn an_observed_arn_is_the_tag_target() {
     assert_eq!(o.attrs["arn"], ARN);
     assert_eq!(o.physical_id, "E1");
 }
+
+#[test]
+fn the_index_names_our_distributions_and_not_others_or_other_kinds() {
+    use crate::reconcile::kit::tag_index::TagIndex;
+    let spec = seed();
+    let ours = our_tags(&spec);
+    let mut theirs = ours.clone();
+    theirs.insert(TAG_ENV.into(), "staging".into());
+    let mut other_kind = ours.clone();
+    other_kind.insert(TAG_ID.into(), "web_acl/main".into());
+    let index = TagIndex::from_pairs([
+        (
+            "arn:aws:cloudfront::123456789012:distribution/E1OURS".into(),
+            ours,
+        ),
+        (
+            "arn:aws:cloudfront::123456789012:distribution/E2THEIRS".into(),
+            theirs,
+        ),
+        (
+            "arn:aws:wafv2:us-east-1:123456789012:global/webacl/x/1".into(),
+            other_kind,
+        ),
+    ]);
+    assert_eq!(
+        indexed_ours(&spec.project, &spec.env, &index),
+        vec![(
+            "E1OURS".to_string(),
+            "arn:aws:cloudfront::123456789012:distribution/E1OURS".to_string()
+        )]
+    );
+}

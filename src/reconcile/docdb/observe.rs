@@ -1,5 +1,6 @@
 //! Observe: one paginated Describe per kind and the env's tag index (`kit::tag_index`), all at
-//! once; one ListTagsForResource per resource under our name prefix that the index does not
+//! once (the subnet groups come with our instances when the index lists ours, else
+//! DescribeDBSubnetGroups: [`subnet_groups_from_instances`]); one ListTagsForResource per resource under our name prefix that the index does not
 //! list; then each live resource through its kind's normaliser.
 
 use std::collections::BTreeMap;
@@ -19,6 +20,7 @@ use super::{
 };
 use crate::aws::{all_pages, AwsError};
 use crate::model::{Observed, Ownership, Resource, ResourceId};
+use crate::reconcile::kit::tag_index::TagIndex;
 use crate::reconcile::kit::{claimed_id, from_props, to_props, Claims};
 use crate::reconcile::{secrets, sns, Ctx};
 use crate::spec::network::Network as NetSpec;
@@ -115,11 +117,69 @@ pub(super) fn engine_filter() -> Filter {
     Filter::builder().name("engine").values("docdb").build()
 }
 
+/// The DocumentDB subnet groups the index lists as this env's (rtech:id of kind
+/// `docdb_subnet_group`): name → ARN (pure).
+fn indexed_subnet_groups(
+    index: &TagIndex,
+    (project, env, region): (&str, &str, &str),
+) -> BTreeMap<String, String> {
+    index
+        .with_prefix("arn:")
+        .filter_map(|(arn, tags)| {
+            let p: Vec<&str> = arn.splitn(6, ':').collect();
+            let name = (p.len() == 6 && p[2] == "rds" && p[3] == region)
+                .then(|| p[5].strip_prefix("subgrp:"))
+                .flatten()?;
+            let id = claimed_id(tags, project, env)?;
+            (id.kind == SUBNET_GROUP).then(|| (name.to_string(), arn.to_string()))
+        })
+        .collect()
+}
+
+/// Our subnet groups as our instances' DescribeDBInstances answers hold them (an instance
+/// carries its cluster's subnet group whole: name, description, subnets and their AZs), when
+/// they hold every group the index lists as ours and every group the spec wants (`wanted`;
+/// none in a destroy), and the index lists at least one: then DescribeDBSubnetGroups would add
+/// nothing. A subnet group in use
+/// cannot be deleted, and names are unique in a region, so no one else's can hold ours. None:
+/// DescribeDBSubnetGroups decides (a group no instance uses, one the index does not list yet,
+/// someone else's under our name). Pure.
+pub fn subnet_groups_from_instances(
+    index: &TagIndex,
+    scope: (&str, &str, &str),
+    instances: &[&DbInstance],
+    wanted: &[String],
+) -> Option<Vec<DbSubnetGroup>> {
+    let indexed = indexed_subnet_groups(index, scope);
+    let mut by_name: BTreeMap<String, DbSubnetGroup> = BTreeMap::new();
+    for i in instances {
+        let Some(g) = i.db_subnet_group() else {
+            continue;
+        };
+        let Some(name) = g.db_subnet_group_name() else {
+            continue;
+        };
+        let Some(arn) = indexed.get(name) else {
+            continue;
+        };
+        if !g.subnets().is_empty() {
+            let mut g = g.clone();
+            g.db_subnet_group_arn = Some(arn.clone());
+            by_name.insert(name.to_string(), g);
+        }
+    }
+    let held = |n: &String| by_name.contains_key(n);
+    let covered = !indexed.is_empty()
+        && indexed.keys().all(held)
+        && wanted.iter().all(|n| indexed.contains_key(n) && held(n));
+    covered.then(|| by_name.into_values().collect())
+}
+
 pub async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
     let dd = &ctx.clients.docdb;
     // One paginated Describe per kind, all at once. The engine filter keeps RDS and Neptune
     // clusters out (they share this API); groups have no engine filter.
-    let (clusters, instances, subnet_groups, param_groups, subs, index) = tokio::try_join!(
+    let (clusters, instances, param_groups, subs, index) = tokio::try_join!(
         async {
             all_pages!(
                 dd.describe_db_clusters().filters(engine_filter()),
@@ -130,12 +190,6 @@ pub async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, A
             all_pages!(
                 dd.describe_db_instances().filters(engine_filter()),
                 "docdb:DescribeDBInstances"
-            )
-        },
-        async {
-            all_pages!(
-                dd.describe_db_subnet_groups(),
-                "docdb:DescribeDBSubnetGroups"
             )
         },
         async {
@@ -169,6 +223,26 @@ pub async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, A
         .filter(|i| i.engine() == Some("docdb") && mine(i.db_instance_identifier()))
         .filter(|i| !matches!(i.db_instance_status(), Some("deleting" | "deleted")))
         .collect();
+    // The subnet groups: from our instances' answers when they hold every one the index lists
+    // as ours and every one the spec wants (subnet_groups_from_instances), else their Describe.
+    let wanted_groups: Vec<String> = desired
+        .iter()
+        .filter(|r| r.id.kind == SUBNET_GROUP)
+        .filter_map(|r| from_props::<SubnetGroupProps>(&r.props).ok())
+        .map(|p| p.name)
+        .collect();
+    let subnet_groups: Vec<DbSubnetGroup> = match subnet_groups_from_instances(
+        index,
+        (&ctx.project, &ctx.env, &ctx.region),
+        &instances,
+        &wanted_groups,
+    ) {
+        Some(groups) => groups,
+        None => all_pages!(
+            dd.describe_db_subnet_groups(),
+            "docdb:DescribeDBSubnetGroups"
+        )?,
+    };
     let subnet_groups: Vec<&DbSubnetGroup> = subnet_groups
         .iter()
         .filter(|g| mine(g.db_subnet_group_name()))

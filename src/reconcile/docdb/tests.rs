@@ -1423,3 +1423,59 @@ fn a_live_subscription_reads_back_sorted_and_lower_case() {
         "arn:aws:rds:us-east-1:1:es:rtech-prod-docdb-instance-events"
     );
 }
+
+#[test]
+fn our_instances_stand_for_the_subnet_groups_describe_only_when_they_hold_every_one() {
+    use super::observe::subnet_groups_from_instances;
+    use crate::reconcile::kit::tag_index::TagIndex;
+    use aws_sdk_docdb::types::{DbInstance, DbSubnetGroup, Subnet};
+    let tags = |env: &str, id: &str| -> BTreeMap<String, String> {
+        [
+            ("rtech:project".to_string(), "rtech".to_string()),
+            ("rtech:env".to_string(), env.to_string()),
+            ("rtech:id".to_string(), id.to_string()),
+        ]
+        .into()
+    };
+    let arn = "arn:aws:rds:us-east-1:1:subgrp:rtech-prod-docdb";
+    let index = TagIndex::from_pairs([
+        (arn.to_string(), tags("prod", "docdb_subnet_group/main")),
+        (
+            "arn:aws:rds:us-east-1:1:cluster:rtech-prod-docdb".to_string(),
+            tags("prod", "docdb_cluster/main"),
+        ),
+    ]);
+    let instance = |group: &str| {
+        DbInstance::builder()
+            .db_instance_identifier("rtech-prod-docdb-1")
+            .db_subnet_group(
+                DbSubnetGroup::builder()
+                    .db_subnet_group_name(group)
+                    .db_subnet_group_description("d")
+                    .subnets(Subnet::builder().subnet_identifier("subnet-1").build())
+                    .build(),
+            )
+            .build()
+    };
+    let scope = ("rtech", "prod", "us-east-1");
+    let ours = instance("rtech-prod-docdb");
+    let wanted = vec!["rtech-prod-docdb".to_string()];
+    let got = subnet_groups_from_instances(&index, scope, &[&ours], &wanted).unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].db_subnet_group_arn(), Some(arn));
+    assert_eq!(got[0].subnets().len(), 1);
+    // No instance (or one in another group): the Describe decides.
+    assert!(subnet_groups_from_instances(&index, scope, &[], &wanted).is_none());
+    let other = instance("someone-else");
+    assert!(subnet_groups_from_instances(&index, scope, &[&other], &wanted).is_none());
+    // A wanted group the index does not list (to create, or tagged too recently).
+    let more = vec![
+        "rtech-prod-docdb".to_string(),
+        "rtech-prod-docdb-2".to_string(),
+    ];
+    assert!(subnet_groups_from_instances(&index, scope, &[&ours], &more).is_none());
+    // An index that lists none (a destroy of an env it does not show yet): the Describe finds
+    // what is left.
+    let dev = ("rtech", "dev", "us-east-1");
+    assert!(subnet_groups_from_instances(&index, dev, &[&ours], &[]).is_none());
+}

@@ -47,15 +47,16 @@
 //! `stable_timeout_seconds` (`rtech:stable-timeout`), so a saved plan or a destroy (which has
 //! no spec) knows them.
 //!
-//! Observe: DescribeClusters (TAGS, SETTINGS), ListTaskDefinitions (ACTIVE, paginated) and
-//! DescribeServices (TAGS) at once; then DescribeTaskDefinition (TAGS) of the newest ACTIVE
-//! revision, and of the one the service runs when that is another (a rollback), beside one
-//! DescribeSubnets for a live service (its subnets' rtech ids, so the list follows the
-//! spec's order): five calls (six after a rollback), whatever the number of revisions. Only
-//! when neither is ours does observe describe older ones (at most ten) to find ours
-//! (taskdef/, ownership). Without ACTIVE revisions and without a task definition in the
-//! spec (destroy), it lists INACTIVE ones too, so that revisions of ours an interrupted
-//! destroy left are deleted.
+//! Observe: DescribeClusters (TAGS, SETTINGS), DescribeTaskDefinition (TAGS) by the family's
+//! name alone (AWS answers its newest ACTIVE revision; ClientException "Unable to describe
+//! task definition." when it has none) and DescribeServices (TAGS) at once; then the
+//! revision the service runs when that is another (a rollback), beside the subnets' rtech ids
+//! of a live service (from the tag index, so the list follows the spec's order): three calls
+//! (four after a rollback), whatever the number of revisions. Only when neither is ours does
+//! observe list the ACTIVE revisions (ListTaskDefinitions) and describe older ones (at most
+//! ten) to find ours (taskdef/, ownership). Without ACTIVE revisions and without a task
+//! definition in the spec (destroy), it lists INACTIVE ones, so that revisions of ours an
+//! interrupted destroy left are deleted.
 
 mod cluster;
 pub mod deployments;
@@ -273,9 +274,9 @@ impl Service for Ecs {
         let app = app_name(&ctx.project, &ctx.env);
         let want_service = desired.iter().find(|r| r.id == service_id());
         let want_td = desired.iter().any(|r| r.id == task_definition_id());
-        let (c, revs, s) = tokio::try_join!(
+        let (c, newest, s) = tokio::try_join!(
             cluster::describe(ctx, &cluster),
-            taskdef::active_revisions(ctx, &app),
+            taskdef::newest_active(ctx, &app),
             observed_service(ctx),
         )?;
         // A deleted (INACTIVE) or draining service is gone as far as planning goes; apply
@@ -295,7 +296,7 @@ impl Service for Ecs {
                     None => Ok(BTreeMap::new()),
                 }
             },
-            taskdef::observe(ctx, &app, &revs, running, !want_td),
+            taskdef::observe(ctx, &app, newest, running, !want_td),
         )?;
 
         let mut out = vec![];

@@ -21,9 +21,9 @@ use super::service::{
     rollout_check, rollout_state, update_request, RolloutCheck,
 };
 use super::taskdef::{
-    container_definition, extras, image_ref, observe_foreign_newest, observe_in_use,
-    observe_task_definition, parse_value_from, register_request, revisions_of, same_definition,
-    split_image, to_deregister, value_from, InUse,
+    container_definition, extras, image_ref, no_active_revision, observe_foreign_newest,
+    observe_in_use, observe_task_definition, parse_value_from, register_request, revisions_of,
+    same_definition, split_image, to_deregister, value_from, InUse,
 };
 use super::*;
 use crate::model::{tags_for, Observed, Ref, Resource, ResourceId, Value};
@@ -1577,6 +1577,24 @@ fn a_revision_equal_to_the_desired_one_is_reused_whatever_its_tags() {
     // An unresolved reference never matches.
     let unresolved = get(&rs, "ecs_task_definition/app");
     assert!(!same_definition(unresolved, &newest));
+}
+
+#[test]
+fn a_family_without_an_active_revision_is_read_as_none_and_other_client_errors_stay() {
+    let e = |code: &str, msg: &str| AwsError::new("ecs:DescribeTaskDefinition", code, msg);
+    // AWS's answer to a family's name with no ACTIVE revision (or no revision at all).
+    assert!(no_active_revision(&e(
+        "ClientException",
+        "Unable to describe task definition."
+    )));
+    assert!(!no_active_revision(&e(
+        "ClientException",
+        "ECS was unable to assume the role that was provided for this task."
+    )));
+    assert!(!no_active_revision(&e(
+        "AccessDeniedException",
+        "Unable to describe task definition."
+    )));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_ec2::types::{SecurityGroupRule, Tag};
+use aws_sdk_ec2::types::{Address, DomainType, NatGateway, SecurityGroupRule, Tag};
 
 use super::eip::eip_attrs;
 use super::{eip, flow_log, igw, nat, route, route_table, rta, rule, security_group, subnet, vpc};
@@ -16,6 +16,7 @@ use super::{
 use super::{SUBNET, VPC};
 use crate::aws::{all_pages, aws, AwsError};
 use crate::model::{Observed, Ownership, Resource, ResourceId, Value, TAG_ENV, TAG_PROJECT};
+use crate::reconcile::kit::tag_index::TagIndex;
 use crate::reconcile::kit::{claimed_id, to_props, Claims, Link};
 use crate::reconcile::Ctx;
 
@@ -82,6 +83,62 @@ fn link(s: Option<&str>) -> Link {
     s.unwrap_or_default().into()
 }
 
+/// Our Elastic IPs as our NAT gateways' DescribeNatGateways answer holds them (allocation id
+/// and public IP), with the tags the env's tag index lists (AWS lists `ec2:elastic-ip`), when
+/// the index lists at least one, every one it lists is held by a live NAT gateway of ours, and
+/// it lists every one the spec wants (`wanted`; none in a destroy). An address a NAT gateway
+/// holds cannot be released, and an Elastic IP's props are its tags and its domain (`vpc`,
+/// the only one a NAT gateway takes): DescribeAddresses would add nothing. None: it decides
+/// (an address no NAT gateway holds, a leftover, one the index does not list yet). Pure.
+pub fn addresses_from_nats(
+    index: &TagIndex,
+    (project, env, region): (&str, &str, &str),
+    nats: &[NatGateway],
+    wanted: &BTreeSet<ResourceId>,
+) -> Option<Vec<Address>> {
+    let indexed: BTreeMap<&str, &BTreeMap<String, String>> = index
+        .with_prefix("arn:")
+        .filter_map(|(arn, tags)| {
+            let p: Vec<&str> = arn.splitn(6, ':').collect();
+            let alloc = (p.len() == 6 && p[2] == "ec2" && p[3] == region)
+                .then(|| p[5].strip_prefix("elastic-ip/"))
+                .flatten()?;
+            claimed_id(tags, project, env)?;
+            Some((alloc, tags))
+        })
+        .collect();
+    let claimed: BTreeSet<ResourceId> = indexed
+        .values()
+        .filter_map(|t| claimed_id(t, project, env))
+        .collect();
+    if indexed.is_empty() || !wanted.is_subset(&claimed) {
+        return None;
+    }
+    let held: BTreeMap<&str, Option<&str>> = nats
+        .iter()
+        .flat_map(|n| n.nat_gateway_addresses())
+        .filter_map(|a| Some((a.allocation_id()?, a.public_ip())))
+        .collect();
+    indexed
+        .iter()
+        .map(|(alloc, tags)| {
+            let public_ip = held.get(alloc)?;
+            let tags = tags
+                .iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect();
+            Some(
+                Address::builder()
+                    .allocation_id(*alloc)
+                    .set_public_ip(public_ip.map(str::to_string))
+                    .domain(DomainType::Vpc)
+                    .set_tags(Some(tags))
+                    .build(),
+            )
+        })
+        .collect()
+}
+
 pub(super) async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Observed>, AwsError> {
     let ec2 = &ctx.clients.ec2;
     let f = vec![
@@ -89,7 +146,7 @@ pub(super) async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Obser
         filter(&format!("tag:{TAG_ENV}"), [&ctx.env]),
     ];
     // One batched, paginated call per kind, all at once.
-    let (vpcs, subnets, igws, addrs, nats, rts, named_sgs, flow_logs, index, mut prefix_lists) = tokio::try_join!(
+    let (vpcs, subnets, igws, nats, rts, named_sgs, flow_logs, index, mut prefix_lists) = tokio::try_join!(
         async {
             all_pages!(
                 ec2.describe_vpcs().set_filters(Some(f.clone())),
@@ -108,14 +165,6 @@ pub(super) async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Obser
                     .set_filters(Some(f.clone())),
                 "ec2:DescribeInternetGateways"
             )
-        },
-        async {
-            ec2.describe_addresses()
-                .set_filters(Some(f.clone()))
-                .send()
-                .await
-                .map_err(aws("ec2:DescribeAddresses"))
-                .map(|o| o.addresses.unwrap_or_default())
         },
         async {
             let mut fl = f.clone();
@@ -159,6 +208,28 @@ pub(super) async fn observe(ctx: &Ctx, desired: &[Resource]) -> Result<Vec<Obser
             rule::prefix_lists_named(ctx, names.into_iter().collect()).await
         },
     )?;
+    // The Elastic IPs: from our NAT gateways' answers when they hold every one the index lists
+    // as ours (addresses_from_nats), else DescribeAddresses.
+    let wanted_eips: BTreeSet<ResourceId> = desired
+        .iter()
+        .filter(|r| r.id.kind == EIP)
+        .map(|r| r.id.clone())
+        .collect();
+    let addrs = match addresses_from_nats(
+        index,
+        (&ctx.project, &ctx.env, &ctx.region),
+        &nats,
+        &wanted_eips,
+    ) {
+        Some(a) => a,
+        None => ec2
+            .describe_addresses()
+            .set_filters(Some(f.clone()))
+            .send()
+            .await
+            .map_err(aws("ec2:DescribeAddresses"))
+            .map(|o| o.addresses.unwrap_or_default())?,
+    };
     // A group the tag index lists as ours that is named otherwise (not made by rtech under
     // its deterministic name, but tagged as the env's): read by id, so that ownership stays
     // decided by tags (usually no call).

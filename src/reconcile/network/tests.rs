@@ -673,3 +673,63 @@ fn the_whole_env_with_a_flow_log_plans_cleanly_and_a_traffic_change_is_a_replace
     let paths: Vec<&str> = c.fields.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(paths, ["traffic_type"]);
 }
+
+#[test]
+fn our_nat_gateways_stand_for_describe_addresses_only_when_they_hold_every_indexed_one() {
+    use super::observe::addresses_from_nats;
+    use crate::reconcile::kit::tag_index::TagIndex;
+    use aws_sdk_ec2::types::{NatGateway, NatGatewayAddress};
+    use std::collections::{BTreeMap, BTreeSet};
+    let tags = |env: &str, id: &str| -> BTreeMap<String, String> {
+        [
+            ("rtech:project".to_string(), "rtech".to_string()),
+            ("rtech:env".to_string(), env.to_string()),
+            ("rtech:id".to_string(), id.to_string()),
+        ]
+        .into()
+    };
+    let eip = |alloc: &str| format!("arn:aws:ec2:us-east-1:1:elastic-ip/{alloc}");
+    let index = TagIndex::from_pairs([
+        (eip("eipalloc-a"), tags("prod", "eip/nat-a")),
+        (eip("eipalloc-b"), tags("prod", "eip/nat-b")),
+        (
+            "arn:aws:ec2:us-east-1:1:natgateway/nat-1".to_string(),
+            tags("prod", "nat_gateway/a"),
+        ),
+    ]);
+    let nat = |allocs: &[(&str, &str)]| {
+        let mut b = NatGateway::builder().nat_gateway_id("nat-1");
+        for (a, ip) in allocs {
+            b = b.nat_gateway_addresses(
+                NatGatewayAddress::builder()
+                    .allocation_id(*a)
+                    .public_ip(*ip)
+                    .build(),
+            );
+        }
+        b.build()
+    };
+    let scope = ("rtech", "prod", "us-east-1");
+    let ids = |names: &[&str]| -> BTreeSet<ResourceId> {
+        names.iter().map(|n| n.parse().unwrap()).collect()
+    };
+    let both = [
+        nat(&[("eipalloc-a", "1.2.3.4")]),
+        nat(&[("eipalloc-b", "5.6.7.8")]),
+    ];
+    let got = addresses_from_nats(&index, scope, &both, &ids(&["eip/nat-a", "eip/nat-b"])).unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].allocation_id(), Some("eipalloc-a"));
+    assert_eq!(got[0].public_ip(), Some("1.2.3.4"));
+    assert!(got[0]
+        .tags()
+        .iter()
+        .any(|t| t.key() == Some("rtech:id") && t.value() == Some("eip/nat-a")));
+    // An indexed address no NAT gateway holds (a leftover, or released since): the Describe.
+    let one = [nat(&[("eipalloc-a", "1.2.3.4")])];
+    assert!(addresses_from_nats(&index, scope, &one, &ids(&["eip/nat-a"])).is_none());
+    // A wanted address the index does not list (to create, or tagged too recently).
+    assert!(addresses_from_nats(&index, scope, &both, &ids(&["eip/nat-c"])).is_none());
+    // An index listing none: the Describe finds what is left.
+    assert!(addresses_from_nats(&index, ("rtech", "dev", "us-east-1"), &both, &ids(&[])).is_none());
+}

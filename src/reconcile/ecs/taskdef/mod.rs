@@ -51,12 +51,13 @@ use crate::spec::app::App;
 use crate::spec::network::REDIS_PORT;
 use crate::spec::Spec;
 
-pub(super) use observe::{active_revisions, observe};
 #[cfg(test)]
 pub use observe::{
-    extras, image_ref, observe_foreign_newest, observe_in_use, observe_task_definition,
-    parse_value_from, revisions_of, split_image, to_deregister, value_from, InUse,
+    extras, image_ref, no_active_revision, observe_foreign_newest, observe_in_use,
+    observe_task_definition, parse_value_from, revisions_of, split_image, to_deregister,
+    value_from, InUse,
 };
+pub(super) use observe::{newest_active, observe};
 #[cfg(test)]
 pub use request::{container_definition, register_request, same_definition};
 

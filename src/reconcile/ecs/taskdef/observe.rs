@@ -447,39 +447,37 @@ pub fn observe_in_use(
     }
 }
 
-/// The family as the plan sees it (module docs). `revs`: the ACTIVE revisions, newest first;
-/// `running`: the task definition our service runs, if there is one. One
-/// DescribeTaskDefinition when the service runs the newest revision (or there is no
-/// service), two when it runs another (a rollback). Without ACTIVE revisions and with no
-/// task definition in the spec (`leftovers`: a destroy), INACTIVE revisions of ours left by
-/// an interrupted destroy are observed, so that the destroy deletes them.
+/// The family as the plan sees it (module docs). `newest`: the family's newest ACTIVE
+/// revision and its tags ([`newest_active`]); `running`: the task definition our service
+/// runs, if there is one. No more reads when the service runs the newest revision (or there
+/// is no service) and it is ours; one DescribeTaskDefinition when it runs another (a
+/// rollback). Only when neither is ours is the list of ACTIVE revisions read, to look back
+/// for rtech's newest. Without ACTIVE revisions and with no task definition in the spec
+/// (`leftovers`: a destroy), INACTIVE revisions of ours left by an interrupted destroy are
+/// observed, so that the destroy deletes them.
 pub(in crate::reconcile::ecs) async fn observe(
     ctx: &Ctx,
     family: &str,
-    revs: &[(i64, String)],
+    newest: Option<(TaskDefinition, Vec<Tag>)>,
     running: Option<&str>,
     leftovers: bool,
 ) -> Result<Option<Observed>, AwsError> {
     let is_ours = |t: &BTreeMap<String, String>| super::super::ours(ctx, &task_definition_id(), t);
-    let Some((_, newest_arn)) = revs.first() else {
+    let Some((newest, tags)) = newest else {
         return if leftovers {
             observe_leftovers(ctx, family, is_ours).await
         } else {
             Ok(None)
         };
     };
+    let newest_arn = newest.task_definition_arn().unwrap_or_default().to_string();
     // The service's revision, when it is of our family and not the newest.
     let running = running.filter(|r| {
         *r != newest_arn.as_str() && !revisions_of(&[r.to_string()], family).is_empty()
     });
-    let (newest, in_use) = tokio::try_join!(describe(ctx, newest_arn), async {
-        match running {
-            Some(arn) => describe(ctx, arn).await,
-            None => Ok(None),
-        }
-    })?;
-    let Some((newest, tags)) = newest else {
-        return Ok(None);
+    let in_use = match running {
+        Some(arn) => describe(ctx, arn).await?,
+        None => None,
     };
     let tags = super::super::tag_map(&tags);
     let in_use = in_use.map(|(td, t)| (td, super::super::tag_map(&t)));
@@ -494,10 +492,12 @@ pub(in crate::reconcile::ecs) async fn observe(
             .map(|(td, t)| (td, t))
             .unwrap_or((&newest, &tags)),
     };
-    for (_, arn) in revs.iter().skip(1).take(OWN_LOOKBACK) {
-        if Some(arn.as_str()) == running {
-            continue;
-        }
+    // Neither is ours: rtech's newest among the older ACTIVE revisions, if any.
+    let revs = active_revisions(ctx, family).await?;
+    let older = revs
+        .iter()
+        .filter(|(_, arn)| *arn != newest_arn && Some(arn.as_str()) != running);
+    for (_, arn) in older.take(OWN_LOOKBACK) {
         if let Some((td, t)) = describe(ctx, arn).await? {
             if is_ours(&super::super::tag_map(&t)) {
                 return Ok(Some(observe_foreign_newest(compared.0, compared.1, &td)));
@@ -506,8 +506,33 @@ pub(in crate::reconcile::ecs) async fn observe(
     }
     Ok(Some(super::super::foreign(
         task_definition_id(),
-        newest_arn,
+        &newest_arn,
     )))
+}
+
+/// Whether DescribeTaskDefinition's error says the family has no ACTIVE revision (or does
+/// not exist): AWS answers a family's name without one with ClientException "Unable to
+/// describe task definition." (not a NotFound code; terraform-provider-aws reads it the same
+/// way). Any other ClientException stays an error.
+pub fn no_active_revision(e: &AwsError) -> bool {
+    e.is("ClientException")
+        && e.message
+            .to_ascii_lowercase()
+            .contains("unable to describe task definition")
+}
+
+/// The family's newest ACTIVE revision and its tags: DescribeTaskDefinition by the family's
+/// name alone (AWS answers with the newest ACTIVE revision). None: the family has none.
+pub(in crate::reconcile::ecs) async fn newest_active(
+    ctx: &Ctx,
+    family: &str,
+) -> Result<Option<(TaskDefinition, Vec<Tag>)>, AwsError> {
+    match describe(ctx, family).await {
+        Err(e) if no_active_revision(&e) => Ok(None),
+        // A family's name answers only its own revisions; anything else is not ours to read.
+        Ok(Some((td, _))) if td.family() != Some(family) => Ok(None),
+        r => r,
+    }
 }
 
 /// INACTIVE revisions of ours with no ACTIVE one left (an interrupted destroy): the newest
