@@ -36,14 +36,20 @@ Faults, each a share (0–1) of the requests it applies to:
   mutating request is forwarded (each is held until the connection closes). This is the crash
   sweep: exactly N mutating calls reached the service.
 
-Latency (`--delay MS`): every request the proxy answers (forwarded or faulted) is
-first held for MS milliseconds, as if AWS were that far away. Round trip (`rtt`, config only): every request is forwarded at once and its answer held until
+Latency (`--delay MS`): every request the proxy answers (forwarded or faulted) is first held
+for MS milliseconds, as if AWS were that far away. Whatever the delay, each request's start and
+end (seconds since the proxy started, on its monotonic clock), service and operation are
+recorded; `GET /__faults/calls` returns them with the longest chain of calls that waited on
+each other (see `longest_chain` and `heaviest_chain`).
+
+Round trip (`rtt`, config only): every request is forwarded at once and its answer held until
 MS milliseconds after it arrived, as AWS's own time sits inside its round trip: as long as the
 emulator answers a burst within MS, a run's span over MS counts its dependent round trips, with
-no emulator queue in it. Whatever the delay, each request's
-start and end (seconds since the proxy started, on its monotonic clock), service and operation
-are recorded; `GET /__faults/calls` returns them with the longest chain of calls that waited on
-each other (see `longest_chain`).
+no emulator queue in it.
+
+A stale tag index (`stale_index`, config only): while it is true, a `tag:GetResources` request
+the proxy has answered before (same region and body) gets that earlier answer again, as AWS's
+index lags a delete by seconds to minutes: resources deleted since still show in it.
 
 Reproducible: whether a request meets a fault is a function of the seed, its service and
 operation (for REST calls the method and path, ids starred) and how many calls of that
@@ -53,12 +59,13 @@ concurrent calls of one operation is hit can vary).
 
 Control API, under `/__faults/` (never an AWS path: S3 bucket names cannot contain `_`):
 - `GET /__faults/stats`: JSON counters: requests, forwarded, mutating_forwarded, faults by type,
-  mutating operations forwarded by name, lost responses by operation, killed pid (or null), and the config.
+  mutating operations forwarded by name, lost responses by operation, killed pid (or null),
+  stale tag index answers, and the config.
 - `GET /__faults/calls`: JSON `{"calls": [{"start", "end", "service", "operation"}…],
   "wall": last end − first start, "chain": ["service:operation"…], "heaviest": […],
   "heaviest_seconds": s}` in start order (see `longest_chain` and `heaviest_chain`).
 - `POST /__faults/config` with a JSON object: sets any of seed, throttle, error, lost, reset,
-  hang, hang_seconds, kill_after, kill_pid, delay, rtt, lose_first; `"zero": true` also zeroes the counters and
+  hang, hang_seconds, kill_after, kill_pid, delay, rtt, stale_index, lose_first; `"zero": true` also zeroes the counters and
   forgets the recorded calls.
 Requests to moto's own `/moto-api/` are forwarded untouched and not counted.
 
@@ -89,6 +96,8 @@ class State:
         self.lock = threading.Lock()
         self.cond = threading.Condition(self.lock)
         self.cfg = cfg
+        # The last answer to each tag index request (`stale_index`), kept across `zero`.
+        self.index_answers = {}
         self.zero()
 
     def zero(self):
@@ -102,6 +111,7 @@ class State:
         self.calls = []
         self.lost_first = {}
         self.lost_ops = {}
+        self.stale_answers = 0
 
     def stats(self):
         with self.lock:
@@ -114,6 +124,7 @@ class State:
                 "mutating_operations": dict(self.mutating_ops),
                 "lost_operations": dict(self.lost_ops),
                 "killed": self.killed,
+                "stale_index_answers": self.stale_answers,
                 "config": dict(self.cfg),
             }
 
@@ -417,6 +428,21 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(*error_answer(proto, 500, "InternalError", "We encountered an internal error."))
             return self.send(*error_answer(proto, 503, "ServiceUnavailable", "Service unavailable."))
 
+        if service == "tagging" and op == "GetResources":
+            m = re.search(r"Credential=[^/]+/[^/]+/([^/]+)/", self.headers.get("Authorization", ""))
+            key = (m.group(1) if m else "", body)
+            with st.lock:
+                cached = st.index_answers.get(key)
+            if cfg.get("stale_index") and cached:
+                with st.lock:
+                    st.stale_answers += 1
+                return self.relay(*cached)
+            answer = self.forward(body)
+            with st.lock:
+                st.index_answers[key] = answer
+                st.forwarded += 1
+            return self.relay(*answer)
+
         kill_after = cfg.get("kill_after")
         if mutating and kill_after:
             with st.lock:
@@ -550,7 +576,7 @@ def main(argv=None):
         if not 0.0 <= getattr(a, f) <= 1.0:
             p.error(f"--{f} is a share between 0 and 1")
     cfg = {"seed": a.seed, "hang_seconds": a.hang_seconds, "kill_after": a.kill_after, "kill_pid": None,
-           "delay": a.delay, "rtt": 0.0, "lose_first": [o for o in a.lose_first.split(",") if o]}
+           "delay": a.delay, "rtt": 0.0, "stale_index": False, "lose_first": [o for o in a.lose_first.split(",") if o]}
     cfg.update({f: getattr(a, f) for f in FAULTS})
     server = Server((a.host, a.port), a.upstream, cfg, a.log)
     host, port = server.server_address[:2]

@@ -43,5 +43,6 @@ mod secrets;
 mod ship;
 mod sns;
 mod stack;
+mod stale_index;
 mod support;
 mod waf;
