@@ -264,14 +264,8 @@ pub fn indexed_certificates(
     region: &str,
 ) -> Vec<(ResourceId, String, BTreeMap<String, String>)> {
     index
-        .with_prefix("arn:")
-        .filter_map(|(arn, t)| {
-            let p: Vec<&str> = arn.splitn(6, ':').collect();
-            let cert =
-                p.len() == 6 && p[2] == "acm" && p[3] == region && p[5].starts_with("certificate/");
-            cert.then_some(())?;
-            Some((owned_id(project, env, t)?, arn.to_string(), t.clone()))
-        })
+        .resources("acm", Some(region), "certificate/")
+        .filter_map(|(_, arn, t)| Some((owned_id(project, env, t)?, arn.to_string(), t.clone())))
         .collect()
 }
 

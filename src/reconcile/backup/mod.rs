@@ -142,14 +142,10 @@ pub fn indexed(
     kind: &str,
     prefix: &str,
 ) -> Option<(String, String, BTreeMap<String, String>)> {
-    index.with_prefix("arn:").find_map(|(arn, tags)| {
-        let p: Vec<&str> = arn.splitn(6, ':').collect();
-        let rest = (p.len() == 6 && p[2] == "backup" && p[3] == region)
-            .then(|| p[5].strip_prefix(prefix))
-            .flatten()?;
-        (claimed_id(tags, project, env) == Some(rid(kind)))
-            .then(|| (rest.to_string(), arn.to_string(), tags.clone()))
-    })
+    index
+        .resources("backup", Some(region), prefix)
+        .find(|(_, _, tags)| claimed_id(tags, project, env) == Some(rid(kind)))
+        .map(|(rest, arn, tags)| (rest.to_string(), arn.to_string(), tags.clone()))
 }
 
 /// Our plan (by its id) and its selections: GetBackupPlan and ListBackupSelections at once,

@@ -257,14 +257,9 @@ impl Summary {
 /// The ids of the distributions the index lists as this env's `distribution/main` (pure).
 pub fn indexed_ours(project: &str, env: &str, index: &TagIndex) -> Vec<(String, String)> {
     index
-        .with_prefix("arn:")
-        .filter_map(|(arn, tags)| {
-            let p: Vec<&str> = arn.splitn(6, ':').collect();
-            let id = (p.len() == 6 && p[2] == "cloudfront")
-                .then(|| p[5].strip_prefix("distribution/"))
-                .flatten()?;
-            owned(project, env, tags).then(|| (id.to_string(), arn.to_string()))
-        })
+        .resources("cloudfront", None, "distribution/")
+        .filter(|(_, _, tags)| owned(project, env, tags))
+        .map(|(id, arn, _)| (id.to_string(), arn.to_string()))
         .collect()
 }
 

@@ -124,15 +124,11 @@ fn indexed_subnet_groups(
     (project, env, region): (&str, &str, &str),
 ) -> BTreeMap<String, String> {
     index
-        .with_prefix("arn:")
-        .filter_map(|(arn, tags)| {
-            let p: Vec<&str> = arn.splitn(6, ':').collect();
-            let name = (p.len() == 6 && p[2] == "rds" && p[3] == region)
-                .then(|| p[5].strip_prefix("subgrp:"))
-                .flatten()?;
-            let id = claimed_id(tags, project, env)?;
-            (id.kind == SUBNET_GROUP).then(|| (name.to_string(), arn.to_string()))
+        .resources("rds", Some(region), "subgrp:")
+        .filter(|(_, _, tags)| {
+            claimed_id(tags, project, env).is_some_and(|id| id.kind == SUBNET_GROUP)
         })
+        .map(|(name, arn, _)| (name.to_string(), arn.to_string()))
         .collect()
 }
 

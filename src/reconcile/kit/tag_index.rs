@@ -72,13 +72,26 @@ impl TagIndex {
         region: &str,
         resource: &str,
     ) -> Option<(&str, &BTreeMap<String, String>)> {
-        self.by_arn
-            .iter()
-            .find(|(arn, _)| {
-                let p: Vec<&str> = arn.splitn(6, ':').collect();
-                p.len() == 6 && p[2] == service && p[3] == region && p[5] == resource
-            })
-            .map(|(a, t)| (a.as_str(), t))
+        self.resources(service, Some(region), resource)
+            .find(|(rest, _, _)| rest.is_empty())
+            .map(|(_, a, t)| (a, t))
+    }
+
+    /// Every indexed resource `arn:<partition>:<service>:<region>:<account>:<prefix><rest>`, in
+    /// `region` (any, for a global service's empty one, when None), whatever its partition and
+    /// account: (rest, ARN, tags). `rest` is the name or id the resource's own API takes.
+    pub fn resources<'a, 'p>(
+        &'a self,
+        service: &'p str,
+        region: Option<&'p str>,
+        prefix: &'p str,
+    ) -> impl Iterator<Item = (&'a str, &'a str, &'a BTreeMap<String, String>)> + use<'a, 'p> {
+        self.by_arn.iter().filter_map(move |(arn, tags)| {
+            let p: Vec<&str> = arn.splitn(6, ':').collect();
+            let here = p.len() == 6 && p[2] == service && region.is_none_or(|r| p[3] == r);
+            let rest = here.then(|| p[5].strip_prefix(prefix)).flatten()?;
+            Some((rest, arn.as_str(), tags))
+        })
     }
 
     pub fn len(&self) -> usize {

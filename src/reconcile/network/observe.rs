@@ -97,15 +97,9 @@ pub fn addresses_from_nats(
     wanted: &BTreeSet<ResourceId>,
 ) -> Option<Vec<Address>> {
     let indexed: BTreeMap<&str, &BTreeMap<String, String>> = index
-        .with_prefix("arn:")
-        .filter_map(|(arn, tags)| {
-            let p: Vec<&str> = arn.splitn(6, ':').collect();
-            let alloc = (p.len() == 6 && p[2] == "ec2" && p[3] == region)
-                .then(|| p[5].strip_prefix("elastic-ip/"))
-                .flatten()?;
-            claimed_id(tags, project, env)?;
-            Some((alloc, tags))
-        })
+        .resources("ec2", Some(region), "elastic-ip/")
+        .filter(|(_, _, tags)| claimed_id(tags, project, env).is_some())
+        .map(|(alloc, _, tags)| (alloc, tags))
         .collect();
     let claimed: BTreeSet<ResourceId> = indexed
         .values()
